@@ -1,0 +1,90 @@
+/**
+ * The contract every merge method implements: one file per method under src/engine/methods/,
+ * each exporting a `MergeMethod`. The parameter schema is the single source for the YAML reader,
+ * the CLI's --help and the UI's sliders; nothing lists parameters twice.
+ */
+import type * as tf from '@tensorflow/tfjs-core';
+
+export type ParamValue = number | boolean;
+
+export interface ParamSpec {
+  readonly name: string;
+  /** 'model': may be set per model (and globally as a default); 'global': only in top-level `parameters`. */
+  readonly scope: 'model' | 'global';
+  readonly type: 'number' | 'integer' | 'boolean';
+  /** Absent means the parameter has no default. */
+  readonly default?: ParamValue;
+  /** Must be given for every non-base model (mergekit's `required`). */
+  readonly required?: boolean;
+  /** Inclusive bounds unless the matching *Exclusive flag is set. */
+  readonly min?: number;
+  readonly max?: number;
+  readonly minExclusive?: boolean;
+  readonly maxExclusive?: boolean;
+  /** A sensible slider range and step for the UI when the valid range is unbounded. */
+  readonly ui?: { readonly min: number; readonly max: number; readonly step: number };
+  /** One line, shown in --help and next to the slider. */
+  readonly help: string;
+}
+
+/** One model's tensor as handed to a method, with its parameters already resolved for this tensor. */
+export interface ModelTensor {
+  /** The model's name as written in the recipe (path or id). */
+  readonly model: string;
+  readonly isBase: boolean;
+  /** float32, same shape as the output (shape mismatches were filtered out or reported earlier). */
+  readonly tensor: tf.Tensor;
+  /** Per-model parameters resolved for this tensor (filters and gradients applied, defaults filled). */
+  readonly params: Readonly<Record<string, ParamValue | undefined>>;
+}
+
+export interface TensorMergeInput {
+  readonly tensorName: string;
+  /**
+   * Models in mergekit order: the recipe's `models` in order, then the base model appended at the
+   * end when the recipe names it as `base_model` without listing it (as mergekit's planner does).
+   */
+  readonly models: readonly ModelTensor[];
+  /** Global parameters resolved for this tensor, defaults filled. */
+  readonly global: Readonly<Record<string, ParamValue | undefined>>;
+  /** Seed for this tensor's random masks, derived from `random_seed` and the tensor name. */
+  readonly seed: number;
+  /** Report something the user should know (e.g. a mergekit quirk that zeroes a tensor). */
+  warn(message: string): void;
+}
+
+export interface MergeMethod {
+  /** The mergekit name, e.g. 'ties'. */
+  readonly id: string;
+  /** Human name, e.g. 'TIES'. */
+  readonly label: string;
+  /** One or two sentences: what it computes. */
+  readonly summary: string;
+  /** The formula in plain text, for teaching panels. */
+  readonly formula?: string;
+  /** Paper or source reference. */
+  readonly reference?: string;
+  readonly params: readonly ParamSpec[];
+  readonly base: 'required' | 'optional' | 'none';
+  /** Minimum / maximum number of distinct models including the base. */
+  readonly minModels: number;
+  readonly maxModels?: number;
+  /** True when the result depends on random masks (DARE, DELLA). */
+  readonly random: boolean;
+  /**
+   * Merge one tensor. Synchronous and tidy: returns a new float32 tensor the caller disposes;
+   * every intermediate is disposed. Throws MergeLabError for a parameter that cannot work on this
+   * tensor (e.g. a trim keeping 0 entries), naming the tensor.
+   */
+  mergeTensor(input: TensorMergeInput): tf.Tensor;
+  /**
+   * Checks that need only shapes and resolved parameters (no data), run before any tensor is read,
+   * so recipe validation can report every problem at once. Returns messages; empty if fine.
+   */
+  validateTensor?(args: {
+    tensorName: string;
+    shape: readonly number[];
+    models: readonly { model: string; isBase: boolean; params: Readonly<Record<string, ParamValue | undefined>> }[];
+    global: Readonly<Record<string, ParamValue | undefined>>;
+  }): string[];
+}
