@@ -1,0 +1,135 @@
+/**
+ * Node-only file source and sink (node:fs). Browser code must never import this module; the
+ * browser-safe equivalents are in sources.ts.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { MergeLabError } from '../errors.js';
+import type { ByteSink, ByteSource } from './types.js';
+
+// One FileHandle.read is capped well below Node's buffer limits; bigger reads are split.
+const MAX_READ = 1 << 30;
+
+function describe(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  return err?.code ? `${err.code}: ${err.message}` : String((e as Error)?.message ?? e);
+}
+
+/**
+ * Opens `path` for random-access reads at offsets; nothing is read until asked. Rejects with
+ * PATH_NOT_FOUND when the file does not exist. Call `close()` when done.
+ */
+export async function nodeFileSource(path: string): Promise<ByteSource> {
+  let fh: FileHandle;
+  try {
+    fh = await open(path, 'r');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new MergeLabError('PATH_NOT_FOUND', `${path} does not exist. Check the path.`);
+    throw new MergeLabError('READ_FAILED', `Could not open ${path} (${describe(e)}).`);
+  }
+  let size: number;
+  try {
+    size = (await fh.stat()).size;
+  } catch (e) {
+    await fh.close().catch(() => undefined);
+    throw new MergeLabError('READ_FAILED', `Could not stat ${path} (${describe(e)}).`);
+  }
+  let closed = false;
+  return {
+    name: path,
+    size,
+    async read(offset, length) {
+      if (closed) throw new MergeLabError('READ_FAILED', `${path} was already closed.`);
+      if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > size) {
+        throw new MergeLabError(
+          'READ_FAILED',
+          `${path} is ${size} bytes but bytes ${offset}..${offset + length} were requested; the file may be truncated or changed.`,
+        );
+      }
+      const out = new Uint8Array(length);
+      let done = 0;
+      try {
+        while (done < length) {
+          // read() may return fewer bytes than asked; keep going until the range is filled.
+          const { bytesRead } = await fh.read(out, done, Math.min(MAX_READ, length - done), offset + done);
+          if (bytesRead === 0) break;
+          done += bytesRead;
+        }
+      } catch (e) {
+        throw new MergeLabError('READ_FAILED', `Could not read ${path} at offset ${offset} (${describe(e)}).`);
+      }
+      if (done !== length) {
+        throw new MergeLabError('READ_FAILED', `${path} ended after ${offset + done} bytes while reading ${length} at ${offset}; was it truncated while open?`);
+      }
+      return out;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await fh.close();
+    },
+  };
+}
+
+/**
+ * A sink writing to `path` atomically: bytes go to `path.partial-<random>`, which `close()` renames
+ * to `path` and `abort()` deletes, so a failed or cancelled merge never leaves a half-written file
+ * under the real name. Creates the parent folder if needed.
+ */
+export async function nodeFileSink(path: string): Promise<ByteSink> {
+  const partial = `${path}.partial-${randomBytes(6).toString('hex')}`;
+  let fh: FileHandle;
+  try {
+    await mkdir(dirname(path), { recursive: true });
+    fh = await open(partial, 'wx');
+  } catch (e) {
+    throw new MergeLabError('WRITE_FAILED', `Could not create ${partial} (${describe(e)}). Check that the folder is writable.`);
+  }
+  let state: 'open' | 'closed' | 'aborted' = 'open';
+  return {
+    name: path,
+    async write(chunk) {
+      if (state !== 'open') throw new MergeLabError('WRITE_FAILED', `Cannot write to ${path}: it is already ${state}.`);
+      let done = 0;
+      try {
+        while (done < chunk.byteLength) {
+          const { bytesWritten } = await fh.write(chunk, done, chunk.byteLength - done);
+          done += bytesWritten;
+        }
+      } catch (e) {
+        throw new MergeLabError('WRITE_FAILED', `Could not write ${path} (${describe(e)}). Is the disk full?`);
+      }
+    },
+    async close() {
+      if (state === 'closed') return;
+      if (state === 'aborted') throw new MergeLabError('WRITE_FAILED', `Cannot close ${path}: it was aborted.`);
+      state = 'closed';
+      try {
+        await fh.close();
+        await rename(partial, path);
+      } catch (e) {
+        await unlink(partial).catch(() => undefined);
+        throw new MergeLabError('WRITE_FAILED', `Could not finish ${path} (${describe(e)}).`);
+      }
+    },
+    async abort() {
+      if (state !== 'open') return;
+      state = 'aborted';
+      await fh.close().catch(() => undefined);
+      await unlink(partial).catch(() => undefined);
+    },
+  };
+}
+
+/** Whether `path` exists and what it is; undefined when it does not exist. */
+export async function pathKind(path: string): Promise<'file' | 'directory' | 'other' | undefined> {
+  try {
+    const s = await stat(path);
+    return s.isFile() ? 'file' : s.isDirectory() ? 'directory' : 'other';
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new MergeLabError('READ_FAILED', `Could not access ${path} (${describe(e)}).`);
+  }
+}
