@@ -4,6 +4,7 @@
  * the CLI's --help and the UI's sliders; nothing lists parameters twice.
  */
 import type * as tf from '@tensorflow/tfjs-core';
+import type { MergeLabError } from '../errors.js';
 
 export type ParamValue = number | boolean;
 
@@ -72,6 +73,11 @@ export interface MergeMethod {
   /** True when the result depends on random masks (DARE, DELLA). */
   readonly random: boolean;
   /**
+   * What a model whose tensor has another shape than the base's does: 'skip' leaves it out of that
+   * tensor with a warning (mergekit's task-vector methods), 'error' stops the merge (the default).
+   */
+  readonly shapeMismatch?: 'skip' | 'error';
+  /**
    * Merge one tensor. Synchronous and tidy: returns a new float32 tensor the caller disposes;
    * every intermediate is disposed. Throws MergeLabError for a parameter that cannot work on this
    * tensor (e.g. a trim keeping 0 entries), naming the tensor.
@@ -79,12 +85,12 @@ export interface MergeMethod {
   mergeTensor(input: TensorMergeInput): tf.Tensor;
   /**
    * Checks that need only shapes and resolved parameters (no data), run before any tensor is read,
-   * so recipe validation can report every problem at once. Returns messages; empty if fine.
+   * so recipe validation can report every problem at once. Returns the problems; empty if fine.
    */
   validateTensor?(args: {
     tensorName: string;
     shape: readonly number[];
     models: readonly { model: string; isBase: boolean; params: Readonly<Record<string, ParamValue | undefined>> }[];
     global: Readonly<Record<string, ParamValue | undefined>>;
-  }): string[];
+  }): MergeLabError[];
 }

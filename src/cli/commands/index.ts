@@ -1,0 +1,41 @@
+/** The CLI's sub-commands and its --help text, built from the method registry's parameter schemas. */
+import { METHODS } from '../../engine/methods/registry.js';
+import type { ParamSpec } from '../../engine/methods/types.js';
+import { diffCommand } from './diff.js';
+import { inspectCommand } from './inspect.js';
+import { mergeCommand } from './merge.js';
+import type { Command } from './types.js';
+
+export const COMMANDS: readonly Command[] = [mergeCommand, inspectCommand, diffCommand];
+
+function describeParam(p: ParamSpec): string {
+  const bits: string[] = [p.scope === 'model' ? 'per model' : 'global', p.type];
+  if (p.required) bits.push('required');
+  else if (p.default !== undefined) bits.push(`default ${p.default}`);
+  if (p.min !== undefined || p.max !== undefined) {
+    bits.push(`${p.minExclusive ? '(' : '['}${p.min ?? '-inf'}, ${p.max ?? 'inf'}${p.maxExclusive ? ')' : ']'}`);
+  }
+  return `      ${p.name.padEnd(12)} ${p.help} (${bits.join(', ')})`;
+}
+
+export async function usage(topic?: string): Promise<string> {
+  const cmd = COMMANDS.find((c) => c.name === topic);
+  if (cmd) return `${cmd.summary}\nusage: ${cmd.usage}\n`;
+  const lines = [
+    'merge-lab: merge fine-tuned checkpoints of one base model, exactly as mergekit does.',
+    '',
+    'usage: npm run merge-lab -- <command> [options]',
+    '',
+    'commands:',
+    ...COMMANDS.map((c) => `  ${c.usage}\n      ${c.summary}`),
+    '',
+    'methods (merge_method in the recipe) and their parameters:',
+  ];
+  for (const m of METHODS) {
+    const base = m.base === 'required' ? 'needs base_model' : m.base === 'optional' ? 'base_model optional' : 'no base_model';
+    lines.push(`  ${m.id} — ${m.label}: ${m.summary} [${base}]`);
+    for (const p of m.params) lines.push(describeParam(p));
+  }
+  lines.push('', 'Set MERGE_LAB_DEBUG=1 to print stack traces of internal errors.', '');
+  return lines.join('\n');
+}

@@ -1,0 +1,162 @@
+/**
+ * `merge-lab merge <recipe.yaml> --out <dir>`: validate the whole recipe against the checkpoints'
+ * headers, then stream the merge tensor by tensor into <dir>. Nothing is left behind on failure:
+ * files are written under temporary names and renamed at the end.
+ */
+import { copyFile, mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { MergeLabError, combineProblems, isMergeLabError } from '../../engine/errors.js';
+import { openCheckpointPath } from '../../engine/io/node-checkpoint.js';
+import { nodeFileSink } from '../../engine/io/node-file.js';
+import { createShardedWriter } from '../../engine/io/sharded.js';
+import type { Checkpoint } from '../../engine/io/types.js';
+import { METHODS } from '../../engine/methods/registry.js';
+import { runMerge } from '../../engine/merge/run-merge.js';
+import { planMerge } from '../../engine/merge/plan-merge.js';
+import { parseRecipe } from '../../engine/recipe/parse.js';
+import { recipeToYaml } from '../../engine/recipe/write.js';
+import { initNodeBackend, parseBackend } from '../node-backend.js';
+import { createProgressBar, formatBytes } from '../progress.js';
+import { resolveModelPath } from '../resolve-model.js';
+import { parseByteSize } from '../size.js';
+import { usageError } from './inspect.js';
+import type { Command } from './types.js';
+
+/** mergekit's default output shard size ("5B"). */
+const DEFAULT_SHARD_SIZE = 5e9;
+
+export const mergeCommand: Command = {
+  name: 'merge',
+  summary: 'Merge the checkpoints a mergekit YAML recipe names, exactly as mergekit would.',
+  usage: 'merge-lab merge <recipe.yaml> --out <dir> [--backend wasm|cpu|webgpu] [--max-shard-size 5GB] [--no-progress] [--stats]',
+  async run(argv) {
+    const { positionals, values } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        out: { type: 'string', short: 'o' },
+        backend: { type: 'string' },
+        'max-shard-size': { type: 'string' },
+        'no-progress': { type: 'boolean' },
+        stats: { type: 'boolean' },
+      },
+    });
+    if (positionals.length !== 1 || !values.out) throw usageError(this.usage);
+    const started = Date.now();
+    const recipePath = path.resolve(positionals[0]!);
+    const outDir = path.resolve(values.out);
+    const backend = parseBackend(values.backend);
+    const maxShard = values['max-shard-size'] ? parseByteSize(values['max-shard-size'], '--max-shard-size') : DEFAULT_SHARD_SIZE;
+
+    let text: string;
+    try {
+      text = await readFile(recipePath, 'utf8');
+    } catch {
+      throw new MergeLabError('PATH_NOT_FOUND', `Recipe ${positionals[0]} cannot be read. Check the path.`);
+    }
+    const recipe = parseRecipe(text, path.basename(recipePath));
+    for (const w of recipe.warnings ?? []) process.stderr.write(`merge-lab: warning: ${w}\n`);
+
+    const checkpoints = new Map<string, Checkpoint>();
+    const failures = new Map<string, MergeLabError>();
+    const names = [...new Set([...recipe.models.map((m) => m.model), ...(recipe.baseModel ? [recipe.baseModel] : [])])];
+    let baseConfig: Record<string, unknown> | undefined;
+    let baseDir: string | undefined;
+    try {
+      for (const name of names) {
+        const where = resolveModelPath(name, path.dirname(recipePath));
+        if (!where) {
+          failures.set(name, new MergeLabError('PATH_NOT_FOUND', `Model "${name}" was not found (looked in ${process.cwd()} and ${path.dirname(recipePath)}). Check the path in the recipe.`));
+          continue;
+        }
+        try {
+          checkpoints.set(name, await openCheckpointPath(where));
+        } catch (e) {
+          if (!isMergeLabError(e)) throw e;
+          failures.set(name, new MergeLabError(e.code, `Model "${name}": ${e.message}`));
+        }
+        if (name === (recipe.baseModel ?? recipe.models[0]?.model)) {
+          baseDir = (await isDir(where)) ? where : path.dirname(where);
+          baseConfig = await readJson(path.join(baseDir, 'config.json'));
+        }
+      }
+
+      const { plan, warnings, problems } = planMerge({ recipe, methods: METHODS, checkpoints, failures, config: baseConfig });
+      if (problems.length || !plan) throw combineProblems(problems.length ? problems : [new MergeLabError('INTERNAL', 'No merge plan was made.')]);
+      for (const w of warnings) process.stderr.write(`merge-lab: warning: ${w}\n`);
+
+      await initNodeBackend(backend);
+      const createdOut = !existsSync(outDir);
+      await mkdir(outDir, { recursive: true });
+      const recipeYaml = recipeToYaml(recipe);
+      const writer = createShardedWriter((file) => nodeFileSink(path.join(outDir, file)), plan.tensors.map((t) => ({ name: t.name, dtype: t.outDtype, shape: t.shape })), {
+        maxShardSize: maxShard,
+        metadata: { format: 'pt', merge_recipe: recipeYaml },
+      });
+      const bar = createProgressBar(!values['no-progress']);
+      try {
+        await runMerge({
+          plan,
+          checkpoints,
+          output: writer,
+          onProgress: (p) => bar.update(p),
+          onWarning: (m) => process.stderr.write(`\nmerge-lab: warning: ${m}\n`),
+        });
+        bar.stop();
+        await writer.finish();
+      } catch (e) {
+        bar.stop();
+        await writer.abort().catch(() => undefined);
+        if (createdOut) await removeIfEmpty(outDir);
+        throw e;
+      }
+      await writeAtomically(path.join(outDir, 'merge-recipe.yml'), recipeYaml);
+      if (baseDir && existsSync(path.join(baseDir, 'config.json'))) {
+        await copyFile(path.join(baseDir, 'config.json'), path.join(outDir, 'config.json'));
+      }
+      const bytes = plan.tensors.reduce((s, t) => s + t.shape.reduce((a, b) => a * b, 1) * (t.outDtype === 'F32' ? 4 : 2), 0);
+      process.stderr.write(`merge-lab: wrote ${plan.tensors.length} tensors (${formatBytes(bytes)}) to ${outDir} on ${backend}\n`);
+      if (values.stats) {
+        const rss = process.resourceUsage().maxRSS * 1024;
+        process.stdout.write(JSON.stringify({ seconds: (Date.now() - started) / 1000, peakRssBytes: rss, backend, tensors: plan.tensors.length, outputBytes: bytes }) + '\n');
+      }
+      return 0;
+    } finally {
+      for (const c of checkpoints.values()) await c.close().catch(() => undefined);
+    }
+  },
+};
+
+async function isDir(p: string): Promise<boolean> {
+  try {
+    await readdir(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function readJson(file: string): Promise<Record<string, unknown> | undefined> {
+  try {
+    const v: unknown = JSON.parse(await readFile(file, 'utf8'));
+    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function writeAtomically(file: string, text: string): Promise<void> {
+  const tmp = `${file}.partial-${process.pid}`;
+  await writeFile(tmp, text);
+  await rename(tmp, file);
+}
+
+async function removeIfEmpty(dir: string): Promise<void> {
+  try {
+    if ((await readdir(dir)).length === 0) await rm(dir, { recursive: true });
+  } catch {
+    /* nothing to clean */
+  }
+}

@@ -1,0 +1,43 @@
+#!/usr/bin/env node
+/**
+ * `merge-lab` command line: the same engine as the lab, over files on disk.
+ * Every failure ends here as one line on stderr and a non-zero exit; no stack traces for users
+ * (set MERGE_LAB_DEBUG=1 to see one).
+ */
+import { isMergeLabError } from '../engine/errors.js';
+import { COMMANDS, usage } from './commands/index.js';
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    const topic = name === 'help' ? rest[0] : undefined;
+    process.stdout.write(await usage(topic));
+    return 0;
+  }
+  const command = COMMANDS.find((c) => c.name === name);
+  if (!command) {
+    process.stderr.write(`merge-lab: unknown command "${name}". Commands: ${COMMANDS.map((c) => c.name).join(', ')}. See merge-lab --help.\n`);
+    return 2;
+  }
+  return command.run(rest);
+}
+
+function report(e: unknown): void {
+  if (process.env.MERGE_LAB_DEBUG) console.error(e);
+  if (isMergeLabError(e)) {
+    process.stderr.write(`merge-lab: error [${e.code}]: ${e.message}\n`);
+  } else {
+    const msg = e instanceof Error ? e.message : String(e);
+    process.stderr.write(`merge-lab: internal error: ${msg.split('\n')[0]} (this is a bug; rerun with MERGE_LAB_DEBUG=1 and report it)\n`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    report(e);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,21 @@
+/** Starting a tfjs backend from Node: wasm binaries come from node_modules, not a URL. */
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { BACKENDS, initBackend, setWasmLocation, type BackendName } from '../engine/backend.js';
+import { MergeLabError } from '../engine/errors.js';
+
+export function parseBackend(value: string | undefined, fallback: BackendName = 'wasm'): BackendName {
+  if (value === undefined) return fallback;
+  if ((BACKENDS as readonly string[]).includes(value)) return value as BackendName;
+  throw new MergeLabError('PARAMETER_INVALID', `--backend "${value}" is not one of ${BACKENDS.join(', ')}.`);
+}
+
+export async function initNodeBackend(name: BackendName): Promise<BackendName> {
+  if (name === 'wasm') {
+    const require = createRequire(import.meta.url);
+    const dist = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
+    // tfjs' Node loader wants a directory path ending in a separator, not a file URL.
+    setWasmLocation(dist + path.sep);
+  }
+  return initBackend(name);
+}

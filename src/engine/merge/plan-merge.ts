@@ -1,0 +1,219 @@
+/**
+ * Turning a recipe and the checkpoints' headers into a merge plan, before any tensor is read.
+ * Every problem — unknown method, missing weight, a value out of range, a missing or misshapen
+ * tensor, a trim that keeps nothing — is collected and returned together, each naming the model,
+ * tensor or setting, so one run of `merge` shows all that needs fixing.
+ */
+import { MergeLabError, type ErrorCode } from '../errors.js';
+import type { Checkpoint, DType } from '../io/types.js';
+import { closest, unknownMethodMessage } from '../methods/registry.js';
+import type { MergeMethod, ParamSpec, ParamValue } from '../methods/types.js';
+import { countLayers, layerPosition, lookupParameter } from '../recipe/resolve.js';
+import type { Recipe, RecipeDtype } from '../recipe/types.js';
+import type { MergePlanToRun, PlannedTensor } from './run-merge.js';
+import { DEFAULT_RANDOM_SEED } from './seed.js';
+
+export interface PlanMergeInput {
+  readonly recipe: Recipe;
+  readonly methods: readonly MergeMethod[];
+  /** Opened checkpoints by model name as written in the recipe. */
+  readonly checkpoints: ReadonlyMap<string, Checkpoint>;
+  /** Models that could not be opened, with why; reported as problems. */
+  readonly failures?: ReadonlyMap<string, MergeLabError>;
+  /** The base model's (or first model's) config.json, for the number of layers. */
+  readonly config?: Readonly<Record<string, unknown>>;
+}
+
+export interface PlanMergeResult {
+  /** Present when there are no problems. */
+  readonly plan?: MergePlanToRun;
+  readonly warnings: string[];
+  readonly problems: MergeLabError[];
+}
+
+const FLOAT_DTYPES: readonly DType[] = ['F32', 'F16', 'BF16', 'F64'];
+const RECIPE_TO_DTYPE: Record<RecipeDtype, DType> = { float32: 'F32', float16: 'F16', bfloat16: 'BF16', float64: 'F64' };
+/** At most this many tensor names are spelled out in one aggregated problem. */
+const EXAMPLES = 3;
+
+export function planMerge(input: PlanMergeInput): PlanMergeResult {
+  const { recipe, checkpoints } = input;
+  const problems = new ProblemList();
+  const warnings: string[] = [];
+
+  const method = input.methods.find((m) => m.id === recipe.mergeMethod);
+  if (!method) problems.add('UNKNOWN_METHOD', unknownMethodMessage(recipe.mergeMethod));
+
+  // mergekit's order: the listed models, then the base appended when it is not among them.
+  const entries = recipe.models.map((m) => ({ model: m.model, isBase: m.model === recipe.baseModel, parameters: m.parameters }));
+  if (recipe.baseModel !== undefined && !entries.some((e) => e.isBase)) entries.push({ model: recipe.baseModel, isBase: true, parameters: undefined });
+
+  for (const [name, err] of input.failures ?? []) problems.add(err.code, err.message.startsWith(`Model "${name}"`) ? err.message : `Model "${name}": ${err.message}`);
+
+  if (method) {
+    if (method.base === 'required' && recipe.baseModel === undefined) {
+      problems.add('BASE_MODEL_REQUIRED', `${method.id} needs base_model: the model the others were fine-tuned from. Add "base_model: <path>" to the recipe.`);
+    }
+    const nonBase = entries.filter((e) => !e.isBase).length;
+    const total = entries.length;
+    if (total < method.minModels) {
+      const need = method.base === 'required' ? `the base_model and at least ${method.minModels - 1} other model${method.minModels > 2 ? 's' : ''}` : `at least ${method.minModels} model${method.minModels > 1 ? 's' : ''}`;
+      problems.add('TOO_FEW_MODELS', `${method.id} needs ${need}; the recipe has ${nonBase} besides the base.`);
+    }
+    if (method.maxModels !== undefined && total > method.maxModels) {
+      problems.add('TOO_MANY_MODELS', `${method.id} merges exactly ${method.maxModels} models (the base_model and one other); the recipe has ${total}.`);
+    }
+    checkParameterNames(method, recipe, warnings);
+  }
+
+  const reference = checkpoints.get(recipe.baseModel ?? recipe.models[0]?.model ?? '');
+  if (!method || !reference || problems.size > 0 && entries.some((e) => !checkpoints.has(e.model))) {
+    return { warnings, problems: problems.list() };
+  }
+
+  const numLayers = countLayers(reference.tensorNames, input.config);
+  if (recipe.layerRange && (recipe.layerRange[0] !== 0 || recipe.layerRange[1] !== numLayers)) {
+    problems.add('RECIPE_INVALID', `layer_range [${recipe.layerRange.join(', ')}] selects part of the ${numLayers}-layer stack; only the whole stack [0, ${numLayers}] is supported (use "models:").`);
+  }
+  const globalSpecs = method.params.filter((p) => p.scope === 'global');
+  const modelSpecs = method.params.filter((p) => p.scope === 'model');
+  const tensors: PlannedTensor[] = [];
+  const skippedNonFloat: string[] = [];
+
+  for (const name of reference.tensorNames) {
+    const info = reference.info(name)!;
+    if (!FLOAT_DTYPES.includes(info.dtype)) {
+      skippedNonFloat.push(`${name} (${info.dtype})`);
+      continue;
+    }
+    const t = layerPosition(name, numLayers);
+    const global: Record<string, ParamValue | undefined> = {};
+    for (const spec of globalSpecs) {
+      const v = lookupParameter(spec.name, [recipe.sliceParameters, recipe.parameters], name, t) ?? spec.default;
+      if (v === undefined && spec.required) {
+        problems.add('MISSING_PARAMETER', `${method.id} needs the parameter ${spec.name} for tensor ${name}; set it under the top-level parameters. ${spec.help}`, name);
+      }
+      global[spec.name] = checkValue(spec, v, undefined, name, problems);
+    }
+    const models: { model: string; isBase: boolean; params: Record<string, ParamValue | undefined> }[] = [];
+    for (const e of entries) {
+      const ckpt = checkpoints.get(e.model)!;
+      const other = ckpt.info(name);
+      if (!other) {
+        problems.add('TENSOR_MISSING', `Model "${e.model}" has no tensor ${name}, which ${recipe.baseModel !== undefined ? 'the base model' : `"${recipe.models[0]!.model}"`} has; all models must come from the same architecture.`, name);
+        continue;
+      }
+      if (other.shape.join(',') !== info.shape.join(',')) {
+        const msg = `tensor ${name} of model "${e.model}" has shape [${other.shape.join(', ')}], the reference model's has [${info.shape.join(', ')}]`;
+        if (method.shapeMismatch === 'skip' && !e.isBase) {
+          warnings.push(`${msg}: that model is left out of this tensor, as mergekit does.`);
+          continue;
+        }
+        problems.add('SHAPE_MISMATCH', `${msg}; all models must have the same shapes.`, name);
+        continue;
+      }
+      const params: Record<string, ParamValue | undefined> = {};
+      for (const spec of modelSpecs) {
+        const v = lookupParameter(spec.name, [e.parameters, recipe.sliceParameters, recipe.parameters], name, t) ?? spec.default;
+        // mergekit requires per-model parameters of every model but the base.
+        if (v === undefined && spec.required && !e.isBase) {
+          problems.add('MISSING_PARAMETER', `Model "${e.model}" has no ${spec.name} for tensor ${name}; give it under that model's parameters (or globally).`, name);
+        }
+        params[spec.name] = checkValue(spec, v, e.model, name, problems);
+      }
+      models.push({ model: e.model, isBase: e.isBase, params });
+    }
+    if (method.validateTensor) {
+      for (const p of method.validateTensor({ tensorName: name, shape: info.shape, models, global })) problems.add(p.code, p.message, name);
+    }
+    const outDtype = recipe.outDtype ? RECIPE_TO_DTYPE[recipe.outDtype] : recipe.dtype ? RECIPE_TO_DTYPE[recipe.dtype] : info.dtype;
+    const workDtype = recipe.dtype ? RECIPE_TO_DTYPE[recipe.dtype] : undefined;
+    tensors.push({ name, shape: [...info.shape], outDtype, ...(workDtype && workDtype !== 'F32' && workDtype !== 'F64' ? { workDtype } : {}), global, models });
+  }
+
+  if (skippedNonFloat.length) warnings.push(`${skippedNonFloat.length} non-float tensor(s) are not merged and not written: ${skippedNonFloat.slice(0, EXAMPLES).join(', ')}${skippedNonFloat.length > EXAMPLES ? ', …' : ''}.`);
+  for (const e of entries) {
+    const ckpt = checkpoints.get(e.model)!;
+    if (ckpt === reference) continue;
+    const extra = ckpt.tensorNames.filter((n) => !reference.info(n));
+    if (extra.length) warnings.push(`Model "${e.model}" has ${extra.length} tensor(s) the reference model lacks (e.g. ${extra[0]}); they are ignored.`);
+  }
+  if (tensors.length === 0 && problems.size === 0) problems.add('NO_CHECKPOINT', `The reference model "${reference.name}" has no float tensors to merge.`);
+  if (problems.size > 0) return { warnings, problems: problems.list() };
+  return { plan: { method, tensors, randomSeed: recipe.randomSeed ?? DEFAULT_RANDOM_SEED }, warnings, problems: [] };
+}
+
+/** Warns about parameters the method does not read, as mergekit silently ignores them. */
+function checkParameterNames(method: MergeMethod, recipe: Recipe, warnings: string[]): void {
+  const known = method.params.map((p) => p.name);
+  const where: [string, Readonly<Record<string, unknown>> | undefined, boolean][] = [
+    ['parameters', recipe.parameters, false],
+    ['slice parameters', recipe.sliceParameters, false],
+    ...recipe.models.map((m): [string, Readonly<Record<string, unknown>> | undefined, boolean] => [`parameters of model "${m.model}"`, m.parameters, true]),
+  ];
+  for (const [label, map, perModel] of where) {
+    for (const name of Object.keys(map ?? {})) {
+      const spec = method.params.find((p) => p.name === name);
+      if (!spec) {
+        const near = closest(name, known);
+        warnings.push(`${label}: "${name}" is not a parameter of ${method.id} and is ignored${near ? ` (did you mean "${near}"?)` : ''}. Its parameters: ${known.join(', ')}.`);
+      } else if (perModel && spec.scope === 'global') {
+        warnings.push(`${label}: "${name}" applies to the whole merge and has no effect per model; move it to the top-level parameters.`);
+      }
+    }
+  }
+}
+
+/** Type and range of one resolved value; out-of-range values are reported, not clamped. */
+function checkValue(spec: ParamSpec, v: ParamValue | undefined, model: string | undefined, tensor: string, problems: ProblemList): ParamValue | undefined {
+  if (v === undefined) return undefined;
+  const who = model ? `${spec.name} of model "${model}"` : spec.name;
+  if (spec.type === 'boolean') {
+    if (typeof v === 'boolean') return v;
+    if (v === 0 || v === 1) return v === 1;
+    problems.add('PARAMETER_INVALID', `${who} must be true or false, got ${v} (tensor ${tensor}).`, tensor);
+    return undefined;
+  }
+  const x = typeof v === 'boolean' ? Number(v) : v;
+  if (spec.type === 'integer' && !Number.isInteger(x)) {
+    problems.add('PARAMETER_INVALID', `${who} must be a whole number, got ${x} (tensor ${tensor}).`, tensor);
+  }
+  const below = spec.min !== undefined && (spec.minExclusive ? x <= spec.min : x < spec.min);
+  const above = spec.max !== undefined && (spec.maxExclusive ? x >= spec.max : x > spec.max);
+  if (below || above) {
+    const range = `${spec.minExclusive ? '(' : '['}${spec.min ?? '-∞'}, ${spec.max ?? '∞'}${spec.maxExclusive ? ')' : ']'}`;
+    problems.add('PARAMETER_OUT_OF_RANGE', `${who} is ${x} for tensor ${tensor}, outside ${range}. ${spec.help}`, tensor);
+  }
+  return x;
+}
+
+/**
+ * Problems keyed by what they say apart from the tensor: the same missing weight on 200 tensors
+ * is one problem naming a few of them and the count.
+ */
+class ProblemList {
+  private readonly byKey = new Map<string, { code: ErrorCode; message: string; tensors: string[] }>();
+
+  get size(): number {
+    return this.byKey.size;
+  }
+
+  add(code: ErrorCode, message: string, tensor?: string): void {
+    const key = `${code}\u0000${tensor ? message.split(tensor).join('\u0001') : message}`;
+    const hit = this.byKey.get(key);
+    if (hit) {
+      if (tensor) hit.tensors.push(tensor);
+      return;
+    }
+    this.byKey.set(key, { code, message, tensors: tensor ? [tensor] : [] });
+  }
+
+  list(): MergeLabError[] {
+    return [...this.byKey.values()].map(({ code, message, tensors }) => {
+      if (tensors.length <= 1) return new MergeLabError(code, message);
+      const more = tensors.slice(1, EXAMPLES + 1).join(', ');
+      const rest = tensors.length - 1 - Math.min(EXAMPLES, tensors.length - 1);
+      return new MergeLabError(code, `${message} The same holds for ${tensors.length - 1} more tensor(s): ${more}${rest > 0 ? `, and ${rest} others` : ''}.`);
+    });
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * The generalized task arithmetic family (mergekit's GeneralizedTaskArithmeticMerge): task
+ * vectors τi = θi − θ0, optionally sparsified, weighted, optionally sign-elected (TIES), summed,
+ * optionally normalized by the weights that contributed, scaled by λ and added to the base.
+ * Each method of the family is a configuration of this one function, in a file of its own.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { MergeLabError } from '../errors.js';
+import { dellaRange, emptyTrim, l1RescaleFactor, sparsifyMask, type SparsificationKind } from './sparsify.js';
+import { DENSITY, EPSILON, GAMMA, INT8_MASK, LAMBDA, WEIGHT, normalizeParam, rescaleParam } from './params.js';
+import type { MergeMethod, ModelTensor, ParamSpec, TensorMergeInput } from './types.js';
+
+export interface GtaConfig {
+  readonly id: string;
+  readonly label: string;
+  readonly summary: string;
+  readonly formula: string;
+  readonly reference: string;
+  readonly sparsification?: SparsificationKind;
+  /** TIES sign election by summed mass ('sum', mergekit's only choice) or by count of signs. */
+  readonly consensus?: 'sum' | 'count';
+  readonly normalizeDefault: boolean;
+  readonly rescaleDefault: boolean;
+}
+
+export function gtaMethod(c: GtaConfig): MergeMethod {
+  const perModel: ParamSpec[] = [WEIGHT, DENSITY];
+  if (c.sparsification === 'magnitude_outliers') perModel.push(GAMMA);
+  if (c.sparsification === 'della_magprune') perModel.push(EPSILON);
+  const normalizeHelp = c.consensus
+    ? 'Divide each entry by the sum of the weights of the models whose sign won there.'
+    : 'Divide the combined task vector by the sum of the weights.';
+  return {
+    id: c.id,
+    label: c.label,
+    summary: c.summary,
+    formula: c.formula,
+    reference: c.reference,
+    params: [...perModel, LAMBDA, normalizeParam(c.normalizeDefault, normalizeHelp), rescaleParam(c.rescaleDefault), INT8_MASK],
+    base: 'required',
+    minModels: 2,
+    random: c.sparsification === 'random' || c.sparsification === 'della_magprune',
+    shapeMismatch: 'skip',
+    mergeTensor: (input) => mergeGta(c, input),
+    validateTensor: ({ tensorName, shape, models }) => {
+      const n = shape.reduce((a, b) => a * b, 1);
+      const problems: MergeLabError[] = [];
+      for (const m of models) {
+        if (m.isBase) continue;
+        const density = num(m.params.density, 1);
+        if (c.sparsification === 'magnitude' && density < 1 && Math.floor(density * n) <= 0) {
+          problems.push(emptyTrim(m.model, density, n, tensorName));
+        }
+        if (c.sparsification === 'della_magprune' && density > 0 && density < 1) {
+          const eps = num(m.params.epsilon, 0.15);
+          if (density + eps >= 1 || density - eps <= 0) problems.push(dellaRange(m.model, density, eps, tensorName));
+        }
+      }
+      return problems;
+    },
+  };
+}
+
+function num(v: unknown, fallback: number): number {
+  return typeof v === 'number' ? v : typeof v === 'boolean' ? Number(v) : fallback;
+}
+
+function mergeGta(c: GtaConfig, input: TensorMergeInput): tf.Tensor {
+  const base = input.models.find((m) => m.isBase);
+  if (!base) throw new MergeLabError('BASE_MODEL_REQUIRED', `${c.id} needs a base_model (tensor ${input.tensorName}).`);
+  const others = input.models.filter((m) => !m.isBase);
+  if (others.length === 0) return base.tensor.clone();
+  const normalize = Boolean(input.global.normalize ?? c.normalizeDefault);
+  const rescale = Boolean(input.global.rescale ?? c.rescaleDefault);
+  const lambda = num(input.global.lambda, 1);
+  const weights = others.map((m) => {
+    const w = m.params.weight;
+    if (typeof w !== 'number') throw new MergeLabError('MISSING_PARAMETER', `Model "${m.model}" has no weight for tensor ${input.tensorName}; ${c.id} needs one per model.`);
+    return Math.fround(w);
+  });
+
+  // u_i = w_i · τ_i', each built in its own scope so τ and masks are freed before the next model's.
+  const weighted: tf.Tensor[] = [];
+  try {
+    others.forEach((m, i) => weighted.push(weightedTaskVector(c, input, m, i, weights[i]!, base.tensor, rescale)));
+    return combine(c, weighted, weights, base.tensor, normalize, lambda);
+  } finally {
+    tf.dispose(weighted);
+  }
+}
+
+function weightedTaskVector(c: GtaConfig, input: TensorMergeInput, m: ModelTensor, i: number, weight: number, baseTensor: tf.Tensor, rescale: boolean): tf.Tensor {
+  return tf.tidy(() => {
+      let tau = tf.sub(m.tensor, baseTensor);
+      if (c.sparsification) {
+        const values = tau.dataSync() as Float32Array;
+        const mask = sparsifyMask(values, {
+          kind: c.sparsification,
+          density: num(m.params.density, 1),
+          gamma: num(m.params.gamma, 0.01),
+          epsilon: num(m.params.epsilon, 0.15),
+          shape: baseTensor.shape,
+          seed: input.seed,
+          stream: i,
+          tensorName: input.tensorName,
+          model: m.model,
+          warn: input.warn,
+        });
+        if (mask) {
+          const factor = rescale ? l1RescaleFactor(values, mask) : 1;
+          tau = tf.mul(tau, tf.tensor(mask, tau.shape, 'float32'));
+          if (factor !== 1) tau = tf.mul(tau, tf.scalar(factor));
+        }
+      }
+      return tf.mul(tau, tf.scalar(weight));
+  });
+}
+
+function combine(c: GtaConfig, weighted: tf.Tensor[], weights: number[], base: tf.Tensor, normalize: boolean, lambda: number): tf.Tensor {
+  return tf.tidy(() => {
+    let mixed: tf.Tensor;
+    let divisor: tf.Tensor | number;
+    if (c.consensus) {
+      // TIES election: the sign of the summed mass (or of the summed signs) wins; zeros never agree.
+      const vote = c.consensus === 'sum' ? tf.addN(weighted) : tf.addN(weighted.map((u) => tf.sign(u)));
+      const majority = tf.where(tf.greaterEqual(vote, 0), tf.onesLike(vote), tf.neg(tf.onesLike(vote)));
+      const masks = weighted.map((u) => tf.cast(tf.equal(tf.sign(u), majority), 'float32'));
+      mixed = tf.addN(weighted.map((u, i) => tf.mul(u, masks[i]!)));
+      const div = tf.addN(masks.map((mk, i) => tf.mul(mk, tf.scalar(weights[i]!))));
+      divisor = tf.where(tf.equal(div, 0), tf.onesLike(div), div);
+    } else {
+      mixed = tf.addN(weighted);
+      const sum = Math.fround(weights.reduce((s, w) => Math.fround(s + w), 0));
+      divisor = Math.abs(sum) < 1e-8 ? 1 : sum;
+    }
+    if (normalize) mixed = tf.div(mixed, divisor);
+    if (lambda !== 1) mixed = tf.mul(mixed, tf.scalar(lambda));
+    return tf.add(base, mixed);
+  });
+}

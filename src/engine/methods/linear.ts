@@ -1,0 +1,39 @@
+/** Linear: a weighted average of the models themselves (not of task vectors), as mergekit's linear. */
+import * as tf from '@tensorflow/tfjs-core';
+import { MergeLabError } from '../errors.js';
+import { WEIGHT, normalizeParam } from './params.js';
+import type { MergeMethod } from './types.js';
+
+export const linear: MergeMethod = {
+  id: 'linear',
+  label: 'Linear',
+  summary: 'A weighted average of the models (a "model soup"); the base model takes part only if it has a weight.',
+  formula: 'θ = Σ wi·θi / Σ wi   (no division if normalize is false)',
+  reference: 'Wortsman et al., Model soups, arXiv:2203.05482',
+  params: [WEIGHT, normalizeParam(true, 'Divide by the sum of the weights (a weighted mean rather than a weighted sum).')],
+  base: 'optional',
+  minModels: 1,
+  random: false,
+  mergeTensor({ tensorName, models, global }) {
+    const weights = models.map((m) => {
+      const w = m.params.weight;
+      if (typeof w !== 'number') {
+        throw new MergeLabError('MISSING_PARAMETER', `Model "${m.model}" has no weight for tensor ${tensorName}; linear needs a weight for every model it merges, the base_model included.`);
+      }
+      return Math.fround(w);
+    });
+    const normalize = Boolean(global.normalize ?? true);
+    return tf.tidy(() => {
+      const sum = tf.addN(models.map((m, i) => tf.mul(m.tensor, tf.scalar(weights[i]!))));
+      if (!normalize) return sum;
+      return tf.div(sum, tf.scalar(Math.fround(weights.reduce((s, w) => Math.fround(s + w), 0))));
+    });
+  },
+  validateTensor({ tensorName, models, global }) {
+    if (!(global.normalize ?? true)) return [];
+    const total = models.reduce((s, m) => s + (typeof m.params.weight === 'number' ? m.params.weight : 0), 0);
+    return total === 0
+      ? [new MergeLabError('PARAMETER_OUT_OF_RANGE', `linear with normalize divides by the sum of the weights, which is 0 for tensor ${tensorName}; change a weight or set normalize: false.`)]
+      : [];
+  },
+};

@@ -1,0 +1,65 @@
+/**
+ * SLERP: spherical interpolation between the base (v0) and one other model (v1), treating each
+ * tensor as one flat vector; nearly parallel vectors fall back to linear interpolation, as in
+ * mergekit's slerp.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { MergeLabError } from '../errors.js';
+import type { MergeMethod } from './types.js';
+
+/** mergekit's DOT_THRESHOLD: above it the angle is too small for a stable slerp. */
+const DOT_THRESHOLD = 0.9995;
+const NORM_EPS = 1e-8;
+
+/** The coefficients (s0, s1) with result = s0·v0 + s1·v1, from the two norms and the raw dot product. */
+export function slerpCoefficients(t: number, norm0: number, norm1: number, rawDot: number): [number, number] {
+  // A vector with norm ≤ eps is used unnormalized, as mergekit's normalize() leaves it.
+  const n0 = norm0 > NORM_EPS ? norm0 : 1;
+  const n1 = norm1 > NORM_EPS ? norm1 : 1;
+  const dot = rawDot / (n0 * n1);
+  if (Math.abs(dot) > DOT_THRESHOLD) return [1 - t, t];
+  const theta = Math.acos(dot);
+  const sinTheta = Math.sin(theta);
+  return [Math.sin(theta - theta * t) / sinTheta, Math.sin(theta * t) / sinTheta];
+}
+
+export const slerp: MergeMethod = {
+  id: 'slerp',
+  label: 'SLERP',
+  summary: 'Spherical linear interpolation from the base model (t = 0) to the other model (t = 1), tensor by tensor.',
+  formula: 'θ = sin((1−t)Ω)/sin Ω · v0 + sin(tΩ)/sin Ω · v1,  cos Ω = v0·v1 / (‖v0‖‖v1‖)  (linear if |cos Ω| > 0.9995)',
+  reference: 'Shoemake, Animating rotation with quaternion curves (1985); mergekit slerp',
+  params: [
+    {
+      name: 't',
+      scope: 'global',
+      type: 'number',
+      required: true,
+      min: 0,
+      max: 1,
+      ui: { min: 0, max: 1, step: 0.01 },
+      help: 'Interpolation factor: 0 gives the base model, 1 the other model (a list gives a gradient over layers).',
+    },
+  ],
+  base: 'required',
+  minModels: 2,
+  maxModels: 2,
+  random: false,
+  mergeTensor({ tensorName, models, global }) {
+    if (models.length === 1) return models[0]!.tensor.clone();
+    const v0 = models.find((m) => m.isBase);
+    const v1 = models.find((m) => !m.isBase);
+    if (models.length !== 2 || !v0 || !v1) {
+      throw new MergeLabError('TOO_MANY_MODELS', `slerp merges exactly two models, the base_model and one other; tensor ${tensorName} has ${models.length}.`);
+    }
+    const t = global.t;
+    if (typeof t !== 'number') throw new MergeLabError('MISSING_PARAMETER', `slerp needs the parameter t (tensor ${tensorName}).`);
+    const [norm0, norm1, dot] = tf.tidy(() => {
+      const a = tf.reshape(v0.tensor, [-1]);
+      const b = tf.reshape(v1.tensor, [-1]);
+      return tf.stack([tf.norm(a), tf.norm(b), tf.sum(tf.mul(a, b))]).dataSync();
+    }) as unknown as [number, number, number];
+    const [s0, s1] = slerpCoefficients(t, norm0, norm1, dot);
+    return tf.tidy(() => tf.add(tf.mul(v0.tensor, tf.scalar(s0)), tf.mul(v1.tensor, tf.scalar(s1))));
+  },
+};

@@ -1,0 +1,135 @@
+/**
+ * Sparsification of task vectors, as mergekit's sparsify.py defines it: which entries of τ to
+ * keep (a 0/1 mask) and, with `rescale`, the L1 factor that restores ‖τ‖₁. Masks are computed on
+ * the CPU over the task vector's values — selection and random draws are not tensor ops — and are
+ * identical on every backend.
+ */
+import { MergeLabError } from '../errors.js';
+import { bernoulliMask } from '../random.js';
+import { stableRankRangeMask } from '../linalg/select.js';
+
+export type SparsificationKind = 'magnitude' | 'random' | 'magnitude_outliers' | 'della_magprune';
+
+export interface SparsifyArgs {
+  readonly kind: SparsificationKind;
+  readonly density: number;
+  readonly gamma?: number;
+  readonly epsilon?: number;
+  /** Rows × columns view for DELLA's per-row ranking (a 1-D tensor is one row). */
+  readonly shape: readonly number[];
+  readonly seed: number;
+  /** Separates the random streams of the models merged into one tensor. */
+  readonly stream: number;
+  readonly tensorName: string;
+  readonly model: string;
+  readonly warn: (message: string) => void;
+}
+
+/** `undefined` means "keep everything" (density ≥ 1): no mask, no rescale. */
+export function sparsifyMask(tau: Float32Array, a: SparsifyArgs): Uint8Array | undefined {
+  const n = tau.length;
+  const d = a.density;
+  if (d >= 1) return undefined;
+  switch (a.kind) {
+    case 'magnitude': {
+      const k = Math.floor(d * n);
+      if (k <= 0) throw emptyTrim(a.model, d, n, a.tensorName);
+      // Top-k of |τ| in torch's stable descending order = ascending order of −|τ|.
+      return stableRankRangeMask(negAbs(tau), 0, k);
+    }
+    case 'magnitude_outliers': {
+      const target = Math.floor(d * n);
+      let nTop = Math.floor((a.gamma ?? 0.01) * n);
+      let nBot = n - target - nTop;
+      if (nBot < 0) {
+        nTop += nBot;
+        nBot = 0;
+      }
+      if (nTop <= 0) {
+        // mergekit keeps indices[n_bot:-n_top]; with n_top = 0 that slice is empty.
+        a.warn(`gamma·n < 1 for tensor ${a.tensorName}: breadcrumbs drops every entry of ${a.model}'s task vector, as mergekit does (raise gamma or density).`);
+        return new Uint8Array(n);
+      }
+      return stableRankRangeMask(absOf(tau), nBot, n - nTop);
+    }
+    case 'random':
+      return bernoulliMask(a.seed, a.stream, d, n);
+    case 'della_magprune':
+      return dellaMask(tau, a);
+  }
+}
+
+/** mergekit's rescaled_masked_tensor with the L1 norm: ‖τ‖₁ / ‖τ·mask‖₁, or 1 if either < 1e-7. */
+export function l1RescaleFactor(tau: Float32Array, mask: Uint8Array): number {
+  let before = 0;
+  let after = 0;
+  for (let i = 0; i < tau.length; i++) {
+    const v = Math.abs(tau[i]!);
+    before += v;
+    if (mask[i]) after += v;
+  }
+  // torch computes the norms in float32; round them the same way before dividing.
+  before = Math.fround(before);
+  after = Math.fround(after);
+  if (before < 1e-7 || after < 1e-7) return 1;
+  return Math.fround(before / after);
+}
+
+function dellaMask(tau: Float32Array, a: SparsifyArgs): Uint8Array {
+  const n = tau.length;
+  const d = a.density;
+  if (d <= 0) return new Uint8Array(n);
+  const eps = a.epsilon ?? 0.15;
+  if (d + eps >= 1 || d - eps <= 0) throw dellaRange(a.model, d, eps, a.tensorName);
+  // mergekit ranks |τ| along dim 1 (a 1-D tensor is unsqueezed to one row): for shape
+  // [d0, d1, ...rest] each (i, rest) fibre of length d1 is ranked on its own.
+  const shape = a.shape.length < 2 ? [1, n] : a.shape;
+  const outer = shape[0]!;
+  const len = shape[1]!;
+  const inner = len === 0 || outer === 0 ? 0 : n / (outer * len);
+  const p = new Float32Array(n);
+  const order = new Uint32Array(len);
+  const mags = new Float32Array(len);
+  for (let o = 0; o < outer; o++) {
+    for (let q = 0; q < inner; q++) {
+      const at = (j: number) => (o * len + j) * inner + q;
+      for (let j = 0; j < len; j++) {
+        order[j] = j;
+        mags[j] = Math.abs(tau[at(j)]!);
+      }
+      order.sort((x, y) => mags[x]! - mags[y]! || x - y);
+      for (let pos = 0; pos < len; pos++) {
+        // (rank − min) / (max − min) with ranks 1..len is pos / (len − 1).
+        const rn = len > 1 ? Math.fround(pos / (len - 1)) : 0;
+        p[at(order[pos]!)] = d - eps + rn * 2 * eps;
+      }
+    }
+  }
+  return bernoulliMask(a.seed, a.stream, p, n);
+}
+
+function absOf(x: Float32Array): Float32Array {
+  const out = new Float32Array(x.length);
+  for (let i = 0; i < x.length; i++) out[i] = Math.abs(x[i]!);
+  return out;
+}
+
+function negAbs(x: Float32Array): Float32Array {
+  const out = new Float32Array(x.length);
+  for (let i = 0; i < x.length; i++) out[i] = -Math.abs(x[i]!);
+  return out;
+}
+
+export function emptyTrim(model: string, density: number, n: number, tensorName: string): MergeLabError {
+  return new MergeLabError(
+    'EMPTY_TRIM',
+    `density ${density} of model "${model}" keeps ⌊${density}·${n}⌋ = 0 entries of tensor ${tensorName} (mergekit refuses this too); raise density to at least ${(1 / n).toPrecision(3)} for this tensor, e.g. with a filter.`,
+  );
+}
+
+export function dellaRange(model: string, density: number, epsilon: number, tensorName: string): MergeLabError {
+  return new MergeLabError(
+    'PARAMETER_OUT_OF_RANGE',
+    `DELLA needs density ± epsilon inside (0, 1); model "${model}" has density ${density} and epsilon ${epsilon} for tensor ${tensorName}. Lower epsilon or move density away from 0 and 1.`,
+  );
+}

@@ -1,0 +1,36 @@
+/**
+ * Seeded, counter-based random numbers for DARE/DELLA masks. Element i of stream s is a pure
+ * hash of (seed, s, i), so a mask is the same on every backend and run, and does not depend on the
+ * order tensors are merged in. (torch's generator cannot be reproduced; masks match mergekit in
+ * distribution only — see README.)
+ */
+
+/** A 32-bit hash of three words (murmur3-style mixing): well spread for consecutive counters. */
+function hash3(seed: number, stream: number, i: number): number {
+  let h = Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(stream + 0x632be5ab, 0xc2b2ae35);
+  h ^= Math.imul(i ^ (i >>> 16), 0x27d4eb2f);
+  h ^= h >>> 15;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  h = Math.imul(h ^ (i * 0x165667b1), 0x9e3779b1);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/** Uniform in [0, 1) for element `i` of `stream` under `seed`. */
+export function uniformAt(seed: number, stream: number, i: number): number {
+  return hash3(seed >>> 0, stream >>> 0, i >>> 0) / 4294967296;
+}
+
+/** Fills a Bernoulli(p[i]) mask: 1 with probability p (a number, or one per element). */
+export function bernoulliMask(seed: number, stream: number, p: number | Float32Array, n: number): Uint8Array {
+  const mask = new Uint8Array(n);
+  if (typeof p === 'number') {
+    for (let i = 0; i < n; i++) mask[i] = uniformAt(seed, stream, i) < p ? 1 : 0;
+  } else {
+    for (let i = 0; i < n; i++) mask[i] = uniformAt(seed, stream, i) < p[i]! ? 1 : 0;
+  }
+  return mask;
+}

@@ -1,0 +1,45 @@
+/**
+ * A mergekit recipe as the engine sees it, independent of YAML. Parameter settings keep mergekit's
+ * three shapes — a scalar, a gradient over layers, or a list of filter/value entries — and are
+ * evaluated per tensor by resolve.ts.
+ */
+
+export type Scalar = number | boolean;
+
+/** One `{filter, value}` entry; no filter (or "*") matches every tensor. */
+export interface Conditional {
+  readonly filter?: string;
+  readonly value: Scalar | readonly number[];
+}
+
+/** A scalar, a gradient (numbers interpolated over the layer stack), or filter/value entries. */
+export type ParameterSetting = Scalar | readonly number[] | readonly Conditional[];
+
+export type ParameterMap = Readonly<Record<string, ParameterSetting>>;
+
+export interface RecipeModel {
+  /** The model as written in the recipe: a path or an id. */
+  readonly model: string;
+  readonly parameters?: ParameterMap;
+}
+
+export type RecipeDtype = 'float32' | 'float16' | 'bfloat16' | 'float64';
+export const RECIPE_DTYPES: readonly RecipeDtype[] = ['float32', 'float16', 'bfloat16', 'float64'];
+
+export interface Recipe {
+  readonly mergeMethod: string;
+  readonly baseModel?: string;
+  /** In recipe order. A `slices:` recipe whose sources share one layer range is read into this too. */
+  readonly models: readonly RecipeModel[];
+  /** Top-level `parameters`. */
+  readonly parameters?: ParameterMap;
+  /** A one-slice recipe's own `parameters`: looked up after a model's and before the top level. */
+  readonly sliceParameters?: ParameterMap;
+  /** A one-slice recipe's `layer_range`: must cover the whole layer stack (checked when planning). */
+  readonly layerRange?: readonly [number, number];
+  readonly dtype?: RecipeDtype;
+  readonly outDtype?: RecipeDtype;
+  readonly randomSeed?: number;
+  /** Things worth telling the user that do not stop the merge (ignored keys, for example). */
+  readonly warnings?: readonly string[];
+}

@@ -1,0 +1,34 @@
+/**
+ * Writing a Recipe back as mergekit YAML, in mergekit's key order, with gradients in flow style
+ * ([0, 0.5, 1]) as mergekit's own dumper writes them. The output parses back to the same Recipe.
+ */
+import { Document, isSeq, visit } from 'yaml';
+import type { ParameterMap, Recipe } from './types.js';
+
+export function recipeToObject(r: Recipe): Record<string, unknown> {
+  const params = (p: ParameterMap | undefined) => (p && Object.keys(p).length > 0 ? { parameters: p } : {});
+  const models = r.models.map((m) => ({ model: m.model, ...params(m.parameters) }));
+  const out: Record<string, unknown> = {};
+  if (r.layerRange || r.sliceParameters) {
+    out.slices = [{ sources: models.map((m) => ({ ...m, ...(r.layerRange ? { layer_range: [...r.layerRange] } : {}) })), ...params(r.sliceParameters) }];
+  } else {
+    out.models = models;
+  }
+  out.merge_method = r.mergeMethod;
+  if (r.baseModel !== undefined) out.base_model = r.baseModel;
+  if (r.dtype !== undefined) out.dtype = r.dtype;
+  if (r.outDtype !== undefined) out.out_dtype = r.outDtype;
+  Object.assign(out, params(r.parameters));
+  if (r.randomSeed !== undefined) out.random_seed = r.randomSeed;
+  return out;
+}
+
+export function recipeToYaml(r: Recipe): string {
+  const doc = new Document(recipeToObject(r));
+  visit(doc, {
+    Seq(_, node) {
+      if (isSeq(node) && node.items.every((i) => typeof (i as { value?: unknown }).value === 'number')) node.flow = true;
+    },
+  });
+  return doc.toString({ lineWidth: 0 });
+}
