@@ -42,6 +42,9 @@ export type ErrorCode =
   | 'SHAPE_MISMATCH'
   | 'EMPTY_TRIM'
   | 'RECIPE_PROBLEMS'
+  // the embedded demo (manifest.json, digits data)
+  | 'DEMO_MANIFEST_INVALID'
+  | 'DEMO_DATA_INVALID'
   // running
   | 'BACKEND_UNAVAILABLE'
   | 'CANCELLED'

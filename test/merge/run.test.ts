@@ -38,7 +38,7 @@ describe('runMerge', () => {
       method
         .mergeTensor({
           tensorName: spec.name,
-          models: spec.models.map((m, i) => ({ ...m, tensor: tf.tensor(inputs[i]!, spec.shape) })),
+          models: spec.models.map((m, i) => ({ ...m, tensor: tf.tensor(inputs[i]!, [...spec.shape]) })),
           global: spec.global,
           seed: 0,
           warn: () => {},
