@@ -25,7 +25,9 @@ async function main(argv: string[]): Promise<number> {
 function report(e: unknown): void {
   if (process.env.MERGE_LAB_DEBUG) console.error(e);
   if (isMergeLabError(e)) {
-    process.stderr.write(`merge-lab: error [${e.code}]: ${e.message}\n`);
+    // One line, always: several problems are listed inline, each with its own code.
+    const text = e.problems.length > 1 ? `${e.problems.length} problems: ${e.problems.map((p, i) => `(${i + 1}) [${p.code}] ${p.message}`).join(' ')}` : e.message;
+    process.stderr.write(`merge-lab: error [${e.code}]: ${text.replace(/\s*\n\s*/g, ' ')}\n`);
   } else {
     const msg = e instanceof Error ? e.message : String(e);
     process.stderr.write(`merge-lab: internal error: ${msg.split('\n')[0]} (this is a bug; rerun with MERGE_LAB_DEBUG=1 and report it)\n`);

@@ -30,7 +30,7 @@ const DEFAULT_SHARD_SIZE = 5e9;
 export const mergeCommand: Command = {
   name: 'merge',
   summary: 'Merge the checkpoints a mergekit YAML recipe names, exactly as mergekit would.',
-  usage: 'merge-lab merge <recipe.yaml> --out <dir> [--backend wasm|cpu|webgpu] [--max-shard-size 5GB] [--no-progress] [--stats]',
+  usage: 'merge-lab merge <recipe.yaml> --out <dir> [--backend wasm|cpu|webgpu] [--max-shard-size 5GB] [--progress | --no-progress] [--stats]',
   async run(argv) {
     const { positionals, values } = parseArgs({
       args: argv,
@@ -40,6 +40,7 @@ export const mergeCommand: Command = {
         backend: { type: 'string' },
         'max-shard-size': { type: 'string' },
         'no-progress': { type: 'boolean' },
+        progress: { type: 'boolean' },
         stats: { type: 'boolean' },
       },
     });
@@ -57,7 +58,8 @@ export const mergeCommand: Command = {
       throw new MergeLabError('PATH_NOT_FOUND', `Recipe ${positionals[0]} cannot be read. Check the path.`);
     }
     const recipe = parseRecipe(text, path.basename(recipePath));
-    for (const w of recipe.warnings ?? []) process.stderr.write(`merge-lab: warning: ${w}\n`);
+    // Warnings are shown once the recipe is known to be mergeable: a failure prints its one line only.
+    const pending = [...(recipe.warnings ?? [])];
 
     const checkpoints = new Map<string, Checkpoint>();
     const failures = new Map<string, MergeLabError>();
@@ -85,7 +87,7 @@ export const mergeCommand: Command = {
 
       const { plan, warnings, problems } = planMerge({ recipe, methods: METHODS, checkpoints, failures, config: baseConfig });
       if (problems.length || !plan) throw combineProblems(problems.length ? problems : [new MergeLabError('INTERNAL', 'No merge plan was made.')]);
-      for (const w of warnings) process.stderr.write(`merge-lab: warning: ${w}\n`);
+      for (const w of [...pending, ...warnings]) process.stderr.write(`merge-lab: warning: ${w}\n`);
 
       await initNodeBackend(backend);
       const createdOut = !existsSync(outDir);
@@ -95,7 +97,8 @@ export const mergeCommand: Command = {
         maxShardSize: maxShard,
         metadata: { format: 'pt', merge_recipe: recipeYaml },
       });
-      const bar = createProgressBar(!values['no-progress']);
+      // A bar on a terminal; in logs (no TTY) only with --progress.
+      const bar = createProgressBar(values.progress ?? (!values['no-progress'] && Boolean(process.stderr.isTTY)));
       try {
         await runMerge({
           plan,

@@ -1,70 +1,117 @@
 /**
- * Order statistics over typed arrays, with torch's tie-breaking. mergekit sorts |τ| with
+ * Order statistics over float32 arrays, with torch's tie-breaking. mergekit sorts |τ| with
  * torch.sort/argsort, which on CPU is stable: among equal values the lower index comes first. To
- * keep "the entries at sorted positions [lo, hi)" we therefore need the values at the two cut
- * positions and, for ties there, the index order — not a full sort.
+ * keep "the entries at sorted positions [lo, hi)" we need only the values at the two cut positions
+ * and, for ties there, the index order — not a full sort. The cut values are found by a two-pass
+ * radix select on order-preserving integer keys of the float bits: O(n), no comparisons, no
+ * recursion, and several times faster than quickselect on large tensors.
  */
+
+const SIGN = 0x80000000;
+
+/**
+ * Integer keys whose unsigned order is the float order: for |x|, the bits without the sign; for
+ * signed x, negative floats reversed below the positive ones. −0 and +0 get the same key, as
+ * they compare equal.
+ */
+function orderKeys(values: Float32Array, abs: boolean): Uint32Array {
+  const f = new Float32Array(values.length);
+  f.set(values);
+  const keys = new Uint32Array(f.buffer);
+  for (let i = 0; i < keys.length; i++) {
+    const b = keys[i]!;
+    if (abs) keys[i] = b & 0x7fffffff;
+    else if (b === SIGN) keys[i] = SIGN;
+    else keys[i] = b & SIGN ? ~b >>> 0 : (b | SIGN) >>> 0;
+  }
+  return keys;
+}
+
+/** The key at position k (0-based) of `keys` sorted ascending: 16 high bits, then 16 low bits. */
+function radixSelect(keys: Uint32Array, k: number): number {
+  const hist = new Uint32Array(65536);
+  for (let i = 0; i < keys.length; i++) hist[keys[i]! >>> 16]!++;
+  let high = 0;
+  let before = 0;
+  while (before + hist[high]! <= k) before += hist[high++]!;
+  hist.fill(0);
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
+    if (key >>> 16 === high) hist[key & 0xffff]!++;
+  }
+  let low = 0;
+  while (before + hist[low]! <= k) before += hist[low++]!;
+  return ((high << 16) | low) >>> 0;
+}
+
+function checkPosition(n: number, k: number): void {
+  if (!(k >= 0 && k < n)) throw new RangeError(`order statistic: position ${k} outside 0..${n - 1}`);
+}
 
 /** The value at position `k` (0-based) of `values` sorted ascending. Does not modify `values`. */
 export function nthSmallest(values: Float32Array, k: number): number {
-  if (k < 0 || k >= values.length) throw new RangeError(`nthSmallest: position ${k} outside 0..${values.length - 1}`);
-  const a = values.slice();
-  let left = 0;
-  let right = a.length - 1;
-  while (right > left) {
-    // Median of three as the pivot keeps sorted and constant inputs fast.
-    const mid = (left + right) >>> 1;
-    const x = a[left]!, y = a[mid]!, z = a[right]!;
-    const pivot = x < y ? (y < z ? y : x < z ? z : x) : x < z ? x : y < z ? z : y;
-    let i = left;
-    let j = right;
-    while (i <= j) {
-      while (a[i]! < pivot) i++;
-      while (a[j]! > pivot) j--;
-      if (i <= j) {
-        const t = a[i]!;
-        a[i] = a[j]!;
-        a[j] = t;
-        i++;
-        j--;
-      }
-    }
-    if (k <= j) right = j;
-    else if (k >= i) left = i;
-    else return a[k]!;
-  }
-  return a[k]!;
+  checkPosition(values.length, k);
+  const keys = orderKeys(values, false);
+  const key = radixSelect(keys, k);
+  const at = keys.indexOf(key);
+  return values[at]! === 0 ? 0 : values[at]!;
 }
 
 /**
- * A 0/1 mask of the entries whose position in the stable ascending order of `keys` (ties: lower
- * index first) lies in [lo, hi). O(n) apart from two selections.
+ * A 0/1 mask of the k entries of largest |x| in torch's stable descending order (ties: lower index
+ * first) — TIES's trim.
  */
-export function stableRankRangeMask(keys: Float32Array, lo: number, hi: number): Uint8Array {
-  const n = keys.length;
+export function topKAbsMask(x: Float32Array, k: number): Uint8Array {
+  const n = x.length;
+  const mask = new Uint8Array(n);
+  if (k <= 0) return mask;
+  if (k >= n) return mask.fill(1);
+  const keys = orderKeys(x, true);
+  const threshold = radixSelect(keys, n - k);
+  let above = 0;
+  for (let i = 0; i < n; i++) if (keys[i]! > threshold) above++;
+  let ties = k - above;
+  for (let i = 0; i < n; i++) {
+    const key = keys[i]!;
+    if (key > threshold) mask[i] = 1;
+    else if (key === threshold && ties > 0) {
+      mask[i] = 1;
+      ties--;
+    }
+  }
+  return mask;
+}
+
+/**
+ * A 0/1 mask of the entries whose position in the stable ascending order of `values` (or of
+ * |values| with `abs`) lies in [lo, hi): breadcrumbs' trim from both ends.
+ */
+export function stableRankRangeMask(values: Float32Array, lo: number, hi: number, abs = false): Uint8Array {
+  const n = values.length;
   const mask = new Uint8Array(n);
   lo = Math.max(0, lo);
   hi = Math.min(n, hi);
   if (hi <= lo) return mask;
   if (lo === 0 && hi === n) return mask.fill(1);
-  // Kept values lie in [vLo, vHi]; only entries equal to a bound need their tie ordinal.
-  const vLo = lo === 0 ? -Infinity : nthSmallest(keys, lo);
-  const vHi = hi === n ? Infinity : nthSmallest(keys, hi - 1);
+  const keys = orderKeys(values, abs);
+  // Kept keys lie in [kLo, kHi]; only entries equal to a bound need their tie ordinal.
+  const kLo = radixSelect(keys, lo);
+  const kHi = radixSelect(keys, hi - 1);
   let lessLo = 0;
   let lessHi = 0;
   for (let i = 0; i < n; i++) {
-    const v = keys[i]!;
-    if (v < vLo) lessLo++;
-    if (v < vHi) lessHi++;
+    const key = keys[i]!;
+    if (key < kLo) lessLo++;
+    if (key < kHi) lessHi++;
   }
-  let ordLo = 0; // ties seen so far at vLo (position = lessLo + ordinal)
+  let ordLo = 0;
   let ordHi = 0;
   for (let i = 0; i < n; i++) {
-    const v = keys[i]!;
-    if (v > vLo && v < vHi) {
-      mask[i] = 1;
-    } else if (v === vLo || v === vHi) {
-      const pos = v === vLo ? lessLo + ordLo++ : lessHi + ordHi++;
+    const key = keys[i]!;
+    if (key > kLo && key < kHi) mask[i] = 1;
+    else if (key === kLo || key === kHi) {
+      // Stable position = (entries with a smaller key) + (equal entries before this one).
+      const pos = key === kLo ? lessLo + ordLo++ : lessHi + ordHi++;
       mask[i] = pos >= lo && pos < hi ? 1 : 0;
     }
   }

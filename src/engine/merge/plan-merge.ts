@@ -119,7 +119,9 @@ export function planMerge(input: PlanMergeInput): PlanMergeResult {
         if (v === undefined && spec.required && !e.isBase) {
           problems.add('MISSING_PARAMETER', `Model "${e.model}" has no ${spec.name} for tensor ${name}; give it under that model's parameters (or globally).`, name);
         }
-        params[spec.name] = checkValue(spec, v, e.model, name, problems);
+        // The base's own per-model values are unused by methods that merge task vectors against it.
+        const used = !e.isBase || method.base !== 'required';
+        params[spec.name] = used ? checkValue(spec, v, e.model, name, problems) : v;
       }
       models.push({ model: e.model, isBase: e.isBase, params });
     }
@@ -139,7 +141,7 @@ export function planMerge(input: PlanMergeInput): PlanMergeResult {
     if (extra.length) warnings.push(`Model "${e.model}" has ${extra.length} tensor(s) the reference model lacks (e.g. ${extra[0]}); they are ignored.`);
   }
   if (tensors.length === 0 && problems.size === 0) problems.add('NO_CHECKPOINT', `The reference model "${reference.name}" has no float tensors to merge.`);
-  if (problems.size > 0) return { warnings, problems: problems.list() };
+  if (problems.size > 0) return { warnings, problems: problems.list(reference.tensorNames.length - skippedNonFloat.length) };
   return { plan: { method, tensors, randomSeed: recipe.randomSeed ?? DEFAULT_RANDOM_SEED }, warnings, problems: [] };
 }
 
@@ -208,9 +210,11 @@ class ProblemList {
     this.byKey.set(key, { code, message, tensors: tensor ? [tensor] : [] });
   }
 
-  list(): MergeLabError[] {
+  /** `totalTensors`: how many tensors were checked, to say "every tensor" rather than count them. */
+  list(totalTensors = 0): MergeLabError[] {
     return [...this.byKey.values()].map(({ code, message, tensors }) => {
       if (tensors.length <= 1) return new MergeLabError(code, message);
+      if (tensors.length === totalTensors) return new MergeLabError(code, `${message} The same holds for every other tensor (${totalTensors} in all).`);
       const more = tensors.slice(1, EXAMPLES + 1).join(', ');
       const rest = tensors.length - 1 - Math.min(EXAMPLES, tensors.length - 1);
       return new MergeLabError(code, `${message} The same holds for ${tensors.length - 1} more tensor(s): ${more}${rest > 0 ? `, and ${rest} others` : ''}.`);

@@ -6,7 +6,7 @@
  */
 import { MergeLabError } from '../errors.js';
 import { bernoulliMask } from '../random.js';
-import { stableRankRangeMask } from '../linalg/select.js';
+import { stableRankRangeMask, topKAbsMask } from '../linalg/select.js';
 
 export type SparsificationKind = 'magnitude' | 'random' | 'magnitude_outliers' | 'della_magprune';
 
@@ -34,8 +34,7 @@ export function sparsifyMask(tau: Float32Array, a: SparsifyArgs): Uint8Array | u
     case 'magnitude': {
       const k = Math.floor(d * n);
       if (k <= 0) throw emptyTrim(a.model, d, n, a.tensorName);
-      // Top-k of |τ| in torch's stable descending order = ascending order of −|τ|.
-      return stableRankRangeMask(negAbs(tau), 0, k);
+      return topKAbsMask(tau, k);
     }
     case 'magnitude_outliers': {
       const target = Math.floor(d * n);
@@ -50,7 +49,7 @@ export function sparsifyMask(tau: Float32Array, a: SparsifyArgs): Uint8Array | u
         a.warn(`gamma·n < 1 for tensor ${a.tensorName}: breadcrumbs drops every entry of ${a.model}'s task vector, as mergekit does (raise gamma or density).`);
         return new Uint8Array(n);
       }
-      return stableRankRangeMask(absOf(tau), nBot, n - nTop);
+      return stableRankRangeMask(tau, nBot, n - nTop, true);
     }
     case 'random':
       return bernoulliMask(a.seed, a.stream, d, n);
@@ -106,18 +105,6 @@ function dellaMask(tau: Float32Array, a: SparsifyArgs): Uint8Array {
     }
   }
   return bernoulliMask(a.seed, a.stream, p, n);
-}
-
-function absOf(x: Float32Array): Float32Array {
-  const out = new Float32Array(x.length);
-  for (let i = 0; i < x.length; i++) out[i] = Math.abs(x[i]!);
-  return out;
-}
-
-function negAbs(x: Float32Array): Float32Array {
-  const out = new Float32Array(x.length);
-  for (let i = 0; i < x.length; i++) out[i] = -Math.abs(x[i]!);
-  return out;
 }
 
 export function emptyTrim(model: string, density: number, n: number, tensorName: string): MergeLabError {
