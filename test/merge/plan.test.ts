@@ -117,3 +117,15 @@ base_model: base
     expect(codes(`models:\n  - model: a\n    parameters: {weight: 1}\n  - model: b\n    parameters: {weight: -1}\nmerge_method: linear\n`)).toEqual(['PARAMETER_OUT_OF_RANGE']);
   });
 });
+
+describe('linear and the base model', () => {
+  it('asks for a weight for an unlisted base_model, which mergekit averages in too', () => {
+    const { problems } = plan(`models:\n  - model: a\n    parameters: {weight: 1}\nmerge_method: linear\nbase_model: base\n`);
+    expect(problems.map((p) => p.code)).toEqual(['MISSING_PARAMETER']);
+    expect(problems[0]!.message).toMatch(/linear averages base_model "base" too/);
+  });
+  it('takes the base in with a global weight', () => {
+    const { plan: p } = plan(`models:\n  - model: a\n    parameters: {weight: 3}\nmerge_method: linear\nbase_model: base\nparameters: {weight: 1}\n`);
+    expect(p!.tensors[0]!.models.map((m) => [m.model, m.params.weight])).toEqual([['a', 3], ['base', 1]]);
+  });
+});

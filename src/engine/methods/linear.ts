@@ -30,6 +30,16 @@ export const linear: MergeMethod = {
     });
   },
   validateTensor({ tensorName, models, global }) {
+    // mergekit appends base_model to the models it averages even when it is not listed.
+    const unweighted = models.filter((m) => typeof m.params.weight !== 'number' && m.isBase);
+    if (unweighted.length > 0) {
+      return [
+        new MergeLabError(
+          'MISSING_PARAMETER',
+          `linear averages base_model "${unweighted[0]!.model}" too (as mergekit does), but it has no weight for tensor ${tensorName}; list it under models with a weight, or remove base_model.`,
+        ),
+      ];
+    }
     if (!(global.normalize ?? true)) return [];
     const total = models.reduce((s, m) => s + (typeof m.params.weight === 'number' ? m.params.weight : 0), 0);
     return total === 0
