@@ -4,7 +4,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { nthSmallest, stableRankRangeMask } from '../../src/engine/linalg/select.js';
+import { nthSmallest, stableRankRangeMask, topKAbsMask } from '../../src/engine/linalg/select.js';
+import { torchSortOrder } from '../../src/engine/linalg/torch-sort.js';
 import { bernoulliMask } from '../../src/engine/random.js';
 import { l1RescaleFactor, sparsifyMask } from '../../src/engine/methods/sparsify.js';
 import { expectClose, runMethod } from './helpers.js';
@@ -14,25 +15,54 @@ const f32 = fc.float({ min: -4, max: 4, noNaN: true, noDefaultInfinity: true });
 const quantized = fc.integer({ min: -3, max: 3 }).map((x) => x / 2);
 
 describe('order statistics with torch tie-breaking', () => {
+  const arrays = (max: number) => fc.array(fc.oneof(quantized, quantized, f32), { minLength: 1, maxLength: max });
+  const stableOrder = (a: Float32Array, desc: boolean) => [...a.keys()].sort((i, j) => (desc ? a[j]! - a[i]! : a[i]! - a[j]!) || i - j);
   it('nthSmallest equals sorting', () => {
     fc.assert(
-      fc.property(fc.array(fc.oneof(f32, quantized), { minLength: 1, maxLength: 60 }), fc.nat(), (xs, k0) => {
+      fc.property(arrays(60), fc.nat(), (xs, k0) => {
         const a = Float32Array.from(xs);
         const k = k0 % a.length;
         expect(nthSmallest(a, k)).toBe([...a].sort((x, y) => x - y)[k]);
       }),
     );
   });
-  it('stableRankRangeMask keeps exactly the stable-sorted positions [lo, hi)', () => {
+  it('torchSortOrder sorts, and is stable up to 16 elements (libstdc++ insertion sort)', () => {
     fc.assert(
-      fc.property(fc.array(fc.oneof(quantized, f32), { minLength: 1, maxLength: 50 }), fc.nat(), fc.nat(), (xs, p, q) => {
+      fc.property(arrays(300), fc.boolean(), (xs, desc) => {
+        const a = Float32Array.from(xs);
+        const order = torchSortOrder(a, desc);
+        expect([...order].sort((x, y) => x - y)).toEqual([...a.keys()]);
+        for (let p = 1; p < order.length; p++) {
+          const prev = a[order[p - 1]!]!;
+          const cur = a[order[p]!]!;
+          expect(desc ? prev >= cur : prev <= cur).toBe(true);
+        }
+        if (a.length <= 16) expect(Array.from(order)).toEqual(stableOrder(a, desc));
+      }),
+    );
+  });
+  it('topKAbsMask keeps what torch.argsort(|x|, descending)[:k] keeps', () => {
+    fc.assert(
+      fc.property(arrays(200), fc.nat(), (xs, k0) => {
+        const x = Float32Array.from(xs);
+        const k = k0 % (x.length + 1);
+        const order = torchSortOrder(x.map(Math.abs), true);
+        const want = new Uint8Array(x.length);
+        for (const i of order.slice(0, k)) want[i] = 1;
+        expect(Array.from(topKAbsMask(x, k))).toEqual(Array.from(want));
+      }),
+    );
+  });
+  it('stableRankRangeMask keeps what torch.sort(|x|).indices[lo:hi] keeps', () => {
+    fc.assert(
+      fc.property(arrays(200), fc.nat(), fc.nat(), fc.boolean(), (xs, p, q, abs) => {
         const a = Float32Array.from(xs);
         const lo = p % (a.length + 1);
         const hi = lo + (q % (a.length - lo + 1));
-        const order = [...a.keys()].sort((i, j) => a[i]! - a[j]! || i - j);
+        const order = torchSortOrder(abs ? a.map(Math.abs) : a, false);
         const want = new Uint8Array(a.length);
         for (let pos = lo; pos < hi; pos++) want[order[pos]!] = 1;
-        expect(Array.from(stableRankRangeMask(a, lo, hi))).toEqual(Array.from(want));
+        expect(Array.from(stableRankRangeMask(a, lo, hi, abs))).toEqual(Array.from(want));
       }),
     );
   });
@@ -40,17 +70,18 @@ describe('order statistics with torch tie-breaking', () => {
 
 describe('sparsification', () => {
   const args = { shape: [0], seed: 3, stream: 0, tensorName: 't', model: 'm', warn: () => {} };
-  it('magnitude keeps ⌊d·n⌋ entries, the largest |τ| first, lower index first among ties', () => {
+  it("magnitude keeps ⌊d·n⌋ entries, the largest |τ| first, in torch's order among ties", () => {
     fc.assert(
       fc.property(fc.array(quantized, { minLength: 2, maxLength: 40 }), fc.double({ min: 0.05, max: 0.99, noNaN: true }), (xs, d) => {
         const tau = Float32Array.from(xs);
         const k = Math.floor(d * tau.length);
         fc.pre(k > 0);
         const mask = sparsifyMask(tau, { ...args, kind: 'magnitude', density: d, shape: [tau.length] })!;
-        const order = [...tau.keys()].sort((i, j) => Math.abs(tau[j]!) - Math.abs(tau[i]!) || i - j);
+        const order = torchSortOrder(tau.map(Math.abs), true);
         const want = new Uint8Array(tau.length);
         for (const i of order.slice(0, k)) want[i] = 1;
         expect(Array.from(mask)).toEqual(Array.from(want));
+        expect(mask.reduce((s, v) => s + v, 0)).toBe(k);
       }),
     );
   });

@@ -1,11 +1,11 @@
 /**
- * Order statistics over float32 arrays, with torch's tie-breaking. mergekit sorts |τ| with
- * torch.sort/argsort, which on CPU is stable: among equal values the lower index comes first. To
- * keep "the entries at sorted positions [lo, hi)" we need only the values at the two cut positions
- * and, for ties there, the index order — not a full sort. The cut values are found by a two-pass
- * radix select on order-preserving integer keys of the float bits: O(n), no comparisons, no
- * recursion, and several times faster than quickselect on large tensors.
+ * Order statistics over float32 arrays, with torch's tie-breaking. mergekit keeps "the entries at
+ * positions [lo, hi) of torch.sort(|τ|)". Only the values at the two cut positions matter, found by
+ * a two-pass radix select on order-preserving integer keys of the float bits (O(n), no
+ * comparisons). When equal values straddle a cut, which of them torch keeps depends on its sort
+ * algorithm: then, and only then, the full order is computed by torch-sort.ts.
  */
+import { torchSortOrder } from './torch-sort.js';
 
 const SIGN = 0x80000000;
 
@@ -57,10 +57,7 @@ export function nthSmallest(values: Float32Array, k: number): number {
   return values[at]! === 0 ? 0 : values[at]!;
 }
 
-/**
- * A 0/1 mask of the k entries of largest |x| in torch's stable descending order (ties: lower index
- * first) — TIES's trim.
- */
+/** A 0/1 mask of the k entries torch.argsort(|x|, descending=True)[:k] keeps: TIES's trim. */
 export function topKAbsMask(x: Float32Array, k: number): Uint8Array {
   const n = x.length;
   const mask = new Uint8Array(n);
@@ -71,6 +68,9 @@ export function topKAbsMask(x: Float32Array, k: number): Uint8Array {
   let above = 0;
   for (let i = 0; i < n; i++) if (keys[i]! > threshold) above++;
   let ties = k - above;
+  let equal = 0;
+  for (let i = 0; i < n; i++) if (keys[i]! === threshold) equal++;
+  if (ties < equal) return maskFromOrder(torchSortOrder(absolute(x), true), 0, k);
   for (let i = 0; i < n; i++) {
     const key = keys[i]!;
     if (key > threshold) mask[i] = 1;
@@ -83,8 +83,8 @@ export function topKAbsMask(x: Float32Array, k: number): Uint8Array {
 }
 
 /**
- * A 0/1 mask of the entries whose position in the stable ascending order of `values` (or of
- * |values| with `abs`) lies in [lo, hi): breadcrumbs' trim from both ends.
+ * A 0/1 mask of the entries at positions [lo, hi) of torch.sort(values) (of |values| with `abs`):
+ * breadcrumbs' trim from both ends.
  */
 export function stableRankRangeMask(values: Float32Array, lo: number, hi: number, abs = false): Uint8Array {
   const n = values.length;
@@ -99,10 +99,18 @@ export function stableRankRangeMask(values: Float32Array, lo: number, hi: number
   const kHi = radixSelect(keys, hi - 1);
   let lessLo = 0;
   let lessHi = 0;
+  let equalLo = 0;
+  let equalHi = 0;
   for (let i = 0; i < n; i++) {
     const key = keys[i]!;
     if (key < kLo) lessLo++;
     if (key < kHi) lessHi++;
+    if (key === kLo) equalLo++;
+    if (key === kHi) equalHi++;
+  }
+  // A tie group cut in two at either end: torch's sort order decides which members stay.
+  if ((lo > lessLo && lo < lessLo + equalLo) || (hi > lessHi && hi < lessHi + equalHi)) {
+    return maskFromOrder(torchSortOrder(abs ? absolute(values) : values, false), lo, hi);
   }
   let ordLo = 0;
   let ordHi = 0;
@@ -110,10 +118,22 @@ export function stableRankRangeMask(values: Float32Array, lo: number, hi: number
     const key = keys[i]!;
     if (key > kLo && key < kHi) mask[i] = 1;
     else if (key === kLo || key === kHi) {
-      // Stable position = (entries with a smaller key) + (equal entries before this one).
+      // No group straddles a cut, so any order within a group gives the same mask.
       const pos = key === kLo ? lessLo + ordLo++ : lessHi + ordHi++;
       mask[i] = pos >= lo && pos < hi ? 1 : 0;
     }
   }
   return mask;
+}
+
+function maskFromOrder(order: Int32Array, lo: number, hi: number): Uint8Array {
+  const mask = new Uint8Array(order.length);
+  for (let p = lo; p < hi; p++) mask[order[p]!] = 1;
+  return mask;
+}
+
+function absolute(x: Float32Array): Float32Array {
+  const out = new Float32Array(x.length);
+  for (let i = 0; i < x.length; i++) out[i] = Math.abs(x[i]!);
+  return out;
 }
