@@ -129,3 +129,28 @@ describe('linear and the base model', () => {
     expect(p!.tensors[0]!.models.map((m) => [m.model, m.params.weight])).toEqual([['a', 3], ['base', 1]]);
   });
 });
+
+describe('tied embeddings', () => {
+  it('reads the embeddings of a model that stores no lm_head, as mergekit does', async () => {
+    const head = { name: 'lm_head.weight', shape: [8, 4] };
+    const checkpoints = new Map([
+      ['base', await toyCheckpoint('base', [...LAYOUT, head], 0)],
+      ['a', await toyCheckpoint('a', LAYOUT, 1)],
+    ]);
+    const yaml = `models:\n  - model: a\n    parameters: {weight: 1}\nmerge_method: task_arithmetic\nbase_model: base\n`;
+    const r = planMerge({ recipe: parseRecipe(yaml), methods: METHODS, checkpoints });
+    expect(r.problems).toEqual([]);
+    const t = r.plan!.tensors.find((x) => x.name === 'lm_head.weight')!;
+    expect(t.models.map((m) => [m.model, m.source])).toEqual([['a', 'model.embed_tokens.weight'], ['base', undefined]]);
+    expect(r.warnings.join('\n')).toMatch(/Model "a" has no lm_head\.weight; its tied model\.embed_tokens\.weight is used instead/);
+    // And the other way round: the head is merged when only a non-reference model stores it.
+    const swapped = new Map([
+      ['base', checkpoints.get('a')!],
+      ['a', checkpoints.get('base')!],
+    ]);
+    const r2 = planMerge({ recipe: parseRecipe(yaml), methods: METHODS, checkpoints: swapped });
+    expect(r2.problems).toEqual([]);
+    expect(r2.plan!.tensors.map((x) => x.name)).toContain('lm_head.weight');
+    expect(r2.plan!.tensors.find((x) => x.name === 'lm_head.weight')!.models.find((m) => m.isBase)!.source).toBe('model.embed_tokens.weight');
+  });
+});

@@ -80,8 +80,9 @@ export function planMerge(input: PlanMergeInput): PlanMergeResult {
   const tensors: PlannedTensor[] = [];
   const skippedNonFloat: string[] = [];
 
-  for (const name of reference.tensorNames) {
-    const info = reference.info(name)!;
+  const outputNames = outputTensorNames(reference, entries.map((e) => checkpoints.get(e.model)!), warnings);
+  for (const name of outputNames) {
+    const info = reference.info(name) ?? reference.info(tiedSource(reference, name)!)!;
     if (!FLOAT_DTYPES.includes(info.dtype)) {
       skippedNonFloat.push(`${name} (${info.dtype})`);
       continue;
@@ -98,7 +99,9 @@ export function planMerge(input: PlanMergeInput): PlanMergeResult {
     const models: { model: string; isBase: boolean; params: Record<string, ParamValue | undefined> }[] = [];
     for (const e of entries) {
       const ckpt = checkpoints.get(e.model)!;
-      const other = ckpt.info(name);
+      const tied = ckpt.info(name) ? undefined : tiedSource(ckpt, name);
+      const other = ckpt.info(tied ?? name);
+      if (tied) warnings.push(`Model "${e.model}" has no ${name}; its tied ${tied} is used instead, as mergekit does.`);
       if (!other) {
         problems.add('TENSOR_MISSING', `Model "${e.model}" has no tensor ${name}, which ${recipe.baseModel !== undefined ? 'the base model' : `"${recipe.models[0]!.model}"`} has; all models must come from the same architecture.`, name);
         continue;
@@ -123,7 +126,7 @@ export function planMerge(input: PlanMergeInput): PlanMergeResult {
         const used = !e.isBase || method.base !== 'required';
         params[spec.name] = used ? checkValue(spec, v, e.model, name, problems) : v;
       }
-      models.push({ model: e.model, isBase: e.isBase, params });
+      models.push({ model: e.model, isBase: e.isBase, params, ...(tied ? { source: tied } : {}) });
     }
     if (method.validateTensor) {
       for (const p of method.validateTensor({ tensorName: name, shape: info.shape, models, global })) problems.add(p.code, p.message, name);
@@ -137,12 +140,35 @@ export function planMerge(input: PlanMergeInput): PlanMergeResult {
   for (const e of entries) {
     const ckpt = checkpoints.get(e.model)!;
     if (ckpt === reference) continue;
-    const extra = ckpt.tensorNames.filter((n) => !reference.info(n));
+    const extra = ckpt.tensorNames.filter((n) => !outputNames.includes(n));
     if (extra.length) warnings.push(`Model "${e.model}" has ${extra.length} tensor(s) the reference model lacks (e.g. ${extra[0]}); they are ignored.`);
   }
   if (tensors.length === 0 && problems.size === 0) problems.add('NO_CHECKPOINT', `The reference model "${reference.name}" has no float tensors to merge.`);
   if (problems.size > 0) return { warnings, problems: problems.list(reference.tensorNames.length - skippedNonFloat.length) };
   return { plan: { method, tensors, randomSeed: recipe.randomSeed ?? DEFAULT_RANDOM_SEED }, warnings, problems: [] };
+}
+
+/**
+ * Output heads that models with tied embeddings do not store: mergekit reads the embedding matrix
+ * in their place (its architecture files' `tied_names`).
+ */
+const TIED_NAMES: Readonly<Record<string, readonly string[]>> = {
+  'lm_head.weight': ['model.embed_tokens.weight', 'transformer.wte.weight', 'model.decoder.embed_tokens.weight', 'embed_tokens.weight'],
+};
+
+function tiedSource(ckpt: Checkpoint, name: string): string | undefined {
+  return TIED_NAMES[name]?.find((alias) => ckpt.info(alias) !== undefined);
+}
+
+/** The reference model's tensors, plus a tied head that only some of the other models store. */
+function outputTensorNames(reference: Checkpoint, all: readonly Checkpoint[], warnings: string[]): string[] {
+  const names = [...reference.tensorNames];
+  for (const head of Object.keys(TIED_NAMES)) {
+    if (reference.info(head) || !tiedSource(reference, head) || !all.some((c) => c.info(head))) continue;
+    names.push(head);
+    warnings.push(`The reference model has no ${head} (tied embeddings) but other models do: it is merged, as mergekit does.`);
+  }
+  return names;
 }
 
 /** Warns about parameters the method does not read, as mergekit silently ignores them. */

@@ -22,7 +22,13 @@ export interface PlannedTensor {
   readonly workDtype?: DType;
   readonly global: Params;
   /** Contributing models in mergekit order (mismatching ones already dropped with a warning). */
-  readonly models: readonly { readonly model: string; readonly isBase: boolean; readonly params: Params }[];
+  readonly models: readonly {
+    readonly model: string;
+    readonly isBase: boolean;
+    readonly params: Params;
+    /** The tensor to read from this model when it is stored under a tied name (lm_head → embeddings). */
+    readonly source?: string;
+  }[];
 }
 
 export interface MergePlanToRun {
@@ -86,7 +92,7 @@ async function readInputs(spec: PlannedTensor, checkpoints: ReadonlyMap<string, 
   for (const m of spec.models) {
     const ckpt = checkpoints.get(m.model);
     if (!ckpt) throw new MergeLabError('INTERNAL', `Model "${m.model}" was planned but not opened.`);
-    const values = await ckpt.readFloat32(spec.name);
+    const values = await ckpt.readFloat32(m.source ?? spec.name);
     out.push(spec.workDtype ? decodeToFloat32(spec.workDtype, encodeFromFloat32(spec.workDtype, values), true) : values);
   }
   return out;
