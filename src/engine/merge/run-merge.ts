@@ -56,6 +56,8 @@ export function outputBytes(t: PlannedTensor): number {
   return numel(t.shape) * DTYPE_SIZES[t.outDtype];
 }
 
+const EMPTY = new Float32Array(0);
+
 export async function runMerge(opts: RunMergeOptions): Promise<void> {
   const { plan, checkpoints, output } = opts;
   const started = Date.now();
@@ -98,16 +100,19 @@ async function readInputs(spec: PlannedTensor, checkpoints: ReadonlyMap<string, 
   return out;
 }
 
-/** Merges one tensor on the current backend and copies the result out; nothing stays allocated. */
+/**
+ * Merges one tensor on the current backend and copies the result out; nothing stays allocated.
+ * The input arrays are released (replaced by empty ones) as soon as the backend holds them, so a
+ * copying backend (wasm, webgpu) does not keep two copies of every input alive.
+ */
 export async function mergeOne(plan: MergePlanToRun, spec: PlannedTensor, values: Float32Array[], warn: (m: string) => void): Promise<Float32Array> {
   const shape = [...spec.shape];
   const result = tf.tidy(() => {
-    const models: ModelTensor[] = spec.models.map((m, j) => ({
-      model: m.model,
-      isBase: m.isBase,
-      params: m.params,
-      tensor: tf.tensor(values[j]!, shape, 'float32'),
-    }));
+    const models: ModelTensor[] = spec.models.map((m, j) => {
+      const tensor = tf.tensor(values[j]!, shape, 'float32');
+      values[j] = EMPTY;
+      return { model: m.model, isBase: m.isBase, params: m.params, tensor };
+    });
     return plan.method.mergeTensor({
       tensorName: spec.name,
       models,

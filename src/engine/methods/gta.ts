@@ -116,25 +116,58 @@ function weightedTaskVector(c: GtaConfig, input: TensorMergeInput, m: ModelTenso
   });
 }
 
+/**
+ * Σ over the weighted task vectors, with the TIES election when configured, then normalize, λ and
+ * the base. Sums are accumulated one model at a time, each step freeing the previous partial sum,
+ * so memory holds a few tensors beyond the inputs rather than one per model per stage.
+ */
 function combine(c: GtaConfig, weighted: tf.Tensor[], weights: number[], base: tf.Tensor, normalize: boolean, lambda: number): tf.Tensor {
-  return tf.tidy(() => {
-    let mixed: tf.Tensor;
-    let divisor: tf.Tensor | number;
+  let mixed: tf.Tensor | undefined;
+  let divisor: tf.Tensor | undefined;
+  let majority: tf.Tensor | undefined;
+  try {
     if (c.consensus) {
       // TIES election: the sign of the summed mass (or of the summed signs) wins; zeros never agree.
-      const vote = c.consensus === 'sum' ? tf.addN(weighted) : tf.addN(weighted.map((u) => tf.sign(u)));
-      const majority = tf.where(tf.greaterEqual(vote, 0), tf.onesLike(vote), tf.neg(tf.onesLike(vote)));
-      const masks = weighted.map((u) => tf.cast(tf.equal(tf.sign(u), majority), 'float32'));
-      mixed = tf.addN(weighted.map((u, i) => tf.mul(u, masks[i]!)));
-      const div = tf.addN(masks.map((mk, i) => tf.mul(mk, tf.scalar(weights[i]!))));
-      divisor = tf.where(tf.equal(div, 0), tf.onesLike(div), div);
+      const vote = sumOf(weighted.map((u) => (c.consensus === 'sum' ? () => u : () => tf.sign(u))));
+      majority = tf.tidy(() => tf.where(tf.greaterEqual(vote, 0), tf.onesLike(vote), tf.neg(tf.onesLike(vote))));
+      vote.dispose();
+      for (let i = 0; i < weighted.length; i++) {
+        const [m, d] = tf.tidy(() => {
+          const agree = tf.cast(tf.equal(tf.sign(weighted[i]!), majority!), 'float32');
+          const term = tf.mul(weighted[i]!, agree);
+          const share = tf.mul(agree, tf.scalar(weights[i]!));
+          return [mixed ? tf.add(mixed, term) : term, divisor ? tf.add(divisor, share) : share];
+        });
+        tf.dispose([mixed!, divisor!].filter(Boolean));
+        mixed = m;
+        divisor = d;
+      }
     } else {
-      mixed = tf.addN(weighted);
-      const sum = Math.fround(weights.reduce((s, w) => Math.fround(s + w), 0));
-      divisor = Math.abs(sum) < 1e-8 ? 1 : sum;
+      mixed = sumOf(weighted.map((u) => () => u));
     }
-    if (normalize) mixed = tf.div(mixed, divisor);
-    if (lambda !== 1) mixed = tf.mul(mixed, tf.scalar(lambda));
-    return tf.add(base, mixed);
-  });
+    const div = divisor;
+    const sum = Math.fround(weights.reduce((s, w) => Math.fround(s + w), 0));
+    return tf.tidy(() => {
+      let out = mixed!;
+      if (normalize) {
+        // Entries no model agreed on divide by 1 (TIES); a near-zero weight sum divides by 1 too.
+        out = div ? tf.div(out, tf.where(tf.equal(div, 0), tf.onesLike(div), div)) : tf.div(out, Math.abs(sum) < 1e-8 ? 1 : sum);
+      }
+      if (lambda !== 1) out = tf.mul(out, tf.scalar(lambda));
+      return tf.add(base, out);
+    });
+  } finally {
+    tf.dispose([mixed, divisor, majority].filter((t): t is tf.Tensor => t !== undefined));
+  }
+}
+
+/** Σ of the tensors the thunks give, one at a time (each thunk's result is freed once added). */
+function sumOf(terms: (() => tf.Tensor)[]): tf.Tensor {
+  let acc: tf.Tensor | undefined;
+  for (const term of terms) {
+    const next = tf.tidy(() => (acc ? tf.add(acc, term()) : tf.clone(term())));
+    acc?.dispose();
+    acc = next;
+  }
+  return acc!;
 }
