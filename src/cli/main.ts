@@ -4,7 +4,7 @@
  * Every failure ends here as one line on stderr and a non-zero exit; no stack traces for users
  * (set MERGE_LAB_DEBUG=1 to see one).
  */
-import { isMergeLabError } from '../engine/errors.js';
+import { MergeLabError, isMergeLabError } from '../engine/errors.js';
 import { COMMANDS, usage } from './commands/index.js';
 
 async function main(argv: string[]): Promise<number> {
@@ -19,7 +19,16 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`merge-lab: unknown command "${name}". Commands: ${COMMANDS.map((c) => c.name).join(', ')}. See merge-lab --help.\n`);
     return 2;
   }
-  return command.run(rest);
+  try {
+    return await command.run(rest);
+  } catch (e) {
+    // node:util parseArgs rejects unknown or malformed options with plain errors.
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
+      throw new MergeLabError('PARAMETER_INVALID', `${(e as Error).message.split('\n')[0]} See merge-lab help ${name}.`);
+    }
+    throw e;
+  }
 }
 
 function report(e: unknown): void {

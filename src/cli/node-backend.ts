@@ -1,4 +1,5 @@
 /** Starting a tfjs backend from Node: wasm binaries come from node_modules, not a URL. */
+import * as tf from '@tensorflow/tfjs-core';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { BACKENDS, initBackend, setWasmLocation, type BackendName } from '../engine/backend.js';
@@ -11,6 +12,9 @@ export function parseBackend(value: string | undefined, fallback: BackendName = 
 }
 
 export async function initNodeBackend(name: BackendName): Promise<BackendName> {
+  // Production mode also keeps tfjs from printing its "install tfjs-node" banner on stderr, which
+  // would break the CLI's promise of one line per failure.
+  tf.enableProdMode();
   if (name === 'wasm') {
     const require = createRequire(import.meta.url);
     const dist = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));

@@ -19,10 +19,12 @@ export function formatBytes(n: number): string {
 export interface ProgressBar {
   update(p: MergeProgress): void;
   stop(): void;
+  /** Whether a bar is on screen (a warning then starts on a fresh line). */
+  active(): boolean;
 }
 
 export function createProgressBar(enabled: boolean): ProgressBar {
-  if (!enabled) return { update() {}, stop() {} };
+  if (!enabled) return { update() {}, stop() {}, active: () => false };
   const bar = new cliProgress.SingleBar(
     {
       stream: process.stderr,
@@ -53,8 +55,10 @@ export function createProgressBar(enabled: boolean): ProgressBar {
         bar.update(p.bytesDone, payload);
       }
     },
+    active: () => started,
     stop() {
       if (started) bar.stop();
+      started = false;
     },
   };
 }

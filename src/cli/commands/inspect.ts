@@ -1,5 +1,6 @@
 /** `merge-lab inspect <checkpoint>`: tensors, dtypes, shapes and bytes, without reading tensor data. */
 import { parseArgs } from 'node:util';
+import { MergeLabError } from '../../engine/errors.js';
 import { openCheckpointPath } from '../../engine/io/node-checkpoint.js';
 import { formatBytes } from '../progress.js';
 import type { Command } from './types.js';
@@ -40,6 +41,6 @@ export const inspectCommand: Command = {
   },
 };
 
-export function usageError(usage: string): Error {
-  return Object.assign(new Error(`usage: ${usage}`), { name: 'UsageError' });
+export function usageError(usage: string): MergeLabError {
+  return new MergeLabError('PARAMETER_INVALID', `missing or extra arguments; usage: ${usage}`);
 }

@@ -3,7 +3,7 @@
  * headers, then stream the merge tensor by tensor into <dir>. Nothing is left behind on failure:
  * files are written under temporary names and renamed at the end.
  */
-import { copyFile, mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, readFile, readdir, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -13,7 +13,8 @@ import { nodeFileSink } from '../../engine/io/node-file.js';
 import { createShardedWriter } from '../../engine/io/sharded.js';
 import type { Checkpoint } from '../../engine/io/types.js';
 import { METHODS } from '../../engine/methods/registry.js';
-import { runMerge } from '../../engine/merge/run-merge.js';
+import { outputBytes, runMerge } from '../../engine/merge/run-merge.js';
+import { createStagedOutput } from '../staged-output.js';
 import { planMerge } from '../../engine/merge/plan-merge.js';
 import { parseRecipe } from '../../engine/recipe/parse.js';
 import { recipeToYaml } from '../../engine/recipe/write.js';
@@ -90,36 +91,44 @@ export const mergeCommand: Command = {
       for (const w of [...pending, ...warnings]) process.stderr.write(`merge-lab: warning: ${w}\n`);
 
       await initNodeBackend(backend);
-      const createdOut = !existsSync(outDir);
-      await mkdir(outDir, { recursive: true });
       const recipeYaml = recipeToYaml(recipe);
-      const writer = createShardedWriter((file) => nodeFileSink(path.join(outDir, file)), plan.tensors.map((t) => ({ name: t.name, dtype: t.outDtype, shape: t.shape })), {
-        maxShardSize: maxShard,
-        metadata: { format: 'pt', merge_recipe: recipeYaml },
-      });
+      const staged = await createStagedOutput(outDir);
       // A bar on a terminal; in logs (no TTY) only with --progress.
       const bar = createProgressBar(values.progress ?? (!values['no-progress'] && Boolean(process.stderr.isTTY)));
       try {
-        await runMerge({
-          plan,
-          checkpoints,
-          output: writer,
-          onProgress: (p) => bar.update(p),
-          onWarning: (m) => process.stderr.write(`\nmerge-lab: warning: ${m}\n`),
+        const writer = createShardedWriter((file) => nodeFileSink(path.join(staged.dir, file)), plan.tensors.map((t) => ({ name: t.name, dtype: t.outDtype, shape: t.shape })), {
+          maxShardSize: maxShard,
+          metadata: { format: 'pt', merge_recipe: recipeYaml },
         });
-        bar.stop();
-        await writer.finish();
+        try {
+          await runMerge({
+            plan,
+            checkpoints,
+            output: writer,
+            onProgress: (p) => bar.update(p),
+            onWarning: (m) => process.stderr.write(`${bar.active() ? '\n' : ''}merge-lab: warning: ${m}\n`),
+          });
+          bar.stop();
+          await writer.finish();
+        } catch (e) {
+          await writer.abort().catch(() => undefined);
+          throw e;
+        }
+        await writeFile(path.join(staged.dir, 'merge-recipe.yml'), recipeYaml).catch((e: Error) => {
+          throw new MergeLabError('WRITE_FAILED', `Cannot write merge-recipe.yml (${e.message}).`);
+        });
+        if (baseDir && existsSync(path.join(baseDir, 'config.json'))) {
+          await copyFile(path.join(baseDir, 'config.json'), path.join(staged.dir, 'config.json')).catch((e: Error) => {
+            throw new MergeLabError('WRITE_FAILED', `Cannot copy config.json from ${baseDir} (${e.message}).`);
+          });
+        }
+        await staged.commit();
       } catch (e) {
         bar.stop();
-        await writer.abort().catch(() => undefined);
-        if (createdOut) await removeIfEmpty(outDir);
+        await staged.discard();
         throw e;
       }
-      await writeAtomically(path.join(outDir, 'merge-recipe.yml'), recipeYaml);
-      if (baseDir && existsSync(path.join(baseDir, 'config.json'))) {
-        await copyFile(path.join(baseDir, 'config.json'), path.join(outDir, 'config.json'));
-      }
-      const bytes = plan.tensors.reduce((s, t) => s + t.shape.reduce((a, b) => a * b, 1) * (t.outDtype === 'F32' ? 4 : 2), 0);
+      const bytes = plan.tensors.reduce((s, t) => s + outputBytes(t), 0);
       process.stderr.write(`merge-lab: wrote ${plan.tensors.length} tensors (${formatBytes(bytes)}) to ${outDir} on ${backend}\n`);
       if (values.stats) {
         const rss = process.resourceUsage().maxRSS * 1024;
@@ -150,16 +159,4 @@ async function readJson(file: string): Promise<Record<string, unknown> | undefin
   }
 }
 
-async function writeAtomically(file: string, text: string): Promise<void> {
-  const tmp = `${file}.partial-${process.pid}`;
-  await writeFile(tmp, text);
-  await rename(tmp, file);
-}
 
-async function removeIfEmpty(dir: string): Promise<void> {
-  try {
-    if ((await readdir(dir)).length === 0) await rm(dir, { recursive: true });
-  } catch {
-    /* nothing to clean */
-  }
-}

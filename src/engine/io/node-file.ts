@@ -13,7 +13,9 @@ const MAX_READ = 1 << 30;
 
 function describe(e: unknown): string {
   const err = e as NodeJS.ErrnoException;
-  return err?.code ? `${err.code}: ${err.message}` : String((e as Error)?.message ?? e);
+  // Node's messages already start with the code ("EISDIR: illegal operation…").
+  const msg = String(err?.message ?? e);
+  return err?.code && !msg.startsWith(err.code) ? `${err.code}: ${msg}` : msg;
 }
 
 /**

@@ -67,7 +67,8 @@ export function planMerge(input: PlanMergeInput): PlanMergeResult {
   }
 
   const reference = checkpoints.get(recipe.baseModel ?? recipe.models[0]?.model ?? '');
-  if (!method || !reference || problems.size > 0 && entries.some((e) => !checkpoints.has(e.model))) {
+  // Models that failed to open are already reported; the rest are still checked in full.
+  if (!method || !reference) {
     return { warnings, problems: problems.list() };
   }
 
@@ -80,7 +81,8 @@ export function planMerge(input: PlanMergeInput): PlanMergeResult {
   const tensors: PlannedTensor[] = [];
   const skippedNonFloat: string[] = [];
 
-  const outputNames = outputTensorNames(reference, entries.map((e) => checkpoints.get(e.model)!), warnings);
+  const opened = entries.filter((e) => checkpoints.has(e.model));
+  const outputNames = outputTensorNames(reference, opened.map((e) => checkpoints.get(e.model)!), warnings);
   for (const name of outputNames) {
     const info = reference.info(name) ?? reference.info(tiedSource(reference, name)!)!;
     if (!FLOAT_DTYPES.includes(info.dtype)) {
@@ -97,7 +99,7 @@ export function planMerge(input: PlanMergeInput): PlanMergeResult {
       global[spec.name] = checkValue(spec, v, undefined, name, problems);
     }
     const models: { model: string; isBase: boolean; params: Record<string, ParamValue | undefined> }[] = [];
-    for (const e of entries) {
+    for (const e of opened) {
       const ckpt = checkpoints.get(e.model)!;
       const tied = ckpt.info(name) ? undefined : tiedSource(ckpt, name);
       const other = ckpt.info(tied ?? name);
@@ -117,14 +119,16 @@ export function planMerge(input: PlanMergeInput): PlanMergeResult {
       }
       const params: Record<string, ParamValue | undefined> = {};
       for (const spec of modelSpecs) {
-        const v = lookupParameter(spec.name, [e.parameters, recipe.sliceParameters, recipe.parameters], name, t) ?? spec.default;
+        const own = lookupParameter(spec.name, [e.parameters], name, t);
+        const v = own ?? lookupParameter(spec.name, [recipe.sliceParameters, recipe.parameters], name, t) ?? spec.default;
         // mergekit requires per-model parameters of every model but the base.
         if (v === undefined && spec.required && !e.isBase) {
           problems.add('MISSING_PARAMETER', `Model "${e.model}" has no ${spec.name} for tensor ${name}; give it under that model's parameters (or globally).`, name);
         }
         // The base's own per-model values are unused by methods that merge task vectors against it.
         const used = !e.isBase || method.base !== 'required';
-        params[spec.name] = used ? checkValue(spec, v, e.model, name, problems) : v;
+        // A value set once for all models is reported once, as the setting it is.
+        params[spec.name] = used ? checkValue(spec, v, own === undefined ? undefined : e.model, name, problems) : v;
       }
       models.push({ model: e.model, isBase: e.isBase, params, ...(tied ? { source: tied } : {}) });
     }
@@ -137,7 +141,7 @@ export function planMerge(input: PlanMergeInput): PlanMergeResult {
   }
 
   if (skippedNonFloat.length) warnings.push(`${skippedNonFloat.length} non-float tensor(s) are not merged and not written: ${skippedNonFloat.slice(0, EXAMPLES).join(', ')}${skippedNonFloat.length > EXAMPLES ? ', …' : ''}.`);
-  for (const e of entries) {
+  for (const e of opened) {
     const ckpt = checkpoints.get(e.model)!;
     if (ckpt === reference) continue;
     const extra = ckpt.tensorNames.filter((n) => !outputNames.includes(n));
@@ -195,7 +199,7 @@ function checkParameterNames(method: MergeMethod, recipe: Recipe, warnings: stri
 /** Type and range of one resolved value; out-of-range values are reported, not clamped. */
 function checkValue(spec: ParamSpec, v: ParamValue | undefined, model: string | undefined, tensor: string, problems: ProblemList): ParamValue | undefined {
   if (v === undefined) return undefined;
-  const who = model ? `${spec.name} of model "${model}"` : spec.name;
+  const who = model ? `${spec.name} of model "${model}"` : `${spec.name} (top-level parameters)`;
   if (spec.type === 'boolean') {
     if (typeof v === 'boolean') return v;
     if (v === 0 || v === 1) return v === 1;
@@ -220,7 +224,7 @@ function checkValue(spec: ParamSpec, v: ParamValue | undefined, model: string | 
  * is one problem naming a few of them and the count.
  */
 class ProblemList {
-  private readonly byKey = new Map<string, { code: ErrorCode; message: string; tensors: string[] }>();
+  private readonly byKey = new Map<string, { code: ErrorCode; message: string; tensors: Set<string> }>();
 
   get size(): number {
     return this.byKey.size;
@@ -230,15 +234,16 @@ class ProblemList {
     const key = `${code}\u0000${tensor ? message.split(tensor).join('\u0001') : message}`;
     const hit = this.byKey.get(key);
     if (hit) {
-      if (tensor) hit.tensors.push(tensor);
+      if (tensor) hit.tensors.add(tensor);
       return;
     }
-    this.byKey.set(key, { code, message, tensors: tensor ? [tensor] : [] });
+    this.byKey.set(key, { code, message, tensors: new Set(tensor ? [tensor] : []) });
   }
 
   /** `totalTensors`: how many tensors were checked, to say "every tensor" rather than count them. */
   list(totalTensors = 0): MergeLabError[] {
-    return [...this.byKey.values()].map(({ code, message, tensors }) => {
+    return [...this.byKey.values()].map(({ code, message, tensors: set }) => {
+      const tensors = [...set];
       if (tensors.length <= 1) return new MergeLabError(code, message);
       if (tensors.length === totalTensors) return new MergeLabError(code, `${message} The same holds for every other tensor (${totalTensors} in all).`);
       const more = tensors.slice(1, EXAMPLES + 1).join(', ');

@@ -48,7 +48,8 @@ export function gtaMethod(c: GtaConfig): MergeMethod {
       for (const m of models) {
         if (m.isBase) continue;
         const density = num(m.params.density, 1);
-        if (c.sparsification === 'magnitude' && density < 1 && Math.floor(density * n) <= 0) {
+        // Out-of-range densities are reported by the planner's range check, not here again.
+        if (c.sparsification === 'magnitude' && density >= 0 && density < 1 && Math.floor(density * n) <= 0) {
           problems.push(emptyTrim(m.model, density, n, tensorName));
         }
         if (c.sparsification === 'della_magprune' && density > 0 && density < 1) {

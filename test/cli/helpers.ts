@@ -1,0 +1,271 @@
+/**
+ * Helpers for the end-to-end CLI suites: tiny checkpoints written with the engine's own writer
+ * into a temporary folder, raw broken bytes (from the reader's catalogue), running the real
+ * `merge-lab` command line as a child process, and the "fails cleanly" acceptance check.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+import type { ErrorCode } from '../../src/engine/errors.js';
+import { writeSafetensorsToMemory, type TensorWithData } from '../../src/engine/io/index.js';
+import type { DType } from '../../src/engine/io/types.js';
+
+export { entry, rawFile } from '../io/helpers.js';
+
+export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const TSX = path.join(REPO, 'node_modules', '.bin', 'tsx');
+const MAIN = path.join(REPO, 'src', 'cli', 'main.ts');
+
+// ---------------------------------------------------------------------------------------------
+// Running the CLI
+
+export interface CliResult {
+  readonly args: readonly string[];
+  readonly status: number | null;
+  readonly signal: string | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly ms: number;
+}
+
+function childEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' };
+  delete env.MERGE_LAB_DEBUG;
+  // vitest's own variables must not leak into the CLI (it would think it runs under a test).
+  delete env.VITEST;
+  delete env.VITEST_WORKER_ID;
+  delete env.VITEST_POOL_ID;
+  delete env.NODE_ENV;
+  return env;
+}
+
+/** Runs `merge-lab <args>` synchronously (cwd: the repository root unless given). */
+export function runCli(args: readonly string[], options: { cwd?: string } = {}): CliResult {
+  const t0 = Date.now();
+  const r = spawnSync(TSX, [MAIN, ...args], { cwd: options.cwd ?? REPO, env: childEnv(), encoding: 'utf8', timeout: 60_000 });
+  return { args, status: r.status, signal: r.signal, stdout: r.stdout ?? '', stderr: r.stderr ?? '', ms: Date.now() - t0 };
+}
+
+// At most this many CLI processes at once per test file (each is ~1 s of CPU, mostly start-up).
+const MAX_PARALLEL = 3;
+let running = 0;
+const waiting: (() => void)[] = [];
+
+/** Runs `merge-lab <args>` as a child process without blocking, a few at a time. */
+export async function runCliAsync(args: readonly string[], options: { cwd?: string } = {}): Promise<CliResult> {
+  if (running >= MAX_PARALLEL) await new Promise<void>((resolve) => waiting.push(resolve));
+  running++;
+  try {
+    return await new Promise<CliResult>((resolve, reject) => {
+      const t0 = Date.now();
+      const child = spawn(TSX, [MAIN, ...args], { cwd: options.cwd ?? REPO, env: childEnv() });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+      child.on('error', (e) => {
+        clearTimeout(timer);
+        reject(e);
+      });
+      child.on('close', (status, signal) => {
+        clearTimeout(timer);
+        resolve({ args, status, signal, stdout, stderr, ms: Date.now() - t0 });
+      });
+    });
+  } finally {
+    running--;
+    waiting.shift()?.();
+  }
+}
+
+/** The usual merge invocation: reference backend, no progress bar. */
+export function mergeArgs(recipe: string, out: string, ...extra: string[]): string[] {
+  return ['merge', recipe, '--out', out, '--backend', 'cpu', '--no-progress', ...extra];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tiny checkpoints
+
+/** Deterministic values in (-1, 1), different for each seed. */
+export function values(n: number, seed: number): Float32Array {
+  let s = (seed * 2654435761) >>> 0 || 1;
+  return Float32Array.from({ length: n }, () => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return Math.fround(s / 2 ** 31 - 1);
+  });
+}
+
+/** A tensor spec for `tinyModel`: name and shape, plus optional dtype. */
+export interface TinyTensor {
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly dtype?: DType;
+}
+
+/** The architecture every tiny model shares: an embedding, two layers, a norm; 16 elements each. */
+export const TINY_TENSORS: readonly TinyTensor[] = [
+  { name: 'model.embed_tokens.weight', shape: [4, 4] },
+  { name: 'model.layers.0.mlp.weight', shape: [4, 4] },
+  { name: 'model.layers.1.mlp.weight', shape: [4, 4] },
+  { name: 'model.norm.weight', shape: [16] },
+];
+
+export const TINY_CONFIG = { architectures: ['TinyForCausalLM'], model_type: 'tiny', num_hidden_layers: 2, hidden_size: 4 };
+
+/** safetensors bytes for `tensors`, filled from `seed` (each tensor its own stream). */
+export async function tinyCheckpointBytes(seed: number, tensors: readonly TinyTensor[] = TINY_TENSORS): Promise<Uint8Array> {
+  const data: TensorWithData[] = tensors.map((t, i) => ({
+    name: t.name,
+    dtype: t.dtype ?? 'F32',
+    shape: [...t.shape],
+    data: values(t.shape.reduce((a, b) => a * b, 1), seed * 101 + i),
+  }));
+  return writeSafetensorsToMemory(data, { format: 'pt' });
+}
+
+/** A scratch folder for one suite, removed by `dispose()`. */
+export class Workspace {
+  private constructor(readonly root: string) {}
+
+  static async create(prefix = 'merge-lab-cli-'): Promise<Workspace> {
+    return new Workspace(await mkdtemp(path.join(tmpdir(), prefix)));
+  }
+
+  path(...parts: string[]): string {
+    return path.join(this.root, ...parts);
+  }
+
+  /** Writes `rel` (creating folders) and returns its absolute path. */
+  async file(rel: string, content: string | Uint8Array): Promise<string> {
+    const p = this.path(rel);
+    await mkdir(path.dirname(p), { recursive: true });
+    await writeFile(p, content);
+    return p;
+  }
+
+  async dir(rel: string): Promise<string> {
+    const p = this.path(rel);
+    await mkdir(p, { recursive: true });
+    return p;
+  }
+
+  /** A model folder `rel` holding model.safetensors (and config.json when `config` is given). */
+  async model(rel: string, seed: number, options: { tensors?: readonly TinyTensor[]; config?: object } = {}): Promise<string> {
+    await this.file(path.join(rel, 'model.safetensors'), await tinyCheckpointBytes(seed, options.tensors));
+    if (options.config) await this.file(path.join(rel, 'config.json'), JSON.stringify(options.config, null, 2) + '\n');
+    return this.path(rel);
+  }
+
+  /** A recipe file `rel` from an object (written as YAML) or raw text. */
+  async recipe(rel: string, recipe: object | string): Promise<string> {
+    return this.file(rel, typeof recipe === 'string' ? recipe : stringify(recipe));
+  }
+
+  async dispose(): Promise<void> {
+    await rm(this.root, { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Looking at results
+
+/** Every file under `dir`, as paths relative to it ('/'-separated); [] when `dir` does not exist. */
+export function listFiles(dir: string): string[] {
+  if (!isDirectory(dir)) return [];
+  const out: string[] = [];
+  const walk = (d: string, rel: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) walk(path.join(d, e.name), r);
+      else out.push(r);
+    }
+  };
+  walk(dir, '');
+  return out.sort();
+}
+
+/** A snapshot of a folder's files and their bytes, to prove a failure left them alone. */
+export function snapshot(dir: string): Map<string, string> {
+  return new Map(listFiles(dir).map((f) => [f, readFileSync(path.join(dir, f)).toString('base64')]));
+}
+
+export interface FailureExpectation {
+  /** The error code in `merge-lab: error [CODE]:`. */
+  readonly code: ErrorCode;
+  /** The files, tensors, models or settings at fault: each must be named on the (one) line. */
+  readonly culprits: readonly string[];
+  /** Text that must appear somewhere in stderr (e.g. a suggestion, or the inline problems' codes). */
+  readonly mentions?: readonly string[];
+  /** The --out folder of the run, if any. */
+  readonly out?: string;
+  /** The --out folder's files before the run (undefined: it did not exist, and must not exist after). */
+  readonly outBefore?: Map<string, string>;
+  /** Where to look for left-over *.partial* files besides `out` (e.g. the case's folder). */
+  readonly scratch?: string;
+}
+
+const OUTPUT_FILE = /(^|\/)(model[^/]*\.safetensors|model\.safetensors\.index\.json|merge-recipe\.yml|config\.json)$/;
+
+/**
+ * Everything wrong with `r` as a clean failure, as readable sentences ([] when it is clean):
+ * - a non-zero exit;
+ * - stderr is exactly one line, `merge-lab: error [CODE]: <reason>`: nothing before it (no tfjs
+ *   banner, no warning) and nothing after it. Several problems found in one pass are one line too,
+ *   `merge-lab: error [RECIPE_PROBLEMS]: N problems: (1) [CODE] ... (2) [CODE] ...`;
+ * - that line names every culprit;
+ * - no stack trace and no "internal error" on stderr or stdout;
+ * - the --out folder holds no merged file (model*.safetensors, the index, merge-recipe.yml,
+ *   config.json) and no *.partial* file; if it did not exist before, it does not exist after;
+ *   if it did, its files are exactly as before.
+ */
+export function failureProblems(r: CliResult, x: FailureExpectation): string[] {
+  const problems: string[] = [];
+  const show = `\n--- stderr ---\n${r.stderr}--- stdout ---\n${r.stdout}`;
+  if (r.status === 0 || r.status === null) problems.push(`exit status is ${r.status} (signal ${r.signal}), expected a non-zero exit`);
+  const prefix = `merge-lab: error [${x.code}]: `;
+  if (!r.stderr.startsWith(prefix)) problems.push(`stderr does not start with "${prefix}"`);
+  const lines = r.stderr.replace(/\n$/, '').split('\n');
+  if (lines.length !== 1) problems.push(`stderr is ${lines.length} lines, expected one`);
+  const first = lines[0] ?? '';
+  for (const c of x.culprits) if (!first.includes(c)) problems.push(`the error line does not name ${JSON.stringify(c)}`);
+  for (const m of x.mentions ?? []) if (!r.stderr.includes(m)) problems.push(`stderr does not mention ${JSON.stringify(m)}`);
+  for (const [name, text] of [['stderr', r.stderr], ['stdout', r.stdout]] as const) {
+    if (/^\s+at \S/m.test(text)) problems.push(`${name} holds a stack trace`);
+    if (/internal error/i.test(text)) problems.push(`${name} reports an internal error`);
+  }
+  if (x.out !== undefined) {
+    if (x.outBefore === undefined) {
+      if (existsSync(x.out)) problems.push(`--out ${x.out} did not exist before and exists after, holding ${JSON.stringify(listFiles(x.out))}`);
+    } else {
+      const after = snapshot(x.out);
+      const left = [...after.keys()].filter((f) => !x.outBefore!.has(f));
+      if (left.length) problems.push(`files left in --out: ${JSON.stringify(left)}`);
+      for (const [f, bytes] of x.outBefore) {
+        if (!after.has(f)) problems.push(`pre-existing ${f} in --out was removed`);
+        else if (after.get(f) !== bytes) problems.push(`pre-existing ${f} in --out was changed`);
+      }
+    }
+    const merged = listFiles(x.out).filter((f) => OUTPUT_FILE.test(f) && !x.outBefore?.has(f));
+    if (merged.length) problems.push(`merged output left behind: ${JSON.stringify(merged)}`);
+  }
+  for (const dir of [x.out, x.scratch]) {
+    if (dir === undefined) continue;
+    const partial = listFiles(dir).filter((f) => f.includes('.partial'));
+    if (partial.length) problems.push(`partial files left behind in ${dir}: ${JSON.stringify(partial)}`);
+  }
+  return problems.length ? [...problems, show] : [];
+}
+
+/** Whether `p` is a folder. */
+export function isDirectory(p: string): boolean {
+  return existsSync(p) && statSync(p).isDirectory();
+}
