@@ -1,12 +1,13 @@
 /** The CLI's sub-commands and its --help text, built from the method registry's parameter schemas. */
 import { METHODS } from '../../engine/methods/registry.js';
 import type { ParamSpec } from '../../engine/methods/types.js';
+import { demoCommand } from './demo.js';
 import { diffCommand } from './diff.js';
 import { inspectCommand } from './inspect.js';
 import { mergeCommand } from './merge.js';
 import type { Command } from './types.js';
 
-export const COMMANDS: readonly Command[] = [mergeCommand, inspectCommand, diffCommand];
+export const COMMANDS: readonly Command[] = [mergeCommand, inspectCommand, diffCommand, demoCommand];
 
 function describeParam(p: ParamSpec): string {
   const bits: string[] = [p.scope === 'model' ? 'per model' : 'global', p.type];
