@@ -7,18 +7,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createSafetensorsWriter } from '../src/engine/io/safetensors-writer.js';
 import { nodeFileSink } from '../src/engine/io/node-file.js';
-
-/** Deterministic fast PRNG (mulberry32); quality is irrelevant here, speed and repeatability matter. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { createRandom as rng } from '../src/engine/random.js';
 
 export interface SyntheticSpec {
   /** Approximate parameter count per model. */

@@ -1,5 +1,5 @@
 /**
- * Seeded, counter-based random numbers for DARE/DELLA masks. Element i of stream s is a pure
+ * Seeded random numbers. Masks (DARE/DELLA) use counter-based draws. Element i of stream s is a pure
  * hash of (seed, s, i), so a mask is the same on every backend and run, and does not depend on the
  * order tensors are merged in. (torch's generator cannot be reproduced; masks match mergekit in
  * distribution only — see README.)
@@ -33,4 +33,37 @@ export function bernoulliMask(seed: number, stream: number, p: number | Float32A
     for (let i = 0; i < n; i++) mask[i] = uniformAt(seed, stream, i) < p[i]! ? 1 : 0;
   }
   return mask;
+}
+
+/*
+ * A sequential generator for everything that only has to repeat itself run to run (data splits,
+ * the demo's permutation task, training shuffles and initialisation, synthetic benchmarks).
+ */
+
+/** mulberry32: 32-bit state, uniform floats in [0, 1). Plenty for shuffles and initialisation. */
+export function createRandom(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** An integer in [0, n). */
+export function randomInt(random: () => number, n: number): number {
+  return Math.floor(random() * n);
+}
+
+/** Fisher–Yates shuffle of `items` in place; returns it. */
+export function shuffleInPlace<T>(items: T[], random: () => number): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = randomInt(random, i + 1);
+    const a = items[i]!;
+    items[i] = items[j]!;
+    items[j] = a;
+  }
+  return items;
 }

@@ -10,10 +10,8 @@ import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, it, type ExpectStatic } from 'vitest';
-import { openCheckpointPath } from '../../src/engine/io/node-checkpoint.js';
-import type { Checkpoint } from '../../src/engine/io/types.js';
 import { METHODS } from '../../src/engine/methods/registry.js';
-import { TINY_CONFIG, TINY_TENSORS, Workspace, listFiles, mergeArgs, runCliAsync, type CliResult, type TinyTensor } from './helpers.js';
+import { TINY_CONFIG, TINY_TENSORS, Workspace, listFiles, mergeArgs, runCliAsync, withCheckpoint, type CliResult, type TinyTensor } from './helpers.js';
 
 let ws: Workspace;
 
@@ -84,14 +82,6 @@ function expectOk(expect: ExpectStatic, r: CliResult): void {
   expect(r.stderr).not.toMatch(/error/i);
 }
 
-async function withCheckpoint<T>(p: string, f: (c: Checkpoint) => Promise<T>): Promise<T> {
-  const c = await openCheckpointPath(p);
-  try {
-    return await f(c);
-  } finally {
-    await c.close();
-  }
-}
 
 const bytes = (rel: string) => readFileSync(ws.path(rel));
 

@@ -16,7 +16,7 @@
  */
 import { cp, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import type { ErrorCode } from '../../src/engine/errors.js';
 import { CATALOGUE } from '../io/catalogue.js';
 import {

@@ -12,7 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import type { ErrorCode } from '../../src/engine/errors.js';
 import { writeSafetensorsToMemory, type TensorWithData } from '../../src/engine/io/index.js';
-import type { DType } from '../../src/engine/io/types.js';
+import { openCheckpointPath } from '../../src/engine/io/node-checkpoint.js';
+import type { Checkpoint, DType } from '../../src/engine/io/types.js';
 
 export { entry, rawFile } from '../io/helpers.js';
 
@@ -268,4 +269,14 @@ export function failureProblems(r: CliResult, x: FailureExpectation): string[] {
 /** Whether `p` is a folder. */
 export function isDirectory(p: string): boolean {
   return existsSync(p) && statSync(p).isDirectory();
+}
+
+/** Runs `f` on the checkpoint at `p` and closes it, whatever happens. */
+export async function withCheckpoint<T>(p: string, f: (c: Checkpoint) => Promise<T>): Promise<T> {
+  const c = await openCheckpointPath(p);
+  try {
+    return await f(c);
+  } finally {
+    await c.close();
+  }
 }

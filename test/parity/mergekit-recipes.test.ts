@@ -14,8 +14,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { openCheckpointPath } from '../../src/engine/io/node-checkpoint.js';
-import type { Checkpoint, DType } from '../../src/engine/io/types.js';
+import type { DType } from '../../src/engine/io/types.js';
+import { withCheckpoint } from '../cli/helpers.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const FIXTURES = fileURLToPath(new URL('../fixtures/mergekit-recipes/', import.meta.url));
@@ -45,14 +45,6 @@ function ulp(dtype: DType, b: number): number {
   return 2 ** (e - mant);
 }
 
-async function withCheckpoint<T>(path: string, f: (c: Checkpoint) => Promise<T>): Promise<T> {
-  const c = await openCheckpointPath(path);
-  try {
-    return await f(c);
-  } finally {
-    await c.close();
-  }
-}
 
 describe('recipe parity with mergekit (CLI end to end)', () => {
   it('has fixtures', () => {

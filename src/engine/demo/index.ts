@@ -21,4 +21,4 @@ export {
 export { TRANSFORM_TYPES, applyTransform, describeTransform, type ImageShape, type Transform, type TransformType } from './transforms.js';
 export { decodeDigitsCsv, gunzip, parseDigitsCsv, selectRows, taskSet, type Digits, type LabeledSet, type TaskDefinition } from './dataset.js';
 export { buildTaskSets, checkWeights, readDemoWeights, type SplitName, type TaskSets, type Weights } from './load.js';
-export { createRandom, randomInt, shuffleInPlace } from './random.js';
+export { createRandom, randomInt, shuffleInPlace } from '../random.js';
