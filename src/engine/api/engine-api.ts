@@ -1,0 +1,78 @@
+/**
+ * The engine's one interface, used in-process by tests and through comlink by the app (the worker
+ * only starts a backend and exposes this). Everything crossing it is plain data or transferable
+ * bytes: no tf.Tensor ever leaves the engine.
+ */
+import type { BackendChoice, BackendInfo, BackendName } from '../backend.js';
+import type { ErrorCode } from '../errors.js';
+import type { DType } from '../io/types.js';
+import type { MergeProgress } from '../merge/progress.js';
+
+/** One file of a dropped model: its relative path ('/'-separated) and its bytes. */
+export interface ModelFile {
+  readonly path: string;
+  readonly blob: Blob;
+}
+
+export interface TensorSummary {
+  readonly name: string;
+  readonly dtype: DType;
+  readonly shape: readonly number[];
+}
+
+export interface ModelSummary {
+  /** The id the recipe uses for this model. */
+  readonly id: string;
+  /** What the files were called (a file name or the dropped folder). */
+  readonly name: string;
+  readonly tensors: readonly TensorSummary[];
+  readonly parameters: number;
+  readonly bytes: number;
+  readonly dtypes: readonly DType[];
+}
+
+export interface Problem {
+  readonly code: ErrorCode;
+  readonly message: string;
+}
+
+export interface CheckResult {
+  readonly warnings: readonly string[];
+  readonly problems: readonly Problem[];
+  /** Peak memory the merge would need, in bytes (see estimateMergeMemory). */
+  readonly memoryBytes?: number;
+}
+
+export interface MergeOptions {
+  /** Refuse before starting when the estimated peak memory is larger (BUDGET_EXCEEDED). */
+  readonly budgetBytes?: number;
+  /** Called after each tensor (a comlink proxy across the worker boundary). */
+  readonly onProgress?: (p: MergeProgress) => void;
+}
+
+export interface MergeResult {
+  /** The merged model as one safetensors file, the recipe in `__metadata__.merge_recipe`. */
+  readonly bytes: Uint8Array;
+  readonly recipeYaml: string;
+  readonly warnings: readonly string[];
+  readonly tensors: number;
+  readonly milliseconds: number;
+  readonly backend: BackendName;
+}
+
+export interface EngineApi {
+  /** Starts a backend ('auto': webgpu, else wasm, else cpu) and says which and why. */
+  setBackend(choice: BackendChoice): Promise<BackendInfo>;
+  backend(): Promise<BackendInfo | undefined>;
+  /** Reads the headers of a dropped model (a file, or a folder's files) under `id`; replaces an older one. */
+  openModel(id: string, files: readonly ModelFile[]): Promise<ModelSummary>;
+  closeModel(id: string): Promise<void>;
+  /** Validates a recipe (YAML) against the open models, reading no tensor. */
+  check(recipeYaml: string): Promise<CheckResult>;
+  /** Merges into one safetensors file in memory. `jobId` names the job for cancel(). */
+  merge(jobId: string, recipeYaml: string, options?: MergeOptions): Promise<MergeResult>;
+  /** Stops job `jobId` before its next tensor; its merge rejects with CANCELLED. */
+  cancel(jobId: string): Promise<void>;
+  /** tfjs' live tensor count and bytes: flat across repeated requests, or something leaks. */
+  memory(): Promise<{ readonly numTensors: number; readonly numBytes: number }>;
+}

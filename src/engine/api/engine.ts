@@ -1,0 +1,145 @@
+/**
+ * The in-process EngineApi: opened checkpoints, recipe checks and merges into memory. The host
+ * decides how a backend starts (Node paths, or Vite-served wasm files in a worker).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { chooseBackend, currentBackend, type BackendChoice, type BackendInfo } from '../backend.js';
+import { MergeLabError, combineProblems } from '../errors.js';
+import { blobSource, memorySink, openCheckpointFiles, type Checkpoint } from '../io/index.js';
+import { createSafetensorsWriter } from '../io/safetensors-writer.js';
+import { planMerge } from '../merge/plan-merge.js';
+import type { CancelToken } from '../merge/progress.js';
+import { outputBytes, runMerge, type MergePlanToRun } from '../merge/run-merge.js';
+import { METHODS } from '../methods/registry.js';
+import { parseRecipe } from '../recipe/parse.js';
+import { recipeToYaml } from '../recipe/write.js';
+import type { CheckResult, EngineApi, MergeOptions, MergeResult, ModelFile, ModelSummary } from './engine-api.js';
+
+export interface EngineHost {
+  /** Starts a backend; defaults to chooseBackend (the host sets wasm paths beforehand). */
+  startBackend?(choice: BackendChoice): Promise<BackendInfo>;
+}
+
+/**
+ * Peak memory of a merge held in memory: the output file, plus per tensor the inputs, one
+ * weighted task vector per model and a few temporaries (GTA's combine), at float32.
+ */
+export function estimateMergeMemory(plan: MergePlanToRun): number {
+  let largest = 0;
+  let models = 0;
+  for (const t of plan.tensors) {
+    largest = Math.max(largest, t.shape.reduce((a, b) => a * b, 1) * 4);
+    models = Math.max(models, t.models.length);
+  }
+  const output = plan.tensors.reduce((s, t) => s + outputBytes(t), 0);
+  return output + (2 * models + 3) * largest;
+}
+
+export function createEngine(host: EngineHost = {}): EngineApi {
+  const models = new Map<string, { checkpoint: Checkpoint; summary: ModelSummary }>();
+  const jobs = new Map<string, CancelToken & { cancelled: boolean }>();
+
+  const plan = (recipeYaml: string) => {
+    const recipe = parseRecipe(recipeYaml, 'recipe');
+    const checkpoints = new Map<string, Checkpoint>();
+    const failures = new Map<string, MergeLabError>();
+    for (const name of new Set([...recipe.models.map((m) => m.model), ...(recipe.baseModel ? [recipe.baseModel] : [])])) {
+      const m = models.get(name);
+      if (m) checkpoints.set(name, m.checkpoint);
+      else failures.set(name, new MergeLabError('PATH_NOT_FOUND', `Model "${name}" is not loaded; load it first or fix its name in the recipe (loaded: ${[...models.keys()].join(', ') || 'none'}).`));
+    }
+    return { recipe, checkpoints, ...planMerge({ recipe, methods: METHODS, checkpoints, failures }) };
+  };
+
+  const setBackend = (choice: BackendChoice) => (host.startBackend ? host.startBackend(choice) : chooseBackend(choice));
+
+  return {
+    setBackend,
+    async backend() {
+      return currentBackend();
+    },
+    async openModel(id, files: readonly ModelFile[]) {
+      const checkpoint = await openCheckpointFiles(files.map((f) => ({ name: f.path, source: blobSource(f.blob, f.path) })));
+      const tensors = checkpoint.tensorNames.map((name) => {
+        const info = checkpoint.info(name)!;
+        return { name, dtype: info.dtype, shape: [...info.shape] };
+      });
+      const summary: ModelSummary = {
+        id,
+        name: checkpoint.name,
+        tensors,
+        parameters: tensors.reduce((s, t) => s + t.shape.reduce((a, b) => a * b, 1), 0),
+        bytes: checkpoint.tensorNames.reduce((s, n) => s + checkpoint.info(n)!.end - checkpoint.info(n)!.begin, 0),
+        dtypes: [...new Set(tensors.map((t) => t.dtype))],
+      };
+      await models.get(id)?.checkpoint.close();
+      models.set(id, { checkpoint, summary });
+      return summary;
+    },
+    async closeModel(id) {
+      await models.get(id)?.checkpoint.close();
+      models.delete(id);
+    },
+    async check(recipeYaml): Promise<CheckResult> {
+      try {
+        const p = plan(recipeYaml);
+        return {
+          warnings: [...(p.recipe.warnings ?? []), ...p.warnings],
+          problems: p.problems.map((e) => ({ code: e.code, message: e.message })),
+          ...(p.plan ? { memoryBytes: estimateMergeMemory(p.plan) } : {}),
+        };
+      } catch (e) {
+        const err = e as MergeLabError;
+        const all = err.problems?.length ? err.problems : [err];
+        return { warnings: [], problems: all.map((x) => ({ code: x.code, message: x.message })) };
+      }
+    },
+    async merge(jobId, recipeYaml, options: MergeOptions = {}): Promise<MergeResult> {
+      const started = Date.now();
+      const p = plan(recipeYaml);
+      if (p.problems.length || !p.plan) throw combineProblems(p.problems.length ? p.problems : [new MergeLabError('INTERNAL', 'No merge plan was made.')]);
+      const need = estimateMergeMemory(p.plan);
+      if (options.budgetBytes !== undefined && need > options.budgetBytes) {
+        const mb = (n: number) => `${(n / 2 ** 20).toFixed(0)} MiB`;
+        throw new MergeLabError(
+          'BUDGET_EXCEEDED',
+          `This merge needs about ${mb(need)} of memory (the ${mb(p.plan.tensors.reduce((s, t) => s + outputBytes(t), 0))} result plus working space for its largest tensor), over the ${mb(options.budgetBytes)} budget. Merge fewer models, use a smaller out_dtype, raise the budget, or use the command line (merge-lab merge streams to disk).`,
+        );
+      }
+      const backend = currentBackend() ?? (await setBackend('auto'));
+      const token = { cancelled: false };
+      jobs.set(jobId, token);
+      const recipeText = recipeToYaml(p.recipe);
+      const sink = memorySink('merged.safetensors');
+      const warnings = [...(p.recipe.warnings ?? []), ...p.warnings];
+      try {
+        const writer = await createSafetensorsWriter(sink, p.plan.tensors.map((t) => ({ name: t.name, dtype: t.outDtype, shape: t.shape })), { format: 'pt', merge_recipe: recipeText });
+        try {
+          await runMerge({
+            plan: p.plan,
+            checkpoints: p.checkpoints,
+            output: writer,
+            cancel: token,
+            onWarning: (w) => warnings.push(w),
+            onProgress: options.onProgress ? (x) => void Promise.resolve(options.onProgress!(x)).catch(() => undefined) : undefined,
+          });
+          await writer.finish();
+        } catch (e) {
+          await writer.abort();
+          throw e;
+        }
+      } finally {
+        jobs.delete(jobId);
+      }
+      return { bytes: sink.bytes(), recipeYaml: recipeText, warnings, tensors: p.plan.tensors.length, milliseconds: Date.now() - started, backend: backend.name };
+    },
+    async cancel(jobId) {
+      const t = jobs.get(jobId);
+      if (t) t.cancelled = true;
+    },
+    async memory() {
+      const m = tf.memory();
+      return { numTensors: m.numTensors, numBytes: m.numBytes };
+    },
+  };
+}

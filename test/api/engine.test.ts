@@ -1,0 +1,90 @@
+/** The in-process EngineApi: the same merges as the CLI, checks, budget, cancel, and no leaks. */
+import * as tf from '@tensorflow/tfjs-core';
+import { describe, expect, it } from 'vitest';
+import { createEngine } from '../../src/engine/api/engine.js';
+import { isMergeLabError } from '../../src/engine/errors.js';
+import { memorySource, openSafetensors, writeSafetensorsToMemory } from '../../src/engine/io/index.js';
+import { mergeToMemory } from '../../src/engine/merge/merge-to-memory.js';
+import { METHODS } from '../../src/engine/methods/registry.js';
+import { parseRecipe } from '../../src/engine/recipe/parse.js';
+import { LAYOUT, toyCheckpoint } from '../merge/helpers.js';
+
+async function modelBlob(fill: number): Promise<Blob> {
+  const bytes = await writeSafetensorsToMemory(
+    LAYOUT.map((t) => {
+      const n = t.shape.reduce((a, b) => a * b, 1);
+      return { name: t.name, dtype: 'F32' as const, shape: t.shape, data: Float32Array.from({ length: n }, (_, i) => Math.sin(i + fill) * (1 + fill)) };
+    }),
+  );
+  return new Blob([bytes as Uint8Array<ArrayBuffer>]);
+}
+
+const RECIPE = `models:\n  - model: a\n    parameters: {weight: 1, density: 0.5}\n  - model: b\n    parameters: {weight: 0.5, density: 0.7}\nmerge_method: ties\nbase_model: base\n`;
+
+async function engineWithModels() {
+  const engine = createEngine();
+  await engine.setBackend('cpu');
+  for (const [id, fill] of [['base', 0], ['a', 1], ['b', 2]] as const) await engine.openModel(id, [{ path: `${id}/model.safetensors`, blob: await modelBlob(fill) }]);
+  return engine;
+}
+
+describe('EngineApi in process', () => {
+  it('summarises opened models from their headers', async () => {
+    const engine = createEngine();
+    const s = await engine.openModel('base', [{ path: 'base/model.safetensors', blob: await modelBlob(0) }]);
+    expect(s).toMatchObject({ id: 'base', name: 'base/model.safetensors', parameters: LAYOUT.reduce((n, t) => n + t.shape.reduce((a, b) => a * b, 1), 0), dtypes: ['F32'] });
+    expect(s.tensors.map((t) => t.name)).toEqual(LAYOUT.map((t) => t.name));
+  });
+  it('merges into a safetensors file equal to mergeToMemory, with the recipe in its metadata', async () => {
+    const engine = await engineWithModels();
+    const progress: number[] = [];
+    const r = await engine.merge('j1', RECIPE, { onProgress: (p) => progress.push(p.tensorIndex) });
+    expect(r.tensors).toBe(LAYOUT.length);
+    expect(progress).toEqual(LAYOUT.map((_, i) => i + 1));
+    const file = await openSafetensors(memorySource('merged', r.bytes));
+    expect(file.metadata.merge_recipe).toBe(r.recipeYaml);
+    const direct = await mergeToMemory({
+      recipe: parseRecipe(RECIPE),
+      methods: METHODS,
+      checkpoints: new Map([
+        ['base', await toyCheckpoint('base', LAYOUT, 0)],
+        ['a', await toyCheckpoint('a', LAYOUT, 1)],
+        ['b', await toyCheckpoint('b', LAYOUT, 2)],
+      ]),
+    });
+    for (const t of LAYOUT) expect(Array.from(await file.readFloat32(t.name))).toEqual(Array.from(direct[t.name]!));
+  });
+  it('checks a recipe without merging: problems with codes, and the memory it would need', async () => {
+    const engine = await engineWithModels();
+    const ok = await engine.check(RECIPE);
+    expect(ok.problems).toEqual([]);
+    expect(ok.memoryBytes).toBeGreaterThan(0);
+    const bad = await engine.check(RECIPE.replace('merge_method: ties', 'merge_method: tiez').replace('model: b', 'model: c'));
+    expect(bad.problems.map((p) => p.code).sort()).toEqual(['PATH_NOT_FOUND', 'UNKNOWN_METHOD']);
+    const yaml = await engine.check('models: [');
+    expect(yaml.problems[0]!.code).toBe('RECIPE_INVALID_YAML');
+  });
+  it('refuses a merge over the memory budget before starting, with the numbers', async () => {
+    const engine = await engineWithModels();
+    const err = await engine.merge('j2', RECIPE, { budgetBytes: 100 }).catch((e: unknown) => e);
+    expect(isMergeLabError(err) && err.code).toBe('BUDGET_EXCEEDED');
+    expect((err as Error).message).toMatch(/needs about \d+ MiB .* over the 0 MiB budget/);
+  });
+  it('cancels a running job before its next tensor and stays usable', async () => {
+    const engine = await engineWithModels();
+    const err = await engine
+      .merge('j3', RECIPE, { onProgress: (p) => void (p.tensorIndex === 2 && engine.cancel('j3')) })
+      .catch((e: unknown) => e);
+    expect(isMergeLabError(err) && err.code).toBe('CANCELLED');
+    const again = await engine.merge('j4', RECIPE);
+    expect(again.tensors).toBe(LAYOUT.length);
+  });
+  it('keeps tf.memory() flat over repeated merges', async () => {
+    const engine = await engineWithModels();
+    await engine.merge('warm', RECIPE);
+    const before = (await engine.memory()).numTensors;
+    for (let i = 0; i < 20; i++) await engine.merge(`r${i}`, RECIPE);
+    expect((await engine.memory()).numTensors).toBe(before);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
