@@ -38,7 +38,7 @@ describe('EngineApi in process', () => {
   it('merges into a safetensors file equal to mergeToMemory, with the recipe in its metadata', async () => {
     const engine = await engineWithModels();
     const progress: number[] = [];
-    const r = await engine.merge('j1', RECIPE, { onProgress: (p) => progress.push(p.tensorIndex) });
+    const r = await engine.merge('j1', RECIPE, {}, (p) => progress.push(p.tensorIndex));
     expect(r.tensors).toBe(LAYOUT.length);
     expect(progress).toEqual(LAYOUT.map((_, i) => i + 1));
     const file = await openSafetensors(memorySource('merged', r.bytes));
@@ -73,7 +73,7 @@ describe('EngineApi in process', () => {
   it('cancels a running job before its next tensor and stays usable', async () => {
     const engine = await engineWithModels();
     const err = await engine
-      .merge('j3', RECIPE, { onProgress: (p) => void (p.tensorIndex === 2 && engine.cancel('j3')) })
+      .merge('j3', RECIPE, {}, (p) => void (p.tensorIndex === 2 && engine.cancel('j3')))
       .catch((e: unknown) => e);
     expect(isMergeLabError(err) && err.code).toBe('CANCELLED');
     const again = await engine.merge('j4', RECIPE);

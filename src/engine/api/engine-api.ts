@@ -46,9 +46,10 @@ export interface CheckResult {
 export interface MergeOptions {
   /** Refuse before starting when the estimated peak memory is larger (BUDGET_EXCEEDED). */
   readonly budgetBytes?: number;
-  /** Called after each tensor (a comlink proxy across the worker boundary). */
-  readonly onProgress?: (p: MergeProgress) => void;
 }
+
+/** Called after each tensor. A top-level argument, so comlink can proxy it (it does not look inside objects). */
+export type ProgressCallback = (p: MergeProgress) => void;
 
 export interface MergeResult {
   /** The merged model as one safetensors file, the recipe in `__metadata__.merge_recipe`. */
@@ -70,7 +71,7 @@ export interface EngineApi {
   /** Validates a recipe (YAML) against the open models, reading no tensor. */
   check(recipeYaml: string): Promise<CheckResult>;
   /** Merges into one safetensors file in memory. `jobId` names the job for cancel(). */
-  merge(jobId: string, recipeYaml: string, options?: MergeOptions): Promise<MergeResult>;
+  merge(jobId: string, recipeYaml: string, options?: MergeOptions, onProgress?: ProgressCallback): Promise<MergeResult>;
   /** Stops job `jobId` before its next tensor; its merge rejects with CANCELLED. */
   cancel(jobId: string): Promise<void>;
   /** tfjs' live tensor count and bytes: flat across repeated requests, or something leaks. */

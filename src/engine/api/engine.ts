@@ -13,7 +13,7 @@ import { outputBytes, runMerge, type MergePlanToRun } from '../merge/run-merge.j
 import { METHODS } from '../methods/registry.js';
 import { parseRecipe } from '../recipe/parse.js';
 import { recipeToYaml } from '../recipe/write.js';
-import type { CheckResult, EngineApi, MergeOptions, MergeResult, ModelFile, ModelSummary } from './engine-api.js';
+import type { CheckResult, EngineApi, MergeOptions, MergeResult, ModelFile, ModelSummary, ProgressCallback } from './engine-api.js';
 
 export interface EngineHost {
   /** Starts a backend; defaults to chooseBackend (the host sets wasm paths beforehand). */
@@ -94,7 +94,7 @@ export function createEngine(host: EngineHost = {}): EngineApi {
         return { warnings: [], problems: all.map((x) => ({ code: x.code, message: x.message })) };
       }
     },
-    async merge(jobId, recipeYaml, options: MergeOptions = {}): Promise<MergeResult> {
+    async merge(jobId, recipeYaml, options: MergeOptions = {}, onProgress?: ProgressCallback): Promise<MergeResult> {
       const started = Date.now();
       const p = plan(recipeYaml);
       if (p.problems.length || !p.plan) throw combineProblems(p.problems.length ? p.problems : [new MergeLabError('INTERNAL', 'No merge plan was made.')]);
@@ -121,7 +121,8 @@ export function createEngine(host: EngineHost = {}): EngineApi {
             output: writer,
             cancel: token,
             onWarning: (w) => warnings.push(w),
-            onProgress: options.onProgress ? (x) => void Promise.resolve(options.onProgress!(x)).catch(() => undefined) : undefined,
+            // Across comlink a callback returns a promise; progress must never stall or fail the merge.
+            onProgress: onProgress ? (x) => void Promise.resolve(onProgress(x)).catch(() => undefined) : undefined,
           });
           await writer.finish();
         } catch (e) {

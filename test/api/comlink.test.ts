@@ -1,0 +1,52 @@
+/**
+ * The EngineApi across a real comlink channel (a MessageChannel, as between the app and its
+ * worker): results arrive, progress callbacks are proxied, bytes are transferred, and a
+ * MergeLabError keeps its code and problem list (comlink's default keeps only the message).
+ */
+import * as Comlink from 'comlink';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createEngine } from '../../src/engine/api/engine.js';
+import { isMergeLabError } from '../../src/engine/errors.js';
+import { writeSafetensorsToMemory } from '../../src/engine/io/index.js';
+import { exposeEngine, wrapEngine } from '../../workers/expose.js';
+import type { MergeProgress } from '../../src/engine/merge/progress.js';
+import { LAYOUT } from '../merge/helpers.js';
+
+const channel = new MessageChannel();
+exposeEngine(createEngine(), channel.port1 as unknown as Comlink.Endpoint);
+const remote = wrapEngine(channel.port2 as unknown as Comlink.Endpoint);
+afterAll(() => {
+  remote[Comlink.releaseProxy]();
+  channel.port1.close();
+  channel.port2.close();
+});
+
+async function blob(fill: number): Promise<Blob> {
+  const bytes = await writeSafetensorsToMemory(
+    LAYOUT.map((t) => ({ name: t.name, dtype: 'F32' as const, shape: t.shape, data: Float32Array.from({ length: t.shape.reduce((a, b) => a * b, 1) }, (_, i) => Math.cos(i * (fill + 1))) })),
+  );
+  return new Blob([bytes as Uint8Array<ArrayBuffer>]);
+}
+
+describe('EngineApi over comlink', () => {
+  it('opens models, merges with proxied progress, and returns the file bytes', async () => {
+    await remote.setBackend('cpu');
+    for (const [id, f] of [['base', 0], ['a', 1], ['b', 2]] as const) await remote.openModel(id, [{ path: `${id}.safetensors`, blob: await blob(f) }]);
+    const seen: number[] = [];
+    const r = await remote.merge('job', 'models:\n  - model: a\n    parameters: {weight: 1}\n  - model: b\n    parameters: {weight: 1}\nmerge_method: ties\nbase_model: base\n', {}, Comlink.proxy((p: MergeProgress) => void seen.push(p.tensorIndex)));
+    expect(r.bytes).toBeInstanceOf(Uint8Array);
+    expect(r.tensors).toBe(LAYOUT.length);
+    // Progress calls are fire-and-forget messages; let the last ones land.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(seen).toEqual(LAYOUT.map((_, i) => i + 1));
+  });
+  it('keeps error codes and every problem across the boundary', async () => {
+    const err = await remote.merge('bad', 'models:\n  - model: a\n  - model: nope\nmerge_method: tiez\nbase_model: base\n').catch((e: unknown) => e);
+    expect(isMergeLabError(err)).toBe(true);
+    const e = err as { code: string; problems: { code: string }[] };
+    expect(e.code).toBe('RECIPE_PROBLEMS');
+    expect(e.problems.map((p) => p.code).sort()).toEqual(['PATH_NOT_FOUND', 'UNKNOWN_METHOD']);
+    const single = await remote.merge('bad2', 'models: [').catch((x: unknown) => x);
+    expect((single as { code: string }).code).toBe('RECIPE_INVALID_YAML');
+  });
+});

@@ -1,0 +1,25 @@
+/**
+ * Exposes an EngineApi over a comlink endpoint (the worker's global scope, or a MessagePort in
+ * tests): results' bytes are transferred, not copied, and error codes survive the crossing.
+ */
+import * as Comlink from 'comlink';
+import type { EngineApi } from '../src/engine/api/engine-api.js';
+import { registerErrorTransfer } from './error-transfer.js';
+
+export function exposeEngine(engine: EngineApi, endpoint?: Comlink.Endpoint): void {
+  registerErrorTransfer();
+  const api: EngineApi = {
+    ...engine,
+    async merge(jobId, recipeYaml, options, onProgress) {
+      const r = await engine.merge(jobId, recipeYaml, options, onProgress);
+      return Comlink.transfer(r, [r.bytes.buffer as ArrayBuffer]);
+    },
+  };
+  Comlink.expose(api, endpoint);
+}
+
+/** The app's side: a typed proxy of the engine behind `endpoint` (a Worker). */
+export function wrapEngine(endpoint: Comlink.Endpoint): Comlink.Remote<EngineApi> {
+  registerErrorTransfer();
+  return Comlink.wrap<EngineApi>(endpoint);
+}
