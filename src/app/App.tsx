@@ -1,65 +1,31 @@
 /**
- * The lab's shell. Until the lab issue lands this page shows the method catalogue, built from the
- * same parameter schemas the CLI and YAML reader use.
+ * The lab's shell: the Models panel (the embedded demo, loaded as the page opens), the method
+ * catalogue and the About panel, as tabs.
  */
-import { METHODS } from '../engine/methods/registry.js';
-import type { ParamSpec } from '../engine/methods/types.js';
+import { AboutPanel } from './components/AboutPanel.js';
+import { MethodsPanel } from './components/MethodsPanel.js';
+import { ModelsPanel } from './components/ModelsPanel.js';
+import { Tabs, type TabDef } from './components/Tabs.js';
 
-function range(p: ParamSpec): string {
-  if (p.type === 'boolean') return 'true / false';
-  const lo = p.min === undefined ? '−∞' : `${p.min}`;
-  const hi = p.max === undefined ? '∞' : `${p.max}`;
-  return `${p.minExclusive ? '(' : '['}${lo}, ${hi}${p.maxExclusive ? ')' : ']'}`;
-}
+const TABS: readonly TabDef[] = [
+  { id: 'models', label: 'Models', render: () => <ModelsPanel /> },
+  { id: 'methods', label: 'Methods', render: () => <MethodsPanel /> },
+  { id: 'about', label: 'About', render: () => <AboutPanel /> },
+];
 
 export function App() {
   return (
-    <main className="shell">
+    <div className="shell">
       <header>
         <h1>merge-lab</h1>
-        <p>An interactive lab for model merging. The merge engine and its command line are in place; the interactive lab follows.</p>
+        <p>An interactive lab for model merging: combine fine-tuned checkpoints of one base model into one model without retraining.</p>
       </header>
-      <section aria-label="Merge methods">
-        <h2>Methods</h2>
-        {METHODS.map((m) => (
-          <article key={m.id} className="method" aria-label={m.label}>
-            <h3>
-              {m.label} <code>{m.id}</code>
-            </h3>
-            <p>{m.summary}</p>
-            {m.formula && <pre className="formula">{m.formula}</pre>}
-            <table>
-              <thead>
-                <tr>
-                  <th>parameter</th>
-                  <th>scope</th>
-                  <th>default</th>
-                  <th>range</th>
-                  <th>what it does</th>
-                </tr>
-              </thead>
-              <tbody>
-                {m.params.map((p) => (
-                  <tr key={p.name}>
-                    <td>
-                      <code>{p.name}</code>
-                    </td>
-                    <td>{p.scope === 'model' ? 'per model' : 'global'}</td>
-                    <td>{p.required ? 'required' : p.default === undefined ? '—' : String(p.default)}</td>
-                    <td>{range(p)}</td>
-                    <td>{p.help}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </article>
-        ))}
-      </section>
+      <main>
+        <Tabs tabs={TABS} />
+      </main>
       <footer>
-        <p>
-          Demo data: UCI Optical Recognition of Handwritten Digits (E. Alpaydin, C. Kaynak, 1998), CC BY 4.0.
-        </p>
+        <p>Demo data: UCI Optical Recognition of Handwritten Digits (E. Alpaydin, C. Kaynak, 1998), CC BY 4.0 — see About.</p>
       </footer>
-    </main>
+    </div>
   );
 }

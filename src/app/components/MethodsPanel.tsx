@@ -1,0 +1,75 @@
+/**
+ * The method catalogue, built from the engine's method registry (the same parameter schemas the
+ * CLI and YAML reader use), with the recipe's method select above it.
+ */
+import { useShallow } from 'zustand/react/shallow';
+import { METHODS } from '../../engine/methods/registry.js';
+import type { ParamSpec } from '../../engine/methods/types.js';
+import { useLabStore } from '../store/index.js';
+
+function range(p: ParamSpec): string {
+  if (p.type === 'boolean') return 'true / false';
+  const lo = p.min === undefined ? '−∞' : `${p.min}`;
+  const hi = p.max === undefined ? '∞' : `${p.max}`;
+  return `${p.minExclusive ? '(' : '['}${lo}, ${hi}${p.maxExclusive ? ')' : ']'}`;
+}
+
+function MethodSelect() {
+  const { method, setMethod } = useLabStore(useShallow((s) => ({ method: s.method, setMethod: s.setMethod })));
+  return (
+    <p className="field">
+      <label htmlFor="merge-method">Merge method</label>{' '}
+      <select id="merge-method" value={method} onChange={(e) => setMethod(e.target.value)}>
+        {METHODS.map((m) => (
+          <option key={m.id} value={m.id}>
+            {m.label} ({m.id})
+          </option>
+        ))}
+      </select>
+    </p>
+  );
+}
+
+export function MethodsPanel() {
+  const method = useLabStore((s) => s.method);
+  return (
+    <>
+      <h2>Methods</h2>
+      <MethodSelect />
+      {METHODS.map((m) => (
+        <article key={m.id} className={m.id === method ? 'method selected' : 'method'} aria-label={m.label} aria-current={m.id === method ? 'true' : undefined}>
+          <h3>
+            {m.label} <code>{m.id}</code>
+          </h3>
+          <p>{m.summary}</p>
+          {m.formula && <pre className="formula">{m.formula}</pre>}
+          {m.reference && <p className="reference">{m.reference}</p>}
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">parameter</th>
+                <th scope="col">scope</th>
+                <th scope="col">default</th>
+                <th scope="col">range</th>
+                <th scope="col">what it does</th>
+              </tr>
+            </thead>
+            <tbody>
+              {m.params.map((p) => (
+                <tr key={p.name}>
+                  <td>
+                    <code>{p.name}</code>
+                  </td>
+                  <td>{p.scope === 'model' ? 'per model' : 'global'}</td>
+                  <td>{p.required ? 'required' : p.default === undefined ? '—' : String(p.default)}</td>
+                  <td>{range(p)}</td>
+                  <td>{p.help}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </article>
+      ))}
+    </>
+  );
+}

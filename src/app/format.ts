@@ -1,0 +1,28 @@
+/** Number formatting shared by the panels (decimal units: 1 kB = 1,000 bytes, as the size budget counts). */
+
+export function formatBytes(n: number): string {
+  if (n < 1000) return `${n} B`;
+  if (n < 1e6) return `${(n / 1e3).toFixed(1)} kB`;
+  if (n < 1e9) return `${(n / 1e6).toFixed(2)} MB`;
+  return `${(n / 1e9).toFixed(2)} GB`;
+}
+
+export function formatCount(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
+/** A fraction as a percentage with one decimal. */
+export function formatPercent(fraction: number): string {
+  return Number.isFinite(fraction) ? `${(fraction * 100).toFixed(1)}%` : '—';
+}
+
+export function formatMs(ms: number): string {
+  return ms < 10 ? `${ms.toFixed(1)} ms` : `${Math.round(ms)} ms`;
+}
+
+/** safetensors dtype codes to the names people know from torch. */
+const DTYPE_NAMES: Record<string, string> = { F64: 'float64', F32: 'float32', F16: 'float16', BF16: 'bfloat16', F8_E4M3: 'float8_e4m3', F8_E5M2: 'float8_e5m2' };
+
+export function formatDtypes(dtypes: readonly string[]): string {
+  return dtypes.map((d) => DTYPE_NAMES[d] ?? d.toLowerCase()).join(', ');
+}

@@ -1,0 +1,17 @@
+/**
+ * The lab's zustand store, built from slices (models, recipe, ui) with each action beside its
+ * state. Components select narrowly: `useLabStore(useShallow((s) => ({ a: s.a, b: s.b })))`.
+ */
+import { create } from 'zustand';
+import { createModelsSlice } from './models-slice.js';
+import { createRecipeSlice } from './recipe-slice.js';
+import type { LabState } from './types.js';
+import { createUiSlice } from './ui-slice.js';
+
+export const useLabStore = create<LabState>()((...a) => ({
+  ...createModelsSlice(...a),
+  ...createRecipeSlice(...a),
+  ...createUiSlice(...a),
+}));
+
+export type * from './types.js';
