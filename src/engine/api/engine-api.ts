@@ -61,6 +61,30 @@ export interface MergeResult {
   readonly backend: BackendName;
 }
 
+/** The embedded demo's files, fetched by the app (the worker reads no URLs itself). */
+export interface DemoBlobs {
+  readonly manifest: string;
+  /** Checkpoint file name (as the manifest names it) → its bytes. */
+  readonly checkpoints: Readonly<Record<string, Blob>>;
+  /** The gzipped digits CSV (or already inflated by the server: both are accepted). */
+  readonly digits: Blob;
+}
+
+export interface DemoSummary {
+  /** The scored tasks, in table order; the recipe names experts by these ids and the base "base". */
+  readonly tasks: readonly string[];
+  /** Each expert on its own task (test, percent): the normalizers. */
+  readonly expertAccuracy: readonly number[];
+}
+
+export interface LiveScore {
+  /** Test accuracy per task (percent), in DemoSummary.tasks order. */
+  readonly perTask: readonly number[];
+  /** Mean over tasks of merged / expert accuracy, percent. */
+  readonly normalized: number;
+  readonly milliseconds: number;
+}
+
 export interface EngineApi {
   /** Starts a backend ('auto': webgpu, else wasm, else cpu) and says which and why. */
   setBackend(choice: BackendChoice): Promise<BackendInfo>;
@@ -74,6 +98,13 @@ export interface EngineApi {
   merge(jobId: string, recipeYaml: string, options?: MergeOptions, onProgress?: ProgressCallback): Promise<MergeResult>;
   /** Stops job `jobId` before its next tensor; its merge rejects with CANCELLED. */
   cancel(jobId: string): Promise<void>;
+  /** Loads the embedded demo for live scoring; replaces a demo loaded before. */
+  loadDemo(files: DemoBlobs): Promise<DemoSummary>;
+  /**
+   * Merges the demo's experts with `recipeYaml` and scores the result on the test split. Latest
+   * wins: a call overtaken by a newer one rejects with CANCELLED instead of running.
+   */
+  liveDemo(recipeYaml: string): Promise<LiveScore>;
   /** tfjs' live tensor count and bytes: flat across repeated requests, or something leaks. */
   memory(): Promise<{ readonly numTensors: number; readonly numBytes: number }>;
 }

@@ -13,7 +13,10 @@ import { outputBytes, runMerge, type MergePlanToRun } from '../merge/run-merge.j
 import { METHODS } from '../methods/registry.js';
 import { parseRecipe } from '../recipe/parse.js';
 import { recipeToYaml } from '../recipe/write.js';
-import type { CheckResult, EngineApi, MergeOptions, MergeResult, ModelFile, ModelSummary, ProgressCallback } from './engine-api.js';
+import { openDemoSession } from '../demo/session.js';
+import type { DemoSession } from '../demo/method-table.js';
+import { createLiveSession, type LiveSession } from '../live/live-session.js';
+import type { CheckResult, DemoBlobs, DemoSummary, EngineApi, LiveScore, MergeOptions, MergeResult, ModelFile, ModelSummary, ProgressCallback } from './engine-api.js';
 
 export interface EngineHost {
   /** Starts a backend; defaults to chooseBackend (the host sets wasm paths beforehand). */
@@ -51,6 +54,7 @@ export function createEngine(host: EngineHost = {}): EngineApi {
     return { recipe, checkpoints, ...planMerge({ recipe, methods: METHODS, checkpoints, failures }) };
   };
 
+  let demo: { session: DemoSession; live: LiveSession } | undefined;
   const setBackend = (choice: BackendChoice) => (host.startBackend ? host.startBackend(choice) : chooseBackend(choice));
 
   return {
@@ -137,6 +141,30 @@ export function createEngine(host: EngineHost = {}): EngineApi {
     async cancel(jobId) {
       const t = jobs.get(jobId);
       if (t) t.cancelled = true;
+    },
+    async loadDemo(files: DemoBlobs): Promise<DemoSummary> {
+      const bytes = async (b: Blob) => new Uint8Array(await b.arrayBuffer());
+      const session = await openDemoSession({
+        manifest: files.manifest,
+        read: async (f) => {
+          const blob = files.checkpoints[f];
+          if (!blob) throw new MergeLabError('DEMO_DATA_INVALID', `The demo file ${f} named in manifest.json was not given.`);
+          return bytes(blob);
+        },
+        digitsGz: await bytes(files.digits),
+      });
+      if (!currentBackend()) await setBackend('auto');
+      demo = { session, live: createLiveSession(session.checkpoints) };
+      const expert = session.scorer.expertAccuracies.test;
+      return { tasks: session.tasks, expertAccuracy: session.tasks.map((t) => 100 * expert[t]!) };
+    },
+    async liveDemo(recipeYaml): Promise<LiveScore> {
+      if (!demo) throw new MergeLabError('DEMO_DATA_INVALID', 'No demo is loaded; call loadDemo first.');
+      const started = Date.now();
+      const { session, live } = demo;
+      const weights = await live.merge(parseRecipe(recipeYaml, 'recipe'));
+      const score = await session.scorer.score(weights, 'test');
+      return { perTask: session.tasks.map((t) => 100 * score.accuracies[t]!), normalized: score.normalized, milliseconds: Date.now() - started };
     },
     async memory() {
       const m = tf.memory();

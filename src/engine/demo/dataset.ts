@@ -60,6 +60,8 @@ export function decodeDigitsCsv(bytes: Uint8Array, options?: Parameters<typeof p
  * so the engine needs neither zlib nor a bundled inflater.
  */
 export async function gunzip(bytes: Uint8Array): Promise<Uint8Array> {
+  // A server that sends .gz with Content-Encoding: gzip has the browser inflate it already.
+  if (bytes[0] !== 0x1f || bytes[1] !== 0x8b) return bytes;
   const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream('gzip'));
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }

@@ -126,7 +126,8 @@ export function stableRankRangeMask(values: Float32Array, lo: number, hi: number
   return mask;
 }
 
-function maskFromOrder(order: Int32Array, lo: number, hi: number): Uint8Array {
+/** 1 for the entries at positions [lo, hi) of `order`. */
+export function maskFromOrder(order: Int32Array, lo: number, hi: number): Uint8Array {
   const mask = new Uint8Array(order.length);
   for (let p = lo; p < hi; p++) mask[order[p]!] = 1;
   return mask;

@@ -5,7 +5,7 @@
  */
 import { MergeLabError, combineProblems } from '../errors.js';
 import type { Checkpoint } from '../io/types.js';
-import type { MergeMethod } from '../methods/types.js';
+import type { MergeMethod, OrderCache } from '../methods/types.js';
 import type { Recipe } from '../recipe/types.js';
 import { planMerge } from './plan-merge.js';
 import type { CancelToken } from './progress.js';
@@ -18,6 +18,7 @@ export interface MergeToMemoryOptions {
   readonly config?: Readonly<Record<string, unknown>>;
   readonly onWarning?: (message: string) => void;
   readonly cancel?: CancelToken;
+  readonly orderCache?: OrderCache;
 }
 
 /** Tensor name → merged float32 values. Throws the planner's problems as one MergeLabError. */
@@ -32,6 +33,7 @@ export async function mergeToMemory(o: MergeToMemoryOptions): Promise<Record<str
     output: { writeTensor: async (name, data) => void (out[name] = data) },
     onWarning: o.onWarning,
     cancel: o.cancel,
+    orderCache: o.orderCache,
   });
   return out;
 }

@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { MergeLabError } from '../errors.js';
 import { DTYPE_SIZES, decodeToFloat32, encodeFromFloat32, numel } from '../io/dtypes.js';
 import type { Checkpoint, DType } from '../io/types.js';
-import type { MergeMethod, ModelTensor, ParamValue } from '../methods/types.js';
+import type { MergeMethod, ModelTensor, OrderCache, ParamValue } from '../methods/types.js';
 import { tensorSeed } from './seed.js';
 import { throwIfCancelled, type CancelToken, type MergeProgress } from './progress.js';
 
@@ -50,6 +50,8 @@ export interface RunMergeOptions {
   readonly onProgress?: (p: MergeProgress) => void;
   readonly onWarning?: (message: string) => void;
   readonly cancel?: CancelToken;
+  /** Kept sort orders for repeated merges of the same models (see OrderCache). */
+  readonly orderCache?: OrderCache;
 }
 
 export function outputBytes(t: PlannedTensor): number {
@@ -75,7 +77,7 @@ export async function runMerge(opts: RunMergeOptions): Promise<void> {
     const spec = plan.tensors[i]!;
     const values = await readInputs(spec, checkpoints);
     throwIfCancelled(opts.cancel);
-    const merged = await mergeOne(plan, spec, values, warn);
+    const merged = await mergeOne(plan, spec, values, warn, opts.orderCache);
     await output.writeTensor(spec.name, merged);
     bytesDone += outputBytes(spec);
     opts.onProgress?.({
@@ -105,7 +107,7 @@ async function readInputs(spec: PlannedTensor, checkpoints: ReadonlyMap<string, 
  * The input arrays are released (replaced by empty ones) as soon as the backend holds them, so a
  * copying backend (wasm, webgpu) does not keep two copies of every input alive.
  */
-export async function mergeOne(plan: MergePlanToRun, spec: PlannedTensor, values: Float32Array[], warn: (m: string) => void): Promise<Float32Array> {
+export async function mergeOne(plan: MergePlanToRun, spec: PlannedTensor, values: Float32Array[], warn: (m: string) => void, orderCache?: OrderCache): Promise<Float32Array> {
   const shape = [...spec.shape];
   const result = tf.tidy(() => {
     const models: ModelTensor[] = spec.models.map((m, j) => {
@@ -119,6 +121,7 @@ export async function mergeOne(plan: MergePlanToRun, spec: PlannedTensor, values
       global: spec.global,
       seed: tensorSeed(plan.randomSeed, spec.name),
       warn,
+      ...(orderCache ? { orderCache } : {}),
     });
   });
   try {

@@ -106,6 +106,7 @@ function weightedTaskVector(c: GtaConfig, input: TensorMergeInput, m: ModelTenso
           tensorName: input.tensorName,
           model: m.model,
           warn: input.warn,
+          ...(input.orderCache ? { orderCache: input.orderCache, cacheKey: `${input.tensorName}\u0000${m.model}\u0000${input.models.find((x) => x.isBase)!.model}` } : {}),
         });
         if (mask) {
           const factor = rescale ? l1RescaleFactor(values, mask) : 1;

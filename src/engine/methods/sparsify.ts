@@ -6,7 +6,9 @@
  */
 import { MergeLabError } from '../errors.js';
 import { bernoulliMask } from '../random.js';
-import { stableRankRangeMask, topKAbsMask } from '../linalg/select.js';
+import { maskFromOrder, stableRankRangeMask, topKAbsMask } from '../linalg/select.js';
+import { torchSortOrder } from '../linalg/torch-sort.js';
+import type { OrderCache } from './types.js';
 
 export type SparsificationKind = 'magnitude' | 'random' | 'magnitude_outliers' | 'della_magprune';
 
@@ -23,6 +25,9 @@ export interface SparsifyArgs {
   readonly tensorName: string;
   readonly model: string;
   readonly warn: (message: string) => void;
+  /** Kept sort orders (live recompute), under keys that start with `cacheKey`. */
+  readonly orderCache?: OrderCache;
+  readonly cacheKey?: string;
 }
 
 /** `undefined` means "keep everything" (density ≥ 1): no mask, no rescale. */
@@ -34,7 +39,8 @@ export function sparsifyMask(tau: Float32Array, a: SparsifyArgs): Uint8Array | u
     case 'magnitude': {
       const k = Math.floor(d * n);
       if (k <= 0) throw emptyTrim(a.model, d, n, a.tensorName);
-      return topKAbsMask(tau, k);
+      const order = cachedOrder(tau, a, true);
+      return order ? maskFromOrder(order, 0, k) : topKAbsMask(tau, k);
     }
     case 'magnitude_outliers': {
       const target = Math.floor(d * n);
@@ -49,13 +55,28 @@ export function sparsifyMask(tau: Float32Array, a: SparsifyArgs): Uint8Array | u
         a.warn(`gamma·n < 1 for tensor ${a.tensorName}: breadcrumbs drops every entry of ${a.model}'s task vector, as mergekit does (raise gamma or density).`);
         return new Uint8Array(n);
       }
-      return stableRankRangeMask(tau, nBot, n - nTop, true);
+      const order = cachedOrder(tau, a, false);
+      return order ? maskFromOrder(order, nBot, n - nTop) : stableRankRangeMask(tau, nBot, n - nTop, true);
     }
     case 'random':
       return bernoulliMask(a.seed, a.stream, d, n);
     case 'della_magprune':
       return dellaMask(tau, a);
   }
+}
+
+/** torch's sort order of |τ| from the cache, computed and kept on first use; undefined without a cache. */
+function cachedOrder(tau: Float32Array, a: SparsifyArgs, descending: boolean): Int32Array | undefined {
+  if (!a.orderCache || a.cacheKey === undefined) return undefined;
+  const key = `${a.cacheKey}\u0000${descending ? 'desc' : 'asc'}`;
+  let order = a.orderCache.get(key);
+  if (!order || order.length !== tau.length) {
+    const abs = new Float32Array(tau.length);
+    for (let i = 0; i < tau.length; i++) abs[i] = Math.abs(tau[i]!);
+    order = torchSortOrder(abs, descending);
+    a.orderCache.set(key, order);
+  }
+  return order;
 }
 
 /** mergekit's rescaled_masked_tensor with the L1 norm: ‖τ‖₁ / ‖τ·mask‖₁, or 1 if either < 1e-7. */

@@ -52,6 +52,17 @@ export interface TensorMergeInput {
   readonly seed: number;
   /** Report something the user should know (e.g. a mergekit quirk that zeroes a tensor). */
   warn(message: string): void;
+  /**
+   * Sort orders of task-vector magnitudes kept between merges of the same models (live
+   * recompute): a density change then costs O(n) instead of a sort. Absent in one-off merges.
+   */
+  readonly orderCache?: OrderCache;
+}
+
+/** Key → a torch sort order of some |τ|; keys name the tensor, model, base and direction. */
+export interface OrderCache {
+  get(key: string): Int32Array | undefined;
+  set(key: string, order: Int32Array): void;
 }
 
 export interface MergeMethod {

@@ -1,0 +1,88 @@
+/**
+ * Live recompute for small models (the demo, small dropped checkpoints): inputs stay decoded in
+ * memory, sort orders of task-vector magnitudes are kept (a density or λ move then costs O(n),
+ * not a sort), and requests are latest-wins — a request overtaken by a newer one stops before its
+ * next tensor and is never queued behind it.
+ */
+import { MergeLabError } from '../errors.js';
+import type { Checkpoint } from '../io/types.js';
+import { mergeToMemory } from '../merge/merge-to-memory.js';
+import { METHODS } from '../methods/registry.js';
+import type { OrderCache } from '../methods/types.js';
+import type { Recipe } from '../recipe/types.js';
+
+export interface LiveSession {
+  /** Merges `recipe` into memory; rejects with CANCELLED (superseded) when a newer call came in. */
+  merge(recipe: Recipe): Promise<Record<string, Float32Array>>;
+  /** Forget what was kept about `model` (it was reloaded or removed). */
+  invalidate(model?: string): void;
+  /** How many sort orders are kept (for tests and the status bar). */
+  readonly cachedOrders: number;
+}
+
+/** A checkpoint whose tensors are decoded once and then served from memory. Values must not be mutated. */
+export function memoizedCheckpoint(c: Checkpoint): Checkpoint {
+  const values = new Map<string, Promise<Float32Array>>();
+  return {
+    name: c.name,
+    tensorNames: c.tensorNames,
+    metadata: c.metadata,
+    info: (n) => c.info(n),
+    readRaw: (n) => c.readRaw(n),
+    readFloat32(n) {
+      let v = values.get(n);
+      if (!v) {
+        v = c.readFloat32(n);
+        values.set(n, v);
+        v.catch(() => values.delete(n));
+      }
+      return v;
+    },
+    close: () => c.close(),
+  };
+}
+
+export function createLiveSession(checkpoints: ReadonlyMap<string, Checkpoint>): LiveSession {
+  const inputs = new Map([...checkpoints].map(([k, c]) => [k, memoizedCheckpoint(c)]));
+  // One cache per working dtype: rounding inputs to float16/bfloat16 changes every τ.
+  const caches = new Map<string, Map<string, Int32Array>>();
+  let generation = 0;
+  let running: Promise<unknown> = Promise.resolve();
+
+  const cacheFor = (dtype: string): OrderCache => {
+    let m = caches.get(dtype);
+    if (!m) caches.set(dtype, (m = new Map()));
+    return m;
+  };
+  const superseded = () => new MergeLabError('CANCELLED', 'Superseded by a newer request.');
+
+  return {
+    async merge(recipe) {
+      const mine = ++generation;
+      // Wait for the request in flight to notice it is stale and stop; never run two at once.
+      await running.catch(() => undefined);
+      if (mine !== generation) throw superseded();
+      const job = mergeToMemory({
+        recipe,
+        methods: METHODS,
+        checkpoints: inputs,
+        orderCache: cacheFor(recipe.dtype ?? 'float32'),
+        cancel: {
+          get cancelled() {
+            return mine !== generation;
+          },
+        },
+      });
+      running = job;
+      return job;
+    },
+    invalidate(model) {
+      for (const m of caches.values()) {
+        for (const k of [...m.keys()]) if (model === undefined || k.split('\u0000').includes(model)) m.delete(k);
+      }
+    },
+    get cachedOrders() {
+      return [...caches.values()].reduce((s, m) => s + m.size, 0);
+    },
+  };
+}
