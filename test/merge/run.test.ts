@@ -66,3 +66,37 @@ describe('runMerge', () => {
     expect(written).toHaveLength(2);
   });
 });
+
+describe('blocks under a backend buffer limit', () => {
+  const recipes: Record<string, string> = {
+    ties: TIES,
+    dare_ties: TIES.replace('merge_method: ties', 'merge_method: dare_ties'),
+    breadcrumbs_ties: TIES.replace('merge_method: ties', 'merge_method: breadcrumbs_ties'),
+    della: TIES.replace('merge_method: ties', 'merge_method: della').replace('density: 0.7', 'density: 0.6'),
+    linear: `models:\n  - model: a\n    parameters: {weight: 1}\n  - model: b\n    parameters: {weight: 3}\nmerge_method: linear\n`,
+    slerp: `models:\n  - model: a\nmerge_method: slerp\nbase_model: base\nparameters: {t: 0.3}\n`,
+    model_stock: `models:\n  - model: a\n  - model: b\nmerge_method: model_stock\nbase_model: base\n`,
+    model_stock_filter_wise: `models:\n  - model: a\n  - model: b\nmerge_method: model_stock\nbase_model: base\nparameters: {filter_wise: true}\n`,
+  };
+  for (const [label, yaml] of Object.entries(recipes)) {
+    it(`${label}: blocks of a few values give exactly the one-block result`, async () => {
+      const { plan, checkpoints } = await setup(yaml);
+      const collect = async (maxBlockBytes?: number) => {
+        const out: Float32Array[] = [];
+        await runMerge({ plan, checkpoints, maxBlockBytes, output: { writeTensor: async (_n, d) => void out.push(d) } });
+        return out;
+      };
+      const before = tf.memory().numTensors;
+      const whole = await collect();
+      // 20 bytes: 5 values per block, or one row of 4 for the per-row method.
+      const blocked = await collect(20);
+      expect(tf.memory().numTensors).toBe(before);
+      expect(blocked.map((d) => Array.from(d))).toEqual(whole.map((d) => Array.from(d)));
+    });
+  }
+  it('refuses a per-row method whose row alone is over the limit, naming the tensor', async () => {
+    const { plan, checkpoints } = await setup(recipes.model_stock_filter_wise!);
+    const run = runMerge({ plan, checkpoints, maxBlockBytes: 8, output: { writeTensor: async () => {} } });
+    await expect(run).rejects.toThrow(/Tensor model\.embed_tokens\.weight needs blocks of 4 values/);
+  });
+});

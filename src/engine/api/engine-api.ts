@@ -46,6 +46,8 @@ export interface CheckResult {
 export interface MergeOptions {
   /** Refuse before starting when the estimated peak memory is larger (BUDGET_EXCEEDED). */
   readonly budgetBytes?: number;
+  /** Cap on one backend buffer (default: the WebGPU adapter's binding limit); set low to test splitting. */
+  readonly maxBlockBytes?: number;
 }
 
 /** Called after each tensor. A top-level argument, so comlink can proxy it (it does not look inside objects). */

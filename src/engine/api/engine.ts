@@ -124,6 +124,7 @@ export function createEngine(host: EngineHost = {}): EngineApi {
             checkpoints: p.checkpoints,
             output: writer,
             cancel: token,
+            ...(options.maxBlockBytes !== undefined ? { maxBlockBytes: options.maxBlockBytes } : {}),
             onWarning: (w) => warnings.push(w),
             // Across comlink a callback returns a promise; progress must never stall or fail the merge.
             onProgress: onProgress ? (x) => void Promise.resolve(onProgress(x)).catch(() => undefined) : undefined,

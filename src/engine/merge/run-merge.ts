@@ -7,7 +7,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { MergeLabError } from '../errors.js';
 import { DTYPE_SIZES, decodeToFloat32, encodeFromFloat32, numel } from '../io/dtypes.js';
 import type { Checkpoint, DType } from '../io/types.js';
-import type { MergeMethod, ModelTensor, OrderCache, ParamValue } from '../methods/types.js';
+import type { MergeMethod, OrderCache, ParamValue, PreparedMerge } from '../methods/types.js';
+import { currentBackend } from '../backend.js';
 import { tensorSeed } from './seed.js';
 import { throwIfCancelled, type CancelToken, type MergeProgress } from './progress.js';
 
@@ -52,13 +53,13 @@ export interface RunMergeOptions {
   readonly cancel?: CancelToken;
   /** Kept sort orders for repeated merges of the same models (see OrderCache). */
   readonly orderCache?: OrderCache;
+  /** Largest block per input on the backend; default: the WebGPU adapter's binding limit, else none. */
+  readonly maxBlockBytes?: number;
 }
 
 export function outputBytes(t: PlannedTensor): number {
   return numel(t.shape) * DTYPE_SIZES[t.outDtype];
 }
-
-const EMPTY = new Float32Array(0);
 
 export async function runMerge(opts: RunMergeOptions): Promise<void> {
   const { plan, checkpoints, output } = opts;
@@ -77,7 +78,7 @@ export async function runMerge(opts: RunMergeOptions): Promise<void> {
     const spec = plan.tensors[i]!;
     const values = await readInputs(spec, checkpoints);
     throwIfCancelled(opts.cancel);
-    const merged = await mergeOne(plan, spec, values, warn, opts.orderCache);
+    const merged = await mergeOne(plan, spec, values, warn, opts.orderCache, opts.maxBlockBytes);
     await output.writeTensor(spec.name, merged);
     bytesDone += outputBytes(spec);
     opts.onProgress?.({
@@ -103,31 +104,55 @@ async function readInputs(spec: PlannedTensor, checkpoints: ReadonlyMap<string, 
 }
 
 /**
- * Merges one tensor on the current backend and copies the result out; nothing stays allocated.
- * The input arrays are released (replaced by empty ones) as soon as the backend holds them, so a
- * copying backend (wasm, webgpu) does not keep two copies of every input alive.
+ * Merges one tensor: the method looks at the whole tensor once on the CPU, then the backend
+ * combines it in blocks of at most `maxBlockBytes` per input (a WebGPU buffer larger than the
+ * adapter's binding limit gives silently wrong numbers), each block read back into the result.
+ * Any block size gives the same values; nothing stays allocated on the backend.
  */
-export async function mergeOne(plan: MergePlanToRun, spec: PlannedTensor, values: Float32Array[], warn: (m: string) => void, orderCache?: OrderCache): Promise<Float32Array> {
-  const shape = [...spec.shape];
-  const result = tf.tidy(() => {
-    const models: ModelTensor[] = spec.models.map((m, j) => {
-      const tensor = tf.tensor(values[j]!, shape, 'float32');
-      values[j] = EMPTY;
-      return { model: m.model, isBase: m.isBase, params: m.params, tensor };
-    });
-    return plan.method.mergeTensor({
-      tensorName: spec.name,
-      models,
-      global: spec.global,
-      seed: tensorSeed(plan.randomSeed, spec.name),
-      warn,
-      ...(orderCache ? { orderCache } : {}),
-    });
+export async function mergeOne(
+  plan: MergePlanToRun,
+  spec: PlannedTensor,
+  values: Float32Array[],
+  warn: (m: string) => void,
+  orderCache?: OrderCache,
+  maxBlockBytes = defaultBlockBytes(),
+): Promise<Float32Array> {
+  const n = numel(spec.shape);
+  const prepared = plan.method.prepare({
+    tensorName: spec.name,
+    shape: spec.shape,
+    models: spec.models.map((m, j) => ({ model: m.model, isBase: m.isBase, params: m.params, values: values[j]! })),
+    global: spec.global,
+    seed: tensorSeed(plan.randomSeed, spec.name),
+    warn,
+    ...(orderCache ? { orderCache } : {}),
   });
+  const g = Math.max(1, prepared.granularity);
+  const step = Math.floor(maxBlockBytes / 4 / g) * g;
+  if (step < g && n > 0) {
+    throw new MergeLabError('BUDGET_EXCEEDED', `Tensor ${spec.name} needs blocks of ${g} values (${g * 4} bytes), over the backend's ${maxBlockBytes}-byte buffer limit; merge it on wasm or cpu.`);
+  }
+  if (n <= step || n === 0) return runBlock(prepared, values, 0, n);
+  const out = new Float32Array(n);
+  for (let start = 0; start < n; start += step) {
+    const end = Math.min(n, start + step);
+    out.set(await runBlock(prepared, values, start, end), start);
+  }
+  return out;
+}
+
+async function runBlock(prepared: PreparedMerge, values: readonly Float32Array[], start: number, end: number): Promise<Float32Array> {
+  const result = tf.tidy(() => prepared.block(values.map((v) => tf.tensor1d(v.subarray(start, end), 'float32')), start, end));
   try {
     // Async read: WebGPU cannot read synchronously.
     return (await result.data()) as Float32Array;
   } finally {
     result.dispose();
   }
+}
+
+/** The largest buffer the current backend handles correctly: the WebGPU adapter's binding limit, else no limit. */
+function defaultBlockBytes(): number {
+  const b = currentBackend();
+  return b?.name === 'webgpu' && b.adapter ? b.adapter.maxStorageBufferBindingSize : Number.POSITIVE_INFINITY;
 }

@@ -8,7 +8,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { MergeLabError } from '../errors.js';
 import { dellaRange, emptyTrim, l1RescaleFactor, sparsifyMask, type SparsificationKind } from './sparsify.js';
 import { DENSITY, EPSILON, GAMMA, INT8_MASK, LAMBDA, WEIGHT, normalizeParam, rescaleParam } from './params.js';
-import type { MergeMethod, ModelTensor, ParamSpec, TensorMergeInput } from './types.js';
+import { defineMethod } from './define.js';
+import type { MergeMethod, ModelValues, ParamSpec, PrepareInput, PreparedMerge } from './types.js';
 
 export interface GtaConfig {
   readonly id: string;
@@ -30,7 +31,7 @@ export function gtaMethod(c: GtaConfig): MergeMethod {
   const normalizeHelp = c.consensus
     ? 'Divide each entry by the sum of the weights of the models whose sign won there.'
     : 'Divide the combined task vector by the sum of the weights.';
-  return {
+  return defineMethod({
     id: c.id,
     label: c.label,
     summary: c.summary,
@@ -41,7 +42,7 @@ export function gtaMethod(c: GtaConfig): MergeMethod {
     minModels: 2,
     random: c.sparsification === 'random' || c.sparsification === 'della_magprune',
     shapeMismatch: 'skip',
-    mergeTensor: (input) => mergeGta(c, input),
+    prepare: (input) => prepareGta(c, input),
     validateTensor: ({ tensorName, shape, models }) => {
       const n = shape.reduce((a, b) => a * b, 1);
       const problems: MergeLabError[] = [];
@@ -59,63 +60,80 @@ export function gtaMethod(c: GtaConfig): MergeMethod {
       }
       return problems;
     },
-  };
+  });
 }
 
 function num(v: unknown, fallback: number): number {
   return typeof v === 'number' ? v : typeof v === 'boolean' ? Number(v) : fallback;
 }
 
-function mergeGta(c: GtaConfig, input: TensorMergeInput): tf.Tensor {
-  const base = input.models.find((m) => m.isBase);
-  if (!base) throw new MergeLabError('BASE_MODEL_REQUIRED', `${c.id} needs a base_model (tensor ${input.tensorName}).`);
-  const others = input.models.filter((m) => !m.isBase);
-  if (others.length === 0) return base.tensor.clone();
+/**
+ * The whole-tensor part: task vectors on the CPU, each model's trim or random mask and L1 rescale
+ * as one per-element scale (0 where dropped). Blocks then do the arithmetic with tfjs.
+ */
+function prepareGta(c: GtaConfig, input: PrepareInput): PreparedMerge {
+  const baseIndex = input.models.findIndex((m) => m.isBase);
+  if (baseIndex < 0) throw new MergeLabError('BASE_MODEL_REQUIRED', `${c.id} needs a base_model (tensor ${input.tensorName}).`);
+  const base = input.models[baseIndex]!;
+  const others = input.models.map((m, i) => ({ m, i })).filter((x) => !x.m.isBase);
   const normalize = Boolean(input.global.normalize ?? c.normalizeDefault);
   const rescale = Boolean(input.global.rescale ?? c.rescaleDefault);
   const lambda = num(input.global.lambda, 1);
-  const weights = others.map((m) => {
+  const weights = others.map(({ m }) => {
     const w = m.params.weight;
     if (typeof w !== 'number') throw new MergeLabError('MISSING_PARAMETER', `Model "${m.model}" has no weight for tensor ${input.tensorName}; ${c.id} needs one per model.`);
     return Math.fround(w);
   });
+  // scales[k][e]: the factor element e of model k's task vector is kept with (mask × rescale).
+  const scales = others.map(({ m }, k) => (c.sparsification ? sparsifyScale(c, input, m, k, base.values, rescale) : undefined));
 
-  // u_i = w_i · τ_i', each built in its own scope so τ and masks are freed before the next model's.
-  const weighted: tf.Tensor[] = [];
-  try {
-    others.forEach((m, i) => weighted.push(weightedTaskVector(c, input, m, i, weights[i]!, base.tensor, rescale)));
-    return combine(c, weighted, weights, base.tensor, normalize, lambda);
-  } finally {
-    tf.dispose(weighted);
-  }
+  return {
+    granularity: 1,
+    block(inputs, start, end) {
+      if (others.length === 0) return tf.clone(inputs[baseIndex]!);
+      const baseBlock = inputs[baseIndex]!;
+      const weighted: tf.Tensor[] = [];
+      try {
+        others.forEach(({ i }, k) =>
+          weighted.push(
+            tf.tidy(() => {
+              let tau = tf.sub(inputs[i]!, baseBlock);
+              const scale = scales[k];
+              if (scale) tau = tf.mul(tau, tf.tensor1d(scale.subarray(start, end)));
+              return tf.mul(tau, tf.scalar(weights[k]!));
+            }),
+          ),
+        );
+        return combine(c, weighted, weights, baseBlock, normalize, lambda);
+      } finally {
+        tf.dispose(weighted);
+      }
+    },
+  };
 }
 
-function weightedTaskVector(c: GtaConfig, input: TensorMergeInput, m: ModelTensor, i: number, weight: number, baseTensor: tf.Tensor, rescale: boolean): tf.Tensor {
-  return tf.tidy(() => {
-      let tau = tf.sub(m.tensor, baseTensor);
-      if (c.sparsification) {
-        const values = tau.dataSync() as Float32Array;
-        const mask = sparsifyMask(values, {
-          kind: c.sparsification,
-          density: num(m.params.density, 1),
-          gamma: num(m.params.gamma, 0.01),
-          epsilon: num(m.params.epsilon, 0.15),
-          shape: baseTensor.shape,
-          seed: input.seed,
-          stream: i,
-          tensorName: input.tensorName,
-          model: m.model,
-          warn: input.warn,
-          ...(input.orderCache ? { orderCache: input.orderCache, cacheKey: `${input.tensorName}\u0000${m.model}\u0000${input.models.find((x) => x.isBase)!.model}` } : {}),
-        });
-        if (mask) {
-          const factor = rescale ? l1RescaleFactor(values, mask) : 1;
-          tau = tf.mul(tau, tf.tensor(mask, tau.shape, 'float32'));
-          if (factor !== 1) tau = tf.mul(tau, tf.scalar(factor));
-        }
-      }
-      return tf.mul(tau, tf.scalar(weight));
+/** τ = θ − θ0 on the CPU (float32, as the backend would), its mask, and the rescale, as one array. */
+function sparsifyScale(c: GtaConfig, input: PrepareInput, m: ModelValues, stream: number, base: Float32Array, rescale: boolean): Float32Array | undefined {
+  const tau = new Float32Array(base.length);
+  for (let e = 0; e < tau.length; e++) tau[e] = m.values[e]! - base[e]!;
+  const mask = sparsifyMask(tau, {
+    kind: c.sparsification!,
+    density: num(m.params.density, 1),
+    gamma: num(m.params.gamma, 0.01),
+    epsilon: num(m.params.epsilon, 0.15),
+    shape: input.shape,
+    seed: input.seed,
+    stream,
+    tensorName: input.tensorName,
+    model: m.model,
+    warn: input.warn,
+    ...(input.orderCache ? { orderCache: input.orderCache, cacheKey: `${input.tensorName}\u0000${m.model}\u0000${input.models.find((x) => x.isBase)!.model}` } : {}),
   });
+  if (!mask) return undefined;
+  const factor = rescale ? l1RescaleFactor(tau, mask) : 1;
+  const scale = new Float32Array(mask.length);
+  for (let e = 0; e < mask.length; e++) scale[e] = mask[e] ? factor : 0;
+  return scale;
 }
 
 /**

@@ -1,10 +1,10 @@
 /** Linear: a weighted average of the models themselves (not of task vectors), as mergekit's linear. */
 import * as tf from '@tensorflow/tfjs-core';
 import { MergeLabError } from '../errors.js';
+import { defineMethod } from './define.js';
 import { WEIGHT, normalizeParam } from './params.js';
-import type { MergeMethod } from './types.js';
 
-export const linear: MergeMethod = {
+export const linear = defineMethod({
   id: 'linear',
   label: 'Linear',
   summary: 'A weighted average of the models (a "model soup"); the base model takes part only if it has a weight.',
@@ -14,7 +14,7 @@ export const linear: MergeMethod = {
   base: 'optional',
   minModels: 1,
   random: false,
-  mergeTensor({ tensorName, models, global }) {
+  prepare({ tensorName, models, global }) {
     const weights = models.map((m) => {
       const w = m.params.weight;
       if (typeof w !== 'number') {
@@ -23,11 +23,15 @@ export const linear: MergeMethod = {
       return Math.fround(w);
     });
     const normalize = Boolean(global.normalize ?? true);
-    return tf.tidy(() => {
-      const sum = tf.addN(models.map((m, i) => tf.mul(m.tensor, tf.scalar(weights[i]!))));
-      if (!normalize) return sum;
-      return tf.div(sum, tf.scalar(Math.fround(weights.reduce((s, w) => Math.fround(s + w), 0))));
-    });
+    const total = Math.fround(weights.reduce((s, w) => Math.fround(s + w), 0));
+    return {
+      granularity: 1,
+      block: (inputs) =>
+        tf.tidy(() => {
+          const sum = tf.addN(inputs.map((x, i) => tf.mul(x, tf.scalar(weights[i]!))));
+          return normalize ? tf.div(sum, tf.scalar(total)) : sum;
+        }),
+    };
   },
   validateTensor({ tensorName, models, global }) {
     // mergekit appends base_model to the models it averages even when it is not listed.
@@ -46,4 +50,4 @@ export const linear: MergeMethod = {
       ? [new MergeLabError('PARAMETER_OUT_OF_RANGE', `linear with normalize divides by the sum of the weights, which is 0 for tensor ${tensorName}; change a weight or set normalize: false.`)]
       : [];
   },
-};
+});

@@ -4,9 +4,9 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { MergeLabError } from '../errors.js';
-import type { MergeMethod } from './types.js';
+import { defineMethod } from './define.js';
 
-export const modelStock: MergeMethod = {
+export const modelStock = defineMethod({
   id: 'model_stock',
   label: 'Model Stock',
   summary: 'Interpolates between the base and the average of the fine-tunes, trusting the average more the more aligned their task vectors are.',
@@ -24,36 +24,67 @@ export const modelStock: MergeMethod = {
   base: 'required',
   minModels: 3,
   random: false,
-  mergeTensor({ tensorName, models, global }) {
-    const base = models.find((m) => m.isBase);
-    const others = models.filter((m) => !m.isBase);
-    if (!base) throw new MergeLabError('BASE_MODEL_REQUIRED', `model_stock needs a base_model (tensor ${tensorName}).`);
-    if (others.length === 0) return base.tensor.clone();
+  prepare({ tensorName, shape, models, global }) {
+    const baseIndex = models.findIndex((m) => m.isBase);
+    const others = models.map((m, i) => ({ m, i })).filter((x) => !x.m.isBase);
+    if (baseIndex < 0) throw new MergeLabError('BASE_MODEL_REQUIRED', `model_stock needs a base_model (tensor ${tensorName}).`);
+    if (others.length === 0) return { granularity: 1, block: (inputs) => tf.clone(inputs[baseIndex]!) };
     if (others.length < 2) {
       throw new MergeLabError('TOO_FEW_MODELS', `model_stock needs the base and at least two other models; tensor ${tensorName} has ${others.length} besides the base.`);
     }
     const filterWise = Boolean(global.filter_wise ?? false);
-    return tf.tidy(() => {
-      const shape = base.tensor.shape;
-      // Row vectors when filter-wise (a 1-D tensor is one row), else one flat vector.
-      const view = (x: tf.Tensor) => (filterWise ? (x.rank === 1 ? tf.expandDims(x, 0) : x) : tf.reshape(x, [-1]));
-      const w0 = view(base.tensor);
-      const ws = others.map((m) => view(m.tensor));
-      const offsets = ws.map((w) => tf.sub(w, w0));
-      const norms = offsets.map((o) => tf.norm(o, 'euclidean', -1));
-      const cosines: tf.Tensor[] = [];
-      for (let i = 0; i < offsets.length; i++) {
-        for (let j = i + 1; j < offsets.length; j++) {
-          const denom = tf.maximum(tf.mul(norms[i]!, norms[j]!), 1e-6);
-          cosines.push(tf.clipByValue(tf.div(tf.sum(tf.mul(offsets[i]!, offsets[j]!), -1), denom), -1, 1));
-        }
-      }
-      const cos = tf.expandDims(tf.mean(tf.stack(cosines), 0), -1);
-      const n = ws.length;
-      const t = tf.div(tf.mul(cos, n), tf.add(tf.mul(cos, n - 1), 1));
-      const avg = tf.div(tf.addN(ws), n);
-      const merged = tf.add(tf.mul(t, avg), tf.mul(tf.sub(1, t), w0));
-      return tf.reshape(merged, shape);
-    });
+    const n = models[baseIndex]!.values.length;
+    // Filter-wise: one angle per row over the last axis (a 1-D tensor is one row); else one angle.
+    const rowLength = filterWise ? (shape.length === 0 ? 1 : shape[shape.length - 1]!) : n;
+    const t = interpolationFactors(models[baseIndex]!.values, others.map((o) => o.m.values), rowLength);
+    const count = others.length;
+    return {
+      granularity: filterWise ? rowLength : 1,
+      block(inputs, start, end) {
+        return tf.tidy(() => {
+          const w0 = inputs[baseIndex]!;
+          const avg = tf.div(tf.addN(others.map((o) => inputs[o.i]!)), count);
+          // One factor per element: each row's t repeated along the row.
+          const rows = (end - start) / rowLength;
+          const tRows = filterWise ? tf.tensor2d(t.subarray(start / rowLength, start / rowLength + rows), [rows, 1]) : tf.scalar(t[0]!);
+          const tb = filterWise ? tf.reshape(tf.tile(tRows, [1, rowLength]), [-1]) : tRows;
+          return tf.add(tf.mul(tb, avg), tf.mul(tf.sub(1, tb), w0));
+        });
+      },
+    };
   },
-};
+});
+
+/**
+ * mergekit's model_stock factor per row of `rowLength` elements: the mean over model pairs of the
+ * cosine between their offsets from the base (denominator clamped at 1e-6, cosine to [−1, 1]),
+ * then t = N·cos / (1 + (N−1)·cos).
+ */
+function interpolationFactors(base: Float32Array, models: readonly Float32Array[], rowLength: number): Float32Array {
+  const rows = rowLength === 0 ? 0 : base.length / rowLength;
+  const t = new Float32Array(rows);
+  const count = models.length;
+  const offset = new Float64Array(count * rowLength);
+  for (let r = 0; r < rows; r++) {
+    const at = r * rowLength;
+    for (let k = 0; k < count; k++) for (let j = 0; j < rowLength; j++) offset[k * rowLength + j] = Math.fround(models[k]![at + j]! - base[at + j]!);
+    const norms = Array.from({ length: count }, (_, k) => {
+      let s = 0;
+      for (let j = 0; j < rowLength; j++) s += offset[k * rowLength + j]! ** 2;
+      return Math.sqrt(s);
+    });
+    let sum = 0;
+    let pairs = 0;
+    for (let i = 0; i < count; i++) {
+      for (let k = i + 1; k < count; k++) {
+        let dot = 0;
+        for (let j = 0; j < rowLength; j++) dot += offset[i * rowLength + j]! * offset[k * rowLength + j]!;
+        sum += Math.min(1, Math.max(-1, dot / Math.max(norms[i]! * norms[k]!, 1e-6)));
+        pairs++;
+      }
+    }
+    const cos = sum / pairs;
+    t[r] = (count * cos) / (1 + (count - 1) * cos);
+  }
+  return t;
+}

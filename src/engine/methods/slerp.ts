@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { MergeLabError } from '../errors.js';
-import type { MergeMethod } from './types.js';
+import { defineMethod } from './define.js';
 
 /** mergekit's DOT_THRESHOLD: above it the angle is too small for a stable slerp. */
 const DOT_THRESHOLD = 0.9995;
@@ -23,7 +23,7 @@ export function slerpCoefficients(t: number, norm0: number, norm1: number, rawDo
   return [Math.sin(theta - theta * t) / sinTheta, Math.sin(theta * t) / sinTheta];
 }
 
-export const slerp: MergeMethod = {
+export const slerp = defineMethod({
   id: 'slerp',
   label: 'SLERP',
   summary: 'Spherical linear interpolation from the base model (t = 0) to the other model (t = 1), tensor by tensor.',
@@ -45,21 +45,30 @@ export const slerp: MergeMethod = {
   minModels: 2,
   maxModels: 2,
   random: false,
-  mergeTensor({ tensorName, models, global }) {
-    if (models.length === 1) return models[0]!.tensor.clone();
-    const v0 = models.find((m) => m.isBase);
-    const v1 = models.find((m) => !m.isBase);
-    if (models.length !== 2 || !v0 || !v1) {
+  prepare({ tensorName, models, global }) {
+    if (models.length === 1) return { granularity: 1, block: (inputs) => tf.clone(inputs[0]!) };
+    const i0 = models.findIndex((m) => m.isBase);
+    const i1 = models.findIndex((m) => !m.isBase);
+    if (models.length !== 2 || i0 < 0 || i1 < 0) {
       throw new MergeLabError('TOO_MANY_MODELS', `slerp merges exactly two models, the base_model and one other; tensor ${tensorName} has ${models.length}.`);
     }
     const t = global.t;
     if (typeof t !== 'number') throw new MergeLabError('MISSING_PARAMETER', `slerp needs the parameter t (tensor ${tensorName}).`);
-    const [norm0, norm1, dot] = tf.tidy(() => {
-      const a = tf.reshape(v0.tensor, [-1]);
-      const b = tf.reshape(v1.tensor, [-1]);
-      return tf.stack([tf.norm(a), tf.norm(b), tf.sum(tf.mul(a, b))]).dataSync();
-    }) as unknown as [number, number, number];
-    const [s0, s1] = slerpCoefficients(t, norm0, norm1, dot);
-    return tf.tidy(() => tf.add(tf.mul(v0.tensor, tf.scalar(s0)), tf.mul(v1.tensor, tf.scalar(s1))));
+    // The angle needs the whole vectors: norms and dot product once, in double precision.
+    const a = models[i0]!.values;
+    const b = models[i1]!.values;
+    let aa = 0;
+    let bb = 0;
+    let ab = 0;
+    for (let e = 0; e < a.length; e++) {
+      aa += a[e]! * a[e]!;
+      bb += b[e]! * b[e]!;
+      ab += a[e]! * b[e]!;
+    }
+    const [s0, s1] = slerpCoefficients(t, Math.sqrt(aa), Math.sqrt(bb), ab);
+    return {
+      granularity: 1,
+      block: (inputs) => tf.tidy(() => tf.add(tf.mul(inputs[i0]!, tf.scalar(s0)), tf.mul(inputs[i1]!, tf.scalar(s1)))),
+    };
   },
-};
+});

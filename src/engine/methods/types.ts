@@ -65,6 +65,36 @@ export interface OrderCache {
   set(key: string, order: Int32Array): void;
 }
 
+/** One model's whole tensor as values on the CPU, for a method's look at the whole tensor. */
+export interface ModelValues {
+  readonly model: string;
+  readonly isBase: boolean;
+  /** float32, row-major, flattened. Must not be modified. */
+  readonly values: Float32Array;
+  readonly params: Readonly<Record<string, ParamValue | undefined>>;
+}
+
+export interface PrepareInput extends Omit<TensorMergeInput, 'models'> {
+  readonly shape: readonly number[];
+  readonly models: readonly ModelValues[];
+}
+
+/**
+ * A method's merge of one tensor, split in two: what needs the whole tensor (trim thresholds,
+ * random masks, norms, angles) is worked out once on the CPU in `prepare`; `block` then combines
+ * any range of elements with tfjs. The runner feeds ranges small enough for the backend (a GPU
+ * buffer may not exceed the adapter's binding limit), and any split gives the same numbers.
+ */
+export interface PreparedMerge {
+  /** Block boundaries must fall on multiples of this many elements (a row, for per-row methods). */
+  readonly granularity: number;
+  /**
+   * Elements [start, end) of the result, from the same elements of each model (flat 1-D tensors,
+   * in PrepareInput.models order). Synchronous and tidy: returns a new flat tensor.
+   */
+  block(inputs: readonly tf.Tensor[], start: number, end: number): tf.Tensor;
+}
+
 export interface MergeMethod {
   /** The mergekit name, e.g. 'ties'. */
   readonly id: string;
@@ -89,9 +119,13 @@ export interface MergeMethod {
    */
   readonly shapeMismatch?: 'skip' | 'error';
   /**
-   * Merge one tensor. Synchronous and tidy: returns a new float32 tensor the caller disposes;
-   * every intermediate is disposed. Throws MergeLabError for a parameter that cannot work on this
-   * tensor (e.g. a trim keeping 0 entries), naming the tensor.
+   * Looks at the whole tensor once (see PreparedMerge). Throws MergeLabError for a parameter
+   * that cannot work on this tensor (e.g. a trim keeping 0 entries), naming the tensor.
+   */
+  prepare(input: PrepareInput): PreparedMerge;
+  /**
+   * Merges one whole tensor given as tensors: prepare + one block. Synchronous and tidy: returns
+   * a new float32 tensor the caller disposes.
    */
   mergeTensor(input: TensorMergeInput): tf.Tensor;
   /**
