@@ -125,7 +125,8 @@ export interface MergeMethod {
   prepare(input: PrepareInput): PreparedMerge;
   /**
    * Merges one whole tensor given as tensors: prepare + one block. Synchronous and tidy: returns
-   * a new float32 tensor the caller disposes.
+   * a new float32 tensor the caller disposes. It reads its inputs synchronously, which WebGPU in
+   * Node allows only for freshly uploaded tensors: the runner uses prepare/block instead.
    */
   mergeTensor(input: TensorMergeInput): tf.Tensor;
   /**
