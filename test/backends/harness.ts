@@ -14,57 +14,12 @@
  * failure, not a skip: it needs nothing outside node_modules.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { accessSync, constants, existsSync, mkdtempSync, readdirSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { currentBackend } from '../../src/engine/backend.js';
 import { initNodeBackend } from '../../src/cli/node-backend.js';
+import { installDawn, removeDawn, type Probe } from '../../src/cli/node-webgpu.js';
 
 export type ParityBackend = 'wasm' | 'webgpu';
-
-export type Probe = { readonly ok: true; readonly detail: string } | { readonly ok: false; readonly reason: string };
-
-interface GpuLike {
-  requestAdapter(): Promise<{ readonly info?: { vendor?: string; architecture?: string; description?: string } } | null>;
-}
-
-const VULKAN_ICD_DIRS = ['/usr/share/vulkan/icd.d', '/etc/vulkan/icd.d'];
-
-function vulkanDrivers(): string {
-  const found = VULKAN_ICD_DIRS.filter((d) => existsSync(d)).flatMap((d) => readdirSync(d));
-  return found.length ? found.join(', ') : 'none';
-}
-
-/** Dawn warns when XDG_RUNTIME_DIR is unset or unwritable; give it a private temp folder. */
-function ensureXdgRuntimeDir(): void {
-  const cur = process.env.XDG_RUNTIME_DIR;
-  if (cur) {
-    try {
-      accessSync(cur, constants.W_OK);
-      return;
-    } catch {
-      /* fall through: replace it */
-    }
-  }
-  process.env.XDG_RUNTIME_DIR = mkdtempSync(path.join(os.tmpdir(), 'merge-lab-xdg-'));
-}
-
-type Nav = { gpu?: unknown };
-
-/** Puts `gpu` on globalThis.navigator (Node 20 has no navigator; Node ≥ 21 has a getter-only one). */
-function installNavigatorGpu(gpu: unknown): void {
-  const g = globalThis as { navigator?: Nav };
-  if (g.navigator === undefined) {
-    Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
-  } else {
-    Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true, writable: true });
-  }
-}
-
-function removeNavigatorGpu(): void {
-  const nav = (globalThis as { navigator?: Nav }).navigator;
-  if (nav && 'gpu' in nav) delete nav.gpu;
-}
+export type { Probe };
 
 /**
  * Checks that `name` can run here without switching tfjs to it yet (the reference results are
@@ -72,40 +27,7 @@ function removeNavigatorGpu(): void {
  */
 export async function probeBackend(name: ParityBackend): Promise<Probe> {
   if (name === 'wasm') return { ok: true, detail: 'tfjs-backend-wasm from node_modules' };
-  ensureXdgRuntimeDir();
-  let mod: { create(flags: string[]): unknown; globals: Record<string, unknown> };
-  try {
-    mod = (await import('webgpu')) as typeof mod;
-  } catch (e) {
-    return { ok: false, reason: `the "webgpu" npm package (Dawn for Node) could not be loaded: ${(e as Error).message}` };
-  }
-  let gpu: GpuLike;
-  try {
-    Object.assign(globalThis, mod.globals);
-    gpu = mod.create([]) as GpuLike;
-  } catch (e) {
-    return { ok: false, reason: `Dawn could not start: ${(e as Error).message}` };
-  }
-  installNavigatorGpu(gpu);
-  let adapter: Awaited<ReturnType<GpuLike['requestAdapter']>> = null;
-  let err = '';
-  try {
-    adapter = await gpu.requestAdapter();
-  } catch (e) {
-    err = ` (${(e as Error).message})`;
-  }
-  if (!adapter) {
-    removeNavigatorGpu();
-    return {
-      ok: false,
-      reason:
-        `Dawn found no WebGPU adapter${err}. It needs a Vulkan driver it accepts: on Debian 12, Mesa >= 25 lavapipe ` +
-        `(mesa-vulkan-drivers from bookworm-backports, which .ci/run installs); Debian's own Mesa 22 gives none. ` +
-        `Vulkan ICDs found: ${vulkanDrivers()}.`,
-    };
-  }
-  const i = adapter.info;
-  return { ok: true, detail: [i?.vendor, i?.architecture, i?.description].filter(Boolean).join(' / ') || 'adapter without info' };
+  return installDawn();
 }
 
 /** Switches tfjs to `name` (after a successful probe). Throws if it does not start. */
@@ -125,7 +47,7 @@ export async function startBackend(name: ParityBackend): Promise<string> {
 export async function stopBackend(name: ParityBackend): Promise<void> {
   await tf.setBackend('cpu');
   if (tf.findBackend(name)) tf.removeBackend(name);
-  if (name === 'webgpu') removeNavigatorGpu();
+  if (name === 'webgpu') removeDawn();
 }
 
 /** Worst |a − b| / max(1, |b|) over all entries; Infinity on a length mismatch or a lone NaN. */
