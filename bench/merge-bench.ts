@@ -2,9 +2,11 @@
  * `npm run bench`: time and peak memory of a TIES merge (density 0.3) of synthetic checkpoints,
  * per backend, each run in its own `merge-lab merge --stats` process so peak RSS is that merge's.
  *
- *   npm run bench -- [--params 100M] [--models 4] [--backends wasm,cpu] [--dir .cache/bench]
+ *   npm run bench -- [--params 10M,100M] [--models 4] [--backends wasm,cpu,webgpu] [--dir .cache/bench] [--live 100]
  *
- * Models are generated once into --dir (about params × 4 bytes × (models + 1)) and reused.
+ * Models are generated once into --dir (about params × 4 bytes × (models + 1)) and reused. Then
+ * the live-recompute latency on the demo (bench/live-bench.ts) per backend. A backend that cannot
+ * start here (webgpu without an adapter) is reported, not fatal.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -15,11 +17,12 @@ import { syntheticLayout, writeSyntheticModels } from './synthetic.js';
 
 const { values } = parseArgs({
   options: {
-    params: { type: 'string', default: '100M' },
+    params: { type: 'string', default: '10M' },
     models: { type: 'string', default: '4' },
     backends: { type: 'string', default: 'wasm,cpu' },
     dir: { type: 'string', default: '.cache/bench' },
     density: { type: 'string', default: '0.3' },
+    live: { type: 'string', default: '100' },
   },
 });
 
@@ -29,42 +32,60 @@ function count(text: string): number {
   return Number(m[1]) * ({ '': 1, k: 1e3, m: 1e6, b: 1e9 } as Record<string, number>)[m[2]!.toLowerCase()]!;
 }
 
-const params = count(values.params!);
-const nModels = Number(values.models);
-const dir = path.resolve(values.dir!, `${values.params}-${nModels}`);
-const layout = syntheticLayout(params);
-const actual = layout.reduce((s, t) => s + t.shape.reduce((a, b) => a * b, 1), 0);
+for (const size of values.params!.split(',')) {
+  const params = count(size);
+  const nModels = Number(values.models);
+  const dir = path.resolve(values.dir!, `${size}-${nModels}`);
+  const layout = syntheticLayout(params);
+  const actual = layout.reduce((s, t) => s + t.shape.reduce((a, b) => a * b, 1), 0);
 
-if (!existsSync(path.join(dir, `ft${nModels}`, 'model.safetensors'))) {
-  process.stderr.write(`generating base + ${nModels} models of ${actual.toLocaleString('en-US')} parameters in ${dir} …\n`);
-  await writeSyntheticModels({ params, models: nModels, dir });
+  if (!existsSync(path.join(dir, `ft${nModels}`, 'model.safetensors'))) {
+    process.stderr.write(`generating base + ${nModels} models of ${actual.toLocaleString('en-US')} parameters in ${dir} …\n`);
+    await writeSyntheticModels({ params, models: nModels, dir });
+  }
+  const recipe = path.join(dir, 'ties.yml');
+  const modelLines = Array.from({ length: nModels }, (_, i) => `  - model: ft${i + 1}\n    parameters: {weight: ${(1 / nModels).toFixed(3)}, density: ${values.density}}`);
+  await writeFile(recipe, `models:\n${modelLines.join('\n')}\nmerge_method: ties\nbase_model: base\ndtype: float32\n`);
+  await mkdir(path.join(dir, 'out'), { recursive: true });
+
+  const rows: { backend: string; seconds: number; rssMiB: number; paramsPerSec: number }[] = [];
+  for (const backend of values.backends!.split(',')) {
+    const out = path.join(dir, 'out', backend);
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'merge', recipe, '--out', out, '--backend', backend, '--no-progress', '--stats'], {
+      encoding: 'utf8',
+      maxBuffer: 1 << 24,
+    });
+    if (r.status !== 0) {
+      process.stderr.write(`${backend}: failed\n${r.stderr}\n`);
+      continue;
+    }
+    const stats = JSON.parse(r.stdout.trim().split('\n').pop()!) as { seconds: number; peakRssBytes: number };
+    rows.push({ backend, seconds: stats.seconds, rssMiB: stats.peakRssBytes / 2 ** 20, paramsPerSec: actual / stats.seconds });
+  }
+
+  const ref = rows.find((r) => r.backend === 'cpu');
+  const largest = Math.max(...layout.map((t) => t.shape.reduce((a, b) => a * b, 1))) * 4;
+  console.log(`\nTIES, density ${values.density}, base + ${nModels} models × ${actual.toLocaleString('en-US')} float32 parameters (${((actual * 4) / 2 ** 20).toFixed(0)} MiB each; largest tensor ${(largest / 2 ** 20).toFixed(0)} MiB)\n`);
+  console.log('| backend | time (s) | parameters/s | speed vs cpu | peak RSS (MiB) |');
+  console.log('|---|---:|---:|---:|---:|');
+  for (const r of rows) {
+    const ratio = ref ? `${(ref.seconds / r.seconds).toFixed(1)}×` : '—';
+    console.log(`| ${r.backend} | ${r.seconds.toFixed(1)} | ${(r.paramsPerSec / 1e6).toFixed(2)} M | ${ratio} | ${r.rssMiB.toFixed(0)} |`);
+  }
+
 }
-const recipe = path.join(dir, 'ties.yml');
-const modelLines = Array.from({ length: nModels }, (_, i) => `  - model: ft${i + 1}\n    parameters: {weight: ${(1 / nModels).toFixed(3)}, density: ${values.density}}`);
-await writeFile(recipe, `models:\n${modelLines.join('\n')}\nmerge_method: ties\nbase_model: base\ndtype: float32\n`);
-await mkdir(path.join(dir, 'out'), { recursive: true });
 
-const rows: { backend: string; seconds: number; rssMiB: number; paramsPerSec: number }[] = [];
+const live: { backend: string; p50: number; p95: number; first: number }[] = [];
 for (const backend of values.backends!.split(',')) {
-  const out = path.join(dir, 'out', backend);
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'merge', recipe, '--out', out, '--backend', backend, '--no-progress', '--stats'], {
-    encoding: 'utf8',
-    maxBuffer: 1 << 24,
-  });
-  if (r.status !== 0) {
-    process.stderr.write(`${backend}: failed\n${r.stderr}\n`);
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'bench/live-bench.ts', '--backend', backend, '--requests', values.live!], { encoding: 'utf8' });
+  const line = r.stdout.trim().split('\n').pop();
+  if (r.status !== 0 || !line?.startsWith('{')) {
+    process.stderr.write(`live ${backend}: failed\n${r.stderr.split('\n').slice(-3).join('\n')}\n`);
     continue;
   }
-  const stats = JSON.parse(r.stdout.trim().split('\n').pop()!) as { seconds: number; peakRssBytes: number };
-  rows.push({ backend, seconds: stats.seconds, rssMiB: stats.peakRssBytes / 2 ** 20, paramsPerSec: actual / stats.seconds });
+  live.push(JSON.parse(line) as (typeof live)[number]);
 }
-
-const ref = rows.find((r) => r.backend === 'cpu');
-const largest = Math.max(...layout.map((t) => t.shape.reduce((a, b) => a * b, 1))) * 4;
-console.log(`\nTIES, density ${values.density}, base + ${nModels} models × ${actual.toLocaleString('en-US')} float32 parameters (${((actual * 4) / 2 ** 20).toFixed(0)} MiB each; largest tensor ${(largest / 2 ** 20).toFixed(0)} MiB)\n`);
-console.log('| backend | time (s) | parameters/s | speed vs cpu | peak RSS (MiB) |');
-console.log('|---|---:|---:|---:|---:|');
-for (const r of rows) {
-  const ratio = ref ? `${(ref.seconds / r.seconds).toFixed(1)}×` : '—';
-  console.log(`| ${r.backend} | ${r.seconds.toFixed(1)} | ${(r.paramsPerSec / 1e6).toFixed(2)} M | ${ratio} | ${r.rssMiB.toFixed(0)} |`);
-}
+console.log(`\nLive recompute on the demo (TIES over 5 experts, 77k parameters: merge + per-task test accuracy), ${values.live} requests\n`);
+console.log('| backend | p50 (ms) | p95 (ms) | first request (ms) |');
+console.log('|---|---:|---:|---:|');
+for (const r of live) console.log(`| ${r.backend} | ${r.p50.toFixed(1)} | ${r.p95.toFixed(1)} | ${r.first.toFixed(0)} |`);
