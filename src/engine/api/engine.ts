@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { chooseBackend, currentBackend, type BackendChoice, type BackendInfo } from '../backend.js';
-import { MergeLabError, combineProblems } from '../errors.js';
+import { MergeLabError, combineProblems, isMergeLabError } from '../errors.js';
 import { blobSource, memorySink, openCheckpointFiles, type Checkpoint } from '../io/index.js';
 import { createSafetensorsWriter } from '../io/safetensors-writer.js';
 import { planMerge } from '../merge/plan-merge.js';
@@ -93,8 +93,8 @@ export function createEngine(host: EngineHost = {}): EngineApi {
           ...(p.plan ? { memoryBytes: estimateMergeMemory(p.plan) } : {}),
         };
       } catch (e) {
-        const err = e as MergeLabError;
-        const all = err.problems?.length ? err.problems : [err];
+        if (!isMergeLabError(e)) throw e;
+        const all = e.problems.length ? e.problems : [e];
         return { warnings: [], problems: all.map((x) => ({ code: x.code, message: x.message })) };
       }
     },
