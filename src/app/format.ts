@@ -26,3 +26,16 @@ const DTYPE_NAMES: Record<string, string> = { F64: 'float64', F32: 'float32', F1
 export function formatDtypes(dtypes: readonly string[]): string {
   return dtypes.map((d) => DTYPE_NAMES[d] ?? d.toLowerCase()).join(', ');
 }
+
+/** Binary units for memory limits and budgets (1 MiB = 2^20 bytes), as the adapter and the engine state them. */
+export function formatBinaryBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n / 1024;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${Number.isInteger(v) ? v : v.toFixed(1)} ${units[u]}`;
+}

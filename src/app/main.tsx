@@ -1,11 +1,19 @@
-/** Entry point of the lab's single-page app. The demo starts downloading before the first render. */
+/**
+ * Entry point of the lab's single-page app. The demo starts downloading and the engine worker
+ * starting before the first render; the worker gets the demo as soon as its files are in.
+ */
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App } from './App.js';
+import { installTestHook } from './engine/test-hook.js';
+import { engineClient } from './store/engine-slice.js';
 import { useLabStore } from './store/index.js';
 import './app.css';
 
-void useLabStore.getState().loadDemo();
+const store = useLabStore.getState();
+store.startEngine();
+void store.loadDemo();
+installTestHook(engineClient, useLabStore);
 
 createRoot(document.getElementById('root')!).render(
   <StrictMode>

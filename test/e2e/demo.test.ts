@@ -15,6 +15,11 @@ import { describeE2E, test } from './harness.js';
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const DEMO = path.join(ROOT, 'public/demo');
 const manifest = parseManifest(fs.readFileSync(path.join(DEMO, 'manifest.json'), 'utf8'));
+/**
+ * These tests look at the page's own copy of the demo, not the engine: start the worker on wasm so
+ * that it does not spend the test's CPU on SwiftShader WebGPU (engine.test.ts covers 'auto').
+ */
+const ENGINE = { backend: 'wasm' } as const;
 const PARAMETERS = architectureTensors(manifest.architecture).reduce((n, t) => n + t.shape.reduce((a, b) => a * b, 1), 0);
 
 /**
@@ -41,7 +46,7 @@ function servedBytes(url: string): Promise<number> {
 
 describeE2E('the lab opens with the embedded demo', () => {
   test('lists the base and the five experts with their tasks, and reaches its loaded state', async ({ lab }) => {
-    await lab.open();
+    await lab.open('', ENGINE);
     expect(await lab.waitForDemo()).toBe('loaded');
     expect(await lab.statusText()).toMatch(/^Embedded demo loaded in [\d.]+ ms: 6 models, 5 tasks/);
 
@@ -77,7 +82,7 @@ describeE2E('the lab opens with the embedded demo', () => {
   });
 
   test('ships under 1 MB in total: manifest, checkpoints and data as served', async ({ lab }) => {
-    await lab.open();
+    await lab.open('', ENGINE);
     expect(await lab.waitForDemo()).toBe('loaded');
     const reported = await lab.reportedTotalBytes();
     const urls = [
@@ -94,7 +99,7 @@ describeE2E('the lab opens with the embedded demo', () => {
   });
 
   test('the About panel holds the CC BY 4.0 attribution of the digits data', async ({ lab }) => {
-    await lab.open();
+    await lab.open('', ENGINE);
     const about = await lab.openTab('About');
     const text = (await about.getByLabel('Data attribution').textContent()) ?? '';
     expect(text).toContain('Optical Recognition of Handwritten Digits');
@@ -114,7 +119,7 @@ describeE2E('the lab opens with the embedded demo', () => {
       route.fulfill({ status: 200, contentType: 'application/octet-stream', body: bytes.subarray(0, bytes.length - 100) }),
     );
     await lab.page.route('**/assets/digits.csv*', (route) => route.fulfill({ status: 404, body: 'not found' }));
-    await lab.open();
+    await lab.open('', ENGINE);
     expect(await lab.waitForDemo()).toBe('loaded');
     expect(await lab.statusText()).toMatch(/with 2 problems/);
 
@@ -137,7 +142,7 @@ describeE2E('the lab opens with the embedded demo', () => {
 
   test('an unreadable manifest is reported, not a blank page', async ({ lab }) => {
     await lab.page.route('**/demo/manifest.json', (route) => route.fulfill({ status: 200, contentType: 'application/json', body: '{"format": "merge-lab-demo", "version": 1}' }));
-    await lab.open();
+    await lab.open('', ENGINE);
     expect(await lab.waitForDemo()).toBe('failed');
     const alert = lab.panel('Models').getByRole('alert');
     expect(await alert.textContent()).toMatch(/DEMO_MANIFEST_INVALID.*manifest\.json/);
@@ -148,7 +153,7 @@ describeE2E('the lab opens with the embedded demo', () => {
   });
 
   test('every control has an accessible name, and the tabs work from the keyboard', async ({ lab }) => {
-    await lab.open();
+    await lab.open('', ENGINE);
     await lab.waitForDemo();
     for (const name of ['Models', 'Methods', 'About'] as const) {
       await lab.openTab(name);

@@ -9,6 +9,21 @@ import { diagnostics, type PageDiagnostics } from './diagnostics.js';
 
 export type TabName = 'Models' | 'Methods' | 'About';
 export type DemoState = 'loaded' | 'failed';
+export type BackendChoiceName = 'auto' | 'webgpu' | 'wasm' | 'cpu';
+/** The Merge panel's job states (data-job-state). */
+export type JobStateName = 'idle' | 'running' | 'cancelling' | 'done' | 'cancelled' | 'failed';
+
+/** The live score as displayed (the Live score group's data attributes and table). */
+export interface LiveScoreView {
+  readonly state: string;
+  /** The request the shown numbers answer. */
+  readonly seq: number;
+  readonly density: number;
+  readonly lambda: number;
+  readonly normalized: number;
+  /** Merged accuracy per task as shown, e.g. '54.2%'. */
+  readonly perTask: readonly string[];
+}
 
 /** One row of the Models table as displayed. */
 export interface ModelRow {
@@ -47,9 +62,14 @@ export class LabPage {
     return diagnostics(this.page);
   }
 
-  /** Opens the lab (optionally with a URL hash, without the '#'). */
-  async open(hash = ''): Promise<void> {
-    await this.page.goto(`${this.baseURL}/${hash ? `#${hash}` : ''}`);
+  /**
+   * Opens the lab (optionally with a URL hash, without the '#'). `backend` starts the engine on
+   * that backend (?backend=…, the same setting as the status bar's Backend select), so a test
+   * that does not test WebGPU need not wait for SwiftShader.
+   */
+  async open(hash = '', options: { backend?: BackendChoiceName } = {}): Promise<void> {
+    const query = options.backend ? `?backend=${options.backend}` : '';
+    await this.page.goto(`${this.baseURL}/${query}${hash ? `#${hash}` : ''}`);
   }
 
   tab(name: TabName): Locator {
@@ -156,6 +176,152 @@ export class LabPage {
     const snapshot = await this.page.locator('body').ariaSnapshot();
     const unnamed = new RegExp(`^\\s*- (${CONTROL_ROLES.join('|')})(?=$|:|\\s\\[)`);
     return snapshot.split('\n').filter((line) => unnamed.test(line));
+  }
+
+  // ---- the engine's status bar ----
+
+  /** The engine's status bar (role=status, "Engine status"). */
+  statusBar(): Locator {
+    return this.page.getByRole('status', { name: 'Engine status' });
+  }
+
+  async statusBarText(): Promise<string> {
+    return ((await this.statusBar().textContent()) ?? '').replace(/\s+/g, ' ');
+  }
+
+  backendSelect(): Locator {
+    return this.page.getByRole('combobox', { name: 'Backend', exact: true });
+  }
+
+  /** Picks a backend in the status bar (the engine restarts on it). */
+  async selectBackend(choice: BackendChoiceName): Promise<void> {
+    await this.backendSelect().selectOption(choice);
+  }
+
+  /**
+   * Waits until the engine runs (on `backend`, when given) with the demo loaded in the worker,
+   * and returns the backend's name. SwiftShader WebGPU needs seconds for its first op.
+   */
+  async waitForEngine(backend?: string, timeout = 60_000): Promise<string> {
+    const sel = `[data-engine-state="ready"][data-engine-demo="ready"]${backend ? `[data-backend="${backend}"]` : ''}`;
+    await this.page.locator(sel).waitFor({ state: 'attached', timeout });
+    return (await this.statusBar().getAttribute('data-backend')) ?? '';
+  }
+
+  /** How many times the engine restarted after a failure (data-restarts). */
+  async engineRestarts(): Promise<number> {
+    return Number(await this.statusBar().getAttribute('data-restarts'));
+  }
+
+  // ---- the Merge panel ----
+
+  mergePanel(): Locator {
+    return this.page.getByRole('region', { name: 'Merge', exact: true });
+  }
+
+  densitySlider(): Locator {
+    return this.mergePanel().getByRole('slider', { name: 'Density', exact: true });
+  }
+
+  lambdaSlider(): Locator {
+    return this.mergePanel().getByRole('slider', { name: 'λ', exact: true });
+  }
+
+  budgetInput(): Locator {
+    return this.mergePanel().getByRole('spinbutton', { name: 'Memory budget (MiB)' });
+  }
+
+  mergeButton(): Locator {
+    return this.mergePanel().getByRole('button', { name: 'Merge', exact: true });
+  }
+
+  cancelButton(): Locator {
+    return this.mergePanel().getByRole('button', { name: 'Cancel', exact: true });
+  }
+
+  downloadWeightsLink(): Locator {
+    return this.mergePanel().getByRole('link', { name: 'Download merged weights' });
+  }
+
+  downloadRecipeLink(): Locator {
+    return this.mergePanel().getByRole('link', { name: 'Download recipe' });
+  }
+
+  /** The element carrying the merge job's state, whose text says what happened. */
+  job(): Locator {
+    return this.mergePanel().locator('[data-job-state]');
+  }
+
+  async jobState(): Promise<JobStateName> {
+    return (await this.job().getAttribute('data-job-state')) as JobStateName;
+  }
+
+  async jobText(): Promise<string> {
+    return ((await this.job().textContent()) ?? '').replace(/\s+/g, ' ');
+  }
+
+  /** Waits for the job to reach one of `states` and returns which. */
+  async waitForJob(states: readonly JobStateName[], timeout = 60_000): Promise<JobStateName> {
+    const done = this.mergePanel().locator(states.map((s) => `[data-job-state="${s}"]`).join(', '));
+    await done.waitFor({ state: 'attached', timeout });
+    return (await done.getAttribute('data-job-state')) as JobStateName;
+  }
+
+  /** Clicks Merge and waits for the job to end: done, failed or cancelled. */
+  async merge(timeout = 60_000): Promise<JobStateName> {
+    await this.mergeButton().click();
+    return this.waitForJob(['done', 'failed', 'cancelled'], timeout);
+  }
+
+  /** Clicks a download link and saves the file as `file`; returns its bytes. */
+  async download(link: Locator, file: string): Promise<{ suggested: string; bytes: Buffer }> {
+    const [download] = await Promise.all([this.page.waitForEvent('download'), link.click()]);
+    await download.saveAs(file);
+    return { suggested: download.suggestedFilename(), bytes: fs.readFileSync(file) };
+  }
+
+  /** The live score as shown. */
+  async liveScore(): Promise<LiveScoreView> {
+    return this.mergePanel()
+      .getByRole('group', { name: 'Live score' })
+      .evaluate((el) => {
+        const d = (el as HTMLElement).dataset;
+        const normalized = el.querySelector('[data-normalized]')?.getAttribute('data-normalized');
+        return {
+          state: d['liveState'] ?? '',
+          seq: Number(d['seq'] ?? 0),
+          density: Number(d['density'] ?? NaN),
+          lambda: Number(d['lambda'] ?? NaN),
+          normalized: Number(normalized ?? NaN),
+          perTask: [...el.querySelectorAll('tbody tr')].map((tr) => (tr.querySelector('td')?.textContent ?? '').trim()),
+        };
+      });
+  }
+
+  /** Waits until the live score shown is final (no newer request pending) and, if given, for `density`. */
+  async waitForLiveScore(density?: number, timeout = 30_000): Promise<LiveScoreView> {
+    const sel = `[data-live-state="ready"]${density !== undefined ? `[data-density="${density}"]` : ''}`;
+    await this.mergePanel().locator(sel).waitFor({ state: 'attached', timeout });
+    return this.liveScore();
+  }
+
+  /** Durations of every performance measure named `name` on the page, in ms. */
+  async measures(name: string): Promise<number[]> {
+    return this.page.evaluate((n) => performance.getEntriesByName(n, 'measure').map((e) => e.duration), name);
+  }
+
+  /** tfjs' live tensors in the worker, through the test hook (window.__mergeLab). */
+  async engineMemory(): Promise<{ numTensors: number; numBytes: number }> {
+    return this.page.evaluate(async () => {
+      const engine = window.__mergeLab?.engine;
+      if (!engine) throw new Error('window.__mergeLab.engine is missing: the engine was not started.');
+      return engine.memory();
+    });
+  }
+
+  /** Terminates the engine worker as a crash would (test hook). */
+  async killWorker(): Promise<void> {
+    await this.page.evaluate(() => window.__mergeLab!.killWorker());
   }
 
   /** Saves a full-page screenshot to test-results/<name>.png and returns its path. */

@@ -1,22 +1,32 @@
 /**
- * The demo's bytes, kept out of the store (which holds only descriptions): checkpoint blobs by
- * file name and the parsed digits. The worker issue hands these to the engine worker.
+ * The demo's bytes, kept out of the store (which holds only descriptions): the manifest's text,
+ * checkpoint blobs by file name, the digits data as downloaded and parsed. The engine client
+ * (src/app/engine/) hands the raw files to the engine worker.
  */
 import type { Digits } from '../../engine/demo/dataset.js';
 import type { DemoManifest } from '../../engine/demo/manifest.js';
 
 const blobs = new Map<string, Blob>();
 let manifest: DemoManifest | undefined;
+let manifestText: string | undefined;
 let digits: Digits | undefined;
+let digitsBlob: Blob | undefined;
 
 export const demoAssets = {
   clear(): void {
     blobs.clear();
     manifest = undefined;
+    manifestText = undefined;
     digits = undefined;
+    digitsBlob = undefined;
   },
-  setManifest(m: DemoManifest): void {
+  setManifest(m: DemoManifest, text: string): void {
     manifest = m;
+    manifestText = text;
+  },
+  /** manifest.json as downloaded (the worker parses it itself). */
+  manifestText(): string | undefined {
+    return manifestText;
   },
   manifest(): DemoManifest | undefined {
     return manifest;
@@ -28,8 +38,13 @@ export const demoAssets = {
   checkpoint(file: string): Blob | undefined {
     return blobs.get(file);
   },
-  setDigits(d: Digits): void {
+  /** The parsed data and the file as downloaded (gzip, or inflated by the server's Content-Encoding). */
+  setDigits(d: Digits, blob: Blob): void {
     digits = d;
+    digitsBlob = blob;
+  },
+  digitsBlob(): Blob | undefined {
+    return digitsBlob;
   },
   digits(): Digits | undefined {
     return digits;

@@ -1,8 +1,9 @@
 /**
- * The lab's zustand store, built from slices (models, recipe, ui) with each action beside its
+ * The lab's zustand store, built from slices (models, recipe, engine, ui) with each action beside its
  * state. Components select narrowly: `useLabStore(useShallow((s) => ({ a: s.a, b: s.b })))`.
  */
 import { create } from 'zustand';
+import { createEngineSlice } from './engine-slice.js';
 import { createModelsSlice } from './models-slice.js';
 import { createRecipeSlice } from './recipe-slice.js';
 import type { LabState } from './types.js';
@@ -11,6 +12,7 @@ import { createUiSlice } from './ui-slice.js';
 export const useLabStore = create<LabState>()((...a) => ({
   ...createModelsSlice(...a),
   ...createRecipeSlice(...a),
+  ...createEngineSlice(...a),
   ...createUiSlice(...a),
 }));
 

@@ -71,10 +71,12 @@ export const createModelsSlice: SliceCreator<ModelsSlice> = (set, get) => {
 
       let manifest: DemoManifest;
       let manifestBytes: number;
+      let manifestText: string;
       try {
         const { blob } = await fetchBlob(DEMO_MANIFEST_URL, 'manifest.json');
         manifestBytes = blob.size;
-        manifest = parseManifest(await blob.text(), 'manifest.json');
+        manifestText = await blob.text();
+        manifest = parseManifest(manifestText, 'manifest.json');
       } catch (e) {
         if (!live()) return;
         const loadMs = finish();
@@ -82,7 +84,7 @@ export const createModelsSlice: SliceCreator<ModelsSlice> = (set, get) => {
         return;
       }
       if (!live()) return;
-      demoAssets.setManifest(manifest);
+      demoAssets.setManifest(manifest, manifestText);
       const n = manifest.accuracy.normalized;
       set({
         models: modelEntries(manifest),
@@ -113,7 +115,7 @@ export const createModelsSlice: SliceCreator<ModelsSlice> = (set, get) => {
           const bytes = new Uint8Array(await blob.arrayBuffer());
           const digits = await parseDigits(bytes, DIGITS_FILE, manifest);
           if (!live()) return;
-          demoAssets.setDigits(digits);
+          demoAssets.setDigits(digits, blob);
           // vite preview serves .gz files with Content-Encoding: gzip, so fetch inflates them; the
           // file as shipped is then the Content-Length, not what arrived.
           const shipped = isGzip(bytes) || contentLength === undefined ? blob.size : contentLength;

@@ -1,13 +1,33 @@
-/** The recipe slice: which merge method is chosen (TIES by default, as the lab opens). */
+/**
+ * The recipe slice: the merge method (TIES by default, as the lab opens) and the demo's global
+ * controls. Each change asks the engine for a new live score; requests are latest-wins.
+ */
 import { findMethod } from '../../engine/methods/registry.js';
 import type { RecipeSlice, SliceCreator } from './types.js';
 
 export const DEFAULT_METHOD = 'ties';
+/** The trainer's TIES reference point (manifest.json: accuracy.normalized.ties). */
+export const DEFAULT_DENSITY = 0.3;
+export const DEFAULT_LAMBDA = 1;
 
-export const createRecipeSlice: SliceCreator<RecipeSlice> = (set) => ({
+export const createRecipeSlice: SliceCreator<RecipeSlice> = (set, get) => ({
   method: DEFAULT_METHOD,
+  density: DEFAULT_DENSITY,
+  lambda: DEFAULT_LAMBDA,
   setMethod(id) {
     // Only ids from the registry: a stale URL or preset must not leave an unknown method selected.
-    if (findMethod(id)) set({ method: id });
+    if (!findMethod(id) || id === get().method) return;
+    set({ method: id });
+    get().requestLive();
+  },
+  setDensity(value, inputAt) {
+    if (!Number.isFinite(value)) return;
+    set({ density: value });
+    get().requestLive(inputAt);
+  },
+  setLambda(value, inputAt) {
+    if (!Number.isFinite(value)) return;
+    set({ lambda: value });
+    get().requestLive(inputAt);
   },
 });

@@ -3,6 +3,9 @@
  * no bytes live in the store (those stay in src/app/demo/assets.ts and, later, the worker).
  */
 import type { StateCreator } from 'zustand';
+import type { BackendChoice, BackendInfo, BackendName } from '../../engine/backend.js';
+
+export type { BackendChoice, BackendInfo, BackendName };
 
 /** An error as the UI shows it: the engine's stable code and its message naming the file. */
 export interface AppError {
@@ -94,10 +97,127 @@ export interface ModelsSlice {
   loadDemo(): Promise<void>;
 }
 
-/** The merge recipe being edited. Only the method for now; parameters arrive with the lab. */
+/**
+ * The merge recipe being edited: the method and the demo's global controls. Every change asks the
+ * engine for a new live score (latest wins). `inputAt` is the performance.now() of the user's
+ * input, for the 'slider-to-score' measure.
+ */
 export interface RecipeSlice {
   readonly method: string;
+  /** Every expert's density (methods that trim or drop). */
+  readonly density: number;
+  /** The global λ scaling the merged task vector. */
+  readonly lambda: number;
   setMethod(id: string): void;
+  setDensity(value: number, inputAt?: number): void;
+  setLambda(value: number, inputAt?: number): void;
+}
+
+/**
+ * The engine worker as the status bar shows it. starting → ready; a worker that dies or a GPU
+ * device that is lost goes restarting → ready (with `notice` saying so); failed when no backend starts.
+ */
+export type EngineStatus = 'idle' | 'starting' | 'ready' | 'restarting' | 'failed';
+
+/** The demo inside the worker (for live scores): separate from the files the page downloaded. */
+export interface EngineDemo {
+  readonly status: 'idle' | 'loading' | 'ready' | 'unavailable' | 'error';
+  /** Scored task ids, in the engine's table order: the recipe names experts by these. */
+  readonly tasks?: readonly string[];
+  /** Each expert on its own task (test, percent). */
+  readonly expertAccuracy?: readonly number[];
+  /** performance.measure('engine-demo-load'): opening the demo models and loadDemo in the worker. */
+  readonly loadMs?: number;
+  readonly error?: AppError;
+}
+
+export interface EngineInfo {
+  readonly status: EngineStatus;
+  /** The user's setting (the status bar's Backend select; ?backend= in the URL sets it at start). */
+  readonly choice: BackendChoice;
+  /** The backend running, once started. */
+  readonly backend?: BackendInfo;
+  /** "The engine restarted on wasm after …": set by a recovery, kept until the next user choice. */
+  readonly notice?: string;
+  /** How many times the engine was restarted after a failure. */
+  readonly restarts: number;
+  /** Why the engine could not start at all. */
+  readonly error?: AppError;
+  readonly demo: EngineDemo;
+}
+
+/** Progress of a merge, after each tensor (from the engine's MergeProgress). */
+export interface JobProgress {
+  readonly tensorIndex: number;
+  readonly tensorCount: number;
+  readonly tensorName: string;
+  readonly bytesDone: number;
+  readonly bytesTotal: number;
+  readonly elapsedMs: number;
+}
+
+/** A finished merge: numbers and the Blob URLs of its files (the bytes stay out of the store). */
+export interface JobResult {
+  readonly tensors: number;
+  readonly milliseconds: number;
+  readonly backend: BackendName;
+  /** Size of model.safetensors. */
+  readonly bytes: number;
+  readonly warnings: readonly string[];
+  readonly weightsUrl: string;
+  readonly recipeUrl: string;
+}
+
+export type JobStatus = 'idle' | 'running' | 'cancelling' | 'done' | 'cancelled' | 'failed';
+
+export interface JobState {
+  readonly id?: string;
+  readonly status: JobStatus;
+  readonly progress?: JobProgress;
+  readonly result?: JobResult;
+  readonly error?: AppError;
+}
+
+/** A live score as shown, with the settings it was computed for. */
+export interface LiveShown {
+  /** The request it answers (requests are numbered; only the latest one is measured). */
+  readonly seq: number;
+  readonly method: string;
+  readonly density: number;
+  readonly lambda: number;
+  /** Test accuracy per task, percent, in EngineDemo.tasks order. */
+  readonly perTask: readonly number[];
+  readonly normalized: number;
+  /** Time the engine took (merge + scoring in the worker). */
+  readonly milliseconds: number;
+  /** performance.now() of the input that asked for it, when a user input did. */
+  readonly inputAt?: number;
+}
+
+export interface LiveState {
+  readonly status: 'idle' | 'computing' | 'ready' | 'error';
+  /** The newest request sent. */
+  readonly requested: number;
+  readonly shown?: LiveShown;
+  readonly error?: AppError;
+}
+
+export interface EngineSlice {
+  readonly engine: EngineInfo;
+  /** The memory budget passed to merges, in MiB. */
+  readonly budgetMiB: number;
+  readonly job: JobState;
+  readonly live: LiveState;
+  /** Starts the engine worker with the current choice and keeps the demo loaded in it. Once. */
+  startEngine(): void;
+  /** The user's backend override: restarts the worker on it. */
+  setBackendChoice(choice: BackendChoice): void;
+  setBudgetMiB(mib: number): void;
+  /** Merges the demo with the current recipe; the result's files become downloadable. */
+  merge(): Promise<void>;
+  cancelMerge(): Promise<void>;
+  /** Asks for a live score of the current recipe on the demo (latest wins). */
+  requestLive(inputAt?: number): void;
 }
 
 export type TabId = 'models' | 'methods' | 'about';
@@ -107,7 +227,7 @@ export interface UiSlice {
   setTab(tab: TabId): void;
 }
 
-export type LabState = ModelsSlice & RecipeSlice & UiSlice;
+export type LabState = ModelsSlice & RecipeSlice & EngineSlice & UiSlice;
 
 /** A slice creator over the whole store (zustand's slices pattern). */
 export type SliceCreator<T> = StateCreator<LabState, [], [], T>;

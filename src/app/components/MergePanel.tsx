@@ -1,0 +1,265 @@
+/**
+ * The Merge panel for the embedded demo: the method's density and λ controls (from its parameter
+ * schema), the live score they drive (per-task accuracy and the normalized score, latest-wins
+ * requests to the worker), and a one-off merge with a memory budget, progress, cancel and the
+ * downloads. Slider input → score on screen is measured as 'slider-to-score'.
+ */
+import { useLayoutEffect, useMemo, useRef, useState } from 'react';
+import { useShallow } from 'zustand/react/shallow';
+import { findMethod } from '../../engine/methods/registry.js';
+import type { ParamSpec } from '../../engine/methods/types.js';
+import { formatBytes, formatMs } from '../format.js';
+import { demoRecipeYaml, methodParam } from '../recipe/demo-recipe.js';
+import { recipeTasks } from '../store/engine-slice.js';
+import { useLabStore } from '../store/index.js';
+import type { AppError, JobState } from '../store/types.js';
+
+/** performance marks/measures a test (or a profiler) reads. */
+export const SLIDER_INPUT_MARK = 'slider-input';
+export const SCORE_SHOWN_MARK = 'score-shown';
+export const SLIDER_TO_SCORE_MEASURE = 'slider-to-score';
+
+function ErrorLine({ error }: { error: AppError }) {
+  return (
+    <p className="status error" role="alert">
+      <strong>{error.code}</strong> {error.message}
+    </p>
+  );
+}
+
+function Slider({ id, label, spec, value, onInput }: { id: string; label: string; spec: ParamSpec; value: number; onInput: (v: number, at: number) => void }) {
+  const min = spec.ui?.min ?? spec.min ?? 0;
+  const max = spec.ui?.max ?? spec.max ?? 1;
+  const step = spec.ui?.step ?? 0.01;
+  return (
+    <p className="field slider">
+      <label htmlFor={id}>{label}</label>
+      <input
+        id={id}
+        type="range"
+        min={min}
+        max={max}
+        step={step}
+        value={value}
+        aria-describedby={`${id}-help`}
+        onChange={(e) => onInput(Number(e.target.value), performance.mark(SLIDER_INPUT_MARK).startTime)}
+      />
+      <output htmlFor={id}>{value.toFixed(2)}</output>
+      <span id={`${id}-help`} className="help">
+        {spec.help}
+      </span>
+    </p>
+  );
+}
+
+function BudgetInput() {
+  const { budgetMiB, setBudgetMiB } = useLabStore(useShallow((s) => ({ budgetMiB: s.budgetMiB, setBudgetMiB: s.setBudgetMiB })));
+  // Local text, so the field can be emptied while typing; only valid numbers reach the store.
+  const [text, setText] = useState(String(budgetMiB));
+  return (
+    <p className="field">
+      <label htmlFor="budget-mib">Memory budget (MiB)</label>{' '}
+      <input
+        id="budget-mib"
+        type="number"
+        min={1}
+        step={1}
+        value={text}
+        onChange={(e) => {
+          setText(e.target.value);
+          setBudgetMiB(Number(e.target.value));
+        }}
+      />{' '}
+      <span className="help">A merge whose estimated peak memory is larger is refused before it starts.</span>
+    </p>
+  );
+}
+
+function Controls() {
+  const { method, density, lambda, setDensity, setLambda } = useLabStore(
+    useShallow((s) => ({ method: s.method, density: s.density, lambda: s.lambda, setDensity: s.setDensity, setLambda: s.setLambda })),
+  );
+  const densitySpec = methodParam(method, 'density');
+  const lambdaSpec = methodParam(method, 'lambda');
+  return (
+    <div className="controls">
+      {densitySpec && <Slider id="param-density" label="Density" spec={densitySpec} value={density} onInput={setDensity} />}
+      {lambdaSpec && <Slider id="param-lambda" label="λ" spec={lambdaSpec} value={lambda} onInput={setLambda} />}
+      {!densitySpec && !lambdaSpec && <p className="help">This method has no density or λ; its other parameters use their defaults.</p>}
+      <BudgetInput />
+    </div>
+  );
+}
+
+function LiveScore() {
+  const { live, tasks, engineTasks, expertAccuracy, demoStatus } = useLabStore(
+    useShallow((s) => ({ live: s.live, tasks: s.tasks, engineTasks: s.engine.demo.tasks, expertAccuracy: s.engine.demo.expertAccuracy, demoStatus: s.engine.demo.status })),
+  );
+  const shown = live.shown;
+  const measured = useRef(0);
+  // The numbers are in the DOM now: close the measure for the input that asked for them (only the latest).
+  useLayoutEffect(() => {
+    if (!shown || shown.inputAt === undefined || shown.seq !== live.requested || measured.current >= shown.seq) return;
+    measured.current = shown.seq;
+    const end = performance.mark(SCORE_SHOWN_MARK).startTime;
+    performance.measure(SLIDER_TO_SCORE_MEASURE, { start: shown.inputAt, end });
+  }, [shown, live.requested]);
+
+  const label = (id: string) => tasks.find((t) => t.id === id)?.label ?? id;
+  const state = live.status;
+  return (
+    <div className="live" aria-label="Live score" role="group" data-live-state={state} data-seq={shown?.seq ?? 0} data-density={shown?.density} data-lambda={shown?.lambda}>
+      <h3>Live score on the demo</h3>
+      {!shown && (
+        <p className="help">{demoStatus === 'ready' || demoStatus === 'loading' || demoStatus === 'idle' ? 'Computing the first score…' : 'The demo is not loaded in the engine, so there is no live score.'}</p>
+      )}
+      {shown && engineTasks && (
+        <>
+          <p className="score">
+            Normalized score <strong data-normalized={shown.normalized}>{shown.normalized.toFixed(1)}%</strong> (mean over tasks of merged / expert accuracy) ·{' '}
+            {[shown.method, ...(methodParam(shown.method, 'density') ? [`density ${shown.density.toFixed(2)}`] : []), ...(methodParam(shown.method, 'lambda') ? [`λ ${shown.lambda.toFixed(2)}`] : [])].join(', ')} ·{' '}
+            {formatMs(shown.milliseconds)} in the engine
+            {state === 'computing' && <span className="help"> · updating…</span>}
+          </p>
+          <table className="grid" aria-label="Accuracy per task">
+            <thead>
+              <tr>
+                <th scope="col">task</th>
+                <th scope="col">merged</th>
+                <th scope="col">its expert</th>
+              </tr>
+            </thead>
+            <tbody>
+              {engineTasks.map((t, i) => (
+                <tr key={t} data-task={t}>
+                  <th scope="row">{label(t)}</th>
+                  <td className="num">{shown.perTask[i]?.toFixed(1)}%</td>
+                  <td className="num">{expertAccuracy?.[i]?.toFixed(1)}%</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </>
+      )}
+      {state === 'error' && live.error && <ErrorLine error={live.error} />}
+    </div>
+  );
+}
+
+function progressText(job: JobState): string {
+  const p = job.progress;
+  if (!p) return 'Starting…';
+  const rate = p.elapsedMs > 0 ? (p.bytesDone / p.elapsedMs) * 1000 : 0;
+  const eta = rate > 0 ? ((p.bytesTotal - p.bytesDone) / rate) * 1000 : NaN;
+  return `tensor ${p.tensorIndex} of ${p.tensorCount} (${p.tensorName}) · ${formatBytes(p.bytesDone)} of ${formatBytes(p.bytesTotal)}${rate > 0 ? ` · ${formatBytes(rate)}/s` : ''}${Number.isFinite(eta) ? ` · ETA ${formatMs(eta)}` : ''}`;
+}
+
+function JobLine({ job }: { job: JobState }) {
+  switch (job.status) {
+    case 'idle':
+      return <p className="help">Merge the five experts into one model with these settings and download it.</p>;
+    case 'running':
+    case 'cancelling':
+      return (
+        <p>
+          {job.status === 'cancelling' ? 'Cancelling: ' : 'Merging: '}
+          {progressText(job)}
+        </p>
+      );
+    case 'cancelled':
+      return (
+        <p>
+          Merge cancelled{job.progress ? ` after tensor ${job.progress.tensorIndex} of ${job.progress.tensorCount}` : ''}; nothing was written.
+        </p>
+      );
+    case 'failed':
+      return job.error ? <ErrorLine error={job.error} /> : <p className="status error">The merge failed.</p>;
+    case 'done': {
+      const r = job.result!;
+      return (
+        <>
+          <p className="status ok">
+            Merged {r.tensors} tensors on {r.backend} in {formatMs(r.milliseconds)}: model.safetensors, {formatBytes(r.bytes)}.
+          </p>
+          {r.warnings.length > 0 && (
+            <ul className="warnings" aria-label="Merge warnings">
+              {r.warnings.map((w, i) => (
+                <li key={i}>{w}</li>
+              ))}
+            </ul>
+          )}
+          <p className="downloads">
+            <a href={r.weightsUrl} download="model.safetensors">
+              Download merged weights
+            </a>{' '}
+            <a href={r.recipeUrl} download="merge-recipe.yml">
+              Download recipe
+            </a>
+          </p>
+        </>
+      );
+    }
+  }
+}
+
+function MergeActions() {
+  const { job, canMerge, merge, cancelMerge } = useLabStore(
+    useShallow((s) => ({
+      job: s.job,
+      canMerge: s.demo.status === 'loaded' && !s.demo.problems && s.engine.status !== 'failed',
+      merge: s.merge,
+      cancelMerge: s.cancelMerge,
+    })),
+  );
+  const busy = job.status === 'running' || job.status === 'cancelling';
+  const p = job.progress;
+  return (
+    <div className="job" data-job-state={job.status} aria-live="polite">
+      <p className="buttons">
+        <button type="button" onClick={() => void merge()} disabled={!canMerge || busy}>
+          Merge
+        </button>{' '}
+        <button type="button" onClick={() => void cancelMerge()} disabled={job.status !== 'running'}>
+          Cancel
+        </button>{' '}
+        {busy && <progress aria-label="Merge progress" max={p?.bytesTotal || 1} value={p?.bytesDone ?? 0} data-tensor={p?.tensorIndex ?? 0} data-tensors={p?.tensorCount ?? 0} />}
+      </p>
+      <JobLine job={job} />
+    </div>
+  );
+}
+
+function RecipeYaml() {
+  const { method, density, lambda, tasks } = useLabStore(useShallow((s) => ({ method: s.method, density: s.density, lambda: s.lambda, tasks: recipeTasks(s).join('\n') })));
+  const yaml = useMemo(() => {
+    try {
+      return demoRecipeYaml(method, tasks.split('\n'), { density, lambda });
+    } catch (e) {
+      return `# ${(e as Error).message}`;
+    }
+  }, [method, density, lambda, tasks]);
+  return (
+    <details className="recipe">
+      <summary>Recipe (mergekit YAML)</summary>
+      <pre>{yaml}</pre>
+    </details>
+  );
+}
+
+export function MergePanel() {
+  const method = useLabStore((s) => s.method);
+  const label = useMemo(() => findMethod(method)?.label ?? method, [method]);
+  return (
+    <section className="merge-panel" aria-labelledby="merge-heading">
+      <h2 id="merge-heading">Merge</h2>
+      <p className="lead">
+        The demo's five experts merged onto its base with <strong>{label}</strong> (choose the method under Methods). Moving a slider
+        re-scores the merge in the engine worker.
+      </p>
+      <Controls />
+      <LiveScore />
+      <MergeActions />
+      <RecipeYaml />
+    </section>
+  );
+}

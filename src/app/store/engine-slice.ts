@@ -1,0 +1,231 @@
+/**
+ * The engine slice: the worker's state as the status bar shows it (backend, adapter, restarts,
+ * last error), the merge job (progress, result as Blob URLs, error) and the live score, with the
+ * actions that drive the engine client. No tensors and no bytes are kept here.
+ */
+import * as Comlink from 'comlink';
+import type { BackendChoice } from '../../engine/backend.js';
+import { MergeLabError, isMergeLabError } from '../../engine/errors.js';
+import type { MergeProgress } from '../../engine/merge/progress.js';
+import { demoAssets } from '../demo/assets.js';
+import { toAppError } from '../demo/errors.js';
+import { EngineClient, type DemoFiles } from '../engine/engine-client.js';
+import { isEngineGone } from '../engine/failures.js';
+import { publishOutputs, releaseOutputs } from '../engine/outputs.js';
+import { createEngineWorker } from '../engine/worker.js';
+import { DEMO_BASE_ID, demoRecipeYaml } from '../recipe/demo-recipe.js';
+import type { AppError, EngineSlice, LabState, SliceCreator } from './types.js';
+
+export const DEFAULT_BUDGET_MIB = 1024;
+const CHOICES: readonly BackendChoice[] = ['auto', 'webgpu', 'wasm', 'cpu'];
+
+let client: EngineClient | undefined;
+let jobCounter = 0;
+
+/** The engine client, once startEngine() ran (the test hook hands out its remote). */
+export function engineClient(): EngineClient | undefined {
+  return client;
+}
+
+/** `?backend=wasm` in the page's URL sets the starting choice (the status bar's select changes it later). */
+function initialChoice(): BackendChoice {
+  if (typeof window === 'undefined') return 'auto';
+  const asked = new URLSearchParams(window.location.search).get('backend');
+  return CHOICES.find((c) => c === asked) ?? 'auto';
+}
+
+/** The scored tasks' ids: the engine's list once it has the demo, else the manifest's (the same ids). */
+export function recipeTasks(s: LabState): readonly string[] {
+  return s.engine.demo.tasks ?? s.tasks.filter((t) => !t.hard).map((t) => t.id);
+}
+
+/** The current recipe as YAML (throws for an unknown method). */
+export function currentRecipeYaml(s: LabState): string {
+  return demoRecipeYaml(s.method, recipeTasks(s), { density: s.density, lambda: s.lambda });
+}
+
+/** The demo's files as the worker takes them, when every file loaded; otherwise undefined. */
+function demoFiles(s: LabState): DemoFiles | undefined {
+  if (s.demo.status !== 'loaded' || s.demo.problems) return undefined;
+  const manifest = demoAssets.manifest();
+  const text = demoAssets.manifestText();
+  const digits = demoAssets.digitsBlob();
+  if (!manifest || text === undefined || !digits) return undefined;
+  const checkpoints: Record<string, Blob> = {};
+  const models = new Map<string, { path: string; blob: Blob }[]>();
+  for (const [id, file] of [[DEMO_BASE_ID, manifest.base], ...manifest.tasks.map((t) => [t.id, t.expert])] as [string, string][]) {
+    const blob = demoAssets.checkpoint(file);
+    if (!blob) return undefined;
+    checkpoints[file] = blob;
+    models.set(id, [{ path: file, blob }]);
+  }
+  return { blobs: { manifest: text, checkpoints, digits }, models };
+}
+
+/** An engine failure as a row or line shows it; a worker lost under a call gets its own code. */
+function engineError(e: unknown, what: string): AppError {
+  if (isEngineGone(e)) return { code: 'ENGINE_STOPPED', message: `${e.message} ${what}` };
+  return toAppError(e);
+}
+
+export const createEngineSlice: SliceCreator<EngineSlice> = (set, get, api) => {
+  const patchEngine = (patch: Partial<LabState['engine']>) => set((s) => ({ engine: { ...s.engine, ...patch } }));
+  const patchDemo = (patch: Partial<LabState['engine']['demo']>) => set((s) => ({ engine: { ...s.engine, demo: { ...s.engine.demo, ...patch } } }));
+
+  return {
+    engine: { status: 'idle', choice: initialChoice(), restarts: 0, demo: { status: 'idle' } },
+    budgetMiB: DEFAULT_BUDGET_MIB,
+    job: { status: 'idle' },
+    live: { status: 'idle', requested: 0 },
+
+    startEngine() {
+      if (client) return;
+      client = new EngineClient(createEngineWorker, {
+        starting(_choice, after) {
+          const demo = get().engine.demo;
+          patchEngine({
+            status: after ? 'restarting' : 'starting',
+            backend: undefined,
+            // The new worker loads the demo again (same tasks); until then there is no live score.
+            demo: demo.status === 'unavailable' ? demo : { ...demo, status: 'idle' },
+            ...(after ? {} : { notice: undefined, error: undefined }),
+          });
+        },
+        ready(info, after) {
+          const s = get().engine;
+          patchEngine({
+            status: 'ready',
+            backend: info,
+            ...(after ? { notice: `The engine restarted on ${info.name} after ${after}.`, restarts: s.restarts + 1 } : {}),
+          });
+        },
+        failed(e) {
+          patchEngine({ status: 'failed', error: toAppError(e) });
+        },
+        problem(e) {
+          patchEngine({ error: toAppError(e) });
+        },
+        demoLoading() {
+          patchDemo({ status: 'loading', error: undefined });
+        },
+        demoLoaded(summary, ms) {
+          patchDemo({ status: 'ready', tasks: summary.tasks, expertAccuracy: summary.expertAccuracy, loadMs: ms, error: undefined });
+          // The score for the current settings (kept across a restart) as soon as the demo is in.
+          get().requestLive();
+        },
+        demoFailed(e) {
+          patchDemo({ status: 'error', error: toAppError(e) });
+        },
+      });
+      client.start(get().engine.choice);
+      // Hand the demo to the worker whenever the page's copy finished loading (again, after "Reload demo").
+      const sync = (s: LabState) => {
+        const files = demoFiles(s);
+        if (!files) patchDemo({ status: 'unavailable' });
+        client!.setDemo(files);
+      };
+      api.subscribe((s, prev) => {
+        if (s.demo !== prev.demo && (s.demo.status === 'loaded' || s.demo.status === 'failed') && s.demo.status !== prev.demo.status) sync(s);
+      });
+      const s = get();
+      if (s.demo.status === 'loaded' || s.demo.status === 'failed') sync(s);
+    },
+
+    setBackendChoice(choice) {
+      patchEngine({ choice, notice: undefined });
+      client?.start(choice);
+    },
+
+    setBudgetMiB(mib) {
+      if (Number.isFinite(mib) && mib > 0) set({ budgetMiB: mib });
+    },
+
+    async merge() {
+      const s = get();
+      if (!client || s.job.status === 'running' || s.job.status === 'cancelling') return;
+      const id = `merge-${++jobCounter}`;
+      releaseOutputs();
+      let yaml: string;
+      try {
+        yaml = currentRecipeYaml(s);
+      } catch (e) {
+        set({ job: { id, status: 'failed', error: toAppError(e) } });
+        return;
+      }
+      set({ job: { id, status: 'running' } });
+      const mine = () => get().job.id === id;
+      const onProgress = Comlink.proxy((p: MergeProgress) => {
+        const j = get().job;
+        // Progress messages travel on their own channel and may land after the result: only a running job takes them.
+        if (j.id !== id || (j.status !== 'running' && j.status !== 'cancelling')) return;
+        const { tensorIndex, tensorCount, tensorName, bytesDone, bytesTotal, elapsedMs } = p;
+        set({ job: { ...j, progress: { tensorIndex, tensorCount, tensorName, bytesDone, bytesTotal, elapsedMs } } });
+      });
+      try {
+        const budgetBytes = Math.round(s.budgetMiB * 2 ** 20);
+        const r = await client.call((e) => {
+          // Cancelled while waiting for the engine (a restart, models still opening): never send it.
+          if (get().job.status === 'cancelling') throw new MergeLabError('CANCELLED', 'The merge was cancelled before it started.');
+          return e.merge(id, yaml, { budgetBytes }, onProgress);
+        });
+        if (!mine()) return;
+        const urls = publishOutputs(r.bytes, r.recipeYaml);
+        set((st) => ({
+          job: {
+            id,
+            status: 'done',
+            ...(st.job.progress ? { progress: st.job.progress } : {}),
+            result: { tensors: r.tensors, milliseconds: r.milliseconds, backend: r.backend, bytes: r.bytes.byteLength, warnings: r.warnings, ...urls },
+          },
+        }));
+      } catch (e) {
+        if (!mine()) return;
+        if (isMergeLabError(e) && e.code === 'CANCELLED') set((st) => ({ job: { id, status: 'cancelled', ...(st.job.progress ? { progress: st.job.progress } : {}) } }));
+        else set({ job: { id, status: 'failed', error: engineError(e, 'Merge again once it is back (see the status bar).') } });
+      }
+    },
+
+    async cancelMerge() {
+      const j = get().job;
+      if (!client || j.status !== 'running' || !j.id) return;
+      set({ job: { ...j, status: 'cancelling' } });
+      const id = j.id;
+      // If the engine is gone, the merge has already failed with it: nothing to cancel.
+      await client.call((e) => e.cancel(id)).catch(() => undefined);
+    },
+
+    requestLive(inputAt) {
+      const s = get();
+      if (!client || s.engine.demo.status !== 'ready') return; // asked again once the demo is in
+      let yaml: string;
+      try {
+        yaml = currentRecipeYaml(s);
+      } catch (e) {
+        set({ live: { ...s.live, status: 'error', error: toAppError(e) } });
+        return;
+      }
+      const seq = s.live.requested + 1;
+      const params = { method: s.method, density: s.density, lambda: s.lambda };
+      set({ live: { ...s.live, status: 'computing', requested: seq } });
+      client.call((e) => e.liveDemo(yaml), { demo: true }).then(
+        (score) => {
+          const l = get().live;
+          if (l.shown && l.shown.seq > seq) return; // an older answer that arrived late
+          set({
+            live: {
+              status: seq === l.requested ? 'ready' : 'computing',
+              requested: l.requested,
+              shown: { seq, ...params, perTask: score.perTask, normalized: score.normalized, milliseconds: score.milliseconds, ...(inputAt !== undefined ? { inputAt } : {}) },
+            },
+          });
+        },
+        (e: unknown) => {
+          // Overtaken by a newer request (latest wins), or lost with a worker: the new one asks again.
+          if ((isMergeLabError(e) && e.code === 'CANCELLED') || isEngineGone(e)) return;
+          const l = get().live;
+          if (seq === l.requested) set({ live: { ...l, status: 'error', error: toAppError(e) } });
+        },
+      );
+    },
+  };
+};
