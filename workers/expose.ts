@@ -11,8 +11,13 @@ export function exposeEngine(engine: EngineApi, endpoint?: Comlink.Endpoint): vo
   const api: EngineApi = {
     ...engine,
     async merge(jobId, recipeYaml, options, onProgress) {
-      const r = await engine.merge(jobId, recipeYaml, options, onProgress);
-      return Comlink.transfer(r, [r.bytes.buffer as ArrayBuffer]);
+      try {
+        const r = await engine.merge(jobId, recipeYaml, options, onProgress);
+        return Comlink.transfer(r, [r.bytes.buffer as ArrayBuffer]);
+      } finally {
+        // The callback arrives as a comlink proxy holding a MessagePort: free it with the job.
+        (onProgress as Partial<Comlink.Remote<unknown>> | undefined)?.[Comlink.releaseProxy]?.();
+      }
     },
   };
   Comlink.expose(api, endpoint);

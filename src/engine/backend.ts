@@ -85,7 +85,7 @@ async function startBackend(name: BackendName): Promise<BackendInfo> {
     // tfjs 4.22 crashes on a null adapter: check for one ourselves first.
     const a = await requestAdapter();
     if (!a) {
-      throw new MergeLabError('BACKEND_UNAVAILABLE', 'Backend "webgpu" is not available here: no WebGPU adapter was found. Use --backend wasm or cpu.');
+      throw new MergeLabError('BACKEND_UNAVAILABLE', 'Backend "webgpu" is not available here: no WebGPU adapter was found. Choose wasm or cpu.');
     }
     adapter = describeAdapter(a);
     await import('@tensorflow/tfjs-backend-webgpu');
@@ -94,22 +94,31 @@ async function startBackend(name: BackendName): Promise<BackendInfo> {
   try {
     ok = await tf.setBackend(name);
   } catch (e) {
-    throw new MergeLabError('BACKEND_UNAVAILABLE', `Backend "${name}" failed to start (${(e as Error).message}). Use --backend cpu.`);
+    throw new MergeLabError('BACKEND_UNAVAILABLE', `Backend "${name}" failed to start (${(e as Error).message}). Choose cpu.`);
   }
-  if (!ok) throw new MergeLabError('BACKEND_UNAVAILABLE', `Backend "${name}" failed to start. Use --backend cpu.`);
+  if (!ok) throw new MergeLabError('BACKEND_UNAVAILABLE', `Backend "${name}" failed to start. Choose cpu.`);
   await tf.ready();
   current = { name, ...(adapter ? { adapter } : {}) };
   return current;
 }
 
 /**
- * Starts `choice`, or with 'auto' the best that works: webgpu when an adapter exists, else wasm,
- * else cpu. An explicit choice that fails throws; 'auto' records why it fell back.
+ * Starts `choice`, or with 'auto' the best that works: webgpu when a hardware adapter exists, else
+ * wasm, else cpu. A software adapter (SwiftShader, lavapipe) is correct but many times slower than
+ * wasm, so 'auto' passes it over (choose 'webgpu' to use it anyway). An explicit choice that fails
+ * throws; 'auto' records why it fell back.
  */
 export async function chooseBackend(choice: BackendChoice): Promise<BackendInfo> {
   if (choice !== 'auto') return startBackend(choice);
   const reasons: string[] = [];
-  for (const name of ['webgpu', 'wasm', 'cpu'] as const) {
+  const adapter = await requestAdapter();
+  const software = adapter ? describeAdapter(adapter) : undefined;
+  const order: BackendName[] = software?.isFallbackAdapter ? ['wasm', 'cpu'] : ['webgpu', 'wasm', 'cpu'];
+  if (software?.isFallbackAdapter) {
+    const what = [software.vendor, software.description].filter(Boolean).join(' ') || 'software';
+    reasons.push(`webgpu: the only WebGPU adapter is a software one (${what}), slower than wasm; choose webgpu to use it anyway`);
+  }
+  for (const name of order) {
     try {
       const info = await startBackend(name);
       current = reasons.length ? { ...info, fallbackReason: reasons.join('; ') } : info;

@@ -68,7 +68,7 @@ describe('EngineApi in process', () => {
     const engine = await engineWithModels();
     const err = await engine.merge('j2', RECIPE, { budgetBytes: 100 }).catch((e: unknown) => e);
     expect(isMergeLabError(err) && err.code).toBe('BUDGET_EXCEEDED');
-    expect((err as Error).message).toMatch(/needs about \d+ MiB .* over the 0 MiB budget/);
+    expect((err as Error).message).toMatch(/needs about \d+ KiB .* over the 1 KiB budget/);
   });
   it('cancels a running job before its next tensor and stays usable', async () => {
     const engine = await engineWithModels();

@@ -97,8 +97,12 @@ async function expectMergedDemo(weights: string, recipeFile: string): Promise<vo
 
 describeE2E('the engine in its worker, through the lab', () => {
   test('merges the demo on webgpu and on wasm with identical bytes; a page without WebGPU falls back to wasm and says why', async ({ lab }) => {
-    // The harness's Chromium has --enable-unsafe-webgpu: 'auto' takes SwiftShader's WebGPU adapter.
+    // The harness's Chromium has --enable-unsafe-webgpu, which gives SwiftShader: a software adapter,
+    // which 'auto' passes over for wasm (saying why); choosing webgpu uses it.
     await lab.open();
+    expect(await lab.waitForEngine()).toBe('wasm');
+    expect(await lab.statusBarText()).toMatch(/Not on the preferred backend: webgpu: the only WebGPU adapter is a software one/);
+    await lab.open('', { backend: 'webgpu' });
     let t = performance.now();
     expect(await lab.waitForEngine(undefined, 90_000)).toBe('webgpu');
     const webgpuReady = performance.now() - t;
@@ -110,7 +114,7 @@ describeE2E('the engine in its worker, through the lab', () => {
     const maxBinding = Number(await lab.statusBar().locator('[data-max-storage-buffer]').getAttribute('data-max-storage-buffer'));
     expect(maxBinding).toBeGreaterThan(0);
     expect(bar).toContain('largest storage buffer');
-    expect(await lab.backendSelect().inputValue()).toBe('auto');
+    expect(await lab.backendSelect().inputValue()).toBe('webgpu');
     const [webgpuDemoMs] = await lab.measures('engine-demo-load');
     const gpu = await mergeAndDownload(lab, 'webgpu');
     await expectMergedDemo(gpu.weights, gpu.recipe);

@@ -104,7 +104,7 @@ export function createEngine(host: EngineHost = {}): EngineApi {
       if (p.problems.length || !p.plan) throw combineProblems(p.problems.length ? p.problems : [new MergeLabError('INTERNAL', 'No merge plan was made.')]);
       const need = estimateMergeMemory(p.plan);
       if (options.budgetBytes !== undefined && need > options.budgetBytes) {
-        const mb = (n: number) => `${(n / 2 ** 20).toFixed(0)} MiB`;
+        const mb = (n: number) => (n >= 2 ** 20 ? `${(n / 2 ** 20).toFixed(0)} MiB` : `${Math.max(1, Math.round(n / 1024))} KiB`);
         throw new MergeLabError(
           'BUDGET_EXCEEDED',
           `This merge needs about ${mb(need)} of memory (the ${mb(p.plan.tensors.reduce((s, t) => s + outputBytes(t), 0))} result plus working space for its largest tensor), over the ${mb(options.budgetBytes)} budget. Merge fewer models, use a smaller out_dtype, raise the budget, or use the command line (merge-lab merge streams to disk).`,
