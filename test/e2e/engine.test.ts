@@ -333,8 +333,20 @@ describeE2E('the engine in its worker, through the lab', () => {
     const after = await lab.engineMemory();
     log(`worker tf.memory(): ${before.numTensors} tensors / ${before.numBytes} bytes before, ${after.numTensors} / ${after.numBytes} after 30 moves`);
     expect(after.numTensors).toBe(before.numTensors);
+
+    // The issue's check: 200 live-recompute requests in the worker leave tf.memory() where it was.
+    const bulk = await lab.page.evaluate(async () => {
+      const engine = window.__mergeLab!.engine!;
+      const start = await engine.memory();
+      const yaml = (d: number) =>
+        `models:\n${['invert', 'permute', 'shift-left', 'shift-right', 'occlude-top'].map((t) => `  - model: ${t}\n    parameters: {weight: 1, density: ${d}}`).join('\n')}\nmerge_method: ties\nbase_model: base\n`;
+      for (let i = 0; i < 200; i++) await engine.liveDemo(yaml(0.1 + (i % 9) * 0.1));
+      return { start, end: await engine.memory() };
+    });
+    log(`200 live requests in the worker: tf.memory() ${bulk.start.numTensors} tensors / ${bulk.start.numBytes} bytes before, ${bulk.end.numTensors} / ${bulk.end.numBytes} after`);
+    expect(bulk.end).toEqual(bulk.start);
     expect(lab.diagnostics.consoleErrors).toEqual([]);
     const shot = await lab.screenshot('lab-engine');
     log(`screenshot: ${path.relative(ROOT, shot)}`);
-  }, 90_000);
+  }, 150_000);
 });
