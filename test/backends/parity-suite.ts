@@ -11,8 +11,8 @@
  *       to cpu.
  * Results are read with `await data()`: WebGPU has no synchronous read in Node (Dawn).
  */
+import { FIXTURE_CASES, decodeFloat32, type FixtureCase } from '../parity/fixtures.js';
 import * as tf from '@tensorflow/tfjs-core';
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mergeToMemory } from '../../src/engine/merge/merge-to-memory.js';
 import { mergeOne, type MergePlanToRun } from '../../src/engine/merge/run-merge.js';
@@ -111,31 +111,12 @@ async function runBlocked(c: MergeCase, blockValues: number): Promise<Float32Arr
 // ---------------------------------------------------------------------------------------------
 // (a) mergekit's own outputs.
 
-interface FixtureCase {
-  method: string;
-  tensor: string;
-  shape: number[];
-  base: string;
-  models: { model: string; values: string; params: Record<string, number | boolean> }[];
-  global: Record<string, number | boolean>;
-  expected: string;
-}
-
-function decode(b64: string): Float32Array {
-  const bytes = Buffer.from(b64, 'base64');
-  return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
-}
-
-const loadFixture = (file: string) =>
-  (JSON.parse(readFileSync(new URL(`../fixtures/${file}`, import.meta.url), 'utf8')) as { cases: FixtureCase[] }).cases;
-const FIXTURE_CASES = [...loadFixture('mergekit-reference.json'), ...loadFixture('mergekit-reference-tie-order.json')];
-
 function fixtureCase(c: FixtureCase): MergeCase {
   return {
     method: c.method,
     tensorName: c.tensor,
     shape: c.shape,
-    models: c.models.map((m) => ({ name: m.model, isBase: m.model === c.base, values: decode(m.values), params: m.params })),
+    models: c.models.map((m) => ({ name: m.model, isBase: m.model === c.base, values: decodeFloat32(m.values), params: m.params })),
     global: c.global,
     seed: 1,
   };
@@ -353,7 +334,7 @@ export async function backendParitySuite(name: ParityBackend): Promise<void> {
       FIXTURE_CASES.forEach((fc, i) => {
         it(`#${i} ${fc.method} [${fc.shape.join('x')}] ${JSON.stringify(fc.global)}`, async () => {
           const got = await runCase(fixtureCase(fc));
-          const d = worstRelDiff(got, decode(fc.expected));
+          const d = worstRelDiff(got, decodeFloat32(fc.expected));
           note(`mergekit ${fc.method}`, d);
           expect(d).toBeLessThanOrEqual(TOL);
         });

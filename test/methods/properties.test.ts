@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { nthSmallest, stableRankRangeMask, topKAbsMask } from '../../src/engine/linalg/select.js';
-import { torchSortOrder } from '../../src/engine/linalg/torch-sort.js';
+import { torchSortOrder, torchSortRangeMask } from '../../src/engine/linalg/torch-sort.js';
 import { bernoulliMask } from '../../src/engine/random.js';
 import { l1RescaleFactor, sparsifyMask } from '../../src/engine/methods/sparsify.js';
 import { expectClose, runMethod } from './helpers.js';
@@ -40,6 +40,21 @@ describe('order statistics with torch tie-breaking', () => {
         }
         if (a.length <= 16) expect(Array.from(order)).toEqual(stableOrder(a, desc));
       }),
+    );
+  });
+  it('torchSortRangeMask (following only the ranges that hold a cut) keeps what the full torch order keeps', () => {
+    const ties = fc.array(fc.integer({ min: -4, max: 4 }).map((v) => v / 4), { minLength: 1, maxLength: 600 });
+    fc.assert(
+      fc.property(ties, fc.nat(), fc.nat(), fc.boolean(), (xs, p, q, desc) => {
+        const a = Float32Array.from(xs);
+        const lo = p % (a.length + 1);
+        const hi = lo + (q % (a.length - lo + 1));
+        const order = torchSortOrder(a, desc);
+        const want = new Uint8Array(a.length);
+        for (let pos = lo; pos < hi; pos++) want[order[pos]!] = 1;
+        expect(Array.from(torchSortRangeMask(a, desc, lo, hi))).toEqual(Array.from(want));
+      }),
+      { numRuns: 300 },
     );
   });
   it('topKAbsMask keeps what torch.argsort(|x|, descending)[:k] keeps', () => {

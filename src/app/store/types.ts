@@ -2,6 +2,7 @@
  * The lab store's vocabulary: plain, serialisable descriptions of what is loaded. No tensors and
  * no bytes live in the store (those stay in src/app/demo/assets.ts and, later, the worker).
  */
+import type { MergeProgress } from '../../engine/merge/progress.js';
 import type { StateCreator } from 'zustand';
 import type { BackendChoice, BackendInfo, BackendName } from '../../engine/backend.js';
 
@@ -146,15 +147,8 @@ export interface EngineInfo {
   readonly demo: EngineDemo;
 }
 
-/** Progress of a merge, after each tensor (from the engine's MergeProgress). */
-export interface JobProgress {
-  readonly tensorIndex: number;
-  readonly tensorCount: number;
-  readonly tensorName: string;
-  readonly bytesDone: number;
-  readonly bytesTotal: number;
-  readonly elapsedMs: number;
-}
+/** Progress of a merge, after each tensor. */
+export type JobProgress = MergeProgress;
 
 /** A finished merge: numbers and the Blob URLs of its files (the bytes stay out of the store). */
 export interface JobResult {

@@ -5,7 +5,7 @@
  * comparisons). When equal values straddle a cut, which of them torch keeps depends on its sort
  * algorithm: then, and only then, the full order is computed by torch-sort.ts.
  */
-import { torchSortOrder } from './torch-sort.js';
+import { torchSortRangeMask } from './torch-sort.js';
 
 const SIGN = 0x80000000;
 
@@ -70,7 +70,7 @@ export function topKAbsMask(x: Float32Array, k: number): Uint8Array {
   let ties = k - above;
   let equal = 0;
   for (let i = 0; i < n; i++) if (keys[i]! === threshold) equal++;
-  if (ties < equal) return maskFromOrder(torchSortOrder(absolute(x), true), 0, k);
+  if (ties < equal) return torchSortRangeMask(absolute(x), true, 0, k);
   for (let i = 0; i < n; i++) {
     const key = keys[i]!;
     if (key > threshold) mask[i] = 1;
@@ -110,7 +110,7 @@ export function stableRankRangeMask(values: Float32Array, lo: number, hi: number
   }
   // A tie group cut in two at either end: torch's sort order decides which members stay.
   if ((lo > lessLo && lo < lessLo + equalLo) || (hi > lessHi && hi < lessHi + equalHi)) {
-    return maskFromOrder(torchSortOrder(abs ? absolute(values) : values, false), lo, hi);
+    return torchSortRangeMask(abs ? absolute(values) : values, false, lo, hi);
   }
   let ordLo = 0;
   let ordHi = 0;

@@ -26,6 +26,28 @@ export function torchSortOrder(values: Float32Array, descending: boolean): Int32
   return idx;
 }
 
+/**
+ * The entries at positions [lo, hi) of torch's sort order — without sorting everything. A
+ * partition separates its two sides for good (the final insertion sort never moves an element
+ * across a cut, as everything left of it is ≤ the pivot ≤ everything right), so, as in
+ * quickselect, only the ranges that hold a cut position need following; a range of ≤ 16 left by
+ * introsort ends up insertion-sorted, which is stable. Same result as maskFromOrder(torchSortOrder).
+ */
+export function torchSortRangeMask(values: Float32Array, descending: boolean, lo: number, hi: number): Uint8Array {
+  const n = values.length;
+  const mask = new Uint8Array(n);
+  if (hi <= lo) return mask;
+  const keys = Float32Array.from(values);
+  const idx = new Int32Array(n);
+  for (let i = 0; i < n; i++) idx[i] = i;
+  const less: Less = descending
+    ? (a, b) => (Number.isNaN(a) && !Number.isNaN(b)) || a > b
+    : (a, b) => (!Number.isNaN(a) && Number.isNaN(b)) || a < b;
+  if (n >= 2) new IntroSort(keys, idx, less).select([lo, hi].filter((b) => b > 0 && b < n));
+  for (let p = lo; p < hi; p++) mask[idx[p]!] = 1;
+  return mask;
+}
+
 class IntroSort {
   constructor(
     private readonly k: Float32Array,
@@ -37,6 +59,28 @@ class IntroSort {
     const n = this.k.length;
     this.introsortLoop(0, n, 2 * (31 - Math.clz32(n)));
     this.finalInsertionSort(0, n);
+  }
+
+  /** Orders the array only as far as needed to know which entries lie before each cut in `cuts`. */
+  select(cuts: readonly number[]): void {
+    const n = this.k.length;
+    if (cuts.length > 0) this.selectLoop(0, n, 2 * (31 - Math.clz32(n)), cuts);
+  }
+
+  private selectLoop(first: number, last: number, depth: number, cuts: readonly number[]): void {
+    const holdsCut = (a: number, b: number) => cuts.some((c) => a < c && c < b);
+    while (last - first > THRESHOLD) {
+      if (!holdsCut(first, last)) return;
+      if (depth === 0) {
+        this.heapSort(first, last);
+        return;
+      }
+      depth--;
+      const cut = this.partitionPivot(first, last);
+      this.selectLoop(cut, last, depth, cuts);
+      last = cut;
+    }
+    if (holdsCut(first, last)) this.insertionSort(first, last);
   }
 
   private swap(a: number, b: number): void {
