@@ -133,7 +133,8 @@ export function maskFromOrder(order: Int32Array, lo: number, hi: number): Uint8A
   return mask;
 }
 
-function absolute(x: Float32Array): Float32Array {
+/** |x| element-wise, as a new array. */
+export function absolute(x: Float32Array): Float32Array {
   const out = new Float32Array(x.length);
   for (let i = 0; i < x.length; i++) out[i] = Math.abs(x[i]!);
   return out;

@@ -6,7 +6,7 @@
  */
 import { MergeLabError } from '../errors.js';
 import { bernoulliMask } from '../random.js';
-import { maskFromOrder, stableRankRangeMask, topKAbsMask } from '../linalg/select.js';
+import { absolute, maskFromOrder, stableRankRangeMask, topKAbsMask } from '../linalg/select.js';
 import { torchSortOrder } from '../linalg/torch-sort.js';
 import type { OrderCache } from './types.js';
 
@@ -71,9 +71,7 @@ function cachedOrder(tau: Float32Array, a: SparsifyArgs, descending: boolean): I
   const key = `${a.cacheKey}\u0000${descending ? 'desc' : 'asc'}`;
   let order = a.orderCache.get(key);
   if (!order || order.length !== tau.length) {
-    const abs = new Float32Array(tau.length);
-    for (let i = 0; i < tau.length; i++) abs[i] = Math.abs(tau[i]!);
-    order = torchSortOrder(abs, descending);
+    order = torchSortOrder(absolute(tau), descending);
     a.orderCache.set(key, order);
   }
   return order;
