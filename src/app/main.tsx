@@ -8,8 +8,11 @@ import { App } from './App.js';
 import { installTestHook } from './engine/test-hook.js';
 import { engineClient } from './store/engine-slice.js';
 import { useLabStore } from './store/index.js';
+import { syncUrlHash } from './url-state.js';
 import './app.css';
 
+// The URL's state first, so the first live score is already for it.
+syncUrlHash();
 const store = useLabStore.getState();
 store.startEngine();
 void store.loadDemo();

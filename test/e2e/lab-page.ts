@@ -243,8 +243,14 @@ export class LabPage {
     return this.mergePanel().getByRole('link', { name: 'Download merged weights' });
   }
 
+  /** The finished merge's recipe (merge-recipe.yml of the job), inside the job's area. */
   downloadRecipeLink(): Locator {
-    return this.mergePanel().getByRole('link', { name: 'Download recipe' });
+    return this.job().getByRole('link', { name: 'Download recipe' });
+  }
+
+  /** The current recipe's download under the YAML (shown while no merge result is there). */
+  currentRecipeLink(): Locator {
+    return this.mergePanel().getByRole('group', { name: 'Recipe' }).getByRole('link', { name: 'Download recipe' });
   }
 
   /** The element carrying the merge job's state, whose text says what happened. */
@@ -322,6 +328,95 @@ export class LabPage {
   /** Terminates the engine worker as a crash would (test hook). */
   async killWorker(): Promise<void> {
     await this.page.evaluate(() => window.__mergeLab!.killWorker());
+  }
+
+  // ---- the user's own checkpoints (Models panel) ----
+
+  /** The "Drop checkpoints" zone. */
+  dropZone(): Locator {
+    return this.page.getByRole('group', { name: 'Drop checkpoints', exact: true });
+  }
+
+  /**
+   * Drops files on the drop zone as a user's drag would: a DataTransfer built in the page and a
+   * 'drop' DragEvent. `path` with a '/' puts the file in a folder (not expressible here: use
+   * chooseFolder); names are plain file names.
+   */
+  async dropFiles(files: readonly { name: string; bytes: Uint8Array }[]): Promise<void> {
+    const payload = files.map((f) => ({ name: f.name, b64: Buffer.from(f.bytes).toString('base64') }));
+    await this.dropZone().evaluate((zone, list) => {
+      const dt = new DataTransfer();
+      for (const f of list) {
+        const bin = atob(f.b64);
+        const bytes = new Uint8Array(bin.length);
+        for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+        dt.items.add(new File([bytes], f.name, { type: 'application/octet-stream' }));
+      }
+      zone.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
+      zone.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    }, payload);
+  }
+
+  /** Chooses files with the "Choose files" picker (paths on this machine). */
+  async chooseFiles(paths: readonly string[]): Promise<void> {
+    await this.page.getByLabel('Choose files', { exact: true }).setInputFiles([...paths]);
+  }
+
+  /** Chooses a folder with the "Choose a folder" picker. */
+  async chooseFolder(dir: string): Promise<void> {
+    await this.page.getByLabel('Choose a folder', { exact: true }).setInputFiles(dir);
+  }
+
+  /** Which models are merged: 'demo' or 'mine' (the "Models to merge" switch). */
+  async source(): Promise<string> {
+    return (await this.page.locator('[data-source]').getAttribute('data-source')) ?? '';
+  }
+
+  myModelsTable(): Locator {
+    return this.page.getByRole('table', { name: 'My checkpoints', exact: true });
+  }
+
+  myModelRow(id: string): Locator {
+    return this.myModelsTable().locator(`tbody tr[data-model="${id}"]`);
+  }
+
+  /** The dropped models' rows as displayed. */
+  async myModels(): Promise<{ id: string; role: string; status: string; check: string; dtype: string; parameters: string; size: string; statusText: string }[]> {
+    return this.myModelsTable()
+      .locator('tbody tr')
+      .evaluateAll((rows) =>
+        rows.map((tr) => {
+          const el = tr as HTMLElement;
+          const cells = [...tr.querySelectorAll('th, td')].map((c) => (c.textContent ?? '').trim());
+          return {
+            id: el.dataset['model'] ?? '',
+            role: (tr.querySelector('select') as HTMLSelectElement | null)?.value ?? '',
+            status: el.dataset['status'] ?? '',
+            check: el.dataset['check'] ?? '',
+            dtype: cells[2] ?? '',
+            parameters: cells[3] ?? '',
+            size: cells[4] ?? '',
+            statusText: cells[5] ?? '',
+          };
+        }),
+      );
+  }
+
+  /** Waits until no dropped model is still being read. */
+  async waitForMyModels(count: number): Promise<void> {
+    await this.page.waitForFunction((n) => {
+      const rows = [...document.querySelectorAll('table[aria-label="My checkpoints"] tbody tr')];
+      return rows.length === n && rows.every((r) => (r as HTMLElement).dataset['status'] !== 'loading');
+    }, count);
+  }
+
+  roleSelect(id: string): Locator {
+    return this.page.getByRole('combobox', { name: `Role of ${id}`, exact: true });
+  }
+
+  /** The recipe YAML the Merge panel shows. */
+  async recipeYaml(): Promise<string> {
+    return (await this.mergePanel().getByLabel('Recipe YAML').textContent()) ?? '';
   }
 
   /** Saves a full-page screenshot to test-results/<name>.png and returns its path. */

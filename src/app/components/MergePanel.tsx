@@ -4,13 +4,16 @@
  * requests to the worker), and a one-off merge with a memory budget, progress, cancel and the
  * downloads. Slider input → score on screen is measured as 'slider-to-score'.
  */
-import { useLayoutEffect, useMemo, useRef, useState } from 'react';
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { findMethod } from '../../engine/methods/registry.js';
 import type { ParamSpec } from '../../engine/methods/types.js';
 import { formatBytes, formatMs } from '../format.js';
-import { demoRecipeYaml, methodParam } from '../recipe/demo-recipe.js';
-import { recipeTasks } from '../store/engine-slice.js';
+import { toAppError } from '../demo/errors.js';
+import { methodParam } from '../recipe/demo-recipe.js';
+import { importRecipe, type ImportOutcome } from '../recipe/import-recipe.js';
+import { globalDefault, perModelDefault } from '../recipe/dropped-recipe.js';
+import { currentRecipeYaml } from '../store/engine-slice.js';
 import { useLabStore } from '../store/index.js';
 import type { AppError, JobState } from '../store/types.js';
 
@@ -75,19 +78,72 @@ function BudgetInput() {
   );
 }
 
+/** "weight" → "Weight": the label a per-model slider starts with ("Weight of expert-a"). */
+const title = (name: string) => name.charAt(0).toUpperCase() + name.slice(1);
+
+/** Global controls from the method's schema: λ, density (every expert's), and the rest (normalize, t, …). */
 function Controls() {
-  const { method, density, lambda, setDensity, setLambda } = useLabStore(
-    useShallow((s) => ({ method: s.method, density: s.density, lambda: s.lambda, setDensity: s.setDensity, setLambda: s.setLambda })),
+  const { method, density, lambda, globals, setDensity, setLambda, setGlobal } = useLabStore(
+    useShallow((s) => ({ method: s.method, density: s.density, lambda: s.lambda, globals: s.globals, setDensity: s.setDensity, setLambda: s.setLambda, setGlobal: s.setGlobal })),
   );
+  const spec = findMethod(method);
   const densitySpec = methodParam(method, 'density');
-  const lambdaSpec = methodParam(method, 'lambda');
+  const others = (spec?.params ?? []).filter((p) => p.scope === 'global' && p.name !== 'lambda');
+  const c = { density, lambda, globals };
   return (
     <div className="controls">
       {densitySpec && <Slider id="param-density" label="Density" spec={densitySpec} value={density} onInput={setDensity} />}
-      {lambdaSpec && <Slider id="param-lambda" label="λ" spec={lambdaSpec} value={lambda} onInput={setLambda} />}
-      {!densitySpec && !lambdaSpec && <p className="help">This method has no density or λ; its other parameters use their defaults.</p>}
+      {(spec?.params ?? [])
+        .filter((p) => p.name === 'lambda')
+        .map((p) => (
+          <Slider key={p.name} id="param-lambda" label="λ" spec={p} value={lambda} onInput={setLambda} />
+        ))}
+      {others.map((p) => {
+        const v = globalDefault(p, c);
+        return p.type === 'boolean' ? (
+          <p className="field checkbox" key={p.name}>
+            <input id={`param-${p.name}`} type="checkbox" checked={v === true} aria-describedby={`param-${p.name}-help`} onChange={(e) => setGlobal(p.name, e.target.checked)} />{' '}
+            <label htmlFor={`param-${p.name}`}>{p.name}</label>{' '}
+            <span id={`param-${p.name}-help`} className="help">
+              {p.help}
+            </span>
+          </p>
+        ) : (
+          <Slider key={p.name} id={`param-${p.name}`} label={p.name} spec={p} value={typeof v === 'number' ? v : 0} onInput={(x, at) => setGlobal(p.name, x, at)} />
+        );
+      })}
+      {!spec?.params.length && <p className="help">This method has no parameters.</p>}
+      <PerModelControls />
       <BudgetInput />
     </div>
+  );
+}
+
+/** Per-model sliders (weight, density, …) for the user's experts, from the method's model-scope parameters. */
+function PerModelControls() {
+  const { method, source, dropped, perModel, density, lambda, globals, setModelParam } = useLabStore(
+    useShallow((s) => ({ method: s.method, source: s.source, dropped: s.dropped, perModel: s.perModel, density: s.density, lambda: s.lambda, globals: s.globals, setModelParam: s.setModelParam })),
+  );
+  if (source !== 'mine') return null;
+  const params = (findMethod(method)?.params ?? []).filter((p) => p.scope === 'model' && p.type !== 'boolean');
+  const experts = dropped.filter((m) => m.role === 'expert' && m.status === 'ready');
+  if (params.length === 0 || experts.length === 0) return null;
+  return (
+    <fieldset className="per-model">
+      <legend>Per model</legend>
+      {experts.map((m) =>
+        params.map((p) => (
+          <Slider
+            key={`${m.id}/${p.name}`}
+            id={`param-${p.name}-${m.id.replace(/[^\w-]/g, '_')}`}
+            label={`${title(p.name)} of ${m.id}`}
+            spec={p}
+            value={perModel[m.id]?.[p.name] ?? perModelDefault(p, { density, lambda, globals })}
+            onInput={(v) => setModelParam(m.id, p.name, v)}
+          />
+        )),
+      )}
+    </fieldset>
   );
 }
 
@@ -157,7 +213,7 @@ function progressText(job: JobState): string {
 function JobLine({ job }: { job: JobState }) {
   switch (job.status) {
     case 'idle':
-      return <p className="help">Merge the five experts into one model with these settings and download it.</p>;
+      return <p className="help">Merge the experts into one model with these settings and download it.</p>;
     case 'running':
     case 'cancelling':
       return (
@@ -206,7 +262,7 @@ function MergeActions() {
   const { job, canMerge, merge, cancelMerge } = useLabStore(
     useShallow((s) => ({
       job: s.job,
-      canMerge: s.demo.status === 'loaded' && !s.demo.problems && s.engine.status !== 'failed',
+      canMerge: s.engine.status !== 'failed' && (s.source === 'mine' ? s.dropped.some((m) => m.status === 'ready') : s.demo.status === 'loaded' && !s.demo.problems),
       merge: s.merge,
       cancelMerge: s.cancelMerge,
     })),
@@ -230,31 +286,98 @@ function MergeActions() {
 }
 
 function RecipeYaml() {
-  const { method, density, lambda, tasks } = useLabStore(useShallow((s) => ({ method: s.method, density: s.density, lambda: s.lambda, tasks: recipeTasks(s).join('\n') })));
-  const yaml = useMemo(() => {
+  const yaml = useLabStore((s) => {
     try {
-      return demoRecipeYaml(method, tasks.split('\n'), { density, lambda });
+      return currentRecipeYaml(s);
     } catch (e) {
       return `# ${(e as Error).message}`;
     }
-  }, [method, density, lambda, tasks]);
+  });
+  // After a merge, the job's own "Download recipe" link is the one to use (the recipe it merged).
+  const merged = useLabStore((s) => s.job.status === 'done');
+  const url = useMemo(() => (merged ? undefined : URL.createObjectURL(new Blob([yaml], { type: 'application/yaml' }))), [yaml, merged]);
+  useEffect(() => () => (url ? URL.revokeObjectURL(url) : undefined), [url]);
   return (
-    <details className="recipe">
+    <details className="recipe" open role="group" aria-label="Recipe">
       <summary>Recipe (mergekit YAML)</summary>
-      <pre>{yaml}</pre>
+      <pre aria-label="Recipe YAML">{yaml}</pre>
+      <p className="buttons">
+        {url && (
+          <a href={url} download="merge-recipe.yml">
+            Download recipe
+          </a>
+        )}{' '}
+        <RecipeImport />
+      </p>
     </details>
+  );
+}
+
+type ImportState = { readonly file: string } & ({ readonly ok: ImportOutcome } | { readonly error: AppError });
+
+/** "Import recipe": a .yml/.yaml file chosen or dropped here sets the method and the controls. */
+function RecipeImport() {
+  const [state, setState] = useState<ImportState | undefined>();
+  const load = async (file: File | undefined) => {
+    if (!file) return;
+    try {
+      const ok = importRecipe(await file.text(), file.name, useLabStore.getState());
+      setState({ file: file.name, ok });
+    } catch (e) {
+      // The recipe in the controls is untouched: parseRecipe threw before anything was applied.
+      setState({ file: file.name, error: toAppError(e, file.name) });
+    }
+  };
+  return (
+    <span
+      className="recipe-import"
+      role="group"
+      aria-label="Import a recipe"
+      data-import={state ? ('ok' in state ? 'ok' : 'error') : undefined}
+      onDragOver={(e) => e.preventDefault()}
+      onDrop={(e) => {
+        e.preventDefault();
+        void load(e.dataTransfer.files[0]);
+      }}
+    >
+      <label className="button">
+        Import recipe{' '}
+        <input
+          type="file"
+          accept=".yml,.yaml"
+          aria-label="Import recipe"
+          onChange={(e) => {
+            const f = e.target.files?.[0];
+            e.target.value = '';
+            void load(f);
+          }}
+        />
+      </label>{' '}
+      <span className="help">(or drop a .yml file here)</span>
+      {state && 'ok' in state && (
+        <span className="status ok" role="status">
+          Imported {state.file}: {state.ok.applied.join(', ')}.{state.ok.notes.length > 0 ? ` Note: ${state.ok.notes.join(' ')}` : ''}
+        </span>
+      )}
+      {state && 'error' in state && (
+        <span className="status error" role="alert">
+          <strong>{state.error.code}</strong> {state.error.message} The current recipe is unchanged.
+        </span>
+      )}
+    </span>
   );
 }
 
 export function MergePanel() {
   const method = useLabStore((s) => s.method);
+  const source = useLabStore((s) => s.source);
   const label = useMemo(() => findMethod(method)?.label ?? method, [method]);
   return (
     <section className="merge-panel" aria-labelledby="merge-heading">
       <h2 id="merge-heading">Merge</h2>
       <p className="lead">
-        The demo's five experts merged onto its base with <strong>{label}</strong> (choose the method under Methods). Moving a slider
-        re-scores the merge in the engine worker.
+        {source === 'mine' ? 'Your checkpoints (the experts, as listed under Models)' : "The demo's five experts"} merged onto the base with{' '}
+        <strong>{label}</strong> (choose the method under Methods). Moving a slider re-scores the demo's merge in the engine worker.
       </p>
       <Controls />
       <LiveScore />

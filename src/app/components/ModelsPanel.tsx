@@ -4,6 +4,7 @@
  * total download. Rows come from headers only; a file that fails shows its error on its own row.
  */
 import { useShallow } from 'zustand/react/shallow';
+import { DropZone, DroppedTable, SourceSwitch } from './DroppedModels.js';
 import { formatBytes, formatCount, formatDtypes, formatMs, formatPercent } from '../format.js';
 import { useLabStore } from '../store/index.js';
 import type { AppError, LoadStatus, ModelEntry } from '../store/types.js';
@@ -181,9 +182,20 @@ function DataAndSize() {
 }
 
 export function ModelsPanel() {
+  const source = useLabStore((s) => s.source);
   return (
     <>
       <h2>Models</h2>
+      <SourceSwitch />
+      <DropZone />
+      {source === 'mine' ? <DroppedTable /> : <DemoModels />}
+    </>
+  );
+}
+
+function DemoModels() {
+  return (
+    <>
       <p className="lead">
         The embedded demo: a small digits classifier (the base) and five experts, each fine-tuned from it on one transformed
         version of the digits. Merging them into one model that handles every task is what the lab is for.

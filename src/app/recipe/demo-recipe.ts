@@ -15,6 +15,8 @@ export const DEMO_BASE_ID = 'base';
 export interface DemoControls {
   readonly density: number;
   readonly lambda: number;
+  /** Other global parameters the user set (normalize, t, …). */
+  readonly globals?: Readonly<Record<string, number | boolean>>;
 }
 
 /** The method's schema entry for `name`, if the method reads that parameter. */
@@ -33,15 +35,17 @@ export function demoRecipe(methodId: string, tasks: readonly string[], c: DemoCo
   const method = findMethod(methodId);
   if (!method) throw new Error(`Unknown merge method "${methodId}".`);
   const perModel: Record<string, number> = {};
-  const global: Record<string, number> = {};
+  const global: Record<string, number | boolean> = {};
   for (const p of method.params) {
     const into = p.scope === 'model' ? perModel : global;
-    if (p.name === 'weight') into[p.name] = 1;
+    const set = p.scope === 'global' ? c.globals?.[p.name] : undefined;
+    if (set !== undefined && p.name !== 'lambda') global[p.name] = set;
+    else if (p.name === 'weight') into[p.name] = 1;
     else if (p.name === 'density') into[p.name] = c.density;
     else if (p.name === 'lambda') into[p.name] = c.lambda;
     else if (p.required && p.type !== 'boolean') into[p.name] = middle(p);
   }
-  const params = (m: Record<string, number>): { parameters?: ParameterMap } => (Object.keys(m).length > 0 ? { parameters: { ...m } } : {});
+  const params = (m: Record<string, number | boolean>): { parameters?: ParameterMap } => (Object.keys(m).length > 0 ? { parameters: { ...m } } : {});
   return {
     mergeMethod: method.id,
     // An optional base (linear) would be averaged in with the experts, as mergekit does: leave it out.

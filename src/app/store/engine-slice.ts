@@ -14,6 +14,7 @@ import { isEngineGone } from '../engine/failures.js';
 import { publishOutputs, releaseOutputs } from '../engine/outputs.js';
 import { createEngineWorker } from '../engine/worker.js';
 import { DEMO_BASE_ID, demoRecipeYaml } from '../recipe/demo-recipe.js';
+import { droppedRecipeYaml } from '../recipe/dropped-recipe.js';
 import type { AppError, EngineSlice, LabState, SliceCreator } from './types.js';
 
 export const DEFAULT_BUDGET_MIB = 1024;
@@ -39,9 +40,15 @@ export function recipeTasks(s: LabState): readonly string[] {
   return s.engine.demo.tasks ?? s.tasks.filter((t) => !t.hard).map((t) => t.id);
 }
 
-/** The current recipe as YAML (throws for an unknown method). */
+/** The demo's recipe as YAML, for live scores (throws for an unknown method). */
+export function demoYaml(s: LabState): string {
+  return demoRecipeYaml(s.method, recipeTasks(s), { density: s.density, lambda: s.lambda, globals: s.globals });
+}
+
+/** The recipe the Merge button merges: the demo's, or the user's checkpoints' (throws when it cannot be built). */
 export function currentRecipeYaml(s: LabState): string {
-  return demoRecipeYaml(s.method, recipeTasks(s), { density: s.density, lambda: s.lambda });
+  if (s.source === 'mine') return droppedRecipeYaml(s.method, s.dropped.filter((m) => m.status === 'ready'), s.perModel, { density: s.density, lambda: s.lambda, globals: s.globals });
+  return demoYaml(s);
 }
 
 /** The demo's files as the worker takes them, when every file loaded; otherwise undefined. */
@@ -199,7 +206,7 @@ export const createEngineSlice: SliceCreator<EngineSlice> = (set, get, api) => {
       if (!client || s.engine.demo.status !== 'ready') return; // asked again once the demo is in
       let yaml: string;
       try {
-        yaml = currentRecipeYaml(s);
+        yaml = demoYaml(s);
       } catch (e) {
         set({ live: { ...s.live, status: 'error', error: toAppError(e) } });
         return;

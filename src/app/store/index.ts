@@ -3,6 +3,7 @@
  * state. Components select narrowly: `useLabStore(useShallow((s) => ({ a: s.a, b: s.b })))`.
  */
 import { create } from 'zustand';
+import { createDroppedSlice } from './dropped-slice.js';
 import { createEngineSlice } from './engine-slice.js';
 import { createModelsSlice } from './models-slice.js';
 import { createRecipeSlice } from './recipe-slice.js';
@@ -14,6 +15,7 @@ export const useLabStore = create<LabState>()((...a) => ({
   ...createRecipeSlice(...a),
   ...createEngineSlice(...a),
   ...createUiSlice(...a),
+  ...createDroppedSlice(...a),
 }));
 
 export type * from './types.js';

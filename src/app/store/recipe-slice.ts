@@ -14,6 +14,12 @@ export const createRecipeSlice: SliceCreator<RecipeSlice> = (set, get) => ({
   method: DEFAULT_METHOD,
   density: DEFAULT_DENSITY,
   lambda: DEFAULT_LAMBDA,
+  globals: {},
+  setGlobal(name, value, inputAt) {
+    if (typeof value === 'number' && !Number.isFinite(value)) return;
+    set((s) => ({ globals: { ...s.globals, [name]: value } }));
+    get().requestLive(inputAt);
+  },
   setMethod(id) {
     // Only ids from the registry: a stale URL or preset must not leave an unknown method selected.
     if (!findMethod(id) || id === get().method) return;

@@ -109,7 +109,10 @@ export interface RecipeSlice {
   readonly density: number;
   /** The global λ scaling the merged task vector. */
   readonly lambda: number;
+  /** Other global parameters the user set (normalize, t, …), by name; unset ones use the method's default. */
+  readonly globals: Readonly<Record<string, number | boolean>>;
   setMethod(id: string): void;
+  setGlobal(name: string, value: number | boolean, inputAt?: number): void;
   setDensity(value: number, inputAt?: number): void;
   setLambda(value: number, inputAt?: number): void;
 }
@@ -216,12 +219,61 @@ export interface EngineSlice {
 
 export type TabId = 'models' | 'methods' | 'about';
 
+/** Which models the Merge panel merges: the embedded demo's, or the checkpoints the user dropped. */
+export type ModelSource = 'demo' | 'mine';
+
+/** A dropped model's role in the recipe; excluded models stay listed but are left out of it. */
+export type DroppedRole = 'base' | 'expert' | 'excluded';
+
+/** One dropped checkpoint (a file, or a folder of shards) as its row shows it: headers only. */
+export interface DroppedModel {
+  /** The id it is opened under in the worker and named by in the recipe (its name, made unique). */
+  readonly id: string;
+  /** The dropped file's or folder's name. */
+  readonly name: string;
+  /** How many files it came as (a sharded folder has several). */
+  readonly files: number;
+  readonly role: DroppedRole;
+  readonly status: LoadStatus;
+  readonly dtypes?: readonly string[];
+  readonly parameters?: number;
+  readonly bytes?: number;
+  /** Tensor names and shapes from the header (metadata, for the header checks against the base). */
+  readonly tensors?: readonly TensorHeader[];
+  readonly error?: AppError;
+}
+
+export interface TensorHeader {
+  readonly name: string;
+  readonly shape: readonly number[];
+}
+
+/** A group of files that make one model: a single file, or a folder with paths relative to it. */
+export interface DroppedGroup {
+  readonly name: string;
+  readonly files: readonly { readonly path: string; readonly blob: Blob }[];
+}
+
+export interface DroppedSlice {
+  readonly source: ModelSource;
+  readonly dropped: readonly DroppedModel[];
+  /** Per-model parameter values set by the user (model id → parameter → value); absent ones use the global control or the default. */
+  readonly perModel: Readonly<Record<string, Readonly<Record<string, number>>>>;
+  setSource(source: ModelSource): void;
+  /** Opens each group in the worker as a new model (switching to "my checkpoints"). */
+  addModels(groups: readonly DroppedGroup[]): Promise<void>;
+  removeModel(id: string): void;
+  moveModel(id: string, delta: -1 | 1): void;
+  setRole(id: string, role: DroppedRole): void;
+  setModelParam(id: string, name: string, value: number): void;
+}
+
 export interface UiSlice {
   readonly tab: TabId;
   setTab(tab: TabId): void;
 }
 
-export type LabState = ModelsSlice & RecipeSlice & EngineSlice & UiSlice;
+export type LabState = ModelsSlice & RecipeSlice & EngineSlice & UiSlice & DroppedSlice;
 
 /** A slice creator over the whole store (zustand's slices pattern). */
 export type SliceCreator<T> = StateCreator<LabState, [], [], T>;

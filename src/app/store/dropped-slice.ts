@@ -1,0 +1,106 @@
+/**
+ * The dropped-models slice: checkpoints the user dropped or chose (a file, or a folder of shards),
+ * each opened in the engine worker under a fresh id and listed from its header with a role
+ * (base / expert / excluded), plus per-model parameter values. The bytes stay in the engine
+ * client (which re-opens them after a worker restart); the store holds only descriptions.
+ */
+import { isEngineGone } from '../engine/failures.js';
+import { engineClient } from './engine-slice.js';
+import { toAppError } from '../demo/errors.js';
+import { DEMO_BASE_ID } from '../recipe/demo-recipe.js';
+import type { DroppedModel, DroppedSlice, SliceCreator } from './types.js';
+
+/** A model id from a file or folder name: without `.safetensors`, unique among `taken`. */
+export function uniqueModelId(name: string, taken: ReadonlySet<string>): string {
+  const stem = name.replace(/\.safetensors$/i, '').replace(/[^\w.-]+/g, '_') || 'model';
+  if (!taken.has(stem)) return stem;
+  for (let i = 2; ; i++) if (!taken.has(`${stem}-${i}`)) return `${stem}-${i}`;
+}
+
+export const createDroppedSlice: SliceCreator<DroppedSlice> = (set, get) => {
+  const patch = (id: string, p: Partial<DroppedModel>) => set((s) => ({ dropped: s.dropped.map((m) => (m.id === id ? { ...m, ...p } : m)) }));
+
+  return {
+    source: 'demo',
+    dropped: [],
+    perModel: {},
+
+    setSource(source) {
+      set({ source });
+    },
+
+    async addModels(groups) {
+      if (groups.length === 0) return;
+      // The demo's models are open in the same worker under 'base' and its task ids: never reuse those.
+      const s0 = get();
+      const taken = new Set([...s0.dropped.map((m) => m.id), DEMO_BASE_ID, ...s0.tasks.map((t) => t.id), ...(s0.engine.demo.tasks ?? [])]);
+      let hasBase = get().dropped.some((m) => m.role === 'base');
+      const added = groups.map((g) => {
+        const id = uniqueModelId(g.name, taken);
+        taken.add(id);
+        // The first model dropped into an empty list is the base until the user says otherwise.
+        const role = hasBase ? ('expert' as const) : ('base' as const);
+        hasBase = true;
+        return { group: g, row: { id, name: g.name, files: g.files.length, role, status: 'loading' } satisfies DroppedModel };
+      });
+      set((s) => ({ source: 'mine', dropped: [...s.dropped, ...added.map((a) => a.row)] }));
+      get().startEngine();
+      await Promise.all(
+        added.map(async ({ group, row }) => {
+          const client = engineClient();
+          if (!client) return;
+          for (let attempt = 0; ; attempt++) {
+            try {
+              const summary = await client.openModel(row.id, group.files);
+              if (!get().dropped.some((m) => m.id === row.id)) return; // removed meanwhile
+              patch(row.id, {
+                status: 'ready',
+                dtypes: summary.dtypes,
+                parameters: summary.parameters,
+                bytes: summary.bytes,
+                tensors: summary.tensors.map((t) => ({ name: t.name, shape: t.shape })),
+              });
+              return;
+            } catch (e) {
+              // A worker lost under the call: the restarted one opens it again; ask once more for its header.
+              if (isEngineGone(e) && attempt < 2) continue;
+              // A bad file: forget it in the engine (it must not be re-opened after a restart) and show why.
+              void client.closeModel(row.id).catch(() => undefined);
+              if (get().dropped.some((m) => m.id === row.id)) patch(row.id, { status: 'error', error: toAppError(e, group.name) });
+              return;
+            }
+          }
+        }),
+      );
+    },
+
+    removeModel(id) {
+      set((s) => {
+        const perModel = { ...s.perModel };
+        delete perModel[id];
+        const dropped = s.dropped.filter((m) => m.id !== id);
+        return { dropped, perModel, source: dropped.length === 0 ? 'demo' : s.source };
+      });
+      void engineClient()?.closeModel(id).catch(() => undefined);
+    },
+
+    moveModel(id, delta) {
+      const list = [...get().dropped];
+      const i = list.findIndex((m) => m.id === id);
+      const j = i + delta;
+      if (i < 0 || j < 0 || j >= list.length) return;
+      [list[i], list[j]] = [list[j]!, list[i]!];
+      set({ dropped: list });
+    },
+
+    setRole(id, role) {
+      // One base at most: choosing a new base makes the old one an expert.
+      set((s) => ({ dropped: s.dropped.map((m) => (m.id === id ? { ...m, role } : role === 'base' && m.role === 'base' ? { ...m, role: 'expert' } : m)) }));
+    },
+
+    setModelParam(id, name, value) {
+      if (!Number.isFinite(value)) return;
+      set((s) => ({ perModel: { ...s.perModel, [id]: { ...s.perModel[id], [name]: value } } }));
+    },
+  };
+};
