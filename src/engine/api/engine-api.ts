@@ -7,6 +7,9 @@ import type { BackendChoice, BackendInfo, BackendName } from '../backend.js';
 import type { ErrorCode } from '../errors.js';
 import type { DType } from '../io/types.js';
 import type { MergeProgress } from '../merge/progress.js';
+import type { Diagnostics } from '../diagnostics/diagnose.js';
+
+export type { Diagnostics, LayerDiagnostics, TensorDiagnostics } from '../diagnostics/diagnose.js';
 
 /** One file of a dropped model: its relative path ('/'-separated) and its bytes. */
 export interface ModelFile {
@@ -107,6 +110,13 @@ export interface EngineApi {
    * wins: a call overtaken by a newer one rejects with CANCELLED instead of running.
    */
   liveDemo(recipeYaml: string): Promise<LiveScore>;
+  /**
+   * Sign conflicts, the mass the TIES election drops and task-vector cosines for `recipeYaml`,
+   * per tensor, per layer and overall (plain numbers, for charts). Model names resolve against
+   * the opened models first, then the demo's ids ('base' and the task ids). Latest wins, as in
+   * liveDemo: a call overtaken by a newer one rejects with CANCELLED.
+   */
+  diagnose(recipeYaml: string): Promise<Diagnostics>;
   /** tfjs' live tensor count and bytes: flat across repeated requests, or something leaks. */
   memory(): Promise<{ readonly numTensors: number; readonly numBytes: number }>;
 }

@@ -15,8 +15,9 @@ import { parseRecipe } from '../recipe/parse.js';
 import { recipeToYaml } from '../recipe/write.js';
 import { openDemoSession } from '../demo/session.js';
 import type { DemoSession } from '../demo/method-table.js';
-import { createLiveSession, type LiveSession } from '../live/live-session.js';
-import type { CheckResult, DemoBlobs, DemoSummary, EngineApi, LiveScore, MergeOptions, MergeResult, ModelFile, ModelSummary, ProgressCallback } from './engine-api.js';
+import { createLiveSession, memoizedCheckpoint, type LiveSession } from '../live/live-session.js';
+import { createDiagnosticsCache, diagnose, type DiagnosticsCache } from '../diagnostics/diagnose.js';
+import type { CheckResult, DemoBlobs, Diagnostics, DemoSummary, EngineApi, LiveScore, MergeOptions, MergeResult, ModelFile, ModelSummary, ProgressCallback } from './engine-api.js';
 
 export interface EngineHost {
   /** Starts a backend; defaults to chooseBackend (the host sets wasm paths beforehand). */
@@ -54,7 +55,11 @@ export function createEngine(host: EngineHost = {}): EngineApi {
     return { recipe, checkpoints, ...planMerge({ recipe, methods: METHODS, checkpoints, failures }) };
   };
 
-  let demo: { session: DemoSession; live: LiveSession } | undefined;
+  // `inputs`: the demo's checkpoints decoded once, shared by live merges and diagnostics;
+  // `diagnostics`: task vectors and sort orders kept for diagnose (the demo's contents never change).
+  let demo: { session: DemoSession; live: LiveSession; inputs: ReadonlyMap<string, Checkpoint>; diagnostics: DiagnosticsCache } | undefined;
+  let diagnoseGeneration = 0;
+  let diagnoseRunning: Promise<unknown> = Promise.resolve();
   const setBackend = (choice: BackendChoice) => (host.startBackend ? host.startBackend(choice) : chooseBackend(choice));
 
   return {
@@ -155,7 +160,8 @@ export function createEngine(host: EngineHost = {}): EngineApi {
         digitsGz: await bytes(files.digits),
       });
       if (!currentBackend()) await setBackend('auto');
-      demo = { session, live: createLiveSession(session.checkpoints) };
+      const inputs = new Map([...session.checkpoints].map(([k, c]) => [k, memoizedCheckpoint(c)]));
+      demo = { session, live: createLiveSession(inputs), inputs, diagnostics: createDiagnosticsCache() };
       const expert = session.scorer.expertAccuracies.test;
       return { tasks: session.tasks, expertAccuracy: session.tasks.map((t) => 100 * expert[t]!) };
     },
@@ -166,6 +172,38 @@ export function createEngine(host: EngineHost = {}): EngineApi {
       const weights = await live.merge(parseRecipe(recipeYaml, 'recipe'));
       const score = await session.scorer.score(weights, 'test');
       return { perTask: session.tasks.map((t) => 100 * score.accuracies[t]!), normalized: score.normalized, milliseconds: Date.now() - started };
+    },
+    async diagnose(recipeYaml): Promise<Diagnostics> {
+      const mine = ++diagnoseGeneration;
+      const cancel = {
+        get cancelled() {
+          return mine !== diagnoseGeneration;
+        },
+      };
+      const superseded = () => new MergeLabError('CANCELLED', 'Superseded by a newer diagnostics request.');
+      await diagnoseRunning.catch(() => undefined);
+      if (cancel.cancelled) throw superseded();
+      const job = (async () => {
+        const recipe = parseRecipe(recipeYaml, 'recipe');
+        const checkpoints = new Map<string, Checkpoint>();
+        const missing: MergeLabError[] = [];
+        let demoOnly = true;
+        for (const name of new Set([...recipe.models.map((m) => m.model), ...(recipe.baseModel ? [recipe.baseModel] : [])])) {
+          const opened = models.get(name)?.checkpoint;
+          const fromDemo = opened ? undefined : demo?.inputs.get(name);
+          if (opened) demoOnly = false;
+          const c = opened ?? fromDemo;
+          if (c) checkpoints.set(name, c);
+          else {
+            const known = [...models.keys(), ...(demo ? [...demo.inputs.keys()].map((k) => `${k} (demo)`) : [])];
+            missing.push(new MergeLabError('PATH_NOT_FOUND', `Model "${name}" is neither loaded nor a demo model; load it first or fix its name in the recipe (known: ${known.join(', ') || 'none'}).`));
+          }
+        }
+        if (missing.length) throw combineProblems(missing);
+        return diagnose({ recipe, methods: METHODS, checkpoints, cancel, ...(demoOnly && demo ? { cache: demo.diagnostics } : {}) });
+      })();
+      diagnoseRunning = job;
+      return job;
     },
     async memory() {
       const m = tf.memory();

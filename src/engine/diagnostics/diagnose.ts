@@ -1,0 +1,166 @@
+/**
+ * The diagnostics behind the lab's first charts, for one recipe: per tensor, per layer and for the
+ * whole model, the sign-conflict rate and the mass the TIES election drops (sign-conflict.ts), and
+ * the task vectors' pairwise cosines (task-similarity.ts). Parameters are resolved per tensor by
+ * the merge planner, so a density filter or gradient trims here exactly as in the merge. The
+ * result is plain numbers and strings: charts get series, not tensors.
+ */
+import { MergeLabError, combineProblems } from '../errors.js';
+import { decodeToFloat32, encodeFromFloat32, numel } from '../io/dtypes.js';
+import type { Checkpoint } from '../io/types.js';
+import { planMerge } from '../merge/plan-merge.js';
+import { throwIfCancelled, type CancelToken } from '../merge/progress.js';
+import { tensorSeed } from '../merge/seed.js';
+import type { MergeMethod, OrderCache } from '../methods/types.js';
+import { layerIndex } from '../recipe/resolve.js';
+import type { Recipe } from '../recipe/types.js';
+import { addCounts, conflictRates, electionVectors, emptyCounts, signConflictCounts, type ConflictCounts } from './sign-conflict.js';
+import { accumulateGram, cosineMatrix, emptyGram, type Gram } from './task-similarity.js';
+
+export interface TensorDiagnostics {
+  readonly name: string;
+  /** The layer index (first integer in the name); absent outside the layer stack. */
+  readonly layer?: number;
+  /** Number of elements. */
+  readonly size: number;
+  readonly conflictRate: number;
+  readonly droppedMass: number;
+  /** Cosine of the (untrimmed) task vectors, in `Diagnostics.models` order; 0 rows for a model missing here. */
+  readonly cosine: number[][];
+}
+
+export interface LayerDiagnostics {
+  readonly layer: number;
+  readonly conflictRate: number;
+  readonly droppedMass: number;
+}
+
+export interface Diagnostics {
+  /** The non-base models, in recipe order: the rows and columns of every cosine matrix. */
+  readonly models: string[];
+  readonly method: string;
+  /** True when the method trims and elects signs (TIES family): conflicts are among trimmed vectors. */
+  readonly election: boolean;
+  readonly tensors: TensorDiagnostics[];
+  /** Layers in ascending order; tensors outside the stack (embeddings, heads) are in no layer. */
+  readonly layers: LayerDiagnostics[];
+  /** Conflict rate and dropped mass pooled over every entry of the model; cosine of the whole flattened task vectors. */
+  readonly overall: { readonly conflictRate: number; readonly droppedMass: number; readonly cosine: number[][] };
+  readonly warnings: string[];
+}
+
+export interface DiagnoseInput {
+  readonly recipe: Recipe;
+  readonly methods: readonly MergeMethod[];
+  /** Opened checkpoints by model name as written in the recipe. */
+  readonly checkpoints: ReadonlyMap<string, Checkpoint>;
+  readonly config?: Readonly<Record<string, unknown>>;
+  readonly cancel?: CancelToken;
+  /**
+   * What does not depend on the parameters, kept between calls (see DiagnosticsCache). Give one
+   * only for checkpoints whose contents never change under the same name (the demo).
+   */
+  readonly cache?: DiagnosticsCache;
+}
+
+/**
+ * Kept between calls on the same checkpoints, so a slider move costs O(n) passes and no sort:
+ * task vectors, their per-tensor dot products and the sort orders of |τ| for trims. Keys name
+ * the tensor, the models, the base and the working dtype.
+ */
+export interface DiagnosticsCache {
+  readonly orders: OrderCache;
+  readonly taus: Map<string, Float32Array>;
+  readonly grams: Map<string, Gram>;
+}
+
+export function createDiagnosticsCache(): DiagnosticsCache {
+  return { orders: new Map(), taus: new Map(), grams: new Map() };
+}
+
+export async function diagnose(input: DiagnoseInput): Promise<Diagnostics> {
+  const { recipe } = input;
+  if (recipe.baseModel === undefined) {
+    throw new MergeLabError('BASE_MODEL_REQUIRED', 'Diagnostics compare task vectors θi − θ0 and need base_model: add "base_model: <model>" to the recipe.');
+  }
+  const { plan, problems, warnings } = planMerge({ recipe, methods: input.methods, checkpoints: input.checkpoints, config: input.config });
+  if (problems.length > 0 || !plan) throw combineProblems(problems.length ? problems : [new MergeLabError('INTERNAL', 'No merge plan was made.')]);
+  const models = recipe.models.filter((m) => m.model !== recipe.baseModel).map((m) => m.model);
+  const m = models.length;
+  const warned = new Set(warnings);
+  const warn = (w: string) => void (warned.has(w) || (warned.add(w), warnings.push(w)));
+
+  const tensors: TensorDiagnostics[] = [];
+  const total = emptyCounts();
+  const byLayer = new Map<number, ConflictCounts>();
+  const gram = emptyGram(m);
+  let election = false;
+
+  for (const spec of plan.tensors) {
+    throwIfCancelled(input.cancel);
+    const read = async (model: string, source?: string) => {
+      const values = await input.checkpoints.get(model)!.readFloat32(source ?? spec.name);
+      // As the runner does: inputs rounded to a narrower working dtype first.
+      return spec.workDtype ? decodeToFloat32(spec.workDtype, encodeFromFloat32(spec.workDtype, values), true) : values;
+    };
+    const base = spec.models.find((x) => x.isBase)!;
+    const others = spec.models.filter((x) => !x.isBase);
+    const key = (model: string) => `${spec.name}\u0000${model}\u0000${base.model}\u0000${spec.workDtype ?? 'F32'}`;
+    let baseValues: Float32Array | undefined;
+    const taus = [];
+    for (const x of others) {
+      let tau = input.cache?.taus.get(key(x.model));
+      if (!tau) {
+        baseValues ??= await read(base.model, base.source);
+        const v = await read(x.model, x.source);
+        tau = new Float32Array(v.length);
+        for (let e = 0; e < tau.length; e++) tau[e] = v[e]! - baseValues[e]!;
+        input.cache?.taus.set(key(x.model), tau);
+      }
+      taus.push({ model: x.model, tau, params: x.params });
+    }
+    const u = electionVectors({
+      method: plan.method.id,
+      tensorName: spec.name,
+      shape: spec.shape,
+      taus,
+      global: spec.global,
+      seed: tensorSeed(plan.randomSeed, spec.name),
+      warn,
+      ...(input.cache ? { orderCache: input.cache.orders, cacheKey: key } : {}),
+    });
+    election = u.election;
+    const counts = taus.length ? signConflictCounts(u.vectors, u.election) : emptyCounts();
+    addCounts(total, counts);
+    const layer = layerIndex(spec.name);
+    if (layer !== undefined) {
+      let l = byLayer.get(layer);
+      if (!l) byLayer.set(layer, (l = emptyCounts()));
+      addCounts(l, counts);
+    }
+    const slots = slotsOf(models, others.map((x) => x.model));
+    // Dot products of the untrimmed τ: the same whatever the weights and densities.
+    const gramKey = `${key(others.map((x) => x.model).join('\u0001'))}\u0000${models.join('\u0001')}`;
+    let own = input.cache?.grams.get(gramKey);
+    if (!own) {
+      own = accumulateGram(emptyGram(m), m, taus.map((t) => t.tau), slots);
+      input.cache?.grams.set(gramKey, own);
+    }
+    for (let k = 0; k < gram.length; k++) gram[k]! += own[k]!;
+    tensors.push({ name: spec.name, ...(layer !== undefined ? { layer } : {}), size: numel(spec.shape), ...conflictRates(counts), cosine: cosineMatrix(own, m) });
+  }
+
+  const layers = [...byLayer].sort((a, b) => a[0] - b[0]).map(([layer, c]) => ({ layer, ...conflictRates(c) }));
+  return { models, method: plan.method.id, election, tensors, layers, overall: { ...conflictRates(total), cosine: cosineMatrix(gram, m) }, warnings };
+}
+
+/** Each planned model's index in `models`; a name listed twice takes its occurrences in order. */
+function slotsOf(models: readonly string[], planned: readonly string[]): number[] {
+  const used = new Set<number>();
+  return planned.map((name) => {
+    const i = models.findIndex((x, j) => x === name && !used.has(j));
+    if (i < 0) throw new MergeLabError('INTERNAL', `Model "${name}" is in the merge plan but not among the recipe's models.`);
+    used.add(i);
+    return i;
+  });
+}

@@ -1,0 +1,149 @@
+/**
+ * Sign conflict between task vectors (spec "Diagnostics"): among entries where at least two
+ * (trimmed, weighted) task vectors are nonzero, the fraction whose nonzero signs disagree; and the
+ * share of task-vector mass the TIES election drops (entries whose sign is not the elected one).
+ * Computed on the CPU over Float32Arrays, with the same trims and the same float32 vote as
+ * src/engine/methods/gta.ts, so the chart shows what the merge actually does.
+ */
+import { l1RescaleFactor, sparsifyMask, type SparsificationKind } from '../methods/sparsify.js';
+import type { OrderCache, ParamValue } from '../methods/types.js';
+
+/** Raw counts, so tensors, layers and the whole model pool exactly (ratios of sums, not means of ratios). */
+export interface ConflictCounts {
+  /** Entries where at least two task vectors are nonzero. */
+  contested: number;
+  /** Of those, entries holding both a positive and a negative value. */
+  conflicts: number;
+  /** Σ|u_i| over all entries and models. */
+  mass: number;
+  /** Σ|u_i| over entries where sign(u_i) is not the elected sign (the mass TIES drops). */
+  dropped: number;
+}
+
+export interface ConflictRates {
+  /** conflicts / contested (0 when no entry is contested). */
+  readonly conflictRate: number;
+  /** dropped / mass (0 when there is no mass). */
+  readonly droppedMass: number;
+}
+
+export function emptyCounts(): ConflictCounts {
+  return { contested: 0, conflicts: 0, mass: 0, dropped: 0 };
+}
+
+export function addCounts(into: ConflictCounts, c: ConflictCounts): ConflictCounts {
+  into.contested += c.contested;
+  into.conflicts += c.conflicts;
+  into.mass += c.mass;
+  into.dropped += c.dropped;
+  return into;
+}
+
+export function conflictRates(c: ConflictCounts): ConflictRates {
+  return { conflictRate: c.contested > 0 ? c.conflicts / c.contested : 0, droppedMass: c.mass > 0 ? c.dropped / c.mass : 0 };
+}
+
+/**
+ * Counts over same-length vectors u_i (the weighted, trimmed task vectors). The elected sign is
+ * that of Σ u_i summed in float32 in model order, ≥ 0 → +, as gta.ts's `combine` does; with
+ * `election: false` nothing is dropped (methods that sum every entry).
+ */
+export function signConflictCounts(u: readonly Float32Array[], election = true): ConflictCounts {
+  const c = emptyCounts();
+  const n = u[0]?.length ?? 0;
+  for (const v of u) if (v.length !== n) throw new RangeError(`signConflictCounts: lengths ${n} and ${v.length} differ`);
+  for (let e = 0; e < n; e++) {
+    let pos = 0;
+    let neg = 0;
+    let vote = 0;
+    let mass = 0;
+    for (let i = 0; i < u.length; i++) {
+      const x = u[i]![e]!;
+      vote = Math.fround(vote + x);
+      if (x > 0) {
+        pos++;
+        mass += x;
+      } else if (x < 0) {
+        neg++;
+        mass -= x;
+      }
+    }
+    if (pos + neg >= 2) {
+      c.contested++;
+      if (pos > 0 && neg > 0) c.conflicts++;
+    }
+    c.mass += mass;
+    if (election && pos > 0 && neg > 0) {
+      // The losing side's mass: negatives when the vote is ≥ 0, positives otherwise.
+      const up = vote >= 0;
+      for (let i = 0; i < u.length; i++) {
+        const x = u[i]![e]!;
+        if (up ? x < 0 : x > 0) c.dropped += Math.abs(x);
+      }
+    }
+  }
+  return c;
+}
+
+/** The methods that trim and elect signs (TIES and its relatives), with their trims and rescale defaults. */
+export const TIES_FAMILY: Readonly<Record<string, { readonly sparsification: SparsificationKind; readonly rescaleDefault: boolean }>> = {
+  ties: { sparsification: 'magnitude', rescaleDefault: false },
+  dare_ties: { sparsification: 'random', rescaleDefault: true },
+  breadcrumbs_ties: { sparsification: 'magnitude_outliers', rescaleDefault: false },
+  della: { sparsification: 'della_magprune', rescaleDefault: true },
+};
+
+export interface ElectionInput {
+  readonly method: string;
+  readonly tensorName: string;
+  readonly shape: readonly number[];
+  /** Task vectors τ_i = θ_i − θ_0 (float32), non-base models in plan order (the trims' random streams). */
+  readonly taus: readonly { readonly model: string; readonly tau: Float32Array; readonly params: Readonly<Record<string, ParamValue | undefined>> }[];
+  readonly global: Readonly<Record<string, ParamValue | undefined>>;
+  /** The tensor's seed (tensorSeed), for DARE/DELLA masks. */
+  readonly seed: number;
+  readonly warn: (message: string) => void;
+  readonly orderCache?: OrderCache;
+  /** Cache key prefix per model (names the tensor, model and base), when orderCache is given. */
+  readonly cacheKey?: (model: string) => string;
+}
+
+/**
+ * The vectors the TIES election sees: u_i = w_i · τ_i', τ_i' trimmed with the model's own
+ * resolved density (and L1-rescaled when the method rescales), rounded like the backend's float32.
+ * Outside the TIES family, the untrimmed, unweighted τ_i.
+ */
+export function electionVectors(a: ElectionInput): { readonly vectors: Float32Array[]; readonly election: boolean } {
+  const family = TIES_FAMILY[a.method];
+  if (!family) return { vectors: a.taus.map((t) => t.tau), election: false };
+  const rescale = Boolean(a.global.rescale ?? family.rescaleDefault);
+  const vectors = a.taus.map(({ model, tau, params }, stream) => {
+    const w = Math.fround(num(params.weight, 1));
+    const mask = sparsifyMask(tau, {
+      kind: family.sparsification,
+      density: num(params.density, 1),
+      gamma: num(params.gamma, 0.01),
+      epsilon: num(params.epsilon, 0.15),
+      shape: a.shape,
+      seed: a.seed,
+      stream,
+      tensorName: a.tensorName,
+      model,
+      warn: a.warn,
+      ...(a.orderCache && a.cacheKey ? { orderCache: a.orderCache, cacheKey: a.cacheKey(model) } : {}),
+    });
+    const factor = mask && rescale ? l1RescaleFactor(tau, mask) : 1;
+    const u = new Float32Array(tau.length);
+    for (let e = 0; e < u.length; e++) {
+      // gta.ts: τ · scale (mask × rescale), then · w, each rounded to float32.
+      const kept = mask ? (mask[e] ? Math.fround(tau[e]! * factor) : 0) : tau[e]!;
+      u[e] = kept * w;
+    }
+    return u;
+  });
+  return { vectors, election: true };
+}
+
+function num(v: unknown, fallback: number): number {
+  return typeof v === 'number' ? v : typeof v === 'boolean' ? Number(v) : fallback;
+}

@@ -1,0 +1,55 @@
+/**
+ * Task-vector similarity (spec "Diagnostics"): pairwise cosine of flattened task vectors, per
+ * tensor and over the whole model. Dot products are kept as Gram matrices (float64) so a whole
+ * model's cosine is the cosine of the concatenated vectors, not a mean of per-tensor cosines.
+ */
+
+/** M × M matrix of dot products; row-major, float64. */
+export type Gram = Float64Array;
+
+export function emptyGram(m: number): Gram {
+  return new Float64Array(m * m);
+}
+
+/**
+ * Adds the dot products of `vectors` to `into` (an M × M Gram). `vectors[k]` belongs to model
+ * `slots[k]` (its index in the diagnostics' model list); a model absent here adds nothing.
+ */
+export function accumulateGram(into: Gram, m: number, vectors: readonly Float32Array[], slots: readonly number[]): Gram {
+  for (let a = 0; a < vectors.length; a++) {
+    for (let b = a; b < vectors.length; b++) {
+      const x = vectors[a]!;
+      const y = vectors[b]!;
+      let s = 0;
+      for (let e = 0; e < x.length; e++) s += x[e]! * y[e]!;
+      const i = slots[a]!;
+      const j = slots[b]!;
+      into[i * m + j]! += s;
+      if (i !== j) into[j * m + i]! += s;
+    }
+  }
+  return into;
+}
+
+/** cos(i, j) = G_ij / √(G_ii G_jj); 0 where either vector is zero (the diagonal too: no direction). */
+export function cosineMatrix(g: Gram, m: number): number[][] {
+  const rows: number[][] = [];
+  for (let i = 0; i < m; i++) {
+    const row: number[] = [];
+    for (let j = 0; j < m; j++) {
+      const d = Math.sqrt(g[i * m + i]! * g[j * m + j]!);
+      if (!(d > 0)) row.push(0);
+      else if (i === j) row.push(1);
+      // Rounding can push |cos| a hair past 1 for parallel vectors.
+      else row.push(Math.max(-1, Math.min(1, g[i * m + j]! / d)));
+    }
+    rows.push(row);
+  }
+  return rows;
+}
+
+/** Pairwise cosine of flattened vectors (all the same length). */
+export function pairwiseCosine(vectors: readonly Float32Array[]): number[][] {
+  const m = vectors.length;
+  return cosineMatrix(accumulateGram(emptyGram(m), m, vectors, vectors.map((_, i) => i)), m);
+}
