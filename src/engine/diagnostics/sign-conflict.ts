@@ -5,6 +5,7 @@
  * Computed on the CPU over Float32Arrays, with the same trims and the same float32 vote as
  * src/engine/methods/gta.ts, so the chart shows what the merge actually does.
  */
+import { findMethod } from '../methods/registry.js';
 import { l1RescaleFactor, sparsifyMask, type SparsificationKind } from '../methods/sparsify.js';
 import type { OrderCache, ParamValue } from '../methods/types.js';
 
@@ -85,13 +86,11 @@ export function signConflictCounts(u: readonly Float32Array[], election = true):
   return c;
 }
 
-/** The methods that trim and elect signs (TIES and its relatives), with their trims and rescale defaults. */
-export const TIES_FAMILY: Readonly<Record<string, { readonly sparsification: SparsificationKind; readonly rescaleDefault: boolean }>> = {
-  ties: { sparsification: 'magnitude', rescaleDefault: false },
-  dare_ties: { sparsification: 'random', rescaleDefault: true },
-  breadcrumbs_ties: { sparsification: 'magnitude_outliers', rescaleDefault: false },
-  della: { sparsification: 'della_magprune', rescaleDefault: true },
-};
+/** How a method trims and elects signs, from its own definition; undefined for methods that do not (TIES and its relatives do). */
+function electionOf(method: string): { readonly sparsification: SparsificationKind; readonly rescaleDefault: boolean } | undefined {
+  const tv = findMethod(method)?.taskVectors;
+  return tv?.consensus && tv.sparsification ? { sparsification: tv.sparsification, rescaleDefault: tv.rescaleDefault } : undefined;
+}
 
 export interface ElectionInput {
   readonly method: string;
@@ -114,7 +113,7 @@ export interface ElectionInput {
  * Outside the TIES family, the untrimmed, unweighted τ_i.
  */
 export function electionVectors(a: ElectionInput): { readonly vectors: Float32Array[]; readonly election: boolean } {
-  const family = TIES_FAMILY[a.method];
+  const family = electionOf(a.method);
   if (!family) return { vectors: a.taus.map((t) => t.tau), election: false };
   const rescale = Boolean(a.global.rescale ?? family.rescaleDefault);
   const vectors = a.taus.map(({ model, tau, params }, stream) => {

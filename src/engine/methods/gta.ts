@@ -42,6 +42,11 @@ export function gtaMethod(c: GtaConfig): MergeMethod {
     minModels: 2,
     random: c.sparsification === 'random' || c.sparsification === 'della_magprune',
     shapeMismatch: 'skip',
+    taskVectors: {
+      ...(c.sparsification ? { sparsification: c.sparsification } : {}),
+      ...(c.consensus ? { consensus: c.consensus } : {}),
+      rescaleDefault: c.rescaleDefault,
+    },
     prepare: (input) => prepareGta(c, input),
     validateTensor: ({ tensorName, shape, models }) => {
       const n = shape.reduce((a, b) => a * b, 1);

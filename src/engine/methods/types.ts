@@ -5,6 +5,7 @@
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import type { MergeLabError } from '../errors.js';
+import type { SparsificationKind } from './sparsify.js';
 
 export type ParamValue = number | boolean;
 
@@ -118,6 +119,12 @@ export interface MergeMethod {
    * tensor with a warning (mergekit's task-vector methods), 'error' stops the merge (the default).
    */
   readonly shapeMismatch?: 'skip' | 'error';
+  /** For the task-vector family: how τ is trimmed and whether signs are elected (diagnostics read it). */
+  readonly taskVectors?: {
+    readonly sparsification?: SparsificationKind;
+    readonly consensus?: 'sum' | 'count';
+    readonly rescaleDefault: boolean;
+  };
   /**
    * Looks at the whole tensor once (see PreparedMerge). Throws MergeLabError for a parameter
    * that cannot work on this tensor (e.g. a trim keeping 0 entries), naming the tensor.
