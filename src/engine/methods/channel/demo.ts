@@ -1,0 +1,309 @@
+/**
+ * Channel Merging on the embedded demo: the method table's rows `channel_merging_oracle` (each
+ * sample looked up with its true task) and `channel_merging` (with the router's task), a K sweep
+ * 1..T with storage, the assignment map of one tensor and sign conflicts within and across groups.
+ *
+ * For every K, the within-group method, its λ/density and the rows clustering compares (raw or
+ * trimmed) are chosen on the validation split with oracle routing, then scored once on test, as
+ * the method table does for the other methods. The router is trained on the validation split's
+ * features and only then applied to test; it reads the BASE model's penultimate activations: the
+ * base is the one model every configuration shares, so one router serves the whole sweep, and a
+ * package user has it (channel.json names it) even though the package does not store it.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { Weights } from '../../demo/load.js';
+import type { Architecture } from '../../demo/manifest.js';
+import { architectureTensors } from '../../demo/manifest.js';
+import { FULL_GRID, type DemoSession, type MethodRow, type SweepGrid } from '../../demo/method-table.js';
+import { MergeLabError } from '../../errors.js';
+import { serializeSafetensors } from '../../io/safetensors-writer.js';
+import { argmaxTasks, ROUTER_LAYOUT, routerLogits, routerParameterCount, routerTensors, trainRouter, type RouterOptions, type RouterWeights } from '../../router/index.js';
+import type { OrderCache } from '../types.js';
+import {
+  clusteringVectors,
+  electionView,
+  mergeTensor,
+  publicMethod,
+  tensorContext,
+  type ChannelModel,
+  type ChannelTensor,
+  type Similarity,
+} from './channel-merge.js';
+import { clusterChannels, type ChannelDendrograms } from './cluster.js';
+import { assignmentMap, type AssignmentMap } from './assignment.js';
+import { addPairCounts, emptyPairCounts, pairConflictRates, pairConflicts, type PairConflictRates } from './conflicts.js';
+import { resolveGroupMethod, type GroupMethodSpec, type ResolvedGroupMethod } from './group-method.js';
+import { oracleRoutes, routedAccuracy, type RoutedScore, type Routes } from './lookup.js';
+import { buildChannelPackage, type ChannelManifest, type ChannelPackageOptions } from './package.js';
+import { weightsSource, type ChannelSource } from './source.js';
+import { channelStorage, type ChannelStorage } from './storage.js';
+
+/** One configuration tried at every K. */
+export interface ChannelCandidate {
+  readonly method: GroupMethodSpec;
+  readonly similarity: Similarity;
+}
+
+/**
+ * average; task arithmetic over λ; TIES over density × λ, clustering on raw and on trimmed rows
+ * (trimmed rows are what TIES' election sees, so groups then gather rows that agree after the trim).
+ */
+export function defaultCandidates(grid: SweepGrid = FULL_GRID): ChannelCandidate[] {
+  return [
+    { method: { id: 'average' }, similarity: 'raw' },
+    ...grid.lambda.map((lambda): ChannelCandidate => ({ method: { id: 'task_arithmetic', params: { lambda } }, similarity: 'raw' })),
+    ...(['raw', 'trimmed'] as const).flatMap((similarity) =>
+      grid.density.flatMap((density) => grid.lambda.map((lambda): ChannelCandidate => ({ method: { id: 'ties', params: { density, lambda } }, similarity }))),
+    ),
+  ];
+}
+
+/** A method-table row with what Channel Merging adds. */
+export interface ChannelRow extends MethodRow {
+  readonly groupMethod: string;
+  readonly similarity: Similarity;
+  readonly storage: ChannelStorage;
+  /** For the routed row: the fraction of test samples routed to their own task. */
+  readonly routingAccuracy?: number;
+}
+
+/** The best configuration at one K. */
+export interface ChannelSweepRow {
+  readonly K: number;
+  readonly groupMethod: string;
+  readonly similarity: Similarity;
+  /** λ / density of the group method, when it has them. */
+  readonly params: Readonly<Record<string, number>>;
+  /** Oracle-routed normalized score on validation (what chose this configuration). */
+  readonly validation: number;
+  /** Oracle-routed test accuracy per task, percent. */
+  readonly perTask: readonly number[];
+  /** Oracle-routed normalized test score. */
+  readonly normalized: number;
+  /** Router-routed normalized test score (when a router was trained). */
+  readonly routed?: number;
+  readonly storage: ChannelStorage;
+  /** Pairwise sign conflicts of the group method's view (trimmed for TIES), within vs across groups. */
+  readonly conflicts: PairConflictRates;
+}
+
+export interface ChannelDemo {
+  readonly tasks: readonly string[];
+  /** channel_merging_oracle, then channel_merging when a router was trained. */
+  readonly rows: readonly ChannelRow[];
+  /** One row per K = 1..T; storage without the router (add `router.params` for the routed score). */
+  readonly sweep: readonly ChannelSweepRow[];
+  /** Of the first 2-D tensor (or `assignmentTensor`), at the rows' K and configuration. */
+  readonly assignment: AssignmentMap;
+  /** The rows' channel model (K and configuration of the rows), for buildChannelPackage. */
+  readonly model: ChannelModel;
+  readonly router?: {
+    readonly features: string;
+    readonly weights: RouterWeights;
+    readonly params: number;
+    readonly routingAccuracy: { readonly validation: number; readonly test: number };
+  };
+}
+
+export interface ChannelDemoOptions {
+  /** λ and density values the default candidates sweep. Default FULL_GRID. */
+  readonly grid?: SweepGrid;
+  /** Configurations tried at every K (default: defaultCandidates(grid)). */
+  readonly candidates?: readonly ChannelCandidate[];
+  /** K of the table rows and of the assignment map. Default 2 (or T when T < 2). */
+  readonly K?: number;
+  /** Train the shared router (../../router) for the `channel_merging` row. Default true. */
+  readonly router?: boolean | RouterOptions;
+  readonly assignmentTensor?: string;
+  readonly onSweepRow?: (row: ChannelSweepRow) => void;
+  readonly signal?: AbortSignal;
+}
+
+export async function channelDemo(s: DemoSession, options: ChannelDemoOptions = {}): Promise<ChannelDemo> {
+  const arch = s.manifest.architecture;
+  const tasks = s.tasks;
+  const T = tasks.length;
+  const rowsK = options.K ?? Math.min(2, T);
+  if (!Number.isInteger(rowsK) || rowsK < 1 || rowsK > T) throw new MergeLabError('PARAMETER_OUT_OF_RANGE', `K for the Channel Merging rows must be 1..${T}; got ${rowsK}.`);
+  const candidates = options.candidates ?? defaultCandidates(options.grid);
+  if (candidates.length === 0) throw new MergeLabError('PARAMETER_INVALID', 'Channel Merging on the demo needs at least one candidate configuration.');
+  const shapes = architectureTensors(arch).map((t) => ({ name: t.name, shape: t.shape }));
+  const source = weightsSource({ base: s.weights.base!, experts: tasks.map((t) => s.weights[t]!), tasks, shapes });
+  const builder = await modelBuilder(source);
+  const oracle = { validation: oracleRoutes(tasks, s.sets.validation), test: oracleRoutes(tasks, s.sets.test) };
+  const pct = (a: Readonly<Record<string, number>>) => tasks.map((t) => 100 * a[t]!);
+
+  const router = options.router === false ? undefined : await demoRouter(s, typeof options.router === 'object' ? options.router : {});
+  // The sweep and the oracle row need no router; the routed row carries it.
+  const storageAt = (K: number, withRouter = false) => channelStorage(shapes, T, K, withRouter && router ? { routerParams: router.params } : {});
+
+  const sweep: ChannelSweepRow[] = [];
+  const chosen = new Map<number, { model: ChannelModel; routed?: RoutedScore }>();
+  for (let K = 1; K <= T; K++) {
+    let best: { score: number; model: ChannelModel; resolved: ResolvedGroupMethod; candidate: ChannelCandidate } | undefined;
+    for (const candidate of candidates) {
+      if (options.signal?.aborted) throw new MergeLabError('CANCELLED', `Channel Merging demo cancelled at K = ${K}.`);
+      const resolved = resolveGroupMethod(candidate.method);
+      const model = await builder.build(resolved, candidate.similarity, K);
+      const v = await routedAccuracy(arch, model, s.sets.validation, oracle.validation, s.scorer.expertAccuracies.validation);
+      // Strictly greater: on a tie the earlier (simpler) candidate stays.
+      if (!best || v.normalized! > best.score) best = { score: v.normalized!, model, resolved, candidate };
+    }
+    const test = await routedAccuracy(arch, best!.model, s.sets.test, oracle.test, s.scorer.expertAccuracies.test);
+    const routed = router ? await routedAccuracy(arch, best!.model, s.sets.test, router.test, s.scorer.expertAccuracies.test) : undefined;
+    const row: ChannelSweepRow = {
+      K,
+      groupMethod: best!.resolved.id,
+      similarity: best!.candidate.similarity,
+      params: sweptParams(best!.resolved),
+      validation: best!.score,
+      perTask: pct(test.accuracies),
+      normalized: test.normalized!,
+      ...(routed ? { routed: routed.normalized! } : {}),
+      storage: storageAt(K),
+      conflicts: builder.conflicts(best!.resolved, best!.model),
+    };
+    sweep.push(row);
+    chosen.set(K, { model: best!.model, ...(routed ? { routed } : {}) });
+    options.onSweepRow?.(row);
+  }
+
+  const at = sweep[rowsK - 1]!;
+  const pick = chosen.get(rowsK)!;
+  const rowBase = { groupMethod: at.groupMethod, similarity: at.similarity, storage: at.storage, params: { K: rowsK, ...at.params } };
+  const rows: ChannelRow[] = [{ method: 'channel_merging_oracle', perTask: at.perTask, normalized: at.normalized, ...rowBase }];
+  if (router) {
+    const routed = pick.routed!;
+    rows.push({ method: 'channel_merging', perTask: pct(routed.accuracies), normalized: routed.normalized!, routingAccuracy: routed.routingAccuracy, ...rowBase, storage: storageAt(rowsK, true) });
+  }
+  const tensorName = options.assignmentTensor ?? shapes.find((x) => x.shape.length === 2)!.name;
+  const tensor = pick.model.tensors.find((x) => x.name === tensorName);
+  if (!tensor) throw new MergeLabError('TENSOR_NOT_FOUND', `The demo has no tensor "${tensorName}" to map; pick one of ${shapes.map((x) => x.name).join(', ')}.`);
+  return {
+    tasks,
+    rows,
+    sweep,
+    assignment: assignmentMap(tensor, tasks, rowsK),
+    model: pick.model,
+    ...(router
+      ? { router: { features: 'penultimate activations (hidden ReLU) of the base model', weights: router.weights, params: router.params, routingAccuracy: router.accuracy } }
+      : {}),
+  };
+}
+
+/** The rows' model as a package (router.safetensors included when the demo trained one). */
+export function channelDemoPackage(demo: ChannelDemo, options: Omit<ChannelPackageOptions, 'router'> = {}): { files: Record<string, Uint8Array>; manifest: ChannelManifest } {
+  const r = demo.router;
+  return buildChannelPackage(demo.model, {
+    ...options,
+    ...(r
+      ? { router: { bytes: serializeSafetensors(routerTensors(r.weights)), params: r.params, info: { features: r.features, layout: ROUTER_LAYOUT, tasks: demo.tasks, routingAccuracy: r.routingAccuracy } } }
+      : {}),
+  });
+}
+
+function sweptParams(r: ResolvedGroupMethod): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const k of ['lambda', 'density'] as const) if (typeof r.params[k] === 'number') out[k] = r.params[k];
+  return out;
+}
+
+/**
+ * Builds channel models for many configurations from one read of the weights: task vectors once
+ * per tensor, dendrograms once per (tensor, rows compared), sort orders of |τ| once per tensor.
+ */
+async function modelBuilder(source: ChannelSource) {
+  const orderCache = mapCache();
+  const tensors = await Promise.all(
+    source.tensors.map(async (spec) => {
+      const { base, experts } = await source.read(spec.name);
+      const taus = tensorContext(source, spec.name, spec.shape, base, experts, resolveGroupMethod()).taus();
+      return { spec, base, experts, taus };
+    }),
+  );
+  const dendrograms = new Map<string, ChannelDendrograms>();
+  const contexts = (resolved: ResolvedGroupMethod) =>
+    tensors.map((t) => tensorContext(source, t.spec.name, t.spec.shape, t.base, t.experts, resolved, { taus: t.taus, orderCache }));
+  return {
+    async build(resolved: ResolvedGroupMethod, similarity: Similarity, K: number): Promise<ChannelModel> {
+      const out: ChannelTensor[] = [];
+      for (const ctx of contexts(resolved)) {
+        // Trimmed rows depend on the trim (per-model settings, rescale), not on λ; raw rows on nothing.
+        const trim = JSON.stringify([resolved.id, resolved.perModel, resolved.global.rescale ?? null]);
+        const key = `${ctx.tensorName}\u0000${similarity === 'raw' ? 'raw' : trim}`;
+        let d = dendrograms.get(key);
+        if (!d) dendrograms.set(key, (d = clusterChannels({ tensorName: ctx.tensorName, shape: ctx.shape, vectors: clusteringVectors(ctx, similarity) })));
+        out.push(await mergeTensor(ctx, d, K));
+      }
+      return { tasks: source.tasks, baseName: source.baseName, K, method: publicMethod(resolved), similarity, tensors: out };
+    },
+    conflicts(resolved: ResolvedGroupMethod, model: ChannelModel): PairConflictRates {
+      const counts = emptyPairCounts();
+      contexts(resolved).forEach((ctx, i) => addPairCounts(counts, pairConflicts(electionView(ctx), model.tensors[i]!.index, ctx.shape)));
+      return pairConflictRates(counts);
+    },
+  };
+}
+
+function mapCache(): OrderCache {
+  const m = new Map<string, Int32Array>();
+  return { get: (k) => m.get(k), set: (k, v) => void m.set(k, v) };
+}
+
+/** The shared router (../../router) trained on the base's features of the validation split. */
+async function demoRouter(s: DemoSession, options: RouterOptions): Promise<{ weights: RouterWeights; params: number; test: Routes; accuracy: { validation: number; test: number } }> {
+  const arch = s.manifest.architecture;
+  const T = s.tasks.length;
+  const split = async (name: 'validation' | 'test') => {
+    const sets = s.tasks.map((t) => s.sets[name][t]!);
+    const count = sets.reduce((n, x) => n + x.count, 0);
+    const features = await penultimateFeatures(arch, s.weights.base!, sets.map((x) => x.inputs), count);
+    const labels = new Int32Array(count);
+    let at = 0;
+    sets.forEach((x, t) => labels.fill(t, at, (at += x.count)));
+    return { sets, count, features, labels };
+  };
+  const v = await split('validation');
+  const width = v.count ? v.features.length / v.count : 0;
+  const { router } = await trainRouter({ features: v.features, featureSize: width, labels: v.labels, tasks: T }, options);
+  const routesOf = async (x: Awaited<ReturnType<typeof split>>) => {
+    const chosen = argmaxTasks(await routerLogits(router, x.features, x.count), T);
+    let right = 0;
+    for (let i = 0; i < x.count; i++) if (chosen[i] === x.labels[i]) right++;
+    let at = 0;
+    const routes = Object.fromEntries(s.tasks.map((t, i) => [t, chosen.slice(at, (at += x.sets[i]!.count))]));
+    return { routes, accuracy: x.count ? right / x.count : 0 };
+  };
+  const val = await routesOf(v);
+  const test = await routesOf(await split('test'));
+  return { weights: router, params: routerParameterCount(router), test: test.routes, accuracy: { validation: val.accuracy, test: test.accuracy } };
+}
+
+/**
+ * The activations feeding the last layer (the demo MLP's hidden ReLU), count × width. The same
+ * features as Twin-Merging's sharedFeatures, computed from plain weights here.
+ */
+export async function penultimateFeatures(arch: Architecture, weights: Weights, inputs: readonly Float32Array[], count: number): Promise<Float32Array> {
+  if (arch.layers.length < 2) throw new MergeLabError('PARAMETER_INVALID', 'The router reads penultimate activations; a one-layer model has none.');
+  const size = arch.input.height * arch.input.width;
+  const all = new Float32Array(count * size);
+  let at = 0;
+  for (const x of inputs) {
+    all.set(x.subarray(0, Math.min(x.length, all.length - at)), at);
+    at += x.length;
+  }
+  const h = tf.tidy(() => {
+    let a = tf.mul(tf.tensor2d(all, [count, size]), arch.input.scale) as tf.Tensor2D;
+    for (const l of arch.layers.slice(0, -1)) {
+      const w = tf.transpose(tf.tensor2d(weights[l.weight]!, [l.outputs, l.inputs]));
+      const z = tf.add(tf.matMul(a, w), tf.tensor1d(weights[l.bias]!)) as tf.Tensor2D;
+      a = l.activation === 'relu' ? tf.relu(z) : z;
+    }
+    return a;
+  });
+  try {
+    return Float32Array.from((await h.data()) as Float32Array);
+  } finally {
+    h.dispose();
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * Channel Merging (spec "Channel Merging"; seed paper arXiv 2412.15283, our reconstruction):
+ * cluster the experts' task-vector rows per output channel into K groups, merge within groups,
+ * look rows up per task, route. Engine only: the CLI and the lab build on these.
+ */
+export { MAX_TASKS, agglomerate, channelLayout, clusterChannels, groupMembers, groupTable, type ChannelDendrograms, type ClusterInput } from './cluster.js';
+export { AVERAGE, resolveGroupMethod, type GroupMethodSpec, type ResolvedGroupMethod } from './group-method.js';
+export { mergeGroups, type GroupMergeInput } from './group-merge.js';
+export { checkpointSource, weightsSource, type ChannelSource, type ChannelTensorSpec } from './source.js';
+export {
+  channelMerge,
+  channelSweep,
+  clusteringVectors,
+  electionView,
+  mergeTensor,
+  tensorContext,
+  type ChannelMergeOptions,
+  type ChannelModel,
+  type ChannelSweep,
+  type ChannelSweepPoint,
+  type ChannelTensor,
+  type Similarity,
+  type TensorContext,
+} from './channel-merge.js';
+export { argmaxRoutes, lookupTensor, oracleRoutes, routedAccuracy, taskWeights, type RoutedScore, type Routes } from './lookup.js';
+export { channelStorage, type ChannelStorage } from './storage.js';
+export { addPairCounts, emptyPairCounts, pairConflictRates, pairConflicts, type PairConflictCounts, type PairConflictRates } from './conflicts.js';
+export {
+  CHANNEL_FILES,
+  CHANNEL_FORMAT,
+  CHANNEL_VERSION,
+  buildChannelPackage,
+  readChannelPackage,
+  type ChannelManifest,
+  type ChannelPackage,
+  type ChannelPackageOptions,
+  type GroupsDtype,
+} from './package.js';
+export { assignmentMap, type AssignmentMap } from './assignment.js';
+export {
+  channelDemo,
+  channelDemoPackage,
+  defaultCandidates,
+  penultimateFeatures,
+  type ChannelCandidate,
+  type ChannelDemo,
+  type ChannelDemoOptions,
+  type ChannelRow,
+  type ChannelSweepRow,
+} from './demo.js';
