@@ -1,10 +1,14 @@
 /**
  * The lab's state in the URL hash, like the TensorFlow Playground's: the method, the global
  * controls, per-model values and the open tab, e.g.
- * `#method=ties&density=0.3&lambda=1&tab=methods&g.normalize=false&w.expert-a.weight=0.5`.
+ * `#method=ties&density=0.3&lambda=1&tab=methods&g.normalize=false&w.expert-a.weight=0.5`, plus the
+ * charts' choices (`tensor`, `rank`, `sweep`), presentation mode (`present=1`), hidden parts
+ * (`controls_hide=1`, …) and the preset whose story is shown (`preset=signs`).
  * Opening such a URL restores them; every change rewrites the hash (replaceState, so the Back
  * button is not flooded). Unknown methods, tabs and non-numbers are ignored.
  */
+import { isHideable } from './presentation.js';
+import { findPreset } from './presets.js';
 import { useLabStore } from './store/index.js';
 import type { LabState, TabId } from './store/types.js';
 
@@ -19,6 +23,12 @@ export function stateToHash(s: LabState): string {
   q.set('tab', s.tab);
   for (const [k, v] of Object.entries(s.globals)) q.set(`g.${k}`, String(v));
   for (const [id, params] of Object.entries(s.perModel)) for (const [k, v] of Object.entries(params)) q.set(`w.${id}.${k}`, String(v));
+  if (s.spectrumTensor) q.set('tensor', s.spectrumTensor);
+  if (s.svdRank) q.set('rank', String(s.svdRank));
+  q.set('sweep', s.sweepParam);
+  if (s.present) q.set('present', '1');
+  for (const h of s.hidden) q.set(`${h}_hide`, '1');
+  if (s.preset) q.set('preset', s.preset);
   return q.toString();
 }
 
@@ -35,6 +45,16 @@ export function applyHash(hash: string): void {
   if (Number.isFinite(lambda)) st.setLambda(lambda);
   const tab = TABS.find((t) => t === q.get('tab'));
   if (tab) st.setTab(tab);
+  const tensor = q.get('tensor');
+  if (tensor) st.setSpectrumTensor(tensor);
+  const rank = num(q.get('rank'));
+  if (Number.isInteger(rank) && rank >= 1) st.setSvdRank(rank);
+  const sweep = q.get('sweep');
+  if (sweep === 'lambda' || sweep === 'density') st.setSweepParam(sweep);
+  const on = (v: string | null) => v !== null && v !== '0' && v !== 'false';
+  const hidden = [...q.keys()].filter((k) => k.endsWith('_hide') && on(q.get(k))).map((k) => k.slice(0, -'_hide'.length)).filter(isHideable);
+  st.setPresentation(on(q.get('present')), hidden);
+  st.setPreset(findPreset(q.get('preset'))?.id);
   for (const [k, v] of q) {
     if (k.startsWith('g.')) {
       const name = k.slice(2);
@@ -59,9 +79,22 @@ export function syncUrlHash(): void {
   };
   write(useLabStore.getState());
   useLabStore.subscribe((s, prev) => {
-    if (s.method !== prev.method || s.density !== prev.density || s.lambda !== prev.lambda || s.tab !== prev.tab || s.globals !== prev.globals || s.perModel !== prev.perModel) write(s);
+    const keys: (keyof LabState)[] = ['method', 'density', 'lambda', 'tab', 'globals', 'perModel', 'spectrumTensor', 'svdRank', 'sweepParam', 'present', 'hidden', 'preset'];
+    if (keys.some((k) => s[k] !== prev[k])) write(s);
   });
   window.addEventListener('hashchange', () => {
     if (window.location.hash.replace(/^#/, '') !== last) applyHash(window.location.hash);
   });
+}
+
+/** Applies a preset: its settings (as a hash would) and its story. */
+export function applyPreset(id: string): void {
+  const p = findPreset(id);
+  if (!p) return;
+  const { present } = useLabStore.getState();
+  applyHash(p.hash);
+  const st = useLabStore.getState();
+  // A preset chooses what to show, not how large: presentation mode stays as it was.
+  st.setPresentation(present, st.hidden);
+  st.setPreset(p.id);
 }

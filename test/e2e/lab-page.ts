@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Locator, Page } from 'playwright-core';
+import { expect } from 'vitest';
 import { diagnostics, type PageDiagnostics } from './diagnostics.js';
 
 export type TabName = 'Models' | 'Methods' | 'About';
@@ -417,6 +418,36 @@ export class LabPage {
   /** The recipe YAML the Merge panel shows. */
   async recipeYaml(): Promise<string> {
     return (await this.mergePanel().getByLabel('Recipe YAML').textContent()) ?? '';
+  }
+
+  /** A chart's figure (data-chart = its id: accuracy, sweep, sign-conflicts, task-cosines, svd-spectrum). */
+  chart(id: string): Locator {
+    return this.page.locator(`figure[data-chart="${id}"]`);
+  }
+
+  /** Waits until chart `id` has drawn the answer to a request newer than `afterSeq`, and is not updating. */
+  async waitForChart(id: string, afterSeq = 0, timeout = 30_000): Promise<number> {
+    const chart = this.chart(id);
+    await expect
+      .poll(async () => ((await chart.getAttribute('data-chart-state')) === 'ready' ? Number(await chart.getAttribute('data-seq')) : 0), { timeout })
+      .toBeGreaterThan(afterSeq);
+    return Number(await chart.getAttribute('data-seq'));
+  }
+
+  /** Downloads a chart's export ('PNG' | 'SVG' | 'CSV'). */
+  async exportChart(id: string, kind: 'PNG' | 'SVG' | 'CSV'): Promise<{ suggested: string; bytes: Buffer }> {
+    const title = await this.chart(id).getAttribute('aria-label');
+    const name = kind === 'CSV' ? `Export ${title} data as CSV` : `Export ${title} as ${kind}`;
+    fs.mkdirSync(this.resultsDir, { recursive: true });
+    return this.download(this.chart(id).getByRole('button', { name, exact: true }), path.join(this.resultsDir, `${id}.${kind.toLowerCase()}`));
+  }
+
+  /** Saves a screenshot of the visible window (what a newcomer sees first) to test-results/<name>.png. */
+  async viewportScreenshot(name: string): Promise<string> {
+    fs.mkdirSync(this.resultsDir, { recursive: true });
+    const file = path.join(this.resultsDir, `${name}.png`);
+    await this.page.screenshot({ path: file });
+    return file;
   }
 
   /** Saves a full-page screenshot to test-results/<name>.png and returns its path. */

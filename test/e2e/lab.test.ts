@@ -120,7 +120,7 @@ describeE2E('my checkpoints: drop, check, merge, download', () => {
       ]);
 
       // TIES (the default) with a per-model weight.
-      expect(await lab.page.getByRole('combobox', { name: 'Merge method' }).count()).toBe(0); // on the Methods tab
+      expect(await lab.mergePanel().getByRole('combobox', { name: 'Merge method' }).inputValue()).toBe('ties');
       await lab.mergePanel().getByRole('slider', { name: 'Weight of expert-a', exact: true }).fill('0.5');
       await lab.densitySlider().fill('0.5');
       const yaml = await lab.recipeYaml();

@@ -13,7 +13,10 @@ import { toAppError } from '../demo/errors.js';
 import { methodParam } from '../recipe/demo-recipe.js';
 import { importRecipe, type ImportOutcome } from '../recipe/import-recipe.js';
 import { globalDefault, perModelDefault } from '../recipe/dropped-recipe.js';
+import { useHidden } from '../presentation.js';
 import { currentRecipeYaml } from '../store/engine-slice.js';
+import { MethodExplainer } from './MethodExplainer.js';
+import { MethodSelect } from './MethodsPanel.js';
 import { useLabStore } from '../store/index.js';
 import type { AppError, JobState } from '../store/types.js';
 
@@ -372,17 +375,20 @@ export function MergePanel() {
   const method = useLabStore((s) => s.method);
   const source = useLabStore((s) => s.source);
   const label = useMemo(() => findMethod(method)?.label ?? method, [method]);
+  const hide = useHidden();
   return (
     <section className="merge-panel" aria-labelledby="merge-heading">
       <h2 id="merge-heading">Merge</h2>
       <p className="lead">
-        {source === 'mine' ? 'Your checkpoints (the experts, as listed under Models)' : "The demo's five experts"} merged onto the base with{' '}
-        <strong>{label}</strong> (choose the method under Methods). Moving a slider re-scores the demo's merge in the engine worker.
+        {source === 'mine' ? 'Your checkpoints (the experts, as listed under Models)' : "The demo's five experts"} merged onto the base with <strong>{label}</strong>. Moving a
+        slider re-scores the merge and redraws the charts below.
       </p>
-      <Controls />
+      {!hide('controls') && <MethodSelect />}
+      {!hide('explain') && <MethodExplainer />}
+      {!hide('controls') && <Controls />}
       <LiveScore />
-      <MergeActions />
-      <RecipeYaml />
+      {!hide('job') && <MergeActions />}
+      {!hide('recipe') && <RecipeYaml />}
     </section>
   );
 }

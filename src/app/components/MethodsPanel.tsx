@@ -1,6 +1,6 @@
 /**
  * The method catalogue, built from the engine's method registry (the same parameter schemas the
- * CLI and YAML reader use), with the recipe's method select above it.
+ * CLI and YAML reader use), and the recipe's method select (shown in the Merge panel).
  */
 import { useShallow } from 'zustand/react/shallow';
 import { METHODS } from '../../engine/methods/registry.js';
@@ -14,7 +14,8 @@ function range(p: ParamSpec): string {
   return `${p.minExclusive ? '(' : '['}${lo}, ${hi}${p.maxExclusive ? ')' : ']'}`;
 }
 
-function MethodSelect() {
+/** The recipe's method; lives in the Merge panel, beside the controls it changes. */
+export function MethodSelect() {
   const { method, setMethod } = useLabStore(useShallow((s) => ({ method: s.method, setMethod: s.setMethod })));
   return (
     <p className="field">
@@ -35,7 +36,7 @@ export function MethodsPanel() {
   return (
     <>
       <h2>Methods</h2>
-      <MethodSelect />
+      <p className="lead">Every method the engine implements, with its parameters. The selected one is highlighted; choose it in the Merge panel.</p>
       {METHODS.map((m) => (
         <article key={m.id} className={m.id === method ? 'method selected' : 'method'} aria-label={m.label} aria-current={m.id === method ? 'true' : undefined}>
           <h3>

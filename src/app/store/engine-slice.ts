@@ -119,6 +119,7 @@ export const createEngineSlice: SliceCreator<EngineSlice> = (set, get, api) => {
           patchDemo({ status: 'ready', tasks: summary.tasks, expertAccuracy: summary.expertAccuracy, loadMs: ms, error: undefined });
           // The score for the current settings (kept across a restart) as soon as the demo is in.
           get().requestLive();
+          get().requestCharts();
         },
         demoFailed(e) {
           patchDemo({ status: 'error', error: toAppError(e) });

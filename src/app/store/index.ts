@@ -3,6 +3,7 @@
  * state. Components select narrowly: `useLabStore(useShallow((s) => ({ a: s.a, b: s.b })))`.
  */
 import { create } from 'zustand';
+import { createChartsSlice } from './charts-slice.js';
 import { createDroppedSlice } from './dropped-slice.js';
 import { createEngineSlice } from './engine-slice.js';
 import { createModelsSlice } from './models-slice.js';
@@ -16,6 +17,7 @@ export const useLabStore = create<LabState>()((...a) => ({
   ...createEngineSlice(...a),
   ...createUiSlice(...a),
   ...createDroppedSlice(...a),
+  ...createChartsSlice(...a),
 }));
 
 export type * from './types.js';

@@ -19,21 +19,25 @@ export const createRecipeSlice: SliceCreator<RecipeSlice> = (set, get) => ({
     if (typeof value === 'number' && !Number.isFinite(value)) return;
     set((s) => ({ globals: { ...s.globals, [name]: value } }));
     get().requestLive(inputAt);
+    get().requestCharts(inputAt);
   },
   setMethod(id) {
     // Only ids from the registry: a stale URL or preset must not leave an unknown method selected.
     if (!findMethod(id) || id === get().method) return;
     set({ method: id });
     get().requestLive();
+    get().requestCharts();
   },
   setDensity(value, inputAt) {
     if (!Number.isFinite(value)) return;
     set({ density: value });
     get().requestLive(inputAt);
+    get().requestCharts(inputAt);
   },
   setLambda(value, inputAt) {
     if (!Number.isFinite(value)) return;
     set({ lambda: value });
     get().requestLive(inputAt);
+    get().requestCharts(inputAt);
   },
 });

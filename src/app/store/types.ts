@@ -5,6 +5,7 @@
 import type { MergeProgress } from '../../engine/merge/progress.js';
 import type { StateCreator } from 'zustand';
 import type { BackendChoice, BackendInfo, BackendName } from '../../engine/backend.js';
+import type { Diagnostics, SpectrumResult, SweepPoint } from '../../engine/api/engine-api.js';
 
 export type { BackendChoice, BackendInfo, BackendName };
 
@@ -270,10 +271,54 @@ export interface DroppedSlice {
 
 export interface UiSlice {
   readonly tab: TabId;
+  /** Presentation mode: large type for a projector (#present=1). */
+  readonly present: boolean;
+  /** Parts left out by `*_hide` URL flags (see presentation.ts). */
+  readonly hidden: readonly string[];
+  /** The preset whose story is shown, until the user changes something it set. */
+  readonly preset?: string;
   setTab(tab: TabId): void;
+  setPresentation(present: boolean, hidden: readonly string[]): void;
+  setPreset(id: string | undefined): void;
 }
 
-export type LabState = ModelsSlice & RecipeSlice & EngineSlice & UiSlice & DroppedSlice;
+/** A chart's data as shown, with the request it answers and the input that asked for it. */
+export interface ChartData<T> {
+  readonly status: 'idle' | 'computing' | 'ready' | 'error';
+  /** The newest request sent. */
+  readonly requested: number;
+  readonly shown?: { readonly seq: number; readonly data: T; readonly inputAt?: number };
+  readonly error?: AppError;
+}
+
+export type SweepParam = 'lambda' | 'density';
+
+export interface SweepData {
+  readonly param: SweepParam;
+  readonly method: string;
+  readonly points: readonly SweepPoint[];
+}
+
+export interface ChartsSlice {
+  /** Sign conflicts, dropped mass and cosines for the current recipe: follows every slider move. */
+  readonly diagnostics: ChartData<Diagnostics>;
+  /** The SVD spectrum of the chosen tensor's task vectors. */
+  readonly spectrum: ChartData<SpectrumResult>;
+  /** The demo's score along λ or density, the other settings as they are. */
+  readonly sweep: ChartData<SweepData>;
+  /** The spectrum's tensor (absent: the engine's choice, the largest 2-D tensor). */
+  readonly spectrumTensor?: string;
+  /** The rank marked on the spectrum (absent: the median 90%-energy rank). */
+  readonly svdRank?: number;
+  readonly sweepParam: SweepParam;
+  setSpectrumTensor(name: string): void;
+  setSvdRank(rank: number, inputAt?: number): void;
+  setSweepParam(param: SweepParam): void;
+  /** Asks for the charts' data for the current recipe (each only when its inputs changed). */
+  requestCharts(inputAt?: number): void;
+}
+
+export type LabState = ModelsSlice & RecipeSlice & EngineSlice & UiSlice & DroppedSlice & ChartsSlice;
 
 /** A slice creator over the whole store (zustand's slices pattern). */
 export type SliceCreator<T> = StateCreator<LabState, [], [], T>;

@@ -10,6 +10,8 @@ import type { MergeProgress } from '../merge/progress.js';
 import type { Diagnostics } from '../diagnostics/diagnose.js';
 
 export type { Diagnostics, LayerDiagnostics, TensorDiagnostics } from '../diagnostics/diagnose.js';
+export type { ModelSpectrum, SpectrumResult } from '../diagnostics/spectrum.js';
+import type { SpectrumResult } from '../diagnostics/spectrum.js';
 
 /** One file of a dropped model: its relative path ('/'-separated) and its bytes. */
 export interface ModelFile {
@@ -90,6 +92,26 @@ export interface LiveScore {
   readonly milliseconds: number;
 }
 
+/** One point of a sweep: the recipe at that value of the swept parameter. */
+export interface SweepRequest {
+  readonly value: number;
+  readonly yaml: string;
+}
+
+export interface SweepPoint {
+  readonly value: number;
+  /** Test accuracy per task (percent), in DemoSummary.tasks order. */
+  readonly perTask: readonly number[];
+  readonly normalized: number;
+}
+
+export interface SpectrumOptions {
+  /** A 2-D tensor's name; absent: the largest one. */
+  readonly tensor?: string;
+  /** The rank to measure the error and the subspace overlap at (default: the median 90%-energy rank). */
+  readonly rank?: number;
+}
+
 export interface EngineApi {
   /** Starts a backend ('auto': webgpu, else wasm, else cpu) and says which and why. */
   setBackend(choice: BackendChoice): Promise<BackendInfo>;
@@ -117,6 +139,17 @@ export interface EngineApi {
    * liveDemo: a call overtaken by a newer one rejects with CANCELLED.
    */
   diagnose(recipeYaml: string): Promise<Diagnostics>;
+  /**
+   * The SVD spectrum of each task vector of one 2-D tensor (models resolve as in diagnose), the
+   * energy curve, 90%-energy and effective ranks, the error at `rank` and the tasks' subspace
+   * overlap. Factorisations of the demo's models are kept, so a rank move is cheap. Latest wins.
+   */
+  spectrum(recipeYaml: string, options?: SpectrumOptions): Promise<SpectrumResult>;
+  /**
+   * The demo merged and scored at each point (a λ or density sweep, for the chart that marks the
+   * current value). Runs beside liveDemo without cancelling it; a newer sweep cancels this one.
+   */
+  sweepDemo(points: readonly SweepRequest[]): Promise<SweepPoint[]>;
   /** tfjs' live tensor count and bytes: flat across repeated requests, or something leaks. */
   memory(): Promise<{ readonly numTensors: number; readonly numBytes: number }>;
 }

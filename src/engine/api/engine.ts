@@ -17,7 +17,25 @@ import { openDemoSession } from '../demo/session.js';
 import type { DemoSession } from '../demo/method-table.js';
 import { createLiveSession, memoizedCheckpoint, type LiveSession } from '../live/live-session.js';
 import { createDiagnosticsCache, diagnose, type DiagnosticsCache } from '../diagnostics/diagnose.js';
-import type { CheckResult, DemoBlobs, Diagnostics, DemoSummary, EngineApi, LiveScore, MergeOptions, MergeResult, ModelFile, ModelSummary, ProgressCallback } from './engine-api.js';
+import { taskVectorSpectra, type SpectrumCache } from '../diagnostics/spectrum.js';
+import type { Recipe } from '../recipe/types.js';
+import type {
+  CheckResult,
+  DemoBlobs,
+  Diagnostics,
+  DemoSummary,
+  EngineApi,
+  LiveScore,
+  MergeOptions,
+  MergeResult,
+  ModelFile,
+  ModelSummary,
+  ProgressCallback,
+  SpectrumOptions,
+  SpectrumResult,
+  SweepPoint,
+  SweepRequest,
+} from './engine-api.js';
 
 export interface EngineHost {
   /** Starts a backend; defaults to chooseBackend (the host sets wasm paths beforehand). */
@@ -57,9 +75,30 @@ export function createEngine(host: EngineHost = {}): EngineApi {
 
   // `inputs`: the demo's checkpoints decoded once, shared by live merges and diagnostics;
   // `diagnostics`: task vectors and sort orders kept for diagnose (the demo's contents never change).
-  let demo: { session: DemoSession; live: LiveSession; inputs: ReadonlyMap<string, Checkpoint>; diagnostics: DiagnosticsCache } | undefined;
-  let diagnoseGeneration = 0;
-  let diagnoseRunning: Promise<unknown> = Promise.resolve();
+  // `sweeps`: a live session of its own, so a sweep and a slider's score never cancel each other.
+  let demo: { session: DemoSession; live: LiveSession; sweeps: LiveSession; inputs: ReadonlyMap<string, Checkpoint>; diagnostics: DiagnosticsCache; spectra: SpectrumCache } | undefined;
+  const diagnoseLatest = latestWins('diagnostics');
+  const spectrumLatest = latestWins('spectrum');
+
+  /** The recipe's models: opened ones first, then the demo's; `demoOnly` says whether caches keyed by name are safe. */
+  const recipeCheckpoints = (recipe: Recipe) => {
+    const checkpoints = new Map<string, Checkpoint>();
+    const missing: MergeLabError[] = [];
+    let demoOnly = true;
+    for (const name of new Set([...recipe.models.map((m) => m.model), ...(recipe.baseModel ? [recipe.baseModel] : [])])) {
+      const opened = models.get(name)?.checkpoint;
+      const fromDemo = opened ? undefined : demo?.inputs.get(name);
+      if (opened) demoOnly = false;
+      const c = opened ?? fromDemo;
+      if (c) checkpoints.set(name, c);
+      else {
+        const known = [...models.keys(), ...(demo ? [...demo.inputs.keys()].map((k) => `${k} (demo)`) : [])];
+        missing.push(new MergeLabError('PATH_NOT_FOUND', `Model "${name}" is neither loaded nor a demo model; load it first or fix its name in the recipe (known: ${known.join(', ') || 'none'}).`));
+      }
+    }
+    if (missing.length) throw combineProblems(missing);
+    return { checkpoints, demoOnly };
+  };
   const setBackend = (choice: BackendChoice) => (host.startBackend ? host.startBackend(choice) : chooseBackend(choice));
 
   return {
@@ -161,7 +200,7 @@ export function createEngine(host: EngineHost = {}): EngineApi {
       });
       if (!currentBackend()) await setBackend('auto');
       const inputs = new Map([...session.checkpoints].map(([k, c]) => [k, memoizedCheckpoint(c)]));
-      demo = { session, live: createLiveSession(inputs), inputs, diagnostics: createDiagnosticsCache() };
+      demo = { session, live: createLiveSession(inputs), sweeps: createLiveSession(inputs), inputs, diagnostics: createDiagnosticsCache(), spectra: new Map() };
       const expert = session.scorer.expertAccuracies.test;
       return { tasks: session.tasks, expertAccuracy: session.tasks.map((t) => 100 * expert[t]!) };
     },
@@ -173,41 +212,60 @@ export function createEngine(host: EngineHost = {}): EngineApi {
       const score = await session.scorer.score(weights, 'test');
       return { perTask: session.tasks.map((t) => 100 * score.accuracies[t]!), normalized: score.normalized, milliseconds: Date.now() - started };
     },
-    async diagnose(recipeYaml): Promise<Diagnostics> {
-      const mine = ++diagnoseGeneration;
-      const cancel = {
-        get cancelled() {
-          return mine !== diagnoseGeneration;
-        },
-      };
-      const superseded = () => new MergeLabError('CANCELLED', 'Superseded by a newer diagnostics request.');
-      await diagnoseRunning.catch(() => undefined);
-      if (cancel.cancelled) throw superseded();
-      const job = (async () => {
+    async sweepDemo(points: readonly SweepRequest[]): Promise<SweepPoint[]> {
+      if (!demo) throw new MergeLabError('DEMO_DATA_INVALID', 'No demo is loaded; call loadDemo first.');
+      const { session, sweeps } = demo;
+      const out: SweepPoint[] = [];
+      // Each point goes through the sweep session: a newer sweep cancels this one at its next tensor.
+      for (const p of points) {
+        const weights = await sweeps.merge(parseRecipe(p.yaml, 'recipe'));
+        const score = await session.scorer.score(weights, 'test');
+        out.push({ value: p.value, perTask: session.tasks.map((t) => 100 * score.accuracies[t]!), normalized: score.normalized });
+      }
+      return out;
+    },
+    diagnose(recipeYaml): Promise<Diagnostics> {
+      return diagnoseLatest(async (cancel) => {
         const recipe = parseRecipe(recipeYaml, 'recipe');
-        const checkpoints = new Map<string, Checkpoint>();
-        const missing: MergeLabError[] = [];
-        let demoOnly = true;
-        for (const name of new Set([...recipe.models.map((m) => m.model), ...(recipe.baseModel ? [recipe.baseModel] : [])])) {
-          const opened = models.get(name)?.checkpoint;
-          const fromDemo = opened ? undefined : demo?.inputs.get(name);
-          if (opened) demoOnly = false;
-          const c = opened ?? fromDemo;
-          if (c) checkpoints.set(name, c);
-          else {
-            const known = [...models.keys(), ...(demo ? [...demo.inputs.keys()].map((k) => `${k} (demo)`) : [])];
-            missing.push(new MergeLabError('PATH_NOT_FOUND', `Model "${name}" is neither loaded nor a demo model; load it first or fix its name in the recipe (known: ${known.join(', ') || 'none'}).`));
-          }
-        }
-        if (missing.length) throw combineProblems(missing);
+        const { checkpoints, demoOnly } = recipeCheckpoints(recipe);
         return diagnose({ recipe, methods: METHODS, checkpoints, cancel, ...(demoOnly && demo ? { cache: demo.diagnostics } : {}) });
-      })();
-      diagnoseRunning = job;
-      return job;
+      });
+    },
+    spectrum(recipeYaml, options: SpectrumOptions = {}): Promise<SpectrumResult> {
+      return spectrumLatest(async () => {
+        const recipe = parseRecipe(recipeYaml, 'recipe');
+        const { checkpoints, demoOnly } = recipeCheckpoints(recipe);
+        return taskVectorSpectra({ recipe, methods: METHODS, checkpoints, ...options, ...(demoOnly && demo ? { cache: demo.spectra } : {}) });
+      });
     },
     async memory() {
       const m = tf.memory();
       return { numTensors: m.numTensors, numBytes: m.numBytes };
     },
+  };
+}
+
+/**
+ * Requests where only the newest matters (chart data while a slider moves): a call waits for the
+ * one in flight to stop, and is dropped with CANCELLED if a newer call came in meanwhile; the one
+ * running sees `cancel.cancelled` turn true and stops at its next check.
+ */
+function latestWins(what: string) {
+  let generation = 0;
+  let running: Promise<unknown> = Promise.resolve();
+  return <T>(work: (cancel: CancelToken) => Promise<T>): Promise<T> => {
+    const mine = ++generation;
+    const cancel = {
+      get cancelled() {
+        return mine !== generation;
+      },
+    };
+    const job = (async () => {
+      await running.catch(() => undefined);
+      if (cancel.cancelled) throw new MergeLabError('CANCELLED', `Superseded by a newer ${what} request.`);
+      return work(cancel);
+    })();
+    running = job;
+    return job;
   };
 }

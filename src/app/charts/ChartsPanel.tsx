@@ -1,0 +1,48 @@
+/**
+ * The charts that follow the sliders, side by side so a move shows everywhere at once. A slider
+ * input → both the score and the sign-conflict data for it on screen is measured as
+ * 'slider-to-charts' (performance marks; the e2e run reports its percentiles).
+ */
+import { useLayoutEffect, useRef } from 'react';
+import { useShallow } from 'zustand/react/shallow';
+import { DIAGNOSTICS_SHOWN_MARK, SLIDER_TO_CHARTS_MEASURE } from '../store/charts-slice.js';
+import { useLabStore } from '../store/index.js';
+import { useHidden } from '../presentation.js';
+import { AccuracyChart } from './AccuracyChart.js';
+import { CosineChart } from './CosineChart.js';
+import { SignConflictChart } from './SignConflictChart.js';
+import { SpectrumChart } from './SpectrumChart.js';
+import { SweepChart } from './SweepChart.js';
+
+/** Closes the 'slider-to-charts' measure once the latest input's score and diagnostics are both drawn. */
+function useSliderToCharts() {
+  const { live, diag } = useLabStore(useShallow((s) => ({ live: s.live, diag: s.diagnostics })));
+  const measured = useRef<number | undefined>(undefined);
+  useLayoutEffect(() => {
+    const a = live.shown;
+    const b = diag.shown;
+    if (!a || !b || a.inputAt === undefined || a.inputAt !== b.inputAt || measured.current === a.inputAt) return;
+    if (a.seq !== live.requested || b.seq !== diag.requested) return;
+    measured.current = a.inputAt;
+    const end = performance.mark(DIAGNOSTICS_SHOWN_MARK).startTime;
+    performance.measure(SLIDER_TO_CHARTS_MEASURE, { start: a.inputAt, end });
+  }, [live, diag]);
+}
+
+export function ChartsPanel() {
+  useSliderToCharts();
+  const source = useLabStore((s) => s.source);
+  const hide = useHidden();
+  return (
+    <section className="charts-panel" aria-labelledby="charts-heading">
+      <h2 id="charts-heading">What the merge does</h2>
+      <div className="charts">
+        {source === 'demo' && !hide('accuracy') && <AccuracyChart />}
+        {source === 'demo' && !hide('sweep') && <SweepChart />}
+        {!hide('conflicts') && <SignConflictChart />}
+        {!hide('cosines') && <CosineChart />}
+        {!hide('spectrum') && <SpectrumChart />}
+      </div>
+    </section>
+  );
+}

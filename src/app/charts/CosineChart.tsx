@@ -1,0 +1,66 @@
+/**
+ * Chart (b): how alike the task vectors are. The pairwise cosine of the flattened task vectors
+ * (whole model, or one tensor), and per tensor the mean cosine between different tasks — the
+ * interference a plain sum of task vectors runs into.
+ */
+import { useState } from 'react';
+import { Bar, BarChart, CartesianGrid, Tooltip, XAxis, YAxis } from 'recharts';
+import { useLabStore } from '../store/index.js';
+import { ChartFrame } from './ChartFrame.js';
+import { Heatmap } from './Heatmap.js';
+import { useModelLabel } from './labels.js';
+
+function meanOffDiagonal(c: readonly (readonly number[])[]): number {
+  let sum = 0;
+  let n = 0;
+  for (let i = 0; i < c.length; i++) for (let j = 0; j < c.length; j++) if (i !== j) (sum += c[i]![j]!), n++;
+  return n ? sum / n : 0;
+}
+
+export function CosineChart() {
+  const chart = useLabStore((s) => s.diagnostics);
+  const label = useModelLabel();
+  const [scope, setScope] = useState('');
+  const d = chart.shown?.data;
+  const tensor = d?.tensors.find((t) => t.name === scope);
+  const matrix = tensor?.cosine ?? d?.overall.cosine ?? [];
+  const labels = (d?.models ?? []).map(label);
+  const perTensor = (d?.tensors ?? []).map((t) => ({ name: t.name, cosine: meanOffDiagonal(t.cosine) }));
+  return (
+    <ChartFrame
+      id="task-cosines"
+      title="Task-vector similarity"
+      status={chart.status}
+      error={chart.error}
+      seq={chart.shown?.seq}
+      caption="Cosine of the task vectors (expert − base), pair by pair: near 0 the experts changed unrelated directions, negative they pull against each other. The bars give each tensor's mean cosine between different tasks."
+      controls={
+        <p className="field">
+          <label htmlFor="cosine-scope">Cosines of</label>{' '}
+          <select id="cosine-scope" value={tensor ? scope : ''} onChange={(e) => setScope(e.target.value)}>
+            <option value="">the whole model</option>
+            {d?.tensors.map((t) => (
+              <option key={t.name} value={t.name}>
+                {t.name}
+              </option>
+            ))}
+          </select>
+        </p>
+      }
+      csv={{ header: ['model', ...labels], rows: matrix.map((r, i) => [labels[i], ...r]) }}
+    >
+      {d && (
+        <div className="chart-pair">
+          <Heatmap labels={labels} values={matrix} scale="diverging" legend="cosine" describe={(a, b, v) => `cos(τ ${a}, τ ${b}) = ${v.toFixed(3)}`} />
+          <BarChart width={260} height={250} data={perTensor} margin={{ top: 8, right: 8, bottom: 8, left: 0 }}>
+            <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
+            <XAxis dataKey="name" tick={{ fontSize: 10 }} />
+            <YAxis domain={[-1, 1]} tick={{ fontSize: 11 }} />
+            <Tooltip formatter={(v) => Number(v).toFixed(3)} />
+            <Bar dataKey="cosine" name="mean cosine between tasks" fill="#009E73" isAnimationActive={false} />
+          </BarChart>
+        </div>
+      )}
+    </ChartFrame>
+  );
+}

@@ -1,0 +1,124 @@
+/**
+ * Chart (c): how many directions each expert's change needs. For one weight matrix, the singular
+ * values of every task vector (log scale) and their energy curves E(r); marked are the rank chosen
+ * with the "SVD rank" slider, the rank holding 90% of the energy and the effective rank (medians
+ * over the tasks). Below, how much the tasks' top-r subspaces overlap at that rank.
+ */
+import { CartesianGrid, ComposedChart, Legend, Line, ReferenceLine, Tooltip, XAxis, YAxis } from 'recharts';
+import { useShallow } from 'zustand/react/shallow';
+import { useLabStore } from '../store/index.js';
+import { ChartFrame } from './ChartFrame.js';
+import { Heatmap } from './Heatmap.js';
+import { useModelLabel } from './labels.js';
+import { seriesColor } from './palette.js';
+
+const median = (xs: readonly number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.floor((s.length - 1) / 2)]! : 0;
+};
+
+export function SpectrumChart() {
+  const { chart, tensor, rank, setTensor, setRank } = useLabStore(
+    useShallow((s) => ({ chart: s.spectrum, tensor: s.spectrumTensor, rank: s.svdRank, setTensor: s.setSpectrumTensor, setRank: s.setSvdRank })),
+  );
+  const label = useModelLabel();
+  const d = chart.shown?.data;
+  const count = d ? Math.max(...d.models.map((m) => m.singularValues.length)) : 0;
+  const rows = Array.from({ length: count }, (_, k) => {
+    const row: Record<string, number> = { k: k + 1 };
+    d!.models.forEach((m, i) => {
+      const s = m.singularValues[k];
+      // Log axes cannot show 0: an exactly zero singular value is left out of its line.
+      if (s !== undefined && s > 0) row[`s${i}`] = s;
+      if (m.energy[k] !== undefined) row[`e${i}`] = m.energy[k]!;
+    });
+    return row;
+  });
+  const rank90 = d ? median(d.models.map((m) => m.rank90)) : 0;
+  const effective = d ? median(d.models.map((m) => m.effectiveRank)) : 0;
+  const labels = (d?.models ?? []).map((m) => label(m.model));
+  return (
+    <ChartFrame
+      id="svd-spectrum"
+      title="SVD spectrum of the task vectors"
+      status={chart.status}
+      error={chart.error}
+      seq={chart.shown?.seq}
+      caption={
+        d ? (
+          <>
+            {d.tensor} [{d.shape.join(' × ')}]{d.truncated ? `, leading ${count} singular values` : ''}: solid lines are singular values (left, log scale), dashed lines the energy kept by the first r
+            (right). At rank <strong data-rank={d.rank}>{d.rank}</strong> the median task keeps{' '}
+            {(100 * median(d.models.map((m) => 1 - m.relativeError ** 2))).toFixed(1)}% of its energy; 90% needs rank <span data-rank90={rank90}>{rank90}</span>, effective rank{' '}
+            {effective.toFixed(1)}.
+          </>
+        ) : (
+          'Singular values of each task vector of one weight matrix, with the energy curve and the ranks that matter.'
+        )
+      }
+      controls={
+        d && (
+          <>
+            <p className="field">
+              <label htmlFor="spectrum-tensor">Tensor</label>{' '}
+              <select id="spectrum-tensor" value={tensor ?? d.tensor} onChange={(e) => setTensor(e.target.value)}>
+                {d.tensors.map((t) => (
+                  <option key={t.name} value={t.name}>
+                    {t.name} [{t.shape.join(' × ')}]
+                  </option>
+                ))}
+              </select>
+            </p>
+            <p className="field slider">
+              <label htmlFor="svd-rank">SVD rank</label>
+              <input
+                id="svd-rank"
+                type="range"
+                min={1}
+                max={Math.max(1, count)}
+                step={1}
+                value={Math.min(rank ?? d.rank, Math.max(1, count))}
+                onChange={(e) => setRank(Number(e.target.value), performance.mark('slider-input').startTime)}
+              />
+              <output htmlFor="svd-rank">{Math.min(rank ?? d.rank, Math.max(1, count))}</output>
+            </p>
+          </>
+        )
+      }
+      csv={{
+        header: ['rank', ...labels.flatMap((l) => [`sigma_${l}`, `energy_${l}`])],
+        rows: rows.map((r) => [r['k'], ...labels.flatMap((_, i) => [r[`s${i}`], r[`e${i}`]])]),
+      }}
+    >
+      {d && (
+        <div className="chart-pair">
+          <ComposedChart width={340} height={240} data={rows} margin={{ top: 18, right: 8, bottom: 16, left: 0 }}>
+            <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
+            <XAxis dataKey="k" type="number" domain={[1, Math.max(2, count)]} tick={{ fontSize: 11 }} label={{ value: 'rank r', position: 'insideBottom', offset: -8, fontSize: 11 }} />
+            <YAxis yAxisId="s" scale="log" domain={['auto', 'auto']} allowDataOverflow tick={{ fontSize: 11 }} tickFormatter={(v: number) => v.toPrecision(2)} />
+            <YAxis yAxisId="e" orientation="right" domain={[0, 1]} tick={{ fontSize: 11 }} />
+            <Tooltip formatter={(v) => Number(v).toPrecision(4)} labelFormatter={(k) => `rank ${k}`} />
+            <Legend wrapperStyle={{ fontSize: 12 }} />
+            {labels.map((l, i) => (
+              <Line key={`s${i}`} yAxisId="s" dataKey={`s${i}`} name={l} stroke={seriesColor(i)} dot={false} isAnimationActive={false} />
+            ))}
+            {labels.map((l, i) => (
+              <Line key={`e${i}`} yAxisId="e" dataKey={`e${i}`} name={`E(r) ${l}`} stroke={seriesColor(i)} strokeDasharray="4 3" dot={false} legendType="none" isAnimationActive={false} />
+            ))}
+            <ReferenceLine yAxisId="e" x={d.rank} stroke="#1c2430" label={{ value: `r = ${d.rank}`, position: 'top', fontSize: 11 }} />
+            <ReferenceLine yAxisId="e" x={rank90} stroke="#2f855a" strokeDasharray="2 2" label={{ value: '90%', position: 'insideTopRight', fontSize: 10 }} />
+            <ReferenceLine yAxisId="e" x={Math.max(1, Math.round(effective))} stroke="#975a16" strokeDasharray="2 2" label={{ value: 'eff.', position: 'insideTopLeft', fontSize: 10 }} />
+          </ComposedChart>
+          <Heatmap
+            labels={labels}
+            values={d.interference}
+            scale="sequential"
+            cell={40}
+            legend={`subspace overlap at r = ${d.rank}`}
+            describe={(a, b, v) => `‖U${a}ᵀ U${b}‖²/r at r = ${d.rank}: ${v.toFixed(3)}`}
+          />
+        </div>
+      )}
+    </ChartFrame>
+  );
+}

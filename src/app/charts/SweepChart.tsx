@@ -1,0 +1,76 @@
+/**
+ * Chart (e), right: the demo's normalized score along λ or density with the other settings as
+ * they are, and the current value marked — where the slider sits on the curve. Recomputed when
+ * anything but the swept parameter changes, once the sliders rest.
+ */
+import { CartesianGrid, Legend, Line, LineChart, ReferenceLine, Tooltip, XAxis, YAxis } from 'recharts';
+import { useShallow } from 'zustand/react/shallow';
+import { sweepParamFor } from '../store/charts-slice.js';
+import { useLabStore } from '../store/index.js';
+import type { SweepParam } from '../store/types.js';
+import { ChartFrame } from './ChartFrame.js';
+import { pct, useModelLabel } from './labels.js';
+import { seriesColor } from './palette.js';
+
+const NAMES: Record<SweepParam, string> = { lambda: 'λ', density: 'density' };
+
+export function SweepChart() {
+  const { chart, method, wanted, density, lambda, tasks, setParam, source } = useLabStore(
+    useShallow((s) => ({ chart: s.sweep, method: s.method, wanted: s.sweepParam, density: s.density, lambda: s.lambda, tasks: s.engine.demo.tasks, setParam: s.setSweepParam, source: s.source })),
+  );
+  const label = useModelLabel();
+  const param = sweepParamFor(method, wanted);
+  const d = chart.shown?.data;
+  const current = d?.param === 'lambda' ? lambda : density;
+  const rows = d ? d.points.map((p) => ({ x: p.value, normalized: p.normalized, ...Object.fromEntries(p.perTask.map((v, i) => [`t${i}`, v])) })) : [];
+  const best = d?.points.reduce((a, b) => (b.normalized > a.normalized ? b : a), d.points[0]!);
+  const empty = source === 'mine' ? 'Sweeps score the demo; they are not available for your own checkpoints (there is no data to score them on).' : param ? 'Computing the sweep…' : 'This method has neither λ nor density to sweep.';
+  return (
+    <ChartFrame
+      id="sweep"
+      title={`Score along ${d ? NAMES[d.param] : param ? NAMES[param] : 'a parameter'}`}
+      status={param && source === 'demo' ? chart.status : 'idle'}
+      error={chart.error}
+      seq={chart.shown?.seq}
+      empty={empty}
+      caption={
+        d && best ? (
+          <>
+            Normalized score (thick) and per-task accuracy (thin) of {d.method} on the demo's test split as {NAMES[d.param]} varies; the vertical line is the current value ({current.toFixed(2)}).
+            Best here: {pct(best.normalized)} at {NAMES[d.param]} = {best.value}.
+          </>
+        ) : (
+          'The normalized score as λ or density varies, the other settings as they are, with the current value marked.'
+        )
+      }
+      controls={
+        <p className="field">
+          <label htmlFor="sweep-param">Sweep over</label>{' '}
+          <select id="sweep-param" value={param ?? wanted} onChange={(e) => setParam(e.target.value as SweepParam)} disabled={!param}>
+            <option value="density">density</option>
+            <option value="lambda">λ</option>
+          </select>
+        </p>
+      }
+      csv={{
+        header: [d?.param ?? 'value', 'normalized_percent', ...(tasks ?? []).map((t) => `${t}_percent`)],
+        rows: (d?.points ?? []).map((p) => [p.value, p.normalized, ...p.perTask]),
+      }}
+    >
+      {d && param && source === 'demo' && (
+        <LineChart width={340} height={230} data={rows} margin={{ top: 18, right: 8, bottom: 16, left: 0 }}>
+          <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
+          <XAxis dataKey="x" type="number" domain={['dataMin', 'dataMax']} tick={{ fontSize: 11 }} label={{ value: NAMES[d.param], position: 'insideBottom', offset: -8, fontSize: 11 }} />
+          <YAxis unit="%" domain={[0, 100]} tick={{ fontSize: 11 }} />
+          <Tooltip formatter={(v) => pct(Number(v))} labelFormatter={(x) => `${NAMES[d.param]} = ${x}`} />
+          <Legend wrapperStyle={{ fontSize: 12 }} />
+          <Line dataKey="normalized" name="normalized" stroke="#1c2430" strokeWidth={3} dot={{ r: 2 }} isAnimationActive={false} />
+          {(tasks ?? []).map((t, i) => (
+            <Line key={t} dataKey={`t${i}`} name={label(t)} stroke={seriesColor(i)} strokeWidth={1} dot={false} isAnimationActive={false} />
+          ))}
+          <ReferenceLine x={current} stroke="#D55E00" strokeWidth={2} label={{ value: 'now', position: 'top', fontSize: 11 }} />
+        </LineChart>
+      )}
+    </ChartFrame>
+  );
+}

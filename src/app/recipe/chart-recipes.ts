@@ -1,0 +1,65 @@
+/**
+ * The recipes the charts ask the engine about. Diagnostics compare task vectors, so they always
+ * name a base (even for a method that merges without one, such as linear); the spectrum depends
+ * on the models only, so its recipe carries no slider value (and a slider move does not refetch
+ * it); a sweep is the demo's recipe at each value of the swept parameter.
+ */
+import { MergeLabError } from '../../engine/errors.js';
+import type { Recipe } from '../../engine/recipe/types.js';
+import { recipeToYaml } from '../../engine/recipe/write.js';
+import { recipeTasks } from '../store/engine-slice.js';
+import type { LabState, SweepParam } from '../store/types.js';
+import type { SweepRequest } from '../../engine/api/engine-api.js';
+import { DEMO_BASE_ID, demoRecipe, methodParam } from './demo-recipe.js';
+import { droppedRecipe } from './dropped-recipe.js';
+
+/** The values a sweep scores: density over (0, 1], λ over the slider's range. */
+export const SWEEP_VALUES: Readonly<Record<SweepParam, readonly number[]>> = {
+  density: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1],
+  lambda: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1, 1.1, 1.2, 1.3, 1.4, 1.5],
+};
+
+function withBase(r: Recipe, base: string | undefined): Recipe {
+  if (!base) throw new MergeLabError('BASE_MODEL_REQUIRED', 'The charts compare task vectors (expert − base): choose "base" as the role of one of your checkpoints.');
+  return r.baseModel ? r : { ...r, baseModel: base };
+}
+
+/** The current recipe, with a base, for diagnostics. */
+export function chartRecipe(s: LabState): Recipe {
+  const c = { density: s.density, lambda: s.lambda, globals: s.globals };
+  if (s.source === 'mine') {
+    const ready = s.dropped.filter((m) => m.status === 'ready');
+    return withBase(droppedRecipe(s.method, ready, s.perModel, c), ready.find((m) => m.role === 'base')?.id);
+  }
+  return withBase(demoRecipe(s.method, recipeTasks(s), c), DEMO_BASE_ID);
+}
+
+export function chartRecipeYaml(s: LabState): string {
+  return recipeToYaml(chartRecipe(s));
+}
+
+/** Task arithmetic over the same models: the spectrum reads only the task vectors, whatever the method. */
+export function spectrumRecipeYaml(s: LabState): string | undefined {
+  try {
+    const r = chartRecipe(s);
+    return recipeToYaml({ mergeMethod: 'task_arithmetic', baseModel: r.baseModel, models: r.models.map((m) => ({ model: m.model, parameters: { weight: 1 } })) });
+  } catch {
+    return undefined;
+  }
+}
+
+export interface SweepPlan {
+  readonly param: SweepParam;
+  readonly points: readonly SweepRequest[];
+  /** Everything the sweep depends on: the same key means the same curve. */
+  readonly key: string;
+}
+
+/** The demo's recipe at each sweep value of `param` (undefined when the method reads no such parameter). */
+export function sweepPlan(s: LabState, param: SweepParam | undefined): SweepPlan | undefined {
+  if (!param || !methodParam(s.method, param)) return undefined;
+  const tasks = recipeTasks(s);
+  const at = (v: number) => recipeToYaml(demoRecipe(s.method, tasks, { density: param === 'density' ? v : s.density, lambda: param === 'lambda' ? v : s.lambda, globals: s.globals }));
+  const points = SWEEP_VALUES[param].map((value) => ({ value, yaml: at(value) }));
+  return { param, points, key: `${param}\u0000${at(Number.NaN)}` };
+}

@@ -1,0 +1,119 @@
+/**
+ * The charts slice: what the diagnostics charts show and what they asked the engine for. Each
+ * chart's data is requested latest-wins, like the live score, and only when its inputs changed:
+ * sign conflicts follow every slider move; the spectrum depends only on the models, the tensor and
+ * the rank; the sweep on everything but the swept parameter (and waits for the sliders to rest).
+ */
+import { isMergeLabError } from '../../engine/errors.js';
+import { findMethod } from '../../engine/methods/registry.js';
+import { toAppError } from '../demo/errors.js';
+import { isEngineGone } from '../engine/failures.js';
+import { chartRecipeYaml, spectrumRecipeYaml, sweepPlan } from '../recipe/chart-recipes.js';
+import { engineClient } from './engine-slice.js';
+import type { ChartData, ChartsSlice, LabState, SliceCreator, SweepParam } from './types.js';
+
+/** A sweep waits this long after the last change, so dragging λ does not start a sweep per pixel. */
+export const SWEEP_DEBOUNCE_MS = 250;
+export const DIAGNOSTICS_SHOWN_MARK = 'diagnostics-shown';
+export const SLIDER_TO_CHARTS_MEASURE = 'slider-to-charts';
+
+const idle = <T>(): ChartData<T> => ({ status: 'idle', requested: 0 });
+
+/** The sweep parameter a method can use: the chosen one if the method reads it, else the other, else none. */
+export function sweepParamFor(method: string, wanted: SweepParam): SweepParam | undefined {
+  const reads = (name: string) => findMethod(method)?.params.some((p) => p.name === name) ?? false;
+  if (reads(wanted)) return wanted;
+  const other: SweepParam = wanted === 'lambda' ? 'density' : 'lambda';
+  return reads(other) ? other : undefined;
+}
+
+export const createChartsSlice: SliceCreator<ChartsSlice> = (set, get, api) => {
+  let sweepTimer: ReturnType<typeof setTimeout> | undefined;
+  let spectrumKey = '';
+  let sweepKey = '';
+
+  /** Runs one latest-wins request for chart `name` and stores its answer if it is still the newest. */
+  function request<K extends 'diagnostics' | 'spectrum' | 'sweep'>(name: K, call: () => Promise<NonNullable<LabState[K]['shown']>['data']>, inputAt?: number, forget?: () => void) {
+    const seq = get()[name].requested + 1;
+    set({ [name]: { ...get()[name], status: 'computing', requested: seq } } as Partial<LabState>);
+    call().then(
+      (data) => {
+        const c = get()[name];
+        if (c.shown && c.shown.seq > seq) return;
+        set({ [name]: { status: seq === c.requested ? 'ready' : 'computing', requested: c.requested, shown: { seq, data, ...(inputAt !== undefined ? { inputAt } : {}) } } } as Partial<LabState>);
+      },
+      (e: unknown) => {
+        // A worker lost under the call: ask again next time even though the inputs are the same.
+        if (isEngineGone(e)) forget?.();
+        if ((isMergeLabError(e) && e.code === 'CANCELLED') || isEngineGone(e)) return;
+        const c = get()[name];
+        if (seq === c.requested) set({ [name]: { ...c, status: 'error', error: toAppError(e) } } as Partial<LabState>);
+      },
+    );
+  }
+
+  // Dropped models, their roles and per-model values change the recipe too.
+  api.subscribe((s, prev) => {
+    if (s.source !== prev.source || s.dropped !== prev.dropped || s.perModel !== prev.perModel) get().requestCharts();
+  });
+
+  return {
+    diagnostics: idle(),
+    spectrum: idle(),
+    sweep: idle(),
+    spectrumTensor: undefined,
+    svdRank: undefined,
+    sweepParam: 'density',
+
+    setSpectrumTensor(name) {
+      set({ spectrumTensor: name, svdRank: undefined });
+      get().requestCharts();
+    },
+    setSvdRank(rank, inputAt) {
+      if (!Number.isInteger(rank) || rank < 1) return;
+      set({ svdRank: rank });
+      get().requestCharts(inputAt);
+    },
+    setSweepParam(param) {
+      set({ sweepParam: param });
+      get().requestCharts();
+    },
+
+    requestCharts(inputAt) {
+      const s = get();
+      const client = engineClient();
+      if (!client) return;
+      // The demo's charts need the demo in the engine; the user's checkpoints only need them opened.
+      if (s.source === 'demo' && s.engine.demo.status !== 'ready') return;
+      let yaml: string;
+      try {
+        yaml = chartRecipeYaml(s);
+      } catch (e) {
+        set({ diagnostics: { ...s.diagnostics, status: 'error', error: toAppError(e) } });
+        return;
+      }
+      request('diagnostics', () => client.call((e) => e.diagnose(yaml), { demo: s.source === 'demo' }), inputAt);
+
+      const spectrum = spectrumRecipeYaml(s);
+      const sKey = `${spectrum}\u0000${s.spectrumTensor ?? ''}\u0000${s.svdRank ?? ''}`;
+      if (spectrum && sKey !== spectrumKey) {
+        spectrumKey = sKey;
+        const options = { ...(s.spectrumTensor ? { tensor: s.spectrumTensor } : {}), ...(s.svdRank ? { rank: s.svdRank } : {}) };
+        request('spectrum', () => client.call((e) => e.spectrum(spectrum, options), { demo: s.source === 'demo' }), inputAt, () => void (spectrumKey = ''));
+      }
+
+      const plan = s.source === 'demo' ? sweepPlan(s, sweepParamFor(s.method, s.sweepParam)) : undefined;
+      if (!plan) {
+        sweepKey = '';
+        if (s.sweep.shown || s.sweep.status !== 'idle') set({ sweep: idle() });
+        return;
+      }
+      if (plan.key === sweepKey) return;
+      sweepKey = plan.key;
+      clearTimeout(sweepTimer);
+      sweepTimer = setTimeout(() => {
+        request('sweep', async () => ({ param: plan.param, method: s.method, points: await client.call((e) => e.sweepDemo(plan.points), { demo: true }) }), undefined, () => void (sweepKey = ''));
+      }, SWEEP_DEBOUNCE_MS);
+    },
+  };
+};

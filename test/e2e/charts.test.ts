@@ -1,0 +1,154 @@
+/**
+ * The charts that follow the sliders, in a real Chromium on the wasm backend: the page opens with
+ * the demo and every chart drawn; moving density changes the sign-conflict and accuracy charts
+ * (and the time from a slider input to both on screen is measured and logged); exports give a
+ * real PNG, SVG and CSV; the URL restores the charts' choices and presentation flags; a preset
+ * sets its state and story; a screenshot of the main view is saved for review.
+ */
+import path from 'node:path';
+import { expect } from 'vitest';
+import { describeE2E, test } from './harness.js';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const ENGINE = { backend: 'wasm' } as const;
+const CHARTS = ['accuracy', 'sweep', 'sign-conflicts', 'task-cosines', 'svd-spectrum'];
+const log = (msg: string) => console.log(`[e2e] ${msg}`);
+
+function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+describeE2E('charts', () => {
+  test('the page opens with the demo and every chart drawn; the main view is saved as a screenshot', async ({ lab }) => {
+    await lab.open('', ENGINE);
+    await lab.waitForEngine('wasm');
+    for (const id of CHARTS) {
+      await lab.waitForChart(id);
+      expect(await lab.chart(id).locator('svg').count(), `${id} draws an SVG`).toBeGreaterThan(0);
+    }
+    // Recharts draws bars as paths: five tasks × (merged, expert) bars on the accuracy chart.
+    expect(await lab.chart('accuracy').locator('.recharts-bar-rectangle').count()).toBe(10);
+    // The cosine heatmap has one cell per pair of the five experts, 1 on the diagonal.
+    const cells = lab.chart('task-cosines').locator('g[data-value]');
+    expect(await cells.count()).toBe(25);
+    expect(Number(await cells.first().getAttribute('data-value'))).toBeCloseTo(1, 6);
+    // The spectrum marks a rank on the hidden layer's 64 singular values.
+    const caption = await lab.chart('svd-spectrum').locator('figcaption').innerText();
+    expect(caption).toMatch(/hidden\.weight \[1024 × 64\]/);
+    expect(Number(await lab.chart('svd-spectrum').locator('[data-rank]').getAttribute('data-rank'))).toBeGreaterThanOrEqual(1);
+    expect(lab.diagnostics.consoleErrors).toEqual([]);
+    const shot = await lab.viewportScreenshot('lab-main-view');
+    const full = await lab.screenshot('lab-main-view-full');
+    log(`main view screenshot: ${path.relative(ROOT, shot)} (full page: ${path.relative(ROOT, full)})`);
+  }, 90_000);
+
+  test('moving density changes the sign-conflict and accuracy charts; slider-to-charts is measured', async ({ lab }) => {
+    await lab.open('', ENGINE);
+    await lab.waitForEngine('wasm');
+    const conflicts = lab.chart('sign-conflicts');
+    const accuracy = lab.chart('accuracy');
+    let cSeq = await lab.waitForChart('sign-conflicts');
+    let aSeq = await lab.waitForChart('accuracy');
+    const read = async () => ({
+      conflict: Number(await conflicts.locator('[data-overall-conflict]').getAttribute('data-overall-conflict')),
+      dropped: Number(await conflicts.locator('[data-overall-dropped]').getAttribute('data-overall-dropped')),
+      normalized: Number(await accuracy.locator('[data-normalized]').getAttribute('data-normalized')),
+      bars: await conflicts.locator('.recharts-bar-rectangle path').evaluateAll((ps) => ps.map((p) => p.getAttribute('d')).join('|')),
+    });
+    const before = await read();
+    expect(before.conflict).toBeGreaterThan(0);
+    await lab.page.evaluate(() => performance.clearMeasures('slider-to-charts'));
+
+    const slider = lab.densitySlider();
+    await slider.focus();
+    const seen: { conflict: number; normalized: number }[] = [];
+    for (let i = 0; i < 20; i++) {
+      await lab.page.keyboard.press(i < 10 ? 'ArrowRight' : 'ArrowLeft');
+      await lab.waitForLiveScore(Number(await slider.inputValue()));
+      cSeq = await lab.waitForChart('sign-conflicts', cSeq);
+      aSeq = await lab.waitForChart('accuracy', aSeq);
+      const r = await read();
+      seen.push(r);
+      if (i === 9) {
+        // Density 0.3 → 0.4: more of each task vector kept, more entries where two are nonzero.
+        expect(r.conflict).not.toBe(before.conflict);
+        expect(r.dropped).not.toBe(before.dropped);
+        expect(r.normalized).not.toBe(before.normalized);
+        expect(r.bars, 'the bars are redrawn').not.toBe(before.bars);
+      }
+    }
+    expect(new Set(seen.map((s) => s.conflict)).size).toBeGreaterThan(5);
+    // Back at 0.3: the same numbers as at the start (the engine is deterministic).
+    expect(seen.at(-1)!.conflict).toBe(before.conflict);
+    expect(seen.at(-1)!.normalized).toBe(before.normalized);
+
+    await expect.poll(async () => (await lab.measures('slider-to-charts')).length).toBeGreaterThanOrEqual(18);
+    const ms = (await lab.measures('slider-to-charts')).sort((a, b) => a - b);
+    log(
+      `slider-to-charts (score + sign-conflict data drawn) on wasm over ${ms.length} paced moves: p50 ${percentile(ms, 50).toFixed(1)} ms, p95 ${percentile(ms, 95).toFixed(1)} ms ` +
+        `(min ${ms[0]!.toFixed(1)}, max ${ms.at(-1)!.toFixed(1)})`,
+    );
+    expect(lab.diagnostics.consoleErrors).toEqual([]);
+  }, 120_000);
+
+  test('each chart exports PNG, SVG and CSV', async ({ lab }) => {
+    await lab.open('', ENGINE);
+    await lab.waitForEngine('wasm');
+    for (const id of ['sign-conflicts', 'svd-spectrum', 'sweep']) await lab.waitForChart(id);
+
+    const csv = await lab.exportChart('sign-conflicts', 'CSV');
+    expect(csv.suggested).toBe('sign-conflicts.csv');
+    const lines = csv.bytes.toString('utf8').trim().split(/\r\n/);
+    expect(lines[0]).toBe('tensor,sign_conflict_percent,dropped_mass_percent');
+    expect(lines.slice(1).map((l) => l.split(',')[0])).toEqual(['hidden.weight', 'hidden.bias', 'head.weight', 'head.bias']);
+    for (const l of lines.slice(1)) expect(Number(l.split(',')[1])).toBeGreaterThanOrEqual(0);
+
+    const svg = await lab.exportChart('svd-spectrum', 'SVG');
+    const text = svg.bytes.toString('utf8');
+    expect(text.startsWith('<?xml')).toBe(true);
+    expect(text).toContain('xmlns="http://www.w3.org/2000/svg"');
+    expect(text).toMatch(/<path[^>]+recharts-curve/);
+    // The legend (HTML on the page) is redrawn in the file, and the overlap heatmap is there too.
+    expect(text).toContain('>Inverted</text>');
+    expect(text).toContain('subspace overlap');
+
+    const png = await lab.exportChart('sweep', 'PNG');
+    expect(png.suggested).toBe('sweep.png');
+    expect([...png.bytes.subarray(0, 8)]).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+    // Twice the drawn size (the chart is 340 px wide), for slides: the IHDR width is at bytes 16..19.
+    expect(png.bytes.readUInt32BE(16)).toBeGreaterThanOrEqual(680);
+
+    const sweep = await lab.exportChart('sweep', 'CSV');
+    const rows = sweep.bytes.toString('utf8').trim().split(/\r\n/);
+    expect(rows[0]).toMatch(/^density,normalized_percent,invert_percent/);
+    expect(rows).toHaveLength(11);
+  }, 90_000);
+
+  test('the URL restores the spectrum tensor, SVD rank, sweep and presentation flags; presets set their state', async ({ lab }) => {
+    await lab.open('method=ties&density=0.5&tensor=head.weight&rank=3&sweep=lambda&present=1&cosines_hide=1&recipe_hide=1', ENGINE);
+    await lab.waitForEngine('wasm');
+    await lab.waitForChart('svd-spectrum');
+    const spectrum = lab.chart('svd-spectrum');
+    expect(await spectrum.getByRole('combobox', { name: 'Tensor' }).inputValue()).toBe('head.weight');
+    expect(await spectrum.getByRole('slider', { name: 'SVD rank' }).inputValue()).toBe('3');
+    expect(await spectrum.locator('[data-rank]').getAttribute('data-rank')).toBe('3');
+    expect(await lab.chart('sweep').getByRole('combobox', { name: 'Sweep over' }).inputValue()).toBe('lambda');
+    expect(await lab.chart('task-cosines').count()).toBe(0);
+    expect(await lab.page.getByRole('group', { name: 'Recipe' }).count()).toBe(0);
+    expect(await lab.page.locator('.shell.present').count()).toBe(1);
+
+    // Moving the rank slider is written back to the hash.
+    await spectrum.getByRole('slider', { name: 'SVD rank' }).fill('5');
+    await expect.poll(() => new URL(lab.page.url()).hash).toContain('rank=5');
+    await expect.poll(async () => spectrum.locator('[data-rank]').getAttribute('data-rank')).toBe('5');
+
+    await lab.page.getByRole('combobox', { name: 'Preset' }).selectOption('signs');
+    await expect.poll(async () => lab.page.getByRole('complementary', { name: 'Preset: Where signs conflict' }).count()).toBe(1);
+    expect(await lab.page.getByRole('combobox', { name: 'Merge method' }).inputValue()).toBe('ties');
+    expect(await lab.densitySlider().inputValue()).toBe('0.3');
+    expect(await lab.chart('svd-spectrum').count()).toBe(0);
+    expect(await lab.page.locator('.shell.present').count(), 'a preset keeps presentation mode').toBe(1);
+    await expect.poll(() => new URL(lab.page.url()).hash).toContain('preset=signs');
+    expect(lab.diagnostics.consoleErrors).toEqual([]);
+  }, 90_000);
+});
