@@ -3,6 +3,11 @@
  *
  * Trains the embedded demo: a partly trained "generalist" MLP on augmented digits, then one expert
  * per task by full fine-tuning, and writes public/demo/ (float16 safetensors + manifest.json).
+ * --hard also trains the hard task (see makeTasks) and writes its expert and manifest-hard.json: the
+ * full manifest, hard task included, naming the same base and experts. manifest.json, the base and
+ * the five experts come out byte for byte as without --hard (the hard expert trains last, on its own
+ * seed, and manifest.json is manifest-hard.json without the hard task), so the default demo that
+ * ships is the same either way. A run without --hard keeps the hard files when they still match.
  * Deterministic: every random choice comes from seeded generators and tfjs runs on wasm with one
  * thread, so the committed files are exactly what this script writes (test/demo checks it).
  * It also merges the experts its own simple way (average, task arithmetic, TIES) to record the
@@ -10,6 +15,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import zlib from 'node:zlib';
 import * as tf from '@tensorflow/tfjs-core';
 import { initNodeBackend } from '../src/cli/node-backend.js';
@@ -53,6 +59,9 @@ const DATA_FILE = 'data/digits/digits.csv.gz';
 // The split and the permutation are part of the task definitions, not of a training run, so
 // they use their own seed and stay put when --seed changes.
 const DATA_SEED = 1797;
+const MANIFEST = 'manifest.json';
+/** The manifest with the hard tasks, written by --hard next to the default one. */
+const HARD_MANIFEST = 'manifest-hard.json';
 const SPLIT = { test: 360, validation: 360 };
 
 const RECIPE = {
@@ -128,8 +137,11 @@ function makeTasks(hard: boolean): DemoTask[] {
     task('shift-right', 'Shifted right', { type: 'shift', dx: 2, dy: 0 }),
     task('occlude-top', 'Top occluded', { type: 'occlude', top: 0, left: 0, height: 3, width: 8 }),
   ];
-  // Clean digits with other labels: a router that looks at inputs cannot tell this task apart.
-  if (hard) tasks.push(task('relabel', 'Relabelled (+3)', { type: 'identity' }, 3, true));
+  // The invert task's inputs with other labels. A router sees inputs only, so two tasks with the
+  // same inputs and different labels cannot be told apart: it splits inverted digits between
+  // invert and this task, and both lose (clean digits relabelled were easy to route, as no other
+  // task shows clean digits, so that task did not make routing err).
+  if (hard) tasks.push(task('invert-relabel', 'Inverted, relabelled (+3)', { type: 'invert', max: 16 }, 3, true));
   return tasks;
 }
 
@@ -302,6 +314,38 @@ function tiesVector(base: Weights, experts: readonly Weights[], density: number)
   });
 }
 
+/** The manifest without its hard tasks: the tasks and every accuracy table keep only the scored ones, in order. */
+function withoutHard(m: DemoManifest): DemoManifest {
+  const tasks = m.tasks.filter((t) => !t.hard);
+  const ids = new Set(tasks.map((t) => t.id));
+  const only = <T>(o: Readonly<Record<string, T>>): Record<string, T> => Object.fromEntries(Object.entries(o).filter(([k]) => ids.has(k)));
+  const experts = Object.fromEntries(Object.entries(only(m.accuracy.experts)).map(([e, row]) => [e, only(row)]));
+  return { ...m, tasks, accuracy: { ...m.accuracy, base: only(m.accuracy.base), experts } };
+}
+
+/**
+ * Before a run without --hard overwrites manifest.json: keeps an existing manifest-hard.json (and
+ * its hard experts) when it is the new manifest plus hard tasks, which a rerun with the same seed
+ * gives; otherwise it describes other checkpoints and is removed with its hard experts. Returns the
+ * hard expert files kept.
+ */
+function reconcileHard(out: string, manifest: DemoManifest, log: (s: string) => void): string[] {
+  const file = path.join(out, HARD_MANIFEST);
+  if (!fs.existsSync(file)) return [];
+  let hard: DemoManifest | undefined;
+  try {
+    hard = parseManifest(fs.readFileSync(file, 'utf8'), HARD_MANIFEST);
+  } catch {
+    hard = undefined;
+  }
+  const experts = (hard?.tasks ?? []).filter((t) => t.hard).map((t) => t.expert);
+  if (hard && isDeepStrictEqual(withoutHard(hard), manifest)) return experts;
+  fs.rmSync(file);
+  for (const e of experts) fs.rmSync(path.join(out, e), { force: true });
+  log(`removed ${HARD_MANIFEST} and its hard experts: they were trained from other checkpoints (re-run with --hard to remake them)`);
+  return [];
+}
+
 function addScaled(base: Weights, vector: Weights, lambda: number): Record<string, Float32Array> {
   return combine(base, (n, b) => b.map((v, i) => v + lambda * vector[n]![i]!));
 }
@@ -390,7 +434,8 @@ async function main(): Promise<void> {
   lap('merges measured');
 
   const table = (row: TaskAccuracies) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, r4(v)]));
-  const manifest: DemoManifest = {
+  // Every task's numbers; with --hard this is manifest-hard.json, and manifest.json is it without them.
+  const full: DemoManifest = {
     ...draft,
     accuracy: {
       split: 'test',
@@ -405,22 +450,37 @@ async function main(): Promise<void> {
       },
     },
   };
+  const manifest = withoutHard(full);
   const json = formatJson(manifest);
-  parseManifest(json); // never ship a manifest the app would reject
+  // Never ship a manifest the app would reject.
+  const shipped = parseManifest(json, MANIFEST);
+  const hardJson = opts.hard ? formatJson(full) : undefined;
+  if (hardJson) parseManifest(hardJson, HARD_MANIFEST);
+  const defaultFiles = new Set([manifest.base, ...manifest.tasks.map((t) => t.expert)]);
 
   fs.mkdirSync(opts.out, { recursive: true });
   for (const [name, bytes] of files) fs.writeFileSync(path.join(opts.out, name), bytes);
-  // An expert left from an earlier --hard run would ship without being in the manifest.
-  for (const name of fs.readdirSync(opts.out)) if (/^expert-.*\.safetensors$/.test(name) && !files.has(name)) fs.rmSync(path.join(opts.out, name));
-  fs.writeFileSync(path.join(opts.out, 'manifest.json'), json);
+  const keptHard = hardJson ? [] : reconcileHard(opts.out, shipped, log);
+  // An expert no manifest names (an old task's, a stale hard one) would ship for nothing.
+  for (const name of fs.readdirSync(opts.out)) {
+    if (/^expert-.*\.safetensors$/.test(name) && !files.has(name) && !keptHard.includes(name)) fs.rmSync(path.join(opts.out, name));
+  }
+  fs.writeFileSync(path.join(opts.out, MANIFEST), json);
+  if (hardJson) fs.writeFileSync(path.join(opts.out, HARD_MANIFEST), hardJson);
 
   const pct = (x: number) => (100 * x).toFixed(1).padStart(6);
+  const col = Math.max(12, ...tasks.map((t) => t.id.length + 2));
+  const first = Math.max(14, col);
   log(`\nseed ${opts.seed}: test accuracy (%), rows = model, columns = task`);
-  log(`${''.padEnd(14)}${tasks.map((t) => t.id.padStart(12)).join('')}`);
-  log(`${'base'.padEnd(14)}${tasks.map((t) => pct(baseAcc[t.id]!).padStart(12)).join('')}   clean ${pct(manifest.accuracy.baseClean)}`);
-  for (const e of tasks) log(`${e.id.padEnd(14)}${tasks.map((t) => pct(matrix[e.id]![t.id]!).padStart(12)).join('')}`);
-  const n = manifest.accuracy.normalized;
+  log(`${''.padEnd(first)}${tasks.map((t) => t.id.padStart(col)).join('')}`);
+  log(`${'base'.padEnd(first)}${tasks.map((t) => pct(baseAcc[t.id]!).padStart(col)).join('')}   clean ${pct(full.accuracy.baseClean)}`);
+  for (const e of tasks) log(`${e.id.padEnd(first)}${tasks.map((t) => pct(matrix[e.id]![t.id]!).padStart(col)).join('')}`);
+  const n = full.accuracy.normalized;
   log(`normalized: base ${n.base}, average ${n.average}, task arithmetic ${n.taskArithmetic.score} (λ ${n.taskArithmetic.lambda}), TIES ${n.ties.score} (λ ${n.ties.lambda}, density ${n.ties.density})`);
+  const size = (names: Iterable<string>) => [...names].reduce((s, f) => s + fs.statSync(path.join(opts.out, f)).size, 0);
+  log(`default demo: ${MANIFEST} + ${defaultFiles.size} checkpoints, ${size([MANIFEST, ...defaultFiles])} bytes`);
+  const hardFiles = tasks.filter((t) => t.hard).map((t) => t.expert);
+  if (hardJson) log(`hard mode: ${HARD_MANIFEST} + ${hardFiles.join(', ')}, ${size([HARD_MANIFEST, ...hardFiles])} bytes more`);
   lap(`written to ${path.relative(process.cwd(), opts.out) || '.'}`);
 }
 

@@ -121,8 +121,8 @@ describe('options', () => {
 describe('hard tasks', () => {
   it('a task with another task’s inputs is routed by chance between the two, and kept out of the score', async () => {
     // "invert-again": the invert task's inputs and expert under another name, the worst case for
-    // a router that sees only inputs (the shipped --hard relabel task uses clean digits, which no
-    // other task has, so it is easy to route).
+    // a router that sees only inputs (the shipped hard task, invert-relabel, is the same case with
+    // its own expert; test/demo/hard.test.ts measures it).
     const hard: HardTasks = {
       tasks: ['invert-again'],
       weights: { 'invert-again': session.weights.invert! },

@@ -11,7 +11,7 @@
  * - The table's rank is 4 (the issue's acceptance rank), or an energy share when one is asked.
  *   Validation cannot choose it: more rank scores as well or better (on the demo, validation rises
  *   from 88 at rank 1 to ~100 at rank 8), so rank is a storage trade-off the sweep shows instead.
- * - Hard tasks (the demo's relabel task, when trained with --hard) have experts, are merged into
+ * - Hard tasks (the demo's invert-relabel task, shipped in manifest-hard.json) have experts, are merged into
  *   θ*, get factors and are routed to, but stay out of the normalized score and are reported apart.
  */
 import type { LabeledSet } from '../../demo/dataset.js';
@@ -157,14 +157,14 @@ export interface TwinDemoResult {
 }
 
 /** All tasks' sets of one split stacked: inputs, labels and each row's task index. */
-interface Stacked {
+export interface Stacked {
   readonly inputs: Float32Array;
   readonly labels: Uint8Array;
   readonly taskOf: Int32Array;
   readonly count: number;
 }
 
-function stack(sets: readonly LabeledSet[]): Stacked {
+export function stack(sets: readonly LabeledSet[]): Stacked {
   const count = sets.reduce((n, s) => n + s.count, 0);
   const features = sets[0]?.features ?? 0;
   const inputs = new Float32Array(count * features);
@@ -181,7 +181,7 @@ function stack(sets: readonly LabeledSet[]): Stacked {
 }
 
 /** Per-task accuracy (0..1) of logits against a stack's labels, by task index. */
-function accuraciesOf(logits: Float32Array, classes: number, data: Stacked, tasks: number): number[] {
+export function accuraciesOf(logits: Float32Array, classes: number, data: Stacked, tasks: number): number[] {
   const predicted = argmaxTasks(logits, classes);
   const right = new Array<number>(tasks).fill(0);
   const n = new Array<number>(tasks).fill(0);
