@@ -6,6 +6,7 @@ import { Bar, BarChart, CartesianGrid, Legend, Tooltip, XAxis, YAxis } from 'rec
 import { useShallow } from 'zustand/react/shallow';
 import { useLabStore } from '../store/index.js';
 import { ChartFrame } from './ChartFrame.js';
+import { Drawn } from './Drawn.js';
 import { pct, useModelLabel } from './labels.js';
 
 export function AccuracyChart() {
@@ -34,6 +35,9 @@ export function AccuracyChart() {
       csv={{ header: ['task', 'merged_percent', 'expert_percent'], rows: rows.map((r) => [r.task, r.merged, r.expert]) }}
     >
       {rows.length > 0 && (
+        <Drawn
+          deps={[shown, tasks, expert, label]}
+          draw={() => (
         <BarChart width={340} height={220} data={rows} margin={{ top: 8, right: 8, bottom: 8, left: 0 }}>
           <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
           <XAxis dataKey="task" tick={{ fontSize: 10 }} interval={0} angle={-20} textAnchor="end" height={42} />
@@ -43,6 +47,8 @@ export function AccuracyChart() {
           <Bar dataKey="merged" name="merged" fill="#0072B2" isAnimationActive={false} />
           <Bar dataKey="expert" name="its expert" fill="#c9d1dc" isAnimationActive={false} />
         </BarChart>
+          )}
+        />
       )}
     </ChartFrame>
   );

@@ -7,6 +7,7 @@ import { useState } from 'react';
 import { Bar, BarChart, CartesianGrid, Tooltip, XAxis, YAxis } from 'recharts';
 import { useLabStore } from '../store/index.js';
 import { ChartFrame } from './ChartFrame.js';
+import { Drawn } from './Drawn.js';
 import { Heatmap } from './Heatmap.js';
 import { useModelLabel } from './labels.js';
 
@@ -50,6 +51,9 @@ export function CosineChart() {
       csv={{ header: ['model', ...labels], rows: matrix.map((r, i) => [labels[i], ...r]) }}
     >
       {d && (
+        <Drawn
+          deps={[d, scope, label]}
+          draw={() => (
         <div className="chart-pair">
           <Heatmap labels={labels} values={matrix} scale="diverging" legend="cosine" describe={(a, b, v) => `cos(τ ${a}, τ ${b}) = ${v.toFixed(3)}`} />
           <BarChart width={260} height={250} data={perTensor} margin={{ top: 8, right: 8, bottom: 8, left: 0 }}>
@@ -60,6 +64,8 @@ export function CosineChart() {
             <Bar dataKey="cosine" name="mean cosine between tasks" fill="#009E73" isAnimationActive={false} />
           </BarChart>
         </div>
+          )}
+        />
       )}
     </ChartFrame>
   );

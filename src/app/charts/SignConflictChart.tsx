@@ -7,6 +7,7 @@ import { Bar, BarChart, CartesianGrid, Legend, Tooltip, XAxis, YAxis } from 'rec
 import { useShallow } from 'zustand/react/shallow';
 import { useLabStore } from '../store/index.js';
 import { ChartFrame } from './ChartFrame.js';
+import { Drawn } from './Drawn.js';
 import { pct } from './labels.js';
 
 export function SignConflictChart() {
@@ -47,6 +48,9 @@ export function SignConflictChart() {
       csv={{ header: [byLayer ? 'layer' : 'tensor', 'sign_conflict_percent', 'dropped_mass_percent'], rows: rows.map((r) => [r.name, r.conflict, d?.election ? r.dropped : '']) }}
     >
       {d && (
+        <Drawn
+          deps={[d]}
+          draw={() => (
         <BarChart width={340} height={220} data={rows} margin={{ top: 8, right: 8, bottom: 8, left: 0 }}>
           <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
           <XAxis dataKey="name" tick={{ fontSize: 10 }} interval={0} />
@@ -56,6 +60,8 @@ export function SignConflictChart() {
           <Bar dataKey="conflict" name="sign conflict" fill="#D55E00" isAnimationActive={false} />
           {d.election && <Bar dataKey="dropped" name="mass dropped by election" fill="#0072B2" isAnimationActive={false} />}
         </BarChart>
+          )}
+        />
       )}
     </ChartFrame>
   );

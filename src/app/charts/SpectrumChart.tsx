@@ -8,6 +8,7 @@ import { CartesianGrid, ComposedChart, Legend, Line, ReferenceLine, Tooltip, XAx
 import { useShallow } from 'zustand/react/shallow';
 import { useLabStore } from '../store/index.js';
 import { ChartFrame } from './ChartFrame.js';
+import { Drawn } from './Drawn.js';
 import { Heatmap } from './Heatmap.js';
 import { useModelLabel } from './labels.js';
 import { seriesColor } from './palette.js';
@@ -91,6 +92,9 @@ export function SpectrumChart() {
       }}
     >
       {d && (
+        <Drawn
+          deps={[d, label]}
+          draw={() => (
         <div className="chart-pair">
           <ComposedChart width={340} height={240} data={rows} margin={{ top: 18, right: 8, bottom: 16, left: 0 }}>
             <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
@@ -118,6 +122,8 @@ export function SpectrumChart() {
             describe={(a, b, v) => `‖U${a}ᵀ U${b}‖²/r at r = ${d.rank}: ${v.toFixed(3)}`}
           />
         </div>
+          )}
+        />
       )}
     </ChartFrame>
   );

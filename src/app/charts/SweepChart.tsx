@@ -9,6 +9,7 @@ import { sweepParamFor } from '../store/charts-slice.js';
 import { useLabStore } from '../store/index.js';
 import type { SweepParam } from '../store/types.js';
 import { ChartFrame } from './ChartFrame.js';
+import { Drawn } from './Drawn.js';
 import { pct, useModelLabel } from './labels.js';
 import { seriesColor } from './palette.js';
 
@@ -58,6 +59,9 @@ export function SweepChart() {
       }}
     >
       {d && param && source === 'demo' && (
+        <Drawn
+          deps={[d, current, tasks, label]}
+          draw={() => (
         <LineChart width={340} height={230} data={rows} margin={{ top: 18, right: 8, bottom: 16, left: 0 }}>
           <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
           <XAxis dataKey="x" type="number" domain={['dataMin', 'dataMax']} tick={{ fontSize: 11 }} label={{ value: NAMES[d.param], position: 'insideBottom', offset: -8, fontSize: 11 }} />
@@ -70,6 +74,8 @@ export function SweepChart() {
           ))}
           <ReferenceLine x={current} stroke="#D55E00" strokeWidth={2} label={{ value: 'now', position: 'top', fontSize: 11 }} />
         </LineChart>
+          )}
+        />
       )}
     </ChartFrame>
   );

@@ -1,9 +1,11 @@
 /** Display names for models in charts: a demo task's label, else the model's id. */
+import { useCallback } from 'react';
 import { useLabStore } from '../store/index.js';
 
+/** Stable while the task list is, so memoised drawings that use it are not redrawn needlessly. */
 export function useModelLabel(): (id: string) => string {
   const tasks = useLabStore((s) => s.tasks);
-  return (id) => tasks.find((t) => t.id === id)?.label ?? id;
+  return useCallback((id: string) => tasks.find((t) => t.id === id)?.label ?? id, [tasks]);
 }
 
 /** Percent with one decimal. */
