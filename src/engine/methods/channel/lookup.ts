@@ -10,6 +10,7 @@ import type { Architecture } from '../../demo/manifest.js';
 import { MergeLabError } from '../../errors.js';
 import { predictSets } from '../../eval/forward.js';
 import { normalizedScore, type TaskAccuracies } from '../../eval/score.js';
+import { argmaxTasks } from '../../router/route.js';
 import type { ChannelModel, ChannelTensor } from './channel-merge.js';
 
 /** One tensor of task t: each channel's row copied from its group. */
@@ -43,16 +44,10 @@ export function oracleRoutes(tasks: readonly string[], sets: TaskSets): Routes {
   return Object.fromEntries(tasks.map((s, i) => [s, new Int32Array(sets[s]?.count ?? 0).fill(i)]));
 }
 
-/** A router's per-sample weights (count × T, row-major) reduced to its argmax (first maximum). */
+/** A router's per-sample weights (count × T, row-major) reduced to its argmax (first maximum), the sizes checked. */
 export function argmaxRoutes(weights: Float32Array, count: number, T: number): Int32Array {
   if (weights.length !== count * T) throw new MergeLabError('SHAPE_MISMATCH', `Routing weights have ${weights.length} values; ${count} samples × ${T} tasks need ${count * T}.`);
-  const out = new Int32Array(count);
-  for (let i = 0; i < count; i++) {
-    let best = 0;
-    for (let t = 1; t < T; t++) if (weights[i * T + t]! > weights[i * T + best]!) best = t;
-    out[i] = best;
-  }
-  return out;
+  return argmaxTasks(weights, T);
 }
 
 export interface RoutedScore {
