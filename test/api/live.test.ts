@@ -7,8 +7,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initNodeBackend } from '../../src/cli/node-backend.js';
-import { createEngine } from '../../src/engine/api/engine.js';
+import { openDemoEngine, tiesRecipe as recipe } from '../helpers/demo-engine.js';
 import type { DemoSummary, EngineApi } from '../../src/engine/api/engine-api.js';
 import { isMergeLabError } from '../../src/engine/errors.js';
 import { openDemoSession } from '../../src/engine/demo/session.js';
@@ -21,17 +20,8 @@ const demoDir = path.join(ROOT, 'public/demo');
 let engine: EngineApi;
 let summary: DemoSummary;
 
-const recipe = (tasks: readonly string[], density: number, lambda = 1) =>
-  `models:\n${tasks.map((t) => `  - model: ${t}\n    parameters: {weight: 1, density: ${density}}`).join('\n')}\nmerge_method: ties\nbase_model: base\nparameters: {lambda: ${lambda}}\n`;
-
 beforeAll(async () => {
-  await initNodeBackend('wasm');
-  engine = createEngine();
-  const manifest = await readFile(path.join(demoDir, 'manifest.json'), 'utf8');
-  const files = (JSON.parse(manifest) as { base: string; tasks: { expert: string }[] });
-  const checkpoints: Record<string, Blob> = {};
-  for (const f of [files.base, ...files.tasks.map((t) => t.expert)]) checkpoints[f] = new Blob([await readFile(path.join(demoDir, f))]);
-  summary = await engine.loadDemo({ manifest, checkpoints, digits: new Blob([await readFile(path.join(ROOT, 'data/digits/digits.csv.gz'))]) });
+  ({ engine, summary } = await openDemoEngine());
 }, 120_000);
 
 describe('live recompute on the demo', () => {

@@ -3,30 +3,15 @@
  * rates in [0, 1], a symmetric cosine matrix with a unit diagonal, conflicts among trimmed vectors
  * that move with density, and live merges still correct beside it. Timings are printed, not asserted.
  */
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initNodeBackend } from '../../src/cli/node-backend.js';
-import { createEngine } from '../../src/engine/api/engine.js';
+import { openDemoEngine, tiesRecipe as recipe } from '../helpers/demo-engine.js';
 import type { DemoSummary, Diagnostics, EngineApi } from '../../src/engine/api/engine-api.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const demoDir = path.join(ROOT, 'public/demo');
 let engine: EngineApi;
 let summary: DemoSummary;
 
-const recipe = (tasks: readonly string[], density: number, method = 'ties') =>
-  `models:\n${tasks.map((t) => `  - model: ${t}\n    parameters: {weight: 1, density: ${density}}`).join('\n')}\nmerge_method: ${method}\nbase_model: base\nparameters: {lambda: 1}\n`;
-
 beforeAll(async () => {
-  await initNodeBackend('wasm');
-  engine = createEngine();
-  const manifest = await readFile(path.join(demoDir, 'manifest.json'), 'utf8');
-  const files = JSON.parse(manifest) as { base: string; tasks: { expert: string }[] };
-  const checkpoints: Record<string, Blob> = {};
-  for (const f of [files.base, ...files.tasks.map((t) => t.expert)]) checkpoints[f] = new Blob([await readFile(path.join(demoDir, f))]);
-  summary = await engine.loadDemo({ manifest, checkpoints, digits: new Blob([await readFile(path.join(ROOT, 'data/digits/digits.csv.gz'))]) });
+  ({ engine, summary } = await openDemoEngine());
 }, 120_000);
 
 function expectWellFormed(d: Diagnostics, tasks: readonly string[]): void {
@@ -70,7 +55,7 @@ describe('diagnose on the demo', () => {
     // Cosine is of the untrimmed task vectors: density does not move it.
     expect(at[0.3]!.overall.cosine).toEqual(at[0.9]!.overall.cosine);
     // Task arithmetic: the untrimmed vectors' conflicts (those of TIES at density 1), nothing dropped.
-    const ta = await engine.diagnose(recipe(summary.tasks, 1, 'task_arithmetic'));
+    const ta = await engine.diagnose(recipe(summary.tasks, 1, 1, 'task_arithmetic'));
     expect(ta.election).toBe(false);
     expect(ta.overall.droppedMass).toBe(0);
     expect(ta.overall.conflictRate).toBeCloseTo(at[1]!.overall.conflictRate, 12);

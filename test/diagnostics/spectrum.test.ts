@@ -6,35 +6,22 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initNodeBackend } from '../../src/cli/node-backend.js';
-import { createEngine } from '../../src/engine/api/engine.js';
 import type { DemoSummary, EngineApi } from '../../src/engine/api/engine-api.js';
 import { memorySource, openSafetensors } from '../../src/engine/io/index.js';
 import { exactSvd } from '../../src/engine/linalg/svd.js';
+import { DEMO_DIR, openDemoEngine, tiesRecipe as recipe } from '../helpers/demo-engine.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const demoDir = path.join(ROOT, 'public/demo');
 let engine: EngineApi;
 let summary: DemoSummary;
 
-const recipe = (tasks: readonly string[], density: number, lambda = 1) =>
-  `models:\n${tasks.map((t) => `  - model: ${t}\n    parameters: {weight: 1, density: ${density}}`).join('\n')}\nmerge_method: ties\nbase_model: base\nparameters: {lambda: ${lambda}}\n`;
-
 async function tensorOf(file: string, name: string): Promise<Float32Array> {
-  const c = await openSafetensors(memorySource(file, new Uint8Array(await readFile(path.join(demoDir, file)))));
+  const c = await openSafetensors(memorySource(file, new Uint8Array(await readFile(path.join(DEMO_DIR, file)))));
   return c.readFloat32(name);
 }
 
 beforeAll(async () => {
-  await initNodeBackend('wasm');
-  engine = createEngine();
-  const manifest = await readFile(path.join(demoDir, 'manifest.json'), 'utf8');
-  const files = JSON.parse(manifest) as { base: string; tasks: { expert: string }[] };
-  const checkpoints: Record<string, Blob> = {};
-  for (const f of [files.base, ...files.tasks.map((t) => t.expert)]) checkpoints[f] = new Blob([await readFile(path.join(demoDir, f))]);
-  summary = await engine.loadDemo({ manifest, checkpoints, digits: new Blob([await readFile(path.join(ROOT, 'data/digits/digits.csv.gz'))]) });
+  ({ engine, summary } = await openDemoEngine());
 }, 120_000);
 
 describe('spectrum on the demo', () => {
