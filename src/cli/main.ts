@@ -15,6 +15,10 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const command = COMMANDS.find((c) => c.name === name);
+  if (command && (rest.includes('--help') || rest.includes('-h'))) {
+    process.stdout.write(await usage(command.name));
+    return 0;
+  }
   if (!command) {
     process.stderr.write(`merge-lab: unknown command "${name}". Commands: ${COMMANDS.map((c) => c.name).join(', ')}. See merge-lab --help.\n`);
     return 2;

@@ -45,6 +45,8 @@ export type ErrorCode =
   // the embedded demo (manifest.json, digits data)
   | 'DEMO_MANIFEST_INVALID'
   | 'DEMO_DATA_INVALID'
+  // routed packages (Twin-Merging's twin.json)
+  | 'TWIN_PACKAGE_INVALID'
   // running
   | 'BACKEND_UNAVAILABLE'
   | 'CANCELLED'

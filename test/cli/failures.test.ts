@@ -96,6 +96,20 @@ const tiesModels = (extra: ModelEntry[] = []): ModelEntry[] => [
   ...extra,
 ];
 const ties = (models: ModelEntry[] = tiesModels(), extra: object = {}) => ({ merge_method: 'ties', base_model: 'base', models, dtype: 'float32', ...extra });
+/** A twin_merging recipe over ft-a and ft-b (rank 2), with `parameters` merged in (undefined removes one). */
+const twin = (parameters: Record<string, unknown> = {}) => ({
+  merge_method: 'twin_merging',
+  base_model: 'base',
+  models: [{ model: 'ft-a' }, { model: 'ft-b' }],
+  parameters: Object.fromEntries(Object.entries({ shared_method: 'task_arithmetic', lambda: 0.3, rank: 2, ...parameters }).filter(([, v]) => v !== undefined)),
+});
+/** A channel_merging recipe over ft-a, ft-b and ft-c (K 2, average), with `parameters` merged in. */
+const channel = (parameters: Record<string, unknown> = {}) => ({
+  merge_method: 'channel_merging',
+  base_model: 'base',
+  models: [{ model: 'ft-a' }, { model: 'ft-b' }, { model: 'ft-c' }],
+  parameters: { groups: 2, ...parameters },
+});
 const catalogueBytes = (name: string): Uint8Array => {
   const c = CATALOGUE.find((x) => x.name === name);
   if (!c) throw new Error(`no catalogue case "${name}"`);
@@ -321,6 +335,112 @@ const CASES: Case[] = [
     code: 'PATH_NOT_FOUND',
     culprits: ['no-such-recipe.yaml'],
     build: async (c) => mergeArgs(c.p('no-such-recipe.yaml'), c.out),
+  },
+
+  // ---- routed methods (twin_merging, channel_merging): checked up front like any recipe
+  {
+    name: 'routed: strings in the wrong places (lambda: "high"; shared_method under a model), both reported',
+    code: 'RECIPE_PROBLEMS',
+    culprits: ['recipe.yaml', '"lambda"', 'the string "high"', 'shared_method and group_method', '"ft-a"', 'shared_method" chooses a method for the whole merge'],
+    mentions: ['2 problems', '[PARAMETER_INVALID]'],
+    build: (c) => c.recipe({ ...twin({ lambda: 'high' }), models: [{ model: 'ft-a', parameters: { shared_method: 'ties' } }, { model: 'ft-b' }] }),
+  },
+  {
+    name: 'routed: twin_merging with an unknown shared_method suggests the closest',
+    code: 'UNKNOWN_METHOD',
+    culprits: ['shared_method', '"task_arithmatic"', 'Did you mean "task_arithmetic"?'],
+    build: (c) => c.recipe(twin({ shared_method: 'task_arithmatic' })),
+  },
+  {
+    name: 'routed: twin_merging with rank 0 (a pre-existing --out is left alone)',
+    code: 'PARAMETER_OUT_OF_RANGE',
+    culprits: ['rank', ' 0', '[1, ∞]'],
+    outExists: true,
+    build: (c) => c.recipe(twin({ rank: 0 })),
+  },
+  {
+    name: 'routed: twin_merging reports every problem at once (rank and energy, a misspelt parameter, topK above the experts, no base)',
+    code: 'RECIPE_PROBLEMS',
+    culprits: ['[BASE_MODEL_REQUIRED]', '[PARAMETER_INVALID]', 'rank', 'energy', '[UNKNOWN_PARAMETER]', '"lamda"', 'did you mean "lambda"?', '[PARAMETER_OUT_OF_RANGE]', 'topK'],
+    mentions: ['4 problems'],
+    build: (c) => c.recipe({ ...twin({ energy: 0.9, lamda: 0.3, topK: 3 }), base_model: undefined }),
+  },
+  {
+    name: 'routed: twin_merging with one expert and energy 1.5',
+    code: 'RECIPE_PROBLEMS',
+    culprits: ['[TOO_FEW_MODELS]', 'twin_merging needs the base_model and at least 2 other models', 'has 1', '[PARAMETER_OUT_OF_RANGE]', 'energy', '1.5', '(0, 1]'],
+    build: (c) => c.recipe({ ...twin({ rank: undefined, energy: 1.5 }), models: [{ model: 'ft-a' }] }),
+  },
+  {
+    name: "routed: the shared expert's own problems come from the planner, named as such",
+    code: 'PARAMETER_OUT_OF_RANGE',
+    culprits: ['shared expert (shared_method ties)', 'density', '"ft-b"', '1.5'],
+    build: (c) => c.recipe({ ...twin({ shared_method: 'ties' }), models: [{ model: 'ft-a', parameters: { density: 0.5 } }, { model: 'ft-b', parameters: { density: 1.5 } }] }),
+  },
+  {
+    name: 'routed: twin_merging with an expert that lacks a tensor',
+    code: 'TENSOR_MISSING',
+    culprits: ['"ft-short"', 'model.layers.1.mlp.weight', 'twin_merging'],
+    async build(c) {
+      await c.model('ft-short', 5, TINY_TENSORS.filter((t) => t.name !== 'model.layers.1.mlp.weight'));
+      await c.recipe({ ...twin(), models: [{ model: 'ft-a' }, { model: 'ft-short' }] });
+    },
+  },
+  {
+    name: 'routed: channel_merging with more groups than experts',
+    code: 'PARAMETER_OUT_OF_RANGE',
+    culprits: ['groups', ' 4', '[1, 3]', '3 experts'],
+    build: (c) => c.recipe(channel({ groups: 4 })),
+  },
+  {
+    name: 'routed: channel_merging with a group method that merges no task vectors',
+    code: 'PARAMETER_INVALID',
+    culprits: ['group_method', '"slerp"', 'average, linear, task_arithmetic, ties'],
+    build: (c) => c.recipe(channel({ group_method: 'slerp' })),
+  },
+  {
+    name: 'routed: channel_merging reports every problem at once (unknown group method, dtype float64)',
+    code: 'RECIPE_PROBLEMS',
+    culprits: ['[UNKNOWN_METHOD]', '"tiez"', 'Did you mean "ties"?', '[PARAMETER_INVALID]', 'dtype float64'],
+    mentions: ['2 problems'],
+    build: (c) => c.recipe({ ...channel({ group_method: 'tiez' }), dtype: 'float64' }),
+  },
+  {
+    name: 'routed: channel_merging with a density that differs between experts and a gradient lambda',
+    code: 'RECIPE_PROBLEMS',
+    culprits: ['"density" is 0.3 for "ft-a"', '0.5 for "ft-b", "ft-c"', 'lambda (top-level parameters) must be one number'],
+    mentions: ['2 problems', '[PARAMETER_INVALID]'],
+    build: (c) =>
+      c.recipe({
+        ...channel({ group_method: 'ties', lambda: [0.5, 1] }),
+        models: [
+          { model: 'ft-a', parameters: { density: 0.3 } },
+          { model: 'ft-b', parameters: { density: 0.5 } },
+          { model: 'ft-c', parameters: { density: 0.5 } },
+        ],
+      }),
+  },
+  {
+    name: 'routed: channel_merging with an expert of another shape',
+    code: 'SHAPE_MISMATCH',
+    culprits: ['"ft-wide"', 'model.layers.0.mlp.weight', '[2, 8]'],
+    async build(c) {
+      await c.model('ft-wide', 5, TINY_TENSORS.map((t) => (t.name === 'model.layers.0.mlp.weight' ? { ...t, shape: [2, 8] } : t)));
+      await c.recipe({ ...channel(), models: [{ model: 'ft-a' }, { model: 'ft-b' }, { model: 'ft-wide' }] });
+    },
+  },
+  {
+    name: 'routed: a misspelt routed method is suggested',
+    code: 'UNKNOWN_METHOD',
+    culprits: ['"twin_merge"', 'Did you mean "twin_merging"?'],
+    build: (c) => c.recipe({ ...twin(), merge_method: 'twin_merge' }),
+  },
+  {
+    name: 'routed: twin.json cannot be written; shared and exclusive safetensors are not left behind',
+    code: 'WRITE_FAILED',
+    culprits: ['twin.json'],
+    outExists: (c) => c.file('out/twin.json/keep.txt', 'in the way\n'),
+    build: (c) => c.recipe(twin()),
   },
 
   // ---- command-line options

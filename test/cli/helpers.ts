@@ -214,7 +214,9 @@ export interface FailureExpectation {
   readonly scratch?: string;
 }
 
-const OUTPUT_FILE = /(^|\/)(model[^/]*\.safetensors|model\.safetensors\.index\.json|merge-recipe\.yml|config\.json)$/;
+/** What a merge writes: a model (single or sharded), or a routed method's package, and the recipe and config. */
+const OUTPUT_FILE =
+  /(^|\/)(model[^/]*\.safetensors|model\.safetensors\.index\.json|merge-recipe\.yml|config\.json|twin\.json|shared\.safetensors|exclusive\.safetensors|router\.safetensors|channel\.json|groups\.safetensors|index\.safetensors)$/;
 
 /**
  * Everything wrong with `r` as a clean failure, as readable sentences ([] when it is clean):
@@ -225,7 +227,7 @@ const OUTPUT_FILE = /(^|\/)(model[^/]*\.safetensors|model\.safetensors\.index\.j
  * - that line names every culprit;
  * - no stack trace and no "internal error" on stderr or stdout;
  * - the --out folder holds no merged file (model*.safetensors, the index, merge-recipe.yml,
- *   config.json) and no *.partial* file; if it did not exist before, it does not exist after;
+ *   config.json, a routed package's files) and no *.partial* file; if it did not exist before, it does not exist after;
  *   if it did, its files are exactly as before.
  */
 export function failureProblems(r: CliResult, x: FailureExpectation): string[] {

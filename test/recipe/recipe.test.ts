@@ -132,3 +132,47 @@ describe('broken recipes', () => {
     expect(e.problems.sort()).toEqual(['PARAMETER_INVALID', 'PARAMETER_INVALID', 'RECIPE_INVALID', 'RECIPE_INVALID'].sort());
   });
 });
+
+describe('method-choosing options (shared_method, group_method)', () => {
+  const twin = `models:\n  - model: a\n  - model: b\nmerge_method: twin_merging\nbase_model: base\nparameters:\n  shared_method: ties\n  lambda: 0.3\n  rank: 4\n  density: 0.5\n`;
+  it('reads a string shared_method of the top-level parameters into options, apart from the numbers', () => {
+    const r = parseRecipe(twin, 't.yml');
+    expect(r.options).toEqual({ shared_method: 'ties' });
+    expect(r.parameters).toEqual({ lambda: 0.3, rank: 4, density: 0.5 });
+  });
+  it('round-trips options through the YAML writer, in the top-level parameters', () => {
+    const r = parseRecipe(twin, 't.yml');
+    const yaml = recipeToYaml(r);
+    expect(yaml).toMatch(/parameters:\n {2}shared_method: ties\n {2}lambda: 0.3\n/);
+    expect({ ...parseRecipe(yaml, 'again.yml'), warnings: [] }).toEqual({ ...r, warnings: [] });
+    const channel = parseRecipe(`models: [{model: a}, {model: b}]\nmerge_method: channel_merging\nbase_model: base\nparameters: {groups: 2, group_method: linear}\n`);
+    expect(channel.options).toEqual({ group_method: 'linear' });
+    expect(parseRecipe(recipeToYaml(channel)).options).toEqual({ group_method: 'linear' });
+  });
+  it('recipes without options have none, and write none', () => {
+    const r = parseRecipe('models:\n  - model: a\nmerge_method: linear\n');
+    expect(r.options).toBeUndefined();
+    expect(recipeToYaml(r)).not.toMatch(/parameters/);
+  });
+  const cases: [string, string, RegExp][] = [
+    ['a string for a numeric top-level parameter', 'parameters: {lambda: high}', /parameters: "lambda" must be a number.*got the string "high"\. Only shared_method and group_method, in the top-level parameters, take a name/],
+    ['shared_method under a model', 'models:\n  - model: a\n    parameters: {shared_method: ties}', /parameters of model "a": "shared_method" chooses a method for the whole merge; move it to the top-level parameters/],
+    ['a number for shared_method', 'parameters: {shared_method: 3}', /"shared_method" must be the name of a merge method, e.g. "shared_method: task_arithmetic"; got number 3/],
+    ['an empty group_method', 'parameters: {group_method: ""}', /"group_method" must be the name of a merge method/],
+    ['a list for group_method', 'parameters: {group_method: [ties]}', /"group_method" must be the name of a merge method.*got a list/],
+    ['a string inside a filter list', 'parameters: {density: [{filter: mlp, value: half}]}', /"density" must be a number/],
+  ];
+  for (const [label, extra, message] of cases) {
+    it(`rejects ${label} (PARAMETER_INVALID)`, () => {
+      const yaml = extra.startsWith('models:') ? `merge_method: twin_merging\nbase_model: base\n${extra}\n  - model: b\n` : `merge_method: twin_merging\nbase_model: base\nmodels: [{model: a}, {model: b}]\n${extra}\n`;
+      const e = codeOf(() => parseRecipe(yaml, 'o.yml'));
+      expect(e.code).toBe('PARAMETER_INVALID');
+      expect(e.message).toMatch(message);
+    });
+  }
+  it('reports a misplaced option with the other problems at once', () => {
+    const e = codeOf(() => parseRecipe('merge_method: twin_merging\nmodels:\n  - model: a\n    parameters: {group_method: ties, weight: x}\nparameters: {shared_method: 1, rank: four}\n', 'many.yml'));
+    expect(e.code).toBe('RECIPE_PROBLEMS');
+    expect(e.problems).toEqual(['PARAMETER_INVALID', 'PARAMETER_INVALID', 'PARAMETER_INVALID', 'PARAMETER_INVALID']);
+  });
+});

@@ -1,7 +1,8 @@
 /**
  * `merge-lab merge <recipe.yaml> --out <dir>`: validate the whole recipe against the checkpoints'
  * headers, then stream the merge tensor by tensor into <dir>. Nothing is left behind on failure:
- * files are written under temporary names and renamed at the end.
+ * files are written under temporary names and renamed at the end. A routed method (twin_merging,
+ * channel_merging) writes its package instead (merge-routed.ts).
  */
 import { copyFile, readFile, readdir, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
@@ -12,17 +13,19 @@ import { openCheckpointPath } from '../../engine/io/node-checkpoint.js';
 import { nodeFileSink } from '../../engine/io/node-file.js';
 import { createShardedWriter } from '../../engine/io/sharded.js';
 import type { Checkpoint } from '../../engine/io/types.js';
-import { METHODS } from '../../engine/methods/registry.js';
+import { METHODS, closest, findMethod } from '../../engine/methods/registry.js';
 import { outputBytes, runMerge } from '../../engine/merge/run-merge.js';
 import { createStagedOutput } from '../staged-output.js';
 import { planMerge } from '../../engine/merge/plan-merge.js';
 import { parseRecipe } from '../../engine/recipe/parse.js';
 import { recipeToYaml } from '../../engine/recipe/write.js';
+import { ROUTED_METHODS, findRoutedMethod } from '../../engine/routed/index.js';
 import { initNodeBackend, parseBackend } from '../node-backend.js';
 import { createProgressBar, formatBytes } from '../progress.js';
 import { resolveModelPath } from '../resolve-model.js';
 import { parseByteSize } from '../size.js';
 import { usageError } from './inspect.js';
+import { mergeRouted } from './merge-routed.js';
 import type { Command } from './types.js';
 
 /** mergekit's default output shard size ("5B"). */
@@ -30,7 +33,7 @@ const DEFAULT_SHARD_SIZE = 5e9;
 
 export const mergeCommand: Command = {
   name: 'merge',
-  summary: 'Merge the checkpoints a mergekit YAML recipe names, exactly as mergekit would.',
+  summary: 'Merge the checkpoints a mergekit YAML recipe names, exactly as mergekit would (twin_merging and channel_merging write their package).',
   usage: 'merge-lab merge <recipe.yaml> --out <dir> [--backend wasm|cpu|webgpu] [--max-shard-size 5GB] [--progress | --no-progress] [--stats]',
   async run(argv) {
     const { positionals, values } = parseArgs({
@@ -61,6 +64,14 @@ export const mergeCommand: Command = {
     const recipe = parseRecipe(text, path.basename(recipePath));
     // Warnings are shown once the recipe is known to be mergeable: a failure prints its one line only.
     const pending = [...(recipe.warnings ?? [])];
+    const routed = findRoutedMethod(recipe.mergeMethod);
+    if (routed && values['max-shard-size']) pending.push(`--max-shard-size is ignored: a ${routed.label} package is written as whole files.`);
+    if (!routed && findMethod(recipe.mergeMethod)) {
+      for (const name of Object.keys(recipe.options ?? {})) {
+        const owner = ROUTED_METHODS.find((m) => m.options.some((x) => x.name === name));
+        pending.push(`parameters: "${name}" is not a parameter of ${recipe.mergeMethod} and is ignored${owner ? ` (it chooses the inner method of ${owner.id})` : ''}.`);
+      }
+    }
 
     const checkpoints = new Map<string, Checkpoint>();
     const failures = new Map<string, MergeLabError>();
@@ -86,7 +97,26 @@ export const mergeCommand: Command = {
         }
       }
 
-      const { plan, warnings, problems } = planMerge({ recipe, methods: METHODS, checkpoints, failures, config: baseConfig });
+      if (routed) {
+        return await mergeRouted({
+          method: routed,
+          recipe,
+          checkpoints,
+          failures,
+          config: baseConfig,
+          baseDir,
+          outDir,
+          backend,
+          pending,
+          progress: values.progress ?? (!values['no-progress'] && Boolean(process.stderr.isTTY)),
+          stats: Boolean(values.stats),
+          started,
+        });
+      }
+      const planned = planMerge({ recipe, methods: METHODS, checkpoints, failures, config: baseConfig });
+      const { plan, warnings } = planned;
+      // The registry names only per-tensor methods; an unknown name is checked against the routed ones too.
+      const problems = planned.problems.map((p) => (p.code === 'UNKNOWN_METHOD' ? new MergeLabError('UNKNOWN_METHOD', unknownMethod(recipe.mergeMethod)) : p));
       if (problems.length || !plan) throw combineProblems(problems.length ? problems : [new MergeLabError('INTERNAL', 'No merge plan was made.')]);
       for (const w of [...pending, ...warnings]) process.stderr.write(`merge-lab: warning: ${w}\n`);
 
@@ -140,6 +170,13 @@ export const mergeCommand: Command = {
     }
   },
 };
+
+/** UNKNOWN_METHOD's message over every method a recipe may name, the routed ones included. */
+function unknownMethod(id: string): string {
+  const ids = [...METHODS.map((m) => m.id), ...ROUTED_METHODS.map((m) => m.id)];
+  const near = closest(id, ids);
+  return `merge_method "${id}" is not a method merge-lab knows.${near ? ` Did you mean "${near}"?` : ''} Known methods: ${ids.join(', ')}.`;
+}
 
 async function isDir(p: string): Promise<boolean> {
   try {

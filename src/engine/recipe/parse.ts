@@ -5,7 +5,7 @@
  */
 import { parseDocument } from 'yaml';
 import { MergeLabError, combineProblems } from '../errors.js';
-import { RECIPE_DTYPES, type Conditional, type ParameterMap, type ParameterSetting, type Recipe, type RecipeDtype, type RecipeModel } from './types.js';
+import { RECIPE_DTYPES, STRING_OPTION_KEYS, type Conditional, type ParameterMap, type ParameterSetting, type Recipe, type RecipeDtype, type RecipeModel } from './types.js';
 
 const KNOWN_KEYS = ['merge_method', 'base_model', 'models', 'slices', 'parameters', 'dtype', 'out_dtype', 'random_seed', 'tokenizer_source', 'tokenizer', 'chat_template', 'name', 'modules'];
 /** mergekit keys we read but that change nothing in the tensors we write. */
@@ -47,7 +47,8 @@ export function parseRecipe(text: string, fileName = 'recipe'): Recipe {
     if (typeof root.random_seed === 'number' && Number.isInteger(root.random_seed) && root.random_seed >= 0) randomSeed = root.random_seed;
     else problem('PARAMETER_INVALID', `random_seed must be a non-negative integer, got ${describe(root.random_seed)}.`);
   }
-  const parameters = parameterMap(root.parameters, 'parameters', problem);
+  const options: Record<string, string> = {};
+  const parameters = parameterMap(root.parameters, 'parameters', problem, options);
   if (root.modules !== undefined) problem('RECIPE_INVALID', '"modules" recipes (multi-module models) are not supported; use "models".');
 
   let models: RecipeModel[] = [];
@@ -99,6 +100,7 @@ export function parseRecipe(text: string, fileName = 'recipe'): Recipe {
     ...(dtype ? { dtype } : {}),
     ...(outDtype ? { outDtype } : {}),
     ...(randomSeed !== undefined ? { randomSeed } : {}),
+    ...(Object.keys(options).length > 0 ? { options } : {}),
     warnings,
   };
 }
@@ -123,14 +125,36 @@ function modelList(value: unknown, where: string, key: string, problem: Problem)
   return out;
 }
 
-function parameterMap(value: unknown, where: string, problem: Problem): ParameterMap | undefined {
+/**
+ * A `parameters:` mapping. `options` is given for the top level only: there (and only there) the
+ * method-choosing keys (STRING_OPTION_KEYS) take a method name, collected into `options`.
+ */
+function parameterMap(value: unknown, where: string, problem: Problem, options?: Record<string, string>): ParameterMap | undefined {
   if (value === undefined || value === null) return undefined;
   if (!isObject(value)) {
     problem('PARAMETER_INVALID', `${where} must be a mapping of parameter names to values (got ${describe(value)}).`);
     return undefined;
   }
   const out: Record<string, ParameterSetting> = {};
+  const names = STRING_OPTION_KEYS.join(' and ');
   for (const [name, setting] of Object.entries(value)) {
+    if (STRING_OPTION_KEYS.includes(name)) {
+      if (!options) {
+        problem('PARAMETER_INVALID', `${where}: "${name}" chooses a method for the whole merge; move it to the top-level parameters.`);
+      } else if (typeof setting === 'string' && setting.trim() !== '') {
+        options[name] = setting.trim();
+      } else {
+        problem('PARAMETER_INVALID', `${where}: "${name}" must be the name of a merge method, e.g. "${name}: ${name === 'group_method' ? 'ties' : 'task_arithmetic'}"; got ${describe(setting)}.`);
+      }
+      continue;
+    }
+    if (typeof setting === 'string') {
+      problem(
+        'PARAMETER_INVALID',
+        `${where}: "${name}" must be a number, true/false, a list of numbers (a gradient over layers) or a list of {filter, value} entries; got the string ${JSON.stringify(setting)}. Only ${names}, in the top-level parameters, take a name.`,
+      );
+      continue;
+    }
     const s = parameterSetting(setting);
     if (s === undefined) {
       problem('PARAMETER_INVALID', `${where}: "${name}" must be a number, true/false, a list of numbers (a gradient over layers) or a list of {filter, value} entries; got ${describe(setting)}.`);

@@ -23,6 +23,12 @@ export interface RecipeModel {
   readonly parameters?: ParameterMap;
 }
 
+/**
+ * The only parameter names whose value may be a string, and only in the top-level `parameters`:
+ * they name a merge method that a routed method (src/engine/routed/) runs inside itself.
+ */
+export const STRING_OPTION_KEYS: readonly string[] = ['shared_method', 'group_method'];
+
 export type RecipeDtype = 'float32' | 'float16' | 'bfloat16' | 'float64';
 export const RECIPE_DTYPES: readonly RecipeDtype[] = ['float32', 'float16', 'bfloat16', 'float64'];
 
@@ -40,6 +46,13 @@ export interface Recipe {
   readonly dtype?: RecipeDtype;
   readonly outDtype?: RecipeDtype;
   readonly randomSeed?: number;
+  /**
+   * Method-choosing names given as strings in the top-level `parameters` (see STRING_OPTION_KEYS):
+   * `shared_method` (Twin-Merging's shared expert) and `group_method` (Channel Merging's merge
+   * inside a group). Kept apart from `parameters`, whose values are numbers and booleans; written
+   * back into `parameters` by write.ts.
+   */
+  readonly options?: Readonly<Record<string, string>>;
   /** Things worth telling the user that do not stop the merge (ignored keys, for example). */
   readonly warnings?: readonly string[];
 }

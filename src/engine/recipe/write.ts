@@ -1,12 +1,13 @@
 /**
  * Writing a Recipe back as mergekit YAML, in mergekit's key order, with gradients in flow style
- * ([0, 0.5, 1]) as mergekit's own dumper writes them. The output parses back to the same Recipe.
+ * ([0, 0.5, 1]) as mergekit's own dumper writes them. The output parses back to the same Recipe
+ * (Recipe.options, the method-choosing names, are written into the top-level parameters).
  */
 import { Document, isSeq, visit } from 'yaml';
 import type { ParameterMap, Recipe } from './types.js';
 
 export function recipeToObject(r: Recipe): Record<string, unknown> {
-  const params = (p: ParameterMap | undefined) => (p && Object.keys(p).length > 0 ? { parameters: p } : {});
+  const params = (p: ParameterMap | Readonly<Record<string, unknown>> | undefined) => (p && Object.keys(p).length > 0 ? { parameters: p } : {});
   const models = r.models.map((m) => ({ model: m.model, ...params(m.parameters) }));
   const out: Record<string, unknown> = {};
   if (r.layerRange || r.sliceParameters) {
@@ -18,7 +19,9 @@ export function recipeToObject(r: Recipe): Record<string, unknown> {
   if (r.baseModel !== undefined) out.base_model = r.baseModel;
   if (r.dtype !== undefined) out.dtype = r.dtype;
   if (r.outDtype !== undefined) out.out_dtype = r.outDtype;
-  Object.assign(out, params(r.parameters));
+  // Method-choosing names (Recipe.options) go back into the top-level parameters, first.
+  const top = { ...(r.options ?? {}), ...(r.parameters ?? {}) };
+  Object.assign(out, params(top));
   if (r.randomSeed !== undefined) out.random_seed = r.randomSeed;
   return out;
 }
