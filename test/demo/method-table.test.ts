@@ -11,6 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initNodeBackend } from '../../src/cli/node-backend.js';
 import { QUICK_GRID, methodTable, type MethodTable } from '../../src/engine/demo/method-table.js';
 import { openDemoSession } from '../../src/engine/demo/session.js';
+import type { DemoOutput } from '../../src/cli/commands/demo.js';
 import { runCliAsync } from '../cli/helpers.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -62,10 +63,27 @@ describe('demo method table', () => {
       for (const t of table.tasks) if (t !== e) expect(row[e]!).toBeGreaterThan(row[t]!);
     }
   });
-  it('merge-lab demo --json prints the same table', async () => {
+  it('merge-lab demo --json prints the same table, then the routed methods’ rows and their rank and K sweeps', async () => {
     const r = await runCliAsync(['demo', '--quick', '--json', '--backend', 'wasm']);
-    expect(r.status).toBe(0);
-    const printed = JSON.parse(r.stdout) as MethodTable;
-    expect(printed.rows.map((x) => [x.method, x.normalized.toFixed(6)])).toEqual(table.rows.map((x) => [x.method, x.normalized.toFixed(6)]));
-  }, 120_000);
+    expect(r.status, r.stderr).toBe(0);
+    const printed = JSON.parse(r.stdout) as DemoOutput;
+    const n = table.rows.length;
+    expect(printed.rows.slice(0, n).map((x) => [x.method, x.normalized.toFixed(6)])).toEqual(table.rows.map((x) => [x.method, x.normalized.toFixed(6)]));
+    const routed = printed.rows.slice(n);
+    expect(routed.map((x) => x.method)).toEqual(['twin_merging', 'twin_merging_oracle', 'channel_merging', 'channel_merging_oracle']);
+    for (const row of routed) expect(row.perTask).toHaveLength(5);
+    expect(routed[0]!.params).toEqual({ lambda: printed.twin.lambda, rank: 4 });
+    expect(routed[2]!.params.K).toBe(printed.channel.K);
+    // --quick: the coarse grids (λ 0.2 and 0.4 for the shared expert, ranks 1, 4, 16; K = 1..5).
+    expect(printed.twin.lambdaSweep.map((p) => p.lambda)).toEqual([0.2, 0.4]);
+    expect(printed.twin.rankSweep.map((p) => p.rank)).toEqual([1, 4, 16]);
+    expect(printed.channel.kSweep.map((p) => p.K)).toEqual([1, 2, 3, 4, 5]);
+    for (const p of printed.twin.rankSweep) expect(p.bytes).toBe(4 * p.values), expect(p.ratio).toBeCloseTo(p.bytes / p.expertBytes, 12);
+    for (const p of printed.channel.kSweep) expect(p.ratio).toBeCloseTo(p.bytes / p.expertBytes, 12);
+    // What the issue asks of the routed methods on the demo, on the coarse grids too.
+    const ties = printed.rows.find((x) => x.method === 'ties')!.normalized;
+    expect(routed[0]!.normalized).toBeGreaterThanOrEqual(ties + 15);
+    expect(routed[3]!.normalized).toBeGreaterThanOrEqual(ties + 8);
+    expect(printed.channel.kSweep.at(-1)!.oracle).toBe(100);
+  }, 180_000);
 });

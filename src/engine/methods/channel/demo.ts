@@ -192,7 +192,7 @@ export async function channelDemo(s: DemoSession, options: ChannelDemoOptions = 
 }
 
 /** The rows' model as a package (router.safetensors included when the demo trained one). */
-export function channelDemoPackage(demo: ChannelDemo, options: Omit<ChannelPackageOptions, 'router'> = {}): { files: Record<string, Uint8Array>; manifest: ChannelManifest } {
+export function channelDemoPackage(demo: Pick<ChannelDemo, 'tasks' | 'model' | 'router'>, options: Omit<ChannelPackageOptions, 'router'> = {}): { files: Record<string, Uint8Array>; manifest: ChannelManifest } {
   const r = demo.router;
   return buildChannelPackage(demo.model, {
     ...options,
@@ -202,7 +202,8 @@ export function channelDemoPackage(demo: ChannelDemo, options: Omit<ChannelPacka
   });
 }
 
-function sweptParams(r: ResolvedGroupMethod): Record<string, number> {
+/** The λ / density a group method was resolved with (the sweep rows' params). */
+export function sweptParams(r: ResolvedGroupMethod): Record<string, number> {
   const out: Record<string, number> = {};
   for (const k of ['lambda', 'density'] as const) if (typeof r.params[k] === 'number') out[k] = r.params[k];
   return out;
@@ -212,7 +213,10 @@ function sweptParams(r: ResolvedGroupMethod): Record<string, number> {
  * Builds channel models for many configurations from one read of the weights: task vectors once
  * per tensor, dendrograms once per (tensor, rows compared), sort orders of |τ| once per tensor.
  */
-async function modelBuilder(source: ChannelSource) {
+/** The model builder of a source (see modelBuilder). */
+export type ModelBuilder = Awaited<ReturnType<typeof modelBuilder>>;
+
+export async function modelBuilder(source: ChannelSource) {
   const orderCache = mapCache();
   const tensors = await Promise.all(
     source.tensors.map(async (spec) => {
@@ -245,13 +249,14 @@ async function modelBuilder(source: ChannelSource) {
   };
 }
 
-function mapCache(): OrderCache {
+/** An OrderCache over a plain Map. */
+export function mapCache(): OrderCache {
   const m = new Map<string, Int32Array>();
   return { get: (k) => m.get(k), set: (k, v) => void m.set(k, v) };
 }
 
 /** The shared router (../../router) trained on the base's features of the validation split. */
-async function demoRouter(s: DemoSession, options: RouterOptions): Promise<{ weights: RouterWeights; params: number; test: Routes; accuracy: { validation: number; test: number } }> {
+export async function demoRouter(s: DemoSession, options: RouterOptions): Promise<{ weights: RouterWeights; params: number; test: Routes; accuracy: { validation: number; test: number } }> {
   const arch = s.manifest.architecture;
   const T = s.tasks.length;
   const split = async (name: 'validation' | 'test') => {
