@@ -19,6 +19,11 @@ export function exposeEngine(engine: EngineApi, endpoint?: Comlink.Endpoint): vo
         (onProgress as Partial<Comlink.Remote<unknown>> | undefined)?.[Comlink.releaseProxy]?.();
       }
     },
+    async routedPackage(request) {
+      const files = await engine.routedPackage(request);
+      // Each file's buffer once (a transfer list must not repeat one).
+      return Comlink.transfer(files, [...new Set(Object.values(files).map((b) => b.buffer as ArrayBuffer))]);
+    },
   };
   Comlink.expose(api, endpoint);
 }

@@ -12,6 +12,17 @@ import type { Diagnostics } from '../diagnostics/diagnose.js';
 export type { Diagnostics, LayerDiagnostics, TensorDiagnostics } from '../diagnostics/diagnose.js';
 export type { ModelSpectrum, SpectrumResult } from '../diagnostics/spectrum.js';
 import type { SpectrumResult } from '../diagnostics/spectrum.js';
+import type { TwinLabSettings, TwinView } from '../methods/twin/lab.js';
+import type { ChannelLabSettings, ChannelView } from '../methods/channel/lab.js';
+
+export type { KeptRank, TwinLabSettings, TwinScore, TwinView } from '../methods/twin/lab.js';
+export type { ChannelKPoint, ChannelLabSettings, ChannelScore, ChannelView } from '../methods/channel/lab.js';
+export type { AssignmentMap } from '../methods/channel/assignment.js';
+export type { HardTaskReport, RoutingDiagnostics, TwinSweepPoint } from '../methods/twin/demo.js';
+export type { TwinStorage } from '../methods/twin/storage.js';
+export type { ChannelStorage } from '../methods/channel/storage.js';
+export type { PairConflictRates } from '../methods/channel/conflicts.js';
+export type { EpochStats } from '../router/types.js';
 
 /** One file of a dropped model: its relative path ('/'-separated) and its bytes. */
 export interface ModelFile {
@@ -75,6 +86,14 @@ export interface DemoBlobs {
   readonly checkpoints: Readonly<Record<string, Blob>>;
   /** The gzipped digits CSV (or already inflated by the server: both are accepted). */
   readonly digits: Blob;
+  /** The demo's hard mode, when the app fetched it: enables `hard: true` in twinLab. */
+  readonly hard?: HardDemoBlobs;
+}
+
+/** manifest-hard.json (the demo plus its hard tasks) and the checkpoints it names beyond the default demo's. */
+export interface HardDemoBlobs {
+  readonly manifest: string;
+  readonly checkpoints: Readonly<Record<string, Blob>>;
 }
 
 export interface DemoSummary {
@@ -82,7 +101,17 @@ export interface DemoSummary {
   readonly tasks: readonly string[];
   /** Each expert on its own task (test, percent): the normalizers. */
   readonly expertAccuracy: readonly number[];
+  /** The hard tasks loaded for hard mode (DemoBlobs.hard), when there are any. */
+  readonly hardTasks?: readonly string[];
 }
+
+/** The routed methods: not per-tensor merges, so not in the method registry (see methods/twin, methods/channel). */
+export type RoutedMethodId = 'twin_merging' | 'channel_merging';
+
+/** Which package routedPackage builds, at which settings. */
+export type RoutedPackageRequest =
+  | { readonly method: 'twin_merging'; readonly settings: TwinLabSettings }
+  | { readonly method: 'channel_merging'; readonly settings: ChannelLabSettings };
 
 export interface LiveScore {
   /** Test accuracy per task (percent), in DemoSummary.tasks order. */
@@ -135,7 +164,7 @@ export interface EngineApi {
   /**
    * Sign conflicts, the mass the TIES election drops and task-vector cosines for `recipeYaml`,
    * per tensor, per layer and overall (plain numbers, for charts). Model names resolve against
-   * the opened models first, then the demo's ids ('base' and the task ids). Latest wins, as in
+   * the demo's ids first ('base' and the task ids), then the opened models. Latest wins, as in
    * liveDemo: a call overtaken by a newer one rejects with CANCELLED.
    */
   diagnose(recipeYaml: string): Promise<Diagnostics>;
@@ -150,6 +179,21 @@ export interface EngineApi {
    * current value). Runs beside liveDemo without cancelling it; a newer sweep cancels this one.
    */
   sweepDemo(points: readonly SweepRequest[]): Promise<SweepPoint[]>;
+  /**
+   * Twin-Merging on the demo at the lab's settings (λ of the shared expert, rank or energy,
+   * temperature, top-k, hard mode): scores with the router and with oracle routing, storage, the
+   * rank sweep, routing weights and the router's training curve. Stages are cached (see
+   * methods/twin/lab.ts): a rank or temperature move takes a few forwards. Latest wins.
+   */
+  twinLab(settings: TwinLabSettings): Promise<TwinView>;
+  /**
+   * Channel Merging on the demo at K with a within-group method: oracle and routed scores, storage,
+   * the K = 1..T sweep with sign conflicts within and across groups, and one tensor's assignment
+   * map. Every K of a method is cached, so a K move is a lookup. Latest wins.
+   */
+  channelLab(settings: ChannelLabSettings): Promise<ChannelView>;
+  /** The routed method's package at these settings (file name → bytes; twin.json or channel.json names the rest). */
+  routedPackage(request: RoutedPackageRequest): Promise<Record<string, Uint8Array>>;
   /** tfjs' live tensor count and bytes: flat across repeated requests, or something leaks. */
   memory(): Promise<{ readonly numTensors: number; readonly numBytes: number }>;
 }

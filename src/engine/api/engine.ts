@@ -19,6 +19,11 @@ import { createLiveSession, memoizedCheckpoint, type LiveSession } from '../live
 import { createDiagnosticsCache, diagnose, type DiagnosticsCache } from '../diagnostics/diagnose.js';
 import { taskVectorSpectra, type SpectrumCache } from '../diagnostics/spectrum.js';
 import type { Recipe } from '../recipe/types.js';
+import { parseManifest } from '../demo/manifest.js';
+import { loadHardTasks, type HardTasks } from '../methods/twin/demo.js';
+import { createTwinLab, type TwinLab } from '../methods/twin/lab.js';
+import { buildTwinPackage } from '../methods/twin/package.js';
+import { createChannelLab, type ChannelLab } from '../methods/channel/lab.js';
 import type {
   CheckResult,
   DemoBlobs,
@@ -31,6 +36,7 @@ import type {
   ModelFile,
   ModelSummary,
   ProgressCallback,
+  RoutedPackageRequest,
   SpectrumOptions,
   SpectrumResult,
   SweepPoint,
@@ -76,20 +82,49 @@ export function createEngine(host: EngineHost = {}): EngineApi {
   // `inputs`: the demo's checkpoints decoded once, shared by live merges and diagnostics;
   // `diagnostics`: task vectors and sort orders kept for diagnose (the demo's contents never change).
   // `sweeps`: a live session of its own, so a sweep and a slider's score never cancel each other.
-  let demo: { session: DemoSession; live: LiveSession; sweeps: LiveSession; inputs: ReadonlyMap<string, Checkpoint>; diagnostics: DiagnosticsCache; spectra: SpectrumCache } | undefined;
+  // `twin` / `channel`: the routed methods' lab sessions, opened on first use; `hard`: the demo's hard tasks, when given.
+  let demo:
+    | {
+        session: DemoSession;
+        live: LiveSession;
+        sweeps: LiveSession;
+        inputs: ReadonlyMap<string, Checkpoint>;
+        diagnostics: DiagnosticsCache;
+        spectra: SpectrumCache;
+        hard?: HardTasks;
+        twin?: TwinLab;
+        channel?: ChannelLab;
+      }
+    | undefined;
   const diagnoseLatest = latestWins('diagnostics');
   const spectrumLatest = latestWins('spectrum');
+  const twinLatest = latestWins('Twin-Merging');
+  const channelLatest = latestWins('Channel Merging');
+  const needDemo = () => {
+    if (!demo) throw new MergeLabError('DEMO_DATA_INVALID', 'No demo is loaded; call loadDemo first.');
+    return demo;
+  };
+  const twinLab = () => {
+    const d = needDemo();
+    return (d.twin ??= createTwinLab(d.session, d.hard));
+  };
+  const channelLab = () => {
+    const d = needDemo();
+    return (d.channel ??= createChannelLab(d.session));
+  };
 
-  /** The recipe's models: opened ones first, then the demo's; `demoOnly` says whether caches keyed by name are safe. */
+  /** The recipe's models: the demo's by their ids, then opened ones; `demoOnly` says whether caches keyed by name are safe. */
   const recipeCheckpoints = (recipe: Recipe) => {
     const checkpoints = new Map<string, Checkpoint>();
     const missing: MergeLabError[] = [];
     let demoOnly = true;
     for (const name of new Set([...recipe.models.map((m) => m.model), ...(recipe.baseModel ? [recipe.baseModel] : [])])) {
-      const opened = models.get(name)?.checkpoint;
-      const fromDemo = opened ? undefined : demo?.inputs.get(name);
+      // The demo's ids name the demo's files first: the app also opens those files under the same
+      // ids (to merge them), and only the demo's decoded copies have caches behind them.
+      const fromDemo = demo?.inputs.get(name);
+      const opened = fromDemo ? undefined : models.get(name)?.checkpoint;
       if (opened) demoOnly = false;
-      const c = opened ?? fromDemo;
+      const c = fromDemo ?? opened;
       if (c) checkpoints.set(name, c);
       else {
         const known = [...models.keys(), ...(demo ? [...demo.inputs.keys()].map((k) => `${k} (demo)`) : [])];
@@ -189,6 +224,7 @@ export function createEngine(host: EngineHost = {}): EngineApi {
     },
     async loadDemo(files: DemoBlobs): Promise<DemoSummary> {
       const bytes = async (b: Blob) => new Uint8Array(await b.arrayBuffer());
+      const digitsGz = await bytes(files.digits);
       const session = await openDemoSession({
         manifest: files.manifest,
         read: async (f) => {
@@ -196,13 +232,29 @@ export function createEngine(host: EngineHost = {}): EngineApi {
           if (!blob) throw new MergeLabError('DEMO_DATA_INVALID', `The demo file ${f} named in manifest.json was not given.`);
           return bytes(blob);
         },
-        digitsGz: await bytes(files.digits),
+        digitsGz,
       });
+      // Hard mode: the hard tasks of manifest-hard.json, from the same data (their experts given beside).
+      const hardFiles = files.hard;
+      const hard = hardFiles
+        ? await loadHardTasks(
+            {
+              manifest: hardFiles.manifest,
+              read: async (f) => {
+                const blob = hardFiles.checkpoints[f] ?? files.checkpoints[f];
+                if (!blob) throw new MergeLabError('DEMO_DATA_INVALID', `The demo file ${f} named in manifest-hard.json was not given.`);
+                return bytes(blob);
+              },
+              digitsGz,
+            },
+            parseManifest(hardFiles.manifest, 'manifest-hard.json'),
+          )
+        : undefined;
       if (!currentBackend()) await setBackend('auto');
       const inputs = new Map([...session.checkpoints].map(([k, c]) => [k, memoizedCheckpoint(c)]));
-      demo = { session, live: createLiveSession(inputs), sweeps: createLiveSession(inputs), inputs, diagnostics: createDiagnosticsCache(), spectra: new Map() };
+      demo = { session, live: createLiveSession(inputs), sweeps: createLiveSession(inputs), inputs, diagnostics: createDiagnosticsCache(), spectra: new Map(), ...(hard ? { hard } : {}) };
       const expert = session.scorer.expertAccuracies.test;
-      return { tasks: session.tasks, expertAccuracy: session.tasks.map((t) => 100 * expert[t]!) };
+      return { tasks: session.tasks, expertAccuracy: session.tasks.map((t) => 100 * expert[t]!), ...(hard ? { hardTasks: hard.tasks } : {}) };
     },
     async liveDemo(recipeYaml): Promise<LiveScore> {
       if (!demo) throw new MergeLabError('DEMO_DATA_INVALID', 'No demo is loaded; call loadDemo first.');
@@ -237,6 +289,17 @@ export function createEngine(host: EngineHost = {}): EngineApi {
         const { checkpoints, demoOnly } = recipeCheckpoints(recipe);
         return taskVectorSpectra({ recipe, methods: METHODS, checkpoints, ...options, ...(demoOnly && demo ? { cache: demo.spectra } : {}) });
       });
+    },
+    twinLab(settings) {
+      return twinLatest((cancel) => twinLab().view(settings, cancel));
+    },
+    channelLab(settings) {
+      return channelLatest((cancel) => channelLab().view(settings, cancel));
+    },
+    async routedPackage(request: RoutedPackageRequest) {
+      if (request.method === 'twin_merging') return buildTwinPackage(await twinLab().model(request.settings)).files;
+      if (request.method === 'channel_merging') return (await channelLab().package(request.settings)).files;
+      throw new MergeLabError('UNKNOWN_METHOD', `"${String((request as { method: unknown }).method)}" is not a routed method; use twin_merging or channel_merging.`);
     },
     async memory() {
       const m = tf.memory();

@@ -1,0 +1,201 @@
+/**
+ * Channel Merging in the lab: demo.ts's pieces with caches, so that the K slider is a lookup.
+ *
+ *   once per session            → task vectors and |τ| sort orders (demo.ts's modelBuilder), and
+ *                                 the router on the base's features (it serves every K and method)
+ *   per group method + rows     → dendrograms per tensor (in the builder), then for every K = 1..T
+ *   compared (similarity)         the merged groups, their oracle- and router-routed test scores,
+ *                                 storage and sign conflicts within and across groups (~0.1 s per K)
+ *
+ * A method change computes the whole K sweep (the chart needs it; the requested K first); a K move
+ * afterwards only reads the caches and cuts the assignment map of the chosen tensor. The numbers are
+ * demo.ts's (channelDemo with that one candidate) at the same settings.
+ */
+import type { DemoSession } from '../../demo/method-table.js';
+import { architectureTensors } from '../../demo/manifest.js';
+import { MergeLabError } from '../../errors.js';
+import type { CancelToken } from '../../merge/progress.js';
+import { resolveRouterOptions } from '../../router/train.js';
+import type { RouterOptions } from '../../router/types.js';
+import { LabCache } from '../twin/lab.js';
+import { assignmentMap, type AssignmentMap } from './assignment.js';
+import type { ChannelModel, Similarity } from './channel-merge.js';
+import { channelLayout, checkGroupCount } from './cluster.js';
+import type { PairConflictRates } from './conflicts.js';
+import { channelDemoPackage, demoRouter, modelBuilder, sweptParams, type ModelBuilder } from './demo.js';
+import { AVERAGE, resolveGroupMethod, type GroupMethodSpec } from './group-method.js';
+import { oracleRoutes, routedAccuracy, type RoutedScore } from './lookup.js';
+import type { ChannelManifest } from './package.js';
+import { weightsSource } from './source.js';
+import { channelStorage, type ChannelStorage } from './storage.js';
+
+export interface ChannelLabSettings {
+  /** Groups per channel, 1..T (default 2). */
+  readonly K?: number;
+  /** The within-group method (default average). */
+  readonly method?: GroupMethodSpec;
+  /** Rows compared when clustering (default raw task vectors). */
+  readonly similarity?: Similarity;
+  /** The lab's headline score is the oracle's (true-task lookup). Both are always computed. */
+  readonly oracle?: boolean;
+  /** The tensor whose assignment map the view holds (default: the first 2-D one). */
+  readonly tensor?: string;
+  /** The router's training options. */
+  readonly router?: RouterOptions;
+}
+
+/** Test accuracies of one routing, percent. */
+export interface ChannelScore {
+  readonly perTask: readonly number[];
+  readonly normalized: number;
+}
+
+/** One K of the sweep at the view's method. */
+export interface ChannelKPoint {
+  readonly K: number;
+  readonly oracle: ChannelScore;
+  readonly routed: ChannelScore;
+  /** Without the router (oracle lookup) and with it (the routed package). */
+  readonly storage: ChannelStorage;
+  readonly routedStorage: ChannelStorage;
+  /** Pairwise sign conflicts of the group method's view (trimmed for TIES), within vs across groups. */
+  readonly conflicts: PairConflictRates;
+}
+
+export interface ChannelView {
+  readonly tasks: readonly string[];
+  readonly settings: {
+    readonly K: number;
+    readonly method: { readonly id: string; readonly params: Readonly<Record<string, number>> };
+    readonly similarity: Similarity;
+    readonly oracle: boolean;
+    readonly tensor: string;
+  };
+  /** Each expert on its own task (test, percent). */
+  readonly expert: readonly number[];
+  readonly oracle: ChannelScore;
+  readonly routed: ChannelScore;
+  /** The package at K (router included). */
+  readonly storage: ChannelStorage;
+  readonly conflicts: PairConflictRates;
+  /** K = 1..T. */
+  readonly sweep: readonly ChannelKPoint[];
+  readonly assignment: AssignmentMap;
+  /** Tensors the assignment map can show. */
+  readonly tensors: readonly { readonly name: string; readonly shape: readonly number[]; readonly channels: number }[];
+  readonly router: { readonly features: string; readonly params: number; readonly routingAccuracy: { readonly validation: number; readonly test: number } };
+  readonly milliseconds: number;
+  readonly computed: readonly string[];
+}
+
+export interface ChannelLab {
+  view(settings: ChannelLabSettings, cancel?: CancelToken): Promise<ChannelView>;
+  /** The package's files at `settings` (router.safetensors included), as channelDemoPackage builds them. */
+  package(settings: ChannelLabSettings, cancel?: CancelToken): Promise<{ files: Record<string, Uint8Array>; manifest: ChannelManifest }>;
+}
+
+interface KStage {
+  readonly model: ChannelModel;
+  readonly oracle: RoutedScore;
+  readonly conflicts: PairConflictRates;
+}
+
+const ROUTER_FEATURES = 'penultimate activations (hidden ReLU) of the base model';
+
+export function createChannelLab(session: DemoSession): ChannelLab {
+  const arch = session.manifest.architecture;
+  const tasks = session.tasks;
+  const T = tasks.length;
+  const shapes = architectureTensors(arch).map((t) => ({ name: t.name, shape: t.shape }));
+  const tensorList = shapes.map((t) => ({ ...t, channels: channelLayout(t.shape).channels }));
+  const oracleTest = oracleRoutes(tasks, session.sets.test);
+  const expertTest = session.scorer.expertAccuracies.test;
+  let builder: Promise<ModelBuilder> | undefined;
+  const routers = new LabCache<Awaited<ReturnType<typeof demoRouter>>>(2);
+  const models = new LabCache<KStage>(3 * T);
+  const routedCache = new LabCache<RoutedScore>(6 * T);
+
+  const score = (r: RoutedScore): ChannelScore => ({ perTask: tasks.map((t) => 100 * r.accuracies[t]!), normalized: r.normalized! });
+
+  async function stages(settings: ChannelLabSettings, cancel: CancelToken | undefined, computed: string[]) {
+    const K = settings.K ?? Math.min(2, T);
+    checkGroupCount(K, T, 'the lab');
+    const resolved = resolveGroupMethod(settings.method ?? { id: AVERAGE });
+    const similarity = settings.similarity ?? 'raw';
+    if (similarity !== 'raw' && similarity !== 'trimmed') throw new MergeLabError('PARAMETER_INVALID', `Channel Merging compares rows "raw" or "trimmed", not "${String(similarity)}".`);
+    const routerOptions = resolveRouterOptions(settings.router);
+    const check = (what: string) => {
+      if (cancel?.cancelled) throw new MergeLabError('CANCELLED', `Channel Merging request superseded before: ${what}.`);
+    };
+    if (!builder) {
+      computed.push('task vectors');
+      builder = modelBuilder(weightsSource({ base: session.weights.base!, experts: tasks.map((t) => session.weights[t]!), tasks, shapes }));
+      builder.catch(() => (builder = undefined));
+    }
+    const b = await builder;
+    const routerKey = JSON.stringify(routerOptions);
+    check('the router');
+    const router = await routers.getOr(routerKey, () => demoRouter(session, routerOptions), computed, 'router');
+    const methodKey = JSON.stringify([resolved.id, resolved.params, resolved.singletons, similarity]);
+    const atK = async (k: number) => {
+      const m = await models.getOr(
+        `${methodKey}|${k}`,
+        async () => {
+          check(`K = ${k}`);
+          const model = await b.build(resolved, similarity, k);
+          return { model, oracle: await routedAccuracy(arch, model, session.sets.test, oracleTest, expertTest), conflicts: b.conflicts(resolved, model) };
+        },
+        computed,
+        `groups at K = ${k}`,
+      );
+      const routed = await routedCache.getOr(`${methodKey}|${k}|${routerKey}`, () => routedAccuracy(arch, m.model, session.sets.test, router.test, expertTest), computed, `router at K = ${k}`);
+      return { ...m, routed };
+    };
+    return { K, resolved, similarity, router, atK };
+  }
+
+  return {
+    async view(settings, cancel) {
+      const started = performance.now();
+      const computed: string[] = [];
+      const { K, resolved, similarity, router, atK } = await stages(settings, cancel, computed);
+      const current = await atK(K);
+      const sweep: ChannelKPoint[] = [];
+      for (let k = 1; k <= T; k++) {
+        const p = k === K ? current : await atK(k);
+        sweep.push({
+          K: k,
+          oracle: score(p.oracle),
+          routed: score(p.routed),
+          storage: channelStorage(shapes, T, k),
+          routedStorage: channelStorage(shapes, T, k, { routerParams: router.params }),
+          conflicts: p.conflicts,
+        });
+      }
+      const tensorName = settings.tensor ?? shapes.find((x) => x.shape.length === 2)!.name;
+      const tensor = current.model.tensors.find((x) => x.name === tensorName);
+      if (!tensor) throw new MergeLabError('TENSOR_NOT_FOUND', `The demo has no tensor "${tensorName}" to map; pick one of ${shapes.map((x) => x.name).join(', ')}.`);
+      return {
+        tasks,
+        settings: { K, method: { id: resolved.id, params: sweptParams(resolved) }, similarity, oracle: settings.oracle ?? false, tensor: tensorName },
+        expert: tasks.map((t) => 100 * expertTest[t]!),
+        oracle: score(current.oracle),
+        routed: score(current.routed),
+        storage: channelStorage(shapes, T, K, { routerParams: router.params }),
+        conflicts: current.conflicts,
+        sweep,
+        assignment: assignmentMap(tensor, tasks, K),
+        tensors: tensorList,
+        router: { features: ROUTER_FEATURES, params: router.params, routingAccuracy: router.accuracy },
+        milliseconds: performance.now() - started,
+        computed,
+      };
+    },
+
+    async package(settings, cancel) {
+      const { K, router, atK } = await stages(settings, cancel, []);
+      const { model } = await atK(K);
+      return channelDemoPackage({ tasks, model, router: { features: ROUTER_FEATURES, weights: router.weights, params: router.params, routingAccuracy: router.accuracy } });
+    },
+  };
+}

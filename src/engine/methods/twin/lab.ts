@@ -1,0 +1,425 @@
+/**
+ * Twin-Merging in the lab: demo.ts's pipeline split into cached stages, so that a slider move
+ * redoes only what it changes.
+ *
+ *   λ of the shared expert      → θ* and the full SVD of every θt − θ*         (~0.5 s on wasm)
+ *   + router options            → the router trained on θ*'s validation features,
+ *                                 and its logits on test                        (~1 s)
+ *   + rank (or energy share)    → the deltas cut to it; the oracle-routed score (one forward)
+ *   + temperature, top-k        → routing weights; the router-routed score      (one forward)
+ *
+ * The rank sweep reuses the same stages, so after the first request a rank move costs two
+ * forwards and a temperature or top-k move six. The numbers are demo.ts's at the same settings
+ * (the same SVDs, router, forwards and scoring; the test checks it), with λ given rather than
+ * chosen on validation. Everything a view holds is plain data; the caches hold arrays, no tensors.
+ */
+import type { DemoSession } from '../../demo/method-table.js';
+import { architectureTensors } from '../../demo/manifest.js';
+import type { Weights } from '../../demo/load.js';
+import { MergeLabError } from '../../errors.js';
+import { normalizedScore, taskAccuracies } from '../../eval/score.js';
+import type { Checkpoint } from '../../io/types.js';
+import type { CancelToken } from '../../merge/progress.js';
+import { argmaxTasks, meanWeightsByTask, oneHotWeights, resolveRoutingOptions, routerLogits, routerParameterCount, routingAccuracy, routingAccuracyByTask, routingWeights } from '../../router/route.js';
+import { resolveRouterOptions, trainRouter } from '../../router/train.js';
+import type { EpochStats, RouterOptions, TrainedRouter } from '../../router/types.js';
+import { TWIN_RANKS, TWIN_TABLE_RANK, accuraciesOf, stack, type HardTaskReport, type HardTasks, type RoutingDiagnostics, type Stacked, type TwinSweepPoint } from './demo.js';
+import { dynamicLogits, featureWidth, sharedFeatures } from './dynamic.js';
+import { decomposeExclusive, truncateExclusive, type ExclusiveDecomposition, type ExclusiveKnowledge, type RankChoice } from './exclusive.js';
+import type { TwinModel } from './package.js';
+import { DEFAULT_SHARED_LAMBDA, buildSharedExpert, taskArithmeticRecipe } from './shared.js';
+import { twinStorage, type TwinStorage } from './storage.js';
+
+/** What the lab's controls set. Absent fields take TWIN_PARAMS' defaults. */
+export interface TwinLabSettings {
+  /** λ of the shared task-arithmetic expert (default 0.3, the paper's). */
+  readonly lambda?: number;
+  /** Rank every 2-D delta is cut to (default 4). Ignored when `energy` is given. */
+  readonly rank?: number;
+  /** Instead of a rank: per task and matrix, the smallest rank holding this share of the delta's energy. */
+  readonly energy?: number;
+  readonly temperature?: number;
+  /** Keep the k largest routing weights per input; absent: every task. */
+  readonly topK?: number;
+  /** The lab's headline score is the oracle's (true-task routing). Both are always computed. */
+  readonly oracle?: boolean;
+  /** Route between the demo's hard tasks too (they need loading: createTwinLab's `hard`). */
+  readonly hard?: boolean;
+  /** The router's training options (hidden, epochs, learningRate, seed). */
+  readonly router?: RouterOptions;
+  /** Test samples per task whose routing weights the view lists (default 4). */
+  readonly samples?: number;
+}
+
+/** Accuracies of one routing, percent. */
+export interface TwinScore {
+  /** Per scored task, in TwinView.tasks order. */
+  readonly perTask: readonly number[];
+  /** Mean over scored tasks of accuracy / expert accuracy. */
+  readonly normalized: number;
+  /** Per hard task, in TwinView.hardTasks order (not in the normalized score). */
+  readonly hard: readonly number[];
+}
+
+/** The ranks one 2-D tensor's deltas were cut to, per routed task. */
+export interface KeptRank {
+  readonly tensor: string;
+  readonly shape: readonly number[];
+  readonly ranks: readonly number[];
+  /** Share of each delta's energy the kept rank holds. */
+  readonly energy: readonly number[];
+}
+
+/** Everything the lab draws for one setting: plain data. */
+export interface TwinView {
+  /** Scored tasks; the hard ones apart; every routed task (scored, then hard). */
+  readonly tasks: readonly string[];
+  readonly hardTasks: readonly string[];
+  readonly routedTasks: readonly string[];
+  /** The settings used, defaults filled. */
+  readonly settings: {
+    readonly lambda: number;
+    readonly rank?: number;
+    readonly energy?: number;
+    readonly temperature: number;
+    readonly topK: number;
+    readonly oracle: boolean;
+    readonly hard: boolean;
+    readonly router: Required<RouterOptions>;
+  };
+  /** Each scored task's expert on it (test, percent): the normalizers. */
+  readonly expert: readonly number[];
+  readonly router: TwinScore;
+  readonly oracle: TwinScore;
+  readonly keptRanks: readonly KeptRank[];
+  /** The twin at these settings (router counted). */
+  readonly storage: TwinStorage;
+  /** Ranks 1, 2, 4, 8, 16 (capped by the spectrum) at the same λ and routing. */
+  readonly sweep: readonly TwinSweepPoint[];
+  readonly routing: RoutingDiagnostics;
+  readonly hard: readonly HardTaskReport[];
+  readonly curve: readonly EpochStats[];
+  readonly routerTrainingMs: number;
+  readonly warnings: readonly string[];
+  /** Wall time of this request and the stages it had to compute (the others came from the caches). */
+  readonly milliseconds: number;
+  readonly computed: readonly string[];
+}
+
+export interface TwinLab {
+  /** The view at `settings`; `cancel` is checked between stages (CANCELLED). */
+  view(settings: TwinLabSettings, cancel?: CancelToken): Promise<TwinView>;
+  /** The twin at `settings`, ready for buildTwinPackage. */
+  model(settings: TwinLabSettings, cancel?: CancelToken): Promise<TwinModel>;
+}
+
+/** A small least-recently-used map: caches hold a few settings each, not every one ever seen. */
+export class LabCache<V> {
+  private readonly map = new Map<string, V>();
+  constructor(private readonly size: number) {}
+
+  get(key: string): V | undefined {
+    const v = this.map.get(key);
+    if (v !== undefined) {
+      this.map.delete(key);
+      this.map.set(key, v);
+    }
+    return v;
+  }
+
+  set(key: string, v: V): V {
+    this.map.delete(key);
+    this.map.set(key, v);
+    while (this.map.size > this.size) this.map.delete(this.map.keys().next().value!);
+    return v;
+  }
+
+  /** The cached value, or `make`'s (stored only once it finished). */
+  async getOr(key: string, make: () => Promise<V>, computed?: string[], what?: string): Promise<V> {
+    const hit = this.get(key);
+    if (hit !== undefined) return hit;
+    if (what) computed?.push(what);
+    return this.set(key, await make());
+  }
+}
+
+/** The routed tasks and their data, for one choice of hard mode. */
+interface Tasks {
+  readonly scored: readonly string[];
+  readonly hardTasks: readonly string[];
+  readonly all: readonly string[];
+  readonly checkpoints: ReadonlyMap<string, Checkpoint>;
+  readonly experts: Readonly<Record<string, Weights>>;
+  readonly val: Stacked;
+  readonly test: Stacked;
+  /** Test samples per routed task. */
+  readonly counts: readonly number[];
+  /** Each hard task's own expert on it (0..1). */
+  readonly hardExpert: readonly number[];
+}
+
+interface SharedStage {
+  readonly shared: Record<string, Float32Array>;
+  readonly decomposition: ExclusiveDecomposition;
+}
+
+interface RouterStage {
+  readonly trained: TrainedRouter;
+  readonly ms: number;
+  readonly params: number;
+  /** Test logits, count × T. */
+  readonly logits: Float32Array;
+}
+
+interface CutStage {
+  readonly ex: ExclusiveKnowledge;
+  /** Oracle-routed test accuracy per routed task (0..1). */
+  readonly oracle: readonly number[];
+}
+
+interface Resolved {
+  readonly lambda: number;
+  readonly choice: RankChoice;
+  readonly temperature: number;
+  readonly topK: number;
+  readonly oracle: boolean;
+  readonly hard: boolean;
+  readonly router: Required<RouterOptions>;
+  readonly samples: number;
+}
+
+const pct = (xs: readonly number[]) => xs.map((x) => 100 * x);
+
+/** Opens a lab session on the demo; `hard` (from loadHardTasks) enables hard mode. */
+export function createTwinLab(session: DemoSession, hard?: HardTasks): TwinLab {
+  const arch = session.manifest.architecture;
+  const tensors = architectureTensors(arch);
+  const tasksByMode = new Map<boolean, Promise<Tasks>>();
+  const sharedCache = new LabCache<SharedStage>(2);
+  const routerCache = new LabCache<RouterStage>(3);
+  const cutCache = new LabCache<CutStage>(24);
+  const routedCache = new LabCache<readonly number[]>(48);
+  const weightsCache = new LabCache<Float32Array>(4);
+
+  const tasksFor = (withHard: boolean): Promise<Tasks> => {
+    let p = tasksByMode.get(withHard);
+    if (!p) {
+      p = openTasks(session, withHard ? hard : undefined);
+      tasksByMode.set(withHard, p);
+      p.catch(() => tasksByMode.delete(withHard));
+    }
+    return p;
+  };
+
+  const resolve = (s: TwinLabSettings, T: number): Resolved => {
+    const lambda = s.lambda ?? DEFAULT_SHARED_LAMBDA;
+    if (!Number.isFinite(lambda) || lambda < 0) throw new MergeLabError('PARAMETER_OUT_OF_RANGE', `Twin-Merging's λ of the shared expert must be a number ≥ 0, got ${lambda}.`);
+    let choice: RankChoice;
+    if (s.energy !== undefined) {
+      if (!(s.energy > 0 && s.energy <= 1)) throw new MergeLabError('PARAMETER_OUT_OF_RANGE', `Twin-Merging's energy share must be in (0, 1], got ${s.energy}.`);
+      choice = { energy: s.energy };
+    } else {
+      const rank = s.rank ?? TWIN_TABLE_RANK;
+      if (!Number.isInteger(rank) || rank < 1) throw new MergeLabError('PARAMETER_OUT_OF_RANGE', `Twin-Merging's rank must be an integer ≥ 1, got ${rank}.`);
+      choice = { rank };
+    }
+    const { temperature, topK } = resolveRoutingOptions({ temperature: s.temperature, topK: s.topK }, T);
+    const samples = s.samples ?? 4;
+    if (!Number.isInteger(samples) || samples < 0) throw new MergeLabError('PARAMETER_OUT_OF_RANGE', `Routing samples per task must be an integer ≥ 0, got ${samples}.`);
+    return { lambda, choice, temperature, topK, oracle: s.oracle ?? false, hard: s.hard ?? false, router: resolveRouterOptions(s.router), samples };
+  };
+
+  const check = (cancel: CancelToken | undefined, what: string) => {
+    if (cancel?.cancelled) throw new MergeLabError('CANCELLED', `Twin-Merging request superseded before: ${what}.`);
+  };
+
+  /** Every stage for `settings`, from the caches where they hold it. */
+  async function stages(settings: TwinLabSettings, cancel: CancelToken | undefined, computed: string[]) {
+    const withHard = settings.hard ?? false;
+    if (withHard && !hard) {
+      throw new MergeLabError('DEMO_DATA_INVALID', "Hard mode needs the demo's hard task (manifest-hard.json and its expert), which were not loaded; turn hard mode off or reload the demo.");
+    }
+    const t = await tasksFor(withHard);
+    const T = t.all.length;
+    const r = resolve(settings, T);
+    const sharedKey = `${withHard}|${r.lambda}`;
+    check(cancel, 'the shared expert');
+    const sh = await sharedCache.getOr(
+      sharedKey,
+      async () => {
+        const shared = await buildSharedExpert({ recipe: taskArithmeticRecipe('base', t.all, r.lambda), checkpoints: t.checkpoints });
+        // The full spectrum: any rank up to min(m, n) and energy shares without another SVD.
+        return { shared, decomposition: decomposeExclusive(shared, t.experts, tensors) };
+      },
+      computed,
+      'shared expert and SVDs',
+    );
+    const routerKey = `${sharedKey}|${JSON.stringify(r.router)}`;
+    check(cancel, 'the router');
+    const rt = await routerCache.getOr(
+      routerKey,
+      async () => {
+        const started = performance.now();
+        const features = await sharedFeatures(arch, sh.shared, t.val.inputs, t.val.count);
+        const trained = await trainRouter({ features, featureSize: featureWidth(arch), labels: t.val.taskOf, tasks: T }, r.router);
+        const ms = performance.now() - started;
+        const logits = await routerLogits(trained.router, await sharedFeatures(arch, sh.shared, t.test.inputs, t.test.count), t.test.count);
+        return { trained, ms, params: routerParameterCount(trained.router), logits };
+      },
+      computed,
+      'router',
+    );
+    const routingKey = `${routerKey}|${r.temperature}|${r.topK}`;
+    let weights = weightsCache.get(routingKey);
+    if (!weights) weights = weightsCache.set(routingKey, routingWeights(rt.logits, T, { temperature: r.temperature, topK: r.topK }));
+    const w = weights;
+
+    const oracleWeights = oneHotWeights(t.test.taskOf, T);
+    const cut = (choice: RankChoice) =>
+      cutCache.getOr(
+        `${sharedKey}|${JSON.stringify(choice)}`,
+        async () => {
+          check(cancel, `rank ${JSON.stringify(choice)}`);
+          const ex = truncateExclusive(sh.decomposition, choice);
+          return { ex, oracle: accuraciesOf(await dynamicLogits(arch, sh.shared, ex, t.test.inputs, t.test.count, oracleWeights), arch.classes, t.test, T) };
+        },
+        computed,
+        `oracle at ${'rank' in choice ? `rank ${choice.rank}` : `energy ${choice.energy}`}`,
+      );
+    const routed = (choice: RankChoice, c: CutStage) =>
+      routedCache.getOr(
+        `${routingKey}|${JSON.stringify(choice)}`,
+        async () => {
+          check(cancel, `routing at ${JSON.stringify(choice)}`);
+          return accuraciesOf(await dynamicLogits(arch, sh.shared, c.ex, t.test.inputs, t.test.count, w), arch.classes, t.test, T);
+        },
+        computed,
+        `router at ${'rank' in choice ? `rank ${choice.rank}` : `energy ${choice.energy}`}`,
+      );
+    return { t, T, r, sh, rt, w, cut, routed };
+  }
+
+  return {
+    async view(settings, cancel) {
+      const started = performance.now();
+      const computed: string[] = [];
+      const { t, T, r, sh, rt, w, cut, routed } = await stages(settings, cancel, computed);
+      const scored = t.scored;
+      const S = scored.length;
+      const normalized = (acc: readonly number[]) => normalizedScore(Object.fromEntries(scored.map((task, i) => [task, acc[i]!])), session.scorer.expertAccuracies.test, scored);
+      const score = (acc: readonly number[]): TwinScore => ({ perTask: pct(acc.slice(0, S)), normalized: normalized(acc), hard: pct(acc.slice(S)) });
+
+      const current = await cut(r.choice);
+      const currentRouted = await routed(r.choice, current);
+      // The sweep's ranks, capped by the largest rank the spectrum holds (demo: 64).
+      const maxRank = Math.max(...sh.decomposition.parts.flat().map((p) => (p.kind === 'svd' ? p.svd.k : 0)), 1);
+      const sweep: TwinSweepPoint[] = [];
+      for (const rank of TWIN_RANKS.filter((x) => x <= maxRank)) {
+        const c = await cut({ rank });
+        const routedAcc = await routed({ rank }, c);
+        sweep.push({
+          rank,
+          router: normalized(routedAcc),
+          oracle: normalized(c.oracle),
+          routerPerTask: pct(routedAcc.slice(0, S)),
+          oraclePerTask: pct(c.oracle.slice(0, S)),
+          storage: twinStorage(tensors, c.ex, rt.params),
+        });
+      }
+
+      const perTask = routingAccuracyByTask(w, t.test.taskOf, T);
+      const chosen = argmaxTasks(w, T);
+      const samples: RoutingDiagnostics['samples'][number][] = [];
+      let first = 0;
+      t.all.forEach((task, k) => {
+        const n = t.counts[k]!;
+        for (let i = 0; i < Math.min(r.samples, n); i++) {
+          const s = first + i;
+          samples.push({ task, index: i, routedTo: t.all[chosen[s]!]!, weights: Array.from(w.subarray(s * T, (s + 1) * T)) });
+        }
+        first += n;
+      });
+      const routing: RoutingDiagnostics = { tasks: t.all, accuracy: routingAccuracy(w, t.test.taskOf, T), perTask, meanWeights: meanWeightsByTask(w, t.test.taskOf, T), samples };
+
+      const keptRanks: KeptRank[] = [];
+      current.ex.tensors.forEach((tensor, j) => {
+        const parts = current.ex.parts.map((row) => row[j]!);
+        if (parts.every((p) => p.kind === 'lowrank')) {
+          keptRanks.push({ tensor: tensor.name, shape: tensor.shape, ranks: parts.map((p) => (p.kind === 'lowrank' ? p.rank : 0)), energy: parts.map((p) => (p.kind === 'lowrank' ? p.energy : 1)) });
+        }
+      });
+
+      return {
+        tasks: scored,
+        hardTasks: t.hardTasks,
+        routedTasks: t.all,
+        settings: {
+          lambda: r.lambda,
+          ...('rank' in r.choice && typeof r.choice.rank === 'number' ? { rank: r.choice.rank } : {}),
+          ...('energy' in r.choice ? { energy: r.choice.energy } : {}),
+          temperature: r.temperature,
+          topK: r.topK,
+          oracle: r.oracle,
+          hard: r.hard,
+          router: rt.trained.options,
+        },
+        expert: scored.map((task) => 100 * session.scorer.expertAccuracies.test[task]!),
+        router: score(currentRouted),
+        oracle: score(current.oracle),
+        keptRanks,
+        storage: twinStorage(tensors, current.ex, rt.params),
+        sweep,
+        routing,
+        hard: t.hardTasks.map((task, k) => ({ task, router: currentRouted[S + k]!, oracle: current.oracle[S + k]!, expert: t.hardExpert[k]!, routing: perTask[S + k]! })),
+        curve: rt.trained.curve,
+        routerTrainingMs: rt.ms,
+        warnings: current.ex.warnings,
+        milliseconds: performance.now() - started,
+        computed,
+      };
+    },
+
+    async model(settings, cancel) {
+      const { t, r, sh, rt, cut } = await stages(settings, cancel, []);
+      const current = await cut(r.choice);
+      return {
+        tasks: t.all,
+        hardTasks: t.hardTasks,
+        tensors,
+        shared: sh.shared,
+        exclusive: current.ex,
+        router: rt.trained.router,
+        temperature: r.temperature,
+        topK: r.topK,
+        sharedRecipe: taskArithmeticRecipe('base', t.all, r.lambda),
+        architecture: arch,
+        routerTraining: { options: rt.trained.options, curve: rt.trained.curve, split: 'validation' },
+      };
+    },
+  };
+}
+
+/** The routed tasks (scored, then hard) with their experts and stacked splits, as demo.ts builds them. */
+async function openTasks(session: DemoSession, hard: HardTasks | undefined): Promise<Tasks> {
+  const hardTasks = hard?.tasks ?? [];
+  const all = [...session.tasks, ...hardTasks];
+  const setOf = (split: 'validation' | 'test', t: string) => {
+    const set = session.sets[split][t] ?? hard?.sets[split][t];
+    if (!set) throw new MergeLabError('PARAMETER_INVALID', `No ${split} data for task "${t}".`);
+    return set;
+  };
+  const experts: Record<string, Weights> = Object.fromEntries(all.map((t) => [t, (hard?.weights[t] ?? session.weights[t])!]));
+  const hardExpert: number[] = [];
+  for (const task of hardTasks) hardExpert.push((await taskAccuracies(session.manifest.architecture, experts[task]!, { [task]: setOf('test', task) }))[task]!);
+  return {
+    scored: session.tasks,
+    hardTasks,
+    all,
+    checkpoints: new Map<string, Checkpoint>([...session.checkpoints, ...(hard?.checkpoints ?? [])]),
+    experts,
+    val: stack(all.map((t) => setOf('validation', t))),
+    test: stack(all.map((t) => setOf('test', t))),
+    counts: all.map((t) => setOf('test', t).count),
+    hardExpert,
+  };
+}

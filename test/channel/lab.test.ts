@@ -1,0 +1,131 @@
+/**
+ * Channel Merging's lab session (methods/channel/lab.ts) on the shipped demo, on wasm like the
+ * demo's own test: channelDemo's numbers for one configuration at every K; a K move after the
+ * first request reads the caches; K = T gives the experts back; no tensor is left behind; and
+ * through the EngineApi it is latest-wins and exports a package that reads back.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initNodeBackend } from '../../src/cli/node-backend.js';
+import { createEngine } from '../../src/engine/api/engine.js';
+import type { EngineApi } from '../../src/engine/api/engine-api.js';
+import type { DemoSession } from '../../src/engine/demo/method-table.js';
+import { openDemoSession } from '../../src/engine/demo/session.js';
+import { isMergeLabError } from '../../src/engine/errors.js';
+import { channelDemo, type ChannelCandidate } from '../../src/engine/methods/channel/demo.js';
+import { createChannelLab, type ChannelLab } from '../../src/engine/methods/channel/lab.js';
+import { readChannelPackage } from '../../src/engine/methods/channel/package.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const DEMO = path.join(ROOT, 'public/demo');
+let session: DemoSession;
+let lab: ChannelLab;
+
+beforeAll(async () => {
+  await initNodeBackend('wasm');
+  session = await openDemoSession({
+    manifest: await readFile(path.join(DEMO, 'manifest.json'), 'utf8'),
+    read: async (f: string) => new Uint8Array(await readFile(path.join(DEMO, f))),
+    digitsGz: new Uint8Array(await readFile(path.join(ROOT, 'data/digits/digits.csv.gz'))),
+  });
+  lab = createChannelLab(session);
+}, 120_000);
+
+describe('Channel Merging lab session', () => {
+  it.each<[string, ChannelCandidate]>([
+    ['average', { method: { id: 'average' }, similarity: 'raw' }],
+    ['TIES on trimmed rows', { method: { id: 'ties', params: { density: 0.3, lambda: 1 } }, similarity: 'trimmed' }],
+  ])("gives channelDemo's numbers at every K (%s)", async (_, candidate) => {
+    const before = tf.memory().numTensors;
+    const v = await lab.view({ K: 2, method: candidate.method, similarity: candidate.similarity });
+    const d = await channelDemo(session, { candidates: [candidate], K: 2 });
+    expect(v.sweep.map((p) => p.K)).toEqual([1, 2, 3, 4, 5]);
+    v.sweep.forEach((p, k) => {
+      const row = d.sweep[k]!;
+      expect(p.oracle.perTask).toEqual(row.perTask);
+      expect(p.oracle.normalized).toBe(row.normalized);
+      expect(p.routed.normalized).toBe(row.routed);
+      expect(p.storage).toEqual(row.storage);
+      expect(p.conflicts).toEqual(row.conflicts);
+    });
+    const [oracle, routed] = d.rows;
+    expect(v.oracle.perTask).toEqual(oracle!.perTask);
+    expect(v.routed.perTask).toEqual(routed!.perTask);
+    expect(v.routed.normalized).toBe(routed!.normalized);
+    expect(v.storage).toEqual(routed!.storage);
+    expect(v.assignment).toEqual(d.assignment);
+    expect(v.router.params).toBe(d.router!.params);
+    expect(v.router.routingAccuracy).toEqual(d.router!.routingAccuracy);
+    expect(v.settings.method).toEqual({ id: candidate.method.id, params: candidate.method.params ?? {} });
+    expect(tf.memory().numTensors).toBe(before);
+  }, 120_000);
+
+  it('moves K from the caches; K = T is the experts; the assignment map follows K and the tensor', async () => {
+    await lab.view({ K: 2 });
+    const moves: number[] = [];
+    let last = await lab.view({ K: 2 });
+    for (const K of [3, 4, 5, 1, 2]) {
+      const v = await lab.view({ K });
+      expect(v.computed).toEqual([]);
+      expect(v.sweep).toEqual(last.sweep);
+      expect(v.assignment.K).toBe(K);
+      expect(v.storage.K).toBe(K);
+      moves.push(v.milliseconds);
+      last = v;
+    }
+    const five = await lab.view({ K: 5 });
+    expect(five.oracle.perTask).toEqual(five.expert);
+    expect(five.oracle.normalized).toBeCloseTo(100, 10);
+    // Every task alone in its group: one partition, each channel's labels 0..4.
+    expect(five.assignment.partitions).toEqual([{ labels: [0, 1, 2, 3, 4], channels: 1024 }]);
+    const one = await lab.view({ K: 1, tensor: 'head.weight' });
+    expect(one.assignment.tensor).toBe('head.weight');
+    expect(one.assignment.channels).toBe(10);
+    expect(one.assignment.groups.every((g) => g.every((x) => x === 0))).toBe(true);
+    expect(one.tensors.map((t) => t.name)).toEqual(['hidden.weight', 'hidden.bias', 'head.weight', 'head.bias']);
+    // Sign conflicts: fewer within groups than across, at every K that has both.
+    for (const p of one.sweep) if (p.conflicts.within !== null && p.conflicts.across !== null) expect(p.conflicts.within).toBeLessThan(p.conflicts.across);
+    console.log(`channel lab: K moves ${moves.map((m) => m.toFixed(1)).join(', ')} ms`);
+  }, 120_000);
+
+  it('refuses bad settings with codes', async () => {
+    const code = async (p: Promise<unknown>) => p.then(() => 'resolved', (e: unknown) => (isMergeLabError(e) ? e.code : String(e)));
+    expect(await code(lab.view({ K: 6 }))).toBe('PARAMETER_OUT_OF_RANGE');
+    expect(await code(lab.view({ K: 2, method: { id: 'slerp' } }))).toBe('PARAMETER_INVALID');
+    expect(await code(lab.view({ K: 2, tensor: 'nope' }))).toBe('TENSOR_NOT_FOUND');
+  });
+});
+
+describe('Channel Merging through the EngineApi', () => {
+  let engine: EngineApi;
+
+  beforeAll(async () => {
+    engine = createEngine();
+    const manifest = await readFile(path.join(DEMO, 'manifest.json'), 'utf8');
+    const m = JSON.parse(manifest) as { base: string; tasks: { expert: string }[] };
+    const checkpoints: Record<string, Blob> = {};
+    for (const f of [m.base, ...m.tasks.map((t) => t.expert)]) checkpoints[f] = new Blob([await readFile(path.join(DEMO, f))]);
+    await engine.loadDemo({ manifest, checkpoints, digits: new Blob([await readFile(path.join(ROOT, 'data/digits/digits.csv.gz'))]) });
+  }, 120_000);
+
+  it('is latest-wins, and its package reads back with the K and method asked for; memory stays flat', async () => {
+    const ties = { id: 'ties', params: { density: 0.3, lambda: 1 } };
+    const settled = await Promise.allSettled([1, 2, 3].map((K) => engine.channelLab({ K, method: ties })));
+    expect(settled.slice(0, 2).map((s) => s.status === 'rejected' && isMergeLabError(s.reason) && s.reason.code)).toEqual(['CANCELLED', 'CANCELLED']);
+    const last = settled[2]!;
+    expect(last.status === 'fulfilled' && last.value.settings.K).toBe(3);
+    const before = await engine.memory();
+    for (const K of [1, 2, 3, 4, 5, 2]) await engine.channelLab({ K, method: ties });
+    const files = await engine.routedPackage({ method: 'channel_merging', settings: { K: 2, method: ties } });
+    expect(Object.keys(files).sort()).toEqual(['channel.json', 'groups.safetensors', 'index.safetensors', 'router.safetensors']);
+    const pkg = await readChannelPackage(files);
+    expect(pkg.model.K).toBe(2);
+    expect(pkg.model.method.id).toBe('ties');
+    expect(pkg.model.method.params).toMatchObject({ density: 0.3, lambda: 1 });
+    expect(pkg.router).toBeDefined();
+    expect(await engine.memory()).toEqual(before);
+  }, 120_000);
+});
