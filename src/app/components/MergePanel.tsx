@@ -7,7 +7,6 @@
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { findMethod } from '../../engine/methods/registry.js';
-import type { ParamSpec } from '../../engine/methods/types.js';
 import { formatBytes, formatMs } from '../format.js';
 import { toAppError } from '../demo/errors.js';
 import { methodParam } from '../recipe/demo-recipe.js';
@@ -15,48 +14,16 @@ import { importRecipe, type ImportOutcome } from '../recipe/import-recipe.js';
 import { globalDefault, perModelDefault } from '../recipe/dropped-recipe.js';
 import { useHidden } from '../presentation.js';
 import { currentRecipeYaml } from '../store/engine-slice.js';
+import { ErrorLine, SLIDER_INPUT_MARK, Slider } from './fields.js';
 import { MethodExplainer } from './MethodExplainer.js';
 import { MethodSelect } from './MethodsPanel.js';
 import { useLabStore } from '../store/index.js';
 import type { AppError, JobState } from '../store/types.js';
 
 /** performance marks/measures a test (or a profiler) reads. */
-export const SLIDER_INPUT_MARK = 'slider-input';
+export { SLIDER_INPUT_MARK };
 export const SCORE_SHOWN_MARK = 'score-shown';
 export const SLIDER_TO_SCORE_MEASURE = 'slider-to-score';
-
-function ErrorLine({ error }: { error: AppError }) {
-  return (
-    <p className="status error" role="alert">
-      <strong>{error.code}</strong> {error.message}
-    </p>
-  );
-}
-
-function Slider({ id, label, spec, value, onInput }: { id: string; label: string; spec: ParamSpec; value: number; onInput: (v: number, at: number) => void }) {
-  const min = spec.ui?.min ?? spec.min ?? 0;
-  const max = spec.ui?.max ?? spec.max ?? 1;
-  const step = spec.ui?.step ?? 0.01;
-  return (
-    <p className="field slider">
-      <label htmlFor={id}>{label}</label>
-      <input
-        id={id}
-        type="range"
-        min={min}
-        max={max}
-        step={step}
-        value={value}
-        aria-describedby={`${id}-help`}
-        onChange={(e) => onInput(Number(e.target.value), performance.mark(SLIDER_INPUT_MARK).startTime)}
-      />
-      <output htmlFor={id}>{value.toFixed(2)}</output>
-      <span id={`${id}-help`} className="help">
-        {spec.help}
-      </span>
-    </p>
-  );
-}
 
 function BudgetInput() {
   const { budgetMiB, setBudgetMiB } = useLabStore(useShallow((s) => ({ budgetMiB: s.budgetMiB, setBudgetMiB: s.setBudgetMiB })));

@@ -5,12 +5,14 @@
  */
 import type { Digits } from '../../engine/demo/dataset.js';
 import type { DemoManifest } from '../../engine/demo/manifest.js';
+import type { HardDemoBlobs } from '../../engine/api/engine-api.js';
 
 const blobs = new Map<string, Blob>();
 let manifest: DemoManifest | undefined;
 let manifestText: string | undefined;
 let digits: Digits | undefined;
 let digitsBlob: Blob | undefined;
+let hard: HardDemoBlobs | undefined;
 
 export const demoAssets = {
   clear(): void {
@@ -19,6 +21,7 @@ export const demoAssets = {
     manifestText = undefined;
     digits = undefined;
     digitsBlob = undefined;
+    hard = undefined;
   },
   setManifest(m: DemoManifest, text: string): void {
     manifest = m;
@@ -48,5 +51,12 @@ export const demoAssets = {
   },
   digits(): Digits | undefined {
     return digits;
+  },
+  /** Hard mode's files (manifest-hard.json and the hard experts), once fetched. */
+  setHard(h: HardDemoBlobs): void {
+    hard = h;
+  },
+  hard(): HardDemoBlobs | undefined {
+    return hard;
   },
 };

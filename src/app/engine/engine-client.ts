@@ -74,6 +74,8 @@ export class EngineClient {
   /** Every model the page opened, by id: re-opened in each new worker. */
   private readonly models = new Map<string, readonly ModelFile[]>();
   private demo: DemoFiles | undefined;
+  /** Lanes (models, demo) seen fulfilled: calls behind them need not wait. */
+  private readonly fulfilled = new WeakSet<Promise<unknown>>();
 
   constructor(
     private readonly createWorker: () => Worker,
@@ -139,11 +141,17 @@ export class EngineClient {
   async call<T>(fn: (remote: EngineRemote) => Promise<T>, options: { demo?: boolean } = {}): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       const inst = this.current();
-      try {
-        await this.race<unknown>(inst, options.demo ? inst.demo : inst.models);
-      } catch (e) {
-        if (isEngineGone(e) && this.inst !== inst && attempt < 3) continue;
-        throw e;
+      const lane = options.demo ? inst.demo : inst.models;
+      // A lane known to be done is not awaited: the request is then posted within the caller's
+      // event handler, before React renders that input, instead of a render later.
+      if (inst.stopped || !this.fulfilled.has(lane)) {
+        try {
+          await this.race<unknown>(inst, lane);
+          this.fulfilled.add(lane);
+        } catch (e) {
+          if (isEngineGone(e) && this.inst !== inst && attempt < 3) continue;
+          throw e;
+        }
       }
       try {
         return await this.race(inst, fn(inst.remote));

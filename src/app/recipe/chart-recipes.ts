@@ -24,14 +24,28 @@ function withBase(r: Recipe, base: string | undefined): Recipe {
   return r.baseModel ? r : { ...r, baseModel: base };
 }
 
+/**
+ * The per-tensor merge whose task vectors the diagnostics describe: the method itself, or for a
+ * routed method the merge inside it — Twin-Merging's shared task-arithmetic expert at its λ,
+ * Channel Merging's within-group method (average as linear) at its λ and density.
+ */
+function chartMethod(s: LabState): { method: string; c: { density: number; lambda: number; globals: Readonly<Record<string, number | boolean>> } } {
+  if (s.method === 'twin_merging') return { method: 'task_arithmetic', c: { density: s.density, lambda: s.twin.lambda, globals: {} } };
+  if (s.method === 'channel_merging') {
+    const g = s.channel.groupMethod;
+    return { method: g === 'average' ? 'linear' : g, c: { density: s.channel.density, lambda: s.channel.lambda, globals: {} } };
+  }
+  return { method: s.method, c: { density: s.density, lambda: s.lambda, globals: s.globals } };
+}
+
 /** The current recipe, with a base, for diagnostics. */
 export function chartRecipe(s: LabState): Recipe {
-  const c = { density: s.density, lambda: s.lambda, globals: s.globals };
+  const { method, c } = chartMethod(s);
   if (s.source === 'mine') {
     const ready = s.dropped.filter((m) => m.status === 'ready');
-    return withBase(droppedRecipe(s.method, ready, s.perModel, c), ready.find((m) => m.role === 'base')?.id);
+    return withBase(droppedRecipe(method, ready, s.perModel, c), ready.find((m) => m.role === 'base')?.id);
   }
-  return withBase(demoRecipe(s.method, recipeTasks(s), c), DEMO_BASE_ID);
+  return withBase(demoRecipe(method, recipeTasks(s), c), DEMO_BASE_ID);
 }
 
 export function chartRecipeYaml(s: LabState): string {

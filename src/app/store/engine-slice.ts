@@ -15,6 +15,8 @@ import { publishOutputs, releaseOutputs } from '../engine/outputs.js';
 import { createEngineWorker } from '../engine/worker.js';
 import { DEMO_BASE_ID, demoRecipeYaml } from '../recipe/demo-recipe.js';
 import { droppedRecipeYaml } from '../recipe/dropped-recipe.js';
+import { routedRecipeYaml } from '../recipe/routed-recipe.js';
+import { isRoutedMethod } from '../routed/methods.js';
 import type { AppError, EngineSlice, LabState, SliceCreator } from './types.js';
 
 export const DEFAULT_BUDGET_MIB = 1024;
@@ -47,12 +49,13 @@ export function demoYaml(s: LabState): string {
 
 /** The recipe the Merge button merges: the demo's, or the user's checkpoints' (throws when it cannot be built). */
 export function currentRecipeYaml(s: LabState): string {
+  if (isRoutedMethod(s.method)) return routedRecipeYaml(s);
   if (s.source === 'mine') return droppedRecipeYaml(s.method, s.dropped.filter((m) => m.status === 'ready'), s.perModel, { density: s.density, lambda: s.lambda, globals: s.globals });
   return demoYaml(s);
 }
 
-/** The demo's files as the worker takes them, when every file loaded; otherwise undefined. */
-function demoFiles(s: LabState): DemoFiles | undefined {
+/** The demo's files as the worker takes them (with hard mode's, once fetched), when every file loaded; otherwise undefined. */
+export function demoFiles(s: LabState): DemoFiles | undefined {
   if (s.demo.status !== 'loaded' || s.demo.problems) return undefined;
   const manifest = demoAssets.manifest();
   const text = demoAssets.manifestText();
@@ -66,7 +69,8 @@ function demoFiles(s: LabState): DemoFiles | undefined {
     checkpoints[file] = blob;
     models.set(id, [{ path: file, blob }]);
   }
-  return { blobs: { manifest: text, checkpoints, digits }, models };
+  const hard = demoAssets.hard();
+  return { blobs: { manifest: text, checkpoints, digits, ...(hard ? { hard } : {}) }, models };
 }
 
 /** An engine failure as a row or line shows it; a worker lost under a call gets its own code. */
@@ -116,7 +120,7 @@ export const createEngineSlice: SliceCreator<EngineSlice> = (set, get, api) => {
           patchDemo({ status: 'loading', error: undefined });
         },
         demoLoaded(summary, ms) {
-          patchDemo({ status: 'ready', tasks: summary.tasks, expertAccuracy: summary.expertAccuracy, loadMs: ms, error: undefined });
+          patchDemo({ status: 'ready', tasks: summary.tasks, expertAccuracy: summary.expertAccuracy, hardTasks: summary.hardTasks, loadMs: ms, error: undefined });
           // The score for the current settings (kept across a restart) as soon as the demo is in.
           get().requestLive();
           get().requestCharts();
@@ -204,6 +208,11 @@ export const createEngineSlice: SliceCreator<EngineSlice> = (set, get, api) => {
 
     requestLive(inputAt) {
       const s = get();
+      // Routed methods score per input in the worker's lab session, not through a merged model.
+      if (isRoutedMethod(s.method)) {
+        get().requestRouted(inputAt);
+        return;
+      }
       if (!client || s.engine.demo.status !== 'ready') return; // asked again once the demo is in
       let yaml: string;
       try {

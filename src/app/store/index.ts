@@ -8,6 +8,7 @@ import { createDroppedSlice } from './dropped-slice.js';
 import { createEngineSlice } from './engine-slice.js';
 import { createModelsSlice } from './models-slice.js';
 import { createRecipeSlice } from './recipe-slice.js';
+import { createRoutedSlice } from './routed-slice.js';
 import type { LabState } from './types.js';
 import { createUiSlice } from './ui-slice.js';
 
@@ -18,6 +19,7 @@ export const useLabStore = create<LabState>()((...a) => ({
   ...createUiSlice(...a),
   ...createDroppedSlice(...a),
   ...createChartsSlice(...a),
+  ...createRoutedSlice(...a),
 }));
 
 export type * from './types.js';

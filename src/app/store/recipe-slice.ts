@@ -3,6 +3,7 @@
  * controls. Each change asks the engine for a new live score; requests are latest-wins.
  */
 import { findMethod } from '../../engine/methods/registry.js';
+import { isRoutedMethod } from '../routed/methods.js';
 import type { RecipeSlice, SliceCreator } from './types.js';
 
 export const DEFAULT_METHOD = 'ties';
@@ -23,8 +24,10 @@ export const createRecipeSlice: SliceCreator<RecipeSlice> = (set, get) => ({
   },
   setMethod(id) {
     // Only ids from the registry: a stale URL or preset must not leave an unknown method selected.
-    if (!findMethod(id) || id === get().method) return;
-    set({ method: id });
+    if ((!findMethod(id) && !isRoutedMethod(id)) || id === get().method) return;
+    const twin = get().twin;
+    // Twin-Merging's rank is the rank the spectrum marks.
+    set({ method: id, ...(id === 'twin_merging' && !twin.useEnergy ? { svdRank: twin.rank } : {}) });
     get().requestLive();
     get().requestCharts();
   },

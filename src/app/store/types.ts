@@ -5,7 +5,8 @@
 import type { MergeProgress } from '../../engine/merge/progress.js';
 import type { StateCreator } from 'zustand';
 import type { BackendChoice, BackendInfo, BackendName } from '../../engine/backend.js';
-import type { Diagnostics, SpectrumResult, SweepPoint } from '../../engine/api/engine-api.js';
+import type { ChannelView, Diagnostics, SpectrumResult, SweepPoint, TwinView } from '../../engine/api/engine-api.js';
+import type { GroupMethodId } from '../routed/methods.js';
 
 export type { BackendChoice, BackendInfo, BackendName };
 
@@ -133,6 +134,8 @@ export interface EngineDemo {
   readonly expertAccuracy?: readonly number[];
   /** performance.measure('engine-demo-load'): opening the demo models and loadDemo in the worker. */
   readonly loadMs?: number;
+  /** The hard tasks loaded in the worker for Twin-Merging's hard mode (once it was asked for). */
+  readonly hardTasks?: readonly string[];
   readonly error?: AppError;
 }
 
@@ -318,7 +321,65 @@ export interface ChartsSlice {
   requestCharts(inputAt?: number): void;
 }
 
-export type LabState = ModelsSlice & RecipeSlice & EngineSlice & UiSlice & DroppedSlice & ChartsSlice;
+/** Twin-Merging's controls in the Merge panel (methods/twin/lab.ts's settings). */
+export interface TwinControls {
+  /** λ of the shared task-arithmetic expert. */
+  readonly lambda: number;
+  /** Cut each delta by an energy share instead of a fixed rank. */
+  readonly useEnergy: boolean;
+  readonly rank: number;
+  readonly energy: number;
+  readonly temperature: number;
+  /** Top-k routing weights kept; undefined: every task. */
+  readonly topK?: number;
+  /** Show the oracle's (true-task) score as the headline. */
+  readonly oracle: boolean;
+  /** Route between the demo's hard tasks too (fetches manifest-hard.json and its expert once). */
+  readonly hard: boolean;
+}
+
+/** Channel Merging's controls (methods/channel/lab.ts's settings). */
+export interface ChannelControls {
+  /** Groups per channel, 1..T. */
+  readonly K: number;
+  readonly groupMethod: GroupMethodId;
+  /** λ of task arithmetic / TIES inside a group. */
+  readonly lambda: number;
+  /** TIES' density inside a group. */
+  readonly density: number;
+  readonly oracle: boolean;
+  /** The assignment map's tensor (absent: the first 2-D one). */
+  readonly tensor?: string;
+}
+
+/** A routed package built in the worker: its files as Blob URLs (the bytes stay out of the store). */
+export interface RoutedPackageState {
+  readonly status: 'idle' | 'building' | 'ready' | 'error';
+  readonly method?: string;
+  readonly files?: readonly { readonly name: string; readonly url: string; readonly bytes: number }[];
+  readonly error?: AppError;
+}
+
+/** Hard mode's files: fetched once, when hard mode is first turned on. */
+export type HardModeStatus = 'idle' | 'loading' | 'ready' | 'error';
+
+export interface RoutedSlice {
+  readonly twin: TwinControls;
+  readonly channel: ChannelControls;
+  /** The engine's answers for the current controls (latest wins), like the charts' data. */
+  readonly twinView: ChartData<TwinView>;
+  readonly channelView: ChartData<ChannelView>;
+  readonly routedPackage: RoutedPackageState;
+  readonly hardMode: { readonly status: HardModeStatus; readonly error?: AppError };
+  setTwin(patch: Partial<TwinControls>, inputAt?: number): void;
+  setChannel(patch: Partial<ChannelControls>, inputAt?: number): void;
+  /** Asks the engine for the routed method's view at the current controls (twin or channel). */
+  requestRouted(inputAt?: number): void;
+  /** Builds the current routed method's package in the worker and publishes its files. */
+  buildRoutedPackage(): Promise<void>;
+}
+
+export type LabState = ModelsSlice & RecipeSlice & EngineSlice & UiSlice & DroppedSlice & ChartsSlice & RoutedSlice;
 
 /** A slice creator over the whole store (zustand's slices pattern). */
 export type SliceCreator<T> = StateCreator<LabState, [], [], T>;

@@ -1,0 +1,58 @@
+/**
+ * Form pieces the Merge panel's controls share: a labelled range slider (its help from the
+ * parameter schema) and an error line with the engine's code.
+ */
+import type { ParamSpec } from '../../engine/methods/types.js';
+import type { AppError } from '../store/types.js';
+
+/** performance marks/measures a test (or a profiler) reads. */
+export const SLIDER_INPUT_MARK = 'slider-input';
+
+export function ErrorLine({ error }: { error: AppError }) {
+  return (
+    <p className="status error" role="alert">
+      <strong>{error.code}</strong> {error.message}
+    </p>
+  );
+}
+
+export interface SliderProps {
+  readonly id: string;
+  readonly label: string;
+  readonly spec: ParamSpec;
+  readonly value: number;
+  readonly onInput: (v: number, at: number) => void;
+  /** Overrides the schema's slider range. */
+  readonly min?: number;
+  readonly max?: number;
+  readonly step?: number;
+  /** How the value is written beside the slider (default: two decimals). */
+  readonly format?: (v: number) => string;
+  readonly disabled?: boolean;
+}
+
+export function Slider({ id, label, spec, value, onInput, format, disabled, ...range }: SliderProps) {
+  const min = range.min ?? spec.ui?.min ?? spec.min ?? 0;
+  const max = range.max ?? spec.ui?.max ?? spec.max ?? 1;
+  const step = range.step ?? spec.ui?.step ?? 0.01;
+  return (
+    <p className="field slider">
+      <label htmlFor={id}>{label}</label>
+      <input
+        id={id}
+        type="range"
+        min={min}
+        max={max}
+        step={step}
+        value={value}
+        disabled={disabled}
+        aria-describedby={`${id}-help`}
+        onChange={(e) => onInput(Number(e.target.value), performance.mark(SLIDER_INPUT_MARK).startTime)}
+      />
+      <output htmlFor={id}>{format ? format(value) : value.toFixed(2)}</output>
+      <span id={`${id}-help`} className="help">
+        {spec.help}
+      </span>
+    </p>
+  );
+}

@@ -1,0 +1,81 @@
+/**
+ * The routed methods' settings, from the store: what the worker's twinLab / channelLab /
+ * routedPackage take, and the recipe a user downloads (`merge_method: twin_merging` or
+ * `channel_merging`, the inner method named by `shared_method` / `group_method` in the top-level
+ * parameters, as the recipe reader and the command line take them).
+ */
+import { Document } from 'yaml';
+import { MergeLabError } from '../../engine/errors.js';
+import type { ChannelLabSettings, TwinLabSettings } from '../../engine/api/engine-api.js';
+import { DEFAULT_ROUTER_OPTIONS } from '../../engine/router/types.js';
+import { recipeTasks } from '../store/engine-slice.js';
+import type { ChannelControls, LabState, TwinControls } from '../store/types.js';
+import { DEMO_BASE_ID } from './demo-recipe.js';
+
+/** The routed tasks: the scored ones, plus the hard ones in hard mode once the worker has them. */
+export function twinTasks(s: LabState): readonly string[] {
+  return [...recipeTasks(s), ...(s.twin.hard ? (s.engine.demo.hardTasks ?? []) : [])];
+}
+
+export function twinSettings(c: TwinControls): TwinLabSettings {
+  return {
+    lambda: c.lambda,
+    ...(c.useEnergy ? { energy: c.energy } : { rank: c.rank }),
+    temperature: c.temperature,
+    ...(c.topK !== undefined ? { topK: c.topK } : {}),
+    oracle: c.oracle,
+    hard: c.hard,
+  };
+}
+
+/** The within-group method with only the parameters it reads. */
+export function groupMethodSpec(c: ChannelControls): NonNullable<ChannelLabSettings['method']> {
+  if (c.groupMethod === 'ties') return { id: 'ties', params: { density: c.density, lambda: c.lambda } };
+  if (c.groupMethod === 'task_arithmetic') return { id: 'task_arithmetic', params: { lambda: c.lambda } };
+  return { id: 'average' };
+}
+
+export function channelSettings(c: ChannelControls): ChannelLabSettings {
+  return { K: c.K, method: groupMethodSpec(c), oracle: c.oracle, ...(c.tensor ? { tensor: c.tensor } : {}) };
+}
+
+function yamlOf(method: string, base: string, experts: readonly string[], parameters: Record<string, string | number>): string {
+  // mergekit's key order, as recipeToYaml writes it: models, merge_method, base_model, parameters.
+  const doc = new Document({ models: experts.map((model) => ({ model })), merge_method: method, base_model: base, parameters });
+  return doc.toString({ lineWidth: 0 });
+}
+
+/** The base and experts the recipe names: the demo's ids, or the user's checkpoints by role. */
+function recipeModels(s: LabState): { base: string; experts: readonly string[] } {
+  if (s.source !== 'mine') return { base: DEMO_BASE_ID, experts: s.method === 'twin_merging' ? twinTasks(s) : recipeTasks(s) };
+  const ready = s.dropped.filter((m) => m.status === 'ready');
+  const base = ready.find((m) => m.role === 'base');
+  if (!base) throw new MergeLabError('BASE_MODEL_REQUIRED', 'Routed methods need a base model: choose "base" as the role of one of your checkpoints.');
+  const experts = ready.filter((m) => m.role === 'expert').map((m) => m.id);
+  if (experts.length < 2) throw new MergeLabError('TOO_FEW_MODELS', 'Routed methods need at least two experts: choose "expert" as the role of two or more of your checkpoints.');
+  return { base: base.id, experts };
+}
+
+/** The routed method's recipe (demo models or the user's checkpoints), as YAML. */
+export function routedRecipeYaml(s: LabState): string {
+  const { base, experts } = recipeModels(s);
+  if (s.method === 'twin_merging') {
+    const c = s.twin;
+    const tasks = experts;
+    const r = DEFAULT_ROUTER_OPTIONS;
+    return yamlOf('twin_merging', base, tasks, {
+      shared_method: 'task_arithmetic',
+      lambda: c.lambda,
+      ...(c.useEnergy ? { energy: c.energy } : { rank: c.rank }),
+      hidden: r.hidden,
+      epochs: r.epochs,
+      learningRate: r.learningRate,
+      temperature: c.temperature,
+      topK: c.topK ?? tasks.length,
+      seed: r.seed,
+    });
+  }
+  const c = s.channel;
+  const spec = groupMethodSpec(c);
+  return yamlOf('channel_merging', base, experts, { groups: c.K, group_method: spec.id, ...(spec.params as Record<string, number> | undefined) });
+}

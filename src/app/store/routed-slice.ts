@@ -1,0 +1,166 @@
+/**
+ * The routed methods' slice: Twin-Merging's and Channel Merging's controls, the worker's views for
+ * them (latest-wins requests, numbered like the charts'), the package built from the current
+ * settings (its files as Blob URLs), and hard mode's files, fetched the first time it is turned on
+ * and then handed to the worker with the demo (which reloads it once).
+ */
+import { TWIN_FILES } from '../../engine/methods/twin/package.js';
+import { CHANNEL_FILES } from '../../engine/methods/channel/package.js';
+import { isMergeLabError } from '../../engine/errors.js';
+import { demoAssets } from '../demo/assets.js';
+import { toAppError } from '../demo/errors.js';
+import { fetchHardDemo } from '../demo/hard.js';
+import { isEngineGone } from '../engine/failures.js';
+import { channelSettings, routedRecipeYaml, twinSettings } from '../recipe/routed-recipe.js';
+import { isRoutedMethod } from '../routed/methods.js';
+import { demoFiles, engineClient } from './engine-slice.js';
+import type { ChannelControls, ChartData, LabState, RoutedSlice, SliceCreator, TwinControls } from './types.js';
+
+export const DEFAULT_TWIN: TwinControls = { lambda: 0.3, useEnergy: false, rank: 4, energy: 0.9, temperature: 1, oracle: false, hard: false };
+export const DEFAULT_CHANNEL: ChannelControls = { K: 2, groupMethod: 'average', lambda: 1, density: 0.3, oracle: false };
+/** The performance measure from a routed control's input to its view drawn. */
+export const SLIDER_TO_ROUTED_MEASURE = 'slider-to-routed';
+
+const idle = <T>(): ChartData<T> => ({ status: 'idle', requested: 0 });
+
+/** The package's files in the order a reader wants them: the manifest first, the recipe last. */
+const FILE_ORDER: readonly string[] = [TWIN_FILES.manifest, CHANNEL_FILES.manifest, TWIN_FILES.shared, TWIN_FILES.exclusive, CHANNEL_FILES.groups, CHANNEL_FILES.index, TWIN_FILES.router];
+export const ROUTED_RECIPE_FILE = 'merge-recipe.yml';
+
+let packageUrls: string[] = [];
+let packageRun = 0;
+
+function releasePackage(): void {
+  for (const u of packageUrls) URL.revokeObjectURL(u);
+  packageUrls = [];
+}
+
+export const createRoutedSlice: SliceCreator<RoutedSlice> = (set, get, api) => {
+  /** One latest-wins request for view `name`; its answer is kept if it is still the newest. */
+  function request<K extends 'twinView' | 'channelView'>(name: K, call: () => Promise<NonNullable<LabState[K]['shown']>['data']>, inputAt?: number) {
+    const seq = get()[name].requested + 1;
+    set({ [name]: { ...get()[name], status: 'computing', requested: seq } } as Partial<LabState>);
+    call().then(
+      (data) => {
+        const c = get()[name];
+        if (c.shown && c.shown.seq > seq) return;
+        set({ [name]: { status: seq === c.requested ? 'ready' : 'computing', requested: c.requested, shown: { seq, data, ...(inputAt !== undefined ? { inputAt } : {}) } } } as Partial<LabState>);
+      },
+      (e: unknown) => {
+        if ((isMergeLabError(e) && e.code === 'CANCELLED') || isEngineGone(e)) return;
+        const c = get()[name];
+        if (seq === c.requested) set({ [name]: { ...c, status: 'error', error: toAppError(e) } } as Partial<LabState>);
+      },
+    );
+  }
+
+  const clearPackage = () => {
+    packageRun++;
+    releasePackage();
+    if (get().routedPackage.status !== 'idle') set({ routedPackage: { status: 'idle' } });
+  };
+
+  async function loadHardMode() {
+    set({ hardMode: { status: 'loading' } });
+    try {
+      const manifest = demoAssets.manifest();
+      if (!manifest) throw new Error('the demo is not loaded yet');
+      demoAssets.setHard(await fetchHardDemo(manifest));
+      set({ hardMode: { status: 'ready' } });
+      // The worker reloads the demo with the hard task; once it is in, the view is asked for again.
+      const files = demoFiles(get());
+      if (files) engineClient()?.setDemo(files);
+    } catch (e) {
+      const error = toAppError(e, 'manifest-hard.json');
+      set((s) => ({ hardMode: { status: 'error', error }, twinView: { ...s.twinView, status: 'error', error } }));
+    }
+  }
+
+  // A reloaded demo forgets hard mode's files (demoAssets.clear); fetch them again when needed.
+  api.subscribe((s, prev) => {
+    if (s.demo !== prev.demo && s.demo.status === 'loading' && s.hardMode.status !== 'idle') set({ hardMode: { status: 'idle' } });
+    // A package is for one method's settings on one set of models.
+    if (s.method !== prev.method || s.source !== prev.source) clearPackage();
+  });
+
+  return {
+    twin: DEFAULT_TWIN,
+    channel: DEFAULT_CHANNEL,
+    twinView: idle(),
+    channelView: idle(),
+    routedPackage: { status: 'idle' },
+    hardMode: { status: 'idle' },
+
+    setTwin(patch, inputAt) {
+      const twin = { ...get().twin, ...patch };
+      if (!Number.isFinite(twin.lambda) || !Number.isFinite(twin.rank) || !Number.isFinite(twin.energy) || !Number.isFinite(twin.temperature)) return;
+      clearPackage();
+      // The spectrum marks the kept rank (with an energy share, the median rank the view reports).
+      set({ twin, ...(get().method === 'twin_merging' && !twin.useEnergy ? { svdRank: twin.rank } : {}) });
+      get().requestRouted(inputAt);
+      get().requestCharts(inputAt);
+    },
+
+    setChannel(patch, inputAt) {
+      const channel = { ...get().channel, ...patch };
+      if (!Number.isInteger(channel.K) || channel.K < 1 || !Number.isFinite(channel.lambda) || !Number.isFinite(channel.density)) return;
+      clearPackage();
+      set({ channel });
+      get().requestRouted(inputAt);
+      get().requestCharts(inputAt);
+    },
+
+    requestRouted(inputAt) {
+      const s = get();
+      const client = engineClient();
+      if (!isRoutedMethod(s.method) || !client || s.source !== 'demo' || s.engine.demo.status !== 'ready') return;
+      if (s.method === 'channel_merging') {
+        const settings = channelSettings(s.channel);
+        request('channelView', () => client.call((e) => e.channelLab(settings), { demo: true }), inputAt);
+        return;
+      }
+      if (s.twin.hard && !s.engine.demo.hardTasks) {
+        // Fetched once; the reloaded demo asks for the view again (demoLoaded → requestLive).
+        if (s.hardMode.status === 'idle') void loadHardMode();
+        if (s.hardMode.status !== 'error') set({ twinView: { ...s.twinView, status: 'computing' } });
+        return;
+      }
+      const settings = twinSettings(s.twin);
+      request('twinView', () => client.call((e) => e.twinLab(settings), { demo: true }), inputAt);
+    },
+
+    async buildRoutedPackage() {
+      const s = get();
+      const client = engineClient();
+      if (!client || !isRoutedMethod(s.method)) return;
+      clearPackage();
+      const run = packageRun;
+      const method = s.method;
+      let recipe: string;
+      try {
+        recipe = routedRecipeYaml(s);
+      } catch (e) {
+        set({ routedPackage: { status: 'error', method, error: toAppError(e) } });
+        return;
+      }
+      set({ routedPackage: { status: 'building', method } });
+      try {
+        const files =
+          method === 'twin_merging'
+            ? await client.call((e) => e.routedPackage({ method, settings: twinSettings(s.twin) }), { demo: true })
+            : await client.call((e) => e.routedPackage({ method, settings: channelSettings(s.channel) }), { demo: true });
+        if (run !== packageRun) return; // the settings changed meanwhile: this package is not theirs
+        const names = Object.keys(files).sort((a, b) => FILE_ORDER.indexOf(a) - FILE_ORDER.indexOf(b));
+        const published = [
+          ...names.map((name) => ({ name, blob: new Blob([files[name]! as Uint8Array<ArrayBuffer>], { type: name.endsWith('.json') ? 'application/json' : 'application/octet-stream' }) })),
+          { name: ROUTED_RECIPE_FILE, blob: new Blob([recipe], { type: 'application/yaml' }) },
+        ].map(({ name, blob }) => ({ name, url: URL.createObjectURL(blob), bytes: blob.size }));
+        packageUrls = published.map((f) => f.url);
+        set({ routedPackage: { status: 'ready', method, files: published } });
+      } catch (e) {
+        if (run !== packageRun) return;
+        set({ routedPackage: { status: 'error', method, error: toAppError(e) } });
+      }
+    },
+  };
+};
