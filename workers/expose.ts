@@ -19,6 +19,14 @@ export function exposeEngine(engine: EngineApi, endpoint?: Comlink.Endpoint): vo
         (onProgress as Partial<Comlink.Remote<unknown>> | undefined)?.[Comlink.releaseProxy]?.();
       }
     },
+    async routedMerge(jobId, recipeYaml, onProgress) {
+      try {
+        const r = await engine.routedMerge(jobId, recipeYaml, onProgress);
+        return Comlink.transfer(r, [...new Set(Object.values(r.files).map((b) => b.buffer as ArrayBuffer))]);
+      } finally {
+        (onProgress as Partial<Comlink.Remote<unknown>> | undefined)?.[Comlink.releaseProxy]?.();
+      }
+    },
     async routedPackage(request) {
       const files = await engine.routedPackage(request);
       // Each file's buffer once (a transfer list must not repeat one).

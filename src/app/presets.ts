@@ -31,6 +31,20 @@ export const PRESETS: readonly Preset[] = [
       'The singular values of each expert’s change to the hidden layer fall fast: a few directions hold most of the energy. Move the SVD rank slider and read how much energy each task keeps and how little the tasks’ top directions overlap — the reason low-rank task knowledge (Twin-Merging) works.',
     hash: 'method=task_arithmetic&lambda=0.5&tensor=hidden.weight&rank=4&conflicts_hide=1&sweep_hide=1',
   },
+  {
+    id: 'twin',
+    title: 'Twin-Merging: shared plus a little of each',
+    story:
+      'One shared expert (task arithmetic at λ 0.3) plus each expert’s difference to it cut to rank 4, mixed per input by a small router. Slide the rank: rank 1 already beats every single merged model; by rank 8 the demo is within a point of the experts, at a fraction of their storage. Switch on Hard mode: a task with the same inputs as “invert” but other labels — the routing heatmap shows the router cannot tell them apart.',
+    hash: 'method=twin_merging&twin.lambda=0.3&twin.rank=4&twin.temperature=1&conflicts_hide=1&cosines_hide=1',
+  },
+  {
+    id: 'channels',
+    title: 'Channel Merging: merge only what agrees',
+    story:
+      'Per output channel, the experts’ rows are clustered into K groups and merged only within a group. Move K from 1 (one merged model) to 5 (the experts themselves): the score climbs with storage, and the sign-conflict rate between rows that share a group stays far below the rate between rows put apart — the clustering keeps disagreeing rows out of each other’s way.',
+    hash: 'method=channel_merging&channel.K=2&channel.method=ties&channel.lambda=1&channel.density=0.3&cosines_hide=1',
+  },
 ];
 
 export function findPreset(id: string | null | undefined): Preset | undefined {

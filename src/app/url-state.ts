@@ -10,7 +10,8 @@
 import { isHideable } from './presentation.js';
 import { findPreset } from './presets.js';
 import { useLabStore } from './store/index.js';
-import type { LabState, TabId } from './store/types.js';
+import { GROUP_METHODS } from './routed/methods.js';
+import type { ChannelControls, LabState, TabId, TwinControls } from './store/types.js';
 
 const TABS: readonly TabId[] = ['models', 'methods', 'about'];
 
@@ -29,6 +30,26 @@ export function stateToHash(s: LabState): string {
   if (s.present) q.set('present', '1');
   for (const h of s.hidden) q.set(`${h}_hide`, '1');
   if (s.preset) q.set('preset', s.preset);
+  // The routed methods' controls, only while one is chosen (the hash stays short otherwise).
+  if (s.method === 'twin_merging') {
+    const t = s.twin;
+    q.set('twin.lambda', String(t.lambda));
+    if (t.useEnergy) q.set('twin.energy', String(t.energy));
+    else q.set('twin.rank', String(t.rank));
+    q.set('twin.temperature', String(t.temperature));
+    if (t.topK !== undefined) q.set('twin.topk', String(t.topK));
+    if (t.oracle) q.set('twin.oracle', '1');
+    if (t.hard) q.set('twin.hard', '1');
+  }
+  if (s.method === 'channel_merging') {
+    const c = s.channel;
+    q.set('channel.K', String(c.K));
+    q.set('channel.method', c.groupMethod);
+    q.set('channel.lambda', String(c.lambda));
+    q.set('channel.density', String(c.density));
+    if (c.oracle) q.set('channel.oracle', '1');
+    if (c.tensor) q.set('channel.tensor', c.tensor);
+  }
   return q.toString();
 }
 
@@ -55,6 +76,7 @@ export function applyHash(hash: string): void {
   const hidden = [...q.keys()].filter((k) => k.endsWith('_hide') && on(q.get(k))).map((k) => k.slice(0, -'_hide'.length)).filter(isHideable);
   st.setPresentation(on(q.get('present')), hidden);
   st.setPreset(findPreset(q.get('preset'))?.id);
+  applyRouted(q, num, on);
   for (const [k, v] of q) {
     if (k.startsWith('g.')) {
       const name = k.slice(2);
@@ -64,6 +86,39 @@ export function applyHash(hash: string): void {
       const dot = k.lastIndexOf('.');
       if (dot > 2 && Number.isFinite(num(v))) st.setModelParam(k.slice(2, dot), k.slice(dot + 1), num(v));
     }
+  }
+}
+
+/** The routed methods' keys (twin.*, channel.*), each applied only when it is valid. */
+function applyRouted(q: URLSearchParams, num: (v: string | null) => number, on: (v: string | null) => boolean): void {
+  const st = useLabStore.getState();
+  if ([...q.keys()].some((k) => k.startsWith('twin.'))) {
+    const patch: Partial<TwinControls> = {};
+    const lambda = num(q.get('twin.lambda'));
+    if (Number.isFinite(lambda) && lambda >= 0) Object.assign(patch, { lambda });
+    const energy = num(q.get('twin.energy'));
+    const rank = num(q.get('twin.rank'));
+    if (Number.isFinite(energy) && energy > 0 && energy <= 1) Object.assign(patch, { useEnergy: true, energy });
+    else if (Number.isInteger(rank) && rank >= 1) Object.assign(patch, { useEnergy: false, rank });
+    const temperature = num(q.get('twin.temperature'));
+    if (Number.isFinite(temperature) && temperature > 0) Object.assign(patch, { temperature });
+    const topK = num(q.get('twin.topk'));
+    Object.assign(patch, { topK: Number.isInteger(topK) && topK >= 1 ? topK : undefined, oracle: on(q.get('twin.oracle')), hard: on(q.get('twin.hard')) });
+    st.setTwin(patch);
+  }
+  if ([...q.keys()].some((k) => k.startsWith('channel.'))) {
+    const patch: Partial<ChannelControls> = {};
+    const K = num(q.get('channel.K'));
+    if (Number.isInteger(K) && K >= 1) Object.assign(patch, { K });
+    const method = GROUP_METHODS.find((m) => m.id === q.get('channel.method'));
+    if (method) Object.assign(patch, { groupMethod: method.id });
+    const lambda = num(q.get('channel.lambda'));
+    if (Number.isFinite(lambda) && lambda >= 0) Object.assign(patch, { lambda });
+    const density = num(q.get('channel.density'));
+    if (Number.isFinite(density) && density > 0 && density <= 1) Object.assign(patch, { density });
+    const tensor = q.get('channel.tensor');
+    Object.assign(patch, { oracle: on(q.get('channel.oracle')), ...(tensor ? { tensor } : {}) });
+    st.setChannel(patch);
   }
 }
 
@@ -79,7 +134,7 @@ export function syncUrlHash(): void {
   };
   write(useLabStore.getState());
   useLabStore.subscribe((s, prev) => {
-    const keys: (keyof LabState)[] = ['method', 'density', 'lambda', 'tab', 'globals', 'perModel', 'spectrumTensor', 'svdRank', 'sweepParam', 'present', 'hidden', 'preset'];
+    const keys: (keyof LabState)[] = ['method', 'density', 'lambda', 'tab', 'globals', 'perModel', 'spectrumTensor', 'svdRank', 'sweepParam', 'present', 'hidden', 'preset', 'twin', 'channel'];
     if (keys.some((k) => s[k] !== prev[k])) write(s);
   });
   window.addEventListener('hashchange', () => {

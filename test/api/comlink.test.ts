@@ -49,4 +49,15 @@ describe('EngineApi over comlink', () => {
     const single = await remote.merge('bad2', 'models: [').catch((x: unknown) => x);
     expect((single as { code: string }).code).toBe('RECIPE_INVALID_YAML');
   });
+  it('builds a routed package with proxied progress; its files arrive as bytes (the shared buffers transferred once)', async () => {
+    const seen: number[] = [];
+    const r = await remote.routedMerge('routed', 'models:\n  - model: a\n  - model: b\nmerge_method: twin_merging\nbase_model: base\nparameters: {rank: 1}\n', Comlink.proxy((p: MergeProgress) => void seen.push(p.tensorIndex)));
+    expect(Object.keys(r.files).sort()).toEqual(['exclusive.safetensors', 'shared.safetensors', 'twin.json']);
+    for (const f of Object.values(r.files)) expect(f).toBeInstanceOf(Uint8Array);
+    expect(JSON.parse(new TextDecoder().decode(r.files['twin.json'])).tasks).toEqual(['a', 'b']);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(seen.length).toBeGreaterThan(0);
+    const err = await remote.routedMerge('routed-bad', 'models:\n  - model: a\nmerge_method: twin_merging\nbase_model: base\n').catch((e: unknown) => e);
+    expect(isMergeLabError(err)).toBe(true);
+  });
 });

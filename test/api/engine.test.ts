@@ -87,4 +87,28 @@ describe('EngineApi in process', () => {
     expect((await engine.memory()).numTensors).toBe(before);
     expect(tf.memory().numTensors).toBe(before);
   });
+
+  it('routedMerge builds a routed package from opened models as the routed method does, with its report; unknown models and non-routed methods are refused', async () => {
+    const engine = await engineWithModels();
+    const yaml = `models:\n  - model: a\n  - model: b\nmerge_method: channel_merging\nbase_model: base\nparameters:\n  groups: 1\n  group_method: ties\n  density: 0.5\n`;
+    const r = await engine.routedMerge('c1', yaml);
+    expect(Object.keys(r.files).sort()).toEqual(['channel.json', 'groups.safetensors', 'index.safetensors']);
+    expect(r.report.method).toBe('channel_merging');
+    expect(r.report.tasks).toEqual(['a', 'b']);
+    expect(r.report.tensors.map((t) => t.name)).toEqual(LAYOUT.map((t) => t.name));
+    // The lab's error sweep: K = 2 = T rebuilds both experts exactly.
+    expect(r.report.storageSweep.map((p) => p.setting)).toEqual([1, 2]);
+    expect(r.report.storageSweep[1]!.taskErrors).toEqual([0, 0]);
+    expect(r.recipeYaml).toContain('group_method: ties');
+    const bad = await engine.routedMerge('c2', yaml.replace('groups: 1', 'groups: 3').replace('model: b', 'model: nope')).catch((e: unknown) => e);
+    expect(isMergeLabError(bad) && bad.code).toBe('PATH_NOT_FOUND');
+    const notRouted = await engine.routedMerge('c3', RECIPE).catch((e: unknown) => e);
+    expect(isMergeLabError(notRouted) && notRouted.code).toBe('UNKNOWN_METHOD');
+    const twin = await engine.routedMerge('t1', `models:\n  - model: a\n  - model: b\nmerge_method: twin_merging\nbase_model: base\nparameters:\n  rank: 1\n`);
+    expect(Object.keys(twin.files).sort()).toEqual(['exclusive.safetensors', 'shared.safetensors', 'twin.json']);
+    // Cancelled before its next tensor, and the engine stays usable.
+    const cancelled = await engine.routedMerge('c4', yaml, (p) => void (p.tensorIndex === 1 && engine.cancel('c4'))).catch((e: unknown) => e);
+    expect(isMergeLabError(cancelled) && cancelled.code).toBe('CANCELLED');
+    expect((await engine.routedMerge('c5', yaml)).report.tensors).toHaveLength(LAYOUT.length);
+  });
 });

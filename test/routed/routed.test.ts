@@ -307,3 +307,32 @@ describe('channel_merging packages from checkpoints', () => {
     });
   }
 });
+
+describe('error sweeps (what the lab draws for checkpoints without data)', () => {
+  it('channel_merging with errorSweep: each K equals a build at that K, K = T is exact, and K = 1 errs most', async () => {
+    const r = recipe('channel_merging', 'groups: 2, group_method: ties, density: 0.5, lambda: 1');
+    const plain = await build(CHANNEL_MERGING, r);
+    expect(plain.report.storageSweep.every((p) => p.taskErrors === undefined)).toBe(true);
+    const { report } = await CHANNEL_MERGING.buildPackage(r, checkpoints, { errorSweep: true });
+    expect(report.tensors).toEqual(plain.report.tensors);
+    for (const [k, p] of report.storageSweep.entries()) {
+      const at = await build(CHANNEL_MERGING, recipe('channel_merging', `groups: ${k + 1}, group_method: ties, density: 0.5, lambda: 1`));
+      const mean = EXPERTS.map((_, ti) => at.report.tensors.reduce((s, t) => s + t.errors[ti]!, 0) / TENSORS.length);
+      expect(p.taskErrors).toHaveLength(EXPERTS.length);
+      for (const [ti, e] of mean.entries()) expect(p.taskErrors![ti]).toBeCloseTo(e, 12);
+      expect(p.meanError).toBeCloseTo(mean.reduce((a, b) => a + b, 0) / EXPERTS.length, 12);
+    }
+    expect(report.storageSweep.at(-1)!.taskErrors).toEqual([0, 0, 0]);
+    expect(report.storageSweep[0]!.meanError!).toBeGreaterThan(report.storageSweep[1]!.meanError!);
+  });
+
+  it('twin_merging reports the mean error per task at every swept rank, falling as the rank grows', async () => {
+    const { report } = await build(TWIN_MERGING, recipe('twin_merging', 'shared_method: task_arithmetic, lambda: 0.5, rank: 1'));
+    const errs = report.storageSweep.map((p) => p.taskErrors!);
+    for (const e of errs) expect(e).toHaveLength(EXPERTS.length);
+    for (let i = 1; i < errs.length; i++) for (let t = 0; t < EXPERTS.length; t++) expect(errs[i]![t]!).toBeLessThanOrEqual(errs[i - 1]![t]! + 1e-12);
+    // At rank 1 the sweep's error is the report's own (mean over the low-rank tensors).
+    const lowRank = report.tensors.filter((t) => t.kind === 'lowrank');
+    for (let t = 0; t < EXPERTS.length; t++) expect(errs[0]![t]).toBeCloseTo(lowRank.reduce((s, x) => s + x.errors[t]!, 0) / lowRank.length, 6);
+  });
+});

@@ -13,6 +13,11 @@ import { CosineChart } from './CosineChart.js';
 import { SignConflictChart } from './SignConflictChart.js';
 import { SpectrumChart } from './SpectrumChart.js';
 import { SweepChart } from './SweepChart.js';
+import { AssignmentChart } from './routed/AssignmentChart.js';
+import { ChannelKChart } from './routed/ChannelKChart.js';
+import { PackageReportChart } from './routed/PackageReportChart.js';
+import { RoutingChart } from './routed/RoutingChart.js';
+import { TwinRankChart } from './routed/TwinRankChart.js';
 
 /** Closes the 'slider-to-charts' measure once the latest input's score and diagnostics are both drawn. */
 function useSliderToCharts() {
@@ -32,16 +37,26 @@ function useSliderToCharts() {
 export function ChartsPanel() {
   useSliderToCharts();
   const source = useLabStore((s) => s.source);
+  const method = useLabStore((s) => s.method);
   const hide = useHidden();
+  const demo = source === 'demo';
+  const twin = method === 'twin_merging';
+  const channel = method === 'channel_merging';
+  const routed = twin || channel;
   return (
     <section className="charts-panel" aria-labelledby="charts-heading">
       <h2 id="charts-heading">What the merge does</h2>
       <div className="charts">
-        {source === 'demo' && !hide('accuracy') && <AccuracyChart />}
-        {source === 'demo' && !hide('sweep') && <SweepChart />}
+        {demo && !routed && !hide('accuracy') && <AccuracyChart />}
+        {demo && !routed && !hide('sweep') && <SweepChart />}
+        {demo && twin && !hide('storage') && <TwinRankChart />}
+        {demo && twin && !hide('routing') && <RoutingChart />}
+        {demo && channel && !hide('storage') && <ChannelKChart />}
+        {demo && channel && !hide('assignment') && <AssignmentChart />}
+        {!demo && routed && !hide('storage') && <PackageReportChart />}
         {!hide('conflicts') && <SignConflictChart />}
         {!hide('cosines') && <CosineChart />}
-        {!hide('spectrum') && <SpectrumChart />}
+        {!hide('spectrum') && !channel && <SpectrumChart />}
       </div>
     </section>
   );

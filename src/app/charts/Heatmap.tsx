@@ -17,7 +17,7 @@ export interface HeatmapProps {
 }
 
 export function Heatmap({ labels, values, scale, describe, legend, cell = 44 }: HeatmapProps) {
-  const left = 96;
+  const left = 112;
   const top = 72;
   const n = labels.length;
   const width = left + n * cell + 16;

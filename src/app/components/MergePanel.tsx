@@ -16,6 +16,10 @@ import { useHidden } from '../presentation.js';
 import { currentRecipeYaml } from '../store/engine-slice.js';
 import { ErrorLine, SLIDER_INPUT_MARK, Slider } from './fields.js';
 import { MethodExplainer } from './MethodExplainer.js';
+import { ChannelControlsPanel, TwinControlsPanel } from '../routed/RoutedControls.js';
+import { RoutedPackage } from '../routed/RoutedPackage.js';
+import { RoutedScore } from '../routed/RoutedScore.js';
+import { findRoutedMethod } from '../routed/methods.js';
 import { MethodSelect } from './MethodsPanel.js';
 import { useLabStore } from '../store/index.js';
 import type { AppError, JobState } from '../store/types.js';
@@ -264,7 +268,7 @@ function RecipeYaml() {
     }
   });
   // After a merge, the job's own "Download recipe" link is the one to use (the recipe it merged).
-  const merged = useLabStore((s) => s.job.status === 'done');
+  const merged = useLabStore((s) => s.job.status === 'done' && !findRoutedMethod(s.method));
   const url = useMemo(() => (merged ? undefined : URL.createObjectURL(new Blob([yaml], { type: 'application/yaml' }))), [yaml, merged]);
   useEffect(() => () => (url ? URL.revokeObjectURL(url) : undefined), [url]);
   return (
@@ -341,20 +345,30 @@ function RecipeImport() {
 export function MergePanel() {
   const method = useLabStore((s) => s.method);
   const source = useLabStore((s) => s.source);
-  const label = useMemo(() => findMethod(method)?.label ?? method, [method]);
+  const routed = findRoutedMethod(method);
+  const label = useMemo(() => findMethod(method)?.label ?? routed?.label ?? method, [method, routed]);
   const hide = useHidden();
+  const models = source === 'mine' ? 'Your checkpoints (the experts, as listed under Models)' : "The demo's five experts";
   return (
-    <section className="merge-panel" aria-labelledby="merge-heading">
+    <section className="merge-panel" aria-labelledby="merge-heading" data-method={method}>
       <h2 id="merge-heading">Merge</h2>
       <p className="lead">
-        {source === 'mine' ? 'Your checkpoints (the experts, as listed under Models)' : "The demo's five experts"} merged onto the base with <strong>{label}</strong>. Moving a
-        slider re-scores the merge and redraws the charts below.
+        {routed ? (
+          <>
+            {models} kept as a <strong>{label}</strong> package: a shared part and each expert's own part
+            {source === 'mine' ? ' (no router: there is no data to train one on). Moving a slider rebuilds it and redraws the charts.' : ', with a router that picks per input. Moving a slider re-scores it and redraws the charts.'}
+          </>
+        ) : (
+          <>
+            {models} merged onto the base with <strong>{label}</strong>. Moving a slider re-scores the merge and redraws the charts below.
+          </>
+        )}
       </p>
       {!hide('controls') && <MethodSelect />}
       {!hide('explain') && <MethodExplainer />}
-      {!hide('controls') && <Controls />}
-      <LiveScore />
-      {!hide('job') && <MergeActions />}
+      {!hide('controls') && (routed ? method === 'twin_merging' ? <TwinControlsPanel /> : <ChannelControlsPanel /> : <Controls />)}
+      {routed ? <RoutedScore /> : <LiveScore />}
+      {!hide('job') && (routed ? <RoutedPackage /> : <MergeActions />)}
       {!hide('recipe') && <RecipeYaml />}
     </section>
   );

@@ -3,11 +3,12 @@
  * all from the method's own definition in the engine (the same text as the Methods tab).
  */
 import { findMethod } from '../../engine/methods/registry.js';
+import { findRoutedMethod } from '../routed/methods.js';
 import { useLabStore } from '../store/index.js';
 
 export function MethodExplainer() {
   const method = useLabStore((s) => s.method);
-  const m = findMethod(method);
+  const m = findMethod(method) ?? findRoutedMethod(method);
   if (!m) return null;
   return (
     <div className="explain" role="note" aria-label={`About ${m.label}`}>

@@ -6,6 +6,7 @@ import { useShallow } from 'zustand/react/shallow';
 import { METHODS } from '../../engine/methods/registry.js';
 import type { ParamSpec } from '../../engine/methods/types.js';
 import { useLabStore } from '../store/index.js';
+import { ROUTED_METHODS } from '../routed/methods.js';
 
 function range(p: ParamSpec): string {
   if (p.type === 'boolean') return 'true / false';
@@ -21,11 +22,20 @@ export function MethodSelect() {
     <p className="field">
       <label htmlFor="merge-method">Merge method</label>{' '}
       <select id="merge-method" value={method} onChange={(e) => setMethod(e.target.value)}>
-        {METHODS.map((m) => (
-          <option key={m.id} value={m.id}>
-            {m.label} ({m.id})
-          </option>
-        ))}
+        <optgroup label="One merged model">
+          {METHODS.map((m) => (
+            <option key={m.id} value={m.id}>
+              {m.label} ({m.id})
+            </option>
+          ))}
+        </optgroup>
+        <optgroup label="Routed per input">
+          {ROUTED_METHODS.map((m) => (
+            <option key={m.id} value={m.id}>
+              {m.label} ({m.id})
+            </option>
+          ))}
+        </optgroup>
       </select>
     </p>
   );
@@ -37,7 +47,7 @@ export function MethodsPanel() {
     <>
       <h2>Methods</h2>
       <p className="lead">Every method the engine implements, with its parameters. The selected one is highlighted; choose it in the Merge panel.</p>
-      {METHODS.map((m) => (
+      {[...METHODS, ...ROUTED_METHODS].map((m) => (
         <article key={m.id} className={m.id === method ? 'method selected' : 'method'} aria-label={m.label} aria-current={m.id === method ? 'true' : undefined}>
           <h3>
             {m.label} <code>{m.id}</code>

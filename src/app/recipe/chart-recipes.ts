@@ -27,13 +27,14 @@ function withBase(r: Recipe, base: string | undefined): Recipe {
 /**
  * The per-tensor merge whose task vectors the diagnostics describe: the method itself, or for a
  * routed method the merge inside it — Twin-Merging's shared task-arithmetic expert at its λ,
- * Channel Merging's within-group method (average as linear) at its λ and density.
+ * Channel Merging's within-group method at its λ and density.
  */
 function chartMethod(s: LabState): { method: string; c: { density: number; lambda: number; globals: Readonly<Record<string, number | boolean>> } } {
   if (s.method === 'twin_merging') return { method: 'task_arithmetic', c: { density: s.density, lambda: s.twin.lambda, globals: {} } };
   if (s.method === 'channel_merging') {
     const g = s.channel.groupMethod;
-    return { method: g === 'average' ? 'linear' : g, c: { density: s.channel.density, lambda: s.channel.lambda, globals: {} } };
+    // Average is linear with the base left out, whose task vectors are task arithmetic's (λ does not change a sign).
+    return { method: g === 'average' ? 'task_arithmetic' : g, c: { density: s.channel.density, lambda: g === 'average' ? 1 : s.channel.lambda, globals: {} } };
   }
   return { method: s.method, c: { density: s.density, lambda: s.lambda, globals: s.globals } };
 }

@@ -63,19 +63,16 @@ export function routedRecipeYaml(s: LabState): string {
     const c = s.twin;
     const tasks = experts;
     const r = DEFAULT_ROUTER_OPTIONS;
+    // The router's options only where there is data to train it on (the demo).
+    const routing: Record<string, number> = s.source === 'mine' ? {} : { hidden: r.hidden, epochs: r.epochs, learningRate: r.learningRate, temperature: c.temperature, topK: c.topK ?? tasks.length, seed: r.seed };
     return yamlOf('twin_merging', base, tasks, {
       shared_method: 'task_arithmetic',
       lambda: c.lambda,
       ...(c.useEnergy ? { energy: c.energy } : { rank: c.rank }),
-      hidden: r.hidden,
-      epochs: r.epochs,
-      learningRate: r.learningRate,
-      temperature: c.temperature,
-      topK: c.topK ?? tasks.length,
-      seed: r.seed,
+      ...routing,
     });
   }
   const c = s.channel;
   const spec = groupMethodSpec(c);
-  return yamlOf('channel_merging', base, experts, { groups: c.K, group_method: spec.id, ...(spec.params as Record<string, number> | undefined) });
+  return yamlOf('channel_merging', base, experts, { groups: Math.min(c.K, experts.length), group_method: spec.id, ...(spec.params as Record<string, number> | undefined) });
 }

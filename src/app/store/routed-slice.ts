@@ -4,6 +4,8 @@
  * settings (its files as Blob URLs), and hard mode's files, fetched the first time it is turned on
  * and then handed to the worker with the demo (which reloads it once).
  */
+import * as Comlink from 'comlink';
+import type { MergeProgress } from '../../engine/merge/progress.js';
 import { TWIN_FILES } from '../../engine/methods/twin/package.js';
 import { CHANNEL_FILES } from '../../engine/methods/channel/package.js';
 import { isMergeLabError } from '../../engine/errors.js';
@@ -14,10 +16,11 @@ import { isEngineGone } from '../engine/failures.js';
 import { channelSettings, routedRecipeYaml, twinSettings } from '../recipe/routed-recipe.js';
 import { isRoutedMethod } from '../routed/methods.js';
 import { demoFiles, engineClient } from './engine-slice.js';
-import type { ChannelControls, ChartData, LabState, RoutedSlice, SliceCreator, TwinControls } from './types.js';
+import type { ChannelControls, ChartData, LabState, RoutedPackageState, RoutedSlice, SliceCreator, TwinControls } from './types.js';
 
 export const DEFAULT_TWIN: TwinControls = { lambda: 0.3, useEnergy: false, rank: 4, energy: 0.9, temperature: 1, oracle: false, hard: false };
-export const DEFAULT_CHANNEL: ChannelControls = { K: 2, groupMethod: 'average', lambda: 1, density: 0.3, oracle: false };
+/** TIES inside the groups at λ 1, density 0.3: where the demo's validation lands at K = 2 (the engine's default is average). */
+export const DEFAULT_CHANNEL: ChannelControls = { K: 2, groupMethod: 'ties', lambda: 1, density: 0.3, oracle: false };
 /** The performance measure from a routed control's input to its view drawn. */
 export const SLIDER_TO_ROUTED_MEASURE = 'slider-to-routed';
 
@@ -27,8 +30,26 @@ const idle = <T>(): ChartData<T> => ({ status: 'idle', requested: 0 });
 const FILE_ORDER: readonly string[] = [TWIN_FILES.manifest, CHANNEL_FILES.manifest, TWIN_FILES.shared, TWIN_FILES.exclusive, CHANNEL_FILES.groups, CHANNEL_FILES.index, TWIN_FILES.router];
 export const ROUTED_RECIPE_FILE = 'merge-recipe.yml';
 
+/** Dropped checkpoints up to this size (together) are rebuilt on every routed control's move. */
+const AUTO_BUILD_BYTES = 32 * 2 ** 20;
+
 let packageUrls: string[] = [];
+let buildingJob: string | undefined;
 let packageRun = 0;
+let packageJob = 0;
+
+type PackageFile = NonNullable<RoutedPackageState['files']>[number];
+
+/** The package's files and its recipe as Blob URLs, in FILE_ORDER. */
+function publishPackage(files: Record<string, Uint8Array>, recipe: string): PackageFile[] {
+  const names = Object.keys(files).sort((a, b) => FILE_ORDER.indexOf(a) - FILE_ORDER.indexOf(b));
+  const published = [
+    ...names.map((name) => ({ name, blob: new Blob([files[name]! as Uint8Array<ArrayBuffer>], { type: name.endsWith('.json') ? 'application/json' : 'application/octet-stream' }) })),
+    { name: ROUTED_RECIPE_FILE, blob: new Blob([recipe], { type: 'application/yaml' }) },
+  ].map(({ name, blob }) => ({ name, url: URL.createObjectURL(blob), bytes: blob.size }));
+  packageUrls = published.map((f) => f.url);
+  return published;
+}
 
 function releasePackage(): void {
   for (const u of packageUrls) URL.revokeObjectURL(u);
@@ -80,7 +101,11 @@ export const createRoutedSlice: SliceCreator<RoutedSlice> = (set, get, api) => {
   api.subscribe((s, prev) => {
     if (s.demo !== prev.demo && s.demo.status === 'loading' && s.hardMode.status !== 'idle') set({ hardMode: { status: 'idle' } });
     // A package is for one method's settings on one set of models.
-    if (s.method !== prev.method || s.source !== prev.source) clearPackage();
+    if (s.method !== prev.method || s.source !== prev.source || (s.source === 'mine' && s.dropped !== prev.dropped)) {
+      clearPackage();
+      // The user's checkpoints changed under a routed method: rebuild (small ones only, see requestRouted).
+      if (s.source === 'mine' && isRoutedMethod(s.method) && (s.dropped !== prev.dropped || s.source !== prev.source)) queueMicrotask(() => get().requestRouted());
+    }
   });
 
   return {
@@ -113,7 +138,14 @@ export const createRoutedSlice: SliceCreator<RoutedSlice> = (set, get, api) => {
     requestRouted(inputAt) {
       const s = get();
       const client = engineClient();
-      if (!isRoutedMethod(s.method) || !client || s.source !== 'demo' || s.engine.demo.status !== 'ready') return;
+      if (!isRoutedMethod(s.method) || !client) return;
+      if (s.source === 'mine') {
+        // No data to score on: small checkpoints are rebuilt at once, so the error chart follows the slider.
+        const ready = s.dropped.filter((m) => m.status === 'ready');
+        if (ready.length > 0 && ready.reduce((n, m) => n + (m.bytes ?? 0), 0) <= AUTO_BUILD_BYTES) void get().buildRoutedPackage();
+        return;
+      }
+      if (s.engine.demo.status !== 'ready') return;
       if (s.method === 'channel_merging') {
         const settings = channelSettings(s.channel);
         request('channelView', () => client.call((e) => e.channelLab(settings), { demo: true }), inputAt);
@@ -143,20 +175,40 @@ export const createRoutedSlice: SliceCreator<RoutedSlice> = (set, get, api) => {
         set({ routedPackage: { status: 'error', method, error: toAppError(e) } });
         return;
       }
+      if (s.source === 'mine') {
+        // The user's checkpoints: no data, so no router; the build reports errors and storage instead.
+        const jobId = `routed-${++packageJob}`;
+        // A newer build overtakes the one in flight (its result would be thrown away anyway).
+        const overtaken = buildingJob;
+        if (overtaken) void client.call((e) => e.cancel(overtaken)).catch(() => undefined);
+        buildingJob = jobId;
+        set({ routedPackage: { status: 'building', method } });
+        const onProgress = Comlink.proxy((p: MergeProgress) => {
+          const cur = get().routedPackage;
+          if (run !== packageRun || cur.status !== 'building') return;
+          set({ routedPackage: { ...cur, progress: { done: p.tensorIndex, total: p.tensorCount } } });
+        });
+        try {
+          const r = await client.call((e) => e.routedMerge(jobId, recipe, onProgress)).finally(() => {
+            if (buildingJob === jobId) buildingJob = undefined;
+          });
+          if (run !== packageRun) return;
+          set({ routedPackage: { status: 'ready', seq: run, method, files: publishPackage(r.files, r.recipeYaml), report: r.report, warnings: r.warnings, milliseconds: r.milliseconds } });
+        } catch (e) {
+          if (run !== packageRun) return;
+          set({ routedPackage: { status: 'error', method, error: toAppError(e) } });
+        }
+        return;
+      }
       set({ routedPackage: { status: 'building', method } });
+      const started = performance.now();
       try {
         const files =
           method === 'twin_merging'
             ? await client.call((e) => e.routedPackage({ method, settings: twinSettings(s.twin) }), { demo: true })
             : await client.call((e) => e.routedPackage({ method, settings: channelSettings(s.channel) }), { demo: true });
         if (run !== packageRun) return; // the settings changed meanwhile: this package is not theirs
-        const names = Object.keys(files).sort((a, b) => FILE_ORDER.indexOf(a) - FILE_ORDER.indexOf(b));
-        const published = [
-          ...names.map((name) => ({ name, blob: new Blob([files[name]! as Uint8Array<ArrayBuffer>], { type: name.endsWith('.json') ? 'application/json' : 'application/octet-stream' }) })),
-          { name: ROUTED_RECIPE_FILE, blob: new Blob([recipe], { type: 'application/yaml' }) },
-        ].map(({ name, blob }) => ({ name, url: URL.createObjectURL(blob), bytes: blob.size }));
-        packageUrls = published.map((f) => f.url);
-        set({ routedPackage: { status: 'ready', method, files: published } });
+        set({ routedPackage: { status: 'ready', seq: run, method, files: publishPackage(files, recipe), milliseconds: performance.now() - started } });
       } catch (e) {
         if (run !== packageRun) return;
         set({ routedPackage: { status: 'error', method, error: toAppError(e) } });

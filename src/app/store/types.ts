@@ -5,7 +5,7 @@
 import type { MergeProgress } from '../../engine/merge/progress.js';
 import type { StateCreator } from 'zustand';
 import type { BackendChoice, BackendInfo, BackendName } from '../../engine/backend.js';
-import type { ChannelView, Diagnostics, SpectrumResult, SweepPoint, TwinView } from '../../engine/api/engine-api.js';
+import type { ChannelView, Diagnostics, RoutedReport, SpectrumResult, SweepPoint, TwinView } from '../../engine/api/engine-api.js';
 import type { GroupMethodId } from '../routed/methods.js';
 
 export type { BackendChoice, BackendInfo, BackendName };
@@ -355,8 +355,16 @@ export interface ChannelControls {
 /** A routed package built in the worker: its files as Blob URLs (the bytes stay out of the store). */
 export interface RoutedPackageState {
   readonly status: 'idle' | 'building' | 'ready' | 'error';
+  /** Which build this is (a chart's data-seq). */
+  readonly seq?: number;
   readonly method?: string;
   readonly files?: readonly { readonly name: string; readonly url: string; readonly bytes: number }[];
+  /** For the user's checkpoints: what the data-free build reports (reconstruction errors, storage sweep). */
+  readonly report?: RoutedReport;
+  readonly warnings?: readonly string[];
+  readonly milliseconds?: number;
+  /** Tensors done / total while building (the user's checkpoints). */
+  readonly progress?: { readonly done: number; readonly total: number };
   readonly error?: AppError;
 }
 

@@ -13,6 +13,8 @@ export type { Diagnostics, LayerDiagnostics, TensorDiagnostics } from '../diagno
 export type { ModelSpectrum, SpectrumResult } from '../diagnostics/spectrum.js';
 import type { SpectrumResult } from '../diagnostics/spectrum.js';
 import type { TwinLabSettings, TwinView } from '../methods/twin/lab.js';
+import type { RoutedReport } from '../routed/types.js';
+export type { RoutedReport, TensorError } from '../routed/types.js';
 import type { ChannelLabSettings, ChannelView } from '../methods/channel/lab.js';
 
 export type { KeptRank, TwinLabSettings, TwinScore, TwinView } from '../methods/twin/lab.js';
@@ -113,6 +115,16 @@ export type RoutedPackageRequest =
   | { readonly method: 'twin_merging'; readonly settings: TwinLabSettings }
   | { readonly method: 'channel_merging'; readonly settings: ChannelLabSettings };
 
+export interface RoutedMergeResult {
+  /** File name → bytes: the package (twin.json or channel.json first names the rest). */
+  readonly files: Record<string, Uint8Array>;
+  readonly report: RoutedReport;
+  /** The recipe as written back (merge-recipe.yml). */
+  readonly recipeYaml: string;
+  readonly warnings: readonly string[];
+  readonly milliseconds: number;
+}
+
 export interface LiveScore {
   /** Test accuracy per task (percent), in DemoSummary.tasks order. */
   readonly perTask: readonly number[];
@@ -194,6 +206,13 @@ export interface EngineApi {
   channelLab(settings: ChannelLabSettings): Promise<ChannelView>;
   /** The routed method's package at these settings (file name → bytes; twin.json or channel.json names the rest). */
   routedPackage(request: RoutedPackageRequest): Promise<Record<string, Uint8Array>>;
+  /**
+   * A twin_merging / channel_merging recipe over opened models (or the demo's), as `merge-lab merge`
+   * builds it: checked against the headers first (every problem at once), then the package from the
+   * checkpoints alone (no data, so no router) with its report — per tensor and task the
+   * reconstruction error, storage now and at other ranks or K. Cancel with cancel(jobId).
+   */
+  routedMerge(jobId: string, recipeYaml: string, onProgress?: ProgressCallback): Promise<RoutedMergeResult>;
   /** tfjs' live tensor count and bytes: flat across repeated requests, or something leaks. */
   memory(): Promise<{ readonly numTensors: number; readonly numBytes: number }>;
 }

@@ -24,6 +24,7 @@ import { loadHardTasks, type HardTasks } from '../methods/twin/demo.js';
 import { createTwinLab, type TwinLab } from '../methods/twin/lab.js';
 import { buildTwinPackage } from '../methods/twin/package.js';
 import { createChannelLab, type ChannelLab } from '../methods/channel/lab.js';
+import { findRoutedMethod } from '../routed/routed-methods.js';
 import type {
   CheckResult,
   DemoBlobs,
@@ -36,6 +37,7 @@ import type {
   ModelFile,
   ModelSummary,
   ProgressCallback,
+  RoutedMergeResult,
   RoutedPackageRequest,
   SpectrumOptions,
   SpectrumResult,
@@ -300,6 +302,31 @@ export function createEngine(host: EngineHost = {}): EngineApi {
       if (request.method === 'twin_merging') return buildTwinPackage(await twinLab().model(request.settings)).files;
       if (request.method === 'channel_merging') return (await channelLab().package(request.settings)).files;
       throw new MergeLabError('UNKNOWN_METHOD', `"${String((request as { method: unknown }).method)}" is not a routed method; use twin_merging or channel_merging.`);
+    },
+    async routedMerge(jobId, recipeYaml, onProgress): Promise<RoutedMergeResult> {
+      const started = Date.now();
+      const recipe = parseRecipe(recipeYaml, 'recipe');
+      const method = findRoutedMethod(recipe.mergeMethod);
+      if (!method) throw new MergeLabError('UNKNOWN_METHOD', `merge_method "${recipe.mergeMethod}" is not a routed method; use twin_merging or channel_merging (or merge() for the others).`);
+      const { checkpoints } = recipeCheckpoints(recipe);
+      const { problems, warnings } = method.validate({ recipe, checkpoints });
+      if (problems.length) throw combineProblems(problems);
+      if (!currentBackend()) await setBackend('auto');
+      const token = { cancelled: false };
+      jobs.set(jobId, token);
+      const all = [...(recipe.warnings ?? []), ...warnings];
+      try {
+        const { files, report } = await method.buildPackage(recipe, checkpoints, {
+          cancel: token,
+          // The lab draws the error against K too; its models are small enough to rebuild at each K.
+          errorSweep: true,
+          onWarning: (w) => all.push(w),
+          onProgress: onProgress ? (x) => void Promise.resolve(onProgress(x)).catch(() => undefined) : undefined,
+        });
+        return { files, report, recipeYaml: recipeToYaml(recipe), warnings: all, milliseconds: Date.now() - started };
+      } finally {
+        jobs.delete(jobId);
+      }
     },
     async memory() {
       const m = tf.memory();

@@ -233,6 +233,8 @@ async function buildChannel(recipe: Recipe, checkpoints: ReadonlyMap<string, Che
   let bytesDone = 0;
   const tensors: ChannelTensor[] = [];
   const errors: TensorError[] = [];
+  // sweep[k - 1][task]: Σ over tensors of the error at K = k (errorSweep only).
+  const sweep = o.errorSweep ? Array.from({ length: T }, () => new Array<number>(T).fill(0)) : undefined;
   for (const [i, spec] of source.tensors.entries()) {
     throwIfCancelled(o.cancel);
     const { base, experts } = await source.read(spec.name);
@@ -242,6 +244,12 @@ async function buildChannel(recipe: Recipe, checkpoints: ReadonlyMap<string, Che
     const t: ChannelTensor = { ...merged, groups: stored(merged.groups, s.dtype) };
     tensors.push(t);
     errors.push({ name: spec.name, shape: spec.shape, kind: 'channel', errors: tensorErrors(t, base, experts) });
+    if (sweep) {
+      for (let k = 1; k <= T; k++) {
+        const at = k === s.K ? t : await mergeTensor(ctx, d, k).then((m) => ({ ...m, groups: stored(m.groups, s.dtype) }));
+        tensorErrors(at, base, experts).forEach((e, task) => (sweep[k - 1]![task]! += e));
+      }
+    }
     bytesDone += bytesOf(spec.shape);
     o.onProgress?.({ tensorIndex: i + 1, tensorCount: source.tensors.length, tensorName: spec.name, bytesDone, bytesTotal, elapsedMs: Date.now() - started });
   }
@@ -267,7 +275,8 @@ async function buildChannel(recipe: Recipe, checkpoints: ReadonlyMap<string, Che
     storage: { values: st.groupParams + st.indexEntries, bytes: st.packageBytes, expertValues: st.expertParams, expertBytes: st.expertBytes, ratio: st.ratio },
     storageSweep: Array.from({ length: T }, (_, k) => {
       const x = channelStorage(source.tensors, T, k + 1, { bytesPerParam: bytesPer });
-      return { setting: k + 1, bytes: x.packageBytes, ratio: x.ratio };
+      const taskErrors = sweep?.[k]!.map((e) => e / Math.max(1, tensors.length));
+      return { setting: k + 1, bytes: x.packageBytes, ratio: x.ratio, ...(taskErrors ? { taskErrors, meanError: taskErrors.reduce((a, b) => a + b, 0) / T } : {}) };
     }),
     router: false,
     warnings,

@@ -204,7 +204,8 @@ async function buildTwin(recipe: Recipe, checkpoints: ReadonlyMap<string, Checkp
   const lowRank = compressed.report.tensors.filter((t) => t.kind === 'lowrank');
   const storageSweep = compressed.report.storage.map((p, i) => {
     const errs = lowRank.flatMap((t) => t.errors!.map((perRank) => perRank[i]!));
-    return { setting: p.rank, bytes: p.bytes, ratio: p.ratio, ...(errs.length ? { meanError: errs.reduce((a, b) => a + b, 0) / errs.length } : {}) };
+    const taskErrors = compressed.tasks.map((_, task) => lowRank.reduce((sum, t) => sum + t.errors![task]![i]!, 0) / Math.max(1, lowRank.length));
+    return { setting: p.rank, bytes: p.bytes, ratio: p.ratio, ...(errs.length ? { meanError: errs.reduce((a, b) => a + b, 0) / errs.length, taskErrors } : {}) };
   });
   const st = manifest.storage;
   const report: RoutedReport = {

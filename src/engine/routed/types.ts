@@ -43,6 +43,11 @@ export interface RoutedBuildOptions {
   /** Checked between tensors; a cancelled build throws CANCELLED and returns nothing. */
   readonly cancel?: CancelToken;
   readonly config?: Readonly<Record<string, unknown>>;
+  /**
+   * Channel Merging: also rebuild every expert at each K = 1..T, for the error sweep (T merges per
+   * tensor instead of one; the lab asks for it on small models). Twin-Merging's sweep is free.
+   */
+  readonly errorSweep?: boolean;
 }
 
 /** One tensor's reconstruction error, per task: how far the package's rebuilt weights are from the expert's. */
@@ -71,6 +76,17 @@ export interface PackageStorage {
   readonly ratio: number;
 }
 
+/** The package at another setting (rank, or K): its size and, when known, how far it is from the experts. */
+export interface SweepEntry {
+  readonly setting: number;
+  readonly bytes: number;
+  readonly ratio: number;
+  /** Mean over tensors and tasks of TensorError.errors at this setting. */
+  readonly meanError?: number;
+  /** Per task (RoutedReport.tasks order): the mean over tensors. */
+  readonly taskErrors?: readonly number[];
+}
+
 /** What a package build reports (plain data: no typed arrays, JSON as it is). */
 export interface RoutedReport {
   readonly method: string;
@@ -82,7 +98,7 @@ export interface RoutedReport {
   readonly tensors: readonly TensorError[];
   readonly storage: PackageStorage;
   /** The same storage at other settings (ranks, or K = 1..T), with the mean error when known. */
-  readonly storageSweep: readonly { readonly setting: number; readonly bytes: number; readonly ratio: number; readonly meanError?: number }[];
+  readonly storageSweep: readonly SweepEntry[];
   /** Always false here: a router needs data (see the file header). */
   readonly router: false;
   readonly warnings: readonly string[];

@@ -1,0 +1,123 @@
+/**
+ * Channel Merging's assignment map for one tensor: a column per output channel, a row per task,
+ * coloured by the group the task's row falls in — channels sorted by their partition (most common
+ * first), so the few ways the experts split show as blocks. Right, how often two tasks share a group.
+ */
+import { useShallow } from 'zustand/react/shallow';
+import { useLabStore } from '../../store/index.js';
+import type { AssignmentMap } from '../../../engine/api/engine-api.js';
+import { ChartFrame } from '../ChartFrame.js';
+import { Drawn } from '../Drawn.js';
+import { Heatmap } from '../Heatmap.js';
+import { useModelLabel } from '../labels.js';
+import { seriesColor } from '../palette.js';
+
+const WIDTH = 300;
+
+/** Channels in partition order, each partition's channels in index order. */
+function channelOrder(a: AssignmentMap): number[] {
+  const rank = new Map(a.partitions.map((p, i) => [p.labels.join(','), i]));
+  const canonical = (g: readonly number[]) => {
+    const seen = new Map<number, number>();
+    return g.map((x) => (seen.has(x) ? seen.get(x)! : (seen.set(x, seen.size), seen.size - 1))).join(',');
+  };
+  return a.groups.map((g, c) => ({ c, r: rank.get(canonical(g)) ?? a.partitions.length })).sort((x, y) => x.r - y.r || x.c - y.c).map((x) => x.c);
+}
+
+function AssignmentStrip({ a, labels }: { a: AssignmentMap; labels: readonly string[] }) {
+  const left = 96;
+  const row = 22;
+  const order = channelOrder(a);
+  const w = WIDTH / Math.max(1, a.channels);
+  // One rect per run of equal groups along the sorted channels: a few hundred elements, not T × C.
+  const runs: { t: number; from: number; to: number; g: number }[] = [];
+  for (let t = 0; t < a.tasks.length; t++) {
+    let from = 0;
+    for (let i = 1; i <= order.length; i++) {
+      const g = a.groups[order[from]!]![t]!;
+      if (i === order.length || a.groups[order[i]!]![t] !== g) {
+        runs.push({ t, from, to: i, g });
+        from = i;
+      }
+    }
+  }
+  return (
+    <svg width={left + WIDTH + 8} height={a.tasks.length * row + 52} role="img" aria-label={`group of each task's row per channel of ${a.tensor}`}>
+      {labels.map((l, t) => (
+        <text key={t} x={left - 6} y={t * row + row / 2 + 4} textAnchor="end" fontSize={12} fill="#1c2430">
+          {l}
+        </text>
+      ))}
+      {runs.map((r, i) => (
+        <rect key={i} x={left + r.from * w} y={r.t * row} width={Math.max(0.5, (r.to - r.from) * w)} height={row - 2} fill={seriesColor(r.g)} data-task={a.tasks[r.t]} data-group={r.g}>
+          <title>{`${labels[r.t]}: group ${r.g + 1} on ${r.to - r.from} channels`}</title>
+        </rect>
+      ))}
+      <text x={left} y={a.tasks.length * row + 14} fontSize={10} fill="#4a5568">
+        {a.channels} output channels, sorted by how the tasks split ({a.partitions.length} distinct splits)
+      </text>
+      {Array.from({ length: a.K }, (_, g) => (
+        <g key={g} transform={`translate(${left + g * 70},${a.tasks.length * row + 26})`}>
+          <rect width={14} height={12} fill={seriesColor(g)} />
+          <text x={18} y={10} fontSize={11} fill="#1c2430">
+            group {g + 1}
+          </text>
+        </g>
+      ))}
+    </svg>
+  );
+}
+
+export function AssignmentChart() {
+  const { chart, tensor, setChannel } = useLabStore(useShallow((s) => ({ chart: s.channelView, tensor: s.channel.tensor, setChannel: s.setChannel })));
+  const label = useModelLabel();
+  const v = chart.shown?.data;
+  const a = v?.assignment;
+  const labels = (a?.tasks ?? []).map(label);
+  return (
+    <ChartFrame
+      id="channel-assignment"
+      title="Which group each task's channels use"
+      status={chart.status}
+      error={chart.error}
+      seq={chart.shown?.seq}
+      caption={
+        a ? (
+          <>
+            {a.tensor}, K = {a.K}: each column is an output channel, each row a task, the colour the group its row was merged in. The most common split covers{' '}
+            {a.partitions[0] ? `${((100 * a.partitions[0].channels) / a.channels).toFixed(0)}%` : '—'} of the channels. Right: the share of channels where two tasks share a group.
+          </>
+        ) : (
+          "Per output channel of one tensor, the group each task's row falls in."
+        )
+      }
+      controls={
+        v && (
+          <p className="field">
+            <label htmlFor="channel-tensor">Tensor</label>{' '}
+            <select id="channel-tensor" value={tensor ?? v.settings.tensor} onChange={(e) => setChannel({ tensor: e.target.value })}>
+              {v.tensors.map((t) => (
+                <option key={t.name} value={t.name}>
+                  {t.name} [{t.shape.join(' × ')}]
+                </option>
+              ))}
+            </select>
+          </p>
+        )
+      }
+      csv={{ header: ['channel', ...labels.map((l) => `group_${l}`)], rows: (a?.groups ?? []).map((g, c) => [c, ...g.map((x) => x + 1)]) }}
+    >
+      {a && (
+        <Drawn
+          deps={[a, label]}
+          draw={() => (
+            <div className="chart-pair">
+              <AssignmentStrip a={a} labels={labels} />
+              <Heatmap labels={labels} values={a.together} scale="sequential" cell={40} legend="share of channels in one group" describe={(x, y, s) => `${x} and ${y} share a group on ${(100 * s).toFixed(1)}% of channels`} />
+            </div>
+          )}
+        />
+      )}
+    </ChartFrame>
+  );
+}

@@ -1,0 +1,87 @@
+/**
+ * Channel Merging against K: the normalized score with the router and with oracle lookup and the
+ * package's size as a share of the experts (left), and the sign-conflict rate between two tasks'
+ * rows that share a group against rows put in different groups (right) — the clustering puts the
+ * rows that disagree apart, which is why merging only within a group loses less.
+ */
+import { CartesianGrid, ComposedChart, Legend, Line, LineChart, ReferenceLine, Tooltip, XAxis, YAxis } from 'recharts';
+import { useLabStore } from '../../store/index.js';
+import { ChartFrame } from '../ChartFrame.js';
+import { Drawn } from '../Drawn.js';
+import { pct } from '../labels.js';
+
+const rate = (x: number | null) => (x === null ? undefined : 100 * x);
+
+export function ChannelKChart() {
+  const chart = useLabStore((s) => s.channelView);
+  const v = chart.shown?.data;
+  const rows = (v?.sweep ?? []).map((p) => ({
+    K: p.K,
+    routed: p.routed.normalized,
+    oracle: p.oracle.normalized,
+    storage: 100 * p.routedStorage.ratio,
+    within: rate(p.conflicts.within),
+    across: rate(p.conflicts.across),
+    all: rate(p.conflicts.all),
+  }));
+  const K = v?.settings.K;
+  const c = v?.conflicts;
+  return (
+    <ChartFrame
+      id="channel-k"
+      title="Accuracy, storage and sign conflicts against K"
+      status={chart.status}
+      error={chart.error}
+      seq={chart.shown?.seq}
+      caption={
+        v && c ? (
+          <>
+            Left: normalized test score with the router (solid) and with oracle lookup (dashed), and the package's size as a share of the {v.tasks.length} experts (grey, right axis). Right:
+            how often two tasks' weights disagree in sign when their rows share a group (within) and when they were put apart (across), {v.settings.method.id} view. At K = {K}:
+            within <strong data-within={c.within ?? ''}>{c.within === null ? '—' : pct(100 * c.within)}</strong>, across <strong data-across={c.across ?? ''}>{c.across === null ? '—' : pct(100 * c.across)}</strong>
+            {c.all !== null ? `, all pairs ${pct(100 * c.all)}` : ''}.
+          </>
+        ) : (
+          'Score, storage and within- vs across-group sign conflicts for K = 1 … T.'
+        )
+      }
+      csv={{
+        header: ['K', 'router_normalized_percent', 'oracle_normalized_percent', 'storage_percent_of_experts', 'within_conflict_percent', 'across_conflict_percent', 'all_pairs_conflict_percent'],
+        rows: rows.map((r) => [r.K, r.routed, r.oracle, r.storage, r.within ?? '', r.across ?? '', r.all ?? '']),
+      }}
+    >
+      {v && rows.length > 0 && (
+        <Drawn
+          deps={[v.sweep, K]}
+          draw={() => (
+            <div className="chart-pair">
+              <ComposedChart width={320} height={230} data={rows} margin={{ top: 18, right: 8, bottom: 16, left: 0 }}>
+                <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
+                <XAxis dataKey="K" type="number" domain={[1, 'dataMax']} ticks={rows.map((r) => r.K)} tick={{ fontSize: 11 }} label={{ value: 'groups K', position: 'insideBottom', offset: -8, fontSize: 11 }} />
+                <YAxis yAxisId="score" unit="%" domain={[0, 100]} tick={{ fontSize: 11 }} />
+                <YAxis yAxisId="storage" orientation="right" unit="%" domain={[0, 'auto']} tick={{ fontSize: 11 }} />
+                <Tooltip formatter={(x, name) => (name === 'storage' ? `${Number(x).toFixed(1)}% of the experts` : pct(Number(x)))} labelFormatter={(k) => `K = ${k}`} />
+                <Legend wrapperStyle={{ fontSize: 12 }} />
+                <Line yAxisId="score" dataKey="routed" name="router" stroke="#0072B2" strokeWidth={2} isAnimationActive={false} />
+                <Line yAxisId="score" dataKey="oracle" name="oracle" stroke="#0072B2" strokeDasharray="5 3" isAnimationActive={false} />
+                <Line yAxisId="storage" dataKey="storage" name="storage" stroke="#8a94a6" isAnimationActive={false} />
+                {K !== undefined && <ReferenceLine yAxisId="score" x={K} stroke="#D55E00" strokeWidth={2} label={{ value: 'now', position: 'top', fontSize: 11 }} />}
+              </ComposedChart>
+              <LineChart width={280} height={230} data={rows} margin={{ top: 18, right: 8, bottom: 16, left: 0 }}>
+                <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
+                <XAxis dataKey="K" type="number" domain={[1, 'dataMax']} ticks={rows.map((r) => r.K)} tick={{ fontSize: 11 }} label={{ value: 'groups K', position: 'insideBottom', offset: -8, fontSize: 11 }} />
+                <YAxis unit="%" domain={[0, 'auto']} tick={{ fontSize: 11 }} />
+                <Tooltip formatter={(x) => pct(Number(x))} labelFormatter={(k) => `K = ${k}`} />
+                <Legend wrapperStyle={{ fontSize: 12 }} />
+                <Line dataKey="within" name="within a group" stroke="#009E73" strokeWidth={2} connectNulls={false} isAnimationActive={false} />
+                <Line dataKey="across" name="across groups" stroke="#D55E00" strokeWidth={2} connectNulls={false} isAnimationActive={false} />
+                <Line dataKey="all" name="all pairs" stroke="#8a94a6" strokeDasharray="4 3" dot={false} isAnimationActive={false} />
+                {K !== undefined && <ReferenceLine x={K} stroke="#1c2430" />}
+              </LineChart>
+            </div>
+          )}
+        />
+      )}
+    </ChartFrame>
+  );
+}

@@ -1,0 +1,57 @@
+/**
+ * Twin-Merging, accuracy and storage against rank: the normalized score with the router and with
+ * oracle routing at ranks 1, 2, 4, 8, 16 (λ and routing as set), and the package's size as a share
+ * of keeping every expert — what each extra direction of exclusive knowledge buys and costs.
+ */
+import { CartesianGrid, ComposedChart, Legend, Line, ReferenceLine, Tooltip, XAxis, YAxis } from 'recharts';
+import { useLabStore } from '../../store/index.js';
+import { ChartFrame } from '../ChartFrame.js';
+import { Drawn } from '../Drawn.js';
+import { pct } from '../labels.js';
+
+export function TwinRankChart() {
+  const chart = useLabStore((s) => s.twinView);
+  const v = chart.shown?.data;
+  const rows = (v?.sweep ?? []).map((p) => ({ rank: p.rank, router: p.router, oracle: p.oracle, storage: 100 * p.storage.ratio }));
+  const rank = v?.settings.rank;
+  return (
+    <ChartFrame
+      id="twin-rank"
+      title="Accuracy and storage against rank"
+      status={chart.status}
+      error={chart.error}
+      seq={chart.shown?.seq}
+      caption={
+        v ? (
+          <>
+            Normalized test score of Twin-Merging on the demo with the trained router (solid) and with oracle routing (dashed), and the package's size as a share of the{' '}
+            {v.tasks.length + v.hardTasks.length} experts (grey, right axis), at each rank of the exclusive knowledge. {rank !== undefined ? `The vertical line is the current rank (${rank}).` : `Cut by energy share ${(100 * (v.settings.energy ?? 0)).toFixed(0)}% now.`}
+          </>
+        ) : (
+          'The score with the router and with oracle routing, and the storage, at each rank of the exclusive knowledge.'
+        )
+      }
+      csv={{ header: ['rank', 'router_normalized_percent', 'oracle_normalized_percent', 'storage_percent_of_experts'], rows: rows.map((r) => [r.rank, r.router, r.oracle, r.storage]) }}
+    >
+      {v && rows.length > 0 && (
+        <Drawn
+          deps={[v.sweep, rank]}
+          draw={() => (
+            <ComposedChart width={340} height={240} data={rows} margin={{ top: 18, right: 8, bottom: 16, left: 0 }}>
+              <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
+              <XAxis dataKey="rank" type="number" scale="log" domain={[1, 'dataMax']} ticks={rows.map((r) => r.rank)} tick={{ fontSize: 11 }} label={{ value: 'rank r (log)', position: 'insideBottom', offset: -8, fontSize: 11 }} />
+              <YAxis yAxisId="score" unit="%" domain={[0, 100]} tick={{ fontSize: 11 }} />
+              <YAxis yAxisId="storage" orientation="right" unit="%" domain={[0, 'auto']} tick={{ fontSize: 11 }} />
+              <Tooltip formatter={(x, name) => (name === 'storage' ? `${Number(x).toFixed(1)}% of the experts` : pct(Number(x)))} labelFormatter={(r) => `rank ${r}`} />
+              <Legend wrapperStyle={{ fontSize: 12 }} />
+              <Line yAxisId="score" dataKey="router" name="router" stroke="#0072B2" strokeWidth={2} isAnimationActive={false} />
+              <Line yAxisId="score" dataKey="oracle" name="oracle" stroke="#0072B2" strokeDasharray="5 3" isAnimationActive={false} />
+              <Line yAxisId="storage" dataKey="storage" name="storage" stroke="#8a94a6" isAnimationActive={false} />
+              {rank !== undefined && <ReferenceLine yAxisId="score" x={rank} stroke="#D55E00" strokeWidth={2} label={{ value: 'now', position: 'top', fontSize: 11 }} />}
+            </ComposedChart>
+          )}
+        />
+      )}
+    </ChartFrame>
+  );
+}

@@ -1,0 +1,123 @@
+/**
+ * The Merge panel's controls for the routed methods: Twin-Merging's λ of the shared expert, rank
+ * (or energy share), router temperature, top-k, oracle and hard mode; Channel Merging's K, the
+ * within-group method and its λ / density. Ranges and help come from the engine's schemas.
+ */
+import { useShallow } from 'zustand/react/shallow';
+import { findMethod } from '../../engine/methods/registry.js';
+import type { ParamSpec } from '../../engine/methods/types.js';
+import { Slider } from '../components/fields.js';
+import { useLabStore } from '../store/index.js';
+import { GROUP_METHODS, channelParam, twinParam, type GroupMethodId } from './methods.js';
+
+function Checkbox({ id, label, checked, help, onChange, disabled }: { id: string; label: string; checked: boolean; help: string; onChange: (v: boolean) => void; disabled?: boolean }) {
+  return (
+    <p className="field checkbox">
+      <input id={id} type="checkbox" checked={checked} disabled={disabled} aria-describedby={`${id}-help`} onChange={(e) => onChange(e.target.checked)} />{' '}
+      <label htmlFor={id}>{label}</label>{' '}
+      <span id={`${id}-help`} className="help">
+        {help}
+      </span>
+    </p>
+  );
+}
+
+export function TwinControlsPanel() {
+  const { twin, setTwin, tasks, source } = useLabStore(useShallow((s) => ({ twin: s.twin, setTwin: s.setTwin, tasks: s.engine.demo.tasks, source: s.source })));
+  const T = (tasks?.length ?? 5) + (twin.hard ? 1 : 0);
+  return (
+    <div className="controls" data-routed="twin_merging">
+      <Slider id="twin-lambda" label="λ of the shared expert" spec={twinParam('lambda')} value={twin.lambda} onInput={(v, at) => setTwin({ lambda: v }, at)} />
+      <Checkbox
+        id="twin-use-energy"
+        label="Cut by energy share"
+        checked={twin.useEnergy}
+        help="Instead of one rank for every matrix, keep per matrix and task the smallest rank holding this share of the difference's energy."
+        onChange={(v) => setTwin({ useEnergy: v })}
+      />
+      {twin.useEnergy ? (
+        <Slider id="twin-energy" label="Energy share" spec={twinParam('energy')} value={twin.energy} onInput={(v, at) => setTwin({ energy: v }, at)} format={(v) => `${(100 * v).toFixed(0)}%`} />
+      ) : (
+        <Slider id="twin-rank" label="SVD rank" spec={twinParam('rank')} value={twin.rank} max={32} onInput={(v, at) => setTwin({ rank: v }, at)} format={(v) => String(v)} />
+      )}
+      {/* The router needs data: with the user's checkpoints there is none to train it on. */}
+      {source === 'demo' && (
+        <>
+          <Slider id="twin-temperature" label="Router temperature" spec={twinParam('temperature')} value={twin.temperature} onInput={(v, at) => setTwin({ temperature: v }, at)} />
+          <Slider
+            id="twin-topk"
+            label="Router top-k"
+            spec={twinParam('topK')}
+            value={twin.topK ?? T}
+            max={T}
+            onInput={(v, at) => setTwin({ topK: v >= T ? undefined : v }, at)}
+            format={(v) => (v >= T ? `all ${T}` : String(v))}
+          />
+          <Checkbox
+            id="twin-oracle"
+            label="Oracle routing"
+            checked={twin.oracle}
+            help="Route every input to its true task (the upper bound a router can reach) instead of the trained router."
+            onChange={(v) => setTwin({ oracle: v })}
+          />
+          <Checkbox
+            id="twin-hard"
+            label="Hard mode"
+            checked={twin.hard}
+            help="Add a task with the inverted-digit inputs but labels shifted by 3: the router sees the same inputs for two tasks and must err on one of them."
+            onChange={(v) => setTwin({ hard: v })}
+          />
+        </>
+      )}
+    </div>
+  );
+}
+
+/** The within-group method's parameter schema entry (its own ranges and help). */
+function groupParam(id: GroupMethodId, name: string): ParamSpec | undefined {
+  return findMethod(id === 'average' ? 'linear' : id)?.params.find((p) => p.name === name);
+}
+
+export function ChannelControlsPanel() {
+  const { channel, setChannel, tasks, source, dropped } = useLabStore(useShallow((s) => ({ channel: s.channel, setChannel: s.setChannel, tasks: s.engine.demo.tasks, source: s.source, dropped: s.dropped })));
+  const T = source === 'mine' ? Math.max(1, dropped.filter((m) => m.role === 'expert' && m.status === 'ready').length) : (tasks?.length ?? 5);
+  const lambda = groupParam(channel.groupMethod, 'lambda');
+  const density = groupParam(channel.groupMethod, 'density');
+  return (
+    <div className="controls" data-routed="channel_merging">
+      <Slider
+        id="channel-k"
+        label="Groups K"
+        spec={channelParam('groups')}
+        value={Math.min(channel.K, T)}
+        min={1}
+        max={T}
+        step={1}
+        onInput={(v, at) => setChannel({ K: v }, at)}
+        format={(v) => `${v} of ${T}`}
+      />
+      <p className="field">
+        <label htmlFor="channel-group-method">Within-group method</label>{' '}
+        <select id="channel-group-method" value={channel.groupMethod} onChange={(e) => setChannel({ groupMethod: e.target.value as GroupMethodId })}>
+          {GROUP_METHODS.map((m) => (
+            <option key={m.id} value={m.id}>
+              {m.label}
+            </option>
+          ))}
+        </select>{' '}
+        <span className="help">How the rows that share a group are merged.</span>
+      </p>
+      {density && <Slider id="channel-density" label="Density" spec={density} value={channel.density} onInput={(v, at) => setChannel({ density: v }, at)} />}
+      {lambda && <Slider id="channel-lambda" label="λ" spec={lambda} value={channel.lambda} onInput={(v, at) => setChannel({ lambda: v }, at)} />}
+      {source === 'demo' && (
+      <Checkbox
+        id="channel-oracle"
+        label="Oracle routing"
+        checked={channel.oracle}
+        help="Look rows up for the true task of every input instead of the router's choice."
+        onChange={(v) => setChannel({ oracle: v })}
+      />
+      )}
+    </div>
+  );
+}

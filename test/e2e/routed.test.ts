@@ -1,0 +1,261 @@
+/**
+ * The routed methods in the lab, in a real Chromium on wasm: Twin-Merging and Channel Merging on
+ * the demo (scores, charts that follow the rank and K sliders, routing weights, hard mode where the
+ * router must err, the package downloaded and read back by the engine's own readers), and on
+ * dropped checkpoints (no data: the package and its reconstruction errors, equal to what the CLI
+ * writes for the same recipe). The slider-to-view time is measured and logged.
+ */
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { expect } from 'vitest';
+import { parse } from 'yaml';
+import { readChannelPackage } from '../../src/engine/methods/channel/package.js';
+import { readTwinPackage } from '../../src/engine/methods/twin/package.js';
+import { writeSafetensorsToMemory, type TensorWithData } from '../../src/engine/io/safetensors-writer.js';
+import { describeE2E, test } from './harness.js';
+import type { LabPage } from './lab-page.js';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const ENGINE = { backend: 'wasm' } as const;
+const log = (msg: string) => console.log(`[e2e] ${msg}`);
+
+function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+/** The routed score as shown: its request number and the headline's numbers. */
+async function routedScore(lab: LabPage) {
+  const g = lab.page.getByRole('group', { name: 'Routed score' });
+  const strong = g.locator('[data-normalized]');
+  return {
+    state: await g.getAttribute('data-live-state'),
+    seq: Number(await g.getAttribute('data-seq')),
+    normalized: Number(await strong.getAttribute('data-normalized')),
+    routing: await strong.getAttribute('data-routing'),
+    storage: Number(await g.locator('[data-storage-ratio]').getAttribute('data-storage-ratio')),
+  };
+}
+
+/** Waits for a routed score newer than `afterSeq` (and settled: no newer request pending). */
+async function waitForRouted(lab: LabPage, afterSeq = 0, timeout = 60_000) {
+  await expect.poll(async () => {
+    const s = await routedScore(lab).catch(() => undefined);
+    return s && s.state === 'ready' ? s.seq : 0;
+  }, { timeout }).toBeGreaterThan(afterSeq);
+  return routedScore(lab);
+}
+
+/** Every file the package offers, downloaded into `dir`: name → bytes. */
+async function downloadPackage(lab: LabPage, dir: string): Promise<Record<string, Uint8Array>> {
+  await lab.page.getByRole('button', { name: 'Build package' }).click();
+  await lab.page.locator('[data-package-state="ready"], [data-package-state="error"]').waitFor({ timeout: 60_000 });
+  expect(await lab.page.locator('[data-package-state]').getAttribute('data-package-state')).toBe('ready');
+  const out: Record<string, Uint8Array> = {};
+  for (const link of await lab.page.getByRole('list', { name: 'Package files' }).getByRole('link').all()) {
+    const name = (await link.getAttribute('data-file'))!;
+    const { bytes, suggested } = await lab.download(link, path.join(dir, name));
+    expect(suggested).toBe(name);
+    out[name] = new Uint8Array(bytes);
+  }
+  return out;
+}
+
+describeE2E('routed methods', () => {
+  test('Twin-Merging on the demo: rank moves the score and charts, routing weights, hard mode errs, the package reads back', async ({ lab }) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'merge-lab-twin-'));
+    try {
+      await lab.open('method=twin_merging', ENGINE);
+      await lab.waitForEngine('wasm');
+      let s = await waitForRouted(lab);
+      expect(s.routing).toBe('router');
+      // The acceptance's claim, in the page: rank 4 with the router is at least 90 normalized.
+      expect(s.normalized).toBeGreaterThanOrEqual(90);
+      for (const id of ['twin-rank', 'routing', 'svd-spectrum', 'sign-conflicts']) await lab.waitForChart(id);
+      // Routing weights: a 5 × 5 heatmap whose diagonal dominates (the demo's router is near perfect).
+      const cells = lab.chart('routing').locator('g[data-value]');
+      expect(await cells.count()).toBe(25);
+      const diag = await lab.chart('routing').locator('g[data-value]').evaluateAll((gs) => gs.filter((g) => g.getAttribute('data-row') === g.getAttribute('data-col')).map((g) => Number(g.getAttribute('data-value'))));
+      for (const d of diag) expect(d).toBeGreaterThan(0.8);
+      // The spectrum marks Twin-Merging's rank.
+      expect(await lab.chart('svd-spectrum').locator('[data-rank]').getAttribute('data-rank')).toBe('4');
+      await lab.screenshot('lab-twin');
+
+      // Rank 4 → 1 → 8 from the keyboard: the score follows, the hash records it.
+      const rank = lab.mergePanel().getByRole('slider', { name: 'SVD rank', exact: true });
+      await lab.page.evaluate(() => performance.clearMeasures('slider-to-routed'));
+      await rank.focus();
+      const seen: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        await lab.page.keyboard.press('ArrowLeft');
+        s = await waitForRouted(lab, s.seq);
+        seen.push(s.normalized);
+      }
+      expect(await rank.inputValue()).toBe('1');
+      await expect.poll(() => new URL(lab.page.url()).hash).toContain('twin.rank=1');
+      for (let i = 0; i < 7; i++) {
+        await lab.page.keyboard.press('ArrowRight');
+        s = await waitForRouted(lab, s.seq);
+        seen.push(s.normalized);
+      }
+      expect(await rank.inputValue()).toBe('8');
+      expect(seen[2]!, 'rank 1 scores below rank 8').toBeLessThan(seen.at(-1)!);
+      expect(await lab.chart('twin-rank').locator('.recharts-reference-line').count()).toBe(1);
+      const ms = (await lab.measures('slider-to-routed')).sort((a, b) => a - b);
+      expect(ms.length).toBeGreaterThanOrEqual(5);
+      log(`slider-to-routed (Twin-Merging rank move → score drawn) on wasm over ${ms.length} moves: p50 ${percentile(ms, 50).toFixed(1)} ms, p95 ${percentile(ms, 95).toFixed(1)} ms`);
+
+      // Oracle: the headline switches to oracle routing.
+      await lab.mergePanel().getByRole('checkbox', { name: 'Oracle routing' }).check();
+      s = await waitForRouted(lab, s.seq);
+      expect(s.routing).toBe('oracle');
+      await lab.mergePanel().getByRole('checkbox', { name: 'Oracle routing' }).uncheck();
+      s = await waitForRouted(lab, s.seq);
+
+      // Hard mode: a sixth task shares invert's inputs with other labels; the router cannot tell them apart.
+      await lab.mergePanel().getByRole('checkbox', { name: 'Hard mode' }).check();
+      await expect.poll(async () => lab.chart('routing').locator('g[data-value]').count(), { timeout: 60_000 }).toBe(36);
+      await lab.waitForChart('routing');
+      const hard = lab.chart('routing').getByRole('table', { name: 'Hard tasks' });
+      const routedToHard = Number(await hard.locator('tr[data-routing]').first().getAttribute('data-routing'));
+      expect(routedToHard, 'the router errs on the hard task').toBeLessThan(0.9);
+      const accuracy = Number(await lab.chart('routing').locator('figcaption [data-routing-accuracy]').getAttribute('data-routing-accuracy'));
+      expect(accuracy).toBeLessThan(0.95);
+      log(`hard mode: ${(100 * routedToHard).toFixed(1)}% of the hard task's inputs routed to it; routing accuracy over all six tasks ${(100 * accuracy).toFixed(1)}%`);
+      await lab.screenshot('lab-twin-hard');
+      await lab.mergePanel().getByRole('checkbox', { name: 'Hard mode' }).uncheck();
+      s = await waitForRouted(lab, s.seq);
+
+      // The package: twin.json, shared/exclusive/router safetensors and the recipe, read back by the engine.
+      const files = await downloadPackage(lab, dir);
+      expect(Object.keys(files)).toEqual(['twin.json', 'shared.safetensors', 'exclusive.safetensors', 'router.safetensors', 'merge-recipe.yml']);
+      const twin = await readTwinPackage(files);
+      expect(twin.tasks).toEqual(['invert', 'permute', 'shift-left', 'shift-right', 'occlude-top']);
+      expect(twin.router).toBeDefined();
+      const recipe = parse(new TextDecoder().decode(files['merge-recipe.yml'])) as { merge_method: string; parameters: Record<string, unknown> };
+      expect(recipe.merge_method).toBe('twin_merging');
+      expect(recipe.parameters['rank']).toBe(8);
+      expect(lab.diagnostics.consoleErrors).toEqual([]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 240_000);
+
+  test('Channel Merging on the demo: K moves score and storage, conflicts within < across, assignment map, the package reads back', async ({ lab }) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'merge-lab-channel-'));
+    try {
+      await lab.open('method=channel_merging', ENGINE);
+      await lab.waitForEngine('wasm');
+      let s = await waitForRouted(lab);
+      await lab.waitForChart('channel-k');
+      await lab.waitForChart('channel-assignment');
+      const chart = lab.chart('channel-k');
+      const within = Number(await chart.locator('[data-within]').getAttribute('data-within'));
+      const across = Number(await chart.locator('[data-across]').getAttribute('data-across'));
+      log(`Channel Merging K = 2 (TIES inside groups): normalized ${s.normalized.toFixed(1)}, storage ${(100 * s.storage).toFixed(1)}%, sign conflicts within ${(100 * within).toFixed(1)}% vs across ${(100 * across).toFixed(1)}%`);
+      expect(within).toBeLessThan(across);
+      // The assignment map: one strip per task, coloured by two groups.
+      const groups = await lab.chart('channel-assignment').locator('rect[data-group]').evaluateAll((rs) => [...new Set(rs.map((r) => r.getAttribute('data-group')))].sort());
+      expect(groups).toEqual(['0', '1']);
+      await lab.screenshot('lab-channel');
+
+      const k = lab.mergePanel().getByRole('slider', { name: 'Groups K', exact: true });
+      const k2 = s;
+      await k.fill('5');
+      s = await waitForRouted(lab, s.seq);
+      // K = T keeps every expert: the oracle reproduces them exactly.
+      await lab.mergePanel().getByRole('checkbox', { name: 'Oracle routing' }).check();
+      s = await waitForRouted(lab, s.seq);
+      expect(s.routing).toBe('oracle');
+      expect(s.normalized).toBeCloseTo(100, 6);
+      expect(s.storage).toBeGreaterThan(k2.storage);
+      await k.fill('1');
+      s = await waitForRouted(lab, s.seq);
+      expect(s.normalized).toBeLessThan(k2.normalized);
+      await expect.poll(() => new URL(lab.page.url()).hash).toContain('channel.K=1');
+      await k.fill('2');
+      s = await waitForRouted(lab, s.seq);
+
+      const files = await downloadPackage(lab, dir);
+      expect(Object.keys(files)).toEqual(['channel.json', 'groups.safetensors', 'index.safetensors', 'router.safetensors', 'merge-recipe.yml']);
+      const pkg = await readChannelPackage(files);
+      expect(pkg.manifest.tasks).toEqual(['invert', 'permute', 'shift-left', 'shift-right', 'occlude-top']);
+      expect(pkg.manifest.K).toBe(2);
+      expect(lab.diagnostics.consoleErrors).toEqual([]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 180_000);
+
+  test('dropped checkpoints: the Twin-Merging package and its errors equal what the CLI writes for the same recipe', async ({ lab }) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'merge-lab-routed-mine-'));
+    try {
+      const shapes: readonly [string, number[]][] = [
+        ['model.layers.0.mlp.up_proj.weight', [24, 16]],
+        ['model.layers.0.mlp.down_proj.weight', [16, 24]],
+        ['model.norm.weight', [16]],
+      ];
+      let seed = 7;
+      const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31 - 0.5) * 2;
+      const make = async (scale: number) => {
+        const tensors: TensorWithData[] = shapes.map(([name, shape]) => ({ name, dtype: 'F32', shape, data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => scale * rand()) }));
+        return writeSafetensorsToMemory(tensors);
+      };
+      const files = { 'base-model': await make(1), 'expert-a': await make(1), 'expert-b': await make(1), 'expert-c': await make(1) };
+      // Each model also as a folder named by its id, so the lab's recipe resolves as it is on the command line.
+      for (const [id, bytes] of Object.entries(files)) {
+        fs.mkdirSync(path.join(dir, id));
+        fs.writeFileSync(path.join(dir, id, 'model.safetensors'), bytes);
+      }
+
+      await lab.open('method=twin_merging', ENGINE);
+      await lab.waitForDemo();
+      await lab.dropFiles(Object.entries(files).map(([id, bytes]) => ({ name: `${id}.safetensors`, bytes })));
+      await lab.waitForMyModels(4);
+      expect(await lab.source()).toBe('mine');
+      await lab.mergePanel().getByRole('slider', { name: 'SVD rank', exact: true }).fill('3');
+      const got = await downloadPackage(lab, dir);
+      expect(Object.keys(got)).toEqual(['twin.json', 'shared.safetensors', 'exclusive.safetensors', 'merge-recipe.yml']);
+      await lab.waitForChart('package-report');
+      const ratio = Number(await lab.chart('package-report').locator('[data-storage-ratio]').getAttribute('data-storage-ratio'));
+      expect(ratio).toBeGreaterThan(0);
+      const csv = await lab.exportChart('package-report', 'CSV');
+      const lines = csv.bytes.toString('utf8').trim().split(/\r\n/);
+      expect(lines[0]).toBe('tensor,error_expert-a,error_expert-b,error_expert-c');
+      expect(lines).toHaveLength(4);
+
+      // The same recipe through the CLI, on the same files: the same tensors, bit for bit.
+      const recipeFile = path.join(dir, 'recipe.yml');
+      fs.writeFileSync(recipeFile, got['merge-recipe.yml']!);
+      const out = path.join(dir, 'cli');
+      await promisify(execFile)(process.execPath, [path.join(ROOT, 'node_modules/tsx/dist/cli.mjs'), path.join(ROOT, 'src/cli/main.ts'), 'merge', recipeFile, '--out', out, '--backend', 'cpu', '--no-progress'], { cwd: dir });
+      for (const name of ['shared.safetensors', 'exclusive.safetensors']) {
+        const cli = new Uint8Array(fs.readFileSync(path.join(out, name)));
+        expect(Buffer.from(got[name]!).equals(Buffer.from(cli)), `${name}: the lab's bytes equal the CLI's`).toBe(true);
+      }
+      const a = JSON.parse(new TextDecoder().decode(got['twin.json'])) as { tasks: string[] };
+      const b = JSON.parse(fs.readFileSync(path.join(out, 'twin.json'), 'utf8')) as { tasks: string[] };
+      expect(a.tasks).toEqual(b.tasks);
+      await lab.screenshot('lab-routed-mine');
+
+      // Channel Merging on the same checkpoints: rebuilt as K moves (small models), K = T rebuilds every expert exactly.
+      await lab.mergePanel().getByRole('combobox', { name: 'Merge method' }).selectOption('channel_merging');
+      let seq = await lab.waitForChart('package-report');
+      const errorsAt = async () => {
+        const rows = (await lab.exportChart('package-report', 'CSV')).bytes.toString('utf8').trim().split(/\r\n/).slice(1);
+        return rows.flatMap((r) => r.split(',').slice(1).map(Number));
+      };
+      const atTwo = await errorsAt();
+      expect(Math.max(...atTwo)).toBeGreaterThan(0);
+      await lab.mergePanel().getByRole('slider', { name: 'Groups K', exact: true }).fill('3');
+      seq = await lab.waitForChart('package-report', seq);
+      expect(await errorsAt()).toEqual(atTwo.map(() => 0));
+      expect(lab.diagnostics.consoleErrors).toEqual([]);
+      expect(lab.diagnostics.consoleErrors).toEqual([]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 180_000);
+});
