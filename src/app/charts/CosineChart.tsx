@@ -7,7 +7,7 @@ import { useState } from 'react';
 import { Bar, BarChart, CartesianGrid, Tooltip, XAxis, YAxis } from 'recharts';
 import { useLabStore } from '../store/index.js';
 import { ChartFrame } from './ChartFrame.js';
-import { Drawn } from './Drawn.js';
+import { Drawn, useStable } from './Drawn.js';
 import { Heatmap } from './Heatmap.js';
 import { useModelLabel } from './labels.js';
 
@@ -22,7 +22,9 @@ export function CosineChart() {
   const chart = useLabStore((s) => s.diagnostics);
   const label = useModelLabel();
   const [scope, setScope] = useState('');
-  const d = chart.shown?.data;
+  const answer = chart.shown?.data;
+  // A density or λ move re-asks the diagnostics, but cosines of the untrimmed task vectors stay.
+  const d = useStable(answer, answer ? JSON.stringify([answer.models, answer.overall.cosine, answer.tensors.map((t) => [t.name, t.cosine])]) : '');
   const tensor = d?.tensors.find((t) => t.name === scope);
   const matrix = tensor?.cosine ?? d?.overall.cosine ?? [];
   const labels = (d?.models ?? []).map(label);

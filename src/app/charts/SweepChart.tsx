@@ -3,6 +3,7 @@
  * they are, and the current value marked — where the slider sits on the curve. Recomputed when
  * anything but the swept parameter changes, once the sliders rest.
  */
+import { useDeferredValue } from 'react';
 import { CartesianGrid, Legend, Line, LineChart, ReferenceLine, Tooltip, XAxis, YAxis } from 'recharts';
 import { useShallow } from 'zustand/react/shallow';
 import { sweepParamFor } from '../store/charts-slice.js';
@@ -22,7 +23,8 @@ export function SweepChart() {
   const label = useModelLabel();
   const param = sweepParamFor(method, wanted);
   const d = chart.shown?.data;
-  const current = d?.param === 'lambda' ? lambda : density;
+  // The marker follows the slider at low priority: redrawing this chart must not delay the score.
+  const current = useDeferredValue(d?.param === 'lambda' ? lambda : density);
   const rows = d ? d.points.map((p) => ({ x: p.value, normalized: p.normalized, ...Object.fromEntries(p.perTask.map((v, i) => [`t${i}`, v])) })) : [];
   const best = d?.points.reduce((a, b) => (b.normalized > a.normalized ? b : a), d.points[0]!);
   const empty = source === 'mine' ? 'Sweeps score the demo; they are not available for your own checkpoints (there is no data to score them on).' : param ? 'Computing the sweep…' : 'This method has neither λ nor density to sweep.';

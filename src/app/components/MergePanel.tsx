@@ -269,15 +269,21 @@ function RecipeYaml() {
   });
   // After a merge, the job's own "Download recipe" link is the one to use (the recipe it merged).
   const merged = useLabStore((s) => s.job.status === 'done' && !findRoutedMethod(s.method));
-  const url = useMemo(() => (merged ? undefined : URL.createObjectURL(new Blob([yaml], { type: 'application/yaml' }))), [yaml, merged]);
-  useEffect(() => () => (url ? URL.revokeObjectURL(url) : undefined), [url]);
+  // The file is made when the link is used, not on every slider move.
+  const url = useRef<string | undefined>(undefined);
+  useEffect(() => () => (url.current ? URL.revokeObjectURL(url.current) : undefined), []);
+  const prepare = (a: HTMLAnchorElement) => {
+    if (url.current) URL.revokeObjectURL(url.current);
+    url.current = URL.createObjectURL(new Blob([currentRecipeYaml(useLabStore.getState())], { type: 'application/yaml' }));
+    a.href = url.current;
+  };
   return (
     <details className="recipe" open role="group" aria-label="Recipe">
       <summary>Recipe (mergekit YAML)</summary>
       <pre aria-label="Recipe YAML">{yaml}</pre>
       <p className="buttons">
-        {url && (
-          <a href={url} download="merge-recipe.yml">
+        {!merged && (
+          <a href="#recipe" download="merge-recipe.yml" onMouseDown={(e) => prepare(e.currentTarget)} onKeyDown={(e) => e.key === 'Enter' && prepare(e.currentTarget)} onClick={(e) => prepare(e.currentTarget)}>
             Download recipe
           </a>
         )}{' '}

@@ -117,10 +117,27 @@ function prepareGta(c: GtaConfig, input: PrepareInput): PreparedMerge {
   };
 }
 
-/** τ = θ − θ0 on the CPU (float32, as the backend would), its mask, and the rescale, as one array. */
-function sparsifyScale(c: GtaConfig, input: PrepareInput, m: ModelValues, stream: number, base: Float32Array, rescale: boolean): Float32Array | undefined {
+/**
+ * τ = θ − θ0 on the CPU (float32, as the backend would), kept while both inputs live: a live
+ * session serves the same decoded arrays on every slider move, so τ is computed once per tensor;
+ * a streaming merge reads new arrays each time, and its entries go with them.
+ */
+const taskVectors = new WeakMap<Float32Array, WeakMap<Float32Array, Float32Array>>();
+
+function taskVector(values: Float32Array, base: Float32Array): Float32Array {
+  let byBase = taskVectors.get(values);
+  const kept = byBase?.get(base);
+  if (kept) return kept;
   const tau = new Float32Array(base.length);
-  for (let e = 0; e < tau.length; e++) tau[e] = m.values[e]! - base[e]!;
+  for (let e = 0; e < tau.length; e++) tau[e] = values[e]! - base[e]!;
+  if (!byBase) taskVectors.set(values, (byBase = new WeakMap()));
+  byBase.set(base, tau);
+  return tau;
+}
+
+/** τ, its mask, and the rescale, as one array. */
+function sparsifyScale(c: GtaConfig, input: PrepareInput, m: ModelValues, stream: number, base: Float32Array, rescale: boolean): Float32Array | undefined {
+  const tau = taskVector(m.values, base);
   const mask = sparsifyMask(tau, {
     kind: c.sparsification!,
     density: num(m.params.density, 1),
