@@ -4,17 +4,10 @@
  */
 import cliProgress from 'cli-progress';
 import type { MergeProgress } from '../engine/merge/progress.js';
+import { fmtBytes } from '../engine/routed/report.js';
 
-export function formatBytes(n: number): string {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1000;
-    i++;
-  }
-  return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
-}
+/** The engine's byte formatting (its reports and the command line read alike). */
+export const formatBytes = fmtBytes;
 
 export interface ProgressBar {
   update(p: MergeProgress): void;

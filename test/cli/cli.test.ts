@@ -11,7 +11,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, it, type ExpectStatic } from 'vitest';
 import { METHODS } from '../../src/engine/methods/registry.js';
-import { TINY_CONFIG, TINY_TENSORS, Workspace, listFiles, mergeArgs, runCliAsync, withCheckpoint, type CliResult, type TinyTensor } from './helpers.js';
+import { TINY_CONFIG, TINY_TENSORS, Workspace, listFiles, memo, mergeArgs, runCliAsync, withCheckpoint, type CliResult, type TinyTensor } from './helpers.js';
 
 let ws: Workspace;
 
@@ -56,11 +56,6 @@ afterAll(async () => {
   await ws?.dispose();
 });
 
-/** One CLI run, started on first use and shared by every test that needs it. */
-function memo(run: () => Promise<CliResult>): () => Promise<CliResult> {
-  let p: Promise<CliResult> | undefined;
-  return () => (p ??= run());
-}
 const merge = (recipe: string, out: string, ...extra: string[]) => memo(() => runCliAsync(mergeArgs(ws.path(recipe), ws.path(out), ...extra)));
 
 const runs = {

@@ -282,3 +282,9 @@ export async function withCheckpoint<T>(p: string, f: (c: Checkpoint) => Promise
     await c.close();
   }
 }
+
+/** One CLI run, started on first use and shared by every test that needs it. */
+export function memo(run: () => Promise<CliResult>): () => Promise<CliResult> {
+  let p: Promise<CliResult> | undefined;
+  return () => (p ??= run());
+}

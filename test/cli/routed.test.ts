@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, it, type ExpectStatic } from 'vitest';
 import { readChannelPackage, taskWeights } from '../../src/engine/methods/channel/index.js';
 import { partDelta, readTwinPackage } from '../../src/engine/methods/twin/index.js';
 import { parseRecipe } from '../../src/engine/recipe/parse.js';
-import { TINY_CONFIG, TINY_TENSORS, Workspace, listFiles, mergeArgs, runCliAsync, withCheckpoint, type CliResult } from './helpers.js';
+import { TINY_CONFIG, TINY_TENSORS, Workspace, listFiles, memo, mergeArgs, runCliAsync, withCheckpoint, type CliResult } from './helpers.js';
 
 let ws: Workspace;
 const EXPERTS = ['ft-a', 'ft-b', 'ft-c'];
@@ -35,10 +35,6 @@ afterAll(async () => {
   await ws?.dispose();
 });
 
-function memo(run: () => Promise<CliResult>): () => Promise<CliResult> {
-  let p: Promise<CliResult> | undefined;
-  return () => (p ??= run());
-}
 const merge = (recipe: string, out: string, ...extra: string[]) => memo(() => runCliAsync(mergeArgs(ws.path(recipe), ws.path(out), ...extra)));
 const runs = {
   twin: merge('twin.yaml', 'out/twin', '--stats'),

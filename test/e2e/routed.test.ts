@@ -82,10 +82,12 @@ describeE2E('routed methods', () => {
       // The spectrum marks Twin-Merging's rank.
       expect(await lab.chart('svd-spectrum').locator('[data-rank]').getAttribute('data-rank')).toBe('4');
       await lab.screenshot('lab-twin');
+      expect(await lab.unnamedControls(), 'every Twin-Merging control has an accessible name').toEqual([]);
 
       // Rank 4 → 1 → 8 from the keyboard: the score follows, the hash records it.
       const rank = lab.mergePanel().getByRole('slider', { name: 'SVD rank', exact: true });
       await lab.page.evaluate(() => performance.clearMeasures('slider-to-routed'));
+      const memoryBefore = await lab.engineMemory();
       await rank.focus();
       const seen: number[] = [];
       for (let i = 0; i < 3; i++) {
@@ -101,6 +103,8 @@ describeE2E('routed methods', () => {
         seen.push(s.normalized);
       }
       expect(await rank.inputValue()).toBe('8');
+      // The lab session's caches hold plain arrays: ten rank moves leave no tensor behind in the worker.
+      expect(await lab.engineMemory()).toEqual(memoryBefore);
       expect(seen[2]!, 'rank 1 scores below rank 8').toBeLessThan(seen.at(-1)!);
       expect(await lab.chart('twin-rank').locator('.recharts-reference-line').count()).toBe(1);
       const ms = (await lab.measures('slider-to-routed')).sort((a, b) => a - b);
@@ -160,6 +164,7 @@ describeE2E('routed methods', () => {
       const groups = await lab.chart('channel-assignment').locator('rect[data-group]').evaluateAll((rs) => [...new Set(rs.map((r) => r.getAttribute('data-group')))].sort());
       expect(groups).toEqual(['0', '1']);
       await lab.screenshot('lab-channel');
+      expect(await lab.unnamedControls(), 'every Channel Merging control has an accessible name').toEqual([]);
 
       const k = lab.mergePanel().getByRole('slider', { name: 'Groups K', exact: true });
       const k2 = s;
@@ -188,6 +193,28 @@ describeE2E('routed methods', () => {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   }, 180_000);
+
+  test('the URL restores the routed settings; a preset opens Channel Merging with its story', async ({ lab }) => {
+    await lab.open('method=twin_merging&twin.lambda=0.5&twin.energy=0.8&twin.temperature=0.5&twin.topk=2&twin.oracle=1', ENGINE);
+    await lab.waitForEngine('wasm');
+    const panel = lab.mergePanel();
+    expect(await panel.getByRole('combobox', { name: 'Merge method' }).inputValue()).toBe('twin_merging');
+    expect(await panel.getByRole('slider', { name: 'λ of the shared expert' }).inputValue()).toBe('0.5');
+    expect(await panel.getByRole('checkbox', { name: 'Cut by energy share' }).isChecked()).toBe(true);
+    expect(await panel.getByRole('slider', { name: 'Energy share' }).inputValue()).toBe('0.8');
+    expect(await panel.getByRole('slider', { name: 'Router top-k' }).inputValue()).toBe('2');
+    const s = await waitForRouted(lab);
+    expect(s.routing).toBe('oracle');
+    const recipe = parse(await lab.recipeYaml()) as { parameters: Record<string, unknown> };
+    expect(recipe.parameters).toMatchObject({ shared_method: 'task_arithmetic', lambda: 0.5, energy: 0.8, temperature: 0.5, topK: 2 });
+
+    await lab.page.getByRole('combobox', { name: 'Preset' }).selectOption('channels');
+    await expect.poll(async () => panel.getByRole('combobox', { name: 'Merge method' }).inputValue()).toBe('channel_merging');
+    expect(await panel.getByRole('combobox', { name: 'Within-group method' }).inputValue()).toBe('ties');
+    expect(await panel.getByRole('slider', { name: 'Groups K' }).inputValue()).toBe('2');
+    await lab.waitForChart('channel-k');
+    expect(lab.diagnostics.consoleErrors).toEqual([]);
+  }, 120_000);
 
   test('dropped checkpoints: the Twin-Merging package and its errors equal what the CLI writes for the same recipe', async ({ lab }) => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'merge-lab-routed-mine-'));

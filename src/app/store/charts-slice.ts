@@ -4,12 +4,11 @@
  * sign conflicts follow every slider move; the spectrum depends only on the models, the tensor and
  * the rank; the sweep on everything but the swept parameter (and waits for the sliders to rest).
  */
-import { isMergeLabError } from '../../engine/errors.js';
 import { findMethod } from '../../engine/methods/registry.js';
 import { toAppError } from '../demo/errors.js';
-import { isEngineGone } from '../engine/failures.js';
 import { chartRecipeYaml, spectrumRecipeYaml, sweepPlan } from '../recipe/chart-recipes.js';
 import { engineClient } from './engine-slice.js';
+import { latestRequest } from './latest-request.js';
 import type { ChartData, ChartsSlice, LabState, SliceCreator, SweepParam } from './types.js';
 
 /** A sweep waits this long after the last change, so dragging λ does not start a sweep per pixel. */
@@ -32,25 +31,9 @@ export const createChartsSlice: SliceCreator<ChartsSlice> = (set, get, api) => {
   let spectrumKey = '';
   let sweepKey = '';
 
-  /** Runs one latest-wins request for chart `name` and stores its answer if it is still the newest. */
-  function request<K extends 'diagnostics' | 'spectrum' | 'sweep'>(name: K, call: () => Promise<NonNullable<LabState[K]['shown']>['data']>, inputAt?: number, forget?: () => void) {
-    const seq = get()[name].requested + 1;
-    set({ [name]: { ...get()[name], status: 'computing', requested: seq } } as Partial<LabState>);
-    call().then(
-      (data) => {
-        const c = get()[name];
-        if (c.shown && c.shown.seq > seq) return;
-        set({ [name]: { status: seq === c.requested ? 'ready' : 'computing', requested: c.requested, shown: { seq, data, ...(inputAt !== undefined ? { inputAt } : {}) } } } as Partial<LabState>);
-      },
-      (e: unknown) => {
-        // A worker lost under the call: ask again next time even though the inputs are the same.
-        if (isEngineGone(e)) forget?.();
-        if ((isMergeLabError(e) && e.code === 'CANCELLED') || isEngineGone(e)) return;
-        const c = get()[name];
-        if (seq === c.requested) set({ [name]: { ...c, status: 'error', error: toAppError(e) } } as Partial<LabState>);
-      },
-    );
-  }
+  const request = <K extends 'diagnostics' | 'spectrum' | 'sweep'>(name: K, call: () => Promise<NonNullable<LabState[K]['shown']>['data']>, inputAt?: number, forget?: () => void) =>
+    latestRequest({ getState: get, setState: set }, name, call, inputAt, forget);
+
 
   // Dropped models, their roles and per-model values change the recipe too.
   api.subscribe((s, prev) => {

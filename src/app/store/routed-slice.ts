@@ -8,14 +8,13 @@ import * as Comlink from 'comlink';
 import type { MergeProgress } from '../../engine/merge/progress.js';
 import { TWIN_FILES } from '../../engine/methods/twin/package.js';
 import { CHANNEL_FILES } from '../../engine/methods/channel/package.js';
-import { isMergeLabError } from '../../engine/errors.js';
 import { demoAssets } from '../demo/assets.js';
 import { toAppError } from '../demo/errors.js';
 import { fetchHardDemo } from '../demo/hard.js';
-import { isEngineGone } from '../engine/failures.js';
 import { channelSettings, routedRecipeYaml, twinSettings } from '../recipe/routed-recipe.js';
 import { isRoutedMethod } from '../routed/methods.js';
 import { demoFiles, engineClient } from './engine-slice.js';
+import { latestRequest } from './latest-request.js';
 import type { ChannelControls, ChartData, LabState, RoutedPackageState, RoutedSlice, SliceCreator, TwinControls } from './types.js';
 
 export const DEFAULT_TWIN: TwinControls = { lambda: 0.3, useEnergy: false, rank: 4, energy: 0.9, temperature: 1, oracle: false, hard: false };
@@ -57,23 +56,9 @@ function releasePackage(): void {
 }
 
 export const createRoutedSlice: SliceCreator<RoutedSlice> = (set, get, api) => {
-  /** One latest-wins request for view `name`; its answer is kept if it is still the newest. */
-  function request<K extends 'twinView' | 'channelView'>(name: K, call: () => Promise<NonNullable<LabState[K]['shown']>['data']>, inputAt?: number) {
-    const seq = get()[name].requested + 1;
-    set({ [name]: { ...get()[name], status: 'computing', requested: seq } } as Partial<LabState>);
-    call().then(
-      (data) => {
-        const c = get()[name];
-        if (c.shown && c.shown.seq > seq) return;
-        set({ [name]: { status: seq === c.requested ? 'ready' : 'computing', requested: c.requested, shown: { seq, data, ...(inputAt !== undefined ? { inputAt } : {}) } } } as Partial<LabState>);
-      },
-      (e: unknown) => {
-        if ((isMergeLabError(e) && e.code === 'CANCELLED') || isEngineGone(e)) return;
-        const c = get()[name];
-        if (seq === c.requested) set({ [name]: { ...c, status: 'error', error: toAppError(e) } } as Partial<LabState>);
-      },
-    );
-  }
+  const request = <K extends 'twinView' | 'channelView'>(name: K, call: () => Promise<NonNullable<LabState[K]['shown']>['data']>, inputAt?: number) =>
+    latestRequest({ getState: get, setState: set }, name, call, inputAt);
+
 
   const clearPackage = () => {
     packageRun++;

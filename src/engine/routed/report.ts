@@ -4,6 +4,7 @@ import type { RoutedReport } from './types.js';
 
 export const pct = (ratio: number): string => `${(100 * ratio).toFixed(1)} %`;
 
+/** Bytes in SI units (the command line's style): "431.0 KB". */
 export function fmtBytes(n: number): string {
   const units = ['B', 'KB', 'MB', 'GB', 'TB'];
   let v = n;

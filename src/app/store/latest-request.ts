@@ -1,0 +1,41 @@
+/**
+ * One latest-wins request for a piece of chart data (diagnostics, spectrum, sweep, the routed
+ * views): numbered when sent, its answer kept only if nothing newer was shown, its error only if
+ * it is still the newest; an overtaken (CANCELLED) or orphaned (worker gone) call says nothing.
+ */
+import type { StoreApi } from 'zustand';
+import { isMergeLabError } from '../../engine/errors.js';
+import { toAppError } from '../demo/errors.js';
+import { isEngineGone } from '../engine/failures.js';
+import type { ChartData, LabState } from './types.js';
+
+/** The store keys that hold ChartData. */
+export type ChartKey = 'diagnostics' | 'spectrum' | 'sweep' | 'twinView' | 'channelView';
+type DataOf<K extends ChartKey> = NonNullable<LabState[K]['shown']>['data'];
+
+export function latestRequest<K extends ChartKey>(
+  store: Pick<StoreApi<LabState>, 'getState' | 'setState'>,
+  name: K,
+  call: () => Promise<DataOf<K>>,
+  inputAt?: number,
+  /** Called when the worker was lost under the call (ask again next time even for the same inputs). */
+  forget?: () => void,
+): void {
+  const get = () => store.getState()[name] as ChartData<DataOf<K>>;
+  const put = (c: ChartData<DataOf<K>>) => store.setState({ [name]: c } as Partial<LabState>);
+  const seq = get().requested + 1;
+  put({ ...get(), status: 'computing', requested: seq });
+  call().then(
+    (data) => {
+      const c = get();
+      if (c.shown && c.shown.seq > seq) return;
+      put({ status: seq === c.requested ? 'ready' : 'computing', requested: c.requested, shown: { seq, data, ...(inputAt !== undefined ? { inputAt } : {}) } });
+    },
+    (e: unknown) => {
+      if (isEngineGone(e)) forget?.();
+      if ((isMergeLabError(e) && e.code === 'CANCELLED') || isEngineGone(e)) return;
+      const c = get();
+      if (seq === c.requested) put({ ...c, status: 'error', error: toAppError(e) });
+    },
+  );
+}
