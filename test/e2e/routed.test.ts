@@ -216,7 +216,7 @@ describeE2E('routed methods', () => {
     expect(lab.diagnostics.consoleErrors).toEqual([]);
   }, 120_000);
 
-  test('dropped checkpoints: the Twin-Merging package and its errors equal what the CLI writes for the same recipe', async ({ lab }) => {
+  test("dropped checkpoints: the Twin-Merging package equals the CLI's for the same recipe; Channel Merging shows its clustering and errors against K", async ({ lab }) => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'merge-lab-routed-mine-'));
     try {
       const shapes: readonly [string, number[]][] = [
@@ -276,6 +276,10 @@ describeE2E('routed methods', () => {
       };
       const atTwo = await errorsAt();
       expect(Math.max(...atTwo)).toBeGreaterThan(0);
+      // The clustering of the user's checkpoints: each tensor's assignment map, two groups at K = 2.
+      await lab.waitForChart('channel-assignment');
+      const groups = await lab.chart('channel-assignment').locator('rect[data-group]').evaluateAll((rs) => [...new Set(rs.map((r) => r.getAttribute('data-group')))].sort());
+      expect(groups).toEqual(['0', '1']);
       await lab.mergePanel().getByRole('slider', { name: 'Groups K', exact: true }).fill('3');
       seq = await lab.waitForChart('package-report', seq);
       expect(await errorsAt()).toEqual(atTwo.map(() => 0));

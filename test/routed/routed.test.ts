@@ -326,6 +326,20 @@ describe('error sweeps (what the lab draws for checkpoints without data)', () =>
     expect(report.storageSweep[0]!.meanError!).toBeGreaterThan(report.storageSweep[1]!.meanError!);
   });
 
+  it('channel_merging with assignments: one map per tensor, the same grouping the package index holds', async () => {
+    const r = recipe('channel_merging', 'groups: 2, group_method: ties, density: 0.5, lambda: 1');
+    const { files, report } = await CHANNEL_MERGING.buildPackage(r, checkpoints, { assignments: true });
+    expect(report.assignments!.map((a) => a.tensor)).toEqual(TENSORS.map((t) => t.name));
+    const pkg = await readChannelPackage(files);
+    for (const [j, a] of report.assignments!.entries()) {
+      const t = pkg.model.tensors[j]!;
+      expect(a.K).toBe(2);
+      expect(a.channels).toBe(t.channels);
+      for (let c = 0; c < a.channels; c++) for (let task = 0; task < EXPERTS.length; task++) expect(a.groups[c]![task]).toBe(t.index[task * t.channels + c]);
+    }
+    expect((await build(CHANNEL_MERGING, r)).report.assignments).toBeUndefined();
+  });
+
   it('twin_merging reports the mean error per task at every swept rank, falling as the rank grows', async () => {
     const { report } = await build(TWIN_MERGING, recipe('twin_merging', 'shared_method: task_arithmetic, lambda: 0.5, rank: 1'));
     const errs = report.storageSweep.map((p) => p.taskErrors!);

@@ -13,7 +13,7 @@ import { CosineChart } from './CosineChart.js';
 import { SignConflictChart } from './SignConflictChart.js';
 import { SpectrumChart } from './SpectrumChart.js';
 import { SweepChart } from './SweepChart.js';
-import { AssignmentChart } from './routed/AssignmentChart.js';
+import { AssignmentChart, PackageAssignmentChart } from './routed/AssignmentChart.js';
 import { ChannelKChart } from './routed/ChannelKChart.js';
 import { PackageReportChart } from './routed/PackageReportChart.js';
 import { RoutingChart } from './routed/RoutingChart.js';
@@ -54,6 +54,7 @@ export function ChartsPanel() {
         {demo && channel && !hide('storage') && <ChannelKChart />}
         {demo && channel && !hide('assignment') && <AssignmentChart />}
         {!demo && routed && !hide('storage') && <PackageReportChart />}
+        {!demo && channel && !hide('assignment') && <PackageAssignmentChart />}
         {!hide('conflicts') && <SignConflictChart />}
         {!hide('cosines') && <CosineChart />}
         {!hide('spectrum') && !channel && <SpectrumChart />}

@@ -320,6 +320,7 @@ export function createEngine(host: EngineHost = {}): EngineApi {
           cancel: token,
           // The lab draws the error against K too; its models are small enough to rebuild at each K.
           errorSweep: true,
+          assignments: true,
           onWarning: (w) => all.push(w),
           onProgress: onProgress ? (x) => void Promise.resolve(onProgress(x)).catch(() => undefined) : undefined,
         });

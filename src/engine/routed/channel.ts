@@ -39,6 +39,7 @@ import {
   type GroupsDtype,
 } from '../methods/channel/index.js';
 import { publicMethod } from '../methods/channel/channel-merge.js';
+import { assignmentMap, type AssignmentMap } from '../methods/channel/assignment.js';
 import type { Recipe } from '../recipe/types.js';
 import { recipeToObject } from '../recipe/write.js';
 import { describeErrors, describeStorage, fmtParams, injectJson, pct } from './report.js';
@@ -235,6 +236,7 @@ async function buildChannel(recipe: Recipe, checkpoints: ReadonlyMap<string, Che
   const errors: TensorError[] = [];
   // sweep[k - 1][task]: Σ over tensors of the error at K = k (errorSweep only).
   const sweep = o.errorSweep ? Array.from({ length: T }, () => new Array<number>(T).fill(0)) : undefined;
+  const assignments: AssignmentMap[] = [];
   for (const [i, spec] of source.tensors.entries()) {
     throwIfCancelled(o.cancel);
     const { base, experts } = await source.read(spec.name);
@@ -244,6 +246,7 @@ async function buildChannel(recipe: Recipe, checkpoints: ReadonlyMap<string, Che
     const t: ChannelTensor = { ...merged, groups: stored(merged.groups, s.dtype) };
     tensors.push(t);
     errors.push({ name: spec.name, shape: spec.shape, kind: 'channel', errors: tensorErrors(t, base, experts) });
+    if (o.assignments) assignments.push(assignmentMap(t, s.experts, s.K));
     if (sweep) {
       for (let k = 1; k <= T; k++) {
         const at = k === s.K ? t : await mergeTensor(ctx, d, k).then((m) => ({ ...m, groups: stored(m.groups, s.dtype) }));
@@ -278,6 +281,7 @@ async function buildChannel(recipe: Recipe, checkpoints: ReadonlyMap<string, Che
       const taskErrors = sweep?.[k]!.map((e) => e / Math.max(1, tensors.length));
       return { setting: k + 1, bytes: x.packageBytes, ratio: x.ratio, ...(taskErrors ? { taskErrors, meanError: taskErrors.reduce((a, b) => a + b, 0) / T } : {}) };
     }),
+    ...(o.assignments ? { assignments } : {}),
     router: false,
     warnings,
   };

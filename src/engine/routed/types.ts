@@ -10,6 +10,7 @@ import type { Checkpoint } from '../io/types.js';
 import type { CancelToken, MergeProgress } from '../merge/progress.js';
 import type { ParamSpec } from '../methods/types.js';
 import type { Recipe } from '../recipe/types.js';
+import type { AssignmentMap } from '../methods/channel/assignment.js';
 
 /** A string parameter that names a merge method run inside the routed one (Recipe.options). */
 export interface OptionSpec {
@@ -48,6 +49,8 @@ export interface RoutedBuildOptions {
    * tensor instead of one; the lab asks for it on small models). Twin-Merging's sweep is free.
    */
   readonly errorSweep?: boolean;
+  /** Channel Merging: also report each tensor's assignment map (which group each task's row is in, per channel). */
+  readonly assignments?: boolean;
 }
 
 /** One tensor's reconstruction error, per task: how far the package's rebuilt weights are from the expert's. */
@@ -99,6 +102,8 @@ export interface RoutedReport {
   readonly storage: PackageStorage;
   /** The same storage at other settings (ranks, or K = 1..T), with the mean error when known. */
   readonly storageSweep: readonly SweepEntry[];
+  /** Channel Merging with RoutedBuildOptions.assignments: one map per tensor, in tensor order. */
+  readonly assignments?: readonly AssignmentMap[];
   /** Always false here: a router needs data (see the file header). */
   readonly router: false;
   readonly warnings: readonly string[];

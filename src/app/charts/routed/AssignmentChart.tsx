@@ -3,9 +3,11 @@
  * coloured by the group the task's row falls in — channels sorted by their partition (most common
  * first), so the few ways the experts split show as blocks. Right, how often two tasks share a group.
  */
+import { useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { useLabStore } from '../../store/index.js';
 import type { AssignmentMap } from '../../../engine/api/engine-api.js';
+import type { AppError } from '../../store/types.js';
 import { ChartFrame } from '../ChartFrame.js';
 import { Drawn } from '../Drawn.js';
 import { Heatmap } from '../Heatmap.js';
@@ -68,19 +70,28 @@ function AssignmentStrip({ a, labels }: { a: AssignmentMap; labels: readonly str
   );
 }
 
-export function AssignmentChart() {
-  const { chart, tensor, setChannel } = useLabStore(useShallow((s) => ({ chart: s.channelView, tensor: s.channel.tensor, setChannel: s.setChannel })));
+interface FigureProps {
+  readonly a?: AssignmentMap;
+  readonly status: 'idle' | 'computing' | 'ready' | 'error';
+  readonly error?: AppError;
+  readonly seq?: number;
+  readonly tensors: readonly { readonly name: string; readonly shape: readonly number[] }[];
+  readonly tensor: string | undefined;
+  readonly onTensor: (name: string) => void;
+  readonly empty?: string;
+}
+
+function AssignmentFigure({ a, status, error, seq, tensors, tensor, onTensor, empty }: FigureProps) {
   const label = useModelLabel();
-  const v = chart.shown?.data;
-  const a = v?.assignment;
   const labels = (a?.tasks ?? []).map(label);
   return (
     <ChartFrame
       id="channel-assignment"
       title="Which group each task's channels use"
-      status={chart.status}
-      error={chart.error}
-      seq={chart.shown?.seq}
+      status={status}
+      error={error}
+      seq={seq}
+      empty={empty}
       caption={
         a ? (
           <>
@@ -92,11 +103,11 @@ export function AssignmentChart() {
         )
       }
       controls={
-        v && (
+        tensors.length > 0 && (
           <p className="field">
             <label htmlFor="channel-tensor">Tensor</label>{' '}
-            <select id="channel-tensor" value={tensor ?? v.settings.tensor} onChange={(e) => setChannel({ tensor: e.target.value })}>
-              {v.tensors.map((t) => (
+            <select id="channel-tensor" value={tensor ?? a?.tensor} onChange={(e) => onTensor(e.target.value)}>
+              {tensors.map((t) => (
                 <option key={t.name} value={t.name}>
                   {t.name} [{t.shape.join(' × ')}]
                 </option>
@@ -113,11 +124,40 @@ export function AssignmentChart() {
           draw={() => (
             <div className="chart-pair">
               <AssignmentStrip a={a} labels={labels} />
-              <Heatmap labels={labels} values={a.together} scale="sequential" cell={40} legend="share of channels in one group" describe={(x, y, s) => `${x} and ${y} share a group on ${(100 * s).toFixed(1)}% of channels`} />
+              <Heatmap labels={labels} values={a.together} scale="sequential" cell={40} legend="share of channels in one group" describe={(x, y, v) => `${x} and ${y} share a group on ${(100 * v).toFixed(1)}% of channels`} />
             </div>
           )}
         />
       )}
     </ChartFrame>
+  );
+}
+
+/** On the demo: the map the lab session cut for the chosen tensor at the current K. */
+export function AssignmentChart() {
+  const { chart, tensor, setChannel } = useLabStore(useShallow((s) => ({ chart: s.channelView, tensor: s.channel.tensor, setChannel: s.setChannel })));
+  const v = chart.shown?.data;
+  return <AssignmentFigure a={v?.assignment} status={chart.status} error={chart.error} seq={chart.shown?.seq} tensors={v?.tensors ?? []} tensor={tensor} onTensor={(name) => setChannel({ tensor: name })} />;
+}
+
+/** On the user's checkpoints: every tensor's map came with the package build; the select only picks one. */
+export function PackageAssignmentChart() {
+  const pkg = useLabStore((s) => s.routedPackage);
+  const [tensor, setTensor] = useState<string>();
+  const maps = pkg.report?.assignments ?? [];
+  const a = maps.find((m) => m.tensor === tensor) ?? maps.find((m) => m.channels > 1) ?? maps[0];
+  const shapes = (pkg.report?.tensors ?? []).filter((t) => maps.some((m) => m.tensor === t.name));
+  const status = pkg.status === 'building' ? 'computing' : pkg.status === 'ready' ? 'ready' : pkg.status === 'error' ? 'error' : 'idle';
+  return (
+    <AssignmentFigure
+      a={a}
+      status={status}
+      error={pkg.error}
+      seq={pkg.seq}
+      tensors={shapes}
+      tensor={a?.tensor}
+      onTensor={setTensor}
+      empty="Build the package (in the Merge panel) to see how the channels were clustered."
+    />
   );
 }
