@@ -3,6 +3,7 @@
  * per backend, each run in its own `merge-lab merge --stats` process so peak RSS is that merge's.
  *
  *   npm run bench -- [--params 10M,100M] [--models 4] [--backends wasm,cpu,webgpu] [--dir .cache/bench] [--live 100]
+ *                    [--routed twin_merging,channel_merging]   (packages from the same models; --routed '' skips them)
  *
  * Models are generated once into --dir (about params × 4 bytes × (models + 1)) and reused. Then
  * the live-recompute latency on the demo (bench/live-bench.ts) per backend. A backend that cannot
@@ -23,6 +24,7 @@ const { values } = parseArgs({
     dir: { type: 'string', default: '.cache/bench' },
     density: { type: 'string', default: '0.3' },
     live: { type: 'string', default: '100' },
+    routed: { type: 'string', default: 'twin_merging,channel_merging' },
   },
 });
 
@@ -73,10 +75,41 @@ for (const size of values.params!.split(',')) {
     console.log(`| ${r.backend} | ${r.seconds.toFixed(1)} | ${(r.paramsPerSec / 1e6).toFixed(2)} M | ${ratio} | ${r.rssMiB.toFixed(0)} |`);
   }
 
+  // The routed methods' packages from the same checkpoints (no data: no router), on the first backend.
+  const routed = (values.routed ?? '').split(',').filter(Boolean);
+  if (routed.length > 0) {
+    const models = Array.from({ length: nModels }, (_, i) => `  - model: ft${i + 1}`).join('\n');
+    const recipes: Record<string, string> = {
+      twin_merging: 'shared_method: task_arithmetic, lambda: 0.3, rank: 8',
+      channel_merging: 'groups: 2, group_method: ties, density: 0.3, lambda: 1',
+    };
+    const backend = values.backends!.split(',')[0]!;
+    console.log(`\nRouted packages from the same ${nModels} models on ${backend}\n`);
+    console.log('| method | setting | time (s) | package (MiB) | storage vs experts | mean error | peak RSS (MiB) |');
+    console.log('|---|---|---:|---:|---:|---:|---:|');
+    for (const method of routed) {
+      const params = recipes[method];
+      if (!params) {
+        process.stderr.write(`--routed: "${method}" is not twin_merging or channel_merging\n`);
+        continue;
+      }
+      const file = path.join(dir, `${method}.yml`);
+      await writeFile(file, `models:\n${models}\nmerge_method: ${method}\nbase_model: base\nparameters: {${params}}\n`);
+      const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'merge', file, '--out', path.join(dir, 'out', method), '--backend', backend, '--no-progress', '--stats'], { encoding: 'utf8', maxBuffer: 1 << 24 });
+      if (r.status !== 0) {
+        process.stderr.write(`${method}: failed\n${r.stderr}\n`);
+        continue;
+      }
+      const st = JSON.parse(r.stdout.trim().split('\n').pop()!) as { seconds: number; peakRssBytes: number; outputBytes: number; setting: Record<string, number>; storage: { ratio: number }; error: { mean: number | null } };
+      const setting = Object.entries(st.setting).map(([k, v]) => `${k} ${v}`).join(', ');
+      console.log(`| ${method} | ${setting} | ${st.seconds.toFixed(1)} | ${(st.outputBytes / 2 ** 20).toFixed(0)} | ${(100 * st.storage.ratio).toFixed(1)} % | ${st.error.mean?.toFixed(3) ?? '—'} | ${(st.peakRssBytes / 2 ** 20).toFixed(0)} |`);
+    }
+  }
 }
 
 const live: { backend: string; p50: number; p95: number; first: number }[] = [];
-for (const backend of values.backends!.split(',')) {
+// --live 0 skips the live-recompute part.
+for (const backend of Number(values.live) > 0 ? values.backends!.split(',') : []) {
   const r = spawnSync(process.execPath, ['--import', 'tsx', 'bench/live-bench.ts', '--backend', backend, '--requests', values.live!], { encoding: 'utf8' });
   const line = r.stdout.trim().split('\n').pop();
   if (r.status !== 0 || !line?.startsWith('{')) {
@@ -85,7 +118,9 @@ for (const backend of values.backends!.split(',')) {
   }
   live.push(JSON.parse(line) as (typeof live)[number]);
 }
-console.log(`\nLive recompute on the demo (TIES over 5 experts, 77k parameters: merge + per-task test accuracy), ${values.live} requests\n`);
-console.log('| backend | p50 (ms) | p95 (ms) | first request (ms) |');
-console.log('|---|---:|---:|---:|');
-for (const r of live) console.log(`| ${r.backend} | ${r.p50.toFixed(1)} | ${r.p95.toFixed(1)} | ${r.first.toFixed(0)} |`);
+if (live.length > 0) {
+  console.log(`\nLive recompute on the demo (TIES over 5 experts, 77k parameters: merge + per-task test accuracy), ${values.live} requests\n`);
+  console.log('| backend | p50 (ms) | p95 (ms) | first request (ms) |');
+  console.log('|---|---:|---:|---:|');
+  for (const r of live) console.log(`| ${r.backend} | ${r.p50.toFixed(1)} | ${r.p95.toFixed(1)} | ${r.first.toFixed(0)} |`);
+}
