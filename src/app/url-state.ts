@@ -33,6 +33,10 @@ export function stateToHash(s: LabState): string {
   // The routed methods' controls, only while one is chosen (the hash stays short otherwise).
   if (s.method === 'twin_merging') {
     const t = s.twin;
+    if (t.sharedMethod !== 'task_arithmetic') {
+      q.set('twin.shared', t.sharedMethod);
+      q.set('twin.density', String(t.sharedDensity));
+    }
     q.set('twin.lambda', String(t.lambda));
     if (t.useEnergy) q.set('twin.energy', String(t.energy));
     else q.set('twin.rank', String(t.rank));
@@ -96,6 +100,10 @@ function applyRouted(q: URLSearchParams, num: (v: string | null) => number, on: 
     const patch: Partial<TwinControls> = {};
     const lambda = num(q.get('twin.lambda'));
     if (Number.isFinite(lambda) && lambda >= 0) Object.assign(patch, { lambda });
+    const shared = q.get('twin.shared');
+    Object.assign(patch, { sharedMethod: shared === 'ties' ? 'ties' : 'task_arithmetic' });
+    const sharedDensity = num(q.get('twin.density'));
+    if (Number.isFinite(sharedDensity) && sharedDensity > 0 && sharedDensity <= 1) Object.assign(patch, { sharedDensity });
     const energy = num(q.get('twin.energy'));
     const rank = num(q.get('twin.rank'));
     if (Number.isFinite(energy) && energy > 0 && energy <= 1) Object.assign(patch, { useEnergy: true, energy });

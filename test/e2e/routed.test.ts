@@ -208,6 +208,14 @@ describeE2E('routed methods', () => {
     const recipe = parse(await lab.recipeYaml()) as { parameters: Record<string, unknown> };
     expect(recipe.parameters).toMatchObject({ shared_method: 'task_arithmetic', lambda: 0.5, energy: 0.8, temperature: 0.5, topK: 2 });
 
+    // TIES as the shared expert: its density slider appears and the recipe names it.
+    await panel.getByRole('combobox', { name: 'Shared expert method' }).selectOption('ties');
+    await panel.getByRole('slider', { name: 'Density of the shared expert' }).fill('0.5');
+    await waitForRouted(lab, s.seq);
+    const tiesRecipe = parse(await lab.recipeYaml()) as { parameters: Record<string, unknown> };
+    expect(tiesRecipe.parameters).toMatchObject({ shared_method: 'ties', density: 0.5, lambda: 0.5 });
+    await expect.poll(() => new URL(lab.page.url()).hash).toContain('twin.shared=ties');
+
     await lab.page.getByRole('combobox', { name: 'Preset' }).selectOption('channels');
     await expect.poll(async () => panel.getByRole('combobox', { name: 'Merge method' }).inputValue()).toBe('channel_merging');
     expect(await panel.getByRole('combobox', { name: 'Within-group method' }).inputValue()).toBe('ties');

@@ -18,6 +18,7 @@ import { openDemoSession } from '../../src/engine/demo/session.js';
 import { isMergeLabError } from '../../src/engine/errors.js';
 import { loadHardTasks, readTwinPackage, twinDemo, type HardTasks, type TwinDemoResult } from '../../src/engine/methods/twin/index.js';
 import { createTwinLab, type TwinLab, type TwinView } from '../../src/engine/methods/twin/lab.js';
+import { buildSharedExpert, sharedRecipe } from '../../src/engine/methods/twin/shared.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const DEMO = path.join(ROOT, 'public/demo');
@@ -131,6 +132,19 @@ describe('Twin-Merging lab session', () => {
     expect(await code(lab.view({ energy: 1.5 }))).toBe('PARAMETER_OUT_OF_RANGE');
     expect(await code(lab.view({ topK: 9 }))).toBe('PARAMETER_OUT_OF_RANGE');
     expect(await code(createTwinLab(session).view({ hard: true }))).toBe('DEMO_DATA_INVALID');
+    expect(await code(lab.view({ shared: { id: 'ties', density: 0 } }))).toBe('PARAMETER_OUT_OF_RANGE');
+  });
+
+  it('builds the shared expert with TIES when asked: the registry merge of that recipe, bit for bit', async () => {
+    const settings = { shared: { id: 'ties', density: 0.3 } as const, lambda: 1, rank: 4 };
+    const model = await lab.model(settings);
+    const expected = await buildSharedExpert({ recipe: sharedRecipe('base', session.tasks, settings.shared, 1), checkpoints: session.checkpoints });
+    for (const t of model.tensors) expect(Buffer.from(model.shared[t.name]!.buffer).equals(Buffer.from(expected[t.name]!.buffer)), t.name).toBe(true);
+    expect(model.sharedRecipe?.mergeMethod).toBe('ties');
+    const v = await lab.view(settings);
+    expect(v.settings.shared).toEqual(settings.shared);
+    const ta = await lab.view({ lambda: 1, rank: 4 });
+    expect(v.oracle.normalized).not.toBe(ta.oracle.normalized);
   });
 });
 

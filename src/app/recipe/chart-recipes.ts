@@ -26,11 +26,11 @@ function withBase(r: Recipe, base: string | undefined): Recipe {
 
 /**
  * The per-tensor merge whose task vectors the diagnostics describe: the method itself, or for a
- * routed method the merge inside it — Twin-Merging's shared task-arithmetic expert at its λ,
+ * routed method the merge inside it — Twin-Merging's shared expert (task arithmetic or TIES) at its λ,
  * Channel Merging's within-group method at its λ and density.
  */
 function chartMethod(s: LabState): { method: string; c: { density: number; lambda: number; globals: Readonly<Record<string, number | boolean>> } } {
-  if (s.method === 'twin_merging') return { method: 'task_arithmetic', c: { density: s.density, lambda: s.twin.lambda, globals: {} } };
+  if (s.method === 'twin_merging') return { method: s.twin.sharedMethod, c: { density: s.twin.sharedDensity, lambda: s.twin.lambda, globals: {} } };
   if (s.method === 'channel_merging') {
     const g = s.channel.groupMethod;
     // Average is linear with the base left out, whose task vectors are task arithmetic's (λ does not change a sign).

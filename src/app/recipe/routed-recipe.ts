@@ -20,6 +20,7 @@ export function twinTasks(s: LabState): readonly string[] {
 export function twinSettings(c: TwinControls): TwinLabSettings {
   return {
     lambda: c.lambda,
+    shared: c.sharedMethod === 'ties' ? { id: 'ties', density: c.sharedDensity } : { id: 'task_arithmetic' },
     ...(c.useEnergy ? { energy: c.energy } : { rank: c.rank }),
     temperature: c.temperature,
     ...(c.topK !== undefined ? { topK: c.topK } : {}),
@@ -66,7 +67,8 @@ export function routedRecipeYaml(s: LabState): string {
     // The router's options only where there is data to train it on (the demo).
     const routing: Record<string, number> = s.source === 'mine' ? {} : { hidden: r.hidden, epochs: r.epochs, learningRate: r.learningRate, temperature: c.temperature, topK: c.topK ?? tasks.length, seed: r.seed };
     return yamlOf('twin_merging', base, tasks, {
-      shared_method: 'task_arithmetic',
+      shared_method: c.sharedMethod,
+      ...(c.sharedMethod === 'ties' ? { density: c.sharedDensity } : {}),
       lambda: c.lambda,
       ...(c.useEnergy ? { energy: c.energy } : { rank: c.rank }),
       ...routing,

@@ -8,6 +8,7 @@ import { findMethod } from '../../engine/methods/registry.js';
 import type { ParamSpec } from '../../engine/methods/types.js';
 import { Slider } from '../components/fields.js';
 import { useLabStore } from '../store/index.js';
+import type { TwinControls } from '../store/types.js';
 import { GROUP_METHODS, channelParam, twinParam, type GroupMethodId } from './methods.js';
 
 function Checkbox({ id, label, checked, help, onChange, disabled }: { id: string; label: string; checked: boolean; help: string; onChange: (v: boolean) => void; disabled?: boolean }) {
@@ -25,8 +26,20 @@ function Checkbox({ id, label, checked, help, onChange, disabled }: { id: string
 export function TwinControlsPanel() {
   const { twin, setTwin, tasks, source } = useLabStore(useShallow((s) => ({ twin: s.twin, setTwin: s.setTwin, tasks: s.engine.demo.tasks, source: s.source })));
   const T = (tasks?.length ?? 5) + (twin.hard ? 1 : 0);
+  const tiesDensity = groupParam('ties', 'density');
   return (
     <div className="controls" data-routed="twin_merging">
+      <p className="field">
+        <label htmlFor="twin-shared-method">Shared expert method</label>{' '}
+        <select id="twin-shared-method" value={twin.sharedMethod} onChange={(e) => setTwin({ sharedMethod: e.target.value as TwinControls['sharedMethod'] })}>
+          <option value="task_arithmetic">task arithmetic</option>
+          <option value="ties">TIES</option>
+        </select>{' '}
+        <span className="help">How θ* is merged from every expert (the paper uses task arithmetic).</span>
+      </p>
+      {twin.sharedMethod === 'ties' && tiesDensity && (
+        <Slider id="twin-shared-density" label="Density of the shared expert" spec={tiesDensity} value={twin.sharedDensity} onInput={(v, at) => setTwin({ sharedDensity: v }, at)} />
+      )}
       <Slider id="twin-lambda" label="λ of the shared expert" spec={twinParam('lambda')} value={twin.lambda} onInput={(v, at) => setTwin({ lambda: v }, at)} />
       <Checkbox
         id="twin-use-energy"

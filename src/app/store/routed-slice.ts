@@ -17,7 +17,7 @@ import { demoFiles, engineClient } from './engine-slice.js';
 import { latestRequest } from './latest-request.js';
 import type { ChannelControls, ChartData, LabState, RoutedPackageState, RoutedSlice, SliceCreator, TwinControls } from './types.js';
 
-export const DEFAULT_TWIN: TwinControls = { lambda: 0.3, useEnergy: false, rank: 4, energy: 0.9, temperature: 1, oracle: false, hard: false };
+export const DEFAULT_TWIN: TwinControls = { sharedMethod: 'task_arithmetic', sharedDensity: 0.3, lambda: 0.3, useEnergy: false, rank: 4, energy: 0.9, temperature: 1, oracle: false, hard: false };
 /** TIES inside the groups at λ 1, density 0.3: where the demo's validation lands at K = 2 (the engine's default is average). */
 export const DEFAULT_CHANNEL: ChannelControls = { K: 2, groupMethod: 'ties', lambda: 1, density: 0.3, oracle: false };
 /** The performance measure from a routed control's input to its view drawn. */
@@ -103,7 +103,7 @@ export const createRoutedSlice: SliceCreator<RoutedSlice> = (set, get, api) => {
 
     setTwin(patch, inputAt) {
       const twin = { ...get().twin, ...patch };
-      if (!Number.isFinite(twin.lambda) || !Number.isFinite(twin.rank) || !Number.isFinite(twin.energy) || !Number.isFinite(twin.temperature)) return;
+      if (!Number.isFinite(twin.lambda) || !Number.isFinite(twin.rank) || !Number.isFinite(twin.energy) || !Number.isFinite(twin.temperature) || !(twin.sharedDensity > 0 && twin.sharedDensity <= 1)) return;
       clearPackage();
       // The spectrum marks the kept rank (with an energy share, the median rank the view reports).
       set({ twin, ...(get().method === 'twin_merging' && !twin.useEnergy ? { svdRank: twin.rank } : {}) });

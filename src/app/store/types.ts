@@ -323,7 +323,10 @@ export interface ChartsSlice {
 
 /** Twin-Merging's controls in the Merge panel (methods/twin/lab.ts's settings). */
 export interface TwinControls {
-  /** λ of the shared task-arithmetic expert. */
+  /** The shared expert's method: task arithmetic, or TIES at sharedDensity. */
+  readonly sharedMethod: 'task_arithmetic' | 'ties';
+  readonly sharedDensity: number;
+  /** λ of the shared expert. */
   readonly lambda: number;
   /** Cut each delta by an energy share instead of a fixed rank. */
   readonly useEnergy: boolean;

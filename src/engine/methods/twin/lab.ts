@@ -27,13 +27,15 @@ import { TWIN_RANKS, TWIN_TABLE_RANK, accuraciesOf, stack, type HardTaskReport, 
 import { dynamicLogits, featureWidth, sharedFeatures } from './dynamic.js';
 import { decomposeExclusive, truncateExclusive, type ExclusiveDecomposition, type ExclusiveKnowledge, type RankChoice } from './exclusive.js';
 import type { TwinModel } from './package.js';
-import { DEFAULT_SHARED_LAMBDA, buildSharedExpert, taskArithmeticRecipe } from './shared.js';
+import { DEFAULT_SHARED_LAMBDA, buildSharedExpert, sharedRecipe, type LabSharedMethod } from './shared.js';
 import { twinStorage, type TwinStorage } from './storage.js';
 
 /** What the lab's controls set. Absent fields take TWIN_PARAMS' defaults. */
 export interface TwinLabSettings {
-  /** λ of the shared task-arithmetic expert (default 0.3, the paper's). */
+  /** λ of the shared expert (default 0.3, the paper's). */
   readonly lambda?: number;
+  /** The shared expert's method (default task arithmetic; TIES with its density). */
+  readonly shared?: LabSharedMethod;
   /** Rank every 2-D delta is cut to (default 4). Ignored when `energy` is given. */
   readonly rank?: number;
   /** Instead of a rank: per task and matrix, the smallest rank holding this share of the delta's energy. */
@@ -79,6 +81,7 @@ export interface TwinView {
   /** The settings used, defaults filled. */
   readonly settings: {
     readonly lambda: number;
+    readonly shared: LabSharedMethod;
     readonly rank?: number;
     readonly energy?: number;
     readonly temperature: number;
@@ -179,6 +182,7 @@ interface CutStage {
 
 interface Resolved {
   readonly lambda: number;
+  readonly shared: LabSharedMethod;
   readonly choice: RankChoice;
   readonly temperature: number;
   readonly topK: number;
@@ -226,7 +230,10 @@ export function createTwinLab(session: DemoSession, hard?: HardTasks): TwinLab {
     const { temperature, topK } = resolveRoutingOptions({ temperature: s.temperature, topK: s.topK }, T);
     const samples = s.samples ?? 4;
     if (!Number.isInteger(samples) || samples < 0) throw new MergeLabError('PARAMETER_OUT_OF_RANGE', `Routing samples per task must be an integer ≥ 0, got ${samples}.`);
-    return { lambda, choice, temperature, topK, oracle: s.oracle ?? false, hard: s.hard ?? false, router: resolveRouterOptions(s.router), samples };
+    const shared: LabSharedMethod = s.shared ?? { id: 'task_arithmetic' };
+    if (shared.id === 'ties' && !(shared.density > 0 && shared.density <= 1)) throw new MergeLabError('PARAMETER_OUT_OF_RANGE', `The shared expert's TIES density must be in (0, 1], got ${shared.density}.`);
+    if (shared.id !== 'task_arithmetic' && shared.id !== 'ties') throw new MergeLabError('PARAMETER_INVALID', `The lab builds the shared expert with task_arithmetic or ties, not "${String((shared as { id: unknown }).id)}".`);
+    return { lambda, shared, choice, temperature, topK, oracle: s.oracle ?? false, hard: s.hard ?? false, router: resolveRouterOptions(s.router), samples };
   };
 
   const check = (cancel: CancelToken | undefined, what: string) => {
@@ -242,12 +249,12 @@ export function createTwinLab(session: DemoSession, hard?: HardTasks): TwinLab {
     const t = await tasksFor(withHard);
     const T = t.all.length;
     const r = resolve(settings, T);
-    const sharedKey = `${withHard}|${r.lambda}`;
+    const sharedKey = `${withHard}|${r.lambda}|${JSON.stringify(r.shared)}`;
     check(cancel, 'the shared expert');
     const sh = await sharedCache.getOr(
       sharedKey,
       async () => {
-        const shared = await buildSharedExpert({ recipe: taskArithmeticRecipe('base', t.all, r.lambda), checkpoints: t.checkpoints });
+        const shared = await buildSharedExpert({ recipe: sharedRecipe('base', t.all, r.shared, r.lambda), checkpoints: t.checkpoints });
         // The full spectrum: any rank up to min(m, n) and energy shares without another SVD.
         return { shared, decomposition: decomposeExclusive(shared, t.experts, tensors) };
       },
@@ -355,6 +362,7 @@ export function createTwinLab(session: DemoSession, hard?: HardTasks): TwinLab {
         routedTasks: t.all,
         settings: {
           lambda: r.lambda,
+          shared: r.shared,
           ...('rank' in r.choice && typeof r.choice.rank === 'number' ? { rank: r.choice.rank } : {}),
           ...('energy' in r.choice ? { energy: r.choice.energy } : {}),
           temperature: r.temperature,
@@ -391,7 +399,7 @@ export function createTwinLab(session: DemoSession, hard?: HardTasks): TwinLab {
         router: rt.trained.router,
         temperature: r.temperature,
         topK: r.topK,
-        sharedRecipe: taskArithmeticRecipe('base', t.all, r.lambda),
+        sharedRecipe: sharedRecipe('base', t.all, r.shared, r.lambda),
         architecture: arch,
         routerTraining: { options: rt.trained.options, curve: rt.trained.curve, split: 'validation' },
       };

@@ -20,6 +20,15 @@ export function taskArithmeticRecipe(base: string, experts: readonly string[], l
   return { mergeMethod: 'task_arithmetic', baseModel: base, models: experts.map((model) => ({ model, parameters: { weight: 1 } })), parameters: { lambda } };
 }
 
+/** The shared-expert methods the lab offers: task arithmetic, or TIES at a density (weight 1 each, scale λ). */
+export type LabSharedMethod = { readonly id: 'task_arithmetic' } | { readonly id: 'ties'; readonly density: number };
+
+/** The shared expert's recipe for a lab choice (task arithmetic: taskArithmeticRecipe). */
+export function sharedRecipe(base: string, experts: readonly string[], method: LabSharedMethod, lambda = DEFAULT_SHARED_LAMBDA): Recipe {
+  if (method.id === 'task_arithmetic') return taskArithmeticRecipe(base, experts, lambda);
+  return { mergeMethod: 'ties', baseModel: base, models: experts.map((model) => ({ model, parameters: { weight: 1, density: method.density } })), parameters: { lambda } };
+}
+
 export interface SharedExpertOptions {
   readonly recipe: Recipe;
   readonly checkpoints: ReadonlyMap<string, Checkpoint>;
