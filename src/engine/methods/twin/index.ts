@@ -8,7 +8,7 @@
 import type { ParamSpec } from '../types.js';
 
 export const TWIN_PARAMS: readonly ParamSpec[] = [
-  { name: 'lambda', scope: 'global', type: 'number', default: 0.3, min: 0, ui: { min: 0, max: 1.5, step: 0.05 }, help: "Scale of the shared task-arithmetic expert's task vectors (the demo chooses it on validation)." },
+  { name: 'lambda', scope: 'global', type: 'number', default: 0.3, min: 0, ui: { min: 0, max: 1.5, step: 0.05 }, help: "Scale of the shared expert's combined task vector (task arithmetic's or TIES' λ; the demo table chooses it on validation)." },
   { name: 'rank', scope: 'global', type: 'integer', default: 4, min: 1, ui: { min: 1, max: 64, step: 1 }, help: 'Rank r each expert − shared difference is truncated to: r·(m + n) values per matrix instead of m·n.' },
   { name: 'energy', scope: 'global', type: 'number', min: 0, max: 1, minExclusive: true, ui: { min: 0.5, max: 1, step: 0.01 }, help: 'Instead of a fixed rank: per matrix, the smallest rank holding this share of the difference’s energy Σσ².' },
   { name: 'hidden', scope: 'global', type: 'integer', default: 32, min: 1, ui: { min: 4, max: 256, step: 4 }, help: "Hidden units of the router MLP on the shared model's features." },
