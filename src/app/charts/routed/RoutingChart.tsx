@@ -18,7 +18,8 @@ export function RoutingChart() {
   const v = chart.shown?.data;
   const routing = v?.routing;
   const labels = (routing?.tasks ?? []).map(label);
-  const samples = (routing?.samples ?? []).map((x, i) => ({ sample: `${label(x.task)} #${x.index}`, key: i, ...Object.fromEntries(x.weights.map((w, j) => [`w${j}`, w])) }));
+  // Task ids (no spaces) keep the axis labels on one line each.
+  const samples = (routing?.samples ?? []).map((x, i) => ({ sample: `${x.task}·${x.index}`, key: i, ...Object.fromEntries(x.weights.map((w, j) => [`w${j}`, w])) }));
   const curve = (v?.curve ?? []).map((e) => ({ epoch: e.epoch, loss: e.loss, accuracy: 100 * e.accuracy }));
   return (
     <ChartFrame
@@ -47,9 +48,9 @@ export function RoutingChart() {
           draw={() => (
             <div className="chart-pair">
               <Heatmap labels={labels} values={routing.meanWeights} scale="sequential" cell={labels.length > 5 ? 38 : 44} legend="mean routing weight" describe={(a, b, x) => `inputs of ${a}: mean weight on ${b} = ${x.toFixed(3)}`} />
-              <BarChart width={300} height={Math.max(220, 13 * samples.length + 70)} data={samples} layout="vertical" barCategoryGap={1} margin={{ top: 8, right: 8, bottom: 8, left: 8 }}>
+              <BarChart width={340} height={Math.max(220, 13 * samples.length + 70)} data={samples} layout="vertical" barCategoryGap={1} margin={{ top: 8, right: 8, bottom: 8, left: 8 }}>
                 <XAxis type="number" domain={[0, 1]} ticks={[0, 0.25, 0.5, 0.75, 1]} tick={{ fontSize: 10 }} />
-                <YAxis type="category" dataKey="sample" width={96} tick={{ fontSize: 9 }} interval={0} />
+                <YAxis type="category" dataKey="sample" width={128} tick={{ fontSize: 9 }} interval={0} />
                 <Tooltip formatter={(x) => Number(x).toFixed(3)} />
                 <Legend wrapperStyle={{ fontSize: 11 }} />
                 {labels.map((l, j) => (
@@ -71,10 +72,10 @@ export function RoutingChart() {
                   <thead>
                     <tr>
                       <th scope="col">hard task</th>
-                      <th scope="col">routed to it</th>
-                      <th scope="col">router</th>
-                      <th scope="col">oracle</th>
-                      <th scope="col">its expert</th>
+                      <th scope="col" title="share of its inputs routed to it">routed here</th>
+                      <th scope="col" title="accuracy with the router">router</th>
+                      <th scope="col" title="accuracy with oracle routing">oracle</th>
+                      <th scope="col" title="its own expert's accuracy">expert</th>
                     </tr>
                   </thead>
                   <tbody>
