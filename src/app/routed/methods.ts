@@ -2,20 +2,19 @@
  * The routed methods as the lab lists them: Twin-Merging and Channel Merging merge per input (a
  * router picks the experts' parts), so they are not per-tensor MergeMethods and not in the method
  * registry. What they compute (label, summary, formula, paper) and their controls' ranges come from
- * the engine's own entries (src/engine/routed/), the same text the command line's --help prints.
+ * the engine's descriptions (src/engine/routed/info.ts), the same text the command line's --help prints.
  */
-import { CHANNEL_PARAMS } from '../../engine/routed/channel.js';
-import { TWIN_PARAMS } from '../../engine/methods/twin/index.js';
-import { ROUTED_METHODS, findRoutedMethod } from '../../engine/routed/routed-methods.js';
-import type { RoutedMethod } from '../../engine/routed/types.js';
+import { TWIN_PARAMS } from '../../engine/methods/twin/params.js';
+import { CHANNEL_PARAMS, ROUTED_INFO, findRoutedInfo, type RoutedInfo } from '../../engine/routed/info.js';
 import type { ParamSpec } from '../../engine/methods/types.js';
 import type { RoutedMethodId } from '../../engine/api/engine-api.js';
 
-export { ROUTED_METHODS, findRoutedMethod };
-export type { RoutedMethod };
+/** The routed methods as the lab lists them (descriptions only: their code runs in the worker). */
+export const ROUTED_METHODS: readonly RoutedInfo[] = ROUTED_INFO;
+export const findRoutedMethod = findRoutedInfo;
 
 export function isRoutedMethod(id: string): id is RoutedMethodId {
-  return findRoutedMethod(id) !== undefined;
+  return findRoutedInfo(id) !== undefined;
 }
 
 function param(list: readonly ParamSpec[], name: string, what: string): ParamSpec {

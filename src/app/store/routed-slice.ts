@@ -6,8 +6,8 @@
  */
 import * as Comlink from 'comlink';
 import type { MergeProgress } from '../../engine/merge/progress.js';
-import { TWIN_FILES } from '../../engine/methods/twin/package.js';
-import { CHANNEL_FILES } from '../../engine/methods/channel/package.js';
+import { TWIN_FILES } from '../../engine/methods/twin/files.js';
+import { CHANNEL_FILES } from '../../engine/methods/channel/files.js';
 import { demoAssets } from '../demo/assets.js';
 import { toAppError } from '../demo/errors.js';
 import { fetchHardDemo } from '../demo/hard.js';

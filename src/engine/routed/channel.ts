@@ -19,7 +19,7 @@ import { decodeToFloat32, encodeFromFloat32 } from '../io/dtypes.js';
 import type { Checkpoint } from '../io/types.js';
 import { throwIfCancelled } from '../merge/progress.js';
 import { METHODS } from '../methods/registry.js';
-import type { ParamSpec, ParamValue } from '../methods/types.js';
+import type { ParamValue } from '../methods/types.js';
 import {
   AVERAGE,
   CHANNEL_FILES,
@@ -43,42 +43,12 @@ import { assignmentMap, type AssignmentMap } from '../methods/channel/assignment
 import type { Recipe } from '../recipe/types.js';
 import { recipeToObject } from '../recipe/write.js';
 import { describeErrors, describeStorage, fmtParams, injectJson, pct } from './report.js';
+import { CHANNEL_ID, CHANNEL_INFO, CHANNEL_PARAMS, GROUP, GROUP_CHOICES, LINEAR } from './info.js';
 import type { RoutedBuildOptions, RoutedMethod, RoutedPackage, RoutedReport, RoutedValidateInput, TensorError } from './types.js';
 import { Problems, atMost, checkHeaders, checkModels, checkOptionNames, innerMethod, scalarParam, unknownParameter } from './validate.js';
 
-const ID = 'channel_merging';
-const GROUP = 'group_method';
-/** mergekit's name for an equal-weight mean, accepted for 'average'. */
-const LINEAR = 'linear';
-const TASK_VECTOR_METHODS = METHODS.filter((m) => m.taskVectors && m.base === 'required');
-const GROUP_CHOICES = [AVERAGE, LINEAR, ...TASK_VECTOR_METHODS.map((m) => m.id)];
+const ID = CHANNEL_ID;
 
-/** Channel Merging's own settings, in the registry's parameter schema. */
-export const CHANNEL_PARAMS: readonly ParamSpec[] = [
-  {
-    name: 'groups',
-    scope: 'global',
-    type: 'integer',
-    default: 2,
-    min: 1,
-    ui: { min: 1, max: 8, step: 1 },
-    help: "K, the merged copies kept per output channel (at most the number of experts): each expert's row is looked up in one of them; K = experts keeps every expert exactly.",
-  },
-  {
-    name: 'cluster_trimmed',
-    scope: 'global',
-    type: 'boolean',
-    default: false,
-    help: "Cluster the rows the group method's sign election sees (trimmed, for the TIES family) instead of the raw task vectors.",
-  },
-  {
-    name: 'merge_singletons',
-    scope: 'global',
-    type: 'boolean',
-    default: false,
-    help: "A group with one expert at a channel keeps that expert's row (false); true applies the group method to it too (a TIES group of one is trimmed).",
-  },
-];
 const spec = (name: string) => CHANNEL_PARAMS.find((p) => p.name === name)!;
 
 const DTYPES: Readonly<Record<string, GroupsDtype>> = { float32: 'F32', float16: 'F16', bfloat16: 'BF16' };
@@ -302,17 +272,7 @@ function describeChannel(r: RoutedReport): string[] {
 
 /** The channel_merging entry of the routed registry. */
 export const CHANNEL_MERGING: RoutedMethod = {
-  id: ID,
-  label: 'Channel Merging',
-  summary: "Per output channel, the experts' task-vector rows are clustered into K groups by cosine similarity and merged within each group; each expert's rows are looked up in its group.",
-  formula: 'W_t[c] = G[idx[t][c]][c],  G[g][c] = group_method({θt[c] : idx[t][c] = g})',
-  reference: 'Zhang et al., Channel Merging: Preserving Specialization for Merged Experts, arXiv:2412.15283 (our reconstruction; no public code)',
-  params: CHANNEL_PARAMS,
-  options: [{ name: GROUP, default: AVERAGE, choices: GROUP_CHOICES, help: "The method that merges the rows inside a group (linear = average); its own parameters (lambda, density ...) go beside it, one value for every expert." }],
-  innerParams: "the group method's own parameters (e.g. density and lambda for ties), single values",
-  base: 'required',
-  minModels: 3,
-  files: [CHANNEL_FILES.manifest, CHANNEL_FILES.groups, CHANNEL_FILES.index, CHANNEL_FILES.router],
+  ...CHANNEL_INFO,
   validate(input) {
     const problems = new Problems();
     const warnings: string[] = [];

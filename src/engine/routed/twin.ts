@@ -25,14 +25,10 @@ import { recipeToObject } from '../recipe/write.js';
 import type { RoutedBuildOptions, RoutedMethod, RoutedPackage, RoutedReport, RoutedValidateInput, TensorError } from './types.js';
 import { Problems, checkHeaders, checkModels, checkOptionNames, innerMethod, scalarParam, unknownParameter } from './validate.js';
 import { abortSignal, describeErrors, describeStorage, fmtParams, injectJson, pct } from './report.js';
+import { DEFAULT_SHARED, SHARED, SHARED_CHOICES, TWIN_ID, TWIN_INFO, TWIN_LAMBDA } from './info.js';
 
-const ID = 'twin_merging';
-const SHARED = 'shared_method';
-const DEFAULT_SHARED = 'task_arithmetic';
-/** Any registry method that merges more than two models can merge the shared expert (so not slerp). */
-const SHARED_CHOICES = METHODS.filter((m) => m.maxModels === undefined || m.maxModels > 2).map((m) => m.id);
-/** TWIN_PARAMS' lambda is the shared expert's (it goes into its recipe); the rest are the twin's own. */
-const LAMBDA = TWIN_PARAMS.find((p) => p.name === 'lambda')!;
+const ID = TWIN_ID;
+const LAMBDA = TWIN_LAMBDA;
 const OWN: readonly ParamSpec[] = TWIN_PARAMS.filter((p) => p.name !== 'lambda');
 /** Settings that only training a router reads. */
 const ROUTER_TRAINING = ['hidden', 'epochs', 'learningRate', 'seed'];
@@ -245,17 +241,7 @@ function describeTwin(r: RoutedReport): string[] {
 
 /** The twin_merging entry of the routed registry. */
 export const TWIN_MERGING: RoutedMethod = {
-  id: ID,
-  label: 'Twin-Merging',
-  summary: "A shared expert merged from all experts with any method, plus each expert's difference to it as low-rank factors; a router on the shared model's features mixes them per input.",
-  formula: 'θ(x) = θ* + Σt wt(x)·Ut,r Σt,r Vt,rᵀ   (θ* = shared_method(experts); Ut Σt Vtᵀ = svd(θt − θ*))',
-  reference: 'Lu et al., Twin-Merging: Dynamic Integration of Modular Expertise in Model Merging, arXiv:2406.15479',
-  params: TWIN_PARAMS,
-  options: [{ name: SHARED, default: DEFAULT_SHARED, choices: SHARED_CHOICES, help: 'The method that merges the shared expert θ*; its own parameters (lambda, density, per-model weight ...) go beside it.' }],
-  innerParams: `the shared method's own parameters (e.g. density for ties; a missing per-model weight counts 1, a missing lambda ${LAMBDA.default})`,
-  base: 'required',
-  minModels: 3,
-  files: [TWIN_FILES.manifest, TWIN_FILES.shared, TWIN_FILES.exclusive, TWIN_FILES.router],
+  ...TWIN_INFO,
   validate(input) {
     const problems = new Problems();
     const warnings: string[] = [];

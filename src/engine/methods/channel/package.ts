@@ -10,6 +10,7 @@
  * Task t's tensor is rebuilt as W_t[c] = groups[idx[t][c]][c]; no base model is needed.
  */
 import { MergeLabError } from '../../errors.js';
+import { CHANNEL_FILES } from './files.js';
 import { memorySource, numel, openSafetensors, serializeSafetensors, type TensorWithData } from '../../io/index.js';
 import type { ChannelModel, ChannelTensor, Similarity } from './channel-merge.js';
 import { channelLayout } from './cluster.js';
@@ -17,7 +18,7 @@ import { channelStorage, type ChannelStorage } from './storage.js';
 
 export const CHANNEL_FORMAT = 'merge-lab-channel';
 export const CHANNEL_VERSION = 1;
-export const CHANNEL_FILES = { groups: 'groups.safetensors', index: 'index.safetensors', router: 'router.safetensors', manifest: 'channel.json' } as const;
+export { CHANNEL_FILES };
 
 export type GroupsDtype = 'F32' | 'F16' | 'BF16';
 

@@ -15,6 +15,7 @@
 import type { Architecture } from '../../demo/manifest.js';
 import { checkWeights } from '../../demo/load.js';
 import { MergeLabError } from '../../errors.js';
+import { TWIN_FILES } from './files.js';
 import { memorySource, openSafetensors, serializeSafetensors, type TensorWithData } from '../../io/index.js';
 import { parseRecipe } from '../../recipe/parse.js';
 import type { Recipe } from '../../recipe/types.js';
@@ -27,7 +28,7 @@ import { twinStorage, type TwinStorage } from './storage.js';
 
 export const TWIN_FORMAT = 'merge-lab-twin';
 export const TWIN_VERSION = 1;
-export const TWIN_FILES = { manifest: 'twin.json', shared: 'shared.safetensors', exclusive: 'exclusive.safetensors', router: 'router.safetensors' } as const;
+export { TWIN_FILES };
 
 /** Everything a twin is made of, as the engine holds it. */
 export interface TwinModel {
