@@ -171,11 +171,15 @@ function combine(c: GtaConfig, weighted: tf.Tensor[], weights: number[], base: t
     if (c.consensus) {
       // TIES election: the sign of the summed mass (or of the summed signs) wins; zeros never agree.
       const vote = sumOf(weighted.map((u) => (c.consensus === 'sum' ? () => u : () => tf.sign(u))));
-      majority = tf.tidy(() => tf.where(tf.greaterEqual(vote, 0), tf.onesLike(vote), tf.neg(tf.onesLike(vote))));
+      // Arithmetic instead of comparisons (tfjs-wasm's sign/equal/greaterEqual/where run ~20× slower
+      // than step/mul), with the same values: majority = +1 where vote ≥ 0 (−0 too), else −1;
+      // agree = 1 exactly where u has the majority's sign (u·m > 0), 0 for zeros. Entries with a NaN
+      // input come out NaN either way.
+      majority = tf.tidy(() => tf.sub(1, tf.mul(2, tf.step(tf.neg(vote)))));
       vote.dispose();
       for (let i = 0; i < weighted.length; i++) {
         const [m, d] = tf.tidy(() => {
-          const agree = tf.cast(tf.equal(tf.sign(weighted[i]!), majority!), 'float32');
+          const agree = tf.step(tf.mul(weighted[i]!, majority!));
           const term = tf.mul(weighted[i]!, agree);
           const share = tf.mul(agree, tf.scalar(weights[i]!));
           return [mixed ? tf.add(mixed, term) : term, divisor ? tf.add(divisor, share) : share];
@@ -193,7 +197,8 @@ function combine(c: GtaConfig, weighted: tf.Tensor[], weights: number[], base: t
       let out = mixed!;
       if (normalize) {
         // Entries no model agreed on divide by 1 (TIES); a near-zero weight sum divides by 1 too.
-        out = div ? tf.div(out, tf.where(tf.equal(div, 0), tf.onesLike(div), div)) : tf.div(out, Math.abs(sum) < 1e-8 ? 1 : sum);
+        // div + (1 − step(|div|)) is div where div ≠ 0 and 1 where it is ±0 (x + 0 = x exactly).
+        out = div ? tf.div(out, tf.add(div, tf.sub(1, tf.step(tf.abs(div))))) : tf.div(out, Math.abs(sum) < 1e-8 ? 1 : sum);
       }
       if (lambda !== 1) out = tf.mul(out, tf.scalar(lambda));
       return tf.add(base, out);
