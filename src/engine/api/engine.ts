@@ -8,7 +8,7 @@ import { MergeLabError, combineProblems, isMergeLabError } from '../errors.js';
 import { blobSource, memorySink, openCheckpointFiles, type Checkpoint } from '../io/index.js';
 import { createSafetensorsWriter } from '../io/safetensors-writer.js';
 import { planMerge } from '../merge/plan-merge.js';
-import type { CancelToken } from '../merge/progress.js';
+import type { CancelToken, MergeProgress } from '../merge/progress.js';
 import { outputBytes, runMerge, type MergePlanToRun } from '../merge/run-merge.js';
 import { METHODS } from '../methods/registry.js';
 import { parseRecipe } from '../recipe/parse.js';
@@ -68,6 +68,18 @@ export function estimateMergeMemory(plan: MergePlanToRun): number {
 export function createEngine(host: EngineHost = {}): EngineApi {
   const models = new Map<string, { checkpoint: Checkpoint; summary: ModelSummary }>();
   const jobs = new Map<string, CancelToken & { cancelled: boolean }>();
+  /** Runs `work` as job `jobId`: cancel(jobId) flips the token it is given, until it settles. */
+  const asJob = async <T>(jobId: string, work: (token: CancelToken) => Promise<T>): Promise<T> => {
+    const token = { cancelled: false };
+    jobs.set(jobId, token);
+    try {
+      return await work(token);
+    } finally {
+      jobs.delete(jobId);
+    }
+  };
+  /** Across comlink a callback returns a promise; progress must never stall or fail the job. */
+  const quietProgress = (onProgress?: ProgressCallback) => (onProgress ? (x: MergeProgress) => void Promise.resolve(onProgress(x)).catch(() => undefined) : undefined);
 
   const plan = (recipeYaml: string) => {
     const recipe = parseRecipe(recipeYaml, 'recipe');
@@ -192,32 +204,28 @@ export function createEngine(host: EngineHost = {}): EngineApi {
         );
       }
       const backend = currentBackend() ?? (await setBackend('auto'));
-      const token = { cancelled: false };
-      jobs.set(jobId, token);
       const recipeText = recipeToYaml(p.recipe);
       const sink = memorySink('merged.safetensors');
       const warnings = [...(p.recipe.warnings ?? []), ...p.warnings];
-      try {
-        const writer = await createSafetensorsWriter(sink, p.plan.tensors.map((t) => ({ name: t.name, dtype: t.outDtype, shape: t.shape })), { format: 'pt', merge_recipe: recipeText });
+      const mergePlan = p.plan;
+      await asJob(jobId, async (token) => {
+        const writer = await createSafetensorsWriter(sink, mergePlan.tensors.map((t) => ({ name: t.name, dtype: t.outDtype, shape: t.shape })), { format: 'pt', merge_recipe: recipeText });
         try {
           await runMerge({
-            plan: p.plan,
+            plan: mergePlan,
             checkpoints: p.checkpoints,
             output: writer,
             cancel: token,
             ...(options.maxBlockBytes !== undefined ? { maxBlockBytes: options.maxBlockBytes } : {}),
             onWarning: (w) => warnings.push(w),
-            // Across comlink a callback returns a promise; progress must never stall or fail the merge.
-            onProgress: onProgress ? (x) => void Promise.resolve(onProgress(x)).catch(() => undefined) : undefined,
+            onProgress: quietProgress(onProgress),
           });
           await writer.finish();
         } catch (e) {
           await writer.abort();
           throw e;
         }
-      } finally {
-        jobs.delete(jobId);
-      }
+      });
       return { bytes: sink.bytes(), recipeYaml: recipeText, warnings, tensors: p.plan.tensors.length, milliseconds: Date.now() - started, backend: backend.name };
     },
     async cancel(jobId) {
@@ -259,16 +267,14 @@ export function createEngine(host: EngineHost = {}): EngineApi {
       return { tasks: session.tasks, expertAccuracy: session.tasks.map((t) => 100 * expert[t]!), ...(hard ? { hardTasks: hard.tasks } : {}) };
     },
     async liveDemo(recipeYaml): Promise<LiveScore> {
-      if (!demo) throw new MergeLabError('DEMO_DATA_INVALID', 'No demo is loaded; call loadDemo first.');
       const started = Date.now();
-      const { session, live } = demo;
+      const { session, live } = needDemo();
       const weights = await live.merge(parseRecipe(recipeYaml, 'recipe'));
       const score = await session.scorer.score(weights, 'test');
       return { perTask: session.tasks.map((t) => 100 * score.accuracies[t]!), normalized: score.normalized, milliseconds: Date.now() - started };
     },
     async sweepDemo(points: readonly SweepRequest[]): Promise<SweepPoint[]> {
-      if (!demo) throw new MergeLabError('DEMO_DATA_INVALID', 'No demo is loaded; call loadDemo first.');
-      const { session, sweeps } = demo;
+      const { session, sweeps } = needDemo();
       const out: SweepPoint[] = [];
       // Each point goes through the sweep session: a newer sweep cancels this one at its next tensor.
       for (const p of points) {
@@ -312,22 +318,18 @@ export function createEngine(host: EngineHost = {}): EngineApi {
       const { problems, warnings } = method.validate({ recipe, checkpoints });
       if (problems.length) throw combineProblems(problems);
       if (!currentBackend()) await setBackend('auto');
-      const token = { cancelled: false };
-      jobs.set(jobId, token);
       const all = [...(recipe.warnings ?? []), ...warnings];
-      try {
-        const { files, report } = await method.buildPackage(recipe, checkpoints, {
+      const { files, report } = await asJob(jobId, (token) =>
+        method.buildPackage(recipe, checkpoints, {
           cancel: token,
           // The lab draws the error against K too; its models are small enough to rebuild at each K.
           errorSweep: true,
           assignments: true,
           onWarning: (w) => all.push(w),
-          onProgress: onProgress ? (x) => void Promise.resolve(onProgress(x)).catch(() => undefined) : undefined,
-        });
-        return { files, report, recipeYaml: recipeToYaml(recipe), warnings: all, milliseconds: Date.now() - started };
-      } finally {
-        jobs.delete(jobId);
-      }
+          onProgress: quietProgress(onProgress),
+        }),
+      );
+      return { files, report, recipeYaml: recipeToYaml(recipe), warnings: all, milliseconds: Date.now() - started };
     },
     async memory() {
       const m = tf.memory();
