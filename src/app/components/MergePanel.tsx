@@ -4,7 +4,7 @@
  * requests to the worker), and a one-off merge with a memory budget, progress, cancel and the
  * downloads. Slider input → score on screen is measured as 'slider-to-score'.
  */
-import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
+import { useEffect, useMemo, useRef, useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { findMethod } from '../../engine/methods/registry.js';
 import { formatBytes, formatMs } from '../format.js';
@@ -14,7 +14,7 @@ import { importRecipe, type ImportOutcome } from '../recipe/import-recipe.js';
 import { globalDefault, perModelDefault } from '../recipe/dropped-recipe.js';
 import { useHidden } from '../presentation.js';
 import { currentRecipeYaml } from '../store/engine-slice.js';
-import { ErrorLine, SLIDER_INPUT_MARK, Slider } from './fields.js';
+import { Checkbox, ErrorLine, SLIDER_INPUT_MARK, Slider, useShownMeasure } from './fields.js';
 import { MethodExplainer } from './MethodExplainer.js';
 import { ChannelControlsPanel, TwinControlsPanel } from '../routed/RoutedControls.js';
 import { RoutedPackage } from '../routed/RoutedPackage.js';
@@ -75,13 +75,7 @@ function Controls() {
       {others.map((p) => {
         const v = globalDefault(p, c);
         return p.type === 'boolean' ? (
-          <p className="field checkbox" key={p.name}>
-            <input id={`param-${p.name}`} type="checkbox" checked={v === true} aria-describedby={`param-${p.name}-help`} onChange={(e) => setGlobal(p.name, e.target.checked)} />{' '}
-            <label htmlFor={`param-${p.name}`}>{p.name}</label>{' '}
-            <span id={`param-${p.name}-help`} className="help">
-              {p.help}
-            </span>
-          </p>
+          <Checkbox key={p.name} id={`param-${p.name}`} label={p.name} checked={v === true} help={p.help} onChange={(x) => setGlobal(p.name, x)} />
         ) : (
           <Slider key={p.name} id={`param-${p.name}`} label={p.name} spec={p} value={typeof v === 'number' ? v : 0} onInput={(x, at) => setGlobal(p.name, x, at)} />
         );
@@ -126,14 +120,7 @@ function LiveScore() {
     useShallow((s) => ({ live: s.live, tasks: s.tasks, engineTasks: s.engine.demo.tasks, expertAccuracy: s.engine.demo.expertAccuracy, demoStatus: s.engine.demo.status })),
   );
   const shown = live.shown;
-  const measured = useRef(0);
-  // The numbers are in the DOM now: close the measure for the input that asked for them (only the latest).
-  useLayoutEffect(() => {
-    if (!shown || shown.inputAt === undefined || shown.seq !== live.requested || measured.current >= shown.seq) return;
-    measured.current = shown.seq;
-    const end = performance.mark(SCORE_SHOWN_MARK).startTime;
-    performance.measure(SLIDER_TO_SCORE_MEASURE, { start: shown.inputAt, end });
-  }, [shown, live.requested]);
+  useShownMeasure(shown, live.requested, SCORE_SHOWN_MARK, SLIDER_TO_SCORE_MEASURE);
 
   const label = (id: string) => tasks.find((t) => t.id === id)?.label ?? id;
   const state = live.status;
@@ -269,7 +256,8 @@ function RecipeYaml() {
   });
   // After a merge, the job's own "Download recipe" link is the one to use (the recipe it merged).
   const merged = useLabStore((s) => s.job.status === 'done' && !findRoutedMethod(s.method));
-  // The file is made when the link is used, not on every slider move.
+  // The file is made when the link is used (a click, by mouse or keyboard, runs before the
+  // download starts), not on every slider move.
   const url = useRef<string | undefined>(undefined);
   useEffect(() => () => (url.current ? URL.revokeObjectURL(url.current) : undefined), []);
   const prepare = (a: HTMLAnchorElement) => {
@@ -283,7 +271,7 @@ function RecipeYaml() {
       <pre aria-label="Recipe YAML">{yaml}</pre>
       <p className="buttons">
         {!merged && (
-          <a href="#recipe" download="merge-recipe.yml" onMouseDown={(e) => prepare(e.currentTarget)} onKeyDown={(e) => e.key === 'Enter' && prepare(e.currentTarget)} onClick={(e) => prepare(e.currentTarget)}>
+          <a href="#recipe" download="merge-recipe.yml" onClick={(e) => prepare(e.currentTarget)}>
             Download recipe
           </a>
         )}{' '}

@@ -1,7 +1,8 @@
 /**
  * Form pieces the Merge panel's controls share: a labelled range slider (its help from the
- * parameter schema) and an error line with the engine's code.
+ * parameter schema), a labelled checkbox, an error line with the engine's code, and the input-to-answer measure.
  */
+import { useLayoutEffect, useRef } from 'react';
 import type { ParamSpec } from '../../engine/methods/types.js';
 import type { AppError } from '../store/types.js';
 
@@ -12,6 +13,19 @@ export function ErrorLine({ error }: { error: AppError }) {
   return (
     <p className="status error" role="alert">
       <strong>{error.code}</strong> {error.message}
+    </p>
+  );
+}
+
+/** A labelled checkbox with its help text. */
+export function Checkbox({ id, label, checked, help, onChange }: { id: string; label: string; checked: boolean; help: string; onChange: (v: boolean) => void }) {
+  return (
+    <p className="field checkbox">
+      <input id={id} type="checkbox" checked={checked} aria-describedby={`${id}-help`} onChange={(e) => onChange(e.target.checked)} />{' '}
+      <label htmlFor={id}>{label}</label>{' '}
+      <span id={`${id}-help`} className="help">
+        {help}
+      </span>
     </p>
   );
 }
@@ -55,4 +69,18 @@ export function Slider({ id, label, spec, value, onInput, format, disabled, ...r
       </span>
     </p>
   );
+}
+
+/**
+ * Once the newest request's answer is in the DOM, closes the performance measure `measure` from the
+ * slider input that asked for it (marked `mark` at the end); older answers and repeats are skipped.
+ */
+export function useShownMeasure(shown: { readonly seq: number; readonly inputAt?: number } | undefined, requested: number, mark: string, measure: string): void {
+  const measured = useRef(0);
+  useLayoutEffect(() => {
+    if (!shown || shown.inputAt === undefined || shown.seq !== requested || measured.current >= shown.seq) return;
+    measured.current = shown.seq;
+    const end = performance.mark(mark).startTime;
+    performance.measure(measure, { start: shown.inputAt, end });
+  }, [shown, requested, mark, measure]);
 }

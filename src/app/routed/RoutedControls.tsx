@@ -6,22 +6,10 @@
 import { useShallow } from 'zustand/react/shallow';
 import { findMethod } from '../../engine/methods/registry.js';
 import type { ParamSpec } from '../../engine/methods/types.js';
-import { Slider } from '../components/fields.js';
+import { Checkbox, Slider } from '../components/fields.js';
 import { useLabStore } from '../store/index.js';
 import type { TwinControls } from '../store/types.js';
 import { GROUP_METHODS, channelParam, twinParam, type GroupMethodId } from './methods.js';
-
-function Checkbox({ id, label, checked, help, onChange, disabled }: { id: string; label: string; checked: boolean; help: string; onChange: (v: boolean) => void; disabled?: boolean }) {
-  return (
-    <p className="field checkbox">
-      <input id={id} type="checkbox" checked={checked} disabled={disabled} aria-describedby={`${id}-help`} onChange={(e) => onChange(e.target.checked)} />{' '}
-      <label htmlFor={id}>{label}</label>{' '}
-      <span id={`${id}-help`} className="help">
-        {help}
-      </span>
-    </p>
-  );
-}
 
 export function TwinControlsPanel() {
   const { twin, setTwin, tasks, source } = useLabStore(useShallow((s) => ({ twin: s.twin, setTwin: s.setTwin, tasks: s.engine.demo.tasks, source: s.source })));
@@ -123,13 +111,13 @@ export function ChannelControlsPanel() {
       {density && <Slider id="channel-density" label="Density" spec={density} value={channel.density} onInput={(v, at) => setChannel({ density: v }, at)} />}
       {lambda && <Slider id="channel-lambda" label="λ" spec={lambda} value={channel.lambda} onInput={(v, at) => setChannel({ lambda: v }, at)} />}
       {source === 'demo' && (
-      <Checkbox
-        id="channel-oracle"
-        label="Oracle routing"
-        checked={channel.oracle}
-        help="Look rows up for the true task of every input instead of the router's choice."
-        onChange={(v) => setChannel({ oracle: v })}
-      />
+        <Checkbox
+          id="channel-oracle"
+          label="Oracle routing"
+          checked={channel.oracle}
+          help="Look rows up for the true task of every input instead of the router's choice."
+          onChange={(v) => setChannel({ oracle: v })}
+        />
       )}
     </div>
   );

@@ -4,9 +4,8 @@
  * box picks), per task beside its expert, the router's accuracy and the storage against keeping
  * every expert. A control's input → these numbers drawn is measured as 'slider-to-routed'.
  */
-import { useLayoutEffect, useRef } from 'react';
 import { useShallow } from 'zustand/react/shallow';
-import { ErrorLine } from '../components/fields.js';
+import { ErrorLine, useShownMeasure } from '../components/fields.js';
 import { formatBytes, formatMs } from '../format.js';
 import { useLabStore } from '../store/index.js';
 import { SLIDER_TO_ROUTED_MEASURE } from '../store/routed-slice.js';
@@ -78,14 +77,8 @@ export function RoutedScore() {
   const labels = useLabStore((s) => s.tasks);
   const demoStatus = useLabStore((s) => s.engine.demo.status);
   const source = useLabStore((s) => s.source);
-  const measured = useRef(0);
   const shown = chart.shown;
-  useLayoutEffect(() => {
-    if (!shown || shown.inputAt === undefined || shown.seq !== chart.requested || measured.current >= shown.seq) return;
-    measured.current = shown.seq;
-    const end = performance.mark(ROUTED_SHOWN_MARK).startTime;
-    performance.measure(SLIDER_TO_ROUTED_MEASURE, { start: shown.inputAt, end });
-  }, [shown, chart.requested]);
+  useShownMeasure(shown, chart.requested, ROUTED_SHOWN_MARK, SLIDER_TO_ROUTED_MEASURE);
 
   const label = (id: string) => labels.find((t) => t.id === id)?.label ?? id;
   if (source === 'mine') {

@@ -34,7 +34,6 @@ export const createChartsSlice: SliceCreator<ChartsSlice> = (set, get, api) => {
   const request = <K extends 'diagnostics' | 'spectrum' | 'sweep'>(name: K, call: () => Promise<NonNullable<LabState[K]['shown']>['data']>, inputAt?: number, forget?: () => void) =>
     latestRequest({ getState: get, setState: set }, name, call, inputAt, forget);
 
-
   // Dropped models, their roles and per-model values change the recipe too.
   api.subscribe((s, prev) => {
     if (s.source !== prev.source || s.dropped !== prev.dropped || s.perModel !== prev.perModel) get().requestCharts();

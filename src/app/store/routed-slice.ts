@@ -13,6 +13,8 @@ import { toAppError } from '../demo/errors.js';
 import { fetchHardDemo } from '../demo/hard.js';
 import { channelSettings, routedRecipeYaml, twinSettings } from '../recipe/routed-recipe.js';
 import { isRoutedMethod } from '../routed/methods.js';
+import type { RoutedMethodId } from '../../engine/api/engine-api.js';
+import type { EngineClient } from '../engine/engine-client.js';
 import { demoFiles, engineClient } from './engine-slice.js';
 import { latestRequest } from './latest-request.js';
 import type { ChannelControls, ChartData, LabState, RoutedPackageState, RoutedSlice, SliceCreator, TwinControls } from './types.js';
@@ -39,6 +41,14 @@ let packageJob = 0;
 
 type PackageFile = NonNullable<RoutedPackageState['files']>[number];
 
+/** A build's bytes and recipe, published only if it is still the current one. */
+interface Built {
+  readonly files: Record<string, Uint8Array>;
+  readonly recipe: string;
+  readonly report?: RoutedPackageState['report'];
+  readonly warnings?: readonly string[];
+}
+
 /** The package's files and its recipe as Blob URLs, in FILE_ORDER. */
 function publishPackage(files: Record<string, Uint8Array>, recipe: string): PackageFile[] {
   const names = Object.keys(files).sort((a, b) => FILE_ORDER.indexOf(a) - FILE_ORDER.indexOf(b));
@@ -58,7 +68,6 @@ function releasePackage(): void {
 export const createRoutedSlice: SliceCreator<RoutedSlice> = (set, get, api) => {
   const request = <K extends 'twinView' | 'channelView'>(name: K, call: () => Promise<NonNullable<LabState[K]['shown']>['data']>, inputAt?: number) =>
     latestRequest({ getState: get, setState: set }, name, call, inputAt);
-
 
   const clearPackage = () => {
     packageRun++;
@@ -80,6 +89,35 @@ export const createRoutedSlice: SliceCreator<RoutedSlice> = (set, get, api) => {
       const error = toAppError(e, 'manifest-hard.json');
       set((s) => ({ hardMode: { status: 'error', error }, twinView: { ...s.twinView, status: 'error', error } }));
     }
+  }
+
+  /** The user's checkpoints: no data, so no router; the build reports errors and storage instead. */
+  async function buildFromCheckpoints(client: EngineClient, recipe: string, run: number): Promise<Built> {
+    const jobId = `routed-${++packageJob}`;
+    // A newer build overtakes the one in flight (its result would be thrown away anyway).
+    const overtaken = buildingJob;
+    if (overtaken) void client.call((e) => e.cancel(overtaken)).catch(() => undefined);
+    buildingJob = jobId;
+    const onProgress = Comlink.proxy((p: MergeProgress) => {
+      const cur = get().routedPackage;
+      if (run !== packageRun || cur.status !== 'building') return;
+      set({ routedPackage: { ...cur, progress: { done: p.tensorIndex, total: p.tensorCount } } });
+    });
+    try {
+      const r = await client.call((e) => e.routedMerge(jobId, recipe, onProgress));
+      return { files: r.files, recipe: r.recipeYaml, report: r.report, warnings: r.warnings };
+    } finally {
+      if (buildingJob === jobId) buildingJob = undefined;
+    }
+  }
+
+  /** The demo: the lab session's package at the current settings, router included. */
+  async function buildOnDemo(client: EngineClient, s: LabState, method: RoutedMethodId, recipe: string): Promise<Built> {
+    const files =
+      method === 'twin_merging'
+        ? await client.call((e) => e.routedPackage({ method, settings: twinSettings(s.twin) }), { demo: true })
+        : await client.call((e) => e.routedPackage({ method, settings: channelSettings(s.channel) }), { demo: true });
+    return { files, recipe };
   }
 
   // A reloaded demo forgets hard mode's files (demoAssets.clear); fetch them again when needed.
@@ -160,40 +198,12 @@ export const createRoutedSlice: SliceCreator<RoutedSlice> = (set, get, api) => {
         set({ routedPackage: { status: 'error', method, error: toAppError(e) } });
         return;
       }
-      if (s.source === 'mine') {
-        // The user's checkpoints: no data, so no router; the build reports errors and storage instead.
-        const jobId = `routed-${++packageJob}`;
-        // A newer build overtakes the one in flight (its result would be thrown away anyway).
-        const overtaken = buildingJob;
-        if (overtaken) void client.call((e) => e.cancel(overtaken)).catch(() => undefined);
-        buildingJob = jobId;
-        set({ routedPackage: { status: 'building', method } });
-        const onProgress = Comlink.proxy((p: MergeProgress) => {
-          const cur = get().routedPackage;
-          if (run !== packageRun || cur.status !== 'building') return;
-          set({ routedPackage: { ...cur, progress: { done: p.tensorIndex, total: p.tensorCount } } });
-        });
-        try {
-          const r = await client.call((e) => e.routedMerge(jobId, recipe, onProgress)).finally(() => {
-            if (buildingJob === jobId) buildingJob = undefined;
-          });
-          if (run !== packageRun) return;
-          set({ routedPackage: { status: 'ready', seq: run, method, files: publishPackage(r.files, r.recipeYaml), report: r.report, warnings: r.warnings, milliseconds: r.milliseconds } });
-        } catch (e) {
-          if (run !== packageRun) return;
-          set({ routedPackage: { status: 'error', method, error: toAppError(e) } });
-        }
-        return;
-      }
       set({ routedPackage: { status: 'building', method } });
       const started = performance.now();
       try {
-        const files =
-          method === 'twin_merging'
-            ? await client.call((e) => e.routedPackage({ method, settings: twinSettings(s.twin) }), { demo: true })
-            : await client.call((e) => e.routedPackage({ method, settings: channelSettings(s.channel) }), { demo: true });
+        const { files, recipe: written, ...report } = s.source === 'mine' ? await buildFromCheckpoints(client, recipe, run) : await buildOnDemo(client, s, method, recipe);
         if (run !== packageRun) return; // the settings changed meanwhile: this package is not theirs
-        set({ routedPackage: { status: 'ready', seq: run, method, files: publishPackage(files, recipe), milliseconds: performance.now() - started } });
+        set({ routedPackage: { status: 'ready', seq: run, method, milliseconds: performance.now() - started, files: publishPackage(files, written), ...report } });
       } catch (e) {
         if (run !== packageRun) return;
         set({ routedPackage: { status: 'error', method, error: toAppError(e) } });

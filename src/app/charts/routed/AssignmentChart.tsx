@@ -13,6 +13,7 @@ import { Drawn } from '../Drawn.js';
 import { Heatmap } from '../Heatmap.js';
 import { useModelLabel } from '../labels.js';
 import { seriesColor } from '../palette.js';
+import { packageChartStatus } from './PackageReportChart.js';
 
 const WIDTH = 300;
 
@@ -147,7 +148,7 @@ export function PackageAssignmentChart() {
   const maps = pkg.report?.assignments ?? [];
   const a = maps.find((m) => m.tensor === tensor) ?? maps.find((m) => m.channels > 1) ?? maps[0];
   const shapes = (pkg.report?.tensors ?? []).filter((t) => maps.some((m) => m.tensor === t.name));
-  const status = pkg.status === 'building' ? 'computing' : pkg.status === 'ready' ? 'ready' : pkg.status === 'error' ? 'error' : 'idle';
+  const status = packageChartStatus(pkg);
   return (
     <AssignmentFigure
       a={a}

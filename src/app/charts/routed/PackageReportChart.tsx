@@ -6,9 +6,15 @@
 import { Bar, BarChart, CartesianGrid, ComposedChart, Legend, Line, ReferenceLine, Tooltip, XAxis, YAxis } from 'recharts';
 import { useShallow } from 'zustand/react/shallow';
 import { useLabStore } from '../../store/index.js';
-import { ChartFrame } from '../ChartFrame.js';
+import { ChartFrame, type ChartFrameProps } from '../ChartFrame.js';
+import type { RoutedPackageState } from '../../store/types.js';
 import { Drawn } from '../Drawn.js';
 import { seriesColor } from '../palette.js';
+
+/** A chart drawn from the package build: its frame's state follows the build's. */
+export function packageChartStatus(pkg: RoutedPackageState): ChartFrameProps['status'] {
+  return pkg.status === 'building' ? 'computing' : pkg.status;
+}
 
 export function PackageReportChart() {
   const { pkg, method } = useLabStore(useShallow((s) => ({ pkg: s.routedPackage, method: s.method })));
@@ -18,7 +24,7 @@ export function PackageReportChart() {
   const perTensor = (r?.tensors ?? []).map((t) => ({ name: t.name, ...Object.fromEntries(t.errors.map((e, i) => [`e${i}`, Number.isFinite(e) ? e : null])) }));
   const sweep = (r?.storageSweep ?? []).map((p) => ({ x: p.setting, storage: 100 * p.ratio, ...Object.fromEntries((p.taskErrors ?? []).map((e, i) => [`e${i}`, e])) }));
   const now = r ? (r.setting.rank ?? r.setting.K) : undefined;
-  const status = pkg.status === 'building' ? 'computing' : pkg.status === 'ready' ? 'ready' : pkg.status === 'error' ? 'error' : 'idle';
+  const status = packageChartStatus(pkg);
   return (
     <ChartFrame
       id="package-report"
