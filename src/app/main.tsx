@@ -6,7 +6,7 @@ import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App } from './App.js';
 import { installTestHook } from './engine/test-hook.js';
-import { engineClient } from './store/engine-slice.js';
+import { engineClient, liveEngine } from './store/engine-slice.js';
 import { useLabStore } from './store/index.js';
 import { syncUrlHash } from './url-state.js';
 import './app.css';
@@ -16,7 +16,7 @@ syncUrlHash();
 const store = useLabStore.getState();
 store.startEngine();
 void store.loadDemo();
-installTestHook(engineClient, useLabStore);
+installTestHook(engineClient, liveEngine, useLabStore);
 
 createRoot(document.getElementById('root')!).render(
   <StrictMode>

@@ -130,6 +130,9 @@ function applyRouted(q: URLSearchParams, num: (v: string | null) => number, on: 
   }
 }
 
+/** How long the hash waits for the state to settle before it is rewritten. */
+export const HASH_WRITE_DELAY_MS = 120;
+
 /** Restores the state from the page's hash and keeps the hash in step with the store from now on. */
 export function syncUrlHash(): void {
   if (window.location.hash) applyHash(window.location.hash);
@@ -141,10 +144,25 @@ export function syncUrlHash(): void {
     window.history.replaceState(window.history.state, '', `${window.location.pathname}${window.location.search}#${hash}`);
   };
   write(useLabStore.getState());
+  // A moving slider rewrites the hash once it pauses: replaceState on every input cost the main
+  // thread more than drawing the score did. A page being left writes what is pending at once.
+  let pending: ReturnType<typeof setTimeout> | undefined;
+  const flush = () => {
+    clearTimeout(pending);
+    pending = undefined;
+    write(useLabStore.getState());
+  };
+  // Slider-driven values wait for the slider to pause; a click (tab, method, preset, view) is written at once.
+  const sliders: (keyof LabState)[] = ['density', 'lambda', 'globals', 'perModel', 'svdRank', 'twin', 'channel'];
+  const clicks: (keyof LabState)[] = ['method', 'tab', 'spectrumTensor', 'sweepParam', 'present', 'hidden', 'preset'];
   useLabStore.subscribe((s, prev) => {
-    const keys: (keyof LabState)[] = ['method', 'density', 'lambda', 'tab', 'globals', 'perModel', 'spectrumTensor', 'svdRank', 'sweepParam', 'present', 'hidden', 'preset', 'twin', 'channel'];
-    if (keys.some((k) => s[k] !== prev[k])) write(s);
+    if (clicks.some((k) => s[k] !== prev[k])) flush();
+    else if (sliders.some((k) => s[k] !== prev[k])) {
+      clearTimeout(pending);
+      pending = setTimeout(flush, HASH_WRITE_DELAY_MS);
+    }
   });
+  window.addEventListener('pagehide', () => pending !== undefined && flush());
   window.addEventListener('hashchange', () => {
     if (window.location.hash.replace(/^#/, '') !== last) applyHash(window.location.hash);
   });

@@ -303,6 +303,7 @@ describeE2E('the engine in its worker, through the lab', () => {
     expect(first.perTask).toHaveLength(TASKS.length);
     expect(first.normalized).toBeGreaterThan(0);
     const before = await lab.engineMemory();
+    const liveBefore = await lab.engineMemory('live');
     await lab.page.evaluate(() => performance.clearMeasures('slider-to-score'));
 
     const slider = lab.densitySlider();
@@ -331,12 +332,16 @@ describeE2E('the engine in its worker, through the lab', () => {
         `(min ${paced[0]!.toFixed(1)}, max ${paced.at(-1)!.toFixed(1)}); after a 10-key burst the last value's score came ${ms.at(-1)!.toFixed(1)} ms after its key`,
     );
     const after = await lab.engineMemory();
+    const liveAfter = await lab.engineMemory('live');
     log(`worker tf.memory(): ${before.numTensors} tensors / ${before.numBytes} bytes before, ${after.numTensors} / ${after.numBytes} after 30 moves`);
+    log(`live-score worker tf.memory(): ${liveBefore.numTensors} tensors / ${liveBefore.numBytes} bytes before, ${liveAfter.numTensors} / ${liveAfter.numBytes} after 30 moves`);
     expect(after.numTensors).toBe(before.numTensors);
+    expect(liveAfter).toEqual(liveBefore);
 
     // The issue's check: 200 live-recompute requests in the worker leave tf.memory() where it was.
     const bulk = await lab.page.evaluate(async () => {
-      const engine = window.__mergeLab!.engine!;
+      // In the worker the live score runs in (see live-engine.ts).
+      const engine = window.__mergeLab!.liveEngine!;
       const start = await engine.memory();
       const yaml = (d: number) =>
         `models:\n${['invert', 'permute', 'shift-left', 'shift-right', 'occlude-top'].map((t) => `  - model: ${t}\n    parameters: {weight: 1, density: ${d}}`).join('\n')}\nmerge_method: ties\nbase_model: base\n`;

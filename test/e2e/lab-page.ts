@@ -317,13 +317,16 @@ export class LabPage {
     return this.page.evaluate((n) => performance.getEntriesByName(n, 'measure').map((e) => e.duration), name);
   }
 
-  /** tfjs' live tensors in the worker, through the test hook (window.__mergeLab). */
-  async engineMemory(): Promise<{ numTensors: number; numBytes: number }> {
-    return this.page.evaluate(async () => {
-      const engine = window.__mergeLab?.engine;
-      if (!engine) throw new Error('window.__mergeLab.engine is missing: the engine was not started.');
+  /**
+   * tfjs' live tensors in the main engine worker (or, with `which: 'live'`, in the worker that
+   * computes the live score), through the test hook (window.__mergeLab).
+   */
+  async engineMemory(which: 'main' | 'live' = 'main'): Promise<{ numTensors: number; numBytes: number }> {
+    return this.page.evaluate(async (w) => {
+      const engine = w === 'live' ? window.__mergeLab?.liveEngine : window.__mergeLab?.engine;
+      if (!engine) throw new Error(`window.__mergeLab.${w === 'live' ? 'liveEngine' : 'engine'} is missing: the engine was not started.`);
       return engine.memory();
-    });
+    }, which);
   }
 
   /** Terminates the engine worker as a crash would (test hook). */

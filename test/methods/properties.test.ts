@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { nthSmallest, stableRankRangeMask, topKAbsMask } from '../../src/engine/linalg/select.js';
 import { torchSortOrder, torchSortRangeMask } from '../../src/engine/linalg/torch-sort.js';
 import { bernoulliMask } from '../../src/engine/random.js';
-import { l1RescaleFactor, sparsifyMask } from '../../src/engine/methods/sparsify.js';
+import { keptMask, l1RescaleFactor, sparsifyKept, sparsifyMask } from '../../src/engine/methods/sparsify.js';
 import { expectClose, runMethod } from './helpers.js';
 
 const f32 = fc.float({ min: -4, max: 4, noNaN: true, noDefaultInfinity: true });
@@ -99,6 +99,36 @@ describe('sparsification', () => {
         expect(Array.from(mask)).toEqual(Array.from(want));
         expect(mask.reduce((s, v) => s + v, 0)).toBe(k);
       }),
+    );
+  });
+  it('a kept sort order (live recompute) keeps the same entries with the same rescale as a fresh trim', () => {
+    fc.assert(
+      fc.property(
+        fc.array(quantized, { minLength: 4, maxLength: 60 }),
+        fc.double({ min: 0.05, max: 0.99, noNaN: true }),
+        fc.constantFrom('magnitude' as const, 'magnitude_outliers' as const),
+        (xs, d, kind) => {
+          const tau = Float32Array.from(xs);
+          fc.pre(Math.floor(d * tau.length) > 0);
+          const a = { ...args, kind, density: d, gamma: 0.1, shape: [tau.length] };
+          const fresh = sparsifyKept(tau, a)!;
+          const cache = new Map<string, Int32Array>();
+          const cached = sparsifyKept(tau, { ...a, orderCache: cache, cacheKey: 't\u0000m' })!;
+          // (Breadcrumbs with γ·n < 1 keeps nothing: a mask, no order needed.)
+          if (kind === 'magnitude') expect('rank' in cached, 'the cached trim is a rank range').toBe(true);
+          const size = cache.size;
+          expect(size).toBeLessThanOrEqual(1);
+          expect(Array.from(keptMask(cached))).toEqual(Array.from(keptMask(fresh)));
+          expect(l1RescaleFactor(tau, cached)).toBe(l1RescaleFactor(tau, keptMask(fresh)));
+          // A second density reuses the kept ranks.
+          const d2 = d / 2;
+          if (Math.floor(d2 * tau.length) > 0) {
+            const again = sparsifyKept(tau, { ...a, density: d2, orderCache: cache, cacheKey: 't\u0000m' })!;
+            expect(Array.from(keptMask(again))).toEqual(Array.from(sparsifyMask(tau, { ...a, density: d2 })!));
+          }
+          expect(cache.size, 'a second density reuses the kept ranks').toBe(size);
+        },
+      ),
     );
   });
   it('random (DARE) keeps about density of the entries', () => {

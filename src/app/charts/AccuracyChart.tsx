@@ -5,6 +5,7 @@
 import { Bar, BarChart, CartesianGrid, Legend, Tooltip, XAxis, YAxis } from 'recharts';
 import { useShallow } from 'zustand/react/shallow';
 import { useLabStore } from '../store/index.js';
+import { LEGEND_STYLE, MARGIN, PERCENT_DOMAIN, TICK_10, TICK_11, percentFormatter } from './chart-props.js';
 import { ChartFrame } from './ChartFrame.js';
 import { Drawn } from './Drawn.js';
 import { pct, useModelLabel } from './labels.js';
@@ -38,12 +39,12 @@ export function AccuracyChart() {
         <Drawn
           deps={[shown, tasks, expert, label]}
           draw={() => (
-        <BarChart width={340} height={220} data={rows} margin={{ top: 8, right: 8, bottom: 8, left: 0 }}>
+        <BarChart width={340} height={220} data={rows} margin={MARGIN}>
           <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
-          <XAxis dataKey="task" tick={{ fontSize: 10 }} interval={0} angle={-20} textAnchor="end" height={42} />
-          <YAxis unit="%" domain={[0, 100]} tick={{ fontSize: 11 }} />
-          <Tooltip formatter={(v) => pct(Number(v))} />
-          <Legend wrapperStyle={{ fontSize: 12 }} />
+          <XAxis dataKey="task" tick={TICK_10} interval={0} angle={-20} textAnchor="end" height={42} />
+          <YAxis unit="%" domain={PERCENT_DOMAIN} tick={TICK_11} />
+          <Tooltip formatter={percentFormatter} />
+          <Legend wrapperStyle={LEGEND_STYLE} />
           <Bar dataKey="merged" name="merged" fill="#0072B2" isAnimationActive={false} />
           <Bar dataKey="expert" name="its expert" fill="#c9d1dc" isAnimationActive={false} />
         </BarChart>

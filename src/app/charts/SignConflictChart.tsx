@@ -6,6 +6,7 @@
 import { Bar, BarChart, CartesianGrid, Legend, Tooltip, XAxis, YAxis } from 'recharts';
 import { useShallow } from 'zustand/react/shallow';
 import { useLabStore } from '../store/index.js';
+import { LEGEND_STYLE, MARGIN, PERCENT_DOMAIN, TICK_10, TICK_11, percentFormatter } from './chart-props.js';
 import { ChartFrame } from './ChartFrame.js';
 import { Drawn } from './Drawn.js';
 import { pct } from './labels.js';
@@ -51,12 +52,12 @@ export function SignConflictChart() {
         <Drawn
           deps={[d]}
           draw={() => (
-        <BarChart width={340} height={220} data={rows} margin={{ top: 8, right: 8, bottom: 8, left: 0 }}>
+        <BarChart width={340} height={220} data={rows} margin={MARGIN}>
           <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
-          <XAxis dataKey="name" tick={{ fontSize: 10 }} interval={0} />
-          <YAxis unit="%" domain={[0, 100]} tick={{ fontSize: 11 }} />
-          <Tooltip formatter={(v) => pct(Number(v))} />
-          <Legend wrapperStyle={{ fontSize: 12 }} />
+          <XAxis dataKey="name" tick={TICK_10} interval={0} />
+          <YAxis unit="%" domain={PERCENT_DOMAIN} tick={TICK_11} />
+          <Tooltip formatter={percentFormatter} />
+          <Legend wrapperStyle={LEGEND_STYLE} />
           <Bar dataKey="conflict" name="sign conflict" fill="#D55E00" isAnimationActive={false} />
           {d.election && <Bar dataKey="dropped" name="mass dropped by election" fill="#0072B2" isAnimationActive={false} />}
         </BarChart>

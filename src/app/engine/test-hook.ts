@@ -6,10 +6,13 @@
  * Nothing in the app reads it; it holds no data of its own.
  */
 import type { EngineClient, EngineRemote } from './engine-client.js';
+import type { LiveEngine } from './live-engine.js';
 
 export interface MergeLabTestHook {
   /** The current worker's remote (a new one after every restart). */
   readonly engine: EngineRemote | undefined;
+  /** The live-score worker's remote (see live-engine.ts), once started. */
+  readonly liveEngine: EngineRemote | undefined;
   /** Terminates the worker and raises its 'error' event, as a crash would. */
   killWorker(): void;
   /** Opens the page's models (the demo's) again in the current worker, replacing what a test opened. */
@@ -31,10 +34,13 @@ declare global {
   }
 }
 
-export function installTestHook(client: () => EngineClient | undefined, store: unknown): void {
+export function installTestHook(client: () => EngineClient | undefined, live: () => LiveEngine | undefined, store: unknown): void {
   const hook: MergeLabTestHook = {
     get engine() {
       return client()?.remote;
+    },
+    get liveEngine() {
+      return live()?.remote;
     },
     killWorker() {
       client()?.killWorker();

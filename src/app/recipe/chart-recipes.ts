@@ -6,7 +6,7 @@
  */
 import { MergeLabError } from '../../engine/errors.js';
 import type { Recipe } from '../../engine/recipe/types.js';
-import { recipeToYaml } from '../../engine/recipe/write.js';
+import { recipeYaml } from './recipe-yaml.js';
 import { recipeTasks } from '../store/engine-slice.js';
 import type { LabState, SweepParam } from '../store/types.js';
 import type { SweepRequest } from '../../engine/api/engine-api.js';
@@ -50,14 +50,14 @@ export function chartRecipe(s: LabState): Recipe {
 }
 
 export function chartRecipeYaml(s: LabState): string {
-  return recipeToYaml(chartRecipe(s));
+  return recipeYaml(chartRecipe(s));
 }
 
 /** Task arithmetic over the same models: the spectrum reads only the task vectors, whatever the method. */
 export function spectrumRecipeYaml(s: LabState): string | undefined {
   try {
     const r = chartRecipe(s);
-    return recipeToYaml({ mergeMethod: 'task_arithmetic', baseModel: r.baseModel, models: r.models.map((m) => ({ model: m.model, parameters: { weight: 1 } })) });
+    return recipeYaml({ mergeMethod: 'task_arithmetic', baseModel: r.baseModel, models: r.models.map((m) => ({ model: m.model, parameters: { weight: 1 } })) });
   } catch {
     return undefined;
   }
@@ -74,7 +74,7 @@ export interface SweepPlan {
 export function sweepPlan(s: LabState, param: SweepParam | undefined): SweepPlan | undefined {
   if (!param || !methodParam(s.method, param)) return undefined;
   const tasks = recipeTasks(s);
-  const at = (v: number) => recipeToYaml(demoRecipe(s.method, tasks, { density: param === 'density' ? v : s.density, lambda: param === 'lambda' ? v : s.lambda, globals: s.globals }));
+  const at = (v: number) => recipeYaml(demoRecipe(s.method, tasks, { density: param === 'density' ? v : s.density, lambda: param === 'lambda' ? v : s.lambda, globals: s.globals }));
   const points = SWEEP_VALUES[param].map((value) => ({ value, yaml: at(value) }));
   return { param, points, key: `${param}\u0000${at(Number.NaN)}` };
 }

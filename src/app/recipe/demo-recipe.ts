@@ -7,7 +7,7 @@
 import { findMethod } from '../../engine/methods/registry.js';
 import type { ParamSpec } from '../../engine/methods/types.js';
 import type { ParameterMap, Recipe } from '../../engine/recipe/types.js';
-import { recipeToYaml } from '../../engine/recipe/write.js';
+import { recipeYaml } from './recipe-yaml.js';
 
 /** The id the demo's base checkpoint is opened under in the worker. */
 export const DEMO_BASE_ID = 'base';
@@ -57,5 +57,5 @@ export function demoRecipe(methodId: string, tasks: readonly string[], c: DemoCo
 
 /** The recipe as mergekit YAML, as the worker and the "Download recipe" file take it. */
 export function demoRecipeYaml(methodId: string, tasks: readonly string[], c: DemoControls): string {
-  return recipeToYaml(demoRecipe(methodId, tasks, c));
+  return recipeYaml(demoRecipe(methodId, tasks, c));
 }

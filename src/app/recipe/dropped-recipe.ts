@@ -8,7 +8,7 @@ import { MergeLabError } from '../../engine/errors.js';
 import { findMethod } from '../../engine/methods/registry.js';
 import type { ParamSpec } from '../../engine/methods/types.js';
 import type { ParameterMap, Recipe } from '../../engine/recipe/types.js';
-import { recipeToYaml } from '../../engine/recipe/write.js';
+import { recipeYaml } from './recipe-yaml.js';
 import type { DroppedModel } from '../store/types.js';
 
 export interface RecipeControls {
@@ -81,5 +81,5 @@ export function droppedRecipe(
 }
 
 export function droppedRecipeYaml(...args: Parameters<typeof droppedRecipe>): string {
-  return recipeToYaml(droppedRecipe(...args));
+  return recipeYaml(droppedRecipe(...args));
 }

@@ -10,6 +10,7 @@ import type { MergeProgress } from '../../engine/merge/progress.js';
 import { demoAssets } from '../demo/assets.js';
 import { toAppError } from '../demo/errors.js';
 import { EngineClient, type DemoFiles } from '../engine/engine-client.js';
+import { LiveEngine } from '../engine/live-engine.js';
 import { isEngineGone } from '../engine/failures.js';
 import { publishOutputs, releaseOutputs } from '../engine/outputs.js';
 import { createEngineWorker } from '../engine/worker.js';
@@ -23,11 +24,22 @@ export const DEFAULT_BUDGET_MIB = 1024;
 const CHOICES: readonly BackendChoice[] = ['auto', 'webgpu', 'wasm', 'cpu'];
 
 let client: EngineClient | undefined;
+let live: LiveEngine | undefined;
 let jobCounter = 0;
 
 /** The engine client, once startEngine() ran (the test hook hands out its remote). */
 export function engineClient(): EngineClient | undefined {
   return client;
+}
+
+/** The worker the live score runs in: the live engine's once it has the demo, else the main one. */
+export function liveClient(): EngineClient | undefined {
+  return live?.available ?? client;
+}
+
+/** The live engine (the test hook hands out its remote). */
+export function liveEngine(): LiveEngine | undefined {
+  return live;
 }
 
 /** `?backend=wasm` in the page's URL sets the starting choice (the status bar's select changes it later). */
@@ -91,6 +103,8 @@ export const createEngineSlice: SliceCreator<EngineSlice> = (set, get, api) => {
 
     startEngine() {
       if (client) return;
+      // Its first score replaces whatever the main engine answered meanwhile.
+      live = new LiveEngine(createEngineWorker, () => get().requestLive());
       client = new EngineClient(createEngineWorker, {
         starting(_choice, after) {
           const demo = get().engine.demo;
@@ -103,6 +117,7 @@ export const createEngineSlice: SliceCreator<EngineSlice> = (set, get, api) => {
           });
         },
         ready(info, after) {
+          live?.follow(info.name);
           const s = get().engine;
           patchEngine({
             status: 'ready',
@@ -135,6 +150,7 @@ export const createEngineSlice: SliceCreator<EngineSlice> = (set, get, api) => {
         const files = demoFiles(s);
         if (!files) patchDemo({ status: 'unavailable' });
         client!.setDemo(files);
+        live!.setDemo(files);
       };
       api.subscribe((s, prev) => {
         if (s.demo !== prev.demo && (s.demo.status === 'loaded' || s.demo.status === 'failed') && s.demo.status !== prev.demo.status) sync(s);
@@ -224,7 +240,7 @@ export const createEngineSlice: SliceCreator<EngineSlice> = (set, get, api) => {
       const seq = s.live.requested + 1;
       const params = { method: s.method, density: s.density, lambda: s.lambda };
       set({ live: { ...s.live, status: 'computing', requested: seq } });
-      client.call((e) => e.liveDemo(yaml), { demo: true }).then(
+      liveClient()!.call((e) => e.liveDemo(yaml), { demo: true }).then(
         (score) => {
           const l = get().live;
           if (l.shown && l.shown.seq > seq) return; // an older answer that arrived late

@@ -6,7 +6,7 @@
  * src/engine/methods/gta.ts, so the chart shows what the merge actually does.
  */
 import { findMethod } from '../methods/registry.js';
-import { l1RescaleFactor, sparsifyMask, type SparsificationKind } from '../methods/sparsify.js';
+import { l1RescaleFactor, sparsifyKept, type SparsificationKind } from '../methods/sparsify.js';
 import type { OrderCache, ParamValue } from '../methods/types.js';
 
 /** Raw counts, so tensors, layers and the whole model pool exactly (ratios of sums, not means of ratios). */
@@ -118,7 +118,7 @@ export function electionVectors(a: ElectionInput): { readonly vectors: Float32Ar
   const rescale = Boolean(a.global.rescale ?? family.rescaleDefault);
   const vectors = a.taus.map(({ model, tau, params }, stream) => {
     const w = Math.fround(num(params.weight, 1));
-    const mask = sparsifyMask(tau, {
+    const kept = sparsifyKept(tau, {
       kind: family.sparsification,
       density: num(params.density, 1),
       gamma: num(params.gamma, 0.01),
@@ -131,12 +131,20 @@ export function electionVectors(a: ElectionInput): { readonly vectors: Float32Ar
       warn: a.warn,
       ...(a.orderCache && a.cacheKey ? { orderCache: a.orderCache, cacheKey: a.cacheKey(model) } : {}),
     });
-    const factor = mask && rescale ? l1RescaleFactor(tau, mask) : 1;
+    const factor = kept && rescale ? l1RescaleFactor(tau, kept) : 1;
+    // gta.ts: τ · scale (mask × rescale), then · w, each rounded to float32; dropped entries are 0.
     const u = new Float32Array(tau.length);
-    for (let e = 0; e < u.length; e++) {
-      // gta.ts: τ · scale (mask × rescale), then · w, each rounded to float32.
-      const kept = mask ? (mask[e] ? Math.fround(tau[e]! * factor) : 0) : tau[e]!;
-      u[e] = kept * w;
+    if (!kept) {
+      for (let e = 0; e < u.length; e++) u[e] = tau[e]! * w;
+    } else if ('mask' in kept) {
+      const { mask } = kept;
+      for (let e = 0; e < u.length; e++) if (mask[e]) u[e] = Math.fround(tau[e]! * factor) * w;
+    } else {
+      const { rank, lo, hi } = kept;
+      for (let e = 0; e < u.length; e++) {
+        const r = rank[e]!;
+        if (r >= lo && r < hi) u[e] = Math.fround(tau[e]! * factor) * w;
+      }
     }
     return u;
   });

@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { MergeLabError } from '../errors.js';
-import { dellaRange, emptyTrim, l1RescaleFactor, sparsifyMask, type SparsificationKind } from './sparsify.js';
+import { dellaRange, emptyTrim, l1RescaleFactor, sparsifyKept, type SparsificationKind } from './sparsify.js';
 import { DENSITY, EPSILON, GAMMA, INT8_MASK, LAMBDA, WEIGHT, normalizeParam, rescaleParam } from './params.js';
 import { defineMethod } from './define.js';
 import type { MergeMethod, ModelValues, ParamSpec, PrepareInput, PreparedMerge } from './types.js';
@@ -138,7 +138,7 @@ function taskVector(values: Float32Array, base: Float32Array): Float32Array {
 /** τ, its mask, and the rescale, as one array. */
 function sparsifyScale(c: GtaConfig, input: PrepareInput, m: ModelValues, stream: number, base: Float32Array, rescale: boolean): Float32Array | undefined {
   const tau = taskVector(m.values, base);
-  const mask = sparsifyMask(tau, {
+  const kept = sparsifyKept(tau, {
     kind: c.sparsification!,
     density: num(m.params.density, 1),
     gamma: num(m.params.gamma, 0.01),
@@ -151,10 +151,19 @@ function sparsifyScale(c: GtaConfig, input: PrepareInput, m: ModelValues, stream
     warn: input.warn,
     ...(input.orderCache ? { orderCache: input.orderCache, cacheKey: `${input.tensorName}\u0000${m.model}\u0000${input.models.find((x) => x.isBase)!.model}` } : {}),
   });
-  if (!mask) return undefined;
-  const factor = rescale ? l1RescaleFactor(tau, mask) : 1;
-  const scale = new Float32Array(mask.length);
-  for (let e = 0; e < mask.length; e++) scale[e] = mask[e] ? factor : 0;
+  if (!kept) return undefined;
+  const factor = rescale ? l1RescaleFactor(tau, kept) : 1;
+  const scale = new Float32Array(tau.length);
+  if ('mask' in kept) {
+    const { mask } = kept;
+    for (let e = 0; e < mask.length; e++) if (mask[e]) scale[e] = factor;
+  } else {
+    const { rank, lo, hi } = kept;
+    for (let e = 0; e < rank.length; e++) {
+      const r = rank[e]!;
+      if (r >= lo && r < hi) scale[e] = factor;
+    }
+  }
   return scale;
 }
 

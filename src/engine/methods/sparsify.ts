@@ -6,7 +6,7 @@
  */
 import { MergeLabError } from '../errors.js';
 import { bernoulliMask } from '../random.js';
-import { absolute, maskFromOrder, stableRankRangeMask, topKAbsMask } from '../linalg/select.js';
+import { absolute, stableRankRangeMask, topKAbsMask } from '../linalg/select.js';
 import { torchSortOrder } from '../linalg/torch-sort.js';
 import type { OrderCache } from './types.js';
 
@@ -30,8 +30,21 @@ export interface SparsifyArgs {
   readonly cacheKey?: string;
 }
 
+/**
+ * Which entries a sparsification keeps: a 0/1 mask, or — for a trim served from a kept sort order
+ * (live recompute) — the entries whose rank in that order lies in [lo, hi). The rank form costs no
+ * allocation per slider move: a density change moves `hi`, not a mask of n bytes.
+ */
+export type KeptEntries = { readonly mask: Uint8Array } | { readonly rank: Int32Array; readonly lo: number; readonly hi: number };
+
 /** `undefined` means "keep everything" (density ≥ 1): no mask, no rescale. */
 export function sparsifyMask(tau: Float32Array, a: SparsifyArgs): Uint8Array | undefined {
+  const kept = sparsifyKept(tau, a);
+  return kept && keptMask(kept);
+}
+
+/** As sparsifyMask, in whichever form is cheaper here (see KeptEntries). */
+export function sparsifyKept(tau: Float32Array, a: SparsifyArgs): KeptEntries | undefined {
   const n = tau.length;
   const d = a.density;
   if (d >= 1) return undefined;
@@ -39,8 +52,8 @@ export function sparsifyMask(tau: Float32Array, a: SparsifyArgs): Uint8Array | u
     case 'magnitude': {
       const k = Math.floor(d * n);
       if (k <= 0) throw emptyTrim(a.model, d, n, a.tensorName);
-      const order = cachedOrder(tau, a, true);
-      return order ? maskFromOrder(order, 0, k) : topKAbsMask(tau, k);
+      const rank = cachedRank(tau, a, true);
+      return rank ? { rank, lo: 0, hi: k } : { mask: topKAbsMask(tau, k) };
     }
     case 'magnitude_outliers': {
       const target = Math.floor(d * n);
@@ -53,38 +66,67 @@ export function sparsifyMask(tau: Float32Array, a: SparsifyArgs): Uint8Array | u
       if (nTop <= 0) {
         // mergekit keeps indices[n_bot:-n_top]; with n_top = 0 that slice is empty.
         a.warn(`gamma·n < 1 for tensor ${a.tensorName}: breadcrumbs drops every entry of ${a.model}'s task vector, as mergekit does (raise gamma or density).`);
-        return new Uint8Array(n);
+        return { mask: new Uint8Array(n) };
       }
-      const order = cachedOrder(tau, a, false);
-      return order ? maskFromOrder(order, nBot, n - nTop) : stableRankRangeMask(tau, nBot, n - nTop, true);
+      const rank = cachedRank(tau, a, false);
+      return rank ? { rank, lo: nBot, hi: n - nTop } : { mask: stableRankRangeMask(tau, nBot, n - nTop, true) };
     }
     case 'random':
-      return bernoulliMask(a.seed, a.stream, d, n);
+      return { mask: bernoulliMask(a.seed, a.stream, d, n) };
     case 'della_magprune':
-      return dellaMask(tau, a);
+      return { mask: dellaMask(tau, a) };
   }
 }
 
-/** torch's sort order of |τ| from the cache, computed and kept on first use; undefined without a cache. */
-function cachedOrder(tau: Float32Array, a: SparsifyArgs, descending: boolean): Int32Array | undefined {
-  if (!a.orderCache || a.cacheKey === undefined) return undefined;
-  const key = `${a.cacheKey}\u0000${descending ? 'desc' : 'asc'}`;
-  let order = a.orderCache.get(key);
-  if (!order || order.length !== tau.length) {
-    order = torchSortOrder(absolute(tau), descending);
-    a.orderCache.set(key, order);
+/** The kept entries as a 0/1 mask. */
+export function keptMask(k: KeptEntries): Uint8Array {
+  if ('mask' in k) return k.mask;
+  const { rank, lo, hi } = k;
+  const mask = new Uint8Array(rank.length);
+  for (let e = 0; e < rank.length; e++) {
+    const r = rank[e]!;
+    if (r >= lo && r < hi) mask[e] = 1;
   }
-  return order;
+  return mask;
+}
+
+/**
+ * Each entry's position in torch's sort order of |τ| (the inverse of that order), from the cache,
+ * computed and kept on first use; undefined without a cache. Entries at ranks [lo, hi) are exactly
+ * those maskFromOrder(order, lo, hi) keeps.
+ */
+function cachedRank(tau: Float32Array, a: SparsifyArgs, descending: boolean): Int32Array | undefined {
+  if (!a.orderCache || a.cacheKey === undefined) return undefined;
+  const key = `${a.cacheKey}\u0000${descending ? 'desc' : 'asc'}\u0000rank`;
+  let rank = a.orderCache.get(key);
+  if (!rank || rank.length !== tau.length) {
+    const order = torchSortOrder(absolute(tau), descending);
+    rank = new Int32Array(order.length);
+    for (let p = 0; p < order.length; p++) rank[order[p]!] = p;
+    a.orderCache.set(key, rank);
+  }
+  return rank;
 }
 
 /** mergekit's rescaled_masked_tensor with the L1 norm: ‖τ‖₁ / ‖τ·mask‖₁, or 1 if either < 1e-7. */
-export function l1RescaleFactor(tau: Float32Array, mask: Uint8Array): number {
+export function l1RescaleFactor(tau: Float32Array, kept: Uint8Array | KeptEntries): number {
   let before = 0;
   let after = 0;
-  for (let i = 0; i < tau.length; i++) {
-    const v = Math.abs(tau[i]!);
-    before += v;
-    if (mask[i]) after += v;
+  if (kept instanceof Uint8Array || 'mask' in kept) {
+    const mask = kept instanceof Uint8Array ? kept : kept.mask;
+    for (let i = 0; i < tau.length; i++) {
+      const v = Math.abs(tau[i]!);
+      before += v;
+      if (mask[i]) after += v;
+    }
+  } else {
+    const { rank, lo, hi } = kept;
+    for (let i = 0; i < tau.length; i++) {
+      const v = Math.abs(tau[i]!);
+      before += v;
+      const r = rank[i]!;
+      if (r >= lo && r < hi) after += v;
+    }
   }
   // torch computes the norms in float32; round them the same way before dividing.
   before = Math.fround(before);
