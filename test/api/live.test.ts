@@ -14,6 +14,7 @@ import { openDemoSession } from '../../src/engine/demo/session.js';
 import { mergeToMemory } from '../../src/engine/merge/merge-to-memory.js';
 import { METHODS } from '../../src/engine/methods/registry.js';
 import { parseRecipe } from '../../src/engine/recipe/parse.js';
+import { createLiveSession } from '../../src/engine/live/live-session.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const demoDir = path.join(ROOT, 'public/demo');
@@ -43,6 +44,55 @@ describe('live recompute on the demo', () => {
     expect(settled.slice(0, 3).every((s) => s.status === 'rejected' && isMergeLabError(s.reason) && s.reason.code === 'CANCELLED')).toBe(true);
     expect(settled[3]!.status).toBe('fulfilled');
   });
+  it('a live session merges bit for bit as a one-off merge, trims served from kept ranks included', async () => {
+    const session = await openDemoSession({
+      manifest: await readFile(path.join(demoDir, 'manifest.json'), 'utf8'),
+      read: async (f) => new Uint8Array(await readFile(path.join(demoDir, f))),
+      digitsGz: new Uint8Array(await readFile(path.join(ROOT, 'data/digits/digits.csv.gz'))),
+    });
+    const live = createLiveSession(session.checkpoints);
+    const variants = [
+      (d: number) => recipe(summary.tasks, d),
+      (d: number) => recipe(summary.tasks, d, 0.8, 'breadcrumbs_ties'),
+      (d: number) => recipe(summary.tasks, d, 1.2).replace('parameters: {lambda: 1.2}', 'parameters: {lambda: 1.2, rescale: true}'),
+    ];
+    for (const make of variants) {
+      for (const d of [0.3, 0.55, 0.3, 0.9]) {
+        const yaml = make(d);
+        const a = await live.merge(parseRecipe(yaml));
+        const b = await mergeToMemory({ recipe: parseRecipe(yaml), methods: METHODS, checkpoints: session.checkpoints });
+        for (const name of Object.keys(b)) expect(Array.from(a[name]!), `${name} at density ${d}: ${yaml.split('\n').at(-2)}`).toEqual(Array.from(b[name]!));
+      }
+    }
+    expect(live.cachedOrders).toBeGreaterThan(0);
+  }, 60_000);
+  it('answers a recipe it answered before from memory, with the same numbers', async () => {
+    const first = await engine.liveDemo(recipe(summary.tasks, 0.45));
+    const again = await engine.liveDemo(recipe(summary.tasks, 0.45));
+    expect(again.perTask).toEqual(first.perTask);
+    expect(again.normalized).toBe(first.normalized);
+  });
+  it('scores ahead what `then` names; a request for it takes that work over, any other stops it', async () => {
+    const fresh = async (d: number) => {
+      const session = await openDemoSession({
+        manifest: await readFile(path.join(demoDir, 'manifest.json'), 'utf8'),
+        read: async (f) => new Uint8Array(await readFile(path.join(demoDir, f))),
+        digitsGz: new Uint8Array(await readFile(path.join(ROOT, 'data/digits/digits.csv.gz'))),
+      });
+      const w = await mergeToMemory({ recipe: parseRecipe(recipe(summary.tasks, d)), methods: METHODS, checkpoints: session.checkpoints });
+      return (await session.scorer.score(w, 'test')).normalized;
+    };
+    await engine.liveDemo(recipe(summary.tasks, 0.61), { then: [recipe(summary.tasks, 0.62)] });
+    // Asked for at once: it joins the score ahead (or finds it done) and is not CANCELLED.
+    const ahead = await engine.liveDemo(recipe(summary.tasks, 0.62), { then: [recipe(summary.tasks, 0.63)] });
+    expect(ahead.normalized).toBeCloseTo(await fresh(0.62), 10);
+    // Something else while 0.63 is scored ahead: answered as usual.
+    const other = await engine.liveDemo(recipe(summary.tasks, 0.17));
+    expect(other.normalized).toBeCloseTo(await fresh(0.17), 10);
+    // A step outside the method's range is skipped quietly.
+    await expect(engine.liveDemo(recipe(summary.tasks, 0.99), { then: [recipe(summary.tasks, 1.5)] })).resolves.toBeDefined();
+    expect((await engine.liveDemo(recipe(summary.tasks, 0.63))).normalized).toBeCloseTo(await fresh(0.63), 10);
+  }, 60_000);
   it('keeps tf.memory() flat over 200 live requests', async () => {
     await engine.liveDemo(recipe(summary.tasks, 0.5));
     const before = await engine.memory();

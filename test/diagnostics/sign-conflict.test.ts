@@ -1,4 +1,5 @@
 /** Sign conflict and dropped mass on tiny vectors, worked by hand; trims as TIES makes them. */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { conflictRates, electionVectors, signConflictCounts } from '../../src/engine/diagnostics/sign-conflict.js';
 
@@ -28,6 +29,39 @@ describe('signConflictCounts (hand-worked)', () => {
     expect(conflictRates(signConflictCounts([f(1, -2, 0, 5), f(3, -1, 0, 0), f(0.5, -0.1, 7, 0)]))).toEqual({ conflictRate: 0, droppedMass: 0 });
     expect(conflictRates(signConflictCounts([f(1, 0), f(0, -1)]))).toEqual({ conflictRate: 0, droppedMass: 0 });
     expect(conflictRates(signConflictCounts([]))).toEqual({ conflictRate: 0, droppedMass: 0 });
+  });
+});
+
+/** The definition, written plainly: the counted loop must give exactly these sums. */
+function referenceCounts(u: readonly Float32Array[], election = true) {
+  const c = { contested: 0, conflicts: 0, mass: 0, dropped: 0 };
+  for (let e = 0; e < (u[0]?.length ?? 0); e++) {
+    const xs = u.map((v) => v[e]!);
+    let vote = 0;
+    for (const x of xs) vote = Math.fround(vote + x);
+    const pos = xs.filter((x) => x > 0);
+    const neg = xs.filter((x) => x < 0);
+    if (pos.length + neg.length >= 2) c.contested++;
+    if (pos.length > 0 && neg.length > 0) c.conflicts++;
+    let mass = 0;
+    for (const x of xs) if (x > 0) mass += x;
+    else if (x < 0) mass -= x;
+    c.mass += mass;
+    if (election && pos.length > 0 && neg.length > 0) for (const x of xs) if (vote >= 0 ? x < 0 : x > 0) c.dropped += Math.abs(x);
+  }
+  return c;
+}
+
+describe('signConflictCounts (property)', () => {
+  it('gives exactly the definition\'s sums, zeros, −0 and NaN entries included', () => {
+    const value = fc.oneof(fc.constant(0), fc.constant(-0), fc.constant(Number.NaN), fc.float({ noNaN: true, min: -4, max: 4 }));
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 0, max: 30 }), fc.infiniteStream(value), fc.boolean(), (m, n, values, election) => {
+        const it = values[Symbol.iterator]();
+        const u = Array.from({ length: m }, () => Float32Array.from({ length: n }, () => it.next().value as number));
+        expect(signConflictCounts(u, election)).toEqual(referenceCounts(u, election));
+      }),
+    );
   });
 });
 

@@ -98,7 +98,33 @@ describeE2E('charts', () => {
     }
     const quiet = (await lab.measures('slider-to-charts')).sort((a, b) => a - b);
     expect(quiet).toHaveLength(20);
-    log(`slider-to-charts, moves back to back without polling: p50 ${percentile(quiet, 50).toFixed(1)} ms, p95 ${percentile(quiet, 95).toFixed(1)} ms (min ${quiet[0]!.toFixed(1)}, max ${quiet.at(-1)!.toFixed(1)})`);
+    log(
+      `slider-to-charts, moves back to back without polling (positions seen before, answered from the engine's recent answers): ` +
+        `p50 ${percentile(quiet, 50).toFixed(1)} ms, p95 ${percentile(quiet, 95).toFixed(1)} ms (min ${quiet[0]!.toFixed(1)}, max ${quiet.at(-1)!.toFixed(1)})`,
+    );
+
+    // Stepping on into positions not seen yet, one key at a time: each next step is scored ahead.
+    await lab.page.evaluate(() => performance.clearMeasures('slider-to-charts'));
+    for (let i = 0; i < 20; i++) {
+      await lab.page.keyboard.press('ArrowRight');
+      await lab.page.waitForFunction((n) => performance.getEntriesByName('slider-to-charts').length > n, i, { timeout: 30_000 });
+    }
+    expect(Number(await slider.inputValue())).toBe(0.5);
+    const stepping = (await lab.measures('slider-to-charts')).sort((a, b) => a - b);
+    log(`slider-to-charts, stepping into new positions (0.31 → 0.50), back to back: p50 ${percentile(stepping, 50).toFixed(1)} ms, p95 ${percentile(stepping, 95).toFixed(1)} ms`);
+
+    // Jumps to positions never asked for, in no pattern the engine could guess: every one is merged and scored cold.
+    await lab.page.evaluate(() => performance.clearMeasures('slider-to-charts'));
+    const jumps = [0.62, 0.88, 0.54, 0.91, 0.57, 0.79, 0.66, 0.95, 0.52, 0.73, 0.84, 0.61, 0.93, 0.69, 0.55, 0.82, 0.64, 0.97, 0.71, 0.86];
+    for (const [i, v] of jumps.entries()) {
+      await slider.fill(String(v));
+      await lab.page.waitForFunction((n) => performance.getEntriesByName('slider-to-charts').length > n, i, { timeout: 30_000 });
+    }
+    const cold = (await lab.measures('slider-to-charts')).sort((a, b) => a - b);
+    expect(cold).toHaveLength(jumps.length);
+    log(`slider-to-charts, jumps to new positions (every answer merged and scored cold), back to back: p50 ${percentile(cold, 50).toFixed(1)} ms, p95 ${percentile(cold, 95).toFixed(1)} ms (max ${cold.at(-1)!.toFixed(1)})`);
+    // The last jump's numbers are on screen.
+    await lab.waitForLiveScore(0.86);
     expect(lab.diagnostics.consoleErrors).toEqual([]);
   }, 120_000);
 

@@ -5,6 +5,7 @@
  */
 import { useRef, useState, type ReactNode } from 'react';
 import type { AppError } from '../store/types.js';
+import { useSlow } from '../components/fields.js';
 import { csvText, pngBlob, saveBlob, svgText, type CsvCell } from './export.js';
 
 export interface ChartCsv {
@@ -51,6 +52,7 @@ export function ChartFrame(p: ChartFrameProps) {
     if (p.csv) saveBlob(new Blob([csvText(p.csv.header, p.csv.rows)], { type: 'text/csv' }), `${p.id}.csv`);
   };
   const drawn = p.children !== undefined && p.children !== null && p.children !== false;
+  const slow = useSlow(p.status === 'computing');
   return (
     <figure className="chart" role="figure" aria-label={p.title} data-chart={p.id} data-chart-state={p.status} data-seq={p.seq ?? 0}>
       <figcaption>
@@ -81,7 +83,7 @@ export function ChartFrame(p: ChartFrameProps) {
         <button type="button" onClick={exportCsv} disabled={!p.csv || p.csv.rows.length === 0} aria-label={`Export ${p.title} data as CSV`}>
           CSV
         </button>
-        {p.status === 'computing' && drawn && <span className="help"> updating…</span>}
+        {slow && drawn && <span className="help"> updating…</span>}
       </p>
     </figure>
   );

@@ -19,7 +19,16 @@ import { PackageReportChart } from './routed/PackageReportChart.js';
 import { RoutingChart } from './routed/RoutingChart.js';
 import { TwinRankChart } from './routed/TwinRankChart.js';
 
-/** Closes the 'slider-to-charts' measure once the latest input's score and diagnostics are both drawn. */
+/**
+ * Closes the 'slider-to-charts' measure once the latest input's score and diagnostics are both
+ * drawn. A component of its own that draws nothing: it re-renders on every answer, the panel and
+ * its charts do not (each chart follows only its own data).
+ */
+function SliderToChartsMeasure() {
+  useSliderToCharts();
+  return null;
+}
+
 function useSliderToCharts() {
   const { live, diag } = useLabStore(useShallow((s) => ({ live: s.live, diag: s.diagnostics })));
   const measured = useRef<number | undefined>(undefined);
@@ -35,7 +44,6 @@ function useSliderToCharts() {
 }
 
 export function ChartsPanel() {
-  useSliderToCharts();
   const source = useLabStore((s) => s.source);
   const method = useLabStore((s) => s.method);
   const hide = useHidden();
@@ -46,6 +54,7 @@ export function ChartsPanel() {
   return (
     <section className="charts-panel" aria-labelledby="charts-heading">
       <h2 id="charts-heading">What the merge does</h2>
+      <SliderToChartsMeasure />
       <div className="charts">
         {demo && !routed && !hide('accuracy') && <AccuracyChart />}
         {demo && !routed && !hide('sweep') && <SweepChart />}

@@ -14,7 +14,7 @@ import { importRecipe, type ImportOutcome } from '../recipe/import-recipe.js';
 import { globalDefault, perModelDefault } from '../recipe/dropped-recipe.js';
 import { useHidden } from '../presentation.js';
 import { currentRecipeYaml } from '../store/engine-slice.js';
-import { Checkbox, ErrorLine, SLIDER_INPUT_MARK, Slider, useShownMeasure } from './fields.js';
+import { Checkbox, ErrorLine, SLIDER_INPUT_MARK, Slider, useShownMeasure, useSlow } from './fields.js';
 import { MethodExplainer } from './MethodExplainer.js';
 import { ChannelControlsPanel, TwinControlsPanel } from '../routed/RoutedControls.js';
 import { RoutedPackage } from '../routed/RoutedPackage.js';
@@ -124,6 +124,7 @@ function LiveScore() {
 
   const label = (id: string) => tasks.find((t) => t.id === id)?.label ?? id;
   const state = live.status;
+  const slow = useSlow(state === 'computing');
   return (
     <div className="live" aria-label="Live score" role="group" data-live-state={state} data-seq={shown?.seq ?? 0} data-density={shown?.density} data-lambda={shown?.lambda}>
       <h3>Live score on the demo</h3>
@@ -136,7 +137,7 @@ function LiveScore() {
             Normalized score <strong data-normalized={shown.normalized}>{shown.normalized.toFixed(1)}%</strong> (mean over tasks of merged / expert accuracy) ·{' '}
             {[shown.method, ...(methodParam(shown.method, 'density') ? [`density ${shown.density.toFixed(2)}`] : []), ...(methodParam(shown.method, 'lambda') ? [`λ ${shown.lambda.toFixed(2)}`] : [])].join(', ')} ·{' '}
             {formatMs(shown.milliseconds)} in the engine
-            {state === 'computing' && <span className="help"> · updating…</span>}
+            {slow && <span className="help"> · updating…</span>}
           </p>
           <table className="grid" aria-label="Accuracy per task">
             <thead>

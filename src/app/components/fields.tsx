@@ -2,12 +2,33 @@
  * Form pieces the Merge panel's controls share: a labelled range slider (its help from the
  * parameter schema), a labelled checkbox, an error line with the engine's code, and the input-to-answer measure.
  */
-import { useLayoutEffect, useRef } from 'react';
+import { useEffect, useLayoutEffect, useRef, useState } from 'react';
 import type { ParamSpec } from '../../engine/methods/types.js';
 import type { AppError } from '../store/types.js';
 
 /** performance marks/measures a test (or a profiler) reads. */
 export const SLIDER_INPUT_MARK = 'slider-input';
+
+/** How long an answer may take before "updating…" is shown: quicker ones would only make it flicker. */
+export const SLOW_ANSWER_MS = 250;
+
+/**
+ * True once `busy` has stayed true for SLOW_ANSWER_MS. A slider move answered in tens of
+ * milliseconds then changes no text on the page (each change cost a layout and a repaint of the
+ * panel on this machine's main thread, twice per move); a slow one still says it is updating.
+ */
+export function useSlow(busy: boolean): boolean {
+  const [slow, setSlow] = useState(false);
+  useEffect(() => {
+    if (!busy) {
+      setSlow(false);
+      return;
+    }
+    const t = setTimeout(() => setSlow(true), SLOW_ANSWER_MS);
+    return () => clearTimeout(t);
+  }, [busy]);
+  return busy && slow;
+}
 
 export function ErrorLine({ error }: { error: AppError }) {
   return (

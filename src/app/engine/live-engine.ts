@@ -2,16 +2,20 @@
  * A second engine worker for the demo's live score alone. Every slider move asks for the score
  * (a merge and 1,800 forward passes) and for the diagnostics; in one worker they queue one behind
  * the other, in two they run side by side (this machine has two cores, and the page's main thread
- * mostly waits meanwhile). This worker holds only the demo, runs on the backend the main engine
- * settled on and follows it when that changes; if it cannot start or load the demo, the main
- * engine scores again, so a failure here never costs the lab its score.
+ * mostly waits meanwhile). This worker holds only the demo. It starts with the main engine, on the
+ * same choice, and follows the backend the main engine settles on (a fallback after a lost device
+ * moves it too); until it has the demo, or if it cannot start, the main engine scores, so a
+ * failure here never costs the lab its score.
  */
-import type { BackendName } from '../../engine/backend.js';
+import type { BackendChoice, BackendName } from '../../engine/backend.js';
 import { EngineClient, type DemoFiles } from './engine-client.js';
 
 export class LiveEngine {
   private client: EngineClient | undefined;
-  private backend: BackendName | undefined;
+  /** What this worker was last started on. */
+  private choice: BackendChoice | undefined;
+  /** The backend the main engine runs, once it said so. */
+  private mainBackend: BackendName | undefined;
   private demo: DemoFiles | undefined;
   private usable = false;
 
@@ -26,16 +30,18 @@ export class LiveEngine {
     return this.usable ? this.client : undefined;
   }
 
-  /** Runs the live worker on `backend` (the main engine's), restarting it when that changed. */
-  follow(backend: BackendName): void {
-    if (this.backend === backend && this.client) return;
-    this.backend = backend;
+  /** Starts (or restarts) the live worker on the user's choice, as the main engine is. */
+  start(choice: BackendChoice): void {
+    this.choice = choice;
+    this.mainBackend = undefined;
     this.usable = false;
     if (!this.client) {
       const down = () => void (this.usable = false);
       this.client = new EngineClient(this.createWorker, {
         starting: down,
-        ready: () => undefined,
+        ready: (info) => {
+          if (this.mainBackend && info.name !== this.mainBackend) this.follow(this.mainBackend);
+        },
         failed: down,
         problem: () => undefined,
         demoLoading: down,
@@ -47,7 +53,19 @@ export class LiveEngine {
       });
       this.client.setDemo(this.demo);
     }
-    this.client.start(backend);
+    this.client.start(choice);
+  }
+
+  /** The main engine runs on `backend`: the live worker moves there unless it is already on it. */
+  follow(backend: BackendName): void {
+    this.mainBackend = backend;
+    const mine = this.client?.backend?.name;
+    if (!this.client || mine === backend || (mine === undefined && this.choice === backend)) return;
+    // Still starting on 'auto': its own ready() compares once it knows where it landed.
+    if (mine === undefined) return;
+    const main = backend;
+    this.start(backend);
+    this.mainBackend = main;
   }
 
   /** The demo's files, without hard mode's tasks (the live score never scores them). */

@@ -5,24 +5,18 @@
  * where a JSON key costs microseconds. Equal keys mean equal recipes: numbers and strings are
  * tagged, so 0 and −0, NaN and "NaN" stay apart.
  */
+import { RecentMap } from '../../engine/recent.js';
 import { recipeToYaml } from '../../engine/recipe/write.js';
 import type { Recipe } from '../../engine/recipe/types.js';
 
 /** Enough for a sweep's points plus the recipes a move needs, for both sweepable parameters. */
-const KEPT = 64;
-const kept = new Map<string, string>();
+const kept = new RecentMap<string, string>(64);
 
 const exact = (_key: string, v: unknown) => (typeof v === 'number' ? `n${Object.is(v, -0) ? '-0' : String(v)}` : typeof v === 'string' ? `s${v}` : v);
 
 export function recipeYaml(r: Recipe): string {
   const key = JSON.stringify(r, exact);
   let yaml = kept.get(key);
-  if (yaml === undefined) {
-    yaml = recipeToYaml(r);
-    if (kept.size >= KEPT) kept.delete(kept.keys().next().value!);
-  } else {
-    kept.delete(key); // most recently used last
-  }
-  kept.set(key, yaml);
+  if (yaml === undefined) kept.set(key, (yaml = recipeToYaml(r)));
   return yaml;
 }

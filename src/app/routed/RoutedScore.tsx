@@ -5,7 +5,7 @@
  * every expert. A control's input → these numbers drawn is measured as 'slider-to-routed'.
  */
 import { useShallow } from 'zustand/react/shallow';
-import { ErrorLine, useShownMeasure } from '../components/fields.js';
+import { ErrorLine, useShownMeasure, useSlow } from '../components/fields.js';
 import { formatBytes, formatMs } from '../format.js';
 import { useLabStore } from '../store/index.js';
 import { SLIDER_TO_ROUTED_MEASURE } from '../store/routed-slice.js';
@@ -79,6 +79,7 @@ export function RoutedScore() {
   const source = useLabStore((s) => s.source);
   const shown = chart.shown;
   useShownMeasure(shown, chart.requested, ROUTED_SHOWN_MARK, SLIDER_TO_ROUTED_MEASURE);
+  const slow = useSlow(chart.status === 'computing');
 
   const label = (id: string) => labels.find((t) => t.id === id)?.label ?? id;
   if (source === 'mine') {
@@ -108,7 +109,7 @@ export function RoutedScore() {
             picks the right task for <span data-routing-accuracy={scores.routingAccuracy}>{(100 * scores.routingAccuracy).toFixed(1)}%</span> of test inputs · storage{' '}
             <span data-storage-ratio={scores.storage.ratio}>{(100 * scores.storage.ratio).toFixed(1)}%</span> of the experts ({formatBytes(scores.storage.bytes)} of {formatBytes(scores.storage.expertBytes)}) · {scores.setting} ·{' '}
             {formatMs(scores.milliseconds)} in the engine
-            {chart.status === 'computing' && <span className="help"> · updating…</span>}
+            {slow && <span className="help"> · updating…</span>}
           </p>
           <table className="grid" aria-label="Accuracy per task">
             <thead>

@@ -145,6 +145,7 @@ export const createEngineSlice: SliceCreator<EngineSlice> = (set, get, api) => {
         },
       });
       client.start(get().engine.choice);
+      live.start(get().engine.choice);
       // Hand the demo to the worker whenever the page's copy finished loading (again, after "Reload demo").
       const sync = (s: LabState) => {
         const files = demoFiles(s);
@@ -162,6 +163,7 @@ export const createEngineSlice: SliceCreator<EngineSlice> = (set, get, api) => {
     setBackendChoice(choice) {
       patchEngine({ choice, notice: undefined });
       client?.start(choice);
+      live?.start(choice);
     },
 
     setBudgetMiB(mib) {
@@ -222,7 +224,7 @@ export const createEngineSlice: SliceCreator<EngineSlice> = (set, get, api) => {
       await client.call((e) => e.cancel(id)).catch(() => undefined);
     },
 
-    requestLive(inputAt) {
+    requestLive(inputAt, ahead = []) {
       const s = get();
       // Routed methods score per input in the worker's lab session, not through a merged model.
       if (isRoutedMethod(s.method)) {
@@ -240,7 +242,15 @@ export const createEngineSlice: SliceCreator<EngineSlice> = (set, get, api) => {
       const seq = s.live.requested + 1;
       const params = { method: s.method, density: s.density, lambda: s.lambda };
       set({ live: { ...s.live, status: 'computing', requested: seq } });
-      liveClient()!.call((e) => e.liveDemo(yaml), { demo: true }).then(
+      const then: string[] = [];
+      for (const a of ahead) {
+        try {
+          then.push(demoYaml({ ...s, ...a }));
+        } catch {
+          // A step the method cannot take (out of range): nothing to score ahead.
+        }
+      }
+      liveClient()!.call((e) => e.liveDemo(yaml, { then }), { demo: true }).then(
         (score) => {
           const l = get().live;
           if (l.shown && l.shown.seq > seq) return; // an older answer that arrived late

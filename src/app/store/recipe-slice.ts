@@ -11,6 +11,15 @@ export const DEFAULT_METHOD = 'ties';
 export const DEFAULT_DENSITY = 0.3;
 export const DEFAULT_LAMBDA = 1;
 
+/**
+ * Where a slider moving from `before` to `now` most likely goes next (one more step the same
+ * way), for the engine to score ahead. Rounded so that 0.31 + 0.01 is the 0.32 the slider sends.
+ */
+function nextStep<T>(before: number, now: number, patch: (v: number) => T): T[] {
+  if (before === now) return [];
+  return [patch(Number((2 * now - before).toFixed(10)))];
+}
+
 export const createRecipeSlice: SliceCreator<RecipeSlice> = (set, get) => ({
   method: DEFAULT_METHOD,
   density: DEFAULT_DENSITY,
@@ -33,14 +42,16 @@ export const createRecipeSlice: SliceCreator<RecipeSlice> = (set, get) => ({
   },
   setDensity(value, inputAt) {
     if (!Number.isFinite(value)) return;
+    const before = get().density;
     set({ density: value });
-    get().requestLive(inputAt);
+    get().requestLive(inputAt, nextStep(before, value, (density) => ({ density })));
     get().requestCharts(inputAt);
   },
   setLambda(value, inputAt) {
     if (!Number.isFinite(value)) return;
+    const before = get().lambda;
     set({ lambda: value });
-    get().requestLive(inputAt);
+    get().requestLive(inputAt, nextStep(before, value, (lambda) => ({ lambda })));
     get().requestCharts(inputAt);
   },
 });

@@ -218,7 +218,8 @@ export interface EngineSlice {
   merge(): Promise<void>;
   cancelMerge(): Promise<void>;
   /** Asks for a live score of the current recipe on the demo (latest wins). */
-  requestLive(inputAt?: number): void;
+  /** `ahead`: settings likely asked for next (the slider's next step), scored while the engine would wait. */
+  requestLive(inputAt?: number, ahead?: readonly Partial<Pick<LabState, 'density' | 'lambda'>>[]): void;
 }
 
 export type TabId = 'models' | 'methods' | 'about';

@@ -82,6 +82,11 @@ export interface MergeResult {
 }
 
 /** The embedded demo's files, fetched by the app (the worker reads no URLs itself). */
+export interface LiveOptions {
+  /** Recipes (YAML) to score ahead, most likely first, once this answer is out. */
+  readonly then?: readonly string[];
+}
+
 export interface DemoBlobs {
   readonly manifest: string;
   /** Checkpoint file name (as the manifest names it) → its bytes. */
@@ -170,9 +175,11 @@ export interface EngineApi {
   loadDemo(files: DemoBlobs): Promise<DemoSummary>;
   /**
    * Merges the demo's experts with `recipeYaml` and scores the result on the test split. Latest
-   * wins: a call overtaken by a newer one rejects with CANCELLED instead of running.
+   * wins: a call overtaken by a newer one rejects with CANCELLED instead of running. Recent
+   * answers are kept, and `options.then` names recipes likely asked for next (the slider's next
+   * step): they are scored while the engine would otherwise wait, and any request stops them.
    */
-  liveDemo(recipeYaml: string): Promise<LiveScore>;
+  liveDemo(recipeYaml: string, options?: LiveOptions): Promise<LiveScore>;
   /**
    * Sign conflicts, the mass the TIES election drops and task-vector cosines for `recipeYaml`,
    * per tensor, per layer and overall (plain numbers, for charts). Model names resolve against

@@ -19,6 +19,7 @@ import { createLiveSession, memoizedCheckpoint, type LiveSession } from '../live
 import { createDiagnosticsCache, diagnose, type DiagnosticsCache } from '../diagnostics/diagnose.js';
 import { taskVectorSpectra, type SpectrumCache } from '../diagnostics/spectrum.js';
 import type { Recipe } from '../recipe/types.js';
+import { RecentMap } from '../recent.js';
 import { parseManifest } from '../demo/manifest.js';
 import { loadHardTasks, type HardTasks } from '../methods/twin/demo.js';
 import { createTwinLab, type TwinLab } from '../methods/twin/lab.js';
@@ -31,6 +32,7 @@ import type {
   Diagnostics,
   DemoSummary,
   EngineApi,
+  LiveOptions,
   LiveScore,
   MergeOptions,
   MergeResult,
@@ -44,6 +46,9 @@ import type {
   SweepPoint,
   SweepRequest,
 } from './engine-api.js';
+
+/** How many recent live scores and diagnostics the demo keeps (a slider's range is ~100 positions). */
+const RECENT_ANSWERS = 128;
 
 export interface EngineHost {
   /** Starts a backend; defaults to chooseBackend (the host sets wasm paths beforehand). */
@@ -96,6 +101,7 @@ export function createEngine(host: EngineHost = {}): EngineApi {
   // `inputs`: the demo's checkpoints decoded once, shared by live merges and diagnostics;
   // `diagnostics`: task vectors and sort orders kept for diagnose (the demo's contents never change).
   // `sweeps`: a live session of its own, so a sweep and a slider's score never cancel each other.
+  // `scores` / `diagnoses`: recent answers for the demo's models, whose contents never change.
   // `twin` / `channel`: the routed methods' lab sessions, opened on first use; `hard`: the demo's hard tasks, when given.
   let demo:
     | {
@@ -105,6 +111,11 @@ export function createEngine(host: EngineHost = {}): EngineApi {
         inputs: ReadonlyMap<string, Checkpoint>;
         diagnostics: DiagnosticsCache;
         spectra: SpectrumCache;
+        /** Answers by recipe text: a slider moving back over positions it passed is answered at once. */
+        scores: RecentMap<string, DemoAnswer>;
+        diagnoses: RecentMap<string, Diagnostics>;
+        /** The live score's requests, answered from `scores`, joined to one in flight, or computed. */
+        ahead: ScoreAhead;
         hard?: HardTasks;
         twin?: TwinLab;
         channel?: ChannelLab;
@@ -262,25 +273,43 @@ export function createEngine(host: EngineHost = {}): EngineApi {
         : undefined;
       if (!currentBackend()) await setBackend('auto');
       const inputs = new Map([...session.checkpoints].map(([k, c]) => [k, memoizedCheckpoint(c)]));
-      demo = { session, live: createLiveSession(inputs), sweeps: createLiveSession(inputs), inputs, diagnostics: createDiagnosticsCache(), spectra: new Map(), ...(hard ? { hard } : {}) };
+      const live = createLiveSession(inputs);
+      const scores = new RecentMap<string, DemoAnswer>(RECENT_ANSWERS);
+      demo = {
+        session,
+        live,
+        sweeps: createLiveSession(inputs),
+        inputs,
+        diagnostics: createDiagnosticsCache(),
+        spectra: new Map(),
+        scores,
+        diagnoses: new RecentMap(RECENT_ANSWERS),
+        ahead: createScoreAhead(session, live, scores),
+        ...(hard ? { hard } : {}),
+      };
       const expert = session.scorer.expertAccuracies.test;
       return { tasks: session.tasks, expertAccuracy: session.tasks.map((t) => 100 * expert[t]!), ...(hard ? { hardTasks: hard.tasks } : {}) };
     },
-    async liveDemo(recipeYaml): Promise<LiveScore> {
+    async liveDemo(recipeYaml, options: LiveOptions = {}): Promise<LiveScore> {
       const started = Date.now();
-      const { session, live } = needDemo();
-      const weights = await live.merge(parseRecipe(recipeYaml, 'recipe'));
-      const score = await session.scorer.score(weights, 'test');
-      return { perTask: session.tasks.map((t) => 100 * score.accuracies[t]!), normalized: score.normalized, milliseconds: Date.now() - started };
+      const d = needDemo();
+      const answer = await d.ahead.score(recipeYaml);
+      d.ahead.speculate(options.then ?? []);
+      return { perTask: [...answer.perTask], normalized: answer.normalized, milliseconds: Date.now() - started };
     },
     async sweepDemo(points: readonly SweepRequest[]): Promise<SweepPoint[]> {
-      const { session, sweeps } = needDemo();
+      const { session, sweeps, scores } = needDemo();
       const out: SweepPoint[] = [];
       // Each point goes through the sweep session: a newer sweep cancels this one at its next tensor.
       for (const p of points) {
-        const weights = await sweeps.merge(parseRecipe(p.yaml, 'recipe'));
-        const score = await session.scorer.score(weights, 'test');
-        out.push({ value: p.value, perTask: session.tasks.map((t) => 100 * score.accuracies[t]!), normalized: score.normalized });
+        let answer = scores.get(p.yaml);
+        if (!answer) {
+          const weights = await sweeps.merge(parseRecipe(p.yaml, 'recipe'));
+          const score = await session.scorer.score(weights, 'test');
+          answer = { perTask: session.tasks.map((t) => 100 * score.accuracies[t]!), normalized: score.normalized };
+          scores.set(p.yaml, answer);
+        }
+        out.push({ value: p.value, perTask: [...answer.perTask], normalized: answer.normalized });
       }
       return out;
     },
@@ -288,7 +317,12 @@ export function createEngine(host: EngineHost = {}): EngineApi {
       return diagnoseLatest(async (cancel) => {
         const recipe = parseRecipe(recipeYaml, 'recipe');
         const { checkpoints, demoOnly } = recipeCheckpoints(recipe);
-        return diagnose({ recipe, methods: METHODS, checkpoints, cancel, ...(demoOnly && demo ? { cache: demo.diagnostics } : {}) });
+        const kept = demoOnly ? demo?.diagnoses : undefined;
+        const known = kept?.get(recipeYaml);
+        if (known) return known;
+        const d = await diagnose({ recipe, methods: METHODS, checkpoints, cancel, ...(demoOnly && demo ? { cache: demo.diagnostics } : {}) });
+        kept?.set(recipeYaml, d);
+        return d;
       });
     },
     spectrum(recipeYaml, options: SpectrumOptions = {}): Promise<SpectrumResult> {
@@ -334,6 +368,85 @@ export function createEngine(host: EngineHost = {}): EngineApi {
     async memory() {
       const m = tf.memory();
       return { numTensors: m.numTensors, numBytes: m.numBytes };
+    },
+  };
+}
+
+/** The demo's score for one recipe: per-task test accuracy (%) and the normalized score. */
+interface DemoAnswer {
+  readonly perTask: number[];
+  readonly normalized: number;
+}
+
+interface ScoreAhead {
+  /** The answer for `yaml`: kept, joined to the same recipe in flight, or merged and scored (latest wins). */
+  score(yaml: string): Promise<DemoAnswer>;
+  /** Scores `yamls` one by one while no request comes; a request stops them (or takes one over). */
+  speculate(yamls: readonly string[]): void;
+}
+
+/**
+ * The live score's scheduling. A request whose recipe was answered recently is answered at once;
+ * one whose recipe is being scored ahead takes that work over; any other starts a merge, which
+ * stops whatever merge was running (the live session is latest-wins). Speculative scores run only
+ * between requests, and check before scoring that nobody asked for something else meanwhile.
+ */
+function createScoreAhead(session: DemoSession, live: LiveSession, kept: RecentMap<string, DemoAnswer>): ScoreAhead {
+  const inflight = new Map<string, { readonly answer: Promise<DemoAnswer>; wanted: boolean }>();
+  let requests = 0;
+  const compute = (yaml: string, wanted: boolean): Promise<DemoAnswer> => {
+    const at = requests;
+    const entry: { answer: Promise<DemoAnswer>; wanted: boolean } = { wanted, answer: Promise.resolve(undefined as never) };
+    entry.answer = (async () => {
+      await undefined; // registered in `inflight` before any work starts
+      try {
+        const weights = await live.merge(parseRecipe(yaml, 'recipe'));
+        if (!entry.wanted && at !== requests) throw new MergeLabError('CANCELLED', 'A request came in before this score ahead was needed.');
+        const score = await session.scorer.score(weights, 'test');
+        const answer = { perTask: session.tasks.map((t) => 100 * score.accuracies[t]!), normalized: score.normalized };
+        kept.set(yaml, answer);
+        return answer;
+      } finally {
+        if (inflight.get(yaml) === entry) inflight.delete(yaml);
+      }
+    })();
+    inflight.set(yaml, entry);
+    return entry.answer;
+  };
+  let queue: readonly string[] = [];
+  let speculating = false;
+  return {
+    async score(yaml) {
+      requests++;
+      queue = [];
+      const known = kept.get(yaml);
+      if (known) {
+        // An older request still merging is no longer wanted.
+        live.supersede();
+        return known;
+      }
+      const running = inflight.get(yaml);
+      if (running) {
+        running.wanted = true;
+        return running.answer;
+      }
+      return compute(yaml, true);
+    },
+    speculate(yamls) {
+      queue = yamls.filter((y) => !kept.get(y) && !inflight.has(y));
+      if (speculating) return;
+      speculating = true;
+      void (async () => {
+        try {
+          while (queue.length > 0) {
+            const [next, ...rest] = queue;
+            queue = rest;
+            await compute(next!, false).catch(() => undefined);
+          }
+        } finally {
+          speculating = false;
+        }
+      })();
     },
   };
 }

@@ -14,6 +14,8 @@ import type { Recipe } from '../recipe/types.js';
 export interface LiveSession {
   /** Merges `recipe` into memory; rejects with CANCELLED (superseded) when a newer call came in. */
   merge(recipe: Recipe): Promise<Record<string, Float32Array>>;
+  /** Stops the merge in flight at its next tensor (its answer is no longer wanted). */
+  supersede(): void;
   /** Forget what was kept about `model` (it was reloaded or removed). */
   invalidate(model?: string): void;
   /** How many sort orders are kept (for tests and the status bar). */
@@ -75,6 +77,9 @@ export function createLiveSession(checkpoints: ReadonlyMap<string, Checkpoint>):
       });
       running = job;
       return job;
+    },
+    supersede() {
+      generation++;
     },
     invalidate(model) {
       for (const m of caches.values()) {

@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { MergeLabError } from '../errors.js';
-import { dellaRange, emptyTrim, l1RescaleFactor, sparsifyKept, type SparsificationKind } from './sparsify.js';
+import { dellaRange, emptyTrim, keptMask, l1RescaleFactor, sparsifyKept, type SparsificationKind } from './sparsify.js';
 import { DENSITY, EPSILON, GAMMA, INT8_MASK, LAMBDA, WEIGHT, normalizeParam, rescaleParam } from './params.js';
 import { defineMethod } from './define.js';
 import type { MergeMethod, ModelValues, ParamSpec, PrepareInput, PreparedMerge } from './types.js';
@@ -89,8 +89,8 @@ function prepareGta(c: GtaConfig, input: PrepareInput): PreparedMerge {
     if (typeof w !== 'number') throw new MergeLabError('MISSING_PARAMETER', `Model "${m.model}" has no weight for tensor ${input.tensorName}; ${c.id} needs one per model.`);
     return Math.fround(w);
   });
-  // scales[k][e]: the factor element e of model k's task vector is kept with (mask × rescale).
-  const scales = others.map(({ m }, k) => (c.sparsification ? sparsifyScale(c, input, m, k, base.values, rescale) : undefined));
+  // keeps[k]: how model k's task vector is kept, entry by entry (mask × rescale); undefined: whole.
+  const keeps = others.map(({ m }, k) => (c.sparsification ? sparsifyScale(c, input, m, k, base.values, rescale) : undefined));
 
   return {
     granularity: 1,
@@ -103,9 +103,10 @@ function prepareGta(c: GtaConfig, input: PrepareInput): PreparedMerge {
           weighted.push(
             tf.tidy(() => {
               let tau = tf.sub(inputs[i]!, baseBlock);
-              const scale = scales[k];
-              if (scale) tau = tf.mul(tau, tf.tensor1d(scale.subarray(start, end)));
-              return tf.mul(tau, tf.scalar(weights[k]!));
+              const keep = keeps[k];
+              if (keep) tau = tf.mul(tau, keptScale(keep, start, end));
+              // x · 1 is x exactly (−0 and NaN too): one kernel less per model for the usual weight.
+              return weights[k] === 1 ? tau : tf.mul(tau, tf.scalar(weights[k]!));
             }),
           ),
         );
@@ -135,8 +136,31 @@ function taskVector(values: Float32Array, base: Float32Array): Float32Array {
   return tau;
 }
 
-/** τ, its mask, and the rescale, as one array. */
-function sparsifyScale(c: GtaConfig, input: PrepareInput, m: ModelValues, stream: number, base: Float32Array, rescale: boolean): Float32Array | undefined {
+/**
+ * How a model's task vector is kept: a per-entry factor (mask × rescale), or — for a trim served
+ * from a kept sort order — the entries whose rank lies in [lo, hi), times `factor`. The backend
+ * then builds that mask from the ranks with two comparisons, instead of a loop over every entry
+ * in JavaScript on each slider move (the live session's inner cost on this machine).
+ */
+type Keep = { readonly scale: Float32Array } | { readonly rank: Float32Array; readonly lo: number; readonly hi: number; readonly factor: number };
+
+/** The factor each entry of [start, end) is kept with, as a tensor (inside the caller's tidy). */
+function keptScale(keep: Keep, start: number, end: number): tf.Tensor {
+  if ('scale' in keep) return tf.tensor1d(keep.scale.subarray(start, end));
+  const rank = tf.tensor1d(keep.rank.subarray(start, end));
+  // Ranks are integers and the bounds half-integers, so step() never meets a tie: exactly 1 inside, 0 outside.
+  let mask = tf.step(tf.sub(tf.scalar(keep.hi - 0.5), rank));
+  if (keep.lo > 0) mask = tf.mul(mask, tf.step(tf.sub(rank, tf.scalar(keep.lo - 0.5))));
+  // (τ·mask)·f equals τ·(mask ? f : 0) bit for bit: τ·1 = τ, and τ·0·f is the same signed zero.
+  return keep.factor === 1 ? mask : tf.mul(mask, tf.scalar(keep.factor));
+}
+
+/** Ranks as float32 for the backend: ranks and half-integer bounds are exact below 2^23 entries; larger tensors use a mask. */
+const floatRanks = new WeakMap<Int32Array, Float32Array>();
+const EXACT_FLOAT_INTEGERS = 2 ** 23;
+
+/** τ, its mask, and the rescale. */
+function sparsifyScale(c: GtaConfig, input: PrepareInput, m: ModelValues, stream: number, base: Float32Array, rescale: boolean): Keep | undefined {
   const tau = taskVector(m.values, base);
   const kept = sparsifyKept(tau, {
     kind: c.sparsification!,
@@ -153,18 +177,15 @@ function sparsifyScale(c: GtaConfig, input: PrepareInput, m: ModelValues, stream
   });
   if (!kept) return undefined;
   const factor = rescale ? l1RescaleFactor(tau, kept) : 1;
-  const scale = new Float32Array(tau.length);
-  if ('mask' in kept) {
-    const { mask } = kept;
-    for (let e = 0; e < mask.length; e++) if (mask[e]) scale[e] = factor;
-  } else {
-    const { rank, lo, hi } = kept;
-    for (let e = 0; e < rank.length; e++) {
-      const r = rank[e]!;
-      if (r >= lo && r < hi) scale[e] = factor;
-    }
+  if ('rank' in kept && kept.rank.length < EXACT_FLOAT_INTEGERS) {
+    let rank = floatRanks.get(kept.rank);
+    if (!rank) floatRanks.set(kept.rank, (rank = Float32Array.from(kept.rank)));
+    return { rank, lo: kept.lo, hi: kept.hi, factor };
   }
-  return scale;
+  const mask = keptMask(kept);
+  const scale = new Float32Array(tau.length);
+  for (let e = 0; e < mask.length; e++) if (mask[e]) scale[e] = factor;
+  return { scale };
 }
 
 /**
@@ -190,7 +211,7 @@ function combine(c: GtaConfig, weighted: tf.Tensor[], weights: number[], base: t
         const [m, d] = tf.tidy(() => {
           const agree = tf.step(tf.mul(weighted[i]!, majority!));
           const term = tf.mul(weighted[i]!, agree);
-          const share = tf.mul(agree, tf.scalar(weights[i]!));
+          const share = weights[i] === 1 ? agree : tf.mul(agree, tf.scalar(weights[i]!));
           return [mixed ? tf.add(mixed, term) : term, divisor ? tf.add(divisor, share) : share];
         });
         tf.dispose([mixed!, divisor!].filter(Boolean));
