@@ -61,7 +61,7 @@ export const createChartsSlice: SliceCreator<ChartsSlice> = (set, get, api) => {
       get().requestCharts();
     },
 
-    requestCharts(inputAt) {
+    requestCharts(inputAt, ahead = []) {
       const s = get();
       const client = engineClient();
       if (!client) return;
@@ -74,7 +74,17 @@ export const createChartsSlice: SliceCreator<ChartsSlice> = (set, get, api) => {
         set({ diagnostics: { ...s.diagnostics, status: 'error', error: toAppError(e) } });
         return;
       }
-      request('diagnostics', () => client.call((e) => e.diagnose(yaml), { demo: s.source === 'demo' }), inputAt);
+      const then: string[] = [];
+      if (s.source === 'demo') {
+        for (const a of ahead) {
+          try {
+            then.push(chartRecipeYaml({ ...s, ...a }));
+          } catch {
+            // A step the recipe cannot take: nothing to diagnose ahead.
+          }
+        }
+      }
+      request('diagnostics', () => client.call((e) => e.diagnose(yaml, { then }), { demo: s.source === 'demo' }), inputAt);
 
       const spectrum = spectrumRecipeYaml(s);
       const sKey = `${spectrum}\u0000${s.spectrumTensor ?? ''}\u0000${s.svdRank ?? ''}`;

@@ -2,6 +2,7 @@
  * The recipe slice: the merge method (TIES by default, as the lab opens) and the demo's global
  * controls. Each change asks the engine for a new live score; requests are latest-wins.
  */
+import { DENSITY, LAMBDA } from '../../engine/methods/params.js';
 import { findMethod } from '../../engine/methods/registry.js';
 import { isRoutedMethod } from '../routed/methods.js';
 import type { RecipeSlice, SliceCreator } from './types.js';
@@ -15,9 +16,12 @@ export const DEFAULT_LAMBDA = 1;
  * Where a slider moving from `before` to `now` most likely goes next (one more step the same
  * way), for the engine to score ahead. Rounded so that 0.31 + 0.01 is the 0.32 the slider sends.
  */
-function nextStep<T>(before: number, now: number, patch: (v: number) => T): T[] {
-  if (before === now) return [];
-  return [patch(Number((2 * now - before).toFixed(10)))];
+function nextStep<T>(before: number, now: number, step: number | undefined, patch: (v: number) => T): T[] {
+  // Only for a move of a step or two (keys, a slow drag): after a jump the next value is anyone's guess,
+  // and guessing wrong costs the engine time the next real request needs.
+  if (before === now || Math.abs(now - before) > 2 * (step ?? 0) + 1e-9) return [];
+  // Two steps: while the next one is asked for (and drawn), the one after is already under way.
+  return [1, 2].map((k) => patch(Number((now + k * (now - before)).toFixed(10))));
 }
 
 export const createRecipeSlice: SliceCreator<RecipeSlice> = (set, get) => ({
@@ -44,14 +48,16 @@ export const createRecipeSlice: SliceCreator<RecipeSlice> = (set, get) => ({
     if (!Number.isFinite(value)) return;
     const before = get().density;
     set({ density: value });
-    get().requestLive(inputAt, nextStep(before, value, (density) => ({ density })));
-    get().requestCharts(inputAt);
+    const ahead = nextStep(before, value, DENSITY.ui?.step, (density) => ({ density }));
+    get().requestLive(inputAt, ahead);
+    get().requestCharts(inputAt, ahead);
   },
   setLambda(value, inputAt) {
     if (!Number.isFinite(value)) return;
     const before = get().lambda;
     set({ lambda: value });
-    get().requestLive(inputAt, nextStep(before, value, (lambda) => ({ lambda })));
-    get().requestCharts(inputAt);
+    const ahead = nextStep(before, value, LAMBDA.ui?.step, (lambda) => ({ lambda }));
+    get().requestLive(inputAt, ahead);
+    get().requestCharts(inputAt, ahead);
   },
 });

@@ -319,7 +319,8 @@ export interface ChartsSlice {
   setSvdRank(rank: number, inputAt?: number): void;
   setSweepParam(param: SweepParam): void;
   /** Asks for the charts' data for the current recipe (each only when its inputs changed). */
-  requestCharts(inputAt?: number): void;
+  /** `ahead`: as requestLive's, for the diagnostics. */
+  requestCharts(inputAt?: number, ahead?: readonly Partial<Pick<LabState, 'density' | 'lambda'>>[]): void;
 }
 
 /** Twin-Merging's controls in the Merge panel (methods/twin/lab.ts's settings). */

@@ -87,6 +87,11 @@ export interface LiveOptions {
   readonly then?: readonly string[];
 }
 
+export interface DiagnoseOptions {
+  /** Recipes (YAML) over the demo's models to diagnose ahead, most likely first, once this answer is out. */
+  readonly then?: readonly string[];
+}
+
 export interface DemoBlobs {
   readonly manifest: string;
   /** Checkpoint file name (as the manifest names it) → its bytes. */
@@ -184,9 +189,10 @@ export interface EngineApi {
    * Sign conflicts, the mass the TIES election drops and task-vector cosines for `recipeYaml`,
    * per tensor, per layer and overall (plain numbers, for charts). Model names resolve against
    * the demo's ids first ('base' and the task ids), then the opened models. Latest wins, as in
-   * liveDemo: a call overtaken by a newer one rejects with CANCELLED.
+   * liveDemo: a call overtaken by a newer one rejects with CANCELLED. For the demo's models, recent
+   * answers are kept and `options.then` is diagnosed ahead, as liveDemo does.
    */
-  diagnose(recipeYaml: string): Promise<Diagnostics>;
+  diagnose(recipeYaml: string, options?: DiagnoseOptions): Promise<Diagnostics>;
   /**
    * The SVD spectrum of each task vector of one 2-D tensor (models resolve as in diagnose), the
    * energy curve, 90%-energy and effective ranks, the error at `rank` and the tasks' subspace

@@ -20,6 +20,7 @@ import { createDiagnosticsCache, diagnose, type DiagnosticsCache } from '../diag
 import { taskVectorSpectra, type SpectrumCache } from '../diagnostics/spectrum.js';
 import type { Recipe } from '../recipe/types.js';
 import { RecentMap } from '../recent.js';
+import { answersAhead, type AnswersAhead } from './answers-ahead.js';
 import { parseManifest } from '../demo/manifest.js';
 import { loadHardTasks, type HardTasks } from '../methods/twin/demo.js';
 import { createTwinLab, type TwinLab } from '../methods/twin/lab.js';
@@ -32,6 +33,7 @@ import type {
   Diagnostics,
   DemoSummary,
   EngineApi,
+  DiagnoseOptions,
   LiveOptions,
   LiveScore,
   MergeOptions,
@@ -114,8 +116,9 @@ export function createEngine(host: EngineHost = {}): EngineApi {
         /** Answers by recipe text: a slider moving back over positions it passed is answered at once. */
         scores: RecentMap<string, DemoAnswer>;
         diagnoses: RecentMap<string, Diagnostics>;
-        /** The live score's requests, answered from `scores`, joined to one in flight, or computed. */
-        ahead: ScoreAhead;
+        /** The live score's and the diagnostics' requests: kept answers, work in flight, guesses (answers-ahead.ts). */
+        liveAhead: AnswersAhead<DemoAnswer>;
+        diagnosesAhead: AnswersAhead<Diagnostics>;
         hard?: HardTasks;
         twin?: TwinLab;
         channel?: ChannelLab;
@@ -275,16 +278,32 @@ export function createEngine(host: EngineHost = {}): EngineApi {
       const inputs = new Map([...session.checkpoints].map(([k, c]) => [k, memoizedCheckpoint(c)]));
       const live = createLiveSession(inputs);
       const scores = new RecentMap<string, DemoAnswer>(RECENT_ANSWERS);
+      const diagnoses = new RecentMap<string, Diagnostics>(RECENT_ANSWERS);
+      const diagnostics = createDiagnosticsCache();
       demo = {
         session,
         live,
         sweeps: createLiveSession(inputs),
         inputs,
-        diagnostics: createDiagnosticsCache(),
+        diagnostics,
         spectra: new Map(),
         scores,
-        diagnoses: new RecentMap(RECENT_ANSWERS),
-        ahead: createScoreAhead(session, live, scores),
+        diagnoses,
+        liveAhead: answersAhead({
+          kept: scores,
+          work: async (yaml, stale) => {
+            const weights = await live.merge(parseRecipe(yaml, 'recipe'));
+            if (stale()) throw new MergeLabError('CANCELLED', 'Superseded by a newer request.');
+            const score = await session.scorer.score(weights, 'test');
+            return { perTask: session.tasks.map((t) => 100 * score.accuracies[t]!), normalized: score.normalized };
+          },
+          // Whatever merge still runs is no longer wanted.
+          onKept: () => live.supersede(),
+        }),
+        diagnosesAhead: answersAhead({
+          kept: diagnoses,
+          work: (yaml, stale) => diagnose({ recipe: parseRecipe(yaml, 'recipe'), methods: METHODS, checkpoints: inputs, cancel: { get cancelled() { return stale(); } }, cache: diagnostics }),
+        }),
         ...(hard ? { hard } : {}),
       };
       const expert = session.scorer.expertAccuracies.test;
@@ -293,8 +312,8 @@ export function createEngine(host: EngineHost = {}): EngineApi {
     async liveDemo(recipeYaml, options: LiveOptions = {}): Promise<LiveScore> {
       const started = Date.now();
       const d = needDemo();
-      const answer = await d.ahead.score(recipeYaml);
-      d.ahead.speculate(options.then ?? []);
+      const answer = await d.liveAhead.answer(recipeYaml);
+      d.liveAhead.ahead(options.then ?? []);
       return { perTask: [...answer.perTask], normalized: answer.normalized, milliseconds: Date.now() - started };
     },
     async sweepDemo(points: readonly SweepRequest[]): Promise<SweepPoint[]> {
@@ -313,17 +332,17 @@ export function createEngine(host: EngineHost = {}): EngineApi {
       }
       return out;
     },
-    diagnose(recipeYaml): Promise<Diagnostics> {
-      return diagnoseLatest(async (cancel) => {
-        const recipe = parseRecipe(recipeYaml, 'recipe');
-        const { checkpoints, demoOnly } = recipeCheckpoints(recipe);
-        const kept = demoOnly ? demo?.diagnoses : undefined;
-        const known = kept?.get(recipeYaml);
-        if (known) return known;
-        const d = await diagnose({ recipe, methods: METHODS, checkpoints, cancel, ...(demoOnly && demo ? { cache: demo.diagnostics } : {}) });
-        kept?.set(recipeYaml, d);
-        return d;
-      });
+    async diagnose(recipeYaml, options: DiagnoseOptions = {}): Promise<Diagnostics> {
+      const recipe = parseRecipe(recipeYaml, 'recipe');
+      const { checkpoints, demoOnly } = recipeCheckpoints(recipe);
+      // The demo's models never change: their answers are kept and the next step worked on ahead.
+      if (demoOnly && demo) {
+        const ahead = demo.diagnosesAhead;
+        const answer = await ahead.answer(recipeYaml);
+        ahead.ahead(options.then ?? []);
+        return answer;
+      }
+      return diagnoseLatest((cancel) => diagnose({ recipe, methods: METHODS, checkpoints, cancel }));
     },
     spectrum(recipeYaml, options: SpectrumOptions = {}): Promise<SpectrumResult> {
       return spectrumLatest(async () => {
@@ -376,79 +395,6 @@ export function createEngine(host: EngineHost = {}): EngineApi {
 interface DemoAnswer {
   readonly perTask: number[];
   readonly normalized: number;
-}
-
-interface ScoreAhead {
-  /** The answer for `yaml`: kept, joined to the same recipe in flight, or merged and scored (latest wins). */
-  score(yaml: string): Promise<DemoAnswer>;
-  /** Scores `yamls` one by one while no request comes; a request stops them (or takes one over). */
-  speculate(yamls: readonly string[]): void;
-}
-
-/**
- * The live score's scheduling. A request whose recipe was answered recently is answered at once;
- * one whose recipe is being scored ahead takes that work over; any other starts a merge, which
- * stops whatever merge was running (the live session is latest-wins). Speculative scores run only
- * between requests, and check before scoring that nobody asked for something else meanwhile.
- */
-function createScoreAhead(session: DemoSession, live: LiveSession, kept: RecentMap<string, DemoAnswer>): ScoreAhead {
-  const inflight = new Map<string, { readonly answer: Promise<DemoAnswer>; wanted: boolean }>();
-  let requests = 0;
-  const compute = (yaml: string, wanted: boolean): Promise<DemoAnswer> => {
-    const at = requests;
-    const entry: { answer: Promise<DemoAnswer>; wanted: boolean } = { wanted, answer: Promise.resolve(undefined as never) };
-    entry.answer = (async () => {
-      await undefined; // registered in `inflight` before any work starts
-      try {
-        const weights = await live.merge(parseRecipe(yaml, 'recipe'));
-        if (!entry.wanted && at !== requests) throw new MergeLabError('CANCELLED', 'A request came in before this score ahead was needed.');
-        const score = await session.scorer.score(weights, 'test');
-        const answer = { perTask: session.tasks.map((t) => 100 * score.accuracies[t]!), normalized: score.normalized };
-        kept.set(yaml, answer);
-        return answer;
-      } finally {
-        if (inflight.get(yaml) === entry) inflight.delete(yaml);
-      }
-    })();
-    inflight.set(yaml, entry);
-    return entry.answer;
-  };
-  let queue: readonly string[] = [];
-  let speculating = false;
-  return {
-    async score(yaml) {
-      requests++;
-      queue = [];
-      const known = kept.get(yaml);
-      if (known) {
-        // An older request still merging is no longer wanted.
-        live.supersede();
-        return known;
-      }
-      const running = inflight.get(yaml);
-      if (running) {
-        running.wanted = true;
-        return running.answer;
-      }
-      return compute(yaml, true);
-    },
-    speculate(yamls) {
-      queue = yamls.filter((y) => !kept.get(y) && !inflight.has(y));
-      if (speculating) return;
-      speculating = true;
-      void (async () => {
-        try {
-          while (queue.length > 0) {
-            const [next, ...rest] = queue;
-            queue = rest;
-            await compute(next!, false).catch(() => undefined);
-          }
-        } finally {
-          speculating = false;
-        }
-      })();
-    },
-  };
 }
 
 /**

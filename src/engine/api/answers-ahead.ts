@@ -1,0 +1,88 @@
+/**
+ * Answers by recipe, for requests that follow a slider: the newest request is the one that
+ * matters, the same recipes come back as the slider moves to and fro, and the next one is easy to
+ * guess (one more step the same way).
+ *
+ * - A recipe answered recently is answered at once from `kept`.
+ * - A request for a recipe already being worked on (asked for before, or guessed) takes that work over.
+ * - Any other request starts new work; all work nobody asked for last goes stale and stops at its
+ *   next check (`stale()`), rejecting with CANCELLED.
+ * - `ahead(yamls)` works on guesses one by one while no request comes in.
+ */
+import { MergeLabError } from '../errors.js';
+import type { RecentMap } from '../recent.js';
+
+export interface AnswersAhead<T> {
+  /** The answer for `yaml` (see above); rejects with CANCELLED once a newer request makes it stale. */
+  answer(yaml: string): Promise<T>;
+  /** Works on `yamls` (most likely first) until a request comes in; what it finishes is kept. */
+  ahead(yamls: readonly string[]): void;
+}
+
+export interface AnswersAheadOptions<T> {
+  readonly kept: RecentMap<string, T>;
+  /** The work for one recipe; it should check `stale()` between steps and stop (throw) when true. */
+  readonly work: (yaml: string, stale: () => boolean) => Promise<T>;
+  /** A request answered from `kept`: whatever still runs is stale now (e.g. stop a merge at once). */
+  readonly onKept?: () => void;
+}
+
+export function answersAhead<T>(o: AnswersAheadOptions<T>): AnswersAhead<T> {
+  const inflight = new Map<string, { promise: Promise<T>; wantedAt: number }>();
+  let requests = 0;
+  let queue: readonly string[] = [];
+  let working = false;
+
+  const start = (yaml: string): Promise<T> => {
+    const entry = { wantedAt: requests, promise: Promise.resolve(undefined as never) as Promise<T> };
+    const stale = () => entry.wantedAt !== requests;
+    entry.promise = (async () => {
+      await undefined; // in `inflight` before any work starts
+      try {
+        const value = await o.work(yaml, stale);
+        // Right whoever asked: kept even when the asker has moved on, who then hears CANCELLED.
+        o.kept.set(yaml, value);
+        if (stale()) throw new MergeLabError('CANCELLED', 'Superseded by a newer request.');
+        return value;
+      } finally {
+        if (inflight.get(yaml) === entry) inflight.delete(yaml);
+      }
+    })();
+    inflight.set(yaml, entry);
+    return entry.promise;
+  };
+
+  return {
+    answer(yaml) {
+      requests++;
+      queue = [];
+      const known = o.kept.get(yaml);
+      if (known !== undefined) {
+        o.onKept?.();
+        return Promise.resolve(known);
+      }
+      const running = inflight.get(yaml);
+      if (running) {
+        running.wantedAt = requests;
+        return running.promise;
+      }
+      return start(yaml);
+    },
+    ahead(yamls) {
+      queue = yamls.filter((y) => o.kept.get(y) === undefined && !inflight.has(y));
+      if (working) return;
+      working = true;
+      void (async () => {
+        try {
+          while (queue.length > 0) {
+            const [next, ...rest] = queue;
+            queue = rest;
+            await start(next!).catch(() => undefined);
+          }
+        } finally {
+          working = false;
+        }
+      })();
+    },
+  };
+}
