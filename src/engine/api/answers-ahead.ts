@@ -38,11 +38,18 @@ export function answersAhead<T>(o: AnswersAheadOptions<T>): AnswersAhead<T> {
     const stale = () => entry.wantedAt !== requests;
     entry.promise = (async () => {
       await undefined; // in `inflight` before any work starts
+      const superseded = () => new MergeLabError('CANCELLED', 'Superseded by a newer request.');
       try {
-        const value = await o.work(yaml, stale);
+        let value: T;
+        try {
+          value = await o.work(yaml, stale);
+        } catch (e) {
+          // Work that stopped because it went stale (however it said so) was simply not wanted.
+          throw stale() ? superseded() : e;
+        }
         // Right whoever asked: kept even when the asker has moved on, who then hears CANCELLED.
         o.kept.set(yaml, value);
-        if (stale()) throw new MergeLabError('CANCELLED', 'Superseded by a newer request.');
+        if (stale()) throw superseded();
         return value;
       } finally {
         if (inflight.get(yaml) === entry) inflight.delete(yaml);
