@@ -3,7 +3,6 @@
  * they are, and the current value marked — where the slider sits on the curve. Recomputed when
  * anything but the swept parameter changes, once the sliders rest.
  */
-import { useDeferredValue } from 'react';
 import { CartesianGrid, Legend, Line, LineChart, Tooltip, XAxis, YAxis, usePlotArea, useXAxisScale } from 'recharts';
 import { useShallow } from 'zustand/react/shallow';
 import { sweepParamFor } from '../store/charts-slice.js';
@@ -82,10 +81,12 @@ export function SweepChart() {
   );
 }
 
-/** The slider's value of `param`, at low priority: the caption and the marker must not delay the score. */
+/**
+ * The slider's value of `param`. Drawn in the same render as the slider itself: the marker is one
+ * line, and a deferred render of its own cost a layout and a paint more per move than it saved.
+ */
 function useCurrent(param: SweepParam | undefined): number {
-  const value = useLabStore((s) => (param === 'lambda' ? s.lambda : s.density));
-  return useDeferredValue(value);
+  return useLabStore((s) => (param === 'lambda' ? s.lambda : s.density));
 }
 
 /**
