@@ -22,11 +22,12 @@ export class RecentMap<K, V> {
     return v;
   }
 
-  /** Keeps `value` under `key` as the most recently used, forgetting the least recently used beyond capacity. */
-  set(key: K, value: V): void {
+  /** Keeps `value` under `key` as the most recently used, forgetting the least recently used beyond capacity; returns `value`. */
+  set(key: K, value: V): V {
     this.entries.delete(key);
     this.entries.set(key, value);
     if (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value as K);
+    return value;
   }
 
   clear(): void {

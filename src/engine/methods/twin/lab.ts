@@ -13,6 +13,7 @@
  * (the same SVDs, router, forwards and scoring; the test checks it), with λ given rather than
  * chosen on validation. Everything a view holds is plain data; the caches hold arrays, no tensors.
  */
+import { RecentMap } from '../../recent.js';
 import type { DemoSession } from '../../demo/method-table.js';
 import { architectureTensors } from '../../demo/manifest.js';
 import type { Weights } from '../../demo/load.js';
@@ -116,27 +117,8 @@ export interface TwinLab {
   model(settings: TwinLabSettings, cancel?: CancelToken): Promise<TwinModel>;
 }
 
-/** A small least-recently-used map: caches hold a few settings each, not every one ever seen. */
-export class LabCache<V> {
-  private readonly map = new Map<string, V>();
-  constructor(private readonly size: number) {}
-
-  get(key: string): V | undefined {
-    const v = this.map.get(key);
-    if (v !== undefined) {
-      this.map.delete(key);
-      this.map.set(key, v);
-    }
-    return v;
-  }
-
-  set(key: string, v: V): V {
-    this.map.delete(key);
-    this.map.set(key, v);
-    while (this.map.size > this.size) this.map.delete(this.map.keys().next().value!);
-    return v;
-  }
-
+/** A small recently-used map: caches hold a few settings each, not every one ever seen. */
+export class LabCache<V> extends RecentMap<string, V> {
   /** The cached value, or `make`'s (stored only once it finished). */
   async getOr(key: string, make: () => Promise<V>, computed?: string[], what?: string): Promise<V> {
     const hit = this.get(key);
