@@ -32,7 +32,10 @@ export function chromiumArgs(): string[] {
 
 async function build(outDir: string): Promise<void> {
   try {
-    await promisify(execFile)(VITE, ['build', '--outDir', outDir, '--emptyOutDir', '--logLevel', 'warn'], { cwd: ROOT, maxBuffer: 16 << 20 });
+    // vitest sets NODE_ENV=test, which a child `vite build` would inherit and bake in: React's
+    // development build (StrictMode's double renders included). The tests drive what `npm start` serves.
+    const env = { ...process.env, NODE_ENV: 'production' };
+    await promisify(execFile)(VITE, ['build', '--outDir', outDir, '--emptyOutDir', '--logLevel', 'warn'], { cwd: ROOT, maxBuffer: 16 << 20, env });
   } catch (e) {
     const err = e as { stdout?: string; stderr?: string; message: string };
     throw new Error(`vite build failed:\n${err.stderr || err.stdout || err.message}`);

@@ -64,7 +64,7 @@ export function SweepChart() {
           draw={() => (
         <LineChart width={340} height={230} data={rows} margin={{ top: 18, right: 8, bottom: 16, left: 0 }}>
           <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
-          <XAxis dataKey="x" type="number" domain={['dataMin', 'dataMax']} tick={{ fontSize: 11 }} label={{ value: NAMES[d.param], position: 'insideBottom', offset: -8, fontSize: 11 }} />
+          <XAxis dataKey="x" type="number" domain={['dataMin', 'dataMax']} tick={{ fontSize: 11 }} height={40} label={{ value: NAMES[d.param], position: 'insideBottom', offset: 4, fontSize: 11 }} />
           <YAxis unit="%" domain={[0, 100]} tick={{ fontSize: 11 }} />
           <Tooltip formatter={(v) => pct(Number(v))} labelFormatter={(x) => `${NAMES[d.param]} = ${x}`} />
           <Legend wrapperStyle={{ fontSize: 12 }} />

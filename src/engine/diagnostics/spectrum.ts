@@ -107,6 +107,9 @@ export async function taskVectorSpectra(input: SpectrumInput): Promise<SpectrumR
       const svd = truncated ? truncatedSvd(tau, m, n, { rank: keep, seed: 0 }) : exactSvd(tau, m, n);
       f = { svd, norm2 };
       input.cache?.set(key, f);
+      // Each factorisation holds the thread for tens of milliseconds: let a worker's other
+      // requests (a slider's diagnostics) in between them.
+      await new Promise((resolve) => setTimeout(resolve, 0));
     }
     factored.push({ model: x.model, ...f });
   }
