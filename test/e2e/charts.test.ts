@@ -49,6 +49,9 @@ describeE2E('charts', () => {
     const accuracy = lab.chart('accuracy');
     let cSeq = await lab.waitForChart('sign-conflicts');
     let aSeq = await lab.waitForChart('accuracy');
+    // Measured once the page has settled: the spectrum's factorisations and the first sweep run once, at load.
+    await lab.waitForChart('svd-spectrum');
+    await lab.waitForChart('sweep');
     const read = async () => ({
       conflict: Number(await conflicts.locator('[data-overall-conflict]').getAttribute('data-overall-conflict')),
       dropped: Number(await conflicts.locator('[data-overall-dropped]').getAttribute('data-overall-dropped')),
