@@ -12,8 +12,6 @@ import { EngineClient, type DemoFiles } from './engine-client.js';
 
 export class LiveEngine {
   private client: EngineClient | undefined;
-  /** What this worker was last started on. */
-  private choice: BackendChoice | undefined;
   /** The backend the main engine runs, once it said so. */
   private mainBackend: BackendName | undefined;
   private demo: DemoFiles | undefined;
@@ -32,7 +30,6 @@ export class LiveEngine {
 
   /** Starts (or restarts) the live worker on the user's choice, as the main engine is. */
   start(choice: BackendChoice): void {
-    this.choice = choice;
     this.mainBackend = undefined;
     this.usable = false;
     if (!this.client) {
@@ -60,12 +57,10 @@ export class LiveEngine {
   follow(backend: BackendName): void {
     this.mainBackend = backend;
     const mine = this.client?.backend?.name;
-    if (!this.client || mine === backend || (mine === undefined && this.choice === backend)) return;
-    // Still starting on 'auto': its own ready() compares once it knows where it landed.
-    if (mine === undefined) return;
-    const main = backend;
+    // Still starting: its own ready() compares once it knows where it landed.
+    if (!this.client || mine === undefined || mine === backend) return;
     this.start(backend);
-    this.mainBackend = main;
+    this.mainBackend = backend;
   }
 
   /** The demo's files, without hard mode's tasks (the live score never scores them). */
