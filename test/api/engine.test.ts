@@ -100,6 +100,13 @@ describe('EngineApi in process', () => {
     expect(r.report.storageSweep.map((p) => p.setting)).toEqual([1, 2]);
     expect(r.report.storageSweep[1]!.taskErrors).toEqual([0, 0]);
     expect(r.recipeYaml).toContain('group_method: ties');
+    expect(r.report.assignments).toHaveLength(LAYOUT.length);
+    // Without detail (the lab's choice for large checkpoints): one build, storage at each K but no error sweep or maps.
+    const lean = await engine.routedMerge('c0', yaml, undefined, { detail: false });
+    expect(lean.files['groups.safetensors']).toEqual(r.files['groups.safetensors']);
+    expect(lean.report.storageSweep.map((p) => p.setting)).toEqual([1, 2]);
+    expect(lean.report.storageSweep.every((p) => p.taskErrors === undefined)).toBe(true);
+    expect(lean.report.assignments).toBeUndefined();
     const bad = await engine.routedMerge('c2', yaml.replace('groups: 1', 'groups: 3').replace('model: b', 'model: nope')).catch((e: unknown) => e);
     expect(isMergeLabError(bad) && bad.code).toBe('PATH_NOT_FOUND');
     const notRouted = await engine.routedMerge('c3', RECIPE).catch((e: unknown) => e);

@@ -32,7 +32,7 @@ const FILE_ORDER: readonly string[] = [TWIN_FILES.manifest, CHANNEL_FILES.manife
 export const ROUTED_RECIPE_FILE = 'merge-recipe.yml';
 
 /** Dropped checkpoints up to this size (together) are rebuilt on every routed control's move. */
-const AUTO_BUILD_BYTES = 32 * 2 ** 20;
+export const AUTO_BUILD_BYTES = 32 * 2 ** 20;
 
 let packageUrls: string[] = [];
 let buildingJob: string | undefined;
@@ -104,7 +104,9 @@ export const createRoutedSlice: SliceCreator<RoutedSlice> = (set, get, api) => {
       set({ routedPackage: { ...cur, progress: { done: p.tensorIndex, total: p.tensorCount } } });
     });
     try {
-      const r = await client.call((e) => e.routedMerge(jobId, recipe, onProgress));
+      // Channel Merging's error at every K and its assignment maps take a build per K: for small models only.
+      const bytes = get().dropped.filter((m) => m.status === 'ready').reduce((n, m) => n + (m.bytes ?? 0), 0);
+      const r = await client.call((e) => e.routedMerge(jobId, recipe, onProgress, { detail: bytes <= AUTO_BUILD_BYTES }));
       return { files: r.files, recipe: r.recipeYaml, report: r.report, warnings: r.warnings };
     } finally {
       if (buildingJob === jobId) buildingJob = undefined;

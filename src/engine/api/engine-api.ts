@@ -87,6 +87,14 @@ export interface LiveOptions {
   readonly then?: readonly string[];
 }
 
+export interface RoutedMergeOptions {
+  /**
+   * Channel Merging's error at every K and every tensor's assignment map (default true): a build
+   * at each K, so T builds in all — what the lab draws for small models, and skips for large ones.
+   */
+  readonly detail?: boolean;
+}
+
 export interface DiagnoseOptions {
   /** Recipes (YAML) over the demo's models to diagnose ahead, most likely first, once this answer is out. */
   readonly then?: readonly string[];
@@ -225,7 +233,7 @@ export interface EngineApi {
    * checkpoints alone (no data, so no router) with its report — per tensor and task the
    * reconstruction error, storage now and at other ranks or K. Cancel with cancel(jobId).
    */
-  routedMerge(jobId: string, recipeYaml: string, onProgress?: ProgressCallback): Promise<RoutedMergeResult>;
+  routedMerge(jobId: string, recipeYaml: string, onProgress?: ProgressCallback, options?: RoutedMergeOptions): Promise<RoutedMergeResult>;
   /** tfjs' live tensor count and bytes: flat across repeated requests, or something leaks. */
   memory(): Promise<{ readonly numTensors: number; readonly numBytes: number }>;
 }

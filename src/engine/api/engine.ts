@@ -41,6 +41,7 @@ import type {
   ModelFile,
   ModelSummary,
   ProgressCallback,
+  RoutedMergeOptions,
   RoutedMergeResult,
   RoutedPackageRequest,
   SpectrumOptions,
@@ -362,7 +363,7 @@ export function createEngine(host: EngineHost = {}): EngineApi {
       if (request.method === 'channel_merging') return (await channelLab().package(request.settings)).files;
       throw new MergeLabError('UNKNOWN_METHOD', `"${String((request as { method: unknown }).method)}" is not a routed method; use twin_merging or channel_merging.`);
     },
-    async routedMerge(jobId, recipeYaml, onProgress): Promise<RoutedMergeResult> {
+    async routedMerge(jobId, recipeYaml, onProgress, options: RoutedMergeOptions = {}): Promise<RoutedMergeResult> {
       const started = Date.now();
       const recipe = parseRecipe(recipeYaml, 'recipe');
       const method = findRoutedMethod(recipe.mergeMethod);
@@ -375,9 +376,9 @@ export function createEngine(host: EngineHost = {}): EngineApi {
       const { files, report } = await asJob(jobId, (token) =>
         method.buildPackage(recipe, checkpoints, {
           cancel: token,
-          // The lab draws the error against K too; its models are small enough to rebuild at each K.
-          errorSweep: true,
-          assignments: true,
+          // The lab draws the error against K and the assignment maps for models small enough to rebuild at each K.
+          errorSweep: options.detail ?? true,
+          assignments: options.detail ?? true,
           onWarning: (w) => all.push(w),
           onProgress: quietProgress(onProgress),
         }),

@@ -6,6 +6,7 @@
 import { useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { useLabStore } from '../../store/index.js';
+import { AUTO_BUILD_BYTES } from '../../store/routed-slice.js';
 import type { AssignmentMap } from '../../../engine/api/engine-api.js';
 import type { AppError } from '../../store/types.js';
 import { ChartFrame } from '../ChartFrame.js';
@@ -158,7 +159,11 @@ export function PackageAssignmentChart() {
       tensors={shapes}
       tensor={a?.tensor}
       onTensor={setTensor}
-      empty="Build the package (in the Merge panel) to see how the channels were clustered."
+      empty={
+        pkg.report && maps.length === 0
+          ? `Assignment maps are drawn for checkpoints up to ${AUTO_BUILD_BYTES / 2 ** 20} MiB together; these are larger, so the package was built without them.`
+          : 'Build the package (in the Merge panel) to see how the channels were clustered.'
+      }
     />
   );
 }

@@ -6,6 +6,7 @@
 import { Bar, BarChart, CartesianGrid, ComposedChart, Legend, Line, ReferenceLine, Tooltip, XAxis, YAxis } from 'recharts';
 import { useShallow } from 'zustand/react/shallow';
 import { useLabStore } from '../../store/index.js';
+import { AUTO_BUILD_BYTES } from '../../store/routed-slice.js';
 import { ChartFrame, type ChartFrameProps } from '../ChartFrame.js';
 import type { RoutedPackageState } from '../../store/types.js';
 import { Drawn } from '../Drawn.js';
@@ -39,6 +40,9 @@ export function PackageReportChart() {
             Left: per tensor and task, ‖rebuilt − expert‖ / ‖expert − {method === 'twin_merging' ? 'shared expert' : 'base'}‖ (0: rebuilt exactly) at {setting} {now}. Right: mean error
             per task (lines) and the package's size as a share of the {tasks.length} experts (grey, right axis) at each {setting}. Storage now{' '}
             <strong data-storage-ratio={r.storage.ratio}>{(100 * r.storage.ratio).toFixed(1)}%</strong>.
+            {r.storageSweep.every((p) => !p.taskErrors) && (
+              <> The error at other {setting} takes a build at each; it is drawn for checkpoints up to {AUTO_BUILD_BYTES / 2 ** 20} MiB together, and these are larger.</>
+            )}
           </>
         ) : (
           'Per-tensor reconstruction error of each task, and storage against the setting.'
