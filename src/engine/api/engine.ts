@@ -104,7 +104,8 @@ export function createEngine(host: EngineHost = {}): EngineApi {
   // `inputs`: the demo's checkpoints decoded once, shared by live merges and diagnostics;
   // `diagnostics`: task vectors and sort orders kept for diagnose (the demo's contents never change).
   // `sweeps`: a live session of its own, so a sweep and a slider's score never cancel each other.
-  // `scores` / `diagnoses`: recent answers for the demo's models, whose contents never change.
+  // `scores`: recent scores by recipe, shared by live scores and sweeps (the demo's models never change).
+  // `liveAhead` / `diagnosesAhead`: the live score's and the diagnostics' requests (answers-ahead.ts).
   // `twin` / `channel`: the routed methods' lab sessions, opened on first use; `hard`: the demo's hard tasks, when given.
   let demo:
     | {
@@ -114,10 +115,7 @@ export function createEngine(host: EngineHost = {}): EngineApi {
         inputs: ReadonlyMap<string, Checkpoint>;
         diagnostics: DiagnosticsCache;
         spectra: SpectrumCache;
-        /** Answers by recipe text: a slider moving back over positions it passed is answered at once. */
         scores: RecentMap<string, DemoAnswer>;
-        diagnoses: RecentMap<string, Diagnostics>;
-        /** The live score's and the diagnostics' requests: kept answers, work in flight, guesses (answers-ahead.ts). */
         liveAhead: AnswersAhead<DemoAnswer>;
         diagnosesAhead: AnswersAhead<Diagnostics>;
         hard?: HardTasks;
@@ -279,7 +277,6 @@ export function createEngine(host: EngineHost = {}): EngineApi {
       const inputs = new Map([...session.checkpoints].map(([k, c]) => [k, memoizedCheckpoint(c)]));
       const live = createLiveSession(inputs);
       const scores = new RecentMap<string, DemoAnswer>(RECENT_ANSWERS);
-      const diagnoses = new RecentMap<string, Diagnostics>(RECENT_ANSWERS);
       const diagnostics = createDiagnosticsCache();
       demo = {
         session,
@@ -289,20 +286,18 @@ export function createEngine(host: EngineHost = {}): EngineApi {
         diagnostics,
         spectra: new Map(),
         scores,
-        diagnoses,
         liveAhead: answersAhead({
           kept: scores,
           work: async (yaml, stale) => {
             const weights = await live.merge(parseRecipe(yaml, 'recipe'));
             if (stale()) throw new MergeLabError('CANCELLED', 'Superseded by a newer request.');
-            const score = await session.scorer.score(weights, 'test');
-            return { perTask: session.tasks.map((t) => 100 * score.accuracies[t]!), normalized: score.normalized };
+            return scoreDemo(session, weights);
           },
           // Whatever merge still runs is no longer wanted.
           onKept: () => live.supersede(),
         }),
         diagnosesAhead: answersAhead({
-          kept: diagnoses,
+          kept: new RecentMap<string, Diagnostics>(RECENT_ANSWERS),
           work: (yaml, stale) => diagnose({ recipe: parseRecipe(yaml, 'recipe'), methods: METHODS, checkpoints: inputs, cancel: { get cancelled() { return stale(); } }, cache: diagnostics }),
         }),
         ...(hard ? { hard } : {}),
@@ -322,13 +317,7 @@ export function createEngine(host: EngineHost = {}): EngineApi {
       const out: SweepPoint[] = [];
       // Each point goes through the sweep session: a newer sweep cancels this one at its next tensor.
       for (const p of points) {
-        let answer = scores.get(p.yaml);
-        if (!answer) {
-          const weights = await sweeps.merge(parseRecipe(p.yaml, 'recipe'));
-          const score = await session.scorer.score(weights, 'test');
-          answer = { perTask: session.tasks.map((t) => 100 * score.accuracies[t]!), normalized: score.normalized };
-          scores.set(p.yaml, answer);
-        }
+        const answer = scores.get(p.yaml) ?? scores.set(p.yaml, await scoreDemo(session, await sweeps.merge(parseRecipe(p.yaml, 'recipe'))));
         out.push({ value: p.value, perTask: [...answer.perTask], normalized: answer.normalized });
       }
       return out;
@@ -396,6 +385,12 @@ export function createEngine(host: EngineHost = {}): EngineApi {
 interface DemoAnswer {
   readonly perTask: number[];
   readonly normalized: number;
+}
+
+/** Merged weights scored on the demo's test split, as live scores and sweeps report them. */
+async function scoreDemo(session: DemoSession, weights: Record<string, Float32Array>): Promise<DemoAnswer> {
+  const score = await session.scorer.score(weights, 'test');
+  return { perTask: session.tasks.map((t) => 100 * score.accuracies[t]!), normalized: score.normalized };
 }
 
 /**
