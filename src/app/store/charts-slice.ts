@@ -9,6 +9,7 @@ import { toAppError } from '../demo/errors.js';
 import { chartRecipeYaml, spectrumRecipeYaml, sweepPlan } from '../recipe/chart-recipes.js';
 import { engineClient } from './engine-slice.js';
 import { latestRequest } from './latest-request.js';
+import { yamlsAhead } from './recipe-slice.js';
 import type { ChartData, ChartsSlice, LabState, SliceCreator, SweepParam } from './types.js';
 
 /** A sweep waits this long after the last change, so dragging λ does not start a sweep per pixel. */
@@ -74,16 +75,8 @@ export const createChartsSlice: SliceCreator<ChartsSlice> = (set, get, api) => {
         set({ diagnostics: { ...s.diagnostics, status: 'error', error: toAppError(e) } });
         return;
       }
-      const then: string[] = [];
-      if (s.source === 'demo') {
-        for (const a of ahead) {
-          try {
-            then.push(chartRecipeYaml({ ...s, ...a }));
-          } catch {
-            // A step the recipe cannot take: nothing to diagnose ahead.
-          }
-        }
-      }
+      // Only the demo's diagnostics are kept and worked on ahead.
+      const then = s.source === 'demo' ? yamlsAhead(s, ahead, chartRecipeYaml) : [];
       request('diagnostics', () => client.call((e) => e.diagnose(yaml, { then }), { demo: s.source === 'demo' }), inputAt);
 
       const spectrum = spectrumRecipeYaml(s);

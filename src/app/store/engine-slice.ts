@@ -18,6 +18,7 @@ import { DEMO_BASE_ID, demoRecipeYaml } from '../recipe/demo-recipe.js';
 import { droppedRecipeYaml } from '../recipe/dropped-recipe.js';
 import { routedRecipeYaml } from '../recipe/routed-recipe.js';
 import { isRoutedMethod } from '../routed/methods.js';
+import { yamlsAhead } from './recipe-slice.js';
 import type { AppError, EngineSlice, LabState, SliceCreator } from './types.js';
 
 export const DEFAULT_BUDGET_MIB = 1024;
@@ -242,14 +243,7 @@ export const createEngineSlice: SliceCreator<EngineSlice> = (set, get, api) => {
       const seq = s.live.requested + 1;
       const params = { method: s.method, density: s.density, lambda: s.lambda };
       set({ live: { ...s.live, status: 'computing', requested: seq } });
-      const then: string[] = [];
-      for (const a of ahead) {
-        try {
-          then.push(demoYaml({ ...s, ...a }));
-        } catch {
-          // A step the method cannot take (out of range): nothing to score ahead.
-        }
-      }
+      const then = yamlsAhead(s, ahead, demoYaml);
       liveClient()!.call((e) => e.liveDemo(yaml, { then }), { demo: true }).then(
         (score) => {
           const l = get().live;

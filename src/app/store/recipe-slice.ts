@@ -5,7 +5,7 @@
 import { DENSITY, LAMBDA } from '../../engine/methods/params.js';
 import { findMethod } from '../../engine/methods/registry.js';
 import { isRoutedMethod } from '../routed/methods.js';
-import type { RecipeSlice, SliceCreator } from './types.js';
+import type { LabState, RecipeSlice, SettingsAhead, SliceCreator } from './types.js';
 
 export const DEFAULT_METHOD = 'ties';
 /** The trainer's TIES reference point (manifest.json: accuracy.normalized.ties). */
@@ -22,6 +22,19 @@ function nextStep<T>(before: number, now: number, step: number | undefined, patc
   if (before === now || Math.abs(now - before) > 2 * (step ?? 0) + 1e-9) return [];
   // Two steps: while the next one is asked for (and drawn), the one after is already under way.
   return [1, 2].map((k) => patch(Number((now + k * (now - before)).toFixed(10))));
+}
+
+/** The recipes (YAML, by `toYaml`) at each setting ahead; a step the recipe cannot take is left out. */
+export function yamlsAhead(s: LabState, ahead: readonly SettingsAhead[], toYaml: (s: LabState) => string): string[] {
+  const out: string[] = [];
+  for (const a of ahead) {
+    try {
+      out.push(toYaml({ ...s, ...a }));
+    } catch {
+      // Out of range for this method: nothing to work on ahead.
+    }
+  }
+  return out;
 }
 
 export const createRecipeSlice: SliceCreator<RecipeSlice> = (set, get) => ({

@@ -219,7 +219,7 @@ export interface EngineSlice {
   cancelMerge(): Promise<void>;
   /** Asks for a live score of the current recipe on the demo (latest wins). */
   /** `ahead`: settings likely asked for next (the slider's next step), scored while the engine would wait. */
-  requestLive(inputAt?: number, ahead?: readonly Partial<Pick<LabState, 'density' | 'lambda'>>[]): void;
+  requestLive(inputAt?: number, ahead?: readonly SettingsAhead[]): void;
 }
 
 export type TabId = 'models' | 'methods' | 'about';
@@ -320,7 +320,7 @@ export interface ChartsSlice {
   setSweepParam(param: SweepParam): void;
   /** Asks for the charts' data for the current recipe (each only when its inputs changed). */
   /** `ahead`: as requestLive's, for the diagnostics. */
-  requestCharts(inputAt?: number, ahead?: readonly Partial<Pick<LabState, 'density' | 'lambda'>>[]): void;
+  requestCharts(inputAt?: number, ahead?: readonly SettingsAhead[]): void;
 }
 
 /** Twin-Merging's controls in the Merge panel (methods/twin/lab.ts's settings). */
@@ -396,3 +396,6 @@ export type LabState = ModelsSlice & RecipeSlice & EngineSlice & UiSlice & Dropp
 
 /** A slice creator over the whole store (zustand's slices pattern). */
 export type SliceCreator<T> = StateCreator<LabState, [], [], T>;
+
+/** Slider settings likely asked for next, for the engine to work on ahead (see recipe-slice's nextStep). */
+export type SettingsAhead = Partial<Pick<LabState, 'density' | 'lambda'>>;
