@@ -16,6 +16,7 @@ import { useHidden } from '../presentation.js';
 import { currentRecipeYaml } from '../store/engine-slice.js';
 import { Checkbox, ErrorLine, SLIDER_INPUT_MARK, Slider, useShownMeasure, useSlow } from './fields.js';
 import { MethodExplainer } from './MethodExplainer.js';
+import { TaskScores } from './TaskScores.js';
 import { ChannelControlsPanel, TwinControlsPanel } from '../routed/RoutedControls.js';
 import { RoutedPackage } from '../routed/RoutedPackage.js';
 import { RoutedScore } from '../routed/RoutedScore.js';
@@ -139,24 +140,14 @@ function LiveScore() {
             {formatMs(shown.milliseconds)} in the engine
             {slow && <span className="help"> · updating…</span>}
           </p>
-          <table className="grid" aria-label="Accuracy per task">
-            <thead>
-              <tr>
-                <th scope="col">task</th>
-                <th scope="col">merged</th>
-                <th scope="col">its expert</th>
-              </tr>
-            </thead>
-            <tbody>
-              {engineTasks.map((t, i) => (
-                <tr key={t} data-task={t}>
-                  <th scope="row">{label(t)}</th>
-                  <td className="num">{shown.perTask[i]?.toFixed(1)}%</td>
-                  <td className="num">{expertAccuracy?.[i]?.toFixed(1)}%</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <TaskScores
+            tasks={engineTasks}
+            label={label}
+            columns={[
+              { name: 'merged', values: shown.perTask },
+              { name: 'its expert', values: expertAccuracy },
+            ]}
+          />
         </>
       )}
       {state === 'error' && live.error && <ErrorLine error={live.error} />}

@@ -6,6 +6,7 @@
  */
 import { useShallow } from 'zustand/react/shallow';
 import { ErrorLine, useShownMeasure, useSlow } from '../components/fields.js';
+import { TaskScores } from '../components/TaskScores.js';
 import { formatBytes, formatMs } from '../format.js';
 import { useLabStore } from '../store/index.js';
 import { SLIDER_TO_ROUTED_MEASURE } from '../store/routed-slice.js';
@@ -111,26 +112,15 @@ export function RoutedScore() {
             {formatMs(scores.milliseconds)} in the engine
             {slow && <span className="help"> · updating…</span>}
           </p>
-          <table className="grid" aria-label="Accuracy per task">
-            <thead>
-              <tr>
-                <th scope="col">task</th>
-                <th scope="col">router</th>
-                <th scope="col">oracle</th>
-                <th scope="col">its expert</th>
-              </tr>
-            </thead>
-            <tbody>
-              {scores.tasks.map((t, i) => (
-                <tr key={t} data-task={t}>
-                  <th scope="row">{label(t)}</th>
-                  <td className="num">{scores.router.perTask[i]?.toFixed(1)}%</td>
-                  <td className="num">{scores.oracle.perTask[i]?.toFixed(1)}%</td>
-                  <td className="num">{scores.expert[i]?.toFixed(1)}%</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <TaskScores
+            tasks={scores.tasks}
+            label={label}
+            columns={[
+              { name: 'router', values: scores.router.perTask },
+              { name: 'oracle', values: scores.oracle.perTask },
+              { name: 'its expert', values: scores.expert },
+            ]}
+          />
         </>
       )}
       {chart.status === 'error' && chart.error && <ErrorLine error={chart.error} />}
