@@ -131,6 +131,45 @@ describeE2E('charts', () => {
     expect(lab.diagnostics.consoleErrors).toEqual([]);
   }, 120_000);
 
+  test('the bars follow each answer without redrawing their chart, and a hovered bar’s tooltip follows the slider', async ({ lab }) => {
+    await lab.open('', ENGINE);
+    await lab.waitForEngine('wasm');
+    await lab.waitForChart('sign-conflicts');
+    await lab.waitForChart('accuracy');
+    const accuracy = lab.chart('accuracy');
+    await accuracy.scrollIntoViewIfNeeded();
+    const bars = accuracy.locator('.live-bar');
+    expect(await bars.count(), 'one merged bar per task').toBe(5);
+    const tableValues = async () => (await lab.liveScore()).perTask;
+    const barValues = async () => (await bars.evaluateAll((bs) => bs.map((b) => Number(b.getAttribute('data-value'))))).map((v) => `${v.toFixed(1)}%`);
+    expect(await barValues()).toEqual(await tableValues());
+    // The same <svg> before and after a move: only the bars' paths change.
+    await accuracy.locator('svg.recharts-surface').first().evaluate((el) => ((el as unknown as { kept: boolean }).kept = true));
+
+    const box = (await bars.nth(1).boundingBox())!;
+    await lab.page.mouse.move(box.x + box.width / 2, box.y + box.height - 4, { steps: 3 });
+    const tooltip = accuracy.locator('.recharts-tooltip-wrapper');
+    await expect.poll(() => tooltip.innerText()).toContain('merged');
+    const before = (await tableValues())[1]!;
+    expect(await tooltip.innerText()).toContain(`merged : ${before}`);
+
+    // A move as a drag sends it (an input event on the slider), with the pointer resting on the bar.
+    const pathBefore = await bars.nth(1).getAttribute('d');
+    await lab.densitySlider().evaluate((el) => {
+      const input = el as HTMLInputElement;
+      Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value')!.set!.call(input, '0.8');
+      input.dispatchEvent(new Event('input', { bubbles: true }));
+    });
+    await lab.waitForLiveScore(0.8);
+    const after = (await tableValues())[1]!;
+    expect(after, 'density 0.8 scores the permuted task differently').not.toBe(before);
+    await expect.poll(() => tooltip.innerText()).toContain(`merged : ${after}`);
+    expect(await barValues()).toEqual(await tableValues());
+    expect(await bars.nth(1).getAttribute('d')).not.toBe(pathBefore);
+    expect(await accuracy.locator('svg.recharts-surface').first().evaluate((el) => (el as unknown as { kept?: boolean }).kept)).toBe(true);
+    expect(lab.diagnostics.consoleErrors).toEqual([]);
+  }, 90_000);
+
   test('each chart exports PNG, SVG and CSV', async ({ lab }) => {
     await lab.open('', ENGINE);
     await lab.waitForEngine('wasm');

@@ -2,19 +2,29 @@
  * Chart (e), left: the current merge against the experts on the demo, task by task (test split),
  * with the normalized score in the caption. Follows every slider move (the live score).
  */
-import { Bar, BarChart, CartesianGrid, Legend, Tooltip, XAxis, YAxis } from 'recharts';
+import { useMemo } from 'react';
+import { Bar, BarChart, CartesianGrid, Legend, Tooltip, XAxis, YAxis, type TooltipContentProps } from 'recharts';
 import { useShallow } from 'zustand/react/shallow';
 import { useLabStore } from '../store/index.js';
+import type { LabState } from '../store/types.js';
 import { LEGEND_STYLE, MARGIN, PERCENT_DOMAIN, TICK_10, TICK_11, percentFormatter } from './chart-props.js';
 import { ChartFrame } from './ChartFrame.js';
 import { Drawn } from './Drawn.js';
 import { pct, useModelLabel } from './labels.js';
+import { FULL, LiveBar, LiveTooltip } from './live-bars.js';
+
+/** The merged model's accuracy per task, the bars that follow the sliders. */
+const merged = (s: LabState) => s.live.shown?.perTask;
+const MERGED_BAR = <LiveBar values={merged} />;
+const tooltip = (p: TooltipContentProps) => <LiveTooltip {...p} series={{ merged }} />;
 
 export function AccuracyChart() {
   const { live, tasks, expert } = useLabStore(useShallow((s) => ({ live: s.live, tasks: s.engine.demo.tasks, expert: s.engine.demo.expertAccuracy })));
   const label = useModelLabel();
   const shown = live.shown;
-  const rows = shown && tasks ? tasks.map((t, i) => ({ task: label(t), merged: shown.perTask[i] ?? 0, expert: expert?.[i] ?? 0 })) : [];
+  // The bars' layout: tasks and experts only (the merged bars read the live score themselves).
+  const layout = useMemo(() => (tasks ? tasks.map((t, i) => ({ index: i, task: label(t), merged: FULL, expert: expert?.[i] ?? 0 })) : []), [tasks, expert, label]);
+  const rows = shown ? layout.map((r, i) => ({ task: r.task, merged: shown.perTask[i] ?? 0, expert: r.expert })) : [];
   return (
     <ChartFrame
       id="accuracy"
@@ -37,15 +47,15 @@ export function AccuracyChart() {
     >
       {rows.length > 0 && (
         <Drawn
-          deps={[shown, tasks, expert, label]}
+          deps={[layout]}
           draw={() => (
-        <BarChart width={340} height={220} data={rows} margin={MARGIN}>
+        <BarChart width={340} height={220} data={layout} margin={MARGIN}>
           <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
           <XAxis dataKey="task" tick={TICK_10} interval={0} angle={-20} textAnchor="end" height={42} />
           <YAxis unit="%" domain={PERCENT_DOMAIN} tick={TICK_11} />
-          <Tooltip formatter={percentFormatter} />
+          <Tooltip content={tooltip} formatter={percentFormatter} />
           <Legend wrapperStyle={LEGEND_STYLE} />
-          <Bar dataKey="merged" name="merged" fill="#0072B2" isAnimationActive={false} />
+          <Bar dataKey="merged" name="merged" fill="#0072B2" isAnimationActive={false} shape={MERGED_BAR} />
           <Bar dataKey="expert" name="its expert" fill="#c9d1dc" isAnimationActive={false} />
         </BarChart>
           )}

@@ -3,23 +3,58 @@
  * carry layer numbers), the share of entries with two or more nonzero (trimmed) task-vector values
  * whose signs disagree, and the share of task-vector mass the TIES sign election throws away.
  */
-import { Bar, BarChart, CartesianGrid, Legend, Tooltip, XAxis, YAxis } from 'recharts';
+import { Bar, BarChart, CartesianGrid, Legend, Tooltip, XAxis, YAxis, type TooltipContentProps } from 'recharts';
 import { useShallow } from 'zustand/react/shallow';
+import type { Diagnostics } from '../../engine/diagnostics/diagnose.js';
 import { useLabStore } from '../store/index.js';
+import type { LabState } from '../store/types.js';
 import { LEGEND_STYLE, MARGIN, PERCENT_DOMAIN, TICK_10, TICK_11, percentFormatter } from './chart-props.js';
 import { ChartFrame } from './ChartFrame.js';
-import { Drawn } from './Drawn.js';
+import { Drawn, useStable } from './Drawn.js';
 import { pct } from './labels.js';
+import { FULL, LiveBar, LiveTooltip, type LiveValues } from './live-bars.js';
+
+interface ConflictSeries {
+  readonly byLayer: boolean;
+  readonly names: readonly string[];
+  readonly conflict: readonly number[];
+  readonly dropped: readonly number[];
+}
+
+const made = new WeakMap<Diagnostics, ConflictSeries>();
+
+/** Per tensor (or per layer), in percent; worked out once per answer (every bar reads it). */
+function seriesOf(d: Diagnostics | undefined): ConflictSeries | undefined {
+  if (!d) return undefined;
+  let s = made.get(d);
+  if (!s) {
+    const byLayer = d.layers.length > 1;
+    const parts = byLayer ? d.layers.map((l) => ({ name: `layer ${l.layer}`, ...l })) : d.tensors;
+    s = { byLayer, names: parts.map((p) => p.name), conflict: parts.map((p) => 100 * p.conflictRate), dropped: parts.map((p) => 100 * p.droppedMass) };
+    made.set(d, s);
+  }
+  return s;
+}
+
+const conflict: LiveValues = (s: LabState) => seriesOf(s.diagnostics.shown?.data)?.conflict;
+const dropped: LiveValues = (s: LabState) => seriesOf(s.diagnostics.shown?.data)?.dropped;
+const CONFLICT_BAR = <LiveBar values={conflict} />;
+const DROPPED_BAR = <LiveBar values={dropped} />;
+const tooltip = (p: TooltipContentProps) => <LiveTooltip {...p} series={{ conflict, dropped }} />;
 
 export function SignConflictChart() {
   const { chart } = useLabStore(useShallow((s) => ({ chart: s.diagnostics })));
   const d = chart.shown?.data;
-  const byLayer = (d?.layers.length ?? 0) > 1;
-  const rows = d
-    ? byLayer
-      ? d.layers.map((l) => ({ name: `layer ${l.layer}`, conflict: 100 * l.conflictRate, dropped: 100 * l.droppedMass }))
-      : d.tensors.map((t) => ({ name: t.name, conflict: 100 * t.conflictRate, dropped: 100 * t.droppedMass }))
-    : [];
+  const series = seriesOf(d);
+  const byLayer = series?.byLayer ?? false;
+  const rows = series ? series.names.map((name, i) => ({ name, conflict: series.conflict[i]!, dropped: series.dropped[i]! })) : [];
+  // The bars' layout: the names only (the bars read their heights themselves), redrawn when they change.
+  const names = series?.names ?? [];
+  const layout = useStable(
+    names.map((name, index) => ({ index, name, conflict: FULL, dropped: FULL })),
+    names.join('\u0000'),
+  );
+  const election = d?.election ?? false;
   const overall = d?.overall;
   return (
     <ChartFrame
@@ -50,16 +85,16 @@ export function SignConflictChart() {
     >
       {d && (
         <Drawn
-          deps={[d]}
+          deps={[layout, election]}
           draw={() => (
-        <BarChart width={340} height={220} data={rows} margin={MARGIN}>
+        <BarChart width={340} height={220} data={layout} margin={MARGIN}>
           <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
           <XAxis dataKey="name" tick={TICK_10} interval={0} />
           <YAxis unit="%" domain={PERCENT_DOMAIN} tick={TICK_11} />
-          <Tooltip formatter={percentFormatter} />
+          <Tooltip content={tooltip} formatter={percentFormatter} />
           <Legend wrapperStyle={LEGEND_STYLE} />
-          <Bar dataKey="conflict" name="sign conflict" fill="#D55E00" isAnimationActive={false} />
-          {d.election && <Bar dataKey="dropped" name="mass dropped by election" fill="#0072B2" isAnimationActive={false} />}
+          <Bar dataKey="conflict" name="sign conflict" fill="#D55E00" isAnimationActive={false} shape={CONFLICT_BAR} />
+          {election && <Bar dataKey="dropped" name="mass dropped by election" fill="#0072B2" isAnimationActive={false} shape={DROPPED_BAR} />}
         </BarChart>
           )}
         />
