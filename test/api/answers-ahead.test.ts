@@ -34,6 +34,15 @@ describe('answersAhead', () => {
     expect(f.started).toEqual(['x']);
     expect(onKept).toBe(1);
   });
+  it('kept answers are frozen all the way down: a caller changing its copy cannot change the next caller\'s', async () => {
+    const kept = new RecentMap<string, { perTask: number[]; nested: { rows: number[][] } }>(8);
+    const a = answersAhead({ kept, work: async () => ({ perTask: [1, 2], nested: { rows: [[3]] } }) });
+    const first = await a.answer('x');
+    expect(() => first.perTask.push(9)).toThrow(TypeError);
+    expect(() => (first.nested.rows[0]![0] = 7)).toThrow(TypeError);
+    expect(() => ((first as { perTask: number[] }).perTask = [])).toThrow(TypeError);
+    expect(await a.answer('x')).toEqual({ perTask: [1, 2], nested: { rows: [[3]] } });
+  });
   it('a newer request makes the older one stale: it stops and rejects with CANCELLED', async () => {
     const f = fakeWork();
     const a = answersAhead({ kept: new RecentMap(8), work: f.work });

@@ -8,6 +8,9 @@
  * - Any other request starts new work; all work nobody asked for last goes stale and stops at its
  *   next check (`stale()`), rejecting with CANCELLED.
  * - `ahead(yamls)` works on guesses one by one while no request comes in.
+ *
+ * Kept answers are handed to every later asker as they are (in-process callers get the object
+ * itself), so they are frozen, deeply, when kept: one caller cannot change what the next one gets.
  */
 import { MergeLabError } from '../errors.js';
 import type { RecentMap } from '../recent.js';
@@ -48,7 +51,7 @@ export function answersAhead<T>(o: AnswersAheadOptions<T>): AnswersAhead<T> {
           throw stale() ? superseded() : e;
         }
         // Right whoever asked: kept even when the asker has moved on, who then hears CANCELLED.
-        o.kept.set(yaml, value);
+        o.kept.set(yaml, deepFreeze(value));
         if (stale()) throw superseded();
         return value;
       } finally {
@@ -92,4 +95,15 @@ export function answersAhead<T>(o: AnswersAheadOptions<T>): AnswersAhead<T> {
       })();
     },
   };
+}
+
+/** `value` with every object and array in it frozen (answers are plain data: no cycles, no classes). */
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    // Typed arrays with elements cannot be frozen; answers hold plain arrays.
+    if (ArrayBuffer.isView(value)) return value;
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
 }
