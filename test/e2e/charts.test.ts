@@ -189,6 +189,8 @@ describeE2E('charts', () => {
     expect(text).toMatch(/<path[^>]+recharts-curve/);
     // The legend (HTML on the page) is redrawn in the file, and the overlap heatmap is there too.
     expect(text).toContain('>Inverted</text>');
+    // In the page's ink, as on screen (the swatch beside it carries the series' colour).
+    expect(text).toMatch(/fill="rgb\(45, 55, 72\)">Inverted<\/text>/);
     expect(text).toContain('subspace overlap');
 
     const png = await lab.exportChart('sweep', 'PNG');

@@ -55,7 +55,8 @@ export function svgText(root: Element): string | undefined {
     text.setAttribute('x', String(p.x + 14));
     text.setAttribute('y', String(p.y + p.height / 2 + 4));
     text.setAttribute('font-size', '12');
-    text.setAttribute('fill', color);
+    const label = item.querySelector('.recharts-legend-item-text');
+    text.setAttribute('fill', label ? getComputedStyle(label).color : color);
     text.textContent = item.textContent ?? '';
     out.append(swatch, text);
     width = Math.max(width, p.x + p.width);
