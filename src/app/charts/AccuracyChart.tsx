@@ -7,7 +7,7 @@ import { Bar, BarChart, CartesianGrid, Legend, Tooltip, XAxis, YAxis, type Toolt
 import { useShallow } from 'zustand/react/shallow';
 import { useLabStore } from '../store/index.js';
 import type { LabState } from '../store/types.js';
-import { LEGEND_STYLE, MARGIN, PERCENT_DOMAIN, TICK_10, TICK_11, percentFormatter } from './chart-props.js';
+import { LEGEND_STYLE, MARGIN, PERCENT_DOMAIN, TICK_10, TICK_11, TOOLTIP_INK, percentFormatter } from './chart-props.js';
 import { ChartFrame } from './ChartFrame.js';
 import { Drawn } from './Drawn.js';
 import { pct, useModelLabel } from './labels.js';
@@ -53,7 +53,7 @@ export function AccuracyChart() {
           <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
           <XAxis dataKey="task" tick={TICK_10} interval={0} angle={-20} textAnchor="end" height={42} />
           <YAxis unit="%" domain={PERCENT_DOMAIN} tick={TICK_11} />
-          <Tooltip content={tooltip} formatter={percentFormatter} />
+          <Tooltip content={tooltip} formatter={percentFormatter} itemStyle={TOOLTIP_INK} />
           <Legend wrapperStyle={LEGEND_STYLE} />
           <Bar dataKey="merged" name="merged" fill="#0072B2" isAnimationActive={false} shape={MERGED_BAR} />
           <Bar dataKey="expert" name="its expert" fill="#c9d1dc" isAnimationActive={false} />

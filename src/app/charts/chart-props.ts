@@ -12,3 +12,5 @@ export const TICK_11 = { fontSize: 11 } as const;
 export const LEGEND_STYLE = { fontSize: 12 } as const;
 export const PERCENT_DOMAIN: [number, number] = [0, 100];
 export const percentFormatter = (v: unknown) => pct(Number(v));
+/** Tooltip rows in the page's ink, for a chart with a series too light to read as text (the experts' grey). */
+export const TOOLTIP_INK = { color: '#2d3748' } as const;
