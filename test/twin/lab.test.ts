@@ -184,6 +184,20 @@ describe('Twin-Merging through the EngineApi', () => {
     expect(b.status).toBe('fulfilled');
   }, 120_000);
 
+  it('works on `then` ahead once the view is out: the guessed rank then costs no forward; a request stops the guesses', async () => {
+    await engine.twinLab({ rank: 11 });
+    const view = await engine.twinLab({ rank: 12 }, { then: [{ rank: 13 }, { rank: 14 }] });
+    expect(view.settings.rank).toBe(12);
+    // The guesses run after the answer; a request for the first takes what they finished.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await engine.twinLab({ rank: 13 })).computed).toEqual([]);
+    expect((await engine.twinLab({ rank: 14 })).computed).toEqual([]);
+    // A request right after the view stops the guess before its first stage (rank 20 is computed when asked).
+    await engine.twinLab({ rank: 19 }, { then: [{ rank: 20 }] });
+    expect((await engine.twinLab({ rank: 21 })).computed).toEqual(['oracle at rank 21', 'router at rank 21']);
+    expect((await engine.twinLab({ rank: 20 })).computed).toEqual(['oracle at rank 20', 'router at rank 20']);
+  }, 120_000);
+
   it('builds the package at the settings, which reads back; memory stays flat', async () => {
     await engine.twinLab({ rank: 4, hard: true });
     const before = await engine.memory();

@@ -10,6 +10,7 @@ import { Checkbox, Slider } from '../components/fields.js';
 import { useLabStore } from '../store/index.js';
 import type { TwinControls } from '../store/types.js';
 import { GROUP_METHODS, channelParam, twinParam, type GroupMethodId } from './methods.js';
+import { TWIN_RANK_MAX } from './ranks-ahead.js';
 
 export function TwinControlsPanel() {
   const { twin, setTwin, tasks, source } = useLabStore(useShallow((s) => ({ twin: s.twin, setTwin: s.setTwin, tasks: s.engine.demo.tasks, source: s.source })));
@@ -39,7 +40,7 @@ export function TwinControlsPanel() {
       {twin.useEnergy ? (
         <Slider id="twin-energy" label="Energy share" spec={twinParam('energy')} value={twin.energy} onInput={(v, at) => setTwin({ energy: v }, at)} format={(v) => `${(100 * v).toFixed(0)}%`} />
       ) : (
-        <Slider id="twin-rank" label="SVD rank" spec={twinParam('rank')} value={twin.rank} max={32} onInput={(v, at) => setTwin({ rank: v }, at)} format={(v) => String(v)} />
+        <Slider id="twin-rank" label="SVD rank" spec={twinParam('rank')} value={twin.rank} max={TWIN_RANK_MAX} onInput={(v, at) => setTwin({ rank: v }, at)} format={(v) => String(v)} />
       )}
       {/* The router needs data: with the user's checkpoints there is none to train it on. */}
       {source === 'demo' && (

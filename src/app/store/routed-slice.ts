@@ -14,9 +14,11 @@ import { fetchHardDemo } from '../demo/hard.js';
 import { channelSettings, routedRecipeYaml, twinSettings } from '../recipe/routed-recipe.js';
 import { isRoutedMethod } from '../routed/methods.js';
 import type { RoutedMethodId } from '../../engine/api/engine-api.js';
+import type { TwinLabSettings, TwinView } from '../../engine/methods/twin/lab.js';
 import type { EngineClient } from '../engine/engine-client.js';
 import { demoFiles, engineClient } from './engine-slice.js';
 import { latestRequest } from './latest-request.js';
+import { ranksAhead } from '../routed/ranks-ahead.js';
 import type { ChannelControls, ChartData, LabState, RoutedPackageState, RoutedSlice, SliceCreator, TwinControls } from './types.js';
 
 export const DEFAULT_TWIN: TwinControls = { sharedMethod: 'task_arithmetic', sharedDensity: 0.3, lambda: 0.3, useEnergy: false, rank: 4, energy: 0.9, temperature: 1, oracle: false, hard: false };
@@ -26,6 +28,13 @@ export const DEFAULT_CHANNEL: ChannelControls = { K: 2, groupMethod: 'ties', lam
 export const SLIDER_TO_ROUTED_MEASURE = 'slider-to-routed';
 
 const idle = <T>(): ChartData<T> => ({ status: 'idle', requested: 0 });
+
+/** Whether the view shown was made on another shared expert (λ, its method, hard mode): the first view of these. */
+function freshShared(view: TwinView | undefined, s: TwinLabSettings): boolean {
+  if (!view) return true;
+  const v = view.settings;
+  return v.lambda !== s.lambda || v.hard !== (s.hard ?? false) || JSON.stringify(v.shared) !== JSON.stringify(s.shared);
+}
 
 /** The package's files in the order a reader wants them: the manifest first, the recipe last. */
 const FILE_ORDER: readonly string[] = [TWIN_FILES.manifest, CHANNEL_FILES.manifest, TWIN_FILES.shared, TWIN_FILES.exclusive, CHANNEL_FILES.groups, CHANNEL_FILES.index, TWIN_FILES.router];
@@ -144,10 +153,12 @@ export const createRoutedSlice: SliceCreator<RoutedSlice> = (set, get, api) => {
     setTwin(patch, inputAt) {
       const twin = { ...get().twin, ...patch };
       if (!Number.isFinite(twin.lambda) || !Number.isFinite(twin.rank) || !Number.isFinite(twin.energy) || !Number.isFinite(twin.temperature) || !(twin.sharedDensity > 0 && twin.sharedDensity <= 1)) return;
+      const before = get().twin;
       clearPackage();
       // The spectrum marks the kept rank (with an energy share, the median rank the view reports).
       set({ twin, ...(get().method === 'twin_merging' && !twin.useEnergy ? { svdRank: twin.rank } : {}) });
-      get().requestRouted(inputAt);
+      const rankMove = patch.rank !== undefined && patch.rank !== before.rank && !twin.useEnergy;
+      get().requestRouted(inputAt, rankMove ? ranksAhead(before.rank, twin.rank) : undefined);
       get().requestCharts(inputAt);
     },
 
@@ -160,7 +171,7 @@ export const createRoutedSlice: SliceCreator<RoutedSlice> = (set, get, api) => {
       get().requestCharts(inputAt);
     },
 
-    requestRouted(inputAt) {
+    requestRouted(inputAt, ahead) {
       const s = get();
       const client = engineClient();
       if (!isRoutedMethod(s.method) || !client) return;
@@ -183,7 +194,9 @@ export const createRoutedSlice: SliceCreator<RoutedSlice> = (set, get, api) => {
         return;
       }
       const settings = twinSettings(s.twin);
-      request('twinView', () => client.call((e) => e.twinLab(settings), { demo: true }), inputAt);
+      const ranks = ahead ?? (!s.twin.useEnergy && freshShared(s.twinView.shown?.data, settings) ? ranksAhead(undefined, s.twin.rank) : []);
+      const then = ranks.map((rank) => ({ ...settings, rank }));
+      request('twinView', () => client.call((e) => e.twinLab(settings, { then }), { demo: true }), inputAt);
     },
 
     async buildRoutedPackage() {

@@ -386,8 +386,11 @@ export interface RoutedSlice {
   readonly hardMode: { readonly status: HardModeStatus; readonly error?: AppError };
   setTwin(patch: Partial<TwinControls>, inputAt?: number): void;
   setChannel(patch: Partial<ChannelControls>, inputAt?: number): void;
-  /** Asks the engine for the routed method's view at the current controls (twin or channel). */
-  requestRouted(inputAt?: number): void;
+  /**
+   * Asks the engine for the routed method's view at the current controls (twin or channel).
+   * `ranksAhead`: Twin-Merging ranks to work on ahead once the view is out (after a rank move).
+   */
+  requestRouted(inputAt?: number, ranksAhead?: readonly number[]): void;
   /** Builds the current routed method's package in the worker and publishes its files. */
   buildRoutedPackage(): Promise<void>;
 }

@@ -100,6 +100,14 @@ export interface DiagnoseOptions {
   readonly then?: readonly string[];
 }
 
+export interface TwinLabOptions {
+  /**
+   * Settings to work on ahead, most likely first, once this view is out and while no other
+   * Twin-Merging request comes in (their stages are cached; a request stops the guess at its next stage).
+   */
+  readonly then?: readonly TwinLabSettings[];
+}
+
 export interface DemoBlobs {
   readonly manifest: string;
   /** Checkpoint file name (as the manifest names it) → its bytes. */
@@ -216,9 +224,10 @@ export interface EngineApi {
    * Twin-Merging on the demo at the lab's settings (λ of the shared expert, rank or energy,
    * temperature, top-k, hard mode): scores with the router and with oracle routing, storage, the
    * rank sweep, routing weights and the router's training curve. Stages are cached (see
-   * methods/twin/lab.ts): a rank or temperature move takes a few forwards. Latest wins.
+   * methods/twin/lab.ts): a rank or temperature move takes a few forwards, none when it was worked
+   * on ahead (`then`). Latest wins.
    */
-  twinLab(settings: TwinLabSettings): Promise<TwinView>;
+  twinLab(settings: TwinLabSettings, options?: TwinLabOptions): Promise<TwinView>;
   /**
    * Channel Merging on the demo at K with a within-group method: oracle and routed scores, storage,
    * the K = 1..T sweep with sign conflicts within and across groups, and one tensor's assignment

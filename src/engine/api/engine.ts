@@ -34,6 +34,7 @@ import type {
   DemoSummary,
   EngineApi,
   DiagnoseOptions,
+  TwinLabOptions,
   LiveOptions,
   LiveScore,
   MergeOptions,
@@ -341,8 +342,22 @@ export function createEngine(host: EngineHost = {}): EngineApi {
         return taskVectorSpectra({ recipe, methods: METHODS, checkpoints, ...options, ...(demoOnly && demo ? { cache: demo.spectra } : {}) });
       });
     },
-    twinLab(settings) {
-      return twinLatest((cancel) => twinLab().view(settings, cancel));
+    twinLab(settings, options: TwinLabOptions = {}) {
+      const view = twinLatest((cancel) => twinLab().view(settings, cancel));
+      const then = options.then ?? [];
+      if (then.length > 0) {
+        let asked = twinLatest.generation;
+        void view.then(async () => {
+          for (const next of then) {
+            // A request came in meanwhile: it is the one that matters now, not a guess.
+            if (twinLatest.generation !== asked) return;
+            const guess = twinLatest((cancel) => twinLab().view(next, cancel));
+            asked = twinLatest.generation;
+            await guess.catch(() => undefined);
+          }
+        }, () => undefined);
+      }
+      return view;
     },
     channelLab(settings) {
       return channelLatest((cancel) => channelLab().view(settings, cancel));
@@ -401,7 +416,7 @@ async function scoreDemo(session: DemoSession, weights: Record<string, Float32Ar
 function latestWins(what: string) {
   let generation = 0;
   let running: Promise<unknown> = Promise.resolve();
-  return <T>(work: (cancel: CancelToken) => Promise<T>): Promise<T> => {
+  const call = <T>(work: (cancel: CancelToken) => Promise<T>): Promise<T> => {
     const mine = ++generation;
     const cancel = {
       get cancelled() {
@@ -416,4 +431,10 @@ function latestWins(what: string) {
     running = job;
     return job;
   };
+  // How many calls were made: a caller can tell whether anyone asked since it did.
+  return Object.assign(call, {
+    get generation() {
+      return generation;
+    },
+  });
 }
