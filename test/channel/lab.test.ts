@@ -91,6 +91,23 @@ describe('Channel Merging lab session', () => {
     console.log(`channel lab: K moves ${moves.map((m) => m.toFixed(1)).join(', ')} ms`);
   }, 120_000);
 
+  it("with { sweep: 'known' } a new λ answers its K first; asking again fills the sweep in with the same numbers", async () => {
+    const method = { id: 'ties', params: { density: 0.3, lambda: 0.85 } } as const;
+    const first = await lab.view({ K: 3, method }, undefined, { sweep: 'known' });
+    expect(first.computed).toEqual(['groups at K = 3', 'router at K = 3']);
+    expect(first.sweep.map((p) => p.K)).toEqual([3]);
+    expect(first.sweepComplete).toBe(false);
+    const whole = await lab.view({ K: 3, method });
+    expect(whole.computed).not.toContain('groups at K = 3');
+    expect(whole.sweep.map((p) => p.K)).toEqual([1, 2, 3, 4, 5]);
+    expect(whole.sweepComplete).toBe(true);
+    expect(whole.sweep[2]).toEqual(first.sweep[0]);
+    expect(whole.routed).toEqual(first.routed);
+    expect(whole.oracle).toEqual(first.oracle);
+    // Once every K is known, 'known' is the whole sweep too.
+    expect((await lab.view({ K: 1, method }, undefined, { sweep: 'known' })).sweepComplete).toBe(true);
+  }, 120_000);
+
   it('refuses bad settings with codes', async () => {
     const code = async (p: Promise<unknown>) => p.then(() => 'resolved', (e: unknown) => (isMergeLabError(e) ? e.code : String(e)));
     expect(await code(lab.view({ K: 6 }))).toBe('PARAMETER_OUT_OF_RANGE');
@@ -109,6 +126,20 @@ describe('Channel Merging through the EngineApi', () => {
     const checkpoints: Record<string, Blob> = {};
     for (const f of [m.base, ...m.tasks.map((t) => t.expert)]) checkpoints[f] = new Blob([await readFile(path.join(DEMO, f))]);
     await engine.loadDemo({ manifest, checkpoints, digits: new Blob([await readFile(path.join(ROOT, 'data/digits/digits.csv.gz'))]) });
+  }, 120_000);
+
+  it('a sweep in flight lets a newer request in between its Ks (a macrotask apart) and stops there', async () => {
+    const ties = (lambda: number) => ({ id: 'ties', params: { density: 0.3, lambda } });
+    const whole = engine.channelLab({ K: 2, method: ties(0.55) });
+    // A timer, as a worker's next message is: it runs only if the sweep yields to the event loop.
+    await new Promise((r) => setTimeout(r, 20));
+    const next = await engine.channelLab({ K: 2, method: ties(0.6) }, { sweep: 'known' });
+    expect(next.sweep.map((p) => p.K)).toEqual([2]);
+    const stopped = await whole.then(
+      () => 'finished',
+      (e: unknown) => (isMergeLabError(e) ? e.code : String(e)),
+    );
+    expect(stopped).toBe('CANCELLED');
   }, 120_000);
 
   it('is latest-wins, and its package reads back with the K and method asked for; memory stays flat', async () => {

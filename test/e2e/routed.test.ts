@@ -183,6 +183,22 @@ describeE2E('routed methods', () => {
       await k.fill('2');
       s = await waitForRouted(lab, s.seq);
 
+      // λ inside the groups from the keyboard: each move is scored at its K first, then the sweep is filled in.
+      const lambda = lab.mergePanel().getByRole('slider', { name: 'λ', exact: true });
+      await lab.page.evaluate(() => performance.clearMeasures('slider-to-routed'));
+      await lambda.focus();
+      for (let i = 0; i < 5; i++) {
+        await lab.page.keyboard.press('ArrowLeft');
+        await expect.poll(async () => (await lab.measures('slider-to-routed')).length, { timeout: 30_000 }).toBe(i + 1);
+      }
+      await expect.poll(async () => chart.locator('[data-sweep-pending]').count(), { timeout: 60_000 }).toBe(0);
+      s = await waitForRouted(lab, s.seq);
+      expect(await chart.getAttribute('data-chart-state')).toBe('ready');
+      const csv = (await lab.exportChart('channel-k', 'CSV')).bytes.toString('utf8').trim().split(/\r\n/);
+      expect(csv.slice(1).map((r) => r.split(',')[0]), 'the whole sweep, K = 1..5').toEqual(['1', '2', '3', '4', '5']);
+      const lambdaMs = (await lab.measures('slider-to-routed')).sort((a, b) => a - b);
+      log(`slider-to-routed (Channel Merging λ move → score at K drawn, the sweep after) on wasm over ${lambdaMs.length} moves: p50 ${percentile(lambdaMs, 50).toFixed(1)} ms, max ${lambdaMs.at(-1)!.toFixed(1)} ms`);
+
       const files = await downloadPackage(lab, dir);
       expect(Object.keys(files)).toEqual(['channel.json', 'groups.safetensors', 'index.safetensors', 'router.safetensors', 'merge-recipe.yml']);
       const pkg = await readChannelPackage(files);

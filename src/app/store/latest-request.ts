@@ -20,6 +20,8 @@ export function latestRequest<K extends ChartKey>(
   inputAt?: number,
   /** Called when the worker was lost under the call (ask again next time even for the same inputs). */
   forget?: () => void,
+  /** Called with an answer once it is shown and still the newest request's (e.g. to ask for more of it). */
+  onShown?: (data: DataOf<K>) => void,
 ): void {
   const get = () => store.getState()[name] as ChartData<DataOf<K>>;
   const put = (c: ChartData<DataOf<K>>) => store.setState({ [name]: c } as Partial<LabState>);
@@ -30,6 +32,7 @@ export function latestRequest<K extends ChartKey>(
       const c = get();
       if (c.shown && c.shown.seq > seq) return;
       put({ status: seq === c.requested ? 'ready' : 'computing', requested: c.requested, shown: { seq, data, ...(inputAt !== undefined ? { inputAt } : {}) } });
+      if (seq === c.requested) onShown?.(data);
     },
     (e: unknown) => {
       if (isEngineGone(e)) forget?.();

@@ -75,8 +75,8 @@ function releasePackage(): void {
 }
 
 export const createRoutedSlice: SliceCreator<RoutedSlice> = (set, get, api) => {
-  const request = <K extends 'twinView' | 'channelView'>(name: K, call: () => Promise<NonNullable<LabState[K]['shown']>['data']>, inputAt?: number) =>
-    latestRequest({ getState: get, setState: set }, name, call, inputAt);
+  const request = <K extends 'twinView' | 'channelView'>(name: K, call: () => Promise<NonNullable<LabState[K]['shown']>['data']>, inputAt?: number, onShown?: (data: NonNullable<LabState[K]['shown']>['data']) => void) =>
+    latestRequest({ getState: get, setState: set }, name, call, inputAt, undefined, onShown);
 
   const clearPackage = () => {
     packageRun++;
@@ -184,7 +184,15 @@ export const createRoutedSlice: SliceCreator<RoutedSlice> = (set, get, api) => {
       if (s.engine.demo.status !== 'ready') return;
       if (s.method === 'channel_merging') {
         const settings = channelSettings(s.channel);
-        request('channelView', () => client.call((e) => e.channelLab(settings), { demo: true }), inputAt);
+        // The chosen K first (one K costs ~60 ms, the sweep T of them), then the sweep filled in;
+        // a move meanwhile overtakes the filling at its next K.
+        const whole = () => request('channelView', () => client.call((e) => e.channelLab(settings), { demo: true }));
+        request('channelView', () => client.call((e) => e.channelLab(settings, { sweep: 'known' }), { demo: true }), inputAt, (v) => {
+          if (v.sweepComplete) return;
+          // Once this answer is drawn (and its input measured), unless a newer request came meanwhile.
+          const asked = get().channelView.requested;
+          setTimeout(() => get().channelView.requested === asked && whole(), 0);
+        });
         return;
       }
       if (s.twin.hard && !s.engine.demo.hardTasks) {

@@ -15,10 +15,10 @@ import type { SpectrumResult } from '../diagnostics/spectrum.js';
 import type { TwinLabSettings, TwinView } from '../methods/twin/lab.js';
 import type { RoutedReport } from '../routed/types.js';
 export type { RoutedReport, TensorError } from '../routed/types.js';
-import type { ChannelLabSettings, ChannelView } from '../methods/channel/lab.js';
+import type { ChannelLabSettings, ChannelView, ChannelViewOptions } from '../methods/channel/lab.js';
 
 export type { KeptRank, TwinLabSettings, TwinScore, TwinView } from '../methods/twin/lab.js';
-export type { ChannelKPoint, ChannelLabSettings, ChannelScore, ChannelView } from '../methods/channel/lab.js';
+export type { ChannelKPoint, ChannelLabSettings, ChannelScore, ChannelView, ChannelViewOptions } from '../methods/channel/lab.js';
 export type { AssignmentMap } from '../methods/channel/assignment.js';
 export type { HardTaskReport, RoutingDiagnostics, TwinSweepPoint } from '../methods/twin/demo.js';
 export type { TwinStorage } from '../methods/twin/storage.js';
@@ -231,9 +231,10 @@ export interface EngineApi {
   /**
    * Channel Merging on the demo at K with a within-group method: oracle and routed scores, storage,
    * the K = 1..T sweep with sign conflicts within and across groups, and one tensor's assignment
-   * map. Every K of a method is cached, so a K move is a lookup. Latest wins.
+   * map. Every K of a method is cached, so a K move is a lookup; with `{ sweep: 'known' }` a new
+   * method or λ/density answers once its K is done (the app then asks for the whole sweep). Latest wins.
    */
-  channelLab(settings: ChannelLabSettings): Promise<ChannelView>;
+  channelLab(settings: ChannelLabSettings, options?: ChannelViewOptions): Promise<ChannelView>;
   /** The routed method's package at these settings (file name → bytes; twin.json or channel.json names the rest). */
   routedPackage(request: RoutedPackageRequest): Promise<Record<string, Uint8Array>>;
   /**

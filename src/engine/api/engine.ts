@@ -359,8 +359,8 @@ export function createEngine(host: EngineHost = {}): EngineApi {
       }
       return view;
     },
-    channelLab(settings) {
-      return channelLatest((cancel) => channelLab().view(settings, cancel));
+    channelLab(settings, options) {
+      return channelLatest((cancel) => channelLab().view(settings, cancel, options));
     },
     async routedPackage(request: RoutedPackageRequest) {
       if (request.method === 'twin_merging') return buildTwinPackage(await twinLab().model(request.settings)).files;

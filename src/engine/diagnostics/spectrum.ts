@@ -13,6 +13,7 @@ import { effectiveRank, rankForEnergy, subspaceInterference } from '../linalg/sp
 import { planMerge } from '../merge/plan-merge.js';
 import type { MergeMethod } from '../methods/types.js';
 import type { Recipe } from '../recipe/types.js';
+import { nextTask } from '../next-task.js';
 
 /**
  * Past this many singular values the spectrum is truncated (randomized SVD): the chart cannot show
@@ -109,7 +110,7 @@ export async function taskVectorSpectra(input: SpectrumInput): Promise<SpectrumR
       input.cache?.set(key, f);
       // Each factorisation holds the thread for tens of milliseconds: let a worker's other
       // requests (a slider's diagnostics) in between them.
-      await new Promise((resolve) => setTimeout(resolve, 0));
+      await nextTask();
     }
     factored.push({ model: x.model, ...f });
   }

@@ -26,6 +26,9 @@ export function ChannelKChart() {
   }));
   const K = v?.settings.K;
   const c = v?.conflicts;
+  // Every K on the axis, also while only some are worked out (a λ or density move answers its K first).
+  const T = v?.tasks.length ?? 1;
+  const ticks = Array.from({ length: T }, (_, i) => i + 1);
   return (
     <ChartFrame
       id="channel-k"
@@ -40,6 +43,7 @@ export function ChannelKChart() {
             how often two tasks' weights disagree in sign when their rows share a group (within) and when they were put apart (across), {v.settings.method.id} view. At K = {K}:
             within <strong data-within={c.within ?? ''}>{c.within === null ? '—' : pct(100 * c.within)}</strong>, across <strong data-across={c.across ?? ''}>{c.across === null ? '—' : pct(100 * c.across)}</strong>
             {c.all !== null ? `, all pairs ${pct(100 * c.all)}` : ''}.
+            {!v.sweepComplete && <span data-sweep-pending=""> The other K are being worked out.</span>}
           </>
         ) : (
           'Score, storage and within- vs across-group sign conflicts for K = 1 … T.'
@@ -52,12 +56,12 @@ export function ChannelKChart() {
     >
       {v && rows.length > 0 && (
         <Drawn
-          deps={[v.sweep, K]}
+          deps={[v.sweep, K, T]}
           draw={() => (
             <div className="chart-pair">
               <ComposedChart width={320} height={230} data={rows} margin={{ top: 18, right: 8, bottom: 16, left: 0 }}>
                 <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
-                <XAxis dataKey="K" type="number" domain={[1, 'dataMax']} ticks={rows.map((r) => r.K)} tick={{ fontSize: 11 }} label={{ value: 'groups K', position: 'insideBottom', offset: -8, fontSize: 11 }} />
+                <XAxis dataKey="K" type="number" domain={[1, T]} ticks={ticks} tick={{ fontSize: 11 }} label={{ value: 'groups K', position: 'insideBottom', offset: -8, fontSize: 11 }} />
                 <YAxis yAxisId="score" unit="%" domain={[0, 100]} tick={{ fontSize: 11 }} />
                 <YAxis yAxisId="storage" orientation="right" unit="%" domain={[0, 'auto']} tick={{ fontSize: 11 }} />
                 <Tooltip formatter={(x, name) => (name === 'storage' ? `${Number(x).toFixed(1)}% of the experts` : pct(Number(x)))} labelFormatter={(k) => `K = ${k}`} />
@@ -69,7 +73,7 @@ export function ChannelKChart() {
               </ComposedChart>
               <LineChart width={280} height={230} data={rows} margin={{ top: 18, right: 8, bottom: 16, left: 0 }}>
                 <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
-                <XAxis dataKey="K" type="number" domain={[1, 'dataMax']} ticks={rows.map((r) => r.K)} tick={{ fontSize: 11 }} label={{ value: 'groups K', position: 'insideBottom', offset: -8, fontSize: 11 }} />
+                <XAxis dataKey="K" type="number" domain={[1, T]} ticks={ticks} tick={{ fontSize: 11 }} label={{ value: 'groups K', position: 'insideBottom', offset: -8, fontSize: 11 }} />
                 <YAxis unit="%" domain={[0, 'auto']} tick={{ fontSize: 11 }} />
                 <Tooltip formatter={(x) => pct(Number(x))} labelFormatter={(k) => `K = ${k}`} />
                 <Legend wrapperStyle={{ fontSize: 12 }} />

@@ -14,6 +14,7 @@
 import type { DemoSession } from '../../demo/method-table.js';
 import { architectureTensors } from '../../demo/manifest.js';
 import { MergeLabError } from '../../errors.js';
+import { nextTask } from '../../next-task.js';
 import type { CancelToken } from '../../merge/progress.js';
 import { resolveRouterOptions } from '../../router/train.js';
 import type { RouterOptions } from '../../router/types.js';
@@ -78,8 +79,10 @@ export interface ChannelView {
   /** The package at K (router included). */
   readonly storage: ChannelStorage;
   readonly conflicts: PairConflictRates;
-  /** K = 1..T. */
+  /** K = 1..T; with `{ sweep: 'known' }`, only the Ks already worked out (see `sweepComplete`). */
   readonly sweep: readonly ChannelKPoint[];
+  /** Whether `sweep` holds every K. */
+  readonly sweepComplete: boolean;
   readonly assignment: AssignmentMap;
   /** Tensors the assignment map can show. */
   readonly tensors: readonly { readonly name: string; readonly shape: readonly number[]; readonly channels: number }[];
@@ -88,8 +91,17 @@ export interface ChannelView {
   readonly computed: readonly string[];
 }
 
+export interface ChannelViewOptions {
+  /**
+   * 'all' (default): the view waits for every K of the sweep. 'known': the view is out once the
+   * chosen K is worked out, its sweep holding only the Ks already known; asking again with 'all'
+   * fills the sweep in. A λ or density move costs one K first instead of T (each ~60 ms here).
+   */
+  readonly sweep?: 'all' | 'known';
+}
+
 export interface ChannelLab {
-  view(settings: ChannelLabSettings, cancel?: CancelToken): Promise<ChannelView>;
+  view(settings: ChannelLabSettings, cancel?: CancelToken, options?: ChannelViewOptions): Promise<ChannelView>;
   /** The package's files at `settings` (router.safetensors included), as channelDemoPackage builds them. */
   package(settings: ChannelLabSettings, cancel?: CancelToken): Promise<{ files: Record<string, Uint8Array>; manifest: ChannelManifest }>;
 }
@@ -141,6 +153,8 @@ export function createChannelLab(session: DemoSession): ChannelLab {
       const m = await models.getOr(
         `${methodKey}|${k}`,
         async () => {
+          // ~60 ms of work per K: a newer request (latest wins) gets in first and stops this one.
+          await nextTask();
           check(`K = ${k}`);
           const model = await b.build(resolved, similarity, k);
           return { model, oracle: await routedAccuracy(arch, model, session.sets.test, oracleTest, expertTest), conflicts: b.conflicts(resolved, model) };
@@ -151,18 +165,25 @@ export function createChannelLab(session: DemoSession): ChannelLab {
       const routed = await routedCache.getOr(`${methodKey}|${k}|${routerKey}`, () => routedAccuracy(arch, m.model, session.sets.test, router.test, expertTest), computed, `router at K = ${k}`);
       return { ...m, routed };
     };
-    return { K, resolved, similarity, router, atK };
+    /** K's stages if both are cached, else undefined (nothing is computed). */
+    const knownAtK = (k: number) => {
+      const m = models.get(`${methodKey}|${k}`);
+      const routed = m && routedCache.get(`${methodKey}|${k}|${routerKey}`);
+      return m && routed ? { ...m, routed } : undefined;
+    };
+    return { K, resolved, similarity, router, atK, knownAtK };
   }
 
   return {
-    async view(settings, cancel) {
+    async view(settings, cancel, options = {}) {
       const started = performance.now();
       const computed: string[] = [];
-      const { K, resolved, similarity, router, atK } = await stages(settings, cancel, computed);
+      const { K, resolved, similarity, router, atK, knownAtK } = await stages(settings, cancel, computed);
       const current = await atK(K);
       const sweep: ChannelKPoint[] = [];
       for (let k = 1; k <= T; k++) {
-        const p = k === K ? current : await atK(k);
+        const p = k === K ? current : options.sweep === 'known' ? knownAtK(k) : await atK(k);
+        if (!p) continue;
         sweep.push({
           K: k,
           oracle: score(p.oracle),
@@ -184,6 +205,7 @@ export function createChannelLab(session: DemoSession): ChannelLab {
         storage: channelStorage(shapes, T, K, { routerParams: router.params }),
         conflicts: current.conflicts,
         sweep,
+        sweepComplete: sweep.length === T,
         assignment: assignmentMap(tensor, tasks, K),
         tensors: tensorList,
         router: { features: ROUTER_FEATURES, params: router.params, routingAccuracy: router.accuracy },

@@ -13,6 +13,7 @@
  * (the same SVDs, router, forwards and scoring; the test checks it), with λ given rather than
  * chosen on validation. Everything a view holds is plain data; the caches hold arrays, no tensors.
  */
+import { nextTask } from '../../next-task.js';
 import { RecentMap } from '../../recent.js';
 import type { DemoSession } from '../../demo/method-table.js';
 import { architectureTensors } from '../../demo/manifest.js';
@@ -268,6 +269,8 @@ export function createTwinLab(session: DemoSession, hard?: HardTasks): TwinLab {
       cutCache.getOr(
         `${sharedKey}|${JSON.stringify(choice)}`,
         async () => {
+          // Two forwards follow: a newer request (latest wins) gets in first and stops this one.
+          await nextTask();
           check(cancel, `rank ${JSON.stringify(choice)}`);
           const ex = truncateExclusive(sh.decomposition, choice);
           return { ex, oracle: accuraciesOf(await dynamicLogits(arch, sh.shared, ex, t.test.inputs, t.test.count, oracleWeights), arch.classes, t.test, T) };
@@ -279,6 +282,7 @@ export function createTwinLab(session: DemoSession, hard?: HardTasks): TwinLab {
       routedCache.getOr(
         `${routingKey}|${JSON.stringify(choice)}`,
         async () => {
+          await nextTask();
           check(cancel, `routing at ${JSON.stringify(choice)}`);
           return accuraciesOf(await dynamicLogits(arch, sh.shared, c.ex, t.test.inputs, t.test.count, w), arch.classes, t.test, T);
         },
