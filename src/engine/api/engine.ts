@@ -19,6 +19,7 @@ import { createLiveSession, memoizedCheckpoint, type LiveSession } from '../live
 import { createDiagnosticsCache, diagnose, type DiagnosticsCache } from '../diagnostics/diagnose.js';
 import { taskVectorSpectra, type SpectrumCache } from '../diagnostics/spectrum.js';
 import type { Recipe } from '../recipe/types.js';
+import { nextTask } from '../next-task.js';
 import { RecentMap } from '../recent.js';
 import { answersAhead, type AnswersAhead } from './answers-ahead.js';
 import { parseManifest } from '../demo/manifest.js';
@@ -318,7 +319,12 @@ export function createEngine(host: EngineHost = {}): EngineApi {
       const out: SweepPoint[] = [];
       // Each point goes through the sweep session: a newer sweep cancels this one at its next tensor.
       for (const p of points) {
-        const answer = scores.get(p.yaml) ?? scores.set(p.yaml, await scoreDemo(session, await sweeps.merge(parseRecipe(p.yaml, 'recipe'))));
+        let answer = scores.get(p.yaml);
+        if (!answer) {
+          // A point is a merge and 1,800 forwards: a slider's diagnostics, asked meanwhile, go first.
+          await nextTask();
+          answer = scores.set(p.yaml, await scoreDemo(session, await sweeps.merge(parseRecipe(p.yaml, 'recipe'))));
+        }
         out.push({ value: p.value, perTask: [...answer.perTask], normalized: answer.normalized });
       }
       return out;
