@@ -102,4 +102,11 @@ describe('sweepDemo', () => {
     expect(r[0]).toMatchObject({ status: 'rejected', reason: { code: 'CANCELLED' } });
     expect(r[1]).toMatchObject({ status: 'fulfilled' });
   });
+  it('lets a timer in between its points, as a worker lets a slider\'s next request in', async () => {
+    let timerRan = false;
+    setTimeout(() => void (timerRan = true), 0);
+    const order: string[] = [];
+    await engine.sweepDemo([0.21, 0.41, 0.61].map((value) => ({ value, yaml: recipe(summary.tasks, value, 0.9) }))).then(() => order.push(`sweep done, timer ${timerRan ? 'ran' : 'waiting'}`));
+    expect(order).toEqual(['sweep done, timer ran']);
+  });
 });

@@ -128,6 +128,7 @@ export function createEngine(host: EngineHost = {}): EngineApi {
   const diagnoseLatest = latestWins('diagnostics');
   const spectrumLatest = latestWins('spectrum');
   const twinLatest = latestWins('Twin-Merging');
+  let sweepsAsked = 0;
   const channelLatest = latestWins('Channel Merging');
   const needDemo = () => {
     if (!demo) throw new MergeLabError('DEMO_DATA_INVALID', 'No demo is loaded; call loadDemo first.');
@@ -316,13 +317,16 @@ export function createEngine(host: EngineHost = {}): EngineApi {
     },
     async sweepDemo(points: readonly SweepRequest[]): Promise<SweepPoint[]> {
       const { session, sweeps, scores } = needDemo();
+      const mine = ++sweepsAsked;
       const out: SweepPoint[] = [];
-      // Each point goes through the sweep session: a newer sweep cancels this one at its next tensor.
+      // Each point goes through the sweep session: a newer sweep cancels this one at its next
+      // tensor, or before its next point.
       for (const p of points) {
         let answer = scores.get(p.yaml);
         if (!answer) {
           // A point is a merge and 1,800 forwards: a slider's diagnostics, asked meanwhile, go first.
           await nextTask();
+          if (mine !== sweepsAsked) throw new MergeLabError('CANCELLED', 'Superseded by a newer sweep.');
           answer = scores.set(p.yaml, await scoreDemo(session, await sweeps.merge(parseRecipe(p.yaml, 'recipe'))));
         }
         out.push({ value: p.value, perTask: [...answer.perTask], normalized: answer.normalized });
