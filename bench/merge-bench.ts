@@ -4,6 +4,7 @@
  *
  *   npm run bench -- [--params 10M,100M] [--models 4] [--backends wasm,cpu,webgpu] [--dir .cache/bench] [--live 100]
  *                    [--routed twin_merging,channel_merging]   (packages from the same models; --routed '' skips them)
+ *                    [--labs wasm]   (the Twin / Channel labs' slider latency, bench/lab-bench.ts; --labs '' skips it)
  *
  * Models are generated once into --dir (about params × 4 bytes × (models + 1)) and reused. Then
  * the live-recompute latency on the demo (bench/live-bench.ts) per backend. A backend that cannot
@@ -25,6 +26,7 @@ const { values } = parseArgs({
     density: { type: 'string', default: '0.3' },
     live: { type: 'string', default: '100' },
     routed: { type: 'string', default: 'twin_merging,channel_merging' },
+    labs: { type: 'string', default: 'wasm' },
   },
 });
 
@@ -123,4 +125,29 @@ if (live.length > 0) {
   console.log('| backend | new recipe p50 (ms) | p95 (ms) | asked again p50 (ms) | p95 (ms) | first request (ms) |');
   console.log('|---|---:|---:|---:|---:|---:|');
   for (const r of live) console.log(`| ${r.backend} | ${r.p50.toFixed(1)} | ${r.p95.toFixed(1)} | ${r.againP50.toFixed(2)} | ${r.againP95.toFixed(2)} | ${r.first.toFixed(0)} |`);
+}
+
+interface LabTimes {
+  backend: string;
+  twin: { first: number; newRankP50: number; cachedRankP50: number; guessedRankP50: number };
+  channel: { first: number; kMoveP50: number; lambdaAtKP50: number; lambdaRestOfSweepP50: number };
+}
+const labs: LabTimes[] = [];
+for (const backend of values.labs ? values.labs.split(',') : []) {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'bench/lab-bench.ts', '--backend', backend], { encoding: 'utf8' });
+  const line = r.stdout.trim().split('\n').pop();
+  if (r.status !== 0 || !line?.startsWith('{')) {
+    process.stderr.write(`labs ${backend}: failed\n${r.stderr.split('\n').slice(-3).join('\n')}\n`);
+    continue;
+  }
+  labs.push(JSON.parse(line) as LabTimes);
+}
+if (labs.length > 0) {
+  console.log('\nThe routed labs on the demo: a slider move to its answer (ms; first = the first view, shared expert / router built)\n');
+  console.log('| backend | Twin first | new rank p50 | cached rank p50 | rank worked on ahead p50 | Channel first | K move p50 | λ move, its K p50 | λ move, rest of the sweep p50 |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const l of labs) {
+    const { twin: t, channel: c } = l;
+    console.log(`| ${l.backend} | ${t.first.toFixed(0)} | ${t.newRankP50.toFixed(1)} | ${t.cachedRankP50.toFixed(2)} | ${t.guessedRankP50.toFixed(2)} | ${c.first.toFixed(0)} | ${c.kMoveP50.toFixed(2)} | ${c.lambdaAtKP50.toFixed(1)} | ${c.lambdaRestOfSweepP50.toFixed(1)} |`);
+  }
 }

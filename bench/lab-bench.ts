@@ -1,0 +1,66 @@
+/**
+ * The routed labs' slider latency on the embedded demo, one backend per process, through the same
+ * EngineApi the worker exposes: Twin-Merging's rank (a rank not cut to before, one from the caches,
+ * one worked on ahead with `then`) and Channel Merging's K (from the caches) and λ (the chosen K
+ * first with `{ sweep: 'known' }`, then the whole sweep). Prints one JSON line of milliseconds.
+ *
+ *   tsx bench/lab-bench.ts --backend wasm
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { initNodeBackend, parseBackend } from '../src/cli/node-backend.js';
+import { createEngine } from '../src/engine/api/engine.js';
+
+const { values } = parseArgs({ options: { backend: { type: 'string', default: 'wasm' } } });
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const demo = path.join(ROOT, 'public/demo');
+await initNodeBackend(parseBackend(values.backend));
+const engine = createEngine();
+const manifest = await readFile(path.join(demo, 'manifest.json'), 'utf8');
+const m = JSON.parse(manifest) as { base: string; tasks: { expert: string }[] };
+const checkpoints: Record<string, Blob> = {};
+for (const f of [m.base, ...m.tasks.map((t) => t.expert)]) checkpoints[f] = new Blob([await readFile(path.join(demo, f))]);
+await engine.loadDemo({ manifest, checkpoints, digits: new Blob([await readFile(path.join(ROOT, 'data/digits/digits.csv.gz'))]) });
+
+const time = async (f: () => Promise<unknown>) => {
+  const t0 = performance.now();
+  await f();
+  return performance.now() - t0;
+};
+const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const settle = () => new Promise((r) => setTimeout(r, 400));
+
+const twinFirst = await time(() => engine.twinLab({ rank: 4 }));
+const newRank: number[] = [];
+for (const rank of [5, 6, 7, 9, 10, 11]) newRank.push(await time(() => engine.twinLab({ rank })));
+const cachedRank: number[] = [];
+for (const rank of [4, 5, 6, 7, 8, 9]) cachedRank.push(await time(() => engine.twinLab({ rank })));
+const guessedRank: number[] = [];
+for (const rank of [13, 15, 17, 19]) {
+  await engine.twinLab({ rank }, { then: [{ rank: rank + 1 }] });
+  await settle();
+  guessedRank.push(await time(() => engine.twinLab({ rank: rank + 1 })));
+}
+
+const ties = (lambda: number) => ({ id: 'ties', params: { density: 0.3, lambda } });
+const channelFirst = await time(() => engine.channelLab({ K: 2, method: ties(1) }));
+const kMove: number[] = [];
+for (const K of [1, 3, 4, 5, 2]) kMove.push(await time(() => engine.channelLab({ K, method: ties(1) })));
+const lambdaKnown: number[] = [];
+const lambdaSweep: number[] = [];
+for (const lambda of [0.9, 0.95, 1.05, 1.1, 1.15]) {
+  lambdaKnown.push(await time(() => engine.channelLab({ K: 2, method: ties(lambda) }, { sweep: 'known' })));
+  lambdaSweep.push(await time(() => engine.channelLab({ K: 2, method: ties(lambda) })));
+}
+
+const r = (x: number) => Number(x.toFixed(1));
+console.log(
+  JSON.stringify({
+    backend: values.backend,
+    twin: { first: r(twinFirst), newRankP50: r(median(newRank)), cachedRankP50: r(median(cachedRank)), guessedRankP50: r(median(guessedRank)) },
+    channel: { first: r(channelFirst), kMoveP50: r(median(kMove)), lambdaAtKP50: r(median(lambdaKnown)), lambdaRestOfSweepP50: r(median(lambdaSweep)) },
+  }),
+);
+process.exit(0);
