@@ -61,6 +61,17 @@ describe('answersAhead', () => {
     expect(await same).toBe('answer x');
     expect(f.started).toEqual(['x']);
   });
+  it('guesses start a macrotask after they are named, so the answer just given goes out first', async () => {
+    const f = fakeWork(1);
+    const a = answersAhead({ kept: new RecentMap(8), work: f.work });
+    await a.answer('x');
+    a.ahead(['y']);
+    for (let i = 0; i < 20; i++) await Promise.resolve();
+    expect(f.started, 'no guess work among the microtasks that deliver the answer').toEqual(['x']);
+    await new Promise((r) => setTimeout(r, 0));
+    await new Promise((r) => setTimeout(r, 0));
+    expect(f.started).toEqual(['x', 'y']);
+  });
   it('guesses are worked on between requests; asked for, they are answered from that work', async () => {
     const f = fakeWork();
     const kept = new RecentMap<string, string>(8);

@@ -13,6 +13,7 @@
  * itself), so they are frozen, deeply, when kept: one caller cannot change what the next one gets.
  */
 import { MergeLabError } from '../errors.js';
+import { nextTask } from '../next-task.js';
 import type { RecentMap } from '../recent.js';
 
 export interface AnswersAhead<T> {
@@ -80,10 +81,14 @@ export function answersAhead<T>(o: AnswersAheadOptions<T>): AnswersAhead<T> {
     },
     ahead(yamls) {
       queue = yamls.filter((y) => o.kept.get(y) === undefined && !inflight.has(y));
-      if (working) return;
+      if (working || queue.length === 0) return;
       working = true;
       void (async () => {
         try {
+          // After the answer just given is on its way: started at once, the guesses' work (which
+          // awaits only resolved promises) ran between the answer's own steps and held it back
+          // by tens of milliseconds in a worker.
+          await nextTask();
           while (queue.length > 0) {
             const [next, ...rest] = queue;
             queue = rest;

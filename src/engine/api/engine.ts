@@ -358,6 +358,8 @@ export function createEngine(host: EngineHost = {}): EngineApi {
       if (then.length > 0) {
         let asked = twinLatest.generation;
         void view.then(async () => {
+          // Once the view is on its way (see answers-ahead.ts: guesses started at once held it back).
+          await nextTask();
           for (const next of then) {
             // A request came in meanwhile: it is the one that matters now, not a guess.
             if (twinLatest.generation !== asked) return;
@@ -441,10 +443,7 @@ function latestWins(what: string) {
     running = job;
     return job;
   };
-  // How many calls were made: a caller can tell whether anyone asked since it did.
-  return Object.assign(call, {
-    get generation() {
-      return generation;
-    },
-  });
+  // How many calls were made: a caller can tell whether anyone asked since it did. (A getter of its
+  // own: Object.assign would copy the getter's value once.)
+  return Object.defineProperty(call, 'generation', { get: () => generation }) as typeof call & { readonly generation: number };
 }
