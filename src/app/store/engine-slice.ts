@@ -18,7 +18,7 @@ import { DEMO_BASE_ID, demoRecipeYaml } from '../recipe/demo-recipe.js';
 import { droppedRecipeYaml } from '../recipe/dropped-recipe.js';
 import { routedRecipeYaml } from '../recipe/routed-recipe.js';
 import { isRoutedMethod } from '../routed/methods.js';
-import { yamlsAhead } from './recipe-slice.js';
+import { stepsAround, yamlsAhead } from './recipe-slice.js';
 import type { AppError, EngineSlice, LabState, SliceCreator } from './types.js';
 
 export const DEFAULT_BUDGET_MIB = 1024;
@@ -137,9 +137,11 @@ export const createEngineSlice: SliceCreator<EngineSlice> = (set, get, api) => {
         },
         demoLoaded(summary, ms) {
           patchDemo({ status: 'ready', tasks: summary.tasks, expertAccuracy: summary.expertAccuracy, hardTasks: summary.hardTasks, loadMs: ms, error: undefined });
-          // The score for the current settings (kept across a restart) as soon as the demo is in.
-          get().requestLive();
-          get().requestCharts();
+          // The score for the current settings (kept across a restart) as soon as the demo is in,
+          // and one step of each slider either way while the user reads the page.
+          const around = stepsAround(get());
+          get().requestLive(undefined, around);
+          get().requestCharts(undefined, around);
         },
         demoFailed(e) {
           patchDemo({ status: 'error', error: toAppError(e) });

@@ -24,6 +24,21 @@ function nextStep<T>(before: number, now: number, step: number | undefined, patc
   return [1, 2].map((k) => patch(Number((now + k * (now - before)).toFixed(10))));
 }
 
+/**
+ * One step either way of density and λ from where the sliders rest, for the engine to work on
+ * while the lab opens: the first move of either slider is then answered at once, and the workers'
+ * code is warm (compiled, not still interpreted) for the moves after it.
+ */
+export function stepsAround(s: Pick<LabState, 'density' | 'lambda'>): SettingsAhead[] {
+  const at = (v: number, k: number, step: number | undefined) => Number((v + k * (step ?? 0)).toFixed(10));
+  return [
+    { density: at(s.density, 1, DENSITY.ui?.step) },
+    { density: at(s.density, -1, DENSITY.ui?.step) },
+    { lambda: at(s.lambda, 1, LAMBDA.ui?.step) },
+    { lambda: at(s.lambda, -1, LAMBDA.ui?.step) },
+  ];
+}
+
 /** The recipes (YAML, by `toYaml`) at each setting ahead; a step the recipe cannot take is left out. */
 export function yamlsAhead(s: LabState, ahead: readonly SettingsAhead[], toYaml: (s: LabState) => string): string[] {
   const out: string[] = [];
