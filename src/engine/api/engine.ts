@@ -128,8 +128,9 @@ export function createEngine(host: EngineHost = {}): EngineApi {
   const diagnoseLatest = latestWins('diagnostics');
   const spectrumLatest = latestWins('spectrum');
   const twinLatest = latestWins('Twin-Merging');
-  let sweepsAsked = 0;
   const channelLatest = latestWins('Channel Merging');
+  // Sweeps asked for: an older sweep stops before its next point (they yield between points).
+  let sweepsAsked = 0;
   const needDemo = () => {
     if (!demo) throw new MergeLabError('DEMO_DATA_INVALID', 'No demo is loaded; call loadDemo first.');
     return demo;
