@@ -21,7 +21,8 @@ import { channelDemo, channelDemoPackage, type ChannelDemo } from '../../src/eng
 import { readChannelPackage } from '../../src/engine/methods/channel/package.js';
 import { memorySource, openSafetensors } from '../../src/engine/io/index.js';
 import { routerFromTensors } from '../../src/engine/router/index.js';
-import { argmaxRoutes, oracleRoutes, routedAccuracy, taskWeights } from '../../src/engine/methods/channel/lookup.js';
+import { argmaxRoutes, oracleRoutes, routedAccuracies, routedAccuracy, taskWeights } from '../../src/engine/methods/channel/lookup.js';
+import { predict } from '../../src/engine/eval/forward.js';
 import { taskAccuracies } from '../../src/engine/eval/score.js';
 import { weightsSource } from '../../src/engine/methods/channel/source.js';
 import { METHODS } from '../../src/engine/methods/registry.js';
@@ -168,5 +169,27 @@ describe('Channel Merging rows and K sweep', () => {
     const bad = Int32Array.from(oracle.invert!);
     bad[5] = T;
     await expect(routedAccuracy(arch, demo.model, session.sets.test, { ...oracle, invert: bad })).rejects.toMatchObject({ code: 'PARAMETER_OUT_OF_RANGE' });
+  });
+
+  it('scores several routings in one pass with the numbers of each sample run alone through its weights', async () => {
+    const arch = session.manifest.architecture;
+    const T = session.tasks.length;
+    const sets = session.sets.test;
+    const oracle = oracleRoutes(session.tasks, sets);
+    // A router that is right for most samples and sends every seventh elsewhere.
+    const mixed = Object.fromEntries(session.tasks.map((s, si) => [s, Int32Array.from({ length: sets[s]!.count }, (_, i) => (i % 7 === 0 ? (si + 1 + (i % (T - 1))) % T : si))]));
+    const [o, m] = await routedAccuracies(arch, demo.model, sets, [oracle, mixed], session.scorer.expertAccuracies.test);
+    // The reference: every set run whole through every task's weights, then each sample's route picked.
+    const predictions = await Promise.all(session.tasks.map((_, t) => Promise.all(session.tasks.map((s) => predict(arch, taskWeights(demo.model, t), sets[s]!)))));
+    const accuracy = (routes: Record<string, Int32Array>, s: string, si: number) => {
+      const r = routes[s]!;
+      let right = 0;
+      for (let i = 0; i < r.length; i++) if (predictions[r[i]!]![si]![i] === sets[s]!.labels[i]) right++;
+      return right / r.length;
+    };
+    expect(o!.accuracies).toEqual(Object.fromEntries(session.tasks.map((s, si) => [s, accuracy(oracle, s, si)])));
+    expect(m!.accuracies).toEqual(Object.fromEntries(session.tasks.map((s, si) => [s, accuracy(mixed, s, si)])));
+    expect(m!.routingAccuracy).toBeCloseTo(1 - session.tasks.reduce((n, s) => n + Math.ceil(sets[s]!.count / 7), 0) / session.tasks.reduce((n, s) => n + sets[s]!.count, 0), 12);
+    expect(o).toEqual(await routedAccuracy(arch, demo.model, sets, oracle, session.scorer.expertAccuracies.test));
   });
 });

@@ -25,7 +25,7 @@ import { channelLayout, checkGroupCount } from './cluster.js';
 import type { PairConflictRates } from './conflicts.js';
 import { channelDemoPackage, demoRouter, modelBuilder, sweptParams, type ModelBuilder } from './demo.js';
 import { AVERAGE, resolveGroupMethod, type GroupMethodSpec } from './group-method.js';
-import { oracleRoutes, routedAccuracy, type RoutedScore } from './lookup.js';
+import { oracleRoutes, routedAccuracies, routedAccuracy, type RoutedScore } from './lookup.js';
 import type { ChannelManifest } from './package.js';
 import { weightsSource } from './source.js';
 import { channelStorage, type ChannelStorage } from './storage.js';
@@ -157,7 +157,11 @@ export function createChannelLab(session: DemoSession): ChannelLab {
           await nextTask();
           check(`K = ${k}`);
           const model = await b.build(resolved, similarity, k);
-          return { model, oracle: await routedAccuracy(arch, model, session.sets.test, oracleTest, expertTest), conflicts: b.conflicts(resolved, model) };
+          // The router sends most samples where the oracle does: both scored in one pass.
+          const [oracle, routed] = await routedAccuracies(arch, model, session.sets.test, [oracleTest, router.test], expertTest);
+          routedCache.set(`${methodKey}|${k}|${routerKey}`, routed!);
+          computed.push(`router at K = ${k}`);
+          return { model, oracle: oracle!, conflicts: b.conflicts(resolved, model) };
         },
         computed,
         `groups at K = ${k}`,

@@ -70,50 +70,82 @@ export async function routedAccuracy(
   sets: TaskSets,
   routes: Routes,
   expertAccuracies?: TaskAccuracies,
-  tasksToScore: readonly string[] = typeof model === 'function' ? Object.keys(sets) : model.tasks,
+  tasksToScore?: readonly string[],
 ): Promise<RoutedScore> {
+  return (await routedAccuracies(arch, model, sets, [routes], expertAccuracies, tasksToScore))[0]!;
+}
+
+/**
+ * routedAccuracy for several routings of the same samples at once (the oracle's and a router's):
+ * each (sample, task weights) pair any of them asks for is run once, so a router that mostly agrees
+ * with the oracle costs only its disagreements. The same numbers as one call per routing: each
+ * sample's logits are its own row of the same products, whatever else is in the batch.
+ */
+export async function routedAccuracies(
+  arch: Architecture,
+  model: ChannelModel | ((t: number) => Weights),
+  sets: TaskSets,
+  routings: readonly Routes[],
+  expertAccuracies?: TaskAccuracies,
+  tasksToScore: readonly string[] = typeof model === 'function' ? Object.keys(sets) : model.tasks,
+): Promise<RoutedScore[]> {
   const T = typeof model === 'function' ? tasksToScore.length : model.tasks.length;
   const weightsOf = typeof model === 'function' ? model : (t: number) => taskWeights(model, t);
   const features = arch.input.height * arch.input.width;
-  const correct = new Map<string, number>(tasksToScore.map((s) => [s, 0]));
-  let own = 0;
-  let total = 0;
-  // Sample positions routed to each task, per true task.
-  const byTask: { s: string; picks: number[] }[][] = Array.from({ length: T }, () => []);
-  for (const [si, s] of tasksToScore.entries()) {
-    const set = sets[s];
-    const r = routes[s];
-    if (!set) throw new MergeLabError('PARAMETER_INVALID', `No data for task "${s}" to score.`);
-    if (!r || r.length !== set.count) throw new MergeLabError('SHAPE_MISMATCH', `Task "${s}" has ${set.count} samples but ${r?.length ?? 0} routes; give one task index per sample.`);
-    const picks: number[][] = Array.from({ length: T }, () => []);
-    for (let i = 0; i < r.length; i++) {
-      const t = r[i]!;
-      if (!Number.isInteger(t) || t < 0 || t >= T) throw new MergeLabError('PARAMETER_OUT_OF_RANGE', `Route ${t} of sample ${i} of task "${s}" is outside 0..${T - 1}.`);
-      picks[t]!.push(i);
-      if (t === si) own++;
-      total++;
+  // wanted[t][si]: which samples of set si some routing sends to task t's weights.
+  const wanted = Array.from({ length: T }, () => tasksToScore.map((s) => new Uint8Array(sets[s]?.count ?? 0)));
+  for (const routes of routings) {
+    for (const s of tasksToScore) {
+      const set = sets[s];
+      const r = routes[s];
+      if (!set) throw new MergeLabError('PARAMETER_INVALID', `No data for task "${s}" to score.`);
+      if (!r || r.length !== set.count) throw new MergeLabError('SHAPE_MISMATCH', `Task "${s}" has ${set.count} samples but ${r?.length ?? 0} routes; give one task index per sample.`);
+      for (let i = 0; i < r.length; i++) {
+        const t = r[i]!;
+        if (!Number.isInteger(t) || t < 0 || t >= T) throw new MergeLabError('PARAMETER_OUT_OF_RANGE', `Route ${t} of sample ${i} of task "${s}" is outside 0..${T - 1}.`);
+      }
     }
-    picks.forEach((p, t) => p.length && byTask[t]!.push({ s, picks: p }));
+    tasksToScore.forEach((s, si) => routes[s]!.forEach((t, i) => void (wanted[t]![si]![i] = 1)));
   }
+  // right[t][si][i]: whether sample i of set si is classified right with task t's weights (if asked).
+  const right = Array.from({ length: T }, () => tasksToScore.map((s) => new Uint8Array(sets[s]!.count)));
   for (let t = 0; t < T; t++) {
-    const parts = byTask[t]!;
+    const parts: { si: number; picks: number[] }[] = [];
+    wanted[t]!.forEach((w, si) => {
+      const picks: number[] = [];
+      for (let i = 0; i < w.length; i++) if (w[i]) picks.push(i);
+      if (picks.length) parts.push({ si, picks });
+    });
     if (!parts.length) continue;
-    const subsets: LabeledSet[] = parts.map(({ s, picks }) => subset(sets[s]!, picks, features));
+    const subsets: LabeledSet[] = parts.map(({ si, picks }) => subset(sets[tasksToScore[si]!]!, picks, features));
     const predictions = await predictSets(arch, weightsOf(t), subsets);
-    parts.forEach(({ s }, k) => {
+    parts.forEach(({ si, picks }, k) => {
       const labels = subsets[k]!.labels;
       const p = predictions[k]!;
-      let right = 0;
-      for (let i = 0; i < p.length; i++) if (p[i] === labels[i]) right++;
-      correct.set(s, correct.get(s)! + right);
+      for (let j = 0; j < p.length; j++) right[t]![si]![picks[j]!] = p[j] === labels[j] ? 1 : 0;
     });
   }
-  const accuracies = Object.fromEntries(tasksToScore.map((s) => [s, sets[s]!.count ? correct.get(s)! / sets[s]!.count : 0]));
-  return {
-    accuracies,
-    ...(expertAccuracies ? { normalized: normalizedScore(accuracies, expertAccuracies, tasksToScore) } : {}),
-    routingAccuracy: total ? own / total : 0,
-  };
+  return routings.map((routes) => {
+    let own = 0;
+    let total = 0;
+    const accuracies = Object.fromEntries(
+      tasksToScore.map((s, si) => {
+        const r = routes[s]!;
+        let correct = 0;
+        for (let i = 0; i < r.length; i++) {
+          correct += right[r[i]!]![si]![i]!;
+          if (r[i] === si) own++;
+        }
+        total += r.length;
+        return [s, r.length ? correct / r.length : 0];
+      }),
+    );
+    return {
+      accuracies,
+      ...(expertAccuracies ? { normalized: normalizedScore(accuracies, expertAccuracies, tasksToScore) } : {}),
+      routingAccuracy: total ? own / total : 0,
+    };
+  });
 }
 
 function subset(set: LabeledSet, picks: readonly number[], features: number): LabeledSet {
