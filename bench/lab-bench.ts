@@ -6,23 +6,11 @@
  *
  *   tsx bench/lab-bench.ts --backend wasm
  */
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { initNodeBackend, parseBackend } from '../src/cli/node-backend.js';
-import { createEngine } from '../src/engine/api/engine.js';
+import { demoEngine } from './demo-engine.js';
 
 const { values } = parseArgs({ options: { backend: { type: 'string', default: 'wasm' } } });
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const demo = path.join(ROOT, 'public/demo');
-await initNodeBackend(parseBackend(values.backend));
-const engine = createEngine();
-const manifest = await readFile(path.join(demo, 'manifest.json'), 'utf8');
-const m = JSON.parse(manifest) as { base: string; tasks: { expert: string }[] };
-const checkpoints: Record<string, Blob> = {};
-for (const f of [m.base, ...m.tasks.map((t) => t.expert)]) checkpoints[f] = new Blob([await readFile(path.join(demo, f))]);
-await engine.loadDemo({ manifest, checkpoints, digits: new Blob([await readFile(path.join(ROOT, 'data/digits/digits.csv.gz'))]) });
+const { engine } = await demoEngine(values.backend);
 
 const time = async (f: () => Promise<unknown>) => {
   const t0 = performance.now();

@@ -6,23 +6,11 @@
  *
  *   tsx bench/live-bench.ts --backend wasm [--requests 100]
  */
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { initNodeBackend, parseBackend } from '../src/cli/node-backend.js';
-import { createEngine } from '../src/engine/api/engine.js';
+import { demoEngine } from './demo-engine.js';
 
 const { values } = parseArgs({ options: { backend: { type: 'string', default: 'wasm' }, requests: { type: 'string', default: '100' } } });
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const demo = path.join(ROOT, 'public/demo');
-await initNodeBackend(parseBackend(values.backend));
-const engine = createEngine();
-const manifest = await readFile(path.join(demo, 'manifest.json'), 'utf8');
-const m = JSON.parse(manifest) as { base: string; tasks: { expert: string }[] };
-const checkpoints: Record<string, Blob> = {};
-for (const f of [m.base, ...m.tasks.map((t) => t.expert)]) checkpoints[f] = new Blob([await readFile(path.join(demo, f))]);
-const { tasks } = await engine.loadDemo({ manifest, checkpoints, digits: new Blob([await readFile(path.join(ROOT, 'data/digits/digits.csv.gz'))]) });
+const { engine, tasks } = await demoEngine(values.backend);
 
 const recipe = (density: number, lambda: number) =>
   `models:\n${tasks.map((t) => `  - model: ${t}\n    parameters: {weight: 1, density: ${density}}`).join('\n')}\nmerge_method: ties\nbase_model: base\nparameters: {lambda: ${lambda}}\n`;
