@@ -95,7 +95,7 @@ export async function routedAccuracies(
   // wanted[t][si]: which samples of set si some routing sends to task t's weights.
   const wanted = Array.from({ length: T }, () => tasksToScore.map((s) => new Uint8Array(sets[s]?.count ?? 0)));
   for (const routes of routings) {
-    for (const s of tasksToScore) {
+    for (const [si, s] of tasksToScore.entries()) {
       const set = sets[s];
       const r = routes[s];
       if (!set) throw new MergeLabError('PARAMETER_INVALID', `No data for task "${s}" to score.`);
@@ -103,9 +103,9 @@ export async function routedAccuracies(
       for (let i = 0; i < r.length; i++) {
         const t = r[i]!;
         if (!Number.isInteger(t) || t < 0 || t >= T) throw new MergeLabError('PARAMETER_OUT_OF_RANGE', `Route ${t} of sample ${i} of task "${s}" is outside 0..${T - 1}.`);
+        wanted[t]![si]![i] = 1;
       }
     }
-    tasksToScore.forEach((s, si) => routes[s]!.forEach((t, i) => void (wanted[t]![si]![i] = 1)));
   }
   // right[t][si][i]: whether sample i of set si is classified right with task t's weights (if asked).
   const right = Array.from({ length: T }, () => tasksToScore.map((s) => new Uint8Array(sets[s]!.count)));
