@@ -1,4 +1,5 @@
 /** Twin-Merging's rank slider: its range and the ranks worked on ahead of it. */
+import { nextSteps, stepsEitherWay } from '../recipe/steps-ahead.js';
 
 /** The rank slider's top: past it the demo's deltas hold little energy (the engine caps a rank at each matrix's own). */
 export const TWIN_RANK_MAX = 32;
@@ -10,7 +11,6 @@ export const TWIN_RANK_MAX = 32;
  * nothing (a wrong guess still running when the next request comes delays it by up to a stage).
  */
 export function ranksAhead(before: number | undefined, now: number): number[] {
-  const d = before === undefined ? 0 : now - before;
-  const out = d === 0 ? [now + 1, now - 1] : Math.abs(d) <= 2 ? [now + d, now + 2 * d] : [];
+  const out = before === undefined || before === now ? stepsEitherWay(now, 1) : nextSteps(before, now, 1);
   return out.filter((r) => Number.isInteger(r) && r >= 1 && r <= TWIN_RANK_MAX);
 }

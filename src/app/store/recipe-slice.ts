@@ -4,6 +4,7 @@
  */
 import { DENSITY, LAMBDA } from '../../engine/methods/params.js';
 import { findMethod } from '../../engine/methods/registry.js';
+import { nextSteps, stepsEitherWay } from '../recipe/steps-ahead.js';
 import { isRoutedMethod } from '../routed/methods.js';
 import type { LabState, RecipeSlice, SettingsAhead, SliceCreator } from './types.js';
 
@@ -13,30 +14,12 @@ export const DEFAULT_DENSITY = 0.3;
 export const DEFAULT_LAMBDA = 1;
 
 /**
- * Where a slider moving from `before` to `now` most likely goes next (one more step the same
- * way), for the engine to score ahead. Rounded so that 0.31 + 0.01 is the 0.32 the slider sends.
- */
-function nextStep<T>(before: number, now: number, step: number | undefined, patch: (v: number) => T): T[] {
-  // Only for a move of a step or two (keys, a slow drag): after a jump the next value is anyone's guess,
-  // and guessing wrong costs the engine time the next real request needs.
-  if (before === now || Math.abs(now - before) > 2 * (step ?? 0) + 1e-9) return [];
-  // Two steps: while the next one is asked for (and drawn), the one after is already under way.
-  return [1, 2].map((k) => patch(Number((now + k * (now - before)).toFixed(10))));
-}
-
-/**
  * One step either way of density and λ from where the sliders rest, for the engine to work on
  * while the lab opens: the first move of either slider is then answered at once, and the workers'
  * code is warm (compiled, not still interpreted) for the moves after it.
  */
 export function stepsAround(s: Pick<LabState, 'density' | 'lambda'>): SettingsAhead[] {
-  const at = (v: number, k: number, step: number | undefined) => Number((v + k * (step ?? 0)).toFixed(10));
-  return [
-    { density: at(s.density, 1, DENSITY.ui?.step) },
-    { density: at(s.density, -1, DENSITY.ui?.step) },
-    { lambda: at(s.lambda, 1, LAMBDA.ui?.step) },
-    { lambda: at(s.lambda, -1, LAMBDA.ui?.step) },
-  ];
+  return [...stepsEitherWay(s.density, DENSITY.ui?.step).map((density) => ({ density })), ...stepsEitherWay(s.lambda, LAMBDA.ui?.step).map((lambda) => ({ lambda }))];
 }
 
 /** The recipes (YAML, by `toYaml`) at each setting ahead; a step the recipe cannot take is left out. */
@@ -76,7 +59,7 @@ export const createRecipeSlice: SliceCreator<RecipeSlice> = (set, get) => ({
     if (!Number.isFinite(value)) return;
     const before = get().density;
     set({ density: value });
-    const ahead = nextStep(before, value, DENSITY.ui?.step, (density) => ({ density }));
+    const ahead = nextSteps(before, value, DENSITY.ui?.step).map((density) => ({ density }));
     get().requestLive(inputAt, ahead);
     get().requestCharts(inputAt, ahead);
   },
@@ -84,7 +67,7 @@ export const createRecipeSlice: SliceCreator<RecipeSlice> = (set, get) => ({
     if (!Number.isFinite(value)) return;
     const before = get().lambda;
     set({ lambda: value });
-    const ahead = nextStep(before, value, LAMBDA.ui?.step, (lambda) => ({ lambda }));
+    const ahead = nextSteps(before, value, LAMBDA.ui?.step).map((lambda) => ({ lambda }));
     get().requestLive(inputAt, ahead);
     get().requestCharts(inputAt, ahead);
   },

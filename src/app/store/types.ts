@@ -400,5 +400,5 @@ export type LabState = ModelsSlice & RecipeSlice & EngineSlice & UiSlice & Dropp
 /** A slice creator over the whole store (zustand's slices pattern). */
 export type SliceCreator<T> = StateCreator<LabState, [], [], T>;
 
-/** Slider settings likely asked for next, for the engine to work on ahead (see recipe-slice's nextStep). */
+/** Slider settings likely asked for next, for the engine to work on ahead (see recipe/steps-ahead.ts). */
 export type SettingsAhead = Partial<Pick<LabState, 'density' | 'lambda'>>;
