@@ -41,6 +41,7 @@ export type ErrorCode =
   | 'TENSOR_MISSING'
   | 'SHAPE_MISMATCH'
   | 'EMPTY_TRIM'
+  | 'DTYPE_UNSUPPORTED'
   | 'RECIPE_PROBLEMS'
   // the embedded demo (manifest.json, digits data)
   | 'DEMO_MANIFEST_INVALID'

@@ -20,6 +20,8 @@ import { METHODS, getMethod } from '../../src/engine/methods/registry.js';
 import type { ModelTensor, ParamValue } from '../../src/engine/methods/types.js';
 import { parseRecipe } from '../../src/engine/recipe/parse.js';
 import { toyCheckpoint, type ToyTensor } from '../merge/helpers.js';
+import { HALF_CASES, byteDifferences, expectedTensors, mergedTensors } from '../parity/half-fixtures.js';
+import { decodeToFloat32 } from '../../src/engine/io/dtypes.js';
 import { probeBackend, startBackend, stopBackend, worstRelDiff, type ParityBackend } from './harness.js';
 
 const TOL = 1e-5;
@@ -396,6 +398,17 @@ export async function backendParitySuite(name: ParityBackend): Promise<void> {
             note(`recipe ${id}`, d);
             expect(d, t).toBeLessThanOrEqual(TOL);
           }
+        });
+      }
+    });
+
+    describe('(e) 16-bit recipes give mergekit\'s bytes here too (test/fixtures/mergekit-half)', () => {
+      for (const c of HALF_CASES) {
+        it(c, async () => {
+          const before = tf.memory().numTensors;
+          const [got, want] = await Promise.all([mergedTensors(c), expectedTensors(c)]);
+          expect(tf.memory().numTensors).toBe(before);
+          expect(byteDifferences(got, want, (t) => decodeToFloat32(t.dtype, t.bytes))).toEqual([]);
         });
       }
     });

@@ -51,6 +51,8 @@ const tiesRecipe = (lambda: number, density: number) => ({
   baseModel: 'base',
   models: session.tasks.map((t) => ({ model: t, parameters: { weight: 1, density } })),
   parameters: { lambda },
+  // The demo's recipes compute in float32 (its files store float16), as Channel Merging's groups do.
+  dtype: 'float32' as const,
 });
 
 beforeAll(async () => {
@@ -91,7 +93,7 @@ describe('Channel Merging sanity on the demo', () => {
     const merged = await mergeToMemory({ recipe: tiesRecipe(1, 0.3), methods: METHODS, checkpoints: session.checkpoints });
     for (const t of session.tasks) expectSameBits(taskWeights(model, t), merged);
     const avg = await channelMerge(source(), { K: 1 });
-    const linear = await mergeToMemory({ recipe: { mergeMethod: 'linear', models: session.tasks.map((t) => ({ model: t, parameters: { weight: 1 } })) }, methods: METHODS, checkpoints: session.checkpoints });
+    const linear = await mergeToMemory({ recipe: { mergeMethod: 'linear', models: session.tasks.map((t) => ({ model: t, parameters: { weight: 1 } })), dtype: 'float32' }, methods: METHODS, checkpoints: session.checkpoints });
     expectSameBits(taskWeights(avg, 0), linear);
   });
 });

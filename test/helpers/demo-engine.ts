@@ -24,7 +24,7 @@ export async function openDemoEngine(): Promise<{ engine: EngineApi; summary: De
   return { engine, summary };
 }
 
-/** TIES over the demo's experts (weight 1 each) at a density and λ, as YAML. */
+/** TIES over the demo's experts (weight 1 each) at a density and λ, as YAML, in float32 as the lab's demo recipes are. */
 export function tiesRecipe(tasks: readonly string[], density: number, lambda = 1, method = 'ties'): string {
-  return `models:\n${tasks.map((t) => `  - model: ${t}\n    parameters: {weight: 1, density: ${density}}`).join('\n')}\nmerge_method: ${method}\nbase_model: base\nparameters: {lambda: ${lambda}}\n`;
+  return `models:\n${tasks.map((t) => `  - model: ${t}\n    parameters: {weight: 1, density: ${density}}`).join('\n')}\nmerge_method: ${method}\nbase_model: base\ndtype: float32\nparameters: {lambda: ${lambda}}\n`;
 }

@@ -57,7 +57,7 @@ export function chartRecipeYaml(s: LabState): string {
 export function spectrumRecipeYaml(s: LabState): string | undefined {
   try {
     const r = chartRecipe(s);
-    return recipeYaml({ mergeMethod: 'task_arithmetic', baseModel: r.baseModel, models: r.models.map((m) => ({ model: m.model, parameters: { weight: 1 } })) });
+    return recipeYaml({ mergeMethod: 'task_arithmetic', baseModel: r.baseModel, models: r.models.map((m) => ({ model: m.model, parameters: { weight: 1 } })), ...(r.dtype ? { dtype: r.dtype } : {}) });
   } catch {
     return undefined;
   }

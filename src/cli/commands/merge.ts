@@ -18,6 +18,7 @@ import { outputBytes, runMerge } from '../../engine/merge/run-merge.js';
 import { createStagedOutput } from '../staged-output.js';
 import { planMerge } from '../../engine/merge/plan-merge.js';
 import { parseRecipe } from '../../engine/recipe/parse.js';
+import { RECIPE_MATHS, type RecipeMath } from '../../engine/recipe/types.js';
 import { recipeToYaml } from '../../engine/recipe/write.js';
 import { ROUTED_METHODS, findRoutedMethod } from '../../engine/routed/index.js';
 import { initNodeBackend, parseBackend } from '../node-backend.js';
@@ -34,7 +35,7 @@ const DEFAULT_SHARD_SIZE = 5e9;
 export const mergeCommand: Command = {
   name: 'merge',
   summary: 'Merge the checkpoints a mergekit YAML recipe names, exactly as mergekit would (twin_merging and channel_merging write their package).',
-  usage: 'merge-lab merge <recipe.yaml> --out <dir> [--backend wasm|cpu|webgpu] [--max-shard-size 5GB] [--progress | --no-progress] [--stats]',
+  usage: 'merge-lab merge <recipe.yaml> --out <dir> [--backend wasm|cpu|webgpu] [--max-shard-size 5GB] [--progress | --no-progress] [--stats] [--math mergekit|float32]',
   async run(argv) {
     const { positionals, values } = parseArgs({
       args: argv,
@@ -46,6 +47,7 @@ export const mergeCommand: Command = {
         'no-progress': { type: 'boolean' },
         progress: { type: 'boolean' },
         stats: { type: 'boolean' },
+        math: { type: 'string' },
       },
     });
     if (positionals.length !== 1 || !values.out) throw usageError(this.usage);
@@ -54,6 +56,7 @@ export const mergeCommand: Command = {
     const outDir = path.resolve(values.out);
     const backend = parseBackend(values.backend);
     const maxShard = values['max-shard-size'] ? parseByteSize(values['max-shard-size'], '--max-shard-size') : DEFAULT_SHARD_SIZE;
+    const math = parseMath(values.math);
 
     let text: string;
     try {
@@ -61,7 +64,9 @@ export const mergeCommand: Command = {
     } catch {
       throw new MergeLabError('PATH_NOT_FOUND', `Recipe ${positionals[0]} cannot be read. Check the path.`);
     }
-    const recipe = parseRecipe(text, path.basename(recipePath));
+    const parsed = parseRecipe(text, path.basename(recipePath));
+    // --math overrides the recipe's math: key (16-bit recipes: mergekit's rounding, or float32).
+    const recipe = math ? { ...parsed, math } : parsed;
     // Warnings are shown once the recipe is known to be mergeable: a failure prints its one line only.
     const pending = [...(recipe.warnings ?? [])];
     const routed = findRoutedMethod(recipe.mergeMethod);
@@ -196,4 +201,10 @@ async function readJson(file: string): Promise<Record<string, unknown> | undefin
   }
 }
 
-
+function parseMath(text: string | undefined): RecipeMath | undefined {
+  if (text === undefined) return undefined;
+  if (!RECIPE_MATHS.includes(text as RecipeMath)) {
+    throw new MergeLabError('PARAMETER_INVALID', `--math must be "mergekit" (16-bit recipes computed op by op in their dtype, mergekit's bytes; the default) or "float32" (float32 math rounded once at the output), got "${text}".`);
+  }
+  return text as RecipeMath;
+}

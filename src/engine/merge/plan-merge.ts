@@ -98,7 +98,7 @@ export function planMerge(input: PlanMergeInput): PlanMergeResult {
       }
       global[spec.name] = checkValue(spec, v, undefined, name, problems);
     }
-    const models: { model: string; isBase: boolean; params: Record<string, ParamValue | undefined> }[] = [];
+    const models: { model: string; isBase: boolean; params: Record<string, ParamValue | undefined>; source?: string }[] = [];
     for (const e of opened) {
       const ckpt = checkpoints.get(e.model)!;
       const tied = ckpt.info(name) ? undefined : tiedSource(ckpt, name);
@@ -136,7 +136,7 @@ export function planMerge(input: PlanMergeInput): PlanMergeResult {
       for (const p of method.validateTensor({ tensorName: name, shape: info.shape, models, global })) problems.add(p.code, p.message, name);
     }
     const outDtype = recipe.outDtype ? RECIPE_TO_DTYPE[recipe.outDtype] : recipe.dtype ? RECIPE_TO_DTYPE[recipe.dtype] : info.dtype;
-    const workDtype = recipe.dtype ? RECIPE_TO_DTYPE[recipe.dtype] : undefined;
+    const workDtype = recipe.dtype ? RECIPE_TO_DTYPE[recipe.dtype] : storedWorkDtype(method, models.map((m) => ({ isBase: m.isBase, dtype: checkpoints.get(m.model)!.info(m.source ?? name)!.dtype })));
     tensors.push({ name, shape: [...info.shape], outDtype, ...(workDtype && workDtype !== 'F32' && workDtype !== 'F64' ? { workDtype } : {}), global, models });
   }
 
@@ -149,7 +149,19 @@ export function planMerge(input: PlanMergeInput): PlanMergeResult {
   }
   if (tensors.length === 0 && problems.size === 0) problems.add('NO_CHECKPOINT', `The reference model "${reference.name}" has no float tensors to merge.`);
   if (problems.size > 0) return { warnings, problems: problems.list(reference.tensorNames.length - skippedNonFloat.length) };
-  return { plan: { method, tensors, randomSeed: recipe.randomSeed ?? DEFAULT_RANDOM_SEED }, warnings, problems: [] };
+  return { plan: { method, tensors, randomSeed: recipe.randomSeed ?? DEFAULT_RANDOM_SEED, ...(recipe.math ? { math: recipe.math } : {}) }, warnings, problems: [] };
+}
+
+/**
+ * With no `dtype`, mergekit computes in the dtype the tensors are stored in: the task-vector
+ * methods convert every model to the base's dtype; the others compute in the common dtype, which
+ * for models that disagree torch promotes to float32 (bf16 with f16) or to the wider one.
+ */
+function storedWorkDtype(method: MergeMethod, models: readonly { isBase: boolean; dtype: DType }[]): DType | undefined {
+  const base = models.find((m) => m.isBase)?.dtype;
+  if (method.taskVectors && base) return base;
+  const first = models[0]?.dtype;
+  return first !== undefined && models.every((m) => m.dtype === first) ? first : undefined;
 }
 
 /**

@@ -10,6 +10,8 @@ import type { Checkpoint, DType } from '../io/types.js';
 import type { MergeMethod, OrderCache, ParamValue, PreparedMerge } from '../methods/types.js';
 import { currentBackend } from '../backend.js';
 import { tensorSeed } from './seed.js';
+import { isHalf } from '../half/half-math.js';
+import type { RecipeMath } from '../recipe/types.js';
 import { throwIfCancelled, type CancelToken, type MergeProgress } from './progress.js';
 
 type Params = Readonly<Record<string, ParamValue | undefined>>;
@@ -19,7 +21,10 @@ export interface PlannedTensor {
   readonly name: string;
   readonly shape: readonly number[];
   readonly outDtype: DType;
-  /** The recipe's `dtype` when narrower than float32: inputs are rounded to it first, as mergekit loads them. */
+  /**
+   * The dtype mergekit computes this tensor in, when narrower than float32: the recipe's `dtype`,
+   * else the dtype the models store it in. Inputs are rounded to it first, as mergekit loads them.
+   */
   readonly workDtype?: DType;
   readonly global: Params;
   /** Contributing models in mergekit order (mismatching ones already dropped with a warning). */
@@ -36,6 +41,8 @@ export interface MergePlanToRun {
   readonly method: MergeMethod;
   readonly tensors: readonly PlannedTensor[];
   readonly randomSeed: number;
+  /** 'float32': 16-bit work dtypes computed in float32 and rounded once (the recipe's `math:`); default mergekit's op-by-op rounding. */
+  readonly math?: RecipeMath;
 }
 
 /** Receives merged tensors in plan order (a safetensors writer, a sharded writer, or memory). */
@@ -97,8 +104,10 @@ async function readInputs(spec: PlannedTensor, checkpoints: ReadonlyMap<string, 
   for (const m of spec.models) {
     const ckpt = checkpoints.get(m.model);
     if (!ckpt) throw new MergeLabError('INTERNAL', `Model "${m.model}" was planned but not opened.`);
-    const values = await ckpt.readFloat32(m.source ?? spec.name);
-    out.push(spec.workDtype ? decodeToFloat32(spec.workDtype, encodeFromFloat32(spec.workDtype, values), true) : values);
+    const name = m.source ?? spec.name;
+    const values = await ckpt.readFloat32(name);
+    const stored = ckpt.info(name)?.dtype;
+    out.push(spec.workDtype && stored !== spec.workDtype ? decodeToFloat32(spec.workDtype, encodeFromFloat32(spec.workDtype, values), true) : values);
   }
   return out;
 }
@@ -118,15 +127,18 @@ export async function mergeOne(
   maxBlockBytes = defaultBlockBytes(),
 ): Promise<Float32Array> {
   const n = numel(spec.shape);
-  const prepared = plan.method.prepare({
+  const input = {
     tensorName: spec.name,
     shape: spec.shape,
     models: spec.models.map((m, j) => ({ model: m.model, isBase: m.isBase, params: m.params, values: values[j]! })),
     global: spec.global,
     seed: tensorSeed(plan.randomSeed, spec.name),
     warn,
-    ...(orderCache ? { orderCache } : {}),
-  });
+  };
+  // mergekit's arithmetic in a 16-bit dtype rounds at every step: plain JavaScript over the values,
+  // the same bytes whatever the backend.
+  if (isHalf(spec.workDtype) && plan.math !== 'float32' && plan.method.mergeHalf) return plan.method.mergeHalf(input, spec.workDtype);
+  const prepared = plan.method.prepare({ ...input, ...(orderCache ? { orderCache } : {}) });
   const g = Math.max(1, prepared.granularity);
   const step = Math.floor(maxBlockBytes / 4 / g) * g;
   if (step < g && n > 0) {

@@ -10,6 +10,7 @@ import { dellaRange, emptyTrim, keptMask, l1RescaleFactor, sparsifyKept, type Sp
 import { DENSITY, EPSILON, GAMMA, INT8_MASK, LAMBDA, WEIGHT, normalizeParam, rescaleParam } from './params.js';
 import { defineMethod } from './define.js';
 import type { MergeMethod, ModelValues, ParamSpec, PrepareInput, PreparedMerge } from './types.js';
+import { gtaHalf, num, trimArgs } from './half/gta-half.js';
 
 export interface GtaConfig {
   readonly id: string;
@@ -48,6 +49,7 @@ export function gtaMethod(c: GtaConfig): MergeMethod {
       rescaleDefault: c.rescaleDefault,
     },
     prepare: (input) => prepareGta(c, input),
+    mergeHalf: (input, dtype) => gtaHalf(c, input, dtype),
     validateTensor: ({ tensorName, shape, models }) => {
       const n = shape.reduce((a, b) => a * b, 1);
       const problems: MergeLabError[] = [];
@@ -66,10 +68,6 @@ export function gtaMethod(c: GtaConfig): MergeMethod {
       return problems;
     },
   });
-}
-
-function num(v: unknown, fallback: number): number {
-  return typeof v === 'number' ? v : typeof v === 'boolean' ? Number(v) : fallback;
 }
 
 /**
@@ -163,16 +161,7 @@ const EXACT_FLOAT_INTEGERS = 2 ** 23;
 function sparsifyScale(c: GtaConfig, input: PrepareInput, m: ModelValues, stream: number, base: Float32Array, rescale: boolean): Keep | undefined {
   const tau = taskVector(m.values, base);
   const kept = sparsifyKept(tau, {
-    kind: c.sparsification!,
-    density: num(m.params.density, 1),
-    gamma: num(m.params.gamma, 0.01),
-    epsilon: num(m.params.epsilon, 0.15),
-    shape: input.shape,
-    seed: input.seed,
-    stream,
-    tensorName: input.tensorName,
-    model: m.model,
-    warn: input.warn,
+    ...trimArgs(c.sparsification!, input, m, stream),
     ...(input.orderCache ? { orderCache: input.orderCache, cacheKey: `${input.tensorName}\u0000${m.model}\u0000${input.models.find((x) => x.isBase)!.model}` } : {}),
   });
   if (!kept) return undefined;

@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { MergeLabError } from '../errors.js';
 import { defineMethod } from './define.js';
 import { WEIGHT, normalizeParam } from './params.js';
+import { linearHalf } from './half/linear-half.js';
 
 export const linear = defineMethod({
   id: 'linear',
@@ -33,6 +34,7 @@ export const linear = defineMethod({
         }),
     };
   },
+  mergeHalf: linearHalf,
   validateTensor({ tensorName, models, global }) {
     // mergekit appends base_model to the models it averages even when it is not listed.
     const unweighted = models.filter((m) => typeof m.params.weight !== 'number' && m.isBase);

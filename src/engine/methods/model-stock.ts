@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { MergeLabError } from '../errors.js';
 import { defineMethod } from './define.js';
+import { modelStockHalf } from './half/model-stock-half.js';
 
 export const modelStock = defineMethod({
   id: 'model_stock',
@@ -24,6 +25,7 @@ export const modelStock = defineMethod({
   base: 'required',
   minModels: 3,
   random: false,
+  mergeHalf: modelStockHalf,
   prepare({ tensorName, shape, models, global }) {
     const baseIndex = models.findIndex((m) => m.isBase);
     const others = models.map((m, i) => ({ m, i })).filter((x) => !x.m.isBase);

@@ -6,6 +6,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { MergeLabError } from '../errors.js';
 import type { SparsificationKind } from './sparsify.js';
+import type { HalfDType } from '../half/half-math.js';
 
 export type ParamValue = number | boolean;
 
@@ -130,6 +131,13 @@ export interface MergeMethod {
    * that cannot work on this tensor (e.g. a trim keeping 0 entries), naming the tensor.
    */
   prepare(input: PrepareInput): PreparedMerge;
+  /**
+   * The whole tensor merged op by op in a 16-bit dtype, each intermediate rounded as torch rounds
+   * it on the CPU: mergekit's own arithmetic for a `dtype: bfloat16`/`float16` recipe (see
+   * half/half-math.ts). Inputs are already values of that dtype; so is the result. Absent where
+   * mergekit itself computes in float32 (slerp): the inputs are rounded, the result once.
+   */
+  mergeHalf?(input: PrepareInput, dtype: HalfDType): Float32Array;
   /**
    * Merges one whole tensor given as tensors: prepare + one block. Synchronous and tidy: returns
    * a new float32 tensor the caller disposes. It reads its inputs synchronously, which WebGPU in

@@ -5,9 +5,9 @@
  */
 import { parseDocument } from 'yaml';
 import { MergeLabError, combineProblems } from '../errors.js';
-import { RECIPE_DTYPES, STRING_OPTION_KEYS, type Conditional, type ParameterMap, type ParameterSetting, type Recipe, type RecipeDtype, type RecipeModel } from './types.js';
+import { RECIPE_DTYPES, RECIPE_MATHS, STRING_OPTION_KEYS, type RecipeMath, type Conditional, type ParameterMap, type ParameterSetting, type Recipe, type RecipeDtype, type RecipeModel } from './types.js';
 
-const KNOWN_KEYS = ['merge_method', 'base_model', 'models', 'slices', 'parameters', 'dtype', 'out_dtype', 'random_seed', 'tokenizer_source', 'tokenizer', 'chat_template', 'name', 'modules'];
+const KNOWN_KEYS = ['merge_method', 'base_model', 'models', 'slices', 'parameters', 'dtype', 'out_dtype', 'random_seed', 'tokenizer_source', 'tokenizer', 'chat_template', 'name', 'modules', 'math'];
 /** mergekit keys we read but that change nothing in the tensors we write. */
 const IGNORED_KEYS: Record<string, string> = {
   tokenizer_source: 'merge-lab merges tensors as stored and builds no tokenizer; embeddings must already have the same shape',
@@ -46,6 +46,11 @@ export function parseRecipe(text: string, fileName = 'recipe'): Recipe {
   if (root.random_seed !== undefined && root.random_seed !== null) {
     if (typeof root.random_seed === 'number' && Number.isInteger(root.random_seed) && root.random_seed >= 0) randomSeed = root.random_seed;
     else problem('PARAMETER_INVALID', `random_seed must be a non-negative integer, got ${describe(root.random_seed)}.`);
+  }
+  let math: RecipeMath | undefined;
+  if (root.math !== undefined && root.math !== null) {
+    if (RECIPE_MATHS.includes(root.math as RecipeMath)) math = root.math as RecipeMath;
+    else problem('PARAMETER_INVALID', `math must be "mergekit" (16-bit recipes computed op by op in dtype, as mergekit does) or "float32" (float32 math rounded once at the output), got ${describe(root.math)}.`);
   }
   const options: Record<string, string> = {};
   const parameters = parameterMap(root.parameters, 'parameters', problem, options);
@@ -100,6 +105,7 @@ export function parseRecipe(text: string, fileName = 'recipe'): Recipe {
     ...(dtype ? { dtype } : {}),
     ...(outDtype ? { outDtype } : {}),
     ...(randomSeed !== undefined ? { randomSeed } : {}),
+    ...(math ? { math } : {}),
     ...(Object.keys(options).length > 0 ? { options } : {}),
     warnings,
   };

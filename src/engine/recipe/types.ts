@@ -29,6 +29,9 @@ export interface RecipeModel {
  */
 export const STRING_OPTION_KEYS: readonly string[] = ['shared_method', 'group_method'];
 
+export type RecipeMath = 'mergekit' | 'float32';
+export const RECIPE_MATHS: readonly RecipeMath[] = ['mergekit', 'float32'];
+
 export type RecipeDtype = 'float32' | 'float16' | 'bfloat16' | 'float64';
 export const RECIPE_DTYPES: readonly RecipeDtype[] = ['float32', 'float16', 'bfloat16', 'float64'];
 
@@ -46,6 +49,12 @@ export interface Recipe {
   readonly dtype?: RecipeDtype;
   readonly outDtype?: RecipeDtype;
   readonly randomSeed?: number;
+  /**
+   * How 16-bit recipes are computed: 'mergekit' (the default) op by op in `dtype`, rounded as torch
+   * rounds on the CPU, giving mergekit's bytes; 'float32' in float32 and rounded once at the output
+   * (more precise, not mergekit's bytes). Our key (`math:`), not mergekit's.
+   */
+  readonly math?: RecipeMath;
   /**
    * Method-choosing names given as strings in the top-level `parameters` (see STRING_OPTION_KEYS):
    * `shared_method` (Twin-Merging's shared expert) and `group_method` (Channel Merging's merge
