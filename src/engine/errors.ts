@@ -24,6 +24,10 @@ export type ErrorCode =
   | 'INDEX_INVALID'
   | 'SHARD_MISSING'
   | 'NO_CHECKPOINT'
+  // PyTorch .bin/.pt pickles
+  | 'UNSAFE_PICKLE'
+  | 'PICKLE_INVALID'
+  | 'NOT_A_STATE_DICT'
   | 'PATH_NOT_FOUND'
   | 'READ_FAILED'
   | 'WRITE_FAILED'

@@ -14,12 +14,14 @@
  * as its cwd, so model names resolve relative to the recipe's folder. Cases run concurrently (a
  * few CLI processes at a time).
  */
+import { readFileSync } from 'node:fs';
 import { cp, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import type { ErrorCode } from '../../src/engine/errors.js';
 import { CATALOGUE } from '../io/catalogue.js';
 import {
+  REPO,
   TINY_CONFIG,
   TINY_TENSORS,
   Workspace,
@@ -251,9 +253,10 @@ const CASES: Case[] = [
     },
   },
   {
-    name: 'recipe: a model folder with only pytorch_model.bin',
-    code: 'NO_CHECKPOINT',
+    name: 'recipe: a model folder whose pytorch_model.bin is a pickle torch.save did not write',
+    code: 'PICKLE_INVALID',
     culprits: ['"ft-pickle"', 'pytorch_model.bin'],
+    mentions: ['magic number'],
     async build(c) {
       await c.file('ft-pickle/pytorch_model.bin', new Uint8Array([0x80, 0x02, 0x7d, 0x71, 0x00, 0x2e]));
       await c.file('ft-pickle/config.json', JSON.stringify(TINY_CONFIG));
@@ -261,12 +264,22 @@ const CASES: Case[] = [
     },
   },
   {
-    name: 'recipe: a model given as a .bin file',
-    code: 'NO_CHECKPOINT',
+    name: 'recipe: a model given as a .bin file that is not a checkpoint',
+    code: 'PICKLE_INVALID',
     culprits: ['"ft-pickle.bin"'],
     async build(c) {
       await c.file('ft-pickle.bin', new Uint8Array([0x80, 0x02, 0x7d, 0x71, 0x00, 0x2e]));
       await c.recipe(ties(tiesModels([{ model: 'ft-pickle.bin', parameters: { weight: 0.5, density: 0.5 } }])));
+    },
+  },
+  {
+    name: 'recipe: a model whose pytorch_model.bin would run os.system',
+    code: 'UNSAFE_PICKLE',
+    culprits: ['"ft-evil"', 'pytorch_model.bin', 'posix.system'],
+    mentions: ['not a plain state dict', 'safetensors'],
+    async build(c) {
+      await c.file('ft-evil/pytorch_model.bin', readFileSync(path.join(REPO, 'test/fixtures/torch/evil-system.bin')));
+      await c.recipe(ties(tiesModels([{ model: 'ft-evil', parameters: { weight: 0.5, density: 0.5 } }])));
     },
   },
   {

@@ -131,8 +131,8 @@ describe('openCheckpointPath', () => {
     await expectCode(openCheckpointPath(join(dir, 'missing')), 'PATH_NOT_FOUND', 'missing');
     await expectCode(openCheckpointPath(dir), 'NO_CHECKPOINT', dir);
     await writeFile(join(dir, 'pytorch_model.bin'), 'x');
-    await expectCode(openCheckpointPath(dir), 'NO_CHECKPOINT', 'pytorch_model.bin');
-    await expectCode(openCheckpointPath(join(dir, 'pytorch_model.bin')), 'NO_CHECKPOINT', 'convert');
+    await expectCode(openCheckpointPath(dir), 'PICKLE_INVALID', join(dir, 'pytorch_model.bin'));
+    await expectCode(openCheckpointPath(join(dir, 'pytorch_model.bin')), 'PICKLE_INVALID', 'not a PyTorch checkpoint');
     await writeFile(join(dir, 'model.safetensors.index.json'), JSON.stringify({ weight_map: { a: 'model-00001-of-00002.safetensors' } }));
     await expectCode(openCheckpointPath(dir), 'SHARD_MISSING', 'model-00001-of-00002.safetensors');
     await writeFile(join(dir, 'model.safetensors'), new Uint8Array(5));

@@ -218,6 +218,6 @@ describe('openCheckpointFiles (dropped files)', () => {
     const idx = new TextEncoder().encode(JSON.stringify({ weight_map: { a: 'model-00001-of-00002.safetensors' } }));
     await expectCode(openCheckpointFiles([{ name: INDEX_FILE_NAME, source: memorySource(INDEX_FILE_NAME, idx) }]), 'SHARD_MISSING');
     await expectCode(openCheckpointFiles([]), 'NO_CHECKPOINT');
-    await expectCode(openCheckpointFiles([{ name: 'm/pytorch_model.bin', source: memorySource('b', new Uint8Array(4)) }]), 'NO_CHECKPOINT', 'pytorch_model.bin', 'convert');
+    await expectCode(openCheckpointFiles([{ name: 'm/training_args.bin', source: memorySource('b', new Uint8Array(4)) }]), 'NO_CHECKPOINT', 'training_args.bin', 'not weights');
   });
 });

@@ -53,8 +53,8 @@ export function DropZone() {
       onDrop={onDrop}
     >
       <p>
-        <strong>Drop checkpoints here</strong>: <code>.safetensors</code> files, or whole folders (sharded Hugging Face checkpoints with{' '}
-        <code>model.safetensors.index.json</code>). Only their headers are read now; nothing leaves this page.
+        <strong>Drop checkpoints here</strong>: <code>.safetensors</code> or PyTorch <code>.bin</code>/<code>.pt</code> files, or whole folders (sharded
+        Hugging Face checkpoints with <code>model.safetensors.index.json</code>). Only their headers are read now; nothing leaves this page.
       </p>
       <p className="buttons">
         <label className="button">
@@ -62,7 +62,7 @@ export function DropZone() {
           <input
             type="file"
             multiple
-            accept=".safetensors"
+            accept=".safetensors,.bin,.pt,.pth"
             aria-label="Choose files"
             onChange={(e) => {
               const files = [...(e.target.files ?? [])];

@@ -6,8 +6,11 @@
  */
 import type { DroppedGroup } from '../store/types.js';
 
-/** What a checkpoint folder may hold that the engine reads: weights, the shard index, config.json. */
-const WANTED = /\.(safetensors|json)$/i;
+/**
+ * What a checkpoint folder may hold that the engine reads: weights (safetensors, or PyTorch
+ * .bin/.pt/.pth, read without running their pickle), the shard index, config.json.
+ */
+const WANTED = /\.(safetensors|bin|pt|pth|json)$/i;
 
 type File1 = { readonly path: string; readonly blob: Blob };
 

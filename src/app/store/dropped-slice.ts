@@ -10,9 +10,9 @@ import { toAppError } from '../demo/errors.js';
 import { DEMO_BASE_ID } from '../recipe/demo-recipe.js';
 import type { DroppedModel, DroppedSlice, SliceCreator } from './types.js';
 
-/** A model id from a file or folder name: without `.safetensors`, unique among `taken`. */
+/** A model id from a file or folder name: without `.safetensors` (or `.bin`, `.pt`), unique among `taken`. */
 export function uniqueModelId(name: string, taken: ReadonlySet<string>): string {
-  const stem = name.replace(/\.safetensors$/i, '').replace(/[^\w.-]+/g, '_') || 'model';
+  const stem = name.replace(/\.(safetensors|bin|pt|pth)$/i, '').replace(/[^\w.-]+/g, '_') || 'model';
   if (!taken.has(stem)) return stem;
   for (let i = 2; ; i++) if (!taken.has(`${stem}-${i}`)) return `${stem}-${i}`;
 }

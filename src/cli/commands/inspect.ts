@@ -8,7 +8,7 @@ import type { Command } from './types.js';
 export const inspectCommand: Command = {
   name: 'inspect',
   summary: 'List a checkpoint\'s tensors (dtype, shape, bytes) and metadata.',
-  usage: 'merge-lab inspect <file.safetensors | folder> [--json]',
+  usage: 'merge-lab inspect <file.safetensors | file.bin | folder> [--json]',
   async run(argv) {
     const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: 'boolean' } } });
     if (positionals.length !== 1) throw usageError(this.usage);

@@ -1,7 +1,8 @@
 /**
- * Browser-safe file-format layer: safetensors reading and writing, sharded checkpoints, byte
- * sources and sinks. Node-only pieces (node-file.ts, node-checkpoint.ts) are imported directly
- * by Node code and deliberately not re-exported here, so bundles for the browser never pull node:fs.
+ * Browser-safe file-format layer: safetensors reading and writing, PyTorch .bin/.pt reading,
+ * sharded checkpoints, byte sources and sinks. Node-only pieces (node-file.ts,
+ * node-checkpoint.ts) are imported directly by Node code and deliberately not re-exported here, so
+ * bundles for the browser never pull node:fs.
  */
 export type { ByteSink, ByteSource, Checkpoint, DType, TensorInfo } from './types.js';
 export {
@@ -34,11 +35,14 @@ export {
   type TensorSpec,
   type TensorWithData,
 } from './safetensors-writer.js';
+export { openTorchCheckpoint, TORCH_FILE, type TorchCheckpoint } from './torch-checkpoint.js';
 export {
   INDEX_FILE_NAME,
+  TORCH_INDEX_FILE_NAME,
   combineSafetensorsFiles,
   createShardedWriter,
   openShardedCheckpoint,
+  openWeightsFile,
   parseShardIndex,
   planShards,
   serializeShardIndex,

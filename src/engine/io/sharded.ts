@@ -1,18 +1,30 @@
 /**
- * Checkpoints split over several safetensors files: reading through a
- * `model.safetensors.index.json` (or a plain set of files), and planning and writing shards with
- * the Hugging Face naming convention. Browser-safe: files arrive through resolver callbacks.
+ * Checkpoints split over several files: reading through a `model.safetensors.index.json` (or
+ * `pytorch_model.bin.index.json`, or a plain set of files), and planning and writing safetensors
+ * shards with the Hugging Face naming convention. Browser-safe: files arrive through resolver
+ * callbacks.
  */
 import { MergeLabError, isMergeLabError } from '../errors.js';
 import { DTYPE_SIZES, isDType, numel } from './dtypes.js';
 import { firstDuplicateKey, scanObjectMembers } from './json-keys.js';
-import { openSafetensors, type SafetensorsFile } from './safetensors-reader.js';
+import { openSafetensors } from './safetensors-reader.js';
 import { createSafetensorsWriter, type SafetensorsWriter, type TensorSpec } from './safetensors-writer.js';
 import { readChecked } from './sources.js';
+import { openTorchCheckpoint, TORCH_FILE } from './torch-checkpoint.js';
 import type { ByteSink, ByteSource, Checkpoint, TensorInfo } from './types.js';
 
 /** The conventional name of the index of a sharded checkpoint. */
 export const INDEX_FILE_NAME = 'model.safetensors.index.json';
+/** The same for PyTorch `.bin` shards (transformers reads it when there are no safetensors). */
+export const TORCH_INDEX_FILE_NAME = 'pytorch_model.bin.index.json';
+
+/**
+ * Opens one weights file by its name (`fileName`, by default the source's): `.bin`/`.pt`/`.pth`
+ * as a PyTorch checkpoint, anything else as safetensors. The source is closed if opening fails.
+ */
+export function openWeightsFile(source: ByteSource, fileName = source.name): Promise<Checkpoint> {
+  return TORCH_FILE.test(fileName) ? openTorchCheckpoint(source, { closeOnError: true }) : openSafetensors(source, { closeOnError: true });
+}
 
 /** Contents of a `*.safetensors.index.json`. */
 export interface ShardIndex {
@@ -28,25 +40,25 @@ export interface ShardIndex {
  */
 export type ShardResolver = (fileName: string) => Promise<ByteSource | undefined>;
 
-/** A checkpoint made of several safetensors files. `info()` offsets are within the tensor's own file. */
+/** A checkpoint made of several files. `info()` offsets are within the tensor's own file. */
 export interface MultiFileCheckpoint extends Checkpoint {
   /** The opened files, in the order they were given (index order of first mention). */
-  readonly files: readonly SafetensorsFile[];
+  readonly files: readonly Checkpoint[];
   /** The file holding `name`, or undefined. */
-  fileOf(name: string): SafetensorsFile | undefined;
+  fileOf(name: string): Checkpoint | undefined;
   /** The parsed index, when opened from one. */
   readonly index?: ShardIndex;
 }
 
 class MultiFile implements MultiFileCheckpoint {
   readonly tensorNames: readonly string[];
-  private readonly where: Map<string, SafetensorsFile>;
+  private readonly where: Map<string, Checkpoint>;
 
   constructor(
     readonly name: string,
-    readonly files: readonly SafetensorsFile[],
+    readonly files: readonly Checkpoint[],
     order: readonly string[],
-    where: Map<string, SafetensorsFile>,
+    where: Map<string, Checkpoint>,
     readonly metadata: Readonly<Record<string, string>>,
     readonly index?: ShardIndex,
   ) {
@@ -54,7 +66,7 @@ class MultiFile implements MultiFileCheckpoint {
     this.where = where;
   }
 
-  fileOf(name: string): SafetensorsFile | undefined {
+  fileOf(name: string): Checkpoint | undefined {
     return this.where.get(name);
   }
 
@@ -62,7 +74,7 @@ class MultiFile implements MultiFileCheckpoint {
     return this.where.get(name)?.info(name);
   }
 
-  private fileFor(name: string): SafetensorsFile {
+  private fileFor(name: string): Checkpoint {
     const f = this.where.get(name);
     if (!f) throw new MergeLabError('TENSOR_NOT_FOUND', `${this.name} has no tensor "${name}".`);
     return f;
@@ -86,8 +98,8 @@ async function closeAll(files: readonly { close(): Promise<void> }[]): Promise<v
 }
 
 /** Where each tensor lives across `files`; DUPLICATE_TENSOR if two files hold the same name. */
-function locate(label: string, files: readonly SafetensorsFile[]): Map<string, SafetensorsFile> {
-  const where = new Map<string, SafetensorsFile>();
+function locate(label: string, files: readonly Checkpoint[]): Map<string, Checkpoint> {
+  const where = new Map<string, Checkpoint>();
   for (const f of files) {
     for (const n of f.tensorNames) {
       const other = where.get(n);
@@ -101,11 +113,11 @@ function locate(label: string, files: readonly SafetensorsFile[]): Map<string, S
 }
 
 /**
- * Combines already-opened files into one checkpoint (several `*.safetensors` with no index):
- * tensors in file order, files in the given order. DUPLICATE_TENSOR when a name repeats; the
- * files are closed on failure. Metadata is the first file's.
+ * Combines already-opened files into one checkpoint (several `*.safetensors`, or `.bin` files,
+ * with no index): tensors in file order, files in the given order. DUPLICATE_TENSOR when a name
+ * repeats; the files are closed on failure. Metadata is the first file's.
  */
-export function combineSafetensorsFiles(name: string, files: readonly SafetensorsFile[]): MultiFileCheckpoint {
+export function combineSafetensorsFiles(name: string, files: readonly Checkpoint[]): MultiFileCheckpoint {
   const where = locate(name, files);
   return new MultiFile(name, files, files.flatMap((f) => f.tensorNames), where, files[0]?.metadata ?? {});
 }
@@ -117,7 +129,7 @@ export function combineSafetensorsFiles(name: string, files: readonly Safetensor
  */
 export function parseShardIndex(text: string, label: string): { index: ShardIndex; order: string[] } {
   const bad = (why: string): never => {
-    throw new MergeLabError('INDEX_INVALID', `${label} is not a valid safetensors index: ${why}. Re-download it or open the shard files directly.`);
+    throw new MergeLabError('INDEX_INVALID', `${label} is not a valid shard index: ${why}. Re-download it or open the shard files directly.`);
   };
   let json: unknown;
   try {
@@ -160,15 +172,16 @@ async function resolveShard(resolve: ShardResolver, file: string, label: string)
 
 /**
  * Opens a sharded checkpoint from its index (`indexSource`, read whole: indexes are small) and a
- * resolver for shard files named in it. Validates: INDEX_INVALID, SHARD_MISSING,
- * TENSOR_NOT_FOUND (the index names a tensor its shard lacks), DUPLICATE_TENSOR (a name in two
- * shards), plus every safetensors check on each shard. Tensors a shard holds but the index does
+ * resolver for shard files named in it (safetensors, or `.bin` shards of a
+ * `pytorch_model.bin.index.json`, see {@link openWeightsFile}). Validates: INDEX_INVALID,
+ * SHARD_MISSING, TENSOR_NOT_FOUND (the index names a tensor its shard lacks), DUPLICATE_TENSOR (a
+ * name in two shards), plus every check of the shard's own format. Tensors a shard holds but the index does
  * not list are ignored, as transformers' loaders do. Metadata is the first shard's `__metadata__`;
  * the index's own metadata is on `.index`. `indexSource` is closed once read.
  */
 export async function openShardedCheckpoint(indexSource: ByteSource, resolve: ShardResolver, name = indexSource.name): Promise<MultiFileCheckpoint> {
   if (indexSource.size > 100_000_000) {
-    throw new MergeLabError('INDEX_INVALID', `${indexSource.name} is ${indexSource.size} bytes, far too large for a safetensors index.`);
+    throw new MergeLabError('INDEX_INVALID', `${indexSource.name} is ${indexSource.size} bytes, far too large for a shard index.`);
   }
   let raw: Uint8Array;
   try {
@@ -180,18 +193,18 @@ export async function openShardedCheckpoint(indexSource: ByteSource, resolve: Sh
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(raw);
   } catch {
-    throw new MergeLabError('INDEX_INVALID', `${indexSource.name} is not UTF-8 text; it is not a safetensors index.`);
+    throw new MergeLabError('INDEX_INVALID', `${indexSource.name} is not UTF-8 text; it is not a shard index.`);
   }
   const { index, order } = parseShardIndex(text, indexSource.name);
   if (order.length === 0) throw new MergeLabError('INDEX_INVALID', `${indexSource.name} lists no tensors in "weight_map".`);
 
   const fileNames = [...new Set(order.map((t) => index.weight_map[t]!))];
-  const files: SafetensorsFile[] = [];
+  const files: Checkpoint[] = [];
   try {
-    for (const f of fileNames) files.push(await openSafetensors(await resolveShard(resolve, f, indexSource.name), { closeOnError: true }));
+    for (const f of fileNames) files.push(await openWeightsFile(await resolveShard(resolve, f, indexSource.name), f));
     const byFile = new Map(fileNames.map((f, i) => [f, files[i]!]));
     const where = locate(name, files);
-    const chosen = new Map<string, SafetensorsFile>();
+    const chosen = new Map<string, Checkpoint>();
     for (const t of order) {
       const file = byFile.get(index.weight_map[t]!)!;
       if (!file.info(t)) {
