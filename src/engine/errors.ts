@@ -31,6 +31,9 @@ export type ErrorCode =
   | 'PATH_NOT_FOUND'
   | 'READ_FAILED'
   | 'WRITE_FAILED'
+  // PEFT LoRA adapters (io/lora-checkpoint.ts)
+  | 'LORA_INVALID'
+  | 'LORA_NEEDS_BASE'
   // recipes and parameters
   | 'RECIPE_INVALID_YAML'
   | 'RECIPE_INVALID'

@@ -121,6 +121,11 @@ export class EngineClient {
     return opened;
   }
 
+  /** The files model `id` was opened from (a LoRA adapter dropped later is paired with its base's). */
+  modelFiles(id: string): readonly ModelFile[] | undefined {
+    return this.models.get(id);
+  }
+
   async closeModel(id: string): Promise<void> {
     this.models.delete(id);
     await this.call((r) => r.closeModel(id));

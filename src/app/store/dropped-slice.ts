@@ -7,6 +7,7 @@
 import { isEngineGone } from '../engine/failures.js';
 import { engineClient } from './engine-slice.js';
 import { toAppError } from '../demo/errors.js';
+import { pairAdapters } from '../models/lora-pairing.js';
 import { DEMO_BASE_ID } from '../recipe/demo-recipe.js';
 import type { DroppedModel, DroppedSlice, SliceCreator } from './types.js';
 
@@ -29,8 +30,12 @@ export const createDroppedSlice: SliceCreator<DroppedSlice> = (set, get) => {
       set({ source });
     },
 
-    async addModels(groups) {
-      if (groups.length === 0) return;
+    async addModels(dropped) {
+      if (dropped.length === 0) return;
+      // A LoRA adapter's folder becomes one model with its base: one dropped beside it, else the list's base.
+      const listBase = get().dropped.find((m) => m.role === 'base' && m.status === 'ready');
+      const baseFiles = listBase ? engineClient()?.modelFiles(listBase.id) : undefined;
+      const groups = await pairAdapters(dropped, listBase && baseFiles ? { name: listBase.name, files: baseFiles } : undefined);
       // The demo's models are open in the same worker under 'base' and its task ids: never reuse those.
       const s0 = get();
       const taken = new Set([...s0.dropped.map((m) => m.id), DEMO_BASE_ID, ...s0.tasks.map((t) => t.id), ...(s0.engine.demo.tasks ?? [])]);

@@ -9,7 +9,6 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { MergeLabError, combineProblems, isMergeLabError } from '../../engine/errors.js';
-import { openCheckpointPath } from '../../engine/io/node-checkpoint.js';
 import { nodeFileSink } from '../../engine/io/node-file.js';
 import { createShardedWriter } from '../../engine/io/sharded.js';
 import type { Checkpoint } from '../../engine/io/types.js';
@@ -18,12 +17,12 @@ import { outputBytes, runMerge } from '../../engine/merge/run-merge.js';
 import { createStagedOutput } from '../staged-output.js';
 import { planMerge } from '../../engine/merge/plan-merge.js';
 import { parseRecipe } from '../../engine/recipe/parse.js';
-import { RECIPE_MATHS, type RecipeMath } from '../../engine/recipe/types.js';
+import { RECIPE_MATHS, type RecipeMath, type Recipe } from '../../engine/recipe/types.js';
 import { recipeToYaml } from '../../engine/recipe/write.js';
 import { ROUTED_METHODS, findRoutedMethod } from '../../engine/routed/index.js';
 import { initNodeBackend, parseBackend } from '../node-backend.js';
 import { createProgressBar, formatBytes } from '../progress.js';
-import { resolveModelPath } from '../resolve-model.js';
+import { openModelRef, resolveModelRef, type ModelRef } from '../model-ref.js';
 import { parseByteSize } from '../size.js';
 import { usageError } from './inspect.js';
 import { mergeRouted } from './merge-routed.js';
@@ -35,7 +34,7 @@ const DEFAULT_SHARD_SIZE = 5e9;
 export const mergeCommand: Command = {
   name: 'merge',
   summary: 'Merge the checkpoints a mergekit YAML recipe names, exactly as mergekit would (twin_merging and channel_merging write their package).',
-  usage: 'merge-lab merge <recipe.yaml> --out <dir> [--backend wasm|cpu|webgpu] [--max-shard-size 5GB] [--progress | --no-progress] [--stats] [--math mergekit|float32]',
+  usage: 'merge-lab merge <recipe.yaml> --out <dir> [--backend wasm|cpu|webgpu] [--max-shard-size 5GB] [--progress | --no-progress] [--stats] [--random-seed N] [--math mergekit|float32] [--lora-merge-dtype float32|float16|bfloat16]',
   async run(argv) {
     const { positionals, values } = parseArgs({
       args: argv,
@@ -47,6 +46,8 @@ export const mergeCommand: Command = {
         'no-progress': { type: 'boolean' },
         progress: { type: 'boolean' },
         stats: { type: 'boolean' },
+        'random-seed': { type: 'string' },
+        'lora-merge-dtype': { type: 'string' },
         math: { type: 'string' },
       },
     });
@@ -56,6 +57,8 @@ export const mergeCommand: Command = {
     const outDir = path.resolve(values.out);
     const backend = parseBackend(values.backend);
     const maxShard = values['max-shard-size'] ? parseByteSize(values['max-shard-size'], '--max-shard-size') : DEFAULT_SHARD_SIZE;
+    const seed = parseRandomSeed(values['random-seed']);
+    const loraMergeDtype = parseLoraMergeDtype(values['lora-merge-dtype']);
     const math = parseMath(values.math);
 
     let text: string;
@@ -64,7 +67,8 @@ export const mergeCommand: Command = {
     } catch {
       throw new MergeLabError('PATH_NOT_FOUND', `Recipe ${positionals[0]} cannot be read. Check the path.`);
     }
-    const parsed = parseRecipe(text, path.basename(recipePath));
+    // --random-seed overrides the recipe's random_seed, as mergekit's option seeds its run.
+    const parsed = withRandomSeed(parseRecipe(text, path.basename(recipePath)), seed);
     // --math overrides the recipe's math: key (16-bit recipes: mergekit's rounding, or float32).
     const recipe = math ? { ...parsed, math } : parsed;
     // Warnings are shown once the recipe is known to be mergeable: a failure prints its one line only.
@@ -85,13 +89,22 @@ export const mergeCommand: Command = {
     let baseDir: string | undefined;
     try {
       for (const name of names) {
-        const where = resolveModelPath(name, path.dirname(recipePath));
-        if (!where) {
+        // "base+adapter" (or an adapter folder alone) opens the base with the PEFT LoRA applied.
+        let ref: ModelRef | undefined;
+        try {
+          ref = await resolveModelRef(name, path.dirname(recipePath));
+        } catch (e) {
+          if (!isMergeLabError(e)) throw e;
+          failures.set(name, e);
+          continue;
+        }
+        if (!ref) {
           failures.set(name, new MergeLabError('PATH_NOT_FOUND', `Model "${name}" was not found (looked in ${process.cwd()} and ${path.dirname(recipePath)}). Check the path in the recipe.`));
           continue;
         }
+        const where = ref.path;
         try {
-          checkpoints.set(name, await openCheckpointPath(where));
+          checkpoints.set(name, await openModelRef(ref, loraMergeDtype !== undefined ? { loraMergeDtype } : {}));
         } catch (e) {
           if (!isMergeLabError(e)) throw e;
           failures.set(name, new MergeLabError(e.code, `Model "${name}": ${e.message}`));
@@ -175,6 +188,25 @@ export const mergeCommand: Command = {
     }
   },
 };
+
+/** `--random-seed N`: a non-negative integer, or undefined when not given. */
+function parseRandomSeed(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n)) throw new MergeLabError('PARAMETER_INVALID', `--random-seed must be a non-negative integer, got "${text}".`);
+  return n;
+}
+
+function withRandomSeed(recipe: Recipe, seed: number | undefined): Recipe {
+  return seed === undefined ? recipe : { ...recipe, randomSeed: seed };
+}
+
+/** `--lora-merge-dtype`: mergekit's lora_merge_dtype, the dtype LoRA adapters are applied in. */
+function parseLoraMergeDtype(text: string | undefined): string | undefined {
+  if (text === undefined) return undefined;
+  if (!['float32', 'float16', 'bfloat16'].includes(text)) throw new MergeLabError('PARAMETER_INVALID', `--lora-merge-dtype must be float32, float16 or bfloat16, got "${text}".`);
+  return text;
+}
 
 /** UNKNOWN_METHOD's message over every method a recipe may name, the routed ones included. */
 function unknownMethod(id: string): string {

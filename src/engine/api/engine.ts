@@ -5,7 +5,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { chooseBackend, currentBackend, type BackendChoice, type BackendInfo } from '../backend.js';
 import { MergeLabError, combineProblems, isMergeLabError } from '../errors.js';
-import { blobSource, memorySink, openCheckpointFiles, type Checkpoint } from '../io/index.js';
+import { blobSource, memorySink, type Checkpoint } from '../io/index.js';
+import { openModelFiles } from '../io/lora-files.js';
 import { createSafetensorsWriter } from '../io/safetensors-writer.js';
 import { planMerge } from '../merge/plan-merge.js';
 import type { CancelToken, MergeProgress } from '../merge/progress.js';
@@ -173,7 +174,8 @@ export function createEngine(host: EngineHost = {}): EngineApi {
       return currentBackend();
     },
     async openModel(id, files: readonly ModelFile[]) {
-      const checkpoint = await openCheckpointFiles(files.map((f) => ({ name: f.path, source: blobSource(f.blob, f.path) })));
+      // A model, or a LoRA adapter's folder together with its base's files (lora-files.ts).
+      const checkpoint = await openModelFiles(files.map((f) => ({ name: f.path, source: blobSource(f.blob, f.path) })));
       const tensors = checkpoint.tensorNames.map((name) => {
         const info = checkpoint.info(name)!;
         return { name, dtype: info.dtype, shape: [...info.shape] };
