@@ -131,7 +131,7 @@ def merge_like_peft(base, cfg, adapter, load_dtype):
 
 
 def main():
-    for sub in ("base-bf16", "adapter", "adapter-extra", "expected"):  # README.md stays
+    for sub in ("base-bf16", "adapter", "adapter-bin", "adapter-extra", "expected"):  # README.md stays
         shutil.rmtree(OUT / sub, ignore_errors=True)
     base32 = load_file(str(MODELS / "base" / "model.safetensors"))
     config = json.loads((MODELS / "base" / "config.json").read_text())
@@ -151,6 +151,10 @@ def main():
             ad_a[f"{key}.lora_B.weight"] = randn(8, 2)
     save(ad_a, OUT / "adapter" / "adapter_model.safetensors")
     write_json(OUT / "adapter" / "adapter_config.json", cfg_a)
+    # adapter-bin/: the same adapter as peft wrote it before safetensors (torch.save, zip format).
+    (OUT / "adapter-bin").mkdir(parents=True)
+    torch.save({k: v.contiguous() for k, v in ad_a.items()}, str(OUT / "adapter-bin" / "adapter_model.bin"))
+    write_json(OUT / "adapter-bin" / "adapter_config.json", cfg_a)
 
     # adapter-extra/: rsLoRA, a rank and an alpha pattern, LoRA on the embedding, lm_head in
     # modules_to_save, stored in bfloat16.

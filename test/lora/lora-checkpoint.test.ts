@@ -65,6 +65,18 @@ describe('LoRA applied as peft merges it (torch reference)', () => {
     });
   }
 
+  it('adapter_model.bin (torch.save, read without running its pickle) gives the same model', async () => {
+    const want = await openCheckpointPath(path.join(FIX, 'expected', 'f32-adapter'));
+    const node = await openLoraPaths(BASE_F32, path.join(FIX, 'adapter-bin'));
+    const dropped = await openModelFiles([...listed(BASE_F32, 'base'), ...listed(path.join(FIX, 'adapter-bin'), 'adapter-bin')]);
+    try {
+      await expectSameTensors(node, want, 'F32');
+      await expectSameTensors(dropped, want, 'F32');
+    } finally {
+      await Promise.all([node.close(), dropped.close(), want.close()]);
+    }
+  });
+
   it('changes what the adapter targets and nothing else', async () => {
     const base = await openCheckpointPath(BASE_F32);
     const got = await openLoraPaths(BASE_F32, path.join(FIX, 'adapter'));
@@ -103,9 +115,12 @@ describe('the dtype the base is loaded in (transformers 5, dtype="auto")', () =>
   });
 });
 
-/** The files of a folder as dropped: paths relative to `prefix`'s parent. */
+/**
+ * The files of a folder as dropped: paths relative to `prefix`'s parent. The bytes are copied out
+ * of Node's Buffer, whose slice() is a view: memorySource's reads would alias the file's bytes.
+ */
 function listed(dir: string, prefix: string): { name: string; source: ReturnType<typeof memorySource> }[] {
-  return readdirSync(dir).map((f) => ({ name: `${prefix}/${f}`, source: memorySource(`${prefix}/${f}`, readFileSync(path.join(dir, f))) }));
+  return readdirSync(dir).map((f) => ({ name: `${prefix}/${f}`, source: memorySource(`${prefix}/${f}`, new Uint8Array(readFileSync(path.join(dir, f)))) }));
 }
 
 function group(dir: string, name: string): { name: string; files: { path: string; blob: Blob }[] } {
