@@ -1,11 +1,14 @@
 /**
- * mergekit's outputs for 16-bit recipes (test/fixtures/mergekit-half/, made by
- * scripts/mergekit-half-fixtures.py with mergekit's real pipeline), and our merge of the same
- * recipe in this process, on whatever tfjs backend is current, as the bytes each would write.
+ * Recipe fixtures made with mergekit's real pipeline (a folder per case: recipe.yml and
+ * expected.safetensors, or expected-error.txt): 16-bit recipes (test/fixtures/mergekit-half/,
+ * scripts/mergekit-half-fixtures.py) and which tensors get written when checkpoints differ
+ * (test/fixtures/mergekit-tensors/, scripts/mergekit-tensor-fixtures.py). Our merge of the same
+ * recipe runs in this process, on whatever tfjs backend is current, as the bytes `merge` writes.
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { combineProblems } from '../../src/engine/errors.js';
 import { encodeFromFloat32 } from '../../src/engine/io/dtypes.js';
 import { openCheckpointPath } from '../../src/engine/io/node-checkpoint.js';
 import type { Checkpoint, DType } from '../../src/engine/io/types.js';
@@ -15,11 +18,17 @@ import { runMerge } from '../../src/engine/merge/run-merge.js';
 import { parseRecipe } from '../../src/engine/recipe/parse.js';
 
 export const HALF_FIXTURES = fileURLToPath(new URL('../fixtures/mergekit-half/', import.meta.url));
+export const TENSOR_FIXTURES = fileURLToPath(new URL('../fixtures/mergekit-tensors/', import.meta.url));
 
-export const HALF_CASES: readonly string[] = readdirSync(HALF_FIXTURES, { withFileTypes: true })
-  .filter((d) => d.isDirectory() && d.name !== 'models')
-  .map((d) => d.name)
-  .sort();
+/** The case folders under a fixture root. */
+export function fixtureCases(root: string): string[] {
+  return readdirSync(root, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && d.name !== 'models')
+    .map((d) => d.name)
+    .sort();
+}
+
+export const HALF_CASES: readonly string[] = fixtureCases(HALF_FIXTURES);
 
 export interface WrittenTensor {
   readonly dtype: DType;
@@ -27,9 +36,9 @@ export interface WrittenTensor {
   readonly bytes: Uint8Array;
 }
 
-/** What mergekit wrote for `name`. */
-export async function expectedTensors(name: string): Promise<Map<string, WrittenTensor>> {
-  const ckpt = await openCheckpointPath(path.join(HALF_FIXTURES, name, 'expected.safetensors'));
+/** What mergekit wrote for case `name` (under `root`). */
+export async function expectedTensors(name: string, root = HALF_FIXTURES): Promise<Map<string, WrittenTensor>> {
+  const ckpt = await openCheckpointPath(path.join(root, name, 'expected.safetensors'));
   try {
     const out = new Map<string, WrittenTensor>();
     for (const t of ckpt.tensorNames) {
@@ -43,8 +52,8 @@ export async function expectedTensors(name: string): Promise<Map<string, Written
 }
 
 /** Our merge of `name`'s recipe (optionally edited first), as the bytes `merge` would write. */
-export async function mergedTensors(name: string, edit: (recipe: string) => string = (r) => r): Promise<Map<string, WrittenTensor>> {
-  const dir = path.join(HALF_FIXTURES, name);
+export async function mergedTensors(name: string, edit: (recipe: string) => string = (r) => r, root = HALF_FIXTURES): Promise<Map<string, WrittenTensor>> {
+  const dir = path.join(root, name);
   const text = edit(readFileSync(path.join(dir, 'recipe.yml'), 'utf8'));
   const recipe = parseRecipe(text, `${name}/recipe.yml`);
   const checkpoints = new Map<string, Checkpoint>();
@@ -55,7 +64,7 @@ export async function mergedTensors(name: string, edit: (recipe: string) => stri
     const configPath = path.resolve(dir, recipe.baseModel ?? recipe.models[0]!.model, 'config.json');
     const config = JSON.parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>;
     const { plan, problems } = planMerge({ recipe, methods: METHODS, checkpoints, config });
-    if (!plan) throw new Error(problems.map((p) => p.message).join('\n'));
+    if (!plan) throw problems.length === 1 ? problems[0]! : combineProblems(problems);
     const out = new Map<string, WrittenTensor>();
     await runMerge({
       plan,

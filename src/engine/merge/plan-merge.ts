@@ -12,6 +12,7 @@ import { countLayers, layerPosition, lookupParameter } from '../recipe/resolve.j
 import type { Recipe, RecipeDtype } from '../recipe/types.js';
 import type { MergePlanToRun, PlannedTensor } from './run-merge.js';
 import { DEFAULT_RANDOM_SEED } from './seed.js';
+import { architectureFor, type Architecture, type WeightSpec } from './architecture.js';
 
 export interface PlanMergeInput {
   readonly recipe: Recipe;
@@ -82,13 +83,33 @@ export function planMerge(input: PlanMergeInput): PlanMergeResult {
   const skippedNonFloat: string[] = [];
 
   const opened = entries.filter((e) => checkpoints.has(e.model));
-  const outputNames = outputTensorNames(reference, opened.map((e) => checkpoints.get(e.model)!), warnings);
-  for (const name of outputNames) {
-    const info = reference.info(name) ?? reference.info(tiedSource(reference, name)!)!;
+  const arch = architectureFor(input.config, reference.tensorNames, opened.map((e) => checkpoints.get(e.model)!).filter((c) => c !== reference).map((c) => c.tensorNames));
+  const outputNames = new Set<string>();
+  const leftOut: string[] = [];
+  for (const weight of arch.weights) {
+    const name = weight.name;
+    const holders = opened.filter((e) => checkpoints.get(e.model)!.info(name));
+    // mergekit skips an optional weight that no model stores under its own name.
+    if (weight.optional && holders.length === 0) continue;
+    // Each model's tensor: its own, else the one it is tied to (a head tied to the embedding).
+    const sources = new Map<string, string>();
+    for (const e of opened) {
+      const ckpt = checkpoints.get(e.model)!;
+      const source = ckpt.info(name) ? name : weight.tiedNames?.find((t) => ckpt.info(t));
+      if (source) sources.set(e.model, source);
+    }
+    const refEntry = opened.find((e) => checkpoints.get(e.model) === reference);
+    const info = (refEntry && sources.has(refEntry.model) ? reference.info(sources.get(refEntry.model)!) : undefined) ?? checkpoints.get(holders[0]?.model ?? '')?.info(name);
+    if (!info) {
+      problems.add('TENSOR_MISSING', `${refEntry ? `Model "${refEntry.model}"` : 'The reference model'} has no tensor ${name}, which the ${archLabel(arch)} requires; all models must come from the same architecture.`, name);
+      continue;
+    }
     if (!FLOAT_DTYPES.includes(info.dtype)) {
       skippedNonFloat.push(`${name} (${info.dtype})`);
       continue;
     }
+    outputNames.add(name);
+    for (const source of sources.values()) outputNames.add(source);
     const t = layerPosition(name, numLayers);
     const global: Record<string, ParamValue | undefined> = {};
     for (const spec of globalSpecs) {
@@ -98,17 +119,36 @@ export function planMerge(input: PlanMergeInput): PlanMergeResult {
       }
       global[spec.name] = checkValue(spec, v, undefined, name, problems);
     }
-    const models: { model: string; isBase: boolean; params: Record<string, ParamValue | undefined>; source?: string }[] = [];
+    const shapes = new Map<string, readonly number[]>();
+    for (const e of opened) {
+      const source = sources.get(e.model);
+      if (source) shapes.set(e.model, checkpoints.get(e.model)!.info(source)!.shape);
+    }
+    const cut = embedBlocks(method, weight, info.shape, shapes, opened, warnings, name);
+    if (cut && 'problem' in cut) {
+      problems.add('SHAPE_MISMATCH', cut.problem, name);
+      continue;
+    }
+    const blocks = cut;
+    const outShape = blocks?.shape ?? info.shape;
+    const models: { model: string; isBase: boolean; params: Record<string, ParamValue | undefined>; source?: string; block?: readonly [number, number] }[] = [];
     for (const e of opened) {
       const ckpt = checkpoints.get(e.model)!;
-      const tied = ckpt.info(name) ? undefined : tiedSource(ckpt, name);
-      const other = ckpt.info(tied ?? name);
-      if (tied) warnings.push(`Model "${e.model}" has no ${name}; its tied ${tied} is used instead, as mergekit does.`);
-      if (!other) {
-        problems.add('TENSOR_MISSING', `Model "${e.model}" has no tensor ${name}, which ${recipe.baseModel !== undefined ? 'the base model' : `"${recipe.models[0]!.model}"`} has; all models must come from the same architecture.`, name);
+      const source = sources.get(e.model);
+      if (!source) {
+        // An optional tensor is merged from the models that have it, but the base must be one of them
+        // when the method reads task vectors against it.
+        if (weight.optional && !(e.isBase && method.base === 'required')) {
+          leftOut.push(`"${e.model}" from ${name}`);
+          continue;
+        }
+        problems.add('TENSOR_MISSING', `Model "${e.model}" has no tensor ${name}, which the ${archLabel(arch)} ${weight.optional ? `needs from the base model for ${method.id}` : 'requires'}; all models must come from the same architecture.`, name);
         continue;
       }
-      if (other.shape.join(',') !== info.shape.join(',')) {
+      if (source !== name) warnings.push(`Model "${e.model}" has no ${name}; its tied ${source} is used instead, as mergekit does.`);
+      const other = ckpt.info(source)!;
+      const block = blocks?.take.get(e.model);
+      if (!block && other.shape.join(',') !== outShape.join(',')) {
         const msg = `tensor ${name} of model "${e.model}" has shape [${other.shape.join(', ')}], the reference model's has [${info.shape.join(', ')}]`;
         if (method.shapeMismatch === 'skip' && !e.isBase) {
           warnings.push(`${msg}: that model is left out of this tensor, as mergekit does.`);
@@ -130,22 +170,21 @@ export function planMerge(input: PlanMergeInput): PlanMergeResult {
         // A value set once for all models is reported once, as the setting it is.
         params[spec.name] = used ? checkValue(spec, v, own === undefined ? undefined : e.model, name, problems) : v;
       }
-      models.push({ model: e.model, isBase: e.isBase, params, ...(tied ? { source: tied } : {}) });
+      models.push({ model: e.model, isBase: e.isBase, params, ...(source !== name ? { source } : {}), ...(block ? { block } : {}) });
     }
     if (method.validateTensor) {
       for (const p of method.validateTensor({ tensorName: name, shape: info.shape, models, global })) problems.add(p.code, p.message, name);
     }
     const outDtype = recipe.outDtype ? RECIPE_TO_DTYPE[recipe.outDtype] : recipe.dtype ? RECIPE_TO_DTYPE[recipe.dtype] : info.dtype;
     const workDtype = recipe.dtype ? RECIPE_TO_DTYPE[recipe.dtype] : storedWorkDtype(method, models.map((m) => ({ isBase: m.isBase, dtype: checkpoints.get(m.model)!.info(m.source ?? name)!.dtype })));
-    tensors.push({ name, shape: [...info.shape], outDtype, ...(workDtype && workDtype !== 'F32' && workDtype !== 'F64' ? { workDtype } : {}), global, models });
+    tensors.push({ name, shape: [...outShape], outDtype, ...(workDtype && workDtype !== 'F32' && workDtype !== 'F64' ? { workDtype } : {}), global, models });
   }
 
   if (skippedNonFloat.length) warnings.push(`${skippedNonFloat.length} non-float tensor(s) are not merged and not written: ${skippedNonFloat.slice(0, EXAMPLES).join(', ')}${skippedNonFloat.length > EXAMPLES ? ', …' : ''}.`);
-  for (const e of opened) {
-    const ckpt = checkpoints.get(e.model)!;
-    if (ckpt === reference) continue;
-    const extra = ckpt.tensorNames.filter((n) => !outputNames.includes(n));
-    if (extra.length) warnings.push(`Model "${e.model}" has ${extra.length} tensor(s) the reference model lacks (e.g. ${extra[0]}); they are ignored.`);
+  if (leftOut.length) warnings.push(`Tensors the ${archLabel(arch)} marks optional are merged from the models that have them: ${leftOut.slice(0, EXAMPLES).join(', ')}${leftOut.length > EXAMPLES ? ', …' : ''} left out.`);
+  const unwritten = [...new Set(opened.flatMap((e) => checkpoints.get(e.model)!.tensorNames.filter((n) => !outputNames.has(n))))];
+  if (unwritten.length) {
+    warnings.push(`${unwritten.length} tensor(s) are not part of the ${archLabel(arch)} and are not written, as mergekit leaves them out: ${unwritten.slice(0, EXAMPLES).join(', ')}${unwritten.length > EXAMPLES ? ', …' : ''}.`);
   }
   if (tensors.length === 0 && problems.size === 0) problems.add('NO_CHECKPOINT', `The reference model "${reference.name}" has no float tensors to merge.`);
   if (problems.size > 0) return { warnings, problems: problems.list(reference.tensorNames.length - skippedNonFloat.length) };
@@ -164,27 +203,44 @@ function storedWorkDtype(method: MergeMethod, models: readonly { isBase: boolean
   return first !== undefined && models.every((m) => m.dtype === first) ? first : undefined;
 }
 
-/**
- * Output heads that models with tied embeddings do not store: mergekit reads the embedding matrix
- * in their place (its architecture files' `tied_names`).
- */
-const TIED_NAMES: Readonly<Record<string, readonly string[]>> = {
-  'lm_head.weight': ['model.embed_tokens.weight', 'transformer.wte.weight', 'model.decoder.embed_tokens.weight', 'embed_tokens.weight'],
-};
-
-function tiedSource(ckpt: Checkpoint, name: string): string | undefined {
-  return TIED_NAMES[name]?.find((alias) => ckpt.info(alias) !== undefined);
+function archLabel(arch: Architecture): string {
+  return arch.name === 'inferred' ? 'architecture inferred from the checkpoints (config.json names none mergekit defines)' : `${arch.name} architecture (as mergekit defines it)`;
 }
 
-/** The reference model's tensors, plus a tied head that only some of the other models store. */
-function outputTensorNames(reference: Checkpoint, all: readonly Checkpoint[], warnings: string[]): string[] {
-  const names = [...reference.tensorNames];
-  for (const head of Object.keys(TIED_NAMES)) {
-    if (reference.info(head) || !tiedSource(reference, head) || !all.some((c) => c.info(head))) continue;
-    names.push(head);
-    warnings.push(`The reference model has no ${head} (tied embeddings) but other models do: it is merged, as mergekit does.`);
+/**
+ * Embeddings whose vocabularies differ, merged on a common block as mergekit merges them: the
+ * task-vector methods cut every model's matrix to the base's rows and columns (a smaller one is an
+ * error, where mergekit fails); linear, slerp and model_stock cut all to the smallest rows and columns.
+ * Undefined when the shapes agree or the tensor is no 2-D embedding.
+ */
+function embedBlocks(
+  method: MergeMethod,
+  weight: WeightSpec,
+  refShape: readonly number[],
+  shapes: ReadonlyMap<string, readonly number[]>,
+  opened: readonly { model: string; isBase: boolean }[],
+  warnings: string[],
+  name: string,
+): { shape: readonly [number, number]; take: Map<string, readonly [number, number]> } | { problem: string } | undefined {
+  const all = [...shapes.values()];
+  if (!weight.isEmbed || all.every((s) => s.join(',') === refShape.join(',')) || !all.every((s) => s.length === 2)) return undefined;
+  let shape: readonly [number, number];
+  if (method.taskVectors) {
+    const base = opened.find((e) => e.isBase);
+    const b = base && shapes.get(base.model);
+    if (!b) return undefined;
+    shape = [b[0]!, b[1]!];
+    const small = [...shapes].find(([, s]) => s[0]! < shape[0] || s[1]! < shape[1]);
+    if (small) {
+      // mergekit cuts to the base's size and then fails subtracting a smaller matrix.
+      return { problem: `tensor ${name} of model "${small[0]}" has shape [${small[1].join(', ')}], smaller than the base's [${shape.join(', ')}]: ${method.id} takes each model's block of the base's size (as mergekit does), and this one has none. Use a base with the smaller vocabulary, or linear/slerp/model_stock (which merge the common block).` };
+    }
+    for (const [model, s] of shapes) if (s.join(',') !== shape.join(',')) warnings.push(`Using the [${shape.join(', ')}] block of "${model}"'s ${name} [${s.join(', ')}] (the base's size), as mergekit does.`);
+  } else {
+    shape = [Math.min(...all.map((s) => s[0]!)), Math.min(...all.map((s) => s[1]!))];
+    warnings.push(`The models' ${name} differ in size: their common [${shape.join(', ')}] block is merged, as mergekit does.`);
   }
-  return names;
+  return { shape, take: new Map([...shapes.keys()].map((m) => [m, shape])) };
 }
 
 /** Warns about parameters the method does not read, as mergekit silently ignores them. */

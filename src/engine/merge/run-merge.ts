@@ -34,6 +34,8 @@ export interface PlannedTensor {
     readonly params: Params;
     /** The tensor to read from this model when it is stored under a tied name (lm_head → embeddings). */
     readonly source?: string;
+    /** Rows and columns of the top-left block to take of this model's 2-D tensor (embeddings of another vocabulary size). */
+    readonly block?: readonly [number, number];
   }[];
 }
 
@@ -105,10 +107,20 @@ async function readInputs(spec: PlannedTensor, checkpoints: ReadonlyMap<string, 
     const ckpt = checkpoints.get(m.model);
     if (!ckpt) throw new MergeLabError('INTERNAL', `Model "${m.model}" was planned but not opened.`);
     const name = m.source ?? spec.name;
-    const values = await ckpt.readFloat32(name);
-    const stored = ckpt.info(name)?.dtype;
+    const info = ckpt.info(name);
+    const full = await ckpt.readFloat32(name);
+    const values = m.block && info ? topLeft(full, info.shape[1]!, m.block) : full;
+    const stored = info?.dtype;
     out.push(spec.workDtype && stored !== spec.workDtype ? decodeToFloat32(spec.workDtype, encodeFromFloat32(spec.workDtype, values), true) : values);
   }
+  return out;
+}
+
+/** The first `rows` rows and `cols` columns of a row-major matrix `cols0` wide. */
+function topLeft(values: Float32Array, cols0: number, [rows, cols]: readonly [number, number]): Float32Array {
+  if (cols === cols0) return values.subarray(0, rows * cols);
+  const out = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) out.set(values.subarray(r * cols0, r * cols0 + cols), r * cols);
   return out;
 }
 
