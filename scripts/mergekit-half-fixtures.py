@@ -46,12 +46,16 @@ def finetune(base, seed, scale):
     return {k: v + torch.randn(v.shape, generator=g) * scale for k, v in base.items()}
 
 
-def save(name, tensors, dtype=torch.float32):
+# mergekit's tests/common.py make_picogranite: the Llama tensors (no biases by default).
+GRANITE = dict(CFG, architectures=['GraniteForCausalLM'], model_type='granite', num_attention_heads=2, num_key_value_heads=2)
+
+
+def save(name, tensors, dtype=torch.float32, config=CFG):
     d = os.path.join(MODELS, name)
     os.makedirs(d, exist_ok=True)
     save_file({k: v.to(dtype).contiguous() for k, v in tensors.items()}, os.path.join(d, 'model.safetensors'), metadata={'format': 'pt'})
     with open(os.path.join(d, 'config.json'), 'w') as f:
-        json.dump(dict(CFG, torch_dtype=str(dtype).replace('torch.', '')), f, indent=2)
+        json.dump(dict(config, torch_dtype=str(dtype).replace('torch.', '')), f, indent=2)
 
 
 def two(method, a, b, dtype='bfloat16', base=None, params=None):
@@ -72,6 +76,8 @@ CASES = {
     'basic_ties': two('ties', 'model_a', 'model_b', base='model_c', params={'density': 0.3}),
     'basic_model_stock': two('model_stock', 'model_b', 'model_c', base='model_a'),
     'basic_model_stock_filter_wise': two('model_stock', 'model_b', 'model_c', base='model_a', params={'filter_wise': True}),
+    'basic_granite_linear': two('linear', 'granite_a', 'granite_b'),
+    'basic_granite_slerp': dict(two('slerp', 'granite_a', 'granite_b', base='granite_a'), parameters={'t': 0.5}),
     # mergekit's examples/*.yml, model names replaced by the checkpoints here.
     'example_linear': {'models': [{'model': '../models/model_a', 'parameters': {'weight': 1.0}},
                                   {'model': '../models/model_b', 'parameters': {'weight': 0.3}},
@@ -139,6 +145,8 @@ def main():
     fa, fb, fc = finetune(c, 11, 2e-3), finetune(c, 12, 2e-3), finetune(c, 13, 1e-3)
     for name, t in [('model_a', a), ('model_b', b), ('model_c', c), ('ft_a', fa), ('ft_b', fb), ('ft_c', fc)]:
         save(name, t)
+    save('granite_a', random_init(4), config=GRANITE)
+    save('granite_b', random_init(5), config=GRANITE)
     for name, t in [('model_c', c), ('ft_a', fa), ('ft_b', fb)]:
         save(name + '_bf16', t, torch.bfloat16)
         save(name + '_fp16', t, torch.float16)
