@@ -13,7 +13,7 @@ export function exposeEngine(engine: EngineApi, endpoint?: Comlink.Endpoint): vo
     async merge(jobId, recipeYaml, options, onProgress) {
       try {
         const r = await engine.merge(jobId, recipeYaml, options, onProgress);
-        return Comlink.transfer(r, [r.bytes.buffer as ArrayBuffer]);
+        return Comlink.transfer(r, [...new Set([r.bytes.buffer as ArrayBuffer, ...r.folder.map((f) => f.bytes.buffer as ArrayBuffer)])]);
       } finally {
         // The callback arrives as a comlink proxy holding a MessagePort: free it with the job.
         (onProgress as Partial<Comlink.Remote<unknown>> | undefined)?.[Comlink.releaseProxy]?.();

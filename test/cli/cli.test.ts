@@ -1,6 +1,7 @@
 /**
  * Happy paths of the `merge-lab` command line, end to end on tiny checkpoints: what `merge`
- * writes (model, recipe, config, metadata, shards), `inspect` and `diff` on the results,
+ * writes (model, recipe, config, model card, metadata, shards; the folder's tokenizer and config
+ * rules are in model-folder.test.ts), `inspect` and `diff` on the results,
  * `--help`, byte-for-byte determinism (also for seeded DARE masks, and across backends), model
  * paths relative to the recipe's folder from another cwd, and a shape mismatch that ties skips
  * with a warning. CLI runs are started once, shared through memoized promises, and run a few at a
@@ -79,14 +80,21 @@ function expectOk(expect: ExpectStatic, r: CliResult): void {
 
 
 const bytes = (rel: string) => readFileSync(ws.path(rel));
+/** What a merge of the tiny models (a config.json, no tokenizer) writes, sorted. */
+const FOLDER = ['README.md', 'config.json', 'merge-recipe.yml', 'mergekit_config.yml', 'model.safetensors'];
 
 describe.concurrent('merge-lab merge', () => {
-  it('ties of three tiny models writes model.safetensors, merge-recipe.yml and the base config.json', async ({ expect }) => {
+  it('ties of three tiny models writes model.safetensors, merge-recipe.yml, mergekit_config.yml, a model card and the base config.json', async ({ expect }) => {
     const r = await runs.ties();
     expectOk(expect, r);
     expect(r.stderr).toContain(`merge-lab: wrote ${TINY_TENSORS.length} tensors`);
-    expect(listFiles(ws.path('out/ties'))).toEqual(['config.json', 'merge-recipe.yml', 'model.safetensors']);
-    expect(bytes('out/ties/config.json')).toEqual(bytes('base/config.json'));
+    expect(listFiles(ws.path('out/ties'))).toEqual(FOLDER);
+    // The base's config with the recipe's dtype, keys sorted as transformers writes them.
+    expect(JSON.parse(readFileSync(ws.path('out/ties/config.json'), 'utf8'))).toEqual({ ...TINY_CONFIG, dtype: 'float32' });
+    expect(readFileSync(ws.path('out/ties/mergekit_config.yml'), 'utf8')).toBe(readFileSync(ws.path('ties.yaml'), 'utf8'));
+    expect(readFileSync(ws.path('out/ties/README.md'), 'utf8')).toContain('- Method: TIES (`ties`');
+    // The tiny base has no tokenizer: said once.
+    expect(r.stderr.match(/has no tokenizer files/g)).toHaveLength(1);
     const recipeText = readFileSync(ws.path('out/ties/merge-recipe.yml'), 'utf8');
     expect(recipeText).toMatch(/merge_method: ties/);
     await withCheckpoint(ws.path('out/ties/model.safetensors'), async (c) => {
@@ -131,7 +139,7 @@ describe.concurrent('merge-lab merge', () => {
     const shards = files.filter((f) => /^model-\d{5}-of-\d{5}\.safetensors$/.test(f));
     expect(shards.length).toBeGreaterThan(1);
     expect(shards.every((f) => f.endsWith(`-of-${String(shards.length).padStart(5, '0')}.safetensors`))).toBe(true);
-    expect(files.sort()).toEqual(['config.json', 'merge-recipe.yml', ...shards, 'model.safetensors.index.json'].sort());
+    expect(files.sort()).toEqual([...FOLDER.filter((f) => f !== 'model.safetensors'), ...shards, 'model.safetensors.index.json'].sort());
     const index = JSON.parse(readFileSync(ws.path('out/big-sharded/model.safetensors.index.json'), 'utf8')) as { weight_map: Record<string, string>; metadata: { total_size: number } };
     expect(Object.keys(index.weight_map)).toEqual(BIG_TENSORS.map((t) => t.name));
     expect(new Set(Object.values(index.weight_map))).toEqual(new Set(shards));
@@ -163,7 +171,7 @@ describe.concurrent('merge-lab merge', () => {
     const [a, b] = await Promise.all([runs.bigSharded(), runs.bigSingle()]);
     expectOk(expect, a);
     expectOk(expect, b);
-    expect(listFiles(ws.path('out/big-single'))).toEqual(['config.json', 'merge-recipe.yml', 'model.safetensors']);
+    expect(listFiles(ws.path('out/big-single'))).toEqual(FOLDER);
     const r = await runCliAsync(['diff', ws.path('out/big-sharded'), ws.path('out/big-single/model.safetensors'), '--tolerance', '0']);
     expectOk(expect, r);
     expect(r.stdout).toContain('overall max |a-b| = 0.000e+0');
@@ -234,7 +242,7 @@ describe.concurrent('merge-lab merge', () => {
     expect(recipe.startsWith('..')).toBe(true);
     const r = await runCliAsync(['merge', recipe, '--out', 'merged', '--backend', 'cpu', '--no-progress'], { cwd });
     expectOk(expect, r);
-    expect(listFiles(path.join(cwd, 'merged'))).toEqual(['config.json', 'merge-recipe.yml', 'model.safetensors']);
+    expect(listFiles(path.join(cwd, 'merged'))).toEqual(FOLDER);
     const first = await runs.ties();
     expectOk(expect, first);
     expect(readFileSync(path.join(cwd, 'merged', 'model.safetensors')).equals(bytes('out/ties/model.safetensors'))).toBe(true);

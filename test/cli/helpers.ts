@@ -214,9 +214,9 @@ export interface FailureExpectation {
   readonly scratch?: string;
 }
 
-/** What a merge writes: a model (single or sharded), or a routed method's package, and the recipe and config. */
+/** What a merge writes: a model (single or sharded) with the rest of its folder, or a routed method's package, and the recipe and config. */
 const OUTPUT_FILE =
-  /(^|\/)(model[^/]*\.safetensors|model\.safetensors\.index\.json|merge-recipe\.yml|config\.json|twin\.json|shared\.safetensors|exclusive\.safetensors|router\.safetensors|channel\.json|groups\.safetensors|index\.safetensors)$/;
+  /(^|\/)(model[^/]*\.safetensors|model\.safetensors\.index\.json|merge-recipe\.yml|mergekit_config\.yml|README\.md|config\.json|tokenizer(_config)?\.json|tokenizer\.model|special_tokens_map\.json|chat_template\.(jinja|json)|twin\.json|shared\.safetensors|exclusive\.safetensors|router\.safetensors|channel\.json|groups\.safetensors|index\.safetensors)$/;
 
 /**
  * Everything wrong with `r` as a clean failure, as readable sentences ([] when it is clean):
@@ -227,7 +227,7 @@ const OUTPUT_FILE =
  * - that line names every culprit;
  * - no stack trace and no "internal error" on stderr or stdout;
  * - the --out folder holds no merged file (model*.safetensors, the index, merge-recipe.yml,
- *   config.json, a routed package's files) and no *.partial* file; if it did not exist before, it does not exist after;
+ *   mergekit_config.yml, README.md, config.json, tokenizer files, a routed package's files) and no *.partial* file; if it did not exist before, it does not exist after;
  *   if it did, its files are exactly as before.
  */
 export function failureProblems(r: CliResult, x: FailureExpectation): string[] {

@@ -244,6 +244,11 @@ export class LabPage {
     return this.mergePanel().getByRole('link', { name: 'Download merged weights' });
   }
 
+  /** The merged model's whole folder as a zip (after a merge). */
+  downloadModelButton(): Locator {
+    return this.job().getByRole('button', { name: 'Download merged model', exact: true });
+  }
+
   /** The finished merge's recipe (merge-recipe.yml of the job), inside the job's area. */
   downloadRecipeLink(): Locator {
     return this.job().getByRole('link', { name: 'Download recipe' });

@@ -99,8 +99,11 @@ random_seed: 9
     expect(parseRecipe(recipeToYaml(r)).layerRange).toEqual([0, 4]);
   });
   it('warns about keys it ignores', () => {
-    const r = parseRecipe(`models:\n  - model: a\nmerge_method: linear\ntokenizer_source: base\nmerge_mehtod: x\n`, 'w.yml');
-    expect(r.warnings!.join('\n')).toMatch(/tokenizer_source/);
+    // name changes nothing that is written; tokenizer_source is read (output/tokenizer.ts), not ignored.
+    const r = parseRecipe(`models:\n  - model: a\nmerge_method: linear\ntokenizer_source: base\nname: mine\nmerge_mehtod: x\n`, 'w.yml');
+    expect(r.warnings!.join('\n')).toMatch(/"name" is ignored/);
+    expect(r.warnings!.join('\n')).not.toMatch(/tokenizer_source/);
+    expect(r.tokenizerSource).toBe('base');
     expect(r.warnings!.join('\n')).toMatch(/"merge_mehtod" is not a mergekit recipe key.*merge_method/);
   });
 });

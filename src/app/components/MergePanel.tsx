@@ -23,7 +23,9 @@ import { RoutedScore } from '../routed/RoutedScore.js';
 import { findRoutedMethod } from '../routed/methods.js';
 import { MethodSelect } from './MethodsPanel.js';
 import { useLabStore } from '../store/index.js';
-import type { AppError, JobState } from '../store/types.js';
+import type { AppError, JobResult, JobState } from '../store/types.js';
+import { downloadModelZip, saveModelFolder } from '../engine/outputs.js';
+import { directoryPicker } from '../engine/model-folder.js';
 
 /** performance marks/measures a test (or a profiler) reads. */
 export { SLIDER_INPUT_MARK };
@@ -197,6 +199,7 @@ function JobLine({ job }: { job: JobState }) {
               ))}
             </ul>
           )}
+          <ModelFolderActions result={r} />
           <p className="downloads">
             <a href={r.weightsUrl} download="model.safetensors">
               Download merged weights
@@ -209,6 +212,45 @@ function JobLine({ job }: { job: JobState }) {
       );
     }
   }
+}
+
+/**
+ * The whole model folder, as mergekit writes one: as a zip, or written into a folder where the
+ * browser lets a page write one (File System Access API).
+ */
+function ModelFolderActions({ result }: { result: JobResult }) {
+  const [state, setState] = useState<{ busy?: 'zip' | 'folder'; saved?: boolean; error?: AppError }>({});
+  const pick = directoryPicker();
+  const run = async (what: 'zip' | 'folder', work: () => Promise<void>) => {
+    setState({ busy: what });
+    try {
+      await work();
+      setState({ saved: what === 'folder' });
+    } catch (e) {
+      // The user closing the folder picker is no failure.
+      setState((e as { name?: string }).name === 'AbortError' ? {} : { error: toAppError(e) });
+    }
+  };
+  return (
+    <div className="model-folder" aria-label="Merged model folder" role="group">
+      <p className="buttons">
+        <button type="button" disabled={state.busy !== undefined} onClick={() => void run('zip', downloadModelZip)}>
+          Download merged model
+        </button>{' '}
+        {pick && (
+          <button type="button" disabled={state.busy !== undefined} onClick={() => void run('folder', async () => saveModelFolder(await pick()))}>
+            Save into a folder…
+          </button>
+        )}{' '}
+        {state.busy && <span className="help">{state.busy === 'zip' ? 'Packing the zip…' : 'Writing the files…'}</span>}
+        {state.saved && <span className="status ok">Saved.</span>}
+      </p>
+      <p className="help">
+        The folder {result.folderName} as mergekit writes one: {result.folderFiles.join(', ')}.
+      </p>
+      {state.error && <ErrorLine error={state.error} />}
+    </div>
+  );
 }
 
 function MergeActions() {

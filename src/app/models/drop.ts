@@ -12,6 +12,10 @@ import type { DroppedGroup } from '../store/types.js';
  */
 const WANTED = /\.(safetensors|bin|pt|pth|json)$/i;
 
+/** The tokenizer's files beyond the JSON ones, which the merged model's folder copies (engine/output/tokenizer.ts). */
+const TOKENIZER = /\.jinja$|(^|\/)(tokenizer\.model|merges\.txt|vocab\.txt)$/i;
+const wanted = (name: string) => WANTED.test(name) || TOKENIZER.test(name);
+
 type File1 = { readonly path: string; readonly blob: Blob };
 
 function readAllEntries(dir: FileSystemDirectoryEntry): Promise<FileSystemEntry[]> {
@@ -39,7 +43,7 @@ async function walk(dir: FileSystemDirectoryEntry, prefix: string, out: File1[])
   for (const e of await readAllEntries(dir)) {
     const path = prefix ? `${prefix}/${e.name}` : e.name;
     if (e.isDirectory) await walk(e as FileSystemDirectoryEntry, path, out);
-    else if (WANTED.test(e.name)) out.push({ path, blob: await fileOf(e as FileSystemFileEntry) });
+    else if (wanted(e.name)) out.push({ path, blob: await fileOf(e as FileSystemFileEntry) });
   }
 }
 
@@ -87,7 +91,7 @@ export function groupsFromFolder(files: readonly File[]): DroppedGroup[] {
     const slash = rel.indexOf('/');
     const folder = slash < 0 ? f.name : rel.slice(0, slash);
     const path = slash < 0 ? f.name : rel.slice(slash + 1);
-    if (!WANTED.test(path)) continue;
+    if (!wanted(path)) continue;
     byFolder.set(folder, [...(byFolder.get(folder) ?? []), { path, blob: f }]);
   }
   return [...byFolder].map(([name, list]) => ({ name, files: list }));

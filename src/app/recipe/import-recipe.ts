@@ -47,5 +47,8 @@ export function importRecipe(text: string, fileName: string, st: LabState): Impo
     for (const [name, v] of Object.entries(m.parameters ?? {})) if (scalar(`${m.model}'s`, name, v) && typeof v === 'number') st.setModelParam(m.model, name, v);
   }
   if (recipe.baseModel && ids.has(recipe.baseModel)) st.setRole(recipe.baseModel, 'base');
+  if (recipe.tokenizerSource !== undefined || recipe.chatTemplate !== undefined) {
+    notes.push("tokenizer_source and chat_template have no controls here: the lab's merged model gets the base's tokenizer files as they are (merge-lab merge applies them).");
+  }
   return { method: recipe.mergeMethod, applied, notes };
 }

@@ -196,13 +196,15 @@ export const createEngineSlice: SliceCreator<EngineSlice> = (set, get, api) => {
       });
       try {
         const budgetBytes = Math.round(s.budgetMiB * 2 ** 20);
+        // The folder's name: the zip's top folder and the model card's title.
+        const name = `merged-${s.method}`;
         const r = await client.call((e) => {
           // Cancelled while waiting for the engine (a restart, models still opening): never send it.
           if (get().job.status === 'cancelling') throw new MergeLabError('CANCELLED', 'The merge was cancelled before it started.');
-          return e.merge(id, yaml, { budgetBytes }, onProgress);
+          return e.merge(id, yaml, { budgetBytes, name }, onProgress);
         });
         if (!mine()) return;
-        const urls = publishOutputs(r.bytes, r.recipeYaml);
+        const urls = publishOutputs(r.bytes, r.recipeYaml, r.folder, name);
         set((st) => ({
           job: {
             id,

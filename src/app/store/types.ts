@@ -167,6 +167,9 @@ export interface JobResult {
   readonly warnings: readonly string[];
   readonly weightsUrl: string;
   readonly recipeUrl: string;
+  /** The merged model's folder: its name and files (weights first), as the zip and "Save into a folder" give them. */
+  readonly folderName: string;
+  readonly folderFiles: readonly string[];
 }
 
 export type JobStatus = 'idle' | 'running' | 'cancelling' | 'done' | 'cancelled' | 'failed';

@@ -1,11 +1,11 @@
 /**
  * `merge-lab merge <recipe.yaml> --out <dir>`: validate the whole recipe against the checkpoints'
- * headers, then stream the merge tensor by tensor into <dir>. Nothing is left behind on failure:
- * files are written under temporary names and renamed at the end. A routed method (twin_merging,
- * channel_merging) writes its package instead (merge-routed.ts).
+ * headers, then stream the merge tensor by tensor into <dir>, beside the rest of a model folder as
+ * mergekit writes it (config.json, tokenizer files, mergekit_config.yml, README.md: output/). Nothing
+ * is left behind on failure: files are written under temporary names and renamed at the end. A
+ * routed method (twin_merging, channel_merging) writes its package instead (merge-routed.ts).
  */
-import { copyFile, readFile, readdir, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { MergeLabError, combineProblems, isMergeLabError } from '../../engine/errors.js';
@@ -14,6 +14,8 @@ import { createShardedWriter } from '../../engine/io/sharded.js';
 import type { Checkpoint } from '../../engine/io/types.js';
 import { METHODS, closest, findMethod } from '../../engine/methods/registry.js';
 import { outputBytes, runMerge } from '../../engine/merge/run-merge.js';
+import { prepareModelFolder, type ModelFiles } from '../../engine/output/model-folder.js';
+import { folderModelFiles } from '../../engine/output/node-model-files.js';
 import { createStagedOutput } from '../staged-output.js';
 import { planMerge } from '../../engine/merge/plan-merge.js';
 import { parseRecipe } from '../../engine/recipe/parse.js';
@@ -87,6 +89,8 @@ export const mergeCommand: Command = {
     const names = [...new Set([...recipe.models.map((m) => m.model), ...(recipe.baseModel ? [recipe.baseModel] : [])])];
     let baseConfig: Record<string, unknown> | undefined;
     let baseDir: string | undefined;
+    // The files beside each model's weights (config.json, tokenizer), for the output folder.
+    const sideFiles = new Map<string, ModelFiles>();
     try {
       for (const name of names) {
         // "base+adapter" (or an adapter folder alone) opens the base with the PEFT LoRA applied.
@@ -109,13 +113,23 @@ export const mergeCommand: Command = {
           if (!isMergeLabError(e)) throw e;
           failures.set(name, new MergeLabError(e.code, `Model "${name}": ${e.message}`));
         }
+        sideFiles.set(name, await folderModelFiles(name, where));
         if (name === (recipe.baseModel ?? recipe.models[0]?.model)) {
           baseDir = (await isDir(where)) ? where : path.dirname(where);
           baseConfig = await readJson(path.join(baseDir, 'config.json'));
         }
       }
+      // tokenizer_source may name a model that is not merged: only its tokenizer is read.
+      const tokenizerModel = recipe.tokenizerSource;
+      if (tokenizerModel !== undefined && tokenizerModel !== 'base' && !sideFiles.has(tokenizerModel)) {
+        const ref = await resolveModelRef(tokenizerModel, path.dirname(recipePath)).catch(() => undefined);
+        if (ref) sideFiles.set(tokenizerModel, await folderModelFiles(tokenizerModel, ref.path));
+      }
 
       if (routed) {
+        if (recipe.tokenizerSource !== undefined || recipe.chatTemplate !== undefined) {
+          pending.push(`tokenizer_source and chat_template are ignored: a ${routed.label} package is not a model folder, and no tokenizer is written with it.`);
+        }
         return await mergeRouted({
           method: routed,
           recipe,
@@ -133,8 +147,18 @@ export const mergeCommand: Command = {
       }
       const planned = planMerge({ recipe, methods: METHODS, checkpoints, failures, config: baseConfig });
       const { plan, warnings } = planned;
+      // The rest of the model folder, worked out before any tensor is read: its problems stop the merge too.
+      const method = findMethod(recipe.mergeMethod);
+      const folder = await prepareModelFolder({
+        recipe,
+        recipeText: text,
+        name: path.basename(outDir),
+        ...(method ? { method: { label: method.label, ...(method.reference ? { reference: method.reference } : {}) } } : {}),
+        files: sideFiles,
+        checkpoints,
+      });
       // The registry names only per-tensor methods; an unknown name is checked against the routed ones too.
-      const problems = planned.problems.map((p) => (p.code === 'UNKNOWN_METHOD' ? new MergeLabError('UNKNOWN_METHOD', unknownMethod(recipe.mergeMethod)) : p));
+      const problems = [...planned.problems.map((p) => (p.code === 'UNKNOWN_METHOD' ? new MergeLabError('UNKNOWN_METHOD', unknownMethod(recipe.mergeMethod)) : p)), ...folder.problems];
       if (problems.length || !plan) throw combineProblems(problems.length ? problems : [new MergeLabError('INTERNAL', 'No merge plan was made.')]);
       for (const w of [...pending, ...warnings]) process.stderr.write(`merge-lab: warning: ${w}\n`);
 
@@ -162,12 +186,9 @@ export const mergeCommand: Command = {
           await writer.abort().catch(() => undefined);
           throw e;
         }
-        await writeFile(path.join(staged.dir, 'merge-recipe.yml'), recipeYaml).catch((e: Error) => {
-          throw new MergeLabError('WRITE_FAILED', `Cannot write merge-recipe.yml (${e.message}).`);
-        });
-        if (baseDir && existsSync(path.join(baseDir, 'config.json'))) {
-          await copyFile(path.join(baseDir, 'config.json'), path.join(staged.dir, 'config.json')).catch((e: Error) => {
-            throw new MergeLabError('WRITE_FAILED', `Cannot copy config.json from ${baseDir} (${e.message}).`);
+        for (const f of [{ name: 'merge-recipe.yml', bytes: recipeYaml }, ...folder.files]) {
+          await writeFile(path.join(staged.dir, f.name), f.bytes).catch((e: Error) => {
+            throw new MergeLabError('WRITE_FAILED', `Cannot write ${f.name} (${e.message}).`);
           });
         }
         await staged.commit();
@@ -176,6 +197,8 @@ export const mergeCommand: Command = {
         await staged.discard();
         throw e;
       }
+      // What the folder lacks (no config.json, no tokenizer) is said once it is written: a failure prints its one line only.
+      for (const w of folder.warnings) process.stderr.write(`merge-lab: warning: ${w}\n`);
       const bytes = plan.tensors.reduce((s, t) => s + outputBytes(t), 0);
       process.stderr.write(`merge-lab: wrote ${plan.tensors.length} tensors (${formatBytes(bytes)}) to ${outDir} on ${backend}\n`);
       if (values.stats) {

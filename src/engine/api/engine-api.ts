@@ -66,6 +66,15 @@ export interface MergeOptions {
   readonly budgetBytes?: number;
   /** Cap on one backend buffer (default: the WebGPU adapter's binding limit); set low to test splitting. */
   readonly maxBlockBytes?: number;
+  /** The merged model's folder name: its model card's title (default "merged-model"). */
+  readonly name?: string;
+}
+
+/** One file of the merged model's folder besides its weights. */
+export interface FolderFile {
+  /** The file's name in the folder, e.g. "config.json". */
+  readonly name: string;
+  readonly bytes: Uint8Array;
 }
 
 /** Called after each tensor. A top-level argument, so comlink can proxy it (it does not look inside objects). */
@@ -75,6 +84,12 @@ export interface MergeResult {
   /** The merged model as one safetensors file, the recipe in `__metadata__.merge_recipe`. */
   readonly bytes: Uint8Array;
   readonly recipeYaml: string;
+  /**
+   * The rest of the model folder, as mergekit writes it: config.json (when the donor model had one),
+   * the tokenizer's files (when it had them, or from tokenizer_source), mergekit_config.yml and
+   * README.md. Side files come from what was opened with each model (openModel's files).
+   */
+  readonly folder: readonly FolderFile[];
   readonly warnings: readonly string[];
   readonly tensors: number;
   readonly milliseconds: number;
@@ -183,7 +198,10 @@ export interface EngineApi {
   /** Starts a backend ('auto': webgpu, else wasm, else cpu) and says which and why. */
   setBackend(choice: BackendChoice): Promise<BackendInfo>;
   backend(): Promise<BackendInfo | undefined>;
-  /** Reads the headers of a dropped model (a file, or a folder's files) under `id`; replaces an older one. */
+  /**
+   * Reads the headers of a dropped model (a file, or a folder's files) under `id`; replaces an older
+   * one. The other files of the folder (config.json, tokenizer files) are kept for merge's folder.
+   */
   openModel(id: string, files: readonly ModelFile[]): Promise<ModelSummary>;
   closeModel(id: string): Promise<void>;
   /** Validates a recipe (YAML) against the open models, reading no tensor. */

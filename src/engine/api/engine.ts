@@ -11,7 +11,9 @@ import { createSafetensorsWriter } from '../io/safetensors-writer.js';
 import { planMerge } from '../merge/plan-merge.js';
 import type { CancelToken, MergeProgress } from '../merge/progress.js';
 import { outputBytes, runMerge, type MergePlanToRun } from '../merge/run-merge.js';
-import { METHODS } from '../methods/registry.js';
+import { METHODS, findMethod } from '../methods/registry.js';
+import { listedModelFiles, type ModelFiles } from '../output/model-files.js';
+import { prepareModelFolder } from '../output/model-folder.js';
 import { parseRecipe } from '../recipe/parse.js';
 import { recipeToYaml } from '../recipe/write.js';
 import { openDemoSession } from '../demo/session.js';
@@ -53,6 +55,9 @@ import type {
   SweepRequest,
 } from './engine-api.js';
 
+/** The merged model's folder name (its model card's title) when the caller gives none. */
+const MERGED_NAME = 'merged-model';
+
 /** How many recent live scores and diagnostics the demo keeps (a slider's range is ~100 positions). */
 const RECENT_ANSWERS = 128;
 
@@ -77,7 +82,8 @@ export function estimateMergeMemory(plan: MergePlanToRun): number {
 }
 
 export function createEngine(host: EngineHost = {}): EngineApi {
-  const models = new Map<string, { checkpoint: Checkpoint; summary: ModelSummary }>();
+  // `files`: what was dropped beside the weights (config.json, tokenizer), for the merged model's folder.
+  const models = new Map<string, { checkpoint: Checkpoint; summary: ModelSummary; files: ModelFiles }>();
   const jobs = new Map<string, CancelToken & { cancelled: boolean }>();
   /** Runs `work` as job `jobId`: cancel(jobId) flips the token it is given, until it settles. */
   const asJob = async <T>(jobId: string, work: (token: CancelToken) => Promise<T>): Promise<T> => {
@@ -102,6 +108,23 @@ export function createEngine(host: EngineHost = {}): EngineApi {
       else failures.set(name, new MergeLabError('PATH_NOT_FOUND', `Model "${name}" is not loaded; load it first or fix its name in the recipe (loaded: ${[...models.keys()].join(', ') || 'none'}).`));
     }
     return { recipe, checkpoints, ...planMerge({ recipe, methods: METHODS, checkpoints, failures }) };
+  };
+  /** The merged model's folder but its weights (config.json, tokenizer, mergekit_config.yml, README.md) from the opened models' files. */
+  const folder = (recipe: Recipe, checkpoints: ReadonlyMap<string, Checkpoint>, name: string) => {
+    const files = new Map<string, ModelFiles>();
+    for (const n of [...checkpoints.keys(), ...(recipe.tokenizerSource !== undefined ? [recipe.tokenizerSource] : [])]) {
+      const m = models.get(n);
+      if (m) files.set(n, m.files);
+    }
+    const method = findMethod(recipe.mergeMethod);
+    return prepareModelFolder({
+      recipe,
+      recipeText: recipeToYaml(recipe),
+      name,
+      ...(method ? { method: { label: method.label, ...(method.reference ? { reference: method.reference } : {}) } } : {}),
+      files,
+      checkpoints,
+    });
   };
 
   // `inputs`: the demo's checkpoints decoded once, shared by live merges and diagnostics;
@@ -189,7 +212,7 @@ export function createEngine(host: EngineHost = {}): EngineApi {
         dtypes: [...new Set(tensors.map((t) => t.dtype))],
       };
       await models.get(id)?.checkpoint.close();
-      models.set(id, { checkpoint, summary });
+      models.set(id, { checkpoint, summary, files: listedModelFiles(id, files) });
       return summary;
     },
     async closeModel(id) {
@@ -199,9 +222,10 @@ export function createEngine(host: EngineHost = {}): EngineApi {
     async check(recipeYaml): Promise<CheckResult> {
       try {
         const p = plan(recipeYaml);
+        const f = await folder(p.recipe, p.checkpoints, MERGED_NAME);
         return {
-          warnings: [...(p.recipe.warnings ?? []), ...p.warnings],
-          problems: p.problems.map((e) => ({ code: e.code, message: e.message })),
+          warnings: [...(p.recipe.warnings ?? []), ...p.warnings, ...f.warnings],
+          problems: [...p.problems, ...f.problems].map((e) => ({ code: e.code, message: e.message })),
           ...(p.plan ? { memoryBytes: estimateMergeMemory(p.plan) } : {}),
         };
       } catch (e) {
@@ -213,7 +237,9 @@ export function createEngine(host: EngineHost = {}): EngineApi {
     async merge(jobId, recipeYaml, options: MergeOptions = {}, onProgress?: ProgressCallback): Promise<MergeResult> {
       const started = Date.now();
       const p = plan(recipeYaml);
-      if (p.problems.length || !p.plan) throw combineProblems(p.problems.length ? p.problems : [new MergeLabError('INTERNAL', 'No merge plan was made.')]);
+      const f = await folder(p.recipe, p.checkpoints, options.name ?? MERGED_NAME);
+      const problems = [...p.problems, ...f.problems];
+      if (problems.length || !p.plan) throw combineProblems(problems.length ? problems : [new MergeLabError('INTERNAL', 'No merge plan was made.')]);
       const need = estimateMergeMemory(p.plan);
       if (options.budgetBytes !== undefined && need > options.budgetBytes) {
         const mb = (n: number) => (n >= 2 ** 20 ? `${(n / 2 ** 20).toFixed(0)} MiB` : `${Math.max(1, Math.round(n / 1024))} KiB`);
@@ -225,7 +251,7 @@ export function createEngine(host: EngineHost = {}): EngineApi {
       const backend = currentBackend() ?? (await setBackend('auto'));
       const recipeText = recipeToYaml(p.recipe);
       const sink = memorySink('merged.safetensors');
-      const warnings = [...(p.recipe.warnings ?? []), ...p.warnings];
+      const warnings = [...(p.recipe.warnings ?? []), ...p.warnings, ...f.warnings];
       const mergePlan = p.plan;
       await asJob(jobId, async (token) => {
         const writer = await createSafetensorsWriter(sink, mergePlan.tensors.map((t) => ({ name: t.name, dtype: t.outDtype, shape: t.shape })), { format: 'pt', merge_recipe: recipeText });
@@ -245,7 +271,7 @@ export function createEngine(host: EngineHost = {}): EngineApi {
           throw e;
         }
       });
-      return { bytes: sink.bytes(), recipeYaml: recipeText, warnings, tensors: p.plan.tensors.length, milliseconds: Date.now() - started, backend: backend.name };
+      return { bytes: sink.bytes(), recipeYaml: recipeText, folder: f.files, warnings, tensors: p.plan.tensors.length, milliseconds: Date.now() - started, backend: backend.name };
     },
     async cancel(jobId) {
       const t = jobs.get(jobId);
@@ -392,6 +418,9 @@ export function createEngine(host: EngineHost = {}): EngineApi {
       if (problems.length) throw combineProblems(problems);
       if (!currentBackend()) await setBackend('auto');
       const all = [...(recipe.warnings ?? []), ...warnings];
+      if (recipe.tokenizerSource !== undefined || recipe.chatTemplate !== undefined) {
+        all.push(`tokenizer_source and chat_template are ignored: a ${method.label} package is not a model folder, and no tokenizer is written with it.`);
+      }
       const { files, report } = await asJob(jobId, (token) =>
         method.buildPackage(recipe, checkpoints, {
           cancel: token,

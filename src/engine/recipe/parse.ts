@@ -5,14 +5,12 @@
  */
 import { parseDocument } from 'yaml';
 import { MergeLabError, combineProblems } from '../errors.js';
+import { readTokenizerKeys } from './tokenizer-keys.js';
 import { RECIPE_DTYPES, RECIPE_MATHS, STRING_OPTION_KEYS, type RecipeMath, type Conditional, type ParameterMap, type ParameterSetting, type Recipe, type RecipeDtype, type RecipeModel } from './types.js';
 
 const KNOWN_KEYS = ['merge_method', 'base_model', 'models', 'slices', 'parameters', 'dtype', 'out_dtype', 'random_seed', 'tokenizer_source', 'tokenizer', 'chat_template', 'name', 'modules', 'math'];
 /** mergekit keys we read but that change nothing in the tensors we write. */
 const IGNORED_KEYS: Record<string, string> = {
-  tokenizer_source: 'merge-lab merges tensors as stored and builds no tokenizer; embeddings must already have the same shape',
-  tokenizer: 'merge-lab builds no tokenizer',
-  chat_template: 'merge-lab writes no tokenizer files',
   name: 'it only names the merge',
 };
 
@@ -52,6 +50,7 @@ export function parseRecipe(text: string, fileName = 'recipe'): Recipe {
     if (RECIPE_MATHS.includes(root.math as RecipeMath)) math = root.math as RecipeMath;
     else problem('PARAMETER_INVALID', `math must be "mergekit" (16-bit recipes computed op by op in dtype, as mergekit does) or "float32" (float32 math rounded once at the output), got ${describe(root.math)}.`);
   }
+  const tokenizerKeys = readTokenizerKeys(root, problem);
   const options: Record<string, string> = {};
   const parameters = parameterMap(root.parameters, 'parameters', problem, options);
   if (root.modules !== undefined) problem('RECIPE_INVALID', '"modules" recipes (multi-module models) are not supported; use "models".');
@@ -107,6 +106,7 @@ export function parseRecipe(text: string, fileName = 'recipe'): Recipe {
     ...(randomSeed !== undefined ? { randomSeed } : {}),
     ...(math ? { math } : {}),
     ...(Object.keys(options).length > 0 ? { options } : {}),
+    ...tokenizerKeys,
     warnings,
   };
 }

@@ -62,6 +62,10 @@ export interface Recipe {
    * back into `parameters` by write.ts.
    */
   readonly options?: Readonly<Record<string, string>>;
+  /** `tokenizer_source` (or the `tokenizer:` section's source): 'base', or the model whose tokenizer the output gets. */
+  readonly tokenizerSource?: string;
+  /** `chat_template`: one of mergekit's templates by name, 'auto', or a template. */
+  readonly chatTemplate?: string;
   /** Things worth telling the user that do not stop the merge (ignored keys, for example). */
   readonly warnings?: readonly string[];
 }

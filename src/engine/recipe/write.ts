@@ -23,6 +23,8 @@ export function recipeToObject(r: Recipe): Record<string, unknown> {
   const top = { ...(r.options ?? {}), ...(r.parameters ?? {}) };
   Object.assign(out, params(top));
   if (r.randomSeed !== undefined) out.random_seed = r.randomSeed;
+  if (r.tokenizerSource !== undefined) out.tokenizer_source = r.tokenizerSource;
+  if (r.chatTemplate !== undefined) out.chat_template = r.chatTemplate;
   // The default (mergekit's arithmetic) is left out, so the YAML stays mergekit's own.
   if (r.math === 'float32') out.math = r.math;
   return out;

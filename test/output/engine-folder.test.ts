@@ -1,0 +1,77 @@
+/**
+ * The engine hands the lab the merged model's folder: files dropped with each model (config.json,
+ * tokenizer) come back as config.json and tokenizer files beside mergekit_config.yml and README.md,
+ * in process and across comlink (their buffers transferred with the weights'); a tokenizer problem
+ * stops the merge before it starts, as in the CLI, and check() reports it.
+ */
+import * as Comlink from 'comlink';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createEngine } from '../../src/engine/api/engine.js';
+import type { ModelFile } from '../../src/engine/api/engine-api.js';
+import { writeSafetensorsToMemory } from '../../src/engine/io/index.js';
+import { exposeEngine, wrapEngine } from '../../workers/expose.js';
+import { LAYOUT } from '../merge/helpers.js';
+
+const json = (v: unknown) => new Blob([JSON.stringify(v)]);
+const TOKENIZER = { model: { type: 'WordLevel', vocab: Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`w${i}`, i])) }, added_tokens: [] };
+
+/** A dropped model folder `id/`: weights (LAYOUT: an 8-row embedding), and with `side` a config and an 8-token tokenizer. */
+async function folder(id: string, fill: number, side: boolean): Promise<ModelFile[]> {
+  const bytes = await writeSafetensorsToMemory(
+    LAYOUT.map((t) => ({ name: t.name, dtype: 'F32' as const, shape: t.shape, data: Float32Array.from({ length: t.shape.reduce((a, b) => a * b, 1) }, (_, i) => Math.sin(i + fill)) })),
+  );
+  const files: ModelFile[] = [{ path: `${id}/model.safetensors`, blob: new Blob([bytes as Uint8Array<ArrayBuffer>]) }];
+  if (side) {
+    files.push({ path: `${id}/config.json`, blob: json({ model_type: 'llama', num_hidden_layers: 2, vocab_size: 8, torch_dtype: 'float32' }) });
+    files.push({ path: `${id}/tokenizer.json`, blob: json(TOKENIZER) }, { path: `${id}/tokenizer_config.json`, blob: json({ tokenizer_class: 'PreTrainedTokenizerFast' }) });
+  }
+  return files;
+}
+
+const RECIPE = (extra = '') => `models:\n  - model: a\n    parameters: {weight: 1, density: 0.5}\n  - model: b\n    parameters: {weight: 1, density: 0.5}\nmerge_method: ties\nbase_model: base\n${extra}`;
+const text = (b: Uint8Array) => new TextDecoder().decode(b);
+
+describe('the merged folder from the engine', () => {
+  it('config.json and the tokenizer come from what was dropped with the base', async () => {
+    const engine = createEngine();
+    await engine.setBackend('cpu');
+    for (const [id, fill, side] of [['base', 0, true], ['a', 1, false], ['b', 2, false]] as const) await engine.openModel(id, await folder(id, fill, side));
+    const r = await engine.merge('j', RECIPE('out_dtype: bfloat16\ntokenizer_source: base\n'), { name: 'merged-ties' });
+    expect(r.folder.map((f) => f.name)).toEqual(['config.json', 'tokenizer_config.json', 'tokenizer.json', 'mergekit_config.yml', 'README.md']);
+    const config = JSON.parse(text(r.folder[0]!.bytes));
+    expect(config).toEqual({ dtype: 'bfloat16', model_type: 'llama', num_hidden_layers: 2, vocab_size: 8 });
+    expect(text(r.folder.find((f) => f.name === 'mergekit_config.yml')!.bytes)).toBe(r.recipeYaml);
+    expect(text(r.folder.find((f) => f.name === 'README.md')!.bytes)).toContain('# merged-ties\n');
+  });
+  it('a tokenizer_source that would re-map embeddings is refused before merging, and check() says so', async () => {
+    const engine = createEngine();
+    await engine.setBackend('cpu');
+    const base = await folder('base', 0, true);
+    // A 6-token vocabulary against the 8-row embedding.
+    base[2] = { path: 'base/tokenizer.json', blob: json({ model: { type: 'WordLevel', vocab: Object.fromEntries(Array.from({ length: 6 }, (_, i) => [`w${i}`, i])) } }) };
+    await engine.openModel('base', base);
+    for (const [id, fill] of [['a', 1], ['b', 2]] as const) await engine.openModel(id, await folder(id, fill, false));
+    const recipe = RECIPE('tokenizer_source: base\n');
+    expect((await engine.check(recipe)).problems.map((p) => p.code)).toEqual(['SHAPE_MISMATCH', 'SHAPE_MISMATCH', 'SHAPE_MISMATCH']);
+    await expect(engine.merge('j', recipe)).rejects.toMatchObject({ code: 'RECIPE_PROBLEMS' });
+  });
+});
+
+describe('over comlink', () => {
+  const channel = new MessageChannel();
+  exposeEngine(createEngine(), channel.port1 as unknown as Comlink.Endpoint);
+  const remote = wrapEngine(channel.port2 as unknown as Comlink.Endpoint);
+  afterAll(() => {
+    remote[Comlink.releaseProxy]();
+    channel.port1.close();
+    channel.port2.close();
+  });
+  it('the folder files arrive as bytes with the weights', async () => {
+    await remote.setBackend('cpu');
+    for (const [id, fill, side] of [['base', 0, true], ['a', 1, false], ['b', 2, false]] as const) await remote.openModel(id, await folder(id, fill, side));
+    const r = await remote.merge('j', RECIPE());
+    expect(r.folder.map((f) => f.name)).toEqual(['config.json', 'tokenizer_config.json', 'tokenizer.json', 'mergekit_config.yml', 'README.md']);
+    for (const f of r.folder) expect(f.bytes).toBeInstanceOf(Uint8Array);
+    expect(JSON.parse(text(r.folder[2]!.bytes))).toEqual(TOKENIZER);
+  });
+});
