@@ -19,7 +19,7 @@ import { folderModelFiles } from '../../engine/output/node-model-files.js';
 import { createStagedOutput } from '../staged-output.js';
 import { planMerge } from '../../engine/merge/plan-merge.js';
 import { parseRecipe } from '../../engine/recipe/parse.js';
-import { RECIPE_MATHS, type RecipeMath, type Recipe } from '../../engine/recipe/types.js';
+import { RECIPE_MATHS, type Recipe, type RecipeMath } from '../../engine/recipe/types.js';
 import { recipeToYaml } from '../../engine/recipe/write.js';
 import { ROUTED_METHODS, findRoutedMethod } from '../../engine/routed/index.js';
 import { initNodeBackend, parseBackend } from '../node-backend.js';
@@ -49,8 +49,8 @@ export const mergeCommand: Command = {
         progress: { type: 'boolean' },
         stats: { type: 'boolean' },
         'random-seed': { type: 'string' },
-        'lora-merge-dtype': { type: 'string' },
         math: { type: 'string' },
+        'lora-merge-dtype': { type: 'string' },
       },
     });
     if (positionals.length !== 1 || !values.out) throw usageError(this.usage);
@@ -60,8 +60,8 @@ export const mergeCommand: Command = {
     const backend = parseBackend(values.backend);
     const maxShard = values['max-shard-size'] ? parseByteSize(values['max-shard-size'], '--max-shard-size') : DEFAULT_SHARD_SIZE;
     const seed = parseRandomSeed(values['random-seed']);
-    const loraMergeDtype = parseLoraMergeDtype(values['lora-merge-dtype']);
     const math = parseMath(values.math);
+    const loraMergeDtype = parseLoraMergeDtype(values['lora-merge-dtype']);
 
     let text: string;
     try {
@@ -220,6 +220,14 @@ function parseRandomSeed(text: string | undefined): number | undefined {
   return n;
 }
 
+function parseMath(text: string | undefined): RecipeMath | undefined {
+  if (text === undefined) return undefined;
+  if (!RECIPE_MATHS.includes(text as RecipeMath)) {
+    throw new MergeLabError('PARAMETER_INVALID', `--math must be "mergekit" (16-bit recipes computed op by op in their dtype, mergekit's bytes; the default) or "float32" (float32 math rounded once at the output), got "${text}".`);
+  }
+  return text as RecipeMath;
+}
+
 function withRandomSeed(recipe: Recipe, seed: number | undefined): Recipe {
   return seed === undefined ? recipe : { ...recipe, randomSeed: seed };
 }
@@ -256,10 +264,4 @@ async function readJson(file: string): Promise<Record<string, unknown> | undefin
   }
 }
 
-function parseMath(text: string | undefined): RecipeMath | undefined {
-  if (text === undefined) return undefined;
-  if (!RECIPE_MATHS.includes(text as RecipeMath)) {
-    throw new MergeLabError('PARAMETER_INVALID', `--math must be "mergekit" (16-bit recipes computed op by op in their dtype, mergekit's bytes; the default) or "float32" (float32 math rounded once at the output), got "${text}".`);
-  }
-  return text as RecipeMath;
-}
+
