@@ -4,6 +4,7 @@
  * requests to the worker), and a one-off merge with a memory budget, progress, cancel and the
  * downloads. Slider input → score on screen is measured as 'slider-to-score'.
  */
+import { ArithmeticControls } from './ArithmeticControls.js';
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { findMethod } from '../../engine/methods/registry.js';
@@ -395,6 +396,7 @@ export function MergePanel() {
       {!hide('controls') && <MethodSelect />}
       {!hide('explain') && <MethodExplainer />}
       {!hide('controls') && (routed ? method === 'twin_merging' ? <TwinControlsPanel /> : <ChannelControlsPanel /> : <Controls />)}
+      {!hide('controls') && !routed && source === 'mine' && <ArithmeticControls />}
       {routed ? <RoutedScore /> : <LiveScore />}
       {!hide('job') && (routed ? <RoutedPackage /> : <MergeActions />)}
       {!hide('recipe') && <RecipeYaml />}

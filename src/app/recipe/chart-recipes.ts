@@ -11,7 +11,7 @@ import { recipeTasks } from '../store/engine-slice.js';
 import type { LabState, SweepParam } from '../store/types.js';
 import type { SweepRequest } from '../../engine/api/engine-api.js';
 import { DEMO_BASE_ID, demoRecipe, methodParam } from './demo-recipe.js';
-import { droppedRecipe } from './dropped-recipe.js';
+import { type RecipeControls, droppedRecipe } from './dropped-recipe.js';
 
 /** The values a sweep scores: density over (0, 1], λ over the slider's range. */
 export const SWEEP_VALUES: Readonly<Record<SweepParam, readonly number[]>> = {
@@ -29,14 +29,14 @@ function withBase(r: Recipe, base: string | undefined): Recipe {
  * routed method the merge inside it — Twin-Merging's shared expert (task arithmetic or TIES) at its λ,
  * Channel Merging's within-group method at its λ and density.
  */
-function chartMethod(s: LabState): { method: string; c: { density: number; lambda: number; globals: Readonly<Record<string, number | boolean>> } } {
+function chartMethod(s: LabState): { method: string; c: RecipeControls } {
   if (s.method === 'twin_merging') return { method: s.twin.sharedMethod, c: { density: s.twin.sharedDensity, lambda: s.twin.lambda, globals: {} } };
   if (s.method === 'channel_merging') {
     const g = s.channel.groupMethod;
     // Average is linear with the base left out, whose task vectors are task arithmetic's (λ does not change a sign).
     return { method: g === 'average' ? 'task_arithmetic' : g, c: { density: s.channel.density, lambda: g === 'average' ? 1 : s.channel.lambda, globals: {} } };
   }
-  return { method: s.method, c: { density: s.density, lambda: s.lambda, globals: s.globals } };
+  return { method: s.method, c: { density: s.density, lambda: s.lambda, globals: s.globals, ...(s.dtype ? { dtype: s.dtype } : {}), math: s.math } };
 }
 
 /** The current recipe, with a base, for diagnostics. */

@@ -8,7 +8,7 @@ import { findMethod } from '../../engine/methods/registry.js';
 import type { ParamSpec } from '../../engine/methods/types.js';
 import type { ParameterMap, Recipe } from '../../engine/recipe/types.js';
 import { recipeYaml } from './recipe-yaml.js';
-import { DEMO_DTYPE } from '../../engine/demo/demo-dtype.js';
+import { DEMO_DTYPES } from '../../engine/demo/demo-dtype.js';
 
 /** The id the demo's base checkpoint is opened under in the worker. */
 export const DEMO_BASE_ID = 'base';
@@ -53,7 +53,7 @@ export function demoRecipe(methodId: string, tasks: readonly string[], c: DemoCo
     ...(method.base === 'required' ? { baseModel: DEMO_BASE_ID } : {}),
     models: tasks.map((t) => ({ model: t, ...params(perModel) })),
     ...params(global),
-    dtype: DEMO_DTYPE,
+    ...DEMO_DTYPES,
   };
 }
 

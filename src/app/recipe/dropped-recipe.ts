@@ -7,7 +7,7 @@
 import { MergeLabError } from '../../engine/errors.js';
 import { findMethod } from '../../engine/methods/registry.js';
 import type { ParamSpec } from '../../engine/methods/types.js';
-import type { ParameterMap, Recipe } from '../../engine/recipe/types.js';
+import type { ParameterMap, Recipe, RecipeDtype, RecipeMath } from '../../engine/recipe/types.js';
 import { recipeYaml } from './recipe-yaml.js';
 import type { DroppedModel } from '../store/types.js';
 
@@ -16,6 +16,10 @@ export interface RecipeControls {
   readonly lambda: number;
   /** Global booleans and numbers other than λ (normalize, t, …) the user set. */
   readonly globals?: Readonly<Record<string, number | boolean>>;
+  /** The recipe's `dtype` (absent: compute in the dtype the checkpoints store, as mergekit does). */
+  readonly dtype?: RecipeDtype;
+  /** 'float32': 16-bit recipes in float32, rounded once (our `math:` key); default mergekit's rounding. */
+  readonly math?: RecipeMath;
 }
 
 /** The value a per-model slider shows for `p` before the user moves it. */
@@ -77,6 +81,8 @@ export function droppedRecipe(
     ...(base && method.base === 'required' ? { baseModel: base.id } : {}),
     models: experts.map((m) => entry(m.id)),
     ...(Object.keys(global).length > 0 ? { parameters: global } : {}),
+    ...(c.dtype ? { dtype: c.dtype } : {}),
+    ...(c.math === 'float32' ? { math: c.math } : {}),
   };
 }
 

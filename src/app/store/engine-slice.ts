@@ -63,7 +63,7 @@ export function demoYaml(s: LabState): string {
 /** The recipe the Merge button merges: the demo's, or the user's checkpoints' (throws when it cannot be built). */
 export function currentRecipeYaml(s: LabState): string {
   if (isRoutedMethod(s.method)) return routedRecipeYaml(s);
-  if (s.source === 'mine') return droppedRecipeYaml(s.method, s.dropped.filter((m) => m.status === 'ready'), s.perModel, { density: s.density, lambda: s.lambda, globals: s.globals });
+  if (s.source === 'mine') return droppedRecipeYaml(s.method, s.dropped.filter((m) => m.status === 'ready'), s.perModel, { density: s.density, lambda: s.lambda, globals: s.globals, ...(s.dtype ? { dtype: s.dtype } : {}), math: s.math });
   return demoYaml(s);
 }
 

@@ -40,6 +40,12 @@ export const createRecipeSlice: SliceCreator<RecipeSlice> = (set, get) => ({
   density: DEFAULT_DENSITY,
   lambda: DEFAULT_LAMBDA,
   globals: {},
+  math: 'mergekit',
+  setArithmetic(a) {
+    set((s) => ({ dtype: 'dtype' in a ? a.dtype : s.dtype, math: a.math ?? s.math }));
+    get().requestLive();
+    get().requestCharts();
+  },
   setGlobal(name, value, inputAt) {
     if (typeof value === 'number' && !Number.isFinite(value)) return;
     set((s) => ({ globals: { ...s.globals, [name]: value } }));

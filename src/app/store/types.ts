@@ -2,6 +2,7 @@
  * The lab store's vocabulary: plain, serialisable descriptions of what is loaded. No tensors and
  * no bytes live in the store (those stay in src/app/demo/assets.ts and, later, the worker).
  */
+import type { RecipeDtype, RecipeMath } from '../../engine/recipe/types.js';
 import type { MergeProgress } from '../../engine/merge/progress.js';
 import type { StateCreator } from 'zustand';
 import type { BackendChoice, BackendInfo, BackendName } from '../../engine/backend.js';
@@ -113,6 +114,10 @@ export interface RecipeSlice {
   readonly lambda: number;
   /** Other global parameters the user set (normalize, t, …), by name; unset ones use the method's default. */
   readonly globals: Readonly<Record<string, number | boolean>>;
+  /** Your checkpoints' recipe: its `dtype` (absent: the stored dtype, as mergekit) and arithmetic. */
+  readonly dtype?: RecipeDtype;
+  readonly math: RecipeMath;
+  setArithmetic(a: { readonly dtype?: RecipeDtype | undefined; readonly math?: RecipeMath }): void;
   setMethod(id: string): void;
   setGlobal(name: string, value: number | boolean, inputAt?: number): void;
   setDensity(value: number, inputAt?: number): void;

@@ -12,7 +12,7 @@ import { planMerge } from '../merge/plan-merge.js';
 import type { CancelToken, MergeProgress } from '../merge/progress.js';
 import { outputBytes, runMerge, type MergePlanToRun } from '../merge/run-merge.js';
 import { METHODS, findMethod } from '../methods/registry.js';
-import { listedModelFiles, type ModelFiles } from '../output/model-files.js';
+import { listedModelFiles, readJsonObject, type ModelFiles } from '../output/model-files.js';
 import { prepareModelFolder } from '../output/model-folder.js';
 import { parseRecipe } from '../recipe/parse.js';
 import { recipeToYaml } from '../recipe/write.js';
@@ -98,7 +98,8 @@ export function createEngine(host: EngineHost = {}): EngineApi {
   /** Across comlink a callback returns a promise; progress must never stall or fail the job. */
   const quietProgress = (onProgress?: ProgressCallback) => (onProgress ? (x: MergeProgress) => void Promise.resolve(onProgress(x)).catch(() => undefined) : undefined);
 
-  const plan = (recipeYaml: string) => {
+  /** The planned merge; the base's (or first model's) config.json, when dropped, gives the layer count and architecture, as in the CLI. */
+  const plan = async (recipeYaml: string) => {
     const recipe = parseRecipe(recipeYaml, 'recipe');
     const checkpoints = new Map<string, Checkpoint>();
     const failures = new Map<string, MergeLabError>();
@@ -107,7 +108,9 @@ export function createEngine(host: EngineHost = {}): EngineApi {
       if (m) checkpoints.set(name, m.checkpoint);
       else failures.set(name, new MergeLabError('PATH_NOT_FOUND', `Model "${name}" is not loaded; load it first or fix its name in the recipe (loaded: ${[...models.keys()].join(', ') || 'none'}).`));
     }
-    return { recipe, checkpoints, ...planMerge({ recipe, methods: METHODS, checkpoints, failures }) };
+    const reference = models.get(recipe.baseModel ?? recipe.models[0]?.model ?? '');
+    const config = reference?.files.names.includes('config.json') ? await readJsonObject(reference.files, 'config.json') : undefined;
+    return { recipe, checkpoints, ...planMerge({ recipe, methods: METHODS, checkpoints, failures, ...(config ? { config } : {}) }) };
   };
   /** The merged model's folder but its weights (config.json, tokenizer, mergekit_config.yml, README.md) from the opened models' files. */
   const folder = (recipe: Recipe, checkpoints: ReadonlyMap<string, Checkpoint>, name: string) => {
@@ -221,7 +224,7 @@ export function createEngine(host: EngineHost = {}): EngineApi {
     },
     async check(recipeYaml): Promise<CheckResult> {
       try {
-        const p = plan(recipeYaml);
+        const p = await plan(recipeYaml);
         const f = await folder(p.recipe, p.checkpoints, MERGED_NAME);
         return {
           warnings: [...(p.recipe.warnings ?? []), ...p.warnings, ...f.warnings],
@@ -236,7 +239,7 @@ export function createEngine(host: EngineHost = {}): EngineApi {
     },
     async merge(jobId, recipeYaml, options: MergeOptions = {}, onProgress?: ProgressCallback): Promise<MergeResult> {
       const started = Date.now();
-      const p = plan(recipeYaml);
+      const p = await plan(recipeYaml);
       const f = await folder(p.recipe, p.checkpoints, options.name ?? MERGED_NAME);
       const problems = [...p.problems, ...f.problems];
       if (problems.length || !p.plan) throw combineProblems(problems.length ? problems : [new MergeLabError('INTERNAL', 'No merge plan was made.')]);

@@ -7,7 +7,7 @@ import type { Checkpoint } from '../io/types.js';
 import { mergeToMemory } from '../merge/merge-to-memory.js';
 import { METHODS } from '../methods/registry.js';
 import type { Recipe } from '../recipe/types.js';
-import { DEMO_DTYPE } from './demo-dtype.js';
+import { DEMO_DTYPES } from './demo-dtype.js';
 import { crossTaskMatrix, type CrossTaskMatrix, type DemoScorer } from '../eval/score.js';
 import { sweep } from '../eval/sweep.js';
 import type { TaskSets, Weights } from './load.js';
@@ -58,18 +58,18 @@ type RecipeAt = (lambda: number, density: number) => Recipe;
 function methodRecipes(tasks: readonly string[]): { method: string; sweeps: ('lambda' | 'density')[]; recipe: RecipeAt }[] {
   const experts = (params: (t: string) => Record<string, number>) => tasks.map((t) => ({ model: t, parameters: params(t) }));
   return [
-    { method: 'average', sweeps: [], recipe: () => ({ mergeMethod: 'linear', models: experts(() => ({ weight: 1 })), dtype: DEMO_DTYPE }) },
+    { method: 'average', sweeps: [], recipe: () => ({ mergeMethod: 'linear', models: experts(() => ({ weight: 1 })), ...DEMO_DTYPES }) },
     {
       method: 'task_arithmetic',
       sweeps: ['lambda'],
-      recipe: (lambda) => ({ mergeMethod: 'task_arithmetic', baseModel: 'base', models: experts(() => ({ weight: 1 })), parameters: { lambda }, dtype: DEMO_DTYPE }),
+      recipe: (lambda) => ({ mergeMethod: 'task_arithmetic', baseModel: 'base', models: experts(() => ({ weight: 1 })), parameters: { lambda }, ...DEMO_DTYPES }),
     },
     ...(['ties', 'dare_ties', 'breadcrumbs'] as const).map((m) => ({
       method: m,
       sweeps: ['lambda', 'density'] as ('lambda' | 'density')[],
-      recipe: (lambda: number, density: number): Recipe => ({ mergeMethod: m, baseModel: 'base', models: experts(() => ({ weight: 1, density })), parameters: { lambda }, dtype: DEMO_DTYPE }),
+      recipe: (lambda: number, density: number): Recipe => ({ mergeMethod: m, baseModel: 'base', models: experts(() => ({ weight: 1, density })), parameters: { lambda }, ...DEMO_DTYPES }),
     })),
-    { method: 'model_stock', sweeps: [], recipe: () => ({ mergeMethod: 'model_stock', baseModel: 'base', models: experts(() => ({})), dtype: DEMO_DTYPE }) },
+    { method: 'model_stock', sweeps: [], recipe: () => ({ mergeMethod: 'model_stock', baseModel: 'base', models: experts(() => ({})), ...DEMO_DTYPES }) },
   ];
 }
 

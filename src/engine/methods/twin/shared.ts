@@ -8,7 +8,7 @@ import { mergeToMemory } from '../../merge/merge-to-memory.js';
 import { METHODS } from '../registry.js';
 import type { MergeMethod } from '../types.js';
 import type { Recipe } from '../../recipe/types.js';
-import { DEMO_DTYPE } from '../../demo/demo-dtype.js';
+import { DEMO_DTYPES } from '../../demo/demo-dtype.js';
 
 /** The paper's default shared expert: task arithmetic, λ ≈ 0.3 (Twin-Merging §4, arXiv 2406.15479). */
 export const DEFAULT_SHARED_LAMBDA = 0.3;
@@ -18,7 +18,7 @@ export const DEFAULT_SHARED_LAMBDA = 0.3;
  * shared expert. For another method, write the Recipe directly.
  */
 export function taskArithmeticRecipe(base: string, experts: readonly string[], lambda = DEFAULT_SHARED_LAMBDA): Recipe {
-  return { mergeMethod: 'task_arithmetic', baseModel: base, models: experts.map((model) => ({ model, parameters: { weight: 1 } })), parameters: { lambda }, dtype: DEMO_DTYPE };
+  return { mergeMethod: 'task_arithmetic', baseModel: base, models: experts.map((model) => ({ model, parameters: { weight: 1 } })), parameters: { lambda }, ...DEMO_DTYPES };
 }
 
 /** The shared-expert methods the lab offers: task arithmetic, or TIES at a density (weight 1 each, scale λ). */
@@ -27,7 +27,7 @@ export type LabSharedMethod = { readonly id: 'task_arithmetic' } | { readonly id
 /** The shared expert's recipe for a lab choice (task arithmetic: taskArithmeticRecipe). */
 export function sharedRecipe(base: string, experts: readonly string[], method: LabSharedMethod, lambda = DEFAULT_SHARED_LAMBDA): Recipe {
   if (method.id === 'task_arithmetic') return taskArithmeticRecipe(base, experts, lambda);
-  return { mergeMethod: 'ties', baseModel: base, models: experts.map((model) => ({ model, parameters: { weight: 1, density: method.density } })), parameters: { lambda }, dtype: DEMO_DTYPE };
+  return { mergeMethod: 'ties', baseModel: base, models: experts.map((model) => ({ model, parameters: { weight: 1, density: method.density } })), parameters: { lambda }, ...DEMO_DTYPES };
 }
 
 export interface SharedExpertOptions {
