@@ -1,13 +1,57 @@
 /**
- * The chat templates mergekit ships (mergekit/_data/chat_templates/<name>.jinja, at commit a6e4028),
- * which a recipe names with `chat_template: <name>`. Kept byte for byte: mergekit writes the file's
- * text unchanged as the output's chat template.
+ * Chat templates for the names mergekit accepts in `chat_template: <name>`: the conversation
+ * formats those names stand for (ChatML, Llama 3, Mistral's [INST], Alpaca, EXAONE), written here
+ * as Jinja of our own. For ChatML, Llama 3, Mistral and Alpaca they render the same prompts as
+ * mergekit's templates (test/output/chat-templates.test.ts); EXAONE's is the format without the
+ * indentation mergekit's template leaves in its output. The text is ours, not mergekit's files.
  */
 
-export const BUILTIN_CHAT_TEMPLATES: Readonly<Record<string, string>> = {
-  alpaca: "{{ (messages|selectattr('role', 'equalto', 'system')|list|last).content|trim if (messages|selectattr('role', 'equalto', 'system')|list) else '' }}\n\n{% for message in messages %}\n{% if message['role'] == 'user' %}\n### Instruction:\n{{ message['content']|trim -}}\n{% if not loop.last %}\n\n\n{% endif %}\n{% elif message['role'] == 'assistant' %}\n### Response:\n{{ message['content']|trim -}}\n{% if not loop.last %}\n\n\n{% endif %}\n{% elif message['role'] == 'user_context' %}\n### Input:\n{{ message['content']|trim -}}\n{% if not loop.last %}\n\n\n{% endif %}\n{% endif %}\n{% endfor %}\n{% if add_generation_prompt and messages[-1]['role'] != 'assistant' %}\n### Response:\n{% endif %}\n",
-  chatml: "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}\n{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}\n",
-  exaone: "{% for message in messages %}\n    {% if loop.first and message['role'] != 'system' %}\n        {{ '[|system|][|endofturn|]\\n' }}\n    {% endif %}\n    {{ '[|' + message['role'] + '|]' + message['content'] }}\n    {% if message['role'] == 'user' %}\n        {{ '\\n' }}\n    {% else %}\n        {{ '[|endofturn|]\\n' }}\n    {% endif %}\n{% endfor %}\n{% if add_generation_prompt %}\n    {{ '[|assistant|]' }}\n{% endif %}\n",
-  llama3: "{% set loop_messages = messages %}\n{% for message in loop_messages %}\n{% set content = '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n'+ message['content'] | trim + '<|eot_id|>' %}\n{% if loop.index0 == 0 %}{% set content = bos_token + content %}{% endif %}\n{{ content }}\n{% endfor %}\n{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{% endif %}\n",
-  mistral: "{%- if messages[0]['role'] == 'system' %}\n    {%- set system_message = messages[0]['content'] %}\n    {%- set loop_messages = messages[1:] %}\n{%- else %}\n    {%- set loop_messages = messages %}\n{%- endif %}\n\n{{- bos_token }}\n{%- for message in loop_messages %}\n    {%- if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}\n        {{- raise_exception('After the optional system message, conversation roles must alternate user/assistant/user/assistant/...') }}\n    {%- endif %}\n    {%- if message['role'] == 'user' %}\n        {%- if loop.first and system_message is defined %}\n            {{- ' [INST] ' + system_message + '\\n\\n' + message['content'] + ' [/INST]' }}\n        {%- else %}\n            {{- ' [INST] ' + message['content'] + ' [/INST]' }}\n        {%- endif %}\n    {%- elif message['role'] == 'assistant' %}\n        {{- ' ' + message['content'] + eos_token}}\n    {%- else %}\n        {{- raise_exception('Only user and assistant roles are supported, with the exception of an initial optional system message!') }}\n    {%- endif %}\n{%- endfor %}\n",
-};
+const chatml = [
+  "{%- for m in messages -%}",
+  "{{ '<|im_start|>' ~ m['role'] ~ '\\n' ~ m['content'] ~ '<|im_end|>\\n' }}",
+  '{%- endfor -%}',
+  "{%- if add_generation_prompt -%}{{ '<|im_start|>assistant\\n' }}{%- endif -%}",
+].join('\n');
+
+const llama3 = [
+  '{{- bos_token -}}',
+  '{%- for m in messages -%}',
+  "{{ '<|start_header_id|>' ~ m['role'] ~ '<|end_header_id|>\\n\\n' ~ (m['content'] | trim) ~ '<|eot_id|>\\n' }}",
+  '{%- endfor -%}',
+  "{%- if add_generation_prompt -%}{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{%- endif -%}",
+].join('\n');
+
+const mistral = [
+  "{%- set has_system = messages and messages[0]['role'] == 'system' -%}",
+  '{%- set turns = messages[1:] if has_system else messages -%}',
+  '{{- bos_token -}}',
+  '{%- for m in turns -%}',
+  "{%- if (m['role'] == 'user') != (loop.index0 is even) -%}{{ raise_exception('Roles must alternate user/assistant after an optional system message.') }}{%- endif -%}",
+  "{%- if m['role'] == 'user' -%}",
+  "{%- set text = (messages[0]['content'] ~ '\\n\\n' ~ m['content']) if (loop.first and has_system) else m['content'] -%}",
+  "{{ ' [INST] ' ~ text ~ ' [/INST]' }}",
+  "{%- elif m['role'] == 'assistant' -%}{{ ' ' ~ m['content'] ~ eos_token }}",
+  "{%- else -%}{{ raise_exception('Only user and assistant messages, after an optional system message.') }}",
+  '{%- endif -%}',
+  '{%- endfor -%}',
+].join('\n');
+
+const alpaca = [
+  "{%- set systems = messages | selectattr('role', 'equalto', 'system') | list -%}",
+  "{{ ((systems | last)['content'] | trim if systems else '') ~ '\\n\\n' }}",
+  "{%- set headers = {'user': '### Instruction:', 'assistant': '### Response:', 'user_context': '### Input:'} -%}",
+  "{%- for m in messages if m['role'] in headers -%}",
+  "{{ headers[m['role']] ~ '\\n' ~ (m['content'] | trim) }}{{ '\\n\\n' if not loop.last else '' }}",
+  '{%- endfor -%}',
+  "{%- if add_generation_prompt and messages[-1]['role'] != 'assistant' -%}{{ '### Response:\\n' }}{%- endif -%}",
+].join('\n');
+
+const exaone = [
+  "{%- for m in messages -%}",
+  "{%- if loop.first and m['role'] != 'system' -%}{{ '[|system|][|endofturn|]\\n' }}{%- endif -%}",
+  "{{ '[|' ~ m['role'] ~ '|]' ~ m['content'] ~ ('\\n' if m['role'] == 'user' else '[|endofturn|]\\n') }}",
+  '{%- endfor -%}',
+  "{%- if add_generation_prompt -%}{{ '[|assistant|]' }}{%- endif -%}",
+].join('\n');
+
+export const BUILTIN_CHAT_TEMPLATES: Readonly<Record<string, string>> = { alpaca, chatml, exaone, llama3, mistral };
