@@ -12,7 +12,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, it, type ExpectStatic } from 'vitest';
 import { METHODS } from '../../src/engine/methods/registry.js';
-import { TINY_CONFIG, TINY_TENSORS, Workspace, listFiles, memo, mergeArgs, runCliAsync, withCheckpoint, type CliResult, type TinyTensor } from './helpers.js';
+import { TIES_RECIPE, TINY_CONFIG, TINY_TENSORS, Workspace, listFiles, memo, mergeArgs, runCliAsync, withCheckpoint, type CliResult, type TinyTensor } from './helpers.js';
 
 let ws: Workspace;
 
@@ -24,16 +24,7 @@ const BIG_TENSORS: readonly TinyTensor[] = [
   { name: 'model.norm.weight', shape: [128] },
 ];
 
-const TIES = {
-  merge_method: 'ties',
-  base_model: 'base',
-  models: [
-    { model: 'ft-a', parameters: { weight: 0.6, density: 0.5 } },
-    { model: 'ft-b', parameters: { weight: 0.4, density: 0.7 } },
-  ],
-  parameters: { normalize: true },
-  dtype: 'float32',
-};
+const TIES = TIES_RECIPE;
 const DARE = { ...TIES, merge_method: 'dare_ties' };
 
 beforeAll(async () => {

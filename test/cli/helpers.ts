@@ -288,3 +288,34 @@ export function memo(run: () => Promise<CliResult>): () => Promise<CliResult> {
   let p: Promise<CliResult> | undefined;
   return () => (p ??= run());
 }
+
+/** The tiny Llama checkpoints (with a tokenizer) under test/fixtures/mergekit-recipes/models. */
+export const TINY_LLAMA_MODELS = path.join(REPO, 'test/fixtures/mergekit-recipes/models');
+
+/** A bfloat16 TIES merge of those models (ft1, ft2 onto base), with `extra` recipe lines. */
+export function tinyLlamaTiesBf16(extra = ''): string {
+  return [
+    'merge_method: ties',
+    `base_model: ${TINY_LLAMA_MODELS}/base`,
+    'models:',
+    `  - model: ${TINY_LLAMA_MODELS}/ft1`,
+    '    parameters: {weight: 1.0, density: 0.5}',
+    `  - model: ${TINY_LLAMA_MODELS}/ft2`,
+    '    parameters: {weight: 0.8, density: 0.5}',
+    'dtype: bfloat16',
+    extra,
+    '',
+  ].join('\n');
+}
+
+/** TIES of two task models onto `base` (the recipe the CLI tests write beside their tiny checkpoints). */
+export const TIES_RECIPE = {
+  merge_method: 'ties',
+  base_model: 'base',
+  models: [
+    { model: 'ft-a', parameters: { weight: 0.6, density: 0.5 } },
+    { model: 'ft-b', parameters: { weight: 0.4, density: 0.7 } },
+  ],
+  parameters: { normalize: true },
+  dtype: 'float32',
+};

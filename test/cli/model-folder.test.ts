@@ -11,25 +11,13 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, type ExpectStatic } from 'vitest';
 import { BUILTIN_CHAT_TEMPLATES } from '../../src/engine/output/chat-templates.js';
-import { REPO, Workspace, failureProblems, listFiles, memo, mergeArgs, runCliAsync, withCheckpoint, type CliResult } from './helpers.js';
+import { REPO, Workspace, tinyLlamaTiesBf16, failureProblems, listFiles, memo, mergeArgs, runCliAsync, withCheckpoint, type CliResult } from './helpers.js';
 
 const MODELS = path.join(REPO, 'test/fixtures/mergekit-recipes/models');
 let ws: Workspace;
 
 /** The acceptance recipe: a bf16 TIES merge with the base's tokenizer. */
-const TIES_BF16 = (extra = '') =>
-  [
-    'merge_method: ties',
-    `base_model: ${MODELS}/base`,
-    'models:',
-    `  - model: ${MODELS}/ft1`,
-    '    parameters: {weight: 1.0, density: 0.5}',
-    `  - model: ${MODELS}/ft2`,
-    '    parameters: {weight: 0.8, density: 0.5}',
-    'dtype: float32',
-    'out_dtype: bfloat16',
-    extra,
-  ].join('\n');
+const TIES_BF16 = tinyLlamaTiesBf16;
 
 const RECIPES: Record<string, string> = {
   'tokenizer-base.yml': TIES_BF16('tokenizer_source: base\n'),

@@ -9,18 +9,9 @@ import { cp, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO, Workspace, listFiles, mergeArgs, runCliAsync, withCheckpoint } from './helpers.js';
+import { REPO, TIES_RECIPE, Workspace, listFiles, mergeArgs, runCliAsync, withCheckpoint } from './helpers.js';
 
-const RECIPE = {
-  merge_method: 'ties',
-  base_model: 'base',
-  models: [
-    { model: 'ft-a', parameters: { weight: 0.6, density: 0.5 } },
-    { model: 'ft-b', parameters: { weight: 0.4, density: 0.7 } },
-  ],
-  parameters: { normalize: true },
-  dtype: 'float32',
-};
+const RECIPE = TIES_RECIPE;
 
 let ws: Workspace;
 

@@ -4,18 +4,16 @@
  * (BF16 widened to float32 in numpy) equal what our reader gives. The acceptance case: a bf16 TIES
  * merge with `tokenizer_source: base` whose config.json says bfloat16; and a chat template
  * AutoTokenizer picks up. Runs under the first interpreter that has transformers 5, tokenizers and
- * safetensors: $MERGE_LAB_PYTHON, python3 (CI: .ci/run installs them from the offline wheels), or
- * the mergekit venv of /work/shared/tools/mergekit-real; skips with the reason otherwise.
+ * safetensors: $MERGE_LAB_PYTHON, else python3 (CI: .ci/run installs them from the offline wheels);
+ * skips with the reason otherwise.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUILTIN_CHAT_TEMPLATES } from '../../src/engine/output/chat-templates.js';
-import { REPO, Workspace, mergeArgs, runCliAsync, withCheckpoint } from './helpers.js';
+import { Workspace, tinyLlamaTiesBf16, mergeArgs, runCliAsync, withCheckpoint } from './helpers.js';
 
-const MODELS = path.join(REPO, 'test/fixtures/mergekit-recipes/models');
-const CANDIDATES = [process.env.MERGE_LAB_PYTHON, 'python3', '/work/mk/env/venv/bin/python'].filter((p): p is string => Boolean(p));
+const CANDIDATES = [process.env.MERGE_LAB_PYTHON, 'python3'].filter((p): p is string => Boolean(p));
 const IMPORTS = 'import transformers, tokenizers, safetensors, numpy; print(transformers.__version__)';
 
 /** The interpreter to use, or why there is none. */
@@ -73,20 +71,7 @@ function load(dir: string): Loaded {
   return JSON.parse(out.trim().split('\n').pop()!) as Loaded;
 }
 
-const RECIPE = (extra: string) =>
-  [
-    'merge_method: ties',
-    `base_model: ${MODELS}/base`,
-    'models:',
-    `  - model: ${MODELS}/ft1`,
-    '    parameters: {weight: 1.0, density: 0.5}',
-    `  - model: ${MODELS}/ft2`,
-    '    parameters: {weight: 0.8, density: 0.5}',
-    'dtype: float32',
-    'out_dtype: bfloat16',
-    extra,
-    '',
-  ].join('\n');
+const RECIPE = tinyLlamaTiesBf16;
 
 describe.skipIf(python === undefined)('the merged folder loads with transformers and safetensors', () => {
   let ws: Workspace;
