@@ -240,3 +240,13 @@ describe('streaming writer', () => {
     expect(decodeToFloat32('BF16', (await f.readRaw('x')).subarray(2 * (n - 1))).length).toBe(1);
   });
 });
+
+describe('memorySource', () => {
+  it('returns copies, over a Uint8Array and over a Node Buffer alike (a caller may change what it reads)', async () => {
+    for (const bytes of [new Uint8Array([1, 2, 3, 4]), Buffer.from([1, 2, 3, 4])]) {
+      const read = await memorySource('m', bytes).read(1, 2);
+      read[0] = 99;
+      expect(bytes[1]).toBe(2);
+    }
+  });
+});

@@ -24,7 +24,8 @@ export function memorySource(name: string, bytes: Uint8Array): ByteSource {
     size: bytes.byteLength,
     async read(offset, length) {
       checkRange(name, bytes.byteLength, offset, length);
-      return bytes.slice(offset, offset + length);
+      // Uint8Array's slice copies; a Node Buffer's own slice would return a view of the caller's bytes.
+      return Uint8Array.prototype.slice.call(bytes, offset, offset + length);
     },
   };
 }
