@@ -116,9 +116,10 @@ describe.concurrent('merge-lab merge writes a model folder', () => {
     ['union.yml', 'RECIPE_INVALID', 'tokenizer_source: union'],
     ['chatlm.yml', 'PARAMETER_INVALID', 'chat_template "chatlm"'],
   ])('%s fails cleanly before anything is written', async (recipe, code, culprit) => {
-    const out = ws.path(`out/fail-${recipe}`);
+    // Its own parent folder: the merges of the other tests write (and leave partial files) under out/ meanwhile.
+    const out = ws.path(`failing/${recipe}`);
     const r = await runCliAsync(mergeArgs(ws.path(recipe), out));
-    expect(failureProblems(r, { code: code as 'RECIPE_INVALID', culprits: [culprit], out, scratch: ws.path('out') })).toEqual([]);
+    expect(failureProblems(r, { code: code as 'RECIPE_INVALID', culprits: [culprit], out, scratch: ws.path('failing') })).toEqual([]);
   });
 
   it('a README.md that cannot be put in place (a folder there) leaves --out as it was', async () => {
