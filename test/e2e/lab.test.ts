@@ -265,7 +265,8 @@ describeE2E('my checkpoints: drop, check, merge, download', () => {
       expect(await lab.unnamedControls()).toEqual([]);
 
       await lab.page.getByRole('button', { name: 'Remove sharded-model' }).click();
-      expect(await lab.source()).toBe('demo');
+      // The attribute changes on the next render after the click; under CI's load that came later than one read.
+      await expect.poll(() => lab.source(), { timeout: 10_000 }).toBe('demo');
       expect(await lab.waitForDemo()).toBe('loaded');
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
