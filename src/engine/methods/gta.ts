@@ -49,7 +49,7 @@ export function gtaMethod(c: GtaConfig): MergeMethod {
       rescaleDefault: c.rescaleDefault,
     },
     prepare: (input) => prepareGta(c, input),
-    mergeHalf: (input, dtype) => gtaHalf(c, input, dtype),
+    mergeHalf: (input, dtype, block) => gtaHalf(c, input, dtype, block),
     validateTensor: ({ tensorName, shape, models }) => {
       const n = shape.reduce((a, b) => a * b, 1);
       const problems: MergeLabError[] = [];

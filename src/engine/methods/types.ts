@@ -136,8 +136,10 @@ export interface MergeMethod {
    * it on the CPU: mergekit's own arithmetic for a `dtype: bfloat16`/`float16` recipe (see
    * half/half-math.ts). Inputs are already values of that dtype; so is the result. Absent where
    * mergekit itself computes in float32 (slerp): the inputs are rounded, the result once.
+   * What is elementwise runs in blocks of `block` elements (default half/gta-half.ts HALF_BLOCK);
+   * any block size gives the same bytes.
    */
-  mergeHalf?(input: PrepareInput, dtype: HalfDType): Float32Array;
+  mergeHalf?(input: PrepareInput, dtype: HalfDType, block?: number): Float32Array;
   /**
    * Merges one whole tensor given as tensors: prepare + one block. Synchronous and tidy: returns
    * a new float32 tensor the caller disposes. It reads its inputs synchronously, which WebGPU in

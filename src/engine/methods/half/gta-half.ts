@@ -36,7 +36,7 @@ export function num(v: unknown, fallback: number): number {
   return typeof v === 'number' ? v : typeof v === 'boolean' ? Number(v) : fallback;
 }
 
-export function gtaHalf(c: GtaHalfConfig, input: PrepareInput, dtype: HalfDType): Float32Array {
+export function gtaHalf(c: GtaHalfConfig, input: PrepareInput, dtype: HalfDType, block = HALF_BLOCK): Float32Array {
   const h = halfMath(dtype);
   const base = input.models.find((m) => m.isBase);
   if (!base) throw new MergeLabError('BASE_MODEL_REQUIRED', `${c.id} needs a base_model (tensor ${input.tensorName}).`);
@@ -52,44 +52,57 @@ export function gtaHalf(c: GtaHalfConfig, input: PrepareInput, dtype: HalfDType)
     return h.scalar(w);
   });
 
-  const weighted = others.map((m, k) => {
-    let delta = h.sub(m.values, base.values);
-    if (c.sparsification) delta = sparsifyHalf(h, delta, trimArgs(c.sparsification, input, m, k), rescale);
-    return h.mulScalar(delta, weights[k]!);
-  });
-
-  let mixed: Float32Array;
-  if (c.consensus) {
-    const majority = majoritySign(h, weighted, c.consensus);
-    const n = majority.length;
-    const agreeing = weighted.map((u) => {
-      const kept = new Float32Array(n);
-      for (let i = 0; i < n; i++) kept[i] = u[i]! * (sign(u[i]!) === majority[i] ? 1 : 0);
-      return kept;
+  // The trims need whole task vectors (a sort, L1 norms); everything after them is elementwise, so
+  // it runs in blocks, keeping the temporaries to a block each rather than a tensor each.
+  const trims = others.map((m, k) => (c.sparsification ? trimHalf(h, h.sub(m.values, base.values), trimArgs(c.sparsification, input, m, k), rescale) : undefined));
+  // Without consensus the divisor is one number: Σ weights (rounded), 1 when |Σ| < 1e-8 as a 16-bit value (0 in float16).
+  const sum = h.sumOf(weights.map((w) => Float32Array.of(w)))[0]!;
+  const divisor = Math.abs(sum) < h.scalar(1e-8) ? 1 : sum;
+  const n = base.values.length;
+  const out = new Float32Array(n);
+  for (let start = 0; start < n; start += block) {
+    const end = Math.min(n, start + block);
+    const baseBlock = base.values.subarray(start, end);
+    const weighted = others.map((m, k) => {
+      const trim = trims[k];
+      const delta = trim ? trim.kept(start, end) : h.sub(m.values.subarray(start, end), baseBlock);
+      return h.mulScalar(delta, weights[k]!);
     });
-    mixed = h.sumOf(agreeing);
-    if (normalize) {
-      const shares = weights.map((w, k) => {
-        const share = new Float32Array(n);
-        for (let i = 0; i < n; i++) share[i] = w * (sign(weighted[k]![i]!) === majority[i] ? 1 : 0);
-        return share;
+    let mixed: Float32Array;
+    if (c.consensus) {
+      const majority = majoritySign(h, weighted, c.consensus);
+      const len = majority.length;
+      // mask = sign == majority; (weighted * mask) and (weights * mask), each summed over the models.
+      const kept = weighted.map(() => new Float32Array(len));
+      const shares = weighted.map(() => new Float32Array(len));
+      weighted.forEach((u, k) => {
+        const w = weights[k]!;
+        const into = kept[k]!;
+        const share = shares[k]!;
+        for (let i = 0; i < len; i++) {
+          const agree = sign(u[i]!) === majority[i] ? 1 : 0;
+          into[i] = u[i]! * agree;
+          share[i] = w * agree;
+        }
       });
-      const divisor = h.sumOf(shares);
-      for (let i = 0; i < n; i++) if (divisor[i] === 0) divisor[i] = 1;
-      mixed = h.div(mixed, divisor);
+      mixed = h.sumOf(kept);
+      if (normalize) {
+        const share = h.sumOf(shares);
+        for (let i = 0; i < len; i++) if (share[i] === 0) share[i] = 1;
+        mixed = h.div(mixed, share);
+      }
+    } else {
+      mixed = h.sumOf(weighted);
+      if (normalize) mixed = h.divScalar(mixed, divisor);
     }
-  } else {
-    mixed = h.sumOf(weighted);
-    if (normalize) {
-      let divisor = h.sumOf(weights.map((w) => Float32Array.of(w)))[0]!;
-      // `divisor.abs() < 1e-8` compares against 1e-8 rounded to the dtype (0 in float16).
-      if (Math.abs(divisor) < h.scalar(1e-8)) divisor = 1;
-      mixed = h.divScalar(mixed, divisor);
-    }
+    if (lambda !== 1) mixed = h.mulScalar(mixed, h.scalar(lambda));
+    out.set(h.add(baseBlock, mixed), start);
   }
-  if (lambda !== 1) mixed = h.mulScalar(mixed, h.scalar(lambda));
-  return h.add(base.values, mixed);
+  return out;
 }
+
+/** Elements per block of the elementwise part (a few MB of temporaries per model). */
+export const HALF_BLOCK = 1 << 18;
 
 /** torch.sign on a 16-bit tensor: NaN gives 0 there, as do both zeros. */
 function sign(x: number): number {
@@ -105,17 +118,30 @@ function majoritySign(h: HalfMath, weighted: readonly Float32Array[], consensus:
   return out;
 }
 
-/** sparsify(): the mask from the rounded τ, then rescaled_masked_tensor in the dtype. */
-function sparsifyHalf(h: HalfMath, delta: Float32Array, args: SparsifyArgs, rescale: boolean): Float32Array {
-  const kept = sparsifyKept(delta, args);
-  if (!kept) return delta;
-  const mask = keptMask(kept);
-  const masked = new Float32Array(delta.length);
-  for (let i = 0; i < masked.length; i++) masked[i] = delta[i]! * mask[i]!;
-  if (!rescale) return masked;
-  // rescaled_masked_tensor: both L1 norms are 16-bit scalars, and so is 1e-7 beside them.
-  const before = h.absSum(delta);
-  const after = h.absSum(masked);
-  const eps = h.scalar(1e-7);
-  return before < eps || after < eps ? masked : h.mulScalar(masked, h.scalar(before / after));
+/**
+ * sparsify() on the rounded τ: which entries survive (the mask) and, with rescale, the L1 factor,
+ * computed in the dtype as rescaled_masked_tensor does. `kept` gives any block of the result.
+ */
+function trimHalf(h: HalfMath, delta: Float32Array, args: SparsifyArgs, rescale: boolean): { kept(start: number, end: number): Float32Array } {
+  const found = sparsifyKept(delta, args);
+  if (!found) return { kept: (start, end) => delta.slice(start, end) };
+  const mask = keptMask(found);
+  let factor: number | undefined;
+  if (rescale) {
+    const masked = new Float32Array(delta.length);
+    for (let i = 0; i < masked.length; i++) masked[i] = delta[i]! * mask[i]!;
+    // Both L1 norms are 16-bit scalars, and so is 1e-7 beside them.
+    const before = h.absSum(delta);
+    const after = h.absSum(masked);
+    const eps = h.scalar(1e-7);
+    if (!(before < eps || after < eps)) factor = h.scalar(before / after);
+  }
+  return {
+    kept(start, end) {
+      // tensor * mask: a dropped entry becomes ±0, keeping τ's sign, as torch's product does.
+      const out = new Float32Array(end - start);
+      for (let i = 0; i < out.length; i++) out[i] = delta[start + i]! * mask[start + i]!;
+      return factor === undefined ? out : h.mulScalar(out, factor);
+    },
+  };
 }

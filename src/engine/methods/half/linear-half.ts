@@ -2,8 +2,9 @@
 import { halfMath, type HalfDType } from '../../half/half-math.js';
 import { MergeLabError } from '../../errors.js';
 import type { PrepareInput } from '../types.js';
+import { HALF_BLOCK } from './gta-half.js';
 
-export function linearHalf(input: PrepareInput, dtype: HalfDType): Float32Array {
+export function linearHalf(input: PrepareInput, dtype: HalfDType, block = HALF_BLOCK): Float32Array {
   const h = halfMath(dtype);
   const weights = input.models.map((m) => {
     const w = m.params.weight;
@@ -11,7 +12,14 @@ export function linearHalf(input: PrepareInput, dtype: HalfDType): Float32Array 
     return h.scalar(w);
   });
   // (weights * stack).sum(0), then / weights.sum(0): no guard against a zero sum (checked when planning).
-  const sum = h.sumOf(input.models.map((m, i) => h.mulScalar(m.values, weights[i]!)));
-  if (!Boolean(input.global.normalize ?? true)) return sum;
-  return h.divScalar(sum, h.sumOf(weights.map((w) => Float32Array.of(w)))[0]!);
+  const normalize = Boolean(input.global.normalize ?? true);
+  const total = h.sumOf(weights.map((w) => Float32Array.of(w)))[0]!;
+  const n = input.models[0]!.values.length;
+  const out = new Float32Array(n);
+  for (let start = 0; start < n; start += block) {
+    const end = Math.min(n, start + block);
+    const sum = h.sumOf(input.models.map((m, i) => h.mulScalar(m.values.subarray(start, end), weights[i]!)));
+    out.set(normalize ? h.divScalar(sum, total) : sum, start);
+  }
+  return out;
 }
