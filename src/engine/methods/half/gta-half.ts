@@ -127,21 +127,34 @@ function trimHalf(h: HalfMath, delta: Float32Array, args: SparsifyArgs, rescale:
   if (!found) return { kept: (start, end) => delta.slice(start, end) };
   const mask = keptMask(found);
   let factor: number | undefined;
+  // DARE and DELLA on a float16 tensor: torch has no float16 bernoulli on the CPU, so mergekit masks
+  // and rescales in float32 and converts the result once.
+  const in32 = h.dtype === 'F16' && (args.kind === 'random' || args.kind === 'della_magprune');
   if (rescale) {
     const masked = new Float32Array(delta.length);
     for (let i = 0; i < masked.length; i++) masked[i] = delta[i]! * mask[i]!;
-    // Both L1 norms are 16-bit scalars, and so is 1e-7 beside them.
-    const before = h.absSum(delta);
-    const after = h.absSum(masked);
-    const eps = h.scalar(1e-7);
-    if (!(before < eps || after < eps)) factor = h.scalar(before / after);
+    // Both L1 norms are scalars of the working dtype, and so is 1e-7 beside them.
+    const before = in32 ? Math.fround(absSum32(delta)) : h.absSum(delta);
+    const after = in32 ? Math.fround(absSum32(masked)) : h.absSum(masked);
+    const eps = in32 ? Math.fround(1e-7) : h.scalar(1e-7);
+    if (!(before < eps || after < eps)) factor = in32 ? Math.fround(before / after) : h.scalar(before / after);
   }
   return {
     kept(start, end) {
       // tensor * mask: a dropped entry becomes ±0, keeping τ's sign, as torch's product does.
       const out = new Float32Array(end - start);
       for (let i = 0; i < out.length; i++) out[i] = delta[start + i]! * mask[start + i]!;
-      return factor === undefined ? out : h.mulScalar(out, factor);
+      if (factor === undefined) return out;
+      if (!in32) return h.mulScalar(out, factor);
+      for (let i = 0; i < out.length; i++) out[i] = out[i]! * factor;
+      return h.roundInPlace(out);
     },
   };
+}
+
+/** Σ |a| accumulated wide (torch accumulates a float32 sum in blocks; see HalfMath.absSum). */
+function absSum32(a: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += Math.abs(a[i]!);
+  return s;
 }
