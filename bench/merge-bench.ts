@@ -5,6 +5,7 @@
  *   npm run bench -- [--params 10M,100M] [--models 4] [--backends wasm,cpu,webgpu] [--dir .cache/bench] [--live 100]
  *                    [--routed twin_merging,channel_merging]   (packages from the same models; --routed '' skips them)
  *                    [--labs wasm]   (the Twin / Channel labs' slider latency, bench/lab-bench.ts; --labs '' skips it)
+ *                    [--dtype float32|bfloat16|float16]   (the recipe's dtype: 16-bit runs mergekit's op-by-op arithmetic)
  *
  * Models are generated once into --dir (about params × 4 bytes × (models + 1)) and reused. Then
  * the live-recompute latency on the demo (bench/live-bench.ts) per backend. A backend that cannot
@@ -27,6 +28,7 @@ const { values } = parseArgs({
     live: { type: 'string', default: '100' },
     routed: { type: 'string', default: 'twin_merging,channel_merging' },
     labs: { type: 'string', default: 'wasm' },
+    dtype: { type: 'string', default: 'float32' },
   },
 });
 
@@ -49,7 +51,7 @@ for (const size of values.params!.split(',')) {
   }
   const recipe = path.join(dir, 'ties.yml');
   const modelLines = Array.from({ length: nModels }, (_, i) => `  - model: ft${i + 1}\n    parameters: {weight: ${(1 / nModels).toFixed(3)}, density: ${values.density}}`);
-  await writeFile(recipe, `models:\n${modelLines.join('\n')}\nmerge_method: ties\nbase_model: base\ndtype: float32\n`);
+  await writeFile(recipe, `models:\n${modelLines.join('\n')}\nmerge_method: ties\nbase_model: base\ndtype: ${values.dtype}\n`);
   await mkdir(path.join(dir, 'out'), { recursive: true });
 
   const rows: { backend: string; seconds: number; rssMiB: number; paramsPerSec: number }[] = [];
@@ -69,7 +71,7 @@ for (const size of values.params!.split(',')) {
 
   const ref = rows.find((r) => r.backend === 'cpu');
   const largest = Math.max(...layout.map((t) => t.shape.reduce((a, b) => a * b, 1))) * 4;
-  console.log(`\nTIES, density ${values.density}, base + ${nModels} models × ${actual.toLocaleString('en-US')} float32 parameters (${((actual * 4) / 2 ** 20).toFixed(0)} MiB each; largest tensor ${(largest / 2 ** 20).toFixed(0)} MiB)\n`);
+  console.log(`\nTIES, density ${values.density}, base + ${nModels} models × ${actual.toLocaleString('en-US')} float32 parameters, computed in ${values.dtype} (${((actual * 4) / 2 ** 20).toFixed(0)} MiB each; largest tensor ${(largest / 2 ** 20).toFixed(0)} MiB)\n`);
   console.log('| backend | time (s) | parameters/s | speed vs cpu | peak RSS (MiB) |');
   console.log('|---|---:|---:|---:|---:|');
   for (const r of rows) {
