@@ -164,7 +164,7 @@ describe('tokenizer files', () => {
 
 describe('chat_template', () => {
   for (const name of Object.keys(BUILTIN_CHAT_TEMPLATES)) {
-    it(`"${name}" is mergekit's ${name}.jinja, written as chat_template.jinja`, async () => {
+    it(`"${name}" is our ${name} template (see chat-templates.test.ts), written as chat_template.jinja`, async () => {
       const f = await folder(TIES(`chat_template: ${name}`), { base: model('base', { 'generation_config.json': {} }), a: model('a'), b: model('b') });
       expect(file(f, 'chat_template.jinja')).toBe(BUILTIN_CHAT_TEMPLATES[name]);
       // mergekit re-saves the tokenizer: only the tokenizer's own files.
@@ -225,12 +225,12 @@ describe('recipe keys', () => {
     expect([r.tokenizerSource, r.chatTemplate, r.warnings]).toEqual(['base', 'chatml', []]);
     expect(parseRecipe(recipeToYaml(r))).toEqual(r);
     expect(parseRecipe(TIES('tokenizer:\n  source: ../m/x\n')).tokenizerSource).toBe('../m/x');
+    // mergekit's default source of a tokenizer section is union.
+    expect([parseRecipe(TIES('tokenizer_source: union')).tokenizerSource, parseRecipe(TIES('tokenizer: {}')).tokenizerSource]).toEqual(['union', 'union']);
   });
   it.each([
-    ['tokenizer_source: union', 'tokenizer_source: union (one vocabulary from every model'],
     ['tokenizer: {pad_to_multiple_of: 8, source: base}', 'tokenizer.pad_to_multiple_of (padding the embeddings) is not supported'],
     ['tokenizer:\n  source: base\n  tokens: {"<x>": {source: base}}', 'tokenizer.tokens (where each token'],
-    ['tokenizer: {}', 'tokenizer.source: union'],
     ['tokenizer_source: base\ntokenizer: {source: base}', 'give tokenizer_source or a tokenizer section, not both'],
     ['chat_template: 3', 'chat_template must be'],
   ])('refuses %j with one line saying so', (extra, want) => {
