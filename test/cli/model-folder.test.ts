@@ -3,7 +3,7 @@
  * fixtures (test/fixtures/mergekit-recipes/models/, with the tiny tokenizer of
  * scripts/tiny-tokenizer.py): config.json from the base with the output dtype, the base's
  * tokenizer copied (or tokenizer_source's), a chat template as chat_template.jinja,
- * mergekit_config.yml with the recipe's text and a README.md card. Refusals (a union vocabulary,
+ * mergekit_config.yml with the recipe's text and a README.md card. Refusals (a padded vocabulary,
  * a mistyped chat template) fail cleanly before anything is written, and the new files go through
  * the same staged output as the weights: a file that cannot be put in place leaves nothing behind.
  */
@@ -24,7 +24,7 @@ const RECIPES: Record<string, string> = {
   'default.yml': TIES_BF16('# no tokenizer settings: the base tokenizer is copied\n'),
   'tokenizer-ft1.yml': TIES_BF16(`tokenizer_source: ${MODELS}/ft1\n`),
   'chatml.yml': TIES_BF16('chat_template: chatml\n'),
-  'union.yml': TIES_BF16('tokenizer_source: union\n'),
+  'pad.yml': TIES_BF16('tokenizer:\n  source: union\n  pad_to_multiple_of: 8\n'),
   'chatlm.yml': TIES_BF16('chat_template: chatlm\n'),
 };
 
@@ -113,7 +113,7 @@ describe.concurrent('merge-lab merge writes a model folder', () => {
   });
 
   it.each([
-    ['union.yml', 'RECIPE_INVALID', 'tokenizer_source: union'],
+    ['pad.yml', 'RECIPE_INVALID', 'tokenizer.pad_to_multiple_of'],
     ['chatlm.yml', 'PARAMETER_INVALID', 'chat_template "chatlm"'],
   ])('%s fails cleanly before anything is written', async (recipe, code, culprit) => {
     // Its own parent folder: the merges of the other tests write (and leave partial files) under out/ meanwhile.

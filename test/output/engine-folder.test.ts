@@ -2,13 +2,17 @@
  * The engine hands the lab the merged model's folder: files dropped with each model (config.json,
  * tokenizer) come back as config.json and tokenizer files beside mergekit_config.yml and README.md,
  * in process and across comlink (their buffers transferred with the weights'); a tokenizer problem
- * stops the merge before it starts, as in the CLI, and check() reports it.
+ * stops the merge before it starts, as in the CLI, and check() reports it. A union vocabulary
+ * re-orders the embeddings in the engine too, to mergekit's bytes.
  */
+import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as Comlink from 'comlink';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createEngine } from '../../src/engine/api/engine.js';
 import type { ModelFile } from '../../src/engine/api/engine-api.js';
-import { writeSafetensorsToMemory } from '../../src/engine/io/index.js';
+import { memorySource, openSafetensors, writeSafetensorsToMemory } from '../../src/engine/io/index.js';
 import { exposeEngine, wrapEngine } from '../../workers/expose.js';
 import { LAYOUT } from '../merge/helpers.js';
 
@@ -54,6 +58,28 @@ describe('the merged folder from the engine', () => {
     const recipe = RECIPE('tokenizer_source: base\n');
     expect((await engine.check(recipe)).problems.map((p) => p.code)).toEqual(['SHAPE_MISMATCH', 'SHAPE_MISMATCH', 'SHAPE_MISMATCH']);
     await expect(engine.merge('j', recipe)).rejects.toMatchObject({ code: 'RECIPE_PROBLEMS' });
+  });
+});
+
+describe('tokenizer_source: union in the engine (the lab\'s path)', () => {
+  it('gives the bytes and tokenizer mergekit wrote (test/fixtures/mergekit-union)', async () => {
+    const root = fileURLToPath(new URL('../fixtures/mergekit-union/', import.meta.url));
+    const engine = createEngine();
+    await engine.setBackend('cpu');
+    for (const id of ['base', 'ft1', 'ft2']) {
+      const dir = path.join(root, 'models', id);
+      await engine.openModel(id, readdirSync(dir).map((f) => ({ path: `${id}/${f}`, blob: new Blob([readFileSync(path.join(dir, f))]) })));
+    }
+    const recipe = readFileSync(path.join(root, 'recipes', 'ties-bf16.yml'), 'utf8').replaceAll('../models/', '');
+    const r = await engine.merge('j', recipe);
+    const want = path.join(root, 'expected', 'ties-bf16');
+    const got = await openSafetensors(memorySource('merged', r.bytes));
+    const expected = await openSafetensors(memorySource('mergekit', readFileSync(path.join(want, 'model.safetensors'))));
+    expect([...got.tensorNames].sort()).toEqual([...expected.tensorNames].sort());
+    for (const t of expected.tensorNames) expect(Buffer.from(await got.readRaw(t)).equals(Buffer.from(await expected.readRaw(t))), t).toBe(true);
+    const tokenizer = r.folder.find((f) => f.name === 'tokenizer.json')!;
+    expect(JSON.parse(text(tokenizer.bytes))).toEqual(JSON.parse(readFileSync(path.join(want, 'tokenizer.json'), 'utf8')));
+    expect(JSON.parse(text(r.folder.find((f) => f.name === 'config.json')!.bytes)).vocab_size).toBe(19);
   });
 });
 

@@ -121,7 +121,7 @@ export const mergeCommand: Command = {
       }
       // tokenizer_source may name a model that is not merged: only its tokenizer is read.
       const tokenizerModel = recipe.tokenizerSource;
-      if (tokenizerModel !== undefined && tokenizerModel !== 'base' && !sideFiles.has(tokenizerModel)) {
+      if (tokenizerModel !== undefined && tokenizerModel !== 'base' && tokenizerModel !== 'union' && !sideFiles.has(tokenizerModel)) {
         const ref = await resolveModelRef(tokenizerModel, path.dirname(recipePath)).catch(() => undefined);
         if (ref) sideFiles.set(tokenizerModel, await folderModelFiles(tokenizerModel, ref.path));
       }
@@ -145,9 +145,8 @@ export const mergeCommand: Command = {
           started,
         });
       }
-      const planned = planMerge({ recipe, methods: METHODS, checkpoints, failures, config: baseConfig });
-      const { plan, warnings } = planned;
-      // The rest of the model folder, worked out before any tensor is read: its problems stop the merge too.
+      // The rest of the model folder, worked out before any tensor is read: its problems stop the merge
+      // too, and a union vocabulary re-orders the embeddings the plan reads.
       const method = findMethod(recipe.mergeMethod);
       const folder = await prepareModelFolder({
         recipe,
@@ -157,6 +156,8 @@ export const mergeCommand: Command = {
         files: sideFiles,
         checkpoints,
       });
+      const planned = planMerge({ recipe, methods: METHODS, checkpoints, failures, config: baseConfig, ...(folder.vocabulary ? { vocabulary: folder.vocabulary } : {}) });
+      const { plan, warnings } = planned;
       // The registry names only per-tensor methods; an unknown name is checked against the routed ones too.
       const problems = [...planned.problems.map((p) => (p.code === 'UNKNOWN_METHOD' ? new MergeLabError('UNKNOWN_METHOD', unknownMethod(recipe.mergeMethod)) : p)), ...folder.problems];
       if (problems.length || !plan) throw combineProblems(problems.length ? problems : [new MergeLabError('INTERNAL', 'No merge plan was made.')]);

@@ -98,8 +98,12 @@ export function createEngine(host: EngineHost = {}): EngineApi {
   /** Across comlink a callback returns a promise; progress must never stall or fail the job. */
   const quietProgress = (onProgress?: ProgressCallback) => (onProgress ? (x: MergeProgress) => void Promise.resolve(onProgress(x)).catch(() => undefined) : undefined);
 
-  /** The planned merge; the base's (or first model's) config.json, when dropped, gives the layer count and architecture, as in the CLI. */
-  const plan = async (recipeYaml: string) => {
+  /**
+   * The planned merge and the merged model's folder but its weights; the base's (or first model's)
+   * config.json, when dropped, gives the layer count and architecture, as in the CLI. The folder
+   * comes first: a union vocabulary re-orders the embeddings the plan reads.
+   */
+  const plan = async (recipeYaml: string, name: string) => {
     const recipe = parseRecipe(recipeYaml, 'recipe');
     const checkpoints = new Map<string, Checkpoint>();
     const failures = new Map<string, MergeLabError>();
@@ -110,7 +114,8 @@ export function createEngine(host: EngineHost = {}): EngineApi {
     }
     const reference = models.get(recipe.baseModel ?? recipe.models[0]?.model ?? '');
     const config = reference?.files.names.includes('config.json') ? await readJsonObject(reference.files, 'config.json') : undefined;
-    return { recipe, checkpoints, ...planMerge({ recipe, methods: METHODS, checkpoints, failures, ...(config ? { config } : {}) }) };
+    const f = await folder(recipe, checkpoints, name);
+    return { recipe, checkpoints, folder: f, ...planMerge({ recipe, methods: METHODS, checkpoints, failures, ...(config ? { config } : {}), ...(f.vocabulary ? { vocabulary: f.vocabulary } : {}) }) };
   };
   /** The merged model's folder but its weights (config.json, tokenizer, mergekit_config.yml, README.md) from the opened models' files. */
   const folder = (recipe: Recipe, checkpoints: ReadonlyMap<string, Checkpoint>, name: string) => {
@@ -224,8 +229,8 @@ export function createEngine(host: EngineHost = {}): EngineApi {
     },
     async check(recipeYaml): Promise<CheckResult> {
       try {
-        const p = await plan(recipeYaml);
-        const f = await folder(p.recipe, p.checkpoints, MERGED_NAME);
+        const p = await plan(recipeYaml, MERGED_NAME);
+        const f = p.folder;
         return {
           warnings: [...(p.recipe.warnings ?? []), ...p.warnings, ...f.warnings],
           problems: [...p.problems, ...f.problems].map((e) => ({ code: e.code, message: e.message })),
@@ -239,8 +244,8 @@ export function createEngine(host: EngineHost = {}): EngineApi {
     },
     async merge(jobId, recipeYaml, options: MergeOptions = {}, onProgress?: ProgressCallback): Promise<MergeResult> {
       const started = Date.now();
-      const p = await plan(recipeYaml);
-      const f = await folder(p.recipe, p.checkpoints, options.name ?? MERGED_NAME);
+      const p = await plan(recipeYaml, options.name ?? MERGED_NAME);
+      const f = p.folder;
       const problems = [...p.problems, ...f.problems];
       if (problems.length || !p.plan) throw combineProblems(problems.length ? problems : [new MergeLabError('INTERNAL', 'No merge plan was made.')]);
       const need = estimateMergeMemory(p.plan);

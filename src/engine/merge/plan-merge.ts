@@ -13,6 +13,7 @@ import type { Recipe, RecipeDtype } from '../recipe/types.js';
 import type { MergePlanToRun, PlannedTensor } from './run-merge.js';
 import { DEFAULT_RANDOM_SEED } from './seed.js';
 import { architectureFor, type Architecture, type WeightSpec } from './architecture.js';
+import { embeddingRows, rowsRead, type EmbeddingRows, type VocabularyRemap } from './embedding-rows.js';
 
 export interface PlanMergeInput {
   readonly recipe: Recipe;
@@ -23,6 +24,11 @@ export interface PlanMergeInput {
   readonly failures?: ReadonlyMap<string, MergeLabError>;
   /** The base model's (or first model's) config.json, for the number of layers. */
   readonly config?: Readonly<Record<string, unknown>>;
+  /**
+   * A new vocabulary (`tokenizer_source: union`, from output/union-tokenizer.ts): every embedding
+   * tensor gets its rows, each model's re-ordered onto it before merging (embedding-rows.ts).
+   */
+  readonly vocabulary?: VocabularyRemap;
 }
 
 export interface PlanMergeResult {
@@ -124,13 +130,14 @@ export function planMerge(input: PlanMergeInput): PlanMergeResult {
       const source = sources.get(e.model);
       if (source) shapes.set(e.model, checkpoints.get(e.model)!.info(source)!.shape);
     }
-    const cut = embedBlocks(method, weight, info.shape, shapes, opened, warnings, name);
+    const remap = weight.isEmbed && input.vocabulary && info.shape.length === 2 ? input.vocabulary : undefined;
+    const cut = remap ? undefined : embedBlocks(method, weight, info.shape, shapes, opened, warnings, name);
     if (cut && 'problem' in cut) {
       problems.add('SHAPE_MISMATCH', cut.problem, name);
       continue;
     }
     const blocks = cut;
-    const outShape = blocks?.shape ?? info.shape;
+    const outShape = remap ? [remap.size, info.shape[1]!] : (blocks?.shape ?? info.shape);
     const models: { model: string; isBase: boolean; params: Record<string, ParamValue | undefined>; source?: string; block?: readonly [number, number] }[] = [];
     for (const e of opened) {
       const ckpt = checkpoints.get(e.model)!;
@@ -148,7 +155,12 @@ export function planMerge(input: PlanMergeInput): PlanMergeResult {
       if (source !== name) warnings.push(`Model "${e.model}" has no ${name}; its tied ${source} is used instead, as mergekit does.`);
       const other = ckpt.info(source)!;
       const block = blocks?.take.get(e.model);
-      if (!block && other.shape.join(',') !== outShape.join(',')) {
+      if (remap && (other.shape.length !== 2 || other.shape[1] !== outShape[1])) {
+        // mergekit asserts that the embeddings it re-orders have one width.
+        problems.add('SHAPE_MISMATCH', `tensor ${name} of model "${e.model}" has shape [${other.shape.join(', ')}], the reference model's has [${info.shape.join(', ')}]: re-ordered onto the union vocabulary, embeddings must have the same width.`, name);
+        continue;
+      }
+      if (!remap && !block && other.shape.join(',') !== outShape.join(',')) {
         const msg = `tensor ${name} of model "${e.model}" has shape [${other.shape.join(', ')}], the reference model's has [${info.shape.join(', ')}]`;
         if (method.shapeMismatch === 'skip' && !e.isBase) {
           warnings.push(`${msg}: that model is left out of this tensor, as mergekit does.`);
@@ -172,12 +184,21 @@ export function planMerge(input: PlanMergeInput): PlanMergeResult {
       }
       models.push({ model: e.model, isBase: e.isBase, params, ...(source !== name ? { source } : {}), ...(block ? { block } : {}) });
     }
+    let rows: EmbeddingRows | undefined;
+    if (remap) {
+      rows = embeddingRows(remap, models);
+      rowsRead(rows).forEach((most, j) => {
+        const m = models[j]!;
+        const have = checkpoints.get(m.model)!.info(m.source ?? name)!.shape[0]!;
+        if (most >= have) problems.add('SHAPE_MISMATCH', `tensor ${name} of model "${m.model}" has ${have} rows, but its tokenizer puts a token of the union vocabulary at id ${most}; each token needs its row.`, name);
+      });
+    }
     if (method.validateTensor) {
-      for (const p of method.validateTensor({ tensorName: name, shape: info.shape, models, global })) problems.add(p.code, p.message, name);
+      for (const p of method.validateTensor({ tensorName: name, shape: remap ? outShape : info.shape, models, global })) problems.add(p.code, p.message, name);
     }
     const outDtype = recipe.outDtype ? RECIPE_TO_DTYPE[recipe.outDtype] : recipe.dtype ? RECIPE_TO_DTYPE[recipe.dtype] : info.dtype;
     const workDtype = recipe.dtype ? RECIPE_TO_DTYPE[recipe.dtype] : storedWorkDtype(method, models.map((m) => ({ isBase: m.isBase, dtype: checkpoints.get(m.model)!.info(m.source ?? name)!.dtype })));
-    tensors.push({ name, shape: [...outShape], outDtype, ...(workDtype && workDtype !== 'F32' && workDtype !== 'F64' ? { workDtype } : {}), global, models });
+    tensors.push({ name, shape: [...outShape], outDtype, ...(workDtype && workDtype !== 'F32' && workDtype !== 'F64' ? { workDtype } : {}), global, models, ...(rows ? { rows } : {}) });
   }
 
   if (skippedNonFloat.length) warnings.push(`${skippedNonFloat.length} non-float tensor(s) are not merged and not written: ${skippedNonFloat.slice(0, EXAMPLES).join(', ')}${skippedNonFloat.length > EXAMPLES ? ', …' : ''}.`);

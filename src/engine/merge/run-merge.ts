@@ -12,6 +12,7 @@ import { currentBackend } from '../backend.js';
 import { tensorSeed } from './seed.js';
 import { isHalf } from '../half/half-math.js';
 import type { RecipeMath } from '../recipe/types.js';
+import { applyEmbeddingRows, type EmbeddingRows } from './embedding-rows.js';
 import { throwIfCancelled, type CancelToken, type MergeProgress } from './progress.js';
 
 type Params = Readonly<Record<string, ParamValue | undefined>>;
@@ -37,6 +38,8 @@ export interface PlannedTensor {
     /** Rows and columns of the top-left block to take of this model's 2-D tensor (embeddings of another vocabulary size). */
     readonly block?: readonly [number, number];
   }[];
+  /** An embedding re-ordered onto a new vocabulary (`tokenizer_source: union`): each model's rows, or the row it gets for a token it lacks. */
+  readonly rows?: EmbeddingRows;
 }
 
 export interface MergePlanToRun {
@@ -112,6 +115,11 @@ async function readInputs(spec: PlannedTensor, checkpoints: ReadonlyMap<string, 
     const values = m.block && info ? topLeft(full, info.shape[1]!, m.block) : full;
     const stored = info?.dtype;
     out.push(spec.workDtype && stored !== spec.workDtype ? decodeToFloat32(spec.workDtype, encodeFromFloat32(spec.workDtype, values), true) : values);
+  }
+  // mergekit re-orders the embeddings it has loaded (in the merge's dtype) before merging them.
+  if (spec.rows) {
+    const stored = checkpoints.get(spec.models[0]!.model)!.info(spec.models[0]!.source ?? spec.name)?.dtype;
+    return applyEmbeddingRows(spec.rows, out, spec.shape[1]!, spec.workDtype ?? stored);
   }
   return out;
 }

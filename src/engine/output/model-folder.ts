@@ -8,6 +8,7 @@
  */
 import { isMergeLabError, type MergeLabError } from '../errors.js';
 import type { Recipe } from '../recipe/types.js';
+import type { VocabularyRemap } from '../merge/embedding-rows.js';
 import { modelCard } from './card.js';
 import { configJson, outputConfig } from './config.js';
 import { readJsonObject, type ModelFiles } from './model-files.js';
@@ -38,6 +39,8 @@ export interface ModelFolder {
   readonly files: OutputFile[];
   readonly warnings: string[];
   readonly problems: MergeLabError[];
+  /** `tokenizer_source: union`: the new vocabulary, which planMerge must be given (its embeddings are re-ordered onto it). */
+  readonly vocabulary?: VocabularyRemap;
 }
 
 const encoder = new TextEncoder();
@@ -53,7 +56,7 @@ export async function prepareModelFolder(input: ModelFolderInput): Promise<Model
     if (!isMergeLabError(e)) throw e;
     return e;
   };
-  const tokenizer = await planTokenizer(input).catch((e: unknown) => ({ files: [], warnings: [], problems: [asProblem(e)], vocabSize: undefined }));
+  const tokenizer = await planTokenizer(input).catch((e: unknown) => ({ files: [], warnings: [], problems: [asProblem(e)], vocabSize: undefined, vocabulary: undefined }));
   problems.push(...tokenizer.problems);
   warnings.push(...tokenizer.warnings);
 
@@ -72,5 +75,5 @@ export async function prepareModelFolder(input: ModelFolderInput): Promise<Model
   files.push(...tokenizer.files);
   files.push({ name: RECIPE_FILE, bytes: encoder.encode(input.recipeText) });
   files.push({ name: 'README.md', bytes: encoder.encode(modelCard(input)) });
-  return { files, warnings, problems };
+  return { files, warnings, problems, ...(tokenizer.vocabulary ? { vocabulary: tokenizer.vocabulary } : {}) };
 }

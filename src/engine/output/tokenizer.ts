@@ -9,8 +9,12 @@
  *   config.json's vocab_size to its size. merge-lab does this only where that mapping changes no
  *   tensor — every model's vocabulary gives each token the output's id, and every embedding matrix
  *   has exactly one row per token — and refuses the rest, saying why: resizing or permuting
- *   embeddings is not done yet. `union`, `tokenizer.tokens` and `pad_to_multiple_of` are refused
- *   when the recipe is read (recipe/tokenizer-keys.ts).
+ *   embeddings is not done yet.
+ * - `tokenizer_source: union`: the base's tokenizer files with every model's tokens added to
+ *   tokenizer.json (union-tokenizer.ts), vocab_size set to its size, and each model's embedding
+ *   rows re-ordered onto it (`vocabulary`, applied by the merge plan: merge/embedding-rows.ts).
+ *   `tokenizer.tokens` and `pad_to_multiple_of` are refused when the recipe is read
+ *   (recipe/tokenizer-keys.ts).
  * - `chat_template`: one of mergekit's templates by name, `auto` (the most common template among
  *   the models), or a template itself. mergekit then re-saves the tokenizer through transformers
  *   5, which writes the template as chat_template.jinja and none in tokenizer_config.json; merge-lab
@@ -23,7 +27,9 @@
 import { MergeLabError, isMergeLabError } from '../errors.js';
 import type { Recipe } from '../recipe/types.js';
 import { BUILTIN_CHAT_TEMPLATES } from './chat-templates.js';
+import type { VocabularyRemap } from '../merge/embedding-rows.js';
 import { readJsonObject, readText, type ModelFiles } from './model-files.js';
+import { unionTokenizer } from './union-tokenizer.js';
 
 /** One file of the output folder. */
 export interface OutputFile {
@@ -97,6 +103,8 @@ export interface TokenizerOutput {
   readonly problems: MergeLabError[];
   /** The output vocabulary's size when the recipe builds the tokenizer (config.json's vocab_size). */
   readonly vocabSize?: number;
+  /** `tokenizer_source: union`: the new vocabulary and each model's rows in it, for the merge plan. */
+  readonly vocabulary?: VocabularyRemap;
 }
 
 const encoder = new TextEncoder();
@@ -130,6 +138,24 @@ export async function planTokenizer(input: TokenizerInput): Promise<TokenizerOut
     }
   }
   const templateSet = recipe.chatTemplate !== undefined;
+
+  if (recipe.tokenizerSource === 'union') {
+    const models = [donor, ...referencedModels(recipe).filter((m) => m !== donor)];
+    const entries = [];
+    for (const name of models) {
+      const files = input.files.get(name);
+      const vocabSize = await configVocabSize(files);
+      entries.push({ name, ...(files ? { files } : {}), hasTokenizer: files !== undefined && [...TOKENIZER_FILES, ...VOCABULARY_FILES].some((f) => files.names.includes(f)), ...(vocabSize !== undefined ? { vocabSize } : {}) });
+    }
+    const union = await unionTokenizer(entries);
+    problems.push(...union.problems);
+    if (problems.length || !union.result || !donorFiles) return { files: [], warnings, problems };
+    const { tokenizerJson, tokenizerConfig, vocabulary } = union.result;
+    const files = (await copyFiles(donorFiles, TOKENIZER_FILES)).map((f) =>
+      f.name === 'tokenizer.json' ? { name: f.name, bytes: tokenizerJson } : f.name === 'tokenizer_config.json' && tokenizerConfig ? { name: f.name, bytes: tokenizerConfig } : f,
+    );
+    return { files: templateSet ? await withChatTemplate(files, template) : files, warnings, problems, vocabSize: vocabulary.size, vocabulary };
+  }
 
   if (recipe.tokenizerSource !== undefined) {
     const sourceName = recipe.tokenizerSource === 'base' ? donor : recipe.tokenizerSource;

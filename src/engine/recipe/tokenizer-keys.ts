@@ -1,20 +1,21 @@
 /**
  * A recipe's tokenizer keys (mergekit config.py): `tokenizer_source`, the `tokenizer:` section and
- * `chat_template`. What merge-lab writes for them is in output/tokenizer.ts; what it cannot do
- * exactly as mergekit does — a union vocabulary, per-token embedding rules, padding the vocabulary —
- * is refused here, each with one line saying so, rather than ignored.
+ * `chat_template`. What merge-lab writes for them is in output/tokenizer.ts (and the union
+ * vocabulary in output/union-tokenizer.ts); what it cannot do exactly as mergekit does — per-token
+ * embedding rules, padding the vocabulary — is refused here, each with one line saying so, rather
+ * than ignored.
  */
 
 type Problem = (code: 'RECIPE_INVALID' | 'PARAMETER_INVALID', message: string) => void;
 
 export interface TokenizerKeys {
-  /** 'base', or the model (path or id) whose tokenizer the output gets. */
+  /** 'base', 'union' (every model's tokens in one vocabulary), or the model (path or id) whose tokenizer the output gets. */
   readonly tokenizerSource?: string;
   /** A built-in template's name, 'auto', or a template. */
   readonly chatTemplate?: string;
 }
 
-const NOT_YET = 'merge-lab does not build vocabularies or re-map embeddings yet';
+const NOT_YET = 'merge-lab does not do this yet';
 
 export function readTokenizerKeys(root: Readonly<Record<string, unknown>>, problem: Problem): TokenizerKeys {
   const out: { tokenizerSource?: string; chatTemplate?: string } = {};
@@ -23,8 +24,6 @@ export function readTokenizerKeys(root: Readonly<Record<string, unknown>>, probl
   const source = (v: unknown, key: string) => {
     if (typeof v !== 'string' || v.trim() === '') {
       problem('RECIPE_INVALID', `${key} must be "base", "union" or a model's path, got ${describe(v)}.`);
-    } else if (v.trim() === 'union') {
-      problem('RECIPE_INVALID', `${key}: union (one vocabulary from every model's tokenizer, embeddings re-mapped onto it) is not supported: ${NOT_YET}. Use "base" or a model's path, or leave it out to copy the base's tokenizer.`);
     } else {
       out.tokenizerSource = v.trim();
     }
