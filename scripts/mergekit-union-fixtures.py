@@ -17,7 +17,8 @@ mergekit's union is not deterministic in general: each tokenizer's new pieces ar
 order of a Rust hash map (get_vocab()), and the models in a Python set's order (so is the base of a
 recipe without base_model). Here only ft1 brings a new piece and only ft2 new added tokens (taken in
 id order), every recipe names its base, and averages are of two rows, so every run gives the same
-files.
+files. mergekit also merges the re-ordered embeddings in a set's order of the models, so a linear
+sum over three models could round differently from run to run: the linear recipes merge two.
 
 Seeded: the same checkpoints and outputs on every run."""
 import json, os, shutil, subprocess, sys
@@ -82,11 +83,27 @@ def save_model(name, seed):
 
 
 RECIPES = {
-    'linear-f32': 'merge_method: linear\nbase_model: models/base\nmodels:\n  - model: models/base\n    parameters: {weight: 0.5}\n  - model: models/ft1\n    parameters: {weight: 0.3}\n  - model: models/ft2\n    parameters: {weight: 0.2}\ndtype: float32\ntokenizer_source: union\n',
-    'linear-bf16': 'merge_method: linear\nbase_model: models/base\nmodels:\n  - model: models/base\n    parameters: {weight: 0.5}\n  - model: models/ft1\n    parameters: {weight: 0.3}\n  - model: models/ft2\n    parameters: {weight: 0.2}\ndtype: bfloat16\ntokenizer_source: union\n',
+    'linear-f32': 'merge_method: linear\nbase_model: models/base\nmodels:\n  - model: models/base\n    parameters: {weight: 0.6}\n  - model: models/ft2\n    parameters: {weight: 0.4}\ndtype: float32\ntokenizer_source: union\n',
+    'linear-bf16': 'merge_method: linear\nbase_model: models/base\nmodels:\n  - model: models/base\n    parameters: {weight: 0.6}\n  - model: models/ft2\n    parameters: {weight: 0.4}\ndtype: bfloat16\ntokenizer_source: union\n',
     'ties-f32': 'merge_method: ties\nbase_model: models/base\nmodels:\n  - model: models/ft1\n    parameters: {weight: 0.6, density: 0.5}\n  - model: models/ft2\n    parameters: {weight: 0.4, density: 0.7}\ndtype: float32\ntokenizer_source: union\n',
     'ties-bf16': 'merge_method: ties\nbase_model: models/base\nmodels:\n  - model: models/ft1\n    parameters: {weight: 0.6, density: 0.5}\n  - model: models/ft2\n    parameters: {weight: 0.4, density: 0.7}\ndtype: bfloat16\ntokenizer:\n  source: union\n',
 }
+
+# The tokenizer section's `tokens` (each token added to the vocabulary, then the row named for it):
+# a new token from ft1's "x", "la" forced to ft1's row in every model, "<|sep|>" (which becomes a
+# plain added token) from base's row 3, "x" from ft2 instead of the average. ({kind: zero} is left
+# out: mergekit fails on it.)
+LINEAR_TOKENS = ('  tokens:\n'
+                 '    "<|im|>": {source: {kind: model_token, model: models/base, token: "m"}}\n'
+                 '    a: {source: models/ft2, force: true}\n'
+                 '    "<|sep|>": {source: {kind: model_token, model: models/base, token_id: 3}}\n')
+TOKENS = ('  tokens:\n'
+          '    "<|im|>": {source: {kind: model_token, model: models/ft1, token: "x"}}\n'
+          '    la: {source: models/ft1, force: true}\n'
+          '    "<|sep|>": {source: {kind: model_token, model: models/base, token_id: 3}}\n'
+          '    x: {source: models/ft2}\n')
+RECIPES['ties-bf16-tokens'] = RECIPES['ties-bf16'] + TOKENS
+RECIPES['linear-f32-tokens'] = RECIPES['linear-f32'].replace('tokenizer_source: union\n', 'tokenizer:\n  source: union\n') + LINEAR_TOKENS
 
 
 def main():

@@ -230,7 +230,7 @@ describe('recipe keys', () => {
   });
   it.each([
     ['tokenizer: {pad_to_multiple_of: 8, source: base}', 'tokenizer.pad_to_multiple_of (padding the embeddings) is not supported'],
-    ['tokenizer:\n  source: base\n  tokens: {"<x>": {source: base}}', 'tokenizer.tokens (where each token'],
+    ['tokenizer:\n  source: base\n  tokens: {"<x>": {source: base}}', 'tokenizer.tokens is supported with source: union only'],
     ['tokenizer_source: base\ntokenizer: {source: base}', 'give tokenizer_source or a tokenizer section, not both'],
     ['chat_template: 3', 'chat_template must be'],
   ])('refuses %j with one line saying so', (extra, want) => {

@@ -1,11 +1,14 @@
 /**
  * The union vocabulary (src/engine/output/union-tokenizer.ts) on tokenizers built in the test:
  * the order new tokens get their ids in (mergekit's rules; by id and in the recipe's order where
- * mergekit's order is a hash map's or a set's), each model's rows, and the refusals.
+ * mergekit's order is a hash map's or a set's), each model's rows, the refusals, and the
+ * `tokenizer:` section's `tokens` (read from the recipe, added, their rows).
  */
 import { describe, expect, it } from 'vitest';
 import type { ModelFiles } from '../../src/engine/output/model-files.js';
 import { unionTokenizer } from '../../src/engine/output/union-tokenizer.js';
+import { parseRecipe } from '../../src/engine/recipe/parse.js';
+import { recipeToYaml } from '../../src/engine/recipe/write.js';
 
 const special = (id: number, content: string) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
 
@@ -64,5 +67,54 @@ describe('unionTokenizer', () => {
     expect(result).toBeUndefined();
     expect(problems.map((p) => p.message).join('\n')).toContain(want);
     expect(problems[0]!.message).toMatch(/^tokenizer_source: union: /);
+  });
+});
+
+describe('tokenizer.tokens', () => {
+  const TIES = (extra: string) => `models:\n  - model: a\n    parameters: {weight: 1, density: 0.5}\nmerge_method: ties\nbase_model: base\n${extra}`;
+
+  it('reads each token\'s source in the recipe\'s order and writes it back', () => {
+    const r = parseRecipe(TIES('tokenizer:\n  tokens:\n    "<x>": {source: a}\n    y: {source: {kind: model_token, model: base, token_id: 3}, force: true}\n    z: {source: {kind: model_token, model: a, token: "q"}}\n'));
+    expect([r.tokenizerSource, r.tokenizerTokens]).toEqual([
+      'union',
+      [
+        { token: '<x>', model: 'a', force: false },
+        { token: 'y', model: 'base', tokenId: 3, force: true },
+        { token: 'z', model: 'a', sourceToken: 'q', force: false },
+      ],
+    ]);
+    expect(parseRecipe(recipeToYaml(r))).toEqual(r);
+  });
+
+  it.each([
+    ['{"<x>": {source: {kind: zero}}}', 'mergekit fails on it'],
+    ['{"<x>": {force: true}}', 'needs a source'],
+    ['{"<x>": {source: {kind: model_token, model: a}}}', 'needs token_id or token'],
+  ])('refuses %s with one line', (tokens, want) => {
+    expect(() => parseRecipe(TIES(`tokenizer:\n  tokens: ${tokens}\n`), 'r.yml')).toThrow(want);
+  });
+
+  it('adds the tokens as plain added tokens (a special one loses its flag) and takes the rows named', async () => {
+    const base = files('base', ['<unk>', 'a', 'b'], [special(0, '<unk>')]);
+    const one = files('one', ['<unk>', 'b', 'a', 'q'], [special(0, '<unk>'), special(4, '<s>')]);
+    const tokens = [
+      { token: '<new>', model: 'one', sourceToken: 'q', force: false },
+      { token: 'a', model: 'one', force: true },
+      { token: '<s>', model: 'base', tokenId: 2, force: false },
+    ];
+    const { result, problems } = await unionTokenizer([model('base', base), model('one', one, 5)], tokens);
+    expect(problems).toEqual([]);
+    expect(parsed(result!.tokenizerJson).added_tokens.map((t) => [t.id, t.content, t.special])).toEqual([
+      [0, '<unk>', true],
+      [1, 'a', false],
+      [3, 'q', false],
+      [4, '<s>', false],
+      [5, '<new>', false],
+    ]);
+    expect([...result!.vocabulary.chosen!]).toEqual([
+      [5, { model: 'one', row: 3, force: false }],
+      [1, { model: 'one', row: 2, force: true }],
+      [4, { model: 'base', row: 2, force: false }],
+    ]);
   });
 });

@@ -2,7 +2,8 @@
  * `tokenizer_source: union` against mergekit's real pipeline (test/fixtures/mergekit-union/, made
  * by scripts/mergekit-union-fixtures.py): three tiny Llama models whose tokenizers differ (a piece
  * only one fine-tune has, tokens in another order, a piece one lacks, added special tokens), merged
- * by our CLI with linear and TIES, in float32 and bfloat16.
+ * by our CLI with linear and TIES, in float32 and bfloat16, and with the `tokenizer:` section's
+ * `tokens` (a new token from another's row, a forced row, a model's row by id, a named model's row).
  *
  * Compared with what mergekit wrote:
  * - model.safetensors: the same tensor names, dtypes, shapes and bytes (the embeddings re-ordered
@@ -52,8 +53,8 @@ async function tensors(file: string): Promise<Map<string, WrittenTensor>> {
 const json = (dir: string, name: string) => JSON.parse(readFileSync(path.join(dir, name), 'utf8')) as Record<string, unknown>;
 
 describe('tokenizer_source: union gives mergekit\'s weights and tokenizer', () => {
-  it('has linear and ties fixtures in float32 and bfloat16', () => {
-    expect(CASES).toEqual(['linear-bf16', 'linear-f32', 'ties-bf16', 'ties-f32']);
+  it('has linear and ties fixtures in float32 and bfloat16, two with tokens', () => {
+    expect(CASES).toEqual(['linear-bf16', 'linear-f32', 'linear-f32-tokens', 'ties-bf16', 'ties-bf16-tokens', 'ties-f32']);
   });
 
   for (const name of CASES) {
@@ -66,7 +67,7 @@ describe('tokenizer_source: union gives mergekit\'s weights and tokenizer', () =
 
       const [got, expected] = await Promise.all([tensors(path.join(out, 'model.safetensors')), tensors(path.join(want, 'model.safetensors'))]);
       expect([...got.keys()].sort()).toEqual([...expected.keys()].sort());
-      expect(got.get('model.embed_tokens.weight')?.shape).toEqual([19, 8]);
+      expect(got.get('model.embed_tokens.weight')?.shape).toEqual([name.endsWith('-tokens') ? 20 : 19, 8]);
       expect(byteDifferences(got, expected, decode)).toEqual([]);
 
       expect(json(out, 'tokenizer.json')).toEqual(json(want, 'tokenizer.json'));

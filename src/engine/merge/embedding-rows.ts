@@ -4,10 +4,13 @@
  * matrix gets one row per token of the output vocabulary — its own row where its tokenizer has the
  * token, else a row chosen for that token once for all models:
  * - a token only one model has: that model's row;
- * - a token no model has: zeros;
+ * - a token no model has: zeros (mergekit means zeros, but its code then fails; a union token
+ *   always comes from some model);
  * - a token the base model has: the base's row;
  * - else the average of the rows of the models that have it, computed in the merge's dtype as
- *   torch does it (zeros, add each row, divide by the count; every step rounded).
+ *   torch does it (zeros, add each row, divide by the count; every step rounded);
+ * - a token the `tokenizer:` section's `tokens` names: the row given there (with `force`, in
+ *   every model, those that have the token too).
  * The plan records the choice (`EmbeddingRows`); readInputs in run-merge.ts applies it.
  */
 import type { DType } from '../io/types.js';
@@ -19,6 +22,11 @@ export interface VocabularyRemap {
   readonly size: number;
   /** By the recipe's model name: for each output row, that model's row, or −1 where its tokenizer lacks the token. */
   readonly rows: ReadonlyMap<string, Int32Array>;
+  /**
+   * `tokenizer.tokens`: by output row, the model and row that a model lacking the token gets
+   * instead of mergekit's default (every model with `force`).
+   */
+  readonly chosen?: ReadonlyMap<number, { readonly model: string; readonly row: number; readonly force: boolean }>;
 }
 
 /** One embedding tensor's re-ordering, for the models of a planned tensor (in their order). */
@@ -32,7 +40,7 @@ export interface EmbeddingRows {
 
 /** mergekit's choice of a row for each token, for the planned models (`isBase` marks the recipe's base_model). */
 export function embeddingRows(remap: VocabularyRemap, models: readonly { model: string; isBase: boolean }[]): EmbeddingRows {
-  const own = models.map((m) => remap.rows.get(m.model) ?? new Int32Array(remap.size).fill(-1));
+  const own = models.map((m) => Int32Array.from(remap.rows.get(m.model) ?? new Int32Array(remap.size).fill(-1)));
   const base = models.findIndex((m) => m.isBase);
   const fill: (readonly (readonly [number, number])[])[] = [];
   for (let r = 0; r < remap.size; r++) {
@@ -43,6 +51,12 @@ export function embeddingRows(remap: VocabularyRemap, models: readonly { model: 
     // mergekit averages over its models in a Python set's order; ours is the plan's (listed models,
     // then the base). With two rows the order cannot change the sum.
     else fill.push(present);
+  }
+  // tokenizer.tokens: the row named for the token, which `force` gives every model.
+  for (const [r, c] of remap.chosen ?? []) {
+    const j = models.findIndex((m) => m.model === c.model);
+    fill[r] = j >= 0 ? [[j, c.row]] : [];
+    if (c.force) for (const o of own) o[r] = -1;
   }
   return { size: remap.size, own, fill };
 }

@@ -187,6 +187,9 @@ export function planMerge(input: PlanMergeInput): PlanMergeResult {
     let rows: EmbeddingRows | undefined;
     if (remap) {
       rows = embeddingRows(remap, models);
+      for (const c of remap.chosen?.values() ?? []) {
+        if (!models.some((m) => m.model === c.model)) problems.add('RECIPE_INVALID', `tokenizer.tokens takes a row of "${c.model}", which is not merged into tensor ${name}; name a model of the recipe.`, name);
+      }
       rowsRead(rows).forEach((most, j) => {
         const m = models[j]!;
         const have = checkpoints.get(m.model)!.info(m.source ?? name)!.shape[0]!;

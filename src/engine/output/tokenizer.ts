@@ -13,8 +13,8 @@
  * - `tokenizer_source: union`: the base's tokenizer files with every model's tokens added to
  *   tokenizer.json (union-tokenizer.ts), vocab_size set to its size, and each model's embedding
  *   rows re-ordered onto it (`vocabulary`, applied by the merge plan: merge/embedding-rows.ts).
- *   `tokenizer.tokens` and `pad_to_multiple_of` are refused when the recipe is read
- *   (recipe/tokenizer-keys.ts).
+ *   The `tokenizer:` section's `tokens` (with source union) add tokens and name their rows;
+ *   `pad_to_multiple_of` is refused when the recipe is read (recipe/tokenizer-keys.ts).
  * - `chat_template`: one of mergekit's templates by name, `auto` (the most common template among
  *   the models), or a template itself. mergekit then re-saves the tokenizer through transformers
  *   5, which writes the template as chat_template.jinja and none in tokenizer_config.json; merge-lab
@@ -147,7 +147,7 @@ export async function planTokenizer(input: TokenizerInput): Promise<TokenizerOut
       const vocabSize = await configVocabSize(files);
       entries.push({ name, ...(files ? { files } : {}), hasTokenizer: files !== undefined && [...TOKENIZER_FILES, ...VOCABULARY_FILES].some((f) => files.names.includes(f)), ...(vocabSize !== undefined ? { vocabSize } : {}) });
     }
-    const union = await unionTokenizer(entries);
+    const union = await unionTokenizer(entries, recipe.tokenizerTokens);
     problems.push(...union.problems);
     if (problems.length || !union.result || !donorFiles) return { files: [], warnings, problems };
     const { tokenizerJson, tokenizerConfig, vocabulary } = union.result;

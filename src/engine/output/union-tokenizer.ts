@@ -10,6 +10,9 @@
  *    recipe's), each model's tokens by id;
  * 2. then every model's added tokens, by id (the first model's settings win for a token added by
  *    several).
+ * 3. then the tokens of the `tokenizer:` section's `tokens`, in its order, as plain added tokens
+ *    (transformers' add_tokens with a string): a token already there keeps its id and becomes a
+ *    plain added token (a special token loses its special flag, as mergekit's output shows).
  * An added token the tokenizer already has as an added token is skipped; a new one gets the next id
  * after the model's vocabulary and the added tokens (the tokenizers library's rule). Only
  * tokenizer.json changes: the rest of the base's tokenizer files are copied.
@@ -27,6 +30,7 @@
  */
 import { MergeLabError, isMergeLabError } from '../errors.js';
 import type { VocabularyRemap } from '../merge/embedding-rows.js';
+import type { TokenEmbedding } from '../recipe/types.js';
 import { readJsonObject, type ModelFiles } from './model-files.js';
 
 /** One added token as tokenizer.json holds it. */
@@ -67,6 +71,7 @@ const encoder = new TextEncoder();
  */
 export async function unionTokenizer(
   models: readonly { readonly name: string; readonly files?: ModelFiles; readonly hasTokenizer: boolean; readonly vocabSize?: number }[],
+  tokens: readonly TokenEmbedding[] = [],
 ): Promise<{ result?: UnionTokenizer; problems: MergeLabError[] }> {
   const problems: MergeLabError[] = [];
   const problem = (what: string) => problems.push(new MergeLabError('RECIPE_INVALID', `tokenizer_source: union: ${what}`));
@@ -123,6 +128,15 @@ export async function unionTokenizer(
     for (const [tok] of regular) if (!base.ids.has(tok)) add({ content: tok, single_word: false, lstrip: false, rstrip: false, normalized: true, special: false });
   }
   for (const { id: _id, ...a } of firstAdded.values()) add(a);
+  const plain = { single_word: false, lstrip: false, rstrip: false, normalized: true, special: false };
+  for (const { token } of tokens) {
+    const i = added.findIndex((a) => a.content === token);
+    if (i >= 0) added[i] = { id: added[i]!.id, content: token, ...plain };
+    else if (ids.has(token)) {
+      added.push({ id: ids.get(token)!, content: token, ...plain });
+      addedNames.add(token);
+    } else add({ content: token, ...plain });
+  }
   if (problems.length) return { problems };
 
   added.sort((a, b) => a.id - b.id);
@@ -148,6 +162,28 @@ export async function unionTokenizer(
     }
     rows.set(m.name, r);
   }
+  // tokenizer.tokens: the row each names, in the source model's own embeddings.
+  const chosen = new Map<number, { model: string; row: number; force: boolean }>();
+  for (const t of tokens) {
+    const where = `tokenizer.tokens[${JSON.stringify(t.token)}]`;
+    const r = ids.get(t.token)!;
+    if (!rows.has(t.model)) {
+      problem(`${where} takes its row from "${t.model}", which the recipe does not merge (mergekit requires one of its models).`);
+      continue;
+    }
+    let row: number | undefined;
+    if (t.tokenId !== undefined) row = t.tokenId;
+    else if (t.sourceToken !== undefined) {
+      const vocab = read.get(t.model)?.ids;
+      row = vocab?.get(t.sourceToken);
+      if (row === undefined) problem(`${where}: ${vocab ? `the tokenizer of "${t.model}" has no token ${JSON.stringify(t.sourceToken)}` : `"${t.model}" has no tokenizer of its own to find ${JSON.stringify(t.sourceToken)} in`}, as mergekit requires.`);
+    } else {
+      row = rows.get(t.model)![r]! >= 0 ? rows.get(t.model)![r]! : undefined;
+      if (row === undefined) problem(`${where}: "${t.model}" has no token ${JSON.stringify(t.token)} to take the row of (mergekit fails there). Name a model that has it, or one of its tokens (kind: model_token).`);
+    }
+    if (row !== undefined) chosen.set(r, { model: t.model, row, force: t.force });
+  }
+  if (problems.length) return { problems };
 
   const config = models[0]!.files!.names.includes('tokenizer_config.json') ? await readJsonObject(models[0]!.files!, 'tokenizer_config.json') : undefined;
   let tokenizerConfig: Uint8Array | undefined;
@@ -159,7 +195,7 @@ export async function unionTokenizer(
     tokenizerConfig = encoder.encode(JSON.stringify(config, null, 2) + '\n');
   }
   return {
-    result: { tokenizerJson: encoder.encode(JSON.stringify(json, null, 2)), ...(tokenizerConfig ? { tokenizerConfig } : {}), vocabulary: { size, rows } },
+    result: { tokenizerJson: encoder.encode(JSON.stringify(json, null, 2)), ...(tokenizerConfig ? { tokenizerConfig } : {}), vocabulary: { size, rows, ...(chosen.size ? { chosen } : {}) } },
     problems,
   };
 }

@@ -64,8 +64,24 @@ export interface Recipe {
   readonly options?: Readonly<Record<string, string>>;
   /** `tokenizer_source` (or the `tokenizer:` section's source): 'base', or the model whose tokenizer the output gets. */
   readonly tokenizerSource?: string;
+  /** The `tokenizer:` section's `tokens` (with `source: union`): where listed tokens' embeddings come from, in the recipe's order. */
+  readonly tokenizerTokens?: readonly TokenEmbedding[];
   /** `chat_template`: one of mergekit's templates by name, 'auto', or a template. */
   readonly chatTemplate?: string;
   /** Things worth telling the user that do not stop the merge (ignored keys, for example). */
   readonly warnings?: readonly string[];
+}
+
+/**
+ * One entry of the `tokenizer:` section's `tokens` (mergekit tokenizer/config.py): the token is
+ * added to the output vocabulary, and a model lacking it (every model with `force`) gets the row of
+ * `model` for it, or that model's row `tokenId`, or of its token `token`.
+ */
+export interface TokenEmbedding {
+  readonly token: string;
+  readonly model: string;
+  /** `kind: model_token`: the model's own row, by id or by its token (else the model's row for this token). */
+  readonly tokenId?: number;
+  readonly sourceToken?: string;
+  readonly force: boolean;
 }

@@ -23,7 +23,14 @@ export function recipeToObject(r: Recipe): Record<string, unknown> {
   const top = { ...(r.options ?? {}), ...(r.parameters ?? {}) };
   Object.assign(out, params(top));
   if (r.randomSeed !== undefined) out.random_seed = r.randomSeed;
-  if (r.tokenizerSource !== undefined) out.tokenizer_source = r.tokenizerSource;
+  if (r.tokenizerTokens !== undefined) {
+    const tokens: Record<string, unknown> = {};
+    for (const t of r.tokenizerTokens) {
+      const source = t.tokenId !== undefined ? { kind: 'model_token', model: t.model, token_id: t.tokenId } : t.sourceToken !== undefined ? { kind: 'model_token', model: t.model, token: t.sourceToken } : t.model;
+      tokens[t.token] = { source, ...(t.force ? { force: true } : {}) };
+    }
+    out.tokenizer = { source: r.tokenizerSource ?? 'union', tokens };
+  } else if (r.tokenizerSource !== undefined) out.tokenizer_source = r.tokenizerSource;
   if (r.chatTemplate !== undefined) out.chat_template = r.chatTemplate;
   // The default (mergekit's arithmetic) is left out, so the YAML stays mergekit's own.
   if (r.math === 'float32') out.math = r.math;
