@@ -4,22 +4,14 @@
  * MergeLabError keeps its code and problem list (comlink's default keeps only the message).
  */
 import * as Comlink from 'comlink';
-import { afterAll, describe, expect, it } from 'vitest';
-import { createEngine } from '../../src/engine/api/engine.js';
+import { describe, expect, it } from 'vitest';
 import { isMergeLabError } from '../../src/engine/errors.js';
 import { writeSafetensorsToMemory } from '../../src/engine/io/index.js';
-import { exposeEngine, wrapEngine } from '../../workers/expose.js';
 import type { MergeProgress } from '../../src/engine/merge/progress.js';
+import { engineOverComlink } from '../helpers/comlink-engine.js';
 import { LAYOUT } from '../merge/helpers.js';
 
-const channel = new MessageChannel();
-exposeEngine(createEngine(), channel.port1 as unknown as Comlink.Endpoint);
-const remote = wrapEngine(channel.port2 as unknown as Comlink.Endpoint);
-afterAll(() => {
-  remote[Comlink.releaseProxy]();
-  channel.port1.close();
-  channel.port2.close();
-});
+const remote = engineOverComlink();
 
 async function blob(fill: number): Promise<Blob> {
   const bytes = await writeSafetensorsToMemory(

@@ -8,13 +8,12 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as Comlink from 'comlink';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createEngine } from '../../src/engine/api/engine.js';
 import type { ModelFile } from '../../src/engine/api/engine-api.js';
 import { memorySource, openSafetensors, writeSafetensorsToMemory } from '../../src/engine/io/index.js';
-import { exposeEngine, wrapEngine } from '../../workers/expose.js';
 import { LAYOUT } from '../merge/helpers.js';
+import { engineOverComlink } from '../helpers/comlink-engine.js';
 
 const json = (v: unknown) => new Blob([JSON.stringify(v)]);
 const TOKENIZER = { model: { type: 'WordLevel', vocab: Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`w${i}`, i])) }, added_tokens: [] };
@@ -84,14 +83,7 @@ describe('tokenizer_source: union in the engine (the lab\'s path)', () => {
 });
 
 describe('over comlink', () => {
-  const channel = new MessageChannel();
-  exposeEngine(createEngine(), channel.port1 as unknown as Comlink.Endpoint);
-  const remote = wrapEngine(channel.port2 as unknown as Comlink.Endpoint);
-  afterAll(() => {
-    remote[Comlink.releaseProxy]();
-    channel.port1.close();
-    channel.port2.close();
-  });
+  const remote = engineOverComlink();
   it('the folder files arrive as bytes with the weights', async () => {
     await remote.setBackend('cpu');
     for (const [id, fill, side] of [['base', 0, true], ['a', 1, false], ['b', 2, false]] as const) await remote.openModel(id, await folder(id, fill, side));
