@@ -9,6 +9,7 @@ Seeded: the same checkpoints and outputs on every run. Only the outputs are comm
 import json, os, shutil, subprocess, sys
 import torch
 from safetensors.torch import save_file
+from tiny_llama import llama_shapes
 
 MK_RUN = os.path.abspath(sys.argv[1])
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'test', 'fixtures', 'mergekit-half')
@@ -20,18 +21,7 @@ CFG = dict(architectures=['LlamaForCausalLM'], model_type='llama', vocab_size=64
 
 
 def shapes():
-    h, i, v = CFG['hidden_size'], CFG['intermediate_size'], CFG['vocab_size']
-    out = {'model.embed_tokens.weight': [v, h], 'model.norm.weight': [h], 'lm_head.weight': [v, h]}
-    for l in range(CFG['num_hidden_layers']):
-        p = f'model.layers.{l}.'
-        for n in ['q_proj', 'k_proj', 'v_proj', 'o_proj']:
-            out[p + f'self_attn.{n}.weight'] = [h, h]
-        out[p + 'mlp.gate_proj.weight'] = [i, h]
-        out[p + 'mlp.up_proj.weight'] = [i, h]
-        out[p + 'mlp.down_proj.weight'] = [h, i]
-        out[p + 'input_layernorm.weight'] = [h]
-        out[p + 'post_attention_layernorm.weight'] = [h]
-    return out
+    return llama_shapes(CFG['vocab_size'], CFG['hidden_size'], CFG['intermediate_size'], CFG['num_hidden_layers'])
 
 
 def random_init(seed):

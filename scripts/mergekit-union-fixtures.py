@@ -26,6 +26,7 @@ import torch
 from safetensors.torch import save_file
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers
 from transformers import PreTrainedTokenizerFast
+from tiny_llama import llama_shapes
 
 MK_RUN = os.path.abspath(sys.argv[1])
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'test', 'fixtures', 'mergekit-union')
@@ -54,18 +55,7 @@ def tokenizer(tokens, merges, added):
 
 
 def shapes(v):
-    h, i = CFG['hidden_size'], CFG['intermediate_size']
-    out = {'model.embed_tokens.weight': [v, h], 'model.norm.weight': [h], 'lm_head.weight': [v, h]}
-    for l in range(CFG['num_hidden_layers']):
-        p = f'model.layers.{l}.'
-        for n in ['q_proj', 'k_proj', 'v_proj', 'o_proj']:
-            out[p + f'self_attn.{n}.weight'] = [h, h]
-        out[p + 'mlp.gate_proj.weight'] = [i, h]
-        out[p + 'mlp.up_proj.weight'] = [i, h]
-        out[p + 'mlp.down_proj.weight'] = [h, i]
-        out[p + 'input_layernorm.weight'] = [h]
-        out[p + 'post_attention_layernorm.weight'] = [h]
-    return out
+    return llama_shapes(v, CFG['hidden_size'], CFG['intermediate_size'], CFG['num_hidden_layers'])
 
 
 def save_model(name, seed):
