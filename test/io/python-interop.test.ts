@@ -88,6 +88,9 @@ describe.skipIf(reason !== undefined)('Python safetensors interop', () => {
       { name: 'i16', dtype: 'I16', shape: [9], data: ints.subarray(0, 9) },
       { name: 'i32', dtype: 'I32', shape: [12], data: ints.subarray(0, 12) },
       { name: 'empty', dtype: 'F32', shape: [0, 3], data: new Float32Array(0) },
+      // Names that are Object.prototype keys in JavaScript: ordinary names to the reference reader.
+      { name: '__proto__', dtype: 'F32', shape: [2], data: new Float32Array([1, 2]) },
+      { name: 'constructor', dtype: 'F32', shape: [1], data: new Float32Array([3]) },
     ];
     const p = join(dir, 'ours.safetensors');
     await writeFile(p, serializeSafetensors(tensors, { format: 'pt', note: 'merge-lab ü' }));
@@ -117,6 +120,7 @@ check('i8', np.array_equal(t['i8'], iv[:5].astype(np.int8)))
 check('u8', t['u8'].shape == (2, 2) and t['u8'].tolist() == [[0, 1], [127, 255]])
 check('bool', t['bool'].dtype == np.bool_ and np.array_equal(t['bool'], iv != 0))
 check('empty', t['empty'].shape == (0, 3))
+check('__proto__', t['__proto__'].tolist() == [1, 2] and t['constructor'].tolist() == [3])
 with safe_open(sys.argv[1], framework='numpy') as f:
     check('metadata', f.metadata() == {'format': 'pt', 'note': 'merge-lab \\u00fc'})
 print(json.dumps({'ok': not problems, 'problems': problems}))

@@ -250,3 +250,25 @@ describe('memorySource', () => {
     }
   });
 });
+
+describe('names and shapes the writer must not get wrong', () => {
+  it('a tensor named __proto__ or constructor is written into the header and reads back', async () => {
+    const tensors: TensorWithData[] = ['__proto__', 'constructor', 'toString'].map((name, i) => ({ name, dtype: 'F32', shape: [2], data: Float32Array.of(i, -i) }));
+    const file = await openSafetensors(memorySource('w', await writeSafetensorsToMemory(tensors)));
+    expect([...file.tensorNames].sort()).toEqual(['__proto__', 'constructor', 'toString']);
+    expect(Array.from(await file.readFloat32('__proto__'))).toEqual([0, -0]);
+    expect(Array.from(await file.readFloat32('toString'))).toEqual([2, -2]);
+  });
+
+  it('refuses a name with a lone surrogate, on write and on read', async () => {
+    const name = 'w\uD800';
+    await expectCode(() => writeSafetensorsToMemory([{ name, dtype: 'F32', shape: [1], data: Float32Array.of(1) }]), 'TENSOR_ENTRY_INVALID', 'lone surrogate');
+    await expectCode(openSafetensors(memorySource('lone', rawFile({ [name]: entry('F32', [1], 0, 4) }, 4))), 'TENSOR_ENTRY_INVALID', 'lone surrogate');
+  });
+
+  it('refuses a shape whose product overflows on the way, even with a zero, on write and on read', async () => {
+    const shape = [2 ** 32, 2 ** 32, 0];
+    await expectCode(() => writeSafetensorsToMemory([{ name: 'z', dtype: 'F32', shape, data: new Float32Array(0) }]), 'TENSOR_ENTRY_INVALID', '2^53');
+    await expectCode(openSafetensors(memorySource('z', rawFile({ z: entry('F32', shape, 0, 0) }, 0))), 'TENSOR_ENTRY_INVALID', '2^53');
+  });
+});

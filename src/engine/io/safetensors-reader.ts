@@ -3,6 +3,7 @@
  * least as strictly as the reference implementation (stricter on duplicate names), then reads one
  * tensor's byte range at a time. The whole file is never loaded, so big checkpoints open at once.
  */
+import { tensorEntryProblem } from './tensor-entry.js';
 import { MergeLabError, type ErrorCode } from '../errors.js';
 import { decodeToFloat32, DTYPES, DTYPE_SIZES, isDType } from './dtypes.js';
 import { firstDuplicateKey, scanObjectMembers } from './json-keys.js';
@@ -118,7 +119,8 @@ function parseMetadata(file: string, raw: unknown): Record<string, string> {
   if (!isPlainObject(raw)) {
     fail('METADATA_INVALID', `__metadata__ in ${file} must be a map of strings to strings, not ${Array.isArray(raw) ? 'an array' : typeof raw}.`);
   }
-  const out: Record<string, string> = {};
+  // No prototype: a tensor or key named "__proto__" is an ordinary key.
+  const out: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const [k, v] of Object.entries(raw)) {
     if (typeof v !== 'string') {
       fail('METADATA_INVALID', `__metadata__ in ${file} must map strings to strings, but "${k}" is ${v === null ? 'null' : Array.isArray(v) ? 'an array' : `a ${typeof v}`}. Re-save the file with string metadata values.`);
@@ -146,6 +148,8 @@ function parseEntry(file: string, name: string, raw: unknown, dataStart: number)
   if (!isDType(dtype)) {
     fail('UNKNOWN_DTYPE', `${where} has dtype "${dtype}", which merge-lab cannot read (supported: ${DTYPES.join(', ')}). Convert the checkpoint to one of these dtypes.`);
   }
+  const problem = tensorEntryProblem(name, shape as number[]);
+  if (problem) fail('TENSOR_ENTRY_INVALID', `${where} cannot be read: ${problem}. ${HINT}`);
   let count = 1;
   for (const d of shape as number[]) count *= d;
   const expected = count * DTYPE_SIZES[dtype];

@@ -2,6 +2,7 @@
  * Writes safetensors files. The header is computed from the tensor specs before any data exists,
  * so a merge can stream tensors to disk (or to a download) one at a time in plan order.
  */
+import { tensorEntryProblem } from './tensor-entry.js';
 import { MergeLabError } from '../errors.js';
 import { DTYPES, DTYPE_SIZES, encodeInto, isDType, numel } from './dtypes.js';
 import { memorySink } from './sources.js';
@@ -38,7 +39,8 @@ export interface SafetensorsLayout {
  * shapes or names (TENSOR_ENTRY_INVALID) and non-string metadata (METADATA_INVALID).
  */
 export function layoutSafetensors(specs: readonly TensorSpec[], metadata?: Readonly<Record<string, string>>, fileName = 'output'): SafetensorsLayout {
-  const header: Record<string, unknown> = {};
+  // No prototype: a tensor named "__proto__" (or "constructor") is an ordinary key here.
+  const header: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   if (metadata && Object.keys(metadata).length > 0) {
     for (const [k, v] of Object.entries(metadata)) {
       if (typeof v !== 'string') {
@@ -58,6 +60,8 @@ export function layoutSafetensors(specs: readonly TensorSpec[], metadata?: Reado
     if (!s.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
       throw new MergeLabError('TENSOR_ENTRY_INVALID', `Tensor "${s.name}" has shape [${s.shape.join(', ')}]; dimensions must be non-negative integers.`);
     }
+    const problem = tensorEntryProblem(s.name, s.shape);
+    if (problem) throw new MergeLabError('TENSOR_ENTRY_INVALID', `Tensor ${JSON.stringify(s.name)} cannot be written to ${fileName}: ${problem}.`);
     const bytes = numel(s.shape) * DTYPE_SIZES[s.dtype];
     offsets.push([at, at + bytes]);
     header[s.name] = { dtype: s.dtype, shape: [...s.shape], data_offsets: [at, at + bytes] };

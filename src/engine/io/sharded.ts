@@ -277,7 +277,8 @@ export function planShards(specs: readonly TensorSpec[], maxShardSize: number, p
     tensors: g.tensors,
     dataSize: g.dataSize,
   }));
-  const weight_map: Record<string, string> = {};
+  // No prototype: a tensor named "__proto__" is an ordinary key of the index too.
+  const weight_map: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const sh of shards) for (const t of sh.tensors) weight_map[t.name] = sh.fileName;
   return { shards, index: { metadata: { total_size: total }, weight_map } };
 }

@@ -26,7 +26,8 @@ export async function mergeToMemory(o: MergeToMemoryOptions): Promise<Record<str
   const { plan, problems, warnings } = planMerge({ recipe: o.recipe, methods: o.methods, checkpoints: o.checkpoints, config: o.config });
   if (problems.length > 0 || !plan) throw combineProblems(problems.length ? problems : [new MergeLabError('INTERNAL', 'No merge plan was made.')]);
   for (const w of warnings) o.onWarning?.(w);
-  const out: Record<string, Float32Array> = {};
+  // No prototype: a tensor or key named "__proto__" is an ordinary key.
+  const out: Record<string, Float32Array> = Object.create(null) as Record<string, Float32Array>;
   await runMerge({
     plan,
     checkpoints: o.checkpoints,

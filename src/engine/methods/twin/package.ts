@@ -214,7 +214,8 @@ export async function readTwinPackage(files: Readonly<Record<string, Uint8Array>
 
   const sharedFile = await readAll(files, manifest.files?.shared ?? TWIN_FILES.shared);
   const exclusiveFile = await readAll(files, manifest.files?.exclusive ?? TWIN_FILES.exclusive);
-  const shared: Record<string, Float32Array> = {};
+  // No prototype: a tensor or key named "__proto__" is an ordinary key.
+  const shared: Record<string, Float32Array> = Object.create(null) as Record<string, Float32Array>;
   const tensorList: TwinTensor[] = sharedNames.map((name) => {
     const t = sharedFile.get(name);
     if (!t) throw new MergeLabError('TENSOR_MISSING', `${TWIN_FILES.shared} has no tensor "${name}", which ${TWIN_FILES.manifest} lists.`);
