@@ -29,6 +29,7 @@ export type ErrorCode =
   | 'PICKLE_INVALID'
   | 'NOT_A_STATE_DICT'
   | 'PATH_NOT_FOUND'
+  | 'NOT_A_FILE'
   | 'READ_FAILED'
   | 'WRITE_FAILED'
   // PEFT LoRA adapters (io/lora-checkpoint.ts)

@@ -9,7 +9,7 @@ import { readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { MergeLabError, combineProblems, isMergeLabError } from '../../engine/errors.js';
-import { nodeFileSink } from '../../engine/io/node-file.js';
+import { nodeFileSink, requireRegularFile } from '../../engine/io/node-file.js';
 import { createShardedWriter } from '../../engine/io/sharded.js';
 import type { Checkpoint } from '../../engine/io/types.js';
 import { METHODS, closest, findMethod } from '../../engine/methods/registry.js';
@@ -65,8 +65,10 @@ export const mergeCommand: Command = {
 
     let text: string;
     try {
+      await requireRegularFile(recipePath);
       text = await readFile(recipePath, 'utf8');
-    } catch {
+    } catch (e) {
+      if (isMergeLabError(e) && e.code === 'NOT_A_FILE') throw new MergeLabError('NOT_A_FILE', `Recipe ${positionals[0]}: ${e.message}`);
       throw new MergeLabError('PATH_NOT_FOUND', `Recipe ${positionals[0]} cannot be read. Check the path.`);
     }
     // --random-seed overrides the recipe's random_seed, as mergekit's option seeds its run.

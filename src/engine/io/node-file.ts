@@ -3,6 +3,7 @@
  * browser-safe equivalents are in sources.ts.
  */
 import { randomBytes } from 'node:crypto';
+import { constants, type Stats } from 'node:fs';
 import { mkdir, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { MergeLabError } from '../errors.js';
@@ -19,13 +20,38 @@ function describe(e: unknown): string {
 }
 
 /**
+ * Rejects a path that is not a regular file (after symlinks) before anything opens it: opening a
+ * FIFO blocks until a writer comes, reading a device never ends. PATH_NOT_FOUND when it is missing.
+ */
+export async function requireRegularFile(path: string): Promise<void> {
+  let st: Stats;
+  try {
+    st = await stat(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new MergeLabError('PATH_NOT_FOUND', `${path} does not exist. Check the path.`);
+    throw new MergeLabError('READ_FAILED', `Could not open ${path} (${describe(e)}).`);
+  }
+  if (!st.isFile()) throw new MergeLabError('NOT_A_FILE', `${path} is ${kindOf(st)}, not a file; give the checkpoint's file or folder.`);
+}
+
+function kindOf(st: Stats): string {
+  if (st.isDirectory()) return 'a folder';
+  if (st.isFIFO()) return 'a named pipe (FIFO)';
+  if (st.isSocket()) return 'a socket';
+  if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device';
+  return 'not a regular file';
+}
+
+/**
  * Opens `path` for random-access reads at offsets; nothing is read until asked. Rejects with
  * PATH_NOT_FOUND when the file does not exist. Call `close()` when done.
  */
 export async function nodeFileSource(path: string): Promise<ByteSource> {
+  await requireRegularFile(path);
   let fh: FileHandle;
   try {
-    fh = await open(path, 'r');
+    // Non-blocking: a FIFO put in the file's place after the check must not hang the open.
+    fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new MergeLabError('PATH_NOT_FOUND', `${path} does not exist. Check the path.`);
@@ -33,9 +59,12 @@ export async function nodeFileSource(path: string): Promise<ByteSource> {
   }
   let size: number;
   try {
-    size = (await fh.stat()).size;
+    const st = await fh.stat();
+    if (!st.isFile()) throw new MergeLabError('NOT_A_FILE', `${path} is ${kindOf(st)}, not a file; give the checkpoint's file or folder.`);
+    size = st.size;
   } catch (e) {
     await fh.close().catch(() => undefined);
+    if (e instanceof MergeLabError) throw e;
     throw new MergeLabError('READ_FAILED', `Could not stat ${path} (${describe(e)}).`);
   }
   let closed = false;

@@ -143,6 +143,8 @@ export function parseShardIndex(text: string, label: string): { index: ShardInde
   if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) return bad('"metadata" is not an object');
   for (const [k, v] of Object.entries(map)) {
     if (typeof v !== 'string' || v === '') bad(`"weight_map" maps "${k}" to ${JSON.stringify(v)} instead of a file name`);
+    // Shards sit beside their index: an absolute path or a ".." step would read files outside it.
+    if (/^[\\/]|^[A-Za-z]:|(^|[\\/])\.\.([\\/]|$)/.test(v)) bad(`"weight_map" maps "${k}" to ${JSON.stringify(v)}, outside the index's folder; shard names must be files beside the index`);
   }
   // JSON.parse would hide a repeated key and reorder integer-like ones: take keys from the text.
   const top = scanObjectMembers(text);

@@ -1,0 +1,44 @@
+/**
+ * What `merge` opens stays what the user named (issue 15's containment): a shard index cannot send
+ * the reader outside its folder, and a named pipe (or other special file) given as a model, a
+ * shard or the recipe is refused at once, instead of blocking forever on the open.
+ */
+import { execFileSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Workspace, failureProblems, mergeArgs, runCliAsync, tinyCheckpointBytes } from './helpers.js';
+
+let ws: Workspace;
+beforeAll(async () => {
+  ws = await Workspace.create('merge-lab-contain-');
+  await ws.model('base', 1);
+  await ws.model('ft-a', 2);
+  // A sharded folder whose index points one of its shards two folders up.
+  await ws.file('escape/model-00001-of-00001.safetensors', await tinyCheckpointBytes(3));
+  await ws.file('outside.safetensors', await tinyCheckpointBytes(4));
+  await ws.file('escape/model.safetensors.index.json', JSON.stringify({ metadata: {}, weight_map: { 'model.norm.weight': '../outside.safetensors' } }));
+  execFileSync('mkfifo', [ws.path('pipe.safetensors')]);
+  execFileSync('mkfifo', [ws.path('pipe.yml')]);
+});
+afterAll(() => ws?.dispose());
+
+const recipe = (model: string) => ({ merge_method: 'task_arithmetic', base_model: 'base', models: [{ model, parameters: { weight: 1 } }] });
+
+describe('containment', () => {
+  it('a shard index naming a file outside its folder is refused, naming the shard and the index', async () => {
+    await ws.recipe('escape.yml', recipe('escape'));
+    const r = await runCliAsync(mergeArgs(ws.path('escape.yml'), ws.path('out-escape')));
+    expect(failureProblems(r, { code: 'INDEX_INVALID', culprits: ['../outside.safetensors', 'model.safetensors.index.json'], out: ws.path('out-escape') })).toEqual([]);
+  });
+
+  it('a named pipe as a model is refused at once', async () => {
+    await ws.recipe('pipe-model.yml', recipe('pipe.safetensors'));
+    const r = await runCliAsync(mergeArgs(ws.path('pipe-model.yml'), ws.path('out-pipe')));
+    expect(r.ms).toBeLessThan(30_000);
+    expect(failureProblems(r, { code: 'NOT_A_FILE', culprits: ['pipe.safetensors', 'named pipe'], out: ws.path('out-pipe') })).toEqual([]);
+  });
+
+  it('a named pipe as the recipe is refused at once', async () => {
+    const r = await runCliAsync(mergeArgs(ws.path('pipe.yml'), ws.path('out-pipe-recipe')));
+    expect(failureProblems(r, { code: 'NOT_A_FILE', culprits: ['pipe.yml', 'named pipe'], out: ws.path('out-pipe-recipe') })).toEqual([]);
+  });
+});
