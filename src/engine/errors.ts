@@ -32,6 +32,7 @@ export type ErrorCode =
   | 'NOT_A_FILE'
   | 'READ_FAILED'
   | 'WRITE_FAILED'
+  | 'OUT_LOCKED'
   // PEFT LoRA adapters (io/lora-checkpoint.ts)
   | 'LORA_INVALID'
   | 'LORA_NEEDS_BASE'

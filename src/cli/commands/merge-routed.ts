@@ -43,6 +43,7 @@ export async function mergeRouted(o: RoutedMergeInput): Promise<number> {
   await initNodeBackend(o.backend);
   const recipeYaml = recipeToYaml(recipe);
   const staged = await createStagedOutput(o.outDir);
+  for (const n of staged.notes) process.stderr.write(`merge-lab: warning: ${n}\n`);
   const bar = createProgressBar(o.progress);
   let files: Record<string, Uint8Array>;
   let report: RoutedReport;

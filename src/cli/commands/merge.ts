@@ -168,6 +168,7 @@ export const mergeCommand: Command = {
       await initNodeBackend(backend);
       const recipeYaml = recipeToYaml(recipe);
       const staged = await createStagedOutput(outDir);
+      for (const n of staged.notes) process.stderr.write(`merge-lab: warning: ${n}\n`);
       // A bar on a terminal; in logs (no TTY) only with --progress.
       const bar = createProgressBar(values.progress ?? (!values['no-progress'] && Boolean(process.stderr.isTTY)));
       try {

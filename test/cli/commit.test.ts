@@ -1,0 +1,123 @@
+/**
+ * What `merge` leaves in --out (issue 15's commit rules): exactly one output, whatever was there
+ * before (shards after a single file and back: no stale weights for a loader to pick first); one
+ * merge at a time per --out; a lock or staging folder left by a process that died is cleaned up
+ * and said; Ctrl-C in the middle of a merge leaves nothing behind.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, ftruncateSync, openSync, readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPO, Workspace, failureProblems, listFiles, mergeArgs, runCliAsync } from './helpers.js';
+
+let ws: Workspace;
+const ties = (out = 'base') => ({
+  merge_method: 'ties',
+  base_model: out,
+  models: [
+    { model: 'ft-a', parameters: { weight: 0.5, density: 0.5 } },
+    { model: 'ft-b', parameters: { weight: 0.5, density: 0.5 } },
+  ],
+});
+/** A pid that is certainly not running: a child that has exited. */
+const deadPid = () => spawnSync('true').pid!;
+
+beforeAll(async () => {
+  ws = await Workspace.create('merge-lab-commit-');
+  await ws.model('base', 1);
+  await ws.model('ft-a', 2);
+  await ws.model('ft-b', 3);
+  await ws.recipe('ties.yml', ties());
+});
+afterAll(() => ws?.dispose());
+
+const hidden = (dir: string) => readdirSync(dir).filter((f) => f.startsWith('.'));
+
+describe('one output per --out', () => {
+  it('a single file after shards, and shards after a single file, leave no stale weights', async () => {
+    const out = ws.path('swap');
+    let r = await runCliAsync(mergeArgs(ws.path('ties.yml'), out, '--max-shard-size', '100'));
+    expect(r.status, r.stderr).toBe(0);
+    const shards = listFiles(out).filter((f) => /^model-\d{5}-of-\d{5}\.safetensors$/.test(f));
+    expect(shards.length).toBeGreaterThan(1);
+    expect(listFiles(out)).toContain('model.safetensors.index.json');
+
+    r = await runCliAsync(mergeArgs(ws.path('ties.yml'), out));
+    expect(r.status, r.stderr).toBe(0);
+    expect(listFiles(out).filter((f) => f.endsWith('.safetensors') || f.endsWith('.index.json'))).toEqual(['model.safetensors']);
+
+    r = await runCliAsync(mergeArgs(ws.path('ties.yml'), out, '--max-shard-size', '100'));
+    expect(r.status, r.stderr).toBe(0);
+    expect(listFiles(out)).not.toContain('model.safetensors');
+    expect(listFiles(out).filter((f) => /^model-\d{5}-of-\d{5}\.safetensors$/.test(f))).toEqual(shards);
+    expect(hidden(out)).toEqual([]);
+  });
+
+  it('refuses a second merge into an --out another running merge holds, and leaves it alone', async () => {
+    const out = ws.path('locked');
+    expect((await runCliAsync(mergeArgs(ws.path('ties.yml'), out))).status).toBe(0);
+    // This test's own process is alive: its pid in the lock stands for a merge in progress.
+    writeFileSync(path.join(out, '.merge-lab.lock'), `${process.pid}\n`);
+    const before = listFiles(out);
+    const r = await runCliAsync(mergeArgs(ws.path('ties.yml'), out));
+    expect(failureProblems(r, { code: 'OUT_LOCKED', culprits: [out, String(process.pid)] })).toEqual([]);
+    expect(listFiles(out)).toEqual(before);
+    expect(hidden(out)).toEqual(['.merge-lab.lock']);
+  });
+
+  it('a lock and a staging folder left by a dead process are removed, and said', async () => {
+    const out = ws.path('dead');
+    await ws.dir('dead');
+    const pid = deadPid();
+    writeFileSync(path.join(out, '.merge-lab.lock'), `${pid}\n`);
+    await ws.file(`dead/.merge-lab-partial-${pid}-abc123/model.safetensors.partial-0`, 'half a tensor');
+    const r = await runCliAsync(mergeArgs(ws.path('ties.yml'), out));
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(new RegExp(`lock left by process ${pid}, which is no longer running`));
+    expect(r.stderr).toMatch(new RegExp(`Removed \\.merge-lab-partial-${pid}-abc123`));
+    expect(hidden(out)).toEqual([]);
+    expect(listFiles(out)).toContain('model.safetensors');
+  });
+});
+
+describe('interrupted', () => {
+  it('Ctrl-C in the middle of a merge removes the staging folder and the --out it created', { timeout: 120_000 }, async () => {
+    // Three models of one 24M-element tensor (96 MB each, sparse on disk): the trims take seconds.
+    const n = 24_000_000;
+    for (const name of ['big-base', 'big-a', 'big-b']) {
+      const prefix = headerBytes(n);
+      const file = ws.path(`${name}.safetensors`);
+      writeFileSync(file, prefix);
+      const fd = openSync(file, 'r+');
+      ftruncateSync(fd, prefix.byteLength + n * 4);
+      closeSync(fd);
+    }
+    await ws.recipe('big.yml', { ...ties('big-base.safetensors'), models: ['big-a', 'big-b'].map((m) => ({ model: `${m}.safetensors`, parameters: { weight: 0.5, density: 0.5 } })) });
+    const out = ws.path('interrupted');
+    const child = spawn(path.join(REPO, 'node_modules/.bin/tsx'), [path.join(REPO, 'src/cli/main.ts'), ...mergeArgs(ws.path('big.yml'), out)], { cwd: REPO });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    // Wait for the staging folder, then interrupt.
+    const t0 = Date.now();
+    while (!(existsSync(out) && readdirSync(out).some((f) => f.startsWith('.merge-lab-partial-')))) {
+      if (Date.now() - t0 > 60_000) throw new Error(`no staging folder appeared: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    child.kill('SIGINT');
+    const code = await exited;
+    expect(code, stderr).toBe(130);
+    expect(stderr).toMatch(/stopped by SIGINT; nothing was written/);
+    expect(existsSync(out)).toBe(false);
+  });
+});
+
+/** A safetensors header for one F32 tensor "w" of n elements (the data follows, all zeros). */
+function headerBytes(n: number): Uint8Array {
+  const json = new TextEncoder().encode(JSON.stringify({ w: { dtype: 'F32', shape: [n], data_offsets: [0, n * 4] } }));
+  const padded = Math.ceil(json.byteLength / 8) * 8;
+  const out = new Uint8Array(8 + padded).fill(0x20, 8 + json.byteLength);
+  new DataView(out.buffer).setBigUint64(0, BigInt(padded), true);
+  out.set(json, 8);
+  return out;
+}
