@@ -42,8 +42,11 @@ export function parseRecipe(text: string, fileName = 'recipe'): Recipe {
   const outDtype = optionalDtype(root, 'out_dtype', problem);
   let randomSeed: number | undefined;
   if (root.random_seed !== undefined && root.random_seed !== null) {
-    if (typeof root.random_seed === 'number' && Number.isInteger(root.random_seed) && root.random_seed >= 0) randomSeed = root.random_seed;
-    else problem('PARAMETER_INVALID', `random_seed must be a non-negative integer, got ${describe(root.random_seed)}.`);
+    if (typeof root.random_seed === 'number' && Number.isSafeInteger(root.random_seed) && root.random_seed >= 0) randomSeed = root.random_seed;
+    else if (typeof root.random_seed === 'number' && Number.isInteger(root.random_seed) && root.random_seed > 0) {
+      // Past 2^53 neighbouring integers are the same number here: 1e300 would silently be some other seed.
+      problem('PARAMETER_INVALID', `random_seed ${root.random_seed} is too large to keep exactly; use an integer from 0 to ${Number.MAX_SAFE_INTEGER}.`);
+    } else problem('PARAMETER_INVALID', `random_seed must be a non-negative integer, got ${describe(root.random_seed)}.`);
   }
   let math: RecipeMath | undefined;
   if (root.math !== undefined && root.math !== null) {
