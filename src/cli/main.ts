@@ -6,6 +6,7 @@
  */
 import { MergeLabError, isMergeLabError } from '../engine/errors.js';
 import { COMMANDS, usage } from './commands/index.js';
+import { printable } from './printable.js';
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
@@ -40,10 +41,15 @@ function report(e: unknown): void {
   if (isMergeLabError(e)) {
     // One line, always: several problems are listed inline, each with its own code.
     const text = e.problems.length > 1 ? `${e.problems.length} problems: ${e.problems.map((p, i) => `(${i + 1}) [${p.code}] ${p.message}`).join(' ')}` : e.message;
-    process.stderr.write(`merge-lab: error [${e.code}]: ${text.replace(/\s*\n\s*/g, ' ')}\n`);
+    process.stderr.write(`merge-lab: error [${e.code}]: ${printable(text.replace(/\s*\n\s*/g, ' '))}\n`);
   } else {
     const msg = e instanceof Error ? e.message : String(e);
-    process.stderr.write(`merge-lab: internal error: ${msg.split('\n')[0]} (this is a bug; rerun with MERGE_LAB_DEBUG=1 and report it)\n`);
+    if (e instanceof RangeError && /call stack|Invalid array length|Array buffer allocation/i.test(msg)) {
+      // Out of stack or memory: an input too large or too deep for this process, not a bug in it.
+      process.stderr.write(`merge-lab: error [BUDGET_EXCEEDED]: the input is too large or too deeply nested for this process (${printable(msg.split('\n')[0]!)}); check the recipe and files, or give Node more memory (NODE_OPTIONS=--max-old-space-size=…).\n`);
+      return;
+    }
+    process.stderr.write(`merge-lab: internal error: ${printable(msg.split('\n')[0]!)} (this is a bug; rerun with MERGE_LAB_DEBUG=1 and report it)\n`);
   }
 }
 

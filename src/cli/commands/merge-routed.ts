@@ -4,6 +4,7 @@
  * checkpoints alone — no data, so no router — and written with merge-recipe.yml and the base's
  * config.json through the same staged output as a merge: all files or none.
  */
+import { printable } from '../printable.js';
 import { copyFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -38,12 +39,12 @@ export async function mergeRouted(o: RoutedMergeInput): Promise<number> {
   const { method, recipe } = o;
   const { problems, warnings } = method.validate({ recipe, checkpoints: o.checkpoints, failures: o.failures, config: o.config });
   if (problems.length) throw combineProblems(problems);
-  for (const w of [...o.pending, ...warnings]) process.stderr.write(`merge-lab: warning: ${w}\n`);
+  for (const w of [...o.pending, ...warnings]) process.stderr.write(`merge-lab: warning: ${printable(w)}\n`);
 
   await initNodeBackend(o.backend);
   const recipeYaml = recipeToYaml(recipe);
   const staged = await createStagedOutput(o.outDir);
-  for (const n of staged.notes) process.stderr.write(`merge-lab: warning: ${n}\n`);
+  for (const n of staged.notes) process.stderr.write(`merge-lab: warning: ${printable(n)}\n`);
   const bar = createProgressBar(o.progress);
   let files: Record<string, Uint8Array>;
   let report: RoutedReport;
@@ -51,7 +52,7 @@ export async function mergeRouted(o: RoutedMergeInput): Promise<number> {
     ({ files, report } = await method.buildPackage(recipe, o.checkpoints, {
       config: o.config,
       onProgress: (p) => bar.update(p),
-      onWarning: (m) => process.stderr.write(`${bar.active() ? '\n' : ''}merge-lab: warning: ${m}\n`),
+      onWarning: (m) => process.stderr.write(`${bar.active() ? '\n' : ''}merge-lab: warning: ${printable(m)}\n`),
     }));
     bar.stop();
     const write = async (name: string, bytes: Uint8Array | string) =>
@@ -76,7 +77,7 @@ export async function mergeRouted(o: RoutedMergeInput): Promise<number> {
   const names = Object.keys(files);
   process.stderr.write(
     [
-      `merge-lab: wrote a ${method.label} package (${names.join(', ')}; ${formatBytes(bytes)}) with merge-recipe.yml to ${o.outDir} on ${o.backend}`,
+      `merge-lab: wrote a ${method.label} package (${names.join(', ')}; ${formatBytes(bytes)}) with merge-recipe.yml to ${printable(o.outDir)} on ${o.backend}`,
       ...method.describe(report).map((l) => `  ${l}`),
     ].join('\n') + '\n',
   );

@@ -5,6 +5,7 @@
  * is left behind on failure: files are written under temporary names and renamed at the end. A
  * routed method (twin_merging, channel_merging) writes its package instead (merge-routed.ts).
  */
+import { printable } from '../printable.js';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -163,12 +164,12 @@ export const mergeCommand: Command = {
       // The registry names only per-tensor methods; an unknown name is checked against the routed ones too.
       const problems = [...planned.problems.map((p) => (p.code === 'UNKNOWN_METHOD' ? new MergeLabError('UNKNOWN_METHOD', unknownMethod(recipe.mergeMethod)) : p)), ...folder.problems];
       if (problems.length || !plan) throw combineProblems(problems.length ? problems : [new MergeLabError('INTERNAL', 'No merge plan was made.')]);
-      for (const w of [...pending, ...warnings]) process.stderr.write(`merge-lab: warning: ${w}\n`);
+      for (const w of [...pending, ...warnings]) process.stderr.write(`merge-lab: warning: ${printable(w)}\n`);
 
       await initNodeBackend(backend);
       const recipeYaml = recipeToYaml(recipe);
       const staged = await createStagedOutput(outDir);
-      for (const n of staged.notes) process.stderr.write(`merge-lab: warning: ${n}\n`);
+      for (const n of staged.notes) process.stderr.write(`merge-lab: warning: ${printable(n)}\n`);
       // A bar on a terminal; in logs (no TTY) only with --progress.
       const bar = createProgressBar(values.progress ?? (!values['no-progress'] && Boolean(process.stderr.isTTY)));
       try {
@@ -182,7 +183,7 @@ export const mergeCommand: Command = {
             checkpoints,
             output: writer,
             onProgress: (p) => bar.update(p),
-            onWarning: (m) => process.stderr.write(`${bar.active() ? '\n' : ''}merge-lab: warning: ${m}\n`),
+            onWarning: (m) => process.stderr.write(`${bar.active() ? '\n' : ''}merge-lab: warning: ${printable(m)}\n`),
           });
           bar.stop();
           await writer.finish();
@@ -202,9 +203,9 @@ export const mergeCommand: Command = {
         throw e;
       }
       // What the folder lacks (no config.json, no tokenizer) is said once it is written: a failure prints its one line only.
-      for (const w of folder.warnings) process.stderr.write(`merge-lab: warning: ${w}\n`);
+      for (const w of folder.warnings) process.stderr.write(`merge-lab: warning: ${printable(w)}\n`);
       const bytes = plan.tensors.reduce((s, t) => s + outputBytes(t), 0);
-      process.stderr.write(`merge-lab: wrote ${plan.tensors.length} tensors (${formatBytes(bytes)}) to ${outDir} on ${backend}\n`);
+      process.stderr.write(`merge-lab: wrote ${plan.tensors.length} tensors (${formatBytes(bytes)}) to ${printable(outDir)} on ${backend}\n`);
       if (values.stats) {
         const rss = process.resourceUsage().maxRSS * 1024;
         process.stdout.write(JSON.stringify({ seconds: (Date.now() - started) / 1000, peakRssBytes: rss, backend, tensors: plan.tensors.length, outputBytes: bytes }) + '\n');

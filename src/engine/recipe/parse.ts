@@ -22,7 +22,15 @@ export function parseRecipe(text: string, fileName = 'recipe'): Recipe {
     const where = e.linePos?.[0] ? ` at line ${e.linePos[0].line}, column ${e.linePos[0].col}` : '';
     throw new MergeLabError('RECIPE_INVALID_YAML', `${fileName} is not valid YAML${where}: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}. Fix the syntax and try again.`);
   }
-  const root: unknown = doc.toJS();
+  let root: unknown;
+  try {
+    // yaml stops alias expansion past maxAliasCount (a "billion laughs" recipe); deep nesting can
+    // exhaust the stack. Both are recipes no merge needs.
+    root = doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    const why = e instanceof RangeError ? 'it is nested too deeply' : /alias/i.test((e as Error).message) ? 'its aliases expand too far (more than 100 references)' : (e as Error).message.split('\n')[0];
+    throw new MergeLabError('RECIPE_INVALID_YAML', `${fileName} cannot be read as a recipe: ${why}. A mergekit recipe needs no more than a few aliases.`);
+  }
   const problems: MergeLabError[] = [];
   const warnings: string[] = [];
   const problem = (code: 'RECIPE_INVALID' | 'PARAMETER_INVALID' | 'MISSING_PARAMETER', message: string) => problems.push(new MergeLabError(code, `${fileName}: ${message}`));
