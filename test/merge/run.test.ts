@@ -100,3 +100,22 @@ describe('blocks under a backend buffer limit', () => {
     await expect(run).rejects.toThrow(/Tensor model\.embed_tokens\.weight needs blocks of 4 values/);
   });
 });
+
+describe('non-finite values', () => {
+  it('a NaN or infinity in an input, and in the merged tensor, is a warning naming the model and tensor', async () => {
+    const norm = LAYOUT.find((t) => t.name === 'model.norm.weight')!;
+    const n = norm.shape.reduce((x, y) => x * y, 1);
+    const data = Float32Array.from({ length: n }, (_, i) => (i === 1 ? Number.NaN : i === 2 ? Number.POSITIVE_INFINITY : 0.5));
+    const checkpoints = new Map([
+      ['base', await toyCheckpoint('base', LAYOUT, 0)],
+      ['a', await toyCheckpoint('a', LAYOUT.map((t) => (t === norm ? { ...t, data } : t)), 1)],
+    ]);
+    const { plan } = planMerge({ recipe: parseRecipe(`models:\n  - model: a\n    parameters: {weight: 1}\nmerge_method: task_arithmetic\nbase_model: base\n`), methods: METHODS, checkpoints });
+    const warnings: string[] = [];
+    await runMerge({ plan: plan!, checkpoints, output: { writeTensor: async () => undefined }, onWarning: (w) => warnings.push(w) });
+    expect(warnings).toEqual([
+      'Model "a" holds 2 NaN or infinite value(s) in model.norm.weight; they reach the merge as they are.',
+      `The merged model.norm.weight holds 2 NaN or infinite value(s) (of ${n}); a model that loads it will compute NaNs.`,
+    ]);
+  });
+});

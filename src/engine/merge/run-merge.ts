@@ -90,7 +90,13 @@ export async function runMerge(opts: RunMergeOptions): Promise<void> {
     const spec = plan.tensors[i]!;
     const values = await readInputs(spec, checkpoints);
     throwIfCancelled(opts.cancel);
+    spec.models.forEach((m, j) => {
+      const bad = nonFinite(values[j]!);
+      if (bad) warn(`Model "${m.model}" holds ${bad} NaN or infinite value(s) in ${spec.name}; they reach the merge as they are.`);
+    });
     const merged = await mergeOne(plan, spec, values, warn, opts.orderCache, opts.maxBlockBytes);
+    const bad = nonFinite(merged);
+    if (bad) warn(`The merged ${spec.name} holds ${bad} NaN or infinite value(s) (of ${merged.length}); a model that loads it will compute NaNs.`);
     await output.writeTensor(spec.name, merged);
     bytesDone += outputBytes(spec);
     opts.onProgress?.({
@@ -122,6 +128,13 @@ async function readInputs(spec: PlannedTensor, checkpoints: ReadonlyMap<string, 
     return applyEmbeddingRows(spec.rows, out, spec.shape[1]!, spec.workDtype ?? stored);
   }
   return out;
+}
+
+/** How many entries are NaN or ±∞. */
+function nonFinite(a: Float32Array): number {
+  let n = 0;
+  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i]!)) n++;
+  return n;
 }
 
 /** The first `rows` rows and `cols` columns of a row-major matrix `cols0` wide. */
