@@ -59,6 +59,7 @@ main(process.argv.slice(2)).then(
   },
   (e: unknown) => {
     report(e);
-    process.exitCode = 1;
+    // diff answers 1 for "they differ", so its failures are 2, as cmp and diff do.
+    process.exitCode = process.argv[2] === 'diff' ? 2 : 1;
   },
 );

@@ -198,6 +198,10 @@ describe.concurrent('merge-lab merge', () => {
     const r = await runCliAsync(['diff', ws.path('out/ties'), ws.path('out/ties-again')]);
     expectOk(expect, r);
     expect(r.stdout).toContain('overall max |a-b| = 0.000e+0');
+    // An error is 2, not 1 ("they differ"), as cmp and diff answer.
+    const missing = await runCliAsync(['diff', ws.path('out/ties'), ws.path('out/no-such-model')]);
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toMatch(/^merge-lab: error \[PATH_NOT_FOUND\]: .*no-such-model/);
   });
 
   it('the same ties recipe twice gives identical bytes', async ({ expect }) => {

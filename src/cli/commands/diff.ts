@@ -8,7 +8,7 @@ import type { Command } from './types.js';
 
 export const diffCommand: Command = {
   name: 'diff',
-  summary: 'Compare two checkpoints tensor by tensor (max and mean absolute difference).',
+  summary: 'Compare two checkpoints tensor by tensor (max and mean absolute difference); exit 0 same, 1 different, 2 error.',
   usage: 'merge-lab diff <a> <b> [--json] [--tolerance 1e-5]',
   async run(argv) {
     const { positionals, values } = parseArgs({
