@@ -1,0 +1,28 @@
+/**
+ * The built page carries a Content-Security-Policy (vite.config.ts: its own origin only, wasm
+ * compilation allowed) and still works under it on every backend: the engine starts on webgpu,
+ * wasm and cpu, the demo loads and a slider move is scored, with no policy violation reported.
+ */
+import { expect } from 'vitest';
+import { CONTENT_SECURITY_POLICY } from '../../vite.config.js';
+import { describeE2E, test } from './harness.js';
+
+describeE2E('Content-Security-Policy', () => {
+  for (const backend of ['webgpu', 'wasm', 'cpu'] as const) {
+    test(`the page works under its policy on ${backend}`, async ({ lab }) => {
+      await lab.page.addInitScript(() => {
+        (globalThis as { violations?: string[] }).violations = [];
+        document.addEventListener('securitypolicyviolation', (e) => (globalThis as unknown as { violations: string[] }).violations.push(`${e.violatedDirective} ${e.blockedURI}`));
+      });
+      await lab.open('', { backend });
+      expect(await lab.page.locator('meta[http-equiv="Content-Security-Policy"]').getAttribute('content')).toBe(CONTENT_SECURITY_POLICY);
+      expect(await lab.waitForDemo()).toBe('loaded');
+      const running = await lab.waitForEngine();
+      if (backend !== 'webgpu') expect(running).toBe(backend);
+      await lab.densitySlider().fill('0.5');
+      await lab.waitForLiveScore(0.5);
+      expect(await lab.page.evaluate(() => (globalThis as { violations?: string[] }).violations)).toEqual([]);
+      expect(lab.diagnostics.consoleErrors.filter((e) => /Content Security Policy/i.test(e))).toEqual([]);
+    });
+  }
+});
