@@ -139,3 +139,25 @@ describe('openCheckpointPath', () => {
     await expectCode(openCheckpointPath(dir), 'FILE_TOO_SMALL', join(dir, 'model.safetensors'));
   });
 });
+
+describe('nodeFileSink gathers small writes', () => {
+  it('keeps the bytes in order across small, large and buffer-filling writes', async () => {
+    const { mkdtemp, readFile, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { nodeFileSink } = await import('../../src/engine/io/node-file.js');
+    const dir = await mkdtemp(join(tmpdir(), 'merge-lab-sink-'));
+    try {
+      const chunks = [3, 1 << 21, 5, (1 << 20) - 7, 3 << 20, 11, 4 << 20, 2].map((n, k) => Uint8Array.from({ length: n }, (_, i) => (i * 7 + k) & 0xff));
+      const sink = await nodeFileSink(join(dir, 'out.bin'));
+      for (const c of chunks) await sink.write(c);
+      await sink.close();
+      const got = await readFile(join(dir, 'out.bin'));
+      const want = Buffer.concat(chunks);
+      expect(got.length).toBe(want.length);
+      expect(got.equals(want)).toBe(true);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

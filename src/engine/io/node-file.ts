@@ -10,6 +10,8 @@ import { MergeLabError } from '../errors.js';
 import type { ByteSink, ByteSource } from './types.js';
 
 // One FileHandle.read is capped well below Node's buffer limits; bigger reads are split.
+/** Bytes of small writes a file sink gathers before writing them together. */
+const SINK_BUFFER = 4 << 20;
 const MAX_READ = 1 << 30;
 
 function describe(e: unknown): string {
@@ -119,23 +121,49 @@ export async function nodeFileSink(path: string): Promise<ByteSink> {
     throw new MergeLabError('WRITE_FAILED', `Could not create ${partial} (${describe(e)}). Check that the folder is writable.`);
   }
   let state: 'open' | 'closed' | 'aborted' = 'open';
+  // Small writes (a checkpoint of 100k tiny tensors makes one per tensor) are gathered into one
+  // buffer and written together: a syscall and an await each cost more than the bytes.
+  const pending = new Uint8Array(SINK_BUFFER);
+  let filled = 0;
+  const put = async (chunk: Uint8Array) => {
+    let done = 0;
+    try {
+      while (done < chunk.byteLength) {
+        const { bytesWritten } = await fh.write(chunk, done, chunk.byteLength - done);
+        done += bytesWritten;
+      }
+    } catch (e) {
+      throw new MergeLabError('WRITE_FAILED', `Could not write ${path} (${describe(e)}). Is the disk full?`);
+    }
+  };
+  const flush = async () => {
+    if (filled === 0) return;
+    const n = filled;
+    filled = 0;
+    await put(pending.subarray(0, n));
+  };
   return {
     name: path,
     async write(chunk) {
       if (state !== 'open') throw new MergeLabError('WRITE_FAILED', `Cannot write to ${path}: it is already ${state}.`);
-      let done = 0;
-      try {
-        while (done < chunk.byteLength) {
-          const { bytesWritten } = await fh.write(chunk, done, chunk.byteLength - done);
-          done += bytesWritten;
-        }
-      } catch (e) {
-        throw new MergeLabError('WRITE_FAILED', `Could not write ${path} (${describe(e)}). Is the disk full?`);
-      }
+      const big = chunk.byteLength >= pending.byteLength / 4;
+      // What was gathered goes first, so the bytes stay in order.
+      if (big || filled + chunk.byteLength > pending.byteLength) await flush();
+      if (big) return put(chunk);
+      pending.set(chunk, filled);
+      filled += chunk.byteLength;
     },
     async close() {
       if (state === 'closed') return;
       if (state === 'aborted') throw new MergeLabError('WRITE_FAILED', `Cannot close ${path}: it was aborted.`);
+      try {
+        await flush();
+      } catch (e) {
+        state = 'aborted';
+        await fh.close().catch(() => undefined);
+        await unlink(partial).catch(() => undefined);
+        throw e;
+      }
       state = 'closed';
       try {
         await fh.close();

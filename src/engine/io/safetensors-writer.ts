@@ -80,8 +80,10 @@ export interface SafetensorsWriter {
   /** Name of the sink, for messages. */
   readonly name: string;
   readonly layout: SafetensorsLayout;
-  /** Names still to be written, in order. */
+  /** Names still to be written, in order (a new list each time: for messages). */
   readonly remaining: readonly string[];
+  /** How many are still to be written (constant time, for the per-tensor path). */
+  readonly remainingCount: number;
   /**
    * Writes the next tensor. `data` is float32 values (encoded to the declared dtype with torch's
    * rounding) or already-encoded little-endian bytes (Uint8Array) of exactly the declared size.
@@ -131,6 +133,9 @@ export async function createSafetensorsWriter(
     layout,
     get remaining() {
       return specs.slice(next).map((s) => s.name);
+    },
+    get remainingCount() {
+      return specs.length - next;
     },
     async writeTensor(name, data) {
       if (state !== 'open') throw new MergeLabError('WRITE_FAILED', `Cannot write "${name}" to ${sink.name}: the writer is already ${state}.`);

@@ -333,7 +333,7 @@ export function createShardedWriter(
           throw new MergeLabError('WRITE_FAILED', `Tensors must be written in planned order: expected ${expected ? `"${expected.name}"` : 'no more tensors'}, got "${name}".`);
         }
         let w = writers[shard];
-        if (!w || w.remaining.length === 0) {
+        if (!w || w.remainingCount === 0) {
           shard++;
           const sp = plan.shards[shard]!;
           w = await createSafetensorsWriter(await openSink(sp.fileName), sp.tensors, options.metadata);

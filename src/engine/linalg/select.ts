@@ -28,7 +28,13 @@ function orderKeys(values: Float32Array, abs: boolean): Uint32Array {
 }
 
 /** The key at position k (0-based) of `keys` sorted ascending: 16 high bits, then 16 low bits. */
+/** Up to this many keys, a sort beats the radix histogram. */
+const SMALL_SELECT = 2048;
+
 function radixSelect(keys: Uint32Array, k: number): number {
+  // Two passes over a 65,536-bin histogram cost more than sorting a small tensor (an MoE
+  // checkpoint has 10^5 of those): the k-th smallest of a sorted copy is the same key.
+  if (keys.length <= SMALL_SELECT) return keys.slice().sort()[k]!;
   const hist = new Uint32Array(65536);
   for (let i = 0; i < keys.length; i++) hist[keys[i]! >>> 16]!++;
   let high = 0;
