@@ -24,7 +24,7 @@ export const inspectCommand: Command = {
         process.stdout.write(JSON.stringify({ name: ckpt.name, tensors: rows, parameters: params, bytes, metadata: ckpt.metadata }, null, 2) + '\n');
         return 0;
       }
-      const w = Math.max(6, ...rows.map((r) => r.name.length));
+      const w = rows.reduce((m, r) => Math.max(m, r.name.length), 6);
       const out: string[] = [`${ckpt.name}: ${rows.length} tensors, ${params.toLocaleString('en-US')} parameters, ${formatBytes(bytes)}`];
       out.push(`${'tensor'.padEnd(w)}  dtype  ${'shape'.padEnd(16)}  bytes`);
       for (const r of rows) out.push(`${r.name.padEnd(w)}  ${r.dtype.padEnd(5)}  ${('[' + r.shape.join(', ') + ']').padEnd(16)}  ${r.bytes}`);

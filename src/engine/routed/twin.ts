@@ -228,7 +228,7 @@ function sharedScalars(r: Recipe): Record<string, number | boolean> {
 function describeTwin(r: RoutedReport): string[] {
   const low = r.tensors.filter((t) => t.kind === 'lowrank');
   const ranks = low.flatMap((t) => t.ranks ?? []);
-  const setting = r.setting.energy !== undefined ? `energy ${r.setting.energy} (rank per matrix and task: ${Math.min(...ranks)}..${Math.max(...ranks)})` : `rank ${r.setting.rank}`;
+  const setting = r.setting.energy !== undefined ? `energy ${r.setting.energy} (rank per matrix and task: ${ranks.reduce((a, b) => Math.min(a, b), Infinity)}..${ranks.reduce((a, b) => Math.max(a, b), -Infinity)})` : `rank ${r.setting.rank}`;
   return [
     `${ID}: ${r.tasks.length} experts (${r.tasks.join(', ')}); shared expert: ${r.inner.id}${fmtParams(r.inner.params)}; exclusive knowledge at ${setting}`,
     `tensors: ${r.tensors.length} (${low.length} low-rank, ${r.tensors.length - low.length} kept dense)`,

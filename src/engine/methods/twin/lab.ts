@@ -305,7 +305,7 @@ export function createTwinLab(session: DemoSession, hard?: HardTasks): TwinLab {
       const current = await cut(r.choice);
       const currentRouted = await routed(r.choice, current);
       // The sweep's ranks, capped by the largest rank the spectrum holds (demo: 64).
-      const maxRank = Math.max(...sh.decomposition.parts.flat().map((p) => (p.kind === 'svd' ? p.svd.k : 0)), 1);
+      const maxRank = sh.decomposition.parts.flat().reduce((m, p) => Math.max(m, p.kind === 'svd' ? p.svd.k : 0), 1);
       const sweep: TwinSweepPoint[] = [];
       for (const rank of TWIN_RANKS.filter((x) => x <= maxRank)) {
         const c = await cut({ rank });
