@@ -4,6 +4,7 @@
  * shard or the recipe is refused at once, instead of blocking forever on the open.
  */
 import { execFileSync } from 'node:child_process';
+import { symlinkSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Workspace, failureProblems, mergeArgs, runCliAsync, tinyCheckpointBytes } from './helpers.js';
 
@@ -35,6 +36,15 @@ describe('containment', () => {
     const r = await runCliAsync(mergeArgs(ws.path('pipe-model.yml'), ws.path('out-pipe')));
     expect(r.ms).toBeLessThan(30_000);
     expect(failureProblems(r, { code: 'NOT_A_FILE', culprits: ['pipe.safetensors', 'named pipe'], out: ws.path('out-pipe') })).toEqual([]);
+  });
+
+  it('one checkpoint reached by two spellings (a symlink, ./) is refused, naming both', async () => {
+    symlinkSync(ws.path('ft-a'), ws.path('ft-link'));
+    for (const [label, other] of [['symlink', 'ft-link'], ['dot', './ft-a']] as const) {
+      await ws.recipe(`twice-${label}.yml`, { merge_method: 'task_arithmetic', base_model: 'base', models: [{ model: 'ft-a', parameters: { weight: 1 } }, { model: other, parameters: { weight: 1 } }] });
+      const r = await runCliAsync(mergeArgs(ws.path(`twice-${label}.yml`), ws.path(`out-twice-${label}`)), { cwd: ws.path() });
+      expect(failureProblems(r, { code: 'RECIPE_INVALID', culprits: [`"${other}"`, '"ft-a"', 'same checkpoint'], out: ws.path(`out-twice-${label}`) })).toEqual([]);
+    }
   });
 
   it('a named pipe as the recipe is refused at once', async () => {

@@ -6,7 +6,7 @@
  * routed method (twin_merging, channel_merging) writes its package instead (merge-routed.ts).
  */
 import { printable } from '../printable.js';
-import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { readFile, readdir, realpath, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { MergeLabError, combineProblems, isMergeLabError } from '../../engine/errors.js';
@@ -94,6 +94,8 @@ export const mergeCommand: Command = {
     let baseDir: string | undefined;
     // The files beside each model's weights (config.json, tokenizer), for the output folder.
     const sideFiles = new Map<string, ModelFiles>();
+    // Real path → the recipe's name for it.
+    const seen = new Map<string, string>();
     try {
       for (const name of names) {
         // "base+adapter" (or an adapter folder alone) opens the base with the PEFT LoRA applied.
@@ -110,6 +112,14 @@ export const mergeCommand: Command = {
           continue;
         }
         const where = ref.path;
+        // One checkpoint under two spellings (a symlink, "./a" and "a") would be merged as two models.
+        const real = `${await realpath(where).catch(() => where)}${ref.adapter ? `+${await realpath(ref.adapter).catch(() => ref.adapter)}` : ''}`;
+        const twin = seen.get(real);
+        if (twin !== undefined) {
+          failures.set(name, new MergeLabError('RECIPE_INVALID', `Model "${name}" is the same checkpoint as "${twin}" (${real}); a model listed twice would be merged twice. Spell it one way everywhere in the recipe.`));
+          continue;
+        }
+        seen.set(real, name);
         try {
           checkpoints.set(name, await openModelRef(ref, loraMergeDtype !== undefined ? { loraMergeDtype } : {}));
         } catch (e) {
