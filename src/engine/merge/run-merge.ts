@@ -196,8 +196,15 @@ async function runBlock(prepared: PreparedMerge, values: readonly Float32Array[]
   }
 }
 
-/** The largest buffer the current backend handles correctly: the WebGPU adapter's binding limit, else no limit. */
+/** The largest block per input the current backend handles well: the WebGPU adapter's binding limit, a share of wasm's heap, else no limit. */
 function defaultBlockBytes(): number {
   const b = currentBackend();
-  return b?.name === 'webgpu' && b.adapter ? b.adapter.maxStorageBufferBindingSize : Number.POSITIVE_INFINITY;
+  if (b?.name === 'webgpu' && b.adapter) return b.adapter.maxStorageBufferBindingSize;
+  // The wasm backend's heap is one 32-bit memory (4 GiB at most, growing in place): a 1.5 GiB
+  // tensor per model does not fit beside its copies, so blocks stay well inside it.
+  if (b?.name === 'wasm') return WASM_BLOCK_BYTES;
+  return Number.POSITIVE_INFINITY;
 }
+
+/** Bytes per input per block on wasm (64 MiB: six models and the result stay under 0.5 GiB). */
+const WASM_BLOCK_BYTES = 64 << 20;
