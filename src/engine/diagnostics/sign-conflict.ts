@@ -5,6 +5,7 @@
  * Computed on the CPU over Float32Arrays, with the same trims and the same float32 vote as
  * src/engine/methods/gta.ts, so the chart shows what the merge actually does.
  */
+import { numberParam } from '../methods/params.js';
 import { findMethod } from '../methods/registry.js';
 import { l1RescaleFactor, sparsifyKept, type SparsificationKind } from '../methods/sparsify.js';
 import type { OrderCache, ParamValue } from '../methods/types.js';
@@ -120,12 +121,12 @@ export function electionVectors(a: ElectionInput): { readonly vectors: Float32Ar
   if (!family) return { vectors: a.taus.map((t) => t.tau), election: false };
   const rescale = Boolean(a.global.rescale ?? family.rescaleDefault);
   const vectors = a.taus.map(({ model, tau, params }, stream) => {
-    const w = Math.fround(num(params.weight, 1));
+    const w = Math.fround(numberParam(params.weight, 1));
     const kept = sparsifyKept(tau, {
       kind: family.sparsification,
-      density: num(params.density, 1),
-      gamma: num(params.gamma, 0.01),
-      epsilon: num(params.epsilon, 0.15),
+      density: numberParam(params.density, 1),
+      gamma: numberParam(params.gamma, 0.01),
+      epsilon: numberParam(params.epsilon, 0.15),
       shape: a.shape,
       seed: a.seed,
       stream,
@@ -152,8 +153,4 @@ export function electionVectors(a: ElectionInput): { readonly vectors: Float32Ar
     return u;
   });
   return { vectors, election: true };
-}
-
-function num(v: unknown, fallback: number): number {
-  return typeof v === 'number' ? v : typeof v === 'boolean' ? Number(v) : fallback;
 }

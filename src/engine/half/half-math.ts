@@ -82,6 +82,16 @@ export function float32BitsOf(x: number): number {
 }
 
 /**
+ * Σ |a| in double. torch accumulates in float32 in a blocked order; a double sum rounded to
+ * float32 is within that order's error and rounds the same but for a tie at the last bit.
+ */
+export function wideAbsSum(a: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += Math.abs(a[i]!);
+  return s;
+}
+
+/**
  * Elementwise and reducing ops of one dtype, each rounded as torch rounds it. Arrays are fresh
  * (inputs are never changed) unless the name says `InPlace`.
  */
@@ -105,6 +115,8 @@ export interface HalfMath {
   divScalar(a: Float32Array, s: number): Float32Array;
   /** Σ over the arrays, element by element, accumulated in float32 in list order (torch's sum(dim=0) of a stack). */
   sumOf(arrays: readonly Float32Array[]): Float32Array;
+  /** Σ of a few values of this dtype (weights) as torch sums a small 16-bit tensor: float32, rounded once. */
+  sumScalars(values: readonly number[]): number;
   /** Σ |a| over all elements, accumulated wide, rounded once. */
   absSum(a: Float32Array): number;
   /** Per row of `rowLength`: Σ a·b (the products rounded first, as `(a * b).sum(-1)` does). */
@@ -165,12 +177,14 @@ export function halfMath(dtype: HalfDType): HalfMath {
       }
       return round(out);
     },
+    sumScalars(values) {
+      // From the first value, not 0: a lone −0 stays −0, as in torch's sum.
+      let s = values[0] ?? 0;
+      for (let i = 1; i < values.length; i++) s = Math.fround(s + values[i]!);
+      return roundNumber(dtype, s);
+    },
     absSum(a) {
-      // torch accumulates in float32 in a blocked order; a double sum rounded to float32 is within
-      // that order's error and rounds to the same 16-bit value but for a tie at the last bit.
-      let s = 0;
-      for (let i = 0; i < a.length; i++) s += Math.abs(a[i]!);
-      return roundNumber(dtype, Math.fround(s));
+      return roundNumber(dtype, Math.fround(wideAbsSum(a)));
     },
     rowDots(a, b, rowLength) {
       const rows = rowLength === 0 ? 0 : a.length / rowLength;

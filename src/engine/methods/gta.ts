@@ -7,10 +7,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { MergeLabError } from '../errors.js';
 import { dellaRange, emptyTrim, keptMask, l1RescaleFactor, sparsifyKept, type SparsificationKind } from './sparsify.js';
-import { DENSITY, EPSILON, GAMMA, INT8_MASK, LAMBDA, WEIGHT, normalizeParam, rescaleParam } from './params.js';
+import { DENSITY, EPSILON, GAMMA, INT8_MASK, LAMBDA, WEIGHT, normalizeParam, numberParam, rescaleParam } from './params.js';
 import { defineMethod } from './define.js';
 import type { MergeMethod, ModelValues, ParamSpec, PrepareInput, PreparedMerge } from './types.js';
-import { gtaHalf, num, trimArgs } from './half/gta-half.js';
+import { gtaHalf, trimArgs } from './half/gta-half.js';
 
 export interface GtaConfig {
   readonly id: string;
@@ -55,13 +55,13 @@ export function gtaMethod(c: GtaConfig): MergeMethod {
       const problems: MergeLabError[] = [];
       for (const m of models) {
         if (m.isBase) continue;
-        const density = num(m.params.density, 1);
+        const density = numberParam(m.params.density, 1);
         // Out-of-range densities are reported by the planner's range check, not here again.
         if (c.sparsification === 'magnitude' && density >= 0 && density < 1 && Math.floor(density * n) <= 0) {
           problems.push(emptyTrim(m.model, density, n, tensorName));
         }
         if (c.sparsification === 'della_magprune' && density > 0 && density < 1) {
-          const eps = num(m.params.epsilon, 0.15);
+          const eps = numberParam(m.params.epsilon, 0.15);
           if (density + eps >= 1 || density - eps <= 0) problems.push(dellaRange(m.model, density, eps, tensorName));
         }
       }
@@ -81,7 +81,7 @@ function prepareGta(c: GtaConfig, input: PrepareInput): PreparedMerge {
   const others = input.models.map((m, i) => ({ m, i })).filter((x) => !x.m.isBase);
   const normalize = Boolean(input.global.normalize ?? c.normalizeDefault);
   const rescale = Boolean(input.global.rescale ?? c.rescaleDefault);
-  const lambda = num(input.global.lambda, 1);
+  const lambda = numberParam(input.global.lambda, 1);
   const weights = others.map(({ m }) => {
     const w = m.params.weight;
     if (typeof w !== 'number') throw new MergeLabError('MISSING_PARAMETER', `Model "${m.model}" has no weight for tensor ${input.tensorName}; ${c.id} needs one per model.`);

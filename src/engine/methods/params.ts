@@ -77,3 +77,8 @@ export const INT8_MASK: ParamSpec = {
   default: false,
   help: "Accepted for mergekit compatibility (a memory saving there); it does not change the result.",
 };
+
+/** A resolved parameter as a number (a boolean as 0/1), or `fallback` when it is unset. */
+export function numberParam(v: unknown, fallback: number): number {
+  return typeof v === 'number' ? v : typeof v === 'boolean' ? Number(v) : fallback;
+}

@@ -3,10 +3,11 @@
  * on the CPU (merge_methods/generalized_task_arithmetic.py, sparsify.py): every intermediate is a
  * tensor of the recipe's dtype, so each step rounds, and the trims rank the rounded task vectors.
  */
-import { halfMath, type HalfDType, type HalfMath } from '../../half/half-math.js';
+import { halfMath, wideAbsSum, type HalfDType, type HalfMath } from '../../half/half-math.js';
 import { MergeLabError } from '../../errors.js';
 import { keptMask, sparsifyKept, type SparsificationKind, type SparsifyArgs } from '../sparsify.js';
 import type { ModelValues, PrepareInput } from '../types.js';
+import { numberParam } from '../params.js';
 
 export interface GtaHalfConfig {
   readonly id: string;
@@ -20,9 +21,9 @@ export interface GtaHalfConfig {
 export function trimArgs(kind: SparsificationKind, input: PrepareInput, m: ModelValues, stream: number): SparsifyArgs {
   return {
     kind,
-    density: num(m.params.density, 1),
-    gamma: num(m.params.gamma, 0.01),
-    epsilon: num(m.params.epsilon, 0.15),
+    density: numberParam(m.params.density, 1),
+    gamma: numberParam(m.params.gamma, 0.01),
+    epsilon: numberParam(m.params.epsilon, 0.15),
     shape: input.shape,
     seed: input.seed,
     stream,
@@ -30,10 +31,6 @@ export function trimArgs(kind: SparsificationKind, input: PrepareInput, m: Model
     model: m.model,
     warn: input.warn,
   };
-}
-
-export function num(v: unknown, fallback: number): number {
-  return typeof v === 'number' ? v : typeof v === 'boolean' ? Number(v) : fallback;
 }
 
 export function gtaHalf(c: GtaHalfConfig, input: PrepareInput, dtype: HalfDType, block = HALF_BLOCK): Float32Array {
@@ -44,7 +41,7 @@ export function gtaHalf(c: GtaHalfConfig, input: PrepareInput, dtype: HalfDType,
   if (others.length === 0) return base.values.slice();
   const normalize = Boolean(input.global.normalize ?? c.normalizeDefault);
   const rescale = Boolean(input.global.rescale ?? c.rescaleDefault);
-  const lambda = num(input.global.lambda, 1);
+  const lambda = numberParam(input.global.lambda, 1);
   // torch.tensor(weights, dtype=…): each weight rounded to the dtype.
   const weights = others.map((m) => {
     const w = m.params.weight;
@@ -56,7 +53,7 @@ export function gtaHalf(c: GtaHalfConfig, input: PrepareInput, dtype: HalfDType,
   // it runs in blocks, keeping the temporaries to a block each rather than a tensor each.
   const trims = others.map((m, k) => (c.sparsification ? trimHalf(h, h.sub(m.values, base.values), trimArgs(c.sparsification, input, m, k), rescale) : undefined));
   // Without consensus the divisor is one number: Σ weights (rounded), 1 when |Σ| < 1e-8 as a 16-bit value (0 in float16).
-  const sum = h.sumOf(weights.map((w) => Float32Array.of(w)))[0]!;
+  const sum = h.sumScalars(weights);
   const divisor = Math.abs(sum) < h.scalar(1e-8) ? 1 : sum;
   const n = base.values.length;
   const out = new Float32Array(n);
@@ -134,8 +131,8 @@ function trimHalf(h: HalfMath, delta: Float32Array, args: SparsifyArgs, rescale:
     const masked = new Float32Array(delta.length);
     for (let i = 0; i < masked.length; i++) masked[i] = delta[i]! * mask[i]!;
     // Both L1 norms are scalars of the working dtype, and so is 1e-7 beside them.
-    const before = in32 ? Math.fround(absSum32(delta)) : h.absSum(delta);
-    const after = in32 ? Math.fround(absSum32(masked)) : h.absSum(masked);
+    const before = in32 ? Math.fround(wideAbsSum(delta)) : h.absSum(delta);
+    const after = in32 ? Math.fround(wideAbsSum(masked)) : h.absSum(masked);
     const eps = in32 ? Math.fround(1e-7) : h.scalar(1e-7);
     if (!(before < eps || after < eps)) factor = in32 ? Math.fround(before / after) : h.scalar(before / after);
   }
@@ -150,11 +147,4 @@ function trimHalf(h: HalfMath, delta: Float32Array, args: SparsifyArgs, rescale:
       return h.roundInPlace(out);
     },
   };
-}
-
-/** Σ |a| accumulated wide (torch accumulates a float32 sum in blocks; see HalfMath.absSum). */
-function absSum32(a: Float32Array): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += Math.abs(a[i]!);
-  return s;
 }

@@ -13,7 +13,7 @@ export function linearHalf(input: PrepareInput, dtype: HalfDType, block = HALF_B
   });
   // (weights * stack).sum(0), then / weights.sum(0): no guard against a zero sum (checked when planning).
   const normalize = Boolean(input.global.normalize ?? true);
-  const total = h.sumOf(weights.map((w) => Float32Array.of(w)))[0]!;
+  const total = h.sumScalars(weights);
   const n = input.models[0]!.values.length;
   const out = new Float32Array(n);
   for (let start = 0; start < n; start += block) {
