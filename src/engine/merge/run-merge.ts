@@ -91,7 +91,7 @@ export async function runMerge(opts: RunMergeOptions): Promise<void> {
     const values = await readInputs(spec, checkpoints);
     throwIfCancelled(opts.cancel);
     spec.models.forEach((m, j) => {
-      const bad = nonFinite(values[j]!);
+      const bad = inputNonFinite(values[j]!);
       if (bad) warn(`Model "${m.model}" holds ${bad} NaN or infinite value(s) in ${spec.name}; they reach the merge as they are.`);
     });
     const merged = await mergeOne(plan, spec, values, warn, opts.orderCache, opts.maxBlockBytes);
@@ -128,6 +128,17 @@ async function readInputs(spec: PlannedTensor, checkpoints: ReadonlyMap<string, 
     return applyEmbeddingRows(spec.rows, out, spec.shape[1]!, spec.workDtype ?? stored);
   }
   return out;
+}
+
+/**
+ * nonFinite of an input, counted once per array: a live session hands the same decoded arrays to
+ * every slider move, and they never change.
+ */
+const checkedInputs = new WeakMap<Float32Array, number>();
+function inputNonFinite(a: Float32Array): number {
+  let n = checkedInputs.get(a);
+  if (n === undefined) checkedInputs.set(a, (n = nonFinite(a)));
+  return n;
 }
 
 /** How many entries are NaN or ±∞. */
