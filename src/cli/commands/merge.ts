@@ -10,7 +10,7 @@ import { readFile, readdir, realpath, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { MergeLabError, combineProblems, isMergeLabError } from '../../engine/errors.js';
-import { nodeFileSink, requireRegularFile } from '../../engine/io/node-file.js';
+import { nodeFileSink, readJsonFile, requireRegularFile } from '../../engine/io/node-file.js';
 import { createShardedWriter } from '../../engine/io/sharded.js';
 import type { Checkpoint } from '../../engine/io/types.js';
 import { METHODS, closest, findMethod } from '../../engine/methods/registry.js';
@@ -129,7 +129,7 @@ export const mergeCommand: Command = {
         sideFiles.set(name, await folderModelFiles(name, where));
         if (name === (recipe.baseModel ?? recipe.models[0]?.model)) {
           baseDir = (await isDir(where)) ? where : path.dirname(where);
-          baseConfig = await readJson(path.join(baseDir, 'config.json'));
+          baseConfig = await readJsonFile(path.join(baseDir, 'config.json'));
         }
       }
       // tokenizer_source may name a model that is not merged: only its tokenizer is read.
@@ -270,13 +270,5 @@ async function isDir(p: string): Promise<boolean> {
   }
 }
 
-async function readJson(file: string): Promise<Record<string, unknown> | undefined> {
-  try {
-    const v: unknown = JSON.parse(await readFile(file, 'utf8'));
-    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 

@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { constants, type Stats } from 'node:fs';
-import { mkdir, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { MergeLabError } from '../errors.js';
 import type { ByteSink, ByteSource } from './types.js';
@@ -190,5 +190,15 @@ export async function pathKind(path: string): Promise<'file' | 'directory' | 'ot
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new MergeLabError('READ_FAILED', `Could not access ${path} (${describe(e)}).`);
+  }
+}
+
+/** A JSON file's top-level object, or undefined when the file is missing, unreadable or not a JSON object. */
+export async function readJsonFile(file: string): Promise<Record<string, unknown> | undefined> {
+  try {
+    const v: unknown = JSON.parse(await readFile(file, 'utf8'));
+    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
   }
 }

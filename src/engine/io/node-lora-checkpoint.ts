@@ -8,6 +8,7 @@ import path from 'node:path';
 import { MergeLabError } from '../errors.js';
 import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, openLoraCheckpoint, parseAdapterConfig, type LoraAdapterConfig } from './lora-checkpoint.js';
 import { openCheckpointPath } from './node-checkpoint.js';
+import { readJsonFile } from './node-file.js';
 import type { Checkpoint } from './types.js';
 
 /** Files that make a folder a model of its own, even if it also holds an adapter_config.json. */
@@ -38,14 +39,6 @@ export async function readAdapterConfig(dir: string): Promise<LoraAdapterConfig>
   return parseAdapterConfig(text, file);
 }
 
-async function readJsonObject(file: string): Promise<Record<string, unknown> | undefined> {
-  try {
-    const v: unknown = JSON.parse(await readFile(file, 'utf8'));
-    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 export interface NodeLoraOptions {
   /** mergekit's `lora_merge_dtype` (float32, float16, bfloat16). */
@@ -74,7 +67,7 @@ export async function openLoraPaths(basePath: string, adapterPath: string, optio
   try {
     adapter = await openCheckpointPath(adapterFile);
     const baseDir = statSync(basePath).isDirectory() ? basePath : path.dirname(basePath);
-    const baseConfig = await readJsonObject(path.join(baseDir, 'config.json'));
+    const baseConfig = await readJsonFile(path.join(baseDir, 'config.json'));
     return openLoraCheckpoint(base, adapter, config, {
       name: options.name ?? `${basePath}+${adapterPath}`,
       ...(baseConfig ? { baseConfig } : {}),
