@@ -6,6 +6,9 @@
  *                    [--routed twin_merging,channel_merging]   (packages from the same models; --routed '' skips them)
  *                    [--labs wasm]   (the Twin / Channel labs' slider latency, bench/lab-bench.ts; --labs '' skips it)
  *                    [--dtype float32|bfloat16|float16]   (the recipe's dtype: 16-bit runs mergekit's op-by-op arithmetic)
+ *                    [--shape layers|gpt2]   (gpt2: GPT-2 small's tensors, e.g. --params 124M for its 12 blocks)
+ *                    [--mergekit DIR]   (mergekit-real's set-up folder, ../shared/tools/mergekit-real/setup.sh DIR …:
+ *                                        mergekit's own time and peak RSS on the same files and recipe)
  *
  * Models are generated once into --dir (about params × 4 bytes × (models + 1)) and reused. Then
  * the live-recompute latency on the demo (bench/live-bench.ts) per backend. A backend that cannot
@@ -16,7 +19,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { syntheticLayout, writeSyntheticModels } from './synthetic.js';
+import { syntheticLayout, writeSyntheticModels, type SyntheticShape } from './synthetic.js';
 
 const { values } = parseArgs({
   options: {
@@ -29,6 +32,8 @@ const { values } = parseArgs({
     routed: { type: 'string', default: 'twin_merging,channel_merging' },
     labs: { type: 'string', default: 'wasm' },
     dtype: { type: 'string', default: 'float32' },
+    shape: { type: 'string', default: 'layers' },
+    mergekit: { type: 'string' },
   },
 });
 
@@ -38,20 +43,33 @@ function count(text: string): number {
   return Number(m[1]) * ({ '': 1, k: 1e3, m: 1e6, b: 1e9 } as Record<string, number>)[m[2]!.toLowerCase()]!;
 }
 
+const shape = values.shape as SyntheticShape;
+if (shape !== 'layers' && shape !== 'gpt2') throw new Error(`--shape "${values.shape}" is not layers or gpt2`);
+
+/** Peak RSS of a child process tree's largest member, through Python's getrusage (no extra tool needed). */
+function timedChild(argv: string[]): { ok: boolean; seconds: number; peakRssBytes: number; stderr: string } {
+  const wrapper = 'import resource,subprocess,sys,time\nt=time.time()\nr=subprocess.run(sys.argv[1:],stdout=subprocess.DEVNULL)\nprint(r.returncode,time.time()-t,resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)';
+  const r = spawnSync('python3', ['-c', wrapper, ...argv], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  const [code, seconds, kib] = (r.stdout.trim().split('\n').pop() ?? '').split(' ').map(Number);
+  return { ok: r.status === 0 && code === 0, seconds: seconds!, peakRssBytes: kib! * 1024, stderr: r.stderr };
+}
+
 for (const size of values.params!.split(',')) {
   const params = count(size);
   const nModels = Number(values.models);
-  const dir = path.resolve(values.dir!, `${size}-${nModels}`);
-  const layout = syntheticLayout(params);
+  const dir = path.resolve(values.dir!, `${size}-${nModels}${shape === 'gpt2' ? '-gpt2' : ''}`);
+  const layout = syntheticLayout(params, shape);
   const actual = layout.reduce((s, t) => s + t.shape.reduce((a, b) => a * b, 1), 0);
 
   if (!existsSync(path.join(dir, `ft${nModels}`, 'model.safetensors'))) {
     process.stderr.write(`generating base + ${nModels} models of ${actual.toLocaleString('en-US')} parameters in ${dir} …\n`);
-    await writeSyntheticModels({ params, models: nModels, dir });
+    await writeSyntheticModels({ params, models: nModels, dir, shape });
   }
   const recipe = path.join(dir, 'ties.yml');
-  const modelLines = Array.from({ length: nModels }, (_, i) => `  - model: ft${i + 1}\n    parameters: {weight: ${(1 / nModels).toFixed(3)}, density: ${values.density}}`);
-  await writeFile(recipe, `models:\n${modelLines.join('\n')}\nmerge_method: ties\nbase_model: base\ndtype: ${values.dtype}\n`);
+  // Absolute paths: mergekit asks the Hugging Face hub about any relative one (for its model card).
+  const at = (name: string) => JSON.stringify(path.join(dir, name));
+  const modelLines = Array.from({ length: nModels }, (_, i) => `  - model: ${at(`ft${i + 1}`)}\n    parameters: {weight: ${(1 / nModels).toFixed(3)}, density: ${values.density}}`);
+  await writeFile(recipe, `models:\n${modelLines.join('\n')}\nmerge_method: ties\nbase_model: ${at('base')}\ndtype: ${values.dtype}\n`);
   await mkdir(path.join(dir, 'out'), { recursive: true });
 
   const rows: { backend: string; seconds: number; rssMiB: number; paramsPerSec: number }[] = [];
@@ -68,16 +86,25 @@ for (const size of values.params!.split(',')) {
     const stats = JSON.parse(r.stdout.trim().split('\n').pop()!) as { seconds: number; peakRssBytes: number };
     rows.push({ backend, seconds: stats.seconds, rssMiB: stats.peakRssBytes / 2 ** 20, paramsPerSec: actual / stats.seconds });
   }
+  if (values.mergekit) {
+    const mk = path.resolve(values.mergekit);
+    const r = timedChild([path.join(mk, 'venv/bin/python'), path.join(mk, 'mk_run.py'), recipe, path.join(dir, 'out', 'mergekit')]);
+    if (r.ok) rows.push({ backend: 'mergekit (torch, cpu)', seconds: r.seconds, rssMiB: r.peakRssBytes / 2 ** 20, paramsPerSec: actual / r.seconds });
+    else process.stderr.write(`mergekit: failed\n${r.stderr.split('\n').slice(-5).join('\n')}\n`);
+  }
 
   const ref = rows.find((r) => r.backend === 'cpu');
   const largest = Math.max(...layout.map((t) => t.shape.reduce((a, b) => a * b, 1))) * 4;
   console.log(`\nTIES, density ${values.density}, base + ${nModels} models × ${actual.toLocaleString('en-US')} float32 parameters, computed in ${values.dtype} (${((actual * 4) / 2 ** 20).toFixed(0)} MiB each; largest tensor ${(largest / 2 ** 20).toFixed(0)} MiB)\n`);
-  console.log('| backend | time (s) | parameters/s | speed vs cpu | peak RSS (MiB) |');
-  console.log('|---|---:|---:|---:|---:|');
+  // The documented bound: (models read + 2) × the largest tensor + 64 MiB.
+  const boundMiB = ((nModels + 3) * largest) / 2 ** 20 + 64;
+  console.log('| backend | time (s) | parameters/s | speed vs cpu | peak RSS (MiB) | of the bound |');
+  console.log('|---|---:|---:|---:|---:|---:|');
   for (const r of rows) {
     const ratio = ref ? `${(ref.seconds / r.seconds).toFixed(1)}×` : '—';
-    console.log(`| ${r.backend} | ${r.seconds.toFixed(1)} | ${(r.paramsPerSec / 1e6).toFixed(2)} M | ${ratio} | ${r.rssMiB.toFixed(0)} |`);
+    console.log(`| ${r.backend} | ${r.seconds.toFixed(1)} | ${(r.paramsPerSec / 1e6).toFixed(2)} M | ${ratio} | ${r.rssMiB.toFixed(0)} | ${((100 * r.rssMiB) / boundMiB).toFixed(0)} % |`);
   }
+  console.log(`\nBound: (${nModels + 1} models + 2) × ${(largest / 2 ** 20).toFixed(1)} MiB + 64 MiB = ${boundMiB.toFixed(0)} MiB.`);
 
   // The routed methods' packages from the same checkpoints (no data: no router), on the first backend.
   const routed = (values.routed ?? '').split(',').filter(Boolean);

@@ -58,7 +58,12 @@ describe('EngineApi in process', () => {
     const engine = await engineWithModels();
     const ok = await engine.check(RECIPE);
     expect(ok.problems).toEqual([]);
-    expect(ok.memoryBytes).toBeGreaterThan(0);
+    // The CLI's bound for the tensor work — (models + 2) × the largest tensor as float32 + 64 MiB —
+    // plus the merged file, which the page holds in memory.
+    const sizes = LAYOUT.map((t) => t.shape.reduce((a, b) => a * b, 1));
+    const largest = Math.max(...sizes) * 4;
+    const file = sizes.reduce((a, b) => a + b, 0) * 4;
+    expect(ok.memoryBytes).toBe(file + (3 + 2) * largest + 64 * 2 ** 20);
     const bad = await engine.check(RECIPE.replace('merge_method: ties', 'merge_method: tiez').replace('model: b', 'model: c'));
     expect(bad.problems.map((p) => p.code).sort()).toEqual(['PATH_NOT_FOUND', 'UNKNOWN_METHOD']);
     const yaml = await engine.check('models: [');
@@ -68,7 +73,7 @@ describe('EngineApi in process', () => {
     const engine = await engineWithModels();
     const err = await engine.merge('j2', RECIPE, { budgetBytes: 100 }).catch((e: unknown) => e);
     expect(isMergeLabError(err) && err.code).toBe('BUDGET_EXCEEDED');
-    expect((err as Error).message).toMatch(/needs about \d+ KiB .* over the 1 KiB budget/);
+    expect((err as Error).message).toMatch(/needs about 64 MiB .* over the 1 KiB budget/);
   });
   it('cancels a running job before its next tensor and stays usable', async () => {
     const engine = await engineWithModels();

@@ -107,7 +107,7 @@ async function runBlocked(c: MergeCase, blockValues: number): Promise<Float32Arr
     global: { ...defaults(c.method, 'global'), ...c.global },
     models: c.models.map((m) => ({ model: m.name, isBase: m.isBase, params: { ...defaults(c.method, 'model'), ...m.params } })),
   };
-  return mergeOne(plan, spec, c.models.map((m) => m.values), () => {}, undefined, blockValues * 4);
+  return mergeOne(plan, spec, c.models.map((m) => m.values), () => {}, { maxBlockBytes: blockValues * 4 });
 }
 
 // ---------------------------------------------------------------------------------------------

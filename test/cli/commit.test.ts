@@ -81,10 +81,11 @@ describe('one output per --out', () => {
 });
 
 describe('interrupted', () => {
-  it('Ctrl-C in the middle of a merge removes the staging folder and the --out it created', { timeout: 120_000 }, async () => {
-    // Three models of one 24M-element tensor (96 MB each, sparse on disk): the trims take seconds.
+  /** Three models of one 24M-element tensor (96 MB each, sparse on disk): the trims take seconds. */
+  const bigRecipe = async () => {
     const n = 24_000_000;
     for (const name of ['big-base', 'big-a', 'big-b']) {
+      if (existsSync(ws.path(`${name}.safetensors`))) continue;
       const prefix = headerBytes(n);
       const file = ws.path(`${name}.safetensors`);
       writeFileSync(file, prefix);
@@ -93,22 +94,51 @@ describe('interrupted', () => {
       closeSync(fd);
     }
     await ws.recipe('big.yml', { ...ties('big-base.safetensors'), models: ['big-a', 'big-b'].map((m) => ({ model: `${m}.safetensors`, parameters: { weight: 0.5, density: 0.5 } })) });
-    const out = ws.path('interrupted');
-    const child = spawn(path.join(REPO, 'node_modules/.bin/tsx'), [path.join(REPO, 'src/cli/main.ts'), ...mergeArgs(ws.path('big.yml'), out)], { cwd: REPO });
+    return ws.path('big.yml');
+  };
+  /** Starts the merge as one Node process (no tsx wrapper, so a signal reaches the merge itself) and waits for its staging folder. */
+  const startMerge = async (recipe: string, out: string) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'src/cli/main.ts'), ...mergeArgs(recipe, out)], { cwd: REPO });
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-    // Wait for the staging folder, then interrupt.
+    const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
     const t0 = Date.now();
     while (!(existsSync(out) && readdirSync(out).some((f) => f.startsWith('.merge-lab-partial-')))) {
       if (Date.now() - t0 > 60_000) throw new Error(`no staging folder appeared: ${stderr}`);
       await new Promise((r) => setTimeout(r, 20));
     }
-    child.kill('SIGINT');
-    const code = await exited;
-    expect(code, stderr).toBe(130);
-    expect(stderr).toMatch(/stopped by SIGINT; nothing was written/);
-    expect(existsSync(out)).toBe(false);
+    return { child, exited, stderr: () => stderr };
+  };
+
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    it(`${signal} in the middle of a merge removes the staging folder and the --out it created (exit ${code})`, { timeout: 120_000 }, async () => {
+      const out = ws.path(`interrupted-${signal}`);
+      const run = await startMerge(await bigRecipe(), out);
+      run.child.kill(signal);
+      const end = await run.exited;
+      expect(end.code, run.stderr()).toBe(code);
+      expect(run.stderr()).toMatch(new RegExp(`stopped by ${signal}; nothing was written`));
+      expect(existsSync(out)).toBe(false);
+    });
+  }
+
+  it('kill -9 in the middle of a merge leaves its staging folder and lock; the next merge into that --out removes both, says so, and writes its output', { timeout: 120_000 }, async () => {
+    const out = ws.path('killed');
+    const run = await startMerge(await bigRecipe(), out);
+    run.child.kill('SIGKILL');
+    expect((await run.exited).signal).toBe('SIGKILL');
+    const left = hidden(out);
+    expect(left).toContain('.merge-lab.lock');
+    expect(left.some((f) => f.startsWith('.merge-lab-partial-'))).toBe(true);
+    // Nothing of the killed merge is presented as output.
+    expect(listFiles(out).filter((f) => !f.startsWith('.'))).toEqual([]);
+
+    const r = await runCliAsync(mergeArgs(ws.path('ties.yml'), out));
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(new RegExp(`lock left by process ${run.child.pid}, which is no longer running`));
+    expect(r.stderr).toMatch(new RegExp(`Removed \\.merge-lab-partial-${run.child.pid}-`));
+    expect(hidden(out)).toEqual([]);
+    expect(listFiles(out)).toContain('model.safetensors');
   });
 });
 

@@ -57,7 +57,7 @@ let running = 0;
 const waiting: (() => void)[] = [];
 
 /** Runs `merge-lab <args>` as a child process without blocking, a few at a time. */
-export async function runCliAsync(args: readonly string[], options: { cwd?: string } = {}): Promise<CliResult> {
+export async function runCliAsync(args: readonly string[], options: { cwd?: string; timeoutMs?: number } = {}): Promise<CliResult> {
   if (running >= MAX_PARALLEL) await new Promise<void>((resolve) => waiting.push(resolve));
   running++;
   try {
@@ -68,7 +68,7 @@ export async function runCliAsync(args: readonly string[], options: { cwd?: stri
       let stderr = '';
       child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
       child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+      const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
       child.on('error', (e) => {
         clearTimeout(timer);
         reject(e);

@@ -18,6 +18,7 @@ import { outputBytes, runMerge } from '../../engine/merge/run-merge.js';
 import { prepareModelFolder, type ModelFiles } from '../../engine/output/model-folder.js';
 import { folderModelFiles } from '../../engine/output/node-model-files.js';
 import { createStagedOutput } from '../staged-output.js';
+import { collectGarbage } from '../collect-garbage.js';
 import { planMerge } from '../../engine/merge/plan-merge.js';
 import { parseRecipe } from '../../engine/recipe/parse.js';
 import { RECIPE_MATHS, type Recipe, type RecipeMath } from '../../engine/recipe/types.js';
@@ -194,6 +195,8 @@ export const mergeCommand: Command = {
             output: writer,
             onProgress: (p) => bar.update(p),
             onWarning: (m) => process.stderr.write(`${bar.active() ? '\n' : ''}merge-lab: warning: ${printable(m)}\n`),
+            collectGarbage,
+            freshReads: true,
           });
           bar.stop();
           await writer.finish();

@@ -10,7 +10,7 @@ import { openModelFiles } from '../io/lora-files.js';
 import { createSafetensorsWriter } from '../io/safetensors-writer.js';
 import { planMerge } from '../merge/plan-merge.js';
 import type { CancelToken, MergeProgress } from '../merge/progress.js';
-import { outputBytes, runMerge, type MergePlanToRun } from '../merge/run-merge.js';
+import { mergeWorkingMemory, outputBytes, runMerge, type MergePlanToRun } from '../merge/run-merge.js';
 import { METHODS, findMethod } from '../methods/registry.js';
 import { listedModelFiles, readJsonObject, type ModelFiles } from '../output/model-files.js';
 import { prepareModelFolder } from '../output/model-folder.js';
@@ -67,18 +67,11 @@ export interface EngineHost {
 }
 
 /**
- * Peak memory of a merge held in memory: the output file, plus per tensor the inputs, one
- * weighted task vector per model and a few temporaries (GTA's combine), at float32.
+ * Peak memory of a merge held in memory: the output file, plus the CLI's bound for the tensor
+ * work (mergeWorkingMemory) — the page merges tensor by tensor with the same runner.
  */
 export function estimateMergeMemory(plan: MergePlanToRun): number {
-  let largest = 0;
-  let models = 0;
-  for (const t of plan.tensors) {
-    largest = Math.max(largest, t.shape.reduce((a, b) => a * b, 1) * 4);
-    models = Math.max(models, t.models.length);
-  }
-  const output = plan.tensors.reduce((s, t) => s + outputBytes(t), 0);
-  return output + (2 * models + 3) * largest;
+  return plan.tensors.reduce((s, t) => s + outputBytes(t), 0) + mergeWorkingMemory(plan);
 }
 
 export function createEngine(host: EngineHost = {}): EngineApi {
@@ -269,6 +262,8 @@ export function createEngine(host: EngineHost = {}): EngineApi {
             checkpoints: p.checkpoints,
             output: writer,
             cancel: token,
+            // Dropped files are read afresh for every tensor (Blob slices): the merge may work in them.
+            freshReads: true,
             ...(options.maxBlockBytes !== undefined ? { maxBlockBytes: options.maxBlockBytes } : {}),
             onWarning: (w) => warnings.push(w),
             onProgress: quietProgress(onProgress),

@@ -85,9 +85,14 @@ export function float32BitsOf(x: number): number {
  * Σ |a| in double. torch accumulates in float32 in a blocked order; a double sum rounded to
  * float32 is within that order's error and rounds the same but for a tie at the last bit.
  */
-export function wideAbsSum(a: Float32Array): number {
+export function wideAbsSum(a: Float32Array, mask?: Uint8Array): number {
   let s = 0;
-  for (let i = 0; i < a.length; i++) s += Math.abs(a[i]!);
+  if (mask) {
+    // A dropped entry adds |x·0|: 0, or NaN for a NaN or ±∞ entry, as the masked tensor's sum would.
+    for (let i = 0; i < a.length; i++) s += Math.abs(mask[i] ? a[i]! : a[i]! * 0);
+  } else {
+    for (let i = 0; i < a.length; i++) s += Math.abs(a[i]!);
+  }
   return s;
 }
 
@@ -100,6 +105,8 @@ export interface HalfMath {
   /** A Python float as torch sees it next to a tensor of this dtype. */
   scalar(x: number): number;
   sub(a: Float32Array, b: Float32Array): Float32Array;
+  /** a − b written into a (the same values as sub), returning a. */
+  subInPlace(a: Float32Array, b: Float32Array): Float32Array;
   add(a: Float32Array, b: Float32Array): Float32Array;
   mul(a: Float32Array, b: Float32Array): Float32Array;
   div(a: Float32Array, b: Float32Array): Float32Array;
@@ -119,6 +126,8 @@ export interface HalfMath {
   sumScalars(values: readonly number[]): number;
   /** Σ |a| over all elements, accumulated wide, rounded once. */
   absSum(a: Float32Array): number;
+  /** A sum accumulated wide (as wideAbsSum does) rounded as absSum rounds its own. */
+  roundScalarSum(wide: number): number;
   /** Per row of `rowLength`: Σ a·b (the products rounded first, as `(a * b).sum(-1)` does). */
   rowDots(a: Float32Array, b: Float32Array, rowLength: number): Float32Array;
   /** Per row of `rowLength`: ‖a‖₂ (torch.norm(dim=-1)). */
@@ -154,6 +163,10 @@ export function halfMath(dtype: HalfDType): HalfMath {
       return round(out);
     },
     sub: (a, b) => zip(a, b, (x, y) => x - y),
+    subInPlace: (a, b) => {
+      for (let i = 0; i < a.length; i++) a[i] = a[i]! - b[i]!;
+      return round(a);
+    },
     add: (a, b) => zip(a, b, (x, y) => x + y),
     mul: (a, b) => zip(a, b, (x, y) => x * y),
     div: (a, b) => zip(a, b, (x, y) => x / y),
@@ -185,6 +198,9 @@ export function halfMath(dtype: HalfDType): HalfMath {
     },
     absSum(a) {
       return roundNumber(dtype, Math.fround(wideAbsSum(a)));
+    },
+    roundScalarSum(wide) {
+      return roundNumber(dtype, Math.fround(wide));
     },
     rowDots(a, b, rowLength) {
       const rows = rowLength === 0 ? 0 : a.length / rowLength;

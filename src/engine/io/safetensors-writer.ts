@@ -96,7 +96,7 @@ export interface SafetensorsWriter {
 }
 
 // Large tensors are encoded and written in pieces so a bf16 output never needs a second full copy.
-const CHUNK_ELEMENTS = 1 << 22;
+const CHUNK_ELEMENTS = 1 << 20;
 
 /**
  * Starts a safetensors file on `sink`: lays out and writes the header right away (so header

@@ -33,19 +33,48 @@ export function torchSortOrder(values: Float32Array, descending: boolean): Int32
  * quickselect, only the ranges that hold a cut position need following; a range of ≤ 16 left by
  * introsort ends up insertion-sorted, which is stable. Same result as maskFromOrder(torchSortOrder).
  */
-export function torchSortRangeMask(values: Float32Array, descending: boolean, lo: number, hi: number): Uint8Array {
+export function torchSortRangeMask(values: Float32Array, descending: boolean, lo: number, hi: number, work: 'copy' | 'scratch' | 'borrow' = 'copy'): Uint8Array {
   const n = values.length;
-  const mask = new Uint8Array(n);
-  if (hi <= lo) return mask;
-  const keys = Float32Array.from(values);
+  if (hi <= lo) return new Uint8Array(n);
+  // 'scratch': values are the caller's to give up, ordered here instead of a copy; 'borrow': the
+  // same, then put back in their order.
+  const keys = work === 'copy' ? Float32Array.from(values) : values;
   const idx = new Int32Array(n);
   for (let i = 0; i < n; i++) idx[i] = i;
   const less: Less = descending
     ? (a, b) => (Number.isNaN(a) && !Number.isNaN(b)) || a > b
     : (a, b) => (!Number.isNaN(a) && Number.isNaN(b)) || a < b;
   if (n >= 2) new IntroSort(keys, idx, less).select([lo, hi].filter((b) => b > 0 && b < n));
-  for (let p = lo; p < hi; p++) mask[idx[p]!] = 1;
+  // unpermute leaves each index complemented; the mask, allocated last, reads them back.
+  if (work === 'borrow') unpermute(keys, idx);
+  const mask = new Uint8Array(n);
+  for (let p = lo; p < hi; p++) {
+    const i = idx[p]!;
+    mask[i < 0 ? ~i : i] = 1;
+  }
   return mask;
+}
+
+/**
+ * Moves keys[p] back to position idx[p] for every p, in place: each cycle of the permutation is
+ * followed once, idx entries marked done by complementing them (indices are below 2^31).
+ */
+function unpermute(keys: Float32Array, idx: Int32Array): void {
+  for (let s = 0; s < idx.length; s++) {
+    let d = idx[s]!;
+    if (d < 0) continue;
+    idx[s] = ~d;
+    let carried = keys[s]!;
+    while (d !== s) {
+      const next = keys[d]!;
+      keys[d] = carried;
+      carried = next;
+      const nd = idx[d]!;
+      idx[d] = ~nd;
+      d = nd;
+    }
+    keys[s] = carried;
+  }
 }
 
 class IntroSort {

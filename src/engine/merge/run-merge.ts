@@ -65,13 +65,49 @@ export interface RunMergeOptions {
   readonly cancel?: CancelToken;
   /** Kept sort orders for repeated merges of the same models (see OrderCache). */
   readonly orderCache?: OrderCache;
-  /** Largest block per input on the backend; default: the WebGPU adapter's binding limit, else none. */
+  /** Largest block per input on the backend, a hard limit; default: the WebGPU adapter's binding limit, else none. */
   readonly maxBlockBytes?: number;
+  /**
+   * Frees unreachable memory now (Node: v8's gc). Called between the phases of a large tensor, so
+   * the peak holds what is live — the inputs, the result — not also the last phase's garbage.
+   */
+  readonly collectGarbage?: () => void;
+  /**
+   * The checkpoints hand out a fresh array on every read (files: safetensors, .bin, LoRA), so a
+   * method may work in a tensor's inputs once read (ModelValues.owned) instead of in copies.
+   */
+  readonly freshReads?: boolean;
 }
+
+/** Tensors at least this large (bytes of float32) get a collection between phases. */
+const COLLECT_FROM_BYTES = 16 << 20;
+/** …and one every this many bytes of arrays made (a tensor's inputs and result; a large one's blocks). */
+const COLLECT_EVERY_BYTES = 64 << 20;
+/** …and in a large tensor, every this many blocks (a block leaves about five arrays of its size). */
+const BLOCKS_PER_COLLECT = 8;
 
 export function outputBytes(t: PlannedTensor): number {
   return numel(t.shape) * DTYPE_SIZES[t.outDtype];
 }
+
+/**
+ * The memory bound of the tensor work, in bytes: (models + 2) × the largest tensor as float32,
+ * plus 64 MiB for the process and the backend's blocks. A tensor holds its inputs (models), its
+ * result, and one tensor's worth of working space for the whole-tensor step (a trim's sort index,
+ * a scratch task vector); the backend works in blocks of STREAM_BLOCK_BYTES. `npm run bench`
+ * reports a CLI merge's peak RSS against it, and test/cli/memory.test.ts asserts it.
+ */
+export function mergeWorkingMemory(plan: { readonly tensors: readonly PlannedTensor[] }): number {
+  let largest = 0;
+  let models = 0;
+  for (const t of plan.tensors) {
+    largest = Math.max(largest, numel(t.shape) * 4);
+    models = Math.max(models, t.models.length);
+  }
+  return (models + 2) * largest + WORKING_OVERHEAD_BYTES;
+}
+
+const WORKING_OVERHEAD_BYTES = 64 << 20;
 
 export async function runMerge(opts: RunMergeOptions): Promise<void> {
   const { plan, checkpoints, output } = opts;
@@ -79,6 +115,8 @@ export async function runMerge(opts: RunMergeOptions): Promise<void> {
   const bytesTotal = plan.tensors.reduce((s, t) => s + outputBytes(t), 0);
   let bytesDone = 0;
   const warned = new Set<string>();
+  /** Bytes of arrays made since the last collection (opts.collectGarbage). */
+  let made = 0;
   const warn = (m: string) => {
     if (warned.has(m)) return;
     warned.add(m);
@@ -88,16 +126,36 @@ export async function runMerge(opts: RunMergeOptions): Promise<void> {
   for (let i = 0; i < plan.tensors.length; i++) {
     throwIfCancelled(opts.cancel);
     const spec = plan.tensors[i]!;
-    const values = await readInputs(spec, checkpoints);
+    const bytes = numel(spec.shape) * 4;
+    const large = opts.collectGarbage && bytes >= COLLECT_FROM_BYTES ? opts.collectGarbage : undefined;
+    // Earlier tensors' arrays go before this one's are made: always before a large tensor, else
+    // once they add up (v8 lets hundreds of MiB of large arrays wait for its next collection).
+    if (opts.collectGarbage && (large || made >= COLLECT_EVERY_BYTES)) {
+      opts.collectGarbage();
+      made = 0;
+    }
+    made += bytes * (spec.models.length + 2);
+    const values = await readInputs(spec, checkpoints, large);
+
     throwIfCancelled(opts.cancel);
     spec.models.forEach((m, j) => {
       const bad = inputNonFinite(values[j]!);
       if (bad) warn(`Model "${m.model}" holds ${bad} NaN or infinite value(s) in ${spec.name}; they reach the merge as they are.`);
     });
-    const merged = await mergeOne(plan, spec, values, warn, opts.orderCache, opts.maxBlockBytes);
+    const merged = await mergeOne(plan, spec, values, warn, {
+      ...(opts.orderCache ? { orderCache: opts.orderCache } : {}),
+      ...(opts.maxBlockBytes !== undefined ? { maxBlockBytes: opts.maxBlockBytes } : {}),
+      ...(large ? { collect: large } : {}),
+      ...(opts.freshReads ? { owned: true } : {}),
+    });
     const bad = nonFinite(merged);
     if (bad) warn(`The merged ${spec.name} holds ${bad} NaN or infinite value(s) (of ${merged.length}); a model that loads it will compute NaNs.`);
     await output.writeTensor(spec.name, merged);
+    // A large tensor's arrays are all garbage now: freed before the next tensor, not left beside it.
+    if (large) {
+      large();
+      made = 0;
+    }
     bytesDone += outputBytes(spec);
     opts.onProgress?.({
       tensorIndex: i + 1,
@@ -110,7 +168,8 @@ export async function runMerge(opts: RunMergeOptions): Promise<void> {
   }
 }
 
-async function readInputs(spec: PlannedTensor, checkpoints: ReadonlyMap<string, Checkpoint>): Promise<Float32Array[]> {
+/** `collect` runs after each model's read: a 16-bit tensor's bytes and conversions are garbage once decoded. */
+async function readInputs(spec: PlannedTensor, checkpoints: ReadonlyMap<string, Checkpoint>, collect?: () => void): Promise<Float32Array[]> {
   const out: Float32Array[] = [];
   for (const m of spec.models) {
     const ckpt = checkpoints.get(m.model);
@@ -121,6 +180,7 @@ async function readInputs(spec: PlannedTensor, checkpoints: ReadonlyMap<string, 
     const values = m.block && info ? topLeft(full, info.shape[1]!, m.block) : full;
     const stored = info?.dtype;
     out.push(spec.workDtype && stored !== spec.workDtype ? decodeToFloat32(spec.workDtype, encodeFromFloat32(spec.workDtype, values), true) : values);
+    if (stored !== 'F32' || m.block || spec.workDtype) collect?.();
   }
   // mergekit re-orders the embeddings it has loaded (in the merge's dtype) before merging them.
   if (spec.rows) {
@@ -144,7 +204,11 @@ function inputNonFinite(a: Float32Array): number {
 /** How many entries are NaN or ±∞. */
 function nonFinite(a: Float32Array): number {
   let n = 0;
-  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i]!)) n++;
+  // x − x is 0 for every finite x and NaN for ±∞ and NaN.
+  for (let i = 0; i < a.length; i++) {
+    const v = a[i]!;
+    if (v - v !== 0) n++;
+  }
   return n;
 }
 
@@ -158,41 +222,59 @@ function topLeft(values: Float32Array, cols0: number, [rows, cols]: readonly [nu
 
 /**
  * Merges one tensor: the method looks at the whole tensor once on the CPU, then the backend
- * combines it in blocks of at most `maxBlockBytes` per input (a WebGPU buffer larger than the
- * adapter's binding limit gives silently wrong numbers), each block read back into the result.
- * Any block size gives the same values; nothing stays allocated on the backend.
+ * combines it in blocks, each read back into the result. Blocks never exceed `maxBlockBytes` per
+ * input (a WebGPU buffer larger than the adapter's binding limit gives silently wrong numbers); on
+ * wasm and cpu they are small (STREAM_BLOCK_BYTES), so the backend's working memory stays a few
+ * MiB whatever the tensor. Any block size gives the same values; nothing stays allocated on the
+ * backend. `collect` runs between the whole-tensor step and the result's allocation.
  */
+export interface MergeOneOptions {
+  readonly orderCache?: OrderCache;
+  /** Hard limit per input per block (default: the WebGPU adapter's binding limit, else none). */
+  readonly maxBlockBytes?: number;
+  readonly collect?: () => void;
+  /** `values` are this merge's own (see RunMergeOptions.freshReads). */
+  readonly owned?: boolean;
+}
+
 export async function mergeOne(
   plan: MergePlanToRun,
   spec: PlannedTensor,
   values: Float32Array[],
   warn: (m: string) => void,
-  orderCache?: OrderCache,
-  maxBlockBytes = defaultBlockBytes(),
+  { orderCache, maxBlockBytes = defaultBlockBytes(), collect, owned }: MergeOneOptions = {},
 ): Promise<Float32Array> {
   const n = numel(spec.shape);
+  // An array that two inputs share (one tensor read for two roles) is nobody's to overwrite.
+  const own = (j: number) => owned === true && values.every((v, i) => i === j || v.buffer !== values[j]!.buffer);
   const input = {
     tensorName: spec.name,
     shape: spec.shape,
-    models: spec.models.map((m, j) => ({ model: m.model, isBase: m.isBase, params: m.params, values: values[j]! })),
+    models: spec.models.map((m, j) => ({ model: m.model, isBase: m.isBase, params: m.params, values: values[j]!, ...(own(j) ? { owned: true } : {}) })),
     global: spec.global,
     seed: tensorSeed(plan.randomSeed, spec.name),
     warn,
   };
   // mergekit's arithmetic in a 16-bit dtype rounds at every step: plain JavaScript over the values,
   // the same bytes whatever the backend.
-  if (isHalf(spec.workDtype) && plan.math !== 'float32' && plan.method.mergeHalf) return plan.method.mergeHalf(input, spec.workDtype);
-  const prepared = plan.method.prepare({ ...input, ...(orderCache ? { orderCache } : {}) });
+  if (isHalf(spec.workDtype) && plan.math !== 'float32' && plan.method.mergeHalf) return plan.method.mergeHalf({ ...input, ...(collect ? { collectGarbage: collect } : {}) }, spec.workDtype);
+  const prepared = plan.method.prepare({ ...input, ...(orderCache ? { orderCache } : {}), ...(collect ? { collectGarbage: collect } : {}) });
   const g = Math.max(1, prepared.granularity);
-  const step = Math.floor(maxBlockBytes / 4 / g) * g;
-  if (step < g && n > 0) {
+  if (g * 4 > maxBlockBytes && n > 0) {
     throw new MergeLabError('BUDGET_EXCEEDED', `Tensor ${spec.name} needs blocks of ${g} values (${g * 4} bytes), over the backend's ${maxBlockBytes}-byte buffer limit; merge it on wasm or cpu.`);
   }
+  // Small blocks where the limit is soft; at least one unit of the method's granularity (a row).
+  const preferred = Math.min(maxBlockBytes, currentBackend()?.name === 'webgpu' ? maxBlockBytes : STREAM_BLOCK_BYTES);
+  const step = Math.max(g, Math.floor(preferred / 4 / g) * g);
   if (n <= step || n === 0) return runBlock(prepared, values, 0, n);
+  collect?.();
   const out = new Float32Array(n);
-  for (let start = 0; start < n; start += step) {
+  for (let start = 0, b = 1; start < n; start += step, b++) {
     const end = Math.min(n, start + step);
     out.set(await runBlock(prepared, values, start, end), start);
+    // Each block leaves a few arrays of its size behind (scales, the read-back result); v8 lets
+    // tens of MiB of them gather before it collects, a share of the bound worth keeping.
+    if (collect && b % BLOCKS_PER_COLLECT === 0) collect();
   }
   return out;
 }
@@ -207,15 +289,17 @@ async function runBlock(prepared: PreparedMerge, values: readonly Float32Array[]
   }
 }
 
-/** The largest block per input the current backend handles well: the WebGPU adapter's binding limit, a share of wasm's heap, else no limit. */
+/** The largest block per input the current backend can take: the WebGPU adapter's binding limit, else none. */
 function defaultBlockBytes(): number {
   const b = currentBackend();
   if (b?.name === 'webgpu' && b.adapter) return b.adapter.maxStorageBufferBindingSize;
-  // The wasm backend's heap is one 32-bit memory (4 GiB at most, growing in place): a 1.5 GiB
-  // tensor per model does not fit beside its copies, so blocks stay well inside it.
-  if (b?.name === 'wasm') return WASM_BLOCK_BYTES;
   return Number.POSITIVE_INFINITY;
 }
 
-/** Bytes per input per block on wasm (64 MiB: six models and the result stay under 0.5 GiB). */
-const WASM_BLOCK_BYTES = 64 << 20;
+/**
+ * Bytes per input per block on wasm and cpu: 1 MiB. The backend holds a block of each input, the
+ * kept-entry scales and a dozen intermediates at once — about 20 MiB here, where a whole-tensor
+ * block held 15–20 copies of the largest tensor (wasm's heap never shrinks, and a 1.5 GiB tensor
+ * did not fit in its 4 GiB at all). Per-op overhead at this size is well under 1 % on this machine.
+ */
+const STREAM_BLOCK_BYTES = 1 << 20;

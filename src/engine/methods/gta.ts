@@ -88,7 +88,21 @@ function prepareGta(c: GtaConfig, input: PrepareInput): PreparedMerge {
     return Math.fround(w);
   });
   // keeps[k]: how model k's task vector is kept, entry by entry (mask × rescale); undefined: whole.
-  const keeps = others.map(({ m }, k) => (c.sparsification ? sparsifyScale(c, input, m, k, base.values, rescale) : undefined));
+  // A streaming merge (no order cache) works each model's τ out in one scratch array, in turn.
+  // A model's own array (owned) is its scratch, and ends holding its τ: blocks then read τ from it.
+  let scratch: Float32Array | undefined;
+  const holdsTau = others.map(() => false);
+  const keeps = others.map(({ m }, k) => {
+    if (!c.sparsification) return undefined;
+    if (input.orderCache) return sparsifyScale(c, input, m, k, base.values, rescale);
+    if (m.owned) holdsTau[k] = true;
+    const keep = leanKeep(c, input, m, k, base.values, rescale, m.owned ? (m.values as Float32Array) : (scratch ??= new Float32Array(base.values.length)));
+    // The last model's full-size mask goes before the next one's is made.
+    input.collectGarbage?.();
+    return keep;
+  });
+  // `block` below shares this scope's closure context: without this the scratch would live as long as it.
+  scratch = undefined;
 
   return {
     granularity: 1,
@@ -100,7 +114,7 @@ function prepareGta(c: GtaConfig, input: PrepareInput): PreparedMerge {
         others.forEach(({ i }, k) =>
           weighted.push(
             tf.tidy(() => {
-              let tau = tf.sub(inputs[i]!, baseBlock);
+              let tau = holdsTau[k] ? inputs[i]! : tf.sub(inputs[i]!, baseBlock);
               const keep = keeps[k];
               if (keep) tau = tf.mul(tau, keptScale(keep, start, end));
               // x · 1 is x exactly (−0 and NaN too): one kernel less per model for the usual weight.
@@ -140,11 +154,31 @@ function taskVector(values: Float32Array, base: Float32Array): Float32Array {
  * then builds that mask from the ranks with two comparisons, instead of a loop over every entry
  * in JavaScript on each slider move (the live session's inner cost on this machine).
  */
-type Keep = { readonly scale: Float32Array } | { readonly rank: Float32Array; readonly lo: number; readonly hi: number; readonly factor: number };
+type Keep =
+  | { readonly scale: Float32Array }
+  | { readonly rank: Float32Array; readonly lo: number; readonly hi: number; readonly factor: number }
+  /** Kept entries as bits (entry e: bit e & 7 of byte e >> 3), times `factor`: n/8 bytes a model. */
+  | { readonly bits: Uint8Array; readonly factor: number };
 
 /** The factor each entry of [start, end) is kept with, as a tensor (inside the caller's tidy). */
 function keptScale(keep: Keep, start: number, end: number): tf.Tensor {
   if ('scale' in keep) return tf.tensor1d(keep.scale.subarray(start, end));
+  if ('bits' in keep) {
+    const scale = new Float32Array(end - start);
+    const { bits, factor } = keep;
+    for (let e = start; e < end; ) {
+      // Whole bytes at once where aligned; a zero byte keeps nothing.
+      if ((e & 7) === 0 && e + 8 <= end) {
+        const b = bits[e >>> 3]!;
+        if (b !== 0) for (let j = 0; j < 8; j++) if (b & (1 << j)) scale[e - start + j] = factor;
+        e += 8;
+      } else {
+        if (bits[e >>> 3]! & (1 << (e & 7))) scale[e - start] = factor;
+        e++;
+      }
+    }
+    return tf.tensor1d(scale);
+  }
   const rank = tf.tensor1d(keep.rank.subarray(start, end));
   // Ranks are integers and the bounds half-integers, so step() never meets a tie: exactly 1 inside, 0 outside.
   let mask = tf.step(tf.sub(tf.scalar(keep.hi - 0.5), rank));
@@ -175,6 +209,26 @@ function sparsifyScale(c: GtaConfig, input: PrepareInput, m: ModelValues, stream
   const scale = new Float32Array(tau.length);
   for (let e = 0; e < mask.length; e++) if (mask[e]) scale[e] = factor;
   return { scale };
+}
+
+/**
+ * A model's kept entries for a streaming merge, in about n/8 bytes: τ is worked out in `scratch`
+ * (which keeps it: the float32 θ − θ0 a backend's sub gives), the selection reads it in place, and
+ * the mask is packed to bits. The merge then holds the inputs, the result and these bits — the
+ * (models + 2) × largest-tensor bound — instead of a τ and a float scale per model. `scratch` may
+ * be the model's own array.
+ */
+function leanKeep(c: GtaConfig, input: PrepareInput, m: ModelValues, stream: number, base: Float32Array, rescale: boolean, scratch: Float32Array): Keep | undefined {
+  const n = scratch.length;
+  const values = m.values;
+  for (let e = 0; e < n; e++) scratch[e] = values[e]! - base[e]!;
+  const kept = sparsifyKept(scratch, { ...trimArgs(c.sparsification!, input, m, stream), work: 'borrow' });
+  if (!kept) return undefined;
+  const mask = keptMask(kept);
+  const factor = rescale ? l1RescaleFactor(scratch, mask) : 1;
+  const bits = new Uint8Array((n + 7) >>> 3);
+  for (let e = 0; e < n; e++) if (mask[e]) bits[e >>> 3]! |= 1 << (e & 7);
+  return { bits, factor };
 }
 
 /**

@@ -5,8 +5,8 @@
  * identical on every backend.
  */
 import { MergeLabError } from '../errors.js';
-import { bernoulliMask } from '../random.js';
-import { absolute, stableRankRangeMask, topKAbsMask } from '../linalg/select.js';
+import { bernoulliMask, uniformAt } from '../random.js';
+import { absolute, stableRankRangeMask, topKAbsMask, type AbsWork } from '../linalg/select.js';
 import { torchSortOrder } from '../linalg/torch-sort.js';
 import type { OrderCache } from './types.js';
 
@@ -28,6 +28,11 @@ export interface SparsifyArgs {
   /** Kept sort orders (live recompute), under keys that start with `cacheKey`. */
   readonly orderCache?: OrderCache;
   readonly cacheKey?: string;
+  /**
+   * 'borrow': selection may work in τ's own buffer instead of a copy when it needs torch's sort
+   * order, and puts τ back before returning. A streaming merge's memory bound counts on it.
+   */
+  readonly work?: AbsWork;
 }
 
 /**
@@ -53,7 +58,7 @@ export function sparsifyKept(tau: Float32Array, a: SparsifyArgs): KeptEntries | 
       const k = Math.floor(d * n);
       if (k <= 0) throw emptyTrim(a.model, d, n, a.tensorName);
       const rank = cachedRank(tau, a, true);
-      return rank ? { rank, lo: 0, hi: k } : { mask: topKAbsMask(tau, k) };
+      return rank ? { rank, lo: 0, hi: k } : { mask: topKAbsMask(tau, k, a.work) };
     }
     case 'magnitude_outliers': {
       const target = Math.floor(d * n);
@@ -69,7 +74,7 @@ export function sparsifyKept(tau: Float32Array, a: SparsifyArgs): KeptEntries | 
         return { mask: new Uint8Array(n) };
       }
       const rank = cachedRank(tau, a, false);
-      return rank ? { rank, lo: nBot, hi: n - nTop } : { mask: stableRankRangeMask(tau, nBot, n - nTop, true) };
+      return rank ? { rank, lo: nBot, hi: n - nTop } : { mask: stableRankRangeMask(tau, nBot, n - nTop, true, a.work) };
     }
     case 'random':
       return { mask: bernoulliMask(a.seed, a.stream, d, n) };
@@ -147,7 +152,9 @@ function dellaMask(tau: Float32Array, a: SparsifyArgs): Uint8Array {
   const outer = shape[0]!;
   const len = shape[1]!;
   const inner = len === 0 || outer === 0 ? 0 : n / (outer * len);
-  const p = new Float32Array(n);
+  // Each entry's keep probability is drawn against its own index's uniform, so the mask is filled
+  // fibre by fibre, with no array of n probabilities beside τ.
+  const mask = new Uint8Array(n);
   const order = new Uint32Array(len);
   const mags = new Float32Array(len);
   for (let o = 0; o < outer; o++) {
@@ -161,11 +168,13 @@ function dellaMask(tau: Float32Array, a: SparsifyArgs): Uint8Array {
       for (let pos = 0; pos < len; pos++) {
         // (rank − min) / (max − min) with ranks 1..len is pos / (len − 1).
         const rn = len > 1 ? Math.fround(pos / (len - 1)) : 0;
-        p[at(order[pos]!)] = d - eps + rn * 2 * eps;
+        const e = at(order[pos]!);
+        // The probability as the float32 a probability tensor holds.
+        mask[e] = uniformAt(a.seed, a.stream, e) < Math.fround(d - eps + rn * 2 * eps) ? 1 : 0;
       }
     }
   }
-  return bernoulliMask(a.seed, a.stream, p, n);
+  return mask;
 }
 
 export function emptyTrim(model: string, density: number, n: number, tensorName: string): MergeLabError {

@@ -59,6 +59,8 @@ export interface TensorMergeInput {
    * recompute): a density change then costs O(n) instead of a sort. Absent in one-off merges.
    */
   readonly orderCache?: OrderCache;
+  /** Frees unreachable memory now: a streaming merge's whole-tensor step calls it between models (see RunMergeOptions). */
+  readonly collectGarbage?: () => void;
 }
 
 /** Key → a torch sort order of some |τ|; keys name the tensor, model, base and direction. */
@@ -71,8 +73,14 @@ export interface OrderCache {
 export interface ModelValues {
   readonly model: string;
   readonly isBase: boolean;
-  /** float32, row-major, flattened. Must not be modified. */
+  /** float32, row-major, flattened. Must not be modified, unless `owned`. */
   readonly values: Float32Array;
+  /**
+   * `values` was read for this merge alone and is read by nothing after it (a streaming merge's
+   * fresh arrays, one buffer per model): a method may work in it, as long as its `block` then
+   * reads what it left there. Saves a scratch array of the tensor's size.
+   */
+  readonly owned?: boolean;
   readonly params: Readonly<Record<string, ParamValue | undefined>>;
 }
 

@@ -51,7 +51,15 @@ export function gtaHalf(c: GtaHalfConfig, input: PrepareInput, dtype: HalfDType,
 
   // The trims need whole task vectors (a sort, L1 norms); everything after them is elementwise, so
   // it runs in blocks, keeping the temporaries to a block each rather than a tensor each.
-  const trims = others.map((m, k) => (c.sparsification ? trimHalf(h, h.sub(m.values, base.values), trimArgs(c.sparsification, input, m, k), rescale) : undefined));
+  // A model's own array (owned: a streaming merge's fresh read) becomes its τ in place, one
+  // collection between models: the (models + 2) × largest-tensor bound (see run-merge.ts).
+  const trims = others.map((m, k) => {
+    if (!c.sparsification) return undefined;
+    const delta = m.owned ? h.subInPlace(m.values as Float32Array, base.values) : h.sub(m.values, base.values);
+    const trim = trimHalf(h, delta, { ...trimArgs(c.sparsification, input, m, k), work: m.owned ? 'borrow' : 'copy' }, rescale);
+    input.collectGarbage?.();
+    return trim;
+  });
   // Without consensus the divisor is one number: Σ weights (rounded), 1 when |Σ| < 1e-8 as a 16-bit value (0 in float16).
   const sum = h.sumScalars(weights);
   const divisor = Math.abs(sum) < h.scalar(1e-8) ? 1 : sum;
@@ -59,6 +67,8 @@ export function gtaHalf(c: GtaHalfConfig, input: PrepareInput, dtype: HalfDType,
   const out = new Float32Array(n);
   for (let start = 0; start < n; start += block) {
     const end = Math.min(n, start + block);
+    // A block's temporaries are a dozen arrays of its size: collected every few blocks, not whenever v8 gets to them.
+    if (start > 0 && (start / block) % HALF_COLLECT_EVERY === 0) input.collectGarbage?.();
     const baseBlock = base.values.subarray(start, end);
     const weighted = others.map((m, k) => {
       const trim = trims[k];
@@ -100,6 +110,7 @@ export function gtaHalf(c: GtaHalfConfig, input: PrepareInput, dtype: HalfDType,
 
 /** Elements per block of the elementwise part (a few MB of temporaries per model). */
 export const HALF_BLOCK = 1 << 18;
+const HALF_COLLECT_EVERY = 4;
 
 /** torch.sign on a 16-bit tensor: NaN gives 0 there, as do both zeros. */
 function sign(x: number): number {
@@ -128,19 +139,26 @@ function trimHalf(h: HalfMath, delta: Float32Array, args: SparsifyArgs, rescale:
   // and rescales in float32 and converts the result once.
   const in32 = h.dtype === 'F16' && (args.kind === 'random' || args.kind === 'della_magprune');
   if (rescale) {
-    const masked = new Float32Array(delta.length);
-    for (let i = 0; i < masked.length; i++) masked[i] = delta[i]! * mask[i]!;
-    // Both L1 norms are scalars of the working dtype, and so is 1e-7 beside them.
-    const before = in32 ? Math.fround(wideAbsSum(delta)) : h.absSum(delta);
-    const after = in32 ? Math.fround(wideAbsSum(masked)) : h.absSum(masked);
+    // Both L1 norms are scalars of the working dtype, and so is 1e-7 beside them. ‖τ·mask‖₁ adds
+    // the same terms in the same order as a sum over τ·mask would (dropped entries add 0).
+    const wideBefore = wideAbsSum(delta);
+    const wideAfter = wideAbsSum(delta, mask);
+    const before = in32 ? Math.fround(wideBefore) : h.roundScalarSum(wideBefore);
+    const after = in32 ? Math.fround(wideAfter) : h.roundScalarSum(wideAfter);
     const eps = in32 ? Math.fround(1e-7) : h.scalar(1e-7);
     if (!(before < eps || after < eps)) factor = in32 ? Math.fround(before / after) : h.scalar(before / after);
   }
+  // The mask as bits: n/8 bytes kept per model instead of n.
+  const bits = new Uint8Array((mask.length + 7) >>> 3);
+  for (let i = 0; i < mask.length; i++) if (mask[i]) bits[i >>> 3]! |= 1 << (i & 7);
   return {
     kept(start, end) {
       // tensor * mask: a dropped entry becomes ±0, keeping τ's sign, as torch's product does.
       const out = new Float32Array(end - start);
-      for (let i = 0; i < out.length; i++) out[i] = delta[start + i]! * mask[start + i]!;
+      for (let i = 0; i < out.length; i++) {
+        const e = start + i;
+        out[i] = delta[e]! * ((bits[e >>> 3]! >>> (e & 7)) & 1);
+      }
       if (factor === undefined) return out;
       if (!in32) return h.mulScalar(out, factor);
       for (let i = 0; i < out.length; i++) out[i] = out[i]! * factor;
