@@ -191,6 +191,39 @@ describe('streaming writer', () => {
     await expectCode(w.finish(), 'WRITE_FAILED', '"b"', 'o.safetensors');
   });
 
+  it('takes a tensor as parts, encoded as they come, and the same bytes as whole', async () => {
+    async function* parts(...arrays: number[][]) {
+      for (const a of arrays) yield Float32Array.from(a);
+    }
+    const whole = memorySink('whole');
+    const w1 = await createSafetensorsWriter(whole, specs);
+    await w1.writeTensor('a', new Float32Array([1, 2]));
+    await w1.writeTensor('b', new Float32Array([1.5, -2, 3.25, 4]));
+    await w1.finish();
+    const split = memorySink('split');
+    const w2 = await createSafetensorsWriter(split, specs);
+    await w2.writeTensorParts('a', parts([1], [2]));
+    await w2.writeTensorParts('b', parts([1.5, -2, 3.25], [], [4]));
+    await w2.finish();
+    expect(split.bytes()).toEqual(whole.bytes());
+  });
+
+  it('refuses parts that fall short of or run past the tensor, and aborts the file', async () => {
+    async function* parts(...arrays: number[][]) {
+      for (const a of arrays) yield Float32Array.from(a);
+    }
+    const short = memorySink('short');
+    await expectCode((await createSafetensorsWriter(short, specs)).writeTensorParts('a', parts([1])), 'SIZE_MISMATCH', '"a"', '1 values');
+    expect(short.aborted).toBe(true);
+    const long = memorySink('long');
+    const w = await createSafetensorsWriter(long, specs);
+    const before = long.size;
+    await expectCode(w.writeTensorParts('a', parts([1], [2, 3])), 'SIZE_MISMATCH', 'more than 2');
+    // Nothing past the tensor's own bytes was written before the refusal.
+    expect(long.size).toBeLessThanOrEqual(before + 4);
+    expect(long.aborted).toBe(true);
+  });
+
   it('abort drops the output; a failing sink aborts it', async () => {
     const sink = memorySink('o');
     const w = await createSafetensorsWriter(sink, specs);

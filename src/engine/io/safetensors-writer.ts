@@ -89,6 +89,11 @@ export interface SafetensorsWriter {
    * rounding) or already-encoded little-endian bytes (Uint8Array) of exactly the declared size.
    */
   writeTensor(name: string, data: Float32Array | Uint8Array): Promise<void>;
+  /**
+   * Writes the next tensor from consecutive float32 parts as they are produced (a merge's blocks),
+   * so the whole tensor is never held; they must add up to its size exactly.
+   */
+  writeTensorParts(name: string, parts: AsyncIterable<Float32Array>): Promise<void>;
   /** Checks every tensor was written, then closes the sink. */
   finish(): Promise<void>;
   /** Drops the output (the sink deletes its partial file). Safe to call more than once. */
@@ -128,6 +133,29 @@ export async function createSafetensorsWriter(
 
   await guarded(() => sink.write(layout.prefix));
 
+  /** The spec `name` must be (the next in order), with its byte size and element size. */
+  const nextSpec = (name: string) => {
+    if (state !== 'open') throw new MergeLabError('WRITE_FAILED', `Cannot write "${name}" to ${sink.name}: the writer is already ${state}.`);
+    const spec = specs[next];
+    if (!spec || spec.name !== name) {
+      const known = specs.some((s) => s.name === name);
+      if (!known) throw new MergeLabError('TENSOR_NOT_FOUND', `"${name}" is not among the tensors declared for ${sink.name}.`);
+      throw new MergeLabError('WRITE_FAILED', `Tensors must be written to ${sink.name} in declared order: expected ${spec ? `"${spec.name}"` : 'no more tensors'}, got "${name}".`);
+    }
+    const [begin, end] = layout.offsets[next]!;
+    return { spec, bytes: end - begin, size: DTYPE_SIZES[spec.dtype] };
+  };
+  /** float32 values encoded to the spec's dtype, a chunk at a time. */
+  const writeValues = async (spec: TensorSpec, data: Float32Array) => {
+    const size = DTYPE_SIZES[spec.dtype];
+    for (let i = 0; i < data.length; i += CHUNK_ELEMENTS) {
+      const part = data.subarray(i, Math.min(data.length, i + CHUNK_ELEMENTS));
+      const out = new Uint8Array(part.length * size);
+      encodeInto(spec.dtype, part, out);
+      await sink.write(out);
+    }
+  };
+
   return {
     name: sink.name,
     layout,
@@ -138,34 +166,35 @@ export async function createSafetensorsWriter(
       return specs.length - next;
     },
     async writeTensor(name, data) {
-      if (state !== 'open') throw new MergeLabError('WRITE_FAILED', `Cannot write "${name}" to ${sink.name}: the writer is already ${state}.`);
-      const spec = specs[next];
-      if (!spec || spec.name !== name) {
-        const known = specs.some((s) => s.name === name);
-        if (!known) throw new MergeLabError('TENSOR_NOT_FOUND', `"${name}" is not among the tensors declared for ${sink.name}.`);
-        throw new MergeLabError('WRITE_FAILED', `Tensors must be written to ${sink.name} in declared order: expected ${spec ? `"${spec.name}"` : 'no more tensors'}, got "${name}".`);
-      }
-      const [begin, end] = layout.offsets[next]!;
-      const bytes = end - begin;
-      const size = DTYPE_SIZES[spec.dtype];
+      const { spec, bytes, size } = nextSpec(name);
       if (data instanceof Float32Array) {
         if (data.length * size !== bytes) {
           throw new MergeLabError('SIZE_MISMATCH', `"${name}" for ${sink.name} has ${data.length} values but shape [${spec.shape.join(', ')}] needs ${bytes / size}.`);
         }
-        await guarded(async () => {
-          for (let i = 0; i < data.length; i += CHUNK_ELEMENTS) {
-            const part = data.subarray(i, Math.min(data.length, i + CHUNK_ELEMENTS));
-            const out = new Uint8Array(part.length * size);
-            encodeInto(spec.dtype, part, out);
-            await sink.write(out);
-          }
-        });
+        await guarded(() => writeValues(spec, data));
       } else {
         if (data.byteLength !== bytes) {
           throw new MergeLabError('SIZE_MISMATCH', `"${name}" for ${sink.name} has ${data.byteLength} bytes but ${spec.dtype} [${spec.shape.join(', ')}] needs ${bytes}.`);
         }
         if (bytes > 0) await guarded(() => sink.write(data));
       }
+      next++;
+    },
+    async writeTensorParts(name, parts) {
+      const { spec, bytes, size } = nextSpec(name);
+      await guarded(async () => {
+        let values = 0;
+        for await (const part of parts) {
+          values += part.length;
+          // Checked before writing: a part past the end would spill into the next tensor's bytes.
+          if (values * size > bytes) break;
+          await writeValues(spec, part);
+        }
+        if (values * size !== bytes) {
+          const got = values * size > bytes ? `more than ${bytes / size}` : String(values);
+          throw new MergeLabError('SIZE_MISMATCH', `"${name}" for ${sink.name} came in parts of ${got} values in all but shape [${spec.shape.join(', ')}] needs ${bytes / size}.`);
+        }
+      });
       next++;
     },
     async finish() {

@@ -294,6 +294,8 @@ export function serializeShardIndex(index: ShardIndex): string {
 export interface ShardedWriter {
   readonly plan: ShardedPlan;
   writeTensor(name: string, data: Float32Array | Uint8Array): Promise<void>;
+  /** As SafetensorsWriter.writeTensorParts, into the shard that holds the tensor. */
+  writeTensorParts(name: string, parts: AsyncIterable<Float32Array>): Promise<void>;
   /** Closes every shard and writes the index (only when there is more than one shard). */
   finish(): Promise<void>;
   /** Aborts every shard opened so far: nothing is left under a final name. */
@@ -320,32 +322,34 @@ export function createShardedWriter(
     state = 'aborted';
     await Promise.allSettled(writers.map((w) => w.abort()));
   };
+  const writeTo = async (name: string, write: (w: SafetensorsWriter) => Promise<void>) => {
+    if (state !== 'open') throw new MergeLabError('WRITE_FAILED', `Cannot write "${name}": the sharded writer is already ${state}.`);
+    try {
+      // Check the global order here, so a mistake is reported against the whole output
+      // rather than as an unknown name in one shard.
+      const expected = specs[written];
+      if (expected?.name !== name) {
+        if (!specs.some((s) => s.name === name)) throw new MergeLabError('TENSOR_NOT_FOUND', `"${name}" is not among the tensors planned for this output.`);
+        throw new MergeLabError('WRITE_FAILED', `Tensors must be written in planned order: expected ${expected ? `"${expected.name}"` : 'no more tensors'}, got "${name}".`);
+      }
+      let w = writers[shard];
+      if (!w || w.remainingCount === 0) {
+        shard++;
+        const sp = plan.shards[shard]!;
+        w = await createSafetensorsWriter(await openSink(sp.fileName), sp.tensors, options.metadata);
+        writers.push(w);
+      }
+      await write(w);
+      written++;
+    } catch (e) {
+      await abort();
+      throw e;
+    }
+  };
   return {
     plan,
-    async writeTensor(name, data) {
-      if (state !== 'open') throw new MergeLabError('WRITE_FAILED', `Cannot write "${name}": the sharded writer is already ${state}.`);
-      try {
-        // Check the global order here, so a mistake is reported against the whole output
-        // rather than as an unknown name in one shard.
-        const expected = specs[written];
-        if (expected?.name !== name) {
-          if (!specs.some((s) => s.name === name)) throw new MergeLabError('TENSOR_NOT_FOUND', `"${name}" is not among the tensors planned for this output.`);
-          throw new MergeLabError('WRITE_FAILED', `Tensors must be written in planned order: expected ${expected ? `"${expected.name}"` : 'no more tensors'}, got "${name}".`);
-        }
-        let w = writers[shard];
-        if (!w || w.remainingCount === 0) {
-          shard++;
-          const sp = plan.shards[shard]!;
-          w = await createSafetensorsWriter(await openSink(sp.fileName), sp.tensors, options.metadata);
-          writers.push(w);
-        }
-        await w.writeTensor(name, data);
-        written++;
-      } catch (e) {
-        await abort();
-        throw e;
-      }
-    },
+    writeTensor: (name, data) => writeTo(name, (w) => w.writeTensor(name, data)),
+    writeTensorParts: (name, parts) => writeTo(name, (w) => w.writeTensorParts(name, parts)),
     async finish() {
       if (state !== 'open') throw new MergeLabError('WRITE_FAILED', `Cannot finish: the sharded writer is already ${state}.`);
       try {

@@ -37,7 +37,8 @@ export function torchSortRangeMask(values: Float32Array, descending: boolean, lo
   const n = values.length;
   if (hi <= lo) return new Uint8Array(n);
   // 'scratch': values are the caller's to give up, ordered here instead of a copy; 'borrow': the
-  // same, then put back in their order.
+  // same, then put back in their order — values must then have no sign bits set (|x|, as the
+  // trims sort), as the kept entries are marked there on the way back.
   const keys = work === 'copy' ? Float32Array.from(values) : values;
   const idx = new Int32Array(n);
   for (let i = 0; i < n; i++) idx[i] = i;
@@ -45,13 +46,22 @@ export function torchSortRangeMask(values: Float32Array, descending: boolean, lo
     ? (a, b) => (Number.isNaN(a) && !Number.isNaN(b)) || a > b
     : (a, b) => (!Number.isNaN(a) && Number.isNaN(b)) || a < b;
   if (n >= 2) new IntroSort(keys, idx, less).select([lo, hi].filter((b) => b > 0 && b < n));
-  // unpermute leaves each index complemented; the mask, allocated last, reads them back.
-  if (work === 'borrow') unpermute(keys, idx);
-  const mask = new Uint8Array(n);
-  for (let p = lo; p < hi; p++) {
-    const i = idx[p]!;
-    mask[i < 0 ? ~i : i] = 1;
+  if (work === 'borrow') {
+    unpermute(keys, idx);
+    // Kept entries marked in their (free) sign bits; then the mask is written over the index
+    // array's first n bytes, so it costs no array beside it.
+    const bits = new Uint32Array(keys.buffer, keys.byteOffset, n);
+    for (let p = lo; p < hi; p++) bits[~idx[p]!] = bits[~idx[p]!]! | 0x80000000;
+    const mask = new Uint8Array(idx.buffer, 0, n);
+    for (let i = 0; i < n; i++) {
+      const b = bits[i]!;
+      mask[i] = b >>> 31;
+      bits[i] = b & 0x7fffffff;
+    }
+    return mask;
   }
+  const mask = new Uint8Array(n);
+  for (let p = lo; p < hi; p++) mask[idx[p]!] = 1;
   return mask;
 }
 

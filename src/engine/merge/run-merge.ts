@@ -53,6 +53,8 @@ export interface MergePlanToRun {
 /** Receives merged tensors in plan order (a safetensors writer, a sharded writer, or memory). */
 export interface TensorOutput {
   writeTensor(name: string, data: Float32Array): Promise<void>;
+  /** A tensor as consecutive parts (its blocks), where the output can take it so: never held whole. */
+  writeTensorParts?(name: string, parts: AsyncIterable<Float32Array>): Promise<void>;
 }
 
 export interface RunMergeOptions {
@@ -142,15 +144,22 @@ export async function runMerge(opts: RunMergeOptions): Promise<void> {
       const bad = inputNonFinite(values[j]!);
       if (bad) warn(`Model "${m.model}" holds ${bad} NaN or infinite value(s) in ${spec.name}; they reach the merge as they are.`);
     });
-    const merged = await mergeOne(plan, spec, values, warn, {
+    const merged = await mergeParts(plan, spec, values, warn, {
       ...(opts.orderCache ? { orderCache: opts.orderCache } : {}),
       ...(opts.maxBlockBytes !== undefined ? { maxBlockBytes: opts.maxBlockBytes } : {}),
       ...(large ? { collect: large } : {}),
       ...(opts.freshReads ? { owned: true } : {}),
     });
-    const bad = nonFinite(merged);
-    if (bad) warn(`The merged ${spec.name} holds ${bad} NaN or infinite value(s) (of ${merged.length}); a model that loads it will compute NaNs.`);
-    await output.writeTensor(spec.name, merged);
+    let bad = 0;
+    if ('whole' in merged || !output.writeTensorParts) {
+      const whole = 'whole' in merged ? merged.whole : await assemble(merged);
+      bad = nonFinite(whole);
+      await output.writeTensor(spec.name, whole);
+    } else {
+      // Blocks go to the file as they come: the result is never held whole beside the inputs.
+      await output.writeTensorParts(spec.name, counted(merged.parts(), (part) => (bad += nonFinite(part))));
+    }
+    if (bad) warn(`The merged ${spec.name} holds ${bad} NaN or infinite value(s) (of ${numel(spec.shape)}); a model that loads it will compute NaNs.`);
     // A large tensor's arrays are all garbage now: freed before the next tensor, not left beside it.
     if (large) {
       large();
@@ -237,13 +246,41 @@ export interface MergeOneOptions {
   readonly owned?: boolean;
 }
 
-export async function mergeOne(
+export async function mergeOne(plan: MergePlanToRun, spec: PlannedTensor, values: Float32Array[], warn: (m: string) => void, options: MergeOneOptions = {}): Promise<Float32Array> {
+  const merged = await mergeParts(plan, spec, values, warn, options);
+  return 'whole' in merged ? merged.whole : assemble(merged);
+}
+
+/** A merged tensor: whole, or as its blocks in order (each an array of its own), computed as they are asked for. */
+type Merged = { readonly whole: Float32Array } | { readonly n: number; readonly collect?: () => void; parts(): AsyncGenerator<Float32Array> };
+
+/** The blocks in one array (the collection first: the whole-tensor step's scratch goes before it). */
+async function assemble(m: Exclude<Merged, { whole: Float32Array }>): Promise<Float32Array> {
+  m.collect?.();
+  const out = new Float32Array(m.n);
+  let at = 0;
+  for await (const part of m.parts()) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
+/** Passes the parts through, showing each to `see` on the way. */
+async function* counted(parts: AsyncIterable<Float32Array>, see: (part: Float32Array) => void): AsyncGenerator<Float32Array> {
+  for await (const part of parts) {
+    see(part);
+    yield part;
+  }
+}
+
+async function mergeParts(
   plan: MergePlanToRun,
   spec: PlannedTensor,
   values: Float32Array[],
   warn: (m: string) => void,
-  { orderCache, maxBlockBytes = defaultBlockBytes(), collect, owned }: MergeOneOptions = {},
-): Promise<Float32Array> {
+  { orderCache, maxBlockBytes = defaultBlockBytes(), collect, owned }: MergeOneOptions,
+): Promise<Merged> {
   const n = numel(spec.shape);
   // An array that two inputs share (one tensor read for two roles) is nobody's to overwrite.
   const own = (j: number) => owned === true && values.every((v, i) => i === j || v.buffer !== values[j]!.buffer);
@@ -257,7 +294,7 @@ export async function mergeOne(
   };
   // mergekit's arithmetic in a 16-bit dtype rounds at every step: plain JavaScript over the values,
   // the same bytes whatever the backend.
-  if (isHalf(spec.workDtype) && plan.math !== 'float32' && plan.method.mergeHalf) return plan.method.mergeHalf({ ...input, ...(collect ? { collectGarbage: collect } : {}) }, spec.workDtype);
+  if (isHalf(spec.workDtype) && plan.math !== 'float32' && plan.method.mergeHalf) return { whole: plan.method.mergeHalf({ ...input, ...(collect ? { collectGarbage: collect } : {}) }, spec.workDtype) };
   const prepared = plan.method.prepare({ ...input, ...(orderCache ? { orderCache } : {}), ...(collect ? { collectGarbage: collect } : {}) });
   const g = Math.max(1, prepared.granularity);
   if (g * 4 > maxBlockBytes && n > 0) {
@@ -266,17 +303,19 @@ export async function mergeOne(
   // Small blocks where the limit is soft; at least one unit of the method's granularity (a row).
   const preferred = Math.min(maxBlockBytes, currentBackend()?.name === 'webgpu' ? maxBlockBytes : STREAM_BLOCK_BYTES);
   const step = Math.max(g, Math.floor(preferred / 4 / g) * g);
-  if (n <= step || n === 0) return runBlock(prepared, values, 0, n);
-  collect?.();
-  const out = new Float32Array(n);
-  for (let start = 0, b = 1; start < n; start += step, b++) {
-    const end = Math.min(n, start + step);
-    out.set(await runBlock(prepared, values, start, end), start);
-    // Each block leaves a few arrays of its size behind (scales, the read-back result); v8 lets
-    // tens of MiB of them gather before it collects, a share of the bound worth keeping.
-    if (collect && b % BLOCKS_PER_COLLECT === 0) collect();
-  }
-  return out;
+  if (n <= step || n === 0) return { whole: await runBlock(prepared, values, 0, n) };
+  return {
+    n,
+    ...(collect ? { collect } : {}),
+    async *parts() {
+      for (let start = 0, b = 1; start < n; start += step, b++) {
+        yield await runBlock(prepared, values, Math.min(start, n), Math.min(n, start + step));
+        // Each block leaves a few arrays of its size behind (scales, the read-back result); v8 lets
+        // tens of MiB of them gather before it collects, a share of the bound worth keeping.
+        if (collect && b % BLOCKS_PER_COLLECT === 0) collect();
+      }
+    },
+  };
 }
 
 async function runBlock(prepared: PreparedMerge, values: readonly Float32Array[], start: number, end: number): Promise<Float32Array> {
