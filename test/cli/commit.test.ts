@@ -122,6 +122,17 @@ describe('interrupted', () => {
     });
   }
 
+  it('a second merge started while one runs into the same --out is refused, naming the first, which then finishes', { timeout: 120_000 }, async () => {
+    const out = ws.path('concurrent');
+    const first = await startMerge(await bigRecipe(), out);
+    const second = await runCliAsync(mergeArgs(ws.path('ties.yml'), out));
+    expect(failureProblems(second, { code: 'OUT_LOCKED', culprits: [out, String(first.child.pid)] })).toEqual([]);
+    const end = await first.exited;
+    expect(end.code, first.stderr()).toBe(0);
+    expect(hidden(out)).toEqual([]);
+    expect(listFiles(out)).toContain('model.safetensors');
+  });
+
   it('kill -9 in the middle of a merge leaves its staging folder and lock; the next merge into that --out removes both, says so, and writes its output', { timeout: 120_000 }, async () => {
     const out = ws.path('killed');
     const run = await startMerge(await bigRecipe(), out);

@@ -19,6 +19,13 @@ beforeAll(async () => {
   await ws.file('escape/model.safetensors.index.json', JSON.stringify({ metadata: {}, weight_map: { 'model.norm.weight': '../outside.safetensors' } }));
   execFileSync('mkfifo', [ws.path('pipe.safetensors')]);
   execFileSync('mkfifo', [ws.path('pipe.yml')]);
+  // A sharded folder whose index names, inside the folder, a shard that is a named pipe.
+  await ws.file('fifo-shard/model-00001-of-00002.safetensors', await tinyCheckpointBytes(5));
+  execFileSync('mkfifo', [ws.path('fifo-shard/model-00002-of-00002.safetensors')]);
+  await ws.file(
+    'fifo-shard/model.safetensors.index.json',
+    JSON.stringify({ metadata: {}, weight_map: { 'model.embed_tokens.weight': 'model-00001-of-00002.safetensors', 'model.norm.weight': 'model-00002-of-00002.safetensors' } }),
+  );
 });
 afterAll(() => ws?.dispose());
 
@@ -45,6 +52,20 @@ describe('containment', () => {
       const r = await runCliAsync(mergeArgs(ws.path(`twice-${label}.yml`), ws.path(`out-twice-${label}`)), { cwd: ws.path() });
       expect(failureProblems(r, { code: 'RECIPE_INVALID', culprits: [`"${other}"`, '"ft-a"', 'same checkpoint'], out: ws.path(`out-twice-${label}`) })).toEqual([]);
     }
+  });
+
+  it('a named pipe as one shard of an index is refused at once, naming it', async () => {
+    await ws.recipe('pipe-shard.yml', recipe('fifo-shard'));
+    const r = await runCliAsync(mergeArgs(ws.path('pipe-shard.yml'), ws.path('out-pipe-shard')));
+    expect(r.ms).toBeLessThan(30_000);
+    expect(failureProblems(r, { code: 'NOT_A_FILE', culprits: ['model-00002-of-00002.safetensors', 'named pipe'], out: ws.path('out-pipe-shard') })).toEqual([]);
+  });
+
+  it('a device as a model is refused before it is read', async () => {
+    await ws.recipe('device.yml', recipe('/dev/zero'));
+    const r = await runCliAsync(mergeArgs(ws.path('device.yml'), ws.path('out-device')));
+    expect(r.ms).toBeLessThan(30_000);
+    expect(failureProblems(r, { code: 'NOT_A_FILE', culprits: ['/dev/zero'], out: ws.path('out-device') })).toEqual([]);
   });
 
   it('a named pipe as the recipe is refused at once', async () => {
