@@ -56,14 +56,17 @@ afterAll(() => ws?.dispose());
 const RECIPES = {
   ties: 'merge_method: ties\nparameters: {density: 0.3, weight: 0.5}',
   della: 'merge_method: della\nparameters: {density: 0.5, epsilon: 0.1, weight: 0.5}',
+  // mergekit's 16-bit arithmetic (plain JavaScript over the values, rounded at every step).
+  'ties in bfloat16': 'merge_method: ties\ndtype: bfloat16\nparameters: {density: 0.3, weight: 0.5}',
 } as const;
 
 describe(`a merge's peak RSS on wasm (largest tensor ${LARGEST / MiB} MiB, base + 2 models)`, () => {
   const boundBytes = (MODELS.length + 2) * LARGEST + 64 * MiB;
   for (const [method, body] of Object.entries(RECIPES)) {
     it(`${method}: at most (models + 2) × the largest tensor + 64 MiB`, { timeout: 180_000 }, async () => {
-      await ws.file(`${method}.yml`, `${body}\nbase_model: base\nmodels:\n  - model: ft1\n  - model: ft2\n`);
-      const r = await runCliAsync(['merge', ws.path(`${method}.yml`), '--out', ws.path(`out-${method}`), '--backend', 'wasm', '--no-progress', '--stats'], { timeoutMs: 170_000 });
+      const file = method.replace(/\W+/g, '-');
+      await ws.file(`${file}.yml`, `${body}\nbase_model: base\nmodels:\n  - model: ft1\n  - model: ft2\n`);
+      const r = await runCliAsync(['merge', ws.path(`${file}.yml`), '--out', ws.path(`out-${file}`), '--backend', 'wasm', '--no-progress', '--stats'], { timeoutMs: 170_000 });
       expect(r.stderr).not.toMatch(/error/);
       expect(r.status).toBe(0);
       const stats = JSON.parse(r.stdout.trim().split('\n').pop()!) as { peakRssBytes: number; seconds: number };

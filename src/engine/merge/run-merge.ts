@@ -10,7 +10,7 @@ import type { Checkpoint, DType } from '../io/types.js';
 import type { MergeMethod, OrderCache, ParamValue, PreparedMerge } from '../methods/types.js';
 import { currentBackend } from '../backend.js';
 import { tensorSeed } from './seed.js';
-import { isHalf } from '../half/half-math.js';
+import { isHalf, roundInPlace } from '../half/half-math.js';
 import type { RecipeMath } from '../recipe/types.js';
 import { applyEmbeddingRows, type EmbeddingRows } from './embedding-rows.js';
 import { throwIfCancelled, type CancelToken, type MergeProgress } from './progress.js';
@@ -137,7 +137,7 @@ export async function runMerge(opts: RunMergeOptions): Promise<void> {
       made = 0;
     }
     made += bytes * (spec.models.length + 2);
-    const values = await readInputs(spec, checkpoints, large);
+    const values = await readInputs(spec, checkpoints, large, opts.freshReads);
 
     throwIfCancelled(opts.cancel);
     spec.models.forEach((m, j) => {
@@ -178,7 +178,7 @@ export async function runMerge(opts: RunMergeOptions): Promise<void> {
 }
 
 /** `collect` runs after each model's read: a 16-bit tensor's bytes and conversions are garbage once decoded. */
-async function readInputs(spec: PlannedTensor, checkpoints: ReadonlyMap<string, Checkpoint>, collect?: () => void): Promise<Float32Array[]> {
+async function readInputs(spec: PlannedTensor, checkpoints: ReadonlyMap<string, Checkpoint>, collect?: () => void, fresh = false): Promise<Float32Array[]> {
   const out: Float32Array[] = [];
   for (const m of spec.models) {
     const ckpt = checkpoints.get(m.model);
@@ -188,7 +188,10 @@ async function readInputs(spec: PlannedTensor, checkpoints: ReadonlyMap<string, 
     const full = await ckpt.readFloat32(name);
     const values = m.block && info ? topLeft(full, info.shape[1]!, m.block) : full;
     const stored = info?.dtype;
-    out.push(spec.workDtype && stored !== spec.workDtype ? decodeToFloat32(spec.workDtype, encodeFromFloat32(spec.workDtype, values), true) : values);
+    if (!spec.workDtype || stored === spec.workDtype) out.push(values);
+    // A fresh read is ours to round in place (the same values as a round trip through the dtype's bytes).
+    else if (fresh && isHalf(spec.workDtype)) out.push(roundInPlace(spec.workDtype, values));
+    else out.push(decodeToFloat32(spec.workDtype, encodeFromFloat32(spec.workDtype, values), true));
     if (stored !== 'F32' || m.block || spec.workDtype) collect?.();
   }
   // mergekit re-orders the embeddings it has loaded (in the merge's dtype) before merging them.
@@ -294,7 +297,17 @@ async function mergeParts(
   };
   // mergekit's arithmetic in a 16-bit dtype rounds at every step: plain JavaScript over the values,
   // the same bytes whatever the backend.
-  if (isHalf(spec.workDtype) && plan.math !== 'float32' && plan.method.mergeHalf) return { whole: plan.method.mergeHalf({ ...input, ...(collect ? { collectGarbage: collect } : {}) }, spec.workDtype) };
+  if (isHalf(spec.workDtype) && plan.math !== 'float32' && plan.method.mergeHalf) {
+    const halfInput = { ...input, ...(collect ? { collectGarbage: collect } : {}) };
+    if (!plan.method.mergeHalfParts) return { whole: plan.method.mergeHalf(halfInput, spec.workDtype) };
+    const { n: total, parts } = plan.method.mergeHalfParts(halfInput, spec.workDtype);
+    return {
+      n: total,
+      async *parts() {
+        yield* parts();
+      },
+    };
+  }
   const prepared = plan.method.prepare({ ...input, ...(orderCache ? { orderCache } : {}), ...(collect ? { collectGarbage: collect } : {}) });
   const g = Math.max(1, prepared.granularity);
   if (g * 4 > maxBlockBytes && n > 0) {

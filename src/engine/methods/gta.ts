@@ -10,7 +10,7 @@ import { dellaRange, emptyTrim, keptMask, l1RescaleFactor, sparsifyKept, type Sp
 import { DENSITY, EPSILON, GAMMA, INT8_MASK, LAMBDA, WEIGHT, normalizeParam, numberParam, rescaleParam } from './params.js';
 import { defineMethod } from './define.js';
 import type { MergeMethod, ModelValues, ParamSpec, PrepareInput, PreparedMerge } from './types.js';
-import { gtaHalf, trimArgs } from './half/gta-half.js';
+import { gtaHalf, gtaHalfParts, trimArgs } from './half/gta-half.js';
 
 export interface GtaConfig {
   readonly id: string;
@@ -50,6 +50,7 @@ export function gtaMethod(c: GtaConfig): MergeMethod {
     },
     prepare: (input) => prepareGta(c, input),
     mergeHalf: (input, dtype, block) => gtaHalf(c, input, dtype, block),
+    mergeHalfParts: (input, dtype) => gtaHalfParts(c, input, dtype),
     validateTensor: ({ tensorName, shape, models }) => {
       const n = shape.reduce((a, b) => a * b, 1);
       const problems: MergeLabError[] = [];

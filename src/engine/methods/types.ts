@@ -148,6 +148,8 @@ export interface MergeMethod {
    * any block size gives the same bytes.
    */
   mergeHalf?(input: PrepareInput, dtype: HalfDType, block?: number): Float32Array;
+  /** mergeHalf as its blocks in order, each worked out when asked for (a streaming merge writes them as they come). */
+  mergeHalfParts?(input: PrepareInput, dtype: HalfDType): { readonly n: number; parts(): Iterable<Float32Array> };
   /**
    * Merges one whole tensor given as tensors: prepare + one block. Synchronous and tidy: returns
    * a new float32 tensor the caller disposes. It reads its inputs synchronously, which WebGPU in

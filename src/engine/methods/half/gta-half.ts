@@ -34,11 +34,26 @@ export function trimArgs(kind: SparsificationKind, input: PrepareInput, m: Model
 }
 
 export function gtaHalf(c: GtaHalfConfig, input: PrepareInput, dtype: HalfDType, block = HALF_BLOCK): Float32Array {
+  const { n, parts } = gtaHalfParts(c, input, dtype, block);
+  const out = new Float32Array(n);
+  let at = 0;
+  for (const part of parts()) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
+/**
+ * gtaHalf as its blocks, in order, each worked out when asked for: a streaming merge writes them
+ * as they come and never holds the result whole. The whole-tensor step (the trims) runs first.
+ */
+export function gtaHalfParts(c: GtaHalfConfig, input: PrepareInput, dtype: HalfDType, block = HALF_BLOCK): { readonly n: number; parts(): Generator<Float32Array> } {
   const h = halfMath(dtype);
   const base = input.models.find((m) => m.isBase);
   if (!base) throw new MergeLabError('BASE_MODEL_REQUIRED', `${c.id} needs a base_model (tensor ${input.tensorName}).`);
   const others = input.models.filter((m) => !m.isBase);
-  if (others.length === 0) return base.values.slice();
+  if (others.length === 0) return { n: base.values.length, *parts() { yield base.values.slice(); } };
   const normalize = Boolean(input.global.normalize ?? c.normalizeDefault);
   const rescale = Boolean(input.global.rescale ?? c.rescaleDefault);
   const lambda = numberParam(input.global.lambda, 1);
@@ -64,48 +79,49 @@ export function gtaHalf(c: GtaHalfConfig, input: PrepareInput, dtype: HalfDType,
   const sum = h.sumScalars(weights);
   const divisor = Math.abs(sum) < h.scalar(1e-8) ? 1 : sum;
   const n = base.values.length;
-  const out = new Float32Array(n);
-  for (let start = 0; start < n; start += block) {
-    const end = Math.min(n, start + block);
-    // A block's temporaries are a dozen arrays of its size: collected every few blocks, not whenever v8 gets to them.
-    if (start > 0 && (start / block) % HALF_COLLECT_EVERY === 0) input.collectGarbage?.();
-    const baseBlock = base.values.subarray(start, end);
-    const weighted = others.map((m, k) => {
-      const trim = trims[k];
-      const delta = trim ? trim.kept(start, end) : h.sub(m.values.subarray(start, end), baseBlock);
-      return h.mulScalar(delta, weights[k]!);
-    });
-    let mixed: Float32Array;
-    if (c.consensus) {
-      const majority = majoritySign(h, weighted, c.consensus);
-      const len = majority.length;
-      // mask = sign == majority; (weighted * mask) and (weights * mask), each summed over the models.
-      const kept = weighted.map(() => new Float32Array(len));
-      const shares = weighted.map(() => new Float32Array(len));
-      weighted.forEach((u, k) => {
-        const w = weights[k]!;
-        const into = kept[k]!;
-        const share = shares[k]!;
-        for (let i = 0; i < len; i++) {
-          const agree = sign(u[i]!) === majority[i] ? 1 : 0;
-          into[i] = u[i]! * agree;
-          share[i] = w * agree;
-        }
+  const parts = function* (): Generator<Float32Array> {
+    for (let start = 0; start < n; start += block) {
+      const end = Math.min(n, start + block);
+      // A block's temporaries are a dozen arrays of its size: collected every few blocks, not whenever v8 gets to them.
+      if (start > 0 && (start / block) % HALF_COLLECT_EVERY === 0) input.collectGarbage?.();
+      const baseBlock = base.values.subarray(start, end);
+      const weighted = others.map((m, k) => {
+        const trim = trims[k];
+        const delta = trim ? trim.kept(start, end) : h.sub(m.values.subarray(start, end), baseBlock);
+        return h.mulScalar(delta, weights[k]!);
       });
-      mixed = h.sumOf(kept);
-      if (normalize) {
-        const share = h.sumOf(shares);
-        for (let i = 0; i < len; i++) if (share[i] === 0) share[i] = 1;
-        mixed = h.div(mixed, share);
+      let mixed: Float32Array;
+      if (c.consensus) {
+        const majority = majoritySign(h, weighted, c.consensus);
+        const len = majority.length;
+        // mask = sign == majority; (weighted * mask) and (weights * mask), each summed over the models.
+        const kept = weighted.map(() => new Float32Array(len));
+        const shares = weighted.map(() => new Float32Array(len));
+        weighted.forEach((u, k) => {
+          const w = weights[k]!;
+          const into = kept[k]!;
+          const share = shares[k]!;
+          for (let i = 0; i < len; i++) {
+            const agree = sign(u[i]!) === majority[i] ? 1 : 0;
+            into[i] = u[i]! * agree;
+            share[i] = w * agree;
+          }
+        });
+        mixed = h.sumOf(kept);
+        if (normalize) {
+          const share = h.sumOf(shares);
+          for (let i = 0; i < len; i++) if (share[i] === 0) share[i] = 1;
+          mixed = h.div(mixed, share);
+        }
+      } else {
+        mixed = h.sumOf(weighted);
+        if (normalize) mixed = h.divScalar(mixed, divisor);
       }
-    } else {
-      mixed = h.sumOf(weighted);
-      if (normalize) mixed = h.divScalar(mixed, divisor);
+      if (lambda !== 1) mixed = h.mulScalar(mixed, h.scalar(lambda));
+      yield h.add(baseBlock, mixed);
     }
-    if (lambda !== 1) mixed = h.mulScalar(mixed, h.scalar(lambda));
-    out.set(h.add(baseBlock, mixed), start);
-  }
-  return out;
+  };
+  return { n, parts };
 }
 
 /** Elements per block of the elementwise part (a few MB of temporaries per model). */
