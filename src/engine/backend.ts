@@ -90,7 +90,7 @@ async function startBackend(name: BackendName): Promise<BackendInfo> {
     adapter = describeAdapter(a);
     await import('@tensorflow/tfjs-backend-webgpu');
   }
-  let ok = false;
+  let ok: boolean;
   try {
     ok = await tf.setBackend(name);
   } catch (e) {

@@ -78,6 +78,7 @@ async function runCase(c: MergeCase): Promise<Float32Array> {
         throw new Error(
           `${c.method} on ${tf.getBackend()}: the engine read a GPU-resident tensor synchronously (dataSync), ` +
             `which tfjs-webgpu does through OffscreenCanvas — absent in Node/Dawn. (${msg})`,
+          { cause: e },
         );
       }
       throw e;

@@ -104,7 +104,7 @@ describe('Channel Merging rows and K sweep', () => {
     for (const r of demo.rows) {
       expect(r.params.K).toBe(2);
       expect(r.perTask).toHaveLength(5);
-      for (const a of r.perTask) expect(a).toBeGreaterThanOrEqual(0), expect(a).toBeLessThanOrEqual(100);
+      for (const a of r.perTask) expect(a >= 0 && a <= 100, `${a}`).toBe(true);
     }
     // The routed row carries the router in its storage; the demo's transforms are easy to tell apart.
     expect(demo.rows[1]!.storage.routerParams).toBe(demo.router!.params);
@@ -137,7 +137,10 @@ describe('Channel Merging rows and K sweep', () => {
     const a = demo.assignment;
     expect(a).toMatchObject({ tensor: 'hidden.weight', K: 2, channels: 1024, tasks: session.tasks });
     expect(a.groups).toHaveLength(1024);
-    for (const g of a.groups) expect(g[0]).toBe(0), expect(new Set(g).size).toBe(2);
+    for (const g of a.groups) {
+      expect(g[0]).toBe(0);
+      expect(new Set(g).size).toBe(2);
+    }
     expect(a.partitions.reduce((n, p) => n + p.channels, 0)).toBe(1024);
     for (let t = 0; t < 5; t++) expect(a.together[t]![t]).toBeCloseTo(1, 12);
   });

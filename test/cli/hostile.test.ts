@@ -31,6 +31,7 @@ describe('hostile recipes', () => {
     await ws.file('ctrl.yml', 'merge_method: "ti\u001b[31mes"\nmodels: [{model: "a\u0007b\u202e"}]\n');
     const r = await runCliAsync(mergeArgs(ws.path('ctrl.yml'), ws.path('out-ctrl')));
     expect(r.status).not.toBe(0);
+    // eslint-disable-next-line no-control-regex -- control characters are what must not get through
     expect(r.stderr).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f\u202e]/);
     expect(r.stderr).toContain('ti\\x1b[31mes');
     expect(r.stderr).toContain('a\\x07b\\u202e');

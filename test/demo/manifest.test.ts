@@ -8,7 +8,8 @@ import { parseManifest, scoredTasks, type DemoManifest } from '../../src/engine/
 import { expectCode } from '../io/helpers.js';
 
 const TEXT = fs.readFileSync(new URL('../../public/demo/manifest.json', import.meta.url), 'utf8');
-type Json = Record<string, any>; // free-form edits of a JSON clone
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- free-form edits of a JSON clone
+type Json = Record<string, any>;
 const edit = (f: (m: Json) => void): Json => {
   const m = JSON.parse(TEXT) as Json;
   f(m);

@@ -55,7 +55,7 @@ describe('diagnose', () => {
     // Each model alone through the same merge gives its own w·τ′ (nothing to elect against).
     const alone = await Promise.all(
       ['a', 'b', 'c'].map((m) => {
-        const only = ties().replace(/  - model: (\w)\n    parameters: \{[^\n]*\}\n/g, (all, id) => (id === m ? all : ''));
+        const only = ties().replace(/ {2}- model: (\w)\n {4}parameters: \{[^\n]*\}\n/g, (all, id) => (id === m ? all : ''));
         return mergeToMemory({ recipe: parseRecipe(only), methods: METHODS, checkpoints: ckpts });
       }),
     );

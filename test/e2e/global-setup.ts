@@ -38,7 +38,7 @@ async function build(outDir: string): Promise<void> {
     await promisify(execFile)(VITE, ['build', '--outDir', outDir, '--emptyOutDir', '--logLevel', 'warn'], { cwd: ROOT, maxBuffer: 16 << 20, env });
   } catch (e) {
     const err = e as { stdout?: string; stderr?: string; message: string };
-    throw new Error(`vite build failed:\n${err.stderr || err.stdout || err.message}`);
+    throw new Error(`vite build failed:\n${err.stderr || err.stdout || err.message}`, { cause: e });
   }
 }
 

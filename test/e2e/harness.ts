@@ -32,6 +32,8 @@ if (e2e.skipReason) console.warn(`[e2e] SKIPPED: ${e2e.skipReason}`);
 export const describeE2E = describe.skipIf(e2e.skipReason !== null);
 
 export const test = base
+  // vitest's fixture signature: the first parameter must be a destructuring pattern, here empty.
+  // eslint-disable-next-line no-empty-pattern
   .extend('browser', { scope: 'file' }, async ({}, { onCleanup }): Promise<Browser> => {
     const browser = await chromium.connect(e2e.wsEndpoint);
     onCleanup(() => browser.close());

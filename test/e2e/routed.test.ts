@@ -293,7 +293,7 @@ describeE2E('routed methods', () => {
 
       // Channel Merging on the same checkpoints: rebuilt as K moves (small models), K = T rebuilds every expert exactly.
       await lab.mergePanel().getByRole('combobox', { name: 'Merge method' }).selectOption('channel_merging');
-      let seq = await lab.waitForChart('package-report');
+      const seq = await lab.waitForChart('package-report');
       const errorsAt = async () => {
         const rows = (await lab.exportChart('package-report', 'CSV')).bytes.toString('utf8').trim().split(/\r\n/).slice(1);
         return rows.flatMap((r) => r.split(',').slice(1).map(Number));
@@ -305,7 +305,7 @@ describeE2E('routed methods', () => {
       const groups = await lab.chart('channel-assignment').locator('rect[data-group]').evaluateAll((rs) => [...new Set(rs.map((r) => r.getAttribute('data-group')))].sort());
       expect(groups).toEqual(['0', '1']);
       await lab.mergePanel().getByRole('slider', { name: 'Groups K', exact: true }).fill('3');
-      seq = await lab.waitForChart('package-report', seq);
+      await lab.waitForChart('package-report', seq);
       expect(await errorsAt()).toEqual(atTwo.map(() => 0));
       expect(lab.diagnostics.consoleErrors).toEqual([]);
       expect(lab.diagnostics.consoleErrors).toEqual([]);

@@ -138,6 +138,7 @@ describe('Twin-Merging package', () => {
   });
 
   describe('broken packages', () => {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- free-form edits of a JSON header
     const edit = async (change: (json: Record<string, any>, files: Record<string, Uint8Array>) => void) => {
       const { model } = await toyTwin();
       const { files } = buildTwinPackage(model);

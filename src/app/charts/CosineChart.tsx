@@ -14,7 +14,10 @@ import { useModelLabel } from './labels.js';
 function meanOffDiagonal(c: readonly (readonly number[])[]): number {
   let sum = 0;
   let n = 0;
-  for (let i = 0; i < c.length; i++) for (let j = 0; j < c.length; j++) if (i !== j) (sum += c[i]![j]!), n++;
+  for (let i = 0; i < c.length; i++) for (let j = 0; j < c.length; j++) if (i !== j) {
+        sum += c[i]![j]!;
+        n++;
+      }
   return n ? sum / n : 0;
 }
 

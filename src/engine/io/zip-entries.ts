@@ -95,8 +95,14 @@ export async function readZipEntries(source: ByteSource): Promise<Map<string, Zi
       const len = dv.getUint16(x + 2, true);
       if (id === 0x0001) {
         let f = x + 4;
-        if (size === MAX32) (size = u64(dv, f)), (f += 8);
-        if (compressedSize === MAX32) (compressedSize = u64(dv, f)), (f += 8);
+        if (size === MAX32) {
+          size = u64(dv, f);
+          f += 8;
+        }
+        if (compressedSize === MAX32) {
+          compressedSize = u64(dv, f);
+          f += 8;
+        }
         if (localHeaderOffset === MAX32) localHeaderOffset = u64(dv, f);
       }
       x += 4 + len;
