@@ -96,7 +96,7 @@ describe('twin_merging recipes: validation before reading tensors', () => {
     const text = p.map(([, m]) => m).join('\n');
     expect(text).toMatch(/rank \(top-level parameters\) is 0, outside \[1, ∞\]/);
     expect(text).toMatch(/energy \(top-level parameters\) is 1\.5, outside \(0, 1\]/);
-    expect(text).toMatch(/"rnak" is not a parameter of twin_merging \(did you mean "rank"\?\)\. It takes rank, energy, hidden, epochs, learningRate, temperature, topK, seed; and its shared_method task_arithmetic's weight, density, lambda, normalize, rescale, int8_mask\./);
+    expect(text).toMatch(/"rnak" is not a parameter of twin_merging \(did you mean "rank"\?\)\. It takes rank, energy, hidden, epochs, learningRate, temperature, topK, seed; and its shared_method task_arithmetic's weight, lambda, normalize, int8_mask\./);
     expect(text).toMatch(/"group_method" is not a parameter of twin_merging; it chooses its inner method with shared_method/);
     expect(text).toMatch(/topK \(top-level parameters\) is 5, outside \[1, 3\]/);
     expect(text).toMatch(/hidden \(top-level parameters\) must be a whole number, got 2\.5/);

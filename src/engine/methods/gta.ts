@@ -26,7 +26,10 @@ export interface GtaConfig {
 }
 
 export function gtaMethod(c: GtaConfig): MergeMethod {
-  const perModel: ParamSpec[] = [WEIGHT, DENSITY];
+  // Density and rescale act through the sparsification alone: a method without one (task
+  // arithmetic) does not list them, so neither the lab nor --help offers a control that changes
+  // nothing (mergekit accepts them there and ignores them; a recipe naming them gets a warning).
+  const perModel: ParamSpec[] = c.sparsification ? [WEIGHT, DENSITY] : [WEIGHT];
   if (c.sparsification === 'magnitude_outliers') perModel.push(GAMMA);
   if (c.sparsification === 'della_magprune') perModel.push(EPSILON);
   const normalizeHelp = c.consensus
@@ -38,7 +41,7 @@ export function gtaMethod(c: GtaConfig): MergeMethod {
     summary: c.summary,
     formula: c.formula,
     reference: c.reference,
-    params: [...perModel, LAMBDA, normalizeParam(c.normalizeDefault, normalizeHelp), rescaleParam(c.rescaleDefault), INT8_MASK],
+    params: [...perModel, LAMBDA, normalizeParam(c.normalizeDefault, normalizeHelp), ...(c.sparsification ? [rescaleParam(c.rescaleDefault)] : []), INT8_MASK],
     base: 'required',
     minModels: 2,
     random: c.sparsification === 'random' || c.sparsification === 'della_magprune',
