@@ -5,6 +5,7 @@
 import { useMemo } from 'react';
 import { Bar, BarChart, CartesianGrid, Legend, Tooltip, XAxis, YAxis, type TooltipContentProps } from 'recharts';
 import { useShallow } from 'zustand/react/shallow';
+import { findMethod } from '../../engine/methods/registry.js';
 import { useLabStore } from '../store/index.js';
 import type { LabState } from '../store/types.js';
 import { LEGEND_STYLE, MARGIN, PERCENT_DOMAIN, TICK_10, TICK_11, TOOLTIP_INK, percentFormatter } from './chart-props.js';
@@ -12,6 +13,13 @@ import { ChartFrame } from './ChartFrame.js';
 import { Drawn } from './Drawn.js';
 import { pct, useModelLabel } from './labels.js';
 import { FULL, LiveBar, LiveTooltip } from './live-bars.js';
+
+/** The recipe an answer is for, in words: the method and the settings it reads. */
+function settingsOf(a: { method: string; lambda: number; density: number }): string {
+  const m = findMethod(a.method);
+  const reads = (name: string) => m?.params.some((p) => p.name === name) ?? false;
+  return [m?.label ?? a.method, ...(reads('lambda') ? [`λ ${a.lambda}`] : []), ...(reads('density') ? [`density ${a.density}`] : [])].join(', ');
+}
 
 /** The merged model's accuracy per task, the bars that follow the sliders. */
 const merged = (s: LabState) => s.live.shown?.perTask;
@@ -37,7 +45,8 @@ export function AccuracyChart() {
         shown ? (
           <>
             Test accuracy of the merged model on each demo task, beside the expert fine-tuned for it. Normalized score{' '}
-            <strong data-normalized={shown.normalized}>{pct(shown.normalized)}</strong> (mean of merged ÷ expert).
+            <strong data-normalized={shown.normalized}>{pct(shown.normalized)}</strong> (mean of merged ÷ expert), for{' '}
+            <span data-answer-for={shown.method}>{settingsOf(shown)}</span>.
           </>
         ) : (
           'Test accuracy of the merged model on each demo task, beside the expert fine-tuned for it.'

@@ -51,7 +51,7 @@ export function ChartFrame(p: ChartFrameProps) {
   const exportCsv = () => {
     if (p.csv) saveBlob(new Blob([csvText(p.csv.header, p.csv.rows)], { type: 'text/csv' }), `${p.id}.csv`);
   };
-  const drawn = p.children !== undefined && p.children !== null && p.children !== false;
+  const drawn = p.status !== 'error' && p.children !== undefined && p.children !== null && p.children !== false;
   const slow = useSlow(p.status === 'computing');
   return (
     <figure className="chart" role="figure" aria-label={p.title} data-chart={p.id} data-chart-state={p.status} data-seq={p.seq ?? 0}>
@@ -61,13 +61,17 @@ export function ChartFrame(p: ChartFrameProps) {
       </figcaption>
       {p.controls && <div className="chart-controls">{p.controls}</div>}
       <div className="drawing" ref={drawing}>
-        {drawn ? p.children : <p className="help">{p.status === 'error' ? '' : (p.empty ?? 'Computing…')}</p>}
+        {p.status === 'error' && p.error ? (
+          // The message itself is shown once, above the charts (ChartErrors): several charts often fail for one cause.
+          <p className="help not-drawn" data-error-code={p.error.code}>
+            Not drawn: <strong>{p.error.code}</strong>, see the message above the charts.
+          </p>
+        ) : drawn ? (
+          p.children
+        ) : (
+          <p className="help">{p.empty ?? 'Computing…'}</p>
+        )}
       </div>
-      {p.status === 'error' && p.error && (
-        <p className="status error" role="alert">
-          <strong>{p.error.code}</strong> {p.error.message}
-        </p>
-      )}
       {problem && (
         <p className="status error" role="alert">
           {problem}

@@ -43,6 +43,47 @@ function useSliderToCharts() {
   }, [live, diag]);
 }
 
+/** A failed request's error, keyed by its cause, with the titles of the charts it stops. */
+interface ChartError {
+  readonly code: string;
+  readonly message: string;
+  readonly charts: string[];
+}
+
+/**
+ * Each distinct error of the charts on screen, once: a recipe the demo cannot merge fails the
+ * score, the sweep, the diagnostics and the spectrum alike, and one message says so, naming them.
+ */
+function ChartErrors({ shown }: { shown: readonly (readonly [title: string, slice: ErrorSlice])[] }) {
+  const errors = useLabStore(
+    useShallow((s) => shown.map(([, slice]) => {
+      const d = s[slice];
+      return d.status === 'error' ? d.error : undefined;
+    })),
+  );
+  const distinct = new Map<string, ChartError>();
+  errors.forEach((e, i) => {
+    if (!e) return;
+    const key = `${e.code}\u0000${e.message}`;
+    const entry = distinct.get(key) ?? { code: e.code, message: e.message, charts: [] };
+    entry.charts.push(shown[i]![0]);
+    distinct.set(key, entry);
+  });
+  if (distinct.size === 0) return null;
+  return (
+    <div className="chart-errors">
+      {[...distinct.values()].map((e) => (
+        <p key={`${e.code}${e.message}`} className="status error" role="alert" data-error-code={e.code}>
+          <strong>{e.code}</strong> {e.message} <span className="help">(not drawn: {e.charts.join(', ')})</span>
+        </p>
+      ))}
+    </div>
+  );
+}
+
+/** The store slices whose failures the charts show. */
+type ErrorSlice = 'live' | 'sweep' | 'diagnostics' | 'spectrum' | 'twinView' | 'channelView' | 'routedPackage';
+
 export function ChartsPanel() {
   const source = useLabStore((s) => s.source);
   const method = useLabStore((s) => s.method);
@@ -51,10 +92,20 @@ export function ChartsPanel() {
   const twin = method === 'twin_merging';
   const channel = method === 'channel_merging';
   const routed = twin || channel;
+  // The charts drawn below, in order, with the slice each answers from (titles as their frames give them).
+  const shown: (readonly [string, ErrorSlice])[] = [];
+  if (demo && !routed && !hide('accuracy')) shown.push(['Accuracy per task', 'live']);
+  if (demo && !routed && !hide('sweep')) shown.push(['sweep', 'sweep']);
+  if (demo && twin && (!hide('storage') || !hide('routing'))) shown.push(['Twin-Merging', 'twinView']);
+  if (demo && channel && (!hide('storage') || !hide('assignment'))) shown.push(['Channel Merging', 'channelView']);
+  if (!demo && routed && !hide('storage')) shown.push(['package report', 'routedPackage']);
+  if (!hide('conflicts') || !hide('cosines')) shown.push(['sign conflicts and cosines', 'diagnostics']);
+  if (!hide('spectrum') && !channel) shown.push(['SVD spectrum', 'spectrum']);
   return (
     <section className="charts-panel" aria-labelledby="charts-heading">
       <h2 id="charts-heading">What the merge does</h2>
       <SliderToChartsMeasure />
+      <ChartErrors shown={shown} />
       <div className="charts">
         {demo && !routed && !hide('accuracy') && <AccuracyChart />}
         {demo && !routed && !hide('sweep') && <SweepChart />}

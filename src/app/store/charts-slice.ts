@@ -72,7 +72,7 @@ export const createChartsSlice: SliceCreator<ChartsSlice> = (set, get, api) => {
       try {
         yaml = chartRecipeYaml(s);
       } catch (e) {
-        set({ diagnostics: { ...s.diagnostics, status: 'error', error: toAppError(e) } });
+        set({ diagnostics: { status: 'error', requested: s.diagnostics.requested, error: toAppError(e) } });
         return;
       }
       // Only the demo's diagnostics are kept and worked on ahead.

@@ -241,7 +241,8 @@ export const createEngineSlice: SliceCreator<EngineSlice> = (set, get, api) => {
       try {
         yaml = demoYaml(s);
       } catch (e) {
-        set({ live: { ...s.live, status: 'error', error: toAppError(e) } });
+        // No score for these settings: the last one (another recipe's) goes with the error.
+        set({ live: { status: 'error', requested: s.live.requested, error: toAppError(e) } });
         return;
       }
       const seq = s.live.requested + 1;
@@ -264,7 +265,7 @@ export const createEngineSlice: SliceCreator<EngineSlice> = (set, get, api) => {
           // Overtaken by a newer request (latest wins), or lost with a worker: the new one asks again.
           if ((isMergeLabError(e) && e.code === 'CANCELLED') || isEngineGone(e)) return;
           const l = get().live;
-          if (seq === l.requested) set({ live: { ...l, status: 'error', error: toAppError(e) } });
+          if (seq === l.requested) set({ live: { status: 'error', requested: l.requested, error: toAppError(e) } });
         },
       );
     },

@@ -1,7 +1,8 @@
 /**
  * One latest-wins request for a piece of chart data (diagnostics, spectrum, sweep, the routed
  * views): numbered when sent, its answer kept only if nothing newer was shown, its error only if
- * it is still the newest; an overtaken (CANCELLED) or orphaned (worker gone) call says nothing.
+ * it is still the newest (and then instead of the last answer); an overtaken (CANCELLED) or
+ * orphaned (worker gone) call says nothing.
  */
 import type { StoreApi } from 'zustand';
 import { isMergeLabError } from '../../engine/errors.js';
@@ -38,7 +39,9 @@ export function latestRequest<K extends ChartKey>(
       if (isEngineGone(e)) forget?.();
       if ((isMergeLabError(e) && e.code === 'CANCELLED') || isEngineGone(e)) return;
       const c = get();
-      if (seq === c.requested) put({ ...c, status: 'error', error: toAppError(e) });
+      // The error replaces the answer on screen: an older request's drawing under a newer one's
+      // error would read as the answer to the settings that failed.
+      if (seq === c.requested) put({ status: 'error', requested: c.requested, error: toAppError(e) });
     },
   );
 }

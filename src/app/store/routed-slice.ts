@@ -96,7 +96,7 @@ export const createRoutedSlice: SliceCreator<RoutedSlice> = (set, get, api) => {
       if (files) engineClient()?.setDemo(files);
     } catch (e) {
       const error = toAppError(e, 'manifest-hard.json');
-      set((s) => ({ hardMode: { status: 'error', error }, twinView: { ...s.twinView, status: 'error', error } }));
+      set((s) => ({ hardMode: { status: 'error', error }, twinView: { status: 'error', requested: s.twinView.requested, error } }));
     }
   }
 
