@@ -104,7 +104,7 @@ async function startBackend(name: BackendName): Promise<BackendInfo> {
 
 /**
  * Starts `choice`, or with 'auto' the best that works: webgpu when a hardware adapter exists, else
- * wasm, else cpu. A software adapter (SwiftShader, lavapipe) is correct but many times slower than
+ * wasm, else cpu (without any adapter, wasm is no fallback and no reason is recorded). A software adapter (SwiftShader, lavapipe) is correct but many times slower than
  * wasm, so 'auto' passes it over (choose 'webgpu' to use it anyway). An explicit choice that fails
  * throws; 'auto' records why it fell back.
  */
@@ -113,7 +113,9 @@ export async function chooseBackend(choice: BackendChoice): Promise<BackendInfo>
   const reasons: string[] = [];
   const adapter = await requestAdapter();
   const software = adapter ? describeAdapter(adapter) : undefined;
-  const order: BackendName[] = software?.isFallbackAdapter ? ['wasm', 'cpu'] : ['webgpu', 'wasm', 'cpu'];
+  // No adapter at all is how most browsers and machines are, not a fault to report: wasm is then
+  // simply the best backend there is (the status bar says no GPU adapter is in use).
+  const order: BackendName[] = !adapter || software?.isFallbackAdapter ? ['wasm', 'cpu'] : ['webgpu', 'wasm', 'cpu'];
   if (software?.isFallbackAdapter) {
     const what = [software.vendor, software.description].filter(Boolean).join(' ') || 'software';
     reasons.push(`webgpu: the only WebGPU adapter is a software one (${what}), slower than wasm; choose webgpu to use it anyway`);
