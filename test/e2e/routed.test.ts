@@ -81,6 +81,9 @@ describeE2E('routed methods', () => {
       for (const d of diag) expect(d).toBeGreaterThan(0.8);
       // The spectrum marks Twin-Merging's rank.
       expect(await lab.chart('svd-spectrum').locator('[data-rank]').getAttribute('data-rank')).toBe('4');
+      // The rank axis reaches as far as the rank slider (32), past the swept ranks (1 … 16).
+      const rankTicks = async () => (await lab.chart('twin-rank').locator('.recharts-xAxis-tick-labels .recharts-cartesian-axis-tick-value').allTextContents()).map((t) => t.trim());
+      await expect.poll(rankTicks, { timeout: 10_000 }).toEqual(['1', '2', '4', '8', '16', '32']);
       await lab.screenshot('lab-twin');
       expect(await lab.unnamedControls(), 'every Twin-Merging control has an accessible name').toEqual([]);
 

@@ -8,12 +8,18 @@ import { useLabStore } from '../../store/index.js';
 import { ChartFrame } from '../ChartFrame.js';
 import { Drawn } from '../Drawn.js';
 import { pct } from '../labels.js';
+import { TWIN_RANK_MAX } from '../../routed/ranks-ahead.js';
 
 export function TwinRankChart() {
   const chart = useLabStore((s) => s.twinView);
   const v = chart.shown?.data;
   const rows = (v?.sweep ?? []).map((p) => ({ rank: p.rank, router: p.router, oracle: p.oracle, storage: 100 * p.storage.ratio }));
   const rank = v?.settings.rank;
+  // The axis reaches as far as the rank slider (or the current rank), beyond the swept ranks, so the
+  // "now" line is on the chart at every rank the slider offers.
+  const axisMax = Math.max(TWIN_RANK_MAX, rank ?? 1, ...rows.map((r) => r.rank));
+  const ticks = [...new Set([...rows.map((r) => r.rank), axisMax])];
+  const swept = rows.map((r) => r.rank).join(', ');
   return (
     <ChartFrame
       id="twin-rank"
@@ -25,7 +31,7 @@ export function TwinRankChart() {
         v ? (
           <>
             Normalized test score of Twin-Merging on the demo with the trained router (solid) and with oracle routing (dashed), and the package's size as a share of the{' '}
-            {v.tasks.length + v.hardTasks.length} experts (grey, right axis), at each rank of the exclusive knowledge. {rank !== undefined ? `The vertical line is the current rank (${rank}).` : `Cut by energy share ${(100 * (v.settings.energy ?? 0)).toFixed(0)}% now.`}
+            {v.tasks.length + v.hardTasks.length} experts (grey, right axis), at ranks {swept} of the exclusive knowledge. {rank !== undefined ? `The vertical line is the current rank (${rank}).` : `Cut by energy share ${(100 * (v.settings.energy ?? 0)).toFixed(0)}% now.`}
           </>
         ) : (
           'The score with the router and with oracle routing, and the storage, at each rank of the exclusive knowledge.'
@@ -39,7 +45,7 @@ export function TwinRankChart() {
           draw={() => (
             <ComposedChart width={340} height={240} data={rows} margin={{ top: 18, right: 8, bottom: 16, left: 0 }}>
               <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
-              <XAxis dataKey="rank" type="number" scale="log" domain={[1, 'dataMax']} ticks={rows.map((r) => r.rank)} tick={{ fontSize: 11 }} label={{ value: 'rank r (log)', position: 'insideBottom', offset: -8, fontSize: 11 }} />
+              <XAxis dataKey="rank" type="number" scale="log" domain={[1, axisMax]} ticks={ticks} tick={{ fontSize: 11 }} label={{ value: 'rank r (log)', position: 'insideBottom', offset: -8, fontSize: 11 }} />
               <YAxis yAxisId="score" unit="%" domain={[0, 100]} tick={{ fontSize: 11 }} />
               <YAxis yAxisId="storage" orientation="right" unit="%" domain={[0, 'auto']} tick={{ fontSize: 11 }} />
               <Tooltip formatter={(x, name) => (name === 'storage' ? `${Number(x).toFixed(1)}% of the experts` : pct(Number(x)))} labelFormatter={(r) => `rank ${r}`} />
