@@ -45,4 +45,18 @@ describeE2E('honest state', () => {
     expect(await accuracy.locator('.recharts-bar-rectangle').count()).toBe(10);
     expect(await accuracy.locator('[data-answer-for]').getAttribute('data-answer-for')).toBe('ties');
   }, 120_000);
+
+  test("DELLA's density sweep covers the densities it accepts instead of failing at its defaults", async ({ lab }) => {
+    await lab.open('', ENGINE);
+    await lab.waitForEngine('wasm');
+    await lab.waitForChart('sweep');
+    await lab.page.getByRole('combobox', { name: 'Merge method' }).selectOption('della');
+    const sweep = lab.chart('sweep');
+    await expect.poll(async () => sweep.getAttribute('data-chart-state'), { timeout: 60_000 }).toBe('ready');
+    await expect.poll(async () => sweep.locator('figcaption').innerText(), { timeout: 60_000 }).toMatch(/of della on the demo/);
+    // density ± ε (0.15) inside (0, 1): 0.2 … 0.8, and 1 (no trim).
+    const csv = (await lab.exportChart('sweep', 'CSV')).bytes.toString('utf8').trim().split('\n');
+    expect(csv.slice(1).map((row) => Number(row.split(',')[0]))).toEqual([0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1]);
+    expect(await lab.page.locator('.charts-panel').getByRole('alert').count()).toBe(0);
+  }, 120_000);
 });

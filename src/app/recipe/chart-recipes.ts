@@ -70,11 +70,24 @@ export interface SweepPlan {
   readonly key: string;
 }
 
+/**
+ * Whether a density is one the method accepts: DELLA's keep probabilities density ± ε must lie
+ * inside (0, 1), so its sweep leaves out the densities its planner would refuse (at the default
+ * ε 0.15, 0.1 and 0.9), instead of failing as a whole.
+ */
+function dellaAllows(s: LabState, density: number): boolean {
+  const spec = methodParam(s.method, 'epsilon');
+  if (!spec || density >= 1) return true;
+  const given = s.globals?.['epsilon'];
+  const eps = typeof given === 'number' ? given : typeof spec.default === 'number' ? spec.default : 0;
+  return density - eps > 0 && density + eps < 1;
+}
+
 /** The demo's recipe at each sweep value of `param` (undefined when the method reads no such parameter). */
 export function sweepPlan(s: LabState, param: SweepParam | undefined): SweepPlan | undefined {
   if (!param || !methodParam(s.method, param)) return undefined;
   const tasks = recipeTasks(s);
   const at = (v: number) => recipeYaml(demoRecipe(s.method, tasks, { density: param === 'density' ? v : s.density, lambda: param === 'lambda' ? v : s.lambda, globals: s.globals }));
-  const points = SWEEP_VALUES[param].map((value) => ({ value, yaml: at(value) }));
+  const points = SWEEP_VALUES[param].filter((v) => param !== 'density' || dellaAllows(s, v)).map((value) => ({ value, yaml: at(value) }));
   return { param, points, key: `${param}\u0000${at(Number.NaN)}` };
 }
