@@ -11,6 +11,7 @@ import type { SweepParam } from '../store/types.js';
 import { ChartFrame } from './ChartFrame.js';
 import { Drawn } from './Drawn.js';
 import { pct, useModelLabel } from './labels.js';
+import { tidyTick } from './chart-props.js';
 import { seriesColor } from './palette.js';
 
 const NAMES: Record<SweepParam, string> = { lambda: 'λ', density: 'density' };
@@ -64,9 +65,9 @@ export function SweepChart() {
           draw={() => (
         <LineChart width={340} height={230} data={rows} margin={{ top: 18, right: 8, bottom: 16, left: 0 }}>
           <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
-          <XAxis dataKey="x" type="number" domain={['dataMin', 'dataMax']} tick={{ fontSize: 11 }} height={40} label={{ value: NAMES[d.param], position: 'insideBottom', offset: 4, fontSize: 11 }} />
+          <XAxis dataKey="x" type="number" domain={['dataMin', 'dataMax']} tickFormatter={tidyTick} tick={{ fontSize: 11 }} height={40} label={{ value: NAMES[d.param], position: 'insideBottom', offset: 4, fontSize: 11 }} />
           <YAxis unit="%" domain={[0, 100]} tick={{ fontSize: 11 }} />
-          <Tooltip formatter={(v) => pct(Number(v))} labelFormatter={(x) => `${NAMES[d.param]} = ${x}`} />
+          <Tooltip formatter={(v) => pct(Number(v))} labelFormatter={(x) => `${NAMES[d.param]} = ${tidyTick(x)}`} />
           <Legend wrapperStyle={{ fontSize: 12 }} />
           <Line dataKey="normalized" name="normalized" stroke="#1c2430" strokeWidth={3} dot={{ r: 2 }} isAnimationActive={false} />
           {(tasks ?? []).map((t, i) => (

@@ -12,5 +12,7 @@ export const TICK_11 = { fontSize: 11 } as const;
 export const LEGEND_STYLE = { fontSize: 12 } as const;
 export const PERCENT_DOMAIN: [number, number] = [0, 100];
 export const percentFormatter = (v: unknown) => pct(Number(v));
+/** A tick value as people write it: sums like 0.1 + 0.2 and energy shares print as 0.3, not 0.30000000000000004. */
+export const tidyTick = (v: unknown): string => String(Number(Number(v).toPrecision(4)));
 /** Tooltip rows in the page's ink, for a chart with a series too light to read as text (the experts' grey). */
 export const TOOLTIP_INK = { color: '#2d3748' } as const;

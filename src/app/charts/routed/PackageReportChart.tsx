@@ -8,6 +8,7 @@ import { useShallow } from 'zustand/react/shallow';
 import { useLabStore } from '../../store/index.js';
 import { AUTO_BUILD_BYTES } from '../../store/routed-slice.js';
 import { ChartFrame, type ChartFrameProps } from '../ChartFrame.js';
+import { tidyTick } from '../chart-props.js';
 import type { RoutedPackageState } from '../../store/types.js';
 import { Drawn } from '../Drawn.js';
 import { seriesColor } from '../palette.js';
@@ -67,7 +68,7 @@ export function PackageReportChart() {
               </BarChart>
               <ComposedChart width={320} height={240} data={sweep} margin={{ top: 18, right: 8, bottom: 16, left: 0 }}>
                 <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
-                <XAxis dataKey="x" type="number" domain={['dataMin', 'dataMax']} ticks={sweep.map((p) => p.x)} tick={{ fontSize: 11 }} label={{ value: setting, position: 'insideBottom', offset: -8, fontSize: 11 }} />
+                <XAxis dataKey="x" type="number" domain={['dataMin', 'dataMax']} ticks={sweep.map((p) => p.x)} tickFormatter={tidyTick} tick={{ fontSize: 11 }} label={{ value: setting, position: 'insideBottom', offset: -8, fontSize: 11 }} />
                 <YAxis yAxisId="err" domain={[0, 'auto']} tick={{ fontSize: 11 }} />
                 <YAxis yAxisId="storage" orientation="right" unit="%" domain={[0, 'auto']} tick={{ fontSize: 11 }} />
                 <Tooltip formatter={(x, n) => (n === 'storage' ? `${Number(x).toFixed(1)}% of the experts` : Number(x).toFixed(4))} labelFormatter={(x) => `${setting} ${x}`} />
