@@ -318,6 +318,31 @@ function RecipeYaml() {
 
 type ImportState = { readonly file: string } & ({ readonly ok: ImportOutcome } | { readonly error: AppError });
 
+/** An import that left settings out says so first, and names each one: it must not read as a plain success. */
+function ImportStatus({ file, outcome }: { file: string; outcome: ImportOutcome }) {
+  const missed = outcome.notApplied;
+  const note = outcome.notes.length > 0 ? ` Note: ${outcome.notes.join(' ')}` : '';
+  if (missed.length === 0) {
+    return (
+      <span className="status ok" role="status">
+        Imported {file}: {outcome.applied.join(', ')}.{note}
+      </span>
+    );
+  }
+  return (
+    <span className="status warn" role="status" data-not-applied={missed.length}>
+      Imported {file} only in part: {missed.length} {missed.length === 1 ? 'setting was' : 'settings were'} not applied —{' '}
+      {missed.map((m, i) => (
+        <span key={i} className="not-applied">
+          {i > 0 ? '; ' : ''}
+          {m}
+        </span>
+      ))}
+      . Applied: {outcome.applied.join(', ')}.{note}
+    </span>
+  );
+}
+
 /** "Import recipe": a .yml/.yaml file chosen or dropped here sets the method and the controls. */
 function RecipeImport() {
   const [state, setState] = useState<ImportState | undefined>();
@@ -336,7 +361,7 @@ function RecipeImport() {
       className="recipe-import"
       role="group"
       aria-label="Import a recipe"
-      data-import={state ? ('ok' in state ? 'ok' : 'error') : undefined}
+      data-import={state ? ('ok' in state ? (state.ok.notApplied.length > 0 ? 'partial' : 'ok') : 'error') : undefined}
       onDragOver={(e) => e.preventDefault()}
       onDrop={(e) => {
         e.preventDefault();
@@ -357,11 +382,7 @@ function RecipeImport() {
         />
       </label>{' '}
       <span className="help">(or drop a .yml file here)</span>
-      {state && 'ok' in state && (
-        <span className="status ok" role="status">
-          Imported {state.file}: {state.ok.applied.join(', ')}.{state.ok.notes.length > 0 ? ` Note: ${state.ok.notes.join(' ')}` : ''}
-        </span>
-      )}
+      {state && 'ok' in state && <ImportStatus file={state.file} outcome={state.ok} />}
       {state && 'error' in state && (
         <span className="status error" role="alert">
           <strong>{state.error.code}</strong> {state.error.message} The current recipe is unchanged.

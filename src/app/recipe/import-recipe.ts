@@ -1,54 +1,676 @@
 /**
- * Importing a mergekit YAML recipe into the lab's controls: parsed with the engine's parseRecipe
- * (a pure function), then the method, λ, the other global parameters and density set from it,
- * and per-model values and the base for the user's checkpoints whose ids the recipe names.
- * Settings the controls cannot show (gradients, filter lists) are reported, not applied.
+ * Importing a mergekit YAML recipe into the lab's controls. Every setting the recipe holds is either
+ * applied to the store or listed in `notApplied` with the reason, one entry a setting: a recipe the
+ * lab cannot hold whole must never read as imported. Settings are tracked by their path in the
+ * parsed Recipe ('randomSeed', 'models.0.parameters.weight', …), and a last pass lists every path
+ * nothing decided on, so a Recipe field added later shows up as not applied rather than vanishing.
+ *
+ * Where the recipe leaves a parameter out, the control goes to the method's default (what mergekit
+ * uses then), so the lab's recipe afterwards says what the imported one says.
  */
+import { DEMO_DTYPES } from '../../engine/demo/demo-dtype.js';
+import { MergeLabError } from '../../engine/errors.js';
+import { DEFAULT_RANDOM_SEED } from '../../engine/merge/seed.js';
+import { METHODS, findMethod } from '../../engine/methods/registry.js';
+import { TWIN_PARAMS } from '../../engine/methods/twin/params.js';
+import type { MergeMethod, ParamSpec } from '../../engine/methods/types.js';
 import { parseRecipe } from '../../engine/recipe/parse.js';
-import type { ParameterSetting } from '../../engine/recipe/types.js';
-import type { LabState } from '../store/types.js';
+import type { Conditional, ParameterSetting, Recipe, RecipeModel, Scalar } from '../../engine/recipe/types.js';
+import { CHANNEL_PARAMS, DEFAULT_SHARED, GROUP, LINEAR, SHARED, TWIN_LAMBDA } from '../../engine/routed/info.js';
+import { DEFAULT_ROUTER_OPTIONS } from '../../engine/router/types.js';
+import { GROUP_METHODS, ROUTED_METHODS, findRoutedMethod, type GroupMethodId } from '../routed/methods.js';
+import type { ChannelControls, LabState, ModelSource, TwinControls } from '../store/types.js';
+import { DEMO_BASE_ID, demoRecipe } from './demo-recipe.js';
+import { perModelDefault } from './dropped-recipe.js';
+
+/** One decision: the recipe paths it covers, whether the lab now holds them, and the line the user reads. */
+export interface ImportedSetting {
+  readonly paths: readonly string[];
+  readonly applied: boolean;
+  readonly text: string;
+}
 
 export interface ImportOutcome {
   readonly method: string;
   /** What was applied, for the status line. */
   readonly applied: readonly string[];
-  /** What the recipe says that the controls cannot show (and the parser's warnings). */
+  /** Each setting the lab could not apply, and why: one entry a setting. */
+  readonly notApplied: readonly string[];
+  /** The parser's warnings. */
   readonly notes: readonly string[];
+  /** Every decision with the recipe paths it covers; together they cover every path of the parsed recipe. */
+  readonly settings: readonly ImportedSetting[];
 }
 
-/** Parses `text` and applies it to the store. Throws the parser's MergeLabError (every problem at once); nothing changes then. */
+/** Parses `text` and applies it to the store. Throws the parser's MergeLabError (every problem at once), or UNKNOWN_METHOD; nothing changes then. */
 export function importRecipe(text: string, fileName: string, st: LabState): ImportOutcome {
-  const recipe = parseRecipe(text, fileName);
-  const applied: string[] = [`method ${recipe.mergeMethod}`];
-  const notes: string[] = [...(recipe.warnings ?? [])];
-  st.setMethod(recipe.mergeMethod);
-  const scalar = (where: string, name: string, v: ParameterSetting): v is number | boolean => {
-    if (typeof v === 'number' || typeof v === 'boolean') return true;
-    notes.push(`${where} ${name} is a gradient or filter list; the controls keep their value.`);
-    return false;
+  return applyRecipe(parseRecipe(text, fileName), st, fileName);
+}
+
+class Ledger {
+  readonly settings: ImportedSetting[] = [];
+  private readonly decided = new Set<string>();
+  ok(paths: string | readonly string[], text: string): void {
+    this.add(paths, true, text);
+  }
+  no(paths: string | readonly string[], text: string): void {
+    this.add(paths, false, text);
+  }
+  has(path: string): boolean {
+    return this.decided.has(path);
+  }
+  private add(paths: string | readonly string[], applied: boolean, text: string): void {
+    const list = typeof paths === 'string' ? [paths] : paths;
+    for (const p of list) this.decided.add(p);
+    this.settings.push({ paths: list, applied, text });
+  }
+}
+
+/**
+ * Every setting path of a parsed recipe: each entry of a list of entries (models, tokens) and each
+ * of its parameters, each key of a mapping, any other field whole.
+ */
+export function settingPaths(recipe: Recipe): string[] {
+  const out: string[] = [];
+  for (const [field, value] of Object.entries(recipe) as [string, unknown][]) {
+    if (field === 'warnings' || value === undefined) continue;
+    if (Array.isArray(value) && value.length > 0 && value.every((e) => typeof e === 'object' && e !== null && !Array.isArray(e))) {
+      (value as readonly { parameters?: object }[]).forEach((e, i) => {
+        out.push(`${field}.${i}`);
+        for (const name of Object.keys(e.parameters ?? {})) out.push(`${field}.${i}.parameters.${name}`);
+      });
+    } else if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+      for (const name of Object.keys(value)) out.push(`${field}.${name}`);
+    } else out.push(field);
+  }
+  return out;
+}
+
+/** The one value `s` takes for every tensor, if it has one: a scalar, a gradient of equal numbers, or filters whose first entry matches everything. */
+function uniform(s: ParameterSetting | undefined): Scalar | undefined {
+  if (s === undefined || typeof s === 'number' || typeof s === 'boolean') return s;
+  if (s.length === 0) return undefined;
+  if (s.every((e) => typeof e === 'number')) {
+    const g = s as readonly number[];
+    return g.every((x) => x === g[0]) ? g[0] : undefined;
+  }
+  const first = s[0] as Conditional;
+  return first.filter === undefined || first.filter === '*' ? uniform(first.value as ParameterSetting) : undefined;
+}
+
+function show(s: ParameterSetting): string {
+  if (typeof s === 'number' || typeof s === 'boolean') return String(s);
+  if (s.every((e) => typeof e === 'number')) return `[${s.join(', ')}]`;
+  return `[${(s as readonly Conditional[]).map((e) => `${e.filter ?? '*'}: ${Array.isArray(e.value) ? `[${e.value.join(', ')}]` : String(e.value)}`).join('; ')}]`;
+}
+
+const quote = (names: readonly string[]) => names.map((n) => `"${n}"`).join(', ');
+const LIST = 'a gradient or filter list; the lab takes one value for every tensor';
+
+interface Context {
+  readonly recipe: Recipe;
+  readonly st: LabState;
+  readonly log: Ledger;
+  readonly source: ModelSource;
+  /** The method's label, for reasons. */
+  readonly label: string;
+  /** The recipe's models that are experts (the base, where the method takes one, left out), with their index in `models`. */
+  readonly experts: readonly { readonly m: RecipeModel; readonly i: number }[];
+  /** Whether the lab merges this expert of the recipe: one of the user's checkpoints, or one of the demo's experts. */
+  readonly merged: (model: string) => boolean;
+  /** What the lab's defaults became where the recipe sets nothing. */
+  readonly defaults: string[];
+}
+
+/** The top-level value every model without its own inherits: the slice's over the top level's, as mergekit looks them up. */
+function inherited(recipe: Recipe, name: string): { setting: ParameterSetting; paths: string[]; where: string } | undefined {
+  const slice = recipe.sliceParameters?.[name];
+  const top = recipe.parameters?.[name];
+  if (slice !== undefined) {
+    const over = top !== undefined ? `, over the top level's ${show(top)}` : '';
+    return { setting: slice, paths: [`sliceParameters.${name}`, ...(top !== undefined ? [`parameters.${name}`] : [])], where: ` (slices[0].parameters${over})` };
+  }
+  if (top !== undefined) return { setting: top, paths: [`parameters.${name}`], where: '' };
+  return undefined;
+}
+
+/** Applies a parsed recipe to the store (see the file's comment); `fileName` names it in an error. */
+export function applyRecipe(recipe: Recipe, st: LabState, fileName = 'recipe'): ImportOutcome {
+  const id = recipe.mergeMethod;
+  const method = findMethod(id);
+  const routed = findRoutedMethod(id);
+  if (!method && !routed) {
+    const known = [...METHODS.map((m) => m.id), ...ROUTED_METHODS.map((m) => m.id)];
+    throw new MergeLabError('UNKNOWN_METHOD', `${fileName}: merge_method "${id}" is not a method the lab has. Its methods: ${known.join(', ')}.`);
+  }
+  const log = new Ledger();
+  st.setMethod(id);
+  log.ok('mergeMethod', `merge_method ${id}`);
+
+  const needsBase = (method?.base ?? routed!.base) === 'required';
+  const baseName = needsBase ? recipe.baseModel : undefined;
+  const baseIndex = baseName === undefined ? -1 : recipe.models.findIndex((m) => m.model === baseName);
+  const experts = recipe.models.map((m, i) => ({ m, i })).filter((e) => e.i !== baseIndex);
+
+  // The demo's experts by their task ids; Twin-Merging's hard mode adds the hard tasks.
+  const scored = st.engine.demo.tasks ?? st.tasks.filter((t) => !t.hard).map((t) => t.id);
+  const hardTasks = id === 'twin_merging' ? (st.engine.demo.hardTasks ?? st.tasks.filter((t) => t.hard).map((t) => t.id)) : [];
+  const demoIds = new Set([...scored, ...hardTasks]);
+  const usable = new Map(st.dropped.filter((d) => d.status !== 'error').map((d) => [d.id, d]));
+  const named = [...recipe.models.map((m) => m.model), ...(recipe.baseModel !== undefined && baseIndex < 0 ? [recipe.baseModel] : [])];
+  const mineHits = named.filter((n) => usable.has(n)).length;
+  const demoHits = named.filter((n) => demoIds.has(n) || n === DEMO_BASE_ID).length;
+  const source: ModelSource = mineHits > demoHits ? 'mine' : demoHits > mineHits ? 'demo' : st.source;
+  if (source !== st.source) {
+    st.setSource(source);
+    log.ok([], source === 'mine' ? 'your checkpoints (the recipe names them), not the demo' : "the demo's models (the recipe names them), not your checkpoints");
+  }
+
+  const c: Context = {
+    recipe,
+    st,
+    log,
+    source,
+    label: method?.label ?? routed!.label,
+    experts,
+    merged: (model) => (source === 'mine' ? usable.has(model) : demoIds.has(model)),
+    defaults: [],
   };
-  for (const [name, v] of Object.entries(recipe.parameters ?? {})) {
-    if (!scalar('the global', name, v)) continue;
-    if (name === 'lambda' && typeof v === 'number') st.setLambda(v);
-    else if (name === 'density' && typeof v === 'number') st.setDensity(v);
-    else st.setGlobal(name, v);
-    applied.push(`${name} ${v}`);
+  let hard: boolean | undefined;
+  if (source === 'mine') applyMineModels(c, needsBase, baseIndex);
+  else hard = applyDemoModels(c, needsBase, baseIndex, scored, hardTasks);
+
+  if (baseIndex >= 0) {
+    for (const [name, s] of Object.entries(recipe.models[baseIndex]!.parameters ?? {})) {
+      log.no(`models.${baseIndex}.parameters.${name}`, `per-model ${name} ${show(s)} of the base "${baseName}": the lab's base takes no per-model values`);
+    }
   }
-  // Density is per model in mergekit; the lab's Density control sets every expert's: take the first model's.
-  const firstDensity = recipe.models.map((m) => m.parameters?.['density']).find((v) => v !== undefined);
-  if (recipe.parameters?.['density'] === undefined && firstDensity !== undefined && scalar('density of', recipe.models[0]!.model, firstDensity) && typeof firstDensity === 'number') {
-    st.setDensity(firstDensity);
-    applied.push(`density ${firstDensity}`);
+
+  if (method) {
+    applyParams(c, method);
+    applyArithmetic(c, method);
+  } else if (id === 'twin_merging') applyTwin(c, hard);
+  else applyChannel(c);
+
+  for (const [name, value] of Object.entries(recipe.options ?? {})) {
+    if (!log.has(`options.${name}`)) log.no(`options.${name}`, `${name} ${value}: only ${name === SHARED ? 'Twin-Merging' : 'Channel Merging'} reads it`);
   }
-  const ids = new Set(st.dropped.map((m) => m.id));
-  for (const m of recipe.models) {
-    if (!ids.has(m.model)) continue;
-    st.setRole(m.model, 'expert');
-    for (const [name, v] of Object.entries(m.parameters ?? {})) if (scalar(`${m.model}'s`, name, v) && typeof v === 'number') st.setModelParam(m.model, name, v);
+  if (recipe.randomSeed !== undefined) {
+    const seed = recipe.randomSeed;
+    const why =
+      method && !method.random
+        ? `${method.id} draws nothing at random, so the merge is the same`
+        : `it merges with ${DEFAULT_RANDOM_SEED}${seed === DEFAULT_RANDOM_SEED ? ' too' : ''}, and its recipe names no seed`;
+    log.no('randomSeed', `random_seed ${seed}: the lab has no seed control; ${why}`);
   }
-  if (recipe.baseModel && ids.has(recipe.baseModel)) st.setRole(recipe.baseModel, 'base');
-  if (recipe.tokenizerSource !== undefined || recipe.chatTemplate !== undefined) {
-    notes.push("tokenizer_source and chat_template have no controls here: the lab's merged model gets the base's tokenizer files as they are (merge-lab merge applies them).");
+  if (recipe.layerRange) log.no('layerRange', `layer_range [${recipe.layerRange.join(', ')}]: the lab has no layer range; it merges every layer (a range must cover them all anyway)`);
+  const tokenizer = "the lab's merged model gets the base's tokenizer files as they are (merge-lab merge applies it)";
+  if (recipe.tokenizerSource !== undefined) log.no('tokenizerSource', `tokenizer_source ${recipe.tokenizerSource}: ${tokenizer}`);
+  recipe.tokenizerTokens?.forEach((t, i) => log.no(`tokenizerTokens.${i}`, `tokenizer token ${JSON.stringify(t.token)} (from "${t.model}"): ${tokenizer}`));
+  if (recipe.chatTemplate !== undefined) {
+    const t = recipe.chatTemplate.length <= 40 ? recipe.chatTemplate : `(a template of ${recipe.chatTemplate.length} characters)`;
+    log.no('chatTemplate', `chat_template ${t}: ${tokenizer}`);
   }
-  return { method: recipe.mergeMethod, applied, notes };
+  for (const path of settingPaths(recipe)) {
+    if (!log.has(path)) log.no(path, `${path.replace(/[A-Z]/g, (ch) => `_${ch.toLowerCase()}`)}: the lab's import does not read it`);
+  }
+  if (c.defaults.length > 0) log.ok([], `defaults where the recipe sets nothing: ${c.defaults.join(', ')}`);
+
+  return {
+    method: id,
+    applied: log.settings.filter((s) => s.applied).map((s) => s.text),
+    notApplied: log.settings.filter((s) => !s.applied).map((s) => s.text),
+    notes: [...(recipe.warnings ?? [])],
+    settings: log.settings,
+  };
+}
+
+/** A base the method does not need: mergekit merges it in as one more model, which the lab's recipe says only where the models list it. */
+function optionalBase(c: Context, b: string): void {
+  if (c.recipe.models.some((m) => m.model === b)) c.log.ok('baseModel', `base_model "${b}" (merged as one of the models, which list it)`);
+  else c.log.no('baseModel', `base_model "${b}": the lab leaves an optional base out of ${c.label} (mergekit would merge it in with the models)`);
+}
+
+/** The user's checkpoints: the recipe's experts and base get those roles, other experts are left out, and the experts take the recipe's order. */
+function applyMineModels(c: Context, needsBase: boolean, baseIndex: number): void {
+  const { recipe, st, log } = c;
+  const roles = new Map(st.dropped.map((d) => [d.id, d.role]));
+  const status = new Map(st.dropped.map((d) => [d.id, d.status]));
+  const setRole = (id: string, role: 'base' | 'expert' | 'excluded') => {
+    if (roles.get(id) === role) return;
+    // As the store does: one base at most, the old one becomes an expert.
+    if (role === 'base') for (const [k, r] of roles) if (r === 'base') roles.set(k, 'expert');
+    roles.set(id, role);
+    st.setRole(id, role);
+  };
+  const missing = (name: string, what: string) =>
+    status.get(name) === 'error' ? `${what} "${name}" failed to load (its row under Models says why)` : `${what} "${name}" is not loaded (add it under Models)`;
+
+  if (recipe.baseModel !== undefined) {
+    const paths = ['baseModel', ...(baseIndex >= 0 ? [`models.${baseIndex}`] : [])];
+    const b = recipe.baseModel;
+    if (!needsBase) optionalBase(c, b);
+    else if (c.merged(b)) {
+      setRole(b, 'base');
+      log.ok(paths, `base_model "${b}"`);
+    } else log.no(paths, missing(b, 'base_model'));
+  }
+  const here = c.experts.filter((e) => c.merged(e.m.model));
+  for (const e of c.experts) if (!c.merged(e.m.model)) log.no(`models.${e.i}`, missing(e.m.model, 'model'));
+  if (here.length === 0) return;
+  for (const e of here) setRole(e.m.model, 'expert');
+  log.ok(
+    here.map((e) => `models.${e.i}`),
+    `models ${quote(here.map((e) => e.m.model))}`,
+  );
+  const wanted = new Set(here.map((e) => e.m.model));
+  const left = [...roles].filter(([id, r]) => r === 'expert' && !wanted.has(id) && status.get(id) !== 'error').map(([id]) => id);
+  for (const id of left) setRole(id, 'excluded');
+  if (left.length > 0) log.ok([], `left out ${quote(left)} (the recipe does not name them)`);
+
+  // The recipe's order among the experts (it changes the sums' rounding, and slerp's ends); other rows keep their places.
+  const list = st.dropped.map((d) => d.id);
+  const slots = list.map((id, k) => (wanted.has(id) ? k : -1)).filter((k) => k >= 0);
+  const target = [...list];
+  slots.forEach((k, j) => (target[k] = here[j]!.m.model));
+  let moved = false;
+  for (let k = 0; k < target.length; k++) {
+    for (let j = list.indexOf(target[k]!); j > k; j--) {
+      st.moveModel(list[j]!, -1);
+      [list[j - 1], list[j]] = [list[j]!, list[j - 1]!];
+      moved = true;
+    }
+  }
+  if (moved) log.ok([], "the models in the recipe's order");
+}
+
+/** The demo: its experts and base are fixed; the recipe's models are checked against them. Returns Twin-Merging's hard mode when the recipe decides it. */
+function applyDemoModels(c: Context, needsBase: boolean, baseIndex: number, scored: readonly string[], hardTasks: readonly string[]): boolean | undefined {
+  const { recipe, log, st } = c;
+  if (recipe.baseModel !== undefined) {
+    const paths = ['baseModel', ...(baseIndex >= 0 ? [`models.${baseIndex}`] : [])];
+    const b = recipe.baseModel;
+    if (!needsBase) optionalBase(c, b);
+    else if (b === DEMO_BASE_ID) log.ok(paths, `base_model "${b}"`);
+    else log.no(paths, `base_model "${b}" is not loaded (the demo's base is "${DEMO_BASE_ID}")`);
+  }
+  const here = c.experts.filter((e) => c.merged(e.m.model));
+  for (const e of c.experts) {
+    if (!c.merged(e.m.model)) log.no(`models.${e.i}`, `model "${e.m.model}" is not loaded (the demo's experts are ${[...scored, ...hardTasks].join(', ')})`);
+  }
+  if (here.length === 0) return undefined;
+  log.ok(
+    here.map((e) => `models.${e.i}`),
+    `models ${quote(here.map((e) => e.m.model))}`,
+  );
+  const names = here.map((e) => e.m.model);
+  const hard = hardTasks.length > 0 ? names.some((n) => hardTasks.includes(n)) : undefined;
+  const lab = [...scored, ...((hard ?? st.twin.hard) ? hardTasks : [])];
+  const extra = lab.filter((t) => !names.includes(t));
+  if (extra.length > 0) log.no([], `the demo's experts ${quote(extra)} are merged too: the recipe leaves them out, and the demo always merges all of its experts`);
+  const order = lab.filter((t) => names.includes(t));
+  if (order.some((t, k) => t !== names[k])) log.no([], `the models' order: the demo merges its experts in the order ${lab.join(', ')}`);
+  return hard;
+}
+
+/** A registry method's parameters: global ones to their controls, per-model ones to the user's per-model sliders or the demo's shared controls. */
+function applyParams(c: Context, method: MergeMethod): void {
+  const { recipe, st, log } = c;
+  const next = { density: st.density, lambda: st.lambda, globals: { ...st.globals } as Record<string, number | boolean> };
+  const spec = (name: string) => method.params.find((p) => p.name === name);
+
+  const topNames = new Set([...Object.keys(recipe.parameters ?? {}), ...Object.keys(recipe.sliceParameters ?? {})]);
+  for (const name of topNames) {
+    const p = spec(name);
+    const inh = inherited(recipe, name)!;
+    if (!p) {
+      log.no(inh.paths, `${name} ${show(inh.setting)}${inh.where}: ${method.id} has no parameter "${name}" (mergekit ignores it too)`);
+      continue;
+    }
+    if (p.scope === 'model') continue;
+    const v = uniform(inh.setting);
+    if (v === undefined) log.no(inh.paths, `${name} ${show(inh.setting)}${inh.where}: ${LIST}`);
+    else if (typeof v !== (p.type === 'boolean' ? 'boolean' : 'number')) log.no(inh.paths, `${name} ${v}${inh.where}: ${method.id}'s ${name} is ${p.type === 'boolean' ? 'true or false' : 'a number'}`);
+    else {
+      if (name === 'lambda') st.setLambda((next.lambda = v as number));
+      else st.setGlobal(name, (next.globals[name] = v));
+      log.ok(inh.paths, `${name} ${v}${inh.where}`);
+    }
+  }
+  for (const p of method.params) {
+    if (p.scope !== 'global' || p.default === undefined || inherited(recipe, p.name)) continue;
+    if (p.name === 'lambda' && st.lambda !== p.default) st.setLambda((next.lambda = p.default as number));
+    else if (p.name !== 'lambda' && st.globals[p.name] !== undefined && st.globals[p.name] !== p.default) st.setGlobal(p.name, (next.globals[p.name] = p.default));
+    else continue;
+    c.defaults.push(`${p.name} ${p.default}`);
+  }
+
+  // Density first: the other per-model defaults are read with the Density control's new value.
+  const perModel = new Set([...method.params.filter((p) => p.scope === 'model').map((p) => p.name), ...recipe.models.flatMap((m) => Object.keys(m.parameters ?? {}))]);
+  for (const name of [...perModel].sort((a, b) => Number(b === 'density') - Number(a === 'density'))) {
+    const p = spec(name);
+    if (!p || p.scope === 'global') {
+      for (const { m, i } of c.experts) {
+        const s = m.parameters?.[name];
+        if (s === undefined) continue;
+        const why = p ? `${name} is a global parameter of ${method.id}; mergekit reads it from the top-level parameters only` : `${method.id} has no parameter "${name}" (mergekit ignores it too)`;
+        log.no(`models.${i}.parameters.${name}`, `per-model ${name} ${show(s)} of "${m.model}": ${why}`);
+      }
+      continue;
+    }
+    if (c.source === 'mine') perModelMine(c, p, next);
+    else perModelDemo(c, method, p, next);
+  }
+}
+
+/** A patch for setTwin / setChannel, filled in as the recipe is read. */
+type Patch<T> = { -readonly [K in keyof T]?: T[K] };
+
+type Controls = { density: number; lambda: number; globals: Record<string, number | boolean> };
+
+function perModelMine(c: Context, p: ParamSpec, next: Controls): void {
+  const { recipe, st, log } = c;
+  const inh = inherited(recipe, p.name);
+  const inhV = inh && uniform(inh.setting);
+  // The Density control is every expert's density unless its own slider says otherwise.
+  if (p.name === 'density') {
+    const d = inh ? inhV : p.default;
+    if (typeof d === 'number' && d !== st.density) {
+      st.setDensity((next.density = d));
+      if (!inh && !c.experts.some((e) => e.m.parameters?.density !== undefined)) c.defaults.push(`density ${d}`);
+    }
+  }
+  const own = new Map<string, { paths: string[]; models: string[] }>();
+  let inheriting = 0;
+  for (const { m, i } of c.experts) {
+    const s = m.parameters?.[p.name];
+    const path = `models.${i}.parameters.${p.name}`;
+    if (!c.merged(m.model)) {
+      if (s !== undefined) log.no(path, `per-model ${p.name} ${show(s)} of "${m.model}": model "${m.model}" is not loaded`);
+      continue;
+    }
+    if (s !== undefined) {
+      const v = uniform(s);
+      if (typeof v !== 'number' || p.type === 'boolean') {
+        log.no(path, `per-model ${p.name} ${show(s)} of "${m.model}": ${v === undefined ? LIST : "the lab's per-model controls are sliders"}`);
+        continue;
+      }
+      st.setModelParam(m.model, p.name, v);
+      const g = own.get(String(v)) ?? { paths: [], models: [] };
+      g.paths.push(path);
+      g.models.push(m.model);
+      own.set(String(v), g);
+      continue;
+    }
+    inheriting++;
+    const want = inh ? inhV : p.default;
+    // A slider set before the import would otherwise keep its old value.
+    if (typeof want === 'number' && p.type !== 'boolean' && (st.perModel[m.model]?.[p.name] ?? perModelDefault(p, next)) !== want) st.setModelParam(m.model, p.name, want);
+  }
+  for (const [v, g] of own) log.ok(g.paths, `${p.name} ${v} of ${quote(g.models)}`);
+  if (!inh) return;
+  if (typeof inhV !== 'number' || p.type === 'boolean') log.no(inh.paths, `${p.name} ${show(inh.setting)}${inh.where}: ${inhV === undefined ? LIST : "the lab's per-model controls are sliders"}`);
+  else if (p.name === 'density' || inheriting > 0) log.ok(inh.paths, `${p.name} ${inhV}${inh.where}${p.name === 'density' ? '' : " (every model's)"}`);
+  else if (c.experts.some((e) => c.merged(e.m.model))) log.ok(inh.paths, `${p.name} ${inhV}${inh.where} (unused: every model sets its own)`);
+  else log.no(inh.paths, `${p.name} ${inhV}${inh.where}: none of the recipe's models is loaded`);
+}
+
+/** The demo's experts share one set of controls: a per-model value is applied only where the shared control (or the demo's fixed value) is that value. */
+function perModelDemo(c: Context, method: MergeMethod, p: ParamSpec, next: Controls): void {
+  const { recipe, st, log } = c;
+  const inh = inherited(recipe, p.name);
+  const each = c.experts.map(({ m, i }) => {
+    const s = m.parameters?.[p.name];
+    if (s !== undefined) return { model: m.model, setting: s as ParameterSetting | undefined, paths: [`models.${i}.parameters.${p.name}`], own: true };
+    return { model: m.model, setting: inh?.setting ?? p.default, paths: inh?.paths ?? [], own: false };
+  });
+  let lab: Scalar | undefined;
+  if (p.name === 'density') {
+    // The first value the recipe gives (a model's own or the inherited one), else the default.
+    const first = each.filter((e) => e.own || inh).map((e) => uniform(e.setting)).find((v) => typeof v === 'number') ?? p.default;
+    if (typeof first === 'number' && first !== st.density) {
+      st.setDensity((next.density = first));
+      if (!inh && !each.some((e) => e.own)) c.defaults.push(`density ${first}`);
+    }
+    lab = next.density;
+  } else {
+    const r = demoRecipe(method.id, ['expert'], next);
+    lab = uniform(r.models[0]?.parameters?.[p.name] ?? r.parameters?.[p.name]) ?? p.default;
+  }
+  const shared = p.name === 'density' ? 'share one Density control' : `have no ${p.name} control`;
+  const applied = new Map<string, string[]>();
+  let inheritedSeen = false;
+  for (const e of each) {
+    const v = uniform(e.setting);
+    if (e.own) {
+      if (v !== undefined && v === lab) applied.set(String(v), [...(applied.get(String(v)) ?? []), ...e.paths]);
+      else log.no(e.paths, `per-model ${p.name} ${show(e.setting!)} of "${e.model}": the demo's experts share one set of controls (${p.name} ${lab} for each)`);
+    } else if (inh) {
+      if (inheritedSeen) continue;
+      inheritedSeen = true;
+      if (v !== undefined && v === lab) applied.set(String(v), [...(applied.get(String(v)) ?? []), ...e.paths]);
+      else log.no(e.paths, `${p.name} ${show(inh.setting)}${inh.where}: the demo's experts ${shared} (${lab} for each)`);
+    } else if (v !== undefined && v !== lab && c.merged(e.model)) {
+      log.no([], `${p.name} of "${e.model}" (not set, so ${v}): the demo's experts ${shared} (${lab} for each)`);
+    }
+  }
+  if (inh && !inheritedSeen) log.ok(inh.paths, `${p.name} ${show(inh.setting)}${inh.where} (unused: every model sets its own)`);
+  for (const [v, paths] of applied) log.ok(paths, `${p.name} ${v}${p.name === 'density' ? '' : " (the demo's)"}`);
+}
+
+/** dtype, out_dtype and math: the Arithmetic controls for the user's checkpoints; the demo always computes in float32 and writes float16. */
+function applyArithmetic(c: Context, method: MergeMethod): void {
+  const { recipe, st, log } = c;
+  if (c.source === 'mine') {
+    const math = recipe.math ?? 'mergekit';
+    if (recipe.dtype !== st.dtype || math !== st.math) st.setArithmetic({ dtype: recipe.dtype, math });
+    if (recipe.dtype) log.ok('dtype', `dtype ${recipe.dtype}`);
+    else if (st.dtype) c.defaults.push('dtype as stored');
+    if (recipe.math) log.ok('math', `math ${recipe.math}`);
+    else if (st.math !== 'mergekit') c.defaults.push('math mergekit');
+    if (recipe.outDtype !== undefined) {
+      if (recipe.outDtype === recipe.dtype) log.ok('outDtype', `out_dtype ${recipe.outDtype} (as dtype)`);
+      else log.no('outDtype', `out_dtype ${recipe.outDtype}: the lab has no out_dtype control; ${method.id} writes your checkpoints' merge in ${recipe.dtype ?? 'their stored dtype'}`);
+    }
+    return;
+  }
+  if (recipe.dtype) {
+    if (recipe.dtype === DEMO_DTYPES.dtype) log.ok('dtype', `dtype ${recipe.dtype} (the demo's)`);
+    else log.no('dtype', `dtype ${recipe.dtype}: the demo always computes in ${DEMO_DTYPES.dtype} (the Arithmetic controls are for your checkpoints)`);
+  }
+  if (recipe.outDtype) {
+    if (recipe.outDtype === DEMO_DTYPES.outDtype) log.ok('outDtype', `out_dtype ${recipe.outDtype} (the demo's)`);
+    else log.no('outDtype', `out_dtype ${recipe.outDtype}: the demo's merged file is always ${DEMO_DTYPES.outDtype}`);
+  }
+  if (recipe.math) float32Math(c, `the demo computes in ${DEMO_DTYPES.dtype}`);
+}
+
+function float32Math(c: Context, why: string): void {
+  const m = c.recipe.math!;
+  if (m === 'mergekit') c.log.ok('math', 'math mergekit');
+  else c.log.no('math', `math ${m}: ${why}, where it changes nothing, and the lab's recipe does not say it`);
+}
+
+/** A routed method's dtype: its packages are float32 (the lab's routed recipes name no dtype). */
+function routedArithmetic(c: Context, why: string): void {
+  const { recipe, log } = c;
+  for (const [path, key, d] of [['dtype', 'dtype', recipe.dtype], ['outDtype', 'out_dtype', recipe.outDtype]] as const) {
+    if (d === undefined) continue;
+    if (d === 'float32') log.ok(path, `${key} float32`);
+    else log.no(path, `${key} ${d}: ${why}`);
+  }
+  if (recipe.math) float32Math(c, 'it computes in float32');
+}
+
+/**
+ * A routed recipe's per-model values: the engine takes one value for every expert, so a value
+ * every expert gives alike stands for the top-level one. Returns those, deciding the others; a
+ * value that is what the engine takes for an expert without one (`implicit`) is applied as it is.
+ */
+function routedPerModel(c: Context, accept: (name: string, v: Scalar) => boolean, implicit: (name: string) => Scalar | undefined): Map<string, { v: Scalar; paths: string[] }> {
+  const { log } = c;
+  const alike = new Map<string, { v: Scalar; paths: string[] }>();
+  const names = new Set(c.experts.flatMap((e) => Object.keys(e.m.parameters ?? {})));
+  for (const name of names) {
+    const given = c.experts.map((e) => ({ model: e.m.model, s: e.m.parameters?.[name], path: `models.${e.i}.parameters.${name}` }));
+    const values = given.map((g) => (g.s === undefined ? undefined : uniform(g.s)));
+    const set = given.filter((g) => g.s !== undefined);
+    const by = implicit(name);
+    if (by !== undefined && set.every((g) => uniform(g.s) === by)) {
+      log.ok(
+        set.map((g) => g.path),
+        `${name} ${by} of ${quote(set.map((g) => g.model))} (the lab's ${c.label} takes ${by} for every expert)`,
+      );
+      continue;
+    }
+    const v = values[0];
+    if (v !== undefined && values.every((x) => x === v) && c.recipe.parameters?.[name] === undefined && accept(name, v)) {
+      alike.set(name, { v, paths: given.map((g) => g.path) });
+      continue;
+    }
+    for (const g of given) {
+      if (g.s !== undefined) log.no(g.path, `per-model ${name} ${show(g.s)} of "${g.model}": the lab's ${c.label} takes one ${name} for every expert${uniform(g.s) === undefined ? ` (and ${LIST})` : ''}`);
+    }
+  }
+  return alike;
+}
+
+/** The parameters of the inner method the lab has no control for: applied when they are the inner method's defaults (what the lab's recipe leaves it at). */
+function innerDefault(c: Context, inner: MergeMethod | undefined, name: string, v: Scalar, paths: readonly string[], innerName: string): void {
+  const p = inner?.params.find((x) => x.name === name);
+  if (!p) c.log.no(paths, `${name} ${v}: ${innerName} has no parameter "${name}"`);
+  else if (p.default === v) c.log.ok(paths, `${name} ${v} (the default)`);
+  else c.log.no(paths, `${name} ${v}: the lab's ${c.label} has no ${name} control for its ${innerName} (it uses ${p.default ?? 'none'})`);
+}
+
+function applyTwin(c: Context, hard: boolean | undefined): void {
+  const { recipe, st, log } = c;
+  const patch: Patch<TwinControls> = {};
+  if (hard !== undefined && hard !== st.twin.hard) {
+    patch.hard = hard;
+    log.ok([], `hard mode ${hard ? 'on' : 'off'} (the recipe ${hard ? 'names' : 'leaves out'} the hard task)`);
+  }
+  const asked = recipe.options?.[SHARED] ?? DEFAULT_SHARED;
+  const sharedMethod = asked === 'ties' || asked === 'task_arithmetic' ? asked : undefined;
+  if (sharedMethod) {
+    patch.sharedMethod = sharedMethod;
+    if (recipe.options?.[SHARED]) log.ok(`options.${SHARED}`, `${SHARED} ${sharedMethod}`);
+  } else log.no(`options.${SHARED}`, `${SHARED} ${asked}: the lab's Twin-Merging merges its shared expert with task_arithmetic or ties`);
+  const inner = sharedMethod ? findMethod(sharedMethod) : undefined;
+  const innerName = `shared expert (${asked})`;
+  // The paper's shared expert weighs every expert 1, as the engine does where no weight is given.
+  const alike = routedPerModel(
+    c,
+    (name) => name === 'density' && sharedMethod === 'ties',
+    (name) => (name === 'weight' ? 1 : undefined),
+  );
+  const top = new Map<string, { v: Scalar | undefined; s: ParameterSetting; paths: string[] }>();
+  for (const [name, s] of Object.entries(recipe.parameters ?? {})) top.set(name, { v: uniform(s), s, paths: [`parameters.${name}`] });
+  for (const [name, a] of alike) top.set(name, { v: a.v, s: a.v, paths: a.paths });
+  for (const [name, { v, s, paths }] of top) {
+    const own = TWIN_PARAMS.find((p) => p.name === name);
+    if (v === undefined) {
+      log.no(paths, `${name} ${show(s)}: ${LIST}`);
+      continue;
+    }
+    if (name === 'lambda' || name === 'density') {
+      const reads = inner?.params.some((p) => p.name === name);
+      if (!reads) log.no(paths, `${name} ${v}: ${sharedMethod ? `${innerName} does not read it` : `a parameter of ${innerName}, which the lab does not offer`}`);
+      else if (typeof v !== 'number' || (name === 'density' && !(v > 0 && v <= 1))) log.no(paths, `${name} ${v}: the lab's ${name} for the shared expert takes a number${name === 'density' ? ' in (0, 1]' : ''}`);
+      else {
+        if (name === 'lambda') patch.lambda = v;
+        else patch.sharedDensity = v;
+        log.ok(paths, `${name} ${v}`);
+      }
+    } else if (own && ['hidden', 'epochs', 'learningRate', 'seed'].includes(name)) {
+      const d = DEFAULT_ROUTER_OPTIONS[name as 'hidden' | 'epochs' | 'learningRate' | 'seed'];
+      if (c.source === 'mine') log.no(paths, `${name} ${v}: your checkpoints have no data to train a router on, so no router is built`);
+      else if (v === d) log.ok(paths, `${name} ${v} (the lab's router)`);
+      else log.no(paths, `${name} ${v}: the lab trains its router with ${name} ${d} (it has no control for it)`);
+    } else if (own && typeof v === 'number') {
+      if (name === 'rank' && top.has('energy')) log.no(paths, `rank ${v}: energy is given too, and the lab uses energy (the engine takes one of them)`);
+      else {
+        if (name === 'rank') Object.assign(patch, { rank: v, useEnergy: false });
+        else if (name === 'energy') Object.assign(patch, { energy: v, useEnergy: true });
+        else if (name === 'temperature') patch.temperature = v;
+        else if (name === 'topK') patch.topK = v;
+        log.ok(paths, `${name} ${v}`);
+      }
+    } else if (own) log.no(paths, `${name} ${v}: Twin-Merging's ${name} is a number`);
+    else innerDefault(c, inner, name, v, paths, innerName);
+  }
+  const unset = (name: string, key: keyof TwinControls, v: TwinControls[keyof TwinControls], shown = `${name} ${String(v)}`) => {
+    if (top.has(name)) return;
+    (patch as Record<string, unknown>)[key] = v;
+    if (st.twin[key] !== v) c.defaults.push(shown);
+  };
+  const twinDefault = (name: string) => TWIN_PARAMS.find((p) => p.name === name)!.default as number;
+  if (inner?.params.some((p) => p.name === 'lambda')) unset('lambda', 'lambda', TWIN_LAMBDA.default as number);
+  if (sharedMethod === 'ties') unset('density', 'sharedDensity', inner!.params.find((p) => p.name === 'density')!.default as number);
+  if (!top.has('energy')) {
+    unset('rank', 'rank', twinDefault('rank'));
+    unset('energy', 'useEnergy', false, 'a fixed rank (no energy)');
+  }
+  unset('temperature', 'temperature', twinDefault('temperature'));
+  unset('topK', 'topK', undefined, 'topK: every expert');
+  st.setTwin(patch);
+  routedArithmetic(c, 'Twin-Merging packages are written in float32');
+  for (const name of Object.keys(recipe.sliceParameters ?? {})) log.no(`sliceParameters.${name}`, `${name} (slices[0].parameters): Twin-Merging reads the top-level parameters only`);
+}
+
+function applyChannel(c: Context): void {
+  const { recipe, st, log } = c;
+  const patch: Patch<ChannelControls> = {};
+  const asked = recipe.options?.[GROUP] ?? 'average';
+  const id = asked === LINEAR ? 'average' : asked;
+  const groupMethod = GROUP_METHODS.find((g) => g.id === id)?.id as GroupMethodId | undefined;
+  if (groupMethod) {
+    patch.groupMethod = groupMethod;
+    if (recipe.options?.[GROUP]) log.ok(`options.${GROUP}`, `${GROUP} ${asked}`);
+  } else log.no(`options.${GROUP}`, `${GROUP} ${asked}: the lab's Channel Merging merges a group with ${GROUP_METHODS.map((g) => g.id).join(', ')}`);
+  const inner = groupMethod && groupMethod !== 'average' ? findMethod(groupMethod) : undefined;
+  const innerName = `${GROUP} ${asked}`;
+  const reads = (name: string) => inner?.params.some((p) => p.name === name) ?? false;
+  const alike = routedPerModel(
+    c,
+    (name, v) => reads(name) || (groupMethod === 'average' && name === 'weight' && typeof v === 'number'),
+    () => undefined,
+  );
+  const top = new Map<string, { v: Scalar | undefined; s: ParameterSetting; paths: string[] }>();
+  for (const [name, s] of Object.entries(recipe.parameters ?? {})) top.set(name, { v: uniform(s), s, paths: [`parameters.${name}`] });
+  for (const [name, a] of alike) {
+    if (name === 'weight' && groupMethod === 'average') log.ok(a.paths, `weight ${a.v} of every expert (equal weights: the mean)`);
+    else top.set(name, { v: a.v, s: a.v, paths: a.paths });
+  }
+  for (const [name, { v, s, paths }] of top) {
+    const own = CHANNEL_PARAMS.find((p) => p.name === name);
+    if (v === undefined) log.no(paths, `${name} ${show(s)}: ${LIST}`);
+    else if (name === 'groups') {
+      if (Number.isInteger(v) && (v as number) >= 1) {
+        patch.K = v as number;
+        log.ok(paths, `groups ${v}`);
+      } else log.no(paths, `groups ${v}: K is a whole number from 1`);
+    } else if (own) {
+      if (v === own.default) log.ok(paths, `${name} ${v}`);
+      else log.no(paths, `${name} ${v}: the lab's Channel Merging has no ${name} control (it uses ${own.default})`);
+    } else if ((name === 'lambda' || name === 'density') && reads(name) && typeof v === 'number') {
+      if (name === 'lambda') patch.lambda = v;
+      else patch.density = v;
+      log.ok(paths, `${name} ${v}`);
+    } else if (!groupMethod) log.no(paths, `${name} ${v}: a parameter of ${innerName}, which the lab does not offer`);
+    else if (!inner) log.no(paths, `${name} ${v}: ${innerName} reads no parameters`);
+    else innerDefault(c, inner, name, v, paths, innerName);
+  }
+  const unset = (name: string, key: 'K' | 'lambda' | 'density', v: number) => {
+    if (top.has(name)) return;
+    patch[key] = v;
+    if (st.channel[key] !== v) c.defaults.push(`${name} ${v}`);
+  };
+  const def = (name: string) => inner?.params.find((p) => p.name === name)?.default as number;
+  unset('groups', 'K', CHANNEL_PARAMS.find((p) => p.name === 'groups')!.default as number);
+  if (reads('lambda')) unset('lambda', 'lambda', def('lambda'));
+  if (reads('density')) unset('density', 'density', def('density'));
+  st.setChannel(patch);
+  routedArithmetic(c, "the lab's Channel Merging stores its groups in float32 (it has no dtype control)");
+  for (const name of Object.keys(recipe.sliceParameters ?? {})) log.no(`sliceParameters.${name}`, `${name} (slices[0].parameters): Channel Merging reads the top-level parameters only`);
 }
