@@ -60,6 +60,11 @@ export function stateToHash(s: LabState): string {
 /** Applies a hash (with or without '#') to the store. */
 export function applyHash(hash: string): void {
   const q = new URLSearchParams(hash.replace(/^#/, ''));
+  // A link that names only a preset (#preset=rank) gets the preset's settings; a URL the lab wrote
+  // names the method and its settings beside the preset, and those win.
+  const preset = findPreset(q.get('preset'));
+  const presetOnly = preset !== undefined && !q.has('method');
+  if (presetOnly) applyHash(preset.hash);
   const st = useLabStore.getState();
   const num = (v: string | null) => (v === null || v.trim() === '' ? NaN : Number(v));
   const method = q.get('method');
@@ -78,7 +83,8 @@ export function applyHash(hash: string): void {
   if (sweep === 'lambda' || sweep === 'density') st.setSweepParam(sweep);
   const on = (v: string | null) => v !== null && v !== '0' && v !== 'false';
   const hidden = [...q.keys()].filter((k) => k.endsWith('_hide') && on(q.get(k))).map((k) => k.slice(0, -'_hide'.length)).filter(isHideable);
-  st.setPresentation(on(q.get('present')), hidden);
+  // The preset's hidden charts stay unless the link hides others itself.
+  st.setPresentation(on(q.get('present')), presetOnly && hidden.length === 0 ? st.hidden : hidden);
   st.setPreset(findPreset(q.get('preset'))?.id);
   applyRouted(q, num, on);
   for (const [k, v] of q) {

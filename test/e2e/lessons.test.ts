@@ -26,6 +26,20 @@ async function scoreNow(lab: LabPage): Promise<number> {
 }
 
 describeE2E('lessons', () => {
+  test('a link naming only a preset (#preset=rank) applies its settings, not just its story', async ({ lab }) => {
+    await lab.open('preset=rank', ENGINE);
+    await lab.waitForEngine('wasm');
+    await expect.poll(async () => lab.page.getByRole('complementary', { name: 'Preset: How much rank is needed' }).count()).toBe(1);
+    expect(await lab.page.getByRole('combobox', { name: 'Merge method' }).inputValue()).toBe('task_arithmetic');
+    await lab.waitForChart('svd-spectrum');
+    expect(await lab.chart('svd-spectrum').locator('[data-rank]').getAttribute('data-rank')).toBe('4');
+    expect(await lab.chart('svd-spectrum').locator('figcaption').innerText()).toMatch(/hidden\.weight/);
+    // The preset hides the conflicts and the sweep.
+    expect(await lab.chart('sign-conflicts').count()).toBe(0);
+    expect(await lab.chart('sweep').count()).toBe(0);
+    expect(lab.diagnostics.consoleErrors).toEqual([]);
+  }, 90_000);
+
   test('"Task arithmetic vs TIES": best λ 0.4–0.5 near 68%; TIES at λ 1 about ten points higher, near 78%; TIES at λ 0.5 below', async ({ lab }) => {
     expect(story('ta-vs-ties')).toMatch(/Switch the method to TIES and set λ to 1/);
     await choosePreset(lab, 'ta-vs-ties');
