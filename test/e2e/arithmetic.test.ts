@@ -37,7 +37,7 @@ describeE2E('arithmetic of your own merges', () => {
       await lab.densitySlider().fill('0.3');
       await panel.getByRole('combobox', { name: 'Compute in' }).selectOption('bfloat16');
       const recipe = parse(await lab.recipeYaml()) as Record<string, unknown>;
-      expect(recipe).toMatchObject({ merge_method: 'ties', base_model: 'model_c', dtype: 'bfloat16' });
+      expect(recipe).toMatchObject({ merge_method: 'ties', base_model: 'model_c.safetensors', dtype: 'bfloat16' });
       expect(recipe.math).toBeUndefined();
 
       expect(await lab.merge()).toBe('done');

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'vitest';
-import { parse, stringify } from 'yaml';
+import { parse } from 'yaml';
 import { memorySource } from '../../src/engine/io/sources.js';
 import { openSafetensors } from '../../src/engine/io/safetensors-reader.js';
 import { writeSafetensorsToMemory, type TensorWithData } from '../../src/engine/io/safetensors-writer.js';
@@ -126,10 +126,11 @@ describeE2E('my checkpoints: drop, check, merge, download', () => {
       const yaml = await lab.recipeYaml();
       const recipe = parse(yaml) as { merge_method: string; base_model: string; models: { model: string; parameters: Record<string, number> }[] };
       expect(recipe.merge_method).toBe('ties');
-      expect(recipe.base_model).toBe('base-model');
+      // The recipe names the dropped files, not the lab's ids: it runs beside them unchanged.
+      expect(recipe.base_model).toBe('base-model.safetensors');
       expect(recipe.models.map((m) => [m.model, m.parameters['weight'], m.parameters['density']])).toEqual([
-        ['expert-a', 0.5, 0.5],
-        ['expert-b', 1, 0.5],
+        ['expert-a.safetensors', 0.5, 0.5],
+        ['expert-b.safetensors', 1, 0.5],
       ]);
 
       t = performance.now();
@@ -138,12 +139,14 @@ describeE2E('my checkpoints: drop, check, merge, download', () => {
       const { bytes: merged, suggested } = await lab.download(lab.downloadWeightsLink(), path.join(dir, 'lab.safetensors'));
       expect(suggested).toBe('model.safetensors');
 
-      // The same recipe through the CLI, with the ids replaced by the files' paths.
-      const cli = { ...recipe, base_model: path.join(dir, 'base-model.safetensors'), models: recipe.models.map((m) => ({ ...m, model: path.join(dir, `${m.model}.safetensors`) })) };
-      fs.writeFileSync(path.join(dir, 'recipe.yml'), stringify(cli));
+      // The downloaded recipe, unchanged, through the CLI in the folder that holds the files.
+      const { bytes: recipeBytes } = await lab.download(lab.downloadRecipeLink(), path.join(dir, 'recipe.yml'));
+      expect(recipeBytes.toString('utf8')).toContain('base_model: base-model.safetensors');
       t = performance.now();
-      await promisify(execFile)(path.join(ROOT, 'node_modules/.bin/tsx'), ['src/cli/main.ts', 'merge', path.join(dir, 'recipe.yml'), '--out', path.join(dir, 'cli'), '--backend', 'cpu', '--no-progress'], { cwd: ROOT });
-      console.log(`[e2e] CLI merge of the same recipe: ${(performance.now() - t).toFixed(0)} ms`);
+      await promisify(execFile)(process.execPath, [path.join(ROOT, 'node_modules/tsx/dist/cli.mjs'), path.join(ROOT, 'src/cli/main.ts'), 'merge', 'recipe.yml', '--out', 'cli', '--backend', 'wasm', '--no-progress'], { cwd: dir });
+      console.log(`[e2e] CLI merge of the downloaded recipe: ${(performance.now() - t).toFixed(0)} ms`);
+      const cliBytes = fs.readFileSync(path.join(dir, 'cli/model.safetensors'));
+      expect(cliBytes.equals(merged), 'the CLI writes the same bytes as the page').toBe(true);
       const a = await readAll(merged, 'lab');
       const b = await readAll(fs.readFileSync(path.join(dir, 'cli/model.safetensors')), 'cli');
       expect([...a.keys()].sort()).toEqual([...b.keys()].sort());

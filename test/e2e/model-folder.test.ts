@@ -51,7 +51,10 @@ describeE2E('the merged model folder', () => {
       for (const f of ['tokenizer.json', 'tokenizer_config.json']) expect(Buffer.from(files[`merged-ties/${f}`]!).equals(fs.readFileSync(path.join(MODELS, 'base', f))), f).toBe(true);
       expect(text('mergekit_config.yml')).toMatch(/^merge_method: ties$/m);
       expect(text('README.md')).toContain('# merged-ties\n');
-      expect(text('README.md')).toContain('- Base model: base-2\n- Merged into it:\n  - ft1\n  - ft2\n');
+      // The folder named "base" is opened under the id base-2 (the demo's base is "base"), but the
+      // card and the recipe name it as it is on disk.
+      expect(text('README.md')).toContain('- Base model: base\n- Merged into it:\n  - ft1\n  - ft2\n');
+      expect(text('mergekit_config.yml')).toMatch(/^base_model: base$/m);
       expect(lab.diagnostics.pageErrors).toEqual([]);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });

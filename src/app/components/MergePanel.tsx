@@ -14,7 +14,7 @@ import { methodParam } from '../recipe/demo-recipe.js';
 import { importRecipe, type ImportOutcome } from '../recipe/import-recipe.js';
 import { globalDefault, perModelDefault } from '../recipe/dropped-recipe.js';
 import { useHidden } from '../presentation.js';
-import { currentRecipeYaml } from '../store/engine-slice.js';
+import { handedOutRecipeYaml } from '../store/engine-slice.js';
 import { Checkbox, ErrorLine, SLIDER_INPUT_MARK, Slider, useShownMeasure, useSlow } from './fields.js';
 import { MethodExplainer } from './MethodExplainer.js';
 import { TaskScores } from './TaskScores.js';
@@ -284,7 +284,7 @@ function MergeActions() {
 function RecipeYaml() {
   const yaml = useLabStore((s) => {
     try {
-      return currentRecipeYaml(s);
+      return handedOutRecipeYaml(s);
     } catch (e) {
       return `# ${(e as Error).message}`;
     }
@@ -297,7 +297,7 @@ function RecipeYaml() {
   useEffect(() => () => (url.current ? URL.revokeObjectURL(url.current) : undefined), []);
   const prepare = (a: HTMLAnchorElement) => {
     if (url.current) URL.revokeObjectURL(url.current);
-    url.current = URL.createObjectURL(new Blob([currentRecipeYaml(useLabStore.getState())], { type: 'application/yaml' }));
+    url.current = URL.createObjectURL(new Blob([handedOutRecipeYaml(useLabStore.getState())], { type: 'application/yaml' }));
     a.href = url.current;
   };
   return (

@@ -11,6 +11,9 @@ import { demoAssets } from '../demo/assets.js';
 import { toAppError } from '../demo/errors.js';
 import { EngineClient, type DemoFiles } from '../engine/engine-client.js';
 import { LiveEngine } from '../engine/live-engine.js';
+import { parseRecipe } from '../../engine/recipe/parse.js';
+import { recipeToYaml } from '../../engine/recipe/write.js';
+import { portableNames, portableRecipe } from '../recipe/portable-names.js';
 import { isEngineGone } from '../engine/failures.js';
 import { publishOutputs, releaseOutputs } from '../engine/outputs.js';
 import { createEngineWorker } from '../engine/worker.js';
@@ -65,6 +68,17 @@ export function currentRecipeYaml(s: LabState): string {
   if (isRoutedMethod(s.method)) return routedRecipeYaml(s);
   if (s.source === 'mine') return droppedRecipeYaml(s.method, s.dropped.filter((m) => m.status === 'ready'), s.perModel, { density: s.density, lambda: s.lambda, globals: s.globals, ...(s.dtype ? { dtype: s.dtype } : {}), math: s.math });
   return demoYaml(s);
+}
+
+/**
+ * The recipe as the lab hands it out (the panel, "Download recipe"): models named by their files
+ * (portable-names.ts), so it runs unchanged beside them; the worker itself gets currentRecipeYaml.
+ * A routed recipe is handed out as it is.
+ */
+export function handedOutRecipeYaml(s: LabState): string {
+  const yaml = currentRecipeYaml(s);
+  if (isRoutedMethod(s.method)) return yaml;
+  return recipeToYaml(portableRecipe(parseRecipe(yaml), s));
 }
 
 /** The demo's files as the worker takes them (with hard mode's, once fetched), when every file loaded; otherwise undefined. */
@@ -201,7 +215,8 @@ export const createEngineSlice: SliceCreator<EngineSlice> = (set, get, api) => {
         const r = await client.call((e) => {
           // Cancelled while waiting for the engine (a restart, models still opening): never send it.
           if (get().job.status === 'cancelling') throw new MergeLabError('CANCELLED', 'The merge was cancelled before it started.');
-          return e.merge(id, yaml, { budgetBytes, name }, onProgress);
+          // The recipe the output carries names the files, as the panel's does.
+          return e.merge(id, yaml, { budgetBytes, name, recipeNames: portableNames(s) }, onProgress);
         });
         if (!mine()) return;
         const urls = publishOutputs(r.bytes, r.recipeYaml, r.folder, name);

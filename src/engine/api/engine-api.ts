@@ -68,6 +68,11 @@ export interface MergeOptions {
   readonly maxBlockBytes?: number;
   /** The merged model's folder name: its model card's title (default "merged-model"). */
   readonly name?: string;
+  /**
+   * Model id → the name the recipe written into the output (its metadata, the downloaded recipe)
+   * gives it: the file as it sits on disk, so that recipe runs unchanged beside the files.
+   */
+  readonly recipeNames?: Readonly<Record<string, string>>;
 }
 
 /** One file of the merged model's folder besides its weights. */

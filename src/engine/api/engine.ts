@@ -16,6 +16,7 @@ import { listedModelFiles, readJsonObject, type ModelFiles } from '../output/mod
 import { prepareModelFolder } from '../output/model-folder.js';
 import { parseRecipe } from '../recipe/parse.js';
 import { recipeToYaml } from '../recipe/write.js';
+import { renameModels } from '../recipe/rename.js';
 import { openDemoSession } from '../demo/session.js';
 import type { DemoSession } from '../demo/method-table.js';
 import { createLiveSession, memoizedCheckpoint, type LiveSession } from '../live/live-session.js';
@@ -96,7 +97,8 @@ export function createEngine(host: EngineHost = {}): EngineApi {
    * config.json, when dropped, gives the layer count and architecture, as in the CLI. The folder
    * comes first: a union vocabulary re-orders the embeddings the plan reads.
    */
-  const plan = async (recipeYaml: string, name: string) => {
+  /** `names`: model ids → the names the output's recipe text and card give them (MergeOptions.recipeNames). */
+  const plan = async (recipeYaml: string, name: string, names?: Readonly<Record<string, string>>) => {
     const recipe = parseRecipe(recipeYaml, 'recipe');
     const checkpoints = new Map<string, Checkpoint>();
     const failures = new Map<string, MergeLabError>();
@@ -107,20 +109,22 @@ export function createEngine(host: EngineHost = {}): EngineApi {
     }
     const reference = models.get(recipe.baseModel ?? recipe.models[0]?.model ?? '');
     const config = reference?.files.names.includes('config.json') ? await readJsonObject(reference.files, 'config.json') : undefined;
-    const f = await folder(recipe, checkpoints, name);
+    const f = await folder(recipe, checkpoints, name, names);
     return { recipe, checkpoints, folder: f, ...planMerge({ recipe, methods: METHODS, checkpoints, failures, ...(config ? { config } : {}), ...(f.vocabulary ? { vocabulary: f.vocabulary } : {}) }) };
   };
   /** The merged model's folder but its weights (config.json, tokenizer, mergekit_config.yml, README.md) from the opened models' files. */
-  const folder = (recipe: Recipe, checkpoints: ReadonlyMap<string, Checkpoint>, name: string) => {
+  const folder = (recipe: Recipe, checkpoints: ReadonlyMap<string, Checkpoint>, name: string, names?: Readonly<Record<string, string>>) => {
     const files = new Map<string, ModelFiles>();
     for (const n of [...checkpoints.keys(), ...(recipe.tokenizerSource !== undefined ? [recipe.tokenizerSource] : [])]) {
       const m = models.get(n);
       if (m) files.set(n, m.files);
     }
     const method = findMethod(recipe.mergeMethod);
+    const shown = names ? renameModels(recipe, names) : recipe;
     return prepareModelFolder({
       recipe,
-      recipeText: recipeToYaml(recipe),
+      recipeText: recipeToYaml(shown),
+      shownRecipe: shown,
       name,
       ...(method ? { method: { label: method.label, ...(method.reference ? { reference: method.reference } : {}) } } : {}),
       files,
@@ -237,7 +241,7 @@ export function createEngine(host: EngineHost = {}): EngineApi {
     },
     async merge(jobId, recipeYaml, options: MergeOptions = {}, onProgress?: ProgressCallback): Promise<MergeResult> {
       const started = Date.now();
-      const p = await plan(recipeYaml, options.name ?? MERGED_NAME);
+      const p = await plan(recipeYaml, options.name ?? MERGED_NAME, options.recipeNames);
       const f = p.folder;
       const problems = [...p.problems, ...f.problems];
       if (problems.length || !p.plan) throw combineProblems(problems.length ? problems : [new MergeLabError('INTERNAL', 'No merge plan was made.')]);
@@ -250,7 +254,8 @@ export function createEngine(host: EngineHost = {}): EngineApi {
         );
       }
       const backend = currentBackend() ?? (await setBackend('auto'));
-      const recipeText = recipeToYaml(p.recipe);
+      const recipeText = recipeToYaml(options.recipeNames ? renameModels(p.recipe, options.recipeNames) : p.recipe);
+      // The same text as the folder's mergekit_config.yml (folder() renames it the same way).
       const sink = memorySink('merged.safetensors');
       const warnings = [...(p.recipe.warnings ?? []), ...p.warnings, ...f.warnings];
       const mergePlan = p.plan;

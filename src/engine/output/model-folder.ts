@@ -24,6 +24,8 @@ export interface ModelFolderInput {
   readonly recipe: Recipe;
   /** mergekit_config.yml: the recipe as the user wrote it (the CLI's file), or as written back (the lab). */
   readonly recipeText: string;
+  /** The recipe as the card names its models (the lab's, renamed to the files: recipe/rename.ts); default `recipe`. */
+  readonly shownRecipe?: Recipe;
   /** The output folder's name: the model card's title (mergekit: the folder's base name). */
   readonly name: string;
   /** The method's human name and reference, for the card. */
@@ -74,6 +76,6 @@ export async function prepareModelFolder(input: ModelFolderInput): Promise<Model
   }
   files.push(...tokenizer.files);
   files.push({ name: RECIPE_FILE, bytes: encoder.encode(input.recipeText) });
-  files.push({ name: 'README.md', bytes: encoder.encode(modelCard(input)) });
+  files.push({ name: 'README.md', bytes: encoder.encode(modelCard({ ...input, recipe: input.shownRecipe ?? input.recipe })) });
   return { files, warnings, problems, ...(tokenizer.vocabulary ? { vocabulary: tokenizer.vocabulary } : {}) };
 }

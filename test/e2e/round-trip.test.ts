@@ -1,0 +1,42 @@
+/**
+ * The demo's recipe, downloaded from the page, runs unchanged with `merge-lab merge` in a folder
+ * holding the demo's checkpoint files, and writes the same bytes as the page's merge (issue 16,
+ * "round trip"): the recipe names the files (base.safetensors, expert-invert.safetensors, …), not
+ * the lab's ids.
+ */
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { expect } from 'vitest';
+import { parse } from 'yaml';
+import { describeE2E, test } from './harness.js';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const ENGINE = { backend: 'wasm' } as const;
+
+describeE2E('round trip', () => {
+  test("the demo's downloaded recipe runs beside the demo's files and gives the page's bytes", async ({ lab }) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'merge-lab-round-trip-'));
+    try {
+      await lab.open('', ENGINE);
+      await lab.waitForEngine('wasm');
+      await lab.waitForDemo();
+      expect(await lab.merge()).toBe('done');
+      const { bytes: weights } = await lab.download(lab.downloadWeightsLink(), path.join(dir, 'page.safetensors'));
+      const { bytes: text } = await lab.download(lab.downloadRecipeLink(), path.join(dir, 'recipe.yml'));
+      const recipe = parse(text.toString('utf8')) as { base_model: string; models: { model: string }[] };
+      const manifest = JSON.parse(fs.readFileSync(path.join(ROOT, 'public/demo/manifest.json'), 'utf8')) as { base: string; tasks: { expert: string }[] };
+      expect(recipe.base_model).toBe(manifest.base);
+      expect(recipe.models.map((m) => m.model)).toEqual(manifest.tasks.map((t) => t.expert));
+      for (const f of [manifest.base, ...manifest.tasks.map((t) => t.expert)]) fs.copyFileSync(path.join(ROOT, 'public/demo', f), path.join(dir, f));
+
+      await promisify(execFile)(process.execPath, [path.join(ROOT, 'node_modules/tsx/dist/cli.mjs'), path.join(ROOT, 'src/cli/main.ts'), 'merge', 'recipe.yml', '--out', 'cli', '--backend', 'wasm', '--no-progress'], { cwd: dir });
+      expect(fs.readFileSync(path.join(dir, 'cli/model.safetensors')).equals(weights), 'the CLI writes the page’s bytes').toBe(true);
+      expect(lab.diagnostics.consoleErrors).toEqual([]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
