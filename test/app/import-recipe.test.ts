@@ -342,3 +342,22 @@ parameters: { normalize: false }
     for (const spy of Object.values(spies)) expect(spy).not.toHaveBeenCalled();
   });
 });
+
+describe('the recipe the lab hands out, imported back', () => {
+  it('names the dropped files, and reads back onto the same checkpoints with nothing left out', async () => {
+    const { handedOutRecipeYaml } = await import('../../src/app/store/engine-slice.js');
+    onMine(['base', 'a', 'b']);
+    useLabStore.getState().setMethod('ties');
+    const text = handedOutRecipeYaml(useLabStore.getState());
+    const handed = parseRecipe(text);
+    expect(handed.baseModel).toBe('base.safetensors');
+    expect(handed.models.map((m) => m.model)).toEqual(['a.safetensors', 'b.safetensors']);
+    const out = importRecipe(text, 'merge-recipe.yml', useLabStore.getState());
+    expect(out.notApplied).toEqual([]);
+    expect(useLabStore.getState().dropped.map((d) => [d.id, d.role])).toEqual([
+      ['base', 'base'],
+      ['a', 'expert'],
+      ['b', 'expert'],
+    ]);
+  });
+});

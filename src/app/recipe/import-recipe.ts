@@ -15,6 +15,8 @@ import { METHODS, findMethod } from '../../engine/methods/registry.js';
 import { TWIN_PARAMS } from '../../engine/methods/twin/params.js';
 import type { MergeMethod, ParamSpec } from '../../engine/methods/types.js';
 import { parseRecipe } from '../../engine/recipe/parse.js';
+import { renameModels } from '../../engine/recipe/rename.js';
+import { idsOfFileNames } from './portable-names.js';
 import type { Conditional, ParameterSetting, Recipe, RecipeModel, Scalar } from '../../engine/recipe/types.js';
 import { CHANNEL_PARAMS, DEFAULT_SHARED, GROUP, LINEAR, SHARED, TWIN_LAMBDA } from '../../engine/routed/info.js';
 import { DEFAULT_ROUTER_OPTIONS } from '../../engine/router/types.js';
@@ -44,7 +46,8 @@ export interface ImportOutcome {
 
 /** Parses `text` and applies it to the store. Throws the parser's MergeLabError (every problem at once), or UNKNOWN_METHOD; nothing changes then. */
 export function importRecipe(text: string, fileName: string, st: LabState): ImportOutcome {
-  return applyRecipe(parseRecipe(text, fileName), st, fileName);
+  // The lab hands recipes out naming the files (portable-names.ts): read those names back as ids.
+  return applyRecipe(renameModels(parseRecipe(text, fileName), idsOfFileNames(st)), st, fileName);
 }
 
 class Ledger {

@@ -27,6 +27,15 @@ export function portableNames(s: Pick<LabState, 'source' | 'dropped'>): Record<s
   return names;
 }
 
+/** File name → the lab's id, for the demo's files and the dropped checkpoints alike (a recipe read back in). */
+export function idsOfFileNames(s: Pick<LabState, 'dropped'>): Record<string, string> {
+  const ids: Record<string, string> = {};
+  for (const source of ['demo', 'mine'] as const) {
+    for (const [id, name] of Object.entries(portableNames({ source, dropped: s.dropped }))) if (name !== id) ids[name] = id;
+  }
+  return ids;
+}
+
 export function portableRecipe(recipe: Recipe, s: Pick<LabState, 'source' | 'dropped'>): Recipe {
   return renameModels(recipe, portableNames(s));
 }
