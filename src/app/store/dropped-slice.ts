@@ -4,6 +4,7 @@
  * (base / expert / excluded), plus per-model parameter values. The bytes stay in the engine
  * client (which re-opens them after a worker restart); the store holds only descriptions.
  */
+import { chooseBase } from '../models/choose-base.js';
 import { isEngineGone } from '../engine/failures.js';
 import { engineClient } from './engine-slice.js';
 import { toAppError } from '../demo/errors.js';
@@ -39,13 +40,14 @@ export const createDroppedSlice: SliceCreator<DroppedSlice> = (set, get) => {
       // The demo's models are open in the same worker under 'base' and its task ids: never reuse those.
       const s0 = get();
       const taken = new Set([...s0.dropped.map((m) => m.id), DEMO_BASE_ID, ...s0.tasks.map((t) => t.id), ...(s0.engine.demo.tasks ?? [])]);
-      let hasBase = get().dropped.some((m) => m.role === 'base');
-      const added = groups.map((g) => {
+      // The base is the one the files say (named "base", or named by the others' config.json), never
+      // the first dropped; with none, every model is an expert and the recipe asks for a base.
+      const hasBase = get().dropped.some((m) => m.role === 'base');
+      const base = hasBase ? undefined : await chooseBase(groups);
+      const added = groups.map((g, i) => {
         const id = uniqueModelId(g.name, taken);
         taken.add(id);
-        // The first model dropped into an empty list is the base until the user says otherwise.
-        const role = hasBase ? ('expert' as const) : ('base' as const);
-        hasBase = true;
+        const role = i === base ? ('base' as const) : ('expert' as const);
         return { group: g, row: { id, name: g.name, files: g.files.length, role, status: 'loading' } satisfies DroppedModel };
       });
       set((s) => ({ source: 'mine', dropped: [...s.dropped, ...added.map((a) => a.row)] }));
