@@ -55,6 +55,7 @@ afterAll(() => ws?.dispose());
 
 const RECIPES = {
   ties: 'merge_method: ties\nparameters: {density: 0.3, weight: 0.5}',
+  dare_ties: 'merge_method: dare_ties\nparameters: {density: 0.3, weight: 0.5}',
   della: 'merge_method: della\nparameters: {density: 0.5, epsilon: 0.1, weight: 0.5}',
   // mergekit's 16-bit arithmetic (plain JavaScript over the values, rounded at every step).
   'ties in bfloat16': 'merge_method: ties\ndtype: bfloat16\nparameters: {density: 0.3, weight: 0.5}',
