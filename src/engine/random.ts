@@ -24,14 +24,10 @@ export function uniformAt(seed: number, stream: number, i: number): number {
   return hash3(seed >>> 0, stream >>> 0, i >>> 0) / 4294967296;
 }
 
-/** Fills a Bernoulli(p[i]) mask: 1 with probability p (a number, or one per element). */
-export function bernoulliMask(seed: number, stream: number, p: number | Float32Array, n: number): Uint8Array {
+/** Fills a Bernoulli(p) mask: 1 with probability p. (DELLA, whose p differs per entry, draws uniformAt itself.) */
+export function bernoulliMask(seed: number, stream: number, p: number, n: number): Uint8Array {
   const mask = new Uint8Array(n);
-  if (typeof p === 'number') {
-    for (let i = 0; i < n; i++) mask[i] = uniformAt(seed, stream, i) < p ? 1 : 0;
-  } else {
-    for (let i = 0; i < n; i++) mask[i] = uniformAt(seed, stream, i) < p[i]! ? 1 : 0;
-  }
+  for (let i = 0; i < n; i++) mask[i] = uniformAt(seed, stream, i) < p ? 1 : 0;
   return mask;
 }
 

@@ -109,21 +109,23 @@ export function createEngine(host: EngineHost = {}): EngineApi {
     }
     const reference = models.get(recipe.baseModel ?? recipe.models[0]?.model ?? '');
     const config = reference?.files.names.includes('config.json') ? await readJsonObject(reference.files, 'config.json') : undefined;
-    const f = await folder(recipe, checkpoints, name, names);
-    return { recipe, checkpoints, folder: f, ...planMerge({ recipe, methods: METHODS, checkpoints, failures, ...(config ? { config } : {}), ...(f.vocabulary ? { vocabulary: f.vocabulary } : {}) }) };
+    // The recipe as the output writes it (its metadata, mergekit_config.yml, the card), once.
+    const shown = names ? renameModels(recipe, names) : recipe;
+    const recipeText = recipeToYaml(shown);
+    const f = await folder(recipe, shown, recipeText, checkpoints, name);
+    return { recipe, recipeText, checkpoints, folder: f, ...planMerge({ recipe, methods: METHODS, checkpoints, failures, ...(config ? { config } : {}), ...(f.vocabulary ? { vocabulary: f.vocabulary } : {}) }) };
   };
   /** The merged model's folder but its weights (config.json, tokenizer, mergekit_config.yml, README.md) from the opened models' files. */
-  const folder = (recipe: Recipe, checkpoints: ReadonlyMap<string, Checkpoint>, name: string, names?: Readonly<Record<string, string>>) => {
+  const folder = (recipe: Recipe, shown: Recipe, recipeText: string, checkpoints: ReadonlyMap<string, Checkpoint>, name: string) => {
     const files = new Map<string, ModelFiles>();
     for (const n of [...checkpoints.keys(), ...(recipe.tokenizerSource !== undefined ? [recipe.tokenizerSource] : [])]) {
       const m = models.get(n);
       if (m) files.set(n, m.files);
     }
     const method = findMethod(recipe.mergeMethod);
-    const shown = names ? renameModels(recipe, names) : recipe;
     return prepareModelFolder({
       recipe,
-      recipeText: recipeToYaml(shown),
+      recipeText,
       shownRecipe: shown,
       name,
       ...(method ? { method: { label: method.label, ...(method.reference ? { reference: method.reference } : {}) } } : {}),
@@ -254,8 +256,7 @@ export function createEngine(host: EngineHost = {}): EngineApi {
         );
       }
       const backend = currentBackend() ?? (await setBackend('auto'));
-      const recipeText = recipeToYaml(options.recipeNames ? renameModels(p.recipe, options.recipeNames) : p.recipe);
-      // The same text as the folder's mergekit_config.yml (folder() renames it the same way).
+      const recipeText = p.recipeText;
       const sink = memorySink('merged.safetensors');
       const warnings = [...(p.recipe.warnings ?? []), ...p.warnings, ...f.warnings];
       const mergePlan = p.plan;

@@ -47,10 +47,11 @@ export function torchSortRangeMask(values: Float32Array, descending: boolean, lo
     : (a, b) => (!Number.isNaN(a) && Number.isNaN(b)) || a < b;
   if (n >= 2) new IntroSort(keys, idx, less).select([lo, hi].filter((b) => b > 0 && b < n));
   if (work === 'borrow') {
-    unpermute(keys, idx);
+    // Moved back as bits, so every value (a NaN's payload too) is exactly what it was.
+    const bits = new Uint32Array(keys.buffer, keys.byteOffset, n);
+    unpermute(bits, idx);
     // Kept entries marked in their (free) sign bits; then the mask is written over the index
     // array's first n bytes, so it costs no array beside it.
-    const bits = new Uint32Array(keys.buffer, keys.byteOffset, n);
     for (let p = lo; p < hi; p++) bits[~idx[p]!] = bits[~idx[p]!]! | 0x80000000;
     const mask = new Uint8Array(idx.buffer, 0, n);
     for (let i = 0; i < n; i++) {
@@ -69,7 +70,7 @@ export function torchSortRangeMask(values: Float32Array, descending: boolean, lo
  * Moves keys[p] back to position idx[p] for every p, in place: each cycle of the permutation is
  * followed once, idx entries marked done by complementing them (indices are below 2^31).
  */
-function unpermute(keys: Float32Array, idx: Int32Array): void {
+function unpermute(keys: Uint32Array, idx: Int32Array): void {
   for (let s = 0; s < idx.length; s++) {
     let d = idx[s]!;
     if (d < 0) continue;

@@ -232,14 +232,6 @@ function topLeft(values: Float32Array, cols0: number, [rows, cols]: readonly [nu
   return out;
 }
 
-/**
- * Merges one tensor: the method looks at the whole tensor once on the CPU, then the backend
- * combines it in blocks, each read back into the result. Blocks never exceed `maxBlockBytes` per
- * input (a WebGPU buffer larger than the adapter's binding limit gives silently wrong numbers); on
- * wasm and cpu they are small (STREAM_BLOCK_BYTES), so the backend's working memory stays a few
- * MiB whatever the tensor. Any block size gives the same values; nothing stays allocated on the
- * backend. `collect` runs between the whole-tensor step and the result's allocation.
- */
 export interface MergeOneOptions {
   readonly orderCache?: OrderCache;
   /** Hard limit per input per block (default: the WebGPU adapter's binding limit, else none). */
@@ -249,6 +241,7 @@ export interface MergeOneOptions {
   readonly owned?: boolean;
 }
 
+/** mergeParts, the result in one array. */
 export async function mergeOne(plan: MergePlanToRun, spec: PlannedTensor, values: Float32Array[], warn: (m: string) => void, options: MergeOneOptions = {}): Promise<Float32Array> {
   const merged = await mergeParts(plan, spec, values, warn, options);
   return 'whole' in merged ? merged.whole : assemble(merged);
@@ -277,6 +270,15 @@ async function* counted(parts: AsyncIterable<Float32Array>, see: (part: Float32A
   }
 }
 
+/**
+ * Merges one tensor: the method looks at the whole tensor once on the CPU, then the backend
+ * combines it in blocks, each read back as one part of the result. Blocks never exceed
+ * `maxBlockBytes` per input (a WebGPU buffer larger than the adapter's binding limit gives
+ * silently wrong numbers); on wasm and cpu they are small (STREAM_BLOCK_BYTES), so the backend's
+ * working memory stays a few MiB whatever the tensor. Any block size gives the same values;
+ * nothing stays allocated on the backend. `collect` runs between blocks of a large tensor (and,
+ * in assemble, before the whole result is allocated).
+ */
 async function mergeParts(
   plan: MergePlanToRun,
   spec: PlannedTensor,
@@ -322,7 +324,7 @@ async function mergeParts(
     ...(collect ? { collect } : {}),
     async *parts() {
       for (let start = 0, b = 1; start < n; start += step, b++) {
-        yield await runBlock(prepared, values, Math.min(start, n), Math.min(n, start + step));
+        yield await runBlock(prepared, values, start, Math.min(n, start + step));
         // Each block leaves a few arrays of its size behind (scales, the read-back result); v8 lets
         // tens of MiB of them gather before it collects, a share of the bound worth keeping.
         if (collect && b % BLOCKS_PER_COLLECT === 0) collect();

@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { MergeLabError } from '../errors.js';
-import { dellaRange, emptyTrim, keptMask, l1RescaleFactor, sparsifyKept, type SparsificationKind } from './sparsify.js';
+import { bitAt, dellaRange, emptyTrim, keptMask, l1RescaleFactor, packMask, sparsifyKept, type SparsificationKind } from './sparsify.js';
 import { DENSITY, EPSILON, GAMMA, INT8_MASK, LAMBDA, WEIGHT, normalizeParam, numberParam, rescaleParam } from './params.js';
 import { defineMethod } from './define.js';
 import type { MergeMethod, ModelValues, ParamSpec, PrepareInput, PreparedMerge } from './types.js';
@@ -177,7 +177,7 @@ function keptScale(keep: Keep, start: number, end: number): tf.Tensor {
         if (b !== 0) for (let j = 0; j < 8; j++) if (b & (1 << j)) scale[e - start + j] = factor;
         e += 8;
       } else {
-        if (bits[e >>> 3]! & (1 << (e & 7))) scale[e - start] = factor;
+        if (bitAt(bits, e)) scale[e - start] = factor;
         e++;
       }
     }
@@ -229,10 +229,7 @@ function leanKeep(c: GtaConfig, input: PrepareInput, m: ModelValues, stream: num
   const kept = sparsifyKept(scratch, { ...trimArgs(c.sparsification!, input, m, stream), work: 'borrow' });
   if (!kept) return undefined;
   const mask = keptMask(kept);
-  const factor = rescale ? l1RescaleFactor(scratch, mask) : 1;
-  const bits = new Uint8Array((n + 7) >>> 3);
-  for (let e = 0; e < n; e++) if (mask[e]) bits[e >>> 3]! |= 1 << (e & 7);
-  return { bits, factor };
+  return { bits: packMask(mask), factor: rescale ? l1RescaleFactor(scratch, mask) : 1 };
 }
 
 /**

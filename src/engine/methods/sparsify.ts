@@ -83,6 +83,18 @@ export function sparsifyKept(tau: Float32Array, a: SparsifyArgs): KeptEntries | 
   }
 }
 
+/** A 0/1 mask packed eight entries to a byte (entry e: bit e & 7 of byte e >> 3): n/8 bytes to keep per model. */
+export function packMask(mask: Uint8Array): Uint8Array {
+  const bits = new Uint8Array((mask.length + 7) >>> 3);
+  for (let e = 0; e < mask.length; e++) if (mask[e]) bits[e >>> 3]! |= 1 << (e & 7);
+  return bits;
+}
+
+/** Entry e of a packed mask: 0 or 1. */
+export function bitAt(bits: Uint8Array, e: number): number {
+  return (bits[e >>> 3]! >>> (e & 7)) & 1;
+}
+
 /** The kept entries as a 0/1 mask. */
 export function keptMask(k: KeptEntries): Uint8Array {
   if ('mask' in k) return k.mask;

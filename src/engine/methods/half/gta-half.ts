@@ -5,7 +5,7 @@
  */
 import { halfMath, wideAbsSum, type HalfDType, type HalfMath } from '../../half/half-math.js';
 import { MergeLabError } from '../../errors.js';
-import { keptMask, sparsifyKept, type SparsificationKind, type SparsifyArgs } from '../sparsify.js';
+import { bitAt, keptMask, packMask, sparsifyKept, type SparsificationKind, type SparsifyArgs } from '../sparsify.js';
 import type { ModelValues, PrepareInput } from '../types.js';
 import { numberParam } from '../params.js';
 
@@ -165,16 +165,12 @@ function trimHalf(h: HalfMath, delta: Float32Array, args: SparsifyArgs, rescale:
     if (!(before < eps || after < eps)) factor = in32 ? Math.fround(before / after) : h.scalar(before / after);
   }
   // The mask as bits: n/8 bytes kept per model instead of n.
-  const bits = new Uint8Array((mask.length + 7) >>> 3);
-  for (let i = 0; i < mask.length; i++) if (mask[i]) bits[i >>> 3]! |= 1 << (i & 7);
+  const bits = packMask(mask);
   return {
     kept(start, end) {
       // tensor * mask: a dropped entry becomes ±0, keeping τ's sign, as torch's product does.
       const out = new Float32Array(end - start);
-      for (let i = 0; i < out.length; i++) {
-        const e = start + i;
-        out[i] = delta[e]! * ((bits[e >>> 3]! >>> (e & 7)) & 1);
-      }
+      for (let i = 0; i < out.length; i++) out[i] = delta[start + i]! * bitAt(bits, start + i);
       if (factor === undefined) return out;
       if (!in32) return h.mulScalar(out, factor);
       for (let i = 0; i < out.length; i++) out[i] = out[i]! * factor;
