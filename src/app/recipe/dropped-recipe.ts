@@ -8,7 +8,6 @@ import { MergeLabError } from '../../engine/errors.js';
 import { findMethod } from '../../engine/methods/registry.js';
 import type { ParamSpec } from '../../engine/methods/types.js';
 import type { ParameterMap, Recipe, RecipeDtype, RecipeMath } from '../../engine/recipe/types.js';
-import { recipeYaml } from './recipe-yaml.js';
 import type { DroppedModel } from '../store/types.js';
 
 export interface RecipeControls {
@@ -84,8 +83,4 @@ export function droppedRecipe(
     ...(c.dtype ? { dtype: c.dtype } : {}),
     ...(c.math === 'float32' ? { math: c.math } : {}),
   };
-}
-
-export function droppedRecipeYaml(...args: Parameters<typeof droppedRecipe>): string {
-  return recipeYaml(droppedRecipe(...args));
 }

@@ -8,7 +8,7 @@ import { findMethod } from '../../engine/methods/registry.js';
 import { toAppError } from '../demo/errors.js';
 import { chartRecipeYaml, spectrumRecipeYaml, sweepPlan } from '../recipe/chart-recipes.js';
 import { engineClient } from './engine-slice.js';
-import { latestRequest } from './latest-request.js';
+import { failed, latestRequest } from './latest-request.js';
 import { yamlsAhead } from './recipe-slice.js';
 import type { ChartData, ChartsSlice, LabState, SliceCreator, SweepParam } from './types.js';
 
@@ -72,7 +72,7 @@ export const createChartsSlice: SliceCreator<ChartsSlice> = (set, get, api) => {
       try {
         yaml = chartRecipeYaml(s);
       } catch (e) {
-        set({ diagnostics: { status: 'error', requested: s.diagnostics.requested, error: toAppError(e) } });
+        set({ diagnostics: failed(s.diagnostics.requested, toAppError(e)) });
         return;
       }
       // Only the demo's diagnostics are kept and worked on ahead.

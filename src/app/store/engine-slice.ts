@@ -11,14 +11,15 @@ import { demoAssets } from '../demo/assets.js';
 import { toAppError } from '../demo/errors.js';
 import { EngineClient, type DemoFiles } from '../engine/engine-client.js';
 import { LiveEngine } from '../engine/live-engine.js';
-import { parseRecipe } from '../../engine/recipe/parse.js';
-import { recipeToYaml } from '../../engine/recipe/write.js';
+import type { Recipe } from '../../engine/recipe/types.js';
 import { portableNames, portableRecipe } from '../recipe/portable-names.js';
+import { recipeYaml } from '../recipe/recipe-yaml.js';
+import { failed } from './latest-request.js';
 import { isEngineGone } from '../engine/failures.js';
 import { publishOutputs, releaseOutputs } from '../engine/outputs.js';
 import { createEngineWorker } from '../engine/worker.js';
-import { DEMO_BASE_ID, demoRecipeYaml } from '../recipe/demo-recipe.js';
-import { droppedRecipeYaml } from '../recipe/dropped-recipe.js';
+import { DEMO_BASE_ID, demoRecipe, demoRecipeYaml } from '../recipe/demo-recipe.js';
+import { droppedRecipe } from '../recipe/dropped-recipe.js';
 import { routedRecipeYaml } from '../recipe/routed-recipe.js';
 import { isRoutedMethod } from '../routed/methods.js';
 import { stepsAround, yamlsAhead } from './recipe-slice.js';
@@ -63,11 +64,15 @@ export function demoYaml(s: LabState): string {
   return demoRecipeYaml(s.method, recipeTasks(s), { density: s.density, lambda: s.lambda, globals: s.globals });
 }
 
-/** The recipe the Merge button merges: the demo's, or the user's checkpoints' (throws when it cannot be built). */
+/** The (not routed) recipe the Merge button merges, models by the lab's ids: the demo's, or the user's checkpoints' (throws when it cannot be built). */
+function currentRecipe(s: LabState): Recipe {
+  if (s.source === 'mine') return droppedRecipe(s.method, s.dropped.filter((m) => m.status === 'ready'), s.perModel, { density: s.density, lambda: s.lambda, globals: s.globals, ...(s.dtype ? { dtype: s.dtype } : {}), math: s.math });
+  return demoRecipe(s.method, recipeTasks(s), { density: s.density, lambda: s.lambda, globals: s.globals });
+}
+
+/** The recipe the Merge button sends the worker (throws when it cannot be built). */
 export function currentRecipeYaml(s: LabState): string {
-  if (isRoutedMethod(s.method)) return routedRecipeYaml(s);
-  if (s.source === 'mine') return droppedRecipeYaml(s.method, s.dropped.filter((m) => m.status === 'ready'), s.perModel, { density: s.density, lambda: s.lambda, globals: s.globals, ...(s.dtype ? { dtype: s.dtype } : {}), math: s.math });
-  return demoYaml(s);
+  return isRoutedMethod(s.method) ? routedRecipeYaml(s) : recipeYaml(currentRecipe(s));
 }
 
 /**
@@ -76,9 +81,7 @@ export function currentRecipeYaml(s: LabState): string {
  * A routed recipe is handed out as it is.
  */
 export function handedOutRecipeYaml(s: LabState): string {
-  const yaml = currentRecipeYaml(s);
-  if (isRoutedMethod(s.method)) return yaml;
-  return recipeToYaml(portableRecipe(parseRecipe(yaml), s));
+  return isRoutedMethod(s.method) ? routedRecipeYaml(s) : recipeYaml(portableRecipe(currentRecipe(s), s));
 }
 
 /** The demo's files as the worker takes them (with hard mode's, once fetched), when every file loaded; otherwise undefined. */
@@ -256,8 +259,7 @@ export const createEngineSlice: SliceCreator<EngineSlice> = (set, get, api) => {
       try {
         yaml = demoYaml(s);
       } catch (e) {
-        // No score for these settings: the last one (another recipe's) goes with the error.
-        set({ live: { status: 'error', requested: s.live.requested, error: toAppError(e) } });
+        set({ live: failed(s.live.requested, toAppError(e)) });
         return;
       }
       const seq = s.live.requested + 1;
@@ -280,7 +282,7 @@ export const createEngineSlice: SliceCreator<EngineSlice> = (set, get, api) => {
           // Overtaken by a newer request (latest wins), or lost with a worker: the new one asks again.
           if ((isMergeLabError(e) && e.code === 'CANCELLED') || isEngineGone(e)) return;
           const l = get().live;
-          if (seq === l.requested) set({ live: { status: 'error', requested: l.requested, error: toAppError(e) } });
+          if (seq === l.requested) set({ live: failed(l.requested, toAppError(e)) });
         },
       );
     },

@@ -8,11 +8,19 @@ import type { StoreApi } from 'zustand';
 import { isMergeLabError } from '../../engine/errors.js';
 import { toAppError } from '../demo/errors.js';
 import { isEngineGone } from '../engine/failures.js';
-import type { ChartData, LabState } from './types.js';
+import type { AppError, ChartData, LabState } from './types.js';
 
 /** The store keys that hold ChartData. */
 export type ChartKey = 'diagnostics' | 'spectrum' | 'sweep' | 'twinView' | 'channelView';
 type DataOf<K extends ChartKey> = NonNullable<LabState[K]['shown']>['data'];
+
+/**
+ * A request that failed, as the store keeps it: its error and no answer. The last answer goes with
+ * it — it belonged to other settings, and drawn under this error it would read as their answer.
+ */
+export function failed(requested: number, error: AppError): { readonly status: 'error'; readonly requested: number; readonly error: AppError } {
+  return { status: 'error', requested, error };
+}
 
 export function latestRequest<K extends ChartKey>(
   store: Pick<StoreApi<LabState>, 'getState' | 'setState'>,
@@ -39,9 +47,7 @@ export function latestRequest<K extends ChartKey>(
       if (isEngineGone(e)) forget?.();
       if ((isMergeLabError(e) && e.code === 'CANCELLED') || isEngineGone(e)) return;
       const c = get();
-      // The error replaces the answer on screen: an older request's drawing under a newer one's
-      // error would read as the answer to the settings that failed.
-      if (seq === c.requested) put({ status: 'error', requested: c.requested, error: toAppError(e) });
+      if (seq === c.requested) put(failed(c.requested, toAppError(e)));
     },
   );
 }

@@ -17,7 +17,7 @@ import type { RoutedMethodId } from '../../engine/api/engine-api.js';
 import type { TwinLabSettings, TwinView } from '../../engine/methods/twin/lab.js';
 import type { EngineClient } from '../engine/engine-client.js';
 import { demoFiles, engineClient } from './engine-slice.js';
-import { latestRequest } from './latest-request.js';
+import { failed, latestRequest } from './latest-request.js';
 import { ranksAhead } from '../routed/ranks-ahead.js';
 import type { ChannelControls, ChartData, LabState, RoutedPackageState, RoutedSlice, SliceCreator, TwinControls } from './types.js';
 
@@ -96,7 +96,7 @@ export const createRoutedSlice: SliceCreator<RoutedSlice> = (set, get, api) => {
       if (files) engineClient()?.setDemo(files);
     } catch (e) {
       const error = toAppError(e, 'manifest-hard.json');
-      set((s) => ({ hardMode: { status: 'error', error }, twinView: { status: 'error', requested: s.twinView.requested, error } }));
+      set((s) => ({ hardMode: { status: 'error', error }, twinView: failed(s.twinView.requested, error) }));
     }
   }
 
