@@ -4,15 +4,16 @@
  * rules are in model-folder.test.ts), `inspect` and `diff` on the results,
  * `--help`, byte-for-byte determinism (also for seeded DARE masks, and across backends), model
  * paths relative to the recipe's folder from another cwd, and a shape mismatch that ties skips
- * with a warning. CLI runs are started once, shared through memoized promises, and run a few at a
- * time.
+ * with a warning. CLI runs are started once and shared through memoized promises; they run in
+ * this process, except `tiesAgain`, the real binary in its own process (so a whole process's exit
+ * status and clean stderr are checked too, and its bytes against the in-process run's).
  */
 import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, it, type ExpectStatic } from 'vitest';
 import { METHODS } from '../../src/engine/methods/registry.js';
-import { TIES_RECIPE, TINY_CONFIG, TINY_TENSORS, Workspace, listFiles, memo, mergeArgs, runCliAsync, withCheckpoint, type CliResult, type TinyTensor } from './helpers.js';
+import { TIES_RECIPE, TINY_CONFIG, TINY_TENSORS, Workspace, listFiles, memo, mergeArgs, runCliAsync, spawnCliAsync, withCheckpoint, type CliResult, type TinyTensor } from './helpers.js';
 
 let ws: Workspace;
 
@@ -52,7 +53,7 @@ const merge = (recipe: string, out: string, ...extra: string[]) => memo(() => ru
 
 const runs = {
   ties: merge('ties.yaml', 'out/ties'),
-  tiesAgain: merge('ties.yaml', 'out/ties-again'),
+  tiesAgain: memo(() => spawnCliAsync(mergeArgs(ws.path('ties.yaml'), ws.path('out/ties-again')))),
   dare: merge('dare.yaml', 'out/dare'),
   dareAgain: merge('dare.yaml', 'out/dare-again'),
   dareSeed7: merge('dare-seed7.yaml', 'out/dare-seed7'),

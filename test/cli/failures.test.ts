@@ -11,8 +11,10 @@
  *
  * Each case gets its own folder with copies of the good tiny models (`base`, `ft-a`, `ft-b`,
  * `ft-c`), its own broken ones, `recipe.yaml` and `out/`; the CLI runs with the repository root
- * as its cwd, so model names resolve relative to the recipe's folder. Cases run concurrently (a
- * few CLI processes at a time).
+ * as its cwd, so model names resolve relative to the recipe's folder. The cases run the CLI in
+ * this process (runCliAsync), one after another; a few marked `spawned` run the real binary, so
+ * the one-line promise is also checked on a whole process's stderr and exit status (a failure
+ * before the backend starts, one after a whole merge, and diff's exit status 2).
  */
 import { readFileSync } from 'node:fs';
 import { cp, mkdir, writeFile } from 'node:fs/promises';
@@ -30,6 +32,7 @@ import {
   mergeArgs,
   runCliAsync,
   snapshot,
+  spawnCliAsync,
   tinyCheckpointBytes,
   type CliResult,
 } from './helpers.js';
@@ -89,6 +92,8 @@ interface Case {
   readonly outExists?: true | ((c: CaseDir) => Promise<unknown>);
   /** Writes the recipe and broken files; returns the CLI arguments (default: merge recipe.yaml --out out). */
   build(c: CaseDir): Promise<string[] | void>;
+  /** Run as the real `merge-lab` binary in a process of its own instead of in this one. */
+  readonly spawned?: true;
 }
 
 type ModelEntry = { model: string; parameters?: Record<string, unknown> };
@@ -135,6 +140,7 @@ const CASES: Case[] = [
   {
     name: 'recipe: invalid YAML',
     code: 'RECIPE_INVALID_YAML',
+    spawned: true,
     culprits: ['recipe.yaml', 'line'],
     build: (c) => c.recipe('merge_method: ties\nbase_model: base\nmodels: [\n  - model: ft-a\n    parameters: {weight: 0.5\n'),
   },
@@ -598,6 +604,7 @@ const CASES: Case[] = [
   {
     name: 'out: config.json cannot be copied; the model is not left behind',
     code: 'WRITE_FAILED',
+    spawned: true,
     culprits: ['config.json'],
     outExists: (c) => c.file('out/config.json/keep.txt', 'in the way\n'),
     build: (c) => c.recipe(ties()),
@@ -615,6 +622,7 @@ const CASES: Case[] = [
   {
     name: 'diff: a path that does not exist',
     code: 'PATH_NOT_FOUND',
+    spawned: true,
     culprits: ['nowhere.safetensors'],
     build: async (c) => ['diff', c.p('base'), c.p('nowhere.safetensors')],
   },
@@ -646,7 +654,8 @@ describe.concurrent('merge-lab fails cleanly', () => {
         if (typeof k.outExists === 'function') await k.outExists(c);
         outBefore = snapshot(c.out);
       }
-      const r = await runCliAsync(args);
+      const r = await (k.spawned ? spawnCliAsync : runCliAsync)(args);
+      if (k.name.startsWith('diff:')) expect(r.status, 'diff fails with 2 (1 means "they differ")').toBe(2);
       const out = args.includes('--out') ? c.out : undefined;
       expect(
         failureProblems(r, { code: k.code, culprits: k.culprits, mentions: k.mentions, out, outBefore, scratch: c.dir }),

@@ -1,19 +1,22 @@
 /**
  * Helpers for the end-to-end CLI suites: tiny checkpoints written with the engine's own writer
- * into a temporary folder, raw broken bytes (from the reader's catalogue), running the real
- * `merge-lab` command line as a child process, and the "fails cleanly" acceptance check.
+ * into a temporary folder, raw broken bytes (from the reader's catalogue), running the
+ * `merge-lab` command line (in this process, or the real binary as a child process), and the
+ * "fails cleanly" acceptance check.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { format } from 'node:util';
 import { stringify } from 'yaml';
 import type { ErrorCode } from '../../src/engine/errors.js';
 import { writeSafetensorsToMemory, type TensorWithData } from '../../src/engine/io/index.js';
 import { openCheckpointPath } from '../../src/engine/io/node-checkpoint.js';
 import type { Checkpoint, DType } from '../../src/engine/io/types.js';
+import { run } from '../../src/cli/run.js';
 
 export { entry, rawFile } from '../io/helpers.js';
 
@@ -33,6 +36,70 @@ export interface CliResult {
   readonly ms: number;
 }
 
+/**
+ * Runs `merge-lab <args>` inside this test process (src/cli/run.ts, what the binary calls), one
+ * run at a time: everything written to process.stdout / process.stderr or through console while
+ * it runs is its stdout / stderr, the exit code is run()'s answer, and cwd is changed for the run
+ * (the unit project's forks pool allows chdir). Starting Node and tsx per case cost ~1 s of CPU
+ * each, most of the CLI suites' time. What only a separate process shows (tfjs' start-up banner,
+ * signals, another process holding --out, peak RSS) is checked with spawnCliAsync.
+ */
+export function runCliAsync(args: readonly string[], options: { cwd?: string } = {}): Promise<CliResult> {
+  const result = inProcessQueue.then(() => runInProcess(args, options.cwd ?? REPO));
+  inProcessQueue = result.catch(() => undefined);
+  return result;
+}
+
+let inProcessQueue: Promise<unknown> = Promise.resolve();
+
+const CONSOLE_TO_STDERR = ['warn', 'error', 'trace'] as const;
+const CONSOLE_TO_STDOUT = ['log', 'info', 'debug'] as const;
+
+async function runInProcess(args: readonly string[], cwd: string): Promise<CliResult> {
+  const t0 = Date.now();
+  let stdout = '';
+  let stderr = '';
+  const capture = (append: (s: string) => void) =>
+    ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+      append(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
+      const done = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
+      done?.();
+      return true;
+    }) as typeof process.stdout.write;
+  const toOut = (s: string) => (stdout += s);
+  const toErr = (s: string) => (stderr += s);
+  const saved = {
+    stdout: process.stdout.write,
+    stderr: process.stderr.write,
+    console: Object.fromEntries([...CONSOLE_TO_STDERR, ...CONSOLE_TO_STDOUT].map((k) => [k, console[k]])) as Record<string, (...a: unknown[]) => void>,
+    cwd: process.cwd(),
+    env: { NO_COLOR: process.env.NO_COLOR, FORCE_COLOR: process.env.FORCE_COLOR, MERGE_LAB_DEBUG: process.env.MERGE_LAB_DEBUG },
+  };
+  process.stdout.write = capture(toOut);
+  process.stderr.write = capture(toErr);
+  for (const k of CONSOLE_TO_STDOUT) console[k] = (...a: unknown[]) => toOut(format(...a) + '\n');
+  for (const k of CONSOLE_TO_STDERR) console[k] = (...a: unknown[]) => toErr(format(...a) + '\n');
+  // The environment a spawned CLI gets (childEnv), as far as the CLI reads it.
+  process.env.NO_COLOR = '1';
+  process.env.FORCE_COLOR = '0';
+  delete process.env.MERGE_LAB_DEBUG;
+  let status: number;
+  try {
+    process.chdir(cwd);
+    status = await run(args);
+  } finally {
+    process.stdout.write = saved.stdout;
+    process.stderr.write = saved.stderr;
+    for (const [k, f] of Object.entries(saved.console)) (console as unknown as Record<string, unknown>)[k] = f;
+    process.chdir(saved.cwd);
+    for (const [k, v] of Object.entries(saved.env)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+  return { args, status, signal: null, stdout, stderr, ms: Date.now() - t0 };
+}
+
 function childEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' };
   delete env.MERGE_LAB_DEBUG;
@@ -44,20 +111,13 @@ function childEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-/** Runs `merge-lab <args>` synchronously (cwd: the repository root unless given). */
-export function runCli(args: readonly string[], options: { cwd?: string } = {}): CliResult {
-  const t0 = Date.now();
-  const r = spawnSync(TSX, [MAIN, ...args], { cwd: options.cwd ?? REPO, env: childEnv(), encoding: 'utf8', timeout: 60_000 });
-  return { args, status: r.status, signal: r.signal, stdout: r.stdout ?? '', stderr: r.stderr ?? '', ms: Date.now() - t0 };
-}
-
 // At most this many CLI processes at once per test file (each is ~1 s of CPU, mostly start-up).
 const MAX_PARALLEL = 3;
 let running = 0;
 const waiting: (() => void)[] = [];
 
-/** Runs `merge-lab <args>` as a child process without blocking, a few at a time. */
-export async function runCliAsync(args: readonly string[], options: { cwd?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+/** Runs the real `merge-lab` binary (tsx src/cli/main.ts) as a child process without blocking, a few at a time. */
+export async function spawnCliAsync(args: readonly string[], options: { cwd?: string; timeoutMs?: number } = {}): Promise<CliResult> {
   if (running >= MAX_PARALLEL) await new Promise<void>((resolve) => waiting.push(resolve));
   running++;
   try {

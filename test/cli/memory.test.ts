@@ -11,7 +11,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSafetensorsWriter } from '../../src/engine/io/safetensors-writer.js';
 import { nodeFileSink } from '../../src/engine/io/node-file.js';
-import { Workspace, runCliAsync } from './helpers.js';
+import { Workspace, spawnCliAsync } from './helpers.js';
 
 const ROWS = 12_288;
 const COLS = 4_096;
@@ -67,7 +67,7 @@ describe(`a merge's peak RSS on wasm (largest tensor ${LARGEST / MiB} MiB, base 
     it(`${method}: at most (models + 2) × the largest tensor + 64 MiB`, { timeout: 180_000 }, async () => {
       const file = method.replace(/\W+/g, '-');
       await ws.file(`${file}.yml`, `${body}\nbase_model: base\nmodels:\n  - model: ft1\n  - model: ft2\n`);
-      const r = await runCliAsync(['merge', ws.path(`${file}.yml`), '--out', ws.path(`out-${file}`), '--backend', 'wasm', '--no-progress', '--stats'], { timeoutMs: 170_000 });
+      const r = await spawnCliAsync(['merge', ws.path(`${file}.yml`), '--out', ws.path(`out-${file}`), '--backend', 'wasm', '--no-progress', '--stats'], { timeoutMs: 170_000 });
       expect(r.stderr).not.toMatch(/error/);
       expect(r.status).toBe(0);
       const stats = JSON.parse(r.stdout.trim().split('\n').pop()!) as { peakRssBytes: number; seconds: number };

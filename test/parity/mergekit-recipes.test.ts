@@ -1,13 +1,12 @@
 /**
  * Recipe-level parity with mergekit: every folder under test/fixtures/mergekit-recipes/ (except
  * models/) holds a recipe.yml and the expected.safetensors that mergekit's own `mergekit-yaml`
- * pipeline wrote for it (see test/fixtures/README.md). Each recipe is run through the CLI as a
- * subprocess and the output is compared tensor by tensor: same names, shapes and dtypes, and
- * max|a − b| ≤ 1e-5 · max(1, |b|) per element. For float16/bfloat16 outputs the bound is widened to
+ * pipeline wrote for it (see test/fixtures/README.md). Each recipe is run through the CLI's
+ * `merge` (in this process: runCliAsync) and the output is compared tensor by tensor: same names,
+ * shapes and dtypes, and max|a − b| ≤ 1e-5 · max(1, |b|) per element. For float16/bfloat16 outputs the bound is widened to
  * one unit in the last place of that dtype at |b| (the float32 results may round to neighbouring
  * half-precision values when they differ by less than the tolerance).
  */
-import { execFile } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -15,24 +14,18 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { DType } from '../../src/engine/io/types.js';
-import { withCheckpoint } from '../cli/helpers.js';
+import { runCliAsync, withCheckpoint } from '../cli/helpers.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const FIXTURES = fileURLToPath(new URL('../fixtures/mergekit-recipes/', import.meta.url));
-const TSX = join(ROOT, 'node_modules', '.bin', process.platform === 'win32' ? 'tsx.cmd' : 'tsx');
-
 const CASES = readdirSync(FIXTURES, { withFileTypes: true })
   .filter((d) => d.isDirectory() && d.name !== 'models' && existsSync(join(FIXTURES, d.name, 'recipe.yml')))
   .map((d) => d.name)
   .sort();
 
-function runCli(args: string[]): Promise<{ stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    execFile(TSX, args, { cwd: ROOT, timeout: 170_000, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
-      if (error) reject(new Error(`merge-lab ${args.join(' ')} failed (${error.message.split('\n')[0]}):\n${stderr}`));
-      else resolve({ stdout, stderr });
-    });
-  });
+/** Runs `merge-lab <args>`; a failure is this test's error, with the CLI's stderr. */
+async function runCli(args: string[]): Promise<void> {
+  const r = await runCliAsync(args);
+  if (r.status !== 0) throw new Error(`merge-lab ${args.join(' ')} failed (exit ${r.status}):\n${r.stderr}`);
 }
 
 /** Spacing of representable values of `dtype` around |b| (0 for float32: no extra allowance). */
@@ -57,7 +50,7 @@ describe('recipe parity with mergekit (CLI end to end)', () => {
       const tmp = await mkdtemp(join(tmpdir(), `merge-lab-recipe-${name}-`));
       const out = join(tmp, 'out');
       try {
-        await runCli(['src/cli/main.ts', 'merge', join(dir, 'recipe.yml'), '--out', out, '--backend', 'cpu', '--no-progress']);
+        await runCli(['merge', join(dir, 'recipe.yml'), '--out', out, '--backend', 'cpu', '--no-progress']);
         await withCheckpoint(join(dir, 'expected.safetensors'), (want) =>
           withCheckpoint(out, async (got) => {
             expect([...got.tensorNames].sort()).toEqual([...want.tensorNames].sort());
