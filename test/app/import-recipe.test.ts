@@ -5,9 +5,14 @@
  * started its setters only set state.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { applyRecipe, importRecipe, type ImportOutcome } from '../../src/app/recipe/import-recipe.js';
+import { applyRecipe, importRecipe as importParsed, type ImportOutcome } from '../../src/app/recipe/import-recipe.js';
 import { useLabStore } from '../../src/app/store/index.js';
-import { currentRecipeYaml } from '../../src/app/store/engine-slice.js';
+import { mergeRecipe } from '../../src/app/store/engine-slice.js';
+import { recipeToYaml } from '../../src/engine/recipe/write.js';
+
+/** The page reads the file in the worker (engine.readRecipe): the same parser, here in-process. */
+const importRecipe = (text: string, fileName: string, st: Parameters<typeof importParsed>[2]) => importParsed(parseRecipe(text, fileName), fileName, st);
+const currentRecipeYaml = (s: Parameters<typeof mergeRecipe>[0]) => recipeToYaml(mergeRecipe(s));
 import type { DroppedModel, LabState } from '../../src/app/store/types.js';
 import { findMethod } from '../../src/engine/methods/registry.js';
 import { parseRecipe } from '../../src/engine/recipe/parse.js';
@@ -345,10 +350,10 @@ parameters: { normalize: false }
 
 describe('the recipe the lab hands out, imported back', () => {
   it('names the dropped files, and reads back onto the same checkpoints with nothing left out', async () => {
-    const { handedOutRecipeYaml } = await import('../../src/app/store/engine-slice.js');
+    const { handedOutRecipe } = await import('../../src/app/store/engine-slice.js');
     onMine(['base', 'a', 'b']);
     useLabStore.getState().setMethod('ties');
-    const text = handedOutRecipeYaml(useLabStore.getState());
+    const text = recipeToYaml(handedOutRecipe(useLabStore.getState()));
     const handed = parseRecipe(text);
     expect(handed.baseModel).toBe('base.safetensors');
     expect(handed.models.map((m) => m.model)).toEqual(['a.safetensors', 'b.safetensors']);

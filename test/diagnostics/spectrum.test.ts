@@ -90,14 +90,14 @@ describe('spectrum on the demo', () => {
 describe('sweepDemo', () => {
   it('scores each point exactly as a live request at that value, without cancelling live requests', async () => {
     const values = [0.1, 0.3, 0.7];
-    const [sweep, live] = await Promise.all([engine.sweepDemo(values.map((value) => ({ value, yaml: recipe(summary.tasks, value) }))), engine.liveDemo(recipe(summary.tasks, 0.3))]);
+    const [sweep, live] = await Promise.all([engine.sweepDemo(values.map((value) => ({ value, recipe: recipe(summary.tasks, value) }))), engine.liveDemo(recipe(summary.tasks, 0.3))]);
     expect(sweep.map((p) => p.value)).toEqual(values);
     expect(sweep[1]!.normalized).toBe(live.normalized);
     expect(sweep[1]!.perTask).toEqual(live.perTask);
     expect(new Set(sweep.map((p) => p.normalized)).size).toBe(3);
     // A newer sweep cancels an older one.
-    const older = engine.sweepDemo(values.map((value) => ({ value, yaml: recipe(summary.tasks, value, 0.5) })));
-    const newer = engine.sweepDemo([{ value: 0.5, yaml: recipe(summary.tasks, 0.5) }]);
+    const older = engine.sweepDemo(values.map((value) => ({ value, recipe: recipe(summary.tasks, value, 0.5) })));
+    const newer = engine.sweepDemo([{ value: 0.5, recipe: recipe(summary.tasks, 0.5) }]);
     const r = await Promise.allSettled([older, newer]);
     expect(r[0]).toMatchObject({ status: 'rejected', reason: { code: 'CANCELLED' } });
     expect(r[1]).toMatchObject({ status: 'fulfilled' });
@@ -106,7 +106,7 @@ describe('sweepDemo', () => {
     let timerRan = false;
     setTimeout(() => void (timerRan = true), 0);
     const order: string[] = [];
-    await engine.sweepDemo([0.21, 0.41, 0.61].map((value) => ({ value, yaml: recipe(summary.tasks, value, 0.9) }))).then(() => order.push(`sweep done, timer ${timerRan ? 'ran' : 'waiting'}`));
+    await engine.sweepDemo([0.21, 0.41, 0.61].map((value) => ({ value, recipe: recipe(summary.tasks, value, 0.9) }))).then(() => order.push(`sweep done, timer ${timerRan ? 'ran' : 'waiting'}`));
     expect(order).toEqual(['sweep done, timer ran']);
   });
 });

@@ -6,7 +6,8 @@
  */
 import { unzipSync } from 'fflate';
 import { describe, expect, it } from 'vitest';
-import { saveToDirectory, zipFolder, type DirectoryLike, type FolderEntry } from '../../src/app/engine/model-folder.js';
+import { saveToDirectory, type DirectoryLike, type FolderEntry } from '../../src/app/engine/model-folder.js';
+import { zipFolder } from '../../src/app/engine/model-zip.js';
 
 const bytes = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed * 7) & 255);
 const ENTRIES: FolderEntry[] = [

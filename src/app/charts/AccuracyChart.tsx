@@ -5,7 +5,7 @@
 import { useMemo } from 'react';
 import { Bar, BarChart, CartesianGrid, Legend, Tooltip, XAxis, YAxis, type TooltipContentProps } from 'recharts';
 import { useShallow } from 'zustand/react/shallow';
-import { findMethod } from '../../engine/methods/registry.js';
+import { findMethod } from '../../engine/methods/catalog.js';
 import { useLabStore } from '../store/index.js';
 import type { LabState } from '../store/types.js';
 import { LEGEND_STYLE, MARGIN, PERCENT_DOMAIN, TICK_10, TICK_11, TOOLTIP_INK, percentFormatter } from './chart-props.js';

@@ -7,14 +7,14 @@
 import { ArithmeticControls } from './ArithmeticControls.js';
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
-import { findMethod } from '../../engine/methods/registry.js';
+import { findMethod } from '../../engine/methods/catalog.js';
 import { formatBytes, formatMs } from '../format.js';
 import { toAppError } from '../demo/errors.js';
 import { methodParam } from '../recipe/demo-recipe.js';
 import { importRecipe, type ImportOutcome } from '../recipe/import-recipe.js';
 import { globalDefault, perModelDefault } from '../recipe/dropped-recipe.js';
 import { useHidden } from '../presentation.js';
-import { handedOutRecipeYaml } from '../store/engine-slice.js';
+import { readRecipeFile, useRecipeText } from '../recipe/recipe-text.js';
 import { Checkbox, ErrorLine, SLIDER_INPUT_MARK, Slider, useShownMeasure, useSlow } from './fields.js';
 import { MethodExplainer } from './MethodExplainer.js';
 import { TaskScores } from './TaskScores.js';
@@ -282,30 +282,27 @@ function MergeActions() {
 }
 
 function RecipeYaml() {
-  const yaml = useLabStore((s) => {
-    try {
-      return handedOutRecipeYaml(s);
-    } catch (e) {
-      return `# ${(e as Error).message}`;
-    }
-  });
+  const r = useRecipeText();
+  const yaml = 'text' in r ? r.text : 'error' in r ? `# ${r.error}` : '';
   // After a merge, the job's own "Download recipe" link is the one to use (the recipe it merged).
   const merged = useLabStore((s) => s.job.status === 'done' && !findRoutedMethod(s.method));
   // The file is made when the link is used (a click, by mouse or keyboard, runs before the
-  // download starts), not on every slider move.
+  // download starts), not on every slider move; the link waits for the current recipe's text.
   const url = useRef<string | undefined>(undefined);
   useEffect(() => () => (url.current ? URL.revokeObjectURL(url.current) : undefined), []);
   const prepare = (a: HTMLAnchorElement) => {
     if (url.current) URL.revokeObjectURL(url.current);
-    url.current = URL.createObjectURL(new Blob([handedOutRecipeYaml(useLabStore.getState())], { type: 'application/yaml' }));
+    url.current = URL.createObjectURL(new Blob([yaml], { type: 'application/yaml' }));
     a.href = url.current;
   };
   return (
     <details className="recipe" open role="group" aria-label="Recipe">
       <summary>Recipe (mergekit YAML)</summary>
-      <pre aria-label="Recipe YAML">{yaml}</pre>
+      <pre aria-label="Recipe YAML" aria-busy={'pending' in r}>
+        {yaml}
+      </pre>
       <p className="buttons">
-        {!merged && (
+        {!merged && 'text' in r && (
           <a href="#recipe" download="merge-recipe.yml" onClick={(e) => prepare(e.currentTarget)}>
             Download recipe
           </a>
@@ -349,10 +346,11 @@ function RecipeImport() {
   const load = async (file: File | undefined) => {
     if (!file) return;
     try {
-      const ok = importRecipe(await file.text(), file.name, useLabStore.getState());
+      const parsed = await readRecipeFile(await file.text(), file.name);
+      const ok = importRecipe(parsed, file.name, useLabStore.getState());
       setState({ file: file.name, ok });
     } catch (e) {
-      // The recipe in the controls is untouched: parseRecipe threw before anything was applied.
+      // The recipe in the controls is untouched: the engine's reader threw before anything was applied.
       setState({ file: file.name, error: toAppError(e, file.name) });
     }
   };

@@ -2,7 +2,7 @@
  * What the chosen method computes, next to its controls: the summary, the formula and the paper,
  * all from the method's own definition in the engine (the same text as the Methods tab).
  */
-import { findMethod } from '../../engine/methods/registry.js';
+import { findMethod } from '../../engine/methods/catalog.js';
 import { findRoutedMethod } from '../routed/methods.js';
 import { useLabStore } from '../store/index.js';
 

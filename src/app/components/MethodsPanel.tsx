@@ -3,7 +3,7 @@
  * CLI and YAML reader use), and the recipe's method select (shown in the Merge panel).
  */
 import { useShallow } from 'zustand/react/shallow';
-import { METHODS } from '../../engine/methods/registry.js';
+import { METHODS } from '../../engine/methods/catalog.js';
 import type { ParamSpec } from '../../engine/methods/types.js';
 import { useLabStore } from '../store/index.js';
 import { ROUTED_METHODS } from '../routed/methods.js';

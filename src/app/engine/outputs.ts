@@ -4,7 +4,7 @@
  * "Download merged model" (a zip, built when asked) and "Save into a folder". The bytes live only
  * in these Blobs (the store keeps URLs and names); a new merge releases the old ones.
  */
-import { saveToDirectory, zipFolder, type DirectoryLike, type FolderEntry } from './model-folder.js';
+import { saveToDirectory, type DirectoryLike, type FolderEntry } from './model-folder.js';
 
 let urls: string[] = [];
 let folder: { readonly name: string; readonly entries: readonly FolderEntry[] } | undefined;
@@ -47,6 +47,8 @@ function published() {
 /** Builds the zip of the last merge's folder and downloads it as `<name>.zip`. */
 export async function downloadModelZip(): Promise<void> {
   const f = published();
+  // The zip writer (fflate) loads with the first download, not with the page.
+  const { zipFolder } = await import('./model-zip.js');
   const zip = await zipFolder(f.name, f.entries);
   const url = URL.createObjectURL(zip);
   const a = document.createElement('a');

@@ -6,12 +6,12 @@
  */
 import { MergeLabError } from '../../engine/errors.js';
 import type { Recipe } from '../../engine/recipe/types.js';
-import { recipeYaml } from './recipe-yaml.js';
 import { recipeTasks } from '../store/engine-slice.js';
 import type { LabState, SweepParam } from '../store/types.js';
 import type { SweepRequest } from '../../engine/api/engine-api.js';
 import { DEMO_BASE_ID, demoRecipe, methodParam } from './demo-recipe.js';
 import { type RecipeControls, droppedRecipe } from './dropped-recipe.js';
+import { recipeKey } from '../../engine/recipe/recipe-key.js';
 
 /** The values a sweep scores: density over (0, 1], λ over the slider's range. */
 export const SWEEP_VALUES: Readonly<Record<SweepParam, readonly number[]>> = {
@@ -49,15 +49,11 @@ export function chartRecipe(s: LabState): Recipe {
   return withBase(demoRecipe(method, recipeTasks(s), c), DEMO_BASE_ID);
 }
 
-export function chartRecipeYaml(s: LabState): string {
-  return recipeYaml(chartRecipe(s));
-}
-
 /** Task arithmetic over the same models: the spectrum reads only the task vectors, whatever the method. */
-export function spectrumRecipeYaml(s: LabState): string | undefined {
+export function spectrumRecipe(s: LabState): Recipe | undefined {
   try {
     const r = chartRecipe(s);
-    return recipeYaml({ mergeMethod: 'task_arithmetic', baseModel: r.baseModel, models: r.models.map((m) => ({ model: m.model, parameters: { weight: 1 } })), ...(r.dtype ? { dtype: r.dtype } : {}) });
+    return { mergeMethod: 'task_arithmetic', baseModel: r.baseModel, models: r.models.map((m) => ({ model: m.model, parameters: { weight: 1 } })), ...(r.dtype ? { dtype: r.dtype } : {}) };
   } catch {
     return undefined;
   }
@@ -87,7 +83,7 @@ function dellaAllows(s: LabState, density: number): boolean {
 export function sweepPlan(s: LabState, param: SweepParam | undefined): SweepPlan | undefined {
   if (!param || !methodParam(s.method, param)) return undefined;
   const tasks = recipeTasks(s);
-  const at = (v: number) => recipeYaml(demoRecipe(s.method, tasks, { density: param === 'density' ? v : s.density, lambda: param === 'lambda' ? v : s.lambda, globals: s.globals }));
-  const points = SWEEP_VALUES[param].filter((v) => param !== 'density' || dellaAllows(s, v)).map((value) => ({ value, yaml: at(value) }));
-  return { param, points, key: `${param}\u0000${at(Number.NaN)}` };
+  const at = (v: number) => demoRecipe(s.method, tasks, { density: param === 'density' ? v : s.density, lambda: param === 'lambda' ? v : s.lambda, globals: s.globals });
+  const points = SWEEP_VALUES[param].filter((v) => param !== 'density' || dellaAllows(s, v)).map((value) => ({ value, recipe: at(value) }));
+  return { param, points, key: `${param}\u0000${recipeKey(at(Number.NaN))}` };
 }

@@ -4,10 +4,9 @@
  * and the ones the engine's demo session uses), and only the parameters the chosen method reads,
  * taken from its schema.
  */
-import { findMethod } from '../../engine/methods/registry.js';
+import { findMethod } from '../../engine/methods/catalog.js';
 import type { ParamSpec } from '../../engine/methods/types.js';
 import type { ParameterMap, Recipe } from '../../engine/recipe/types.js';
-import { recipeYaml } from './recipe-yaml.js';
 import { DEMO_DTYPES } from '../../engine/demo/demo-dtype.js';
 
 /** The id the demo's base checkpoint is opened under in the worker. */
@@ -55,9 +54,4 @@ export function demoRecipe(methodId: string, tasks: readonly string[], c: DemoCo
     ...params(global),
     ...DEMO_DTYPES,
   };
-}
-
-/** The recipe as mergekit YAML, as the worker and the "Download recipe" file take it. */
-export function demoRecipeYaml(methodId: string, tasks: readonly string[], c: DemoControls): string {
-  return recipeYaml(demoRecipe(methodId, tasks, c));
 }

@@ -5,7 +5,7 @@
  * ones from each model's sliders, falling back to the global control (density) or the default.
  */
 import { MergeLabError } from '../../engine/errors.js';
-import { findMethod } from '../../engine/methods/registry.js';
+import { findMethod } from '../../engine/methods/catalog.js';
 import type { ParamSpec } from '../../engine/methods/types.js';
 import type { ParameterMap, Recipe, RecipeDtype, RecipeMath } from '../../engine/recipe/types.js';
 import type { DroppedModel } from '../store/types.js';

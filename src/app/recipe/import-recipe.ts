@@ -11,10 +11,9 @@
 import { DEMO_DTYPES } from '../../engine/demo/demo-dtype.js';
 import { MergeLabError } from '../../engine/errors.js';
 import { DEFAULT_RANDOM_SEED } from '../../engine/merge/seed.js';
-import { METHODS, findMethod } from '../../engine/methods/registry.js';
+import { METHODS, findMethod } from '../../engine/methods/catalog.js';
 import { TWIN_PARAMS } from '../../engine/methods/twin/params.js';
-import type { MergeMethod, ParamSpec } from '../../engine/methods/types.js';
-import { parseRecipe } from '../../engine/recipe/parse.js';
+import type { MethodDescriptor, ParamSpec } from '../../engine/methods/types.js';
 import { renameModels } from '../../engine/recipe/rename.js';
 import { idsOfFileNames } from './portable-names.js';
 import type { Conditional, ParameterSetting, Recipe, RecipeModel, Scalar } from '../../engine/recipe/types.js';
@@ -44,10 +43,13 @@ export interface ImportOutcome {
   readonly settings: readonly ImportedSetting[];
 }
 
-/** Parses `text` and applies it to the store. Throws the parser's MergeLabError (every problem at once), or UNKNOWN_METHOD; nothing changes then. */
-export function importRecipe(text: string, fileName: string, st: LabState): ImportOutcome {
+/**
+ * Applies a recipe file, as the engine read it (engine.readRecipe: the parser runs in the worker),
+ * to the store. Throws UNKNOWN_METHOD; nothing changes then.
+ */
+export function importRecipe(parsed: Recipe, fileName: string, st: LabState): ImportOutcome {
   // The lab hands recipes out naming the files (portable-names.ts): read those names back as ids.
-  return applyRecipe(renameModels(parseRecipe(text, fileName), idsOfFileNames(st)), st, fileName);
+  return applyRecipe(renameModels(parsed, idsOfFileNames(st)), st, fileName);
 }
 
 class Ledger {
@@ -317,7 +319,7 @@ function applyDemoModels(c: Context, needsBase: boolean, baseIndex: number, scor
 }
 
 /** A registry method's parameters: global ones to their controls, per-model ones to the user's per-model sliders or the demo's shared controls. */
-function applyParams(c: Context, method: MergeMethod): void {
+function applyParams(c: Context, method: MethodDescriptor): void {
   const { recipe, st, log } = c;
   const next = { density: st.density, lambda: st.lambda, globals: { ...st.globals } as Record<string, number | boolean> };
   const spec = (name: string) => method.params.find((p) => p.name === name);
@@ -419,7 +421,7 @@ function perModelMine(c: Context, p: ParamSpec, next: Controls): void {
 }
 
 /** The demo's experts share one set of controls: a per-model value is applied only where the shared control (or the demo's fixed value) is that value. */
-function perModelDemo(c: Context, method: MergeMethod, p: ParamSpec, next: Controls): void {
+function perModelDemo(c: Context, method: MethodDescriptor, p: ParamSpec, next: Controls): void {
   const { recipe, st, log } = c;
   const inh = inherited(recipe, p.name);
   const each = c.experts.map(({ m, i }) => {
@@ -462,7 +464,7 @@ function perModelDemo(c: Context, method: MergeMethod, p: ParamSpec, next: Contr
 }
 
 /** dtype, out_dtype and math: the Arithmetic controls for the user's checkpoints; the demo always computes in float32 and writes float16. */
-function applyArithmetic(c: Context, method: MergeMethod): void {
+function applyArithmetic(c: Context, method: MethodDescriptor): void {
   const { recipe, st, log } = c;
   if (c.source === 'mine') {
     const math = recipe.math ?? 'mergekit';
@@ -539,7 +541,7 @@ function routedPerModel(c: Context, accept: (name: string, v: Scalar) => boolean
 }
 
 /** The parameters of the inner method the lab has no control for: applied when they are the inner method's defaults (what the lab's recipe leaves it at). */
-function innerDefault(c: Context, inner: MergeMethod | undefined, name: string, v: Scalar, paths: readonly string[], innerName: string): void {
+function innerDefault(c: Context, inner: MethodDescriptor | undefined, name: string, v: Scalar, paths: readonly string[], innerName: string): void {
   const p = inner?.params.find((x) => x.name === name);
   if (!p) c.log.no(paths, `${name} ${v}: ${innerName} has no parameter "${name}"`);
   else if (p.default === v) c.log.ok(paths, `${name} ${v} (the default)`);

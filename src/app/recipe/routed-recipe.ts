@@ -4,9 +4,9 @@
  * `channel_merging`, the inner method named by `shared_method` / `group_method` in the top-level
  * parameters, as the recipe reader and the command line take them).
  */
-import { Document } from 'yaml';
 import { MergeLabError } from '../../engine/errors.js';
 import type { ChannelLabSettings, TwinLabSettings } from '../../engine/api/engine-api.js';
+import type { Recipe } from '../../engine/recipe/types.js';
 import { DEFAULT_ROUTER_OPTIONS } from '../../engine/router/types.js';
 import { recipeTasks } from '../store/engine-slice.js';
 import type { ChannelControls, LabState, TwinControls } from '../store/types.js';
@@ -40,10 +40,9 @@ export function channelSettings(c: ChannelControls): ChannelLabSettings {
   return { K: c.K, method: groupMethodSpec(c), oracle: c.oracle, ...(c.tensor ? { tensor: c.tensor } : {}) };
 }
 
-function yamlOf(method: string, base: string, experts: readonly string[], parameters: Record<string, string | number>): string {
-  // mergekit's key order, as recipeToYaml writes it: models, merge_method, base_model, parameters.
-  const doc = new Document({ models: experts.map((model) => ({ model })), merge_method: method, base_model: base, parameters });
-  return doc.toString({ lineWidth: 0 });
+/** mergekit's layout: the method-choosing name (shared_method, group_method) in `options`, written into the top-level parameters. */
+function routedOf(method: string, base: string, experts: readonly string[], option: Record<string, string>, parameters: Record<string, number>): Recipe {
+  return { mergeMethod: method, baseModel: base, models: experts.map((model) => ({ model })), options: option, parameters };
 }
 
 /** The base and experts the recipe names: the demo's ids, or the user's checkpoints by role. */
@@ -57,8 +56,8 @@ function recipeModels(s: LabState): { base: string; experts: readonly string[] }
   return { base: base.id, experts };
 }
 
-/** The routed method's recipe (demo models or the user's checkpoints), as YAML. */
-export function routedRecipeYaml(s: LabState): string {
+/** The routed method's recipe (demo models or the user's checkpoints). */
+export function routedRecipe(s: LabState): Recipe {
   const { base, experts } = recipeModels(s);
   if (s.method === 'twin_merging') {
     const c = s.twin;
@@ -66,8 +65,7 @@ export function routedRecipeYaml(s: LabState): string {
     const r = DEFAULT_ROUTER_OPTIONS;
     // The router's options only where there is data to train it on (the demo).
     const routing: Record<string, number> = s.source === 'mine' ? {} : { hidden: r.hidden, epochs: r.epochs, learningRate: r.learningRate, temperature: c.temperature, topK: c.topK ?? tasks.length, seed: r.seed };
-    return yamlOf('twin_merging', base, tasks, {
-      shared_method: c.sharedMethod,
+    return routedOf('twin_merging', base, tasks, { shared_method: c.sharedMethod }, {
       ...(c.sharedMethod === 'ties' ? { density: c.sharedDensity } : {}),
       lambda: c.lambda,
       ...(c.useEnergy ? { energy: c.energy } : { rank: c.rank }),
@@ -76,5 +74,5 @@ export function routedRecipeYaml(s: LabState): string {
   }
   const c = s.channel;
   const spec = groupMethodSpec(c);
-  return yamlOf('channel_merging', base, experts, { groups: Math.min(c.K, experts.length), group_method: spec.id, ...(spec.params as Record<string, number> | undefined) });
+  return routedOf('channel_merging', base, experts, { group_method: spec.id }, { groups: Math.min(c.K, experts.length), ...(spec.params as Record<string, number> | undefined) });
 }

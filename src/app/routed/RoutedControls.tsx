@@ -4,7 +4,7 @@
  * within-group method and its λ / density. Ranges and help come from the engine's schemas.
  */
 import { useShallow } from 'zustand/react/shallow';
-import { findMethod } from '../../engine/methods/registry.js';
+import { findMethod } from '../../engine/methods/catalog.js';
 import type { ParamSpec } from '../../engine/methods/types.js';
 import { Checkbox, Slider } from '../components/fields.js';
 import { useLabStore } from '../store/index.js';

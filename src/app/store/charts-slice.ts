@@ -4,12 +4,14 @@
  * sign conflicts follow every slider move; the spectrum depends only on the models, the tensor and
  * the rank; the sweep on everything but the swept parameter (and waits for the sliders to rest).
  */
-import { findMethod } from '../../engine/methods/registry.js';
+import { findMethod } from '../../engine/methods/catalog.js';
 import { toAppError } from '../demo/errors.js';
-import { chartRecipeYaml, spectrumRecipeYaml, sweepPlan } from '../recipe/chart-recipes.js';
+import { chartRecipe, spectrumRecipe, sweepPlan } from '../recipe/chart-recipes.js';
+import { recipeKey } from '../../engine/recipe/recipe-key.js';
+import type { Recipe } from '../../engine/recipe/types.js';
 import { engineClient } from './engine-slice.js';
 import { failed, latestRequest } from './latest-request.js';
-import { yamlsAhead } from './recipe-slice.js';
+import { recipesAhead } from './recipe-slice.js';
 import type { ChartData, ChartsSlice, LabState, SliceCreator, SweepParam } from './types.js';
 
 /** A sweep waits this long after the last change, so dragging λ does not start a sweep per pixel. */
@@ -68,19 +70,19 @@ export const createChartsSlice: SliceCreator<ChartsSlice> = (set, get, api) => {
       if (!client) return;
       // The demo's charts need the demo in the engine; the user's checkpoints only need them opened.
       if (s.source === 'demo' && s.engine.demo.status !== 'ready') return;
-      let yaml: string;
+      let recipe: Recipe;
       try {
-        yaml = chartRecipeYaml(s);
+        recipe = chartRecipe(s);
       } catch (e) {
         set({ diagnostics: failed(s.diagnostics.requested, toAppError(e)) });
         return;
       }
       // Only the demo's diagnostics are kept and worked on ahead.
-      const then = s.source === 'demo' ? yamlsAhead(s, ahead, chartRecipeYaml) : [];
-      request('diagnostics', () => client.call((e) => e.diagnose(yaml, { then }), { demo: s.source === 'demo' }), inputAt);
+      const then = s.source === 'demo' ? recipesAhead(s, ahead, chartRecipe) : [];
+      request('diagnostics', () => client.call((e) => e.diagnose(recipe, { then }), { demo: s.source === 'demo' }), inputAt);
 
-      const spectrum = spectrumRecipeYaml(s);
-      const sKey = `${spectrum}\u0000${s.spectrumTensor ?? ''}\u0000${s.svdRank ?? ''}`;
+      const spectrum = spectrumRecipe(s);
+      const sKey = `${spectrum ? recipeKey(spectrum) : ''}\u0000${s.spectrumTensor ?? ''}\u0000${s.svdRank ?? ''}`;
       if (spectrum && sKey !== spectrumKey) {
         spectrumKey = sKey;
         const options = { ...(s.spectrumTensor ? { tensor: s.spectrumTensor } : {}), ...(s.svdRank ? { rank: s.svdRank } : {}) };

@@ -13,16 +13,15 @@ import { EngineClient, type DemoFiles } from '../engine/engine-client.js';
 import { LiveEngine } from '../engine/live-engine.js';
 import type { Recipe } from '../../engine/recipe/types.js';
 import { portableNames, portableRecipe } from '../recipe/portable-names.js';
-import { recipeYaml } from '../recipe/recipe-yaml.js';
 import { failed } from './latest-request.js';
 import { isEngineGone } from '../engine/failures.js';
 import { publishOutputs, releaseOutputs } from '../engine/outputs.js';
 import { createEngineWorker } from '../engine/worker.js';
-import { DEMO_BASE_ID, demoRecipe, demoRecipeYaml } from '../recipe/demo-recipe.js';
+import { DEMO_BASE_ID, demoRecipe } from '../recipe/demo-recipe.js';
 import { droppedRecipe } from '../recipe/dropped-recipe.js';
-import { routedRecipeYaml } from '../recipe/routed-recipe.js';
+import { routedRecipe } from '../recipe/routed-recipe.js';
 import { isRoutedMethod } from '../routed/methods.js';
-import { stepsAround, yamlsAhead } from './recipe-slice.js';
+import { recipesAhead, stepsAround } from './recipe-slice.js';
 import type { AppError, EngineSlice, LabState, SliceCreator } from './types.js';
 
 export const DEFAULT_BUDGET_MIB = 1024;
@@ -59,9 +58,9 @@ export function recipeTasks(s: LabState): readonly string[] {
   return s.engine.demo.tasks ?? s.tasks.filter((t) => !t.hard).map((t) => t.id);
 }
 
-/** The demo's recipe as YAML, for live scores (throws for an unknown method). */
-export function demoYaml(s: LabState): string {
-  return demoRecipeYaml(s.method, recipeTasks(s), { density: s.density, lambda: s.lambda, globals: s.globals });
+/** The demo's recipe, for live scores (throws for an unknown method). */
+export function demoLiveRecipe(s: LabState): Recipe {
+  return demoRecipe(s.method, recipeTasks(s), { density: s.density, lambda: s.lambda, globals: s.globals });
 }
 
 /** The (not routed) recipe the Merge button merges, models by the lab's ids: the demo's, or the user's checkpoints' (throws when it cannot be built). */
@@ -71,17 +70,17 @@ function currentRecipe(s: LabState): Recipe {
 }
 
 /** The recipe the Merge button sends the worker (throws when it cannot be built). */
-export function currentRecipeYaml(s: LabState): string {
-  return isRoutedMethod(s.method) ? routedRecipeYaml(s) : recipeYaml(currentRecipe(s));
+export function mergeRecipe(s: LabState): Recipe {
+  return isRoutedMethod(s.method) ? routedRecipe(s) : currentRecipe(s);
 }
 
 /**
  * The recipe as the lab hands it out (the panel, "Download recipe"): models named by their files
- * (portable-names.ts), so it runs unchanged beside them; the worker itself gets currentRecipeYaml.
- * A routed recipe is handed out as it is.
+ * (portable-names.ts), so it runs unchanged beside them; the worker itself gets mergeRecipe.
+ * A routed recipe is handed out as it is. The engine writes its text (recipeText).
  */
-export function handedOutRecipeYaml(s: LabState): string {
-  return isRoutedMethod(s.method) ? routedRecipeYaml(s) : recipeYaml(portableRecipe(currentRecipe(s), s));
+export function handedOutRecipe(s: LabState): Recipe {
+  return isRoutedMethod(s.method) ? routedRecipe(s) : portableRecipe(currentRecipe(s), s);
 }
 
 /** The demo's files as the worker takes them (with hard mode's, once fetched), when every file loaded; otherwise undefined. */
@@ -195,9 +194,9 @@ export const createEngineSlice: SliceCreator<EngineSlice> = (set, get, api) => {
       if (!client || s.job.status === 'running' || s.job.status === 'cancelling') return;
       const id = `merge-${++jobCounter}`;
       releaseOutputs();
-      let yaml: string;
+      let recipe: Recipe;
       try {
-        yaml = currentRecipeYaml(s);
+        recipe = mergeRecipe(s);
       } catch (e) {
         set({ job: { id, status: 'failed', error: toAppError(e) } });
         return;
@@ -219,7 +218,7 @@ export const createEngineSlice: SliceCreator<EngineSlice> = (set, get, api) => {
           // Cancelled while waiting for the engine (a restart, models still opening): never send it.
           if (get().job.status === 'cancelling') throw new MergeLabError('CANCELLED', 'The merge was cancelled before it started.');
           // The recipe the output carries names the files, as the panel's does.
-          return e.merge(id, yaml, { budgetBytes, name, recipeNames: portableNames(s) }, onProgress);
+          return e.merge(id, recipe, { budgetBytes, name, recipeNames: portableNames(s) }, onProgress);
         });
         if (!mine()) return;
         const urls = publishOutputs(r.bytes, r.recipeYaml, r.folder, name);
@@ -255,9 +254,9 @@ export const createEngineSlice: SliceCreator<EngineSlice> = (set, get, api) => {
         return;
       }
       if (!client || s.engine.demo.status !== 'ready') return; // asked again once the demo is in
-      let yaml: string;
+      let recipe: Recipe;
       try {
-        yaml = demoYaml(s);
+        recipe = demoLiveRecipe(s);
       } catch (e) {
         set({ live: failed(s.live.requested, toAppError(e)) });
         return;
@@ -265,8 +264,8 @@ export const createEngineSlice: SliceCreator<EngineSlice> = (set, get, api) => {
       const seq = s.live.requested + 1;
       const params = { method: s.method, density: s.density, lambda: s.lambda };
       set({ live: { ...s.live, status: 'computing', requested: seq } });
-      const then = yamlsAhead(s, ahead, demoYaml);
-      liveClient()!.call((e) => e.liveDemo(yaml, { then }), { demo: true }).then(
+      const then = recipesAhead(s, ahead, demoLiveRecipe);
+      liveClient()!.call((e) => e.liveDemo(recipe, { then }), { demo: true }).then(
         (score) => {
           const l = get().live;
           if (l.shown && l.shown.seq > seq) return; // an older answer that arrived late

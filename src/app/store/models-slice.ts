@@ -7,7 +7,6 @@
 import { describeTransform } from '../../engine/demo/transforms.js';
 import { parseManifest, type DemoManifest } from '../../engine/demo/manifest.js';
 import { demoAssets } from '../demo/assets.js';
-import { summarizeCheckpoint } from '../demo/checkpoint.js';
 import { isGzip, parseDigits } from '../demo/data.js';
 import { toAppError } from '../demo/errors.js';
 import { fetchBlob } from '../demo/fetch.js';
@@ -98,8 +97,11 @@ export const createModelsSlice: SliceCreator<ModelsSlice> = (set, get) => {
         },
       });
 
+      // The header reader is engine code: it loads beside the checkpoints, not with the page.
+      const reader = import('../demo/checkpoint.js');
       const checkpoints = get().models.map(async ({ id }) => {
         try {
+          const { summarizeCheckpoint } = await reader;
           const { blob } = await fetchBlob(demoFileUrl(id), id);
           const summary = await summarizeCheckpoint(blob, id, manifest.architecture);
           if (!live()) return;

@@ -3,7 +3,7 @@
  * controls. Each change asks the engine for a new live score; requests are latest-wins.
  */
 import { DENSITY, LAMBDA } from '../../engine/methods/params.js';
-import { findMethod } from '../../engine/methods/registry.js';
+import { findMethod } from '../../engine/methods/catalog.js';
 import { nextSteps, stepsEitherWay } from '../recipe/steps-ahead.js';
 import { isRoutedMethod } from '../routed/methods.js';
 import type { LabState, RecipeSlice, SettingsAhead, SliceCreator } from './types.js';
@@ -22,12 +22,12 @@ export function stepsAround(s: Pick<LabState, 'density' | 'lambda'>): SettingsAh
   return [...stepsEitherWay(s.density, DENSITY.ui?.step).map((density) => ({ density })), ...stepsEitherWay(s.lambda, LAMBDA.ui?.step).map((lambda) => ({ lambda }))];
 }
 
-/** The recipes (YAML, by `toYaml`) at each setting ahead; a step the recipe cannot take is left out. */
-export function yamlsAhead(s: LabState, ahead: readonly SettingsAhead[], toYaml: (s: LabState) => string): string[] {
-  const out: string[] = [];
+/** The recipes (by `recipeOf`) at each setting ahead; a step the recipe cannot take is left out. */
+export function recipesAhead<R>(s: LabState, ahead: readonly SettingsAhead[], recipeOf: (s: LabState) => R): R[] {
+  const out: R[] = [];
   for (const a of ahead) {
     try {
-      out.push(toYaml({ ...s, ...a }));
+      out.push(recipeOf({ ...s, ...a }));
     } catch {
       // Out of range for this method: nothing to work on ahead.
     }

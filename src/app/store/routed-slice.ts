@@ -11,7 +11,8 @@ import { CHANNEL_FILES } from '../../engine/methods/channel/files.js';
 import { demoAssets } from '../demo/assets.js';
 import { toAppError } from '../demo/errors.js';
 import { fetchHardDemo } from '../demo/hard.js';
-import { channelSettings, routedRecipeYaml, twinSettings } from '../recipe/routed-recipe.js';
+import { channelSettings, routedRecipe, twinSettings } from '../recipe/routed-recipe.js';
+import type { Recipe } from '../../engine/recipe/types.js';
 import { isRoutedMethod } from '../routed/methods.js';
 import type { RoutedMethodId } from '../../engine/api/engine-api.js';
 import type { TwinLabSettings, TwinView } from '../../engine/methods/twin/lab.js';
@@ -101,7 +102,7 @@ export const createRoutedSlice: SliceCreator<RoutedSlice> = (set, get, api) => {
   }
 
   /** The user's checkpoints: no data, so no router; the build reports errors and storage instead. */
-  async function buildFromCheckpoints(client: EngineClient, recipe: string, run: number): Promise<Built> {
+  async function buildFromCheckpoints(client: EngineClient, recipe: Recipe, run: number): Promise<Built> {
     const jobId = `routed-${++packageJob}`;
     // A newer build overtakes the one in flight (its result would be thrown away anyway).
     const overtaken = buildingJob;
@@ -123,12 +124,12 @@ export const createRoutedSlice: SliceCreator<RoutedSlice> = (set, get, api) => {
   }
 
   /** The demo: the lab session's package at the current settings, router included. */
-  async function buildOnDemo(client: EngineClient, s: LabState, method: RoutedMethodId, recipe: string): Promise<Built> {
+  async function buildOnDemo(client: EngineClient, s: LabState, method: RoutedMethodId, recipe: Recipe): Promise<Built> {
     const files =
       method === 'twin_merging'
         ? await client.call((e) => e.routedPackage({ method, settings: twinSettings(s.twin) }), { demo: true })
         : await client.call((e) => e.routedPackage({ method, settings: channelSettings(s.channel) }), { demo: true });
-    return { files, recipe };
+    return { files, recipe: await client.call((e) => e.recipeText(recipe)) };
   }
 
   // A reloaded demo forgets hard mode's files (demoAssets.clear); fetch them again when needed.
@@ -214,9 +215,9 @@ export const createRoutedSlice: SliceCreator<RoutedSlice> = (set, get, api) => {
       clearPackage();
       const run = packageRun;
       const method = s.method;
-      let recipe: string;
+      let recipe: Recipe;
       try {
-        recipe = routedRecipeYaml(s);
+        recipe = routedRecipe(s);
       } catch (e) {
         set({ routedPackage: { status: 'error', method, error: toAppError(e) } });
         return;

@@ -8,6 +8,9 @@ import type { ErrorCode } from '../errors.js';
 import type { DType } from '../io/types.js';
 import type { MergeProgress } from '../merge/progress.js';
 import type { Diagnostics } from '../diagnostics/diagnose.js';
+import type { RecipeInput } from '../recipe/recipe-text.js';
+import type { Recipe } from '../recipe/types.js';
+export type { RecipeInput } from '../recipe/recipe-text.js';
 
 export type { Diagnostics, LayerDiagnostics, TensorDiagnostics } from '../diagnostics/diagnose.js';
 export type { ModelSpectrum, SpectrumResult } from '../diagnostics/spectrum.js';
@@ -103,8 +106,8 @@ export interface MergeResult {
 
 /** The embedded demo's files, fetched by the app (the worker reads no URLs itself). */
 export interface LiveOptions {
-  /** Recipes (YAML) to score ahead, most likely first, once this answer is out. */
-  readonly then?: readonly string[];
+  /** Recipes to score ahead, most likely first, once this answer is out. */
+  readonly then?: readonly RecipeInput[];
 }
 
 export interface RoutedMergeOptions {
@@ -116,8 +119,8 @@ export interface RoutedMergeOptions {
 }
 
 export interface DiagnoseOptions {
-  /** Recipes (YAML) over the demo's models to diagnose ahead, most likely first, once this answer is out. */
-  readonly then?: readonly string[];
+  /** Recipes over the demo's models to diagnose ahead, most likely first, once this answer is out. */
+  readonly then?: readonly RecipeInput[];
 }
 
 export interface TwinLabOptions {
@@ -182,7 +185,7 @@ export interface LiveScore {
 /** One point of a sweep: the recipe at that value of the swept parameter. */
 export interface SweepRequest {
   readonly value: number;
-  readonly yaml: string;
+  readonly recipe: RecipeInput;
 }
 
 export interface SweepPoint {
@@ -209,35 +212,35 @@ export interface EngineApi {
    */
   openModel(id: string, files: readonly ModelFile[]): Promise<ModelSummary>;
   closeModel(id: string): Promise<void>;
-  /** Validates a recipe (YAML) against the open models, reading no tensor. */
-  check(recipeYaml: string): Promise<CheckResult>;
+  /** Validates a recipe against the open models, reading no tensor. */
+  check(recipe: RecipeInput): Promise<CheckResult>;
   /** Merges into one safetensors file in memory. `jobId` names the job for cancel(). */
-  merge(jobId: string, recipeYaml: string, options?: MergeOptions, onProgress?: ProgressCallback): Promise<MergeResult>;
+  merge(jobId: string, recipe: RecipeInput, options?: MergeOptions, onProgress?: ProgressCallback): Promise<MergeResult>;
   /** Stops job `jobId` before its next tensor; its merge rejects with CANCELLED. */
   cancel(jobId: string): Promise<void>;
   /** Loads the embedded demo for live scoring; replaces a demo loaded before. */
   loadDemo(files: DemoBlobs): Promise<DemoSummary>;
   /**
-   * Merges the demo's experts with `recipeYaml` and scores the result on the test split. Latest
+   * Merges the demo's experts with `recipe` and scores the result on the test split. Latest
    * wins: a call overtaken by a newer one rejects with CANCELLED instead of running. Recent
    * answers are kept, and `options.then` names recipes likely asked for next (the slider's next
    * step): they are scored while the engine would otherwise wait, and any request stops them.
    */
-  liveDemo(recipeYaml: string, options?: LiveOptions): Promise<LiveScore>;
+  liveDemo(recipe: RecipeInput, options?: LiveOptions): Promise<LiveScore>;
   /**
-   * Sign conflicts, the mass the TIES election drops and task-vector cosines for `recipeYaml`,
+   * Sign conflicts, the mass the TIES election drops and task-vector cosines for `recipe`,
    * per tensor, per layer and overall (plain numbers, for charts). Model names resolve against
    * the demo's ids first ('base' and the task ids), then the opened models. Latest wins, as in
    * liveDemo: a call overtaken by a newer one rejects with CANCELLED. For the demo's models, recent
    * answers are kept and `options.then` is diagnosed ahead, as liveDemo does.
    */
-  diagnose(recipeYaml: string, options?: DiagnoseOptions): Promise<Diagnostics>;
+  diagnose(recipe: RecipeInput, options?: DiagnoseOptions): Promise<Diagnostics>;
   /**
    * The SVD spectrum of each task vector of one 2-D tensor (models resolve as in diagnose), the
    * energy curve, 90%-energy and effective ranks, the error at `rank` and the tasks' subspace
    * overlap. Factorisations of the demo's models are kept, so a rank move is cheap. Latest wins.
    */
-  spectrum(recipeYaml: string, options?: SpectrumOptions): Promise<SpectrumResult>;
+  spectrum(recipe: RecipeInput, options?: SpectrumOptions): Promise<SpectrumResult>;
   /**
    * The demo merged and scored at each point (a λ or density sweep, for the chart that marks the
    * current value). Runs beside liveDemo without cancelling it; a newer sweep cancels this one.
@@ -266,7 +269,11 @@ export interface EngineApi {
    * checkpoints alone (no data, so no router) with its report — per tensor and task the
    * reconstruction error, storage now and at other ranks or K. Cancel with cancel(jobId).
    */
-  routedMerge(jobId: string, recipeYaml: string, onProgress?: ProgressCallback, options?: RoutedMergeOptions): Promise<RoutedMergeResult>;
+  routedMerge(jobId: string, recipe: RecipeInput, onProgress?: ProgressCallback, options?: RoutedMergeOptions): Promise<RoutedMergeResult>;
+  /** The recipe as mergekit YAML: what the lab shows and hands out (the page's main thread holds no YAML library). */
+  recipeText(recipe: Recipe): Promise<string>;
+  /** Reads a recipe file's text as `merge-lab merge` does: the recipe, or every problem at once (a MergeLabError naming `fileName`). */
+  readRecipe(text: string, fileName: string): Promise<Recipe>;
   /** tfjs' live tensor count and bytes: flat across repeated requests, or something leaks. */
   memory(): Promise<{ readonly numTensors: number; readonly numBytes: number }>;
 }

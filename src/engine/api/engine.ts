@@ -16,6 +16,7 @@ import { listedModelFiles, readJsonObject, type ModelFiles } from '../output/mod
 import { prepareModelFolder } from '../output/model-folder.js';
 import { parseRecipe } from '../recipe/parse.js';
 import { recipeToYaml } from '../recipe/write.js';
+import { recipeText as textOf } from '../recipe/recipe-text.js';
 import { renameModels } from '../recipe/rename.js';
 import { openDemoSession } from '../demo/session.js';
 import type { DemoSession } from '../demo/method-table.js';
@@ -226,9 +227,9 @@ export function createEngine(host: EngineHost = {}): EngineApi {
       await models.get(id)?.checkpoint.close();
       models.delete(id);
     },
-    async check(recipeYaml): Promise<CheckResult> {
+    async check(recipe): Promise<CheckResult> {
       try {
-        const p = await plan(recipeYaml, MERGED_NAME);
+        const p = await plan(textOf(recipe), MERGED_NAME);
         const f = p.folder;
         return {
           warnings: [...(p.recipe.warnings ?? []), ...p.warnings, ...f.warnings],
@@ -241,9 +242,9 @@ export function createEngine(host: EngineHost = {}): EngineApi {
         return { warnings: [], problems: all.map((x) => ({ code: x.code, message: x.message })) };
       }
     },
-    async merge(jobId, recipeYaml, options: MergeOptions = {}, onProgress?: ProgressCallback): Promise<MergeResult> {
+    async merge(jobId, recipe, options: MergeOptions = {}, onProgress?: ProgressCallback): Promise<MergeResult> {
       const started = Date.now();
-      const p = await plan(recipeYaml, options.name ?? MERGED_NAME, options.recipeNames);
+      const p = await plan(textOf(recipe), options.name ?? MERGED_NAME, options.recipeNames);
       const f = p.folder;
       const problems = [...p.problems, ...f.problems];
       if (problems.length || !p.plan) throw combineProblems(problems.length ? problems : [new MergeLabError('INTERNAL', 'No merge plan was made.')]);
@@ -346,11 +347,11 @@ export function createEngine(host: EngineHost = {}): EngineApi {
       const expert = session.scorer.expertAccuracies.test;
       return { tasks: session.tasks, expertAccuracy: session.tasks.map((t) => 100 * expert[t]!), ...(hard ? { hardTasks: hard.tasks } : {}) };
     },
-    async liveDemo(recipeYaml, options: LiveOptions = {}): Promise<LiveScore> {
+    async liveDemo(recipe, options: LiveOptions = {}): Promise<LiveScore> {
       const started = Date.now();
       const d = needDemo();
-      const answer = await d.liveAhead.answer(recipeYaml);
-      d.liveAhead.ahead(options.then ?? []);
+      const answer = await d.liveAhead.answer(textOf(recipe));
+      d.liveAhead.ahead((options.then ?? []).map(textOf));
       return { perTask: [...answer.perTask], normalized: answer.normalized, milliseconds: Date.now() - started };
     },
     async sweepDemo(points: readonly SweepRequest[]): Promise<SweepPoint[]> {
@@ -360,32 +361,34 @@ export function createEngine(host: EngineHost = {}): EngineApi {
       // Each point goes through the sweep session: a newer sweep cancels this one at its next
       // tensor, or before its next point.
       for (const p of points) {
-        let answer = scores.get(p.yaml);
+        const yaml = textOf(p.recipe);
+        let answer = scores.get(yaml);
         if (!answer) {
           // A point is a merge and 1,800 forwards: a slider's diagnostics, asked meanwhile, go first.
           await nextTask();
           if (mine !== sweepsAsked) throw new MergeLabError('CANCELLED', 'Superseded by a newer sweep.');
-          answer = scores.set(p.yaml, await scoreDemo(session, await sweeps.merge(parseRecipe(p.yaml, 'recipe'))));
+          answer = scores.set(yaml, await scoreDemo(session, await sweeps.merge(parseRecipe(yaml, 'recipe'))));
         }
         out.push({ value: p.value, perTask: [...answer.perTask], normalized: answer.normalized });
       }
       return out;
     },
-    async diagnose(recipeYaml, options: DiagnoseOptions = {}): Promise<Diagnostics> {
+    async diagnose(input, options: DiagnoseOptions = {}): Promise<Diagnostics> {
+      const recipeYaml = textOf(input);
       const recipe = parseRecipe(recipeYaml, 'recipe');
       const { checkpoints, demoOnly } = recipeCheckpoints(recipe);
       // The demo's models never change: their answers are kept and the next step worked on ahead.
       if (demoOnly && demo) {
         const ahead = demo.diagnosesAhead;
         const answer = await ahead.answer(recipeYaml);
-        ahead.ahead(options.then ?? []);
+        ahead.ahead((options.then ?? []).map(textOf));
         return answer;
       }
       return diagnoseLatest((cancel) => diagnose({ recipe, methods: METHODS, checkpoints, cancel }));
     },
-    spectrum(recipeYaml, options: SpectrumOptions = {}): Promise<SpectrumResult> {
+    spectrum(input, options: SpectrumOptions = {}): Promise<SpectrumResult> {
       return spectrumLatest(async () => {
-        const recipe = parseRecipe(recipeYaml, 'recipe');
+        const recipe = parseRecipe(textOf(input), 'recipe');
         const { checkpoints, demoOnly } = recipeCheckpoints(recipe);
         return taskVectorSpectra({ recipe, methods: METHODS, checkpoints, ...options, ...(demoOnly && demo ? { cache: demo.spectra } : {}) });
       });
@@ -417,9 +420,9 @@ export function createEngine(host: EngineHost = {}): EngineApi {
       if (request.method === 'channel_merging') return (await channelLab().package(request.settings)).files;
       throw new MergeLabError('UNKNOWN_METHOD', `"${String((request as { method: unknown }).method)}" is not a routed method; use twin_merging or channel_merging.`);
     },
-    async routedMerge(jobId, recipeYaml, onProgress, options: RoutedMergeOptions = {}): Promise<RoutedMergeResult> {
+    async routedMerge(jobId, input, onProgress, options: RoutedMergeOptions = {}): Promise<RoutedMergeResult> {
       const started = Date.now();
-      const recipe = parseRecipe(recipeYaml, 'recipe');
+      const recipe = parseRecipe(textOf(input), 'recipe');
       const method = findRoutedMethod(recipe.mergeMethod);
       if (!method) throw new MergeLabError('UNKNOWN_METHOD', `merge_method "${recipe.mergeMethod}" is not a routed method; use twin_merging or channel_merging (or merge() for the others).`);
       const { checkpoints } = recipeCheckpoints(recipe);
@@ -441,6 +444,12 @@ export function createEngine(host: EngineHost = {}): EngineApi {
         }),
       );
       return { files, report, recipeYaml: recipeToYaml(recipe), warnings: all, milliseconds: Date.now() - started };
+    },
+    async recipeText(recipe) {
+      return textOf(recipe);
+    },
+    async readRecipe(text, fileName) {
+      return parseRecipe(text, fileName);
     },
     async memory() {
       const m = tf.memory();

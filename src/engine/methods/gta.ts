@@ -6,51 +6,16 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { MergeLabError } from '../errors.js';
-import { bitAt, dellaRange, emptyTrim, keptMask, l1RescaleFactor, packMask, sparsifyKept, type SparsificationKind } from './sparsify.js';
-import { DENSITY, EPSILON, GAMMA, INT8_MASK, LAMBDA, WEIGHT, normalizeParam, numberParam, rescaleParam } from './params.js';
+import { bitAt, dellaRange, emptyTrim, keptMask, l1RescaleFactor, packMask, sparsifyKept } from './sparsify.js';
+import { numberParam } from './params.js';
+import { gtaDescriptor, type GtaConfig } from './catalog.js';
 import { defineMethod } from './define.js';
-import type { MergeMethod, ModelValues, ParamSpec, PrepareInput, PreparedMerge } from './types.js';
+import type { MergeMethod, ModelValues, PrepareInput, PreparedMerge } from './types.js';
 import { gtaHalf, gtaHalfParts, trimArgs } from './half/gta-half.js';
 
-export interface GtaConfig {
-  readonly id: string;
-  readonly label: string;
-  readonly summary: string;
-  readonly formula: string;
-  readonly reference: string;
-  readonly sparsification?: SparsificationKind;
-  /** TIES sign election by summed mass ('sum', mergekit's only choice) or by count of signs. */
-  readonly consensus?: 'sum' | 'count';
-  readonly normalizeDefault: boolean;
-  readonly rescaleDefault: boolean;
-}
-
 export function gtaMethod(c: GtaConfig): MergeMethod {
-  // Density and rescale act through the sparsification alone: a method without one (task
-  // arithmetic) does not list them, so neither the lab nor --help offers a control that changes
-  // nothing (mergekit accepts them there and ignores them; a recipe naming them gets a warning).
-  const perModel: ParamSpec[] = c.sparsification ? [WEIGHT, DENSITY] : [WEIGHT];
-  if (c.sparsification === 'magnitude_outliers') perModel.push(GAMMA);
-  if (c.sparsification === 'della_magprune') perModel.push(EPSILON);
-  const normalizeHelp = c.consensus
-    ? 'Divide each entry by the sum of the weights of the models whose sign won there.'
-    : 'Divide the combined task vector by the sum of the weights.';
   return defineMethod({
-    id: c.id,
-    label: c.label,
-    summary: c.summary,
-    formula: c.formula,
-    reference: c.reference,
-    params: [...perModel, LAMBDA, normalizeParam(c.normalizeDefault, normalizeHelp), ...(c.sparsification ? [rescaleParam(c.rescaleDefault)] : []), INT8_MASK],
-    base: 'required',
-    minModels: 2,
-    random: c.sparsification === 'random' || c.sparsification === 'della_magprune',
-    shapeMismatch: 'skip',
-    taskVectors: {
-      ...(c.sparsification ? { sparsification: c.sparsification } : {}),
-      ...(c.consensus ? { consensus: c.consensus } : {}),
-      rescaleDefault: c.rescaleDefault,
-    },
+    ...gtaDescriptor(c),
     prepare: (input) => prepareGta(c, input),
     mergeHalf: (input, dtype, block) => gtaHalf(c, input, dtype, block),
     mergeHalfParts: (input, dtype) => gtaHalfParts(c, input, dtype),

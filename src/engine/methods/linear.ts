@@ -1,20 +1,12 @@
 /** Linear: a weighted average of the models themselves (not of task vectors), as mergekit's linear. */
 import * as tf from '@tensorflow/tfjs-core';
 import { MergeLabError } from '../errors.js';
+import { LINEAR } from './catalog.js';
 import { defineMethod } from './define.js';
-import { WEIGHT, normalizeParam } from './params.js';
 import { linearHalf } from './half/linear-half.js';
 
 export const linear = defineMethod({
-  id: 'linear',
-  label: 'Linear',
-  summary: 'A weighted average of the models (a "model soup"); the base model takes part only if it has a weight.',
-  formula: 'θ = Σ wi·θi / Σ wi   (no division if normalize is false)',
-  reference: 'Wortsman et al., Model soups, arXiv:2203.05482',
-  params: [WEIGHT, normalizeParam(true, 'Divide by the sum of the weights (a weighted mean rather than a weighted sum).')],
-  base: 'optional',
-  minModels: 1,
-  random: false,
+  ...LINEAR,
   prepare({ tensorName, models, global }) {
     const weights = models.map((m) => {
       const w = m.params.weight;

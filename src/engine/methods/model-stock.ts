@@ -4,27 +4,12 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { MergeLabError } from '../errors.js';
+import { MODEL_STOCK } from './catalog.js';
 import { defineMethod } from './define.js';
 import { modelStockHalf } from './half/model-stock-half.js';
 
 export const modelStock = defineMethod({
-  id: 'model_stock',
-  label: 'Model Stock',
-  summary: 'Interpolates between the base and the average of the fine-tunes, trusting the average more the more aligned their task vectors are.',
-  formula: 'cos = mean_{i<j} cos(θi−θ0, θj−θ0);  t = N·cos / (1 + (N−1)·cos);  θ = t·mean(θi) + (1−t)·θ0',
-  reference: 'Jang et al., Model Stock, arXiv:2403.19522',
-  params: [
-    {
-      name: 'filter_wise',
-      scope: 'global',
-      type: 'boolean',
-      default: false,
-      help: 'Compute the angle per row (output channel) instead of over the whole tensor.',
-    },
-  ],
-  base: 'required',
-  minModels: 3,
-  random: false,
+  ...MODEL_STOCK,
   mergeHalf: modelStockHalf,
   prepare({ tensorName, shape, models, global }) {
     const baseIndex = models.findIndex((m) => m.isBase);

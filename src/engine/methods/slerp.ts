@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { MergeLabError } from '../errors.js';
+import { SLERP } from './catalog.js';
 import { defineMethod } from './define.js';
 import { roundInPlace } from '../half/half-math.js';
 import type { PrepareInput } from './types.js';
@@ -26,27 +27,7 @@ export function slerpCoefficients(t: number, norm0: number, norm1: number, rawDo
 }
 
 export const slerp = defineMethod({
-  id: 'slerp',
-  label: 'SLERP',
-  summary: 'Spherical linear interpolation from the base model (t = 0) to the other model (t = 1), tensor by tensor.',
-  formula: 'θ = sin((1−t)Ω)/sin Ω · v0 + sin(tΩ)/sin Ω · v1,  cos Ω = v0·v1 / (‖v0‖‖v1‖)  (linear if |cos Ω| > 0.9995)',
-  reference: 'Shoemake, Animating rotation with quaternion curves (1985); mergekit slerp',
-  params: [
-    {
-      name: 't',
-      scope: 'global',
-      type: 'number',
-      required: true,
-      min: 0,
-      max: 1,
-      ui: { min: 0, max: 1, step: 0.01 },
-      help: 'Interpolation factor: 0 gives the base model, 1 the other model (a list gives a gradient over layers).',
-    },
-  ],
-  base: 'required',
-  minModels: 2,
-  maxModels: 2,
-  random: false,
+  ...SLERP,
   prepare(input) {
     const c = slerpPlan(input);
     if (!c) return { granularity: 1, block: (inputs) => tf.clone(inputs[0]!) };

@@ -105,7 +105,11 @@ export interface PreparedMerge {
   block(inputs: readonly tf.Tensor[], start: number, end: number): tf.Tensor;
 }
 
-export interface MergeMethod {
+/**
+ * What a method is, as the lab, the help and the planner read it (catalog.ts): no computation, so
+ * the page's main thread can hold every method's descriptor without any tensor code.
+ */
+export interface MethodDescriptor {
   /** The mergekit name, e.g. 'ties'. */
   readonly id: string;
   /** Human name, e.g. 'TIES'. */
@@ -134,6 +138,10 @@ export interface MergeMethod {
     readonly consensus?: 'sum' | 'count';
     readonly rescaleDefault: boolean;
   };
+}
+
+/** A method with its computation (registry.ts): what the merge runner calls. */
+export interface MergeMethod extends MethodDescriptor {
   /**
    * Looks at the whole tensor once (see PreparedMerge). Throws MergeLabError for a parameter
    * that cannot work on this tensor (e.g. a trim keeping 0 entries), naming the tensor.

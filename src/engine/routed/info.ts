@@ -3,9 +3,8 @@
  * method-choosing options and file names. The engine's entries (twin.ts, channel.ts) add
  * validation and the package build to these; the app's main thread reads only this module.
  */
-import { AVERAGE } from '../methods/channel/group-method.js';
 import { CHANNEL_FILES } from '../methods/channel/files.js';
-import { METHODS } from '../methods/registry.js';
+import { AVERAGE, METHODS } from '../methods/catalog.js';
 import { TWIN_FILES } from '../methods/twin/files.js';
 import { TWIN_PARAMS } from '../methods/twin/params.js';
 import type { ParamSpec } from '../methods/types.js';

@@ -5,6 +5,7 @@
  * whose own prepare/block code does the merging (see group-merge.ts).
  */
 import { MergeLabError } from '../../errors.js';
+import { AVERAGE } from '../catalog.js';
 import { closest, METHODS } from '../registry.js';
 import type { MergeMethod, ParamSpec, ParamValue } from '../types.js';
 
@@ -38,7 +39,7 @@ export interface ResolvedGroupMethod {
   readonly singletons: 'expert' | 'method';
 }
 
-export const AVERAGE = 'average';
+export { AVERAGE };
 
 /**
  * Checks and completes a group method. Errors: UNKNOWN_METHOD for an unknown id,
