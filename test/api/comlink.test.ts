@@ -32,6 +32,17 @@ describe('EngineApi over comlink', () => {
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(seen).toEqual(LAYOUT.map((_, i) => i + 1));
   });
+  it('takes a recipe object as well as its text, and gives the same file', async () => {
+    const recipe = { mergeMethod: 'ties', baseModel: 'base', models: [{ model: 'a', parameters: { weight: 1 } }, { model: 'b', parameters: { weight: 1 } }] };
+    const text = await remote.recipeText(recipe);
+    expect(text).toMatch(/merge_method: ties/);
+    expect(await remote.readRecipe(text, 'r.yml')).toMatchObject(recipe);
+    const fromObject = await remote.merge('obj', recipe);
+    const fromText = await remote.merge('txt', text);
+    expect(Buffer.from(fromObject.bytes).equals(Buffer.from(fromText.bytes))).toBe(true);
+    const bad = await remote.readRecipe('models: [', 'broken.yml').catch((e: unknown) => e);
+    expect(bad).toMatchObject({ code: 'RECIPE_INVALID_YAML', message: expect.stringContaining('broken.yml') });
+  });
   it('keeps error codes and every problem across the boundary', async () => {
     const err = await remote.merge('bad', 'models:\n  - model: a\n  - model: nope\nmerge_method: tiez\nbase_model: base\n').catch((e: unknown) => e);
     expect(isMergeLabError(err)).toBe(true);
@@ -41,7 +52,7 @@ describe('EngineApi over comlink', () => {
     const single = await remote.merge('bad2', 'models: [').catch((x: unknown) => x);
     expect((single as { code: string }).code).toBe('RECIPE_INVALID_YAML');
   });
-  it('builds a routed package with proxied progress; its files arrive as bytes (the shared buffers transferred once)', async () => {
+  it('builds a routed package with proxied progress and its options; its files arrive as bytes (the shared buffers transferred once)', async () => {
     const seen: number[] = [];
     const r = await remote.routedMerge('routed', 'models:\n  - model: a\n  - model: b\nmerge_method: twin_merging\nbase_model: base\nparameters: {rank: 1}\n', Comlink.proxy((p: MergeProgress) => void seen.push(p.tensorIndex)));
     expect(Object.keys(r.files).sort()).toEqual(['exclusive.safetensors', 'shared.safetensors', 'twin.json']);
@@ -49,6 +60,12 @@ describe('EngineApi over comlink', () => {
     expect(JSON.parse(new TextDecoder().decode(r.files['twin.json'])).tasks).toEqual(['a', 'b']);
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(seen.length).toBeGreaterThan(0);
+    // Every argument crosses: the options (4th) too, which a hand-written re-listing once dropped.
+    const channel = 'models:\n  - model: a\n  - model: b\nmerge_method: channel_merging\nbase_model: base\nparameters: {groups: 2}\n';
+    const detailed = await remote.routedMerge('channel-detail', channel, undefined, { detail: true });
+    const lean = await remote.routedMerge('channel-lean', channel, undefined, { detail: false });
+    expect(detailed.report.assignments?.length).toBe(LAYOUT.length);
+    expect(lean.report.assignments).toBeUndefined();
     const err = await remote.routedMerge('routed-bad', 'models:\n  - model: a\nmerge_method: twin_merging\nbase_model: base\n').catch((e: unknown) => e);
     expect(isMergeLabError(err)).toBe(true);
   });
