@@ -29,9 +29,19 @@ export function sweepParamFor(method: string, wanted: SweepParam): SweepParam | 
   return reads(other) ? other : undefined;
 }
 
+/**
+ * What the diagnostics depend on: the models, the trims and the signs, not λ (it scales the merged
+ * vector after them). A λ move keeps the charts it drew, keyed by this, and asks the engine nothing.
+ */
+export function diagnosticsKey(r: Recipe): string {
+  const { lambda: _lambda, ...parameters } = r.parameters ?? {};
+  return recipeKey({ ...r, parameters });
+}
+
 export const createChartsSlice: SliceCreator<ChartsSlice> = (set, get, api) => {
   let sweepTimer: ReturnType<typeof setTimeout> | undefined;
   let spectrumKey = '';
+  let diagnosticsAsked = '';
   let sweepKey = '';
 
   const request = <K extends 'diagnostics' | 'spectrum' | 'sweep'>(name: K, call: () => Promise<NonNullable<LabState[K]['shown']>['data']>, inputAt?: number, forget?: () => void) =>
@@ -39,6 +49,8 @@ export const createChartsSlice: SliceCreator<ChartsSlice> = (set, get, api) => {
 
   // Dropped models, their roles and per-model values change the recipe too.
   api.subscribe((s, prev) => {
+    // A file dropped again under the same name is other weights: the same recipe asks anew.
+    if (s.dropped !== prev.dropped) diagnosticsAsked = spectrumKey = '';
     if (s.source !== prev.source || s.dropped !== prev.dropped || s.perModel !== prev.perModel) get().requestCharts();
   });
 
@@ -74,12 +86,17 @@ export const createChartsSlice: SliceCreator<ChartsSlice> = (set, get, api) => {
       try {
         recipe = chartRecipe(s);
       } catch (e) {
+        diagnosticsAsked = '';
         set({ diagnostics: failed(s.diagnostics.requested, toAppError(e)) });
         return;
       }
-      // Only the demo's diagnostics are kept and worked on ahead.
-      const then = s.source === 'demo' ? recipesAhead(s, ahead, chartRecipe) : [];
-      request('diagnostics', () => client.call((e) => e.diagnose(recipe, { then }), { demo: s.source === 'demo' }), inputAt);
+      const dKey = `${s.source}\u0000${diagnosticsKey(recipe)}`;
+      if (dKey !== diagnosticsAsked) {
+        diagnosticsAsked = dKey;
+        // Only the demo's diagnostics are kept and worked on ahead.
+        const then = s.source === 'demo' ? recipesAhead(s, ahead, chartRecipe) : [];
+        request('diagnostics', () => client.call((e) => e.diagnose(recipe, { then }), { demo: s.source === 'demo' }), inputAt, () => void (diagnosticsAsked = ''));
+      }
 
       const spectrum = spectrumRecipe(s);
       const sKey = `${spectrum ? recipeKey(spectrum) : ''}\u0000${s.spectrumTensor ?? ''}\u0000${s.svdRank ?? ''}`;
