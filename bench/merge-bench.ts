@@ -9,6 +9,7 @@
  *                    [--shape layers|gpt2]   (gpt2: GPT-2 small's tensors, e.g. --params 124M for its 12 blocks)
  *                    [--mergekit DIR]   (mergekit-real's set-up folder, ../shared/tools/mergekit-real/setup.sh DIR …:
  *                                        mergekit's own time and peak RSS on the same files and recipe)
+ *                    [--memory 192]   (the memory bound checked, bench/memory-bench.ts: largest tensor in MiB; --memory 0 skips it)
  *
  * Models are generated once into --dir (about params × 4 bytes × (models + 1)) and reused. Then
  * the live-recompute latency on the demo (bench/live-bench.ts) per backend. A backend that cannot
@@ -34,6 +35,7 @@ const { values } = parseArgs({
     dtype: { type: 'string', default: 'float32' },
     shape: { type: 'string', default: 'layers' },
     mergekit: { type: 'string' },
+    memory: { type: 'string', default: '192' },
   },
 });
 
@@ -179,4 +181,11 @@ if (labs.length > 0) {
     const { twin: t, channel: c } = l;
     console.log(`| ${l.backend} | ${t.first.toFixed(0)} | ${t.newRankP50.toFixed(1)} | ${t.cachedRankP50.toFixed(2)} | ${t.guessedRankP50.toFixed(2)} | ${c.first.toFixed(0)} | ${c.kMoveP50.toFixed(2)} | ${c.lambdaAtKP50.toFixed(1)} | ${c.lambdaRestOfSweepP50.toFixed(1)} |`);
   }
+}
+
+// The memory bound, checked (bench/memory-bench.ts): a peak over it, or a failed merge, fails the bench.
+if (Number(values.memory) > 0) {
+  const backend = values.backends!.split(',')[0]!;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'bench/memory-bench.ts', '--largest', values.memory!, '--backend', backend, '--dir', values.dir!], { stdio: 'inherit' });
+  if (r.status !== 0) process.exitCode = 1;
 }

@@ -97,7 +97,7 @@ export function outputBytes(t: PlannedTensor): number {
  * plus 64 MiB for the process and the backend's blocks. A tensor holds its inputs (models), its
  * result, and one tensor's worth of working space for the whole-tensor step (a trim's sort index,
  * a scratch task vector); the backend works in blocks of STREAM_BLOCK_BYTES. `npm run bench`
- * reports a CLI merge's peak RSS against it, and test/cli/memory.test.ts asserts it.
+ * checks a CLI merge's peak RSS against it (bench/memory-bench.ts).
  */
 export function mergeWorkingMemory(plan: { readonly tensors: readonly PlannedTensor[] }): number {
   let largest = 0;
