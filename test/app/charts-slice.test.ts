@@ -1,0 +1,229 @@
+/**
+ * The charts slice (src/app/store/charts-slice.ts) on the real store, its engine client a fake
+ * whose answers the test hands out one by one: diagnostics are asked for only when something they
+ * depend on changed (not λ), and each request is latest-wins (src/app/store/latest-request.ts):
+ * an answer older than the one shown is dropped, an error replaces the answer it concerns, an
+ * overtaken (CANCELLED) call says nothing, a call lost with its worker is asked again.
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { diagnosticsKey } from '../../src/app/store/charts-slice.js';
+import { useLabStore } from '../../src/app/store/index.js';
+import type { DroppedModel } from '../../src/app/store/types.js';
+import { droppedRecipe } from '../../src/app/recipe/dropped-recipe.js';
+import { demoRecipe } from '../../src/app/recipe/demo-recipe.js';
+import { EngineGoneError } from '../../src/app/engine/failures.js';
+import { MergeLabError } from '../../src/engine/errors.js';
+import type { Recipe } from '../../src/engine/recipe/types.js';
+
+/** One call the fake engine got, answered when the test says. */
+interface Asked {
+  readonly method: string;
+  readonly recipe: Recipe;
+  resolve(v: unknown): void;
+  reject(e: unknown): void;
+}
+
+const fake = vi.hoisted(() => {
+  const asked: Asked[] = [];
+  const remote = new Proxy(
+    {},
+    {
+      get:
+        (_t, method: string) =>
+        (recipe: Recipe) =>
+          new Promise((resolve, reject) => asked.push({ method, recipe, resolve, reject })),
+    },
+  );
+  const client = { call: (fn: (r: unknown) => Promise<unknown>) => fn(remote) };
+  return { asked, client };
+});
+
+// The only seam: the slice's engine client is this fake instead of one over a real worker.
+vi.mock('../../src/app/store/engine-slice.js', async (importOriginal) => ({
+  ...(await importOriginal<typeof import('../../src/app/store/engine-slice.js')>()),
+  engineClient: () => fake.client,
+}));
+
+const initial = useLabStore.getState();
+const st = () => useLabStore.getState();
+const diagnoses = () => fake.asked.filter((a) => a.method === 'diagnose');
+const spectra = () => fake.asked.filter((a) => a.method === 'spectrum');
+const flush = () => new Promise((r) => setTimeout(r, 0));
+
+const model = (id: string, role: DroppedModel['role']): DroppedModel => ({ id, name: `${id}.safetensors`, files: 1, role, status: 'ready' });
+
+/** The user's checkpoints (a base and two experts), TIES at density 0.3, λ 1; the requests this made answered. */
+async function onMine(): Promise<void> {
+  useLabStore.setState({ method: 'ties', density: 0.3, lambda: 1 });
+  useLabStore.setState({ source: 'mine', dropped: [model('base', 'base'), model('a', 'expert'), model('b', 'expert')] });
+  for (const a of fake.asked) a.resolve({ answer: 'first' });
+  await flush();
+  fake.asked.length = 0;
+}
+
+beforeEach(() => {
+  fake.asked.length = 0;
+});
+afterEach(() => useLabStore.setState(initial, true));
+
+describe('diagnosticsKey', () => {
+  const models = [model('base', 'base'), model('a', 'expert'), model('b', 'expert')];
+  const mine = (method: string, c: Parameters<typeof droppedRecipe>[3], ids = models) => droppedRecipe(method, ids, {}, c);
+  const c = { density: 0.3, lambda: 0.7 };
+  const key = diagnosticsKey(mine('ties', c));
+
+  it('ignores λ', () => {
+    expect(diagnosticsKey(mine('ties', { ...c, lambda: 1.3 }))).toBe(key);
+    expect(diagnosticsKey(mine('ties', { ...c, lambda: 1 }))).toBe(key);
+    const demo = (lambda: number) => diagnosticsKey(demoRecipe('ties', ['invert', 'shift'], { density: 0.3, lambda }));
+    expect(demo(0.4)).toBe(demo(1.5));
+  });
+
+  it('keeps everything else', () => {
+    expect(diagnosticsKey(mine('ties', { ...c, density: 0.5 }))).not.toBe(key);
+    expect(diagnosticsKey(mine('dare_ties', c))).not.toBe(key);
+    expect(diagnosticsKey(mine('ties', c, models.slice(0, 2)))).not.toBe(key);
+    expect(diagnosticsKey(mine('ties', { ...c, dtype: 'bfloat16' }))).not.toBe(key);
+    expect(diagnosticsKey(mine('ties', { ...c, math: 'float32', dtype: 'bfloat16' }))).not.toBe(diagnosticsKey(mine('ties', { ...c, dtype: 'bfloat16' })));
+    // A λ the method reads per model would be a model parameter: only the recipe-wide λ is ignored.
+    const r = mine('ties', c);
+    expect(diagnosticsKey({ ...r, models: r.models.map((m) => ({ ...m, parameters: { ...m.parameters, lambda: 2 } })) })).not.toBe(key);
+  });
+
+  // BUG (reported): λ at its default (1) leaves `parameters` out of the recipe, and the key then puts
+  // `parameters: {}` after dtype instead of where the recipe has it; the keys differ and a λ move to
+  // or from 1 with a dtype set asks for diagnostics again. Flip to `it` once diagnosticsKey keys a
+  // fixed field order.
+  it.fails('ignores λ moving to or from its default with a dtype set', () => {
+    const withDtype = { ...c, dtype: 'bfloat16' as const };
+    expect(diagnosticsKey(mine('ties', { ...withDtype, lambda: 1 }))).toBe(diagnosticsKey(mine('ties', withDtype)));
+  });
+});
+
+describe('requests on dropped checkpoints', () => {
+  it('a λ move asks the engine nothing and keeps the charts; a density move asks once', async () => {
+    await onMine();
+    const before = st().diagnostics;
+    expect(before).toMatchObject({ status: 'ready', shown: { data: { answer: 'first' } } });
+
+    st().setLambda(0.5);
+    st().setLambda(0.65);
+    await flush();
+    expect(diagnoses()).toHaveLength(0);
+    expect(spectra()).toHaveLength(0);
+    expect(st().diagnostics).toBe(before);
+
+    st().setDensity(0.5);
+    await flush();
+    expect(diagnoses()).toHaveLength(1);
+    expect(diagnoses()[0]!.recipe.models[0]!.parameters?.['density']).toBe(0.5);
+    // The spectrum reads the models only: a density move does not ask for it either.
+    expect(spectra()).toHaveLength(0);
+    expect(st().diagnostics.status).toBe('computing');
+
+    // Back at a density asked before: asked again (only the last key is remembered), once.
+    st().setDensity(0.3);
+    expect(diagnoses()).toHaveLength(2);
+  });
+
+  it('a method change asks once', async () => {
+    await onMine();
+    st().setMethod('dare_ties');
+    expect(diagnoses()).toHaveLength(1);
+    expect(diagnoses()[0]!.recipe.mergeMethod).toBe('dare_ties');
+  });
+
+  it('a model dropped again under the same name asks anew for the same recipe', async () => {
+    await onMine();
+    useLabStore.setState({ dropped: st().dropped.map((m) => ({ ...m })) });
+    expect(diagnoses()).toHaveLength(1);
+    expect(spectra()).toHaveLength(1);
+  });
+});
+
+describe('latest wins', () => {
+  it('an older answer arriving late is not shown over a newer one', async () => {
+    await onMine();
+    st().setDensity(0.4);
+    st().setDensity(0.5);
+    const [older, newer] = diagnoses();
+    newer!.resolve({ answer: 'newer' });
+    await flush();
+    expect(st().diagnostics).toMatchObject({ status: 'ready', shown: { data: { answer: 'newer' } } });
+    older!.resolve({ answer: 'older' });
+    await flush();
+    expect(st().diagnostics).toMatchObject({ status: 'ready', shown: { data: { answer: 'newer' } } });
+  });
+
+  it('an older answer in time is shown, marked as still computing', async () => {
+    await onMine();
+    st().setDensity(0.4);
+    st().setDensity(0.5);
+    const [older, newer] = diagnoses();
+    older!.resolve({ answer: 'older' });
+    await flush();
+    expect(st().diagnostics).toMatchObject({ status: 'computing', shown: { data: { answer: 'older' } } });
+    newer!.resolve({ answer: 'newer' });
+    await flush();
+    expect(st().diagnostics).toMatchObject({ status: 'ready', shown: { data: { answer: 'newer' } } });
+  });
+
+  it('a failed request replaces the answer shown; an older one’s failure does not', async () => {
+    await onMine();
+    st().setDensity(0.4);
+    st().setDensity(0.5);
+    const [older, newer] = diagnoses();
+    older!.reject(new MergeLabError('INTERNAL', 'the older one broke'));
+    await flush();
+    expect(st().diagnostics.status).toBe('computing');
+    expect(st().diagnostics.error).toBeUndefined();
+    expect(st().diagnostics.shown?.data).toEqual({ answer: 'first' });
+
+    newer!.reject(new MergeLabError('RECIPE_INVALID', 'density too low'));
+    await flush();
+    const d = st().diagnostics;
+    expect(d.status).toBe('error');
+    expect(d.error).toEqual({ code: 'RECIPE_INVALID', message: 'density too low' });
+    expect(d.shown).toBeUndefined();
+  });
+
+  it('a CANCELLED call says nothing', async () => {
+    await onMine();
+    st().setDensity(0.4);
+    st().setDensity(0.5);
+    const [older, newer] = diagnoses();
+    older!.reject(new MergeLabError('CANCELLED', 'overtaken'));
+    await flush();
+    expect(st().diagnostics).toMatchObject({ status: 'computing', shown: { data: { answer: 'first' } } });
+    expect(st().diagnostics.error).toBeUndefined();
+    // Even the newest: a cancelled call is never the user's error.
+    newer!.reject(new MergeLabError('CANCELLED', 'overtaken'));
+    await flush();
+    expect(st().diagnostics.status).toBe('computing');
+    expect(st().diagnostics.error).toBeUndefined();
+  });
+
+  it('a call lost with its worker says nothing, and the same settings ask again', async () => {
+    await onMine();
+    st().setDensity(0.5);
+    diagnoses()[0]!.reject(new EngineGoneError('The engine stopped.'));
+    await flush();
+    expect(st().diagnostics.error).toBeUndefined();
+    st().requestCharts();
+    expect(diagnoses()).toHaveLength(2);
+    // Answered: the same settings ask no more.
+    diagnoses()[1]!.resolve({ answer: 'again' });
+    await flush();
+    st().requestCharts();
+    expect(diagnoses()).toHaveLength(2);
+    expect(st().diagnostics).toMatchObject({ status: 'ready', shown: { data: { answer: 'again' } } });
+  });
+
+  it('a recipe that cannot be built is an error at once, without asking', async () => {
+    await onMine();
+    useLabStore.setState({ dropped: st().dropped.map((m) => (m.role === 'base' ? { ...m, role: 'expert' as const } : m)) });
+    expect(diagnoses()).toHaveLength(0);
+    expect(st().diagnostics).toMatchObject({ status: 'error', error: { code: 'BASE_MODEL_REQUIRED' } });
+    expect(st().diagnostics.shown).toBeUndefined();
+  });
+});
