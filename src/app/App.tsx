@@ -1,11 +1,17 @@
 /**
- * The lab's shell: the engine's status bar, the Models panel (the embedded demo, loaded as the
- * page opens), the method catalogue and the About panel as tabs, the Merge panel and the charts.
- * Presentation mode and the URL's `*_hide` flags decide what is drawn.
+ * The lab's shell: the engine's status bar; beside the charts (and a lesson's note, drawn with
+ * them), a sidebar with the drop zone for one's own checkpoints and the Merge panel (sliders and
+ * their effect in view together); below,
+ * the Models panel (the embedded demo, loaded as the page opens), the method catalogue and the
+ * About panel as tabs. Presentation mode and the URL's `*_hide` flags decide what is drawn.
+ *
+ * The charts (recharts) load as a chunk of their own once the shell is up: the page's first
+ * script stays small, and the controls answer while the charts' code arrives.
  */
-import { ChartsPanel } from './charts/ChartsPanel.js';
+import { lazy, Suspense } from 'react';
 import { AboutPanel } from './components/AboutPanel.js';
-import { PresetPicker, PresetStory } from './components/Presets.js';
+import { DropZone } from './components/DroppedModels.js';
+import { PresetPicker } from './components/Presets.js';
 import { useHidden } from './presentation.js';
 import { useLabStore } from './store/index.js';
 import { MergePanel } from './components/MergePanel.js';
@@ -14,11 +20,23 @@ import { ModelsPanel } from './components/ModelsPanel.js';
 import { StatusBar } from './components/StatusBar.js';
 import { Tabs, type TabDef } from './components/Tabs.js';
 
+const ChartsPanel = lazy(() => import('./charts/ChartsPanel.js').then((m) => ({ default: m.ChartsPanel })));
+
 const TABS: readonly TabDef[] = [
   { id: 'models', label: 'Models', render: () => <ModelsPanel /> },
   { id: 'methods', label: 'Methods', render: () => <MethodsPanel /> },
   { id: 'about', label: 'About', render: () => <AboutPanel /> },
 ];
+
+/** Holds the charts' place while their chunk loads, so the layout does not jump when it arrives. */
+function ChartsLoading() {
+  return (
+    <section className="charts-panel" aria-busy="true" aria-label="What the merge does">
+      <h2>What the merge does</h2>
+      <p className="help">Loading the charts…</p>
+    </section>
+  );
+}
 
 export function App() {
   const present = useLabStore((s) => s.present);
@@ -27,16 +45,21 @@ export function App() {
     <div className={present ? 'shell present' : 'shell'}>
       <header>
         <h1>merge-lab</h1>
-        <p>An interactive lab for model merging: combine fine-tuned checkpoints of one base model into one model without retraining.</p>
+        <p className="tagline">An interactive lab for model merging: combine fine-tuned checkpoints of one base model into one model without retraining.</p>
         <PresetPicker />
       </header>
       {!hide('status') && <StatusBar />}
-      <PresetStory />
       <main>
         {/* Controls beside the charts they move: a slider and its effect stay in view together. */}
         <div className="workspace">
-          <MergePanel />
-          <ChartsPanel />
+          <aside className="sidebar" aria-label="Controls">
+            {/* In view from the start (not under a tab); a lecture needs the story and the sliders instead. */}
+            {!present && <DropZone />}
+            <MergePanel />
+          </aside>
+          <Suspense fallback={<ChartsLoading />}>
+            <ChartsPanel />
+          </Suspense>
         </div>
         {!hide('tabs') && <Tabs tabs={TABS} />}
       </main>

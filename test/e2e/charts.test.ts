@@ -8,6 +8,7 @@
 import path from 'node:path';
 import { expect } from 'vitest';
 import { describeE2E, test } from './harness.js';
+import { chartFills, clippedChartText, untitledAxes } from './measure.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const ENGINE = { backend: 'wasm' } as const;
@@ -36,6 +37,26 @@ describeE2E('charts', () => {
     const caption = await lab.chart('svd-spectrum').locator('figcaption').innerText();
     expect(caption).toMatch(/hidden\.weight \[1024 × 64\]/);
     expect(Number(await lab.chart('svd-spectrum').locator('[data-rank]').getAttribute('data-rank'))).toBeGreaterThanOrEqual(1);
+    // Each chart fills its card (they stayed ~340 px wide in cards three times that), every axis is
+    // titled, and no label reaches past its drawing's edge.
+    await lab.page.waitForTimeout(300);
+    const fills = await chartFills(lab.page);
+    expect(fills).toHaveLength(CHARTS.length);
+    for (const f of fills) {
+      expect(f.card, `${f.id}'s card`).toBeGreaterThan(340);
+      expect(f.union, `${f.id} fills its card`).toBeGreaterThanOrEqual(0.85);
+    }
+    expect(await untitledAxes(lab.page)).toEqual([]);
+    expect(await clippedChartText(lab.page)).toEqual([]);
+    // A chart of several parts titles and explains each where it is drawn.
+    for (const [id, parts] of [['task-cosines', ['cosine-matrix', 'cosine-per-tensor']], ['svd-spectrum', ['singular-values', 'subspace-overlap']]] as const) {
+      for (const part of parts) {
+        const sub = lab.chart(id).locator(`[data-sub-chart="${part}"]`);
+        expect((await sub.locator('h4').innerText()).length, `${id}/${part} title`).toBeGreaterThan(5);
+        expect((await sub.locator('.help').innerText()).length, `${id}/${part} explanation`).toBeGreaterThan(20);
+      }
+      expect(await lab.chart(id).locator('figcaption').innerText()).not.toMatch(/\b(Left|Right|Below):/);
+    }
     expect(lab.diagnostics.consoleErrors).toEqual([]);
     const shot = await lab.viewportScreenshot('lab-main-view');
     const full = await lab.screenshot('lab-main-view-full');
@@ -170,7 +191,7 @@ describeE2E('charts', () => {
     expect(lab.diagnostics.consoleErrors).toEqual([]);
   }, 90_000);
 
-  test('each chart exports PNG, SVG and CSV', async ({ lab }) => {
+  test('each chart exports PNG, SVG and CSV, each saying which method and settings made it', async ({ lab }) => {
     await lab.open('', ENGINE);
     await lab.waitForEngine('wasm');
     for (const id of ['sign-conflicts', 'svd-spectrum', 'sweep']) await lab.waitForChart(id);
@@ -178,9 +199,14 @@ describeE2E('charts', () => {
     const csv = await lab.exportChart('sign-conflicts', 'CSV');
     expect(csv.suggested).toBe('sign-conflicts.csv');
     const lines = csv.bytes.toString('utf8').trim().split(/\r\n/);
-    expect(lines[0]).toBe('tensor,sign_conflict_percent,dropped_mass_percent');
+    expect(lines[0]).toBe('tensor,sign_conflict_percent,dropped_mass_percent,method,settings');
     expect(lines.slice(1).map((l) => l.split(',')[0])).toEqual(['hidden.weight', 'hidden.bias', 'head.weight', 'head.bias']);
-    for (const l of lines.slice(1)) expect(Number(l.split(',')[1])).toBeGreaterThanOrEqual(0);
+    for (const l of lines.slice(1)) {
+      expect(Number(l.split(',')[1])).toBeGreaterThanOrEqual(0);
+      // The page opens on TIES at λ 1, density 0.3: every row says so (the settings cell is quoted, it holds commas).
+      expect(l.split(',')[3]).toBe('ties');
+      expect(l).toMatch(/,"[^"]*lambda 1[^"]*density 0\.3[^"]*on the demo"$/);
+    }
 
     const svg = await lab.exportChart('svd-spectrum', 'SVG');
     const text = svg.bytes.toString('utf8');
@@ -191,18 +217,29 @@ describeE2E('charts', () => {
     expect(text).toContain('>Inverted</text>');
     // In the page's ink, as on screen (the swatch beside it carries the series' colour).
     expect(text).toMatch(/fill="rgb\(45, 55, 72\)">Inverted<\/text>/);
-    expect(text).toContain('subspace overlap');
+    expect(text).toContain('overlap ‖Uᵢᵀ Uⱼ‖²/r');
+    // Above the drawing: the chart's title, its caption and the settings that made it; each part's title.
+    expect(text).toContain('>SVD spectrum of the task vectors</text>');
+    expect(text).toMatch(/>Settings: ties: [^<]*lambda 1/);
+    expect(text).toContain('hidden.weight [1024 × 64]');
+    expect(text).toContain('>Singular values and energy</text>');
+    expect(text).toMatch(/>Subspace overlap at r = \d+<\/text>/);
+    // Both axes titled, with their units, in the file too.
+    expect(text).toContain('singular value σ (log)');
+    expect(text).toContain('rank r (number of directions)');
 
     const png = await lab.exportChart('sweep', 'PNG');
     expect(png.suggested).toBe('sweep.png');
     expect([...png.bytes.subarray(0, 8)]).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-    // Twice the drawn size (the chart is 340 px wide), for slides: the IHDR width is at bytes 16..19.
-    expect(png.bytes.readUInt32BE(16)).toBeGreaterThanOrEqual(680);
+    // Twice the drawn size, for slides: the IHDR width is at bytes 16..19.
+    const drawn = (await lab.chart('sweep').locator('.drawing').boundingBox())!.width;
+    expect(png.bytes.readUInt32BE(16)).toBeGreaterThanOrEqual(2 * Math.floor(drawn));
 
     const sweep = await lab.exportChart('sweep', 'CSV');
     const rows = sweep.bytes.toString('utf8').trim().split(/\r\n/);
-    expect(rows[0]).toMatch(/^density,normalized_percent,invert_percent/);
+    expect(rows[0]).toMatch(/^density,normalized_percent,invert_percent.*,method,settings$/);
     expect(rows).toHaveLength(11);
+    expect(rows[1]).toMatch(/,ties,"[^"]*lambda 1/);
   }, 90_000);
 
   test('the URL restores the spectrum tensor, SVD rank, sweep and presentation flags; presets set their state', async ({ lab }) => {

@@ -277,7 +277,7 @@ describeE2E('routed methods', () => {
       expect(ratio).toBeGreaterThan(0);
       const csv = await lab.exportChart('package-report', 'CSV');
       const lines = csv.bytes.toString('utf8').trim().split(/\r\n/);
-      expect(lines[0]).toBe('tensor,error_expert-a,error_expert-b,error_expert-c');
+      expect(lines[0]).toBe('tensor,relative_error_expert-a,relative_error_expert-b,relative_error_expert-c,method,settings');
       expect(lines).toHaveLength(4);
 
       // The same recipe through the CLI, on the same files: the same tensors, bit for bit.
@@ -299,7 +299,8 @@ describeE2E('routed methods', () => {
       const seq = await lab.waitForChart('package-report');
       const errorsAt = async () => {
         const rows = (await lab.exportChart('package-report', 'CSV')).bytes.toString('utf8').trim().split(/\r\n/).slice(1);
-        return rows.flatMap((r) => r.split(',').slice(1).map(Number));
+        // The three tasks' errors (the method and settings columns follow them).
+        return rows.flatMap((r) => r.split(',').slice(1, 4).map(Number));
       };
       const atTwo = await errorsAt();
       expect(Math.max(...atTwo)).toBeGreaterThan(0);

@@ -1,5 +1,5 @@
 /**
- * Chart (e), left: the current merge against the experts on the demo, task by task (test split),
+ * Chart (e): the current merge against the experts on the demo, task by task (test split),
  * with the normalized score in the caption. Follows every slider move (the live score).
  */
 import { useMemo } from 'react';
@@ -8,7 +8,8 @@ import { useShallow } from 'zustand/react/shallow';
 import { findMethod } from '../../engine/methods/catalog.js';
 import { useLabStore } from '../store/index.js';
 import type { LabState } from '../store/types.js';
-import { LEGEND_STYLE, MARGIN, PERCENT_DOMAIN, TICK_10, TICK_11, TOOLTIP_INK, percentFormatter } from './chart-props.js';
+import { PERCENT_DOMAIN, TOOLTIP_INK, percentFormatter } from './chart-props.js';
+import { useChartText } from './chart-text.js';
 import { ChartFrame } from './ChartFrame.js';
 import { Drawn } from './Drawn.js';
 import { pct, useModelLabel } from './labels.js';
@@ -29,6 +30,7 @@ const tooltip = (p: TooltipContentProps) => <LiveTooltip {...p} series={{ merged
 export function AccuracyChart() {
   const { live, tasks, expert } = useLabStore(useShallow((s) => ({ live: s.live, tasks: s.engine.demo.tasks, expert: s.engine.demo.expertAccuracy })));
   const label = useModelLabel();
+  const t = useChartText();
   const shown = live.shown;
   // The bars' layout: tasks and experts only (the merged bars read the live score themselves).
   const layout = useMemo(() => (tasks ? tasks.map((t, i) => ({ index: i, task: label(t), merged: FULL, expert: expert?.[i] ?? 0 })) : []), [tasks, expert, label]);
@@ -56,14 +58,14 @@ export function AccuracyChart() {
     >
       {rows.length > 0 && (
         <Drawn
-          deps={[layout]}
+          deps={[layout, t]}
           draw={() => (
-        <BarChart width={340} height={220} data={layout} margin={MARGIN}>
+        <BarChart responsive style={t.box(1.5)} data={layout} margin={t.margin}>
           <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
-          <XAxis dataKey="task" tick={TICK_10} interval={0} angle={-20} textAnchor="end" height={42} />
-          <YAxis unit="%" domain={PERCENT_DOMAIN} tick={TICK_11} />
+          <XAxis dataKey="task" tick={t.tick} interval={0} angle={-20} textAnchor="end" height={t.xHeightSlanted} label={t.xTitle('demo task')} />
+          <YAxis unit="%" domain={PERCENT_DOMAIN} tick={t.tick} width={t.yWidth} label={t.yTitle('test accuracy (%)')} />
           <Tooltip content={tooltip} formatter={percentFormatter} itemStyle={TOOLTIP_INK} />
-          <Legend wrapperStyle={LEGEND_STYLE} />
+          <Legend verticalAlign="top" wrapperStyle={t.legend} />
           <Bar dataKey="merged" name="merged" fill="#0072B2" isAnimationActive={false} shape={MERGED_BAR} />
           <Bar dataKey="expert" name="its expert" fill="#c9d1dc" isAnimationActive={false} />
         </BarChart>

@@ -1,12 +1,14 @@
 /**
  * One chart's frame: a titled figure with its explanation, its state (updating, error) and the
- * exports every chart offers — PNG, SVG and its data as CSV. The frame carries data attributes a
- * test reads (which chart, which request it shows) so tests need not parse pixels.
+ * exports every chart offers — PNG and SVG under the chart's title, caption and settings, and its
+ * data as CSV with the method and settings in columns of their own. The frame carries data
+ * attributes a test reads (which chart, which request it shows) so tests need not parse pixels.
  */
 import { useRef, useState, type ReactNode } from 'react';
 import type { AppError } from '../store/types.js';
 import { useSlow } from '../components/fields.js';
-import { csvText, pngBlob, saveBlob, svgText, type CsvCell } from './export.js';
+import { csvText, pngBlob, saveBlob, svgText, withMadeBy, type CsvCell } from './export.js';
+import { useMadeBy } from './settings.js';
 
 export interface ChartCsv {
   readonly header: readonly string[];
@@ -32,8 +34,11 @@ export interface ChartFrameProps {
 
 export function ChartFrame(p: ChartFrameProps) {
   const drawing = useRef<HTMLDivElement>(null);
+  const caption = useRef<HTMLParagraphElement>(null);
   const [problem, setProblem] = useState<string>();
-  const svg = () => (drawing.current ? svgText(drawing.current) : undefined);
+  const made = useMadeBy(p.status);
+  const settings = `${made.method}: ${made.settings}`;
+  const svg = () => (drawing.current ? svgText(drawing.current, { title: p.title, caption: caption.current?.textContent ?? '', settings }) : undefined);
   const exportSvg = () => {
     const text = svg();
     if (text) saveBlob(new Blob([text], { type: 'image/svg+xml' }), `${p.id}.svg`);
@@ -49,15 +54,19 @@ export function ChartFrame(p: ChartFrameProps) {
     }
   };
   const exportCsv = () => {
-    if (p.csv) saveBlob(new Blob([csvText(p.csv.header, p.csv.rows)], { type: 'text/csv' }), `${p.id}.csv`);
+    if (!p.csv) return;
+    const csv = withMadeBy(p.csv.header, p.csv.rows, made);
+    saveBlob(new Blob([csvText(csv.header, csv.rows)], { type: 'text/csv' }), `${p.id}.csv`);
   };
   const drawn = p.status !== 'error' && p.children !== undefined && p.children !== null && p.children !== false;
   const slow = useSlow(p.status === 'computing');
   return (
-    <figure className="chart" role="figure" aria-label={p.title} data-chart={p.id} data-chart-state={p.status} data-seq={p.seq ?? 0}>
+    <figure className="chart" role="figure" aria-label={p.title} data-chart={p.id} data-chart-state={p.status} data-seq={p.seq ?? 0} data-settings={settings}>
       <figcaption>
         <h3>{p.title}</h3>
-        <p className="help">{p.caption}</p>
+        <p className="help" ref={caption}>
+          {p.caption}
+        </p>
       </figcaption>
       {p.controls && <div className="chart-controls">{p.controls}</div>}
       <div className="drawing" ref={drawing}>

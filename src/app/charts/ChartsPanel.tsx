@@ -3,11 +3,12 @@
  * input → both the score and the sign-conflict data for it on screen is measured as
  * 'slider-to-charts' (performance marks; the e2e run reports its percentiles).
  */
-import { useLayoutEffect, useRef } from 'react';
+import { useLayoutEffect, useRef, type ReactElement } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { DIAGNOSTICS_SHOWN_MARK, SLIDER_TO_CHARTS_MEASURE } from '../store/charts-slice.js';
 import { useLabStore } from '../store/index.js';
 import { useHidden } from '../presentation.js';
+import { PresetStory } from '../components/Presets.js';
 import { AccuracyChart } from './AccuracyChart.js';
 import { CosineChart } from './CosineChart.js';
 import { SignConflictChart } from './SignConflictChart.js';
@@ -81,6 +82,29 @@ function ChartErrors({ shown }: { shown: readonly (readonly [title: string, slic
   );
 }
 
+/**
+ * The chart each lesson is about: drawn first, and across the whole panel in presentation mode
+ * (the one the room looks at while the lecturer moves its slider).
+ */
+const LESSON_CHART: Readonly<Record<string, string>> = {
+  'ta-vs-ties': 'sweep',
+  signs: 'sign-conflicts',
+  rank: 'svd-spectrum',
+  twin: 'twin-rank',
+  channels: 'channel-k',
+};
+
+/**
+ * The lesson's chart, kept after the lesson's note closes: following a lesson's steps changes the
+ * settings it set, which closes the note, and the chart the lesson is about should stay where it was.
+ */
+function useLessonChart(): string | undefined {
+  const preset = useLabStore((s) => s.preset);
+  const kept = useRef<string | undefined>(undefined);
+  if (preset && LESSON_CHART[preset]) kept.current = LESSON_CHART[preset];
+  return kept.current;
+}
+
 /** The store slices whose failures the charts show. */
 type ErrorSlice = 'live' | 'sweep' | 'diagnostics' | 'spectrum' | 'twinView' | 'channelView' | 'routedPackage';
 
@@ -88,6 +112,8 @@ export function ChartsPanel() {
   const source = useLabStore((s) => s.source);
   const method = useLabStore((s) => s.method);
   const hide = useHidden();
+  const lesson = useLessonChart();
+  const present = useLabStore((s) => s.present);
   const demo = source === 'demo';
   const twin = method === 'twin_merging';
   const channel = method === 'channel_merging';
@@ -101,23 +127,35 @@ export function ChartsPanel() {
   if (!demo && routed && !hide('storage')) shown.push(['package report', 'routedPackage']);
   if (!hide('conflicts') || !hide('cosines')) shown.push(['sign conflicts and cosines', 'diagnostics']);
   if (!hide('spectrum') && !channel) shown.push(['SVD spectrum', 'spectrum']);
+  // The charts drawn, by id, in order: the lesson's chart first.
+  const drawn: [string, ReactElement][] = [];
+  if (demo && !routed && !hide('accuracy')) drawn.push(['accuracy', <AccuracyChart />]);
+  if (demo && !routed && !hide('sweep')) drawn.push(['sweep', <SweepChart />]);
+  if (demo && twin && !hide('storage')) drawn.push(['twin-rank', <TwinRankChart />]);
+  if (demo && twin && !hide('routing')) drawn.push(['routing', <RoutingChart />]);
+  if (demo && channel && !hide('storage')) drawn.push(['channel-k', <ChannelKChart />]);
+  if (demo && channel && !hide('assignment')) drawn.push(['channel-assignment', <AssignmentChart />]);
+  if (!demo && routed && !hide('storage')) drawn.push(['package-report', <PackageReportChart />]);
+  if (!demo && channel && !hide('assignment')) drawn.push(['package-assignment', <PackageAssignmentChart />]);
+  if (!hide('conflicts')) drawn.push(['sign-conflicts', <SignConflictChart />]);
+  if (!hide('cosines')) drawn.push(['task-cosines', <CosineChart />]);
+  if (!hide('spectrum') && !channel) drawn.push(['svd-spectrum', <SpectrumChart />]);
+  const main = drawn.some(([id]) => id === lesson) ? lesson : undefined;
+  const charts = main ? [...drawn.filter(([id]) => id === main), ...drawn.filter(([id]) => id !== main)] : drawn;
   return (
     <section className="charts-panel" aria-labelledby="charts-heading">
       <h2 id="charts-heading">What the merge does</h2>
       <SliderToChartsMeasure />
       <ChartErrors shown={shown} />
+      {/* The lesson's note above the charts; in presentation mode under the lesson's chart, which comes first. */}
+      {!present && <PresetStory />}
       <div className="charts">
-        {demo && !routed && !hide('accuracy') && <AccuracyChart />}
-        {demo && !routed && !hide('sweep') && <SweepChart />}
-        {demo && twin && !hide('storage') && <TwinRankChart />}
-        {demo && twin && !hide('routing') && <RoutingChart />}
-        {demo && channel && !hide('storage') && <ChannelKChart />}
-        {demo && channel && !hide('assignment') && <AssignmentChart />}
-        {!demo && routed && !hide('storage') && <PackageReportChart />}
-        {!demo && channel && !hide('assignment') && <PackageAssignmentChart />}
-        {!hide('conflicts') && <SignConflictChart />}
-        {!hide('cosines') && <CosineChart />}
-        {!hide('spectrum') && !channel && <SpectrumChart />}
+        {charts.map(([id, chart], i) => [
+          <div key={id} className={id === main ? 'chart-slot main' : 'chart-slot'} data-main={id === main ? '' : undefined}>
+            {chart}
+          </div>,
+          present && i === 0 && <PresetStory key="story" />,
+        ])}
       </div>
     </section>
   );

@@ -10,6 +10,11 @@ import { ChartFrame } from './ChartFrame.js';
 import { Drawn, useStable } from './Drawn.js';
 import { Heatmap } from './Heatmap.js';
 import { useModelLabel } from './labels.js';
+import { useChartText } from './chart-text.js';
+import { SubChart } from './SubChart.js';
+
+const COSINE_DOMAIN: [number, number] = [-1, 1];
+const cosineFormatter = (v: unknown) => Number(v).toFixed(3);
 
 function meanOffDiagonal(c: readonly (readonly number[])[]): number {
   let sum = 0;
@@ -24,6 +29,7 @@ function meanOffDiagonal(c: readonly (readonly number[])[]): number {
 export function CosineChart() {
   const chart = useLabStore((s) => s.diagnostics);
   const label = useModelLabel();
+  const t = useChartText();
   const [scope, setScope] = useState('');
   const answer = chart.shown?.data;
   // A density or λ move re-asks the diagnostics, but cosines of the untrimmed task vectors stay.
@@ -39,7 +45,7 @@ export function CosineChart() {
       status={chart.status}
       error={chart.error}
       seq={chart.shown?.seq}
-      caption="Cosine of the task vectors (expert − base), pair by pair: near 0 the experts changed unrelated directions, negative they pull against each other. The bars give each tensor's mean cosine between different tasks."
+      caption="How alike the experts' changes are: the cosine of their task vectors (expert − base), pair by pair and per tensor. Near 0 the experts changed unrelated directions; negative, they pull against each other."
       controls={
         <p className="field">
           <label htmlFor="cosine-scope">Cosines of</label>{' '}
@@ -53,21 +59,25 @@ export function CosineChart() {
           </select>
         </p>
       }
-      csv={{ header: ['model', ...labels], rows: matrix.map((r, i) => [labels[i], ...r]) }}
+      csv={{ header: ['model', ...labels.map((l) => `cosine_with_${l}`), 'scope'], rows: matrix.map((r, i) => [labels[i], ...r, tensor ? tensor.name : 'whole model']) }}
     >
       {d && (
         <Drawn
-          deps={[d, scope, label]}
+          deps={[d, scope, label, t]}
           draw={() => (
         <div className="chart-pair">
-          <Heatmap labels={labels} values={matrix} scale="diverging" legend="cosine" describe={(a, b, v) => `cos(τ ${a}, τ ${b}) = ${v.toFixed(3)}`} />
-          <BarChart width={260} height={250} data={perTensor} margin={{ top: 8, right: 8, bottom: 8, left: 0 }}>
-            <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
-            <XAxis dataKey="name" tick={{ fontSize: 10 }} />
-            <YAxis domain={[-1, 1]} tick={{ fontSize: 11 }} />
-            <Tooltip formatter={(v) => Number(v).toFixed(3)} />
-            <Bar dataKey="cosine" name="mean cosine between tasks" fill="#009E73" isAnimationActive={false} />
-          </BarChart>
+          <SubChart id="cosine-matrix" title="Cosine, pair by pair" help={`Each cell: the cosine of two experts' task vectors over ${tensor ? tensor.name : 'the whole model'}.`}>
+            <Heatmap labels={labels} values={matrix} scale="diverging" rows="task vector" columns="task vector" legend="cosine (−1 … 1)" describe={(a, b, v) => `cos(τ ${a}, τ ${b}) = ${v.toFixed(3)}`} />
+          </SubChart>
+          <SubChart id="cosine-per-tensor" title="Mean cosine per tensor" help="Each tensor's mean cosine between different experts' task vectors.">
+            <BarChart responsive style={t.box(1.2)} data={perTensor} margin={t.margin}>
+              <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
+              <XAxis dataKey="name" tick={t.tick} interval={0} height={t.xHeight} label={t.xTitle('tensor')} />
+              <YAxis domain={COSINE_DOMAIN} tick={t.tick} width={t.yWidth} label={t.yTitle('mean cosine (−1 … 1)')} />
+              <Tooltip formatter={cosineFormatter} />
+              <Bar dataKey="cosine" name="mean cosine between tasks" fill="#009E73" isAnimationActive={false} />
+            </BarChart>
+          </SubChart>
         </div>
           )}
         />

@@ -8,7 +8,8 @@ import { useShallow } from 'zustand/react/shallow';
 import type { Diagnostics } from '../../engine/diagnostics/diagnose.js';
 import { useLabStore } from '../store/index.js';
 import type { LabState } from '../store/types.js';
-import { LEGEND_STYLE, MARGIN, PERCENT_DOMAIN, TICK_10, TICK_11, percentFormatter } from './chart-props.js';
+import { PERCENT_DOMAIN, percentFormatter } from './chart-props.js';
+import { useChartText } from './chart-text.js';
 import { ChartFrame } from './ChartFrame.js';
 import { Drawn, useStable } from './Drawn.js';
 import { pct } from './labels.js';
@@ -44,6 +45,7 @@ const tooltip = (p: TooltipContentProps) => <LiveTooltip {...p} series={{ confli
 
 export function SignConflictChart() {
   const { chart } = useLabStore(useShallow((s) => ({ chart: s.diagnostics })));
+  const t = useChartText();
   const d = chart.shown?.data;
   const series = seriesOf(d);
   const byLayer = series?.byLayer ?? false;
@@ -85,14 +87,14 @@ export function SignConflictChart() {
     >
       {d && (
         <Drawn
-          deps={[layout, election]}
+          deps={[layout, election, byLayer, t]}
           draw={() => (
-        <BarChart width={340} height={220} data={layout} margin={MARGIN}>
+        <BarChart responsive style={t.box(1.5)} data={layout} margin={t.margin}>
           <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
-          <XAxis dataKey="name" tick={TICK_10} interval={0} />
-          <YAxis unit="%" domain={PERCENT_DOMAIN} tick={TICK_11} />
+          <XAxis dataKey="name" tick={t.tick} interval={0} height={t.xHeight} label={t.xTitle(byLayer ? 'layer' : 'tensor')} />
+          <YAxis unit="%" domain={PERCENT_DOMAIN} tick={t.tick} width={t.yWidth} label={t.yTitle('share (%)')} />
           <Tooltip content={tooltip} formatter={percentFormatter} />
-          <Legend wrapperStyle={LEGEND_STYLE} />
+          <Legend verticalAlign="top" wrapperStyle={t.legend} />
           <Bar dataKey="conflict" name="sign conflict" fill="#D55E00" isAnimationActive={false} shape={CONFLICT_BAR} />
           {election && <Bar dataKey="dropped" name="mass dropped by election" fill="#0072B2" isAnimationActive={false} shape={DROPPED_BAR} />}
         </BarChart>

@@ -12,6 +12,12 @@ import { Drawn } from './Drawn.js';
 import { Heatmap } from './Heatmap.js';
 import { useModelLabel } from './labels.js';
 import { seriesColor } from './palette.js';
+import { useChartText } from './chart-text.js';
+import { tidyTick } from './chart-props.js';
+import { SubChart } from './SubChart.js';
+
+const ENERGY_DOMAIN: [number, number] = [0, 1];
+const sigmaTick = (v: number) => v.toPrecision(2);
 
 const median = (xs: readonly number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -23,6 +29,7 @@ export function SpectrumChart() {
     useShallow((s) => ({ chart: s.spectrum, tensor: s.spectrumTensor, rank: s.svdRank, setTensor: s.setSpectrumTensor, setRank: s.setSvdRank })),
   );
   const label = useModelLabel();
+  const t = useChartText();
   const d = chart.shown?.data;
   const count = d ? Math.max(...d.models.map((m) => m.singularValues.length)) : 0;
   const rows = Array.from({ length: count }, (_, k) => {
@@ -48,8 +55,7 @@ export function SpectrumChart() {
       caption={
         d ? (
           <>
-            {d.tensor} [{d.shape.join(' × ')}]{d.truncated ? `, leading ${count} singular values` : ''}: solid lines are singular values (left, log scale), dashed lines the energy kept by the first r
-            (right). At rank <strong data-rank={d.rank}>{d.rank}</strong> the median task keeps{' '}
+            {d.tensor} [{d.shape.join(' × ')}]{d.truncated ? `, leading ${count} singular values` : ''}: how many directions each expert's change needs, and how much the experts' top directions overlap. At rank <strong data-rank={d.rank}>{d.rank}</strong> the median task keeps{' '}
             {(100 * median(d.models.map((m) => 1 - m.relativeError ** 2))).toFixed(1)}% of its energy; 90% needs rank <span data-rank90={rank90}>{rank90}</span>, effective rank{' '}
             {effective.toFixed(1)}.
           </>
@@ -87,40 +93,46 @@ export function SpectrumChart() {
         )
       }
       csv={{
-        header: ['rank', ...labels.flatMap((l) => [`sigma_${l}`, `energy_${l}`])],
+        header: ['rank', ...labels.flatMap((l) => [`sigma_${l}`, `energy_share_${l}`])],
         rows: rows.map((r) => [r['k'], ...labels.flatMap((_, i) => [r[`s${i}`], r[`e${i}`]])]),
       }}
     >
       {d && (
         <Drawn
-          deps={[d, label]}
+          deps={[d, label, t]}
           draw={() => (
         <div className="chart-pair">
-          <ComposedChart width={340} height={240} data={rows} margin={{ top: 18, right: 8, bottom: 16, left: 0 }}>
+          <SubChart id="singular-values" title="Singular values and energy" help="Solid: singular values σ (left axis, log scale); dashed: the energy share E(r) the first r keep (right axis)." wide>
+          <ComposedChart responsive style={t.box(1.4)} data={rows} margin={t.margin}>
             <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
-            <XAxis dataKey="k" type="number" domain={[1, Math.max(2, count)]} tick={{ fontSize: 11 }} label={{ value: 'rank r', position: 'insideBottom', offset: -8, fontSize: 11 }} />
-            <YAxis yAxisId="s" scale="log" domain={['auto', 'auto']} allowDataOverflow tick={{ fontSize: 11 }} tickFormatter={(v: number) => v.toPrecision(2)} />
-            <YAxis yAxisId="e" orientation="right" domain={[0, 1]} tick={{ fontSize: 11 }} />
+            <XAxis dataKey="k" type="number" domain={[1, Math.max(2, count)]} tick={t.tick} height={t.xHeight} label={t.xTitle('rank r (number of directions)')} />
+            <YAxis yAxisId="s" scale="log" domain={['auto', 'auto']} allowDataOverflow tick={t.tick} tickFormatter={sigmaTick} width={t.yWidth} label={t.yTitle('singular value σ (log)')} />
+            <YAxis yAxisId="e" orientation="right" domain={ENERGY_DOMAIN} tick={t.tick} tickFormatter={tidyTick} width={t.yWidth} label={t.yTitle('energy kept E(r), 0 … 1', 'right')} />
             <Tooltip formatter={(v) => Number(v).toPrecision(4)} labelFormatter={(k) => `rank ${k}`} />
-            <Legend wrapperStyle={{ fontSize: 12 }} />
+            <Legend verticalAlign="top" wrapperStyle={t.legend} />
             {labels.map((l, i) => (
               <Line key={`s${i}`} yAxisId="s" dataKey={`s${i}`} name={l} stroke={seriesColor(i)} dot={false} isAnimationActive={false} />
             ))}
             {labels.map((l, i) => (
               <Line key={`e${i}`} yAxisId="e" dataKey={`e${i}`} name={`E(r) ${l}`} stroke={seriesColor(i)} strokeDasharray="4 3" dot={false} legendType="none" isAnimationActive={false} />
             ))}
-            <ReferenceLine yAxisId="e" x={d.rank} stroke="#1c2430" label={{ value: `r = ${d.rank}`, position: 'top', fontSize: 11 }} />
-            <ReferenceLine yAxisId="e" x={rank90} stroke="#2f855a" strokeDasharray="2 2" label={{ value: '90%', position: 'insideTopRight', fontSize: 10 }} />
-            <ReferenceLine yAxisId="e" x={Math.max(1, Math.round(effective))} stroke="#975a16" strokeDasharray="2 2" label={{ value: 'eff.', position: 'insideTopLeft', fontSize: 10 }} />
+            <ReferenceLine yAxisId="e" x={d.rank} stroke="#1c2430" label={{ value: `r = ${d.rank}`, position: 'top', fontSize: t.size }} />
+            <ReferenceLine yAxisId="e" x={rank90} stroke="#2f855a" strokeDasharray="2 2" label={{ value: '90%', position: 'insideTopRight', fontSize: t.size - 1 }} />
+            <ReferenceLine yAxisId="e" x={Math.max(1, Math.round(effective))} stroke="#975a16" strokeDasharray="2 2" label={{ value: 'eff.', position: 'insideTopLeft', fontSize: t.size - 1 }} />
           </ComposedChart>
+          </SubChart>
+          <SubChart id="subspace-overlap" title={`Subspace overlap at r = ${d.rank}`} help="How much two experts' top-r directions coincide: 0 apart, 1 the same subspace.">
           <Heatmap
             labels={labels}
             values={d.interference}
             scale="sequential"
             cell={40}
-            legend={`subspace overlap at r = ${d.rank}`}
+            rows="task"
+            columns="task"
+            legend="overlap ‖Uᵢᵀ Uⱼ‖²/r (0 … 1)"
             describe={(a, b, v) => `‖U${a}ᵀ U${b}‖²/r at r = ${d.rank}: ${v.toFixed(3)}`}
           />
+          </SubChart>
         </div>
           )}
         />

@@ -1,5 +1,5 @@
 /**
- * Chart (e), right: the demo's normalized score along λ or density with the other settings as
+ * Chart (e), the sweep: the demo's normalized score along λ or density with the other settings as
  * they are, and the current value marked — where the slider sits on the curve. Recomputed when
  * anything but the swept parameter changes, once the sliders rest.
  */
@@ -12,15 +12,19 @@ import { ChartFrame } from './ChartFrame.js';
 import { Drawn } from './Drawn.js';
 import { pct, useModelLabel } from './labels.js';
 import { tidyTick } from './chart-props.js';
+import { useChartText } from './chart-text.js';
 import { seriesColor } from './palette.js';
 
 const NAMES: Record<SweepParam, string> = { lambda: 'λ', density: 'density' };
+/** The x axis' title: the parameter and what its value measures. */
+const AXIS: Record<SweepParam, string> = { lambda: 'λ (scale of the merged task vector, ×)', density: 'density (share of each task vector kept)' };
 
 export function SweepChart() {
   const { chart, method, wanted, tasks, setParam, source } = useLabStore(
     useShallow((s) => ({ chart: s.sweep, method: s.method, wanted: s.sweepParam, tasks: s.engine.demo.tasks, setParam: s.setSweepParam, source: s.source })),
   );
   const label = useModelLabel();
+  const t = useChartText();
   const param = sweepParamFor(method, wanted);
   const d = chart.shown?.data;
   const current = useCurrent(d?.param);
@@ -55,25 +59,25 @@ export function SweepChart() {
         </p>
       }
       csv={{
-        header: [d?.param ?? 'value', 'normalized_percent', ...(tasks ?? []).map((t) => `${t}_percent`)],
+        header: [d?.param ?? 'value', 'normalized_percent', ...(tasks ?? []).map((task) => `${task}_percent`)],
         rows: (d?.points ?? []).map((p) => [p.value, p.normalized, ...p.perTask]),
       }}
     >
       {d && param && source === 'demo' && (
         <Drawn
-          deps={[d, tasks, label]}
+          deps={[d, tasks, label, t]}
           draw={() => (
-        <LineChart width={340} height={230} data={rows} margin={{ top: 18, right: 8, bottom: 16, left: 0 }}>
+        <LineChart responsive style={t.box(1.7)} data={rows} margin={t.margin}>
           <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
-          <XAxis dataKey="x" type="number" domain={['dataMin', 'dataMax']} tickFormatter={tidyTick} tick={{ fontSize: 11 }} height={40} label={{ value: NAMES[d.param], position: 'insideBottom', offset: 4, fontSize: 11 }} />
-          <YAxis unit="%" domain={[0, 100]} tick={{ fontSize: 11 }} />
+          <XAxis dataKey="x" type="number" domain={['dataMin', 'dataMax']} tickFormatter={tidyTick} tick={t.tick} height={t.xHeight} label={t.xTitle(AXIS[d.param])} />
+          <YAxis unit="%" domain={[0, 100]} tick={t.tick} width={t.yWidth} label={t.yTitle('score or accuracy (%)')} />
           <Tooltip formatter={(v) => pct(Number(v))} labelFormatter={(x) => `${NAMES[d.param]} = ${tidyTick(x)}`} />
-          <Legend wrapperStyle={{ fontSize: 12 }} />
+          <Legend verticalAlign="top" wrapperStyle={t.legend} />
           <Line dataKey="normalized" name="normalized" stroke="#1c2430" strokeWidth={3} dot={{ r: 2 }} isAnimationActive={false} />
-          {(tasks ?? []).map((t, i) => (
-            <Line key={t} dataKey={`t${i}`} name={label(t)} stroke={seriesColor(i)} strokeWidth={1} dot={false} isAnimationActive={false} />
+          {(tasks ?? []).map((task, i) => (
+            <Line key={task} dataKey={`t${i}`} name={label(task)} stroke={seriesColor(i)} strokeWidth={1} dot={false} isAnimationActive={false} />
           ))}
-          <NowMarker param={d.param} />
+          <NowMarker param={d.param} size={t.size} />
         </LineChart>
           )}
         />
@@ -95,7 +99,7 @@ function useCurrent(param: SweepParam | undefined): number {
  * itself, so a move redraws this line only: redrawing the whole line chart for it cost ~25 ms of
  * main thread per move, more than drawing the new score.
  */
-function NowMarker({ param }: { readonly param: SweepParam }) {
+function NowMarker({ param, size }: { readonly param: SweepParam; readonly size: number }) {
   const current = useCurrent(param);
   const x = useXAxisScale()?.(current);
   const plot = usePlotArea();
@@ -103,7 +107,7 @@ function NowMarker({ param }: { readonly param: SweepParam }) {
   return (
     <g className="recharts-reference-line now-marker" data-value={current}>
       <line x1={x} x2={x} y1={plot.y} y2={plot.y + plot.height} stroke="#D55E00" strokeWidth={2} />
-      <text x={x} y={plot.y - 4} textAnchor="middle" fontSize={11} fill="#D55E00">
+      <text x={x} y={plot.y - 4} textAnchor="middle" fontSize={size} fill="#D55E00">
         now
       </text>
     </g>

@@ -4,7 +4,7 @@
  * total download. Rows come from headers only; a file that fails shows its error on its own row.
  */
 import { useShallow } from 'zustand/react/shallow';
-import { DropZone, DroppedTable, SourceSwitch } from './DroppedModels.js';
+import { DroppedTable, SourceSwitch } from './DroppedModels.js';
 import { formatBytes, formatCount, formatDtypes, formatMs, formatPercent } from '../format.js';
 import { useLabStore } from '../store/index.js';
 import type { AppError, LoadStatus, ModelEntry } from '../store/types.js';
@@ -187,7 +187,6 @@ export function ModelsPanel() {
     <>
       <h2>Models</h2>
       <SourceSwitch />
-      <DropZone />
       {source === 'mine' ? <DroppedTable /> : <DemoModels />}
     </>
   );

@@ -1,7 +1,7 @@
 /**
  * Channel Merging's assignment map for one tensor: a column per output channel, a row per task,
  * coloured by the group the task's row falls in — channels sorted by their partition (most common
- * first), so the few ways the experts split show as blocks. Right, how often two tasks share a group.
+ * first), so the few ways the experts split show as blocks; and how often two tasks share a group.
  */
 import { useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
@@ -15,8 +15,12 @@ import { Heatmap } from '../Heatmap.js';
 import { useModelLabel } from '../labels.js';
 import { seriesColor } from '../palette.js';
 import { packageChartStatus } from './PackageReportChart.js';
+import { INK } from '../chart-text.js';
+import { SubChart } from '../SubChart.js';
+import { textWidth } from '../text-width.js';
 
-const WIDTH = 300;
+const WIDTH = 360;
+const FONT = 12;
 
 /** Channels in partition order, each partition's channels in index order. */
 function channelOrder(a: AssignmentMap): number[] {
@@ -28,9 +32,14 @@ function channelOrder(a: AssignmentMap): number[] {
   return a.groups.map((g, c) => ({ c, r: rank.get(canonical(g)) ?? a.partitions.length })).sort((x, y) => x.r - y.r || x.c - y.c).map((x) => x.c);
 }
 
+/** The strip: a row per task, a column per channel, in an SVG that scales to its box (labels sized to fit). */
 function AssignmentStrip({ a, labels }: { a: AssignmentMap; labels: readonly string[] }) {
-  const left = 96;
+  const left = FONT + 10 + Math.max(0, ...labels.map((l) => textWidth(l, FONT))) + 8;
   const row = 22;
+  const groupWidth = textWidth('group 8', FONT) + 26;
+  const perLine = Math.max(1, Math.floor(WIDTH / groupWidth));
+  const legendLines = Math.ceil(a.K / perLine);
+  const grid = a.tasks.length * row;
   const order = channelOrder(a);
   const w = WIDTH / Math.max(1, a.channels);
   // One rect per run of equal groups along the sorted channels: a few hundred elements, not T × C.
@@ -46,9 +55,18 @@ function AssignmentStrip({ a, labels }: { a: AssignmentMap; labels: readonly str
     }
   }
   return (
-    <svg width={left + WIDTH + 8} height={a.tasks.length * row + 52} role="img" aria-label={`group of each task's row per channel of ${a.tensor}`}>
+    <svg
+      viewBox={`0 0 ${Math.ceil(left + WIDTH + 8)} ${grid + 30 + legendLines * 20 + 4}`}
+      width="100%"
+      role="img"
+      aria-label={`group of each task's row per channel of ${a.tensor}`}
+      preserveAspectRatio="xMinYMin meet"
+    >
+      <text x={FONT} y={grid / 2} transform={`rotate(-90 ${FONT} ${grid / 2})`} textAnchor="middle" fontSize={FONT} fill={INK} className="axis-title">
+        task
+      </text>
       {labels.map((l, t) => (
-        <text key={t} x={left - 6} y={t * row + row / 2 + 4} textAnchor="end" fontSize={12} fill="#1c2430">
+        <text key={t} x={left - 6} y={t * row + row / 2 + 4} textAnchor="end" fontSize={FONT} fill={INK}>
           {l}
         </text>
       ))}
@@ -57,13 +75,13 @@ function AssignmentStrip({ a, labels }: { a: AssignmentMap; labels: readonly str
           <title>{`${labels[r.t]}: group ${r.g + 1} on ${r.to - r.from} channels`}</title>
         </rect>
       ))}
-      <text x={left} y={a.tasks.length * row + 14} fontSize={10} fill="#4a5568">
-        {a.channels} output channels, sorted by how the tasks split ({a.partitions.length} distinct splits)
+      <text x={left + WIDTH / 2} y={grid + 16} textAnchor="middle" fontSize={FONT} fill={INK} className="axis-title">
+        output channel ({a.channels}, sorted by split)
       </text>
       {Array.from({ length: a.K }, (_, g) => (
-        <g key={g} transform={`translate(${left + g * 70},${a.tasks.length * row + 26})`}>
+        <g key={g} transform={`translate(${left + (g % perLine) * groupWidth},${grid + 28 + Math.floor(g / perLine) * 20})`}>
           <rect width={14} height={12} fill={seriesColor(g)} />
-          <text x={18} y={10} fontSize={11} fill="#1c2430">
+          <text x={18} y={10} fontSize={FONT} fill={INK}>
             group {g + 1}
           </text>
         </g>
@@ -98,7 +116,7 @@ function AssignmentFigure({ a, status, error, seq, tensors, tensor, onTensor, em
         a ? (
           <>
             {a.tensor}, K = {a.K}: each column is an output channel, each row a task, the colour the group its row was merged in. The most common split covers{' '}
-            {a.partitions[0] ? `${((100 * a.partitions[0].channels) / a.channels).toFixed(0)}%` : '—'} of the channels. Right: the share of channels where two tasks share a group.
+            {a.partitions[0] ? `${((100 * a.partitions[0].channels) / a.channels).toFixed(0)}%` : '—'} of the channels ({a.partitions.length} distinct splits).
           </>
         ) : (
           "Per output channel of one tensor, the group each task's row falls in."
@@ -125,8 +143,12 @@ function AssignmentFigure({ a, status, error, seq, tensors, tensor, onTensor, em
           deps={[a, label]}
           draw={() => (
             <div className="chart-pair">
-              <AssignmentStrip a={a} labels={labels} />
-              <Heatmap labels={labels} values={a.together} scale="sequential" cell={40} legend="share of channels in one group" describe={(x, y, v) => `${x} and ${y} share a group on ${(100 * v).toFixed(1)}% of channels`} />
+              <SubChart id="assignment-strip" title="Group per channel and task" help="Each column an output channel, each row a task, coloured by the group its row was merged in.">
+                <AssignmentStrip a={a} labels={labels} />
+              </SubChart>
+              <SubChart id="shared-groups" title="How often two tasks share a group" help="The share of channels where the two tasks' rows fall in one group.">
+                <Heatmap labels={labels} values={a.together} scale="sequential" cell={40} rows="task" columns="task" legend="share of channels in one group (0 … 1)" describe={(x, y, v) => `${x} and ${y} share a group on ${(100 * v).toFixed(1)}% of channels`} />
+              </SubChart>
             </div>
           )}
         />

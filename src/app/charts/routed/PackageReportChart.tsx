@@ -1,7 +1,7 @@
 /**
  * A routed package built from the user's checkpoints (no data, so nothing to score): how far each
- * task's rebuilt weights are from its expert, tensor by tensor (left), and the package's size and
- * the mean error per task at the other ranks or K (right) — the trade the slider makes.
+ * task's rebuilt weights are from its expert, tensor by tensor, and the package's size and the
+ * mean error per task at the other ranks or K — the trade the slider makes.
  */
 import { Bar, BarChart, CartesianGrid, ComposedChart, Legend, Line, ReferenceLine, Tooltip, XAxis, YAxis } from 'recharts';
 import { useShallow } from 'zustand/react/shallow';
@@ -12,6 +12,8 @@ import { tidyTick } from '../chart-props.js';
 import type { RoutedPackageState } from '../../store/types.js';
 import { Drawn } from '../Drawn.js';
 import { seriesColor } from '../palette.js';
+import { useChartText } from '../chart-text.js';
+import { SubChart } from '../SubChart.js';
 
 /** A chart drawn from the package build: its frame's state follows the build's. */
 export function packageChartStatus(pkg: RoutedPackageState): ChartFrameProps['status'] {
@@ -20,6 +22,7 @@ export function packageChartStatus(pkg: RoutedPackageState): ChartFrameProps['st
 
 export function PackageReportChart() {
   const { pkg, method } = useLabStore(useShallow((s) => ({ pkg: s.routedPackage, method: s.method })));
+  const t = useChartText();
   const r = pkg.report;
   const setting = method === 'twin_merging' ? 'rank' : 'K';
   const tasks = r?.tasks ?? [];
@@ -38,8 +41,8 @@ export function PackageReportChart() {
       caption={
         r ? (
           <>
-            Left: per tensor and task, ‖rebuilt − expert‖ / ‖expert − {method === 'twin_merging' ? 'shared expert' : 'base'}‖ (0: rebuilt exactly) at {setting} {now}. Right: mean error
-            per task (lines) and the package's size as a share of the {tasks.length} experts (grey, right axis) at each {setting}. Storage now{' '}
+            How far each task's rebuilt weights are from its expert, ‖rebuilt − expert‖ / ‖expert − {method === 'twin_merging' ? 'shared expert' : 'base'}‖ (0: rebuilt exactly), at{' '}
+            {setting} {now} and at the other {setting}, beside the package's size as a share of the {tasks.length} experts. Storage now{' '}
             <strong data-storage-ratio={r.storage.ratio}>{(100 * r.storage.ratio).toFixed(1)}%</strong>.
             {r.storageSweep.every((p) => !p.taskErrors) && (
               <> The error at other {setting} takes a build at each; it is drawn for checkpoints up to {AUTO_BUILD_BYTES / 2 ** 20} MiB together, and these are larger.</>
@@ -49,35 +52,40 @@ export function PackageReportChart() {
           'Per-tensor reconstruction error of each task, and storage against the setting.'
         )
       }
-      csv={{ header: ['tensor', ...tasks.map((t) => `error_${t}`)], rows: (r?.tensors ?? []).map((t) => [t.name, ...t.errors]) }}
+      csv={{ header: ['tensor', ...tasks.map((task) => `relative_error_${task}`)], rows: (r?.tensors ?? []).map((x) => [x.name, ...x.errors]) }}
     >
       {r && (
         <Drawn
-          deps={[r]}
+          deps={[r, t]}
           draw={() => (
             <div className="chart-pair">
-              <BarChart width={320} height={240} data={perTensor} margin={{ top: 8, right: 8, bottom: 8, left: 0 }}>
+              <SubChart id="reconstruction-error" title={`Error per tensor at ${setting} ${now}`} help="Each task's relative reconstruction error, tensor by tensor (0: rebuilt exactly).">
+              <BarChart responsive style={t.box(1.3)} data={perTensor} margin={t.margin}>
                 <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
-                <XAxis dataKey="name" tick={{ fontSize: 10 }} interval={0} angle={-20} textAnchor="end" height={48} />
-                <YAxis domain={[0, 'auto']} tick={{ fontSize: 11 }} />
+                <XAxis dataKey="name" tick={t.tick} interval={0} angle={-20} textAnchor="end" height={t.xHeightSlanted} label={t.xTitle('tensor')} />
+                <YAxis domain={[0, 'auto']} tick={t.tick} width={t.yWidth} label={t.yTitle('relative error (ratio)')} />
                 <Tooltip formatter={(x) => Number(x).toFixed(4)} />
-                <Legend wrapperStyle={{ fontSize: 12 }} />
-                {tasks.map((t, i) => (
-                  <Bar key={t} dataKey={`e${i}`} name={t} fill={seriesColor(i)} isAnimationActive={false} />
+                <Legend verticalAlign="top" wrapperStyle={t.legend} />
+                {tasks.map((task, i) => (
+                  <Bar key={task} dataKey={`e${i}`} name={task} fill={seriesColor(i)} isAnimationActive={false} />
                 ))}
               </BarChart>
-              <ComposedChart width={320} height={240} data={sweep} margin={{ top: 18, right: 8, bottom: 16, left: 0 }}>
+              </SubChart>
+              <SubChart id="error-storage" title={`Error and storage against ${setting}`} help={`Mean error per task (coloured lines, left axis) and the package's size (grey, right axis) at each ${setting}.`}>
+              <ComposedChart responsive style={t.box(1.3)} data={sweep} margin={t.margin}>
                 <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
-                <XAxis dataKey="x" type="number" domain={['dataMin', 'dataMax']} ticks={sweep.map((p) => p.x)} tickFormatter={tidyTick} tick={{ fontSize: 11 }} label={{ value: setting, position: 'insideBottom', offset: -8, fontSize: 11 }} />
-                <YAxis yAxisId="err" domain={[0, 'auto']} tick={{ fontSize: 11 }} />
-                <YAxis yAxisId="storage" orientation="right" unit="%" domain={[0, 'auto']} tick={{ fontSize: 11 }} />
+                <XAxis dataKey="x" type="number" domain={['dataMin', 'dataMax']} ticks={sweep.map((p) => p.x)} tickFormatter={tidyTick} tick={t.tick} height={t.xHeight} label={t.xTitle(setting === 'rank' ? 'rank r' : 'groups per channel K')} />
+                <YAxis yAxisId="err" domain={[0, 'auto']} tick={t.tick} width={t.yWidth} label={t.yTitle('mean relative error (ratio)')} />
+                <YAxis yAxisId="storage" orientation="right" unit="%" domain={[0, 'auto']} tick={t.tick} width={t.yWidth} label={t.yTitle('storage (% of the experts)', 'right')} />
                 <Tooltip formatter={(x, n) => (n === 'storage' ? `${Number(x).toFixed(1)}% of the experts` : Number(x).toFixed(4))} labelFormatter={(x) => `${setting} ${x}`} />
-                {tasks.map((t, i) => (
-                  <Line key={t} yAxisId="err" dataKey={`e${i}`} name={t} stroke={seriesColor(i)} isAnimationActive={false} legendType="none" />
+                <Legend verticalAlign="top" wrapperStyle={t.legend} />
+                {tasks.map((task, i) => (
+                  <Line key={task} yAxisId="err" dataKey={`e${i}`} name={task} stroke={seriesColor(i)} isAnimationActive={false} />
                 ))}
                 <Line yAxisId="storage" dataKey="storage" name="storage" stroke="#8a94a6" strokeWidth={2} isAnimationActive={false} />
-                {now !== undefined && <ReferenceLine yAxisId="err" x={now} stroke="#D55E00" strokeWidth={2} label={{ value: 'now', position: 'top', fontSize: 11 }} />}
+                {now !== undefined && <ReferenceLine yAxisId="err" x={now} stroke="#D55E00" strokeWidth={2} label={{ value: 'now', position: 'top', fontSize: t.size }} />}
               </ComposedChart>
+              </SubChart>
             </div>
           )}
         />

@@ -1,8 +1,8 @@
 /**
- * Chart (d) for Twin-Merging: where the router sends each task's inputs. Left, the mean routing
- * weight per true task (rows) over the routed tasks (columns) — a perfect router is the identity;
- * right, the weights of a few test inputs per task. Below, the router's training curve and, in
- * hard mode, how the task that shares its inputs with another fares.
+ * Chart (d) for Twin-Merging: where the router sends each task's inputs. The mean routing weight
+ * per true task (rows) over the routed tasks (columns) — a perfect router is the identity; the
+ * weights of a few test inputs per task; the router's training curve and, in hard mode, how the
+ * task that shares its inputs with another fares. Each part titled where it is drawn.
  */
 import { Bar, BarChart, CartesianGrid, Legend, Line, LineChart, Tooltip, XAxis, YAxis } from 'recharts';
 import { useLabStore } from '../../store/index.js';
@@ -11,10 +11,17 @@ import { Drawn } from '../Drawn.js';
 import { Heatmap } from '../Heatmap.js';
 import { useModelLabel } from '../labels.js';
 import { seriesColor } from '../palette.js';
+import { useChartText } from '../chart-text.js';
+import { SubChart } from '../SubChart.js';
+
+const WEIGHT_DOMAIN: [number, number] = [0, 1];
+const WEIGHT_TICKS = [0, 0.25, 0.5, 0.75, 1];
+const PERCENT: [number, number] = [0, 100];
 
 export function RoutingChart() {
   const chart = useLabStore((s) => s.twinView);
   const label = useModelLabel();
+  const t = useChartText();
   const v = chart.shown?.data;
   const routing = v?.routing;
   const labels = (routing?.tasks ?? []).map(label);
@@ -31,10 +38,10 @@ export function RoutingChart() {
       caption={
         v && routing ? (
           <>
-            Row t: the router's mean weight over the test inputs of task t, per task it routes to (temperature {v.settings.temperature.toFixed(2)}, top-{v.settings.topK}). It picks the
-            true task for <strong data-routing-accuracy={routing.accuracy}>{(100 * routing.accuracy).toFixed(1)}%</strong> of inputs
-            {v.hard.length > 0 ? '; the hard task shares its inputs with another, so no router can tell them apart' : ''}. Right: a few inputs each; below: the router's training on the
-            validation split ({v.curve.length} epochs, {Math.round(v.routerTrainingMs)} ms).
+            Where the router sends each task's test inputs (temperature {v.settings.temperature.toFixed(2)}, top-{v.settings.topK}). It picks the true task for{' '}
+            <strong data-routing-accuracy={routing.accuracy}>{(100 * routing.accuracy).toFixed(1)}%</strong> of inputs
+            {v.hard.length > 0 ? '; the hard task shares its inputs with another, so no router can tell them apart' : ''}. The router trained on the validation split for {v.curve.length} epochs (
+            {Math.round(v.routerTrainingMs)} ms).
           </>
         ) : (
           'The mean routing weight per true task, a few inputs’ weights, and the router’s training curve.'
@@ -44,30 +51,37 @@ export function RoutingChart() {
     >
       {v && routing && (
         <Drawn
-          deps={[v.routing, v.curve, v.hard, label]}
+          deps={[v.routing, v.curve, v.hard, label, t]}
           draw={() => (
             <div className="chart-pair">
-              <Heatmap labels={labels} values={routing.meanWeights} scale="sequential" cell={labels.length > 5 ? 38 : 44} legend="mean routing weight" describe={(a, b, x) => `inputs of ${a}: mean weight on ${b} = ${x.toFixed(3)}`} />
-              <BarChart width={340} height={Math.max(220, 13 * samples.length + 70)} data={samples} layout="vertical" barCategoryGap={1} margin={{ top: 8, right: 8, bottom: 8, left: 8 }}>
-                <XAxis type="number" domain={[0, 1]} ticks={[0, 0.25, 0.5, 0.75, 1]} tick={{ fontSize: 10 }} />
-                <YAxis type="category" dataKey="sample" width={128} tick={{ fontSize: 9 }} interval={0} />
-                <Tooltip formatter={(x) => Number(x).toFixed(3)} />
-                <Legend wrapperStyle={{ fontSize: 11 }} />
-                {labels.map((l, j) => (
-                  <Bar key={j} dataKey={`w${j}`} name={l} stackId="w" fill={seriesColor(j)} isAnimationActive={false} />
-                ))}
-              </BarChart>
-              <LineChart width={300} height={180} data={curve} margin={{ top: 8, right: 8, bottom: 16, left: 0 }}>
-                <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
-                <XAxis dataKey="epoch" tick={{ fontSize: 11 }} label={{ value: 'epoch', position: 'insideBottom', offset: -8, fontSize: 11 }} />
-                <YAxis yAxisId="loss" tick={{ fontSize: 11 }} />
-                <YAxis yAxisId="acc" orientation="right" unit="%" domain={[0, 100]} tick={{ fontSize: 11 }} />
-                <Tooltip formatter={(x, n) => (n === 'loss' ? Number(x).toFixed(3) : `${Number(x).toFixed(1)}%`)} />
-                <Legend wrapperStyle={{ fontSize: 12 }} />
-                <Line yAxisId="loss" dataKey="loss" name="loss" stroke="#1c2430" isAnimationActive={false} />
-                <Line yAxisId="acc" dataKey="accuracy" name="routing accuracy" stroke="#009E73" isAnimationActive={false} />
-              </LineChart>
+              <SubChart id="mean-routing" title="Mean routing weight per true task" help="Row: the inputs of one task; column: the task the router weighs. A perfect router is the diagonal.">
+                <Heatmap labels={labels} values={routing.meanWeights} scale="sequential" cell={labels.length > 5 ? 38 : 44} rows="true task of the input" columns="routed to" legend="mean routing weight (0 … 1)" describe={(a, b, x) => `inputs of ${a}: mean weight on ${b} = ${x.toFixed(3)}`} />
+              </SubChart>
+              <SubChart id="sample-routing" title="A few inputs, one bar each" help="The routing weights of single test inputs (task · index), stacked to 1.">
+                <BarChart responsive style={{ width: '100%', height: Math.max(260, (t.size + 3) * samples.length + 110) }} data={samples} layout="vertical" barCategoryGap={1} margin={t.margin}>
+                  <XAxis type="number" domain={WEIGHT_DOMAIN} ticks={WEIGHT_TICKS} tick={t.tick} height={t.xHeight} label={t.xTitle('routing weight (0 … 1)')} />
+                  <YAxis type="category" dataKey="sample" width={Math.round(t.size * 9)} tick={t.tick} interval={0} label={t.yTitle('test input')} />
+                  <Tooltip formatter={(x) => Number(x).toFixed(3)} />
+                  <Legend verticalAlign="top" wrapperStyle={t.legend} />
+                  {labels.map((l, j) => (
+                    <Bar key={j} dataKey={`w${j}`} name={l} stackId="w" fill={seriesColor(j)} isAnimationActive={false} />
+                  ))}
+                </BarChart>
+              </SubChart>
+              <SubChart id="router-training" title="The router's training" help="Loss (left axis) and routing accuracy on the validation split (right axis), epoch by epoch.">
+                <LineChart responsive style={t.box(1.8)} data={curve} margin={t.margin}>
+                  <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
+                  <XAxis dataKey="epoch" tick={t.tick} height={t.xHeight} label={t.xTitle('epoch')} />
+                  <YAxis yAxisId="loss" tick={t.tick} width={t.yWidth} label={t.yTitle('loss (cross-entropy)')} />
+                  <YAxis yAxisId="acc" orientation="right" unit="%" domain={PERCENT} tick={t.tick} width={t.yWidth} label={t.yTitle('routing accuracy (%)', 'right')} />
+                  <Tooltip formatter={(x, n) => (n === 'loss' ? Number(x).toFixed(3) : `${Number(x).toFixed(1)}%`)} />
+                  <Legend verticalAlign="top" wrapperStyle={t.legend} />
+                  <Line yAxisId="loss" dataKey="loss" name="loss" stroke="#1c2430" isAnimationActive={false} />
+                  <Line yAxisId="acc" dataKey="accuracy" name="routing accuracy" stroke="#009E73" isAnimationActive={false} />
+                </LineChart>
+              </SubChart>
               {v.hard.length > 0 && (
+                <SubChart id="hard-task" title="The hard task" help="Its inputs are another task's: how many the router sends to it, and its accuracy with the router, with oracle routing and its own expert.">
                 <table className="grid hard-tasks" aria-label="Hard tasks">
                   <thead>
                     <tr>
@@ -90,6 +104,7 @@ export function RoutingChart() {
                     ))}
                   </tbody>
                 </table>
+                </SubChart>
               )}
             </div>
           )}

@@ -9,9 +9,13 @@ import { ChartFrame } from '../ChartFrame.js';
 import { Drawn } from '../Drawn.js';
 import { pct } from '../labels.js';
 import { TWIN_RANK_MAX } from '../../routed/ranks-ahead.js';
+import { useChartText } from '../chart-text.js';
+
+const PERCENT: [number, number] = [0, 100];
 
 export function TwinRankChart() {
   const chart = useLabStore((s) => s.twinView);
+  const t = useChartText();
   const v = chart.shown?.data;
   const rows = (v?.sweep ?? []).map((p) => ({ rank: p.rank, router: p.router, oracle: p.oracle, storage: 100 * p.storage.ratio }));
   const rank = v?.settings.rank;
@@ -41,19 +45,19 @@ export function TwinRankChart() {
     >
       {v && rows.length > 0 && (
         <Drawn
-          deps={[v.sweep, rank]}
+          deps={[v.sweep, rank, t]}
           draw={() => (
-            <ComposedChart width={340} height={240} data={rows} margin={{ top: 18, right: 8, bottom: 16, left: 0 }}>
+            <ComposedChart responsive style={t.box(1.7)} data={rows} margin={t.margin}>
               <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
-              <XAxis dataKey="rank" type="number" scale="log" domain={[1, axisMax]} ticks={ticks} tick={{ fontSize: 11 }} label={{ value: 'rank r (log)', position: 'insideBottom', offset: -8, fontSize: 11 }} />
-              <YAxis yAxisId="score" unit="%" domain={[0, 100]} tick={{ fontSize: 11 }} />
-              <YAxis yAxisId="storage" orientation="right" unit="%" domain={[0, 'auto']} tick={{ fontSize: 11 }} />
+              <XAxis dataKey="rank" type="number" scale="log" domain={[1, axisMax]} ticks={ticks} tick={t.tick} height={t.xHeight} label={t.xTitle('rank r of each expert’s own part (log scale)')} />
+              <YAxis yAxisId="score" unit="%" domain={PERCENT} tick={t.tick} width={t.yWidth} label={t.yTitle('normalized score (%)')} />
+              <YAxis yAxisId="storage" orientation="right" unit="%" domain={[0, 'auto']} tick={t.tick} width={t.yWidth} label={t.yTitle('storage (% of the experts)', 'right')} />
               <Tooltip formatter={(x, name) => (name === 'storage' ? `${Number(x).toFixed(1)}% of the experts` : pct(Number(x)))} labelFormatter={(r) => `rank ${r}`} />
-              <Legend wrapperStyle={{ fontSize: 12 }} />
+              <Legend verticalAlign="top" wrapperStyle={t.legend} />
               <Line yAxisId="score" dataKey="router" name="router" stroke="#0072B2" strokeWidth={2} isAnimationActive={false} />
               <Line yAxisId="score" dataKey="oracle" name="oracle" stroke="#0072B2" strokeDasharray="5 3" isAnimationActive={false} />
               <Line yAxisId="storage" dataKey="storage" name="storage" stroke="#8a94a6" isAnimationActive={false} />
-              {rank !== undefined && <ReferenceLine yAxisId="score" x={rank} stroke="#D55E00" strokeWidth={2} label={{ value: 'now', position: 'top', fontSize: 11 }} />}
+              {rank !== undefined && <ReferenceLine yAxisId="score" x={rank} stroke="#D55E00" strokeWidth={2} label={{ value: 'now', position: 'top', fontSize: t.size }} />}
             </ComposedChart>
           )}
         />

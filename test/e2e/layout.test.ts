@@ -1,0 +1,84 @@
+/**
+ * The lab's layout as a newcomer, a lecturer on a projector and someone on a narrow window see it,
+ * measured in Chromium: at 1440×900 the controls, the main charts and the drop zone are on the
+ * first screen; at 800 px nothing scrolls sideways and no chart text is cut; in presentation mode
+ * at 1280×720 the lesson's chart spans most of the screen with its slider beside it, and chart
+ * titles are never smaller than the help text.
+ */
+import { expect } from 'vitest';
+import { describeE2E, test } from './harness.js';
+import type { LabPage } from './lab-page.js';
+import { chartFills, clippedChartText, inViewport, overflowing, sidewaysScroll, titleAndHelpSizes, untitledAxes } from './measure.js';
+
+const ENGINE = { backend: 'wasm' } as const;
+
+/** Waits until every chart on the page has drawn (the demo's five on the main view). */
+async function allCharts(lab: LabPage, ids: readonly string[]): Promise<void> {
+  await lab.waitForEngine('wasm');
+  for (const id of ids) await lab.waitForChart(id);
+  // Let the charts' resize observers settle on their final width.
+  await lab.page.waitForTimeout(300);
+}
+
+describeE2E('layout', () => {
+  test('at 1440×900 the Merge panel, the main charts and the drop zone are on the first screen', async ({ lab }) => {
+    await lab.page.setViewportSize({ width: 1440, height: 900 });
+    await lab.open('', ENGINE);
+    await allCharts(lab, ['accuracy', 'sweep']);
+    expect(await inViewport(lab.page.getByRole('heading', { name: 'Merge', exact: true })), 'Merge heading').toBe(true);
+    expect(await inViewport(lab.page.getByRole('combobox', { name: 'Merge method' })), 'method select').toBe(true);
+    expect(await inViewport(lab.densitySlider()), 'density slider').toBe(true);
+    expect(await inViewport(lab.lambdaSlider()), 'λ slider').toBe(true);
+    for (const id of ['accuracy', 'sweep']) expect(await inViewport(lab.chart(id).locator('.recharts-wrapper > svg.recharts-surface').first()), `${id} drawn on the first screen`).toBe(true);
+    expect(await inViewport(lab.dropZone()), 'drop zone').toBe(true);
+    expect(await sidewaysScroll(lab.page)).toBeLessThanOrEqual(0);
+    expect(lab.diagnostics.consoleErrors).toEqual([]);
+  }, 90_000);
+
+  test('at 800 px wide nothing scrolls sideways, every chart fills its card and no chart text is cut', async ({ lab }) => {
+    await lab.page.setViewportSize({ width: 800, height: 900 });
+    await lab.open('', ENGINE);
+    const ids = ['accuracy', 'sweep', 'sign-conflicts', 'task-cosines', 'svd-spectrum'];
+    await allCharts(lab, ids);
+    expect(await sidewaysScroll(lab.page), 'document wider than the window').toBeLessThanOrEqual(0);
+    const fills = await chartFills(lab.page);
+    expect(fills.map((f) => f.id).sort()).toEqual([...ids].sort());
+    for (const f of fills) {
+      expect(f.union, `${f.id} fills its card`).toBeGreaterThanOrEqual(0.85);
+      for (const e of f.each) expect(e.ratio, `${f.id}/${e.what} fills its box`).toBeGreaterThanOrEqual(0.85);
+    }
+    expect(await clippedChartText(lab.page)).toEqual([]);
+    expect(await overflowing(lab.page, 'figure[data-chart]')).toEqual([]);
+    expect(await untitledAxes(lab.page)).toEqual([]);
+  }, 90_000);
+
+  test('presentation mode at 1280×720: the lesson’s chart spans ≥ 60 % of the width with its slider on the same screen', async ({ lab }) => {
+    await lab.page.setViewportSize({ width: 1280, height: 720 });
+    await lab.open('preset=ta-vs-ties&present=1', ENGINE);
+    await allCharts(lab, ['sweep', 'accuracy', 'sign-conflicts']);
+    const main = lab.page.locator('[data-main] figure[data-chart]');
+    expect(await main.getAttribute('data-chart'), 'the lesson is about the λ sweep').toBe('sweep');
+    const drawing = main.locator('.recharts-wrapper > svg.recharts-surface').first();
+    const box = (await drawing.boundingBox())!;
+    expect(box.width / 1280, 'main chart width / viewport width').toBeGreaterThanOrEqual(0.6);
+    expect(await inViewport(drawing), 'the whole main chart is on screen').toBe(true);
+    expect(await inViewport(lab.lambdaSlider()), 'the λ slider is on the same screen').toBe(true);
+    // Chart titles scale with the type: never smaller than the help text.
+    const sizes = await titleAndHelpSizes(lab.page);
+    expect(sizes.smallestTitle).toBeGreaterThanOrEqual(sizes.largestHelp);
+    // Bigger type, nothing cut and every chart still fills its card.
+    expect(await clippedChartText(lab.page)).toEqual([]);
+    expect(await overflowing(lab.page, 'figure[data-chart]')).toEqual([]);
+    for (const f of await chartFills(lab.page)) expect(f.union, `${f.id} fills its card`).toBeGreaterThanOrEqual(0.85);
+    expect(await sidewaysScroll(lab.page)).toBeLessThanOrEqual(0);
+
+    // Following the lesson (TIES, then λ 1) keeps its chart first, and the slider and chart together.
+    await lab.page.getByRole('combobox', { name: 'Merge method' }).selectOption('ties');
+    await lab.lambdaSlider().fill('1');
+    await lab.waitForChart('sweep');
+    expect(await lab.page.locator('[data-main] figure[data-chart]').getAttribute('data-chart')).toBe('sweep');
+    expect(await inViewport(lab.lambdaSlider())).toBe(true);
+    expect(await inViewport(lab.page.locator('[data-main] .recharts-wrapper > svg.recharts-surface').first())).toBe(true);
+    expect(lab.diagnostics.consoleErrors).toEqual([]);
+  }, 90_000);
+});
