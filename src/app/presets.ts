@@ -28,21 +28,21 @@ export const PRESETS: readonly Preset[] = [
     id: 'rank',
     title: 'How much rank is needed',
     story:
-      'The singular values of each expert’s change to the hidden layer fall fast: a few directions hold most of the energy. Move the SVD rank slider and read how much energy each task keeps and how little the tasks’ top directions overlap — the reason low-rank task knowledge (Twin-Merging) works.',
+      'The singular values of each expert’s change to the hidden layer (hidden.weight, 1024 × 64) fall fast: at rank 1 the median task keeps about 40% of its energy, at rank 4 about 80%, and 90% needs rank 7 of 64. Move the SVD rank slider and read the caption: the energy kept climbs quickly, then flattens. The overlap heatmap shows how little the tasks’ top directions share: at rank 4 two tasks overlap about 0.15 on average (1 would be the same directions, 0 none). Each task’s change is low-rank and mostly its own — the room Twin-Merging’s per-task low-rank parts use.',
     hash: 'method=task_arithmetic&lambda=0.5&tensor=hidden.weight&rank=4&conflicts_hide=1&sweep_hide=1',
   },
   {
     id: 'twin',
     title: 'Twin-Merging: shared plus a little of each',
     story:
-      'One shared expert (task arithmetic at λ 0.3) plus each expert’s difference to it cut to rank 4, mixed per input by a small router. Slide the rank: rank 1 already beats every single merged model; by rank 8 the demo is within a point of the experts, at a fraction of their storage. Switch on Hard mode: a task with the same inputs as “invert” but other labels — the routing heatmap shows the router cannot tell them apart.',
+      'One shared expert (task arithmetic at λ 0.3) plus each expert’s difference to it cut to rank 4, mixed per input by a small router. Slide the SVD rank and read the score (and the chart of accuracy and storage against rank): at rank 1 it is already about 90% normalized, above the single merged models of the other lessons (task arithmetic about 68%, TIES about 78%); at rank 8 about 99% of the experts, at about half their storage. Switch on Hard mode: a sixth task with the same inputs as “invert” but other labels — the routing heatmap splits both tasks’ inputs about half and half between them, because the router cannot tell them apart, and the hard task’s score with the router falls far below its score with oracle routing.',
     hash: 'method=twin_merging&twin.lambda=0.3&twin.rank=4&twin.temperature=1&conflicts_hide=1&cosines_hide=1',
   },
   {
     id: 'channels',
     title: 'Channel Merging: merge only what agrees',
     story:
-      'Per output channel, the experts’ rows are clustered into K groups and merged only within a group. Move K from 1 (one merged model) to 5 (the experts themselves): the score climbs with storage, and the sign-conflict rate between rows that share a group stays far below the rate between rows put apart — the clustering keeps disagreeing rows out of each other’s way.',
+      'Per output channel, the experts’ rows are clustered into K groups and merged (TIES) only within a group. Move K from 1 (one merged model: about 78%, TIES’s score) to 5 (each expert its own group: 100%): the score climbs with storage — about 78, 94, 98, 99, 100% while the package grows from about 30% to a little over the experts’ own size. The chart’s sign-conflict part shows why: the sign-conflict rate between rows that share a group is less than half the rate between rows put apart (at K = 2 about 30% against 67%) — the clustering keeps disagreeing rows out of each other’s way.',
     hash: 'method=channel_merging&channel.K=2&channel.method=ties&channel.lambda=1&channel.density=0.3&cosines_hide=1',
   },
 ];

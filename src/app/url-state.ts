@@ -1,12 +1,15 @@
 /**
  * The lab's state in the URL hash, like the TensorFlow Playground's: the method, the global
  * controls, per-model values and the open tab, e.g.
- * `#method=ties&density=0.3&lambda=1&tab=methods&g.normalize=false&w.expert-a.weight=0.5`, plus the
+ * `#method=ties&density=0.3&lambda=1&tab=methods&g.normalize=false&w.expert-a.weight=0.5`, the demo's
+ * own controls (`m.invert.weight=0.5`, `baseweight=0.3`, `seed=7`, `l.density=hidden:0.4,head:0.6`,
+ * `pair=invert,permute`), plus the
  * charts' choices (`tensor`, `rank`, `sweep`), presentation mode (`present=1`), hidden parts
  * (`controls_hide=1`, …) and the preset whose story is shown (`preset=signs`).
  * Opening such a URL restores them; every change rewrites the hash (replaceState, so the Back
  * button is not flooded). Unknown methods, tabs and non-numbers are ignored.
  */
+import { DEFAULT_RANDOM_SEED } from '../engine/merge/seed.js';
 import { isHideable } from './presentation.js';
 import { findPreset } from './presets.js';
 import { useLabStore } from './store/index.js';
@@ -24,6 +27,12 @@ export function stateToHash(s: LabState): string {
   q.set('tab', s.tab);
   for (const [k, v] of Object.entries(s.globals)) q.set(`g.${k}`, String(v));
   for (const [id, params] of Object.entries(s.perModel)) for (const [k, v] of Object.entries(params)) q.set(`w.${id}.${k}`, String(v));
+  // The demo's own controls, each only when it is not at its default.
+  for (const [id, params] of Object.entries(s.demoModels)) for (const [k, v] of Object.entries(params)) q.set(`m.${id}.${k}`, String(v));
+  if (s.baseWeight !== undefined) q.set('baseweight', String(s.baseWeight));
+  if (s.randomSeed !== DEFAULT_RANDOM_SEED) q.set('seed', String(s.randomSeed));
+  for (const [name, groups] of Object.entries(s.layered)) q.set(`l.${name}`, Object.entries(groups).map(([g, v]) => `${g}:${v}`).join(','));
+  if (s.pair) q.set('pair', `${s.pair.base},${s.pair.other}`);
   if (s.spectrumTensor) q.set('tensor', s.spectrumTensor);
   if (s.svdRank) q.set('rank', String(s.svdRank));
   q.set('sweep', s.sweepParam);
@@ -87,11 +96,24 @@ export function applyHash(hash: string): void {
   st.setPresentation(on(q.get('present')), presetOnly && hidden.length === 0 ? st.hidden : hidden);
   st.setPreset(findPreset(q.get('preset'))?.id);
   applyRouted(q, num, on);
+  const baseWeight = num(q.get('baseweight'));
+  if (Number.isFinite(baseWeight)) st.setBaseWeight(baseWeight);
+  const seed = num(q.get('seed'));
+  if (Number.isFinite(seed)) st.setRandomSeed(seed);
+  const pair = q.get('pair')?.split(',');
+  if (pair?.length === 2 && pair[0] && pair[1]) st.setPair({ base: pair[0], other: pair[1] });
   for (const [k, v] of q) {
     if (k.startsWith('g.')) {
       const name = k.slice(2);
       if (v === 'true' || v === 'false') st.setGlobal(name, v === 'true');
       else if (Number.isFinite(num(v))) st.setGlobal(name, num(v));
+    } else if (k.startsWith('m.')) {
+      const dot = k.lastIndexOf('.');
+      if (dot > 2 && Number.isFinite(num(v))) st.setDemoModelParam(k.slice(2, dot), k.slice(dot + 1), num(v));
+    } else if (k.startsWith('l.')) {
+      // name=group:value,group:value — one value that is not a number refuses the whole set (setLayered does).
+      const groups = Object.fromEntries(v.split(',').map((e) => [e.slice(0, e.lastIndexOf(':')), num(e.slice(e.lastIndexOf(':') + 1))]));
+      if (k.length > 2 && Object.keys(groups).every((g) => g !== '')) st.setLayered(k.slice(2), groups);
     } else if (k.startsWith('w.')) {
       const dot = k.lastIndexOf('.');
       if (dot > 2 && Number.isFinite(num(v))) st.setModelParam(k.slice(2, dot), k.slice(dot + 1), num(v));
@@ -159,8 +181,8 @@ export function syncUrlHash(): void {
     write(useLabStore.getState());
   };
   // Slider-driven values wait for the slider to pause; a click (tab, method, preset, view) is written at once.
-  const sliders: (keyof LabState)[] = ['density', 'lambda', 'globals', 'perModel', 'svdRank', 'twin', 'channel'];
-  const clicks: (keyof LabState)[] = ['method', 'tab', 'spectrumTensor', 'sweepParam', 'present', 'hidden', 'preset'];
+  const sliders: (keyof LabState)[] = ['density', 'lambda', 'globals', 'perModel', 'demoModels', 'layered', 'svdRank', 'twin', 'channel'];
+  const clicks: (keyof LabState)[] = ['method', 'tab', 'spectrumTensor', 'sweepParam', 'present', 'hidden', 'preset', 'baseWeight', 'randomSeed', 'pair'];
   useLabStore.subscribe((s, prev) => {
     if (clicks.some((k) => s[k] !== prev[k])) flush();
     else if (sliders.some((k) => s[k] !== prev[k])) {

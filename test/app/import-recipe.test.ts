@@ -33,7 +33,7 @@ function onMine(ids: readonly string[]): void {
   useLabStore.setState({ source: 'mine', dropped });
 }
 
-const SETTERS = ['setMethod', 'setDensity', 'setLambda', 'setGlobal', 'setArithmetic', 'setSource', 'setRole', 'setModelParam', 'moveModel', 'setTwin', 'setChannel'] as const;
+const SETTERS = ['setMethod', 'setDensity', 'setLambda', 'setGlobal', 'setArithmetic', 'setSource', 'setRole', 'setModelParam', 'moveModel', 'setTwin', 'setChannel', 'setDemoModelParam', 'setRandomSeed', 'setLayered', 'setBaseWeight', 'setPair'] as const;
 
 /** The store's state with its setters wrapped in spies that pass each call on to the store. */
 function spiedState() {
@@ -163,7 +163,7 @@ describe('importing a recipe onto your checkpoints', () => {
     expect(notAppliedLine(out, 'models.2.parameters.gamma')).toMatch(/no parameter "gamma"/);
     expect(notAppliedLine(out, 'models.1.parameters.density')).toMatch(/density \[0\.2, 0\.6\] of "e2": a gradient/);
     expect(notAppliedLine(out, 'parameters.normalize')).toMatch(/normalize \[1, 0\]: a gradient/);
-    expect(notAppliedLine(out, 'randomSeed')).toMatch(/random_seed 42: the lab has no seed control/);
+    expect(notAppliedLine(out, 'randomSeed')).toMatch(/random_seed 42: the lab's seed control is the demo's/);
     expect(notAppliedLine(out, 'outDtype')).toMatch(/out_dtype float16: the lab has no out_dtype control/);
     expect(spies.setModelParam).not.toHaveBeenCalledWith('e2', 'density', expect.anything());
     expect(out.notApplied).toHaveLength(7);
@@ -210,7 +210,7 @@ describe('importing a recipe onto your checkpoints', () => {
 });
 
 describe('importing a recipe onto the demo', () => {
-  it("applies what the demo's shared controls can hold and lists the per-model values, seed and dtype it cannot", () => {
+  it("applies the per-expert values and the seed to the demo's controls and lists the dtype and models it cannot hold", () => {
     onDemo();
     const text = DELLA.replace('e1', 'invert').replace('e2', 'shift').replace('base_model: b0', 'base_model: base').replace('[0.2, 0.6]', '0.4');
     const recipe = parseRecipe(text, 'demo.yml');
@@ -225,16 +225,20 @@ describe('importing a recipe onto the demo', () => {
     expect(spies.setArithmetic).not.toHaveBeenCalled();
     expect(isApplied(out, 'models.1.parameters.weight')).toBe(true); // weight 1 is what the demo uses
     expect(isApplied(out, 'models.0.parameters.density')).toBe(true);
-    expect(notAppliedLine(out, 'models.0.parameters.epsilon')).toMatch(/per-model epsilon 0\.2 of "invert": the demo's experts share one set of controls/);
-    expect(notAppliedLine(out, 'models.1.parameters.epsilon')).toMatch(/per-model epsilon 0\.1 of "shift"/);
-    expect(notAppliedLine(out, 'models.0.parameters.weight')).toMatch(/per-model weight 0\.5 of "invert"/);
+    // Each expert's own values go to its Per expert sliders.
+    expect(spies.setDemoModelParam).toHaveBeenCalledWith('invert', 'epsilon', 0.2);
+    expect(spies.setDemoModelParam).toHaveBeenCalledWith('shift', 'epsilon', 0.1);
+    expect(spies.setDemoModelParam).toHaveBeenCalledWith('invert', 'weight', 0.5);
+    for (const path of ['models.0.parameters.epsilon', 'models.1.parameters.epsilon', 'models.0.parameters.weight']) expect(isApplied(out, path), path).toBe(true);
+    expect(useLabStore.getState().demoModels['invert']).toEqual({ density: 0.4, weight: 0.5, epsilon: 0.2 });
     expect(notAppliedLine(out, 'models.2')).toMatch(/model "gone" is not loaded/);
-    expect(notAppliedLine(out, 'randomSeed')).toMatch(/random_seed 42/);
+    expect(spies.setRandomSeed).toHaveBeenCalledWith(42);
+    expect(isApplied(out, 'randomSeed')).toBe(true);
     expect(notAppliedLine(out, 'dtype')).toMatch(/dtype bfloat16: the demo always computes in float32/);
     expect(isApplied(out, 'outDtype')).toBe(true); // float16: the demo's own
     expect(notAppliedLine(out, 'math')).toMatch(/math float32/);
     expect(out.notApplied.join('\n')).toMatch(/"rotate", "blur", "noise" are merged too/);
-    expectRoundTrip(recipe, out, (m) => (TASKS.includes(m) ? TASKS : []));
+    expectRoundTrip(recipe, out, (m) => (TASKS.includes(m) ? [m] : []));
   });
 
   it('applies a recipe the lab wrote itself whole, and what the lab then writes is the same recipe', () => {

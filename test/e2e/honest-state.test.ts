@@ -12,7 +12,7 @@ const ENGINE = { backend: 'wasm' } as const;
 const CHARTS = ['accuracy', 'sweep', 'sign-conflicts', 'task-cosines', 'svd-spectrum'];
 
 describeE2E('honest state', () => {
-  test('a method the demo cannot merge leaves no earlier answer on screen, and says why once', async ({ lab }) => {
+  test('settings the demo cannot merge leave no earlier answer on screen, and say why once', async ({ lab }) => {
     await lab.open('', ENGINE);
     await lab.waitForEngine('wasm');
     for (const id of CHARTS) await lab.waitForChart(id);
@@ -21,7 +21,9 @@ describeE2E('honest state', () => {
     expect(await accuracy.locator('figcaption').innerText()).toMatch(/for TIES, λ [\d.]+, density [\d.]+\./);
 
     const method = lab.page.getByRole('combobox', { name: 'Merge method' });
-    await method.selectOption('slerp');
+    // DELLA at density 0.05: density − ε (0.15) < 0, which it refuses (SLERP, once the example, now merges the two models picked).
+    await method.selectOption('della');
+    await lab.densitySlider().fill('0.05');
     const charts = lab.page.locator('.charts-panel');
     // Every chart that answered TIES is replaced by a note; none keeps bars or a score.
     await expect.poll(async () => charts.locator('.not-drawn').count(), { timeout: 30_000 }).toBeGreaterThanOrEqual(3);
@@ -40,6 +42,7 @@ describeE2E('honest state', () => {
     expect(lab.diagnostics.consoleErrors).toEqual([]);
 
     await method.selectOption('ties');
+    await lab.densitySlider().fill('0.3');
     for (const id of ['accuracy', 'sign-conflicts']) await lab.waitForChart(id);
     await expect.poll(async () => charts.getByRole('alert').count(), { timeout: 30_000 }).toBe(0);
     expect(await accuracy.locator('.recharts-bar-rectangle').count()).toBe(10);

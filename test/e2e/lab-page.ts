@@ -466,3 +466,27 @@ export class LabPage {
     return file;
   }
 }
+
+/** The routed score (Twin-Merging, Channel Merging) as shown: its request number and the headline's numbers. */
+export async function routedScore(lab: LabPage): Promise<{ state: string | null; seq: number; normalized: number; routing: string | null; storage: number }> {
+  const g = lab.page.getByRole('group', { name: 'Routed score' });
+  const strong = g.locator('[data-normalized]');
+  return {
+    state: await g.getAttribute('data-live-state'),
+    seq: Number(await g.getAttribute('data-seq')),
+    normalized: Number(await strong.getAttribute('data-normalized')),
+    routing: await strong.getAttribute('data-routing'),
+    storage: Number(await g.locator('[data-storage-ratio]').getAttribute('data-storage-ratio')),
+  };
+}
+
+/** Waits for a routed score newer than `afterSeq` that no newer request is pending behind. */
+export async function waitForRouted(lab: LabPage, afterSeq = 0, timeout = 60_000): ReturnType<typeof routedScore> {
+  await expect
+    .poll(async () => {
+      const s = await routedScore(lab).catch(() => undefined);
+      return s && s.state === 'ready' ? s.seq : 0;
+    }, { timeout })
+    .toBeGreaterThan(afterSeq);
+  return routedScore(lab);
+}

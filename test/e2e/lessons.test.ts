@@ -5,7 +5,7 @@
 import { expect } from 'vitest';
 import { PRESETS } from '../../src/app/presets.js';
 import { describeE2E, test } from './harness.js';
-import type { LabPage } from './lab-page.js';
+import { routedScore, waitForRouted, type LabPage } from './lab-page.js';
 
 const ENGINE = { backend: 'wasm' } as const;
 const story = (id: string) => PRESETS.find((p) => p.id === id)!.story;
@@ -90,4 +90,120 @@ describeE2E('lessons', () => {
     expect(mid.score).toBeGreaterThan(high.score);
     expect(lab.diagnostics.consoleErrors).toEqual([]);
   }, 120_000);
+
+  test('"How much rank is needed": energy at rank 1 about 40%, at 4 about 80%, 90% at rank 7 of 64; overlap at rank 4 about 0.15', async ({ lab }) => {
+    expect(story('rank')).toMatch(/at rank 1 the median task keeps about 40% of its energy, at rank 4 about 80%, and 90% needs rank 7 of 64/);
+    await choosePreset(lab, 'rank');
+    const chart = lab.chart('svd-spectrum');
+    let seq = await lab.waitForChart('svd-spectrum');
+    expect(await chart.innerText()).toMatch(/hidden\.weight \[1024 × 64\]/);
+    const at = async (rank: number) => {
+      if (Number(await chart.locator('[data-rank]').getAttribute('data-rank')) !== rank) {
+        await chart.getByRole('slider', { name: 'SVD rank' }).fill(String(rank));
+        seq = await lab.waitForChart('svd-spectrum', seq);
+      }
+      expect(Number(await chart.locator('[data-rank]').getAttribute('data-rank'))).toBe(rank);
+      const energy = Number(/the median task keeps ([\d.]+)% of its energy/.exec(await chart.innerText())?.[1]);
+      const cells = await chart.locator('g[data-value]').evaluateAll((gs) => gs.filter((g) => g.getAttribute('data-row') !== g.getAttribute('data-col')).map((g) => Number(g.getAttribute('data-value'))));
+      return { energy, rank90: Number(await chart.locator('[data-rank90]').getAttribute('data-rank90')), overlap: cells.reduce((a, b) => a + b, 0) / cells.length, cells };
+    };
+    const r4 = await at(4);
+    const r1 = await at(1);
+    const r8 = await at(8);
+    expect(r1.energy).toBeGreaterThan(35);
+    expect(r1.energy).toBeLessThan(45);
+    expect(r4.energy).toBeGreaterThan(75);
+    expect(r4.energy).toBeLessThan(85);
+    expect(r8.energy, 'the energy climbs quickly, then flattens').toBeGreaterThan(90);
+    expect(r8.energy - r4.energy).toBeLessThan(r4.energy - r1.energy);
+    expect(r4.rank90).toBe(7);
+    // Overlap: 20 off-diagonal cells of the 5 × 5 heatmap, about 0.15 on average at rank 4, none near 1.
+    expect(r4.cells).toHaveLength(20);
+    expect(r4.overlap).toBeGreaterThan(0.1);
+    expect(r4.overlap).toBeLessThan(0.2);
+    expect(Math.max(...r4.cells)).toBeLessThan(0.5);
+    expect(lab.diagnostics.consoleErrors).toEqual([]);
+  }, 120_000);
+
+  test('"Twin-Merging": rank 1 about 90% (above TA and TIES), rank 8 about 99% at about half the storage; hard mode splits invert\'s inputs', async ({ lab }) => {
+    await choosePreset(lab, 'twin');
+    let s = await waitForRouted(lab);
+    const rank = lab.mergePanel().getByRole('slider', { name: 'SVD rank', exact: true });
+    expect(await rank.inputValue()).toBe('4');
+    await rank.fill('1');
+    s = await waitForRouted(lab, s.seq);
+    expect(s.normalized).toBeGreaterThan(86);
+    expect(s.normalized).toBeLessThan(93);
+    expect(s.normalized, 'above TIES at its best in the "Task arithmetic vs TIES" lesson (about 78%)').toBeGreaterThan(80);
+    await rank.fill('8');
+    s = await waitForRouted(lab, s.seq);
+    expect(s.normalized).toBeGreaterThan(98);
+    expect(s.normalized).toBeLessThan(99.7);
+    expect(s.storage, 'about half the experts\' storage').toBeGreaterThan(0.45);
+    expect(s.storage).toBeLessThan(0.6);
+    // The chart says the same as the score.
+    await lab.waitForChart('twin-rank');
+    const csv = (await lab.exportChart('twin-rank', 'CSV')).bytes.toString('utf8');
+    const row = (r: number) => csv.split(/\r?\n/).find((l) => l.startsWith(`${r},`))!.split(',').map(Number);
+    expect(row(1)[1]).toBeGreaterThan(86);
+    expect(row(8)[1]).toBeCloseTo(s.normalized, 6);
+
+    await lab.mergePanel().getByRole('checkbox', { name: 'Hard mode' }).check();
+    await expect.poll(async () => lab.chart('routing').locator('g[data-value]').count(), { timeout: 60_000 }).toBe(36);
+    await waitForRouted(lab, s.seq);
+    await lab.waitForChart('routing');
+    const weight = async (row: string, col: string) => Number(await lab.chart('routing').locator(`g[data-row="${row}"][data-col="${col}"]`).first().getAttribute('data-value'));
+    const labels = await lab.chart('routing').locator('g[data-value]').evaluateAll((gs) => [...new Set(gs.map((g) => g.getAttribute('data-row')!))]);
+    const invert = labels.find((l) => /invert/i.test(l) && !/relabel/i.test(l))!;
+    const hard = labels.find((l) => /relabel/i.test(l))!;
+    for (const row of [invert, hard]) {
+      for (const col of [invert, hard]) {
+        const w = await weight(row, col);
+        expect(w, `${row} → ${col}: about half`).toBeGreaterThan(0.35);
+        expect(w).toBeLessThan(0.65);
+      }
+    }
+    const hardRow = lab.chart('routing').getByRole('table', { name: 'Hard tasks' }).locator('tr[data-task]').first();
+    const cellsText = (await hardRow.locator('td').allInnerTexts()).map((t) => Number(t.replace('%', '')));
+    // Columns: routed here, router, oracle, expert — the router's score far below the oracle's.
+    expect(cellsText[2]! - cellsText[1]!, `router ${cellsText[1]} vs oracle ${cellsText[2]}`).toBeGreaterThan(30);
+    expect(lab.diagnostics.consoleErrors).toEqual([]);
+  }, 240_000);
+
+  test('"Channel Merging": score and storage climb together from K 1 to 5 (about 78 → 100%); within-group conflicts under half the across-group rate', async ({ lab }) => {
+    await choosePreset(lab, 'channels');
+    let s = await waitForRouted(lab);
+    const k = lab.mergePanel().getByRole('slider', { name: 'Groups K', exact: true });
+    const chart = lab.chart('channel-k');
+    const seen: { K: number; score: number; storage: number; within: number; across: number }[] = [];
+    for (const K of [1, 2, 3, 4, 5]) {
+      if (Number(await k.inputValue()) !== K) {
+        await k.fill(String(K));
+        s = await waitForRouted(lab, s.seq);
+      }
+      await lab.waitForChart('channel-k');
+      const within = Number((await chart.locator('[data-within]').getAttribute('data-within')) || NaN);
+      const across = Number((await chart.locator('[data-across]').getAttribute('data-across')) || NaN);
+      seen.push({ K, score: s.normalized, storage: s.storage, within, across });
+    }
+    console.log(`[e2e] channel lesson: ${seen.map((x) => `K ${x.K}: ${x.score.toFixed(1)}%, storage ${(100 * x.storage).toFixed(1)}%, within ${(100 * x.within).toFixed(1)} across ${(100 * x.across).toFixed(1)}`).join('; ')}`);
+    expect(seen[0]!.score).toBeGreaterThan(76);
+    expect(seen[0]!.score).toBeLessThan(80);
+    expect(seen[4]!.score).toBeCloseTo(100, 6);
+    for (let i = 1; i < seen.length; i++) {
+      expect(seen[i]!.score, `K ${i + 1} scores above K ${i}`).toBeGreaterThan(seen[i - 1]!.score);
+      expect(seen[i]!.storage).toBeGreaterThan(seen[i - 1]!.storage);
+    }
+    expect(seen[0]!.storage).toBeGreaterThan(0.25);
+    expect(seen[0]!.storage).toBeLessThan(0.35);
+    expect(seen[4]!.storage, 'a little over the experts\' own size').toBeGreaterThan(1);
+    expect(seen[4]!.storage).toBeLessThan(1.2);
+    for (const x of seen.slice(1, 4)) expect(x.within, `K ${x.K}: within under half of across`).toBeLessThan(x.across / 2);
+    expect(seen[1]!.within).toBeGreaterThan(0.25);
+    expect(seen[1]!.within).toBeLessThan(0.35);
+    expect(seen[1]!.across).toBeGreaterThan(0.62);
+    expect(seen[1]!.across).toBeLessThan(0.72);
+    expect(await routedScore(lab).then((x) => x.routing)).toBe('router');
+    expect(lab.diagnostics.consoleErrors).toEqual([]);
+  }, 240_000);
 });

@@ -5,6 +5,7 @@
  * downloads. Slider input → score on screen is measured as 'slider-to-score'.
  */
 import { ArithmeticControls } from './ArithmeticControls.js';
+import { DemoControls } from './DemoControls.js';
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { findMethod } from '../../engine/methods/catalog.js';
@@ -85,6 +86,7 @@ function Controls() {
         );
       })}
       {!spec?.params.length && <p className="help">This method has no parameters.</p>}
+      <DemoControls />
       <PerModelControls />
       <BudgetInput />
     </div>

@@ -9,7 +9,7 @@ import type { Recipe } from '../../engine/recipe/types.js';
 import { recipeTasks } from '../store/engine-slice.js';
 import type { LabState, SweepParam } from '../store/types.js';
 import type { SweepRequest } from '../../engine/api/engine-api.js';
-import { DEMO_BASE_ID, demoRecipe, methodParam } from './demo-recipe.js';
+import { DEMO_BASE_ID, atShared, demoControls, demoRecipe, methodParam } from './demo-recipe.js';
 import { type RecipeControls, droppedRecipe } from './dropped-recipe.js';
 import { recipeKey } from '../../engine/recipe/recipe-key.js';
 
@@ -36,7 +36,7 @@ function chartMethod(s: LabState): { method: string; c: RecipeControls } {
     // Average is linear with the base left out, whose task vectors are task arithmetic's (λ does not change a sign).
     return { method: g === 'average' ? 'task_arithmetic' : g, c: { density: s.channel.density, lambda: g === 'average' ? 1 : s.channel.lambda, globals: {} } };
   }
-  return { method: s.method, c: { density: s.density, lambda: s.lambda, globals: s.globals, ...(s.dtype ? { dtype: s.dtype } : {}), math: s.math } };
+  return { method: s.method, c: { ...(s.source === 'demo' ? demoControls(s) : { density: s.density, lambda: s.lambda, globals: s.globals }), ...(s.dtype ? { dtype: s.dtype } : {}), math: s.math } };
 }
 
 /** The current recipe, with a base, for diagnostics. */
@@ -83,7 +83,7 @@ function dellaAllows(s: LabState, density: number): boolean {
 export function sweepPlan(s: LabState, param: SweepParam | undefined): SweepPlan | undefined {
   if (!param || !methodParam(s.method, param)) return undefined;
   const tasks = recipeTasks(s);
-  const at = (v: number) => demoRecipe(s.method, tasks, { density: param === 'density' ? v : s.density, lambda: param === 'lambda' ? v : s.lambda, globals: s.globals });
+  const at = (v: number) => demoRecipe(s.method, tasks, atShared(demoControls(s), param, v));
   const points = SWEEP_VALUES[param].filter((v) => param !== 'density' || dellaAllows(s, v)).map((value) => ({ value, recipe: at(value) }));
   return { param, points, key: `${param}\u0000${recipeKey(at(Number.NaN))}` };
 }

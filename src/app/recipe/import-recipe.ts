@@ -21,7 +21,8 @@ import { CHANNEL_PARAMS, DEFAULT_SHARED, GROUP, LINEAR, SHARED, TWIN_LAMBDA } fr
 import { DEFAULT_ROUTER_OPTIONS } from '../../engine/router/types.js';
 import { GROUP_METHODS, ROUTED_METHODS, findRoutedMethod, type GroupMethodId } from '../routed/methods.js';
 import type { ChannelControls, LabState, ModelSource, TwinControls } from '../store/types.js';
-import { DEMO_BASE_ID, demoRecipe } from './demo-recipe.js';
+import { DEMO_BASE_ID, isPairwise } from './demo-recipe.js';
+import { demoAssets } from '../demo/assets.js';
 import { perModelDefault } from './dropped-recipe.js';
 
 /** One decision: the recipe paths it covers, whether the lab now holds them, and the line the user reads. */
@@ -171,19 +172,25 @@ export function applyRecipe(recipe: Recipe, st: LabState, fileName = 'recipe'): 
     log.ok([], source === 'mine' ? 'your checkpoints (the recipe names them), not the demo' : "the demo's models (the recipe names them), not your checkpoints");
   }
 
+  // Linear on the demo: a "base" listed under models is the base merged in with a weight (the Base weight control), not an expert.
+  const demoBaseIndex = source === 'demo' && method?.base === 'optional' ? recipe.models.findIndex((m) => m.model === DEMO_BASE_ID) : -1;
   const c: Context = {
     recipe,
     st,
     log,
     source,
     label: method?.label ?? routed!.label,
-    experts,
+    experts: experts.filter((e) => e.i !== demoBaseIndex),
     merged: (model) => (source === 'mine' ? usable.has(model) : demoIds.has(model)),
     defaults: [],
   };
   let hard: boolean | undefined;
   if (source === 'mine') applyMineModels(c, needsBase, baseIndex);
-  else hard = applyDemoModels(c, needsBase, baseIndex, scored, hardTasks);
+  else if (method && isPairwise(method.id)) applyDemoPair(c, scored);
+  else {
+    if (method?.base === 'optional') applyDemoBaseWeight(c, demoBaseIndex);
+    hard = applyDemoModels(c, needsBase, baseIndex, scored, hardTasks);
+  }
 
   if (baseIndex >= 0) {
     for (const [name, s] of Object.entries(recipe.models[baseIndex]!.parameters ?? {})) {
@@ -202,11 +209,19 @@ export function applyRecipe(recipe: Recipe, st: LabState, fileName = 'recipe'): 
   }
   if (recipe.randomSeed !== undefined) {
     const seed = recipe.randomSeed;
-    const why =
-      method && !method.random
-        ? `${method.id} draws nothing at random, so the merge is the same`
-        : `it merges with ${DEFAULT_RANDOM_SEED}${seed === DEFAULT_RANDOM_SEED ? ' too' : ''}, and its recipe names no seed`;
-    log.no('randomSeed', `random_seed ${seed}: the lab has no seed control; ${why}`);
+    if (source === 'demo' && method) {
+      st.setRandomSeed(seed);
+      log.ok('randomSeed', `random_seed ${seed}${method.random ? '' : ` (kept in the Random seed control; ${method.id} draws nothing at random)`}`);
+    } else {
+      const why =
+        method && !method.random
+          ? `${method.id} draws nothing at random, so the merge is the same`
+          : `it merges with ${DEFAULT_RANDOM_SEED}${seed === DEFAULT_RANDOM_SEED ? ' too' : ''}, and its recipe names no seed`;
+      log.no('randomSeed', `random_seed ${seed}: the lab's seed control is the demo's; ${why}`);
+    }
+  } else if (source === 'demo' && method?.random && st.randomSeed !== DEFAULT_RANDOM_SEED) {
+    st.setRandomSeed(DEFAULT_RANDOM_SEED);
+    c.defaults.push(`random_seed ${DEFAULT_RANDOM_SEED}`);
   }
   if (recipe.layerRange) log.no('layerRange', `layer_range [${recipe.layerRange.join(', ')}]: the lab has no layer range; it merges every layer (a range must cover them all anyway)`);
   const tokenizer = "the lab's merged model gets the base's tokenizer files as they are (merge-lab merge applies it)";
@@ -333,16 +348,24 @@ function applyParams(c: Context, method: MethodDescriptor): void {
       continue;
     }
     if (p.scope === 'model') continue;
-    const v = uniform(inh.setting);
+    const layers = c.source === 'demo' && p.type === 'number' ? demoLayers(inh.setting) : undefined;
+    const v = uniform(inh.setting) ?? (c.source === 'demo' ? gradientOnDemo(inh.setting) : undefined);
+    if (layers) {
+      st.setLayered(name, layers);
+      log.ok(inh.paths, `${name} per layer ${show(inh.setting)}${inh.where}`);
+      continue;
+    }
+    if (c.source === 'demo' && st.layered[name]) st.setLayered(name, undefined);
     if (v === undefined) log.no(inh.paths, `${name} ${show(inh.setting)}${inh.where}: ${LIST}`);
     else if (typeof v !== (p.type === 'boolean' ? 'boolean' : 'number')) log.no(inh.paths, `${name} ${v}${inh.where}: ${method.id}'s ${name} is ${p.type === 'boolean' ? 'true or false' : 'a number'}`);
     else {
       if (name === 'lambda') st.setLambda((next.lambda = v as number));
       else st.setGlobal(name, (next.globals[name] = v));
-      log.ok(inh.paths, `${name} ${v}${inh.where}`);
+      log.ok(inh.paths, `${name} ${v}${inh.where}${gradientNote(inh.setting)}`);
     }
   }
   for (const p of method.params) {
+    if (c.source === 'demo' && st.layered[p.name] && !inherited(recipe, p.name)) st.setLayered(p.name, undefined);
     if (p.scope !== 'global' || p.default === undefined || inherited(recipe, p.name)) continue;
     if (p.name === 'lambda' && st.lambda !== p.default) st.setLambda((next.lambda = p.default as number));
     else if (p.name !== 'lambda' && st.globals[p.name] !== undefined && st.globals[p.name] !== p.default) st.setGlobal(p.name, (next.globals[p.name] = p.default));
@@ -364,7 +387,7 @@ function applyParams(c: Context, method: MethodDescriptor): void {
       continue;
     }
     if (c.source === 'mine') perModelMine(c, p, next);
-    else perModelDemo(c, method, p, next);
+    else perModelDemo(c, p, next);
   }
 }
 
@@ -420,47 +443,137 @@ function perModelMine(c: Context, p: ParamSpec, next: Controls): void {
   else log.no(inh.paths, `${p.name} ${inhV}${inh.where}: none of the recipe's models is loaded`);
 }
 
-/** The demo's experts share one set of controls: a per-model value is applied only where the shared control (or the demo's fixed value) is that value. */
-function perModelDemo(c: Context, method: MethodDescriptor, p: ParamSpec, next: Controls): void {
+/**
+ * The demo: an expert's own value goes to its Per expert slider, the inherited one to the shared
+ * control (density's slider, or the control for every expert: weight, epsilon, gamma), a filter
+ * list over the demo's layers to the Per layer values. An expert the recipe gives no value of its
+ * own loses the one it had, so the lab's recipe afterwards says what the imported one says.
+ */
+function perModelDemo(c: Context, p: ParamSpec, next: Controls): void {
   const { recipe, st, log } = c;
   const inh = inherited(recipe, p.name);
-  const each = c.experts.map(({ m, i }) => {
+  const number = p.type === 'number';
+  const layers = inh && number ? demoLayers(inh.setting) : undefined;
+  const shared = inh && !layers ? (uniform(inh.setting) ?? gradientOnDemo(inh.setting)) : undefined;
+  const merged = c.experts.filter((e) => c.merged(e.m.model));
+  const owns = merged.filter((e) => e.m.parameters?.[p.name] !== undefined);
+  if (st.layered[p.name] && !layers) st.setLayered(p.name, undefined);
+  if (layers) {
+    st.setLayered(p.name, layers);
+    log.ok(inh!.paths, `${p.name} per layer ${show(inh!.setting)}${inh!.where}`);
+  } else if (inh && (typeof shared !== 'number' || !number)) {
+    log.no(inh.paths, `${p.name} ${show(inh.setting)}${inh.where}: ${shared === undefined ? LIST : "the lab's per-model controls are sliders"}`);
+  } else if (inh) {
+    setShared(c, p, shared as number, next);
+    log.ok(inh.paths, `${p.name} ${shared}${inh.where}${p.name === 'density' ? '' : " (every expert's)"}${gradientNote(inh.setting)}`);
+  } else if (p.default !== undefined && number) {
+    // Nothing inherited: an expert without its own value takes the method's default, as in mergekit.
+    // Where every expert sets its own density, the Density control takes the first (the demo's other experts get it).
+    const d = p.name === 'density' && owns.length === merged.length && owns.length > 0 ? uniform(owns[0]!.m.parameters![p.name]!) : p.default;
+    if (typeof d === 'number' && (p.name === 'density' ? st.density !== d : st.globals[p.name] !== undefined && st.globals[p.name] !== d)) {
+      setShared(c, p, d, next);
+      if (owns.length === 0) c.defaults.push(`${p.name} ${d}`);
+    }
+  }
+  for (const { m, i } of c.experts) {
     const s = m.parameters?.[p.name];
-    if (s !== undefined) return { model: m.model, setting: s as ParameterSetting | undefined, paths: [`models.${i}.parameters.${p.name}`], own: true };
-    return { model: m.model, setting: inh?.setting ?? p.default, paths: inh?.paths ?? [], own: false };
-  });
-  let lab: Scalar | undefined;
-  if (p.name === 'density') {
-    // The first value the recipe gives (a model's own or the inherited one), else the default.
-    const first = each.filter((e) => e.own || inh).map((e) => uniform(e.setting)).find((v) => typeof v === 'number') ?? p.default;
-    if (typeof first === 'number' && first !== st.density) {
-      st.setDensity((next.density = first));
-      if (!inh && !each.some((e) => e.own)) c.defaults.push(`density ${first}`);
+    const path = `models.${i}.parameters.${p.name}`;
+    if (!c.merged(m.model)) {
+      if (s !== undefined) log.no(path, `per-model ${p.name} ${show(s)} of "${m.model}": model "${m.model}" is not loaded`);
+      continue;
     }
-    lab = next.density;
-  } else {
-    const r = demoRecipe(method.id, ['expert'], next);
-    lab = uniform(r.models[0]?.parameters?.[p.name] ?? r.parameters?.[p.name]) ?? p.default;
-  }
-  const shared = p.name === 'density' ? 'share one Density control' : `have no ${p.name} control`;
-  const applied = new Map<string, string[]>();
-  let inheritedSeen = false;
-  for (const e of each) {
-    const v = uniform(e.setting);
-    if (e.own) {
-      if (v !== undefined && v === lab) applied.set(String(v), [...(applied.get(String(v)) ?? []), ...e.paths]);
-      else log.no(e.paths, `per-model ${p.name} ${show(e.setting!)} of "${e.model}": the demo's experts share one set of controls (${p.name} ${lab} for each)`);
-    } else if (inh) {
-      if (inheritedSeen) continue;
-      inheritedSeen = true;
-      if (v !== undefined && v === lab) applied.set(String(v), [...(applied.get(String(v)) ?? []), ...e.paths]);
-      else log.no(e.paths, `${p.name} ${show(inh.setting)}${inh.where}: the demo's experts ${shared} (${lab} for each)`);
-    } else if (v !== undefined && v !== lab && c.merged(e.model)) {
-      log.no([], `${p.name} of "${e.model}" (not set, so ${v}): the demo's experts ${shared} (${lab} for each)`);
+    if (s === undefined) {
+      if (st.demoModels[m.model]?.[p.name] !== undefined) st.setDemoModelParam(m.model, p.name, undefined);
+      continue;
     }
+    const v = uniform(s) ?? gradientOnDemo(s);
+    if (typeof v !== 'number' || !number) {
+      const why = v === undefined ? (demoLayers(s) ? "a value per layer for one expert; the lab's Per layer values are every expert's" : LIST) : "the lab's per-model controls are sliders";
+      log.no(path, `per-model ${p.name} ${show(s)} of "${m.model}": ${why}`);
+      continue;
+    }
+    st.setDemoModelParam(m.model, p.name, v);
+    log.ok(path, `${p.name} ${v} of "${m.model}"${gradientNote(s)}`);
   }
-  if (inh && !inheritedSeen) log.ok(inh.paths, `${p.name} ${show(inh.setting)}${inh.where} (unused: every model sets its own)`);
-  for (const [v, paths] of applied) log.ok(paths, `${p.name} ${v}${p.name === 'density' ? '' : " (the demo's)"}`);
+}
+
+/** The shared control of a per-model parameter: density's slider, or the value for every expert (weight, epsilon, gamma). */
+function setShared(c: Context, p: ParamSpec, v: number, next: Controls): void {
+  if (p.name === 'density') c.st.setDensity((next.density = v));
+  else c.st.setGlobal(p.name, (next.globals[p.name] = v));
+}
+
+/**
+ * A gradient on the demo: its tensors carry no layer number (hidden.weight, head.weight), so
+ * mergekit evaluates every gradient at t = 0, its first value, for each of them.
+ */
+function gradientOnDemo(s: ParameterSetting): number | undefined {
+  return Array.isArray(s) && s.length > 0 && s.every((e) => typeof e === 'number') ? (s[0] as number) : undefined;
+}
+
+function gradientNote(s: ParameterSetting): string {
+  return Array.isArray(s) && s.length > 1 && s.every((e) => typeof e === 'number') && uniform(s) === undefined
+    ? ` (from the gradient ${show(s)}: the demo's tensors have no layer number, so mergekit takes its first value for each)`
+    : '';
+}
+
+/** A filter list giving each of the demo's layer groups one number ("hidden." or "hidden", "head."), as the Per layer values write it; else undefined. */
+function demoLayers(s: ParameterSetting): Record<string, number> | undefined {
+  if (!Array.isArray(s) || s.length === 0 || s.some((e) => typeof e !== 'object' || e === null)) return undefined;
+  const groups = demoLayerNames();
+  const out: Record<string, number> = {};
+  for (const e of s as readonly Conditional[]) {
+    const g = groups.find((x) => e.filter === x || e.filter === `${x}.`);
+    if (!g || typeof e.value !== 'number' || g in out) return undefined;
+    out[g] = e.value;
+  }
+  return groups.every((g) => g in out) ? out : undefined;
+}
+
+/** The demo's layer groups, from its manifest (hidden, head). */
+function demoLayerNames(): string[] {
+  return (demoAssets.manifest()?.architecture.layers ?? []).map((l) => l.weight.replace(/\.weight$/, ''));
+}
+
+/** SLERP on the demo: the recipe's two models become the pair, base_model the t = 0 end. */
+function applyDemoPair(c: Context, scored: readonly string[]): void {
+  const { recipe, log, st } = c;
+  const paths = [...(recipe.baseModel !== undefined ? ['baseModel'] : []), ...recipe.models.map((_, i) => `models.${i}`)];
+  const base = recipe.baseModel;
+  const known = (id: string) => id === DEMO_BASE_ID || scored.includes(id);
+  if (base === undefined || c.experts.length !== 1) {
+    log.no(paths, `${c.label} merges exactly two models, base_model (t = 0) and one other; the recipe names ${c.experts.length + (base !== undefined ? 1 : 0)}`);
+    return;
+  }
+  const other = c.experts[0]!.m.model;
+  const missing = [base, other].filter((id) => !known(id));
+  if (missing.length > 0 || base === other) {
+    log.no(paths, missing.length > 0 ? `${quote(missing)} not loaded (the demo's models are ${[DEMO_BASE_ID, ...scored].join(', ')})` : `base_model and the other model are both "${base}"`);
+    return;
+  }
+  st.setPair({ base, other });
+  log.ok(paths, `the two models: "${base}" (t = 0, base_model) and "${other}" (t = 1)`);
+}
+
+/** Linear on the demo: "base" under models with a weight is the base merged in; absent, the base is left out. */
+function applyDemoBaseWeight(c: Context, index: number): void {
+  const { recipe, log, st } = c;
+  if (index < 0) {
+    if (st.baseWeight !== undefined) {
+      st.setBaseWeight(undefined);
+      c.defaults.push('the base left out');
+    }
+    return;
+  }
+  const w = recipe.models[index]!.parameters?.['weight'];
+  const v = w === undefined ? undefined : (uniform(w) ?? gradientOnDemo(w));
+  const paths = [`models.${index}`, ...Object.keys(recipe.models[index]!.parameters ?? {}).map((n) => `models.${index}.parameters.${n}`)];
+  if (typeof v !== 'number') {
+    log.no(paths, `model "${DEMO_BASE_ID}"${w === undefined ? ' without a weight' : ` weight ${show(w)}`}: ${c.label} merges the base in only with one weight (mergekit stops without one)`);
+    return;
+  }
+  st.setBaseWeight(v);
+  log.ok(paths, `the base merged in with weight ${v}${gradientNote(w!)}`);
 }
 
 /** dtype, out_dtype and math: the Arithmetic controls for the user's checkpoints; the demo always computes in float32 and writes float16. */

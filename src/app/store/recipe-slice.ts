@@ -2,8 +2,10 @@
  * The recipe slice: the merge method (TIES by default, as the lab opens) and the demo's global
  * controls. Each change asks the engine for a new live score; requests are latest-wins.
  */
+import { DEFAULT_RANDOM_SEED } from '../../engine/merge/seed.js';
 import { DENSITY, LAMBDA } from '../../engine/methods/params.js';
-import { findMethod } from '../../engine/methods/catalog.js';
+import { METHODS, findMethod } from '../../engine/methods/catalog.js';
+import type { ParamSpec } from '../../engine/methods/types.js';
 import { nextSteps, stepsEitherWay } from '../recipe/steps-ahead.js';
 import { isRoutedMethod } from '../routed/methods.js';
 import type { LabState, RecipeSlice, SettingsAhead, SliceCreator } from './types.js';
@@ -35,6 +37,26 @@ export function recipesAhead<R>(s: LabState, ahead: readonly SettingsAhead[], re
   return out;
 }
 
+/** The schema of parameter `name`: the method's own, else the first method that has one (a URL may set it before the method). */
+function specOf(method: string, name: string): ParamSpec | undefined {
+  return findMethod(method)?.params.find((p) => p.name === name) ?? METHODS.flatMap((m) => m.params).find((p) => p.name === name);
+}
+
+/**
+ * `v` inside the schema's range for `name` (clamped to min and max), or undefined when it cannot be
+ * one: not finite, or at an exclusive bound (epsilon < 0.5). Parameters without a range take any finite number.
+ */
+export function inRange(spec: ParamSpec | undefined, v: number): number | undefined {
+  if (!Number.isFinite(v)) return undefined;
+  let x = v;
+  if (spec?.min !== undefined) x = Math.max(spec.min, x);
+  if (spec?.max !== undefined) {
+    if (spec.maxExclusive && x >= spec.max) return undefined;
+    x = Math.min(spec.max, x);
+  }
+  return x;
+}
+
 export const createRecipeSlice: SliceCreator<RecipeSlice> = (set, get) => ({
   method: DEFAULT_METHOD,
   density: DEFAULT_DENSITY,
@@ -46,9 +68,13 @@ export const createRecipeSlice: SliceCreator<RecipeSlice> = (set, get) => ({
     get().requestLive();
     get().requestCharts();
   },
+  demoModels: {},
+  randomSeed: DEFAULT_RANDOM_SEED,
+  layered: {},
   setGlobal(name, value, inputAt) {
-    if (typeof value === 'number' && !Number.isFinite(value)) return;
-    set((s) => ({ globals: { ...s.globals, [name]: value } }));
+    const v = typeof value === 'number' ? inRange(specOf(get().method, name), value) : value;
+    if (v === undefined) return;
+    set((s) => ({ globals: { ...s.globals, [name]: v } }));
     get().requestLive(inputAt);
     get().requestCharts(inputAt);
   },
@@ -63,6 +89,7 @@ export const createRecipeSlice: SliceCreator<RecipeSlice> = (set, get) => ({
   },
   setDensity(value, inputAt) {
     if (!Number.isFinite(value)) return;
+    value = Math.min(1, Math.max(0, value));
     const before = get().density;
     set({ density: value });
     const ahead = nextSteps(before, value, DENSITY.ui?.step).map((density) => ({ density }));
@@ -76,5 +103,60 @@ export const createRecipeSlice: SliceCreator<RecipeSlice> = (set, get) => ({
     const ahead = nextSteps(before, value, LAMBDA.ui?.step).map((lambda) => ({ lambda }));
     get().requestLive(inputAt, ahead);
     get().requestCharts(inputAt, ahead);
+  },
+  setDemoModelParam(id, name, value, inputAt) {
+    const v = value === undefined ? undefined : inRange(specOf(get().method, name), value);
+    if (value !== undefined && v === undefined) return;
+    set((s) => {
+      const own = { ...s.demoModels[id] };
+      if (v === undefined) delete own[name];
+      else own[name] = v;
+      const demoModels = { ...s.demoModels, [id]: own };
+      if (Object.keys(own).length === 0) delete demoModels[id];
+      return { demoModels };
+    });
+    get().requestLive(inputAt);
+    get().requestCharts(inputAt);
+  },
+  setBaseWeight(weight) {
+    if (weight !== undefined && !Number.isFinite(weight)) return;
+    set(weight === undefined ? { baseWeight: undefined } : { baseWeight: weight });
+    get().requestLive();
+    get().requestCharts();
+  },
+  setRandomSeed(seed) {
+    if (!Number.isSafeInteger(seed) || seed < 0 || seed === get().randomSeed) return;
+    set({ randomSeed: seed });
+    get().requestLive();
+    get().requestCharts();
+  },
+  setLayered(name, groups, inputAt) {
+    let clean: Record<string, number> | undefined;
+    if (groups !== undefined) {
+      const spec = specOf(get().method, name);
+      // Only numeric parameters vary by layer; one value that cannot be taken refuses the whole set.
+      if (spec && spec.type !== 'number') return;
+      clean = {};
+      for (const [g, x] of Object.entries(groups)) {
+        const v = inRange(spec, x);
+        if (v === undefined) return;
+        clean[g] = v;
+      }
+      if (Object.keys(clean).length === 0) clean = undefined;
+    }
+    set((s) => {
+      const layered = { ...s.layered };
+      if (clean) layered[name] = clean;
+      else delete layered[name];
+      return { layered };
+    });
+    get().requestLive(inputAt);
+    get().requestCharts(inputAt);
+  },
+  setPair(pair) {
+    if (pair && pair.base === pair.other) return;
+    set(pair ? { pair: { base: pair.base, other: pair.other } } : { pair: undefined });
+    get().requestLive();
+    get().requestCharts();
   },
 });

@@ -1,0 +1,224 @@
+/**
+ * The demo's controls beyond density and λ, each from the method's schema: SLERP's two models (and
+ * which is the t = 0 end), Linear's base in or out with its weight, epsilon and gamma for every
+ * expert, the random seed of DARE and DELLA, a value per expert, and a value per layer group. Each
+ * writes into the store, so the live score, the charts, the handed-out recipe and the URL follow.
+ */
+import { useMemo, useState } from 'react';
+import { useShallow } from 'zustand/react/shallow';
+import { findMethod } from '../../engine/methods/catalog.js';
+import type { MethodDescriptor, ParamSpec } from '../../engine/methods/types.js';
+import { demoAssets } from '../demo/assets.js';
+import { DEMO_BASE_ID, demoPair, isPairwise } from '../recipe/demo-recipe.js';
+import { globalDefault, perModelDefault } from '../recipe/dropped-recipe.js';
+import { useLabStore } from '../store/index.js';
+import { Checkbox, Slider } from './fields.js';
+import './controls.css';
+
+/** The demo's layer groups: each dense layer's tensors share a name prefix (hidden.weight, hidden.bias). */
+export function demoLayerGroups(): string[] {
+  return (demoAssets.manifest()?.architecture.layers ?? []).map((l) => l.weight.replace(/\.weight$/, ''));
+}
+
+/** The demo's scored task ids (recipeTasks), selected from stable store fields: recipeTasks builds a new array while the engine has none, which a selector must not return. */
+function useTasks(): readonly string[] {
+  const { engineTasks, tasks } = useLabStore(useShallow((s) => ({ engineTasks: s.engine.demo.tasks, tasks: s.tasks })));
+  return useMemo(() => engineTasks ?? tasks.filter((t) => !t.hard).map((t) => t.id), [engineTasks, tasks]);
+}
+
+const safeId = (s: string) => s.replace(/[^\w-]/g, '_');
+const numeric = (m: MethodDescriptor | undefined) => (m?.params ?? []).filter((p) => p.type === 'number');
+
+export function DemoControls() {
+  const { method, source } = useLabStore(useShallow((s) => ({ method: s.method, source: s.source })));
+  const m = findMethod(method);
+  if (source !== 'demo' || !m) return null;
+  return (
+    <div className="demo-controls">
+      {isPairwise(m.id) && <PairPicker />}
+      {m.base === 'optional' && <BaseWeight method={m} />}
+      <EveryExpert method={m} />
+      {m.random && <SeedInput />}
+      <PerExpert method={m} />
+      <PerLayer method={m} />
+    </div>
+  );
+}
+
+/** SLERP: the two models, mergekit's base_model being the t = 0 end. */
+function PairPicker() {
+  const { labels, pair, setPair } = useLabStore(useShallow((s) => ({ labels: s.tasks, pair: s.pair, setPair: s.setPair })));
+  const tasks = useTasks();
+  const p = demoPair(tasks, pair);
+  const options = [DEMO_BASE_ID, ...tasks];
+  const name = (id: string) => (id === DEMO_BASE_ID ? 'the base model' : `${labels.find((t) => t.id === id)?.label ?? id} expert`);
+  // Picking the model already at the other end swaps the two ends.
+  const choose = (end: 'base' | 'other', id: string) => setPair(end === 'base' ? (id === p.other ? { base: id, other: p.base } : { base: id, other: p.other }) : id === p.base ? { base: p.other, other: id } : { base: p.base, other: id });
+  return (
+    <fieldset className="pair" aria-label="The two models">
+      <legend>The two models</legend>
+      {(['base', 'other'] as const).map((end) => (
+        <p className="field" key={end}>
+          <label htmlFor={`pair-${end}`}>{end === 'base' ? 't = 0 end (base_model)' : 't = 1 end'}</label>{' '}
+          <select id={`pair-${end}`} value={p[end]} onChange={(e) => choose(end, e.target.value)}>
+            {options.map((id) => (
+              <option key={id} value={id}>
+                {name(id)}
+              </option>
+            ))}
+          </select>
+        </p>
+      ))}
+      <p className="help">SLERP merges exactly two models: t = 0 gives the first, t = 1 the second. The recipe names both and the first as base_model, as mergekit&apos;s slerp reads it.</p>
+    </fieldset>
+  );
+}
+
+/** Linear: mergekit averages an optional base in with the experts when the recipe lists it with a weight. */
+function BaseWeight({ method }: { method: MethodDescriptor }) {
+  const { baseWeight, setBaseWeight } = useLabStore(useShallow((s) => ({ baseWeight: s.baseWeight, setBaseWeight: s.setBaseWeight })));
+  const spec = method.params.find((p) => p.name === 'weight');
+  return (
+    <div className="base-weight">
+      <Checkbox
+        id="base-in"
+        label="Merge the base model in too"
+        checked={baseWeight !== undefined}
+        help="Off: the experts alone are averaged. On: the base is one more model of the average, with its own weight (base_model listed under models, as mergekit needs it)."
+        onChange={(on) => setBaseWeight(on ? 1 : undefined)}
+      />
+      {baseWeight !== undefined && spec && <Slider id="base-weight" label="Weight of the base" spec={spec} value={baseWeight} onInput={(v) => setBaseWeight(v)} />}
+    </div>
+  );
+}
+
+/** Per-model parameters other than weight and density (epsilon, gamma): one slider for every expert. */
+function EveryExpert({ method }: { method: MethodDescriptor }) {
+  const { density, lambda, globals, setGlobal } = useLabStore(useShallow((s) => ({ density: s.density, lambda: s.lambda, globals: s.globals, setGlobal: s.setGlobal })));
+  const params = numeric(method).filter((p) => p.scope === 'model' && p.name !== 'weight' && p.name !== 'density');
+  return (
+    <>
+      {params.map((p) => {
+        const v = globalDefault(p, { density, lambda, globals });
+        return <Slider key={p.name} id={`param-${p.name}`} label={p.name === 'epsilon' ? 'ε (epsilon)' : p.name === 'gamma' ? 'γ (gamma)' : p.name} spec={p} value={typeof v === 'number' ? v : 0} onInput={(x, at) => setGlobal(p.name, x, at)} />;
+      })}
+    </>
+  );
+}
+
+function SeedInput() {
+  const { seed, setRandomSeed } = useLabStore(useShallow((s) => ({ seed: s.randomSeed, setRandomSeed: s.setRandomSeed })));
+  // Local text, so the field can be emptied while typing; only whole numbers reach the store.
+  const [text, setText] = useState<string | undefined>(undefined);
+  return (
+    <p className="field">
+      <label htmlFor="random-seed">Random seed</label>{' '}
+      <input
+        id="random-seed"
+        type="number"
+        min={0}
+        step={1}
+        value={text ?? String(seed)}
+        aria-describedby="random-seed-help"
+        onChange={(e) => {
+          setText(e.target.value);
+          if (e.target.value.trim() !== '') setRandomSeed(Number(e.target.value));
+        }}
+        onBlur={() => setText(undefined)}
+      />{' '}
+      <span id="random-seed-help" className="help">
+        random_seed of the drop masks (42 unless set, as in merge-lab merge): the same seed gives the same merge.
+      </span>
+    </p>
+  );
+}
+
+/** A value per expert for each per-model number (weight, density, …), over the shared control. */
+function PerExpert({ method }: { method: MethodDescriptor }) {
+  const { labels, demoModels, density, lambda, globals, pair, setDemoModelParam } = useLabStore(
+    useShallow((s) => ({ labels: s.tasks, demoModels: s.demoModels, density: s.density, lambda: s.lambda, globals: s.globals, pair: s.pair, setDemoModelParam: s.setDemoModelParam })),
+  );
+  const tasks = useTasks();
+  const params = numeric(method).filter((p) => p.scope === 'model');
+  if (params.length === 0) return null;
+  const ids = isPairwise(method.id) ? Object.values(demoPair(tasks, pair)) : tasks;
+  const label = (id: string) => labels.find((t) => t.id === id)?.label ?? id;
+  const set = Object.keys(demoModels).filter((id) => ids.includes(id)).length;
+  const shared = (p: ParamSpec) => {
+    const g = globals[p.name];
+    return typeof g === 'number' ? g : perModelDefault(p, { density, lambda, globals });
+  };
+  return (
+    <details className="per-expert" open={set > 0}>
+      <summary>Per expert{set > 0 ? ` (${set} set)` : ''}</summary>
+      <p className="help">An expert&apos;s own value overrides the shared control for it, as a per-model parameter in the recipe.</p>
+      {ids.map((id) => (
+        <div key={id} className="expert-row" role="group" aria-label={`${label(id)} expert`}>
+          {params.map((p) => {
+            const own = demoModels[id]?.[p.name];
+            return (
+              <Slider
+                key={p.name}
+                id={`model-${p.name}-${safeId(id)}`}
+                label={`${p.name === 'weight' ? 'Weight' : p.name === 'density' ? 'Density' : p.name} of ${label(id)}`}
+                spec={p}
+                value={own ?? shared(p)}
+                onInput={(v, at) => setDemoModelParam(id, p.name, v, at)}
+              />
+            );
+          })}
+          {demoModels[id] && (
+            <button type="button" onClick={() => params.forEach((p) => setDemoModelParam(id, p.name, undefined))}>
+              Back to the shared values for {label(id)}
+            </button>
+          )}
+        </div>
+      ))}
+    </details>
+  );
+}
+
+/** Any numeric parameter, a value per layer group (mergekit filter lists on the layer's tensor names). */
+function PerLayer({ method }: { method: MethodDescriptor }) {
+  // The demo's status is selected so that the groups are read again once its manifest is in.
+  const { layered, density, lambda, globals, setLayered, demoStatus } = useLabStore(
+    useShallow((s) => ({ layered: s.layered, density: s.density, lambda: s.lambda, globals: s.globals, setLayered: s.setLayered, demoStatus: s.demo.status })),
+  );
+  const groups = useMemo(() => (demoStatus === 'loaded' ? demoLayerGroups() : []), [demoStatus]);
+  const params = numeric(method);
+  if (params.length === 0 || groups.length === 0) return null;
+  const current = (p: ParamSpec): number => {
+    if (p.name === 'density') return density;
+    if (p.name === 'lambda') return lambda;
+    const v = p.scope === 'model' ? (typeof globals[p.name] === 'number' ? (globals[p.name] as number) : perModelDefault(p, { density, lambda, globals })) : globalDefault(p, { density, lambda, globals });
+    return typeof v === 'number' ? v : 0;
+  };
+  const on = params.filter((p) => layered[p.name]).length;
+  return (
+    <details className="per-layer" open={on > 0}>
+      <summary>Per layer{on > 0 ? ` (${on} set)` : ''}</summary>
+      <p className="help">
+        A value per layer instead of one for every tensor. The demo&apos;s tensors ({groups.map((g) => `${g}.weight`).join(', ')}) carry no layer number, so a mergekit gradient would give
+        them all its first value; the recipe gets a filter list instead (filter: &quot;{groups[0]}.&quot;, value: …), which mergekit reads per tensor. An expert&apos;s own value still wins.
+      </p>
+      {params.map((p) => {
+        const values = layered[p.name];
+        return (
+          <div key={p.name} className="layer-row" role="group" aria-label={`${p.name} per layer`}>
+            <Checkbox
+              id={`layered-${p.name}`}
+              label={`${p.name} per layer`}
+              checked={values !== undefined}
+              help={values ? `replaces the ${p.name} control` : ''}
+              onChange={(x) => setLayered(p.name, x ? Object.fromEntries(groups.map((g) => [g, current(p)])) : undefined)}
+            />
+            {values &&
+              groups.map((g) => (
+                <Slider key={g} id={`layer-${p.name}-${safeId(g)}`} label={`${p.name} in ${g}`} spec={p} value={values[g] ?? current(p)} onInput={(v, at) => setLayered(p.name, { ...values, [g]: v }, at)} />
+              ))}
+          </div>
+        );
+      })}
+    </details>
+  );
+}

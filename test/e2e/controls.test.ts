@@ -1,0 +1,112 @@
+/**
+ * The demo's controls beyond density and λ, in a real Chromium on wasm (issue 16): SLERP with two
+ * models picked (it failed with TOO_MANY_MODELS before), a per-expert weight and a value per layer
+ * group, each reaching the live score, the downloaded recipe and the URL.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { expect } from 'vitest';
+import { parse } from 'yaml';
+import { describeE2E, test } from './harness.js';
+import type { LabPage } from './lab-page.js';
+
+const ENGINE = { backend: 'wasm' } as const;
+
+interface RecipeFile {
+  merge_method: string;
+  base_model?: string;
+  models: { model: string; parameters?: Record<string, unknown> }[];
+  parameters?: Record<string, unknown>;
+}
+
+async function downloadedRecipe(lab: LabPage, name: string): Promise<RecipeFile> {
+  fs.mkdirSync(lab.resultsDir, { recursive: true });
+  const { bytes } = await lab.download(lab.currentRecipeLink(), path.join(lab.resultsDir, name));
+  return parse(bytes.toString('utf8')) as RecipeFile;
+}
+
+/** A live score newer than `afterSeq`, settled. */
+async function nextScore(lab: LabPage, afterSeq: number) {
+  await expect.poll(async () => {
+    const s = await lab.liveScore();
+    return s.state === 'ready' ? s.seq : 0;
+  }, { timeout: 30_000 }).toBeGreaterThan(afterSeq);
+  return lab.liveScore();
+}
+
+describeE2E('demo controls', () => {
+  test('SLERP: pick the two models and the t = 0 end; the score, the recipe and the link follow', async ({ lab }) => {
+    await lab.open('method=slerp', ENGINE);
+    await lab.waitForEngine('wasm');
+    let s = await lab.waitForLiveScore();
+    expect(Number.isFinite(s.normalized)).toBe(true);
+    expect(await lab.mergePanel().getByRole('alert').count(), 'no TOO_MANY_MODELS or other error').toBe(0);
+    let r = await downloadedRecipe(lab, 'slerp-1.yml');
+    expect(r.models.map((m) => m.model)).toEqual(['expert-invert.safetensors', 'expert-permute.safetensors']);
+    expect(r.base_model).toBe('expert-invert.safetensors');
+
+    const panel = lab.mergePanel();
+    await panel.getByLabel('t = 0 end (base_model)').selectOption('base');
+    s = await nextScore(lab, s.seq);
+    await panel.getByLabel('t = 1 end').selectOption('shift-left');
+    s = await nextScore(lab, s.seq);
+    const atHalf = s.normalized;
+    await panel.getByRole('slider', { name: 't', exact: true }).fill('1');
+    s = await nextScore(lab, s.seq);
+    // t = 1 is the shift-left expert itself: its own task at the expert's accuracy, the score far from t = 0.5's.
+    expect(s.normalized).not.toBeCloseTo(atHalf, 3);
+    r = await downloadedRecipe(lab, 'slerp-2.yml');
+    expect(r.models.map((m) => m.model)).toEqual(['base.safetensors', 'expert-shift-left.safetensors']);
+    expect(r.base_model).toBe('base.safetensors');
+    expect(r.parameters?.['t']).toBe(1);
+    await expect.poll(() => new URL(lab.page.url()).hash).toContain('pair=base%2Cshift-left');
+
+    // The link restores the pair.
+    await lab.open(new URL(lab.page.url()).hash.slice(1), ENGINE);
+    await lab.waitForEngine('wasm');
+    await lab.waitForLiveScore();
+    expect(await panel.getByLabel('t = 0 end (base_model)').inputValue()).toBe('base');
+    expect(await panel.getByLabel('t = 1 end').inputValue()).toBe('shift-left');
+    expect(lab.diagnostics.consoleErrors).toEqual([]);
+  }, 120_000);
+
+  test('a per-expert weight and λ per layer reach the live score, the downloaded recipe and the link', async ({ lab }) => {
+    await lab.open('method=task_arithmetic&lambda=0.5', ENGINE);
+    await lab.waitForEngine('wasm');
+    let s = await lab.waitForLiveScore();
+    const before = s.perTask;
+    const panel = lab.mergePanel();
+
+    await panel.getByText('Per expert', { exact: true }).click();
+    await panel.getByRole('slider', { name: 'Weight of Inverted', exact: true }).fill('0');
+    s = await nextScore(lab, s.seq);
+    // Without the invert expert's task vector, the merge does worse on its task.
+    expect(parseFloat(s.perTask[0]!)).toBeLessThan(parseFloat(before[0]!));
+
+    await panel.getByText('Per layer', { exact: true }).click();
+    await panel.getByRole('checkbox', { name: 'lambda per layer' }).check();
+    s = await nextScore(lab, s.seq);
+    const same = s.normalized;
+    await panel.getByRole('slider', { name: 'lambda in head', exact: true }).fill('0');
+    s = await nextScore(lab, s.seq);
+    expect(s.normalized, 'λ 0 in the head changes the score').not.toBeCloseTo(same, 3);
+
+    const r = await downloadedRecipe(lab, 'controls.yml');
+    expect(r.models[0]).toEqual({ model: 'expert-invert.safetensors', parameters: { weight: 0 } });
+    expect(r.models[1]!.parameters?.['weight']).toBe(1);
+    expect(r.parameters?.['lambda']).toEqual([
+      { filter: 'hidden.', value: 0.5 },
+      { filter: 'head.', value: 0 },
+    ]);
+    await expect.poll(() => decodeURIComponent(new URL(lab.page.url()).hash)).toContain('l.lambda=hidden:0.5,head:0');
+    expect(decodeURIComponent(new URL(lab.page.url()).hash)).toContain('m.invert.weight=0');
+
+    // The link restores both, and with them the same score.
+    const scored = s.normalized;
+    await lab.open(new URL(lab.page.url()).hash.slice(1), ENGINE);
+    await lab.waitForEngine('wasm');
+    s = await lab.waitForLiveScore();
+    expect(s.normalized).toBeCloseTo(scored, 6);
+    expect(lab.diagnostics.consoleErrors).toEqual([]);
+  }, 120_000);
+});
