@@ -425,7 +425,10 @@ export class LabPage {
 
   /** The recipe YAML the Merge panel shows. */
   async recipeYaml(): Promise<string> {
-    return (await this.mergePanel().getByLabel('Recipe YAML').textContent()) ?? '';
+    // The engine writes the text, a few milliseconds after a change: wait for the current recipe's.
+    const pre = this.mergePanel().getByLabel('Recipe YAML');
+    await expect.poll(async () => (await pre.getAttribute('aria-busy')) !== 'true' && ((await pre.textContent()) ?? '') !== '').toBe(true);
+    return (await pre.textContent()) ?? '';
   }
 
   /** A chart's figure (data-chart = its id: accuracy, sweep, sign-conflicts, task-cosines, svd-spectrum). */

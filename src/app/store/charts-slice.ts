@@ -10,7 +10,7 @@ import { chartRecipe, spectrumRecipe, sweepPlan } from '../recipe/chart-recipes.
 import { recipeKey } from '../../engine/recipe/recipe-key.js';
 import type { Recipe } from '../../engine/recipe/types.js';
 import { engineClient } from './engine-slice.js';
-import { failed, latestRequest } from './latest-request.js';
+import { cleared, failed, latestRequest } from './latest-request.js';
 import { recipesAhead } from './recipe-slice.js';
 import type { ChartData, ChartsSlice, LabState, SliceCreator, SweepParam } from './types.js';
 
@@ -51,6 +51,11 @@ export const createChartsSlice: SliceCreator<ChartsSlice> = (set, get, api) => {
   api.subscribe((s, prev) => {
     // A file dropped again under the same name is other weights: the same recipe asks anew.
     if (s.dropped !== prev.dropped) diagnosticsAsked = spectrumKey = '';
+    // Other models: what the charts hold, or have on the way, is about the models they left.
+    if (s.source !== prev.source) {
+      sweepKey = '';
+      set({ diagnostics: cleared(s.diagnostics.requested), spectrum: cleared(s.spectrum.requested), sweep: cleared(s.sweep.requested) });
+    }
     if (s.source !== prev.source || s.dropped !== prev.dropped || s.perModel !== prev.perModel) get().requestCharts();
   });
 
@@ -82,12 +87,14 @@ export const createChartsSlice: SliceCreator<ChartsSlice> = (set, get, api) => {
       if (!client) return;
       // The demo's charts need the demo in the engine; the user's checkpoints only need them opened.
       if (s.source === 'demo' && s.engine.demo.status !== 'ready') return;
+      // Each model opened restarts the work (the engine drops its caches): ask once they are all in.
+      if (s.source === 'mine' && s.dropped.some((m) => m.status === 'loading')) return;
       let recipe: Recipe;
       try {
         recipe = chartRecipe(s);
       } catch (e) {
         diagnosticsAsked = '';
-        set({ diagnostics: failed(s.diagnostics.requested, toAppError(e)) });
+        set({ diagnostics: failed(s.diagnostics.requested + 1, toAppError(e)) });
         return;
       }
       const dKey = `${s.source}\u0000${diagnosticsKey(recipe)}`;

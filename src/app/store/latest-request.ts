@@ -16,10 +16,22 @@ type DataOf<K extends ChartKey> = NonNullable<LabState[K]['shown']>['data'];
 
 /**
  * A request that failed, as the store keeps it: its error and no answer. The last answer goes with
- * it — it belonged to other settings, and drawn under this error it would read as their answer.
+ * it — it belonged to other settings, and drawn under this error it would read as their answer —
+ * and so does every answer still on its way from before it (`floor`). An error found before any
+ * request was sent (a recipe that cannot be built) counts as the next request: pass requested + 1.
  */
-export function failed(requested: number, error: AppError): { readonly status: 'error'; readonly requested: number; readonly error: AppError } {
-  return { status: 'error', requested, error };
+export function failed(requested: number, error: AppError): { readonly status: 'error'; readonly requested: number; readonly error: AppError; readonly floor: number } {
+  return { status: 'error', requested, error, floor: requested };
+}
+
+/** Nothing to show, and nothing from before to be shown later either (the models or the source changed). */
+export function cleared(requested: number): { readonly status: 'idle'; readonly requested: number; readonly floor: number } {
+  return { status: 'idle', requested: requested + 1, floor: requested + 1 };
+}
+
+/** Whether an answer to request `seq` may still be shown over what `c` holds. */
+export function showable(c: { readonly floor?: number; readonly shown?: { readonly seq: number } }, seq: number): boolean {
+  return seq > (c.floor ?? 0) && !(c.shown && c.shown.seq > seq);
 }
 
 export function latestRequest<K extends ChartKey>(
@@ -39,7 +51,7 @@ export function latestRequest<K extends ChartKey>(
   call().then(
     (data) => {
       const c = get();
-      if (c.shown && c.shown.seq > seq) return;
+      if (!showable(c, seq)) return;
       put({ status: seq === c.requested ? 'ready' : 'computing', requested: c.requested, shown: { seq, data, ...(inputAt !== undefined ? { inputAt } : {}) } });
       if (seq === c.requested) onShown?.(data);
     },

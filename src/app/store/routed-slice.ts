@@ -97,7 +97,7 @@ export const createRoutedSlice: SliceCreator<RoutedSlice> = (set, get, api) => {
       if (files) engineClient()?.setDemo(files);
     } catch (e) {
       const error = toAppError(e, 'manifest-hard.json');
-      set((s) => ({ hardMode: { status: 'error', error }, twinView: failed(s.twinView.requested, error) }));
+      set((s) => ({ hardMode: { status: 'error', error }, twinView: failed(s.twinView.requested + 1, error) }));
     }
   }
 

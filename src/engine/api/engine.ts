@@ -60,6 +60,9 @@ import type {
 /** The merged model's folder name (its model card's title) when the caller gives none. */
 const MERGED_NAME = 'merged-model';
 
+/** The most the caches over opened models hold (see openedCaches): 4 experts of 32M parameters. */
+export const OPENED_CACHE_BYTES = 2 ** 30;
+
 /** How many recent live scores and diagnostics the demo keeps (a slider's range is ~100 positions). */
 const RECENT_ANSWERS = 128;
 
@@ -197,6 +200,20 @@ export function createEngine(host: EngineHost = {}): EngineApi {
     if (missing.length) throw combineProblems(missing);
     return { checkpoints, demoOnly };
   };
+  /**
+   * What diagnose and spectrum work out over opened models (τ, sort orders, Gram matrices,
+   * factorisations), kept while those models stay open: a density or rank move then redoes only
+   * what depends on it. Dropped whenever a model is opened, closed or the demo reloaded (a name may
+   * come back as other weights), and not kept past OPENED_CACHE_BYTES (τ and orders take 8 bytes
+   * per parameter of each expert).
+   */
+  let openedCaches: { readonly diagnostics: DiagnosticsCache; readonly spectra: SpectrumCache } | undefined;
+  const forgetOpened = () => void (openedCaches = undefined);
+  const cachesFor = (recipe: Recipe) => {
+    const experts = new Set(recipe.models.map((m) => m.model).filter((m) => m !== recipe.baseModel));
+    const params = [...experts].reduce((n, m) => n + (models.get(m)?.summary.parameters ?? 0), 0);
+    return params * 8 <= OPENED_CACHE_BYTES ? (openedCaches ??= { diagnostics: createDiagnosticsCache(), spectra: new Map() }) : undefined;
+  };
   const setBackend = (choice: BackendChoice) => (host.startBackend ? host.startBackend(choice) : chooseBackend(choice));
 
   return {
@@ -221,11 +238,13 @@ export function createEngine(host: EngineHost = {}): EngineApi {
       };
       await models.get(id)?.checkpoint.close();
       models.set(id, { checkpoint, summary, files: listedModelFiles(id, files) });
+      forgetOpened();
       return summary;
     },
     async closeModel(id) {
       await models.get(id)?.checkpoint.close();
       models.delete(id);
+      forgetOpened();
     },
     async check(recipe): Promise<CheckResult> {
       try {
@@ -288,6 +307,7 @@ export function createEngine(host: EngineHost = {}): EngineApi {
       if (t) t.cancelled = true;
     },
     async loadDemo(files: DemoBlobs): Promise<DemoSummary> {
+      forgetOpened();
       const bytes = async (b: Blob) => new Uint8Array(await b.arrayBuffer());
       const digitsGz = await bytes(files.digits);
       const session = await openDemoSession({
@@ -384,13 +404,15 @@ export function createEngine(host: EngineHost = {}): EngineApi {
         ahead.ahead((options.then ?? []).map(textOf));
         return answer;
       }
-      return diagnoseLatest((cancel) => diagnose({ recipe, methods: METHODS, checkpoints, cancel }));
+      const cache = cachesFor(recipe)?.diagnostics;
+      return diagnoseLatest((cancel) => diagnose({ recipe, methods: METHODS, checkpoints, cancel, ...(cache ? { cache } : {}) }));
     },
     spectrum(input, options: SpectrumOptions = {}): Promise<SpectrumResult> {
       return spectrumLatest(async () => {
         const recipe = parseRecipe(textOf(input), 'recipe');
         const { checkpoints, demoOnly } = recipeCheckpoints(recipe);
-        return taskVectorSpectra({ recipe, methods: METHODS, checkpoints, ...options, ...(demoOnly && demo ? { cache: demo.spectra } : {}) });
+        const cache = demoOnly && demo ? demo.spectra : cachesFor(recipe)?.spectra;
+        return taskVectorSpectra({ recipe, methods: METHODS, checkpoints, ...options, ...(cache ? { cache } : {}) });
       });
     },
     twinLab(settings, options: TwinLabOptions = {}) {
