@@ -40,7 +40,7 @@ export function Heatmap({ labels, values, scale, describe, legend, rows, columns
     const grid = n * cell;
     const right = Math.max(8, Math.ceil(reach - cell / 2) + 4);
     const stops = [0, 0.25, 0.5, 0.75, 1];
-    const stopWidth = Math.max(...stops.map(() => 16 + 4 + textWidth('−0.5', FONT - 1))) + 8;
+    const stopWidth = 16 + 4 + textWidth('−0.75', FONT - 1) + 8;
     const legendTitle = textWidth(legend, FONT);
     const width = Math.ceil(Math.max(left + grid + right, left + stops.length * stopWidth, left + legendTitle) + 4);
     const height = top + grid + 12 + 14 + 8 + FONT + 6;
@@ -87,7 +87,8 @@ export function Heatmap({ labels, values, scale, describe, legend, rows, columns
             <g key={k} transform={`translate(${k * stopWidth},0)`}>
               <rect width={16} height={12} fill={color(v)} stroke="#c9d1dc" />
               <text x={20} y={10} fontSize={FONT - 1} fill={INK}>
-                {v.toFixed(1)}
+                {/* 0.25 as 0.25, not 0.3: the swatch is that value's colour. */}
+                {String(Number(v.toFixed(2)))}
               </text>
             </g>
           );
