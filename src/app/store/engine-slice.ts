@@ -17,7 +17,7 @@ import { failed, showable } from './latest-request.js';
 import { isEngineGone } from '../engine/failures.js';
 import { publishOutputs, releaseOutputs } from '../engine/outputs.js';
 import { createEngineWorker } from '../engine/worker.js';
-import { DEMO_BASE_ID, demoRecipe } from '../recipe/demo-recipe.js';
+import { DEMO_BASE_ID, demoControls, demoRecipe } from '../recipe/demo-recipe.js';
 import { droppedRecipe } from '../recipe/dropped-recipe.js';
 import { routedRecipe } from '../recipe/routed-recipe.js';
 import { isRoutedMethod } from '../routed/methods.js';
@@ -60,13 +60,13 @@ export function recipeTasks(s: LabState): readonly string[] {
 
 /** The demo's recipe, for live scores (throws for an unknown method). */
 export function demoLiveRecipe(s: LabState): Recipe {
-  return demoRecipe(s.method, recipeTasks(s), { density: s.density, lambda: s.lambda, globals: s.globals });
+  return demoRecipe(s.method, recipeTasks(s), demoControls(s));
 }
 
 /** The (not routed) recipe the Merge button merges, models by the lab's ids: the demo's, or the user's checkpoints' (throws when it cannot be built). */
 function currentRecipe(s: LabState): Recipe {
   if (s.source === 'mine') return droppedRecipe(s.method, s.dropped.filter((m) => m.status === 'ready'), s.perModel, { density: s.density, lambda: s.lambda, globals: s.globals, ...(s.dtype ? { dtype: s.dtype } : {}), math: s.math });
-  return demoRecipe(s.method, recipeTasks(s), { density: s.density, lambda: s.lambda, globals: s.globals });
+  return demoRecipe(s.method, recipeTasks(s), demoControls(s));
 }
 
 /** The recipe the Merge button sends the worker (throws when it cannot be built). */

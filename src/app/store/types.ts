@@ -8,6 +8,7 @@ import type { StateCreator } from 'zustand';
 import type { BackendChoice, BackendInfo, BackendName } from '../../engine/backend.js';
 import type { ChannelView, Diagnostics, RoutedReport, SpectrumResult, SweepPoint, TwinView } from '../../engine/api/engine-api.js';
 import type { GroupMethodId } from '../routed/methods.js';
+import type { ModelPair } from '../recipe/demo-recipe.js';
 
 export type { BackendChoice, BackendInfo, BackendName };
 
@@ -122,6 +123,24 @@ export interface RecipeSlice {
   setGlobal(name: string, value: number | boolean, inputAt?: number): void;
   setDensity(value: number, inputAt?: number): void;
   setLambda(value: number, inputAt?: number): void;
+  /** The demo's per-expert values (task id → parameter → value); an expert without one takes the shared control. */
+  readonly demoModels: Readonly<Record<string, Readonly<Record<string, number>>>>;
+  /** A method with an optional base (linear) on the demo: the base merged in with this weight; undefined leaves it out. */
+  readonly baseWeight?: number;
+  /** random_seed for the methods that draw at random (DARE, DELLA); DEFAULT_RANDOM_SEED (42) until set. */
+  readonly randomSeed: number;
+  /** A value per layer group on the demo (parameter → group → value), written as filter lists; replaces that parameter's one value. */
+  readonly layered: Readonly<Record<string, Readonly<Record<string, number>>>>;
+  /** A pairwise method's two demo models (SLERP): `base` the t = 0 end (base_model), `other` the t = 1 end; undefined: the first two experts. */
+  readonly pair?: ModelPair;
+  /** One expert's own value on the demo (undefined: back to the shared control); out-of-range values are clamped to the schema's range. */
+  setDemoModelParam(id: string, name: string, value: number | undefined, inputAt?: number): void;
+  setBaseWeight(weight: number | undefined): void;
+  /** A whole number from 0 to 2^53 − 1; anything else is ignored. */
+  setRandomSeed(seed: number): void;
+  /** A value per layer group for `name` (undefined: back to one value for every tensor). */
+  setLayered(name: string, groups: Readonly<Record<string, number>> | undefined, inputAt?: number): void;
+  setPair(pair: ModelPair | undefined): void;
 }
 
 /**
