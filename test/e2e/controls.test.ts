@@ -109,4 +109,27 @@ describeE2E('demo controls', () => {
     expect(s.normalized).toBeCloseTo(scored, 6);
     expect(lab.diagnostics.consoleErrors).toEqual([]);
   }, 120_000);
+
+  test('Linear: the base left out or merged in with a weight, and no chart stops on either', async ({ lab }) => {
+    await lab.open('method=linear', ENGINE);
+    await lab.waitForEngine('wasm');
+    let s = await lab.waitForLiveScore();
+    for (const id of ['sign-conflicts', 'task-cosines']) await lab.waitForChart(id);
+    // Before: MISSING_PARAMETER "linear averages base_model "base" too … list it under models with a weight".
+    expect(await lab.page.getByRole('alert').allInnerTexts()).toEqual([]);
+    let r = await downloadedRecipe(lab, 'linear-1.yml');
+    expect(r.base_model).toBeUndefined();
+    const without = s.normalized;
+    await lab.mergePanel().getByRole('checkbox', { name: 'Merge the base model in too' }).check();
+    s = await nextScore(lab, s.seq);
+    await lab.mergePanel().getByRole('slider', { name: 'Weight of the base', exact: true }).fill('2');
+    s = await nextScore(lab, s.seq);
+    expect(s.normalized, 'the base at weight 2 of 7 pulls the score toward the base').toBeLessThan(without);
+    r = await downloadedRecipe(lab, 'linear-2.yml');
+    expect(r.base_model).toBe('base.safetensors');
+    expect(r.models[0]).toEqual({ model: 'base.safetensors', parameters: { weight: 2 } });
+    await expect.poll(() => new URL(lab.page.url()).hash).toContain('baseweight=2');
+    expect(await lab.page.getByRole('alert').allInnerTexts()).toEqual([]);
+    expect(lab.diagnostics.consoleErrors).toEqual([]);
+  }, 120_000);
 });

@@ -5,6 +5,7 @@
  * it); a sweep is the demo's recipe at each value of the swept parameter.
  */
 import { MergeLabError } from '../../engine/errors.js';
+import { findMethod } from '../../engine/methods/catalog.js';
 import type { Recipe } from '../../engine/recipe/types.js';
 import { recipeTasks } from '../store/engine-slice.js';
 import type { LabState, SweepParam } from '../store/types.js';
@@ -21,7 +22,12 @@ export const SWEEP_VALUES: Readonly<Record<SweepParam, readonly number[]>> = {
 
 function withBase(r: Recipe, base: string | undefined): Recipe {
   if (!base) throw new MergeLabError('BASE_MODEL_REQUIRED', 'The charts compare task vectors (expert − base): choose "base" as the role of one of your checkpoints.');
-  return r.baseModel ? r : { ...r, baseModel: base };
+  if (r.baseModel) return r;
+  // A method that would average a named base in (linear) gets it listed with weight 0: the task
+  // vectors have their base, and the merge they describe stays the one without it (mergekit stops
+  // on a base_model with no weight).
+  if (findMethod(r.mergeMethod)?.base === 'optional') return { ...r, baseModel: base, models: [...r.models, { model: base, parameters: { weight: 0 } }] };
+  return { ...r, baseModel: base };
 }
 
 /**
