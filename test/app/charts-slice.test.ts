@@ -6,7 +6,7 @@
  * overtaken (CANCELLED) call says nothing, a call lost with its worker is asked again.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { diagnosticsKey } from '../../src/app/store/charts-slice.js';
+import { SWEEP_DEBOUNCE_MS, diagnosticsKey } from '../../src/app/store/charts-slice.js';
 import { useLabStore } from '../../src/app/store/index.js';
 import type { DroppedModel } from '../../src/app/store/types.js';
 import { droppedRecipe } from '../../src/app/recipe/dropped-recipe.js';
@@ -138,6 +138,43 @@ describe('requests on dropped checkpoints', () => {
     useLabStore.setState({ dropped: st().dropped.map((m) => ({ ...m })) });
     expect(diagnoses()).toHaveLength(1);
     expect(spectra()).toHaveLength(1);
+  });
+});
+
+describe('requests on the demo', () => {
+  /** The demo in the engine: TIES at density 0.3, λ 1, the sweep over density; the requests this made answered. */
+  async function onDemo(): Promise<void> {
+    useLabStore.setState({ method: 'ties', density: 0.3, lambda: 1, sweepParam: 'density', source: 'demo', engine: { ...initial.engine, demo: { status: 'ready', tasks: ['invert', 'shift', 'rotate'] } } });
+    st().requestCharts();
+    await vi.advanceTimersByTimeAsync(SWEEP_DEBOUNCE_MS);
+    for (const a of fake.asked) a.resolve({ answer: 'first' });
+    await vi.advanceTimersByTimeAsync(0);
+    fake.asked.length = 0;
+  }
+  beforeEach(() => void vi.useFakeTimers());
+  afterEach(() => void vi.useRealTimers());
+
+  it('a λ drag asks for no diagnostics and one sweep, once the slider rests', async () => {
+    await onDemo();
+    for (const lambda of [0.9, 0.8, 0.7]) st().setLambda(lambda);
+    expect(diagnoses()).toHaveLength(0);
+    await vi.advanceTimersByTimeAsync(SWEEP_DEBOUNCE_MS - 1);
+    expect(fake.asked.filter((a) => a.method === 'sweepDemo')).toHaveLength(0);
+    await vi.advanceTimersByTimeAsync(1);
+    const sweeps = fake.asked.filter((a) => a.method === 'sweepDemo');
+    expect(sweeps).toHaveLength(1);
+    // The density sweep at the λ the slider rested on.
+    const points = sweeps[0]!.recipe as unknown as { recipe: Recipe }[];
+    expect(points.map((p) => p.recipe.parameters?.['lambda'])).toEqual(points.map(() => 0.7));
+    expect(diagnoses()).toHaveLength(0);
+  });
+
+  it('a density move asks for diagnostics, and no sweep (the sweep runs over density)', async () => {
+    await onDemo();
+    st().setDensity(0.5);
+    await vi.advanceTimersByTimeAsync(SWEEP_DEBOUNCE_MS);
+    expect(diagnoses()).toHaveLength(1);
+    expect(fake.asked.filter((a) => a.method === 'sweepDemo')).toHaveLength(0);
   });
 });
 

@@ -148,6 +148,19 @@ describe('a worker crash', () => {
     await expect(opening).rejects.toBeInstanceOf(EngineGoneError);
   });
 
+  it('a model that does not open again is reported; the others still open', async () => {
+    await started('auto');
+    await client.openModel('gone', [file('gone.safetensors')]);
+    await client.openModel('kept', [file('kept.safetensors')]);
+    script.failOpen.add('gone');
+    await crashAndRestart();
+    await expect(client.call((e) => e.diagnose({} as never))).resolves.toEqual({ ok: true });
+    expect(worker(1).log.opened.map((o) => o.id)).toEqual(['gone', 'kept']);
+    expect(events.problem).toHaveBeenCalledTimes(1);
+    expect((events.problem.mock.calls[0]![0] as Error).message).toMatch(/gone: unreadable/);
+    expect(events.failed).not.toHaveBeenCalled();
+  });
+
   it('killWorker takes the same path as a crash', async () => {
     // Node has no ErrorEvent; the browser's carries `message` as this one does.
     const hadErrorEvent = 'ErrorEvent' in globalThis;

@@ -25,11 +25,13 @@ export interface Script {
   unavailable: Set<BackendName>;
   /** Model ids whose openModel never answers (when asked while the id is listed). */
   hangOpen: Set<string>;
+  /** Model ids whose openModel rejects (a file the new worker cannot read). */
+  failOpen: Set<string>;
   /** What diagnose answers: a value, an error to reject with, or 'hang' (never answers). */
   diagnose: unknown;
 }
 
-export const newScript = (): Script => ({ auto: 'webgpu', unavailable: new Set(), hangOpen: new Set(), diagnose: { ok: true } });
+export const newScript = (): Script => ({ auto: 'webgpu', unavailable: new Set(), hangOpen: new Set(), failOpen: new Set(), diagnose: { ok: true } });
 
 const never = () => new Promise<never>(() => undefined);
 
@@ -44,6 +46,7 @@ function fakeEngine(script: Script, log: EngineLog): EngineApi {
     openModel(id: string, files: readonly ModelFile[]): Promise<ModelSummary> {
       log.opened.push({ id, files: [...files] });
       if (script.hangOpen.has(id)) return never();
+      if (script.failOpen.has(id)) return Promise.reject(new Error(`${id}: unreadable`));
       return Promise.resolve({ id, name: files[0]?.path ?? id, tensors: [], parameters: 0, bytes: 0, dtypes: [] });
     },
     closeModel(id: string): Promise<void> {
