@@ -155,6 +155,18 @@ describe('values the lab could not have written are ignored', () => {
     }
   });
 
+  it('density never leaves [0, 1]; a global parameter never leaves its schema’s range', () => {
+    for (const density of ['5', '-1']) {
+      applyHash(`#density=${density}`);
+      expect(st().density).toBeGreaterThanOrEqual(0);
+      expect(st().density).toBeLessThanOrEqual(1);
+    }
+    applyHash('#method=della&g.epsilon=0.6');
+    expect(st().globals['epsilon']).toBeUndefined(); // at or past its exclusive bound 0.5: no value can stand for it
+    applyHash('#method=della&g.epsilon=-1');
+    expect(st().globals['epsilon']).toBe(0);
+  });
+
   it('Twin-Merging values out of range keep the controls', () => {
     st().setMethod('twin_merging');
     st().setTwin({ sharedDensity: 0.4, lambda: 0.6, rank: 6, temperature: 2, energy: 0.8 });
