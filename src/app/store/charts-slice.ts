@@ -34,8 +34,10 @@ export function sweepParamFor(method: string, wanted: SweepParam): SweepParam | 
  * vector after them). A λ move keeps the charts it drew, keyed by this, and asks the engine nothing.
  */
 export function diagnosticsKey(r: Recipe): string {
-  const { lambda: _lambda, ...parameters } = r.parameters ?? {};
-  return recipeKey({ ...r, parameters });
+  // The same key whether λ was the only parameter (a recipe at λ 1 lists none) or not: field order counts in JSON.
+  const { parameters: all, ...rest } = r;
+  const { lambda: _lambda, ...parameters } = all ?? {};
+  return recipeKey({ ...rest, parameters });
 }
 
 export const createChartsSlice: SliceCreator<ChartsSlice> = (set, get, api) => {

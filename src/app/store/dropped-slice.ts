@@ -10,6 +10,7 @@ import { engineClient } from './engine-slice.js';
 import { toAppError } from '../demo/errors.js';
 import { pairAdapters } from '../models/lora-pairing.js';
 import { DEMO_BASE_ID } from '../recipe/demo-recipe.js';
+import { inRange, specOf } from './recipe-slice.js';
 import type { DroppedModel, DroppedSlice, SliceCreator } from './types.js';
 
 /** A model id from a file or folder name: without `.safetensors` (or `.bin`, `.pt`), unique among `taken`. */
@@ -106,8 +107,10 @@ export const createDroppedSlice: SliceCreator<DroppedSlice> = (set, get) => {
     },
 
     setModelParam(id, name, value) {
-      if (!Number.isFinite(value)) return;
-      set((s) => ({ perModel: { ...s.perModel, [id]: { ...s.perModel[id], [name]: value } } }));
+      // Clamped to the schema's range, as the demo's per-expert values are (a link's w.a.density=7 is 1).
+      const v = inRange(specOf(get().method, name), value);
+      if (v === undefined) return;
+      set((s) => ({ perModel: { ...s.perModel, [id]: { ...s.perModel[id], [name]: v } } }));
     },
   };
 };

@@ -38,7 +38,7 @@ export function recipesAhead<R>(s: LabState, ahead: readonly SettingsAhead[], re
 }
 
 /** The schema of parameter `name`: the method's own, else the first method that has one (a URL may set it before the method). */
-function specOf(method: string, name: string): ParamSpec | undefined {
+export function specOf(method: string, name: string): ParamSpec | undefined {
   return findMethod(method)?.params.find((p) => p.name === name) ?? METHODS.flatMap((m) => m.params).find((p) => p.name === name);
 }
 
@@ -72,7 +72,10 @@ export const createRecipeSlice: SliceCreator<RecipeSlice> = (set, get) => ({
   randomSeed: DEFAULT_RANDOM_SEED,
   layered: {},
   setGlobal(name, value, inputAt) {
-    const v = typeof value === 'number' ? inRange(specOf(get().method, name), value) : value;
+    const spec = specOf(get().method, name);
+    // A boolean parameter takes true or false only (a link's g.normalize=1 is not one).
+    if ((spec?.type === 'boolean') !== (typeof value === 'boolean')) return;
+    const v = typeof value === 'number' ? inRange(spec, value) : value;
     if (v === undefined) return;
     set((s) => ({ globals: { ...s.globals, [name]: v } }));
     get().requestLive(inputAt);
