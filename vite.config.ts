@@ -34,6 +34,8 @@ export default defineConfig({
   test: {
     testTimeout: 60_000,
     hookTimeout: 120_000,
+    // Forks, not threads: the CLI suites run merge-lab in the test process and change its cwd
+    // (test/cli/helpers.ts), which worker threads cannot.
     pool: 'forks',
     // Two projects so the browser tests get their own global setup (one build, one preview
     // server, one Chromium for every e2e file) and the engine tests keep theirs (tfjs on cpu).
@@ -41,11 +43,22 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'unit', include: ['test/**/*.test.ts'], exclude: ['**/node_modules/**', 'test/e2e/**'], setupFiles: ['test/setup.ts'] },
+        test: {
+          name: 'unit',
+          include: ['test/**/*.test.ts'],
+          exclude: ['**/node_modules/**', 'test/e2e/**'],
+          setupFiles: ['test/setup.ts'],
+          // A worker keeps its modules from one file to the next instead of importing tfjs and the
+          // engine again for each (about a second per file); test/setup.ts still runs per file.
+          isolate: false,
+          // Two files at a time even on two cores (vitest's default there is one).
+          maxWorkers: 2,
+        },
       },
       {
         extends: true,
-        test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], globalSetup: ['test/e2e/global-setup.ts'] },
+        // One file at a time, after the unit files (a project with its own maxWorkers needs its own group).
+        test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], globalSetup: ['test/e2e/global-setup.ts'], maxWorkers: 1, sequence: { groupOrder: 1 } },
       },
     ],
   },

@@ -1,6 +1,6 @@
 /**
- * Bringing up a non-reference tfjs backend inside one vitest file (each file runs in its own
- * process: pool 'forks'), and putting it down again.
+ * Bringing up a non-reference tfjs backend inside one vitest file, and putting it down again
+ * (a worker process runs several files one after another: vite.config.ts, isolate: false).
  *
  * - 'wasm': the CLI's own path, initNodeBackend('wasm') (binaries from node_modules).
  * - 'webgpu': Dawn through the `webgpu` npm package. `navigator.gpu` must exist BEFORE the engine's
@@ -43,11 +43,17 @@ export async function startBackend(name: ParityBackend): Promise<string> {
   return a ? `${name} (${[a.vendor, a.architecture, a.description].filter(Boolean).join(' / ')}, maxStorageBufferBindingSize ${a.maxStorageBufferBindingSize})` : name;
 }
 
-/** Back to cpu, the backend's resources freed, and navigator.gpu removed so the process can exit. */
+/**
+ * Back to cpu. WebGPU's backend is removed and navigator.gpu with it, so the process can exit.
+ * wasm stays registered: its registration runs once, when its module is first imported, and the
+ * unit project shares modules between files (isolate: false), so a later file could not start it.
+ */
 export async function stopBackend(name: ParityBackend): Promise<void> {
   await tf.setBackend('cpu');
-  if (tf.findBackend(name)) tf.removeBackend(name);
-  if (name === 'webgpu') removeDawn();
+  if (name === 'webgpu') {
+    if (tf.findBackend(name)) tf.removeBackend(name);
+    removeDawn();
+  }
 }
 
 /** Worst |a − b| / max(1, |b|) over all entries; Infinity on a length mismatch or a lone NaN. */
