@@ -16,6 +16,6 @@ export async function demoEngine(backend: string | undefined): Promise<{ engine:
   const m = JSON.parse(manifest) as { base: string; tasks: { expert: string }[] };
   const checkpoints: Record<string, Blob> = {};
   for (const f of [m.base, ...m.tasks.map((t) => t.expert)]) checkpoints[f] = new Blob([await readFile(path.join(demo, f))]);
-  const { tasks } = await engine.loadDemo({ manifest, checkpoints, digits: new Blob([await readFile(path.join(ROOT, 'data/digits/digits.csv.gz'))]) });
+  const { tasks } = await engine.demo.loadDemo({ manifest, checkpoints, digits: new Blob([await readFile(path.join(ROOT, 'data/digits/digits.csv.gz'))]) });
   return { engine, tasks };
 }

@@ -20,27 +20,27 @@ const time = async (f: () => Promise<unknown>) => {
 const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const settle = () => new Promise((r) => setTimeout(r, 400));
 
-const twinFirst = await time(() => engine.twinLab({ rank: 4 }));
+const twinFirst = await time(() => engine.demo.twinLab({ rank: 4 }));
 const newRank: number[] = [];
-for (const rank of [5, 6, 7, 9, 10, 11]) newRank.push(await time(() => engine.twinLab({ rank })));
+for (const rank of [5, 6, 7, 9, 10, 11]) newRank.push(await time(() => engine.demo.twinLab({ rank })));
 const cachedRank: number[] = [];
-for (const rank of [4, 5, 6, 7, 8, 9]) cachedRank.push(await time(() => engine.twinLab({ rank })));
+for (const rank of [4, 5, 6, 7, 8, 9]) cachedRank.push(await time(() => engine.demo.twinLab({ rank })));
 const guessedRank: number[] = [];
 for (const rank of [13, 15, 17, 19]) {
-  await engine.twinLab({ rank }, { then: [{ rank: rank + 1 }] });
+  await engine.demo.twinLab({ rank }, { then: [{ rank: rank + 1 }] });
   await settle();
-  guessedRank.push(await time(() => engine.twinLab({ rank: rank + 1 })));
+  guessedRank.push(await time(() => engine.demo.twinLab({ rank: rank + 1 })));
 }
 
 const ties = (lambda: number) => ({ id: 'ties', params: { density: 0.3, lambda } });
-const channelFirst = await time(() => engine.channelLab({ K: 2, method: ties(1) }));
+const channelFirst = await time(() => engine.demo.channelLab({ K: 2, method: ties(1) }));
 const kMove: number[] = [];
-for (const K of [1, 3, 4, 5, 2]) kMove.push(await time(() => engine.channelLab({ K, method: ties(1) })));
+for (const K of [1, 3, 4, 5, 2]) kMove.push(await time(() => engine.demo.channelLab({ K, method: ties(1) })));
 const lambdaKnown: number[] = [];
 const lambdaSweep: number[] = [];
 for (const lambda of [0.9, 0.95, 1.05, 1.1, 1.15]) {
-  lambdaKnown.push(await time(() => engine.channelLab({ K: 2, method: ties(lambda) }, { sweep: 'known' })));
-  lambdaSweep.push(await time(() => engine.channelLab({ K: 2, method: ties(lambda) })));
+  lambdaKnown.push(await time(() => engine.demo.channelLab({ K: 2, method: ties(lambda) }, { sweep: 'known' })));
+  lambdaSweep.push(await time(() => engine.demo.channelLab({ K: 2, method: ties(lambda) })));
 }
 
 const r = (x: number) => Number(x.toFixed(1));

@@ -20,7 +20,7 @@ const n = Number(values.requests);
 const recipes = Array.from({ length: n + 1 }, (_, i) => recipe(Number((0.1 + (i % 90) / 100).toFixed(2)), Number((0.6 + Math.floor(i / 90) * 0.05).toFixed(2))));
 const time = async (yaml: string) => {
   const t0 = performance.now();
-  await engine.liveDemo(yaml);
+  await engine.demo.liveDemo(yaml);
   return performance.now() - t0;
 };
 const times: number[] = [];

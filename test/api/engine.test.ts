@@ -23,22 +23,22 @@ const RECIPE = `models:\n  - model: a\n    parameters: {weight: 1, density: 0.5}
 
 async function engineWithModels() {
   const engine = createEngine();
-  await engine.setBackend('cpu');
-  for (const [id, fill] of [['base', 0], ['a', 1], ['b', 2]] as const) await engine.openModel(id, [{ path: `${id}/model.safetensors`, blob: await modelBlob(fill) }]);
+  await engine.system.setBackend('cpu');
+  for (const [id, fill] of [['base', 0], ['a', 1], ['b', 2]] as const) await engine.models.openModel(id, [{ path: `${id}/model.safetensors`, blob: await modelBlob(fill) }]);
   return engine;
 }
 
 describe('EngineApi in process', () => {
   it('summarises opened models from their headers', async () => {
     const engine = createEngine();
-    const s = await engine.openModel('base', [{ path: 'base/model.safetensors', blob: await modelBlob(0) }]);
+    const s = await engine.models.openModel('base', [{ path: 'base/model.safetensors', blob: await modelBlob(0) }]);
     expect(s).toMatchObject({ id: 'base', name: 'base/model.safetensors', parameters: LAYOUT.reduce((n, t) => n + t.shape.reduce((a, b) => a * b, 1), 0), dtypes: ['F32'] });
     expect(s.tensors.map((t) => t.name)).toEqual(LAYOUT.map((t) => t.name));
   });
   it('merges into a safetensors file equal to mergeToMemory, with the recipe in its metadata', async () => {
     const engine = await engineWithModels();
     const progress: number[] = [];
-    const r = await engine.merge('j1', RECIPE, {}, (p) => progress.push(p.tensorIndex));
+    const r = await engine.merges.merge('j1', RECIPE, {}, (p) => progress.push(p.tensorIndex));
     expect(r.tensors).toBe(LAYOUT.length);
     expect(progress).toEqual(LAYOUT.map((_, i) => i + 1));
     const file = await openSafetensors(memorySource('merged', r.bytes));
@@ -56,7 +56,7 @@ describe('EngineApi in process', () => {
   });
   it('checks a recipe without merging: problems with codes, and the memory it would need', async () => {
     const engine = await engineWithModels();
-    const ok = await engine.check(RECIPE);
+    const ok = await engine.merges.check(RECIPE);
     expect(ok.problems).toEqual([]);
     // The CLI's bound for the tensor work — (models + 2) × the largest tensor as float32 + 64 MiB —
     // plus the merged file, which the page holds in memory.
@@ -64,39 +64,39 @@ describe('EngineApi in process', () => {
     const largest = Math.max(...sizes) * 4;
     const file = sizes.reduce((a, b) => a + b, 0) * 4;
     expect(ok.memoryBytes).toBe(file + (3 + 2) * largest + 64 * 2 ** 20);
-    const bad = await engine.check(RECIPE.replace('merge_method: ties', 'merge_method: tiez').replace('model: b', 'model: c'));
+    const bad = await engine.merges.check(RECIPE.replace('merge_method: ties', 'merge_method: tiez').replace('model: b', 'model: c'));
     expect(bad.problems.map((p) => p.code).sort()).toEqual(['PATH_NOT_FOUND', 'UNKNOWN_METHOD']);
-    const yaml = await engine.check('models: [');
+    const yaml = await engine.merges.check('models: [');
     expect(yaml.problems[0]!.code).toBe('RECIPE_INVALID_YAML');
   });
   it('refuses a merge over the memory budget before starting, with the numbers', async () => {
     const engine = await engineWithModels();
-    const err = await engine.merge('j2', RECIPE, { budgetBytes: 100 }).catch((e: unknown) => e);
+    const err = await engine.merges.merge('j2', RECIPE, { budgetBytes: 100 }).catch((e: unknown) => e);
     expect(isMergeLabError(err) && err.code).toBe('BUDGET_EXCEEDED');
     expect((err as Error).message).toMatch(/needs about 64 MiB .* over the 1 KiB budget/);
   });
   it('cancels a running job before its next tensor and stays usable', async () => {
     const engine = await engineWithModels();
     const err = await engine
-      .merge('j3', RECIPE, {}, (p) => void (p.tensorIndex === 2 && engine.cancel('j3')))
+      .merges.merge('j3', RECIPE, {}, (p) => void (p.tensorIndex === 2 && engine.merges.cancel('j3')))
       .catch((e: unknown) => e);
     expect(isMergeLabError(err) && err.code).toBe('CANCELLED');
-    const again = await engine.merge('j4', RECIPE);
+    const again = await engine.merges.merge('j4', RECIPE);
     expect(again.tensors).toBe(LAYOUT.length);
   });
   it('keeps tf.memory() flat over repeated merges', async () => {
     const engine = await engineWithModels();
-    await engine.merge('warm', RECIPE);
-    const before = (await engine.memory()).numTensors;
-    for (let i = 0; i < 20; i++) await engine.merge(`r${i}`, RECIPE);
-    expect((await engine.memory()).numTensors).toBe(before);
+    await engine.merges.merge('warm', RECIPE);
+    const before = (await engine.system.memory()).numTensors;
+    for (let i = 0; i < 20; i++) await engine.merges.merge(`r${i}`, RECIPE);
+    expect((await engine.system.memory()).numTensors).toBe(before);
     expect(tf.memory().numTensors).toBe(before);
   });
 
   it('routedMerge builds a routed package from opened models as the routed method does, with its report; unknown models and non-routed methods are refused', async () => {
     const engine = await engineWithModels();
     const yaml = `models:\n  - model: a\n  - model: b\nmerge_method: channel_merging\nbase_model: base\nparameters:\n  groups: 1\n  group_method: ties\n  density: 0.5\n`;
-    const r = await engine.routedMerge('c1', yaml);
+    const r = await engine.merges.routedMerge('c1', yaml);
     expect(Object.keys(r.files).sort()).toEqual(['channel.json', 'groups.safetensors', 'index.safetensors']);
     expect(r.report.method).toBe('channel_merging');
     expect(r.report.tasks).toEqual(['a', 'b']);
@@ -107,20 +107,20 @@ describe('EngineApi in process', () => {
     expect(r.recipeYaml).toContain('group_method: ties');
     expect(r.report.assignments).toHaveLength(LAYOUT.length);
     // Without detail (the lab's choice for large checkpoints): one build, storage at each K but no error sweep or maps.
-    const lean = await engine.routedMerge('c0', yaml, undefined, { detail: false });
+    const lean = await engine.merges.routedMerge('c0', yaml, undefined, { detail: false });
     expect(lean.files['groups.safetensors']).toEqual(r.files['groups.safetensors']);
     expect(lean.report.storageSweep.map((p) => p.setting)).toEqual([1, 2]);
     expect(lean.report.storageSweep.every((p) => p.taskErrors === undefined)).toBe(true);
     expect(lean.report.assignments).toBeUndefined();
-    const bad = await engine.routedMerge('c2', yaml.replace('groups: 1', 'groups: 3').replace('model: b', 'model: nope')).catch((e: unknown) => e);
+    const bad = await engine.merges.routedMerge('c2', yaml.replace('groups: 1', 'groups: 3').replace('model: b', 'model: nope')).catch((e: unknown) => e);
     expect(isMergeLabError(bad) && bad.code).toBe('PATH_NOT_FOUND');
-    const notRouted = await engine.routedMerge('c3', RECIPE).catch((e: unknown) => e);
+    const notRouted = await engine.merges.routedMerge('c3', RECIPE).catch((e: unknown) => e);
     expect(isMergeLabError(notRouted) && notRouted.code).toBe('UNKNOWN_METHOD');
-    const twin = await engine.routedMerge('t1', `models:\n  - model: a\n  - model: b\nmerge_method: twin_merging\nbase_model: base\nparameters:\n  rank: 1\n`);
+    const twin = await engine.merges.routedMerge('t1', `models:\n  - model: a\n  - model: b\nmerge_method: twin_merging\nbase_model: base\nparameters:\n  rank: 1\n`);
     expect(Object.keys(twin.files).sort()).toEqual(['exclusive.safetensors', 'shared.safetensors', 'twin.json']);
     // Cancelled before its next tensor, and the engine stays usable.
-    const cancelled = await engine.routedMerge('c4', yaml, (p) => void (p.tensorIndex === 1 && engine.cancel('c4'))).catch((e: unknown) => e);
+    const cancelled = await engine.merges.routedMerge('c4', yaml, (p) => void (p.tensorIndex === 1 && engine.merges.cancel('c4'))).catch((e: unknown) => e);
     expect(isMergeLabError(cancelled) && cancelled.code).toBe('CANCELLED');
-    expect((await engine.routedMerge('c5', yaml)).report.tensors).toHaveLength(LAYOUT.length);
+    expect((await engine.merges.routedMerge('c5', yaml)).report.tensors).toHaveLength(LAYOUT.length);
   });
 });

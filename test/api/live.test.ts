@@ -27,7 +27,7 @@ beforeAll(async () => {
 
 describe('live recompute on the demo', () => {
   it('scores the same as a one-off merge of the same recipe', async () => {
-    const live = await engine.liveDemo(recipe(summary.tasks, 0.3));
+    const live = await engine.demo.liveDemo(recipe(summary.tasks, 0.3));
     const session = await openDemoSession({
       manifest: await readFile(path.join(demoDir, 'manifest.json'), 'utf8'),
       read: async (f) => new Uint8Array(await readFile(path.join(demoDir, f))),
@@ -39,7 +39,7 @@ describe('live recompute on the demo', () => {
     expect(live.perTask).toEqual(summary.tasks.map((t) => 100 * once.accuracies[t]!));
   });
   it('is latest-wins: of requests sent together only the last runs; the others are CANCELLED', async () => {
-    const sent = [0.2, 0.4, 0.6, 0.8].map((d) => engine.liveDemo(recipe(summary.tasks, d)));
+    const sent = [0.2, 0.4, 0.6, 0.8].map((d) => engine.demo.liveDemo(recipe(summary.tasks, d)));
     const settled = await Promise.allSettled(sent);
     expect(settled.slice(0, 3).every((s) => s.status === 'rejected' && isMergeLabError(s.reason) && s.reason.code === 'CANCELLED')).toBe(true);
     expect(settled[3]!.status).toBe('fulfilled');
@@ -67,8 +67,8 @@ describe('live recompute on the demo', () => {
     expect(live.cachedOrders).toBeGreaterThan(0);
   }, 60_000);
   it('answers a recipe it answered before from memory, with the same numbers', async () => {
-    const first = await engine.liveDemo(recipe(summary.tasks, 0.45));
-    const again = await engine.liveDemo(recipe(summary.tasks, 0.45));
+    const first = await engine.demo.liveDemo(recipe(summary.tasks, 0.45));
+    const again = await engine.demo.liveDemo(recipe(summary.tasks, 0.45));
     expect(again.perTask).toEqual(first.perTask);
     expect(again.normalized).toBe(first.normalized);
   });
@@ -82,22 +82,22 @@ describe('live recompute on the demo', () => {
       const w = await mergeToMemory({ recipe: parseRecipe(recipe(summary.tasks, d)), methods: METHODS, checkpoints: session.checkpoints });
       return (await session.scorer.score(w, 'test')).normalized;
     };
-    await engine.liveDemo(recipe(summary.tasks, 0.61), { then: [recipe(summary.tasks, 0.62)] });
+    await engine.demo.liveDemo(recipe(summary.tasks, 0.61), { then: [recipe(summary.tasks, 0.62)] });
     // Asked for at once: it joins the score ahead (or finds it done) and is not CANCELLED.
-    const ahead = await engine.liveDemo(recipe(summary.tasks, 0.62), { then: [recipe(summary.tasks, 0.63)] });
+    const ahead = await engine.demo.liveDemo(recipe(summary.tasks, 0.62), { then: [recipe(summary.tasks, 0.63)] });
     expect(ahead.normalized).toBeCloseTo(await fresh(0.62), 10);
     // Something else while 0.63 is scored ahead: answered as usual.
-    const other = await engine.liveDemo(recipe(summary.tasks, 0.17));
+    const other = await engine.demo.liveDemo(recipe(summary.tasks, 0.17));
     expect(other.normalized).toBeCloseTo(await fresh(0.17), 10);
     // A step outside the method's range is skipped quietly.
-    await expect(engine.liveDemo(recipe(summary.tasks, 0.99), { then: [recipe(summary.tasks, 1.5)] })).resolves.toBeDefined();
-    expect((await engine.liveDemo(recipe(summary.tasks, 0.63))).normalized).toBeCloseTo(await fresh(0.63), 10);
+    await expect(engine.demo.liveDemo(recipe(summary.tasks, 0.99), { then: [recipe(summary.tasks, 1.5)] })).resolves.toBeDefined();
+    expect((await engine.demo.liveDemo(recipe(summary.tasks, 0.63))).normalized).toBeCloseTo(await fresh(0.63), 10);
   }, 60_000);
   it('keeps tf.memory() flat over 200 live requests', async () => {
-    await engine.liveDemo(recipe(summary.tasks, 0.5));
-    const before = await engine.memory();
-    for (let i = 0; i < 200; i++) await engine.liveDemo(recipe(summary.tasks, 0.1 + (i % 9) * 0.1, 0.5 + (i % 5) * 0.25));
-    const after = await engine.memory();
+    await engine.demo.liveDemo(recipe(summary.tasks, 0.5));
+    const before = await engine.system.memory();
+    for (let i = 0; i < 200; i++) await engine.demo.liveDemo(recipe(summary.tasks, 0.1 + (i % 9) * 0.1, 0.5 + (i % 5) * 0.25));
+    const after = await engine.system.memory();
     expect(after.numTensors).toBe(before.numTensors);
     expect(after.numBytes).toBe(before.numBytes);
   }, 120_000);

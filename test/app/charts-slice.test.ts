@@ -25,7 +25,8 @@ interface Asked {
 
 const fake = vi.hoisted(() => {
   const asked: Asked[] = [];
-  const remote = new Proxy(
+  // Any service, any method (remote.diagnostics.diagnose(recipe)): asked, answered by the test.
+  const service = new Proxy(
     {},
     {
       get:
@@ -34,6 +35,7 @@ const fake = vi.hoisted(() => {
           new Promise((resolve, reject) => asked.push({ method, recipe, resolve, reject })),
     },
   );
+  const remote = new Proxy({}, { get: () => service });
   const client = { call: (fn: (r: unknown) => Promise<unknown>) => fn(remote) };
   return { asked, client };
 });

@@ -95,7 +95,7 @@ describe('a worker crash', () => {
     expect(events.starting.mock.calls).toEqual([['auto', undefined]]);
 
     script.diagnose = 'hang';
-    const inFlight = client.call((e) => e.diagnose({ merge_method: 'ties', models: [] } as never));
+    const inFlight = client.call((e) => e.diagnostics.diagnose({ merge_method: 'ties', models: [] } as never));
     const settled = inFlight.then(
       () => 'resolved',
       (e: unknown) => e,
@@ -136,7 +136,7 @@ describe('a worker crash', () => {
     opening.catch(() => undefined);
     await until(() => worker(0).log.opened.some((o) => o.id === 'slow'), 'the model to reach the engine');
     script.diagnose = { answer: 42 };
-    const waiting = client.call((e) => e.diagnose({} as never));
+    const waiting = client.call((e) => e.diagnostics.diagnose({} as never));
     script.hangOpen.clear();
 
     worker(0).crash('boom');
@@ -154,7 +154,7 @@ describe('a worker crash', () => {
     await client.openModel('kept', [file('kept.safetensors')]);
     script.failOpen.add('gone');
     await crashAndRestart();
-    await expect(client.call((e) => e.diagnose({} as never))).resolves.toEqual({ ok: true });
+    await expect(client.call((e) => e.diagnostics.diagnose({} as never))).resolves.toEqual({ ok: true });
     expect(worker(1).log.opened.map((o) => o.id)).toEqual(['gone', 'kept']);
     expect(events.problem).toHaveBeenCalledTimes(1);
     expect((events.problem.mock.calls[0]![0] as Error).message).toMatch(/gone: unreadable/);
@@ -195,7 +195,7 @@ describe('a lost WebGPU device', () => {
     const lost = new Error('GPUDevice was lost: the driver was reset');
     script.diagnose = lost;
 
-    await expect(client.call((e) => e.diagnose({} as never))).rejects.toThrow('GPUDevice was lost');
+    await expect(client.call((e) => e.diagnostics.diagnose({} as never))).rejects.toThrow('GPUDevice was lost');
     await until(() => readyCount() === 2, 'the restarted backend');
     expect(worker(0).terminated).toBe(true);
     // Webgpu is skipped in the new worker, not tried again.
@@ -209,9 +209,9 @@ describe('a lost WebGPU device', () => {
   it('an ordinary engine error restarts nothing', async () => {
     await started('auto');
     script.diagnose = new MergeLabError('RECIPE_INVALID', 'density must be in [0, 1]; the device was lost in thought');
-    await expect(client.call((e) => e.diagnose({} as never))).rejects.toThrow('density must be');
+    await expect(client.call((e) => e.diagnostics.diagnose({} as never))).rejects.toThrow('density must be');
     script.diagnose = new Error('Cannot read properties of undefined');
-    await expect(client.call((e) => e.diagnose({} as never))).rejects.toThrow('Cannot read');
+    await expect(client.call((e) => e.diagnostics.diagnose({} as never))).rejects.toThrow('Cannot read');
     expect(fake.workers).toHaveLength(1);
     expect(events.starting).toHaveBeenCalledTimes(1);
   });
@@ -277,7 +277,7 @@ describe('too many failures', () => {
     expect(fake.workers).toHaveLength(6);
     expect(worker(5).terminated).toBe(true);
     expect(events.starting).toHaveBeenCalledTimes(6);
-    await expect(client.call((e) => e.diagnose({} as never))).rejects.toBeInstanceOf(EngineGoneError);
+    await expect(client.call((e) => e.diagnostics.diagnose({} as never))).rejects.toBeInstanceOf(EngineGoneError);
   });
 
   it('failures spread over more than a minute keep restarting', async () => {

@@ -125,15 +125,15 @@ describe('Channel Merging through the EngineApi', () => {
     const m = JSON.parse(manifest) as { base: string; tasks: { expert: string }[] };
     const checkpoints: Record<string, Blob> = {};
     for (const f of [m.base, ...m.tasks.map((t) => t.expert)]) checkpoints[f] = new Blob([await readFile(path.join(DEMO, f))]);
-    await engine.loadDemo({ manifest, checkpoints, digits: new Blob([await readFile(path.join(ROOT, 'data/digits/digits.csv.gz'))]) });
+    await engine.demo.loadDemo({ manifest, checkpoints, digits: new Blob([await readFile(path.join(ROOT, 'data/digits/digits.csv.gz'))]) });
   }, 120_000);
 
   it('a sweep in flight lets a newer request in between its Ks (a macrotask apart) and stops there', async () => {
     const ties = (lambda: number) => ({ id: 'ties', params: { density: 0.3, lambda } });
-    const whole = engine.channelLab({ K: 2, method: ties(0.55) });
+    const whole = engine.demo.channelLab({ K: 2, method: ties(0.55) });
     // A timer, as a worker's next message is: it runs only if the sweep yields to the event loop.
     await new Promise((r) => setTimeout(r, 20));
-    const next = await engine.channelLab({ K: 2, method: ties(0.6) }, { sweep: 'known' });
+    const next = await engine.demo.channelLab({ K: 2, method: ties(0.6) }, { sweep: 'known' });
     expect(next.sweep.map((p) => p.K)).toEqual([2]);
     const stopped = await whole.then(
       () => 'finished',
@@ -144,19 +144,19 @@ describe('Channel Merging through the EngineApi', () => {
 
   it('is latest-wins, and its package reads back with the K and method asked for; memory stays flat', async () => {
     const ties = { id: 'ties', params: { density: 0.3, lambda: 1 } };
-    const settled = await Promise.allSettled([1, 2, 3].map((K) => engine.channelLab({ K, method: ties })));
+    const settled = await Promise.allSettled([1, 2, 3].map((K) => engine.demo.channelLab({ K, method: ties })));
     expect(settled.slice(0, 2).map((s) => s.status === 'rejected' && isMergeLabError(s.reason) && s.reason.code)).toEqual(['CANCELLED', 'CANCELLED']);
     const last = settled[2]!;
     expect(last.status === 'fulfilled' && last.value.settings.K).toBe(3);
-    const before = await engine.memory();
-    for (const K of [1, 2, 3, 4, 5, 2]) await engine.channelLab({ K, method: ties });
-    const files = await engine.routedPackage({ method: 'channel_merging', settings: { K: 2, method: ties } });
+    const before = await engine.system.memory();
+    for (const K of [1, 2, 3, 4, 5, 2]) await engine.demo.channelLab({ K, method: ties });
+    const files = await engine.demo.routedPackage({ method: 'channel_merging', settings: { K: 2, method: ties } });
     expect(Object.keys(files).sort()).toEqual(['channel.json', 'groups.safetensors', 'index.safetensors', 'router.safetensors']);
     const pkg = await readChannelPackage(files);
     expect(pkg.model.K).toBe(2);
     expect(pkg.model.method.id).toBe('ties');
     expect(pkg.model.method.params).toMatchObject({ density: 0.3, lambda: 1 });
     expect(pkg.router).toBeDefined();
-    expect(await engine.memory()).toEqual(before);
+    expect(await engine.system.memory()).toEqual(before);
   }, 120_000);
 });

@@ -41,10 +41,10 @@ describe('diagnose on the demo', () => {
     const timings: string[] = [];
     for (const density of [0.1, 0.3, 0.5, 0.9, 1]) {
       const t0 = performance.now();
-      at[density] = await engine.diagnose(recipe(summary.tasks, density));
+      at[density] = await engine.diagnostics.diagnose(recipe(summary.tasks, density));
       const cold = performance.now() - t0;
       const t1 = performance.now();
-      await engine.diagnose(recipe(summary.tasks, density));
+      await engine.diagnostics.diagnose(recipe(summary.tasks, density));
       timings.push(`density ${density}: first ${cold.toFixed(1)} ms, repeat ${(performance.now() - t1).toFixed(1)} ms`);
       expectWellFormed(at[density]!, summary.tasks);
       expect(at[density]!.election).toBe(true);
@@ -55,7 +55,7 @@ describe('diagnose on the demo', () => {
     // Cosine is of the untrimmed task vectors: density does not move it.
     expect(at[0.3]!.overall.cosine).toEqual(at[0.9]!.overall.cosine);
     // Task arithmetic: the untrimmed vectors' conflicts (those of TIES at density 1), nothing dropped.
-    const ta = await engine.diagnose(recipe(summary.tasks, 1, 1, 'task_arithmetic'));
+    const ta = await engine.diagnostics.diagnose(recipe(summary.tasks, 1, 1, 'task_arithmetic'));
     expect(ta.election).toBe(false);
     expect(ta.overall.droppedMass).toBe(0);
     expect(ta.overall.conflictRate).toBeCloseTo(at[1]!.overall.conflictRate, 12);
@@ -74,18 +74,18 @@ describe('diagnose on the demo', () => {
     );
   }, 60_000);
   it('runs beside live merges, latest-wins, leaving no tensors behind', async () => {
-    const before = await engine.memory();
-    const sent = [0.2, 0.4, 0.6].map((d) => engine.diagnose(recipe(summary.tasks, d)));
-    const live = engine.liveDemo(recipe(summary.tasks, 0.3));
+    const before = await engine.system.memory();
+    const sent = [0.2, 0.4, 0.6].map((d) => engine.diagnostics.diagnose(recipe(summary.tasks, d)));
+    const live = engine.demo.liveDemo(recipe(summary.tasks, 0.3));
     const settled = await Promise.allSettled(sent);
     expect(settled.slice(0, 2).every((s) => s.status === 'rejected' && (s.reason as { code?: string }).code === 'CANCELLED')).toBe(true);
     expect(settled[2]!.status).toBe('fulfilled');
     expect((await live).perTask).toHaveLength(summary.tasks.length);
-    const after = await engine.memory();
+    const after = await engine.system.memory();
     expect(after.numTensors).toBe(before.numTensors);
     const t0 = performance.now();
     const n = 20;
-    for (let i = 0; i < n; i++) await engine.diagnose(recipe(summary.tasks, 0.1 + (i % 9) * 0.1));
+    for (let i = 0; i < n; i++) await engine.diagnostics.diagnose(recipe(summary.tasks, 0.1 + (i % 9) * 0.1));
     console.log(`demo: ${n} diagnose calls at varying density, ${((performance.now() - t0) / n).toFixed(1)} ms per call`);
   }, 60_000);
 });

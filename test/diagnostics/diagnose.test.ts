@@ -127,16 +127,16 @@ describe('diagnose', () => {
 describe('EngineApi.diagnose over opened models', () => {
   it('gives the same numbers as diagnose() on the checkpoints, as plain data', async () => {
     const engine = createEngine();
-    await engine.setBackend('cpu');
+    await engine.system.setBackend('cpu');
     for (const [seed, id] of IDS.entries()) {
       const bytes = await writeSafetensorsToMemory(model(seed).map((t) => ({ name: t.name, dtype: 'F32' as const, shape: t.shape, data: t.data })));
-      await engine.openModel(id, [{ path: `${id}/model.safetensors`, blob: new Blob([bytes as Uint8Array<ArrayBuffer>]) }]);
+      await engine.models.openModel(id, [{ path: `${id}/model.safetensors`, blob: new Blob([bytes as Uint8Array<ArrayBuffer>]) }]);
     }
-    const viaApi = await engine.diagnose(ties());
+    const viaApi = await engine.diagnostics.diagnose(ties());
     const direct = await diagnose({ recipe: parseRecipe(ties()), methods: METHODS, checkpoints: await checkpoints() });
     expect(viaApi).toEqual(direct);
     expect(JSON.parse(JSON.stringify(viaApi))).toEqual(viaApi);
-    const err = await engine.diagnose(ties().replace('model: c', 'model: nope')).catch((e: unknown) => e);
+    const err = await engine.diagnostics.diagnose(ties().replace('model: c', 'model: nope')).catch((e: unknown) => e);
     expect(isMergeLabError(err) && err.code).toBe('PATH_NOT_FOUND');
     expect(String((err as Error).message)).toContain('"nope"');
   });

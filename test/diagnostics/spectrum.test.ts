@@ -26,7 +26,7 @@ beforeAll(async () => {
 
 describe('spectrum on the demo', () => {
   it('gives each task vector its singular values, energy, ranks and overlaps', async () => {
-    const s = await engine.spectrum(recipe(summary.tasks, 0.3));
+    const s = await engine.diagnostics.spectrum(recipe(summary.tasks, 0.3));
     expect(s.tensor).toBe('hidden.weight');
     expect(s.shape).toEqual([1024, 64]);
     expect(s.truncated).toBe(false);
@@ -63,24 +63,24 @@ describe('spectrum on the demo', () => {
   });
 
   it('measures at the asked rank (clamped to what exists), and a slider value does not change the spectrum', async () => {
-    const a = await engine.spectrum(recipe(summary.tasks, 0.3), { tensor: 'head.weight', rank: 4 });
+    const a = await engine.diagnostics.spectrum(recipe(summary.tasks, 0.3), { tensor: 'head.weight', rank: 4 });
     expect(a.shape).toEqual([10, 1024]);
     expect(a.rank).toBe(4);
-    const b = await engine.spectrum(recipe(summary.tasks, 0.9, 0.5), { tensor: 'head.weight', rank: 50 });
+    const b = await engine.diagnostics.spectrum(recipe(summary.tasks, 0.9, 0.5), { tensor: 'head.weight', rank: 50 });
     expect(b.rank).toBe(10);
     expect(b.models.map((m) => m.singularValues)).toEqual(a.models.map((m) => m.singularValues));
     for (const m of b.models) expect(m.relativeError).toBeLessThan(1e-6);
   });
 
   it('names the tensor and says what to do for a 1-D or unknown tensor and a bad rank', async () => {
-    await expect(engine.spectrum(recipe(summary.tasks, 0.3), { tensor: 'hidden.bias' })).rejects.toMatchObject({ code: 'SHAPE_MISMATCH', message: expect.stringMatching(/"hidden\.bias" has shape \[1024\].*2-D/) });
-    await expect(engine.spectrum(recipe(summary.tasks, 0.3), { tensor: 'nope' })).rejects.toMatchObject({ code: 'TENSOR_NOT_FOUND', message: expect.stringContaining('hidden.weight, head.weight') });
-    await expect(engine.spectrum(recipe(summary.tasks, 0.3), { rank: 0 })).rejects.toMatchObject({ code: 'PARAMETER_OUT_OF_RANGE' });
+    await expect(engine.diagnostics.spectrum(recipe(summary.tasks, 0.3), { tensor: 'hidden.bias' })).rejects.toMatchObject({ code: 'SHAPE_MISMATCH', message: expect.stringMatching(/"hidden\.bias" has shape \[1024\].*2-D/) });
+    await expect(engine.diagnostics.spectrum(recipe(summary.tasks, 0.3), { tensor: 'nope' })).rejects.toMatchObject({ code: 'TENSOR_NOT_FOUND', message: expect.stringContaining('hidden.weight, head.weight') });
+    await expect(engine.diagnostics.spectrum(recipe(summary.tasks, 0.3), { rank: 0 })).rejects.toMatchObject({ code: 'PARAMETER_OUT_OF_RANGE' });
   });
 
   it('latest wins: an overtaken request is cancelled, the newest answers', async () => {
-    const first = engine.spectrum(recipe(summary.tasks, 0.3), { rank: 2 });
-    const second = engine.spectrum(recipe(summary.tasks, 0.3), { rank: 3 });
+    const first = engine.diagnostics.spectrum(recipe(summary.tasks, 0.3), { rank: 2 });
+    const second = engine.diagnostics.spectrum(recipe(summary.tasks, 0.3), { rank: 3 });
     const results = await Promise.allSettled([first, second]);
     expect(results[0]).toMatchObject({ status: 'rejected', reason: { code: 'CANCELLED' } });
     expect(results[1]).toMatchObject({ status: 'fulfilled', value: { rank: 3 } });
@@ -90,14 +90,14 @@ describe('spectrum on the demo', () => {
 describe('sweepDemo', () => {
   it('scores each point exactly as a live request at that value, without cancelling live requests', async () => {
     const values = [0.1, 0.3, 0.7];
-    const [sweep, live] = await Promise.all([engine.sweepDemo(values.map((value) => ({ value, recipe: recipe(summary.tasks, value) }))), engine.liveDemo(recipe(summary.tasks, 0.3))]);
+    const [sweep, live] = await Promise.all([engine.demo.sweepDemo(values.map((value) => ({ value, recipe: recipe(summary.tasks, value) }))), engine.demo.liveDemo(recipe(summary.tasks, 0.3))]);
     expect(sweep.map((p) => p.value)).toEqual(values);
     expect(sweep[1]!.normalized).toBe(live.normalized);
     expect(sweep[1]!.perTask).toEqual(live.perTask);
     expect(new Set(sweep.map((p) => p.normalized)).size).toBe(3);
     // A newer sweep cancels an older one.
-    const older = engine.sweepDemo(values.map((value) => ({ value, recipe: recipe(summary.tasks, value, 0.5) })));
-    const newer = engine.sweepDemo([{ value: 0.5, recipe: recipe(summary.tasks, 0.5) }]);
+    const older = engine.demo.sweepDemo(values.map((value) => ({ value, recipe: recipe(summary.tasks, value, 0.5) })));
+    const newer = engine.demo.sweepDemo([{ value: 0.5, recipe: recipe(summary.tasks, 0.5) }]);
     const r = await Promise.allSettled([older, newer]);
     expect(r[0]).toMatchObject({ status: 'rejected', reason: { code: 'CANCELLED' } });
     expect(r[1]).toMatchObject({ status: 'fulfilled' });
@@ -106,7 +106,7 @@ describe('sweepDemo', () => {
     let timerRan = false;
     setTimeout(() => void (timerRan = true), 0);
     const order: string[] = [];
-    await engine.sweepDemo([0.21, 0.41, 0.61].map((value) => ({ value, recipe: recipe(summary.tasks, value, 0.9) }))).then(() => order.push(`sweep done, timer ${timerRan ? 'ran' : 'waiting'}`));
+    await engine.demo.sweepDemo([0.21, 0.41, 0.61].map((value) => ({ value, recipe: recipe(summary.tasks, value, 0.9) }))).then(() => order.push(`sweep done, timer ${timerRan ? 'ran' : 'waiting'}`));
     expect(order).toEqual(['sweep done, timer ran']);
   });
 });

@@ -197,7 +197,7 @@ describeE2E('the engine in its worker, through the lab', () => {
           x >>>= 0;
           data[j] = (x / 4294967296 - 0.5) * 0.1;
         }
-        await engine.openModel(ids[k]!, [{ path: `${ids[k]}.safetensors`, blob: new Blob([size, head, data]) }]);
+        await engine.models.openModel(ids[k]!, [{ path: `${ids[k]}.safetensors`, blob: new Blob([size, head, data]) }]);
       }
     }, spec);
 
@@ -345,11 +345,11 @@ describeE2E('the engine in its worker, through the lab', () => {
     const bulk = await lab.page.evaluate(async () => {
       // In the worker the live score runs in (see live-engine.ts).
       const engine = window.__mergeLab!.liveEngine!;
-      const start = await engine.memory();
+      const start = await engine.system.memory();
       const yaml = (d: number) =>
         `models:\n${['invert', 'permute', 'shift-left', 'shift-right', 'occlude-top'].map((t) => `  - model: ${t}\n    parameters: {weight: 1, density: ${d}}`).join('\n')}\nmerge_method: ties\nbase_model: base\n`;
-      for (let i = 0; i < 200; i++) await engine.liveDemo(yaml(0.1 + (i % 9) * 0.1));
-      return { start, end: await engine.memory() };
+      for (let i = 0; i < 200; i++) await engine.demo.liveDemo(yaml(0.1 + (i % 9) * 0.1));
+      return { start, end: await engine.system.memory() };
     });
     log(`200 live requests in the worker: tf.memory() ${bulk.start.numTensors} tensors / ${bulk.start.numBytes} bytes before, ${bulk.end.numTensors} / ${bulk.end.numBytes} after`);
     expect(bulk.end).toEqual(bulk.start);

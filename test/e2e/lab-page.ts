@@ -330,7 +330,7 @@ export class LabPage {
     return this.page.evaluate(async (w) => {
       const engine = w === 'live' ? window.__mergeLab?.liveEngine : window.__mergeLab?.engine;
       if (!engine) throw new Error(`window.__mergeLab.${w === 'live' ? 'liveEngine' : 'engine'} is missing: the engine was not started.`);
-      return engine.memory();
+      return engine.system.memory();
     }, which);
   }
 

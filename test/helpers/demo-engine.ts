@@ -20,7 +20,7 @@ export async function openDemoEngine(): Promise<{ engine: EngineApi; summary: De
   const files = JSON.parse(manifest) as { base: string; tasks: { expert: string }[] };
   const checkpoints: Record<string, Blob> = {};
   for (const f of [files.base, ...files.tasks.map((t) => t.expert)]) checkpoints[f] = new Blob([await readFile(path.join(DEMO_DIR, f))]);
-  const summary = await engine.loadDemo({ manifest, checkpoints, digits: new Blob([await readFile(DIGITS)]) });
+  const summary = await engine.demo.loadDemo({ manifest, checkpoints, digits: new Blob([await readFile(DIGITS)]) });
   return { engine, summary };
 }
 

@@ -37,9 +37,9 @@ const text = (b: Uint8Array) => new TextDecoder().decode(b);
 describe('the merged folder from the engine', () => {
   it('config.json and the tokenizer come from what was dropped with the base', async () => {
     const engine = createEngine();
-    await engine.setBackend('cpu');
-    for (const [id, fill, side] of [['base', 0, true], ['a', 1, false], ['b', 2, false]] as const) await engine.openModel(id, await folder(id, fill, side));
-    const r = await engine.merge('j', RECIPE('out_dtype: bfloat16\ntokenizer_source: base\n'), { name: 'merged-ties' });
+    await engine.system.setBackend('cpu');
+    for (const [id, fill, side] of [['base', 0, true], ['a', 1, false], ['b', 2, false]] as const) await engine.models.openModel(id, await folder(id, fill, side));
+    const r = await engine.merges.merge('j', RECIPE('out_dtype: bfloat16\ntokenizer_source: base\n'), { name: 'merged-ties' });
     expect(r.folder.map((f) => f.name)).toEqual(['config.json', 'tokenizer_config.json', 'tokenizer.json', 'mergekit_config.yml', 'README.md']);
     const config = JSON.parse(text(r.folder[0]!.bytes));
     expect(config).toEqual({ dtype: 'bfloat16', model_type: 'llama', num_hidden_layers: 2, vocab_size: 8 });
@@ -48,15 +48,15 @@ describe('the merged folder from the engine', () => {
   });
   it('a tokenizer_source that would re-map embeddings is refused before merging, and check() says so', async () => {
     const engine = createEngine();
-    await engine.setBackend('cpu');
+    await engine.system.setBackend('cpu');
     const base = await folder('base', 0, true);
     // A 6-token vocabulary against the 8-row embedding.
     base[2] = { path: 'base/tokenizer.json', blob: json({ model: { type: 'WordLevel', vocab: Object.fromEntries(Array.from({ length: 6 }, (_, i) => [`w${i}`, i])) } }) };
-    await engine.openModel('base', base);
-    for (const [id, fill] of [['a', 1], ['b', 2]] as const) await engine.openModel(id, await folder(id, fill, false));
+    await engine.models.openModel('base', base);
+    for (const [id, fill] of [['a', 1], ['b', 2]] as const) await engine.models.openModel(id, await folder(id, fill, false));
     const recipe = RECIPE('tokenizer_source: base\n');
-    expect((await engine.check(recipe)).problems.map((p) => p.code)).toEqual(['SHAPE_MISMATCH', 'SHAPE_MISMATCH', 'SHAPE_MISMATCH']);
-    await expect(engine.merge('j', recipe)).rejects.toMatchObject({ code: 'RECIPE_PROBLEMS' });
+    expect((await engine.merges.check(recipe)).problems.map((p) => p.code)).toEqual(['SHAPE_MISMATCH', 'SHAPE_MISMATCH', 'SHAPE_MISMATCH']);
+    await expect(engine.merges.merge('j', recipe)).rejects.toMatchObject({ code: 'RECIPE_PROBLEMS' });
   });
 });
 
@@ -64,13 +64,13 @@ describe('tokenizer_source: union in the engine (the lab\'s path)', () => {
   it('gives the bytes and tokenizer mergekit wrote (test/fixtures/mergekit-union)', async () => {
     const root = fileURLToPath(new URL('../fixtures/mergekit-union/', import.meta.url));
     const engine = createEngine();
-    await engine.setBackend('cpu');
+    await engine.system.setBackend('cpu');
     for (const id of ['base', 'ft1', 'ft2']) {
       const dir = path.join(root, 'models', id);
-      await engine.openModel(id, readdirSync(dir).map((f) => ({ path: `${id}/${f}`, blob: new Blob([readFileSync(path.join(dir, f))]) })));
+      await engine.models.openModel(id, readdirSync(dir).map((f) => ({ path: `${id}/${f}`, blob: new Blob([readFileSync(path.join(dir, f))]) })));
     }
     const recipe = readFileSync(path.join(root, 'recipes', 'ties-bf16.yml'), 'utf8').replaceAll('../models/', '');
-    const r = await engine.merge('j', recipe);
+    const r = await engine.merges.merge('j', recipe);
     const want = path.join(root, 'expected', 'ties-bf16');
     const got = await openSafetensors(memorySource('merged', r.bytes));
     const expected = await openSafetensors(memorySource('mergekit', readFileSync(path.join(want, 'model.safetensors'))));
@@ -85,9 +85,9 @@ describe('tokenizer_source: union in the engine (the lab\'s path)', () => {
 describe('over comlink', () => {
   const remote = engineOverComlink();
   it('the folder files arrive as bytes with the weights', async () => {
-    await remote.setBackend('cpu');
-    for (const [id, fill, side] of [['base', 0, true], ['a', 1, false], ['b', 2, false]] as const) await remote.openModel(id, await folder(id, fill, side));
-    const r = await remote.merge('j', RECIPE());
+    await remote.system.setBackend('cpu');
+    for (const [id, fill, side] of [['base', 0, true], ['a', 1, false], ['b', 2, false]] as const) await remote.models.openModel(id, await folder(id, fill, side));
+    const r = await remote.merges.merge('j', RECIPE());
     expect(r.folder.map((f) => f.name)).toEqual(['config.json', 'tokenizer_config.json', 'tokenizer.json', 'mergekit_config.yml', 'README.md']);
     for (const f of r.folder) expect(f.bytes).toBeInstanceOf(Uint8Array);
     expect(JSON.parse(text(r.folder[2]!.bytes))).toEqual(TOKENIZER);

@@ -158,7 +158,7 @@ describe('Twin-Merging through the EngineApi', () => {
     const m = JSON.parse(manifest) as { base: string; tasks: { expert: string }[] };
     const checkpoints: Record<string, Blob> = {};
     for (const f of [m.base, ...m.tasks.map((t) => t.expert)]) checkpoints[f] = new Blob([await readFile(path.join(DEMO, f))]);
-    const summary = await engine.loadDemo({
+    const summary = await engine.demo.loadDemo({
       manifest,
       checkpoints,
       digits: new Blob([await readFile(path.join(ROOT, 'data/digits/digits.csv.gz'))]),
@@ -168,16 +168,16 @@ describe('Twin-Merging through the EngineApi', () => {
   }, 120_000);
 
   it('is latest-wins: requests sent together run only the last; one in flight stops at its next stage', async () => {
-    const sent = [1, 2, 3].map((rank) => engine.twinLab({ rank }));
+    const sent = [1, 2, 3].map((rank) => engine.demo.twinLab({ rank }));
     const settled = await Promise.allSettled(sent);
     expect(settled.slice(0, 2).map((s) => s.status === 'rejected' && isMergeLabError(s.reason) && s.reason.code)).toEqual(['CANCELLED', 'CANCELLED']);
     const last = settled[2]!;
     expect(last.status === 'fulfilled' && last.value.settings.rank).toBe(3);
     // A new λ needs the shared expert and a router: overtaken while it trains, it gives up.
-    const slow = engine.twinLab({ lambda: 0.7 });
+    const slow = engine.demo.twinLab({ lambda: 0.7 });
     // A few microtasks: past latest-wins' own check, into the work (every await in it is a microtask).
     for (let i = 0; i < 10; i++) await Promise.resolve();
-    const fast = engine.twinLab({ rank: 2 });
+    const fast = engine.demo.twinLab({ rank: 2 });
     const [a, b] = await Promise.allSettled([slow, fast]);
     expect(a.status === 'rejected' && isMergeLabError(a.reason) && a.reason.code).toBe('CANCELLED');
     expect(a.status === 'rejected' && (a.reason as Error).message).toMatch(/superseded before/);
@@ -185,32 +185,32 @@ describe('Twin-Merging through the EngineApi', () => {
   }, 120_000);
 
   it('works on `then` ahead once the view is out: the guessed rank then costs no forward; a request stops the guesses', async () => {
-    await engine.twinLab({ rank: 11 });
-    const view = await engine.twinLab({ rank: 12 }, { then: [{ rank: 13 }, { rank: 14 }] });
+    await engine.demo.twinLab({ rank: 11 });
+    const view = await engine.demo.twinLab({ rank: 12 }, { then: [{ rank: 13 }, { rank: 14 }] });
     expect(view.settings.rank).toBe(12);
     // The guesses run after the answer; a request for the first takes what they finished.
     await new Promise((r) => setTimeout(r, 1500));
-    expect((await engine.twinLab({ rank: 13 })).computed).toEqual([]);
-    expect((await engine.twinLab({ rank: 14 })).computed).toEqual([]);
+    expect((await engine.demo.twinLab({ rank: 13 })).computed).toEqual([]);
+    expect((await engine.demo.twinLab({ rank: 14 })).computed).toEqual([]);
     // A request right after the view stops the guess before its first stage (rank 20 is computed when asked).
-    await engine.twinLab({ rank: 19 }, { then: [{ rank: 20 }] });
-    expect((await engine.twinLab({ rank: 21 })).computed).toEqual(['oracle at rank 21', 'router at rank 21']);
-    expect((await engine.twinLab({ rank: 20 })).computed).toEqual(['oracle at rank 20', 'router at rank 20']);
+    await engine.demo.twinLab({ rank: 19 }, { then: [{ rank: 20 }] });
+    expect((await engine.demo.twinLab({ rank: 21 })).computed).toEqual(['oracle at rank 21', 'router at rank 21']);
+    expect((await engine.demo.twinLab({ rank: 20 })).computed).toEqual(['oracle at rank 20', 'router at rank 20']);
   }, 120_000);
 
   it('builds the package at the settings, which reads back; memory stays flat', async () => {
-    await engine.twinLab({ rank: 4, hard: true });
-    const before = await engine.memory();
-    for (const rank of [1, 2, 4, 8, 16, 4]) await engine.twinLab({ rank, hard: true, temperature: rank / 4 });
-    const files = await engine.routedPackage({ method: 'twin_merging', settings: { rank: 4, hard: true, temperature: 0.5, topK: 2 } });
+    await engine.demo.twinLab({ rank: 4, hard: true });
+    const before = await engine.system.memory();
+    for (const rank of [1, 2, 4, 8, 16, 4]) await engine.demo.twinLab({ rank, hard: true, temperature: rank / 4 });
+    const files = await engine.demo.routedPackage({ method: 'twin_merging', settings: { rank: 4, hard: true, temperature: 0.5, topK: 2 } });
     expect(Object.keys(files).sort()).toEqual(['exclusive.safetensors', 'router.safetensors', 'shared.safetensors', 'twin.json']);
     const twin = await readTwinPackage(files);
-    expect(twin.tasks).toEqual([...(await engine.twinLab({ hard: true })).tasks, HARD]);
+    expect(twin.tasks).toEqual([...(await engine.demo.twinLab({ hard: true })).tasks, HARD]);
     expect(twin.hardTasks).toEqual([HARD]);
     expect(twin.temperature).toBe(0.5);
     expect(twin.topK).toBe(2);
     expect(twin.manifest.tensors.find((t) => t.name === 'hidden.weight')!.parts['invert']).toMatchObject({ kind: 'lowrank', rank: 4 });
     expect(twin.sharedRecipe?.parameters).toEqual({ lambda: 0.3 });
-    expect(await engine.memory()).toEqual(before);
+    expect(await engine.system.memory()).toEqual(before);
   }, 120_000);
 });

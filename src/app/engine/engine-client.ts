@@ -1,19 +1,18 @@
 /**
  * The app's side of the engine worker: starts workers/engine.worker.ts, holds its comlink remote
- * (`Remote<EngineApi>`), starts the chosen backend, opens the models the page has (the demo's
- * checkpoints, later dropped ones) and loads the demo into it. It owns recovery: when the worker
- * dies (an 'error' event) or a call reveals a lost WebGPU device, it starts a fresh worker — on
+ * (`EngineRemote`: the engine's services, e.g. `remote.merges.merge`), starts the chosen backend,
+ * opens the models the page has (the demo's checkpoints, later dropped ones) and loads the demo
+ * into it. It owns recovery: when the worker dies (an 'error' event) or a call reveals a lost WebGPU device, it starts a fresh worker — on
  * the next backend (webgpu → wasm → cpu) when the backend was at fault — opens everything again
  * and says why. Blobs live here and in the worker, never in the store.
  */
-import type * as Comlink from 'comlink';
-import type { DemoBlobs, DemoSummary, EngineApi, ModelFile, ModelSummary } from '../../engine/api/engine-api.js';
+import type { DemoBlobs, DemoSummary, ModelFile, ModelSummary } from '../../engine/api/engine-api.js';
 import type { BackendChoice, BackendInfo, BackendName } from '../../engine/backend.js';
 import { MergeLabError } from '../../engine/errors.js';
-import { wrapEngine } from '../../../workers/expose.js';
+import { wrapEngine, type EngineRemote } from '../../../workers/expose.js';
 import { BACKEND_ORDER, EngineGoneError, failureOf, isBackendFault, isEngineGone, nextBackend, type Failure } from './failures.js';
 
-export type EngineRemote = Comlink.Remote<EngineApi>;
+export type { EngineRemote };
 
 /** The performance measure of loading the demo into a worker (opening its models + loadDemo). */
 export const ENGINE_DEMO_MEASURE = 'engine-demo-load';
@@ -113,7 +112,7 @@ export class EngineClient {
   openModel(id: string, files: readonly ModelFile[]): Promise<ModelSummary> {
     this.models.set(id, files);
     const inst = this.current();
-    const opened = inst.models.then(() => this.race(inst, inst.remote.openModel(id, files)));
+    const opened = inst.models.then(() => this.race(inst, inst.remote.models.openModel(id, files)));
     inst.models = opened.then(
       () => undefined,
       () => undefined,
@@ -128,7 +127,7 @@ export class EngineClient {
 
   async closeModel(id: string): Promise<void> {
     this.models.delete(id);
-    await this.call((r) => r.closeModel(id));
+    await this.call((r) => r.models.closeModel(id));
   }
 
   /** Opens every model the page has again in the current worker (after a test replaced some). */
@@ -256,7 +255,7 @@ export class EngineClient {
 
   /** The user's choice, or the first backend that starts from it on, skipping those that failed. */
   private async startBackend(inst: Instance): Promise<BackendInfo> {
-    if (this.choice === 'auto' && this.floor === 0) return this.race(inst, inst.remote.setBackend('auto'));
+    if (this.choice === 'auto' && this.floor === 0) return this.race(inst, inst.remote.system.setBackend('auto'));
     const reasons: string[] = [];
     const from = this.choice === 'auto' ? 0 : BACKEND_ORDER.indexOf(this.choice);
     for (let i = from; i < BACKEND_ORDER.length; i++) {
@@ -266,7 +265,7 @@ export class EngineClient {
         continue;
       }
       try {
-        const info = await this.race(inst, inst.remote.setBackend(name));
+        const info = await this.race(inst, inst.remote.system.setBackend(name));
         return reasons.length > 0 ? { ...info, fallbackReason: reasons.join('; ') } : info;
       } catch (e) {
         if (isEngineGone(e)) throw e;
@@ -280,7 +279,7 @@ export class EngineClient {
   private async openAll(inst: Instance, models: readonly (readonly [string, readonly ModelFile[]])[]): Promise<void> {
     for (const [id, files] of models) {
       try {
-        await this.race(inst, inst.remote.openModel(id, files));
+        await this.race(inst, inst.remote.models.openModel(id, files));
       } catch (e) {
         if (isEngineGone(e)) throw e;
         if (this.inst === inst) this.events.problem(e);
@@ -302,7 +301,7 @@ export class EngineClient {
       return this.openAll(inst, [...demo.models]);
     });
     inst.models.catch(() => undefined);
-    inst.demo = inst.models.then(() => this.race(inst, inst.remote.loadDemo(demo.blobs)));
+    inst.demo = inst.models.then(() => this.race(inst, inst.remote.demo.loadDemo(demo.blobs)));
     inst.demo.then(
       (summary) => {
         if (!live() || !summary) return;

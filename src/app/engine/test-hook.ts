@@ -1,6 +1,6 @@
 /**
  * TEST HOOK — not an API. `window.__mergeLab` lets the end-to-end tests (test/e2e/) reach what the
- * UI does not show: the engine's comlink remote (e.g. `memory()`, or `openModel` of a synthetic
+ * UI does not show: the engine's comlink remote (e.g. `system.memory()`, or `models.openModel` of a synthetic
  * model set larger than the demo), a way to kill the worker as a crash would, a way to feed the
  * client an error a test cannot cause (a lost GPU device), and the store.
  * Nothing in the app reads it; it holds no data of its own.

@@ -43,7 +43,7 @@ export function useRecipeText(): RecipeText {
     if (!client || !c.recipe) return;
     let live = true;
     const recipe = c.recipe;
-    client.call((e) => e.recipeText(recipe)).then(
+    client.call((e) => e.recipes.recipeText(recipe)).then(
       (text) => {
         written.set(c.key, text);
         if (live) setAnswer({ key: c.key, text });
@@ -59,5 +59,5 @@ export function useRecipeText(): RecipeText {
 export async function readRecipeFile(text: string, fileName: string): Promise<Recipe> {
   const client = engineClient();
   if (!client) throw new MergeLabError('BACKEND_UNAVAILABLE', `${fileName} was not read: the engine is not running. Restart it from the status bar and import the recipe again.`);
-  return client.call((e) => e.readRecipe(text, fileName));
+  return client.call((e) => e.recipes.readRecipe(text, fileName));
 }

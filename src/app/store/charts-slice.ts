@@ -104,7 +104,7 @@ export const createChartsSlice: SliceCreator<ChartsSlice> = (set, get, api) => {
         diagnosticsAsked = dKey;
         // Only the demo's diagnostics are kept and worked on ahead.
         const then = s.source === 'demo' ? recipesAhead(s, ahead, chartRecipe) : [];
-        request('diagnostics', () => client.call((e) => e.diagnose(recipe, { then }), { demo: s.source === 'demo' }), inputAt, () => void (diagnosticsAsked = ''));
+        request('diagnostics', () => client.call((e) => e.diagnostics.diagnose(recipe, { then }), { demo: s.source === 'demo' }), inputAt, () => void (diagnosticsAsked = ''));
       }
 
       const spectrum = spectrumRecipe(s);
@@ -112,7 +112,7 @@ export const createChartsSlice: SliceCreator<ChartsSlice> = (set, get, api) => {
       if (spectrum && sKey !== spectrumKey) {
         spectrumKey = sKey;
         const options = { ...(s.spectrumTensor ? { tensor: s.spectrumTensor } : {}), ...(s.svdRank ? { rank: s.svdRank } : {}) };
-        request('spectrum', () => client.call((e) => e.spectrum(spectrum, options), { demo: s.source === 'demo' }), inputAt, () => void (spectrumKey = ''));
+        request('spectrum', () => client.call((e) => e.diagnostics.spectrum(spectrum, options), { demo: s.source === 'demo' }), inputAt, () => void (spectrumKey = ''));
       }
 
       const plan = s.source === 'demo' ? sweepPlan(s, sweepParamFor(s.method, s.sweepParam)) : undefined;
@@ -125,7 +125,7 @@ export const createChartsSlice: SliceCreator<ChartsSlice> = (set, get, api) => {
       sweepKey = plan.key;
       clearTimeout(sweepTimer);
       sweepTimer = setTimeout(() => {
-        request('sweep', async () => ({ param: plan.param, method: s.method, points: await client.call((e) => e.sweepDemo(plan.points), { demo: true }) }), undefined, () => void (sweepKey = ''));
+        request('sweep', async () => ({ param: plan.param, method: s.method, points: await client.call((e) => e.demo.sweepDemo(plan.points), { demo: true }) }), undefined, () => void (sweepKey = ''));
       }, SWEEP_DEBOUNCE_MS);
     },
   };

@@ -218,7 +218,7 @@ export const createEngineSlice: SliceCreator<EngineSlice> = (set, get, api) => {
           // Cancelled while waiting for the engine (a restart, models still opening): never send it.
           if (get().job.status === 'cancelling') throw new MergeLabError('CANCELLED', 'The merge was cancelled before it started.');
           // The recipe the output carries names the files, as the panel's does.
-          return e.merge(id, recipe, { budgetBytes, name, recipeNames: portableNames(s) }, onProgress);
+          return e.merges.merge(id, recipe, { budgetBytes, name, recipeNames: portableNames(s) }, onProgress);
         });
         if (!mine()) return;
         const urls = publishOutputs(r.bytes, r.recipeYaml, r.folder, name);
@@ -243,7 +243,7 @@ export const createEngineSlice: SliceCreator<EngineSlice> = (set, get, api) => {
       set({ job: { ...j, status: 'cancelling' } });
       const id = j.id;
       // If the engine is gone, the merge has already failed with it: nothing to cancel.
-      await client.call((e) => e.cancel(id)).catch(() => undefined);
+      await client.call((e) => e.merges.cancel(id)).catch(() => undefined);
     },
 
     requestLive(inputAt, ahead = []) {
@@ -265,7 +265,7 @@ export const createEngineSlice: SliceCreator<EngineSlice> = (set, get, api) => {
       const params = { method: s.method, density: s.density, lambda: s.lambda };
       set({ live: { ...s.live, status: 'computing', requested: seq } });
       const then = recipesAhead(s, ahead, demoLiveRecipe);
-      liveClient()!.call((e) => e.liveDemo(recipe, { then }), { demo: true }).then(
+      liveClient()!.call((e) => e.demo.liveDemo(recipe, { then }), { demo: true }).then(
         (score) => {
           const l = get().live;
           if (!showable(l, seq)) return; // an older answer that arrived late, or one from before an error

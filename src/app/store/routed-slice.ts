@@ -106,7 +106,7 @@ export const createRoutedSlice: SliceCreator<RoutedSlice> = (set, get, api) => {
     const jobId = `routed-${++packageJob}`;
     // A newer build overtakes the one in flight (its result would be thrown away anyway).
     const overtaken = buildingJob;
-    if (overtaken) void client.call((e) => e.cancel(overtaken)).catch(() => undefined);
+    if (overtaken) void client.call((e) => e.merges.cancel(overtaken)).catch(() => undefined);
     buildingJob = jobId;
     const onProgress = Comlink.proxy((p: MergeProgress) => {
       const cur = get().routedPackage;
@@ -116,7 +116,7 @@ export const createRoutedSlice: SliceCreator<RoutedSlice> = (set, get, api) => {
     try {
       // Channel Merging's error at every K and its assignment maps take a build per K: for small models only.
       const bytes = get().dropped.filter((m) => m.status === 'ready').reduce((n, m) => n + (m.bytes ?? 0), 0);
-      const r = await client.call((e) => e.routedMerge(jobId, recipe, onProgress, { detail: bytes <= AUTO_BUILD_BYTES }));
+      const r = await client.call((e) => e.merges.routedMerge(jobId, recipe, onProgress, { detail: bytes <= AUTO_BUILD_BYTES }));
       return { files: r.files, recipe: r.recipeYaml, report: r.report, warnings: r.warnings };
     } finally {
       if (buildingJob === jobId) buildingJob = undefined;
@@ -127,9 +127,9 @@ export const createRoutedSlice: SliceCreator<RoutedSlice> = (set, get, api) => {
   async function buildOnDemo(client: EngineClient, s: LabState, method: RoutedMethodId, recipe: Recipe): Promise<Built> {
     const files =
       method === 'twin_merging'
-        ? await client.call((e) => e.routedPackage({ method, settings: twinSettings(s.twin) }), { demo: true })
-        : await client.call((e) => e.routedPackage({ method, settings: channelSettings(s.channel) }), { demo: true });
-    return { files, recipe: await client.call((e) => e.recipeText(recipe)) };
+        ? await client.call((e) => e.demo.routedPackage({ method, settings: twinSettings(s.twin) }), { demo: true })
+        : await client.call((e) => e.demo.routedPackage({ method, settings: channelSettings(s.channel) }), { demo: true });
+    return { files, recipe: await client.call((e) => e.recipes.recipeText(recipe)) };
   }
 
   // A reloaded demo forgets hard mode's files (demoAssets.clear); fetch them again when needed.
@@ -187,8 +187,8 @@ export const createRoutedSlice: SliceCreator<RoutedSlice> = (set, get, api) => {
         const settings = channelSettings(s.channel);
         // The chosen K first (one K costs ~60 ms, the sweep T of them), then the sweep filled in;
         // a move meanwhile overtakes the filling at its next K.
-        const whole = () => request('channelView', () => client.call((e) => e.channelLab(settings), { demo: true }));
-        request('channelView', () => client.call((e) => e.channelLab(settings, { sweep: 'known' }), { demo: true }), inputAt, (v) => {
+        const whole = () => request('channelView', () => client.call((e) => e.demo.channelLab(settings), { demo: true }));
+        request('channelView', () => client.call((e) => e.demo.channelLab(settings, { sweep: 'known' }), { demo: true }), inputAt, (v) => {
           if (v.sweepComplete) return;
           // Once this answer is drawn (and its input measured), unless a newer request came meanwhile.
           const asked = get().channelView.requested;
@@ -205,7 +205,7 @@ export const createRoutedSlice: SliceCreator<RoutedSlice> = (set, get, api) => {
       const settings = twinSettings(s.twin);
       const ranks = ahead ?? (!s.twin.useEnergy && freshShared(s.twinView.shown?.data, settings) ? ranksAhead(undefined, s.twin.rank) : []);
       const then = ranks.map((rank) => ({ ...settings, rank }));
-      request('twinView', () => client.call((e) => e.twinLab(settings, { then }), { demo: true }), inputAt);
+      request('twinView', () => client.call((e) => e.demo.twinLab(settings, { then }), { demo: true }), inputAt);
     },
 
     async buildRoutedPackage() {

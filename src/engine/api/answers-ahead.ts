@@ -12,9 +12,9 @@
  * Kept answers are handed to every later asker as they are (in-process callers get the object
  * itself), so they are frozen, deeply, when kept: one caller cannot change what the next one gets.
  */
-import { MergeLabError } from '../errors.js';
 import { nextTask } from '../next-task.js';
 import type { RecentMap } from '../recent.js';
+import { createLane, type Lane, type LaneToken } from './services/cancel.js';
 
 export interface AnswersAhead<T> {
   /** The answer for `yaml` (see above); rejects with CANCELLED once a newer request makes it stale. */
@@ -29,20 +29,22 @@ export interface AnswersAheadOptions<T> {
   readonly work: (yaml: string, stale: () => boolean) => Promise<T>;
   /** A request answered from `kept`: whatever still runs is stale now (e.g. stop a merge at once). */
   readonly onKept?: () => void;
+  /** The lane (services/cancel.ts) whose requests make this work stale; default: a lane of its own. */
+  readonly lane?: Lane;
 }
 
 export function answersAhead<T>(o: AnswersAheadOptions<T>): AnswersAhead<T> {
-  const inflight = new Map<string, { promise: Promise<T>; wantedAt: number }>();
-  let requests = 0;
+  const inflight = new Map<string, { promise: Promise<T>; wanted: LaneToken }>();
+  const lane = o.lane ?? createLane('request');
   let queue: readonly string[] = [];
   let working = false;
 
   const start = (yaml: string): Promise<T> => {
-    const entry = { wantedAt: requests, promise: Promise.resolve(undefined as never) as Promise<T> };
-    const stale = () => entry.wantedAt !== requests;
+    const entry = { wanted: lane.token(), promise: Promise.resolve(undefined as never) as Promise<T> };
+    const stale = () => entry.wanted.cancelled;
     entry.promise = (async () => {
       await undefined; // in `inflight` before any work starts
-      const superseded = () => new MergeLabError('CANCELLED', 'Superseded by a newer request.');
+      const superseded = () => lane.superseded();
       try {
         let value: T;
         try {
@@ -65,7 +67,7 @@ export function answersAhead<T>(o: AnswersAheadOptions<T>): AnswersAhead<T> {
 
   return {
     answer(yaml) {
-      requests++;
+      lane.ask();
       queue = [];
       const known = o.kept.get(yaml);
       if (known !== undefined) {
@@ -74,7 +76,7 @@ export function answersAhead<T>(o: AnswersAheadOptions<T>): AnswersAhead<T> {
       }
       const running = inflight.get(yaml);
       if (running) {
-        running.wantedAt = requests;
+        running.wanted.renew();
         return running.promise;
       }
       return start(yaml);

@@ -202,22 +202,37 @@ export interface SpectrumOptions {
   readonly rank?: number;
 }
 
-export interface EngineApi {
-  /** Starts a backend ('auto': webgpu, else wasm, else cpu) and says which and why. */
-  setBackend(choice: BackendChoice): Promise<BackendInfo>;
-  backend(): Promise<BackendInfo | undefined>;
+/** The models the engine has open, read from dropped files. */
+export interface ModelsService {
   /**
    * Reads the headers of a dropped model (a file, or a folder's files) under `id`; replaces an older
    * one. The other files of the folder (config.json, tokenizer files) are kept for merge's folder.
    */
   openModel(id: string, files: readonly ModelFile[]): Promise<ModelSummary>;
   closeModel(id: string): Promise<void>;
+  /** Every open model's summary, in the order they were opened. */
+  listModels(): Promise<ModelSummary[]>;
+}
+
+/** Checks and merges over the open models (and the demo's, for routed methods): jobs the caller names and may cancel. */
+export interface MergesService {
   /** Validates a recipe against the open models, reading no tensor. */
   check(recipe: RecipeInput): Promise<CheckResult>;
   /** Merges into one safetensors file in memory. `jobId` names the job for cancel(). */
   merge(jobId: string, recipe: RecipeInput, options?: MergeOptions, onProgress?: ProgressCallback): Promise<MergeResult>;
+  /**
+   * A twin_merging / channel_merging recipe over opened models (or the demo's), as `merge-lab merge`
+   * builds it: checked against the headers first (every problem at once), then the package from the
+   * checkpoints alone (no data, so no router) with its report — per tensor and task the
+   * reconstruction error, storage now and at other ranks or K. Cancel with cancel(jobId).
+   */
+  routedMerge(jobId: string, recipe: RecipeInput, onProgress?: ProgressCallback, options?: RoutedMergeOptions): Promise<RoutedMergeResult>;
   /** Stops job `jobId` before its next tensor; its merge rejects with CANCELLED. */
   cancel(jobId: string): Promise<void>;
+}
+
+/** The embedded demo: live scores, sweeps and the routed methods' labs, each latest-wins on a lane of its own. */
+export interface DemoService {
   /** Loads the embedded demo for live scoring; replaces a demo loaded before. */
   loadDemo(files: DemoBlobs): Promise<DemoSummary>;
   /**
@@ -227,20 +242,6 @@ export interface EngineApi {
    * step): they are scored while the engine would otherwise wait, and any request stops them.
    */
   liveDemo(recipe: RecipeInput, options?: LiveOptions): Promise<LiveScore>;
-  /**
-   * Sign conflicts, the mass the TIES election drops and task-vector cosines for `recipe`,
-   * per tensor, per layer and overall (plain numbers, for charts). Model names resolve against
-   * the demo's ids first ('base' and the task ids), then the opened models. Latest wins, as in
-   * liveDemo: a call overtaken by a newer one rejects with CANCELLED. For the demo's models, recent
-   * answers are kept and `options.then` is diagnosed ahead, as liveDemo does.
-   */
-  diagnose(recipe: RecipeInput, options?: DiagnoseOptions): Promise<Diagnostics>;
-  /**
-   * The SVD spectrum of each task vector of one 2-D tensor (models resolve as in diagnose), the
-   * energy curve, 90%-energy and effective ranks, the error at `rank` and the tasks' subspace
-   * overlap. Factorisations of the demo's models are kept, so a rank move is cheap. Latest wins.
-   */
-  spectrum(recipe: RecipeInput, options?: SpectrumOptions): Promise<SpectrumResult>;
   /**
    * The demo merged and scored at each point (a λ or density sweep, for the chart that marks the
    * current value). Runs beside liveDemo without cancelling it; a newer sweep cancels this one.
@@ -263,17 +264,53 @@ export interface EngineApi {
   channelLab(settings: ChannelLabSettings, options?: ChannelViewOptions): Promise<ChannelView>;
   /** The routed method's package at these settings (file name → bytes; twin.json or channel.json names the rest). */
   routedPackage(request: RoutedPackageRequest): Promise<Record<string, Uint8Array>>;
+}
+
+/** Weights-only diagnostics of a recipe over the demo's or opened models (no data read). */
+export interface DiagnosticsService {
   /**
-   * A twin_merging / channel_merging recipe over opened models (or the demo's), as `merge-lab merge`
-   * builds it: checked against the headers first (every problem at once), then the package from the
-   * checkpoints alone (no data, so no router) with its report — per tensor and task the
-   * reconstruction error, storage now and at other ranks or K. Cancel with cancel(jobId).
+   * Sign conflicts, the mass the TIES election drops and task-vector cosines for `recipe`,
+   * per tensor, per layer and overall (plain numbers, for charts). Model names resolve against
+   * the demo's ids first ('base' and the task ids), then the opened models. Latest wins, as in
+   * liveDemo: a call overtaken by a newer one rejects with CANCELLED. For the demo's models, recent
+   * answers are kept and `options.then` is diagnosed ahead, as liveDemo does.
    */
-  routedMerge(jobId: string, recipe: RecipeInput, onProgress?: ProgressCallback, options?: RoutedMergeOptions): Promise<RoutedMergeResult>;
+  diagnose(recipe: RecipeInput, options?: DiagnoseOptions): Promise<Diagnostics>;
+  /**
+   * The SVD spectrum of each task vector of one 2-D tensor (models resolve as in diagnose), the
+   * energy curve, 90%-energy and effective ranks, the error at `rank` and the tasks' subspace
+   * overlap. Factorisations of the demo's models are kept, so a rank move is cheap. Latest wins.
+   */
+  spectrum(recipe: RecipeInput, options?: SpectrumOptions): Promise<SpectrumResult>;
+}
+
+/** Recipes as text and back, for a page whose main thread holds no YAML library. */
+export interface RecipesService {
   /** The recipe as mergekit YAML: what the lab shows and hands out (the page's main thread holds no YAML library). */
   recipeText(recipe: Recipe): Promise<string>;
   /** Reads a recipe file's text as `merge-lab merge` does: the recipe, or every problem at once (a MergeLabError naming `fileName`). */
   readRecipe(text: string, fileName: string): Promise<Recipe>;
+}
+
+/** The backend and its memory. */
+export interface SystemService {
+  /** Starts a backend ('auto': webgpu, else wasm, else cpu) and says which and why. */
+  setBackend(choice: BackendChoice): Promise<BackendInfo>;
+  backend(): Promise<BackendInfo | undefined>;
   /** tfjs' live tensor count and bytes: flat across repeated requests, or something leaks. */
   memory(): Promise<{ readonly numTensors: number; readonly numBytes: number }>;
+}
+
+/**
+ * The engine: one service object per concern, each owning its one cancellation mechanism
+ * (services/cancel.ts). In-process callers use it as is; the worker exposes this very object over
+ * comlink (workers/expose.ts), so `remote.merges.merge(...)` reaches `engine.merges.merge`.
+ */
+export interface EngineApi {
+  readonly models: ModelsService;
+  readonly merges: MergesService;
+  readonly demo: DemoService;
+  readonly diagnostics: DiagnosticsService;
+  readonly recipes: RecipesService;
+  readonly system: SystemService;
 }

@@ -37,31 +37,39 @@ const never = () => new Promise<never>(() => undefined);
 
 function fakeEngine(script: Script, log: EngineLog): EngineApi {
   const engine = {
-    setBackend(choice: BackendChoice): Promise<BackendInfo> {
-      log.backends.push(choice);
-      const name = choice === 'auto' ? script.auto : choice;
-      if (script.unavailable.has(name)) return Promise.reject(new Error(`no ${name} adapter`));
-      return Promise.resolve({ name });
+    system: {
+      setBackend(choice: BackendChoice): Promise<BackendInfo> {
+        log.backends.push(choice);
+        const name = choice === 'auto' ? script.auto : choice;
+        if (script.unavailable.has(name)) return Promise.reject(new Error(`no ${name} adapter`));
+        return Promise.resolve({ name });
+      },
     },
-    openModel(id: string, files: readonly ModelFile[]): Promise<ModelSummary> {
-      log.opened.push({ id, files: [...files] });
-      if (script.hangOpen.has(id)) return never();
-      if (script.failOpen.has(id)) return Promise.reject(new Error(`${id}: unreadable`));
-      return Promise.resolve({ id, name: files[0]?.path ?? id, tensors: [], parameters: 0, bytes: 0, dtypes: [] });
+    models: {
+      openModel(id: string, files: readonly ModelFile[]): Promise<ModelSummary> {
+        log.opened.push({ id, files: [...files] });
+        if (script.hangOpen.has(id)) return never();
+        if (script.failOpen.has(id)) return Promise.reject(new Error(`${id}: unreadable`));
+        return Promise.resolve({ id, name: files[0]?.path ?? id, tensors: [], parameters: 0, bytes: 0, dtypes: [] });
+      },
+      closeModel(id: string): Promise<void> {
+        log.calls.push(`closeModel ${id}`);
+        return Promise.resolve();
+      },
     },
-    closeModel(id: string): Promise<void> {
-      log.calls.push(`closeModel ${id}`);
-      return Promise.resolve();
+    demo: {
+      loadDemo(files: DemoBlobs): Promise<DemoSummary> {
+        log.demos.push(files);
+        return Promise.resolve({ tasks: ['invert', 'shift'], expertAccuracy: [99, 98] });
+      },
     },
-    loadDemo(files: DemoBlobs): Promise<DemoSummary> {
-      log.demos.push(files);
-      return Promise.resolve({ tasks: ['invert', 'shift'], expertAccuracy: [99, 98] });
-    },
-    diagnose(): Promise<unknown> {
-      log.calls.push('diagnose');
-      const d = script.diagnose;
-      if (d === 'hang') return never();
-      return d instanceof Error ? Promise.reject(d) : Promise.resolve(d);
+    diagnostics: {
+      diagnose(): Promise<unknown> {
+        log.calls.push('diagnose');
+        const d = script.diagnose;
+        if (d === 'hang') return never();
+        return d instanceof Error ? Promise.reject(d) : Promise.resolve(d);
+      },
     },
   };
   return engine as unknown as EngineApi;

@@ -1,0 +1,135 @@
+/**
+ * The merges service: recipe checks, merges into memory and routed packages, each a job the
+ * caller names and may cancel (one job registry, services/cancel.ts). The plan and the run are
+ * merge-plan.ts's, shared with `merge-lab merge`.
+ */
+import { MergeLabError, combineProblems, isMergeLabError } from '../../errors.js';
+import { memorySink, type Checkpoint } from '../../io/index.js';
+import { createSafetensorsWriter } from '../../io/safetensors-writer.js';
+import type { MergeProgress } from '../../merge/progress.js';
+import { readJsonObject, type ModelFiles } from '../../output/model-files.js';
+import { parseRecipe } from '../../recipe/parse.js';
+import { recipeText as textOf } from '../../recipe/recipe-text.js';
+import { renameModels } from '../../recipe/rename.js';
+import { recipeToYaml } from '../../recipe/write.js';
+import { findRoutedMethod } from '../../routed/routed-methods.js';
+import type { CheckResult, MergeOptions, MergeResult, MergesService, ProgressCallback, RoutedMergeOptions, RoutedMergeResult } from '../engine-api.js';
+import { createJobs } from './cancel.js';
+import { recipeCheckpoints, recipeModelNames, type EngineContext } from './context.js';
+import { estimateMergeMemory, mergeOutputBytes, mergeTensorSpecs, planModelMerge, routedIgnores, writeMerge } from './merge-plan.js';
+
+/** The merged model's folder name (its model card's title) when the caller gives none. */
+const MERGED_NAME = 'merged-model';
+
+/** Across comlink a callback returns a promise; progress must never stall or fail the job. */
+const quietProgress = (onProgress?: ProgressCallback) => (onProgress ? (x: MergeProgress) => void Promise.resolve(onProgress(x)).catch(() => undefined) : undefined);
+
+export function createMergesService(ctx: EngineContext): MergesService {
+  const jobs = createJobs();
+
+  /**
+   * The planned merge and the merged model's folder but its weights, over the opened models; the
+   * base's (or first model's) config.json, when dropped, gives the layer count and architecture, as
+   * in the CLI. `names`: model ids → the names the output's recipe text and card give them
+   * (MergeOptions.recipeNames).
+   */
+  const plan = async (recipeYaml: string, name: string, names?: Readonly<Record<string, string>>) => {
+    const recipe = parseRecipe(recipeYaml, 'recipe');
+    const checkpoints = new Map<string, Checkpoint>();
+    const failures = new Map<string, MergeLabError>();
+    for (const n of recipeModelNames(recipe)) {
+      const m = ctx.models.get(n);
+      if (m) checkpoints.set(n, m.checkpoint);
+      else failures.set(n, new MergeLabError('PATH_NOT_FOUND', `Model "${n}" is not loaded; load it first or fix its name in the recipe (loaded: ${[...ctx.models.keys()].join(', ') || 'none'}).`));
+    }
+    const reference = ctx.models.get(recipe.baseModel ?? recipe.models[0]?.model ?? '');
+    const config = reference?.files.names.includes('config.json') ? await readJsonObject(reference.files, 'config.json') : undefined;
+    // The recipe as the output writes it (its metadata, mergekit_config.yml, the card), once.
+    const shown = names ? renameModels(recipe, names) : recipe;
+    const recipeText = recipeToYaml(shown);
+    // The opened models' side files (config.json, tokenizer), and a tokenizer_source model's.
+    const files = new Map<string, ModelFiles>();
+    for (const n of [...checkpoints.keys(), ...(recipe.tokenizerSource !== undefined ? [recipe.tokenizerSource] : [])]) {
+      const m = ctx.models.get(n);
+      if (m) files.set(n, m.files);
+    }
+    const planned = await planModelMerge({ recipe, recipeText, shownRecipe: shown, name, files, checkpoints, failures, ...(config ? { config } : {}) });
+    return { recipe, recipeText, checkpoints, ...planned };
+  };
+
+  return {
+    async check(recipe): Promise<CheckResult> {
+      try {
+        const p = await plan(textOf(recipe), MERGED_NAME);
+        const f = p.folder;
+        return {
+          warnings: [...(p.recipe.warnings ?? []), ...p.warnings, ...f.warnings],
+          problems: [...p.problems, ...f.problems].map((e) => ({ code: e.code, message: e.message })),
+          ...(p.plan ? { memoryBytes: estimateMergeMemory(p.plan) } : {}),
+        };
+      } catch (e) {
+        if (!isMergeLabError(e)) throw e;
+        const all = e.problems.length ? e.problems : [e];
+        return { warnings: [], problems: all.map((x) => ({ code: x.code, message: x.message })) };
+      }
+    },
+    async merge(jobId, recipe, options: MergeOptions = {}, onProgress?: ProgressCallback): Promise<MergeResult> {
+      const started = Date.now();
+      const p = await plan(textOf(recipe), options.name ?? MERGED_NAME, options.recipeNames);
+      const f = p.folder;
+      const problems = [...p.problems, ...f.problems];
+      if (problems.length || !p.plan) throw combineProblems(problems.length ? problems : [new MergeLabError('INTERNAL', 'No merge plan was made.')]);
+      const need = estimateMergeMemory(p.plan);
+      if (options.budgetBytes !== undefined && need > options.budgetBytes) {
+        const mb = (n: number) => (n >= 2 ** 20 ? `${(n / 2 ** 20).toFixed(0)} MiB` : `${Math.max(1, Math.round(n / 1024))} KiB`);
+        throw new MergeLabError(
+          'BUDGET_EXCEEDED',
+          `This merge needs about ${mb(need)} of memory (the ${mb(mergeOutputBytes(p.plan))} result plus working space for its largest tensor), over the ${mb(options.budgetBytes)} budget. Merge fewer models, use a smaller out_dtype, raise the budget, or use the command line (merge-lab merge streams to disk).`,
+        );
+      }
+      const backend = await ctx.ensureBackend();
+      const recipeText = p.recipeText;
+      const sink = memorySink('merged.safetensors');
+      const warnings = [...(p.recipe.warnings ?? []), ...p.warnings, ...f.warnings];
+      const mergePlan = p.plan;
+      await jobs.run(jobId, async (cancel) => {
+        const writer = await createSafetensorsWriter(sink, mergeTensorSpecs(mergePlan), { format: 'pt', merge_recipe: recipeText });
+        await writeMerge({
+          plan: mergePlan,
+          checkpoints: p.checkpoints,
+          writer,
+          cancel,
+          ...(options.maxBlockBytes !== undefined ? { maxBlockBytes: options.maxBlockBytes } : {}),
+          onWarning: (w) => warnings.push(w),
+          onProgress: quietProgress(onProgress),
+        });
+      });
+      return { bytes: sink.bytes(), recipeYaml: recipeText, folder: f.files, warnings, tensors: mergePlan.tensors.length, milliseconds: Date.now() - started, backend: backend.name };
+    },
+    async routedMerge(jobId, input, onProgress, options: RoutedMergeOptions = {}): Promise<RoutedMergeResult> {
+      const started = Date.now();
+      const recipe = parseRecipe(textOf(input), 'recipe');
+      const method = findRoutedMethod(recipe.mergeMethod);
+      if (!method) throw new MergeLabError('UNKNOWN_METHOD', `merge_method "${recipe.mergeMethod}" is not a routed method; use twin_merging or channel_merging (or merge() for the others).`);
+      const { checkpoints } = recipeCheckpoints(ctx, recipe);
+      const { problems, warnings } = method.validate({ recipe, checkpoints });
+      if (problems.length) throw combineProblems(problems);
+      await ctx.ensureBackend();
+      const all = [...(recipe.warnings ?? []), ...warnings, ...routedIgnores(recipe, method.label)];
+      const { files, report } = await jobs.run(jobId, (cancel) =>
+        method.buildPackage(recipe, checkpoints, {
+          cancel,
+          // The lab draws the error against K and the assignment maps for models small enough to rebuild at each K.
+          errorSweep: options.detail ?? true,
+          assignments: options.detail ?? true,
+          onWarning: (w) => all.push(w),
+          onProgress: quietProgress(onProgress),
+        }),
+      );
+      return { files, report, recipeYaml: recipeToYaml(recipe), warnings: all, milliseconds: Date.now() - started };
+    },
+    async cancel(jobId) {
+      jobs.cancel(jobId);
+    },
+  };
+}
