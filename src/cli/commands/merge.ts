@@ -14,12 +14,11 @@ import { nodeFileSink, readJsonFile, requireRegularFile } from '../../engine/io/
 import { createShardedWriter } from '../../engine/io/sharded.js';
 import type { Checkpoint } from '../../engine/io/types.js';
 import { METHODS, closest, findMethod } from '../../engine/methods/registry.js';
-import { outputBytes, runMerge } from '../../engine/merge/run-merge.js';
-import { prepareModelFolder, type ModelFiles } from '../../engine/output/model-folder.js';
+import { mergeOutputBytes, mergeTensorSpecs, planModelMerge, routedIgnores, writeMerge } from '../../engine/api/services/merge-plan.js';
+import type { ModelFiles } from '../../engine/output/model-folder.js';
 import { folderModelFiles } from '../../engine/output/node-model-files.js';
 import { createStagedOutput } from '../staged-output.js';
 import { collectGarbage } from '../collect-garbage.js';
-import { planMerge } from '../../engine/merge/plan-merge.js';
 import { parseRecipe } from '../../engine/recipe/parse.js';
 import { RECIPE_MATHS, type Recipe, type RecipeMath } from '../../engine/recipe/types.js';
 import { recipeToYaml } from '../../engine/recipe/write.js';
@@ -141,9 +140,7 @@ export const mergeCommand: Command = {
       }
 
       if (routed) {
-        if (recipe.tokenizerSource !== undefined || recipe.chatTemplate !== undefined) {
-          pending.push(`tokenizer_source and chat_template are ignored: a ${routed.label} package is not a model folder, and no tokenizer is written with it.`);
-        }
+        pending.push(...routedIgnores(recipe, routed.label));
         return await mergeRouted({
           method: routed,
           recipe,
@@ -159,19 +156,10 @@ export const mergeCommand: Command = {
           started,
         });
       }
-      // The rest of the model folder, worked out before any tensor is read: its problems stop the merge
-      // too, and a union vocabulary re-orders the embeddings the plan reads.
-      const method = findMethod(recipe.mergeMethod);
-      const folder = await prepareModelFolder({
-        recipe,
-        recipeText: text,
-        name: path.basename(outDir),
-        ...(method ? { method: { label: method.label, ...(method.reference ? { reference: method.reference } : {}) } } : {}),
-        files: sideFiles,
-        checkpoints,
-      });
-      const planned = planMerge({ recipe, methods: METHODS, checkpoints, failures, config: baseConfig, ...(folder.vocabulary ? { vocabulary: folder.vocabulary } : {}) });
-      const { plan, warnings } = planned;
+      // The rest of the model folder and the plan, as the page's merges service makes them (merge-plan.ts),
+      // worked out before any tensor is read: the folder's problems stop the merge too.
+      const planned = await planModelMerge({ recipe, recipeText: text, name: path.basename(outDir), files: sideFiles, checkpoints, failures, config: baseConfig });
+      const { plan, warnings, folder } = planned;
       // The registry names only per-tensor methods; an unknown name is checked against the routed ones too.
       const problems = [...planned.problems.map((p) => (p.code === 'UNKNOWN_METHOD' ? new MergeLabError('UNKNOWN_METHOD', unknownMethod(recipe.mergeMethod)) : p)), ...folder.problems];
       if (problems.length || !plan) throw combineProblems(problems.length ? problems : [new MergeLabError('INTERNAL', 'No merge plan was made.')]);
@@ -184,26 +172,19 @@ export const mergeCommand: Command = {
       // A bar on a terminal; in logs (no TTY) only with --progress.
       const bar = createProgressBar(values.progress ?? (!values['no-progress'] && Boolean(process.stderr.isTTY)));
       try {
-        const writer = createShardedWriter((file) => nodeFileSink(path.join(staged.dir, file)), plan.tensors.map((t) => ({ name: t.name, dtype: t.outDtype, shape: t.shape })), {
+        const writer = createShardedWriter((file) => nodeFileSink(path.join(staged.dir, file)), mergeTensorSpecs(plan), {
           maxShardSize: maxShard,
           metadata: { format: 'pt', merge_recipe: recipeYaml },
         });
-        try {
-          await runMerge({
-            plan,
-            checkpoints,
-            output: writer,
-            onProgress: (p) => bar.update(p),
-            onWarning: (m) => process.stderr.write(`${bar.active() ? '\n' : ''}merge-lab: warning: ${printable(m)}\n`),
-            collectGarbage,
-            freshReads: true,
-          });
-          bar.stop();
-          await writer.finish();
-        } catch (e) {
-          await writer.abort().catch(() => undefined);
-          throw e;
-        }
+        await writeMerge({
+          plan,
+          checkpoints,
+          writer,
+          onProgress: (p) => bar.update(p),
+          onWarning: (m) => process.stderr.write(`${bar.active() ? '\n' : ''}merge-lab: warning: ${printable(m)}\n`),
+          collectGarbage,
+        });
+        bar.stop();
         for (const f of [{ name: 'merge-recipe.yml', bytes: recipeYaml }, ...folder.files]) {
           await writeFile(path.join(staged.dir, f.name), f.bytes).catch((e: Error) => {
             throw new MergeLabError('WRITE_FAILED', `Cannot write ${f.name} (${e.message}).`);
@@ -217,7 +198,7 @@ export const mergeCommand: Command = {
       }
       // What the folder lacks (no config.json, no tokenizer) is said once it is written: a failure prints its one line only.
       for (const w of folder.warnings) process.stderr.write(`merge-lab: warning: ${printable(w)}\n`);
-      const bytes = plan.tensors.reduce((s, t) => s + outputBytes(t), 0);
+      const bytes = mergeOutputBytes(plan);
       process.stderr.write(`merge-lab: wrote ${plan.tensors.length} tensors (${formatBytes(bytes)}) to ${printable(outDir)} on ${backend}\n`);
       if (values.stats) {
         const rss = process.resourceUsage().maxRSS * 1024;
