@@ -12,6 +12,7 @@ import { planMerge } from '../merge/plan-merge.js';
 import { throwIfCancelled, type CancelToken } from '../merge/progress.js';
 import { tensorSeed } from '../merge/seed.js';
 import type { MergeMethod, OrderCache } from '../methods/types.js';
+import { nextTask } from '../next-task.js';
 import { layerIndex } from '../recipe/resolve.js';
 import type { Recipe } from '../recipe/types.js';
 import { addCounts, conflictRates, electionVectors, emptyCounts, signConflictCounts, type ConflictCounts } from './sign-conflict.js';
@@ -74,8 +75,48 @@ export interface DiagnosticsCache {
   readonly grams: Map<string, Gram>;
 }
 
+/** Tensors larger than this get their sort orders after the answer (OrderCache.later), not before it. */
+export const ORDERS_AHEAD_ABOVE = 2 ** 18;
+
 export function createDiagnosticsCache(): DiagnosticsCache {
-  return { orders: new Map(), taus: new Map(), grams: new Map() };
+  return { orders: new DeferredOrders(), taus: new Map(), grams: new Map() };
+}
+
+/**
+ * Sort orders kept between calls, a large tensor's made once the answer is out: its first request
+ * trims by selection, the orders are sorted while the page shows that answer, and the next density
+ * move reads them. Any diagnose on the cache stops the filling at its next order (latest wins); what
+ * was not filled is offered again by the next request.
+ */
+class DeferredOrders extends Map<string, Int32Array> implements OrderCache {
+  private readonly pending = new Map<string, () => Int32Array>();
+  private run: { cancelled: boolean } | undefined;
+
+  later(key: string, n: number, compute: () => Int32Array): boolean {
+    if (n <= ORDERS_AHEAD_ABOVE) return false;
+    this.pending.set(key, compute);
+    return true;
+  }
+
+  /** Sort what the last answer left unsorted, one order per macrotask, until stopped. */
+  fillAhead(): void {
+    this.stop();
+    if (this.pending.size === 0) return;
+    const run = (this.run = { cancelled: false });
+    void (async () => {
+      for (const [key, compute] of this.pending) {
+        await nextTask();
+        if (run.cancelled) return;
+        this.set(key, compute());
+        this.pending.delete(key);
+      }
+    })();
+  }
+
+  stop(): void {
+    if (this.run) this.run.cancelled = true;
+    this.run = undefined;
+  }
 }
 
 export async function diagnose(input: DiagnoseInput): Promise<Diagnostics> {
@@ -83,6 +124,9 @@ export async function diagnose(input: DiagnoseInput): Promise<Diagnostics> {
   if (recipe.baseModel === undefined) {
     throw new MergeLabError('BASE_MODEL_REQUIRED', 'Diagnostics compare task vectors θi − θ0 and need base_model: add "base_model: <model>" to the recipe.');
   }
+  const orders = input.cache?.orders instanceof DeferredOrders ? input.cache.orders : undefined;
+  // This request goes first: the orders being sorted for the last one wait (they are offered again).
+  orders?.stop();
   const { plan, problems, warnings } = planMerge({ recipe, methods: input.methods, checkpoints: input.checkpoints, config: input.config });
   if (problems.length > 0 || !plan) throw combineProblems(problems.length ? problems : [new MergeLabError('INTERNAL', 'No merge plan was made.')]);
   const models = recipe.models.filter((m) => m.model !== recipe.baseModel).map((m) => m.model);
@@ -150,6 +194,7 @@ export async function diagnose(input: DiagnoseInput): Promise<Diagnostics> {
     tensors.push({ name: spec.name, ...(layer !== undefined ? { layer } : {}), size: numel(spec.shape), ...conflictRates(counts), cosine: cosineMatrix(own, m) });
   }
 
+  orders?.fillAhead();
   const layers = [...byLayer].sort((a, b) => a[0] - b[0]).map(([layer, c]) => ({ layer, ...conflictRates(c) }));
   return { models, method: plan.method.id, election, tensors, layers, overall: { ...conflictRates(total), cosine: cosineMatrix(gram, m) }, warnings };
 }

@@ -117,11 +117,18 @@ function cachedRank(tau: Float32Array, a: SparsifyArgs, descending: boolean): In
   const key = `${a.cacheKey}\u0000${descending ? 'desc' : 'asc'}\u0000rank`;
   let rank = a.orderCache.get(key);
   if (!rank || rank.length !== tau.length) {
-    const order = torchSortOrder(absolute(tau), descending);
-    rank = new Int32Array(order.length);
-    for (let p = 0; p < order.length; p++) rank[order[p]!] = p;
+    if (a.orderCache.later?.(key, tau.length, () => sortRank(tau, descending))) return undefined;
+    rank = sortRank(tau, descending);
     a.orderCache.set(key, rank);
   }
+  return rank;
+}
+
+/** Each entry's position in torch's sort order of |τ|. */
+function sortRank(tau: Float32Array, descending: boolean): Int32Array {
+  const order = torchSortOrder(absolute(tau), descending);
+  const rank = new Int32Array(order.length);
+  for (let p = 0; p < order.length; p++) rank[order[p]!] = p;
   return rank;
 }
 

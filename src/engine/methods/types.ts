@@ -67,6 +67,12 @@ export interface TensorMergeInput {
 export interface OrderCache {
   get(key: string): Int32Array | undefined;
   set(key: string, order: Int32Array): void;
+  /**
+   * Offered an order it lacks, before it is computed: true when the cache will compute and keep it
+   * later itself (the caller then selects without it this time). A full sort costs several times a
+   * selection, so a large tensor's first answer is not held back by it.
+   */
+  later?(key: string, n: number, compute: () => Int32Array): boolean;
 }
 
 /** One model's whole tensor as values on the CPU, for a method's look at the whole tensor. */
