@@ -58,8 +58,11 @@ const model = (id: string, role: DroppedModel['role']): DroppedModel => ({ id, n
 async function onMine(): Promise<void> {
   useLabStore.setState({ method: 'ties', density: 0.3, lambda: 1 });
   useLabStore.setState({ source: 'mine', dropped: [model('base', 'base'), model('a', 'expert'), model('b', 'expert')] });
-  for (const a of fake.asked) a.resolve({ answer: 'first' });
-  await flush();
+  // The diagnostics, then the spectrum they let through.
+  for (let round = 0; round < 2; round++) {
+    for (const a of fake.asked) a.resolve({ answer: 'first' });
+    await flush();
+  }
   fake.asked.length = 0;
 }
 
@@ -137,6 +140,10 @@ describe('requests on dropped checkpoints', () => {
     await onMine();
     useLabStore.setState({ dropped: st().dropped.map((m) => ({ ...m })) });
     expect(diagnoses()).toHaveLength(1);
+    // The spectrum waits for the diagnostics: on one's own models each takes seconds, and the first charts go first.
+    expect(spectra()).toHaveLength(0);
+    diagnoses()[0]!.resolve({ answer: 'again' });
+    await flush();
     expect(spectra()).toHaveLength(1);
   });
 });

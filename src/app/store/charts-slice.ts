@@ -99,21 +99,28 @@ export const createChartsSlice: SliceCreator<ChartsSlice> = (set, get, api) => {
         set({ diagnostics: failed(s.diagnostics.requested + 1, toAppError(e)) });
         return;
       }
+      const askSpectrum = () => {
+        const now = get();
+        const spectrum = spectrumRecipe(now);
+        const sKey = `${spectrum ? recipeKey(spectrum) : ''}\u0000${now.spectrumTensor ?? ''}\u0000${now.svdRank ?? ''}`;
+        if (!spectrum || sKey === spectrumKey) return;
+        spectrumKey = sKey;
+        const options = { ...(now.spectrumTensor ? { tensor: now.spectrumTensor } : {}), ...(now.svdRank ? { rank: now.svdRank } : {}) };
+        request('spectrum', () => client.call((e) => e.diagnostics.spectrum(spectrum, options), { demo: now.source === 'demo' }), inputAt, () => void (spectrumKey = ''));
+      };
       const dKey = `${s.source}\u0000${diagnosticsKey(recipe)}`;
+      // One's own models take seconds per chart, and the worker interleaves what it is asked: the
+      // spectrum waits for the diagnostics, so the first charts are not held back by it.
+      const spectrumAfter = s.source === 'mine' && dKey !== diagnosticsAsked;
       if (dKey !== diagnosticsAsked) {
         diagnosticsAsked = dKey;
         // Only the demo's diagnostics are kept and worked on ahead.
         const then = s.source === 'demo' ? recipesAhead(s, ahead, chartRecipe) : [];
-        request('diagnostics', () => client.call((e) => e.diagnostics.diagnose(recipe, { then }), { demo: s.source === 'demo' }), inputAt, () => void (diagnosticsAsked = ''));
+        const asked = client.call((e) => e.diagnostics.diagnose(recipe, { then }), { demo: s.source === 'demo' });
+        if (spectrumAfter) void asked.then(askSpectrum, askSpectrum);
+        request('diagnostics', () => asked, inputAt, () => void (diagnosticsAsked = ''));
       }
-
-      const spectrum = spectrumRecipe(s);
-      const sKey = `${spectrum ? recipeKey(spectrum) : ''}\u0000${s.spectrumTensor ?? ''}\u0000${s.svdRank ?? ''}`;
-      if (spectrum && sKey !== spectrumKey) {
-        spectrumKey = sKey;
-        const options = { ...(s.spectrumTensor ? { tensor: s.spectrumTensor } : {}), ...(s.svdRank ? { rank: s.svdRank } : {}) };
-        request('spectrum', () => client.call((e) => e.diagnostics.spectrum(spectrum, options), { demo: s.source === 'demo' }), inputAt, () => void (spectrumKey = ''));
-      }
+      if (!spectrumAfter) askSpectrum();
 
       const plan = s.source === 'demo' ? sweepPlan(s, sweepParamFor(s.method, s.sweepParam)) : undefined;
       if (!plan) {
