@@ -176,6 +176,22 @@ describe('requests on the demo', () => {
     expect(diagnoses()).toHaveLength(0);
   });
 
+  it('while the sweep waits for the sliders to rest, the one drawn is marked, or taken off when another method made it', async () => {
+    await onDemo();
+    expect(st().sweep).toMatchObject({ status: 'ready', shown: { data: { method: 'ties', param: 'density' } } });
+    st().setLambda(0.7);
+    // Another λ: the density sweep drawn is marked as not this setting's, until the new one comes.
+    expect(st().sweep).toMatchObject({ status: 'computing', shown: { data: { method: 'ties' } } });
+    await vi.advanceTimersByTimeAsync(SWEEP_DEBOUNCE_MS);
+    for (const a of fake.asked) a.resolve({ answer: 'second' });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(st().sweep.status).toBe('ready');
+    // Another method: TIES's sweep must not stand under task arithmetic's name for the debounce.
+    st().setMethod('task_arithmetic');
+    expect(st().sweep.shown).toBeUndefined();
+    expect(st().sweep.status).toBe('idle');
+  });
+
   it('a density move asks for diagnostics, and no sweep (the sweep runs over density)', async () => {
     await onDemo();
     st().setDensity(0.5);

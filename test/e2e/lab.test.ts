@@ -204,7 +204,8 @@ describeE2E('my checkpoints: drop, check, merge, download', () => {
       'merge_method: breadcrumbs_ties',
       'base_model: base',
       'models:',
-      '  - model: a',
+      // A demo expert: the demo's models are the ones loaded (a model the lab does not have is listed as not applied).
+      '  - model: invert',
       '    parameters: { weight: 1, density: 0.6, gamma: 0.02 }',
       'parameters:',
       '  lambda: 0.8',

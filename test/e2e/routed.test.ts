@@ -16,7 +16,7 @@ import { readChannelPackage } from '../../src/engine/methods/channel/package.js'
 import { readTwinPackage } from '../../src/engine/methods/twin/package.js';
 import { writeSafetensorsToMemory, type TensorWithData } from '../../src/engine/io/safetensors-writer.js';
 import { describeE2E, test } from './harness.js';
-import type { LabPage } from './lab-page.js';
+import { routedScore, type LabPage } from './lab-page.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const ENGINE = { backend: 'wasm' } as const;
@@ -24,19 +24,6 @@ const log = (msg: string) => console.log(`[e2e] ${msg}`);
 
 function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
-
-/** The routed score as shown: its request number and the headline's numbers. */
-async function routedScore(lab: LabPage) {
-  const g = lab.page.getByRole('group', { name: 'Routed score' });
-  const strong = g.locator('[data-normalized]');
-  return {
-    state: await g.getAttribute('data-live-state'),
-    seq: Number(await g.getAttribute('data-seq')),
-    normalized: Number(await strong.getAttribute('data-normalized')),
-    routing: await strong.getAttribute('data-routing'),
-    storage: Number(await g.locator('[data-storage-ratio]').getAttribute('data-storage-ratio')),
-  };
 }
 
 /** Waits for a routed score newer than `afterSeq` (and settled: no newer request pending). */

@@ -130,6 +130,11 @@ export const createChartsSlice: SliceCreator<ChartsSlice> = (set, get, api) => {
       }
       if (plan.key === sweepKey) return;
       sweepKey = plan.key;
+      // The sweep waits for the sliders to rest; meanwhile the one drawn is not this request's answer:
+      // another method's or parameter's goes (it would read as this one's), another setting's is marked.
+      const drawn = s.sweep.shown?.data;
+      if (drawn && (drawn.method !== s.method || drawn.param !== plan.param)) set({ sweep: cleared(s.sweep.requested) });
+      else if (s.sweep.status === 'ready') set({ sweep: { ...s.sweep, status: 'computing' } });
       clearTimeout(sweepTimer);
       sweepTimer = setTimeout(() => {
         request('sweep', async () => ({ param: plan.param, method: s.method, points: await client.call((e) => e.demo.sweepDemo(plan.points), { demo: true }) }), undefined, () => void (sweepKey = ''));
