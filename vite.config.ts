@@ -57,8 +57,9 @@ export default defineConfig({
       },
       {
         extends: true,
-        // One file at a time, after the unit files (a project with its own maxWorkers needs its own group).
-        test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], globalSetup: ['test/e2e/global-setup.ts'], maxWorkers: 1, sequence: { groupOrder: 1 } },
+        // Two files at a time, after the unit files (a project with its own maxWorkers needs its own group):
+        // they share one preview server and one Chromium, and mostly wait on them.
+        test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], globalSetup: ['test/e2e/global-setup.ts'], maxWorkers: 2, sequence: { groupOrder: 1 } },
       },
     ],
   },

@@ -427,7 +427,8 @@ export class LabPage {
   async recipeYaml(): Promise<string> {
     // The engine writes the text, a few milliseconds after a change: wait for the current recipe's.
     const pre = this.mergePanel().getByLabel('Recipe YAML');
-    await expect.poll(async () => (await pre.getAttribute('aria-busy')) !== 'true' && ((await pre.textContent()) ?? '') !== '').toBe(true);
+    // The worker may be busy (loading the demo, a chart): as long as an answer takes, not poll's default second.
+    await expect.poll(async () => (await pre.getAttribute('aria-busy')) !== 'true' && ((await pre.textContent()) ?? '') !== '', { timeout: 30_000 }).toBe(true);
     return (await pre.textContent()) ?? '';
   }
 
