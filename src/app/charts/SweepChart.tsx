@@ -17,6 +17,12 @@ import { seriesColor } from './palette.js';
 
 const NAMES: Record<SweepParam, string> = { lambda: 'λ', density: 'density' };
 /** The x axis' title: the parameter and what its value measures. */
+/** Round ticks at the ends of the swept range and between (recharts' own picks read 0.45, 1.15). */
+const TICKS: Readonly<Record<SweepParam, readonly number[]>> = {
+  density: [0.1, 0.3, 0.5, 0.7, 0.9, 1],
+  lambda: [0.1, 0.5, 1, 1.5],
+};
+
 const AXIS: Record<SweepParam, string> = { lambda: 'λ (scale of the merged task vector, ×)', density: 'density (share of each task vector kept)' };
 
 export function SweepChart() {
@@ -69,7 +75,7 @@ export function SweepChart() {
           draw={() => (
         <LineChart responsive style={t.box(1.7)} data={rows} margin={t.margin}>
           <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
-          <XAxis dataKey="x" type="number" domain={['dataMin', 'dataMax']} tickFormatter={tidyTick} tick={t.tick} height={t.xHeight} label={t.xTitle(AXIS[d.param])} />
+          <XAxis dataKey="x" type="number" domain={['dataMin', 'dataMax']} ticks={TICKS[d.param]} tickFormatter={tidyTick} tick={t.tick} height={t.xHeight} label={t.xTitle(AXIS[d.param])} />
           <YAxis unit="%" domain={[0, 100]} tick={t.tick} width={t.yWidth} label={t.yTitle('score or accuracy (%)')} />
           <Tooltip formatter={(v) => pct(Number(v))} labelFormatter={(x) => `${NAMES[d.param]} = ${tidyTick(x)}`} />
           <Legend verticalAlign="top" wrapperStyle={t.legend} />
