@@ -23,4 +23,15 @@ export default tseslint.config(
     files: ['src/app/**/*.ts', 'src/app/**/*.tsx'],
     rules: { 'no-restricted-imports': ['error', { patterns: outside('cli') }] },
   },
+  {
+    // A slice's state lives in its store: what changes belongs to the store instance (its closure),
+    // never to the module, which every store (and every test's store) would share.
+    files: ['src/app/store/**/*.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        { selector: "Program > VariableDeclaration[kind='let'], Program > ExportNamedDeclaration > VariableDeclaration[kind='let']", message: 'No module-level mutable state in the store: keep it in the slice creator.' },
+      ],
+    },
+  },
 );

@@ -26,6 +26,13 @@ describe('import boundaries', () => {
     expect(await boundaryErrors(file, code)).toHaveLength(1);
   });
 
+  it('a store module holds no mutable state of its own (a slice keeps it in its creator)', async () => {
+    const [moduleLet] = await eslint.lintText('let runs = 0;\nexport const next = () => ++runs;\n', { filePath: path.join(ROOT, 'src/app/store/x-slice.ts') });
+    expect(moduleLet!.messages.map((m) => m.ruleId)).toEqual(['no-restricted-syntax']);
+    const [inCreator] = await eslint.lintText('export const create = () => {\n  let runs = 0;\n  return () => ++runs;\n};\n', { filePath: path.join(ROOT, 'src/app/store/x-slice.ts') });
+    expect(inCreator!.messages).toEqual([]);
+  });
+
   it('allowed directions pass: the app and the CLI import the engine', async () => {
     expect(await boundaryErrors('src/app/components/X.tsx', "import { METHODS } from '../../engine/methods/registry.js';\nexport const x = METHODS;\n")).toEqual([]);
     expect(await boundaryErrors('src/cli/x.ts', "import { METHODS } from '../engine/methods/registry.js';\nexport const x = METHODS;\n")).toEqual([]);

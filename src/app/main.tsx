@@ -6,7 +6,6 @@ import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App } from './App.js';
 import { installTestHook } from './engine/test-hook.js';
-import { engineClient, liveEngine } from './store/engine-slice.js';
 import { useLabStore } from './store/index.js';
 import { syncUrlHash } from './url-state.js';
 import './app.css';
@@ -16,7 +15,7 @@ syncUrlHash();
 const store = useLabStore.getState();
 store.startEngine();
 void store.loadDemo();
-installTestHook(engineClient, liveEngine, useLabStore);
+installTestHook(() => useLabStore.getState().engineClient(), () => useLabStore.getState().liveEngine(), useLabStore);
 
 createRoot(document.getElementById('root')!).render(
   <StrictMode>

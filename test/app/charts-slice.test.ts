@@ -11,6 +11,7 @@ import { useLabStore } from '../../src/app/store/index.js';
 import type { DroppedModel } from '../../src/app/store/types.js';
 import { droppedRecipe } from '../../src/app/recipe/dropped-recipe.js';
 import { demoRecipe } from '../../src/app/recipe/demo-recipe.js';
+import type { EngineClient } from '../../src/app/engine/engine-client.js';
 import { EngineGoneError } from '../../src/app/engine/failures.js';
 import { MergeLabError } from '../../src/engine/errors.js';
 import type { Recipe } from '../../src/engine/recipe/types.js';
@@ -40,12 +41,8 @@ const fake = vi.hoisted(() => {
   return { asked, client };
 });
 
-// The only seam: the slice's engine client is this fake instead of one over a real worker.
-vi.mock('../../src/app/store/engine-slice.js', async (importOriginal) => ({
-  ...(await importOriginal<typeof import('../../src/app/store/engine-slice.js')>()),
-  engineClient: () => fake.client,
-}));
-
+// The only seam: the store's engine client is this fake instead of one over a real worker.
+useLabStore.setState({ engineClient: () => fake.client as unknown as EngineClient });
 const initial = useLabStore.getState();
 const st = () => useLabStore.getState();
 const diagnoses = () => fake.asked.filter((a) => a.method === 'diagnose');

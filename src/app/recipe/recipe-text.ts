@@ -9,7 +9,7 @@ import { MergeLabError } from '../../engine/errors.js';
 import { recipeKey } from '../../engine/recipe/recipe-key.js';
 import type { Recipe } from '../../engine/recipe/types.js';
 import { RecentMap } from '../../engine/recent.js';
-import { engineClient, handedOutRecipe } from '../store/engine-slice.js';
+import { handedOutRecipe } from '../store/engine-slice.js';
 import { useLabStore } from '../store/index.js';
 
 export type RecipeText = { readonly key: string; readonly text: string } | { readonly key: string; readonly error: string } | { readonly key: string; readonly pending: true };
@@ -39,7 +39,7 @@ export function useRecipeText(): RecipeText {
     const known = written.get(c.key);
     if (known !== undefined) return setAnswer({ key: c.key, text: known });
     setAnswer({ key: c.key, pending: true });
-    const client = engineClient();
+    const client = useLabStore.getState().engineClient();
     if (!client || !c.recipe) return;
     let live = true;
     const recipe = c.recipe;
@@ -57,7 +57,7 @@ export function useRecipeText(): RecipeText {
 
 /** A recipe file read as `merge-lab merge` reads it, by the engine: the recipe, or every problem at once naming the file. */
 export async function readRecipeFile(text: string, fileName: string): Promise<Recipe> {
-  const client = engineClient();
+  const client = useLabStore.getState().engineClient();
   if (!client) throw new MergeLabError('BACKEND_UNAVAILABLE', `${fileName} was not read: the engine is not running. Restart it from the status bar and import the recipe again.`);
   return client.call((e) => e.recipes.readRecipe(text, fileName));
 }

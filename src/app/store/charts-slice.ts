@@ -9,7 +9,6 @@ import { toAppError } from '../demo/errors.js';
 import { chartRecipe, spectrumRecipe, sweepPlan } from '../recipe/chart-recipes.js';
 import { recipeKey } from '../../engine/recipe/recipe-key.js';
 import type { Recipe } from '../../engine/recipe/types.js';
-import { engineClient } from './engine-slice.js';
 import { cleared, failed, latestRequest } from './latest-request.js';
 import { recipesAhead } from './recipe-slice.js';
 import type { ChartData, ChartsSlice, LabState, SliceCreator, SweepParam } from './types.js';
@@ -85,7 +84,7 @@ export const createChartsSlice: SliceCreator<ChartsSlice> = (set, get, api) => {
 
     requestCharts(inputAt, ahead = []) {
       const s = get();
-      const client = engineClient();
+      const client = get().engineClient();
       if (!client) return;
       // The demo's charts need the demo in the engine; the user's checkpoints only need them opened.
       if (s.source === 'demo' && s.engine.demo.status !== 'ready') return;

@@ -6,7 +6,6 @@
  */
 import { chooseBase } from '../models/choose-base.js';
 import { isEngineGone } from '../engine/failures.js';
-import { engineClient } from './engine-slice.js';
 import { toAppError } from '../demo/errors.js';
 import { pairAdapters } from '../models/lora-pairing.js';
 import { DEMO_BASE_ID } from '../recipe/demo-recipe.js';
@@ -36,7 +35,7 @@ export const createDroppedSlice: SliceCreator<DroppedSlice> = (set, get) => {
       if (dropped.length === 0) return;
       // A LoRA adapter's folder becomes one model with its base: one dropped beside it, else the list's base.
       const listBase = get().dropped.find((m) => m.role === 'base' && m.status === 'ready');
-      const baseFiles = listBase ? engineClient()?.modelFiles(listBase.id) : undefined;
+      const baseFiles = listBase ? get().engineClient()?.modelFiles(listBase.id) : undefined;
       const groups = await pairAdapters(dropped, listBase && baseFiles ? { name: listBase.name, files: baseFiles } : undefined);
       // The demo's models are open in the same worker under 'base' and its task ids: never reuse those.
       const s0 = get();
@@ -55,7 +54,7 @@ export const createDroppedSlice: SliceCreator<DroppedSlice> = (set, get) => {
       get().startEngine();
       await Promise.all(
         added.map(async ({ group, row }) => {
-          const client = engineClient();
+          const client = get().engineClient();
           if (!client) return;
           for (let attempt = 0; ; attempt++) {
             try {
@@ -89,7 +88,7 @@ export const createDroppedSlice: SliceCreator<DroppedSlice> = (set, get) => {
         const dropped = s.dropped.filter((m) => m.id !== id);
         return { dropped, perModel, source: dropped.length === 0 ? 'demo' : s.source };
       });
-      void engineClient()?.closeModel(id).catch(() => undefined);
+      void get().engineClient()?.closeModel(id).catch(() => undefined);
     },
 
     moveModel(id, delta) {

@@ -27,25 +27,6 @@ import type { AppError, EngineSlice, LabState, SliceCreator } from './types.js';
 export const DEFAULT_BUDGET_MIB = 1024;
 const CHOICES: readonly BackendChoice[] = ['auto', 'webgpu', 'wasm', 'cpu'];
 
-let client: EngineClient | undefined;
-let live: LiveEngine | undefined;
-let jobCounter = 0;
-
-/** The engine client, once startEngine() ran (the test hook hands out its remote). */
-export function engineClient(): EngineClient | undefined {
-  return client;
-}
-
-/** The worker the live score runs in: the live engine's once it has the demo, else the main one. */
-export function liveClient(): EngineClient | undefined {
-  return live?.available ?? client;
-}
-
-/** The live engine (the test hook hands out its remote). */
-export function liveEngine(): LiveEngine | undefined {
-  return live;
-}
-
 /** `?backend=wasm` in the page's URL sets the starting choice (the status bar's select changes it later). */
 function initialChoice(): BackendChoice {
   if (typeof window === 'undefined') return 'auto';
@@ -109,6 +90,12 @@ function engineError(e: unknown, what: string): AppError {
 }
 
 export const createEngineSlice: SliceCreator<EngineSlice> = (set, get, api) => {
+  // This store's workers and job numbers: held by the store that started them, not by the module.
+  let client: EngineClient | undefined;
+  let live: LiveEngine | undefined;
+  let jobCounter = 0;
+  /** The worker the live score runs in: the live engine's once it has the demo, else the main one. */
+  const liveClient = () => live?.available ?? client;
   const patchEngine = (patch: Partial<LabState['engine']>) => set((s) => ({ engine: { ...s.engine, ...patch } }));
   const patchDemo = (patch: Partial<LabState['engine']['demo']>) => set((s) => ({ engine: { ...s.engine, demo: { ...s.engine.demo, ...patch } } }));
 
@@ -117,6 +104,9 @@ export const createEngineSlice: SliceCreator<EngineSlice> = (set, get, api) => {
     budgetMiB: DEFAULT_BUDGET_MIB,
     job: { status: 'idle' },
     live: { status: 'idle', requested: 0 },
+
+    engineClient: () => client,
+    liveEngine: () => live,
 
     startEngine() {
       if (client) return;

@@ -18,7 +18,6 @@ const START_MARK = 'demo-load-start';
 const END_MARK = 'demo-load-end';
 
 /** Bumped by every loadDemo call; a superseded run stops writing to the store. */
-let currentRun = 0;
 
 function taskEntries(m: DemoManifest): TaskEntry[] {
   return m.tasks.map((t) => ({
@@ -39,6 +38,8 @@ function modelEntries(m: DemoManifest): ModelEntry[] {
 }
 
 export const createModelsSlice: SliceCreator<ModelsSlice> = (set, get) => {
+  // The newest demo load of this store: an older one still on its way says nothing.
+  let currentRun = 0;
   const patchModel = (id: string, patch: Partial<ModelEntry>) =>
     set((s) => ({ models: s.models.map((m) => (m.id === id ? { ...m, ...patch } : m)) }));
   const patchData = (patch: Partial<DataEntry>) => set((s) => ({ data: s.data ? { ...s.data, ...patch } : s.data }));

@@ -17,7 +17,7 @@ import { isRoutedMethod } from '../routed/methods.js';
 import type { RoutedMethodId } from '../../engine/api/engine-api.js';
 import type { TwinLabSettings, TwinView } from '../../engine/methods/twin/lab.js';
 import type { EngineClient } from '../engine/engine-client.js';
-import { demoFiles, engineClient } from './engine-slice.js';
+import { demoFiles } from './engine-slice.js';
 import { failed, latestRequest } from './latest-request.js';
 import { ranksAhead } from '../routed/ranks-ahead.js';
 import type { ChannelControls, ChartData, LabState, RoutedPackageState, RoutedSlice, SliceCreator, TwinControls } from './types.js';
@@ -44,11 +44,6 @@ export const ROUTED_RECIPE_FILE = 'merge-recipe.yml';
 /** Dropped checkpoints up to this size (together) are rebuilt on every routed control's move. */
 export const AUTO_BUILD_BYTES = 32 * 2 ** 20;
 
-let packageUrls: string[] = [];
-let buildingJob: string | undefined;
-let packageRun = 0;
-let packageJob = 0;
-
 type PackageFile = NonNullable<RoutedPackageState['files']>[number];
 
 /** A build's bytes and recipe, published only if it is still the current one. */
@@ -59,23 +54,29 @@ interface Built {
   readonly warnings?: readonly string[];
 }
 
-/** The package's files and its recipe as Blob URLs, in FILE_ORDER. */
-function publishPackage(files: Record<string, Uint8Array>, recipe: string): PackageFile[] {
-  const names = Object.keys(files).sort((a, b) => FILE_ORDER.indexOf(a) - FILE_ORDER.indexOf(b));
-  const published = [
-    ...names.map((name) => ({ name, blob: new Blob([files[name]! as Uint8Array<ArrayBuffer>], { type: name.endsWith('.json') ? 'application/json' : 'application/octet-stream' }) })),
-    { name: ROUTED_RECIPE_FILE, blob: new Blob([recipe], { type: 'application/yaml' }) },
-  ].map(({ name, blob }) => ({ name, url: URL.createObjectURL(blob), bytes: blob.size }));
-  packageUrls = published.map((f) => f.url);
-  return published;
-}
-
-function releasePackage(): void {
-  for (const u of packageUrls) URL.revokeObjectURL(u);
-  packageUrls = [];
-}
-
 export const createRoutedSlice: SliceCreator<RoutedSlice> = (set, get, api) => {
+  // This store's package: its Blob URLs, the build in flight and the run it answers.
+  let packageUrls: string[] = [];
+  let buildingJob: string | undefined;
+  let packageRun = 0;
+  let packageJob = 0;
+
+  /** The package's files and its recipe as Blob URLs, in FILE_ORDER. */
+  function publishPackage(files: Record<string, Uint8Array>, recipe: string): PackageFile[] {
+    const names = Object.keys(files).sort((a, b) => FILE_ORDER.indexOf(a) - FILE_ORDER.indexOf(b));
+    const published = [
+      ...names.map((name) => ({ name, blob: new Blob([files[name]! as Uint8Array<ArrayBuffer>], { type: name.endsWith('.json') ? 'application/json' : 'application/octet-stream' }) })),
+      { name: ROUTED_RECIPE_FILE, blob: new Blob([recipe], { type: 'application/yaml' }) },
+    ].map(({ name, blob }) => ({ name, url: URL.createObjectURL(blob), bytes: blob.size }));
+    packageUrls = published.map((f) => f.url);
+    return published;
+  }
+
+  function releasePackage(): void {
+    for (const u of packageUrls) URL.revokeObjectURL(u);
+    packageUrls = [];
+  }
+
   const request = <K extends 'twinView' | 'channelView'>(name: K, call: () => Promise<NonNullable<LabState[K]['shown']>['data']>, inputAt?: number, onShown?: (data: NonNullable<LabState[K]['shown']>['data']) => void) =>
     latestRequest({ getState: get, setState: set }, name, call, inputAt, undefined, onShown);
 
@@ -94,7 +95,7 @@ export const createRoutedSlice: SliceCreator<RoutedSlice> = (set, get, api) => {
       set({ hardMode: { status: 'ready' } });
       // The worker reloads the demo with the hard task; once it is in, the view is asked for again.
       const files = demoFiles(get());
-      if (files) engineClient()?.setDemo(files);
+      if (files) get().engineClient()?.setDemo(files);
     } catch (e) {
       const error = toAppError(e, 'manifest-hard.json');
       set((s) => ({ hardMode: { status: 'error', error }, twinView: failed(s.twinView.requested + 1, error) }));
@@ -174,7 +175,7 @@ export const createRoutedSlice: SliceCreator<RoutedSlice> = (set, get, api) => {
 
     requestRouted(inputAt, ahead) {
       const s = get();
-      const client = engineClient();
+      const client = get().engineClient();
       if (!isRoutedMethod(s.method) || !client) return;
       if (s.source === 'mine') {
         // No data to score on: small checkpoints are rebuilt at once, so the error chart follows the slider.
@@ -210,7 +211,7 @@ export const createRoutedSlice: SliceCreator<RoutedSlice> = (set, get, api) => {
 
     async buildRoutedPackage() {
       const s = get();
-      const client = engineClient();
+      const client = get().engineClient();
       if (!client || !isRoutedMethod(s.method)) return;
       clearPackage();
       const run = packageRun;

@@ -8,6 +8,8 @@ import type { StateCreator } from 'zustand';
 import type { BackendChoice, BackendInfo, BackendName } from '../../engine/backend.js';
 import type { ChannelView, Diagnostics, RoutedReport, SpectrumResult, SweepPoint, TwinView } from '../../engine/api/engine-api.js';
 import type { GroupMethodId } from '../routed/methods.js';
+import type { EngineClient } from '../engine/engine-client.js';
+import type { LiveEngine } from '../engine/live-engine.js';
 import type { ModelPair } from '../recipe/demo-recipe.js';
 
 export type { BackendChoice, BackendInfo, BackendName };
@@ -238,6 +240,10 @@ export interface EngineSlice {
   readonly budgetMiB: number;
   readonly job: JobState;
   readonly live: LiveState;
+  /** The engine client, once startEngine() ran (the test hook hands out its remote). */
+  engineClient(): EngineClient | undefined;
+  /** The second worker, for the demo's live score (the test hook hands out its remote). */
+  liveEngine(): LiveEngine | undefined;
   /** Starts the engine worker with the current choice and keeps the demo loaded in it. Once. */
   startEngine(): void;
   /** The user's backend override: restarts the worker on it. */
