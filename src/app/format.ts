@@ -16,6 +16,11 @@ export function formatPercent(fraction: number): string {
   return Number.isFinite(fraction) ? `${(fraction * 100).toFixed(1)}%` : '—';
 }
 
+/** A number at four significant digits, its float noise gone (0.30000000000000004 → 0.3). */
+export function tidyNumber(v: unknown): string {
+  return String(Number(Number(v).toPrecision(4)));
+}
+
 export function formatMs(ms: number): string {
   return ms < 10 ? `${ms.toFixed(1)} ms` : `${Math.round(ms)} ms`;
 }

@@ -18,7 +18,10 @@ describeE2E('honest state', () => {
     for (const id of CHARTS) await lab.waitForChart(id);
     const accuracy = lab.chart('accuracy');
     expect(await accuracy.locator('[data-answer-for]').getAttribute('data-answer-for')).toBe('ties');
-    expect(await accuracy.locator('figcaption').innerText()).toMatch(/for TIES, λ [\d.]+, density [\d.]+\./);
+    // Every setting of the recipe it scored, as the live score says it.
+    expect(await accuracy.locator('figcaption').innerText()).toMatch(/for TIES: lambda [\d.]+, .*density [\d.]+ \(every model\)/);
+    const live = await lab.mergePanel().getByRole('group', { name: 'Live score' }).locator('[data-settings]').getAttribute('data-settings');
+    expect(await accuracy.locator('[data-answer-for]').innerText()).toBe(`TIES: ${live}`);
 
     const method = lab.page.getByRole('combobox', { name: 'Merge method' });
     // DELLA at density 0.05: density − ε (0.15) < 0, which it refuses (SLERP, once the example, now merges the two models picked).

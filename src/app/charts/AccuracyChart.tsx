@@ -15,11 +15,9 @@ import { Drawn } from './Drawn.js';
 import { pct, useModelLabel } from './labels.js';
 import { FULL, LiveBar, LiveTooltip } from './live-bars.js';
 
-/** The recipe an answer is for, in words: the method and the settings it reads. */
-function settingsOf(a: { method: string; lambda: number; density: number }): string {
-  const m = findMethod(a.method);
-  const reads = (name: string) => m?.params.some((p) => p.name === name) ?? false;
-  return [m?.label ?? a.method, ...(reads('lambda') ? [`λ ${a.lambda}`] : []), ...(reads('density') ? [`density ${a.density}`] : [])].join(', ');
+/** The recipe an answer is for, in words: the method and every setting of the recipe it scored (the live score's words too). */
+function settingsOf(a: { method: string; settings: string }): string {
+  return `${findMethod(a.method)?.label ?? a.method}: ${a.settings}`;
 }
 
 /** The merged model's accuracy per task, the bars that follow the sliders. */

@@ -6,10 +6,9 @@
  */
 import { useRef } from 'react';
 import { chartRecipe } from '../recipe/chart-recipes.js';
-import type { ParameterSetting, Recipe } from '../../engine/recipe/types.js';
 import { useLabStore } from '../store/index.js';
 import type { LabState } from '../store/types.js';
-import { tidyTick } from './chart-props.js';
+import { recipeSettings } from '../recipe/recipe-settings.js';
 
 /** What a chart's exports say made it. */
 export interface MadeBy {
@@ -17,34 +16,6 @@ export interface MadeBy {
   readonly method: string;
   /** Its settings, e.g. "lambda 1, density 0.3 (every model), on the demo". */
   readonly settings: string;
-}
-
-function value(v: ParameterSetting): string {
-  if (typeof v === 'number') return tidyTick(v);
-  if (typeof v === 'boolean') return String(v);
-  if (Array.isArray(v)) {
-    const items = v as readonly unknown[];
-    // A gradient (numbers) or conditionals ({ filter, value }).
-    return `[${items.map((x) => (typeof x === 'number' ? tidyTick(x) : typeof x === 'object' && x ? `${String((x as { filter?: unknown }).filter ?? '*')}: ${value((x as { value: ParameterSetting }).value)}` : String(x))).join('; ')}]`;
-  }
-  return String(v);
-}
-
-/** A recipe's method settings: top-level parameters, then per-model ones (once when every model has the same). */
-export function recipeSettings(r: Recipe): string {
-  const parts = Object.entries(r.parameters ?? {}).map(([k, v]) => `${k} ${value(v)}`);
-  for (const [k, v] of Object.entries(r.options ?? {})) parts.push(`${k} ${v}`);
-  const experts = r.models.filter((m) => m.model !== r.baseModel);
-  const names = [...new Set(experts.flatMap((m) => Object.keys(m.parameters ?? {})))];
-  for (const name of names) {
-    const each = experts.map((m) => (m.parameters?.[name] === undefined ? undefined : value(m.parameters[name])));
-    if (each.every((x) => x === each[0])) {
-      if (each[0] !== undefined) parts.push(`${name} ${each[0]} (every model)`);
-    } else parts.push(`${name} ${experts.map((m, i) => `${m.model} ${each[i] ?? '—'}`).join(', ')}`);
-  }
-  if (r.randomSeed !== undefined) parts.push(`random_seed ${r.randomSeed}`);
-  if (r.dtype) parts.push(`dtype ${r.dtype}`);
-  return parts.join(', ');
 }
 
 /** The current recipe's method and settings, as the charts ask about it. */
@@ -81,3 +52,5 @@ export function useMadeBy(status: 'idle' | 'computing' | 'ready' | 'error'): Mad
   if (status !== 'computing') kept.current = { method, settings };
   return kept.current;
 }
+
+export { recipeSettings };

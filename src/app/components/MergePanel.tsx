@@ -141,7 +141,10 @@ function LiveScore() {
         <>
           <p className="score">
             Normalized score <strong data-normalized={shown.normalized}>{shown.normalized.toFixed(1)}%</strong> (mean over tasks of merged / expert accuracy) ·{' '}
-            {[shown.method, ...(methodParam(shown.method, 'density') ? [`density ${shown.density.toFixed(2)}`] : []), ...(methodParam(shown.method, 'lambda') ? [`λ ${shown.lambda.toFixed(2)}`] : [])].join(', ')} ·{' '}
+            <span data-settings={shown.settings}>
+              {shown.method}: {shown.settings}
+            </span>{' '}
+            ·{' '}
             {formatMs(shown.milliseconds)} in the engine
             {slow && <span className="help"> · updating…</span>}
           </p>

@@ -20,6 +20,7 @@ import { createEngineWorker } from '../engine/worker.js';
 import { DEMO_BASE_ID, demoControls, demoRecipe } from '../recipe/demo-recipe.js';
 import { droppedRecipe } from '../recipe/dropped-recipe.js';
 import { routedRecipe } from '../recipe/routed-recipe.js';
+import { recipeSettings } from '../recipe/recipe-settings.js';
 import { isRoutedMethod } from '../routed/methods.js';
 import { recipesAhead, stepsAround } from './recipe-slice.js';
 import type { AppError, EngineSlice, LabState, SliceCreator } from './types.js';
@@ -252,7 +253,7 @@ export const createEngineSlice: SliceCreator<EngineSlice> = (set, get, api) => {
         return;
       }
       const seq = s.live.requested + 1;
-      const params = { method: s.method, density: s.density, lambda: s.lambda };
+      const params = { method: s.method, density: s.density, lambda: s.lambda, settings: recipeSettings(recipe) };
       set({ live: { ...s.live, status: 'computing', requested: seq } });
       const then = recipesAhead(s, ahead, demoLiveRecipe);
       liveClient()!.call((e) => e.demo.liveDemo(recipe, { then }), { demo: true }).then(

@@ -215,6 +215,8 @@ export interface LiveShown {
   readonly method: string;
   readonly density: number;
   readonly lambda: number;
+  /** Every setting of the recipe it scored, in words (recipe-settings.ts): per-expert and per-layer values too. */
+  readonly settings: string;
   /** Test accuracy per task, percent, in EngineDemo.tasks order. */
   readonly perTask: readonly number[];
   readonly normalized: number;
