@@ -410,13 +410,7 @@ function perModelMine(c: Context, p: ParamSpec, next: Controls): void {
   }
   const own = new Map<string, { paths: string[]; models: string[] }>();
   let inheriting = 0;
-  for (const { m, i } of c.experts) {
-    const s = m.parameters?.[p.name];
-    const path = `models.${i}.parameters.${p.name}`;
-    if (!c.merged(m.model)) {
-      if (s !== undefined) log.no(path, `per-model ${p.name} ${show(s)} of "${m.model}": model "${m.model}" is not loaded`);
-      continue;
-    }
+  for (const { m, s, path } of loadedExperts(c, p)) {
     if (s !== undefined) {
       const v = uniform(s);
       if (typeof v !== 'number' || p.type === 'boolean') {
@@ -441,6 +435,19 @@ function perModelMine(c: Context, p: ParamSpec, next: Controls): void {
   else if (p.name === 'density' || inheriting > 0) log.ok(inh.paths, `${p.name} ${inhV}${inh.where}${p.name === 'density' ? '' : " (every model's)"}`);
   else if (c.experts.some((e) => c.merged(e.m.model))) log.ok(inh.paths, `${p.name} ${inhV}${inh.where} (unused: every model sets its own)`);
   else log.no(inh.paths, `${p.name} ${inhV}${inh.where}: none of the recipe's models is loaded`);
+}
+
+/**
+ * The recipe's experts with their own value of `p` (if any) and its path, for the models the lab
+ * has loaded; an own value of a model it has not is listed as not applied here.
+ */
+function* loadedExperts(c: Context, p: ParamSpec): Generator<{ readonly m: RecipeModel; readonly s: ParameterSetting | undefined; readonly path: string }> {
+  for (const { m, i } of c.experts) {
+    const s = m.parameters?.[p.name];
+    const path = `models.${i}.parameters.${p.name}`;
+    if (c.merged(m.model)) yield { m, s, path };
+    else if (s !== undefined) c.log.no(path, `per-model ${p.name} ${show(s)} of "${m.model}": model "${m.model}" is not loaded`);
+  }
 }
 
 /**
@@ -475,13 +482,7 @@ function perModelDemo(c: Context, p: ParamSpec, next: Controls): void {
       if (owns.length === 0) c.defaults.push(`${p.name} ${d}`);
     }
   }
-  for (const { m, i } of c.experts) {
-    const s = m.parameters?.[p.name];
-    const path = `models.${i}.parameters.${p.name}`;
-    if (!c.merged(m.model)) {
-      if (s !== undefined) log.no(path, `per-model ${p.name} ${show(s)} of "${m.model}": model "${m.model}" is not loaded`);
-      continue;
-    }
+  for (const { m, s, path } of loadedExperts(c, p)) {
     if (s === undefined) {
       if (st.demoModels[m.model]?.[p.name] !== undefined) st.setDemoModelParam(m.model, p.name, undefined);
       continue;
