@@ -84,7 +84,7 @@ export const createChartsSlice: SliceCreator<ChartsSlice> = (set, get, api) => {
 
     requestCharts(inputAt, ahead = []) {
       const s = get();
-      const client = get().engineClient();
+      const client = s.engineClient();
       if (!client) return;
       // The demo's charts need the demo in the engine; the user's checkpoints only need them opened.
       if (s.source === 'demo' && s.engine.demo.status !== 'ready') return;
@@ -124,7 +124,8 @@ export const createChartsSlice: SliceCreator<ChartsSlice> = (set, get, api) => {
       const plan = s.source === 'demo' ? sweepPlan(s, sweepParamFor(s.method, s.sweepParam)) : undefined;
       if (!plan) {
         sweepKey = '';
-        if (s.sweep.shown || s.sweep.status !== 'idle') set({ sweep: idle() });
+        // No sweep here: nothing drawn, and a sweep still on its way (the demo's, before a switch) is dropped.
+        if (s.sweep.shown || s.sweep.status !== 'idle') set({ sweep: cleared(s.sweep.requested) });
         return;
       }
       if (plan.key === sweepKey) return;
