@@ -4,7 +4,7 @@
  * them — and every answer is the one diagnose gives without any cache, bit for bit.
  */
 import { describe, expect, it } from 'vitest';
-import { createDiagnosticsCache, diagnose, ORDERS_AHEAD_ABOVE } from '../../src/engine/diagnostics/diagnose.js';
+import { createDiagnosticsCache, diagnose, ORDERS_AHEAD_ABOVE, releaseDiagnosticsCache } from '../../src/engine/diagnostics/diagnose.js';
 import type { Checkpoint } from '../../src/engine/io/index.js';
 import { METHODS } from '../../src/engine/methods/registry.js';
 import type { Recipe } from '../../src/engine/recipe/types.js';
@@ -58,5 +58,16 @@ describe('sort orders made after the answer', () => {
     const again = await diagnose({ recipe: ties(0.4), methods: METHODS, checkpoints, cache });
     expect(again).toEqual(await diagnose({ recipe: ties(0.4), methods: METHODS, checkpoints }));
     await expect.poll(() => orders.size, { timeout: 20_000 }).toBe(3);
+  }, 60_000);
+
+  it('a cache given up sorts nothing more (its models were replaced)', async () => {
+    const checkpoints = await models();
+    const cache = createDiagnosticsCache();
+    const orders = cache.orders as Map<string, Int32Array>;
+    await diagnose({ recipe: ties(0.3), methods: METHODS, checkpoints, cache });
+    releaseDiagnosticsCache(cache);
+    // The time the three orders take when left to fill (the tests above), several times over.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(orders.size).toBe(0);
   }, 60_000);
 });

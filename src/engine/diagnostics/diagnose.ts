@@ -117,6 +117,20 @@ class DeferredOrders extends Map<string, Int32Array> implements OrderCache {
     if (this.run) this.run.cancelled = true;
     this.run = undefined;
   }
+
+  /** Nothing more to sort: the orders on the way stop, and the task vectors they would read go. */
+  release(): void {
+    this.stop();
+    this.pending.clear();
+  }
+}
+
+/**
+ * A cache given up (its models were replaced): orders still being sorted for it stop, instead of
+ * taking the worker's time and holding its task vectors for a cache nobody reads.
+ */
+export function releaseDiagnosticsCache(cache: DiagnosticsCache): void {
+  if (cache.orders instanceof DeferredOrders) cache.orders.release();
 }
 
 export async function diagnose(input: DiagnoseInput): Promise<Diagnostics> {

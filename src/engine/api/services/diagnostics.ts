@@ -4,7 +4,7 @@
  * the demo's diagnoses (answers kept and worked on ahead: answers-ahead.ts), other diagnoses, and
  * spectra — each latest-wins, none cancelling another.
  */
-import { createDiagnosticsCache, diagnose, type DiagnosticsCache } from '../../diagnostics/diagnose.js';
+import { createDiagnosticsCache, diagnose, releaseDiagnosticsCache, type DiagnosticsCache } from '../../diagnostics/diagnose.js';
 import { taskVectorSpectra, type SpectrumCache } from '../../diagnostics/spectrum.js';
 import type { Checkpoint } from '../../io/index.js';
 import { METHODS } from '../../methods/registry.js';
@@ -44,12 +44,17 @@ export function createDiagnosticsService(ctx: EngineContext): DiagnosticsService
    */
   let opened: Caches | undefined;
   ctx.onChange((what) => {
+    if (opened) releaseDiagnosticsCache(opened.diagnostics);
     opened = undefined;
-    if (what === 'demo') demo = undefined;
+    if (what === 'demo') {
+      if (demo) releaseDiagnosticsCache(demo.diagnostics);
+      demo = undefined;
+    }
   });
 
   const demoCaches = (inputs: ReadonlyMap<string, Checkpoint>) => {
     if (demo?.inputs !== inputs) {
+      if (demo) releaseDiagnosticsCache(demo.diagnostics);
       const diagnostics = createDiagnosticsCache();
       demo = {
         inputs,
