@@ -77,4 +77,13 @@ describe('merges service', () => {
     await engine.merges.cancel('nobody');
     expect((await engine.merges.merge('stop-me', RECIPE)).tensors).toBe(LAYOUT.length);
   });
+
+  it('a cancel sent while the recipe is still being planned stops the merge before it writes a tensor', async () => {
+    const engine = await engineWith({ base: 0, a: 1, b: 2 });
+    const written: number[] = [];
+    const merging = engine.merges.merge('early', RECIPE, {}, (p) => void written.push(p.tensorIndex));
+    await engine.merges.cancel('early');
+    expect(code((await Promise.allSettled([merging]))[0]!)).toBe('CANCELLED');
+    expect(written).toEqual([]);
+  });
 });

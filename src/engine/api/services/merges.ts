@@ -6,7 +6,7 @@
 import { MergeLabError, combineProblems, isMergeLabError } from '../../errors.js';
 import { memorySink, type Checkpoint } from '../../io/index.js';
 import { createSafetensorsWriter } from '../../io/safetensors-writer.js';
-import type { MergeProgress } from '../../merge/progress.js';
+import { throwIfCancelled, type MergeProgress } from '../../merge/progress.js';
 import { readJsonObject, type ModelFiles } from '../../output/model-files.js';
 import { parseRecipe } from '../../recipe/parse.js';
 import { recipeText as textOf } from '../../recipe/recipe-text.js';
@@ -73,9 +73,12 @@ export function createMergesService(ctx: EngineContext): MergesService {
         return { warnings: [], problems: all.map((x) => ({ code: x.code, message: x.message })) };
       }
     },
-    async merge(jobId, recipe, options: MergeOptions = {}, onProgress?: ProgressCallback): Promise<MergeResult> {
+    // The job covers planning too: a cancel sent while the recipe is read and planned (seconds for
+    // sharded or pickled checkpoints) stops the merge before it writes anything.
+    merge: (jobId, recipe, options: MergeOptions = {}, onProgress?: ProgressCallback): Promise<MergeResult> => jobs.run(jobId, async (cancel) => {
       const started = Date.now();
       const p = await plan(textOf(recipe), options.name ?? MERGED_NAME, options.recipeNames);
+      throwIfCancelled(cancel);
       const f = p.folder;
       const problems = [...p.problems, ...f.problems];
       if (problems.length || !p.plan) throw combineProblems(problems.length ? problems : [new MergeLabError('INTERNAL', 'No merge plan was made.')]);
@@ -88,25 +91,24 @@ export function createMergesService(ctx: EngineContext): MergesService {
         );
       }
       const backend = await ctx.ensureBackend();
+      throwIfCancelled(cancel);
       const recipeText = p.recipeText;
       const sink = memorySink('merged.safetensors');
       const warnings = [...(p.recipe.warnings ?? []), ...p.warnings, ...f.warnings];
       const mergePlan = p.plan;
-      await jobs.run(jobId, async (cancel) => {
-        const writer = await createSafetensorsWriter(sink, mergeTensorSpecs(mergePlan), { format: 'pt', merge_recipe: recipeText });
-        await writeMerge({
-          plan: mergePlan,
-          checkpoints: p.checkpoints,
-          writer,
-          cancel,
-          ...(options.maxBlockBytes !== undefined ? { maxBlockBytes: options.maxBlockBytes } : {}),
-          onWarning: (w) => warnings.push(w),
-          onProgress: quietProgress(onProgress),
-        });
+      const writer = await createSafetensorsWriter(sink, mergeTensorSpecs(mergePlan), { format: 'pt', merge_recipe: recipeText });
+      await writeMerge({
+        plan: mergePlan,
+        checkpoints: p.checkpoints,
+        writer,
+        cancel,
+        ...(options.maxBlockBytes !== undefined ? { maxBlockBytes: options.maxBlockBytes } : {}),
+        onWarning: (w) => warnings.push(w),
+        onProgress: quietProgress(onProgress),
       });
       return { bytes: sink.bytes(), recipeYaml: recipeText, folder: f.files, warnings, tensors: mergePlan.tensors.length, milliseconds: Date.now() - started, backend: backend.name };
-    },
-    async routedMerge(jobId, input, onProgress, options: RoutedMergeOptions = {}): Promise<RoutedMergeResult> {
+    }),
+    routedMerge: (jobId, input, onProgress, options: RoutedMergeOptions = {}): Promise<RoutedMergeResult> => jobs.run(jobId, async (cancel) => {
       const started = Date.now();
       const recipe = parseRecipe(textOf(input), 'recipe');
       const method = findRoutedMethod(recipe.mergeMethod);
@@ -115,19 +117,18 @@ export function createMergesService(ctx: EngineContext): MergesService {
       const { problems, warnings } = method.validate({ recipe, checkpoints });
       if (problems.length) throw combineProblems(problems);
       await ctx.ensureBackend();
+      throwIfCancelled(cancel);
       const all = [...(recipe.warnings ?? []), ...warnings, ...routedIgnores(recipe, method.label)];
-      const { files, report } = await jobs.run(jobId, (cancel) =>
-        method.buildPackage(recipe, checkpoints, {
-          cancel,
-          // The lab draws the error against K and the assignment maps for models small enough to rebuild at each K.
-          errorSweep: options.detail ?? true,
-          assignments: options.detail ?? true,
-          onWarning: (w) => all.push(w),
-          onProgress: quietProgress(onProgress),
-        }),
-      );
+      const { files, report } = await method.buildPackage(recipe, checkpoints, {
+        cancel,
+        // The lab draws the error against K and the assignment maps for models small enough to rebuild at each K.
+        errorSweep: options.detail ?? true,
+        assignments: options.detail ?? true,
+        onWarning: (w) => all.push(w),
+        onProgress: quietProgress(onProgress),
+      });
       return { files, report, recipeYaml: recipeToYaml(recipe), warnings: all, milliseconds: Date.now() - started };
-    },
+    }),
     async cancel(jobId) {
       jobs.cancel(jobId);
     },
