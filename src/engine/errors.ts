@@ -57,6 +57,10 @@ export type ErrorCode =
   | 'DEMO_DATA_INVALID'
   // routed packages (Twin-Merging's twin.json)
   | 'TWIN_PACKAGE_INVALID'
+  // language models (src/engine/lm: config.json, tokenizer, texts)
+  | 'LM_CONFIG_INVALID'
+  | 'LM_UNSUPPORTED'
+  | 'TOKENIZER_INVALID'
   // running
   | 'BACKEND_UNAVAILABLE'
   | 'CANCELLED'

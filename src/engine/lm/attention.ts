@@ -1,0 +1,67 @@
+/**
+ * Causal multi-head attention with grouped-query heads, over queries, keys and values already
+ * projected (and rotated, for RoPE models). Queries may be taken in blocks of rows so that the
+ * scores [batch, heads, rows, keys] of a long window stay within a GPU buffer's limit; each block
+ * sees the keys up to its last row, which is all a causal mask lets it see.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+/**
+ * Added to a score where a query may not look: far enough below any real score that softmax gives
+ * it exactly 0, yet finite, so gradients through the masked entries stay 0 rather than NaN.
+ */
+const MASKED = -1e9;
+
+/** The causal mask's rows [from, to) over keys [0, to): 0 where key ≤ query, MASKED after. */
+function causalMask(from: number, to: number, repeat: number): tf.Tensor2D {
+  const rows = to - from;
+  const mask = new Float32Array(repeat * rows * to);
+  for (let r = 0; r < repeat; r++) {
+    for (let i = 0; i < rows; i++) {
+      const row = (r * rows + i) * to;
+      for (let j = from + i + 1; j < to; j++) mask[row + j] = MASKED;
+    }
+  }
+  return tf.tensor2d(mask, [repeat * rows, to]);
+}
+
+export interface AttentionOptions {
+  /** Multiplies q·k before the softmax (1/√head_dim, GPT-2's extra 1/(layer + 1)). */
+  readonly scale: number;
+  /** At most this many query rows per block (default: all at once). */
+  readonly queryBlock?: number;
+}
+
+/**
+ * softmax(q kᵀ · scale + causal mask) v. q is [batch, heads, length, headDim]; k and v are
+ * [batch, kvHeads, length, headDim] with kvHeads dividing heads, query head h reading key head
+ * ⌊h / (heads / kvHeads)⌋ as transformers' repeat_kv does. Answers [batch · length, heads · headDim],
+ * the rows the output projection takes.
+ */
+export function causalAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, options: AttentionOptions): tf.Tensor2D {
+  return tf.tidy(() => {
+    const [batch, heads, length, headDim] = q.shape;
+    const kvHeads = k.shape[1];
+    const repeat = heads / kvHeads;
+    const block = Math.max(1, Math.min(length, options.queryBlock ?? length));
+    const outs: tf.Tensor[] = [];
+    for (let from = 0; from < length; from += block) {
+      const to = Math.min(length, from + block);
+      const rows = to - from;
+      // Query heads sharing a key head become one matrix of repeat · rows rows: no copy of k or v.
+      const qBlock = tf.reshape(rows === length ? q : tf.slice(q, [0, 0, from, 0], [batch, heads, rows, headDim]), [batch, kvHeads, repeat * rows, headDim]);
+      const kBlock = to === length ? k : tf.slice(k, [0, 0, 0, 0], [batch, kvHeads, to, headDim]);
+      const vBlock = to === length ? v : tf.slice(v, [0, 0, 0, 0], [batch, kvHeads, to, headDim]);
+      const scores = tf.add(tf.mul(tf.matMul(qBlock, kBlock, false, true), options.scale), causalMask(from, to, repeat));
+      const mixed = tf.matMul(tf.softmax(scores), vBlock); // [batch, kvHeads, repeat · rows, headDim]
+      outs.push(tf.reshape(mixed, [batch, heads, rows, headDim]));
+    }
+    const all = outs.length === 1 ? outs[0]! : tf.concat(outs, 2);
+    return tf.reshape(tf.transpose(all, [0, 2, 1, 3]), [batch * length, heads * headDim]);
+  });
+}
+
+/** Rows [batch · length, heads · headDim] as [batch, heads, length, headDim]. */
+export function splitHeads(x: tf.Tensor2D, batch: number, length: number, heads: number, headDim: number): tf.Tensor4D {
+  return tf.tidy(() => tf.transpose(tf.reshape(x, [batch, length, heads, headDim]), [0, 2, 1, 3]));
+}

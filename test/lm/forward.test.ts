@@ -1,0 +1,76 @@
+/**
+ * Our forward against transformers' (test/fixtures/lm/expected.json, made by
+ * scripts/lm-reference-fixtures.py): logits at a few positions and every next-token loss, for
+ * tied and untied Llama with grouped-query heads and non-default rope_theta, Mistral, Qwen2 with
+ * q/k/v biases, GPT-2, a bfloat16 checkpoint. On cpu and wasm.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { lmLogits } from '../../src/engine/lm/forward.js';
+import { disposeLmWeights } from '../../src/engine/lm/load.js';
+import { startBackend, stopBackend } from '../backends/harness.js';
+import { expectation, fixtureWeights, MODELS } from './fixtures.js';
+
+const TOLERANCE = 1e-4;
+
+function worstAbs(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
+  return worst;
+}
+
+/** Our logits at the expected positions and our per-token NLL, for the fixture's tokens. */
+async function ours(model: (typeof MODELS)[number]): Promise<{ logits: number[]; nll: number[] }> {
+  const exp = await expectation(model);
+  const { config, weights } = await fixtureWeights(model);
+  try {
+    const tokens = tf.tensor2d(exp.tokens, undefined, 'int32');
+    const logits = lmLogits(config, weights, tokens);
+    const [picked, nll] = tf.tidy(() => {
+      const [b, t, v] = logits.shape;
+      const at = tf.concat(exp.logitPositions.map((p) => tf.slice(logits, [0, p, 0], [b, 1, v])), 1);
+      const logp = tf.logSoftmax(tf.slice(logits, [0, 0, 0], [b, t - 1, v]));
+      const targets = tf.oneHot(tf.slice(tokens, [0, 1], [b, t - 1]), v);
+      return [at, tf.neg(tf.sum(tf.mul(logp, targets), -1))] as [tf.Tensor, tf.Tensor];
+    });
+    const out = { logits: Array.from(await picked.data()), nll: Array.from(await nll.data()) };
+    tf.dispose([tokens, logits, picked, nll]);
+    return out;
+  } finally {
+    disposeLmWeights(weights);
+  }
+}
+
+function suite(backend: 'cpu' | 'wasm'): void {
+  describe(`lmLogits on ${backend} equals transformers`, () => {
+    if (backend !== 'cpu') {
+      beforeAll(async () => void (await startBackend(backend)));
+      afterAll(async () => stopBackend(backend));
+    }
+    for (const model of MODELS) {
+      it(model, async () => {
+        const exp = await expectation(model);
+        const got = await ours(model);
+        expect(worstAbs(got.logits, exp.logits.flat(2))).toBeLessThan(TOLERANCE);
+        expect(worstAbs(got.nll, exp.nll.flat())).toBeLessThan(TOLERANCE);
+      });
+    }
+  });
+}
+
+suite('cpu');
+suite('wasm');
+
+describe('attention in query blocks', () => {
+  it('gives the logits of one block (the bounded-buffer path score.ts takes on long windows)', async () => {
+    const exp = await expectation('llama-untied');
+    const { config, weights } = await fixtureWeights('llama-untied');
+    const tokens = tf.tensor2d(exp.tokens, undefined, 'int32');
+    const whole = lmLogits(config, weights, tokens);
+    const blocked = lmLogits(config, weights, tokens, { queryBlock: 5 });
+    expect(worstAbs(await blocked.data(), await whole.data())).toBeLessThan(1e-6);
+    tf.dispose([tokens, whole, blocked]);
+    disposeLmWeights(weights);
+  });
+});
