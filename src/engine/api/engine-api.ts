@@ -14,6 +14,9 @@ export type { RecipeInput } from '../recipe/recipe-text.js';
 
 export type { Diagnostics, LayerDiagnostics, TensorDiagnostics } from '../diagnostics/diagnose.js';
 export type { ModelSpectrum, SpectrumResult } from '../diagnostics/spectrum.js';
+export type { ApartCell, CellValues, LayerCell, LayerMap, LayerRow } from '../diagnostics/layer-map.js';
+export type { LayerRanks, MatrixRanks, RankCell } from '../diagnostics/layer-ranks.js';
+import type { LayerRanks } from '../diagnostics/layer-ranks.js';
 import type { SpectrumResult } from '../diagnostics/spectrum.js';
 import type { TwinLabSettings, TwinView } from '../methods/twin/lab.js';
 import type { RoutedReport } from '../routed/types.js';
@@ -282,6 +285,12 @@ export interface DiagnosticsService {
    * overlap. Factorisations of the demo's models are kept, so a rank move is cheap. Latest wins.
    */
   spectrum(recipe: RecipeInput, options?: SpectrumOptions): Promise<SpectrumResult>;
+  /**
+   * The effective rank of each expert's task vector for every weight matrix (GPT-2's fused c_attn
+   * per q, k, v), and per layer and module as the per-layer map draws it (models resolve as in
+   * diagnose). Depends on the models only; the numbers are kept while they stay open. Latest wins.
+   */
+  layerRanks(recipe: RecipeInput): Promise<LayerRanks>;
 }
 
 /** Recipes as text and back, for a page whose main thread holds no YAML library. */

@@ -17,6 +17,8 @@ import { layerIndex } from '../recipe/resolve.js';
 import type { Recipe } from '../recipe/types.js';
 import { addCounts, conflictRates, electionVectors, emptyCounts, signConflictCounts, type ConflictCounts } from './sign-conflict.js';
 import { accumulateGram, cosineMatrix, emptyGram, type Gram } from './task-similarity.js';
+import { layerMap, type LayerMap } from './layer-map.js';
+import { fusedPart, fusedThirds, tensorPlace } from './layer-names.js';
 
 export interface TensorDiagnostics {
   readonly name: string;
@@ -27,6 +29,19 @@ export interface TensorDiagnostics {
   readonly conflictRate: number;
   readonly droppedMass: number;
   /** Cosine of the (untrimmed) task vectors, in `Diagnostics.models` order; 0 rows for a model missing here. */
+  readonly cosine: number[][];
+  /**
+   * A fused q/k/v tensor's numbers per module (GPT-2's c_attn: its column thirds), each over that
+   * part's entries of the same trimmed vectors (the merge trims the fused tensor as one).
+   */
+  readonly parts?: PartDiagnostics[];
+}
+
+export interface PartDiagnostics {
+  readonly module: 'q' | 'k' | 'v';
+  readonly size: number;
+  readonly conflictRate: number;
+  readonly droppedMass: number;
   readonly cosine: number[][];
 }
 
@@ -47,6 +62,8 @@ export interface Diagnostics {
   readonly layers: LayerDiagnostics[];
   /** Conflict rate and dropped mass pooled over every entry of the model; cosine of the whole flattened task vectors. */
   readonly overall: { readonly conflictRate: number; readonly droppedMass: number; readonly cosine: number[][] };
+  /** Per layer and module, for Llama- and GPT-2-named checkpoints (layer-map.ts); absent for others. */
+  readonly layerMap?: LayerMap;
   readonly warnings: string[];
 }
 
@@ -165,7 +182,7 @@ export async function diagnose(input: DiagnoseInput): Promise<Diagnostics> {
     const others = spec.models.filter((x) => !x.isBase);
     const key = (model: string) => `${spec.name}\u0000${model}\u0000${base.model}\u0000${spec.workDtype ?? 'F32'}`;
     let baseValues: Float32Array | undefined;
-    const taus = [];
+    const taus: { model: string; tau: Float32Array; params: (typeof others)[number]['params'] }[] = [];
     for (const x of others) {
       let tau = input.cache?.taus.get(key(x.model));
       if (!tau) {
@@ -199,18 +216,32 @@ export async function diagnose(input: DiagnoseInput): Promise<Diagnostics> {
     const slots = slotsOf(models, others.map((x) => x.model));
     // Dot products of the untrimmed τ: the same whatever the weights and densities.
     const gramKey = `${key(others.map((x) => x.model).join('\u0001'))}\u0000${models.join('\u0001')}`;
-    let own = input.cache?.grams.get(gramKey);
-    if (!own) {
-      own = accumulateGram(emptyGram(m), m, taus.map((t) => t.tau), slots);
-      input.cache?.grams.set(gramKey, own);
-    }
+    const gramOf = (suffix: string, vectors: () => Float32Array[]) => {
+      let g = input.cache?.grams.get(gramKey + suffix);
+      if (!g) {
+        g = accumulateGram(emptyGram(m), m, vectors(), slots);
+        input.cache?.grams.set(gramKey + suffix, g);
+      }
+      return g;
+    };
+    const own = gramOf('', () => taus.map((t) => t.tau));
     for (let k = 0; k < gram.length; k++) gram[k]! += own[k]!;
-    tensors.push({ name: spec.name, ...(layer !== undefined ? { layer } : {}), size: numel(spec.shape), ...conflictRates(counts), cosine: cosineMatrix(own, m) });
+    const split = tensorPlace(spec.name).kind === 'fused' ? fusedThirds(spec.shape) : undefined;
+    const parts = split
+      ? (['q', 'k', 'v'] as const).map((module, p): PartDiagnostics => {
+          const part = (v: Float32Array) => fusedPart(v, split, p);
+          const c = taus.length ? signConflictCounts(u.vectors.map(part), u.election) : emptyCounts();
+          const g = gramOf(`\u0000${module}`, () => taus.map((t) => part(t.tau)));
+          return { module, size: split.rows * split.third, ...conflictRates(c), cosine: cosineMatrix(g, m) };
+        })
+      : undefined;
+    tensors.push({ name: spec.name, ...(layer !== undefined ? { layer } : {}), size: numel(spec.shape), ...conflictRates(counts), cosine: cosineMatrix(own, m), ...(parts ? { parts } : {}) });
   }
 
   orders?.fillAhead();
   const layers = [...byLayer].sort((a, b) => a[0] - b[0]).map(([layer, c]) => ({ layer, ...conflictRates(c) }));
-  return { models, method: plan.method.id, election, tensors, layers, overall: { ...conflictRates(total), cosine: cosineMatrix(gram, m) }, warnings };
+  const map = layerMap(tensors);
+  return { models, method: plan.method.id, election, tensors, layers, overall: { ...conflictRates(total), cosine: cosineMatrix(gram, m) }, ...(map ? { layerMap: map } : {}), warnings };
 }
 
 /** Each planned model's index in `models`; a name listed twice takes its occurrences in order. */

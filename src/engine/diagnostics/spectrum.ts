@@ -54,6 +54,11 @@ export interface SpectrumResult {
 /** Factorisations kept between calls on checkpoints whose contents never change under a name. */
 export type SpectrumCache = Map<string, { svd: Svd; norm2: number }>;
 
+/** A SpectrumCache key: the tensor, the expert, the base and the working dtype the task vector was taken in. */
+export function factorKey(tensor: string, model: string, base: string, workDtype: string | undefined): string {
+  return `${tensor}\u0000${model}\u0000${base}\u0000${workDtype ?? 'F32'}`;
+}
+
 export interface SpectrumInput {
   readonly recipe: Recipe;
   readonly methods: readonly MergeMethod[];
@@ -93,7 +98,7 @@ export async function taskVectorSpectra(input: SpectrumInput): Promise<SpectrumR
   let baseValues: Float32Array | undefined;
   const factored: { model: string; svd: Svd; norm2: number }[] = [];
   for (const x of others) {
-    const key = `${spec.name}\u0000${x.model}\u0000${base.model}\u0000${spec.workDtype ?? 'F32'}`;
+    const key = factorKey(spec.name, x.model, base.model, spec.workDtype);
     let f = input.cache?.get(key);
     if (!f) {
       baseValues ??= await read(base.model, base.source);
@@ -105,7 +110,7 @@ export async function taskVectorSpectra(input: SpectrumInput): Promise<SpectrumR
         tau[e] = d;
         norm2 += d * d;
       }
-      const svd = truncated ? truncatedSvd(tau, m, n, { rank: keep, seed: 0 }) : exactSvd(tau, m, n);
+      const svd = factorTaskVector(tau, m, n);
       f = { svd, norm2 };
       input.cache?.set(key, f);
       // Each factorisation holds the thread for tens of milliseconds: let a worker's other
@@ -138,6 +143,15 @@ export async function taskVectorSpectra(input: SpectrumInput): Promise<SpectrumR
   });
   const interference = factored.map((a) => factored.map((b) => subspaceInterference(a.svd.u, b.svd.u, m, a.svd.k, b.svd.k, Math.min(rank, a.svd.k, b.svd.k))));
   return { tensor: spec.name, shape: [m, n], rank, truncated, models, interference, tensors };
+}
+
+/**
+ * A task vector's factorisation as the spectrum chart draws it (and the per-layer map reads its
+ * effective rank): exact up to MAX_SPECTRUM_RANK singular values, the leading ones past that.
+ */
+export function factorTaskVector(tau: Float64Array, m: number, n: number): Svd {
+  const keep = Math.min(m, n, MAX_SPECTRUM_RANK);
+  return keep < Math.min(m, n) ? truncatedSvd(tau, m, n, { rank: keep, seed: 0 }) : exactSvd(tau, m, n);
 }
 
 /** rank90 against the whole ‖τ‖_F²: past the computed values it is "more than we kept". */

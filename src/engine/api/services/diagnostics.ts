@@ -1,10 +1,12 @@
 /**
- * The diagnostics service: sign conflicts, TIES' dropped mass and cosines (diagnose), and task
- * vectors' spectra (spectrum), over the demo's models or opened ones. Its lanes (services/cancel.ts):
- * the demo's diagnoses (answers kept and worked on ahead: answers-ahead.ts), other diagnoses, and
- * spectra — each latest-wins, none cancelling another.
+ * The diagnostics service: sign conflicts, TIES' dropped mass and cosines (diagnose, with the
+ * per-layer map for transformer checkpoints), task vectors' spectra (spectrum) and the per-layer
+ * map's effective ranks (layerRanks), over the demo's models or opened ones. Its lanes
+ * (services/cancel.ts): the demo's diagnoses (answers kept and worked on ahead: answers-ahead.ts),
+ * other diagnoses, spectra and ranks — each latest-wins, none cancelling another.
  */
 import { createDiagnosticsCache, diagnose, releaseDiagnosticsCache, type DiagnosticsCache } from '../../diagnostics/diagnose.js';
+import { layerRanks, type LayerRanks, type RankCache } from '../../diagnostics/layer-ranks.js';
 import { taskVectorSpectra, type SpectrumCache } from '../../diagnostics/spectrum.js';
 import type { Checkpoint } from '../../io/index.js';
 import { METHODS } from '../../methods/registry.js';
@@ -29,7 +31,12 @@ interface Caches {
 }
 
 export function createDiagnosticsService(ctx: EngineContext): DiagnosticsService {
-  const lanes = createLanes({ demo: 'request', opened: 'diagnostics request', spectrum: 'spectrum request' });
+  const lanes = createLanes({ demo: 'request', opened: 'diagnostics request', spectrum: 'spectrum request', ranks: 'effective-rank request' });
+  /**
+   * Effective ranks per matrix and expert, kept while the models stay open (a number each, so
+   * whatever the models' size), dropped with the other caches.
+   */
+  let ranks: RankCache = new Map();
   /**
    * The demo's: task vectors, sort orders and factorisations kept for good (the demo's contents
    * never change), and its recent answers; made on first use after each loadDemo.
@@ -44,6 +51,7 @@ export function createDiagnosticsService(ctx: EngineContext): DiagnosticsService
    */
   let opened: Caches | undefined;
   ctx.onChange((what) => {
+    ranks = new Map();
     if (opened) releaseDiagnosticsCache(opened.diagnostics);
     opened = undefined;
     if (what === 'demo') {
@@ -96,6 +104,14 @@ export function createDiagnosticsService(ctx: EngineContext): DiagnosticsService
         const { checkpoints, demoOnly } = recipeCheckpoints(ctx, recipe);
         const cache = demoOnly && ctx.demoInputs ? demoCaches(ctx.demoInputs).spectra : openedCaches(recipe)?.spectra;
         return taskVectorSpectra({ recipe, methods: METHODS, checkpoints, ...options, ...(cache ? { cache } : {}) });
+      });
+    },
+    layerRanks(input): Promise<LayerRanks> {
+      return lanes.ranks.latest(async (cancel) => {
+        const recipe = parseRecipe(textOf(input), 'recipe');
+        const { checkpoints, demoOnly } = recipeCheckpoints(ctx, recipe);
+        const spectra = demoOnly && ctx.demoInputs ? demoCaches(ctx.demoInputs).spectra : openedCaches(recipe)?.spectra;
+        return layerRanks({ recipe, methods: METHODS, checkpoints, cache: ranks, cancel, ...(spectra ? { spectra } : {}) });
       });
     },
   };
