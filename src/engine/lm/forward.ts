@@ -3,7 +3,8 @@
  * differentiable tfjs-core ops (so training can take tf.variableGrads of it, on every backend).
  * Llama, Mistral and Qwen2 follow transformers' modeling_llama/mistral/qwen2; GPT-2 its
  * modeling_gpt2. Each layer runs in its own tidy, so only one layer's activations are alive at a
- * time when no gradient is being recorded.
+ * time when no gradient is being recorded. (tfjs-core registers no gradients by itself: training
+ * code imports '@tensorflow/tfjs-core/dist/register_all_gradients' once.)
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { MergeLabError } from '../errors.js';
