@@ -4,11 +4,12 @@ import { ROUTED_METHODS, type OptionSpec } from '../../engine/routed/index.js';
 import type { ParamSpec } from '../../engine/methods/types.js';
 import { demoCommand } from './demo.js';
 import { diffCommand } from './diff.js';
+import { evalCommand } from './eval.js';
 import { inspectCommand } from './inspect.js';
 import { mergeCommand } from './merge.js';
 import type { Command } from './types.js';
 
-export const COMMANDS: readonly Command[] = [mergeCommand, inspectCommand, diffCommand, demoCommand];
+export const COMMANDS: readonly Command[] = [mergeCommand, inspectCommand, diffCommand, demoCommand, evalCommand];
 
 function describeParam(p: ParamSpec): string {
   const bits: string[] = [p.scope === 'model' ? 'per model' : 'global', p.type];

@@ -4,3 +4,4 @@ export { lmLogits, lmHidden, lmHead, type LmForwardOptions, type LmWeights } fro
 export { loadLmWeights, disposeLmWeights, planLmWeights } from './load.js';
 export { scoreTokens, planScore, textMetrics, DEFAULT_MAX_TENSOR_BYTES, type ScoreOptions, type ScoreResult, type ScoreProgress, type WindowScore, type TextMetrics } from './score.js';
 export { byteTokenizer, jsonTokenizer, chooseTokenizer, parseTokenizerFile, type LmTokenizer, type TokenizerFiles } from './tokenizer.js';
+export { describeLm, openLanguageModel, defaultContext, type LanguageModel, type LmDescription, type TextScore, type TextScoreOptions, type TokenizerChoice } from './model.js';

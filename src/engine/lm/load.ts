@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { MergeLabError } from '../errors.js';
 import type { Checkpoint } from '../io/types.js';
+import type { CancelToken } from '../merge/progress.js';
 import { lmTensorShapes, type LmConfig } from './config.js';
 import { storedNames } from './weights.js';
 
@@ -28,13 +29,13 @@ export function planLmWeights(config: LmConfig, checkpoint: Checkpoint): Map<str
 }
 
 /** Reads the tensors `config` needs; the caller disposes them (disposeLmWeights). */
-export async function loadLmWeights(config: LmConfig, checkpoint: Checkpoint, options: { readonly signal?: AbortSignal } = {}): Promise<Map<string, tf.Tensor>> {
+export async function loadLmWeights(config: LmConfig, checkpoint: Checkpoint, options: { readonly cancel?: CancelToken } = {}): Promise<Map<string, tf.Tensor>> {
   const plan = planLmWeights(config, checkpoint);
   const shapes = lmTensorShapes(config);
   const weights = new Map<string, tf.Tensor>();
   try {
     for (const [name, stored] of plan) {
-      if (options.signal?.aborted) throw new MergeLabError('CANCELLED', 'Loading the model was cancelled.');
+      if (options.cancel?.cancelled) throw new MergeLabError('CANCELLED', 'Loading the model was cancelled.');
       weights.set(name, tf.tensor(await checkpoint.readFloat32(stored), shapes.get(name)!, 'float32'));
     }
     return weights;
