@@ -310,6 +310,97 @@ export interface SystemService {
   memory(): Promise<{ readonly numTensors: number; readonly numBytes: number }>;
 }
 
+/** How a language model is opened for scoring (LmService.openLm). */
+export interface LmOpenOptions {
+  /**
+   * The model folder's files (config.json, weights, tokenizer.json …). Left out: the files opened
+   * under the same id by models.openModel (its config.json and tokenizer must have been dropped with it).
+   */
+  readonly files?: readonly ModelFile[];
+  /** A tokenizer.json apart from the model's folder, or 'bytes' (UTF-8 bytes as ids). */
+  readonly tokenizer?: 'bytes' | ModelFile;
+}
+
+export interface LmSummary {
+  readonly id: string;
+  /** The model as messages name it. */
+  readonly name: string;
+  readonly modelType: 'llama' | 'mistral' | 'qwen2' | 'gpt2';
+  readonly parameters: number;
+  readonly vocabSize: number;
+  readonly layers: number;
+  readonly hiddenSize: number;
+  readonly maxPositions: number;
+  /** 'bytes', or the tokenizer.json read. */
+  readonly tokenizer: string;
+  /** The context scoreTexts uses when none is given. */
+  readonly defaultContext: number;
+}
+
+/** One text to score: a name for the answer and its text. */
+export interface LmText {
+  readonly name: string;
+  readonly text: string;
+}
+
+export interface LmScoreOptions {
+  /** Tokens per window (default: the summary's defaultContext). */
+  readonly context?: number;
+  /** No tensor larger than this (default 64 MiB); the lab gives the adapter's binding limit. */
+  readonly maxTensorBytes?: number;
+  /** Answer each predicted token's loss too. */
+  readonly perToken?: boolean;
+}
+
+export interface LmTextScore {
+  readonly name: string;
+  /** Tokens predicted (the text's tokens but the first). */
+  readonly tokens: number;
+  /** UTF-8 bytes of the text. */
+  readonly bytes: number;
+  /** Summed loss, nats. */
+  readonly nll: number;
+  /** Mean loss, nats per token. */
+  readonly loss: number;
+  readonly perplexity: number;
+  readonly bitsPerByte: number;
+  readonly context: number;
+  /** Each window's position, tokens and summed loss (non-overlapping windows of `context` tokens). */
+  readonly windows: readonly { readonly start: number; readonly tokens: number; readonly nll: number }[];
+  readonly perToken?: Float32Array;
+}
+
+export interface LmProgress {
+  /** Which text (index into the texts asked for) and how far into it. */
+  readonly text: number;
+  readonly texts: number;
+  readonly tokensDone: number;
+  readonly tokens: number;
+}
+
+/** Called after each batch of windows. A top-level argument, so comlink can proxy it. */
+export type LmProgressCallback = (p: LmProgress) => void;
+
+/** Transformer language models (src/engine/lm): opened from a folder's files, weights held on the backend, texts scored. */
+export interface LmService {
+  /**
+   * Reads config.json, the tokenizer and the weights of a Llama/Mistral/Qwen2/GPT-2 model under
+   * `id` (replacing one opened before under it). Refuses, naming the file or tensor, a model it
+   * cannot score (LM_CONFIG_INVALID, LM_UNSUPPORTED, TOKENIZER_INVALID, TENSOR_MISSING, SHAPE_MISMATCH).
+   */
+  openLm(id: string, options?: LmOpenOptions): Promise<LmSummary>;
+  /** Lets the model's weights go. */
+  closeLm(id: string): Promise<void>;
+  /**
+   * Scores each text with model `id` (teacher-forced, windows of `context` tokens). Latest wins per
+   * model: a newer scoreTexts for the same id, or cancelScore(id), makes this one reject with
+   * CANCELLED at its next block; models scored side by side do not cancel each other.
+   */
+  scoreTexts(id: string, texts: readonly LmText[], options?: LmScoreOptions, onProgress?: LmProgressCallback): Promise<LmTextScore[]>;
+  /** Stops model `id`'s scoring at its next block. */
+  cancelScore(id: string): Promise<void>;
+}
+
 /**
  * The engine: one service object per concern, each owning its one cancellation mechanism
  * (services/cancel.ts). In-process callers use it as is; the worker exposes this very object over
@@ -322,4 +413,5 @@ export interface EngineApi {
   readonly diagnostics: DiagnosticsService;
   readonly recipes: RecipesService;
   readonly system: SystemService;
+  readonly lm: LmService;
 }

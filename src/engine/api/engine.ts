@@ -7,6 +7,7 @@ import type { EngineApi } from './engine-api.js';
 import { createContext, type EngineHost } from './services/context.js';
 import { createDemoService } from './services/demo.js';
 import { createDiagnosticsService } from './services/diagnostics.js';
+import { createLmService } from './services/lm.js';
 import { createMergesService } from './services/merges.js';
 import { createModelsService } from './services/models.js';
 import { createRecipesService } from './services/recipes.js';
@@ -25,5 +26,6 @@ export function createEngine(host: EngineHost = {}): EngineApi {
     diagnostics: createDiagnosticsService(ctx),
     recipes: createRecipesService(),
     system: createSystemService(ctx),
+    lm: createLmService(ctx),
   };
 }
