@@ -11,6 +11,7 @@ import { useHidden } from '../presentation.js';
 import { PresetStory } from '../components/Presets.js';
 import { AccuracyChart } from './AccuracyChart.js';
 import { CosineChart } from './CosineChart.js';
+import { LayerMapChart } from './LayerMapChart.js';
 import { SignConflictChart } from './SignConflictChart.js';
 import { SpectrumChart } from './SpectrumChart.js';
 import { SweepChart } from './SweepChart.js';
@@ -105,8 +106,11 @@ function useLessonChart(): string | undefined {
   return kept.current;
 }
 
+/** Charts that take a whole row of the panel: the per-layer map's grid needs the width to be read. */
+const WIDE = new Set(['layer-map']);
+
 /** The store slices whose failures the charts show. */
-type ErrorSlice = 'live' | 'sweep' | 'diagnostics' | 'spectrum' | 'twinView' | 'channelView' | 'routedPackage';
+type ErrorSlice = 'live' | 'sweep' | 'diagnostics' | 'spectrum' | 'layerRanks' | 'twinView' | 'channelView' | 'routedPackage';
 
 export function ChartsPanel() {
   const source = useLabStore((s) => s.source);
@@ -114,6 +118,8 @@ export function ChartsPanel() {
   const hide = useHidden();
   const lesson = useLessonChart();
   const present = useLabStore((s) => s.present);
+  // Llama- or GPT-2-shaped checkpoints: their diagnostics carry a per-layer map.
+  const layered = useLabStore((s) => s.diagnostics.shown?.data.layerMap !== undefined);
   const demo = source === 'demo';
   const twin = method === 'twin_merging';
   const channel = method === 'channel_merging';
@@ -127,6 +133,7 @@ export function ChartsPanel() {
   if (!demo && routed && !hide('storage')) shown.push(['package report', 'routedPackage']);
   if (!hide('conflicts') || !hide('cosines')) shown.push(['sign conflicts and cosines', 'diagnostics']);
   if (!hide('spectrum') && !channel) shown.push(['SVD spectrum', 'spectrum']);
+  if (layered && !hide('layers')) shown.push(['per-layer map', 'layerRanks']);
   // The charts drawn, by id, in order: the lesson's chart first.
   const drawn: [string, ReactElement][] = [];
   if (demo && !routed && !hide('accuracy')) drawn.push(['accuracy', <AccuracyChart />]);
@@ -138,6 +145,7 @@ export function ChartsPanel() {
   if (!demo && routed && !hide('storage')) drawn.push(['package-report', <PackageReportChart />]);
   if (!demo && channel && !hide('assignment')) drawn.push(['package-assignment', <PackageAssignmentChart />]);
   if (!hide('conflicts')) drawn.push(['sign-conflicts', <SignConflictChart />]);
+  if (layered && !hide('layers')) drawn.push(['layer-map', <LayerMapChart />]);
   if (!hide('cosines')) drawn.push(['task-cosines', <CosineChart />]);
   if (!hide('spectrum') && !channel) drawn.push(['svd-spectrum', <SpectrumChart />]);
   const main = drawn.some(([id]) => id === lesson) ? lesson : undefined;
@@ -151,7 +159,7 @@ export function ChartsPanel() {
       {!present && <PresetStory />}
       <div className="charts">
         {charts.map(([id, chart], i) => [
-          <div key={id} className={id === main ? 'chart-slot main' : 'chart-slot'} data-main={id === main ? '' : undefined}>
+          <div key={id} className={`chart-slot${id === main ? ' main' : ''}${WIDE.has(id) ? ' wide' : ''}`} data-main={id === main ? '' : undefined}>
             {chart}
           </div>,
           present && i === 0 && <PresetStory key="story" />,

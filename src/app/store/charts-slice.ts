@@ -2,7 +2,8 @@
  * The charts slice: what the diagnostics charts show and what they asked the engine for. Each
  * chart's data is requested latest-wins, like the live score, and only when its inputs changed:
  * sign conflicts follow every slider move; the spectrum depends only on the models, the tensor and
- * the rank; the sweep on everything but the swept parameter (and waits for the sliders to rest).
+ * the rank; the per-layer map's effective ranks only on the models (asked once the diagnostics
+ * show a layer map); the sweep on everything but the swept parameter (and waits for the sliders to rest).
  */
 import { findMethod } from '../../engine/methods/catalog.js';
 import { toAppError } from '../demo/errors.js';
@@ -44,18 +45,41 @@ export const createChartsSlice: SliceCreator<ChartsSlice> = (set, get, api) => {
   let spectrumKey = '';
   let diagnosticsAsked = '';
   let sweepKey = '';
+  let ranksKey = '';
 
-  const request = <K extends 'diagnostics' | 'spectrum' | 'sweep'>(name: K, call: () => Promise<NonNullable<LabState[K]['shown']>['data']>, inputAt?: number, forget?: () => void) =>
-    latestRequest({ getState: get, setState: set }, name, call, inputAt, forget);
+  const request = <K extends 'diagnostics' | 'spectrum' | 'layerRanks' | 'sweep'>(
+    name: K,
+    call: () => Promise<NonNullable<LabState[K]['shown']>['data']>,
+    inputAt?: number,
+    forget?: () => void,
+    onShown?: (data: NonNullable<LabState[K]['shown']>['data']) => void,
+  ) => latestRequest({ getState: get, setState: set }, name, call, inputAt, forget, onShown);
+
+  /**
+   * The per-layer map's effective ranks, for a transformer checkpoint's diagnostics: they depend on
+   * the models, base and dtype only (the spectrum's recipe), so a slider move asks nothing.
+   */
+  const askRanks = () => {
+    const now = get();
+    const client = now.engineClient();
+    const recipe = spectrumRecipe(now);
+    if (!client || !recipe) return;
+    const key = `${now.source}\u0000${recipeKey(recipe)}`;
+    if (key === ranksKey) return;
+    ranksKey = key;
+    request('layerRanks', () => client.call((e) => e.diagnostics.layerRanks(recipe), { demo: now.source === 'demo' }), undefined, () => void (ranksKey = ''));
+  };
 
   // Dropped models, their roles and per-model values change the recipe too.
   api.subscribe((s, prev) => {
     // A file dropped again under the same name is other weights: the same recipe asks anew.
-    if (s.dropped !== prev.dropped) diagnosticsAsked = spectrumKey = '';
+    if (s.dropped !== prev.dropped) diagnosticsAsked = spectrumKey = ranksKey = '';
+    // Ranks kept under the same names would be drawn as the new weights': they go with the models.
+    if (s.dropped !== prev.dropped && s.source === 'mine' && s.source === prev.source) set({ layerRanks: cleared(s.layerRanks.requested) });
     // Other models: what the charts hold, or have on the way, is about the models they left.
     if (s.source !== prev.source) {
-      sweepKey = '';
-      set({ diagnostics: cleared(s.diagnostics.requested), spectrum: cleared(s.spectrum.requested), sweep: cleared(s.sweep.requested) });
+      sweepKey = ranksKey = '';
+      set({ diagnostics: cleared(s.diagnostics.requested), spectrum: cleared(s.spectrum.requested), layerRanks: cleared(s.layerRanks.requested), sweep: cleared(s.sweep.requested) });
     }
     if (s.source !== prev.source || s.dropped !== prev.dropped || s.perModel !== prev.perModel) get().requestCharts();
   });
@@ -63,6 +87,7 @@ export const createChartsSlice: SliceCreator<ChartsSlice> = (set, get, api) => {
   return {
     diagnostics: idle(),
     spectrum: idle(),
+    layerRanks: idle(),
     sweep: idle(),
     spectrumTensor: undefined,
     svdRank: undefined,
@@ -117,8 +142,9 @@ export const createChartsSlice: SliceCreator<ChartsSlice> = (set, get, api) => {
         const then = s.source === 'demo' ? recipesAhead(s, ahead, chartRecipe) : [];
         const asked = client.call((e) => e.diagnostics.diagnose(recipe, { then }), { demo: s.source === 'demo' });
         if (spectrumAfter) void asked.then(askSpectrum, askSpectrum);
-        request('diagnostics', () => asked, inputAt, () => void (diagnosticsAsked = ''));
-      }
+        // A transformer's diagnostics carry a layer map: its effective ranks are asked once it is shown.
+        request('diagnostics', () => asked, inputAt, () => void (diagnosticsAsked = ''), (d) => void (d.layerMap && askRanks()));
+      } else if (s.diagnostics.shown?.data.layerMap) askRanks();
       if (!spectrumAfter) askSpectrum();
 
       const plan = s.source === 'demo' ? sweepPlan(s, sweepParamFor(s.method, s.sweepParam)) : undefined;

@@ -6,7 +6,7 @@ import type { RecipeDtype, RecipeMath } from '../../engine/recipe/types.js';
 import type { MergeProgress } from '../../engine/merge/progress.js';
 import type { StateCreator } from 'zustand';
 import type { BackendChoice, BackendInfo, BackendName } from '../../engine/backend.js';
-import type { ChannelView, Diagnostics, RoutedReport, SpectrumResult, SweepPoint, TwinView } from '../../engine/api/engine-api.js';
+import type { ChannelView, Diagnostics, LayerRanks, RoutedReport, SpectrumResult, SweepPoint, TwinView } from '../../engine/api/engine-api.js';
 import type { GroupMethodId } from '../routed/methods.js';
 import type { EngineClient } from '../engine/engine-client.js';
 import type { LiveEngine } from '../engine/live-engine.js';
@@ -347,6 +347,11 @@ export interface ChartsSlice {
   readonly diagnostics: ChartData<Diagnostics>;
   /** The SVD spectrum of the chosen tensor's task vectors. */
   readonly spectrum: ChartData<SpectrumResult>;
+  /**
+   * The per-layer map's effective ranks (the map's other metrics come with the diagnostics): asked
+   * once a diagnostics answer carries a layer map, again only when the models, base or dtype change.
+   */
+  readonly layerRanks: ChartData<LayerRanks>;
   /** The demo's score along λ or density, the other settings as they are. */
   readonly sweep: ChartData<SweepData>;
   /** The spectrum's tensor (absent: the engine's choice, the largest 2-D tensor). */

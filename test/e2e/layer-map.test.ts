@@ -1,0 +1,197 @@
+/**
+ * The per-layer map in Chromium (wasm): absent on the digits demo; the four tiny Llama folders of
+ * test/fixtures/mergekit-recipes/models/ (4 layers) chosen, its cells and marked layers read from
+ * the DOM equal what the engine gives in Node for the recipe the page shows — sign conflict,
+ * cosine and effective rank, and again after a density move; its CSV export carries every cell;
+ * it stays whole at 800 px and in presentation mode at 1280×720.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { expect } from 'vitest';
+import { diagnose } from '../../src/engine/diagnostics/diagnose.js';
+import { layerRanks } from '../../src/engine/diagnostics/layer-ranks.js';
+import { openCheckpointPath } from '../../src/engine/io/node-checkpoint.js';
+import type { Checkpoint } from '../../src/engine/io/types.js';
+import { METHODS } from '../../src/engine/methods/registry.js';
+import { parseRecipe } from '../../src/engine/recipe/parse.js';
+import type { Recipe } from '../../src/engine/recipe/types.js';
+import { describeE2E, test } from './harness.js';
+import type { LabPage } from './lab-page.js';
+import { chartFills, clippedChartText, overflowing, sidewaysScroll, untitledAxes } from './measure.js';
+
+const MODELS = path.resolve(import.meta.dirname, '../fixtures/mergekit-recipes/models');
+const FOLDERS = ['base', 'ft1', 'ft2', 'ft3'];
+const ENGINE = { backend: 'wasm' } as const;
+
+/** Chooses the four folders one after another, as a user would. */
+async function chooseLlamas(lab: LabPage): Promise<void> {
+  for (const [i, m] of FOLDERS.entries()) {
+    await lab.chooseFolder(path.join(MODELS, m));
+    await lab.waitForMyModels(i + 1);
+  }
+}
+
+interface DrawnCell {
+  readonly layer: number;
+  readonly module: string;
+  readonly metric: string;
+  /** null: the cell is drawn blank (no value for this metric). */
+  readonly value: number | null;
+}
+
+async function drawnCells(lab: LabPage): Promise<DrawnCell[]> {
+  return lab
+    .chart('layer-map')
+    .locator('svg[data-grid="layers"] g.grid-cell[data-layer]')
+    .evaluateAll((gs) =>
+      gs.map((g) => {
+        const v = g.getAttribute('data-value') ?? '';
+        return { layer: Number(g.getAttribute('data-layer')), module: g.getAttribute('data-module') ?? '', metric: g.getAttribute('data-metric') ?? '', value: v === '' ? null : Number(v) };
+      }),
+    );
+}
+
+/** The layers drawn as marked (a dot and an outline), from the row labels. */
+async function markedRows(lab: LabPage): Promise<number[]> {
+  return lab
+    .chart('layer-map')
+    .locator('svg[data-grid="layers"] [data-row-label][data-marked="true"]')
+    .evaluateAll((gs) => gs.map((g) => Number(g.getAttribute('data-row-label'))));
+}
+
+async function chooseMetric(lab: LabPage, label: string): Promise<void> {
+  await lab.chart('layer-map').getByRole('combobox', { name: 'Colour by' }).selectOption({ label });
+}
+
+/** The recipe the page shows, over the same folders opened here in Node. */
+async function engineInputs(lab: LabPage, opened: Checkpoint[]): Promise<{ yaml: string; recipe: Recipe; checkpoints: Map<string, Checkpoint> }> {
+  const yaml = await lab.recipeYaml();
+  const recipe = parseRecipe(yaml, 'recipe');
+  const names = new Set([...recipe.models.map((m) => m.model), recipe.baseModel!]);
+  const checkpoints = new Map(await Promise.all([...names].map(async (n) => [n, await openCheckpointPath(path.join(MODELS, n))] as const)));
+  opened.push(...checkpoints.values());
+  return { yaml, recipe, checkpoints };
+}
+
+describeE2E('the per-layer map', () => {
+  test('Llama folders: the cells and marked layers drawn are the engine’s numbers, for every metric and after a density move', async ({ lab, onTestFinished }) => {
+    const opened: Checkpoint[] = [];
+    onTestFinished(async () => void (await Promise.all(opened.map((c) => c.close()))));
+    await lab.open('', ENGINE);
+    await lab.waitForEngine('wasm');
+    await lab.waitForChart('sign-conflicts');
+    // The digits demo is no transformer: no per-layer map.
+    expect(await lab.chart('layer-map').count()).toBe(0);
+
+    await chooseLlamas(lab);
+    const seq = await lab.waitForChart('layer-map');
+    const { recipe, checkpoints } = await engineInputs(lab, opened);
+    expect(recipe.mergeMethod).toBe('ties');
+    const d = await diagnose({ recipe, methods: METHODS, checkpoints });
+    const map = d.layerMap!;
+    expect(map.layers.map((l) => l.layer)).toEqual([0, 1, 2, 3]);
+
+    // Sign conflict: 4 layers × 9 modules, each cell the engine's rate; 2 layers (half of 4) marked.
+    let cells = await drawnCells(lab);
+    expect(cells).toHaveLength(36);
+    for (const c of cells) {
+      const want = map.cells.find((x) => x.layer === c.layer && x.module === c.module)!;
+      expect(c.metric).toBe('conflict');
+      expect(c.value, `layer ${c.layer} ${c.module}`).toBeCloseTo(want.conflictRate, 12);
+    }
+    expect(map.marked).toHaveLength(2);
+    expect((await markedRows(lab)).sort()).toEqual([...map.marked].sort());
+    expect(await lab.chart('layer-map').locator('[data-marked-layers]').getAttribute('data-marked-layers')).toBe(map.marked.join(','));
+    // Embeddings, final norm and head apart, on the same metric.
+    const apart = await lab
+      .chart('layer-map')
+      .locator('svg[data-grid="layers"] g.grid-cell[data-part]')
+      .evaluateAll((gs) => gs.map((g) => [g.getAttribute('data-part'), Number(g.getAttribute('data-value'))] as const));
+    expect(apart.map(([p]) => p)).toEqual(['embeddings', 'final_norm', 'lm_head']);
+    for (const [p, v] of apart) expect(v).toBeCloseTo(map.apart.find((a) => a.part === p)!.conflictRate, 12);
+
+    // Cosine.
+    await chooseMetric(lab, 'task-vector cosine');
+    cells = await drawnCells(lab);
+    for (const c of cells) {
+      const want = map.cells.find((x) => x.layer === c.layer && x.module === c.module)!;
+      expect(c.metric).toBe('cosine');
+      expect(c.value, `layer ${c.layer} ${c.module}`).toBeCloseTo(want.cosine!, 12);
+    }
+
+    // Effective rank: asked once the map is shown; the norms (vectors) are blank.
+    await chooseMetric(lab, 'effective rank');
+    await lab.waitForChart('layer-map');
+    const ranks = await layerRanks({ recipe, methods: METHODS, checkpoints });
+    cells = await drawnCells(lab);
+    expect(cells).toHaveLength(36);
+    for (const c of cells) {
+      const want = ranks.cells.find((x) => x.layer === c.layer && x.module === c.module);
+      expect(c.metric).toBe('rank');
+      if (c.module.endsWith('norm')) expect(c.value, `layer ${c.layer} ${c.module}`).toBeNull();
+      else expect(c.value, `layer ${c.layer} ${c.module}`).toBeCloseTo(want!.effectiveRank!, 10);
+    }
+
+    // A density move: the map follows, and is this request's answer (the engine's at the new density).
+    await chooseMetric(lab, 'sign conflict');
+    await lab.densitySlider().fill('0.2');
+    await lab.waitForChart('layer-map', seq);
+    const after = await engineInputs(lab, opened);
+    expect(after.yaml).toMatch(/density: 0\.2\b/);
+    const moved = (await diagnose({ recipe: after.recipe, methods: METHODS, checkpoints: after.checkpoints })).layerMap!;
+    cells = await drawnCells(lab);
+    for (const c of cells) expect(c.value).toBeCloseTo(moved.cells.find((x) => x.layer === c.layer && x.module === c.module)!.conflictRate, 12);
+    expect((await markedRows(lab)).sort()).toEqual([...moved.marked].sort());
+    expect(moved.cells.some((c, i) => c.conflictRate !== map.cells[i]!.conflictRate), 'density changes the conflicts').toBe(true);
+
+    // The CSV carries every cell and part with all three metrics, and what made it.
+    const { suggested, bytes } = await lab.exportChart('layer-map', 'CSV');
+    expect(suggested).toBe('layer-map.csv');
+    const lines = bytes.toString('utf8').trim().split(/\r\n/);
+    expect(lines[0]).toBe('layer,module,tensors,entries,sign_conflict_percent,mean_cosine,effective_rank,marked,method,settings');
+    expect(lines).toHaveLength(1 + 36 + 3);
+    const q0 = lines.find((l) => l.startsWith('0,q,'))!.split(',');
+    expect(Number(q0[4])).toBeCloseTo(100 * moved.cells.find((c) => c.layer === 0 && c.module === 'q')!.conflictRate, 10);
+    expect(Number(q0[6])).toBeCloseTo(ranks.cells.find((c) => c.layer === 0 && c.module === 'q')!.effectiveRank!, 10);
+    expect(q0[8]).toBe('ties');
+
+    // At 800 px: nothing scrolls sideways, nothing in the map is cut, its axes are titled.
+    await lab.page.setViewportSize({ width: 800, height: 900 });
+    await lab.page.waitForTimeout(300);
+    expect(await sidewaysScroll(lab.page)).toBeLessThanOrEqual(0);
+    expect((await clippedChartText(lab.page)).filter((t) => t.startsWith('layer-map'))).toEqual([]);
+    expect((await overflowing(lab.page, 'figure[data-chart="layer-map"]'))).toEqual([]);
+    expect((await untitledAxes(lab.page)).filter((t) => t.startsWith('layer-map'))).toEqual([]);
+    const fill = (await chartFills(lab.page)).find((f) => f.id === 'layer-map')!;
+    expect(fill.union).toBeGreaterThanOrEqual(0.85);
+    fs.mkdirSync(lab.resultsDir, { recursive: true });
+    await lab.chart('layer-map').screenshot({ path: path.join(lab.resultsDir, 'layer-map-800.png') });
+    expect(lab.diagnostics.consoleErrors).toEqual([]);
+  }, 120_000);
+
+  test('presentation mode at 1280×720: the map is drawn whole, its numbers no smaller than at the desk', async ({ lab }) => {
+    await lab.page.setViewportSize({ width: 1280, height: 720 });
+    await lab.open('', ENGINE);
+    await lab.waitForEngine('wasm');
+    // The drop zone is not part of presentation mode: choose the models, then present them.
+    await chooseLlamas(lab);
+    await lab.waitForChart('layer-map');
+    const cellText = () => lab.chart('layer-map').locator('svg[data-grid="layers"] g.grid-cell[data-layer] text').first().boundingBox();
+    const desk = (await cellText())!.height;
+    await lab.page.evaluate(() => void (window.location.hash = `${window.location.hash.replace(/^#/, '')}&present=1`));
+    await lab.page.locator('.shell.present').waitFor();
+    await lab.waitForChart('layer-map');
+    await lab.page.waitForTimeout(300);
+    expect(await sidewaysScroll(lab.page)).toBeLessThanOrEqual(0);
+    expect((await clippedChartText(lab.page)).filter((t) => t.startsWith('layer-map'))).toEqual([]);
+    expect(await overflowing(lab.page, 'figure[data-chart="layer-map"]')).toEqual([]);
+    expect((await untitledAxes(lab.page)).filter((t) => t.startsWith('layer-map'))).toEqual([]);
+    const fill = (await chartFills(lab.page)).find((f) => f.id === 'layer-map')!;
+    expect(fill.union).toBeGreaterThanOrEqual(0.85);
+    const present = (await cellText())!.height;
+    console.log(`[e2e] layer map: a cell's number is ${desk.toFixed(1)} px tall at the desk, ${present.toFixed(1)} px in presentation mode (1280×720)`);
+    expect(present).toBeGreaterThanOrEqual(Math.min(desk, 11));
+    fs.mkdirSync(lab.resultsDir, { recursive: true });
+    await lab.chart('layer-map').screenshot({ path: path.join(lab.resultsDir, 'layer-map-present.png') });
+  }, 90_000);
+});
