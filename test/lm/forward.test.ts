@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lmLogits } from '../../src/engine/lm/forward.js';
 import { disposeLmWeights } from '../../src/engine/lm/load.js';
+import { prepareLmWeights } from '../../src/engine/lm/weights.js';
 import { startBackend, stopBackend } from '../backends/harness.js';
 import { expectation, fixtureWeights, MODELS } from './fixtures.js';
 
@@ -21,12 +22,13 @@ function worstAbs(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 /** Our logits at the expected positions and our per-token NLL, for the fixture's tokens. */
-async function ours(model: (typeof MODELS)[number]): Promise<{ logits: number[]; nll: number[] }> {
+async function ours(model: (typeof MODELS)[number], prepared: boolean): Promise<{ logits: number[]; nll: number[] }> {
   const exp = await expectation(model);
   const { config, weights } = await fixtureWeights(model);
+  const inference = prepared ? prepareLmWeights(config, weights) : undefined;
   try {
     const tokens = tf.tensor2d(exp.tokens, undefined, 'int32');
-    const logits = lmLogits(config, weights, tokens);
+    const logits = lmLogits(config, inference ?? weights, tokens);
     const [picked, nll] = tf.tidy(() => {
       const [b, t, v] = logits.shape;
       const at = tf.concat(exp.logitPositions.map((p) => tf.slice(logits, [0, p, 0], [b, 1, v])), 1);
@@ -39,6 +41,7 @@ async function ours(model: (typeof MODELS)[number]): Promise<{ logits: number[];
     return out;
   } finally {
     disposeLmWeights(weights);
+    if (inference) disposeLmWeights(inference.tensors);
   }
 }
 
@@ -49,11 +52,13 @@ function suite(backend: 'cpu' | 'wasm'): void {
       afterAll(async () => stopBackend(backend));
     }
     for (const model of MODELS) {
-      it(model, async () => {
+      it(`${model}, weights as stored and prepared for inference ([in, out])`, async () => {
         const exp = await expectation(model);
-        const got = await ours(model);
-        expect(worstAbs(got.logits, exp.logits.flat(2))).toBeLessThan(TOLERANCE);
-        expect(worstAbs(got.nll, exp.nll.flat())).toBeLessThan(TOLERANCE);
+        for (const prepared of [false, true]) {
+          const got = await ours(model, prepared);
+          expect(worstAbs(got.logits, exp.logits.flat(2))).toBeLessThan(TOLERANCE);
+          expect(worstAbs(got.nll, exp.nll.flat())).toBeLessThan(TOLERANCE);
+        }
       });
     }
   });

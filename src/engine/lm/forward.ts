@@ -14,9 +14,9 @@ import { embed } from './embedding.js';
 import { conv1d, geluMlp, linear, swiGlu } from './mlp.js';
 import { layerNorm, rmsNorm } from './norms.js';
 import { applyRope, ropeTables } from './rope.js';
-import { WeightLookup, type LmWeights } from './weights.js';
+import { WeightLookup, type AnyLmWeights, type Projection } from './weights.js';
 
-export type { LmWeights } from './weights.js';
+export type { AnyLmWeights, LmWeights, PreparedLmWeights } from './weights.js';
 
 export interface LmForwardOptions {
   /** Attention takes at most this many query rows at a time (bounds the scores' buffer on a GPU). */
@@ -44,14 +44,14 @@ function llamaHidden(config: LlamaLmConfig, w: WeightLookup, ids: tf.Tensor1D, b
       x = advance(x, (x) => {
         const h = rmsNorm(x, w.tensor(`${p}input_layernorm.weight`), normEps) as tf.Tensor2D;
         const project = (name: string, heads: number): tf.Tensor4D =>
-          splitHeads(linear(h, w.tensor(`${p}self_attn.${name}.weight`), bias(`${p}self_attn.${name}`, config.qkvBias)), batch, length, heads, headDim);
+          splitHeads(linear(h, w.projection(`${p}self_attn.${name}.weight`), bias(`${p}self_attn.${name}`, config.qkvBias)), batch, length, heads, headDim);
         const q = applyRope(project('q_proj', numHeads), cos, sin);
         const k = applyRope(project('k_proj', numKvHeads), cos, sin);
         const v = project('v_proj', numKvHeads);
         const mixed = causalAttention(q, k, v, { scale: 1 / Math.sqrt(headDim), queryBlock: options.queryBlock });
-        const afterAttention = tf.add(x, linear(mixed, w.tensor(`${p}self_attn.o_proj.weight`), bias(`${p}self_attn.o_proj`, config.oBias))) as tf.Tensor2D;
+        const afterAttention = tf.add(x, linear(mixed, w.projection(`${p}self_attn.o_proj.weight`), bias(`${p}self_attn.o_proj`, config.oBias))) as tf.Tensor2D;
         const h2 = rmsNorm(afterAttention, w.tensor(`${p}post_attention_layernorm.weight`), normEps) as tf.Tensor2D;
-        const mlp = (name: string) => ({ weight: w.tensor(`${p}mlp.${name}.weight`), bias: bias(`${p}mlp.${name}`, config.mlpBias) });
+        const mlp = (name: string) => ({ weight: w.projection(`${p}mlp.${name}.weight`), bias: bias(`${p}mlp.${name}`, config.mlpBias) });
         const [gate, up, down] = [mlp('gate_proj'), mlp('up_proj'), mlp('down_proj')];
         return tf.add(afterAttention, swiGlu(h2, { gate: gate.weight, gateBias: gate.bias, up: up.weight, upBias: up.bias, down: down.weight, downBias: down.bias }));
       }, first);
@@ -109,7 +109,7 @@ function checkTokens(config: LmConfig, tokens: tf.Tensor, where: string): [numbe
  * [batch, length]. Every window starts at position 0. Throws TENSOR_MISSING / SHAPE_MISMATCH
  * naming a tensor the config needs, PARAMETER_OUT_OF_RANGE for a window past the model's positions.
  */
-export function lmHidden(config: LmConfig, weights: LmWeights, tokens: tf.Tensor2D, options: LmForwardOptions = {}): tf.Tensor2D {
+export function lmHidden(config: LmConfig, weights: AnyLmWeights, tokens: tf.Tensor2D, options: LmForwardOptions = {}): tf.Tensor2D {
   const where = options.where ?? 'the checkpoint';
   const [batch, length] = checkTokens(config, tokens, where);
   const lookup = new WeightLookup(config, weights, where);
@@ -122,17 +122,18 @@ export function lmHidden(config: LmConfig, weights: LmWeights, tokens: tf.Tensor
   }
 }
 
-/** The output head [vocab, hidden]: lm_head.weight, or the token embedding when tied. */
-export function lmHead(config: LmConfig, weights: LmWeights, where?: string): tf.Tensor2D {
-  return new WeightLookup(config, weights, where).head() as tf.Tensor2D;
+/** The output head: lm_head.weight, or the token embedding when tied ([vocab, hidden]; [hidden, vocab] when prepared). */
+export function lmHead(config: LmConfig, weights: AnyLmWeights, where?: string): Projection {
+  return new WeightLookup(config, weights, where).head();
 }
 
 /**
  * Next-token logits [batch, length, vocab] for int32 tokens [batch, length]: logits[b, t] predicts
- * token t + 1. Differentiable in every weight (tf.variableGrads, optimizers). For long windows or
- * large vocabularies prefer score.ts, which never holds all the logits at once.
+ * token t + 1. `weights` as the checkpoint names and stores them (or prepareLmWeights' layout).
+ * Differentiable in every weight (tf.variableGrads, optimizers). For long windows or large
+ * vocabularies prefer score.ts, which never holds all the logits at once.
  */
-export function lmLogits(config: LmConfig, weights: LmWeights, tokens: tf.Tensor2D, options: LmForwardOptions = {}): tf.Tensor3D {
+export function lmLogits(config: LmConfig, weights: AnyLmWeights, tokens: tf.Tensor2D, options: LmForwardOptions = {}): tf.Tensor3D {
   const hidden = lmHidden(config, weights, tokens, options);
   try {
     return tf.tidy(() => tf.reshape(linear(hidden, lmHead(config, weights, options.where)), [tokens.shape[0], tokens.shape[1], config.vocabSize]) as tf.Tensor3D);

@@ -1,10 +1,25 @@
 /** Feed-forward blocks and projections: Llama's SwiGLU and GPT-2's GELU MLP, over rows [tokens, hidden]. */
 import * as tf from '@tensorflow/tfjs-core';
+import type { Projection } from './weights.js';
 
-/** nn.Linear: x Wᵀ + b with W stored [out, in]. */
-export function linear(x: tf.Tensor2D, weight: tf.Tensor, bias?: tf.Tensor): tf.Tensor2D {
+/** Whether x·Wᵀ is better written x·transpose(W): on wasm, where only x·W takes XNNPACK's fast path (weights.ts). */
+export function transposeFirst(): boolean {
+  return tf.getBackend() === 'wasm';
+}
+
+/** x·W for W [in, out], or x·Wᵀ for W [out, in] (nn.Linear as stored). */
+export function project(x: tf.Tensor2D, p: Projection): tf.Tensor2D {
   return tf.tidy(() => {
-    const y = tf.matMul(x, weight as tf.Tensor2D, false, true);
+    const w = p.weight as tf.Tensor2D;
+    if (p.inOut) return tf.matMul(x, w);
+    return transposeFirst() ? tf.matMul(x, tf.transpose(w)) : tf.matMul(x, w, false, true);
+  });
+}
+
+/** nn.Linear: x Wᵀ + b. */
+export function linear(x: tf.Tensor2D, p: Projection, bias?: tf.Tensor): tf.Tensor2D {
+  return tf.tidy(() => {
+    const y = project(x, p);
     return (bias ? tf.add(y, bias) : y) as tf.Tensor2D;
   });
 }
@@ -33,9 +48,9 @@ export function geluExact(x: tf.Tensor): tf.Tensor {
 }
 
 export interface SwiGluWeights {
-  readonly gate: tf.Tensor;
-  readonly up: tf.Tensor;
-  readonly down: tf.Tensor;
+  readonly gate: Projection;
+  readonly up: Projection;
+  readonly down: Projection;
   readonly gateBias?: tf.Tensor;
   readonly upBias?: tf.Tensor;
   readonly downBias?: tf.Tensor;

@@ -4,7 +4,6 @@
  * weights from its checkpoint, and texts scored with it. The CLI's `eval` and the engine's `lm`
  * service both open models here, so they read and refuse the same things.
  */
-import type * as tf from '@tensorflow/tfjs-core';
 import { MergeLabError } from '../errors.js';
 import type { Checkpoint } from '../io/types.js';
 import type { CancelToken } from '../merge/progress.js';
@@ -13,6 +12,7 @@ import { readLmConfig, type LmConfig } from './config.js';
 import { disposeLmWeights, loadLmWeights, planLmWeights } from './load.js';
 import { scoreTokens, textMetrics, type ScoreProgress, type TextMetrics, type WindowScore } from './score.js';
 import { chooseTokenizer, parseTokenizerFile, type LmTokenizer } from './tokenizer.js';
+import { prepareLmWeights, type PreparedLmWeights } from './weights.js';
 
 /** A tokenizer given apart from the model's folder: a tokenizer.json's text, or 'bytes'. */
 export type TokenizerChoice = 'bytes' | { readonly json: string; readonly config?: string; readonly where: string };
@@ -80,7 +80,8 @@ export function defaultContext(config: LmConfig): number {
 
 /** An opened model, weights on the backend; dispose() when done. */
 export interface LanguageModel extends LmDescription {
-  readonly weights: ReadonlyMap<string, tf.Tensor>;
+  /** Laid out for inference (weights.ts). */
+  readonly weights: PreparedLmWeights;
   /** Parameters read (tied heads counted once). */
   readonly parameters: number;
   scoreText(text: string, options?: TextScoreOptions): Promise<TextScore>;
@@ -94,9 +95,15 @@ export interface LanguageModel extends LmDescription {
 export async function openLanguageModel(description: LmDescription, checkpoint: Checkpoint, options: { readonly cancel?: CancelToken } = {}): Promise<LanguageModel> {
   const { config, tokenizer, label } = description;
   planLmWeights(config, checkpoint);
-  const weights = await loadLmWeights(config, checkpoint, options);
+  const stored = await loadLmWeights(config, checkpoint, options);
   let parameters = 0;
-  for (const t of weights.values()) parameters += t.size;
+  for (const t of stored.values()) parameters += t.size;
+  let weights: PreparedLmWeights;
+  try {
+    weights = prepareLmWeights(config, stored, label);
+  } finally {
+    disposeLmWeights(stored);
+  }
   let disposed = false;
   return {
     label,
@@ -114,7 +121,7 @@ export async function openLanguageModel(description: LmDescription, checkpoint: 
     dispose() {
       if (disposed) return;
       disposed = true;
-      disposeLmWeights(weights);
+      disposeLmWeights(weights.tensors);
     },
   };
 }

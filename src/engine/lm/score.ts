@@ -20,7 +20,8 @@ import type { CancelToken } from '../merge/progress.js';
 import { nextTask } from '../next-task.js';
 import { checkLmSequence, type LmConfig } from './config.js';
 import { lmHead, lmHidden } from './forward.js';
-import type { LmWeights } from './weights.js';
+import { project, transposeFirst } from './mlp.js';
+import type { AnyLmWeights, Projection } from './weights.js';
 
 /** Half of WebGPU's default maxStorageBufferBindingSize (128 MiB): room for a tensor and its neighbour. */
 export const DEFAULT_MAX_TENSOR_BYTES = 64 * 1024 * 1024;
@@ -101,18 +102,23 @@ function cancelled(): MergeLabError {
   return new MergeLabError('CANCELLED', 'Scoring was cancelled.');
 }
 
-/** Summed loss of each row's target over rows [batch · length] of final hidden states, a block of rows at a time. */
-async function rowLosses(hidden: tf.Tensor2D, head: tf.Tensor2D, targets: Int32Array, headRows: number, cancel: CancelToken | undefined): Promise<Float32Array> {
+/**
+ * Each row's loss at its target over rows [batch · length] of final hidden states, a block of rows
+ * at a time. The target's logit is read out of the block's logits (flat indices), so the loss is
+ * exactly logsumexp minus that logit.
+ */
+async function rowLosses(hidden: tf.Tensor2D, head: Projection, vocab: number, targets: Int32Array, headRows: number, cancel: CancelToken | undefined): Promise<Float32Array> {
   const [rows, width] = hidden.shape;
   const out = new Float32Array(rows);
   for (let from = 0; from < rows; from += headRows) {
     if (cancel?.cancelled) throw cancelled();
     const n = Math.min(headRows, rows - from);
+    const flat = new Int32Array(n);
+    for (let r = 0; r < n; r++) flat[r] = r * vocab + targets[from + r]!;
     const losses = tf.tidy(() => {
       const h = n === rows ? hidden : tf.slice(hidden, [from, 0], [n, width]);
-      const logits = tf.matMul(h, head, false, true);
-      // −log softmax at the target: logsumexp over the vocabulary minus the target's logit.
-      const target = tf.sum(tf.mul(h, tf.gather(head, tf.tensor1d(targets.subarray(from, from + n), 'int32'))), 1);
+      const logits = project(h, head);
+      const target = tf.gather(tf.reshape(logits, [n * vocab]), tf.tensor1d(flat, 'int32'));
       return tf.sub(tf.logSumExp(logits, 1), target);
     });
     try {
@@ -130,7 +136,7 @@ async function rowLosses(hidden: tf.Tensor2D, head: tf.Tensor2D, targets: Int32A
  * PARAMETER_OUT_OF_RANGE / LM_UNSUPPORTED for a context the model cannot take, CANCELLED when
  * `cancel` turns. Leaves no tensor behind.
  */
-export async function scoreTokens(config: LmConfig, weights: LmWeights, ids: ArrayLike<number>, options: ScoreOptions): Promise<ScoreResult> {
+export async function scoreTokens(config: LmConfig, weights: AnyLmWeights, ids: ArrayLike<number>, options: ScoreOptions): Promise<ScoreResult> {
   const where = options.where ?? 'the model';
   const { context } = options;
   if (!Number.isSafeInteger(context) || context < 1) throw new MergeLabError('PARAMETER_INVALID', `The context must be a whole number of tokens ≥ 1 (got ${context}).`);
@@ -141,48 +147,55 @@ export async function scoreTokens(config: LmConfig, weights: LmWeights, ids: Arr
   const perToken = options.perToken ? new Float32Array(predicted) : undefined;
   if (starts.length === 0) return { tokens: 0, nll: 0, windows: [], ...(perToken ? { perToken } : {}) };
   checkLmSequence(config, Math.min(context, predicted), where);
-  const head = lmHead(config, weights, where);
+  // Full windows in batches; the last, shorter one (if any) on its own.
+  const plan = planScore(config, context, options);
+  const full = starts.filter((s) => s + context <= predicted);
+  const groups: number[][] = [];
+  for (let i = 0; i < full.length; i += plan.batch) groups.push(full.slice(i, i + plan.batch));
+  if (full.length < starts.length) groups.push([starts[starts.length - 1]!]);
   const windows: WindowScore[] = [];
   let nll = 0;
   let tokensDone = 0;
-  // Full windows in batches; the last, shorter one (if any) on its own.
-  const groups: number[][] = [];
-  const full = starts.filter((s) => s + context <= predicted);
-  const plan = planScore(config, context, options);
-  for (let i = 0; i < full.length; i += plan.batch) groups.push(full.slice(i, i + plan.batch));
-  if (full.length < starts.length) groups.push([starts[starts.length - 1]!]);
-  for (const group of groups) {
-    if (options.cancel?.cancelled) throw cancelled();
-    const length = Math.min(context, predicted - group[0]!);
-    const inputs = new Int32Array(group.length * length);
-    const targets = new Int32Array(group.length * length);
-    group.forEach((s, b) => {
-      for (let t = 0; t < length; t++) {
-        inputs[b * length + t] = ids[s + t]!;
-        targets[b * length + t] = ids[s + t + 1]!;
+  const stored = lmHead(config, weights, where);
+  // Transposed once for every block when the backend multiplies x·Wᵀ slowly (mlp.ts).
+  const transposed = !stored.inOut && transposeFirst() ? tf.transpose(stored.weight) : undefined;
+  const head: Projection = transposed ? { weight: transposed, inOut: true } : stored;
+  try {
+    for (const group of groups) {
+      if (options.cancel?.cancelled) throw cancelled();
+      const length = Math.min(context, predicted - group[0]!);
+      const inputs = new Int32Array(group.length * length);
+      const targets = new Int32Array(group.length * length);
+      group.forEach((s, b) => {
+        for (let t = 0; t < length; t++) {
+          inputs[b * length + t] = ids[s + t]!;
+          targets[b * length + t] = ids[s + t + 1]!;
+        }
+      });
+      const tokens = tf.tensor2d(inputs, [group.length, length], 'int32');
+      let hidden: tf.Tensor2D | undefined;
+      let losses: Float32Array;
+      try {
+        hidden = lmHidden(config, weights, tokens, { queryBlock: plan.queryBlock, where });
+        losses = await rowLosses(hidden, head, config.vocabSize, targets, plan.headRows, options.cancel);
+      } finally {
+        tokens.dispose();
+        hidden?.dispose();
       }
-    });
-    const tokens = tf.tensor2d(inputs, [group.length, length], 'int32');
-    let hidden: tf.Tensor2D | undefined;
-    let losses: Float32Array;
-    try {
-      hidden = lmHidden(config, weights, tokens, { queryBlock: plan.queryBlock, where });
-      losses = await rowLosses(hidden, head, targets, plan.headRows, options.cancel);
-    } finally {
-      tokens.dispose();
-      hidden?.dispose();
+      group.forEach((s, b) => {
+        let sum = 0;
+        for (let t = 0; t < length; t++) sum += losses[b * length + t]!;
+        windows.push({ start: s, tokens: length, nll: sum });
+        nll += sum;
+        perToken?.set(losses.subarray(b * length, (b + 1) * length), s);
+      });
+      tokensDone += group.length * length;
+      options.onProgress?.({ windowsDone: windows.length, windows: starts.length, tokensDone, tokens: predicted });
+      // Let a worker take its next message (a cancel, a newer request) between batches.
+      await nextTask();
     }
-    group.forEach((s, b) => {
-      let sum = 0;
-      for (let t = 0; t < length; t++) sum += losses[b * length + t]!;
-      windows.push({ start: s, tokens: length, nll: sum });
-      nll += sum;
-      perToken?.set(losses.subarray(b * length, (b + 1) * length), s);
-    });
-    tokensDone += group.length * length;
-    options.onProgress?.({ windowsDone: windows.length, windows: starts.length, tokensDone, tokens: predicted });
-    // Let a worker take its next message (a cancel, a newer request) between batches.
-    await nextTask();
+  } finally {
+    transposed?.dispose();
   }
   return { tokens: predicted, nll, windows, ...(perToken ? { perToken } : {}) };
 }
