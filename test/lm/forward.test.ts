@@ -79,3 +79,18 @@ describe('attention in query blocks', () => {
     disposeLmWeights(weights);
   });
 });
+
+describe('GPT-2 names', () => {
+  it('reads bare names (GPT2Model, the original uploads) as the transformer.-prefixed ones', async () => {
+    const exp = await expectation('gpt2');
+    const { config, weights } = await fixtureWeights('gpt2');
+    const bare = new Map([...weights].map(([name, t]) => [name.replace(/^transformer\./, ''), t]));
+    expect([...bare.keys()].some((n) => n.startsWith('transformer.'))).toBe(false);
+    const tokens = tf.tensor2d(exp.tokens, undefined, 'int32');
+    const a = lmLogits(config, weights, tokens);
+    const b = lmLogits(config, bare, tokens);
+    expect(Array.from(await b.data())).toEqual(Array.from(await a.data()));
+    tf.dispose([tokens, a, b]);
+    disposeLmWeights(weights);
+  });
+});
