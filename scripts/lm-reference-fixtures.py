@@ -3,11 +3,12 @@
 and the logits and per-token losses transformers computes for them (expected.json).
 
     python3 -m venv /work/lmref/venv
-    /work/lmref/venv/bin/pip install --no-index --find-links /opt/pypi-more/files --find-links /opt/pypi/files \
-        --no-deps torch==2.14.1   # and its nvidia-* wheels, also --no-deps (cuda-bindings is not on disk)
-    /work/lmref/venv/bin/pip install --no-index --find-links /opt/pypi-more/files --find-links /opt/pypi/files \
-        transformers==5.18.0 numpy safetensors tokenizers huggingface_hub filelock sympy networkx jinja2 fsspec
-    /work/lmref/venv/bin/python scripts/lm-reference-fixtures.py   # torch 2.14.1, transformers 5.18.0, CPU
+    P="--no-index --find-links /opt/pypi-more/files --find-links /opt/pypi/files"
+    # torch's CUDA wheel wants cuda-bindings, which is not on disk: torch and its nvidia/cuda wheels without dependencies
+    /work/lmref/venv/bin/pip install $P --no-deps torch==2.14.1 /opt/pypi-more/files/nvidia_* /opt/pypi/files/nvidia_* /opt/pypi-more/files/cuda_*
+    /work/lmref/venv/bin/pip install $P transformers==5.18.0 numpy safetensors tokenizers huggingface_hub \
+        filelock typing-extensions sympy networkx jinja2 fsspec setuptools
+    /work/lmref/venv/bin/python scripts/lm-reference-fixtures.py   # runs on the CPU; rerunning gives the same bytes
 
 Every model is float32 with weights drawn from a fixed seed, wider than transformers' default
 initialisation (std 0.02 would make every logit nearly 0 and any forward look right): norms and
