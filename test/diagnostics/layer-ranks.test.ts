@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createEngine } from '../../src/engine/api/engine.js';
-import { layerRanks, rankCells, type MatrixRanks, type RankCache } from '../../src/engine/diagnostics/layer-ranks.js';
+import { factorCost, layerRanks, rankCells, type MatrixRanks, type RankCache } from '../../src/engine/diagnostics/layer-ranks.js';
 import { taskVectorSpectra, type SpectrumCache } from '../../src/engine/diagnostics/spectrum.js';
 import { writeSafetensorsToMemory, type Checkpoint } from '../../src/engine/io/index.js';
 import { METHODS } from '../../src/engine/methods/registry.js';
@@ -148,6 +148,26 @@ describe('layerRanks', () => {
     const fromSpectra = await layerRanks({ recipe: RECIPE, methods: METHODS, checkpoints: ckpts, spectra });
     expect(fromSpectra.matrices[1]!.ranks[0]).toBe(1);
     expect(fromSpectra.cells[0]!.effectiveRank).toBe(1);
+  });
+
+  it('ranks nothing, reading no tensor, when the factorisations would cost more than the budget', async () => {
+    const reads: string[] = [];
+    const ckpts = await checkpoints({ base: zerosOf(LLAMA_A), a: LLAMA_A, b: LLAMA_B }, reads);
+    // Two experts × (embeddings [4, 2], two [4, 4] q's): exact Jacobi, 8·m·n·min(m, n) each.
+    const total = 2 * (factorCost(4, 2) + 2 * factorCost(4, 4));
+    expect(total).toBe(2 * (8 * 4 * 2 * 2 + 2 * 8 * 4 * 4 * 4));
+    const over = await layerRanks({ recipe: RECIPE, methods: METHODS, checkpoints: ckpts, budget: { total: total - 1, matrix: 1e9 } });
+    expect(over.tooLarge).toEqual({ multiplyAdds: total, largest: factorCost(4, 4), budget: total - 1, matrixBudget: 1e9 });
+    expect(over.cells).toEqual([]);
+    expect(reads).toEqual([]);
+    const oneTooLarge = await layerRanks({ recipe: RECIPE, methods: METHODS, checkpoints: ckpts, budget: { total, matrix: factorCost(4, 4) - 1 } });
+    expect(oneTooLarge.tooLarge?.largest).toBe(factorCost(4, 4));
+    const within = await layerRanks({ recipe: RECIPE, methods: METHODS, checkpoints: ckpts, budget: { total, matrix: factorCost(4, 4) } });
+    expect(within.tooLarge).toBeUndefined();
+    expect(within.cells).toHaveLength(2);
+    // A large matrix is costed on the randomized path: ten passes and a QR per pass of the 138-wide sketch.
+    expect(factorCost(576, 1536)).toBe(10 * 576 * 1536 * 138 + 10 * (576 + 1536) * 138 * 138);
+    expect(factorCost(1536, 576)).toBeGreaterThan(1e9);
   });
 
   it('needs a base model', async () => {

@@ -95,6 +95,13 @@ function scaleOf(metric: LayerMetric, rankMax: number): Scale {
   };
 }
 
+const billions = (n: number) => `${Number((n / 1e9).toPrecision(2))} × 10⁹`;
+
+/** Why no rank is drawn for a model this large, with the numbers the engine gave. */
+function tooLargeText(t: NonNullable<LayerRanks['tooLarge']>): string {
+  return `Not worked out for models this large: one SVD per matrix and expert would take about ${billions(t.multiplyAdds)} multiply-adds (the largest matrix ${billions(t.largest)}), and the page allows ${billions(t.budget)} (${billions(t.matrixBudget)} for one matrix), a few nanoseconds each. The SVD spectrum chart factors one matrix at a time.`;
+}
+
 const entries = (n: number) => `${n.toLocaleString('en-US')} entries`;
 
 function gridCell(scale: Scale, metric: LayerMetric, where: string, c: CellValues | undefined, r: RankCell | undefined, data: Record<string, string | number>): GridCell | undefined {
@@ -133,9 +140,10 @@ export function LayerMapChart() {
   const scale = scaleOf(metric, rankMax);
   const onRank = metric === 'rank';
   const status = !onRank ? diag.status : ranks ? (ranksData.status === 'error' ? 'error' : diag.status === 'computing' || ranksData.status === 'computing' ? 'computing' : 'ready') : ranksData.status === 'error' ? 'error' : 'computing';
+  const tooLarge = onRank ? ranks?.tooLarge : undefined;
   const marked = map?.marked ?? [];
   const markRule = map ? `the ${map.marking.count === 1 ? 'layer' : `${map.marking.count} layers`} with the highest sign-conflict rate` : '';
-  const drawable = map && (!onRank || ranks);
+  const drawable = map && (!onRank || (ranks && !ranks.tooLarge));
   return (
     <ChartFrame
       id="layer-map"
@@ -143,7 +151,7 @@ export function LayerMapChart() {
       status={status}
       error={onRank ? ranksData.error : diag.error}
       seq={onRank ? ranksData.shown?.seq : diag.shown?.seq}
-      empty={onRank && map ? 'Working out the effective ranks (one SVD per matrix and expert)…' : undefined}
+      empty={tooLarge ? tooLargeText(tooLarge) : onRank && map ? 'Working out the effective ranks (one SVD per matrix and expert)…' : undefined}
       caption={
         <>
           Rows are the model&apos;s decoder layers, columns its modules.{' '}

@@ -6,6 +6,9 @@
  * same factorisation (exact up to MAX_SPECTRUM_RANK singular values, the leading ones past that),
  * read from the spectrum chart's cache where it holds the tensor. It depends on the checkpoints
  * only, never on the sliders: the numbers are kept (a few bytes each), the factorisations not.
+ * Those factorisations are dear in JavaScript (a 576 × 576 matrix takes ~2 s here, a 49152 × 576
+ * embedding ~100 s) and hold the worker while they run, so models whose matrices would take more
+ * than RANKS_BUDGET (or one matrix more than MATRIX_BUDGET) are not ranked: the answer says so.
  */
 import { MergeLabError, combineProblems } from '../errors.js';
 import { decodeToFloat32, encodeFromFloat32 } from '../io/dtypes.js';
@@ -18,7 +21,29 @@ import { nextTask } from '../next-task.js';
 import type { Recipe } from '../recipe/types.js';
 import { placed, type Slot } from './layer-map.js';
 import { APART_PARTS, LAYER_MODULES, fusedPart, fusedThirds, tensorPlace, type ApartPart, type LayerModule } from './layer-names.js';
+import { EXACT_SVD_MAX_MIN_DIM } from '../linalg/svd.js';
 import { MAX_SPECTRUM_RANK, factorKey, factorTaskVector, type SpectrumCache } from './spectrum.js';
+
+/**
+ * The most multiply-adds (factorCost) the ranks of one model set may take: about 20–35 s on this
+ * project's test machine (2–3.5 ns each, measured on 256² … 1536 × 576 task vectors).
+ */
+export const RANKS_BUDGET = 1e10;
+/** The most one factorisation may take (2–3.5 s here): the worker answers nothing else meanwhile. */
+export const MATRIX_BUDGET = 1e9;
+
+/**
+ * Multiply-adds to factor an m × n task vector as factorTaskVector does: one-sided Jacobi (a few
+ * sweeps of m·n·k) where it is exact, else the randomized range finder's ten passes over the matrix
+ * with a QR of the sketch after each.
+ */
+export function factorCost(m: number, n: number): number {
+  const k = Math.min(m, n);
+  const keep = Math.min(k, MAX_SPECTRUM_RANK);
+  const l = keep + 10;
+  if (keep >= k || k <= EXACT_SVD_MAX_MIN_DIM || l >= k) return 8 * m * n * k;
+  return 10 * m * n * l + 10 * (m + n) * l * l;
+}
 
 /** A matrix's (or fused part's) effective rank per expert, in LayerRanks.models order; null where the task vector is zero. */
 export interface MatrixRanks {
@@ -45,6 +70,11 @@ export interface LayerRanks {
   readonly apart: (RankCell & { readonly part: ApartPart })[];
   /** Per matrix (the CSV's rows, and what tests compare). */
   readonly matrices: MatrixRanks[];
+  /**
+   * Set when the factorisations would cost more than the budgets allow (nothing was ranked then):
+   * their estimated multiply-adds (factorCost, over every expert), the largest one's, and the budgets.
+   */
+  readonly tooLarge?: { readonly multiplyAdds: number; readonly largest: number; readonly budget: number; readonly matrixBudget: number };
 }
 
 /** Effective ranks kept between calls: key (factorKey, plus the fused part) → rank, null for a zero task vector. */
@@ -58,6 +88,8 @@ export interface LayerRanksInput {
   /** The spectrum chart's factorisations, read (never filled) here. */
   readonly spectra?: SpectrumCache;
   readonly cancel?: CancelToken;
+  /** Override RANKS_BUDGET and MATRIX_BUDGET (tests). */
+  readonly budget?: { readonly total: number; readonly matrix: number };
 }
 
 /** Mean of the experts' ranks that are not null; null when all are. */
@@ -102,8 +134,34 @@ export async function layerRanks(input: LayerRanksInput): Promise<LayerRanks> {
   if (problems.length > 0 || !plan) throw combineProblems(problems.length ? problems : [new MergeLabError('INTERNAL', 'No merge plan was made.')]);
   const models = recipe.models.filter((m) => m.model !== recipe.baseModel).map((m) => m.model);
   const matrices: MatrixRanks[] = [];
-  for (const spec of plan.tensors) {
-    if (spec.shape.length !== 2) continue;
+  const specs = plan.tensors.filter((t) => t.shape.length === 2);
+  // What the factorisations not kept yet would cost, before any tensor is read.
+  const budget = input.budget ?? { total: RANKS_BUDGET, matrix: MATRIX_BUDGET };
+  let multiplyAdds = 0;
+  let largest = 0;
+  for (const spec of specs) {
+    const [m, n] = spec.shape as [number, number];
+    const split = tensorPlace(spec.name).kind === 'fused' ? fusedThirds(spec.shape) : undefined;
+    const base = spec.models.find((x) => x.isBase)!;
+    for (const x of spec.models) {
+      if (x.isBase) continue;
+      const key = factorKey(spec.name, x.model, base.model, spec.workDtype);
+      if (split) {
+        if ((['q', 'k', 'v'] as const).every((p) => input.cache?.has(`${key}\u0000${p}`))) continue;
+        const c = factorCost(m, split.third);
+        multiplyAdds += 3 * c;
+        largest = Math.max(largest, c);
+      } else if (!input.cache?.has(key) && !input.spectra?.has(key)) {
+        const c = factorCost(m, n);
+        multiplyAdds += c;
+        largest = Math.max(largest, c);
+      }
+    }
+  }
+  if (multiplyAdds > budget.total || largest > budget.matrix) {
+    return { models, maxRank: MAX_SPECTRUM_RANK, cells: [], apart: [], matrices: [], tooLarge: { multiplyAdds, largest, budget: budget.total, matrixBudget: budget.matrix } };
+  }
+  for (const spec of specs) {
     throwIfCancelled(input.cancel);
     const [m, n] = spec.shape as [number, number];
     const base = spec.models.find((x) => x.isBase)!;
