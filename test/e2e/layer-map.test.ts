@@ -2,8 +2,10 @@
  * The per-layer map in Chromium (wasm): absent on the digits demo; the four tiny Llama folders of
  * test/fixtures/mergekit-recipes/models/ (4 layers) chosen, its cells and marked layers read from
  * the DOM equal what the engine gives in Node for the recipe the page shows — sign conflict,
- * cosine and effective rank, and again after a density move; its CSV export carries every cell;
- * it stays whole at 800 px and in presentation mode at 1280×720.
+ * cosine and effective rank, and again after a density move; its CSV export carries every cell
+ * (PNG and SVG export the drawing);
+ * it stays whole at 800 px and in presentation mode at 1280×720, its numbers drawn at the charts'
+ * type size.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -154,6 +156,12 @@ describeE2E('the per-layer map', () => {
     expect(Number(q0[4])).toBeCloseTo(100 * moved.cells.find((c) => c.layer === 0 && c.module === 'q')!.conflictRate, 10);
     expect(Number(q0[6])).toBeCloseTo(ranks.cells.find((c) => c.layer === 0 && c.module === 'q')!.effectiveRank!, 10);
     expect(q0[8]).toBe('ties');
+    // PNG and SVG: the drawing under its title and settings, every cell in it.
+    const png = await lab.exportChart('layer-map', 'PNG');
+    expect(png.bytes.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))).toBe(true);
+    const svg = (await lab.exportChart('layer-map', 'SVG')).bytes.toString('utf8');
+    expect(svg).toContain('Per layer: where the experts disagree');
+    expect(svg.match(/class="grid-cell"/g)).toHaveLength(36 + 3);
 
     // At 800 px: nothing scrolls sideways, nothing in the map is cut, its axes are titled.
     await lab.page.setViewportSize({ width: 800, height: 900 });
@@ -169,7 +177,7 @@ describeE2E('the per-layer map', () => {
     expect(lab.diagnostics.consoleErrors).toEqual([]);
   }, 120_000);
 
-  test('presentation mode at 1280×720: the map is drawn whole, its numbers no smaller than at the desk', async ({ lab }) => {
+  test('presentation mode at 1280×720: the map is drawn whole, its numbers larger than at the desk', async ({ lab }) => {
     await lab.page.setViewportSize({ width: 1280, height: 720 });
     await lab.open('', ENGINE);
     await lab.waitForEngine('wasm');
@@ -190,7 +198,9 @@ describeE2E('the per-layer map', () => {
     expect(fill.union).toBeGreaterThanOrEqual(0.85);
     const present = (await cellText())!.height;
     console.log(`[e2e] layer map: a cell's number is ${desk.toFixed(1)} px tall at the desk, ${present.toFixed(1)} px in presentation mode (1280×720)`);
-    expect(present).toBeGreaterThanOrEqual(Math.min(desk, 11));
+    // Drawn at the charts' type size (12 px at the desk, 16 px presenting), not shrunk with the card.
+    expect(desk).toBeGreaterThanOrEqual(11);
+    expect(present).toBeGreaterThan(desk);
     fs.mkdirSync(lab.resultsDir, { recursive: true });
     await lab.chart('layer-map').screenshot({ path: path.join(lab.resultsDir, 'layer-map-present.png') });
   }, 90_000);
