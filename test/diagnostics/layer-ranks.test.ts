@@ -170,6 +170,14 @@ describe('layerRanks', () => {
     expect(factorCost(1536, 576)).toBeGreaterThan(1e9);
   });
 
+  it('by default, ranks no model with a SmolLM-135M-sized MLP matrix (1536 × 576): over the one-matrix budget', async () => {
+    const reads: string[] = [];
+    const big: Tensors = { 'model.layers.0.mlp.up_proj.weight': { shape: [1536, 576], data: Array.from({ length: 1536 * 576 }, (_, i) => (i % 7) - 3) } };
+    const r = await layerRanks({ recipe: RECIPE, methods: METHODS, checkpoints: await checkpoints({ base: zerosOf(big), a: big, b: big }, reads) });
+    expect(r.tooLarge).toEqual({ multiplyAdds: 2 * factorCost(1536, 576), largest: factorCost(1536, 576), budget: 1e10, matrixBudget: 1e9 });
+    expect(reads).toEqual([]);
+  });
+
   it('needs a base model', async () => {
     const recipe = parseRecipe('merge_method: task_arithmetic\nparameters: {weight: 1}\nmodels:\n  - model: a\n  - model: b\n');
     await expect(layerRanks({ recipe, methods: METHODS, checkpoints: await checkpoints({ a: LLAMA_A, b: LLAMA_B }) })).rejects.toMatchObject({ code: 'BASE_MODEL_REQUIRED' });

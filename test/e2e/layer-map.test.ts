@@ -13,6 +13,7 @@ import { expect } from 'vitest';
 import { diagnose } from '../../src/engine/diagnostics/diagnose.js';
 import { layerRanks } from '../../src/engine/diagnostics/layer-ranks.js';
 import { openCheckpointPath } from '../../src/engine/io/node-checkpoint.js';
+import { writeSafetensorsToMemory } from '../../src/engine/io/safetensors-writer.js';
 import type { Checkpoint } from '../../src/engine/io/types.js';
 import { METHODS } from '../../src/engine/methods/registry.js';
 import { parseRecipe } from '../../src/engine/recipe/parse.js';
@@ -177,6 +178,26 @@ describeE2E('the per-layer map', () => {
     expect(lab.diagnostics.consoleErrors).toEqual([]);
   }, 120_000);
 
+  test('a model too large to rank in the page: the card says so under effective rank, and still draws the conflicts', async ({ lab }) => {
+    await lab.open('', ENGINE);
+    await lab.waitForEngine('wasm');
+    // One SmolLM-135M-sized MLP matrix (1536 × 576) per model: over the one-matrix SVD budget.
+    const file = async (name: string, shift: number) => ({
+      name,
+      bytes: await writeSafetensorsToMemory([
+        { name: 'model.layers.0.mlp.up_proj.weight', dtype: 'F32', shape: [1536, 576], data: Float32Array.from({ length: 1536 * 576 }, (_, i) => ((i * 7 + shift) % 11) - 5) },
+        { name: 'model.layers.0.input_layernorm.weight', dtype: 'F32', shape: [576], data: Float32Array.from({ length: 576 }, (_, i) => (i + shift) % 3) },
+      ]),
+    });
+    await lab.dropFiles([await file('base.safetensors', 0), await file('expert-a.safetensors', 1), await file('expert-b.safetensors', 2)]);
+    await lab.waitForMyModels(3);
+    await lab.waitForChart('layer-map');
+    expect((await drawnCells(lab)).map((c) => c.module)).toEqual(['up', 'attn_norm']);
+    await chooseMetric(lab, 'effective rank');
+    await expect.poll(async () => (await lab.chart('layer-map').locator('.drawing').innerText()).replace(/\s+/g, ' '), { timeout: 30_000 }).toMatch(/^Not worked out for models this large: .* about 3\.2 × 10⁹ multiply-adds \(the largest matrix 1\.6 × 10⁹\), and the page allows 10 × 10⁹ \(1 × 10⁹ for one matrix\)/);
+    expect(await lab.chart('layer-map').getAttribute('data-chart-state')).toBe('ready');
+  }, 90_000);
+
   test('presentation mode at 1280×720: the map is drawn whole, its numbers larger than at the desk', async ({ lab }) => {
     await lab.page.setViewportSize({ width: 1280, height: 720 });
     await lab.open('', ENGINE);
@@ -203,5 +224,9 @@ describeE2E('the per-layer map', () => {
     expect(present).toBeGreaterThan(desk);
     fs.mkdirSync(lab.resultsDir, { recursive: true });
     await lab.chart('layer-map').screenshot({ path: path.join(lab.resultsDir, 'layer-map-present.png') });
+    // layers_hide=1 leaves it out, as the other charts' flags do.
+    await lab.page.evaluate(() => void (window.location.hash = `${window.location.hash.replace(/^#/, '')}&layers_hide=1`));
+    await lab.chart('layer-map').waitFor({ state: 'detached' });
+    expect(await lab.chart('sign-conflicts').count()).toBe(1);
   }, 90_000);
 });
