@@ -47,11 +47,37 @@ function batchedMatMul(a: tf.Tensor4D, b: tf.Tensor4D, transposeB: boolean): tf.
   return tf.reshape(tf.stack(products), [n0, n1, m, n]);
 }
 
+/**
+ * The causal masks of one forward pass, made once and shared by its layers (a long window's mask
+ * is millions of entries; every layer needs the same). dispose() when the pass is done.
+ */
+export class CausalMasks {
+  private readonly masks = new Map<string, tf.Tensor2D>();
+
+  get(from: number, to: number, repeat: number): tf.Tensor2D {
+    const key = `${from}:${to}:${repeat}`;
+    let mask = this.masks.get(key);
+    if (!mask) {
+      // Kept out of the layer's tidy that first asks for it: the next layers need it too.
+      mask = tf.keep(causalMask(from, to, repeat));
+      this.masks.set(key, mask);
+    }
+    return mask;
+  }
+
+  dispose(): void {
+    for (const m of this.masks.values()) m.dispose();
+    this.masks.clear();
+  }
+}
+
 export interface AttentionOptions {
   /** Multiplies q·k before the softmax (1/√head_dim, GPT-2's extra 1/(layer + 1)). */
   readonly scale: number;
   /** At most this many query rows per block (default: all at once). */
   readonly queryBlock?: number;
+  /** Masks shared with the other layers of the pass (default: made for this call alone). */
+  readonly masks?: CausalMasks;
 }
 
 /**
@@ -74,7 +100,8 @@ export function causalAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, 
       const qBlock = tf.reshape(rows === length ? q : tf.slice(q, [0, 0, from, 0], [batch, heads, rows, headDim]), [batch, kvHeads, repeat * rows, headDim]);
       const kBlock = to === length ? k : tf.slice(k, [0, 0, 0, 0], [batch, kvHeads, to, headDim]);
       const vBlock = to === length ? v : tf.slice(v, [0, 0, 0, 0], [batch, kvHeads, to, headDim]);
-      const scores = tf.add(tf.mul(batchedMatMul(qBlock as tf.Tensor4D, kBlock, true), options.scale), causalMask(from, to, repeat));
+      const mask = options.masks ? options.masks.get(from, to, repeat) : causalMask(from, to, repeat);
+      const scores = tf.add(tf.mul(batchedMatMul(qBlock as tf.Tensor4D, kBlock, true), options.scale), mask);
       const mixed = batchedMatMul(tf.softmax(scores) as tf.Tensor4D, vBlock, false); // [batch, kvHeads, repeat · rows, headDim]
       outs.push(tf.reshape(mixed, [batch, heads, rows, headDim]));
     }

@@ -8,7 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { MergeLabError } from '../errors.js';
-import { causalAttention, splitHeads } from './attention.js';
+import { CausalMasks, causalAttention, splitHeads } from './attention.js';
 import { checkLmSequence, type Gpt2LmConfig, type LlamaLmConfig, type LmConfig } from './config.js';
 import { embed } from './embedding.js';
 import { conv1d, geluMlp, linear, swiGlu } from './mlp.js';
@@ -32,7 +32,7 @@ function advance(x: tf.Tensor2D, step: (x: tf.Tensor2D) => tf.Tensor2D, keep: tf
   return next;
 }
 
-function llamaHidden(config: LlamaLmConfig, w: WeightLookup, ids: tf.Tensor1D, batch: number, length: number, options: LmForwardOptions): tf.Tensor2D {
+function llamaHidden(config: LlamaLmConfig, w: WeightLookup, ids: tf.Tensor1D, batch: number, length: number, options: LmForwardOptions, masks: CausalMasks): tf.Tensor2D {
   const { headDim, numHeads, numKvHeads, normEps } = config;
   const first = embed(w.tensor('model.embed_tokens.weight'), ids);
   const { cos, sin } = ropeTables(length, headDim, config.ropeTheta);
@@ -48,7 +48,7 @@ function llamaHidden(config: LlamaLmConfig, w: WeightLookup, ids: tf.Tensor1D, b
         const q = applyRope(project('q_proj', numHeads), cos, sin);
         const k = applyRope(project('k_proj', numKvHeads), cos, sin);
         const v = project('v_proj', numKvHeads);
-        const mixed = causalAttention(q, k, v, { scale: 1 / Math.sqrt(headDim), queryBlock: options.queryBlock });
+        const mixed = causalAttention(q, k, v, { scale: 1 / Math.sqrt(headDim), queryBlock: options.queryBlock, masks });
         const afterAttention = tf.add(x, linear(mixed, w.projection(`${p}self_attn.o_proj.weight`), bias(`${p}self_attn.o_proj`, config.oBias))) as tf.Tensor2D;
         const h2 = rmsNorm(afterAttention, w.tensor(`${p}post_attention_layernorm.weight`), normEps) as tf.Tensor2D;
         const mlp = (name: string) => ({ weight: w.projection(`${p}mlp.${name}.weight`), bias: bias(`${p}mlp.${name}`, config.mlpBias) });
@@ -64,7 +64,7 @@ function llamaHidden(config: LlamaLmConfig, w: WeightLookup, ids: tf.Tensor1D, b
   }
 }
 
-function gpt2Hidden(config: Gpt2LmConfig, w: WeightLookup, ids: tf.Tensor1D, batch: number, length: number, options: LmForwardOptions): tf.Tensor2D {
+function gpt2Hidden(config: Gpt2LmConfig, w: WeightLookup, ids: tf.Tensor1D, batch: number, length: number, options: LmForwardOptions, masks: CausalMasks): tf.Tensor2D {
   const { hiddenSize, numHeads, headDim, normEps } = config;
   const first = tf.tidy(() => {
     const tokens = tf.reshape(embed(w.tensor('transformer.wte.weight'), ids), [batch, length, hiddenSize]);
@@ -81,7 +81,7 @@ function gpt2Hidden(config: Gpt2LmConfig, w: WeightLookup, ids: tf.Tensor1D, bat
         const h = layerNorm(x, t('ln_1.weight'), t('ln_1.bias'), normEps) as tf.Tensor2D;
         const qkv = tf.split(conv1d(h, t('attn.c_attn.weight'), t('attn.c_attn.bias')), 3, 1) as tf.Tensor2D[];
         const [q, k, v] = qkv.map((m) => splitHeads(m, batch, length, numHeads, headDim)) as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
-        const mixed = causalAttention(q, k, v, { scale, queryBlock: options.queryBlock });
+        const mixed = causalAttention(q, k, v, { scale, queryBlock: options.queryBlock, masks });
         const afterAttention = tf.add(x, conv1d(mixed, t('attn.c_proj.weight'), t('attn.c_proj.bias'))) as tf.Tensor2D;
         const h2 = layerNorm(afterAttention, t('ln_2.weight'), t('ln_2.bias'), normEps) as tf.Tensor2D;
         const mlp = geluMlp(h2, { fc: t('mlp.c_fc.weight'), fcBias: t('mlp.c_fc.bias'), proj: t('mlp.c_proj.weight'), projBias: t('mlp.c_proj.bias') }, config.activation === 'gelu');
@@ -115,10 +115,12 @@ export function lmHidden(config: LmConfig, weights: AnyLmWeights, tokens: tf.Ten
   const lookup = new WeightLookup(config, weights, where);
   lookup.checkAll();
   const ids = tf.reshape(tokens, [batch * length]) as tf.Tensor1D;
+  const masks = new CausalMasks();
   try {
-    return config.family === 'gpt2' ? gpt2Hidden(config, lookup, ids, batch, length, options) : llamaHidden(config, lookup, ids, batch, length, options);
+    return config.family === 'gpt2' ? gpt2Hidden(config, lookup, ids, batch, length, options, masks) : llamaHidden(config, lookup, ids, batch, length, options, masks);
   } finally {
     ids.dispose();
+    masks.dispose();
   }
 }
 
