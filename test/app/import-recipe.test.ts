@@ -347,7 +347,7 @@ parameters: { normalize: false }
   it('refuses a method the lab does not have, changing nothing', () => {
     onMine(['b0', 'e1']);
     const { st, spies } = spiedState();
-    expect(() => importRecipe('merge_method: nearswap\nmodels: [{ model: e1 }]\n', 'n.yml', st)).toThrow(/UNKNOWN_METHOD|not a method the lab has/);
+    expect(() => importRecipe('merge_method: franken_merge\nmodels: [{ model: e1 }]\n', 'n.yml', st)).toThrow(/UNKNOWN_METHOD|not a method the lab has/);
     for (const spy of Object.values(spies)) expect(spy).not.toHaveBeenCalled();
   });
 });

@@ -182,6 +182,9 @@ const gtaModels = (extra: Record<string, ParamValue>) => (base: Float32Array, ft
   { name: 'base', isBase: true, values: base, params: {} },
 ];
 
+const baseOf = (values: Float32Array): ModelSpec => ({ name: 'base', isBase: true, values, params: {} });
+const withWeights = (fts: Float32Array[], weights: number[]): ModelSpec[] => fts.map((values, k) => ({ name: `ft${k}`, isBase: false, values, params: { weight: weights[k]! } }));
+
 function variantsFor(methodId: string): MethodVariant[] {
   switch (methodId) {
     case 'linear':
@@ -220,6 +223,31 @@ function variantsFor(methodId: string): MethodVariant[] {
           { name: 'base', isBase: true, values: base, params: {} },
         ],
       }));
+    case 'passthrough':
+      return [
+        {
+          label: 'passthrough scale',
+          method: 'passthrough',
+          global: {},
+          build: (_base, fts) => [{ name: 'ft0', isBase: false, values: fts[0]!, params: { scale: 0.7 } }],
+        },
+      ];
+    case 'nuslerp':
+      return [
+        { label: 'nuslerp task vectors rows', method: 'nuslerp', global: { nuslerp_flatten: false }, build: (base, fts) => [...withWeights(fts.slice(0, 2), [0.6, 0.4]), baseOf(base)] },
+        { label: 'nuslerp row_wise', method: 'nuslerp', global: { nuslerp_flatten: false, nuslerp_row_wise: true }, build: (_base, fts) => withWeights(fts.slice(0, 2), [1, 2]) },
+      ];
+    case 'multislerp':
+    case 'karcher':
+    case 'sce':
+    case 'ram':
+    case 'ramplus_tl': {
+      const global: Record<string, ParamValue> = { karcher: { max_iter: 5 }, sce: { select_topk: 0.5 }, ramplus_tl: { r: 0.5, alpha: 0.5 } }[methodId as 'karcher'] ?? {};
+      return [{ label: methodId, method: methodId, global, build: (base, fts) => [...withWeights(fts, [0.5, 0.3, 0.2]), baseOf(base)] }];
+    }
+    case 'nearswap':
+    case 'arcee_fusion':
+      return [{ label: methodId, method: methodId, global: methodId === 'nearswap' ? { t: 0.05 } : {}, build: (base, fts) => [baseOf(base), ...withWeights(fts.slice(0, 1), [1])] }];
     default: {
       const extra: Record<string, ParamValue> = methodId.startsWith('breadcrumbs') ? { gamma: 0.05 } : methodId.startsWith('della') ? { epsilon: 0.1 } : {};
       return [{ label: methodId, method: methodId, global: { lambda: 0.9 }, build: gtaModels(extra) }];

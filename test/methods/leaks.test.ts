@@ -10,13 +10,14 @@ const wave = (k: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(
 describe('no tensor leaks', () => {
   for (const m of METHODS) {
     it(`${m.id} leaves tf.memory().numTensors unchanged over repeated merges`, () => {
-      const others = m.maxModels === 2 ? 1 : 3;
+      // As many models as the method takes (passthrough one, slerp two, nuslerp a base and two), else a base and three.
+      const others = m.maxModels === undefined ? 3 : m.maxModels - 1;
       const models = [
         { isBase: true, values: wave(0), params: { weight: 1 } },
         ...Array.from({ length: others }, (_, i) => ({ values: wave(i + 1), params: { weight: 0.5 + i, density: 0.5 } })),
       ];
       const before = tf.memory().numTensors;
-      for (let r = 0; r < 5; r++) runMethod(m.id, { shape: [4, 6], models, global: m.id === 'slerp' ? { t: 0.3 } : {} });
+      for (let r = 0; r < 5; r++) runMethod(m.id, { shape: [4, 6], models, global: Object.fromEntries(m.params.filter((p) => p.scope === 'global' && p.required).map((p) => [p.name, 0.3])) });
       expect(tf.memory().numTensors).toBe(before);
     });
   }

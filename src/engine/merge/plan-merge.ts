@@ -63,11 +63,13 @@ export function planMerge(input: PlanMergeInput): PlanMergeResult {
     }
     const nonBase = entries.filter((e) => !e.isBase).length;
     const total = entries.length;
-    if (total < method.minModels) {
+    if (method.modelCount && (total < method.minModels || (method.maxModels !== undefined && total > method.maxModels))) {
+      problems.add(total < method.minModels ? 'TOO_FEW_MODELS' : 'TOO_MANY_MODELS', `${method.id} merges ${method.modelCount}; the recipe has ${total} model${total === 1 ? '' : 's'}${recipe.baseModel !== undefined ? ', the base_model included' : ''}.`);
+    } else if (total < method.minModels) {
       const need = method.base === 'required' ? `the base_model and at least ${method.minModels - 1} other model${method.minModels > 2 ? 's' : ''}` : `at least ${method.minModels} model${method.minModels > 1 ? 's' : ''}`;
       problems.add('TOO_FEW_MODELS', `${method.id} needs ${need}; the recipe has ${nonBase} besides the base.`);
     }
-    if (method.maxModels !== undefined && total > method.maxModels) {
+    if (!method.modelCount && method.maxModels !== undefined && total > method.maxModels) {
       problems.add('TOO_MANY_MODELS', `${method.id} merges exactly ${method.maxModels} models (the base_model and one other); the recipe has ${total}.`);
     }
     checkParameterNames(method, recipe, warnings);
@@ -199,7 +201,8 @@ export function planMerge(input: PlanMergeInput): PlanMergeResult {
     if (method.validateTensor) {
       for (const p of method.validateTensor({ tensorName: name, shape: remap ? outShape : info.shape, models, global })) problems.add(p.code, p.message, name);
     }
-    const outDtype = recipe.outDtype ? RECIPE_TO_DTYPE[recipe.outDtype] : recipe.dtype ? RECIPE_TO_DTYPE[recipe.dtype] : info.dtype;
+    const promoted = method.float32Result && models.length >= 2;
+    const outDtype = recipe.outDtype ? RECIPE_TO_DTYPE[recipe.outDtype] : promoted ? 'F32' : recipe.dtype ? RECIPE_TO_DTYPE[recipe.dtype] : info.dtype;
     const workDtype = recipe.dtype ? RECIPE_TO_DTYPE[recipe.dtype] : storedWorkDtype(method, models.map((m) => ({ isBase: m.isBase, dtype: checkpoints.get(m.model)!.info(m.source ?? name)!.dtype })));
     tensors.push({ name, shape: [...outShape], outDtype, ...(workDtype && workDtype !== 'F32' && workDtype !== 'F64' ? { workDtype } : {}), global, models, ...(rows ? { rows } : {}) });
   }

@@ -199,6 +199,213 @@ export const MODEL_STOCK: MethodDescriptor = {
   random: false,
 };
 
+export const PASSTHROUGH: MethodDescriptor = {
+  id: 'passthrough',
+  label: 'Passthrough',
+  summary: "Copies one model's tensors unchanged, each optionally multiplied by scale.",
+  formula: 'θ = scale · θ1   (θ1 when scale is unset)',
+  reference: 'mergekit passthrough',
+  params: [
+    {
+      name: 'scale',
+      scope: 'model',
+      type: 'number',
+      ui: { min: -2, max: 2, step: 0.05 },
+      help: 'Multiplies the tensor (a filter or a list gives a value per tensor or layer); unset leaves it as it is.',
+    },
+  ],
+  base: 'optional',
+  minModels: 1,
+  maxModels: 1,
+  modelCount: 'exactly one model (a base_model must be that model)',
+  random: false,
+};
+
+export const NUSLERP: MethodDescriptor = {
+  id: 'nuslerp',
+  label: 'NuSLERP',
+  summary: 'Spherical interpolation between two models at t = w2 / (w1 + w2), per row, per column or over the flattened tensor; with a base_model, between their task vectors, added back to the base.',
+  formula: 't = w2/(w1+w2) (0.5 if |w1+w2| < 1e-6);  cos Ω = v̂1·v̂2;  θ = (sin((1−t)Ω)·v1 + sin(tΩ)·v2) / sin Ω  (linear where |sin Ω| < 1e-8);  with a base: v = θi − θ0, θ = θ0 + slerp',
+  reference: 'mergekit nuslerp; Shoemake, Animating rotation with quaternion curves (1985)',
+  params: [
+    { ...WEIGHT, help: 'Relative weight of this model; t = weight of the second model / sum of both weights.' },
+    {
+      name: 'nuslerp_row_wise',
+      scope: 'global',
+      type: 'boolean',
+      default: false,
+      help: 'Interpolate each column (vectors along the first axis) rather than each row; ignored when nuslerp_flatten is true.',
+    },
+    {
+      name: 'nuslerp_flatten',
+      scope: 'global',
+      type: 'boolean',
+      default: true,
+      help: 'Treat the whole tensor as one vector (one angle per tensor).',
+    },
+  ],
+  base: 'optional',
+  minModels: 2,
+  maxModels: 3,
+  modelCount: 'exactly two models, plus an optional base_model that is neither of them',
+  random: false,
+};
+
+export const MULTISLERP: MethodDescriptor = {
+  id: 'multislerp',
+  label: 'Multi-SLERP',
+  summary: 'Barycentric interpolation of any number of models on the hypersphere: the weighted mean of their unit vectors, mapped back to the sphere and scaled by the weighted mean norm; with a base_model, of their task vectors.',
+  formula: 'ui = vi/(‖vi‖+ε);  m = Σ wi·ui / ‖Σ wi·ui‖;  τ = Σ wi·(ui − (ui·m)·m);  θ = (m·cos‖τ‖ + τ·sin‖τ‖/‖τ‖) · Σ wi‖vi‖   (w normalized to sum 1 by default; vi = θi − θ0 with a base)',
+  reference: 'Goddard, Multi-SLERP (goddard.blog/posts/multislerp-wow-what-a-cool-idea); mergekit multislerp',
+  params: [
+    { ...WEIGHT, help: "This model's weight in the barycentric mean." },
+    {
+      name: 'normalize_weights',
+      scope: 'global',
+      type: 'boolean',
+      default: true,
+      help: 'Divide the weights by their sum.',
+    },
+    {
+      name: 'eps',
+      scope: 'global',
+      type: 'number',
+      default: 1e-8,
+      ui: { min: 0, max: 1e-4, step: 1e-8 },
+      help: 'Added to norms before dividing; a weighted mean shorter than eps falls back to linear (two models) or is an error.',
+    },
+  ],
+  base: 'optional',
+  minModels: 1,
+  random: false,
+};
+
+export const KARCHER: MethodDescriptor = {
+  id: 'karcher',
+  label: 'Karcher Mean',
+  summary: 'The Riemannian (Karcher) mean of all the models, base_model included, with equal weights: their directions averaged on the unit sphere by fixed-point iteration, scaled by the mean norm.',
+  formula: 'ui = θi/‖θi‖;  u ← normalized mean;  repeat: T = Σ αi·Ωi/sin Ωi·(ui − cos Ωi·u),  u ← cos‖T‖·u + sin‖T‖·T/‖T‖ (until ‖T‖ < tol);  θ = (Σ αi‖θi‖)·u,  αi = 1/N',
+  reference: 'Karcher mean (en.wikipedia.org/wiki/Karcher_mean); mergekit karcher',
+  params: [
+    {
+      name: 'max_iter',
+      scope: 'global',
+      type: 'integer',
+      default: 10,
+      ui: { min: 0, max: 50, step: 1 },
+      help: 'Most fixed-point iterations.',
+    },
+    {
+      name: 'tol',
+      scope: 'global',
+      type: 'number',
+      default: 1e-5,
+      ui: { min: 0, max: 1e-3, step: 1e-6 },
+      help: 'Stop when the update is shorter than this; models with a norm at most tol are left out of the direction.',
+    },
+  ],
+  base: 'optional',
+  minModels: 1,
+  random: false,
+};
+
+export const SCE: MethodDescriptor = {
+  id: 'sce',
+  label: 'SCE',
+  summary: 'Select, Calculate, Erase: keeps the entries where the task vectors vary most across models, weights each model by its mean squared task vector, and averages only the entries whose sign agrees with the elected one.',
+  formula: 'τi = θi − θ0;  keep top-k of Var_i(τi), k = ⌊select_topk·#(Var ≠ 0)⌋;  wi = mean(τi²)/Σ mean(τj²);  s = sign(Σ τi);  θ = θ0 + Σ [sign τi = s]·wi·τi / max(Σ [sign τi = s]·wi, 1e-6)',
+  reference: 'Wan et al., FuseChat: Knowledge Fusion of Chat Models (SCE), arXiv:2408.07990',
+  params: [
+    {
+      name: 'select_topk',
+      scope: 'global',
+      type: 'number',
+      default: 1,
+      ui: { min: 0, max: 1, step: 0.01 },
+      help: 'Fraction of the entries with nonzero variance across models that are kept (1 keeps all, 0 none).',
+    },
+    INT8_MASK,
+  ],
+  base: 'required',
+  minModels: 2,
+  random: false,
+};
+
+export const NEARSWAP: MethodDescriptor = {
+  id: 'nearswap',
+  label: 'NearSwap',
+  summary: 'Takes the other model where it is close to the base and keeps the base where they are far apart: each entry moves towards the other model by t / |difference|, at most all the way.',
+  formula: 'w = clamp(t / max(|θ0 − θ1|, 1e-6), 0, 1);  θ = w·θ1 + (1 − w)·θ0',
+  reference: 'alchemonaut, QuartetAnemoi-70B-t0.0001 (huggingface.co/alchemonaut/QuartetAnemoi-70B-t0.0001); mergekit nearswap',
+  params: [
+    {
+      name: 't',
+      scope: 'global',
+      type: 'number',
+      required: true,
+      ui: { min: 0, max: 0.01, step: 0.0001 },
+      help: 'Similarity threshold: entries closer than t are swapped for the other model\'s outright; farther ones move t/|difference| of the way.',
+    },
+  ],
+  base: 'required',
+  minModels: 2,
+  maxModels: 2,
+  random: false,
+};
+
+export const ARCEE_FUSION: MethodDescriptor = {
+  id: 'arcee_fusion',
+  label: 'Arcee Fusion',
+  summary: "Adds the other model's changes only where they matter most: importance = |difference| × the row's KL divergence between the two models' softmaxes; entries at or above median + 1.5·IQR of the importances are taken, the rest stay the base's.",
+  formula: 'I = |θ1 − θ0| · KL(softmax(θ1) ‖ softmax(θ0)) per row;  m = [I ≥ median(I) + 1.5·(q75(I) − q25(I))];  θ = θ0 + m·(θ1 − θ0)',
+  reference: 'Arcee AI (arcee.ai); mergekit arcee_fusion',
+  params: [],
+  base: 'required',
+  minModels: 2,
+  maxModels: 2,
+  modelCount: 'exactly two models, one of them the base_model',
+  float32Result: true,
+  random: false,
+};
+
+const RAM_EPSILON: ParamSpec = {
+  name: 'epsilon',
+  scope: 'global',
+  type: 'number',
+  default: 1e-5,
+  ui: { min: 0, max: 1e-3, step: 1e-5 },
+  help: 'A task-vector entry counts as changed where |τ| > epsilon.',
+};
+
+export const RAM: MethodDescriptor = {
+  id: 'ram',
+  label: 'Reinforced Agent Merging',
+  summary: 'Adds each changed entry of the task vectors as it is where only one model changed it, and their average where several did (entries within epsilon of the base count as unchanged).',
+  formula: 'τi = θi − θ0;  ci = [|τi| > ε];  n = Σ ci;  θ = θ0 + Σ ci·τi / max(n, 1)',
+  reference: 'Reinforced Agent Merging, arXiv:2601.13572',
+  params: [RAM_EPSILON],
+  base: 'required',
+  minModels: 2,
+  random: false,
+};
+
+export const RAMPLUS_TL: MethodDescriptor = {
+  id: 'ramplus_tl',
+  label: 'Reinforced Agent Merging Plus (Tensor-Local)',
+  summary: "RAM with each model's uniquely changed entries scaled up by 1 + r·min(ρ, alpha), where ρ is the model's ratio of shared to unique changed entries in the tensor.",
+  formula: 'ρi = #(ci ∧ n > 1) / max(#(ci ∧ n = 1), ε);  λi = 1 + r·clamp(ρi, 0, α);  θ = θ0 + Σ ci·τi·([n = 1]·λi + [n > 1]/max(n, 1))',
+  reference: 'Reinforced Agent Merging, arXiv:2601.13572',
+  params: [
+    { name: 'r', scope: 'global', type: 'number', default: 0.1, ui: { min: 0, max: 1, step: 0.01 }, help: 'How much the unique entries are scaled up per unit of ρ.' },
+    { name: 'alpha', scope: 'global', type: 'number', default: 0.2, ui: { min: 0, max: 2, step: 0.05 }, help: 'Upper bound on ρ before scaling.' },
+    RAM_EPSILON,
+  ],
+  base: 'required',
+  minModels: 2,
+  float32Result: true,
+  random: false,
+};
+
 /** Channel Merging's plain mean of a group's rows: a group method that is not one of METHODS. */
 export const AVERAGE = 'average';
 
@@ -215,6 +422,15 @@ export const METHODS: readonly MethodDescriptor[] = [
   gtaDescriptor(DELLA_LINEAR),
   SLERP,
   MODEL_STOCK,
+  PASSTHROUGH,
+  NUSLERP,
+  MULTISLERP,
+  KARCHER,
+  SCE,
+  NEARSWAP,
+  ARCEE_FUSION,
+  RAM,
+  RAMPLUS_TL,
 ];
 
 export function findMethod(id: string): MethodDescriptor | undefined {

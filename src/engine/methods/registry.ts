@@ -5,14 +5,23 @@
  */
 import { MergeLabError } from '../errors.js';
 import { unknownMethodMessage } from './catalog.js';
-import { breadcrumbs } from './breadcrumbs.js';
+import { arceeFusion } from './arcee-fusion.js';
 import { breadcrumbsTies } from './breadcrumbs-ties.js';
+import { breadcrumbs } from './breadcrumbs.js';
 import { dareLinear } from './dare-linear.js';
 import { dareTies } from './dare-ties.js';
-import { della } from './della.js';
 import { dellaLinear } from './della-linear.js';
+import { della } from './della.js';
+import { karcher } from './karcher.js';
 import { linear } from './linear.js';
 import { modelStock } from './model-stock.js';
+import { multislerp } from './multislerp.js';
+import { nearswap } from './nearswap.js';
+import { nuslerp } from './nuslerp.js';
+import { passthrough } from './passthrough.js';
+import { ram } from './ram.js';
+import { ramplusTl } from './ramplus-tl.js';
+import { sce } from './sce.js';
 import { slerp } from './slerp.js';
 import { taskArithmetic } from './task-arithmetic.js';
 import { ties } from './ties.js';
@@ -30,6 +39,15 @@ export const METHODS: readonly MergeMethod[] = [
   dellaLinear,
   slerp,
   modelStock,
+  passthrough,
+  nuslerp,
+  multislerp,
+  karcher,
+  sce,
+  nearswap,
+  arceeFusion,
+  ram,
+  ramplusTl,
 ];
 
 export function findMethod(id: string): MergeMethod | undefined {

@@ -131,6 +131,15 @@ export interface MethodDescriptor {
   /** Minimum / maximum number of distinct models including the base. */
   readonly minModels: number;
   readonly maxModels?: number;
+  /** How many models the method takes, in words, where minModels/maxModels alone would mislead (e.g. "exactly two models, plus an optional base_model"). */
+  readonly modelCount?: string;
+  /**
+   * mergekit's result is a float32 tensor whatever dtype it computes in (a float32 tensor in its
+   * arithmetic promotes the rest: arcee_fusion's mask, ramplus_tl's factors), so it writes float32
+   * unless the recipe sets out_dtype — for tensors that two or more models give (one alone is
+   * passed through in its own dtype).
+   */
+  readonly float32Result?: boolean;
   /** True when the result depends on random masks (DARE, DELLA). */
   readonly random: boolean;
   /**

@@ -1,0 +1,104 @@
+/**
+ * Arcee Fusion (mergekit's arcee_fusion): the other model's change is taken only where it matters
+ * — importance = |θ1 − θ0| × the row's KL divergence between the two models' softmaxes — at or above
+ * median + 1.5·IQR of the importances; elsewhere the base stays. The mask needs the whole tensor
+ * (softmaxes, quantiles) and is worked out on the CPU op by op as mergekit's torch code does, in
+ * float32 or the recipe's 16-bit dtype; the backend applies it.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { MergeLabError } from '../errors.js';
+import { createRandom, shuffleInPlace } from '../random.js';
+import { ARCEE_FUSION } from './catalog.js';
+import { defineMethod } from './define.js';
+import { dtypeOps, float16Unsupported, workDType, type DtypeOps } from './half/dtype-ops.js';
+import type { ModelValues, PrepareInput } from './types.js';
+import type { HalfDType } from '../half/half-math.js';
+
+/** mergekit samples the importances of a tensor larger than this (torch.randperm) before taking quantiles. */
+const QUANTILE_SAMPLE = 1_000_000;
+
+export const arceeFusion = defineMethod({
+  ...ARCEE_FUSION,
+  prepare(input) {
+    const pair = basePair(input);
+    if (!pair) return { granularity: 1, block: (inputs) => tf.clone(inputs[0]!) };
+    const mask = fusionMask(input, pair.base, pair.other);
+    const [bi, oi] = [input.models.indexOf(pair.base), input.models.indexOf(pair.other)];
+    return {
+      granularity: 1,
+      // θ0 + (θ1 − θ0)·mask: a masked-out entry adds ±0.
+      block: (inputs, start, end) => tf.tidy(() => tf.add(inputs[bi]!, tf.mul(tf.sub(inputs[oi]!, inputs[bi]!), tf.tensor1d(mask.subarray(start, end))))),
+    };
+  },
+  mergeHalf(input, dtype) {
+    const pair = basePair(input);
+    if (!pair) return input.models[0]!.values.slice();
+    if (dtype === 'F16') throw float16Unsupported('arcee_fusion', 'softmax', input.tensorName);
+    const d = dtypeOps(dtype);
+    const mask = fusionMask(input, pair.base, pair.other, dtype);
+    const a = pair.base.values;
+    // (θ1 − θ0) in the dtype, times the float32 mask and added to θ0 in float32: the mask promotes
+    // them, and the result is float32 (ARCEE_FUSION.float32Result).
+    const delta = d.zip(pair.other.values, a, (x, y) => x - y);
+    return Float32Array.from(a, (x, i) => x + delta[i]! * mask[i]!);
+  },
+});
+
+function basePair({ tensorName, models }: PrepareInput): { base: ModelValues; other: ModelValues } | undefined {
+  if (models.length === 1) return undefined;
+  if (models.length !== 2) throw new MergeLabError('TOO_MANY_MODELS', `arcee_fusion merges exactly two models, the base_model and one other; tensor ${tensorName} has ${models.length}.`);
+  const base = models.find((m) => m.isBase);
+  if (!base) throw new MergeLabError('BASE_MODEL_REQUIRED', `arcee_fusion needs the base_model among the two models of tensor ${tensorName}.`);
+  return { base, other: models.find((m) => m !== base)! };
+}
+
+/** 1 where the importance is at or above median + 1.5·IQR, else 0 (mergekit's DynamicThresholdFusion). */
+function fusionMask(input: PrepareInput, base: ModelValues, other: ModelValues, dtype?: HalfDType): Float32Array {
+  const d = dtypeOps(workDType(dtype));
+  const { shape } = input;
+  const n = base.values.length;
+  const row = shape.length === 0 ? 1 : shape[shape.length - 1]!;
+  const importance = importanceOf(d, other.values, base.values, row);
+  const sorted = sample(importance, input.seed).sort();
+  const at = (q: number) => sorted[Math.trunc(Math.fround(q * (sorted.length - 1)))]!;
+  const median = at(0.5);
+  const iqr = d.round(at(0.75) - at(0.25));
+  const threshold = d.round(median + d.round(1.5 * iqr));
+  const mask = new Float32Array(n);
+  for (let i = 0; i < n; i++) mask[i] = importance[i]! >= threshold ? 1 : 0;
+  return mask;
+}
+
+/** |θ1 − θ0| · Σ_row p·log(p/q), p = softmax(θ1) + 1e-8 and q = softmax(θ0) + 1e-8 per row, each op rounded. */
+function importanceOf(d: DtypeOps, params: Float32Array, baseParams: Float32Array, row: number): Float32Array {
+  const n = params.length;
+  const eps = d.round(1e-8);
+  const out = new Float32Array(n);
+  for (let start = 0; start < n; start += row) {
+    const x = params.subarray(start, start + row);
+    const y = baseParams.subarray(start, start + row);
+    const p = d.map(softmax(d, x), (v) => v + eps);
+    const q = d.map(softmax(d, y), (v) => v + eps);
+    const terms = d.map(p, (v, j) => v * d.round(Math.log(d.round(v / q[j]!))));
+    const kl = d.sum(terms);
+    for (let j = 0; j < x.length; j++) out[start + j] = d.round(d.round(Math.abs(d.round(x[j]! - y[j]!))) * kl);
+  }
+  return out;
+}
+
+/** softmax over a row: computed in float32 (torch's kernel for bfloat16 too), rounded once. */
+function softmax(d: DtypeOps, x: Float32Array): Float32Array {
+  let max = -Infinity;
+  for (const v of x) max = Math.max(max, v);
+  const e = new Float64Array(x.length);
+  let s = 0;
+  for (let j = 0; j < x.length; j++) s += e[j] = Math.exp(x[j]! - max);
+  return d.map(x, (_v, j) => e[j]! / s);
+}
+
+/** The values quantiles are taken over: all, or for a large tensor a random million of them, as mergekit samples. */
+function sample(values: Float32Array, seed: number): Float32Array {
+  if (values.length <= QUANTILE_SAMPLE) return Float32Array.from(values);
+  const order = shuffleInPlace(Array.from({ length: values.length }, (_, i) => i), createRandom(seed));
+  return Float32Array.from(order.slice(0, QUANTILE_SAMPLE), (i) => values[i]!);
+}
