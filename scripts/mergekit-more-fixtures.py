@@ -3,7 +3,8 @@ nearswap, arcee_fusion, ram and ramplus_tl, recipes in float32 and bfloat16 with
 settings and edge cases, each with what mergekit's real pipeline wrote for it (expected.safetensors)
 or the last line it printed when it stopped (expected-error.txt). Float16 recipes are there to find
 where mergekit stops (torch 1.13 has no float16 acos, sin, softmax, topk or clamp on the CPU).
-The `basic_*` cases are mergekit's tests/test_basic_merges.py cases for these methods as written,
+torch-topk.json holds torch.topk's picks among tied values, for sce's selection. The `basic_*`
+cases are mergekit's tests/test_basic_merges.py cases for these methods as written,
 on the make_picollama-shaped checkpoints of test/fixtures/mergekit-half/models. Run with the
 interpreter of ../shared/tools/mergekit-real (torch 1.13):
 
@@ -194,12 +195,27 @@ CASES = {
 }
 
 
+def topk_reference():
+    """torch.topk's picks among equal values (sce's selection), on both of its paths: partial_sort
+    (k·64 <= n) and nth_element. Small integers, so most values tie."""
+    g = torch.Generator().manual_seed(21)
+    cases = []
+    for n, levels, ks in [(48, 5, [1, 7, 24, 47]), (200, 8, [3, 50, 120]), (640, 4, [10, 11, 300]), (1000, 16, [15, 500, 999]), (130, 1, [2, 65])]:
+        values = torch.randint(0, levels, (n,), generator=g).float()
+        for k in ks:
+            cases.append({'values': values.int().tolist(), 'k': k, 'indices': sorted(torch.topk(values, k).indices.tolist())})
+    with open(os.path.join(OUT, 'torch-topk.json'), 'w') as f:
+        json.dump(cases, f)
+
+
 def main():
     import yaml
     only = sys.argv[2:]
     if not only:
         shutil.rmtree(OUT, ignore_errors=True)
         models()
+    if not only or 'torch-topk' in only:
+        topk_reference()
     env = dict(os.environ, PYTHONHASHSEED='0')
     for case, r in CASES.items():
         if only and case not in only:

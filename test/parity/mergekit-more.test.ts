@@ -137,6 +137,9 @@ async function writtenTensors(file: string): Promise<Map<string, WrittenTensor>>
   }
 }
 
+/** What merge-lab merge printed on stderr, for the cases run through it. */
+const stderrOf = new Map<string, string>();
+
 async function ourMerge(name: string): Promise<Map<string, WrittenTensor>> {
   if (!name.startsWith('basic_')) return mergedTensors(name, undefined, ROOT);
   // mergekit's own test cases go through the command line, as a user runs them.
@@ -145,6 +148,7 @@ async function ourMerge(name: string): Promise<Map<string, WrittenTensor>> {
     const out = path.join(tmp, 'out.safetensors');
     const r = await runCliAsync(['merge', path.join(ROOT, name, 'recipe.yml'), '--out', out, '--backend', 'cpu', '--no-progress']);
     if (r.status !== 0) throw new Error(`merge-lab merge ${name} failed (exit ${r.status}):\n${r.stderr}`);
+    stderrOf.set(name, r.stderr);
     return await writtenTensors(out);
   } finally {
     await rm(tmp, { recursive: true, force: true });
@@ -159,6 +163,10 @@ describe('more mergekit methods: the same tensors as mergekit', () => {
       expect(ok.some((c) => /dtype: bfloat16/.test(recipeOf(c))), `${m} bfloat16`).toBe(true);
     }
     for (const c of CASES.filter(failing)) expect(Object.keys(OUR_ERRORS), `an expectation for ${c}`).toContain(c);
+    // The README's counts.
+    expect(CASES.filter((c) => !failing(c))).toHaveLength(110);
+    expect(CASES.filter(failing)).toHaveLength(18);
+    expect(CASES.filter((c) => !failing(c) && /^dtype: float16$/m.test(recipeOf(c))).length).toBeGreaterThan(0);
   });
 
   for (const name of CASES.filter((c) => !failing(c))) {
@@ -169,6 +177,7 @@ describe('more mergekit methods: the same tensors as mergekit', () => {
       const { differ, delta, sliced, problems } = compare(got, want, sixteen);
       expect(problems).toEqual([]);
       expect(sliced, 'tensors mergekit wrote with an extra leading dimension').toBe(EXTRA_DIMENSION[name] ?? 0);
+      if (sliced && stderrOf.has(name)) expect(stderrOf.get(name)).toMatch(/sce keeps no entry of tensor model\.\S+ .*mergekit writes it with an extra leading dimension of 2/);
       seen.set(name, { elements: differ, delta });
       const allowed = ALLOWED[name] ?? { elements: 0, delta: sixteen ? 0 : F32_TOL };
       expect(differ, `elements that differ (largest |Δ| ${delta})`).toBeLessThanOrEqual(allowed.elements);
