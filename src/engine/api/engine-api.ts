@@ -401,6 +401,124 @@ export interface LmService {
   cancelScore(id: string): Promise<void>;
 }
 
+/** One task of the language-model lab: a text, and the expert fine-tuned for it (if any). */
+export interface LmLabTask {
+  /** The text's name (its file's), for the answer and for messages. */
+  readonly name: string;
+  readonly text: string;
+  /** This task's expert (one of LmLabRequest.experts): the normalized gain is against it; absent: no gain. */
+  readonly expert?: string;
+}
+
+/** 'probe': the first windows of each text (while a slider is dragged); 'full': every token of every text. */
+export type LmLabMode = 'probe' | 'full';
+
+export interface LmLabRequest {
+  /** The merge, over opened models by their ids. */
+  readonly recipe: RecipeInput;
+  /** The base's id: its config.json and tokenizer are the lab's (every model is scored on its tokens). */
+  readonly base: string;
+  /** The experts scored beside the merge, each on every text (once, then kept until the models or texts change). */
+  readonly experts: readonly string[];
+  readonly tasks: readonly LmLabTask[];
+  readonly mode: LmLabMode;
+  /** Tokens per window (default: LmLabSummary.context). */
+  readonly context?: number;
+  /** Windows of each text a probe scores (default 2). */
+  readonly probeWindows?: number;
+  /** No tensor larger than this (default: half the WebGPU adapter's binding limit, else 64 MiB). */
+  readonly maxTensorBytes?: number;
+}
+
+/** One model's score on one text (or on its probe). */
+export interface LmLabMetrics {
+  /** Tokens predicted. */
+  readonly tokens: number;
+  /** Summed loss, nats. */
+  readonly nll: number;
+  /** Mean loss, nats per token. */
+  readonly loss: number;
+  readonly perplexity: number;
+  /** Bits per UTF-8 byte of the text; null for a probe, whose token prefix has no known byte count. */
+  readonly bitsPerByte: number | null;
+}
+
+export interface LmLabTaskScore {
+  readonly name: string;
+  readonly expert?: string;
+  /** Tokens predicted in this answer (a probe's fewer than the text's). */
+  readonly tokens: number;
+  /** Tokens the whole text predicts. */
+  readonly textTokens: number;
+  /** UTF-8 bytes of the whole text. */
+  readonly bytes: number;
+  readonly base: LmLabMetrics;
+  /** Each expert of the request on this text, in the request's order. */
+  readonly experts: readonly LmLabMetrics[];
+  readonly merged: LmLabMetrics;
+  /** (loss_base − loss_merged) / (loss_base − loss_expert) against its expert; null without one, or when the expert's loss equals the base's. */
+  readonly gain: number | null;
+}
+
+export interface LmLabAnswer {
+  readonly mode: LmLabMode;
+  readonly context: number;
+  readonly probeWindows: number;
+  readonly base: string;
+  readonly experts: readonly string[];
+  /** The tokenizer every text was read with: 'bytes' or the base's tokenizer.json. */
+  readonly tokenizer: string;
+  readonly tasks: readonly LmLabTaskScore[];
+  /** The mean of the tasks' gains; null when no task has one. */
+  readonly meanGain: number | null;
+  /** Scoring the base and experts (0 when every score was kept), merging, scoring the merge, and in all. */
+  readonly milliseconds: { readonly references: number; readonly merge: number; readonly merged: number; readonly total: number };
+}
+
+export interface LmLabProgress {
+  /** Scoring the base and experts, merging, or scoring the merged model. */
+  readonly stage: 'references' | 'merge' | 'merged';
+  /** Tokens scored of every model's texts this request scores. */
+  readonly tokensDone: number;
+  readonly tokens: number;
+}
+
+/** Called after each batch of windows. A top-level argument, so comlink can proxy it. */
+export type LmLabProgressCallback = (p: LmLabProgress) => void;
+
+/** The lab's language model: the base's config.json and tokenizer, read without any weight. */
+export interface LmLabSummary {
+  readonly base: string;
+  readonly modelType: 'llama' | 'mistral' | 'qwen2' | 'gpt2';
+  readonly parameters: number;
+  readonly vocabSize: number;
+  readonly layers: number;
+  readonly hiddenSize: number;
+  readonly maxPositions: number;
+  readonly tokenizer: string;
+  /** The context evaluate uses when none is given. */
+  readonly context: number;
+  /** The windows a probe scores when none is given. */
+  readonly probeWindows: number;
+}
+
+/** The language-model lab over opened models: base and experts scored once per text, the merge at every recipe. */
+export interface LmLabService {
+  /**
+   * Reads the opened base's config.json and tokenizer (no weights): the lab's model, or a refusal
+   * naming the file (LM_CONFIG_INVALID, LM_UNSUPPORTED, TOKENIZER_INVALID).
+   */
+  describeLab(base: string): Promise<LmLabSummary>;
+  /**
+   * Scores the base and every expert on every text (kept until the models or texts change), merges
+   * `recipe` into memory and scores the merge: per task loss, perplexity, bits per byte and normalized
+   * gain. Latest wins: a newer call, or cancelEvaluate(), makes this one reject with CANCELLED.
+   */
+  evaluate(request: LmLabRequest, onProgress?: LmLabProgressCallback): Promise<LmLabAnswer>;
+  /** Stops the evaluation running at its next block. */
+  cancelEvaluate(): Promise<void>;
+}
+
 /**
  * The engine: one service object per concern, each owning its one cancellation mechanism
  * (services/cancel.ts). In-process callers use it as is; the worker exposes this very object over
@@ -414,4 +532,5 @@ export interface EngineApi {
   readonly recipes: RecipesService;
   readonly system: SystemService;
   readonly lm: LmService;
+  readonly lmLab: LmLabService;
 }

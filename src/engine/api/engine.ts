@@ -8,6 +8,7 @@ import { createContext, type EngineHost } from './services/context.js';
 import { createDemoService } from './services/demo.js';
 import { createDiagnosticsService } from './services/diagnostics.js';
 import { createLmService } from './services/lm.js';
+import { createLmLabService } from './services/lm-lab.js';
 import { createMergesService } from './services/merges.js';
 import { createModelsService } from './services/models.js';
 import { createRecipesService } from './services/recipes.js';
@@ -27,5 +28,6 @@ export function createEngine(host: EngineHost = {}): EngineApi {
     recipes: createRecipesService(),
     system: createSystemService(ctx),
     lm: createLmService(ctx),
+    lmLab: createLmLabService(ctx),
   };
 }
