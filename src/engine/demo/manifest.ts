@@ -99,11 +99,11 @@ export interface DemoManifest {
   readonly accuracy: MeasuredAccuracy;
 }
 
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+export type Obj = Record<string, unknown>;
+export const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Collects problems with their JSON paths; getters return a placeholder when a value is bad. */
-class Checker {
+export class Checker {
   readonly problems: string[] = [];
   fail(path: string, why: string): void {
     this.problems.push(`${path}: ${why}`);
@@ -142,7 +142,7 @@ class Checker {
   }
 }
 
-function describe(v: unknown): string {
+export function describe(v: unknown): string {
   if (v === undefined) return 'nothing';
   const s = JSON.stringify(v);
   return s.length > 40 ? `${s.slice(0, 37)}...` : s;

