@@ -216,6 +216,7 @@ describe('lm-lab service', () => {
     await expect(bad).rejects.toMatchObject({ code: 'RECIPE_PROBLEMS' });
     const message = await bad.catch((e: Error) => e.message);
     for (const part of ['"gone"', 'empty.txt', '"c"']) expect(message).toContain(part);
+    await expect(engine.lmLab.evaluate({ ...request(ties()), tasks: [{ name: 'one.txt', text: 'a' }] })).rejects.toMatchObject({ code: 'PARAMETER_INVALID', message: expect.stringContaining('one.txt is 1 token long') as unknown });
     await expect(engine.lmLab.evaluate({ ...request(ties()), context: 1000 })).rejects.toMatchObject({ code: 'PARAMETER_OUT_OF_RANGE', message: expect.stringContaining('128') as unknown });
   });
 

@@ -186,6 +186,8 @@ export function createLmLabService(ctx: EngineContext): LmLabService {
       const ids = mode === 'probe' ? all.slice(0, windows * context + 1) : all;
       return { task: t, ids, textTokens: Math.max(0, all.length - 1), bytes: new TextEncoder().encode(t.text).length };
     });
+    const short = texts.filter((t) => t.textTokens < 1);
+    if (short.length > 0) throw combineProblems(short.map((t) => new MergeLabError('PARAMETER_INVALID', `The text ${t.task.name} is ${t.textTokens + (t.ids.length > 0 ? 1 : 0)} token${t.ids.length === 1 ? '' : 's'} long with ${d.tokenizer.name}; a text needs two or more (each token is predicted from those before it).`)));
     // Texts no longer asked about are no longer kept.
     for (const text of [...s.references.keys()]) if (!tasks.some((t) => t.text === text)) s.references.delete(text);
 
