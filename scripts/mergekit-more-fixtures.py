@@ -3,7 +3,8 @@ nearswap, arcee_fusion, ram and ramplus_tl, recipes in float32 and bfloat16 with
 settings and edge cases, each with what mergekit's real pipeline wrote for it (expected.safetensors)
 or the last line it printed when it stopped (expected-error.txt). Float16 recipes are there to find
 where mergekit stops (torch 1.13 has no float16 acos, sin, softmax, topk or clamp on the CPU).
-torch-topk.json holds torch.topk's picks among tied values, for sce's selection. The `basic_*`
+torch-topk.json holds torch.topk's picks among tied values, for sce's selection; torch-float32.json
+torch's float32 exp, log, softmax and row sums, for arcee_fusion's last bits. The `basic_*`
 cases are mergekit's tests/test_basic_merges.py cases for these methods as written,
 on the make_picollama-shaped checkpoints of test/fixtures/mergekit-half/models. Run with the
 interpreter of ../shared/tools/mergekit-real (torch 1.13):
@@ -208,6 +209,26 @@ def topk_reference():
         json.dump(cases, f)
 
 
+def float32_reference():
+    """torch's float32 exp, log, softmax and row sums (this build: AVX2, SLEEF), as base64
+    little-endian float32, for the last-bit model arcee_fusion's KL divergence needs."""
+    import base64
+    g = torch.Generator().manual_seed(22)
+    b64 = lambda t: base64.b64encode(t.contiguous().numpy().tobytes()).decode()
+    x = torch.cat([torch.randn(500, generator=g) * 3, -torch.rand(200, generator=g) * 20, torch.randn(100, generator=g) * 1e-3])
+    y = torch.cat([torch.rand(300, generator=g) + 0.5, torch.exp(torch.randn(400, generator=g) * 5), 1 + torch.randn(100, generator=g) * 1e-6])
+    out = {'exp': {'x': b64(x), 'y': b64(torch.exp(x))}, 'log': {'x': b64(y), 'y': b64(torch.log(y))}, 'softmax': [], 'sum': []}
+    for n in [3, 8, 12, 20, 48, 100]:
+        rows = torch.randn(10, n, generator=g) * 0.05
+        out['softmax'].append({'n': n, 'x': b64(rows), 'y': b64(torch.softmax(rows, dim=-1))})
+    # 2100: 65 groups of four vectors, so torch's sum carries its accumulators up a level.
+    for n in [3, 8, 12, 40, 48, 100, 1000, 2100]:
+        rows = torch.randn(3, n, generator=g)
+        out['sum'].append({'n': n, 'x': b64(rows), 'y': b64(rows.sum(-1))})
+    with open(os.path.join(OUT, 'torch-float32.json'), 'w') as f:
+        json.dump(out, f)
+
+
 def main():
     import yaml
     only = sys.argv[2:]
@@ -216,6 +237,8 @@ def main():
         models()
     if not only or 'torch-topk' in only:
         topk_reference()
+    if not only or 'torch-float32' in only:
+        float32_reference()
     env = dict(os.environ, PYTHONHASHSEED='0')
     for case, r in CASES.items():
         if only and case not in only:

@@ -60,16 +60,8 @@ const EXTRA_DIMENSION: Record<string, number> = {
   sce_topk_zero_bf16: 21,
 };
 
-/**
- * Cases that differ from mergekit's, with the most elements and the largest |Δ| allowed, and why.
- * arcee_fusion in float32 on fine-tune-like models: the KL divergence of two nearly equal softmaxes
- * is float32 rounding noise, decided by the last bit of torch's SLEEF exp and log, which we compute
- * correctly rounded; a few entries per tensor then fall on the other side of the threshold.
- */
-const ALLOWED: Record<string, { elements: number; delta: number }> = {
-  arcee_fusion_f32: { elements: 11, delta: 4e-3 },
-  arcee_fusion_sparse_f32: { elements: 9, delta: 2e-3 },
-};
+/** Cases that differ from mergekit's, with the most elements and the largest |Δ| allowed, and why (none now). */
+const ALLOWED: Record<string, { elements: number; delta: number }> = {};
 
 const F32_TOL = 1e-5;
 const decode = (t: WrittenTensor) => decodeToFloat32(t.dtype, t.bytes);

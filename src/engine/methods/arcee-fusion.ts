@@ -11,6 +11,7 @@ import { createRandom, shuffleInPlace } from '../random.js';
 import { ARCEE_FUSION } from './catalog.js';
 import { defineMethod } from './define.js';
 import { dtypeOps, float16Unsupported, workDType, type DtypeOps } from './half/dtype-ops.js';
+import { logf, rowSum32, softmax32 } from './half/torch-float32.js';
 import type { ModelValues, PrepareInput } from './types.js';
 import type { HalfDType } from '../half/half-math.js';
 
@@ -69,7 +70,11 @@ function fusionMask(input: PrepareInput, base: ModelValues, other: ModelValues, 
   return mask;
 }
 
-/** |θ1 − θ0| · Σ_row p·log(p/q), p = softmax(θ1) + 1e-8 and q = softmax(θ0) + 1e-8 per row, each op rounded. */
+/**
+ * |θ1 − θ0| · Σ_row p·log(p/q), p = softmax(θ1) + 1e-8 and q = softmax(θ0) + 1e-8 per row, each op
+ * rounded; softmax and log as torch's float32 kernels compute them (half/torch-float32.ts), also
+ * under a 16-bit tensor, whose kernels widen to float32 and round.
+ */
 function importanceOf(d: DtypeOps, params: Float32Array, baseParams: Float32Array, row: number): Float32Array {
   const n = params.length;
   const eps = d.round(1e-8);
@@ -77,24 +82,16 @@ function importanceOf(d: DtypeOps, params: Float32Array, baseParams: Float32Arra
   for (let start = 0; start < n; start += row) {
     const x = params.subarray(start, start + row);
     const y = baseParams.subarray(start, start + row);
-    const p = d.map(softmax(d, x), (v) => v + eps);
-    const q = d.map(softmax(d, y), (v) => v + eps);
-    const terms = d.map(p, (v, j) => v * d.round(Math.log(d.round(v / q[j]!))));
-    const kl = d.sum(terms);
+    const p = d.map(d.roundAll(softmax32(x)), (v) => v + eps);
+    const q = d.map(d.roundAll(softmax32(y)), (v) => v + eps);
+    const terms = d.map(p, (v, j) => v * d.round(logf(d.round(v / q[j]!))));
+    // The KL of two nearly equal rows is rounding: float32 sums in torch's order (16-bit ones round once).
+    const kl = d.dtype === 'F32' ? rowSum32(terms) : d.sum(terms);
     for (let j = 0; j < x.length; j++) out[start + j] = d.round(d.round(Math.abs(d.round(x[j]! - y[j]!))) * kl);
   }
   return out;
 }
 
-/** softmax over a row: computed in float32 (torch's kernel for bfloat16 too), rounded once. */
-function softmax(d: DtypeOps, x: Float32Array): Float32Array {
-  let max = -Infinity;
-  for (const v of x) max = Math.max(max, v);
-  const e = new Float64Array(x.length);
-  let s = 0;
-  for (let j = 0; j < x.length; j++) s += e[j] = Math.exp(x[j]! - max);
-  return d.map(x, (_v, j) => e[j]! / s);
-}
 
 /** The values quantiles are taken over: all, or for a large tensor a random million of them, as mergekit samples. */
 function sample(values: Float32Array, seed: number): Float32Array {
