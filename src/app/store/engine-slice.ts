@@ -46,7 +46,7 @@ export function demoLiveRecipe(s: LabState): Recipe {
 }
 
 /** The (not routed) recipe the Merge button merges, models by the lab's ids: the demo's, or the user's checkpoints' (throws when it cannot be built). */
-function currentRecipe(s: LabState): Recipe {
+export function currentRecipe(s: LabState): Recipe {
   if (s.source === 'mine') return droppedRecipe(s.method, s.dropped.filter((m) => m.status === 'ready'), s.perModel, { density: s.density, lambda: s.lambda, globals: s.globals, ...(s.dtype ? { dtype: s.dtype } : {}), math: s.math });
   return demoRecipe(s.method, recipeTasks(s), demoControls(s));
 }

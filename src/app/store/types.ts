@@ -6,7 +6,7 @@ import type { RecipeDtype, RecipeMath } from '../../engine/recipe/types.js';
 import type { MergeProgress } from '../../engine/merge/progress.js';
 import type { StateCreator } from 'zustand';
 import type { BackendChoice, BackendInfo, BackendName } from '../../engine/backend.js';
-import type { ChannelView, Diagnostics, LayerRanks, RoutedReport, SpectrumResult, SweepPoint, TwinView } from '../../engine/api/engine-api.js';
+import type { ChannelView, Diagnostics, LayerRanks, LmLabAnswer, LmLabProgress, LmLabSummary, RoutedReport, SpectrumResult, SweepPoint, TwinView } from '../../engine/api/engine-api.js';
 import type { GroupMethodId } from '../routed/methods.js';
 import type { EngineClient } from '../engine/engine-client.js';
 import type { LiveEngine } from '../engine/live-engine.js';
@@ -439,7 +439,66 @@ export interface RoutedSlice {
   buildRoutedPackage(): Promise<void>;
 }
 
-export type LabState = ModelsSlice & RecipeSlice & EngineSlice & UiSlice & DroppedSlice & ChartsSlice & RoutedSlice;
+/** A text file dropped beside the models: one task of the language-model lab (its text stays out of the store). */
+export interface LmTextEntry {
+  /** Unique among the texts: the file's name, made unique. */
+  readonly id: string;
+  /** The file's name. */
+  readonly name: string;
+  readonly bytes: number;
+  readonly status: LoadStatus;
+  readonly error?: AppError;
+}
+
+/** The lab's language model: the base's config.json and tokenizer as the engine read them (describeLab). */
+export interface LmModelInfo {
+  /** idle: no base (or not your checkpoints); checking: asked; ready: a language model the lab scores; unsupported: why not. */
+  readonly status: 'idle' | 'checking' | 'ready' | 'unsupported';
+  readonly base?: string;
+  readonly summary?: LmLabSummary;
+  readonly error?: AppError;
+}
+
+/** One evaluation as shown: the engine's answer and what it was asked about. */
+export interface LmEvalData {
+  readonly answer: LmLabAnswer;
+  /** The request's identity (recipe, base, experts, texts, their experts): the current one differs → the answer is stale. */
+  readonly key: string;
+  /** The recipe's method id and settings in words (recipe-settings.ts). */
+  readonly method: string;
+  readonly settings: string;
+}
+
+export interface LmEvalState {
+  /** cancelled: the user stopped the newest request (the answer shown, if any, is an older one). */
+  readonly status: 'idle' | 'computing' | 'ready' | 'error' | 'cancelled';
+  readonly requested: number;
+  readonly shown?: { readonly seq: number; readonly data: LmEvalData; readonly inputAt?: number };
+  readonly error?: AppError;
+  /** Answers to requests numbered up to this are not shown (their models or texts were replaced). */
+  readonly floor?: number;
+  /** The newest request's progress while it computes. */
+  readonly progress?: LmLabProgress;
+}
+
+export interface LmLabSlice {
+  readonly lmTexts: readonly LmTextEntry[];
+  /** Text id → the expert the user chose for it (an expert id, or null for none); absent: matched by name. */
+  readonly lmExperts: Readonly<Record<string, string | null>>;
+  readonly lmModel: LmModelInfo;
+  readonly lmEval: LmEvalState;
+  /** Reads each file as a task's text (a bad one is listed with its error; the others are kept). */
+  addTexts(files: readonly { readonly name: string; readonly blob: Blob }[]): Promise<void>;
+  removeText(id: string): void;
+  /** The expert a text is scored against (null: none; undefined: back to matching by name). */
+  setTextExpert(id: string, expert: string | null | undefined): void;
+  /** Asks for the current settings' evaluation of the full texts (after a cancel or an error). */
+  evaluateLm(): void;
+  /** Stops the evaluation running; the answer shown stays, marked as not the current settings'. */
+  cancelLmEval(): void;
+}
+
+export type LabState = ModelsSlice & RecipeSlice & EngineSlice & UiSlice & DroppedSlice & ChartsSlice & RoutedSlice & LmLabSlice;
 
 /** A slice creator over the whole store (zustand's slices pattern). */
 export type SliceCreator<T> = StateCreator<LabState, [], [], T>;
