@@ -68,6 +68,26 @@ def models():
         save(name, t)
 
 
+def gpt2_like():
+    """A tiny GPT2LMHeadModel checkpoint with the tensor names transformers saves (its head tied, so
+    not stored): the stand-in for test_basic_merges' make_gpt2size, which needs transformers to build."""
+    E, L, V, P = 8, 2, 16, 12
+    g = torch.Generator().manual_seed(5)
+    r = lambda *s: torch.randn(*s, generator=g) * 0.02
+    t = {'transformer.wte.weight': r(V, E), 'transformer.wpe.weight': r(P, E), 'transformer.ln_f.weight': 1 + r(E), 'transformer.ln_f.bias': r(E)}
+    for l in range(L):
+        p = f'transformer.h.{l}.'
+        t.update({p + 'ln_1.weight': 1 + r(E), p + 'ln_1.bias': r(E), p + 'attn.c_attn.weight': r(E, 3 * E), p + 'attn.c_attn.bias': r(3 * E),
+                  p + 'attn.c_proj.weight': r(E, E), p + 'attn.c_proj.bias': r(E), p + 'ln_2.weight': 1 + r(E), p + 'ln_2.bias': r(E),
+                  p + 'mlp.c_fc.weight': r(E, 4 * E), p + 'mlp.c_fc.bias': r(4 * E), p + 'mlp.c_proj.weight': r(4 * E, E), p + 'mlp.c_proj.bias': r(E)})
+    d = os.path.join(MODELS, 'gpt2_like')
+    os.makedirs(d, exist_ok=True)
+    save_file(t, os.path.join(d, 'model.safetensors'), metadata={'format': 'pt'})
+    with open(os.path.join(d, 'config.json'), 'w') as f:
+        json.dump({'architectures': ['GPT2LMHeadModel'], 'model_type': 'gpt2', 'n_embd': E, 'n_layer': L, 'n_head': 2, 'n_positions': P,
+                   'n_ctx': P, 'vocab_size': V, 'torch_dtype': 'float32'}, f, indent=2)
+
+
 def m(name, **params):
     path = f'{HALF}/{name[5:]}' if name.startswith('half:') else f'../models/{name}'
     return {'model': path, **({'parameters': params} if params else {})}
@@ -99,6 +119,7 @@ FTS = [m('ft_a', weight=0.5), m('ft_b', weight=0.3), m('ft_c', weight=0.2)]
 CASES = {
     # tests/test_basic_merges.py, as written.
     'basic_granite_copy': recipe('passthrough', [m('half:granite_a')], dtype='bfloat16'),
+    'basic_gpt2_copy': recipe('passthrough', [m('gpt2_like')], dtype='bfloat16'),
     'basic_passthrough_scale': recipe('passthrough', [m('half:model_a', scale=[{'filter': 'o_proj', 'value': 0}, {'value': 1}])], dtype=None),
     **{f'basic_nuslerp_{"base" if base else "nobase"}_row{int(rw)}_flat{int(fl)}': basic('nuslerp', base, {'nuslerp_row_wise': rw, 'nuslerp_flatten': fl})
        for base in [None, 'model_c'] for rw in [False, True] for fl in [False, True]},
@@ -235,6 +256,8 @@ def main():
     if not only:
         shutil.rmtree(OUT, ignore_errors=True)
         models()
+    if not only or 'basic_gpt2_copy' in only:
+        gpt2_like()
     if not only or 'torch-topk' in only:
         topk_reference()
     if not only or 'torch-float32' in only:
