@@ -4,15 +4,17 @@
  * case mergekit merged gives the same tensor names, float32 recipes within 1e-5 and 16-bit recipes
  * the same bytes (ALLOWED lists where not, and by how much); every case where mergekit
  * stopped, we refuse too, with the error OUR_ERRORS names. The `basic_*` cases are mergekit's
- * tests/test_basic_merges.py cases for these methods, run through `merge-lab merge`.
+ * tests/test_basic_merges.py cases for these methods, run through `merge-lab merge`; one case of each
+ * method also goes through the merges service, as the lab's worker runs it.
  * MERGEKIT_MORE_REPORT=1 prints each method's fixture count and largest difference.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { createEngine } from '../../src/engine/api/engine.js';
 import { decodeToFloat32 } from '../../src/engine/io/dtypes.js';
 import { openCheckpointPath } from '../../src/engine/io/node-checkpoint.js';
 import { runCliAsync } from '../cli/helpers.js';
@@ -184,6 +186,30 @@ describe('more mergekit methods: the same tensors as mergekit', () => {
       await expect(mergedTensors(name, undefined, ROOT)).rejects.toMatchObject({ code: want.code, message: expect.stringMatching(want.names) });
     });
   }
+
+  it("the merges service (the lab's worker) gives the same bytes as merge-lab merge, one case of each method", { timeout: 30_000 }, async () => {
+    const engine = createEngine();
+    await engine.system.setBackend('cpu');
+    const cases = ['passthrough_scale_bf16', 'nuslerp_task_vectors_row_wise_bf16', 'multislerp_fts_bf16', 'karcher_fts_bf16', 'sce_topk_bf16', 'nearswap_bf16', 'arcee_fusion_bf16', 'ram_fts_bf16', 'ramplus_tl_fts_bf16'];
+    for (const name of cases) {
+      const recipe = recipeOf(name);
+      // Each model opened under the name the recipe gives it.
+      for (const model of new Set(recipe.match(/\.\.\/models\/\w+/g))) {
+        const dir = path.join(ROOT, name, model);
+        await engine.models.openModel(model, ['model.safetensors', 'config.json'].map((f) => ({ path: `${model}/${f}`, blob: new Blob([readFileSync(path.join(dir, f))]) })));
+      }
+      const result = await engine.merges.merge(name, recipe);
+      const tmp = await mkdtemp(path.join(tmpdir(), `merge-lab-more-service-${name}-`));
+      try {
+        await writeFile(path.join(tmp, 'model.safetensors'), result.bytes);
+        const { differ, problems } = compare(await writtenTensors(path.join(tmp, 'model.safetensors')), await expectedTensors(name, ROOT), true);
+        expect(problems, name).toEqual([]);
+        expect(differ, name).toBe(0);
+      } finally {
+        await rm(tmp, { recursive: true, force: true });
+      }
+    }
+  });
 
   afterAll(() => {
     if (!process.env.MERGEKIT_MORE_REPORT) return;
