@@ -41,12 +41,12 @@ def finetune(base, seed, scale):
     return {k: v + torch.randn(v.shape, generator=g) * scale for k, v in base.items()}
 
 
-def save(name, tensors):
+def save(name, tensors, config=CFG):
     d = os.path.join(MODELS, name)
     os.makedirs(d, exist_ok=True)
     save_file({k: v.contiguous() for k, v in tensors.items()}, os.path.join(d, 'model.safetensors'), metadata={'format': 'pt'})
     with open(os.path.join(d, 'config.json'), 'w') as f:
-        json.dump(dict(CFG, torch_dtype='float32'), f, indent=2)
+        json.dump(dict(config, torch_dtype='float32'), f, indent=2)
 
 
 def models():
@@ -66,6 +66,10 @@ def models():
                     ('zeros', {k: torch.zeros_like(v) for k, v in a.items()}),
                     ('base_copy', base)]:
         save(name, t)
+    # A fine-tune whose vocabulary grew by four tokens: embeddings of another size than the base's.
+    g = torch.Generator().manual_seed(16)
+    grown = {k: torch.cat([v, torch.randn(4, v.shape[1], generator=g) * 0.02]) if k in ('model.embed_tokens.weight', 'lm_head.weight') else v for k, v in fb.items()}
+    save('ft_vocab_20', grown, dict(CFG, vocab_size=CFG['vocab_size'] + 4))
 
 
 def gpt2_like():
@@ -204,6 +208,16 @@ CASES = {
     'arcee_fusion_fp16': recipe('arcee_fusion', [m('base'), m('ft_a')], 'base', dtype='float16'),
     'arcee_fusion_unlisted_base': recipe('arcee_fusion', [m('ft_a'), m('ft_b')], 'base'),
     'arcee_fusion_no_base': recipe('arcee_fusion', [m('ft_a'), m('ft_b')]),
+
+    # Embeddings of different vocabulary sizes: nuslerp and arcee_fusion merge the common block
+    # (rectify_embed_sizes); the others stack the tensors as they are, and fail.
+    'nuslerp_vocab_bf16': recipe('nuslerp', [m('ft_a', weight=1), m('ft_vocab_20', weight=1)], 'base', dtype='bfloat16'),
+    'arcee_fusion_vocab_bf16': recipe('arcee_fusion', [m('base'), m('ft_vocab_20')], 'base', dtype='bfloat16'),
+    'karcher_vocab': recipe('karcher', [m('ft_a'), m('ft_vocab_20')]),
+    'multislerp_vocab': recipe('multislerp', [m('ft_a', weight=1), m('ft_vocab_20', weight=1)], 'base'),
+    'sce_vocab': recipe('sce', [m('ft_a'), m('ft_vocab_20')], 'base'),
+    'nearswap_vocab': recipe('nearswap', [m('ft_vocab_20')], 'base', {'t': 0.001}),
+    'ram_vocab': recipe('ram', [m('ft_a'), m('ft_vocab_20')], 'base'),
 
     # ram, ramplus_tl
     **both('ram_fts', 'ram', [m('ft_a'), m('ft_b'), m('ft_c')], 'base'),

@@ -237,7 +237,8 @@ function archLabel(arch: Architecture): string {
 /**
  * Embeddings whose vocabularies differ, merged on a common block as mergekit merges them: the
  * task-vector methods cut every model's matrix to the base's rows and columns (a smaller one is an
- * error, where mergekit fails); linear, slerp and model_stock cut all to the smallest rows and columns.
+ * error, where mergekit fails); linear, slerp, model_stock, nuslerp and arcee_fusion cut all to the
+ * smallest rows and columns; methods that stack the tensors as they are refuse them (mergekit fails).
  * Undefined when the shapes agree or the tensor is no 2-D embedding.
  */
 function embedBlocks(
@@ -252,6 +253,10 @@ function embedBlocks(
   const all = [...shapes.values()];
   if (!weight.isEmbed || all.every((s) => s.join(',') === refShape.join(',')) || !all.every((s) => s.length === 2)) return undefined;
   let shape: readonly [number, number];
+  if (method.differentVocabularies === 'refuse') {
+    const other = [...shapes].find(([, s]) => s.join(',') !== refShape.join(','))!;
+    return { problem: `tensor ${name} of model "${other[0]}" has shape [${other[1].join(', ')}], the reference model's has [${refShape.join(', ')}]: ${method.id} takes every model's tensor as it is (mergekit fails here), so embeddings of different vocabulary sizes cannot be merged with it. Use models with one vocabulary, or nuslerp, arcee_fusion, linear, slerp or model_stock, which merge the block they share.` };
+  }
   if (method.taskVectors) {
     const base = opened.find((e) => e.isBase);
     const b = base && shapes.get(base.model);

@@ -277,6 +277,7 @@ export const MULTISLERP: MethodDescriptor = {
   ],
   base: 'optional',
   minModels: 1,
+  differentVocabularies: 'refuse',
   random: false,
 };
 
@@ -306,6 +307,7 @@ export const KARCHER: MethodDescriptor = {
   ],
   base: 'optional',
   minModels: 1,
+  differentVocabularies: 'refuse',
   random: false,
 };
 
@@ -328,6 +330,7 @@ export const SCE: MethodDescriptor = {
   ],
   base: 'required',
   minModels: 2,
+  differentVocabularies: 'refuse',
   random: false,
 };
 
@@ -350,6 +353,7 @@ export const NEARSWAP: MethodDescriptor = {
   base: 'required',
   minModels: 2,
   maxModels: 2,
+  differentVocabularies: 'refuse',
   random: false,
 };
 
@@ -386,6 +390,7 @@ export const RAM: MethodDescriptor = {
   params: [RAM_EPSILON],
   base: 'required',
   minModels: 2,
+  differentVocabularies: 'refuse',
   random: false,
 };
 
@@ -403,6 +408,7 @@ export const RAMPLUS_TL: MethodDescriptor = {
   base: 'required',
   minModels: 2,
   float32Result: true,
+  differentVocabularies: 'refuse',
   random: false,
 };
 

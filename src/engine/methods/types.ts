@@ -134,6 +134,11 @@ export interface MethodDescriptor {
   /** How many models the method takes, in words, where minModels/maxModels alone would mislead (e.g. "exactly two models, plus an optional base_model"). */
   readonly modelCount?: string;
   /**
+   * 'refuse': mergekit stacks the models' tensors as they are, without cutting embeddings of
+   * different vocabulary sizes to a common block, and fails there; so does the planner.
+   */
+  readonly differentVocabularies?: 'refuse';
+  /**
    * mergekit's result is a float32 tensor whatever dtype it computes in (a float32 tensor in its
    * arithmetic promotes the rest: arcee_fusion's mask, ramplus_tl's factors), so it writes float32
    * unless the recipe sets out_dtype — for tensors that two or more models give (one alone is
