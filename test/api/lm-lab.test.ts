@@ -121,7 +121,7 @@ describe('lm-lab service', () => {
     await engine.lm.closeLm('a');
   });
 
-  it('gives the normalized gain: 0 when the merge is the base (λ 0), 1 when it is the task’s expert, null without an expert', async () => {
+  it('gives the normalized gain: 0 when the merge is the base (λ 0), 1 when it is the task’s expert, null without an expert; the mean counts tasks whose expert beats the base', async () => {
     expect(normalizedGain(3, 2.5, 2)).toBeCloseTo(0.5, 12);
     expect(normalizedGain(3, 3.5, 2)).toBeCloseTo(-0.5, 12);
     expect(normalizedGain(3, 2.5, 3)).toBeNull();
@@ -134,7 +134,16 @@ describe('lm-lab service', () => {
     expect(atZero.tasks[1]!.gain).toBeNull();
     const atOne = await engine.lmLab.evaluate({ ...request(onlyA(1)), tasks });
     expect(atOne.tasks[0]!.gain).toBeCloseTo(1, 4);
-    expect(atOne.meanGain).toBeCloseTo(atOne.tasks[0]!.gain!, 12);
+    // Noise made expert a worse than the base on its text: its gain (a ratio of two losses' falls)
+    // means nothing there, and the mean leaves it out.
+    expect(atOne.tasks[0]!.experts[0]!.loss).toBeGreaterThan(atOne.tasks[0]!.base.loss);
+    expect(atOne.meanGain).toBeNull();
+    // The other way round (the noisy model as the base, the clean one its expert), the expert wins and counts.
+    const back: Recipe = { mergeMethod: 'task_arithmetic', baseModel: 'a', models: [{ model: 'base', parameters: { weight: 1 } }], parameters: { lambda: 1 } };
+    const swapped = await engine.lmLab.evaluate({ recipe: back, base: 'a', experts: ['base'], tasks: [{ name: 'sample.txt', text: sample, expert: 'base' }], mode: 'full', context: 16 });
+    expect(swapped.tasks[0]!.experts[0]!.loss).toBeLessThan(swapped.tasks[0]!.base.loss);
+    expect(swapped.tasks[0]!.gain).toBeCloseTo(1, 4);
+    expect(swapped.meanGain).toBeCloseTo(swapped.tasks[0]!.gain!, 12);
   });
 
   it('a probe scores the first windows of each text, exactly the full answer’s, without bits per byte', async () => {

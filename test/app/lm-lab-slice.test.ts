@@ -207,17 +207,25 @@ describe('the language-model evaluation', () => {
     asked('evaluate')[0]!.resolve(answer(requests()[0]!, 2.5));
     await flush();
     st().setMethod('task_arithmetic');
+    st().setMethod('dare_ties');
+    // Overtaken by the newer request: nothing said, nothing asked.
     asked('evaluate')[1]!.reject(new MergeLabError('CANCELLED', 'Superseded.'));
     await flush();
     expect(st().lmEval.status).toBe('computing');
+    expect(requests()).toHaveLength(3);
+    // Still the newest, not stopped by the user: the engine dropped it (a model closed after it was sent). Asked again.
+    asked('evaluate')[2]!.reject(new MergeLabError('CANCELLED', 'Superseded.'));
+    await flush();
+    expect(requests()).toHaveLength(4);
+    expect(requests()[3]!.recipe).toMatchObject({ mergeMethod: 'dare_ties' });
     st().setMethod('linear');
-    asked('evaluate')[2]!.reject(new MergeLabError('SHAPE_MISMATCH', 'The merged model’s tensor "x" …'));
+    asked('evaluate')[4]!.reject(new MergeLabError('SHAPE_MISMATCH', 'The merged model’s tensor "x" …'));
     await flush();
     expect(st().lmEval).toMatchObject({ status: 'error', error: { code: 'SHAPE_MISMATCH' } });
     expect(st().lmEval.shown).toBeUndefined();
 
     st().setMethod('ties');
-    asked('evaluate')[3]!.resolve(answer(requests()[3]!, 2.4));
+    asked('evaluate')[5]!.resolve(answer(requests()[5]!, 2.4));
     await flush();
     st().setMethod('task_arithmetic');
     st().cancelLmEval();

@@ -30,13 +30,16 @@ export interface ChartFrameProps {
   readonly controls?: ReactNode;
   readonly children?: ReactNode;
   readonly empty?: string;
+  /** The method and settings the drawing answers, when the chart keeps them with its answer (else the current ones while it is up to date). */
+  readonly madeBy?: { readonly method: string; readonly settings: string };
 }
 
 export function ChartFrame(p: ChartFrameProps) {
   const drawing = useRef<HTMLDivElement>(null);
   const caption = useRef<HTMLParagraphElement>(null);
   const [problem, setProblem] = useState<string>();
-  const made = useMadeBy(p.status);
+  const current = useMadeBy(p.status);
+  const made = p.madeBy ?? current;
   const settings = `${made.method}: ${made.settings}`;
   const svg = () => (drawing.current ? svgText(drawing.current, { title: p.title, caption: caption.current?.textContent ?? '', settings }) : undefined);
   const exportSvg = () => {

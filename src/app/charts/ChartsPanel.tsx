@@ -12,6 +12,7 @@ import { PresetStory } from '../components/Presets.js';
 import { AccuracyChart } from './AccuracyChart.js';
 import { CosineChart } from './CosineChart.js';
 import { LayerMapChart } from './LayerMapChart.js';
+import { LmEvalChart } from './LmEvalChart.js';
 import { SignConflictChart } from './SignConflictChart.js';
 import { SpectrumChart } from './SpectrumChart.js';
 import { SweepChart } from './SweepChart.js';
@@ -107,10 +108,10 @@ function useLessonChart(): string | undefined {
 }
 
 /** Charts that take a whole row of the panel: the per-layer map's grid needs the width to be read. */
-const WIDE = new Set(['layer-map']);
+const WIDE = new Set(['layer-map', 'lm-eval']);
 
 /** The store slices whose failures the charts show. */
-type ErrorSlice = 'live' | 'sweep' | 'diagnostics' | 'spectrum' | 'layerRanks' | 'twinView' | 'channelView' | 'routedPackage';
+type ErrorSlice = 'live' | 'sweep' | 'diagnostics' | 'spectrum' | 'layerRanks' | 'twinView' | 'channelView' | 'routedPackage' | 'lmEval';
 
 export function ChartsPanel() {
   const source = useLabStore((s) => s.source);
@@ -120,16 +121,21 @@ export function ChartsPanel() {
   const present = useLabStore((s) => s.present);
   // Llama- or GPT-2-shaped checkpoints: their diagnostics carry a per-layer map.
   const layered = useLabStore((s) => s.diagnostics.shown?.data.layerMap !== undefined);
+  // One's own checkpoints whose base is a language model the engine scores: what the merge does to text.
+  const lmReady = useLabStore((s) => s.source === 'mine' && s.lmModel.status === 'ready');
   const demo = source === 'demo';
   const twin = method === 'twin_merging';
   const channel = method === 'channel_merging';
   const routed = twin || channel;
+  // Routed methods keep several models: there is no one merged model to score.
+  const lm = lmReady && !routed;
   // The charts drawn below, in order, with the slice each answers from (titles as their frames give them).
   const shown: (readonly [string, ErrorSlice])[] = [];
   if (demo && !routed && !hide('accuracy')) shown.push(['Accuracy per task', 'live']);
   if (demo && !routed && !hide('sweep')) shown.push(['sweep', 'sweep']);
   if (demo && twin && (!hide('storage') || !hide('routing'))) shown.push(['Twin-Merging', 'twinView']);
   if (demo && channel && (!hide('storage') || !hide('assignment'))) shown.push(['Channel Merging', 'channelView']);
+  if (lm) shown.push(['Language-model evaluation', 'lmEval']);
   if (!demo && routed && !hide('storage')) shown.push(['package report', 'routedPackage']);
   if (!hide('conflicts') || !hide('cosines')) shown.push(['sign conflicts and cosines', 'diagnostics']);
   if (!hide('spectrum') && !channel) shown.push(['SVD spectrum', 'spectrum']);
@@ -142,6 +148,7 @@ export function ChartsPanel() {
   if (demo && twin && !hide('routing')) drawn.push(['routing', <RoutingChart />]);
   if (demo && channel && !hide('storage')) drawn.push(['channel-k', <ChannelKChart />]);
   if (demo && channel && !hide('assignment')) drawn.push(['channel-assignment', <AssignmentChart />]);
+  if (lm) drawn.push(['lm-eval', <LmEvalChart />]);
   if (!demo && routed && !hide('storage')) drawn.push(['package-report', <PackageReportChart />]);
   if (!demo && channel && !hide('assignment')) drawn.push(['package-assignment', <PackageAssignmentChart />]);
   if (!hide('conflicts')) drawn.push(['sign-conflicts', <SignConflictChart />]);

@@ -8,6 +8,7 @@ import { useShallow } from 'zustand/react/shallow';
 import { formatBytes, formatCount, formatDtypes } from '../format.js';
 import { checkAgainstBase, describeCheck } from '../models/header-check.js';
 import { groupsFromDrop, groupsFromFiles, groupsFromFolder } from '../models/drop.js';
+import { splitTexts, TEXT_ACCEPT } from '../lm/text-files.js';
 import { useLabStore } from '../store/index.js';
 import type { DroppedModel, DroppedRole } from '../store/types.js';
 
@@ -28,7 +29,13 @@ export function SourceSwitch() {
 }
 
 export function DropZone() {
-  const addModels = useLabStore((s) => s.addModels);
+  const { addModels, addTexts } = useLabStore(useShallow((s) => ({ addModels: s.addModels, addTexts: s.addTexts })));
+  // Loose text files are the language-model lab's tasks; everything else is a model.
+  const add = (groups: Parameters<typeof splitTexts>[0]) => {
+    const { texts, models } = splitTexts(groups);
+    void addTexts(texts);
+    void addModels(models);
+  };
   const [over, setOver] = useState(false);
   const folderInput = useRef<HTMLInputElement>(null);
   useEffect(() => {
@@ -38,7 +45,7 @@ export function DropZone() {
   const onDrop = (e: DragEvent<HTMLDivElement>) => {
     e.preventDefault();
     setOver(false);
-    void groupsFromDrop(e.dataTransfer).then((groups) => addModels(groups));
+    void groupsFromDrop(e.dataTransfer).then(add);
   };
   return (
     <div
@@ -54,7 +61,8 @@ export function DropZone() {
     >
       <p>
         <strong>Drop checkpoints here</strong>: <code>.safetensors</code> or PyTorch <code>.bin</code>/<code>.pt</code> files, or whole folders (sharded
-        Hugging Face checkpoints with <code>model.safetensors.index.json</code>). Only their headers are read now; nothing leaves this page.
+        Hugging Face checkpoints with <code>model.safetensors.index.json</code>). Only their headers are read now; nothing leaves this page. Text files
+        (<code>.txt</code>, <code>.md</code>, source code) dropped beside a language model&apos;s folders are tasks it is scored on.
       </p>
       <p className="buttons">
         <label className="button">
@@ -62,12 +70,12 @@ export function DropZone() {
           <input
             type="file"
             multiple
-            accept=".safetensors,.bin,.pt,.pth"
+            accept={`.safetensors,.bin,.pt,.pth,${TEXT_ACCEPT}`}
             aria-label="Choose files"
             onChange={(e) => {
               const files = [...(e.target.files ?? [])];
               e.target.value = '';
-              void addModels(groupsFromFiles(files));
+              add(groupsFromFiles(files));
             }}
           />
         </label>{' '}

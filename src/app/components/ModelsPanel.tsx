@@ -5,6 +5,7 @@
  */
 import { useShallow } from 'zustand/react/shallow';
 import { DroppedTable, SourceSwitch } from './DroppedModels.js';
+import { LmTexts } from './LmTexts.js';
 import { formatBytes, formatCount, formatDtypes, formatMs, formatPercent } from '../format.js';
 import { useLabStore } from '../store/index.js';
 import type { AppError, LoadStatus, ModelEntry } from '../store/types.js';
@@ -187,7 +188,14 @@ export function ModelsPanel() {
     <>
       <h2>Models</h2>
       <SourceSwitch />
-      {source === 'mine' ? <DroppedTable /> : <DemoModels />}
+      {source === 'mine' ? (
+        <>
+          <DroppedTable />
+          <LmTexts />
+        </>
+      ) : (
+        <DemoModels />
+      )}
     </>
   );
 }

@@ -63,7 +63,7 @@ export function lmLabInputs(s: LabState, texts: ReadonlyMap<string, { readonly t
   const experts = labExperts(s.dropped);
   const tasks = ready.map((t) => {
     const { expert } = taskExpert(t.name, s.lmExperts[t.id], experts);
-    return { name: t.name, text: texts.get(t.id)!.text, ...(expert !== undefined ? { expert } : {}) };
+    return { name: t.id, text: texts.get(t.id)!.text, ...(expert !== undefined ? { expert } : {}) };
   });
   const key = JSON.stringify([recipeKey(recipe), base.id, experts, ready.map((t, i) => [texts.get(t.id)!.serial, tasks[i]!.expert ?? null])]);
   return { request: { recipe, base: base.id, experts, tasks }, key, method: s.method, settings: `${recipeSettings(recipe) || 'defaults'}, on your checkpoints` };
@@ -127,7 +127,7 @@ export const createLmLabSlice: SliceCreator<LmLabSlice> = (set, get, api) => {
     if (tag === asked) return;
     asked = tag;
     const seq = s.lmEval.requested + 1;
-    patchEval({ status: 'computing', requested: seq, progress: undefined });
+    patchEval({ status: 'computing', requested: seq, progress: undefined, mode });
     const { key, method, settings } = inputs;
     const onProgress = Comlink.proxy((p: LmLabProgress) => {
       const c = get().lmEval;
@@ -147,16 +147,26 @@ export const createLmLabSlice: SliceCreator<LmLabSlice> = (set, get, api) => {
             shown: { seq, data: { answer, key, method, settings }, ...(inputAt !== undefined ? { inputAt } : {}) },
             ...(newest || c.progress === undefined ? {} : { progress: c.progress }),
             ...(c.floor !== undefined ? { floor: c.floor } : {}),
+            ...(c.mode !== undefined ? { mode: c.mode } : {}),
           },
         });
       },
       (e: unknown) => {
+        const c = get().lmEval;
         // A worker lost under the call: the restarted one is asked again on the next change.
-        if (isEngineGone(e) || (isMergeLabError(e) && e.code === 'CANCELLED')) {
-          if (isEngineGone(e) && asked === tag) asked = '';
+        if (isEngineGone(e)) {
+          if (asked === tag) asked = '';
           return;
         }
-        const c = get().lmEval;
+        if (isMergeLabError(e) && e.code === 'CANCELLED') {
+          // Still the newest request, and the user did not stop it: the engine dropped it because a
+          // model was opened or closed after it was sent (a removal closes the model after asking).
+          if (seq === c.requested && c.status === 'computing' && asked === tag) {
+            asked = '';
+            ask(mode, inputAt);
+          }
+          return;
+        }
         if (seq !== c.requested) return;
         asked = '';
         set({ lmEval: failed(c.requested, toAppError(e)) });

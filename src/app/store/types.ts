@@ -6,7 +6,7 @@ import type { RecipeDtype, RecipeMath } from '../../engine/recipe/types.js';
 import type { MergeProgress } from '../../engine/merge/progress.js';
 import type { StateCreator } from 'zustand';
 import type { BackendChoice, BackendInfo, BackendName } from '../../engine/backend.js';
-import type { ChannelView, Diagnostics, LayerRanks, LmLabAnswer, LmLabProgress, LmLabSummary, RoutedReport, SpectrumResult, SweepPoint, TwinView } from '../../engine/api/engine-api.js';
+import type { ChannelView, Diagnostics, LayerRanks, LmLabAnswer, LmLabMode, LmLabProgress, LmLabSummary, RoutedReport, SpectrumResult, SweepPoint, TwinView } from '../../engine/api/engine-api.js';
 import type { GroupMethodId } from '../routed/methods.js';
 import type { EngineClient } from '../engine/engine-client.js';
 import type { LiveEngine } from '../engine/live-engine.js';
@@ -479,6 +479,8 @@ export interface LmEvalState {
   readonly floor?: number;
   /** The newest request's progress while it computes. */
   readonly progress?: LmLabProgress;
+  /** The newest request's mode. */
+  readonly mode?: LmLabMode;
 }
 
 export interface LmLabSlice {

@@ -469,7 +469,7 @@ export interface LmLabAnswer {
   /** The tokenizer every text was read with: 'bytes' or the base's tokenizer.json. */
   readonly tokenizer: string;
   readonly tasks: readonly LmLabTaskScore[];
-  /** The mean of the tasks' gains; null when no task has one. */
+  /** The mean gain over the tasks whose expert scores better than the base (the others' gain means nothing); null when there are none. */
   readonly meanGain: number | null;
   /** Scoring the base and experts (0 when every score was kept), merging, scoring the merge, and in all. */
   readonly milliseconds: { readonly references: number; readonly merge: number; readonly merged: number; readonly total: number };

@@ -270,7 +270,8 @@ export function createLmLabService(ctx: EngineContext): LmLabService {
         gain: own ? normalizedGain(baseScore.loss, merged.loss, own.loss) : null,
       };
     });
-    const gains = out.flatMap((t) => (t.gain === null ? [] : [t.gain]));
+    // A task whose expert does not beat the base has no gain to speak of (its denominator is ≤ 0).
+    const gains = out.flatMap((t) => (t.gain === null || !(t.base.loss > t.experts[experts.indexOf(t.expert!)]!.loss) ? [] : [t.gain]));
     const end = performance.now();
     return {
       mode,
