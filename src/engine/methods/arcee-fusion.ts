@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { MergeLabError } from '../errors.js';
-import { createRandom, shuffleInPlace } from '../random.js';
+import { createRandom, randomInt } from '../random.js';
 import { ARCEE_FUSION } from './catalog.js';
 import { defineMethod } from './define.js';
 import { dtypeOps, float16Unsupported, workDType, type DtypeOps } from './half/dtype-ops.js';
@@ -60,7 +60,7 @@ function fusionMask(input: PrepareInput, base: ModelValues, other: ModelValues, 
   const n = base.values.length;
   const row = shape.length === 0 ? 1 : shape[shape.length - 1]!;
   const importance = importanceOf(d, other.values, base.values, row);
-  const sorted = sample(importance, input.seed).sort();
+  const sorted = quantileSample(importance, input.seed).sort();
   const at = (q: number) => sorted[Math.trunc(Math.fround(q * (sorted.length - 1)))]!;
   const median = at(0.5);
   const iqr = d.round(at(0.75) - at(0.25));
@@ -93,9 +93,23 @@ function importanceOf(d: DtypeOps, params: Float32Array, baseParams: Float32Arra
 }
 
 
-/** The values quantiles are taken over: all, or for a large tensor a random million of them, as mergekit samples. */
-function sample(values: Float32Array, seed: number): Float32Array {
-  if (values.length <= QUANTILE_SAMPLE) return Float32Array.from(values);
-  const order = shuffleInPlace(Array.from({ length: values.length }, (_, i) => i), createRandom(seed));
-  return Float32Array.from(order.slice(0, QUANTILE_SAMPLE), (i) => values[i]!);
+/**
+ * The values quantiles are taken over: all, or for a large tensor a random million of them without
+ * repeats, as mergekit samples (torch.randperm); ours from a seeded generator (a partial
+ * Fisher–Yates over the indices), so the same seed takes the same million.
+ */
+export function quantileSample(values: Float32Array, seed: number): Float32Array {
+  const n = values.length;
+  if (n <= QUANTILE_SAMPLE) return Float32Array.from(values);
+  const random = createRandom(seed);
+  const order = new Int32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  const out = new Float32Array(QUANTILE_SAMPLE);
+  for (let i = 0; i < QUANTILE_SAMPLE; i++) {
+    const j = i + randomInt(random, n - i);
+    const pick = order[j]!;
+    order[j] = order[i]!;
+    out[i] = values[pick]!;
+  }
+  return out;
 }

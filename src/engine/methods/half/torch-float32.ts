@@ -29,12 +29,14 @@ export function fma32(a: number, b: number, c: number): number {
   return (err > 0) === other > r ? other : r;
 }
 
+const nextBuf = new Float32Array(1);
+const nextBits = new Int32Array(nextBuf.buffer);
+
 function nextFloat32(x: number, dir: 1 | -1): number {
-  const buf = new Float32Array([x]);
-  const bits = new Int32Array(buf.buffer);
   if (x === 0) return dir * 2 ** -149;
-  bits[0]! += (x > 0) === (dir > 0) ? 1 : -1;
-  return buf[0]!;
+  nextBuf[0] = x;
+  nextBits[0]! += (x > 0) === (dir > 0) ? 1 : -1;
+  return nextBuf[0]!;
 }
 
 const R_LN2 = f(1.4426950408889634);
