@@ -83,7 +83,7 @@ const code = (s: PromiseSettledResult<unknown>) => (s.status === 'rejected' ? (i
 describe('lm-lab service', () => {
   it('describes the base from its config.json and tokenizer, and refuses a folder that is not a language model, naming the file', async () => {
     const engine = await openedEngine();
-    expect(await engine.lmLab.describeLab('base')).toEqual({ base: 'base', modelType: 'llama', parameters: 32 * 320 + 2 * (32 + 4 * 8 * 32 + 2 * 2 * 8 * 32 + 32 * 32 + 3 * 32 * 48 + 32) + 32, vocabSize: 320, layers: 2, hiddenSize: 32, maxPositions: 128, tokenizer: 'base/tokenizer.json', context: 128, probeWindows: 2 });
+    expect(await engine.lmLab.describeLab('base')).toEqual({ base: 'base', modelType: 'llama', parameters: 32 * 320 + 2 * (32 + 4 * 8 * 32 + 2 * 2 * 8 * 32 + 32 * 32 + 3 * 32 * 48 + 32) + 32, vocabSize: 320, layers: 2, hiddenSize: 32, maxPositions: 128, tokenizer: 'base/tokenizer.json', context: 128, probeTokens: 256 });
     await engine.models.openModel('no-config', (await baseFiles()).filter((f) => !f.path.endsWith('config.json')));
     await expect(engine.lmLab.describeLab('no-config')).rejects.toMatchObject({ code: 'LM_CONFIG_INVALID', message: expect.stringContaining('config.json') as unknown });
     await expect(engine.lmLab.describeLab('nothing')).rejects.toMatchObject({ code: 'PATH_NOT_FOUND', message: expect.stringContaining('"nothing"') as unknown });
@@ -146,11 +146,13 @@ describe('lm-lab service', () => {
     expect(swapped.meanGain).toBeCloseTo(swapped.tasks[0]!.gain!, 12);
   });
 
-  it('a probe scores the first windows of each text, exactly the full answer’s, without bits per byte', async () => {
+  it('a probe scores the first predictions of each text, exactly the full scoring’s, without bits per byte', async () => {
     const engine = await openedEngine();
-    const probe = await engine.lmLab.evaluate({ ...request(ties(), 'probe'), probeWindows: 2 });
+    // Two windows of 16 (the default at this context), and 20 predictions: a window and a part of the next.
+    const probe = await engine.lmLab.evaluate(request(ties(), 'probe'));
+    const twenty = await engine.lmLab.evaluate({ ...request(ties(), 'probe'), probeTokens: 20 });
     const full = await engine.lmLab.evaluate(request(ties()));
-    expect(probe).toMatchObject({ mode: 'probe', probeWindows: 2 });
+    expect(probe).toMatchObject({ mode: 'probe', probeTokens: 32 });
     for (const [i, t] of probe.tasks.entries()) {
       const f = full.tasks[i]!;
       expect(t.tokens).toBe(Math.min(32, f.tokens));
@@ -160,13 +162,23 @@ describe('lm-lab service', () => {
       expect(t.merged.tokens).toBe(t.tokens);
     }
     expect(probe.tasks[0]!.tokens).toBe(32);
-    // The full answer's windows, from the lm service (the merged model's first two windows' sum).
+    expect(twenty.tasks[0]!.tokens).toBe(20);
+    // The full scoring's per-token losses, from the lm service on the same merge written to a file.
     const merged = await engine.merges.merge('m', ties());
     const configFiles = (await baseFiles()).filter((f) => !f.path.endsWith('.safetensors'));
     await engine.lm.openLm('merged', { files: [...configFiles, { path: 'base/model.safetensors', blob: new Blob([merged.bytes as Uint8Array<ArrayBuffer>]) }] });
-    const [s] = await engine.lm.scoreTexts('merged', [{ name: 's', text: sample }], { context: 16 });
-    expect(probe.tasks[0]!.merged.nll).toBeCloseTo(s!.windows[0]!.nll + s!.windows[1]!.nll, 4);
+    await engine.lm.openLm('base', { files: await baseFiles() });
+    const sum = (a: Float32Array, n: number) => a.subarray(0, n).reduce((x, y) => x + y, 0);
+    const [m] = await engine.lm.scoreTexts('merged', [{ name: 's', text: sample }], { context: 16, perToken: true });
+    const [b] = await engine.lm.scoreTexts('base', [{ name: 's', text: sample }], { context: 16, perToken: true });
+    expect(probe.tasks[0]!.merged.nll).toBeCloseTo(m!.windows[0]!.nll + m!.windows[1]!.nll, 4);
+    expect(twenty.tasks[0]!.merged.nll).toBeCloseTo(sum(m!.perToken!, 20), 4);
+    // The base's probe after its full score was kept: cut from it.
+    const again = await engine.lmLab.evaluate({ ...request(ties(0.7), 'probe'), probeTokens: 20 });
+    expect(again.tasks[0]!.base.nll).toBeCloseTo(sum(b!.perToken!, 20), 4);
+    expect(again.tasks[0]!.base.tokens).toBe(20);
     await engine.lm.closeLm('merged');
+    await engine.lm.closeLm('base');
   });
 
   it('scores base and experts once per text: a new recipe scores only the merge; a new text, or models opened again, score them again', async () => {

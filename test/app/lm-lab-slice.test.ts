@@ -36,13 +36,13 @@ const asked = (method: string) => fake.asked.filter((a) => a.method === method);
 const requests = () => asked('evaluate').map((a) => a.args[0] as LmLabRequest);
 const model = (id: string, role: DroppedModel['role']): DroppedModel => ({ id, name: id, files: 3, role, status: 'ready' });
 const file = (name: string, content: string | Uint8Array) => ({ name, blob: new Blob([content as BlobPart]) });
-const SUMMARY = { base: 'base', modelType: 'llama', parameters: 1000, vocabSize: 16, layers: 4, hiddenSize: 8, maxPositions: 64, tokenizer: 'base/tokenizer.json', context: 64, probeWindows: 2 };
+const SUMMARY = { base: 'base', modelType: 'llama', parameters: 1000, vocabSize: 16, layers: 4, hiddenSize: 8, maxPositions: 64, tokenizer: 'base/tokenizer.json', context: 64, probeTokens: 128 };
 
 /** An engine answer for `r`: every loss made from `loss` so answers can be told apart. */
 const answer = (r: LmLabRequest, loss: number) => ({
   mode: r.mode,
   context: 64,
-  probeWindows: 2,
+  probeTokens: 128,
   base: r.base,
   experts: r.experts,
   tokenizer: 'base/tokenizer.json',

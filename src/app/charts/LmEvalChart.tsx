@@ -58,7 +58,7 @@ const STAGE: Readonly<Record<string, string>> = { references: 'scoring the base 
 /** What the answer scored, in words. */
 function modeText(a: LmLabAnswer): string {
   return a.mode === 'probe'
-    ? `probe: the first ${a.probeWindows} windows of ${a.context} tokens of each text (the full texts once the sliders rest; no bits per byte for a probe)`
+    ? `probe: the first ${formatCount(a.probeTokens)} tokens of each text, in windows of ${a.context} (the full texts once the sliders rest; no bits per byte for a probe)`
     : `full texts, in windows of ${a.context} tokens`;
 }
 

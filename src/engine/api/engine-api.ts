@@ -410,7 +410,7 @@ export interface LmLabTask {
   readonly expert?: string;
 }
 
-/** 'probe': the first windows of each text (while a slider is dragged); 'full': every token of every text. */
+/** 'probe': the first tokens of each text (while a slider is dragged); 'full': every token of every text. */
 export type LmLabMode = 'probe' | 'full';
 
 export interface LmLabRequest {
@@ -424,8 +424,8 @@ export interface LmLabRequest {
   readonly mode: LmLabMode;
   /** Tokens per window (default: LmLabSummary.context). */
   readonly context?: number;
-  /** Windows of each text a probe scores (default 2). */
-  readonly probeWindows?: number;
+  /** Predictions a probe scores of each text (default: two windows, at most 256). */
+  readonly probeTokens?: number;
   /** No tensor larger than this (default: half the WebGPU adapter's binding limit, else 64 MiB). */
   readonly maxTensorBytes?: number;
 }
@@ -463,7 +463,8 @@ export interface LmLabTaskScore {
 export interface LmLabAnswer {
   readonly mode: LmLabMode;
   readonly context: number;
-  readonly probeWindows: number;
+  /** The predictions a probe scores of each text (the full texts' first ones). */
+  readonly probeTokens: number;
   readonly base: string;
   readonly experts: readonly string[];
   /** The tokenizer every text was read with: 'bytes' or the base's tokenizer.json. */
@@ -498,8 +499,8 @@ export interface LmLabSummary {
   readonly tokenizer: string;
   /** The context evaluate uses when none is given. */
   readonly context: number;
-  /** The windows a probe scores when none is given. */
-  readonly probeWindows: number;
+  /** The predictions a probe scores of each text when none is given. */
+  readonly probeTokens: number;
 }
 
 /** The language-model lab over opened models: base and experts scored once per text, the merge at every recipe. */

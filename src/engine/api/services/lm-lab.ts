@@ -7,10 +7,10 @@
  * (nats/token), perplexity, bits per byte and the normalized gain
  * (loss_base − loss_merged) / (loss_base − loss_expert) against that task's expert.
  *
- * Two modes: a probe (the first `probeWindows` windows of each text, for a slider being dragged)
- * and the full texts. A probe's numbers are exactly the full scoring's first windows (windows
- * never overlap and each starts at position 0: lm/score.ts), so the probe is a prefix of the full
- * answer, not another measure. Every text is tokenized with the base's tokenizer, so every model's
+ * Two modes: a probe (the first `probeTokens` predictions of each text, for a slider being
+ * dragged) and the full texts. A probe's numbers are the full scoring's first predictions (windows
+ * never overlap, each starts at position 0 and attention is causal: lm/score.ts), so the probe is a
+ * prefix of the full answer, not another measure. Every text is tokenized with the base's tokenizer, so every model's
  * losses are over the same tokens.
  *
  * One lane (services/cancel.ts): a newer request, or cancelEvaluate(), stops the one running at its
@@ -39,8 +39,14 @@ import { recipeModelNames, type EngineContext } from './context.js';
 
 /** The lab's context when none is asked for: the model's (at most 2,048), at most this. */
 export const LAB_MAX_CONTEXT = 512;
-/** Windows a probe scores of each text. */
+/** A probe's predictions per text: two windows of the context, at most LAB_PROBE_TOKENS (a 10M-parameter model scores ~250 tokens a second on wasm here). */
 export const LAB_PROBE_WINDOWS = 2;
+export const LAB_PROBE_TOKENS = 256;
+
+/** The predictions a probe scores of each text by default. */
+export function labProbeTokens(context: number): number {
+  return Math.min(LAB_PROBE_WINDOWS * context, LAB_PROBE_TOKENS);
+}
 
 /** The lab's default context for a model: its own (lm/model.ts defaultContext), at most LAB_MAX_CONTEXT. */
 export function labContext(config: LmConfig): number {
@@ -60,12 +66,14 @@ interface LabState {
   readonly references: Map<string, Map<string, ScoreResult>>;
 }
 
-const referenceKey = (base: string, model: string, context: number, windows: number | 'full') => `${base}\u0000${model}\u0000${context}\u0000${windows}`;
+const referenceKey = (base: string, model: string, context: number, probe: number | 'full') => `${base}\u0000${model}\u0000${context}\u0000${probe}`;
 
-/** The first `windows` windows of a full score: what a probe of them gives (windows are independent). */
-function probeOf(full: ScoreResult, windows: number): ScoreResult {
-  const kept = full.windows.slice(0, windows);
-  return { tokens: kept.reduce((s, w) => s + w.tokens, 0), nll: kept.reduce((s, w) => s + w.nll, 0), windows: kept };
+/** The first `tokens` predictions of a full score (kept per token): what a probe of them gives. */
+function probeOf(full: ScoreResult, tokens: number): ScoreResult {
+  const losses = full.perToken!.subarray(0, tokens);
+  let nll = 0;
+  for (const l of losses) nll += l;
+  return { tokens: losses.length, nll, windows: [] };
 }
 
 function metrics(score: ScoreResult, bytes: number | null): LmLabMetrics {
@@ -176,14 +184,14 @@ export function createLmLabService(ctx: EngineContext): LmLabService {
     if (!Number.isSafeInteger(context) || context < 1 || context > d.config.maxPositions) {
       throw new MergeLabError('PARAMETER_OUT_OF_RANGE', `The context must be a whole number of tokens from 1 to the model's ${d.config.maxPositions} positions (got ${context}).`);
     }
-    const windows = request.probeWindows ?? LAB_PROBE_WINDOWS;
-    if (!Number.isSafeInteger(windows) || windows < 1) throw new MergeLabError('PARAMETER_INVALID', `probeWindows must be a whole number ≥ 1 (got ${windows}).`);
+    const probe = request.probeTokens ?? labProbeTokens(context);
+    if (!Number.isSafeInteger(probe) || probe < 1) throw new MergeLabError('PARAMETER_INVALID', `probeTokens must be a whole number ≥ 1 (got ${probe}).`);
     const scoreOptions = { context, maxTensorBytes: maxTensorBytes(request.maxTensorBytes), cancel };
 
-    // Each text's ids, cut to the probe's windows in probe mode (a prefix of the full scoring's).
+    // Each text's ids, cut to the probe's predictions in probe mode (a prefix of the full scoring's).
     const texts = tasks.map((t) => {
       const all = tokensOf(s, d.tokenizer, t.text);
-      const ids = mode === 'probe' ? all.slice(0, windows * context + 1) : all;
+      const ids = mode === 'probe' ? all.slice(0, probe + 1) : all;
       return { task: t, ids, textTokens: Math.max(0, all.length - 1), bytes: new TextEncoder().encode(t.text).length };
     });
     const short = texts.filter((t) => t.textTokens < 1);
@@ -196,12 +204,12 @@ export function createLmLabService(ctx: EngineContext): LmLabService {
       const byKey = s.references.get(text);
       const full = byKey?.get(fullKey(model));
       if (mode === 'full') return full;
-      return full ? probeOf(full, windows) : byKey?.get(referenceKey(base, model, context, windows));
+      return full ? probeOf(full, probe) : byKey?.get(referenceKey(base, model, context, probe));
     };
     const keep = (model: string, text: string, score: ScoreResult) => {
       let byKey = s.references.get(text);
       if (!byKey) s.references.set(text, (byKey = new Map()));
-      byKey.set(mode === 'full' ? fullKey(model) : referenceKey(base, model, context, windows), score);
+      byKey.set(mode === 'full' ? fullKey(model) : referenceKey(base, model, context, probe), score);
     };
 
     const models = [base, ...experts.filter((e) => e !== base)];
@@ -219,7 +227,8 @@ export function createLmLabService(ctx: EngineContext): LmLabService {
       try {
         for (const t of todo) {
           const before = done;
-          const score = await scoreTokens(d.config, lm.weights, t.ids, { ...scoreOptions, where: model, onProgress: (p) => report('references', before + p.tokensDone) });
+          // Full scores keep each token's loss, so a probe is cut from them later.
+          const score = await scoreTokens(d.config, lm.weights, t.ids, { ...scoreOptions, perToken: mode === 'full', where: model, onProgress: (p) => report('references', before + p.tokensDone) });
           done = before + score.tokens;
           keep(model, t.task.text, score);
         }
@@ -276,7 +285,7 @@ export function createLmLabService(ctx: EngineContext): LmLabService {
     return {
       mode,
       context,
-      probeWindows: windows,
+      probeTokens: probe,
       base,
       experts: [...experts],
       tokenizer: d.tokenizer.name,
@@ -302,7 +311,7 @@ export function createLmLabService(ctx: EngineContext): LmLabService {
         maxPositions: config.maxPositions,
         tokenizer: d.tokenizer.name,
         context: labContext(config),
-        probeWindows: LAB_PROBE_WINDOWS,
+        probeTokens: labProbeTokens(labContext(config)),
       };
     },
     evaluate(request, onProgress) {
