@@ -14,7 +14,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { EngineApi, LmLabProgress, LmLabRequest, ModelFile } from '../../src/engine/api/engine-api.js';
 import { createEngine } from '../../src/engine/api/engine.js';
-import { normalizedGain } from '../../src/engine/api/services/lm-lab.js';
+import { labContext, labProbeTokens, normalizedGain } from '../../src/engine/api/services/lm-lab.js';
+import { readLmConfig } from '../../src/engine/lm/config.js';
 import { isMergeLabError } from '../../src/engine/errors.js';
 import { openCheckpointPath } from '../../src/engine/io/node-checkpoint.js';
 import { serializeSafetensors } from '../../src/engine/io/safetensors-writer.js';
@@ -84,6 +85,11 @@ describe('lm-lab service', () => {
   it('describes the base from its config.json and tokenizer, and refuses a folder that is not a language model, naming the file', async () => {
     const engine = await openedEngine();
     expect(await engine.lmLab.describeLab('base')).toEqual({ base: 'base', modelType: 'llama', parameters: 32 * 320 + 2 * (32 + 4 * 8 * 32 + 2 * 2 * 8 * 32 + 32 * 32 + 3 * 32 * 48 + 32) + 32, vocabSize: 320, layers: 2, hiddenSize: 32, maxPositions: 128, tokenizer: 'base/tokenizer.json', context: 128, probeTokens: 256 });
+    // The model's context, at most 512; a probe two windows of it, at most 256 tokens.
+    const json = JSON.parse(await readFile(path.join(BASE_DIR, 'config.json'), 'utf8')) as Record<string, unknown>;
+    const positions = (n: number) => readLmConfig({ ...json, max_position_embeddings: n }, 'config.json');
+    expect([labContext(positions(2048)), labContext(positions(100))]).toEqual([512, 100]);
+    expect([labProbeTokens(512), labProbeTokens(100), labProbeTokens(16)]).toEqual([256, 200, 32]);
     await engine.models.openModel('no-config', (await baseFiles()).filter((f) => !f.path.endsWith('config.json')));
     await expect(engine.lmLab.describeLab('no-config')).rejects.toMatchObject({ code: 'LM_CONFIG_INVALID', message: expect.stringContaining('config.json') as unknown });
     await expect(engine.lmLab.describeLab('nothing')).rejects.toMatchObject({ code: 'PATH_NOT_FOUND', message: expect.stringContaining('"nothing"') as unknown });

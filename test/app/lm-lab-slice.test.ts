@@ -13,6 +13,7 @@ import type { EngineClient } from '../../src/app/engine/engine-client.js';
 import type { LmLabRequest } from '../../src/engine/api/engine-api.js';
 import { MergeLabError } from '../../src/engine/errors.js';
 import { matchExpert } from '../../src/app/lm/task-experts.js';
+import { isTextFileName, splitTexts } from '../../src/app/lm/text-files.js';
 
 interface Asked {
   readonly method: string;
@@ -87,6 +88,19 @@ describe('text files as tasks', () => {
     expect(st().lmTexts.map((r) => r.id)).toContain('good.txt (2)');
     st().removeText('good.txt');
     expect(st().lmTexts.map((r) => r.id)).not.toContain('good.txt');
+  });
+
+  it('are the loose prose, markup and code files of a drop; configs, recipes, weights and folders are models', () => {
+    for (const name of ['a.txt', 'notes.MD', 'doc.rst', 'paper.tex', 'table.csv', 'main.py', 'lib.ts', 'x.rs', 'page.html']) expect(isTextFileName(name), name).toBe(true);
+    for (const name of ['config.json', 'recipe.yaml', 'recipe.yml', 'model.safetensors', 'pytorch_model.bin', 'README']) expect(isTextFileName(name), name).toBe(false);
+    const blob = new Blob(['x']);
+    const { texts, models } = splitTexts([
+      { name: 'code.py', files: [{ path: 'code.py', blob }] },
+      { name: 'ft1', files: [{ path: 'merges.txt', blob }, { path: 'model.safetensors', blob }] },
+      { name: 'base.safetensors', files: [{ path: 'base.safetensors', blob }] },
+    ]);
+    expect(texts.map((t) => t.name)).toEqual(['code.py']);
+    expect(models.map((m) => m.name)).toEqual(['ft1', 'base.safetensors']);
   });
 
   it('belong to the expert their name names, else to none until one is picked', () => {

@@ -109,6 +109,9 @@ describeE2E('the language-model lab', () => {
   test('Llama folders and two texts: the card’s numbers are the engine’s, a density move draws a probe then the full texts, a model removed clears them', async ({ lab }) => {
     await lab.open('', ENGINE);
     await lab.waitForEngine('wasm');
+    // The digits demo is no language model: no card.
+    await lab.waitForChart('sign-conflicts');
+    expect(await lab.chart('lm-eval').count()).toBe(0);
     for (const [i, m] of FOLDERS.entries()) {
       await lab.chooseFolder(path.join(MODELS, m));
       await lab.waitForMyModels(i + 1);
@@ -129,6 +132,11 @@ describeE2E('the language-model lab', () => {
     const card = lab.chart('lm-eval');
     expect(await card.locator('[data-lm-answer]').getAttribute('data-answer-for')).toBe('ties');
     expect(Number(await card.locator('[data-mean-gain]').getAttribute('data-mean-gain'))).toBeCloseTo(want.meanGain!, 3);
+    // A task whose expert is no better than the base: its gain marked, and the mean without it.
+    for (const t of want.tasks) {
+      const wins = t.experts[want.experts.indexOf(t.expert!)]!.loss < t.base.loss;
+      expect(await card.locator(`tr[data-task="${t.name}"][data-model="merged"] td`).last().innerText(), t.name).toMatch(wins ? /^-?\d+\.\d%$/ : /†$/);
+    }
     const tensors = (await lab.engineMemory()).numTensors;
     fs.mkdirSync(lab.resultsDir, { recursive: true });
     await card.screenshot({ path: path.join(lab.resultsDir, 'lm-eval.png') });
