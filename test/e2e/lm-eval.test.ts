@@ -16,6 +16,7 @@ import { createEngine } from '../../src/engine/api/engine.js';
 import { parseRecipe } from '../../src/engine/recipe/parse.js';
 import { describeE2E, test } from './harness.js';
 import type { LabPage } from './lab-page.js';
+import { clippedChartText, sidewaysScroll, untitledAxes } from './measure.js';
 
 const MODELS = path.resolve(import.meta.dirname, '../fixtures/mergekit-recipes/models');
 const FOLDERS = ['base', 'ft1', 'ft2', 'ft3'];
@@ -175,6 +176,12 @@ describeE2E('the language-model lab', () => {
     await waitForAnswer(lab, 'full', 'density 0.6');
     expect((await shownRows(lab)).some((r) => r.model === 'ft3')).toBe(false);
     expectRows(await shownRows(lab), await engineAnswer(await lab.recipeYaml(), ['ft1', 'ft2']));
+    // At 800 px: nothing scrolls sideways, the card's axes are titled and none of its text is cut.
+    await lab.page.setViewportSize({ width: 800, height: 900 });
+    await lab.page.waitForTimeout(300);
+    expect(await sidewaysScroll(lab.page)).toBeLessThanOrEqual(0);
+    expect((await untitledAxes(lab.page)).filter((t) => t.startsWith('lm-eval'))).toEqual([]);
+    expect((await clippedChartText(lab.page)).filter((t) => t.startsWith('lm-eval'))).toEqual([]);
     expect(lab.diagnostics.consoleErrors).toEqual([]);
   }, 120_000);
 });

@@ -169,7 +169,9 @@ function ScoreTable({ a }: { a: LmLabAnswer }) {
 }
 
 export function LmEvalChart() {
-  const { lm, model, evaluateLm, cancelLmEval } = useLabStore(useShallow((s) => ({ lm: s.lmEval, model: s.lmModel, evaluateLm: s.evaluateLm, cancelLmEval: s.cancelLmEval })));
+  const { lm, model, texts, evaluateLm, cancelLmEval } = useLabStore(
+    useShallow((s) => ({ lm: s.lmEval, model: s.lmModel, texts: s.lmTexts.filter((x) => x.status === 'ready').length, evaluateLm: s.evaluateLm, cancelLmEval: s.cancelLmEval })),
+  );
   const t = useChartText();
   const shown = lm.shown?.data;
   const a = shown?.answer;
@@ -191,7 +193,13 @@ export function LmEvalChart() {
       {...(lm.error ? { error: lm.error } : {})}
       {...(lm.shown ? { seq: lm.shown.seq } : {})}
       {...(shown ? { madeBy: { method: shown.method, settings: shown.settings } } : {})}
-      empty={summary ? `Scoring the texts with ${summary.modelType} (${formatCount(summary.parameters)} parameters, ${summary.tokenizer === 'bytes' ? 'UTF-8 bytes as tokens' : summary.tokenizer})…` : undefined}
+      empty={
+        texts === 0
+          ? 'Drop text files beside the models (.txt, .md or source code, one per task, named like the expert fine-tuned for it) to score the merge on them.'
+          : summary
+            ? `Scoring the texts with ${summary.modelType} (${formatCount(summary.parameters)} parameters, ${summary.tokenizer === 'bytes' ? 'UTF-8 bytes as tokens' : summary.tokenizer})…`
+            : undefined
+      }
       caption={
         <>
           Each dropped text is a task: the mean loss (nats per token, lower is better) of the merged model on it, beside the base and each expert, all read with the base&apos;s
