@@ -15,6 +15,7 @@ import { toyCheckpoint } from '../merge/helpers.js';
 describe('storage', () => {
   it('counts K copies and one index byte per task and channel, against T experts', () => {
     // [8, 4] has 8 channels, [8] and [] one each; 32 + 8 + 1 = 41 weights.
+    // A bias that follows its weight is 8 channels (one per element): 5 × 8 more index bytes.
     const s = channelStorage([{ shape: [8, 4] }, { shape: [8] }, { shape: [] }], 5, 2, { routerParams: 10 });
     expect(s).toEqual({
       tasks: 5,
@@ -22,12 +23,15 @@ describe('storage', () => {
       groupParams: 82,
       indexEntries: 5 * 10,
       routerParams: 10,
+      routerBytes: 40,
       expertParams: 205,
       bytesPerParam: 4,
-      packageBytes: 82 * 4 + 50 + 40,
+      packageBytes: 82 * 4 + 50,
       expertBytes: 820,
-      ratio: (328 + 50 + 40) / 820,
+      ratio: (328 + 50) / 820,
+      withRouter: { bytes: 328 + 50 + 40, ratio: (328 + 50 + 40) / 820 },
     });
+    expect(channelStorage([{ shape: [8, 4] }, { shape: [8], channels: 8 }], 5, 2).indexEntries).toBe(5 * 16);
     expect(channelStorage([{ shape: [8, 4] }], 4, 2, { bytesPerParam: 2 }).ratio).toBeCloseTo((64 * 2 + 32) / (128 * 2), 12);
   });
 });

@@ -1,7 +1,8 @@
 /**
  * The Channel Merging package: bytes → read → every task's rebuilt weights identical to the
  * model's lookups (F32), or to their F16 rounding; the files' layout (U8 index [T, C], groups
- * [K, ...shape]); a router carried as is; and a catalogue of broken packages with their errors.
+ * [K, ...shape], a bias indexed per element with its weight's groups); a router carried as is and
+ * counted apart; a version 1 package still read; and a catalogue of broken packages with their errors.
  */
 import { describe, expect, it } from 'vitest';
 import { memorySource, numberToFloat16Bits, float16BitsToNumber, openSafetensors, serializeSafetensors } from '../../src/engine/io/index.js';
@@ -41,23 +42,26 @@ describe('channel package round trip', () => {
     const { files, manifest } = buildChannelPackage(model);
     const index = await openSafetensors(memorySource('index', files[CHANNEL_FILES.index]!));
     expect(index.info('fc.weight.index')).toMatchObject({ dtype: 'U8', shape: [3, 4] });
-    expect(index.info('fc.bias.index')).toMatchObject({ dtype: 'U8', shape: [3, 1] });
+    // The bias follows fc.weight's rows: one index entry per element, the weight's own table.
+    expect(index.info('fc.bias.index')).toMatchObject({ dtype: 'U8', shape: [3, 4] });
     expect(Array.from(await index.readRaw('fc.weight.index'))).toEqual(Array.from(model.tensors[0]!.index));
+    expect(Array.from(await index.readRaw('fc.bias.index'))).toEqual(Array.from(model.tensors[0]!.index));
     const groups = await openSafetensors(memorySource('groups', files[CHANNEL_FILES.groups]!));
     expect(groups.info('fc.weight.groups')).toMatchObject({ dtype: 'F32', shape: [2, 4, 3] });
-    expect(groups.metadata).toMatchObject({ format: 'merge-lab-channel', version: '1' });
+    expect(groups.metadata).toMatchObject({ format: 'merge-lab-channel', version: '2' });
     expect(manifest).toMatchObject({
       format: 'merge-lab-channel',
-      version: 1,
+      version: 2,
       tasks: TASKS,
       K: 2,
       base: 'base',
       dtype: 'F32',
-      clustering: { on: 'raw', distance: 'cosine', linkage: 'average' },
+      clustering: { on: 'raw', method: 'kmeans', distance: 'cosine', seed: 42 },
       files: { groups: 'groups.safetensors', index: 'index.safetensors' },
     });
-    // 2 copies of 16 weights against 3 experts of 16, plus 3 × (4 + 1) index bytes.
-    expect(manifest.storage).toMatchObject({ groupParams: 32, expertParams: 48, indexEntries: 15, packageBytes: 32 * 4 + 15, expertBytes: 192 });
+    expect(manifest.tensors.map((t) => t.channels)).toEqual([4, 4]);
+    // 2 copies of 16 weights against 3 experts of 16, plus 3 × (4 + 4) index bytes.
+    expect(manifest.storage).toMatchObject({ groupParams: 32, expertParams: 48, indexEntries: 24, packageBytes: 32 * 4 + 24, expertBytes: 192 });
   });
 
   it('stores F16 groups when asked, rebuilt as their F16 values', async () => {
@@ -77,9 +81,34 @@ describe('channel package round trip', () => {
     const { files, manifest } = buildChannelPackage(await toyModel(), { router: { bytes: router, params: 6, info: { features: 'base penultimate' } } });
     expect(manifest.files.router).toBe('router.safetensors');
     expect(manifest.router).toEqual({ features: 'base penultimate' });
-    expect(manifest.storage.routerParams).toBe(6);
+    // Counted apart: the package's ratio is its weights', the router's bytes are added in withRouter.
+    expect(manifest.storage).toMatchObject({ routerParams: 6, routerBytes: 24, packageBytes: 32 * 4 + 24 });
+    expect(manifest.storage.withRouter.bytes).toBe(manifest.storage.packageBytes + 24);
     const back = await readChannelPackage(files);
     expect(back.router).toEqual(router);
+  });
+
+  it('reads a version 1 package (average linkage, a bias as one channel)', async () => {
+    // Version 1 indexed a vector once: task t took the whole bias from group index[t][0].
+    const model: ChannelModel = {
+      tasks: TASKS,
+      baseName: 'base',
+      K: 2,
+      method: { id: 'average', params: {}, singletons: 'expert' },
+      similarity: 'raw',
+      clustering: 'average_linkage',
+      seed: 42,
+      tensors: [{ name: 'fc.bias', shape: [4], channels: 1, groups: Float32Array.from([1, 2, 3, 4, 5, 6, 7, 8]), index: Uint8Array.from([0, 1, 1]) }],
+    };
+    const { files, manifest } = buildChannelPackage(model);
+    const v1 = JSON.parse(JSON.stringify(manifest)) as { version: number; clustering: Record<string, unknown> };
+    v1.version = 1;
+    delete v1.clustering.method;
+    files[CHANNEL_FILES.manifest] = new TextEncoder().encode(JSON.stringify(v1));
+    const back = await readChannelPackage(files);
+    expect(back.model.clustering).toBe('average_linkage');
+    expect(Array.from(taskWeights(back.model, 't0')['fc.bias']!)).toEqual([1, 2, 3, 4]);
+    expect(Array.from(taskWeights(back.model, 't2')['fc.bias']!)).toEqual([5, 6, 7, 8]);
   });
 });
 
@@ -98,7 +127,8 @@ describe('broken packages', () => {
   const cases: [string, (f: Record<string, Uint8Array>, m: Record<string, unknown>) => void, string, RegExp][] = [
     ['no groups file', (f) => delete f[CHANNEL_FILES.groups], 'NO_CHECKPOINT', /has no groups\.safetensors/],
     ['another format', (_, m) => (m.format = 'merge-lab-twin'), 'METADATA_INVALID', /format is "merge-lab-twin"/],
-    ['a newer version', (_, m) => (m.version = 2), 'METADATA_INVALID', /version 2/],
+    ['a newer version', (_, m) => (m.version = 3), 'METADATA_INVALID', /version 3/],
+    ['channels that do not divide the tensor', (_, m) => ((m.tensors as { channels: number }[])[1]!.channels = 3), 'METADATA_INVALID', /fc\.bias: "channels" must divide its 4 values/],
     ['K above T', (_, m) => (m.K = 4), 'METADATA_INVALID', /"K" must be an integer from 1 to 3/],
     ['K below the stored labels', (_, m) => (m.K = 1), 'SHAPE_MISMATCH', /"fc\.weight\.groups".*\[2, 4, 3\]; channel\.json says \[1, 4, 3\]/],
     ['a tensor the files lack', (_, m) => (m.tensors as { groups: string }[])[0]!.groups = 'nope', 'TENSOR_NOT_FOUND', /no tensor "nope"/],

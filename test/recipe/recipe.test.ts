@@ -154,13 +154,25 @@ describe('method-choosing options (shared_method, group_method)', () => {
     expect(channel.options).toEqual({ group_method: 'linear' });
     expect(parseRecipe(recipeToYaml(channel)).options).toEqual({ group_method: 'linear' });
   });
+  it('reads clustering as a name and exclude as a list (one string is a list of one), and writes them back', () => {
+    const r = parseRecipe('merge_method: twin_merging\nbase_model: base\nmodels: [{model: a}, {model: b}]\nparameters: {exclude: [head, bias], rank_ratio: 0.1}\n');
+    expect(r.listOptions).toEqual({ exclude: ['head', 'bias'] });
+    expect(r.parameters).toEqual({ rank_ratio: 0.1 });
+    expect(parseRecipe(recipeToYaml(r)).listOptions).toEqual({ exclude: ['head', 'bias'] });
+    expect(parseRecipe('merge_method: twin_merging\nmodels: [{model: a}]\nparameters: {exclude: head}\n').listOptions).toEqual({ exclude: ['head'] });
+    const c = parseRecipe('merge_method: channel_merging\nmodels: [{model: a}]\nparameters: {clustering: average_linkage}\n');
+    expect(c.options).toEqual({ clustering: 'average_linkage' });
+  });
   it('recipes without options have none, and write none', () => {
     const r = parseRecipe('models:\n  - model: a\nmerge_method: linear\n');
     expect(r.options).toBeUndefined();
     expect(recipeToYaml(r)).not.toMatch(/parameters/);
   });
   const cases: [string, string, RegExp][] = [
-    ['a string for a numeric top-level parameter', 'parameters: {lambda: high}', /parameters: "lambda" must be a number.*got the string "high"\. Only shared_method and group_method, in the top-level parameters, take a name/],
+    ['a string for a numeric top-level parameter', 'parameters: {lambda: high}', /parameters: "lambda" must be a number.*got the string "high"\. Only shared_method, group_method and clustering, in the top-level parameters, take a name \(and exclude a list of names\)/],
+    ['a number for clustering', 'parameters: {clustering: 2}', /"clustering" must be a name, "kmeans" or "average_linkage"; got number 2/],
+    ['a number in exclude', 'parameters: {exclude: [head, 3]}', /"exclude" must be a list of tensor-name patterns, e.g. "exclude: \[head, bias\]"/],
+    ['exclude under a model', 'models:\n  - model: a\n    parameters: {exclude: [head]}', /parameters of model "a": "exclude" applies to the whole merge; move it to the top-level parameters/],
     ['shared_method under a model', 'models:\n  - model: a\n    parameters: {shared_method: ties}', /parameters of model "a": "shared_method" chooses a method for the whole merge; move it to the top-level parameters/],
     ['a number for shared_method', 'parameters: {shared_method: 3}', /"shared_method" must be the name of a merge method, e.g. "shared_method: task_arithmetic"; got number 3/],
     ['an empty group_method', 'parameters: {group_method: ""}', /"group_method" must be the name of a merge method/],

@@ -73,12 +73,13 @@ describe('the routed registry', () => {
     expect(findRoutedMethod('ties')).toBeUndefined();
     for (const m of ROUTED_METHODS) {
       expect(m.params.length).toBeGreaterThan(0);
-      expect(m.options).toHaveLength(1);
+      // Twin: shared_method and exclude; Channel: group_method and clustering.
+      expect(m.options.map((o) => o.name)).toEqual(m.id === 'twin_merging' ? ['shared_method', 'exclude'] : ['group_method', 'clustering']);
       expect(m.files.at(-1)).toBe('router.safetensors');
       // No id collides with the registry's per-tensor methods.
       expect(METHODS.some((x) => x.id === m.id)).toBe(false);
     }
-    expect(TWIN_MERGING.params.map((p) => p.name)).toEqual(['lambda', 'rank', 'energy', 'hidden', 'epochs', 'learningRate', 'temperature', 'topK', 'seed']);
+    expect(TWIN_MERGING.params.map((p) => p.name)).toEqual(['lambda', 'rank', 'rank_ratio', 'energy', 'hidden', 'epochs', 'learningRate', 'temperature', 'topK', 'seed']);
     expect(CHANNEL_MERGING.options[0]!.choices).toContain('linear');
     expect(CHANNEL_MERGING.options[0]!.choices).not.toContain('slerp');
   });
@@ -96,13 +97,14 @@ describe('twin_merging recipes: validation before reading tensors', () => {
     const text = p.map(([, m]) => m).join('\n');
     expect(text).toMatch(/rank \(top-level parameters\) is 0, outside \[1, ∞\]/);
     expect(text).toMatch(/energy \(top-level parameters\) is 1\.5, outside \(0, 1\]/);
-    expect(text).toMatch(/"rnak" is not a parameter of twin_merging \(did you mean "rank"\?\)\. It takes rank, energy, hidden, epochs, learningRate, temperature, topK, seed; and its shared_method task_arithmetic's weight, lambda, normalize, int8_mask\./);
+    expect(text).toMatch(/"rnak" is not a parameter of twin_merging \(did you mean "rank"\?\)\. It takes rank, rank_ratio, energy, hidden, epochs, learningRate, temperature, topK, seed; and its shared_method task_arithmetic's weight, lambda, normalize, int8_mask\./);
     expect(text).toMatch(/"group_method" is not a parameter of twin_merging; it chooses its inner method with shared_method/);
     expect(text).toMatch(/topK \(top-level parameters\) is 5, outside \[1, 3\]/);
     expect(text).toMatch(/hidden \(top-level parameters\) must be a whole number, got 2\.5/);
   });
   it('wants rank or energy, not both', () => {
-    expect(problemsOf(TWIN_MERGING, recipe('twin_merging', 'rank: 2, energy: 0.9'))).toEqual([['PARAMETER_INVALID', expect.stringMatching(/either rank .* or energy .*, not both/)]]);
+    expect(problemsOf(TWIN_MERGING, recipe('twin_merging', 'rank: 2, energy: 0.9'))).toEqual([['PARAMETER_INVALID', expect.stringMatching(/one of rank .*, rank_ratio .* or energy .*, not rank and energy/)]]);
+    expect(problemsOf(TWIN_MERGING, recipe('twin_merging', 'rank: 2, rank_ratio: 0.1'))).toEqual([['PARAMETER_INVALID', expect.stringMatching(/not rank and rank_ratio/)]]);
   });
   it('names the closest shared method, and refuses slerp (two models only)', () => {
     expect(problemsOf(TWIN_MERGING, recipe('twin_merging', 'shared_method: task_arithmatic'))).toEqual([['UNKNOWN_METHOD', expect.stringMatching(/shared_method "task_arithmatic" is not a method merge-lab knows\. Did you mean "task_arithmetic"\?/)]]);

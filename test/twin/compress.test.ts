@@ -47,9 +47,9 @@ describe('Twin-Merging without data', () => {
       expect(errs.at(-1)!).toBeLessThan(1e-6); // rank 6 = min(12, 6): exact
     }
     expect(out.report.tensors[1]).toEqual({ name: 'model.layers.0.mlp.up_proj.bias', shape: [12], kind: 'dense' });
-    // lm_head is 5 × 12: ranks above 5 are capped.
+    // A matrix costs min(r·(m + n), m·n) per task: up_proj (12 × 6) is whole from rank 4, lm_head (5 × 12) from rank 4.
     const model = 72 + 12 + 60;
-    expect(out.report.storage.map((s) => s.values)).toEqual([1, 2, 4, 6].map((r) => model + 3 * (r * 18 + 12 + Math.min(r, 5) * 17)));
+    expect(out.report.storage.map((s) => s.values)).toEqual([1, 2, 4, 6].map((r) => model + 3 * (Math.min(r * 18, 72) + 12 + Math.min(r * 17, 60))));
     expect(out.report.storage[0]).toMatchObject({ rank: 1, experts: 3 * model, bytes: 4 * (model + 3 * (18 + 12 + 17)) });
 
     // It packages without a router, and reads back.
@@ -66,6 +66,25 @@ describe('Twin-Merging without data', () => {
       const p = out.exclusive.parts[ti]![0]!;
       expect(p.kind === 'lowrank' && p.energy).toBeGreaterThanOrEqual(0.9 - 1e-12);
     }
+  });
+
+  it('keeps excluded tensors out of θ* and the factors: each task stores its own, rebuilt exactly', async () => {
+    const { checkpoints, experts } = await setup();
+    const recipe = taskArithmeticRecipe('base', ['ft1', 'ft2', 'ft3'], 0.3);
+    const out = await compressCheckpoints({ recipe, checkpoints, choice: { rankRatio: 0.5 }, ranks: [1], exclude: ['lm_head', 'bias'] });
+    expect(Object.keys(out.shared)).toEqual(['model.layers.0.mlp.up_proj.weight']);
+    expect(out.exclusive.excluded).toEqual(['model.layers.0.mlp.up_proj.bias', 'lm_head.weight']);
+    expect(out.report.tensors.map((t) => t.kind)).toEqual(['lowrank', 'own', 'own']);
+    // rank_ratio 0.5 of min(12, 6) = 3.
+    expect(out.report.tensors[0]!.chosenRanks).toEqual([3, 3, 3]);
+    out.tasks.forEach((task, ti) => {
+      for (const j of [1, 2]) {
+        const p = out.exclusive.parts[ti]![j]!;
+        expect(p.kind === 'own' && Array.from(p.values)).toEqual(Array.from(experts[task as 'ft1'][out.tensors[j]!.name]!));
+      }
+    });
+    // Storage: θ*'s up_proj + 3 × (3 · 18 factors + 12 + 60 own values).
+    expect(out.report.storage[0]!.values).toBe(72 + 3 * (18 + 12 + 60));
   });
 
   it('says which expert or tensor is missing', async () => {

@@ -13,6 +13,8 @@ import {
   buildTwinPackage,
   compressExclusive,
   dynamicLogits,
+  excludedTensors,
+  materializeMerge,
   readTwinPackage,
   sharedFeatures,
   taskArithmeticRecipe,
@@ -62,6 +64,17 @@ async function toyTwin(): Promise<{ model: TwinModel; inputs: Float32Array; coun
   };
 }
 
+/** The toy architecture's logits for plain weights, in float64. */
+function forward(w: Record<string, Float32Array>, inputs: Float32Array, count: number): number[] {
+  const out: number[] = [];
+  for (let s = 0; s < count; s++) {
+    const x = Array.from(inputs.subarray(s * 6, s * 6 + 6), (v) => v * arch.input.scale);
+    const h = Array.from({ length: 10 }, (_, i) => Math.max(0, w['hidden.bias']![i]! + x.reduce((a, v, j) => a + v * w['hidden.weight']![i * 6 + j]!, 0)));
+    for (let k = 0; k < 4; k++) out.push(w['head.bias']![k]! + h.reduce((a, v, j) => a + v * w['head.weight']![k * 10 + j]!, 0));
+  }
+  return out;
+}
+
 async function twinLogits(m: TwinModel, inputs: Float32Array, count: number): Promise<Float32Array> {
   const f = await sharedFeatures(m.architecture!, m.shared, inputs, count);
   const w = routingWeights(await routerLogits(m.router!, f, count), m.tasks.length, { temperature: m.temperature, topK: m.topK });
@@ -97,7 +110,7 @@ describe('Twin-Merging package', () => {
     const { model } = await toyTwin();
     const { files } = buildTwinPackage(model);
     const json = JSON.parse(new TextDecoder().decode(files['twin.json'])) as TwinManifest;
-    expect(json).toMatchObject({ format: 'merge-lab-twin', version: 1, method: 'twin_merging', tasks, hard_tasks: ['three-3'], routing: { temperature: 0.5, top_k: 2 } });
+    expect(json).toMatchObject({ format: 'merge-lab-twin', version: 2, method: 'twin_merging', tasks, hard_tasks: ['three-3'], routing: { temperature: 0.5, top_k: 2 } });
     expect(json.files).toEqual({ shared: 'shared.safetensors', exclusive: 'exclusive.safetensors', router: 'router.safetensors' });
     expect(json.shared.recipe).toMatchObject({ merge_method: 'task_arithmetic', base_model: 'base', parameters: { lambda: 0.4 } });
     expect(json.tensors.map((t) => [t.name, t.shape])).toEqual([
@@ -116,14 +129,51 @@ describe('Twin-Merging package', () => {
         { weight: 'fc2.weight', bias: 'fc2.bias', activation: 'none', shape: [3, 5] },
       ],
     });
-    expect(json.storage).toMatchObject({ shared: 60 + 10 + 40 + 4, factors: 3 * 3 * (10 + 6 + 4 + 10), dense: 3 * 14, router: 20 + 50 + 5 + 15 + 3, dtype: 'F32' });
+    // head.weight (4 × 10) at rank 3 would take 3 · 14 = 42 values: it is kept whole (40).
+    expect(json.storage).toMatchObject({ shared: 60 + 10 + 40 + 4, factors: 3 * 3 * (10 + 6), dense: 3 * (10 + 40 + 4), router: 20 + 50 + 5 + 15 + 3, dtype: 'F32' });
     const ex = await openSafetensors(memorySource('exclusive.safetensors', files['exclusive.safetensors']!));
-    expect(ex.info('two.head.weight.us')?.shape).toEqual([4, 3]);
-    expect(ex.info('two.head.weight.v')?.shape).toEqual([10, 3]);
+    expect(ex.info('two.hidden.weight.us')?.shape).toEqual([10, 3]);
+    expect(ex.info('two.hidden.weight.v')?.shape).toEqual([6, 3]);
+    expect(ex.info('two.head.weight.delta')?.shape).toEqual([4, 10]);
     expect(ex.metadata).toMatchObject({ format: 'merge-lab-twin', role: 'exclusive knowledge' });
     const shared = await openSafetensors(memorySource('shared.safetensors', files['shared.safetensors']!));
     expect(shared.tensorNames).toEqual(['hidden.weight', 'hidden.bias', 'head.weight', 'head.bias']);
     expect(shared.info('hidden.weight')?.dtype).toBe('F32');
+  });
+
+  it('with exclude [head, bias]: θ* lacks them, each task stores its own, rebuilt exactly; inputs use the routed task\'s', async () => {
+    const { model, inputs, count } = await toyTwin();
+    const random = createRandom(9);
+    const experts = Object.fromEntries(tasks.map((task) => [task, Object.fromEntries(Object.entries(model.shared).map(([n, v]) => [n, v.map((x) => x + (2 * random() - 1) * 0.3)]))]));
+    const excluded = excludedTensors(model.tensors.map((t) => t.name), ['head', 'bias']);
+    expect(excluded).toEqual(['hidden.bias', 'head.weight', 'head.bias']);
+    const exclusive = compressExclusive(model.shared, experts, model.tensors, { rankRatio: 0.5 }, { excluded });
+    const shared = { 'hidden.weight': model.shared['hidden.weight']! };
+    const twin: TwinModel = { ...model, shared, exclusive, exclude: ['head', 'bias'] };
+    const { files, manifest } = buildTwinPackage(twin);
+    expect(manifest.shared.tensors).toEqual(['hidden.weight']);
+    expect(manifest.exclude).toEqual({ patterns: ['head', 'bias'], tensors: excluded, rule: expect.stringMatching(/contains one of the patterns/) });
+    expect(manifest.tensors[0]!.parts['two']).toMatchObject({ kind: 'lowrank', rank: 3 });
+    expect(manifest.tensors[2]!.parts['two']).toEqual({ kind: 'own', values: 'two.head.weight.own' });
+    // Storage: θ*'s hidden.weight, factors at rank ⌊0.5 · 6⌋ = 3, and 3 × (10 + 40 + 4) own values.
+    expect(manifest.storage).toMatchObject({ shared: 60, factors: 3 * 3 * 16, dense: 0, own: 3 * 54 });
+    const read = await readTwinPackage(files);
+    for (const [ti, task] of tasks.entries()) {
+      for (const name of excluded) {
+        const j = read.exclusive.tensors.findIndex((t) => t.name === name);
+        const p = read.exclusive.parts[ti]![j]!;
+        expect(p.kind === 'own' && Array.from(p.values), `${task} ${name}`).toEqual(Array.from(experts[task]![name]!));
+      }
+    }
+    expect(read.tensors.map((t) => t.name)).toEqual(['hidden.weight', ...excluded]);
+    // Soft weights with task "two" largest: hidden.weight mixes every task's factors, while the
+    // excluded head and biases are two's own — what materializeMerge builds, run by hand.
+    const w = [0.3, 0.4, 0.3];
+    const logits = await dynamicLogits(arch, read.shared, read.exclusive, inputs, count, Float32Array.from({ length: count * 3 }, (_, i) => w[i % 3]!));
+    const merged = materializeMerge(read.shared, read.exclusive, w);
+    expect(Array.from(merged['head.weight']!)).toEqual(Array.from(experts['two']!['head.weight']!));
+    const want = forward(merged, inputs, count);
+    for (let i = 0; i < want.length; i++) expect(logits[i]).toBeCloseTo(want[i]!, 4);
   });
 
   it('a twin without a router (built without data) has no router file and round trips', async () => {
@@ -150,7 +200,7 @@ describe('Twin-Merging package', () => {
     it('no twin.json, or one that is not JSON or not this format', async () => {
       await expectCode(readTwinPackage({}), 'PATH_NOT_FOUND', 'twin.json');
       await expectCode(readTwinPackage({ 'twin.json': new TextEncoder().encode('{nope') }), 'INDEX_INVALID', 'twin.json', 'not valid JSON');
-      await expectCode(readTwinPackage(await edit((j) => (j.version = 2))), 'INDEX_INVALID', 'merge-lab-twin version 1');
+      await expectCode(readTwinPackage(await edit((j) => (j.version = 3))), 'INDEX_INVALID', 'merge-lab-twin manifest of a version this merge-lab reads (1, 2)');
     });
     it('a missing file or tensor, a factor of the wrong shape, a part missing for a task', async () => {
       await expectCode(readTwinPackage(await edit((_, f) => delete f['exclusive.safetensors'])), 'PATH_NOT_FOUND', 'exclusive.safetensors');

@@ -22,7 +22,8 @@ function describeParam(p: ParamSpec): string {
 }
 
 function describeOption(o: OptionSpec): string {
-  return `      ${o.name.padEnd(12)} ${o.help} (global, method name, default ${o.default}; one of ${o.choices.join(', ')})`;
+  if (o.kind === 'list') return `      ${o.name.padEnd(12)} ${o.help} (global, a list of names or patterns; default none)`;
+  return `      ${o.name.padEnd(12)} ${o.help} (global, ${o.kind === 'method' ? 'method name' : 'a name'}, default ${o.default}; one of ${o.choices.join(', ')})`;
 }
 
 /** Every method a recipe may name, with its parameters: the registry's, then the routed ones. */

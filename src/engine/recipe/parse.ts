@@ -6,7 +6,7 @@
 import { parseDocument } from 'yaml';
 import { MergeLabError, combineProblems } from '../errors.js';
 import { readTokenizerKeys } from './tokenizer-keys.js';
-import { RECIPE_DTYPES, RECIPE_MATHS, STRING_OPTION_KEYS, type RecipeMath, type Conditional, type ParameterMap, type ParameterSetting, type Recipe, type RecipeDtype, type RecipeModel } from './types.js';
+import { RECIPE_DTYPES, RECIPE_MATHS, STRING_LIST_OPTION_KEYS, STRING_OPTION_KEYS, type RecipeMath, type Conditional, type ParameterMap, type ParameterSetting, type Recipe, type RecipeDtype, type RecipeModel } from './types.js';
 
 const KNOWN_KEYS = ['merge_method', 'base_model', 'models', 'slices', 'parameters', 'dtype', 'out_dtype', 'random_seed', 'tokenizer_source', 'tokenizer', 'chat_template', 'name', 'modules', 'math'];
 /** mergekit keys we read but that change nothing in the tensors we write. */
@@ -63,7 +63,8 @@ export function parseRecipe(text: string, fileName = 'recipe'): Recipe {
   }
   const tokenizerKeys = readTokenizerKeys(root, problem);
   const options: Record<string, string> = {};
-  const parameters = parameterMap(root.parameters, 'parameters', problem, options);
+  const listOptions: Record<string, string[]> = {};
+  const parameters = parameterMap(root.parameters, 'parameters', problem, options, listOptions);
   if (root.modules !== undefined) problem('RECIPE_INVALID', '"modules" recipes (multi-module models) are not supported; use "models".');
 
   let models: RecipeModel[] = [];
@@ -117,6 +118,7 @@ export function parseRecipe(text: string, fileName = 'recipe'): Recipe {
     ...(randomSeed !== undefined ? { randomSeed } : {}),
     ...(math ? { math } : {}),
     ...(Object.keys(options).length > 0 ? { options } : {}),
+    ...(Object.keys(listOptions).length > 0 ? { listOptions } : {}),
     ...tokenizerKeys,
     warnings,
   };
@@ -146,29 +148,42 @@ function modelList(value: unknown, where: string, key: string, problem: Problem)
  * A `parameters:` mapping. `options` is given for the top level only: there (and only there) the
  * method-choosing keys (STRING_OPTION_KEYS) take a method name, collected into `options`.
  */
-function parameterMap(value: unknown, where: string, problem: Problem, options?: Record<string, string>): ParameterMap | undefined {
+function parameterMap(value: unknown, where: string, problem: Problem, options?: Record<string, string>, listOptions?: Record<string, string[]>): ParameterMap | undefined {
   if (value === undefined || value === null) return undefined;
   if (!isObject(value)) {
     problem('PARAMETER_INVALID', `${where} must be a mapping of parameter names to values (got ${describe(value)}).`);
     return undefined;
   }
   const out: Record<string, ParameterSetting> = {};
-  const names = STRING_OPTION_KEYS.join(' and ');
+  const names = `${STRING_OPTION_KEYS.slice(0, -1).join(', ')} and ${STRING_OPTION_KEYS.at(-1)!}`;
   for (const [name, setting] of Object.entries(value)) {
     if (STRING_OPTION_KEYS.includes(name)) {
       if (!options) {
         problem('PARAMETER_INVALID', `${where}: "${name}" chooses a method for the whole merge; move it to the top-level parameters.`);
       } else if (typeof setting === 'string' && setting.trim() !== '') {
         options[name] = setting.trim();
+      } else if (name === 'clustering') {
+        problem('PARAMETER_INVALID', `${where}: "clustering" must be a name, "kmeans" or "average_linkage"; got ${describe(setting)}.`);
       } else {
         problem('PARAMETER_INVALID', `${where}: "${name}" must be the name of a merge method, e.g. "${name}: ${name === 'group_method' ? 'ties' : 'task_arithmetic'}"; got ${describe(setting)}.`);
+      }
+      continue;
+    }
+    if (STRING_LIST_OPTION_KEYS.includes(name)) {
+      const list = typeof setting === 'string' ? [setting] : setting;
+      if (!listOptions) {
+        problem('PARAMETER_INVALID', `${where}: "${name}" applies to the whole merge; move it to the top-level parameters.`);
+      } else if (Array.isArray(list) && list.length > 0 && list.every((x) => typeof x === 'string' && x.trim() !== '')) {
+        listOptions[name] = list.map((x: string) => x.trim());
+      } else {
+        problem('PARAMETER_INVALID', `${where}: "${name}" must be a list of tensor-name patterns, e.g. "${name}: [head, bias]"; got ${describe(setting)}.`);
       }
       continue;
     }
     if (typeof setting === 'string') {
       problem(
         'PARAMETER_INVALID',
-        `${where}: "${name}" must be a number, true/false, a list of numbers (a gradient over layers) or a list of {filter, value} entries; got the string ${JSON.stringify(setting)}. Only ${names}, in the top-level parameters, take a name.`,
+        `${where}: "${name}" must be a number, true/false, a list of numbers (a gradient over layers) or a list of {filter, value} entries; got the string ${JSON.stringify(setting)}. Only ${names}, in the top-level parameters, take a name (and ${STRING_LIST_OPTION_KEYS.join(', ')} a list of names).`,
       );
       continue;
     }

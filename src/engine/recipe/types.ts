@@ -25,9 +25,13 @@ export interface RecipeModel {
 
 /**
  * The only parameter names whose value may be a string, and only in the top-level `parameters`:
- * they name a merge method that a routed method (src/engine/routed/) runs inside itself.
+ * they name a merge method that a routed method (src/engine/routed/) runs inside itself, or (for
+ * `clustering`) how Channel Merging groups rows.
  */
-export const STRING_OPTION_KEYS: readonly string[] = ['shared_method', 'group_method'];
+export const STRING_OPTION_KEYS: readonly string[] = ['shared_method', 'group_method', 'clustering'];
+
+/** Parameter names whose value is a list of strings, top level only: Twin-Merging's `exclude` (tensor-name patterns). */
+export const STRING_LIST_OPTION_KEYS: readonly string[] = ['exclude'];
 
 export type RecipeMath = 'mergekit' | 'float32';
 export const RECIPE_MATHS: readonly RecipeMath[] = ['mergekit', 'float32'];
@@ -62,6 +66,8 @@ export interface Recipe {
    * back into `parameters` by write.ts.
    */
   readonly options?: Readonly<Record<string, string>>;
+  /** Lists of strings from the top-level `parameters` (STRING_LIST_OPTION_KEYS), written back there by write.ts. */
+  readonly listOptions?: Readonly<Record<string, readonly string[]>>;
   /** `tokenizer_source` (or the `tokenizer:` section's source): 'base', or the model whose tokenizer the output gets. */
   readonly tokenizerSource?: string;
   /** The `tokenizer:` section's `tokens` (with `source: union`): where listed tokens' embeddings come from, in the recipe's order. */

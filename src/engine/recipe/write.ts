@@ -20,7 +20,7 @@ export function recipeToObject(r: Recipe): Record<string, unknown> {
   if (r.dtype !== undefined) out.dtype = r.dtype;
   if (r.outDtype !== undefined) out.out_dtype = r.outDtype;
   // Method-choosing names (Recipe.options) go back into the top-level parameters, first.
-  const top = { ...(r.options ?? {}), ...(r.parameters ?? {}) };
+  const top = { ...(r.options ?? {}), ...(r.listOptions ?? {}), ...(r.parameters ?? {}) };
   Object.assign(out, params(top));
   if (r.randomSeed !== undefined) out.random_seed = r.randomSeed;
   if (r.tokenizerTokens !== undefined) {

@@ -4,9 +4,10 @@
  *   merge_method: channel_merging
  *   base_model: base
  *   models: [{model: ft-a}, {model: ft-b}, {model: ft-c}]
- *   parameters: {groups: 2, group_method: ties, density: 0.5, lambda: 1}
+ *   parameters: {groups: 2, group_method: ties, density: 0.5, lambda: 1, clustering: kmeans}
  *
- * Per output channel the experts' task-vector rows are clustered into `groups` (K) groups and each
+ * Per output channel the experts' task-vector rows are grouped into `groups` (K) groups (k-means,
+ * seeded by random_seed, or average linkage: `clustering`) and each
  * group merged with `group_method` ('average' — or its mergekit name 'linear' — or any task-vector
  * method of the registry, with its own parameters beside it), giving K merged copies and a uint8
  * index table (methods/channel). Channel Merging resolves the group method's parameters once for
@@ -29,6 +30,7 @@ import {
   checkpointSource,
   clusterChannels,
   clusteringVectors,
+  eachTensor,
   lookupTensor,
   mergeTensor,
   resolveGroupMethod,
@@ -39,11 +41,13 @@ import {
   type GroupsDtype,
 } from '../methods/channel/index.js';
 import { publicMethod } from '../methods/channel/channel-merge.js';
-import { assignmentMap, type AssignmentMap } from '../methods/channel/assignment.js';
+import { CLUSTERING_METHODS, DEFAULT_CLUSTERING, type ClusteringMethod } from '../methods/channel/cluster.js';
+import { DEFAULT_RANDOM_SEED } from '../merge/seed.js';
+import { assignmentMap } from '../methods/channel/assignment.js';
 import type { Recipe } from '../recipe/types.js';
 import { recipeToObject } from '../recipe/write.js';
-import { describeErrors, describeStorage, fmtParams, injectJson, pct } from './report.js';
-import { CHANNEL_ID, CHANNEL_INFO, CHANNEL_PARAMS, GROUP, GROUP_CHOICES, LINEAR } from './info.js';
+import { abortSignal, describeErrors, describeStorage, fmtParams, injectJson, pct } from './report.js';
+import { CHANNEL_ID, CHANNEL_INFO, CHANNEL_PARAMS, CLUSTERING, GROUP, GROUP_CHOICES, LINEAR } from './info.js';
 import type { RoutedBuildOptions, RoutedMethod, RoutedPackage, RoutedReport, RoutedValidateInput, TensorError } from './types.js';
 import { Problems, atMost, checkHeaders, checkModels, checkOptionNames, innerMethod, scalarParam, unknownParameter } from './validate.js';
 
@@ -59,6 +63,7 @@ interface ChannelSettings {
   readonly K: number;
   readonly method: GroupMethodSpec;
   readonly similarity: 'raw' | 'trimmed';
+  readonly clustering: ClusteringMethod;
   readonly dtype: GroupsDtype;
   readonly randomSeed?: number;
 }
@@ -66,7 +71,12 @@ interface ChannelSettings {
 function resolveChannel(input: RoutedValidateInput, problems: Problems, warnings: string[]): ChannelSettings | undefined {
   const { recipe, checkpoints } = input;
   const experts = checkModels(ID, recipe, input.failures, problems, { minExperts: 2, maxExperts: MAX_TASKS });
-  checkOptionNames(ID, recipe, [GROUP], problems);
+  checkOptionNames(ID, recipe, [GROUP, CLUSTERING], problems);
+  const clustering = (recipe.options?.[CLUSTERING] ?? DEFAULT_CLUSTERING) as ClusteringMethod;
+  if (!CLUSTERING_METHODS.includes(clustering)) {
+    problems.add('PARAMETER_INVALID', `parameters: clustering "${clustering}" is not a way ${ID} groups rows; use ${CLUSTERING_METHODS.join(' or ')}.`);
+  }
+  for (const name of Object.keys(recipe.listOptions ?? {})) problems.add('UNKNOWN_PARAMETER', `parameters: "${name}" is not a parameter of ${ID} (Twin-Merging's exclude keeps tensors out of the merge; Channel Merging groups every tensor).`);
   const asked = recipe.options?.[GROUP] ?? AVERAGE;
   const groupId = asked === LINEAR ? AVERAGE : asked;
   const inner = groupId === AVERAGE ? undefined : innerMethod(GROUP, groupId, METHODS, GROUP_CHOICES, problems);
@@ -159,6 +169,7 @@ function resolveChannel(input: RoutedValidateInput, problems: Problems, warnings
     K,
     method,
     similarity: own.cluster_trimmed === true ? 'trimmed' : 'raw',
+    clustering,
     dtype: dtype!,
     ...(recipe.randomSeed !== undefined ? { randomSeed: recipe.randomSeed } : {}),
   };
@@ -202,21 +213,17 @@ async function buildChannel(recipe: Recipe, checkpoints: ReadonlyMap<string, Che
   const bytesTotal = source.tensors.reduce((sum, t) => sum + bytesOf(t.shape), 0);
   const started = Date.now();
   let bytesDone = 0;
-  const tensors: ChannelTensor[] = [];
-  const errors: TensorError[] = [];
+  const seed = s.randomSeed ?? DEFAULT_RANDOM_SEED;
   // sweep[k - 1][task]: Σ over tensors of the error at K = k (errorSweep only).
   const sweep = o.errorSweep ? Array.from({ length: T }, () => new Array<number>(T).fill(0)) : undefined;
-  const assignments: AssignmentMap[] = [];
-  for (const [i, spec] of source.tensors.entries()) {
+  let done = 0;
+  const built = await eachTensor(source, o.cancel ? abortSignal(o.cancel) : undefined, ID, async (spec, base, experts, owner) => {
     throwIfCancelled(o.cancel);
-    const { base, experts } = await source.read(spec.name);
-    const ctx = tensorContext(source, spec.name, spec.shape, base, experts, resolved, { randomSeed: s.randomSeed, warn });
-    const d = clusterChannels({ tensorName: spec.name, shape: spec.shape, vectors: clusteringVectors(ctx, s.similarity) });
+    const ctx = tensorContext(source, spec.name, spec.shape, base, experts, resolved, { randomSeed: s.randomSeed, warn, channels: spec.channels });
+    const d = owner ?? clusterChannels({ tensorName: spec.name, shape: spec.shape, vectors: clusteringVectors(ctx, s.similarity) }, { method: s.clustering, seed });
     const merged = await mergeTensor(ctx, d, s.K);
     const t: ChannelTensor = { ...merged, groups: stored(merged.groups, s.dtype) };
-    tensors.push(t);
-    errors.push({ name: spec.name, shape: spec.shape, kind: 'channel', errors: tensorErrors(t, base, experts) });
-    if (o.assignments) assignments.push(assignmentMap(t, s.experts, s.K));
+    const error: TensorError = { name: spec.name, shape: spec.shape, kind: 'channel', channels: t.channels, errors: tensorErrors(t, base, experts) };
     if (sweep) {
       for (let k = 1; k <= T; k++) {
         const at = k === s.K ? t : await mergeTensor(ctx, d, k).then((m) => ({ ...m, groups: stored(m.groups, s.dtype) }));
@@ -224,10 +231,14 @@ async function buildChannel(recipe: Recipe, checkpoints: ReadonlyMap<string, Che
       }
     }
     bytesDone += bytesOf(spec.shape);
-    o.onProgress?.({ tensorIndex: i + 1, tensorCount: source.tensors.length, tensorName: spec.name, bytesDone, bytesTotal, elapsedMs: Date.now() - started });
-  }
+    o.onProgress?.({ tensorIndex: ++done, tensorCount: source.tensors.length, tensorName: spec.name, bytesDone, bytesTotal, elapsedMs: Date.now() - started });
+    return { result: { t, error, assignment: o.assignments ? assignmentMap(t, s.experts, s.K) : undefined }, clustering: d };
+  });
   throwIfCancelled(o.cancel);
-  const model: ChannelModel = { tasks: s.experts, baseName: s.base, K: s.K, method: publicMethod(resolved), similarity: s.similarity, tensors };
+  const tensors = built.map((b) => b.t);
+  const errors = built.map((b) => b.error);
+  const assignments = built.flatMap((b) => (b.assignment ? [b.assignment] : []));
+  const model: ChannelModel = { tasks: s.experts, baseName: s.base, K: s.K, method: publicMethod(resolved), similarity: s.similarity, clustering: s.clustering, seed, tensors };
   const { files, manifest } = buildChannelPackage(model, { dtype: s.dtype });
   files[CHANNEL_FILES.manifest] = injectJson(files[CHANNEL_FILES.manifest]!, 'files', {
     provenance: {
@@ -244,10 +255,11 @@ async function buildChannel(recipe: Recipe, checkpoints: ReadonlyMap<string, Che
     tasks: s.experts,
     inner: { role: 'group method', id: resolved.id, params: resolved.params },
     setting: { K: s.K },
+    clustering: s.clustering,
     tensors: errors,
     storage: { values: st.groupParams + st.indexEntries, bytes: st.packageBytes, expertValues: st.expertParams, expertBytes: st.expertBytes, ratio: st.ratio },
     storageSweep: Array.from({ length: T }, (_, k) => {
-      const x = channelStorage(source.tensors, T, k + 1, { bytesPerParam: bytesPer });
+      const x = channelStorage(tensors, T, k + 1, { bytesPerParam: bytesPer });
       const taskErrors = sweep?.[k]!.map((e) => e / Math.max(1, tensors.length));
       return { setting: k + 1, bytes: x.packageBytes, ratio: x.ratio, ...(taskErrors ? { taskErrors, meanError: taskErrors.reduce((a, b) => a + b, 0) / T } : {}) };
     }),
@@ -259,9 +271,9 @@ async function buildChannel(recipe: Recipe, checkpoints: ReadonlyMap<string, Che
 }
 
 function describeChannel(r: RoutedReport): string[] {
-  const channels = r.tensors.reduce((n, t) => n + (t.shape.length >= 2 ? t.shape[0]! : 1), 0);
+  const channels = r.tensors.reduce((n, t) => n + (t.channels ?? (t.shape.length >= 2 ? t.shape[0]! : 1)), 0);
   return [
-    `${ID}: ${r.tasks.length} experts (${r.tasks.join(', ')}); K ${r.setting.K} groups per channel, merged with ${r.inner.id}${fmtParams(r.inner.params)}`,
+    `${ID}: ${r.tasks.length} experts (${r.tasks.join(', ')}); K ${r.setting.K} groups per channel (${r.clustering ?? 'kmeans'}), merged with ${r.inner.id}${fmtParams(r.inner.params)}`,
     `tensors: ${r.tensors.length} (${channels} output channels, each expert's row looked up in one of K merged rows)`,
     describeStorage(r),
     `storage by K: ${r.storageSweep.map((p) => `K ${p.setting}: ${pct(p.ratio)}`).join(' | ')}`,

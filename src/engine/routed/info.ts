@@ -4,6 +4,7 @@
  * validation and the package build to these; the app's main thread reads only this module.
  */
 import { CHANNEL_FILES } from '../methods/channel/files.js';
+import { CLUSTERING_CHOICES, DEFAULT_CLUSTERING_NAME } from '../methods/channel/clustering-names.js';
 import { AVERAGE, METHODS } from '../methods/catalog.js';
 import { TWIN_FILES } from '../methods/twin/files.js';
 import { TWIN_PARAMS } from '../methods/twin/params.js';
@@ -15,6 +16,7 @@ export type RoutedInfo = Omit<RoutedMethod, 'validate' | 'buildPackage' | 'descr
 
 export const TWIN_ID = 'twin_merging';
 export const SHARED = 'shared_method';
+export const EXCLUDE = 'exclude';
 export const DEFAULT_SHARED = 'task_arithmetic';
 /** Any registry method that merges more than two models can merge the shared expert (so not slerp). */
 export const SHARED_CHOICES = METHODS.filter((m) => m.maxModels === undefined || m.maxModels > 2).map((m) => m.id);
@@ -23,6 +25,7 @@ export const TWIN_LAMBDA = TWIN_PARAMS.find((p) => p.name === 'lambda')!;
 
 export const CHANNEL_ID = 'channel_merging';
 export const GROUP = 'group_method';
+export const CLUSTERING = 'clustering';
 /** mergekit's name for an equal-weight mean, accepted for 'average'. */
 export const LINEAR = 'linear';
 export const TASK_VECTOR_METHODS = METHODS.filter((m) => m.taskVectors && m.base === 'required');
@@ -61,7 +64,15 @@ export const TWIN_INFO: RoutedInfo = {
   formula: 'θ(x) = θ* + Σt wt(x)·Ut,r Σt,r Vt,rᵀ   (θ* = shared_method(experts); Ut Σt Vtᵀ = svd(θt − θ*))',
   reference: 'Lu et al., Twin-Merging: Dynamic Integration of Modular Expertise in Model Merging, arXiv:2406.15479',
   params: TWIN_PARAMS,
-  options: [{ name: SHARED, default: DEFAULT_SHARED, choices: SHARED_CHOICES, help: 'The method that merges the shared expert θ*; its own parameters (lambda, density, per-model weight ...) go beside it.' }],
+  options: [
+    { name: SHARED, kind: 'method', default: DEFAULT_SHARED, choices: SHARED_CHOICES, help: 'The method that merges the shared expert θ*; its own parameters (lambda, density, per-model weight ...) go beside it.' },
+    {
+      name: EXCLUDE,
+      kind: 'list',
+      choices: [],
+      help: "Tensors kept out of the merge and the compression (a tensor whose name contains one of these, e.g. [head, bias]): each task keeps its expert's own copy, used for inputs routed to it (the paper code's exclude_param).",
+    },
+  ],
   innerParams: `the shared method's own parameters (e.g. density for ties; a missing per-model weight counts 1, a missing lambda ${TWIN_LAMBDA.default})`,
   base: 'required',
   minModels: 3,
@@ -71,11 +82,20 @@ export const TWIN_INFO: RoutedInfo = {
 export const CHANNEL_INFO: RoutedInfo = {
   id: CHANNEL_ID,
   label: 'Channel Merging',
-  summary: "Per output channel, the experts' task-vector rows are clustered into K groups by cosine similarity and merged within each group; each expert's rows are looked up in its group.",
+  summary: "Per output channel, the experts' task-vector rows are grouped into K groups by similarity (k-means on their directions, or average linkage) and merged within each group; each expert's rows are looked up in its group, a bias's entries with its weight's rows.",
   formula: 'W_t[c] = G[idx[t][c]][c],  G[g][c] = group_method({θt[c] : idx[t][c] = g})',
   reference: 'Zhang et al., Channel Merging: Preserving Specialization for Merged Experts, arXiv:2412.15283 (our reconstruction; no public code)',
   params: CHANNEL_PARAMS,
-  options: [{ name: GROUP, default: AVERAGE, choices: GROUP_CHOICES, help: "The method that merges the rows inside a group (linear = average); its own parameters (lambda, density ...) go beside it, one value for every expert." }],
+  options: [
+    { name: GROUP, kind: 'method', default: AVERAGE, choices: GROUP_CHOICES, help: "The method that merges the rows inside a group (linear = average); its own parameters (lambda, density ...) go beside it, one value for every expert." },
+    {
+      name: CLUSTERING,
+      kind: 'name',
+      default: DEFAULT_CLUSTERING_NAME,
+      choices: CLUSTERING_CHOICES,
+      help: "How each channel's rows are grouped: kmeans (by direction, seeded by random_seed; our reading of the paper's grouping) or average_linkage (agglomerative on cosine distance, our first reconstruction).",
+    },
+  ],
   innerParams: "the group method's own parameters (e.g. density and lambda for ties), single values",
   base: 'required',
   minModels: 3,

@@ -4,7 +4,8 @@
  *   merge_method: twin_merging
  *   base_model: base
  *   models: [{model: ft-a}, {model: ft-b}, ...]
- *   parameters: {shared_method: task_arithmetic, lambda: 0.3, rank: 4}   # or energy: 0.9
+ *   parameters: {shared_method: task_arithmetic, lambda: 0.3, rank: 4}   # or rank_ratio: 0.1, or energy: 0.9
+ *                                                                        # exclude: [head, bias] keeps those out
  *
  * The shared expert θ* is the recipe's models merged with `shared_method` (any method of the
  * registry; its own parameters — lambda, density, per-model weight ... — are given as for that
@@ -18,14 +19,14 @@ import type { Checkpoint } from '../io/types.js';
 import { planMerge } from '../merge/plan-merge.js';
 import { throwIfCancelled } from '../merge/progress.js';
 import { METHODS } from '../methods/registry.js';
-import { TWIN_FILES, TWIN_PARAMS, TWIN_RANKS, buildTwinPackage, compressCheckpoints, type RankChoice, type TwinModel } from '../methods/twin/index.js';
+import { TWIN_FILES, TWIN_PARAMS, TWIN_RANKS, buildTwinPackage, compressCheckpoints, excludedTensors, type RankChoice, type TwinModel } from '../methods/twin/index.js';
 import type { ParamSpec } from '../methods/types.js';
 import type { ParameterMap, ParameterSetting, Recipe, RecipeModel } from '../recipe/types.js';
 import { recipeToObject } from '../recipe/write.js';
 import type { RoutedBuildOptions, RoutedMethod, RoutedPackage, RoutedReport, RoutedValidateInput, TensorError } from './types.js';
 import { Problems, checkHeaders, checkModels, checkOptionNames, innerMethod, scalarParam, unknownParameter } from './validate.js';
 import { abortSignal, describeErrors, describeStorage, fmtParams, injectJson, pct } from './report.js';
-import { DEFAULT_SHARED, SHARED, SHARED_CHOICES, TWIN_ID, TWIN_INFO, TWIN_LAMBDA } from './info.js';
+import { DEFAULT_SHARED, EXCLUDE, SHARED, SHARED_CHOICES, TWIN_ID, TWIN_INFO, TWIN_LAMBDA } from './info.js';
 
 const ID = TWIN_ID;
 const LAMBDA = TWIN_LAMBDA;
@@ -38,6 +39,8 @@ interface TwinSettings {
   readonly experts: readonly string[];
   readonly shared: Recipe;
   readonly choice: RankChoice;
+  /** exclude's patterns (tensors whose name contains one stay each task's own). */
+  readonly exclude: readonly string[];
   readonly temperature: number;
   readonly topK: number;
 }
@@ -50,6 +53,8 @@ function resolveTwin(input: RoutedValidateInput, problems: Problems, warnings: s
   const { recipe, checkpoints } = input;
   const experts = checkModels(ID, recipe, input.failures, problems, { minExperts: 2 });
   checkOptionNames(ID, recipe, [SHARED], problems);
+  for (const name of Object.keys(recipe.listOptions ?? {})) if (name !== EXCLUDE) problems.add('UNKNOWN_PARAMETER', `parameters: "${name}" is not a parameter of ${ID}.`);
+  const exclude = recipe.listOptions?.[EXCLUDE] ?? [];
   const sharedId = recipe.options?.[SHARED] ?? DEFAULT_SHARED;
   const method = innerMethod(SHARED, sharedId, METHODS, SHARED_CHOICES, problems);
 
@@ -74,8 +79,12 @@ function resolveTwin(input: RoutedValidateInput, problems: Problems, warnings: s
       unknownParameter('parameters', name, ID, known, problems);
     }
   }
-  if (own.rank !== undefined && own.energy !== undefined) {
-    problems.add('PARAMETER_INVALID', `parameters: give either rank (a fixed rank per matrix) or energy (the smallest rank holding that share of each difference's energy), not both.`);
+  const rules = ['rank', 'rank_ratio', 'energy'].filter((n) => own[n] !== undefined);
+  if (rules.length > 1) {
+    problems.add(
+      'PARAMETER_INVALID',
+      `parameters: give one of rank (a fixed rank per matrix), rank_ratio (that fraction of each matrix's min(m, n)) or energy (the smallest rank holding that share of each difference's energy), not ${rules.join(' and ')}.`,
+    );
   }
   const topK = own.topK as number | undefined;
   if (topK !== undefined && experts.length > 0 && topK > experts.length) {
@@ -117,6 +126,13 @@ function resolveTwin(input: RoutedValidateInput, problems: Problems, warnings: s
   if (checkpoints.size > 0) {
     const header = new Problems();
     checkHeaders(ID, recipe, experts, checkpoints, header, warnings);
+    const base = recipe.baseModel !== undefined ? checkpoints.get(recipe.baseModel) : undefined;
+    if (base && exclude.length) {
+      const matched = excludedTensors(base.tensorNames, exclude);
+      const unused = exclude.filter((p) => !base.tensorNames.some((n) => n.includes(p)));
+      if (unused.length) warnings.push(`parameters: exclude ${unused.map((p) => `"${p}"`).join(', ')} matches no tensor of the base; nothing is kept out for ${unused.length === 1 ? 'it' : 'them'}.`);
+      if (matched.length === base.tensorNames.length) header.add('PARAMETER_INVALID', `parameters: exclude keeps every tensor out of the merge (${exclude.join(', ')}); nothing would be shared.`);
+    }
     for (const p of header.list) problems.add(p.code, p.message);
     if (method) {
       // The planner checks the shared expert's recipe (weights, ranges, trims) as for a merge.
@@ -132,11 +148,17 @@ function resolveTwin(input: RoutedValidateInput, problems: Problems, warnings: s
     }
   }
   if (problems.size > 0) return undefined;
-  const choice: RankChoice = own.energy !== undefined ? { energy: own.energy as number } : { rank: (own.rank as number | undefined) ?? (TWIN_PARAMS.find((p) => p.name === 'rank')!.default as number) };
+  const choice: RankChoice =
+    own.energy !== undefined
+      ? { energy: own.energy as number }
+      : own.rank_ratio !== undefined
+        ? { rankRatio: own.rank_ratio as number }
+        : { rank: (own.rank as number | undefined) ?? (TWIN_PARAMS.find((p) => p.name === 'rank')!.default as number) };
   return {
     experts,
     shared,
     choice,
+    exclude,
     temperature: (own.temperature as number | undefined) ?? 1,
     topK: topK ?? experts.length,
   };
@@ -151,6 +173,7 @@ async function buildTwin(recipe: Recipe, checkpoints: ReadonlyMap<string, Checkp
   const base = checkpoints.get(recipe.baseModel!)!;
   const bytesOf = (name: string) => 4 * (base.info(name)?.shape.reduce((a, b) => a * b, 1) ?? 0) * s.experts.length;
   const ranks = 'rank' in s.choice && typeof s.choice.rank === 'number' ? [...new Set([...TWIN_RANKS, s.choice.rank])].sort((a, b) => a - b) : [...TWIN_RANKS];
+  const settingOf = (c: RankChoice): Record<string, number> => ('energy' in c ? { energy: c.energy } : 'rankRatio' in c ? { rank_ratio: c.rankRatio } : { rank: c.rank as number });
   const started = Date.now();
   let bytesDone = 0;
   let bytesTotal: number | undefined;
@@ -159,6 +182,7 @@ async function buildTwin(recipe: Recipe, checkpoints: ReadonlyMap<string, Checkp
     checkpoints,
     tasks: s.experts,
     choice: s.choice,
+    exclude: s.exclude,
     ranks,
     onWarning: (m) => {
       warnings.push(m);
@@ -181,6 +205,7 @@ async function buildTwin(recipe: Recipe, checkpoints: ReadonlyMap<string, Checkp
     temperature: s.temperature,
     topK: s.topK,
     sharedRecipe: s.shared,
+    ...(s.exclude.length ? { exclude: s.exclude } : {}),
   };
   const { files, manifest } = buildTwinPackage(model);
   files[TWIN_FILES.manifest] = injectJson(files[TWIN_FILES.manifest]!, 'files', {
@@ -194,8 +219,12 @@ async function buildTwin(recipe: Recipe, checkpoints: ReadonlyMap<string, Checkp
 
   const tensors: TensorError[] = compressed.tensors.map((t, j) => {
     const parts = compressed.exclusive.parts.map((row) => row[j]!);
-    if (parts.every((p) => p.kind === 'dense')) return { name: t.name, shape: t.shape, kind: 'dense', errors: parts.map(() => 0) };
-    return { name: t.name, shape: t.shape, kind: 'lowrank', ranks: parts.map((p) => (p.kind === 'lowrank' ? p.rank : 0)), errors: parts.map((p) => (p.kind === 'lowrank' ? p.relativeError : 0)) };
+    if (parts.every((p) => p.kind === 'own')) return { name: t.name, shape: t.shape, kind: 'own', errors: parts.map(() => 0) };
+    // 1-D tensors, and matrices whose factors would be no smaller than the matrix, are stored whole.
+    if (t.shape.length !== 2 || parts.every((p) => p.kind === 'dense')) return { name: t.name, shape: t.shape, kind: 'dense', errors: parts.map(() => 0) };
+    // A matrix whose factors would be no smaller is kept whole: its "rank" is full and its error 0.
+    const full = Math.min(t.shape[0]!, t.shape[1]!);
+    return { name: t.name, shape: t.shape, kind: 'lowrank', ranks: parts.map((p) => (p.kind === 'lowrank' ? p.rank : full)), errors: parts.map((p) => (p.kind === 'lowrank' ? p.relativeError : 0)) };
   });
   const lowRank = compressed.report.tensors.filter((t) => t.kind === 'lowrank');
   const storageSweep = compressed.report.storage.map((p, i) => {
@@ -208,7 +237,7 @@ async function buildTwin(recipe: Recipe, checkpoints: ReadonlyMap<string, Checkp
     method: ID,
     tasks: compressed.tasks,
     inner: { role: 'shared expert', id: s.shared.mergeMethod, params: sharedScalars(s.shared) },
-    setting: 'energy' in s.choice ? { energy: s.choice.energy } : { rank: s.choice.rank as number },
+    setting: settingOf(s.choice),
     tensors,
     storage: { values: st.total, bytes: st.bytes.total, expertValues: st.experts, expertBytes: st.bytes.experts, ratio: st.ratio },
     storageSweep,
@@ -228,10 +257,12 @@ function sharedScalars(r: Recipe): Record<string, number | boolean> {
 function describeTwin(r: RoutedReport): string[] {
   const low = r.tensors.filter((t) => t.kind === 'lowrank');
   const ranks = low.flatMap((t) => t.ranks ?? []);
-  const setting = r.setting.energy !== undefined ? `energy ${r.setting.energy} (rank per matrix and task: ${ranks.reduce((a, b) => Math.min(a, b), Infinity)}..${ranks.reduce((a, b) => Math.max(a, b), -Infinity)})` : `rank ${r.setting.rank}`;
+  const span = `(rank per matrix and task: ${ranks.reduce((a, b) => Math.min(a, b), Infinity)}..${ranks.reduce((a, b) => Math.max(a, b), -Infinity)})`;
+  const setting = r.setting.energy !== undefined ? `energy ${r.setting.energy} ${span}` : r.setting.rank_ratio !== undefined ? `rank_ratio ${r.setting.rank_ratio} ${span}` : `rank ${r.setting.rank}`;
+  const own = r.tensors.filter((t) => t.kind === 'own');
   return [
     `${ID}: ${r.tasks.length} experts (${r.tasks.join(', ')}); shared expert: ${r.inner.id}${fmtParams(r.inner.params)}; exclusive knowledge at ${setting}`,
-    `tensors: ${r.tensors.length} (${low.length} low-rank, ${r.tensors.length - low.length} kept dense)`,
+    `tensors: ${r.tensors.length} (${low.length} low-rank, ${r.tensors.length - low.length - own.length} kept whole${own.length ? `, ${own.length} excluded: each task's own ${own.map((t) => t.name).join(', ')}` : ''})`,
     describeStorage(r),
     `storage by rank: ${r.storageSweep.map((p) => `r ${p.setting}: ${pct(p.ratio)}${p.meanError !== undefined ? ` (mean error ${p.meanError.toFixed(3)})` : ''}`).join(' | ')}`,
     ...describeErrors(r, '‖Δ − Δ_r‖ / ‖Δ‖ (Δ = expert − shared)'),

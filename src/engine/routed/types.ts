@@ -12,13 +12,19 @@ import type { ParamSpec } from '../methods/types.js';
 import type { Recipe } from '../recipe/types.js';
 import type { AssignmentMap } from '../methods/channel/assignment.js';
 
-/** A string parameter that names a merge method run inside the routed one (Recipe.options). */
+/**
+ * A string parameter of a routed method: the name of a merge method run inside it, or another name
+ * (Recipe.options); or, with `list`, a list of strings (Recipe.listOptions, e.g. Twin's exclude).
+ */
 export interface OptionSpec {
   readonly name: string;
-  readonly default: string;
-  /** The names accepted, for --help and the lab's select. */
+  /** Absent for a list, whose default is empty. */
+  readonly default?: string;
+  /** The names accepted, for --help and the lab's select (empty for a list of patterns). */
   readonly choices: readonly string[];
   readonly help: string;
+  /** 'method': names a merge method; 'name': one of `choices`; 'list': a list of patterns. */
+  readonly kind: 'method' | 'name' | 'list';
 }
 
 export interface RoutedValidateInput {
@@ -57,10 +63,12 @@ export interface RoutedBuildOptions {
 export interface TensorError {
   readonly name: string;
   readonly shape: readonly number[];
-  /** 'lowrank' / 'dense' (Twin-Merging's parts), 'channel' (looked up through the index). */
-  readonly kind: 'lowrank' | 'dense' | 'channel';
+  /** 'lowrank' / 'dense' / 'own' (Twin-Merging's parts; 'own': excluded, each task's copy), 'channel' (looked up through the index). */
+  readonly kind: 'lowrank' | 'dense' | 'own' | 'channel';
   /** Per task (Twin-Merging low-rank parts): the rank kept. */
   readonly ranks?: readonly number[];
+  /** Channel Merging: the index table's channels (a bias following its weight: one per element). */
+  readonly channels?: number;
   /**
    * Per task: ‖rebuilt − expert‖_F / ‖expert − reference‖_F, where the reference is the shared
    * expert θ* (Twin-Merging: the error of the low-rank delta) or the base θ0 (Channel Merging).
@@ -96,8 +104,10 @@ export interface RoutedReport {
   readonly tasks: readonly string[];
   /** The inner method: Twin-Merging's shared expert, Channel Merging's group method. */
   readonly inner: { readonly role: 'shared expert' | 'group method'; readonly id: string; readonly params: Readonly<Record<string, number | boolean>> };
-  /** Twin-Merging: { rank } or { energy }; Channel Merging: { K }. */
+  /** Twin-Merging: { rank }, { rank_ratio } or { energy }; Channel Merging: { K }. */
   readonly setting: Readonly<Record<string, number>>;
+  /** Channel Merging: how rows were grouped. */
+  readonly clustering?: 'kmeans' | 'average_linkage';
   readonly tensors: readonly TensorError[];
   readonly storage: PackageStorage;
   /** The same storage at other settings (ranks, or K = 1..T), with the mean error when known. */

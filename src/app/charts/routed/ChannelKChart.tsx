@@ -24,7 +24,7 @@ export function ChannelKChart() {
     K: p.K,
     routed: p.routed.normalized,
     oracle: p.oracle.normalized,
-    storage: 100 * p.routedStorage.ratio,
+    storage: 100 * p.storage.ratio,
     within: rate(p.conflicts.within),
     across: rate(p.conflicts.across),
     all: rate(p.conflicts.all),

@@ -1,21 +1,23 @@
 /**
  * Channel Merging of a whole model (spec "Channel Merging", seed paper arXiv 2412.15283; no public
- * code, this is our reconstruction): per tensor, cluster the experts' task-vector rows per output
- * channel into K groups (cluster.ts), merge each group with the chosen method (group-merge.ts),
- * and keep the K merged copies with a uint8 index table. Also the K sweep for checkpoints dropped
- * without data: storage, per-task reconstruction error and sign conflicts for every K, from one
- * clustering pass per tensor.
+ * code, this is our reconstruction): per tensor, group the experts' task-vector rows per output
+ * channel into K groups (cluster.ts: k-means by default, average linkage as an option), merge each
+ * group with the chosen method (group-merge.ts), and keep the K merged copies with a uint8 index
+ * table. A bias follows its weight's rows element by element (cluster.ts' outputChannelOwner), so a
+ * task's bias entry comes from the same group as the row it is added to. Also the K sweep for
+ * checkpoints dropped without data: storage, per-task reconstruction error and sign conflicts for
+ * every K, from one clustering pass per tensor.
  */
 import { electionVectors } from '../../diagnostics/sign-conflict.js';
 import { MergeLabError } from '../../errors.js';
 import { DEFAULT_RANDOM_SEED, tensorSeed } from '../../merge/seed.js';
 import type { OrderCache } from '../types.js';
 import { assignmentMap, type AssignmentMap } from './assignment.js';
-import { channelLayout, checkGroupCount, clusterChannels, groupTable, type ChannelDendrograms } from './cluster.js';
+import { DEFAULT_CLUSTERING, channelLayout, checkGroupCount, clusterChannels, outputChannelOwner, type ChannelClustering, type ClusteringMethod } from './cluster.js';
 import { addPairCounts, emptyPairCounts, pairConflictRates, pairConflicts, type PairConflictRates } from './conflicts.js';
 import { resolveGroupMethod, type GroupMethodSpec, type ResolvedGroupMethod } from './group-method.js';
 import { mergeGroups } from './group-merge.js';
-import type { ChannelSource } from './source.js';
+import type { ChannelSource, ChannelTensorSpec } from './source.js';
 import { channelStorage, type ChannelStorage } from './storage.js';
 
 /**
@@ -28,7 +30,10 @@ export type Similarity = 'raw' | 'trimmed';
 export interface ChannelTensor {
   readonly name: string;
   readonly shape: readonly number[];
-  /** Rows of the index table's second dimension: shape[0] for ≥ 2-D tensors, 1 otherwise. */
+  /**
+   * Rows of the index table's second dimension: shape[0] for ≥ 2-D tensors; for a bias that
+   * follows its weight's rows, one per element; 1 for other vectors and scalars.
+   */
   readonly channels: number;
   /** K full-weight copies, group g's values at [g·numel, (g+1)·numel); W_t[c] = groups[idx[t][c]][c]. */
   readonly groups: Float32Array;
@@ -42,6 +47,9 @@ export interface ChannelModel {
   readonly K: number;
   readonly method: { readonly id: string; readonly params: Readonly<Record<string, number | boolean>>; readonly singletons: 'expert' | 'method' };
   readonly similarity: Similarity;
+  /** How rows were grouped, and k-means' seed (the recipe's random_seed). */
+  readonly clustering: ClusteringMethod;
+  readonly seed: number;
   readonly tensors: readonly ChannelTensor[];
 }
 
@@ -52,6 +60,9 @@ export interface ChannelMergeOptions {
   readonly method?: GroupMethodSpec;
   /** Default 'raw'. */
   readonly similarity?: Similarity;
+  /** Default 'kmeans'. */
+  readonly clustering?: ClusteringMethod;
+  /** Seeds DARE/DELLA masks and k-means (default 42). */
   readonly randomSeed?: number;
   readonly warn?: (message: string) => void;
   readonly orderCache?: OrderCache;
@@ -67,22 +78,82 @@ export async function channelMerge(source: ChannelSource, options: ChannelMergeO
   checkGroupCount(options.K, T, 'this merge');
   const method = resolveGroupMethod(options.method);
   const similarity = options.similarity ?? 'raw';
-  const tensors: ChannelTensor[] = [];
-  for (const [i, spec] of source.tensors.entries()) {
-    if (options.signal?.aborted) throw new MergeLabError('CANCELLED', `Channel Merging cancelled after ${i} of ${source.tensors.length} tensors.`);
+  const clustering = options.clustering ?? DEFAULT_CLUSTERING;
+  const seed = options.randomSeed ?? DEFAULT_RANDOM_SEED;
+  const tensors = await eachTensor(source, options.signal, 'Channel Merging', async (spec, base, experts, owner) => {
+    const ctx = tensorContext(source, spec.name, spec.shape, base, experts, method, { ...options, channels: spec.channels });
+    const c = owner ?? clusterChannels({ tensorName: spec.name, shape: spec.shape, vectors: clusteringVectors(ctx, similarity) }, { method: clustering, seed });
+    const merged = await mergeTensor(ctx, c, options.K);
+    return { result: merged, clustering: c };
+  }, options.onTensor);
+  return { tasks: source.tasks, baseName: source.baseName, K: options.K, method: publicMethod(method), similarity, clustering, seed, tensors };
+}
+
+/** A tensor to merge with the rows it is grouped by: its own, or (a bias) its weight's, one per element. */
+export interface PlannedTensor extends ChannelTensorSpec {
+  /** The 2-D tensor whose clustering this one follows. */
+  readonly owner?: string;
+  /** Index-table channels when not the default layout (a following bias: one per element). */
+  readonly channels?: number;
+}
+
+/**
+ * The source's tensors in working order: each weight before the biases that follow its rows
+ * (outputChannelOwner), everything else as listed.
+ */
+export function planTensors(tensors: readonly ChannelTensorSpec[]): PlannedTensor[] {
+  const shapes = new Map(tensors.map((t) => [t.name, t.shape]));
+  const followers = new Map<string, PlannedTensor[]>();
+  const planned = tensors.map((t): PlannedTensor => {
+    const owner = outputChannelOwner(t.name, t.shape, (n) => shapes.get(n));
+    if (!owner) return t;
+    const p = { ...t, owner, channels: t.shape[0]! };
+    followers.set(owner, [...(followers.get(owner) ?? []), p]);
+    return p;
+  });
+  return planned.filter((t) => !t.owner).flatMap((t) => [t, ...(followers.get(t.name) ?? [])]);
+}
+
+/**
+ * Runs `work` on every tensor of `source` in planTensors' order, handing a following bias its
+ * weight's clustering (kept only until its followers are done), and returns the results in the
+ * source's order. Checks `signal` between tensors.
+ */
+export async function eachTensor<R>(
+  source: ChannelSource,
+  signal: AbortSignal | undefined,
+  what: string,
+  work: (spec: PlannedTensor, base: Float32Array, experts: readonly Float32Array[], owner: ChannelClustering | undefined) => Promise<{ result: R; clustering: ChannelClustering }>,
+  onTensor?: (name: string, done: number, total: number) => void,
+): Promise<R[]> {
+  const plan = planTensors(source.tensors);
+  const waiting = new Map<string, number>();
+  for (const p of plan) if (p.owner) waiting.set(p.owner, (waiting.get(p.owner) ?? 0) + 1);
+  const kept = new Map<string, ChannelClustering>();
+  const results = new Map<string, R>();
+  for (const [i, spec] of plan.entries()) {
+    if (signal?.aborted) throw new MergeLabError('CANCELLED', `${what} cancelled after ${i} of ${plan.length} tensors.`);
     const { base, experts } = await source.read(spec.name);
-    const ctx = tensorContext(source, spec.name, spec.shape, base, experts, method, options);
-    const d = clusterChannels({ tensorName: spec.name, shape: spec.shape, vectors: clusteringVectors(ctx, similarity) });
-    tensors.push(await mergeTensor(ctx, d, options.K));
-    options.onTensor?.(spec.name, i + 1, source.tensors.length);
+    const owner = spec.owner ? kept.get(spec.owner) : undefined;
+    const { result, clustering } = await work(spec, base, experts, owner);
+    results.set(spec.name, result);
+    if (waiting.has(spec.name)) kept.set(spec.name, clustering);
+    if (spec.owner) {
+      const left = waiting.get(spec.owner)! - 1;
+      waiting.set(spec.owner, left);
+      if (left === 0) kept.delete(spec.owner);
+    }
+    onTensor?.(spec.name, i + 1, plan.length);
   }
-  return { tasks: source.tasks, baseName: source.baseName, K: options.K, method: publicMethod(method), similarity, tensors };
+  return source.tensors.map((t) => results.get(t.name)!);
 }
 
 /** One tensor's inputs with everything the steps below share. */
 export interface TensorContext {
   readonly tensorName: string;
   readonly shape: readonly number[];
+  /** Index-table channels when not the default layout (a bias following its weight's rows). */
+  readonly channels?: number;
   readonly base: Float32Array;
   readonly experts: readonly Float32Array[];
   readonly taskNames: readonly string[];
@@ -102,12 +173,13 @@ export function tensorContext(
   base: Float32Array,
   experts: readonly Float32Array[],
   method: ResolvedGroupMethod,
-  options: Pick<ChannelMergeOptions, 'randomSeed' | 'warn' | 'orderCache'> & { readonly taus?: readonly Float32Array[] } = {},
+  options: Pick<ChannelMergeOptions, 'randomSeed' | 'warn' | 'orderCache'> & { readonly taus?: readonly Float32Array[]; readonly channels?: number } = {},
 ): TensorContext {
   let taus: readonly Float32Array[] | undefined = options.taus;
   return {
     tensorName,
     shape,
+    ...(options.channels !== undefined ? { channels: options.channels } : {}),
     base,
     experts,
     taskNames: source.tasks,
@@ -148,12 +220,17 @@ export function clusteringVectors(ctx: TensorContext, similarity: Similarity): r
   return similarity === 'trimmed' ? electionView(ctx) : ctx.taus();
 }
 
-/** The K groups of one tensor from its dendrograms. */
-export async function mergeTensor(ctx: TensorContext, d: ChannelDendrograms, K: number): Promise<ChannelTensor> {
-  const index = groupTable(d, K, `tensor ${ctx.tensorName}`);
+/** The K groups of one tensor from its clustering (or, for a following bias, its weight's). */
+export async function mergeTensor(ctx: TensorContext, c: ChannelClustering, K: number): Promise<ChannelTensor> {
+  const channels = channelLayout(ctx.shape, ctx.channels).channels;
+  if (c.channels !== channels) {
+    throw new MergeLabError('INTERNAL', `Tensor ${ctx.tensorName} has ${channels} channels but its clustering ${c.channels}.`);
+  }
+  const index = c.table(K, `tensor ${ctx.tensorName}`);
   const groups = await mergeGroups({
     tensorName: ctx.tensorName,
     shape: ctx.shape,
+    channels,
     base: ctx.base,
     experts: ctx.experts,
     taskNames: ctx.taskNames,
@@ -165,7 +242,7 @@ export async function mergeTensor(ctx: TensorContext, d: ChannelDendrograms, K: 
     warn: ctx.warn,
     ...(ctx.orderCache ? { orderCache: ctx.orderCache } : {}),
   });
-  return { name: ctx.tensorName, shape: ctx.shape, channels: channelLayout(ctx.shape).channels, groups, index };
+  return { name: ctx.tensorName, shape: ctx.shape, channels, groups, index };
 }
 
 export function publicMethod(m: ResolvedGroupMethod): ChannelModel['method'] {
@@ -192,6 +269,7 @@ export interface ChannelSweep {
   readonly tasks: readonly string[];
   readonly method: ChannelModel['method'];
   readonly similarity: Similarity;
+  readonly clustering: ClusteringMethod;
   readonly points: readonly ChannelSweepPoint[];
 }
 
@@ -215,34 +293,36 @@ export async function channelSweep(
   if (options.assignmentTensor !== undefined && !source.tensors.some((t) => t.name === options.assignmentTensor)) {
     throw new MergeLabError('TENSOR_NOT_FOUND', `No tensor "${options.assignmentTensor}" to map groups of; the models have ${source.tensors.slice(0, 5).map((t) => t.name).join(', ')}${source.tensors.length > 5 ? ', …' : ''}.`);
   }
-  for (const [i, spec] of source.tensors.entries()) {
-    if (options.signal?.aborted) throw new MergeLabError('CANCELLED', `Channel sweep cancelled after ${i} of ${source.tensors.length} tensors.`);
-    const { base, experts } = await source.read(spec.name);
-    const ctx = tensorContext(source, spec.name, spec.shape, base, experts, method, options);
-    const d = clusterChannels({ tensorName: spec.name, shape: spec.shape, vectors: clusteringVectors(ctx, similarity) });
+  const clustering = options.clustering ?? DEFAULT_CLUSTERING;
+  const seed = options.randomSeed ?? DEFAULT_RANDOM_SEED;
+  const channelsOf = new Map<string, number>();
+  await eachTensor(source, options.signal, 'Channel sweep', async (spec, base, experts, owner) => {
+    const ctx = tensorContext(source, spec.name, spec.shape, base, experts, method, { ...options, channels: spec.channels });
+    const d = owner ?? clusterChannels({ tensorName: spec.name, shape: spec.shape, vectors: clusteringVectors(ctx, similarity) }, { method: clustering, seed });
     const taus = ctx.taus();
     for (let t = 0; t < T; t++) norm[t]! += sumSquares(taus[t]!);
     const view = electionView(ctx);
     for (const [k, K] of Ks.entries()) {
       const merged = await mergeTensor(ctx, d, K);
+      channelsOf.set(spec.name, merged.channels);
       for (let t = 0; t < T; t++) err[k]![t]! += reconstructionSquares(merged, t, experts[t]!);
-      addPairCounts(conflicts[k]!, pairConflicts(view, merged.index, spec.shape));
+      addPairCounts(conflicts[k]!, pairConflicts(view, merged.index, spec.shape, merged.channels));
       if (spec.name === options.assignmentTensor) assignments[k] = assignmentMap(merged, source.tasks, K);
     }
-    options.onTensor?.(spec.name, i + 1, source.tensors.length);
-  }
+    return { result: undefined, clustering: d };
+  }, options.onTensor);
   const points = Ks.map((K, k) => {
     const reconstruction = Array.from(err[k]!, (e, t) => (norm[t]! > 0 ? Math.sqrt(e / norm[t]!) : Math.sqrt(e) > 0 ? Infinity : 0));
     return {
       K,
-      storage: channelStorage(source.tensors, T, K),
+      storage: channelStorage(source.tensors.map((t) => ({ shape: t.shape, channels: channelsOf.get(t.name) })), T, K),
       reconstruction,
       meanReconstruction: reconstruction.reduce((a, b) => a + b, 0) / T,
       conflicts: pairConflictRates(conflicts[k]!),
       ...(assignments[k] ? { assignment: assignments[k] } : {}),
     };
   });
-  return { tasks: source.tasks, method: publicMethod(method), similarity, points };
+  return { tasks: source.tasks, method: publicMethod(method), similarity, clustering, points };
 }
 
 function sumSquares(v: Float32Array): number {

@@ -51,10 +51,10 @@ export function pairConflictRates(c: PairConflictCounts): PairConflictRates {
   };
 }
 
-/** Pair counts of one tensor for its index table idx[t · C + c]. */
-export function pairConflicts(vectors: readonly Float32Array[], table: Uint8Array, shape: readonly number[]): PairConflictCounts {
+/** Pair counts of one tensor for its index table idx[t · C + c] (C: `channels`, by default the tensor's first dimension). */
+export function pairConflicts(vectors: readonly Float32Array[], table: Uint8Array, shape: readonly number[], channels?: number): PairConflictCounts {
   const T = vectors.length;
-  const { channels: C, width } = channelLayout(shape);
+  const { channels: C, width } = channelLayout(shape, channels);
   const counts = emptyPairCounts();
   const sign = new Int8Array(T);
   const same = new Uint8Array(T * T);

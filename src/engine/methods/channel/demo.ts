@@ -23,13 +23,15 @@ import {
   clusteringVectors,
   electionView,
   mergeTensor,
+  planTensors,
   publicMethod,
   tensorContext,
   type ChannelModel,
   type ChannelTensor,
   type Similarity,
 } from './channel-merge.js';
-import { clusterChannels, type ChannelDendrograms } from './cluster.js';
+import { DEFAULT_CLUSTERING, clusterChannels, type ChannelClustering, type ClusteringMethod } from './cluster.js';
+import { DEFAULT_RANDOM_SEED } from '../../merge/seed.js';
 import { assignmentMap, type AssignmentMap } from './assignment.js';
 import { addPairCounts, emptyPairCounts, pairConflictRates, pairConflicts, type PairConflictRates } from './conflicts.js';
 import { resolveGroupMethod, type GroupMethodSpec, type ResolvedGroupMethod } from './group-method.js';
@@ -91,7 +93,7 @@ export interface ChannelDemo {
   readonly tasks: readonly string[];
   /** channel_merging_oracle, then channel_merging when a router was trained. */
   readonly rows: readonly ChannelRow[];
-  /** One row per K = 1..T; storage without the router (add `router.params` for the routed score). */
+  /** One row per K = 1..T; storage's ratio without the router, `withRouter` with it. */
   readonly sweep: readonly ChannelSweepRow[];
   /** Of the first 2-D tensor (or `assignmentTensor`), at the rows' K and configuration. */
   readonly assignment: AssignmentMap;
@@ -134,8 +136,9 @@ export async function channelDemo(s: DemoSession, options: ChannelDemoOptions = 
   const pct = (a: Readonly<Record<string, number>>) => tasks.map((t) => 100 * a[t]!);
 
   const router = options.router === false ? undefined : await demoRouter(s, typeof options.router === 'object' ? options.router : {});
-  // The sweep and the oracle row need no router; the routed row carries it.
-  const storageAt = (K: number, withRouter = false) => channelStorage(shapes, T, K, withRouter && router ? { routerParams: router.params } : {});
+  // The package's storage leaves the router out of its ratio and counts it apart (withRouter).
+  const planned = planTensors(shapes);
+  const storageAt = (K: number) => channelStorage(planned, T, K, router ? { routerParams: router.params } : {});
 
   const sweep: ChannelSweepRow[] = [];
   const chosen = new Map<number, { model: ChannelModel; routed?: RoutedScore }>();
@@ -174,7 +177,7 @@ export async function channelDemo(s: DemoSession, options: ChannelDemoOptions = 
   const rows: ChannelRow[] = [{ method: 'channel_merging_oracle', perTask: at.perTask, normalized: at.normalized, ...rowBase }];
   if (router) {
     const routed = pick.routed!;
-    rows.push({ method: 'channel_merging', perTask: pct(routed.accuracies), normalized: routed.normalized!, routingAccuracy: routed.routingAccuracy, ...rowBase, storage: storageAt(rowsK, true) });
+    rows.push({ method: 'channel_merging', perTask: pct(routed.accuracies), normalized: routed.normalized!, routingAccuracy: routed.routingAccuracy, ...rowBase });
   }
   const tensorName = options.assignmentTensor ?? shapes.find((x) => x.shape.length === 2)!.name;
   const tensor = pick.model.tensors.find((x) => x.name === tensorName);
@@ -209,41 +212,55 @@ export function sweptParams(r: ResolvedGroupMethod): Record<string, number> {
   return out;
 }
 
-/**
- * Builds channel models for many configurations from one read of the weights: task vectors once
- * per tensor, dendrograms once per (tensor, rows compared), sort orders of |τ| once per tensor.
- */
 /** The model builder of a source (see modelBuilder). */
 export type ModelBuilder = Awaited<ReturnType<typeof modelBuilder>>;
 
-export async function modelBuilder(source: ChannelSource) {
+/**
+ * Builds channel models for many configurations from one read of the weights: task vectors once
+ * per tensor, clusterings once per (tensor, rows compared), sort orders of |τ| once per tensor.
+ * `clustering` and `seed` fix how rows are grouped (default k-means, seed 42).
+ */
+export async function modelBuilder(source: ChannelSource, grouping: { readonly clustering?: ClusteringMethod; readonly seed?: number } = {}) {
+  const clustering = grouping.clustering ?? DEFAULT_CLUSTERING;
+  const seed = grouping.seed ?? DEFAULT_RANDOM_SEED;
   const orderCache = mapCache();
+  const plan = planTensors(source.tensors);
   const tensors = await Promise.all(
-    source.tensors.map(async (spec) => {
+    plan.map(async (spec) => {
       const { base, experts } = await source.read(spec.name);
       const taus = tensorContext(source, spec.name, spec.shape, base, experts, resolveGroupMethod()).taus();
       return { spec, base, experts, taus };
     }),
   );
-  const dendrograms = new Map<string, ChannelDendrograms>();
+  const clusterings = new Map<string, ChannelClustering>();
   const contexts = (resolved: ResolvedGroupMethod) =>
-    tensors.map((t) => tensorContext(source, t.spec.name, t.spec.shape, t.base, t.experts, resolved, { taus: t.taus, orderCache }));
+    tensors.map((t) => tensorContext(source, t.spec.name, t.spec.shape, t.base, t.experts, resolved, { taus: t.taus, orderCache, channels: t.spec.channels, randomSeed: seed }));
+  const inSourceOrder = <T extends { readonly name: string }>(xs: readonly T[]) => source.tensors.map((t) => xs.find((x) => x.name === t.name)!);
   return {
     async build(resolved: ResolvedGroupMethod, similarity: Similarity, K: number): Promise<ChannelModel> {
       const out: ChannelTensor[] = [];
-      for (const ctx of contexts(resolved)) {
+      const ctxs = contexts(resolved);
+      for (const [i, ctx] of ctxs.entries()) {
         // Trimmed rows depend on the trim (per-model settings, rescale), not on λ; raw rows on nothing.
         const trim = JSON.stringify([resolved.id, resolved.perModel, resolved.global.rescale ?? null]);
-        const key = `${ctx.tensorName}\u0000${similarity === 'raw' ? 'raw' : trim}`;
-        let d = dendrograms.get(key);
-        if (!d) dendrograms.set(key, (d = clusterChannels({ tensorName: ctx.tensorName, shape: ctx.shape, vectors: clusteringVectors(ctx, similarity) })));
-        out.push(await mergeTensor(ctx, d, K));
+        const keyOf = (name: string) => `${name}\u0000${similarity === 'raw' ? 'raw' : trim}`;
+        const owner = plan[i]!.owner;
+        let c = clusterings.get(keyOf(owner ?? ctx.tensorName));
+        if (!c) {
+          // planTensors puts an owner before its followers, so only owners and lone tensors get here.
+          c = clusterChannels({ tensorName: ctx.tensorName, shape: ctx.shape, vectors: clusteringVectors(ctx, similarity) }, { method: clustering, seed });
+          clusterings.set(keyOf(ctx.tensorName), c);
+        }
+        out.push(await mergeTensor(ctx, c, K));
       }
-      return { tasks: source.tasks, baseName: source.baseName, K, method: publicMethod(resolved), similarity, tensors: out };
+      return { tasks: source.tasks, baseName: source.baseName, K, method: publicMethod(resolved), similarity, clustering, seed, tensors: inSourceOrder(out) };
     },
     conflicts(resolved: ResolvedGroupMethod, model: ChannelModel): PairConflictRates {
       const counts = emptyPairCounts();
-      contexts(resolved).forEach((ctx, i) => addPairCounts(counts, pairConflicts(electionView(ctx), model.tensors[i]!.index, ctx.shape)));
+      for (const ctx of contexts(resolved)) {
+        const t = model.tensors.find((x) => x.name === ctx.tensorName)!;
+        addPairCounts(counts, pairConflicts(electionView(ctx), t.index, ctx.shape, t.channels));
+      }
       return pairConflictRates(counts);
     },
   };

@@ -26,6 +26,8 @@ import { AVERAGE, type ResolvedGroupMethod } from './group-method.js';
 export interface GroupMergeInput {
   readonly tensorName: string;
   readonly shape: readonly number[];
+  /** Index-table channels when not the default layout (a bias following its weight's rows: one per element). */
+  readonly channels?: number;
   readonly base: Float32Array;
   /** θt in task order. */
   readonly experts: readonly Float32Array[];
@@ -59,7 +61,7 @@ export async function mergeGroups(input: GroupMergeInput): Promise<Float32Array>
 }
 
 function averageGroups(input: GroupMergeInput, out: Float32Array): void {
-  const { channels: C, width } = channelLayout(input.shape);
+  const { channels: C, width } = channelLayout(input.shape, input.channels);
   const T = input.experts.length;
   const n = input.base.length;
   const acc = new Float32Array(width);
@@ -83,7 +85,7 @@ function averageGroups(input: GroupMergeInput, out: Float32Array): void {
 async function methodGroups(input: GroupMergeInput, out: Float32Array): Promise<void> {
   const r = input.method;
   const method = r.method!;
-  const { channels: C, width } = channelLayout(input.shape);
+  const { channels: C, width } = channelLayout(input.shape, input.channels);
   const n = input.base.length;
   const baseName = input.baseName ?? 'base';
   // mergekit's order: the listed models, then the base appended (it is not listed).
@@ -134,7 +136,7 @@ async function methodGroups(input: GroupMergeInput, out: Float32Array): Promise<
  */
 function divisorFix(input: GroupMergeInput, C: number): (g: number, group: Float32Array) => void {
   const T = input.experts.length;
-  const { width } = channelLayout(input.shape);
+  const { width } = channelLayout(input.shape, input.channels);
   const w = Math.fround(Number(input.method.perModel.weight ?? 1));
   const divisor = (s: number) => (Math.abs(s) < 1e-8 ? 1 : s);
   let total = 0;
@@ -154,7 +156,7 @@ function divisorFix(input: GroupMergeInput, C: number): (g: number, group: Float
 }
 
 function copySingletons(input: GroupMergeInput, out: Float32Array): void {
-  const { channels: C, width } = channelLayout(input.shape);
+  const { channels: C, width } = channelLayout(input.shape, input.channels);
   const T = input.experts.length;
   const n = input.base.length;
   const count = new Int32Array(input.K);

@@ -1,9 +1,24 @@
 /**
  * Channel Merging (spec "Channel Merging"; seed paper arXiv 2412.15283, our reconstruction):
- * cluster the experts' task-vector rows per output channel into K groups, merge within groups,
+ * group the experts' task-vector rows per output channel into K groups (k-means or average linkage), merge within groups,
  * look rows up per task, route. Engine only: the CLI and the lab build on these.
  */
-export { MAX_TASKS, agglomerate, channelLayout, clusterChannels, groupMembers, groupTable, type ChannelDendrograms, type ClusterInput } from './cluster.js';
+export {
+  CLUSTERING_METHODS,
+  DEFAULT_CLUSTERING,
+  MAX_TASKS,
+  agglomerate,
+  channelCosines,
+  channelLayout,
+  clusterChannels,
+  groupMembers,
+  groupTable,
+  outputChannelOwner,
+  type ChannelClustering,
+  type ChannelDendrograms,
+  type ClusterInput,
+  type ClusteringMethod,
+} from './cluster.js';
 export { AVERAGE, resolveGroupMethod, type GroupMethodSpec, type ResolvedGroupMethod } from './group-method.js';
 export { mergeGroups, type GroupMergeInput } from './group-merge.js';
 export { checkpointSource, weightsSource, type ChannelSource, type ChannelTensorSpec } from './source.js';
@@ -11,6 +26,8 @@ export {
   channelMerge,
   channelSweep,
   clusteringVectors,
+  eachTensor,
+  planTensors,
   electionView,
   mergeTensor,
   tensorContext,
@@ -19,6 +36,7 @@ export {
   type ChannelSweep,
   type ChannelSweepPoint,
   type ChannelTensor,
+  type PlannedTensor,
   type Similarity,
   type TensorContext,
 } from './channel-merge.js';

@@ -21,7 +21,8 @@ import type { RouterOptions } from '../../router/types.js';
 import { LabCache } from '../twin/lab.js';
 import { assignmentMap, type AssignmentMap } from './assignment.js';
 import type { ChannelModel, Similarity } from './channel-merge.js';
-import { channelLayout, checkGroupCount } from './cluster.js';
+import { CLUSTERING_METHODS, DEFAULT_CLUSTERING, checkGroupCount, type ClusteringMethod } from './cluster.js';
+import { planTensors } from './channel-merge.js';
 import type { PairConflictRates } from './conflicts.js';
 import { channelDemoPackage, demoRouter, modelBuilder, sweptParams, type ModelBuilder } from './demo.js';
 import { AVERAGE, resolveGroupMethod, type GroupMethodSpec } from './group-method.js';
@@ -37,6 +38,8 @@ export interface ChannelLabSettings {
   readonly method?: GroupMethodSpec;
   /** Rows compared when clustering (default raw task vectors). */
   readonly similarity?: Similarity;
+  /** How rows are grouped (default k-means). */
+  readonly clustering?: ClusteringMethod;
   /** The lab's headline score is the oracle's (true-task lookup). Both are always computed. */
   readonly oracle?: boolean;
   /** The tensor whose assignment map the view holds (default: the first 2-D one). */
@@ -56,9 +59,8 @@ export interface ChannelKPoint {
   readonly K: number;
   readonly oracle: ChannelScore;
   readonly routed: ChannelScore;
-  /** Without the router (oracle lookup) and with it (the routed package). */
+  /** The package at this K (storage.ts: its ratio leaves the router out; `withRouter` counts it). */
   readonly storage: ChannelStorage;
-  readonly routedStorage: ChannelStorage;
   /** Pairwise sign conflicts of the group method's view (trimmed for TIES), within vs across groups. */
   readonly conflicts: PairConflictRates;
 }
@@ -69,6 +71,7 @@ export interface ChannelView {
     readonly K: number;
     readonly method: { readonly id: string; readonly params: Readonly<Record<string, number>> };
     readonly similarity: Similarity;
+    readonly clustering: ClusteringMethod;
     readonly oracle: boolean;
     readonly tensor: string;
   };
@@ -76,7 +79,7 @@ export interface ChannelView {
   readonly expert: readonly number[];
   readonly oracle: ChannelScore;
   readonly routed: ChannelScore;
-  /** The package at K (router included). */
+  /** The package at K: the same accounting merge-lab merge prints (router apart, in `withRouter`). */
   readonly storage: ChannelStorage;
   readonly conflicts: PairConflictRates;
   /** K = 1..T; with `{ sweep: 'known' }`, only the Ks already worked out (see `sweepComplete`). */
@@ -119,10 +122,15 @@ export function createChannelLab(session: DemoSession): ChannelLab {
   const tasks = session.tasks;
   const T = tasks.length;
   const shapes = architectureTensors(arch).map((t) => ({ name: t.name, shape: t.shape }));
-  const tensorList = shapes.map((t) => ({ ...t, channels: channelLayout(t.shape).channels }));
+  // A bias that follows its weight has one channel per element (channel-merge.ts' planTensors).
+  const planned = planTensors(shapes);
+  const tensorList = shapes.map((t) => {
+    const p = planned.find((x) => x.name === t.name)!;
+    return { ...t, channels: p.channels ?? (t.shape.length >= 2 ? t.shape[0]! : 1) };
+  });
   const oracleTest = oracleRoutes(tasks, session.sets.test);
   const expertTest = session.scorer.expertAccuracies.test;
-  let builder: Promise<ModelBuilder> | undefined;
+  const builders = new Map<ClusteringMethod, Promise<ModelBuilder>>();
   const routers = new LabCache<Awaited<ReturnType<typeof demoRouter>>>(2);
   const models = new LabCache<KStage>(3 * T);
   const routedCache = new LabCache<RoutedScore>(6 * T);
@@ -135,20 +143,25 @@ export function createChannelLab(session: DemoSession): ChannelLab {
     const resolved = resolveGroupMethod(settings.method ?? { id: AVERAGE });
     const similarity = settings.similarity ?? 'raw';
     if (similarity !== 'raw' && similarity !== 'trimmed') throw new MergeLabError('PARAMETER_INVALID', `Channel Merging compares rows "raw" or "trimmed", not "${String(similarity)}".`);
+    const clustering = settings.clustering ?? DEFAULT_CLUSTERING;
+    if (!CLUSTERING_METHODS.includes(clustering)) throw new MergeLabError('PARAMETER_INVALID', `Channel Merging groups rows by ${CLUSTERING_METHODS.join(' or ')}, not "${String(clustering)}".`);
     const routerOptions = resolveRouterOptions(settings.router);
     const check = (what: string) => {
       if (cancel?.cancelled) throw new MergeLabError('CANCELLED', `Channel Merging request superseded before: ${what}.`);
     };
+    let builder = builders.get(clustering);
     if (!builder) {
       computed.push('task vectors');
-      builder = modelBuilder(weightsSource({ base: session.weights.base!, experts: tasks.map((t) => session.weights[t]!), tasks, shapes }));
-      builder.catch(() => (builder = undefined));
+      const made = modelBuilder(weightsSource({ base: session.weights.base!, experts: tasks.map((t) => session.weights[t]!), tasks, shapes }), { clustering });
+      builders.set(clustering, made);
+      made.catch(() => builders.delete(clustering));
+      builder = made;
     }
     const b = await builder;
     const routerKey = JSON.stringify(routerOptions);
     check('the router');
     const router = await routers.getOr(routerKey, () => demoRouter(session, routerOptions), computed, 'router');
-    const methodKey = JSON.stringify([resolved.id, resolved.params, resolved.singletons, similarity]);
+    const methodKey = JSON.stringify([resolved.id, resolved.params, resolved.singletons, similarity, clustering]);
     const atK = async (k: number) => {
       const m = await models.getOr(
         `${methodKey}|${k}`,
@@ -175,14 +188,14 @@ export function createChannelLab(session: DemoSession): ChannelLab {
       const routed = m && routedCache.get(`${methodKey}|${k}|${routerKey}`);
       return m && routed ? { ...m, routed } : undefined;
     };
-    return { K, resolved, similarity, router, atK, knownAtK };
+    return { K, resolved, similarity, clustering, router, atK, knownAtK };
   }
 
   return {
     async view(settings, cancel, options = {}) {
       const started = performance.now();
       const computed: string[] = [];
-      const { K, resolved, similarity, router, atK, knownAtK } = await stages(settings, cancel, computed);
+      const { K, resolved, similarity, clustering, router, atK, knownAtK } = await stages(settings, cancel, computed);
       const current = await atK(K);
       const sweep: ChannelKPoint[] = [];
       for (let k = 1; k <= T; k++) {
@@ -192,8 +205,7 @@ export function createChannelLab(session: DemoSession): ChannelLab {
           K: k,
           oracle: score(p.oracle),
           routed: score(p.routed),
-          storage: channelStorage(shapes, T, k),
-          routedStorage: channelStorage(shapes, T, k, { routerParams: router.params }),
+          storage: channelStorage(tensorList, T, k, { routerParams: router.params }),
           conflicts: p.conflicts,
         });
       }
@@ -202,11 +214,11 @@ export function createChannelLab(session: DemoSession): ChannelLab {
       if (!tensor) throw new MergeLabError('TENSOR_NOT_FOUND', `The demo has no tensor "${tensorName}" to map; pick one of ${shapes.map((x) => x.name).join(', ')}.`);
       return {
         tasks,
-        settings: { K, method: { id: resolved.id, params: sweptParams(resolved) }, similarity, oracle: settings.oracle ?? false, tensor: tensorName },
+        settings: { K, method: { id: resolved.id, params: sweptParams(resolved) }, similarity, clustering, oracle: settings.oracle ?? false, tensor: tensorName },
         expert: tasks.map((t) => 100 * expertTest[t]!),
         oracle: score(current.oracle),
         routed: score(current.routed),
-        storage: channelStorage(shapes, T, K, { routerParams: router.params }),
+        storage: channelStorage(tensorList, T, K, { routerParams: router.params }),
         conflicts: current.conflicts,
         sweep,
         sweepComplete: sweep.length === T,

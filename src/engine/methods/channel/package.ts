@@ -3,21 +3,25 @@
  * downloads):
  * - groups.safetensors: `{tensor}.groups`, [K, ...shape], the K merged full-weight copies;
  * - index.safetensors: `{tensor}.index`, U8 [T, C], the group of task t at output channel c
- *   (C = shape[0] for ≥ 2-D tensors, 1 for vectors and scalars);
+ *   (C = shape[0] for ≥ 2-D tensors; for a bias that follows its weight's rows, one per element;
+ *   1 for other vectors and scalars — channel.json gives each tensor's C);
  * - router.safetensors: optional, produced elsewhere (the Twin-Merging router) and carried as is;
- * - channel.json: format, version, tasks, K, group method and parameters, clustering conventions,
- *   tensors and storage.
+ * - channel.json: format, version, tasks, K, group method and parameters, how rows were grouped,
+ *   tensors and storage (storage.ts, the same accounting the lab and the CLI print).
  * Task t's tensor is rebuilt as W_t[c] = groups[idx[t][c]][c]; no base model is needed.
  */
 import { MergeLabError } from '../../errors.js';
 import { CHANNEL_FILES } from './files.js';
 import { memorySource, numel, openSafetensors, serializeSafetensors, type TensorWithData } from '../../io/index.js';
 import type { ChannelModel, ChannelTensor, Similarity } from './channel-merge.js';
-import { channelLayout } from './cluster.js';
+import { CLUSTERING_METHODS, channelLayout, type ClusteringMethod } from './cluster.js';
+import { KMEANS_RESTARTS } from './kmeans.js';
 import { channelStorage, type ChannelStorage } from './storage.js';
 
 export const CHANNEL_FORMAT = 'merge-lab-channel';
-export const CHANNEL_VERSION = 1;
+/** 2: k-means grouping and biases per element (1, still read: average linkage, a vector one channel). */
+export const CHANNEL_VERSION = 2;
+const READABLE_VERSIONS: readonly number[] = [1, 2];
 export { CHANNEL_FILES };
 
 export type GroupsDtype = 'F32' | 'F16' | 'BF16';
@@ -25,7 +29,7 @@ export type GroupsDtype = 'F32' | 'F16' | 'BF16';
 /** channel.json. */
 export interface ChannelManifest {
   readonly format: typeof CHANNEL_FORMAT;
-  readonly version: typeof CHANNEL_VERSION;
+  readonly version: number;
   readonly tasks: readonly string[];
   /** The base the task vectors were taken against (a name; it is not needed to rebuild). */
   readonly base: string;
@@ -33,10 +37,17 @@ export interface ChannelManifest {
   readonly groupMethod: ChannelModel['method'];
   readonly clustering: {
     readonly on: Similarity;
+    /** Absent in version 1 packages, which were all average linkage. */
+    readonly method?: ClusteringMethod;
     readonly distance: 'cosine';
-    readonly linkage: 'average';
-    readonly ties: 'lowest task indices';
+    readonly linkage?: 'average';
+    /** k-means: its seed (the recipe's random_seed; each tensor's stream mixes in its name) and restarts per channel. */
+    readonly seed?: number;
+    readonly restarts?: number;
+    readonly ties: string;
     readonly labels: 'by lowest task index';
+    /** Which 1-D tensors follow a weight's rows (per element). */
+    readonly biases?: string;
   };
   /** How a task's weights are rebuilt, in words. */
   readonly lookup: string;
@@ -55,7 +66,9 @@ export interface ChannelPackageOptions {
   readonly router?: { readonly bytes: Uint8Array; readonly params?: number; readonly info?: Readonly<Record<string, unknown>> };
 }
 
-const LOOKUP = 'W_t[c] = groups[index[t][c]][c] for output channel c (row c of a >= 2-D tensor; a 1-D or 0-D tensor is one channel)';
+const LOOKUP = 'W_t[c] = groups[index[t][c]][c] for channel c: row c of a >= 2-D tensor, element c of a bias that follows its weight (index [T, C] with C its length), and the whole of any other 1-D or 0-D tensor (C = 1)';
+
+const BIASES = 'X.bias follows X.weight element by element when X.weight has as many rows as X.bias has elements';
 
 /** The package's files by name. */
 export function buildChannelPackage(model: ChannelModel, options: ChannelPackageOptions = {}): { files: Record<string, Uint8Array>; manifest: ChannelManifest } {
@@ -71,7 +84,19 @@ export function buildChannelPackage(model: ChannelModel, options: ChannelPackage
     base: model.baseName,
     K: model.K,
     groupMethod: model.method,
-    clustering: { on: model.similarity, distance: 'cosine', linkage: 'average', ties: 'lowest task indices', labels: 'by lowest task index' },
+    clustering:
+      model.clustering === 'kmeans'
+        ? {
+            on: model.similarity,
+            method: 'kmeans',
+            distance: 'cosine',
+            seed: model.seed,
+            restarts: KMEANS_RESTARTS,
+            ties: 'k-means++ seeding, the lowest inertia of the restarts (the first on a tie); an assignment tie keeps the current group, then the lowest group',
+            labels: 'by lowest task index',
+            biases: BIASES,
+          }
+        : { on: model.similarity, method: 'average_linkage', distance: 'cosine', linkage: 'average', ties: 'lowest task indices', labels: 'by lowest task index', biases: BIASES },
     lookup: LOOKUP,
     dtype,
     tensors: model.tensors.map((t) => ({ name: t.name, shape: t.shape, channels: t.channels, groups: `${t.name}.groups`, index: `${t.name}.index` })),
@@ -117,7 +142,7 @@ export async function readChannelPackage(files: Readonly<Record<string, Uint8Arr
       const x = indexFile.info(spec.index);
       if (!g) throw new MergeLabError('TENSOR_NOT_FOUND', `${manifest.files.groups} has no tensor "${spec.groups}", which channel.json lists; the package is incomplete — rebuild it.`);
       if (!x) throw new MergeLabError('TENSOR_NOT_FOUND', `${manifest.files.index} has no tensor "${spec.index}", which channel.json lists; the package is incomplete — rebuild it.`);
-      const channels = channelLayout(spec.shape).channels;
+      const channels = spec.channels ?? channelLayout(spec.shape).channels;
       const wantG = [manifest.K, ...spec.shape];
       if (g.shape.join(',') !== wantG.join(',')) throw new MergeLabError('SHAPE_MISMATCH', `"${spec.groups}" in ${manifest.files.groups} is [${g.shape.join(', ')}]; channel.json says [${wantG.join(', ')}].`);
       if (x.dtype !== 'U8' || x.shape.join(',') !== `${T},${channels}`) {
@@ -139,7 +164,16 @@ export async function readChannelPackage(files: Readonly<Record<string, Uint8Arr
   if (router) await (await openSafetensors(memorySource(manifest.files.router!, router))).close();
   return {
     manifest,
-    model: { tasks: manifest.tasks, baseName: manifest.base, K: manifest.K, method: manifest.groupMethod, similarity: manifest.clustering.on, tensors },
+    model: {
+      tasks: manifest.tasks,
+      baseName: manifest.base,
+      K: manifest.K,
+      method: manifest.groupMethod,
+      similarity: manifest.clustering.on,
+      clustering: manifest.clustering.method ?? 'average_linkage',
+      seed: manifest.clustering.seed ?? 42,
+      tensors,
+    },
     ...(router ? { router } : {}),
   };
 }
@@ -155,7 +189,7 @@ function parseManifest(bytes: Uint8Array): ChannelManifest {
   if (typeof m !== 'object' || m === null || Array.isArray(m)) throw bad('not a JSON object');
   const o = m as Record<string, unknown>;
   if (o.format !== CHANNEL_FORMAT) throw bad(`format is ${JSON.stringify(o.format)}, expected "${CHANNEL_FORMAT}"`);
-  if (o.version !== CHANNEL_VERSION) throw bad(`version ${JSON.stringify(o.version)} is not one this merge-lab reads (${CHANNEL_VERSION})`);
+  if (typeof o.version !== 'number' || !READABLE_VERSIONS.includes(o.version)) throw bad(`version ${JSON.stringify(o.version)} is not one this merge-lab reads (${READABLE_VERSIONS.join(', ')})`);
   if (!Array.isArray(o.tasks) || o.tasks.length < 1 || !o.tasks.every((t) => typeof t === 'string')) throw bad('"tasks" must be a non-empty list of names');
   const T = o.tasks.length;
   if (typeof o.K !== 'number' || !Number.isInteger(o.K) || o.K < 1 || o.K > T) throw bad(`"K" must be an integer from 1 to ${T}`);
@@ -166,6 +200,8 @@ function parseManifest(bytes: Uint8Array): ChannelManifest {
       throw bad(`tensor entry ${JSON.stringify(t)} needs name, shape, groups and index`);
     }
     if (numel(e.shape as number[]) > Number.MAX_SAFE_INTEGER) throw bad(`tensor ${e.name} is too large`);
+    const n = numel(e.shape as number[]);
+    if (e.channels !== undefined && (!Number.isSafeInteger(e.channels) || (e.channels as number) < 1 || n % (e.channels as number) !== 0)) throw bad(`tensor ${e.name}: "channels" must divide its ${n} values`);
   }
   const files = o.files as Record<string, unknown> | undefined;
   if (typeof files !== 'object' || files === null || typeof files.groups !== 'string' || typeof files.index !== 'string' || (files.router !== undefined && typeof files.router !== 'string')) {
@@ -175,6 +211,7 @@ function parseManifest(bytes: Uint8Array): ChannelManifest {
   if (typeof gm !== 'object' || gm === null || typeof gm.id !== 'string') throw bad('"groupMethod" must name the method');
   const cl = o.clustering as Record<string, unknown> | undefined;
   if (typeof cl !== 'object' || cl === null || (cl.on !== 'raw' && cl.on !== 'trimmed')) throw bad('"clustering.on" must be "raw" or "trimmed"');
+  if (cl.method !== undefined && !CLUSTERING_METHODS.includes(cl.method as ClusteringMethod)) throw bad(`"clustering.method" must be ${CLUSTERING_METHODS.join(' or ')}`);
   if (typeof o.base !== 'string') throw bad('"base" must be a name');
   return m as ChannelManifest;
 }

@@ -12,7 +12,7 @@ import { MergeLabError } from '../../errors.js';
 import type { Checkpoint } from '../../io/types.js';
 import type { MergeMethod } from '../types.js';
 import type { Recipe } from '../../recipe/types.js';
-import { chooseRank, decomposeDelta, lowRankPart, type DecomposeOptions, type ExclusiveKnowledge, type ExclusivePart, type RankChoice, type TwinTensor } from './exclusive.js';
+import { chooseRank, cutPart, decomposeDelta, excludedTensors, lowRankPart, type DecomposeOptions, type ExclusiveKnowledge, type ExclusivePart, type RankChoice, type TwinTensor } from './exclusive.js';
 import { buildSharedExpert } from './shared.js';
 
 export interface CompressOptions {
@@ -24,6 +24,8 @@ export interface CompressOptions {
   readonly tasks?: readonly string[];
   /** Rank of the returned factors (default: the spec's ⌊0.1·min(m, n)⌋ per tensor). */
   readonly choice?: RankChoice;
+  /** Tensors kept out of θ* and the compression (name contains one of these): each task keeps its own. */
+  readonly exclude?: readonly string[];
   /** Ranks the report covers (default 1, 2, 4, 8, 16, 32, 64). */
   readonly ranks?: readonly number[];
   /** Randomized SVD settings for large matrices (maxRank is derived from the ranks asked for). */
@@ -37,7 +39,8 @@ export interface CompressOptions {
 export interface TensorCompression {
   readonly name: string;
   readonly shape: readonly number[];
-  readonly kind: 'lowrank' | 'dense';
+  /** 'own': excluded, each task's own copy. */
+  readonly kind: 'lowrank' | 'dense' | 'own';
   /** errors[task][i]: relative error at report rank i (low-rank tensors only). */
   readonly errors?: readonly (readonly number[])[];
   /** Per task, the rank of the returned factors. */
@@ -48,7 +51,7 @@ export interface CompressionReport {
   readonly tasks: readonly string[];
   readonly ranks: readonly number[];
   readonly tensors: readonly TensorCompression[];
-  /** Twin storage (θ* + factors + dense deltas, no router) against the T experts, per report rank; float32 bytes. */
+  /** Twin storage (θ* + factors + dense deltas + own copies, no router) against the T experts, per report rank; float32 bytes. */
   readonly storage: readonly { readonly rank: number; readonly values: number; readonly bytes: number; readonly experts: number; readonly ratio: number }[];
 }
 
@@ -75,8 +78,11 @@ export async function compressCheckpoints(o: CompressOptions): Promise<Compresse
     return c;
   });
 
-  const shared = await buildSharedExpert({ recipe: o.recipe, checkpoints: o.checkpoints, methods: o.methods, onWarning: o.onWarning });
-  const names = Object.keys(shared);
+  const merged = await buildSharedExpert({ recipe: o.recipe, checkpoints: o.checkpoints, methods: o.methods, onWarning: o.onWarning });
+  const names = Object.keys(merged);
+  const excluded = new Set(excludedTensors(names, o.exclude));
+  // θ* without the excluded tensors: the paper's code filters them out before merging.
+  const shared = Object.fromEntries(Object.entries(merged).filter(([n]) => !excluded.has(n)));
   const tensors: TwinTensor[] = [];
   const parts: ExclusivePart[][] = tasks.map(() => []);
   const report: TensorCompression[] = [];
@@ -84,7 +90,7 @@ export async function compressCheckpoints(o: CompressOptions): Promise<Compresse
   for (const [index, name] of names.entries()) {
     if (o.signal?.aborted) throw new MergeLabError('CANCELLED', `Twin-Merging compression cancelled after ${index} of ${names.length} tensors.`);
     const info = experts[0]!.info(name);
-    const values = shared[name]!;
+    const values = merged[name]!;
     const shape = info && info.shape.reduce((a, b) => a * b, 1) === values.length ? info.shape : [values.length];
     const t: TwinTensor = { name, shape };
     tensors.push(t);
@@ -102,29 +108,35 @@ export async function compressCheckpoints(o: CompressOptions): Promise<Compresse
       if (expert.length !== values.length) {
         throw new MergeLabError('SHAPE_MISMATCH', `Expert "${task}": "${name}" is [${ci.shape.join(', ')}] but the shared expert's is [${shape.join(', ')}]; Twin-Merging needs experts of one architecture.`);
       }
+      if (excluded.has(name)) {
+        parts[ti]!.push({ kind: 'own', values: expert });
+        continue;
+      }
       const d = decomposeDelta(values, expert, t, { ...o.svd, maxRank });
       if (d.kind === 'dense') {
         parts[ti]!.push({ kind: 'dense', delta: d.delta });
         continue;
       }
-      errors.push(ranks.map((r) => lowRankPart(d, r).relativeError));
+      // A rank whose factors would be no smaller keeps the matrix whole: exact.
+      errors.push(ranks.map((r) => (Math.min(r, m, n) * (m + n) >= m * n ? 0 : lowRankPart(d, r).relativeError)));
       const r = chooseRank(choice, m, n, d.svd.s, d.energy);
       if (r > d.svd.k) warnings.push(`Task "${task}", tensor "${name}": rank ${r} was asked but only ${d.svd.k} singular values were computed.`);
-      const part = lowRankPart(d, r);
-      chosen.push(part.rank);
+      const part = cutPart(d, r);
+      chosen.push(part.kind === 'lowrank' ? part.rank : Math.min(m, n));
       parts[ti]!.push(part);
     }
-    report.push(lowRank ? { name, shape, kind: 'lowrank', errors, chosenRanks: chosen } : { name, shape, kind: 'dense' });
+    report.push(excluded.has(name) ? { name, shape, kind: 'own' } : lowRank ? { name, shape, kind: 'lowrank', errors, chosenRanks: chosen } : { name, shape, kind: 'dense' });
     o.onProgress?.(index + 1, names.length, name);
   }
   for (const w of warnings) o.onWarning?.(w);
 
   const model = tensors.reduce((s, t) => s + t.shape.reduce((a, b) => a * b, 1), 0);
   const storage = ranks.map((rank) => {
-    let values = model;
+    let values = 0;
     for (const t of tensors) {
       const size = t.shape.reduce((a, b) => a * b, 1);
-      values += tasks.length * (t.shape.length === 2 ? Math.min(rank, t.shape[0]!, t.shape[1]!) * (t.shape[0]! + t.shape[1]!) : size);
+      if (excluded.has(t.name)) values += tasks.length * size;
+      else values += size + tasks.length * (t.shape.length === 2 ? Math.min(Math.min(rank, t.shape[0]!, t.shape[1]!) * (t.shape[0]! + t.shape[1]!), size) : size);
     }
     const experts = tasks.length * model;
     return { rank, values, bytes: 4 * values, experts, ratio: values / experts };
@@ -133,7 +145,7 @@ export async function compressCheckpoints(o: CompressOptions): Promise<Compresse
     tasks,
     tensors,
     shared,
-    exclusive: { tasks, tensors, parts, warnings },
+    exclusive: { tasks, tensors, parts, warnings, excluded: tensors.filter((t) => excluded.has(t.name)).map((t) => t.name) },
     report: { tasks, ranks, tensors: report, storage },
   };
 }

@@ -7,6 +7,8 @@
  *
  * exactly (it is the same sum, reassociated), at O(r·(m + n)) extra work per task and sample
  * instead of O(m·n). All tasks' factors are concatenated so a layer costs two extra matmuls.
+ * An excluded tensor (exclusive.excluded) is not in θ*: each sample uses its routed task's own
+ * copy (the largest weight, the first on a tie: one-hot h(x) in place of w(x) for that tensor).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Architecture } from '../../demo/manifest.js';
@@ -26,6 +28,10 @@ interface LayerFactors {
   readonly denseWeights: { readonly task: number; readonly delta: Float32Array }[];
   /** Bias deltas, T × m (zero rows for tasks without one), or undefined when there are none. */
   readonly bias?: Float32Array;
+  /** The weight is excluded: θ* has none, each task its own (routed hard). */
+  readonly ownWeight: boolean;
+  /** The bias is excluded: T × m own biases, routed hard (no θ* bias). */
+  readonly ownBias: boolean;
 }
 
 function tensorIndex(exclusive: ExclusiveKnowledge): Map<string, number> {
@@ -37,6 +43,7 @@ function layerFactors(exclusive: ExclusiveKnowledge, index: Map<string, number>,
   const wj = index.get(weight);
   const bj = index.get(bias);
   const parts = wj === undefined ? [] : exclusive.parts.map((row) => row[wj]!);
+  const ownWeight = parts.length > 0 && parts.every((p) => p.kind === 'own');
   const ranks = parts.map((p) => (p.kind === 'lowrank' ? p.rank : 0));
   const R = ranks.reduce((a, b) => a + b, 0);
   const v = new Float32Array(n * R);
@@ -45,9 +52,10 @@ function layerFactors(exclusive: ExclusiveKnowledge, index: Map<string, number>,
   const denseWeights: { task: number; delta: Float32Array }[] = [];
   let at = 0;
   parts.forEach((p, t) => {
-    if (p.kind === 'dense') {
-      if (p.delta.length !== m * n) throw new MergeLabError('SHAPE_MISMATCH', `Task "${exclusive.tasks[t]}": the dense delta of "${weight}" has ${p.delta.length} values, the layer needs ${m} × ${n}.`);
-      denseWeights.push({ task: t, delta: p.delta });
+    if (p.kind === 'dense' || p.kind === 'own') {
+      const values = p.kind === 'dense' ? p.delta : p.values;
+      if (values.length !== m * n) throw new MergeLabError('SHAPE_MISMATCH', `Task "${exclusive.tasks[t]}": the ${p.kind === 'own' ? 'own copy' : 'dense delta'} of "${weight}" has ${values.length} values, the layer needs ${m} × ${n}.`);
+      denseWeights.push({ task: t, delta: values });
       return;
     }
     const r = p.rank;
@@ -60,15 +68,21 @@ function layerFactors(exclusive: ExclusiveKnowledge, index: Map<string, number>,
     at += r;
   });
   let b: Float32Array | undefined;
+  let ownBias = false;
   if (bj !== undefined) {
     b = new Float32Array(T * m);
+    ownBias = exclusive.parts.every((row) => row[bj]!.kind === 'own');
     exclusive.parts.forEach((row, t) => {
       const p = row[bj]!;
-      if (p.kind !== 'dense' || p.delta.length !== m) throw new MergeLabError('SHAPE_MISMATCH', `Task "${exclusive.tasks[t]}": the delta of bias "${bias}" must be dense with ${m} values.`);
-      b!.set(p.delta, t * m);
+      const values = p.kind === 'dense' ? p.delta : p.kind === 'own' ? p.values : undefined;
+      if (!values || values.length !== m || (p.kind === 'own') !== ownBias) throw new MergeLabError('SHAPE_MISMATCH', `Task "${exclusive.tasks[t]}": the part of bias "${bias}" must be a dense delta or (excluded, for every task) its own copy, with ${m} values.`);
+      b!.set(values, t * m);
     });
   }
-  return { v, usT, columnTask, totalRank: R, denseWeights, bias: b };
+  if (parts.length > 0 && !ownWeight && parts.some((p) => p.kind === 'own')) {
+    throw new MergeLabError('PARAMETER_INVALID', `"${weight}" is excluded for some tasks but not others; an excluded tensor is every task's own.`);
+  }
+  return { v, usT, columnTask, totalRank: R, denseWeights, bias: b, ownWeight, ownBias };
 }
 
 function sharedTensor(shared: TensorValues, name: string, size: number): Float32Array {
@@ -76,6 +90,17 @@ function sharedTensor(shared: TensorValues, name: string, size: number): Float32
   if (!v) throw new MergeLabError('TENSOR_MISSING', `The shared expert has no tensor "${name}", which the architecture reads.`);
   if (v.length !== size) throw new MergeLabError('SHAPE_MISMATCH', `The shared expert's "${name}" has ${v.length} values; the architecture needs ${size}.`);
   return v;
+}
+
+/** One-hot rows of each sample's largest weight (the first on a tie): the routed task, for excluded tensors. */
+function oneHotOfLargest(weights: Float32Array, count: number, T: number): Float32Array {
+  const out = new Float32Array(count * T);
+  for (let s = 0; s < count; s++) {
+    let best = 0;
+    for (let t = 1; t < T; t++) if (weights[s * T + t]! > weights[s * T + best]!) best = t;
+    out[s * T + best] = 1;
+  }
+  return out;
 }
 
 /** x·Wᵀ + b with W given as [outputs, inputs]; an explicit transpose because tfjs-wasm's transposeB is slow. */
@@ -144,24 +169,28 @@ export async function dynamicLogits(
   const index = tensorIndex(exclusive);
   // Build the concatenated factors before tidy: plain arrays, and errors before any tensor exists.
   const factors = arch.layers.map((l) => layerFactors(exclusive, index, l.weight, l.bias, l.outputs, l.inputs));
+  const hard = factors.some((f) => f.ownWeight || f.ownBias) ? oneHotOfLargest(weights, count, T) : undefined;
   const t = tf.tidy(() => {
     const w = tf.tensor2d(weights, [count, T]);
+    const hw = hard ? tf.tensor2d(hard, [count, T]) : w;
     let h = scaledInputs(arch, inputs, count);
     arch.layers.forEach((l, i) => {
       const f = factors[i]!;
       const m = l.outputs;
       const n = l.inputs;
-      let z = dense(h, sharedTensor(shared, l.weight, m * n), sharedTensor(shared, l.bias, m), m, n);
+      let z = f.ownWeight ? (tf.zeros([count, m]) as tf.Tensor2D) : (tf.matMul(h, tf.transpose(tf.tensor2d(sharedTensor(shared, l.weight, m * n), [m, n]))) as tf.Tensor2D);
+      if (!f.ownBias) z = tf.add(z, tf.tensor1d(sharedTensor(shared, l.bias, m))) as tf.Tensor2D;
       if (f.totalRank > 0) {
         const xv = tf.matMul(h, tf.tensor2d(f.v, [n, f.totalRank]));
         const scaled = tf.mul(xv, tf.gather(w, tf.tensor1d(f.columnTask, 'int32'), 1));
         z = tf.add(z, tf.matMul(scaled as tf.Tensor2D, tf.tensor2d(f.usT, [f.totalRank, m]))) as tf.Tensor2D;
       }
+      const ww = f.ownWeight ? hw : w;
       for (const d of f.denseWeights) {
         const y = tf.matMul(h, tf.transpose(tf.tensor2d(d.delta, [m, n])));
-        z = tf.add(z, tf.mul(y, tf.slice(w, [0, d.task], [count, 1]))) as tf.Tensor2D;
+        z = tf.add(z, tf.mul(y, tf.slice(ww, [0, d.task], [count, 1]))) as tf.Tensor2D;
       }
-      if (f.bias) z = tf.add(z, tf.matMul(w, tf.tensor2d(f.bias, [T, m]))) as tf.Tensor2D;
+      if (f.bias) z = tf.add(z, tf.matMul(f.ownBias ? hw : w, tf.tensor2d(f.bias, [T, m]))) as tf.Tensor2D;
       h = l.activation === 'relu' ? tf.relu(z) : z;
     });
     return h;

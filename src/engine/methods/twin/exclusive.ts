@@ -1,12 +1,15 @@
 /**
  * Twin-Merging's exclusive knowledge (spec "Twin-Merging" step 2): per task t and tensor, the
  * delta θt − θ* to the shared expert. A 2-D delta is kept as a truncated SVD, U_r·Σ_r (m × r) and
- * V_r (n × r), storing r·(m + n) values instead of m·n; a 1-D delta (bias, norm) is kept dense.
+ * V_r (n × r), storing r·(m + n) values instead of m·n — unless that is no smaller than m·n, when
+ * the delta itself is kept (exact, and no larger); a 1-D delta (bias, norm) is kept dense. Excluded
+ * tensors (the paper code's exclude_param: heads, biases) are neither merged nor compressed: each
+ * task keeps its expert's own copy, which the routed task's input uses.
  *
  * The work is split in two so the lab's rank slider is cheap: `decomposeExclusive` runs the SVDs
  * once (up to a maximum rank, or the full spectrum), `truncateExclusive` then cuts every delta to
- * the rank asked for — a fixed rank, the spec's default ⌊0.1·min(m, n)⌋, or the smallest rank
- * holding a share of the delta's energy — without another SVD.
+ * the rank asked for — a fixed rank, a fraction of min(m, n) (the paper code keeps ⌊0.1·min(m, n)⌋),
+ * or the smallest rank holding a share of the delta's energy — without another SVD.
  */
 import { MergeLabError } from '../../errors.js';
 import { exactSvd, truncatedSvd, type Svd } from '../../linalg/svd.js';
@@ -39,6 +42,8 @@ export interface DeltaSvd {
   readonly svd: Svd;
   /** ‖θt − θ*‖²_F: the denominator of energy shares, exact even when the spectrum is truncated. */
   readonly energy: number;
+  /** θt − θ* itself, kept for ranks where storing it is no larger than the factors. */
+  readonly delta: Float32Array;
 }
 
 export interface DeltaDense {
@@ -51,7 +56,9 @@ export interface ExclusiveDecomposition {
   readonly tasks: readonly string[];
   readonly tensors: readonly TwinTensor[];
   /** parts[task index][tensor index]. */
-  readonly parts: readonly (readonly (DeltaSvd | DeltaDense)[])[];
+  readonly parts: readonly (readonly (DeltaSvd | DeltaDense | OwnPart)[])[];
+  /** Tensors kept out of θ* (see ExclusiveKnowledge.excluded). */
+  readonly excluded: readonly string[];
 }
 
 /** The rank each 2-D delta is cut to. */
@@ -60,8 +67,13 @@ export type RankChoice =
   | { readonly rank: number }
   /** The spec's default, per tensor: ⌊0.1·min(m, n)⌋, at least 1. */
   | { readonly rank: 'default' }
+  /** Per tensor, ⌊ratio·min(m, n)⌋ (at least 1): the paper code's mask_rate 0.9 is ratio 0.1. */
+  | { readonly rankRatio: number }
   /** Per task and tensor, the smallest r with Σ_{k≤r} σk² ≥ share·‖delta‖²_F. */
   | { readonly energy: number };
+
+/** The paper code's rank rule: 10 % of min(m, n) (its svd mask with mask_rate 0.9). */
+export const PAPER_RANK_RATIO = 0.1;
 
 /** A low-rank delta: U_r·Σ_r·V_rᵀ = us · vᵀ. */
 export interface LowRankPart {
@@ -83,7 +95,17 @@ export interface DensePart {
   readonly delta: Float32Array;
 }
 
-export type ExclusivePart = LowRankPart | DensePart;
+/**
+ * An excluded tensor (Twin-Merging's `exclude`: heads, biases): not merged into θ* and not
+ * compressed, but each task's own values, taken from that task's expert.
+ */
+export interface OwnPart {
+  readonly kind: 'own';
+  /** The expert's tensor itself, in its shape, row-major. */
+  readonly values: Float32Array;
+}
+
+export type ExclusivePart = LowRankPart | DensePart | OwnPart;
 
 /** The exclusive knowledge of every task, ready for the dynamic merge and the package. */
 export interface ExclusiveKnowledge {
@@ -93,9 +115,19 @@ export interface ExclusiveKnowledge {
   readonly parts: readonly (readonly ExclusivePart[])[];
   /** Things the user should know, e.g. an energy share the truncated spectrum could not reach. */
   readonly warnings: readonly string[];
+  /** Tensors kept out of θ*: each task's part is its own copy ('own'), picked by the routed task. */
+  readonly excluded?: readonly string[];
 }
 
 const numel = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+
+/**
+ * The tensors an `exclude` list keeps out of the merge: those whose name contains one of the
+ * strings (mergekit's filter rule), in `names` order.
+ */
+export function excludedTensors(names: readonly string[], patterns: readonly string[] = []): string[] {
+  return patterns.length === 0 ? [] : names.filter((n) => patterns.some((p) => n.includes(p)));
+}
 
 function valuesOf(source: TensorValues, t: TwinTensor, who: string): Float32Array {
   const v = source[t.name];
@@ -108,21 +140,29 @@ function valuesOf(source: TensorValues, t: TwinTensor, who: string): Float32Arra
 
 /**
  * SVDs of every task's delta θt − θ* of every 2-D tensor; 1-D (and other) tensors are kept as
- * dense deltas. `experts` maps task name → that expert's values; tasks keep the order given.
+ * dense deltas, and `excluded` ones as each expert's own copy (θ* need not hold them).
+ * `experts` maps task name → that expert's values; tasks keep the order given.
  */
 export function decomposeExclusive(
   shared: TensorValues,
   experts: Readonly<Record<string, TensorValues>>,
   tensors: readonly TwinTensor[],
-  options: DecomposeOptions = {},
+  options: DecomposeOptions & { readonly excluded?: readonly string[] } = {},
 ): ExclusiveDecomposition {
   const tasks = Object.keys(experts);
   if (tasks.length === 0) throw new MergeLabError('TOO_FEW_MODELS', 'Twin-Merging needs at least one expert to keep exclusive knowledge of.');
   if (options.maxRank !== undefined && (!Number.isInteger(options.maxRank) || options.maxRank < 1)) {
     throw new MergeLabError('PARAMETER_OUT_OF_RANGE', `Twin-Merging's maximum rank must be an integer ≥ 1, got ${options.maxRank}.`);
   }
-  const parts = tasks.map((task) => tensors.map((t) => decomposeDelta(valuesOf(shared, t, 'The shared expert'), valuesOf(experts[task]!, t, `Expert "${task}"`), t, options)));
-  return { tasks, tensors, parts };
+  const excluded = new Set(options.excluded ?? []);
+  const parts = tasks.map((task) =>
+    tensors.map((t): DeltaSvd | DeltaDense | OwnPart => {
+      const own = valuesOf(experts[task]!, t, `Expert "${task}"`);
+      if (excluded.has(t.name)) return { kind: 'own', values: own };
+      return decomposeDelta(valuesOf(shared, t, 'The shared expert'), own, t, options);
+    }),
+  );
+  return { tasks, tensors, parts, excluded: tensors.filter((t) => excluded.has(t.name)).map((t) => t.name) };
 }
 
 /** One delta, decomposed (2-D) or kept dense. */
@@ -138,7 +178,7 @@ export function decomposeDelta(shared: Float32Array, expert: Float32Array, t: Tw
     options.maxRank === undefined
       ? exactSvd(delta, m, n)
       : truncatedSvd(delta, m, n, { rank: options.maxRank, oversample: options.oversample, powerIterations: options.powerIterations, seed: options.seed });
-  return { kind: 'svd', svd, energy };
+  return { kind: 'svd', svd, energy, delta };
 }
 
 /** Σ_{k≤r} σk² / total, clamped to [0, 1]; 1 for a zero matrix (nothing is lost). */
@@ -164,7 +204,13 @@ export function chooseRank(choice: RankChoice, m: number, n: number, s: Float64A
     }
     return Math.max(1, s.length);
   }
-  if (choice.rank === 'default') return Math.max(1, Math.floor(0.1 * full));
+  if ('rankRatio' in choice) {
+    const ratio = choice.rankRatio;
+    if (!(ratio > 0 && ratio <= 1)) throw new MergeLabError('PARAMETER_OUT_OF_RANGE', `Twin-Merging's rank_ratio must be in (0, 1], got ${ratio}.`);
+    // The small epsilon keeps 0.1 · 70 at 7 through rounding (0.1 is not exact in binary).
+    return Math.max(1, Math.floor(ratio * full + 1e-9));
+  }
+  if (choice.rank === 'default') return Math.max(1, Math.floor(PAPER_RANK_RATIO * full + 1e-9));
   const r = choice.rank;
   if (!Number.isInteger(r) || r < 1) throw new MergeLabError('PARAMETER_OUT_OF_RANGE', `Twin-Merging's rank must be an integer ≥ 1, got ${r}.`);
   return Math.min(r, full);
@@ -184,12 +230,23 @@ export function lowRankPart(d: DeltaSvd, rank: number): LowRankPart {
   return { kind: 'lowrank', rank: r, us, v, relativeError: d.energy > 0 ? Math.sqrt(Math.max(0, 1 - energy)) : 0, energy };
 }
 
+/**
+ * A decomposed delta at `rank`: its factors, or the delta itself when r·(m + n) ≥ m·n (then the
+ * factors would be no smaller, and the delta is exact).
+ */
+export function cutPart(d: DeltaSvd, rank: number): LowRankPart | DensePart {
+  const { m, n } = d.svd;
+  if (Math.min(rank, d.svd.k) * (m + n) >= m * n) return { kind: 'dense', delta: d.delta };
+  return lowRankPart(d, rank);
+}
+
 /** Every delta cut to the rank `choice` gives; no SVD is recomputed. */
 export function truncateExclusive(d: ExclusiveDecomposition, choice: RankChoice): ExclusiveKnowledge {
   const warnings: string[] = [];
   const parts = d.parts.map((row, ti) =>
     row.map((p, j): ExclusivePart => {
       if (p.kind === 'dense') return { kind: 'dense', delta: p.delta };
+      if (p.kind === 'own') return p;
       const t = d.tensors[j]!;
       const want = chooseRank(choice, p.svd.m, p.svd.n, p.svd.s, p.energy);
       if (want > p.svd.k) {
@@ -197,10 +254,10 @@ export function truncateExclusive(d: ExclusiveDecomposition, choice: RankChoice)
       } else if ('energy' in choice && energyShare(p.svd.s, want, p.energy) < choice.energy * (1 - 1e-12)) {
         warnings.push(`Task "${d.tasks[ti]}", tensor "${t.name}": the ${p.svd.k} computed singular values hold less than ${choice.energy} of the energy; decompose without maxRank for the full spectrum.`);
       }
-      return lowRankPart(p, want);
+      return cutPart(p, want);
     }),
   );
-  return { tasks: d.tasks, tensors: d.tensors, parts, warnings };
+  return { tasks: d.tasks, tensors: d.tensors, parts, warnings, excluded: d.excluded };
 }
 
 /** Decompose and truncate in one call. */
@@ -209,15 +266,19 @@ export function compressExclusive(
   experts: Readonly<Record<string, TensorValues>>,
   tensors: readonly TwinTensor[],
   choice: RankChoice,
-  options: DecomposeOptions = {},
+  options: DecomposeOptions & { readonly excluded?: readonly string[] } = {},
 ): ExclusiveKnowledge {
   // A fixed rank needs no more than that many triplets; energy needs the whole spectrum.
   const maxRank = options.maxRank ?? ('rank' in choice && typeof choice.rank === 'number' ? choice.rank : undefined);
   return truncateExclusive(decomposeExclusive(shared, experts, tensors, { ...options, maxRank }), choice);
 }
 
-/** The delta a part stands for, as a dense float32 array in the tensor's shape (us·vᵀ for low rank). */
+/**
+ * The delta a low-rank or dense part stands for, as a dense float32 array in the tensor's shape
+ * (us·vᵀ for low rank). An excluded tensor's part is no delta: PARAMETER_INVALID.
+ */
 export function partDelta(part: ExclusivePart, shape: readonly number[]): Float32Array {
+  if (part.kind === 'own') throw new MergeLabError('PARAMETER_INVALID', 'An excluded tensor is each task\'s own copy, not a delta to θ*; read its values instead.');
   if (part.kind === 'dense') return part.delta;
   const [m, n] = shape as [number, number];
   const r = part.rank;
@@ -232,11 +293,19 @@ export function partDelta(part: ExclusivePart, shape: readonly number[]): Float3
   return out;
 }
 
+/** The routed task of one mixture of tasks: the largest weight (the first on a tie), whose excluded tensors are used. */
+export function routedTask(taskWeights: ArrayLike<number>): number {
+  let best = 0;
+  for (let t = 1; t < taskWeights.length; t++) if (taskWeights[t]! > taskWeights[best]!) best = t;
+  return best;
+}
+
 /**
  * The materialised merge for one mixture of tasks: θ* + Σt wt·Δt, with Δt each task's (low-rank
- * or dense) delta. What the dynamic merge computes for an input routed with these weights, and
- * a way to export one static model per task (oracle weights). Every tensor of `shared` is in
- * the result; those without exclusive knowledge are copied as they are.
+ * or dense) delta, and each excluded tensor the routed task's own (routedTask). What the dynamic
+ * merge computes for an input routed with these weights, and a way to export one static model per
+ * task (oracle weights). Every tensor of `shared` is in the result; those without exclusive
+ * knowledge are copied as they are.
  */
 export function materializeMerge(shared: TensorValues, exclusive: ExclusiveKnowledge, taskWeights: ArrayLike<number>): Record<string, Float32Array> {
   if (taskWeights.length !== exclusive.tasks.length) {
@@ -244,13 +313,20 @@ export function materializeMerge(shared: TensorValues, exclusive: ExclusiveKnowl
   }
   // Tensors without exclusive knowledge are θ*'s own.
   const out: Record<string, Float32Array> = Object.fromEntries(Object.entries(shared).map(([name, v]) => [name, Float32Array.from(v)]));
+  const routed = routedTask(taskWeights);
   exclusive.tensors.forEach((t, j) => {
+    const own = exclusive.parts[routed]![j]!;
+    if (own.kind === 'own') {
+      out[t.name] = Float32Array.from(own.values);
+      return;
+    }
     const base = valuesOf(shared, t, 'The shared expert');
     const acc = Float64Array.from(base);
     exclusive.tasks.forEach((_, ti) => {
       const w = taskWeights[ti]!;
-      if (w === 0) return;
-      const d = partDelta(exclusive.parts[ti]![j]!, t.shape);
+      const p = exclusive.parts[ti]![j]!;
+      if (w === 0 || p.kind === 'own') return;
+      const d = partDelta(p, t.shape);
       for (let i = 0; i < acc.length; i++) acc[i]! += w * d[i]!;
     });
     out[t.name] = Float32Array.from(acc);

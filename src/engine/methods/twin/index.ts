@@ -10,13 +10,17 @@ export { TWIN_PARAMS } from './params.js';
 
 export { DEFAULT_SHARED_LAMBDA, buildSharedExpert, taskArithmeticRecipe, type SharedExpertOptions } from './shared.js';
 export {
+  PAPER_RANK_RATIO,
   chooseRank,
   compressExclusive,
+  cutPart,
+  excludedTensors,
   decomposeDelta,
   decomposeExclusive,
   lowRankPart,
   materializeMerge,
   partDelta,
+  routedTask,
   truncateExclusive,
   type DecomposeOptions,
   type DeltaDense,
@@ -26,6 +30,7 @@ export {
   type ExclusiveKnowledge,
   type ExclusivePart,
   type LowRankPart,
+  type OwnPart,
   type RankChoice,
   type TensorValues,
   type TwinTensor,

@@ -27,7 +27,7 @@ import { resolveRouterOptions, trainRouter } from '../../router/train.js';
 import type { EpochStats, RouterOptions, TrainedRouter } from '../../router/types.js';
 import { TWIN_RANKS, TWIN_TABLE_RANK, accuraciesOf, stack, type HardTaskReport, type HardTasks, type RoutingDiagnostics, type Stacked, type TwinSweepPoint } from './demo.js';
 import { dynamicLogits, featureWidth, sharedFeatures } from './dynamic.js';
-import { decomposeExclusive, truncateExclusive, type ExclusiveDecomposition, type ExclusiveKnowledge, type RankChoice } from './exclusive.js';
+import { decomposeExclusive, excludedTensors, truncateExclusive, type ExclusiveDecomposition, type ExclusiveKnowledge, type RankChoice } from './exclusive.js';
 import type { TwinModel } from './package.js';
 import { DEFAULT_SHARED_LAMBDA, buildSharedExpert, sharedRecipe, type LabSharedMethod } from './shared.js';
 import { twinStorage, type TwinStorage } from './storage.js';
@@ -38,8 +38,12 @@ export interface TwinLabSettings {
   readonly lambda?: number;
   /** The shared expert's method (default task arithmetic; TIES with its density). */
   readonly shared?: LabSharedMethod;
-  /** Rank every 2-D delta is cut to (default 4). Ignored when `energy` is given. */
+  /** Rank every 2-D delta is cut to (default 4). Ignored when `energy` or `rankRatio` is given. */
   readonly rank?: number;
+  /** Instead of a rank: per matrix ⌊rankRatio · min(m, n)⌋ (the paper code's 0.1). Ignored when `energy` is given. */
+  readonly rankRatio?: number;
+  /** Tensors kept out of θ* (name contains one of these): each task's own copy, by the routed task. */
+  readonly exclude?: readonly string[];
   /** Instead of a rank: per task and matrix, the smallest rank holding this share of the delta's energy. */
   readonly energy?: number;
   readonly temperature?: number;
@@ -85,7 +89,9 @@ export interface TwinView {
     readonly lambda: number;
     readonly shared: LabSharedMethod;
     readonly rank?: number;
+    readonly rankRatio?: number;
     readonly energy?: number;
+    readonly exclude: readonly string[];
     readonly temperature: number;
     readonly topK: number;
     readonly oracle: boolean;
@@ -167,6 +173,7 @@ interface Resolved {
   readonly lambda: number;
   readonly shared: LabSharedMethod;
   readonly choice: RankChoice;
+  readonly exclude: readonly string[];
   readonly temperature: number;
   readonly topK: number;
   readonly oracle: boolean;
@@ -176,6 +183,9 @@ interface Resolved {
 }
 
 const pct = (xs: readonly number[]) => xs.map((x) => 100 * x);
+
+/** "rank 4", "rank_ratio 0.1", "energy 0.9". */
+const choiceName = (c: RankChoice) => ('energy' in c ? `energy ${c.energy}` : 'rankRatio' in c ? `rank_ratio ${c.rankRatio}` : `rank ${c.rank}`);
 
 /** Opens a lab session on the demo; `hard` (from loadHardTasks) enables hard mode. */
 export function createTwinLab(session: DemoSession, hard?: HardTasks): TwinLab {
@@ -205,6 +215,9 @@ export function createTwinLab(session: DemoSession, hard?: HardTasks): TwinLab {
     if (s.energy !== undefined) {
       if (!(s.energy > 0 && s.energy <= 1)) throw new MergeLabError('PARAMETER_OUT_OF_RANGE', `Twin-Merging's energy share must be in (0, 1], got ${s.energy}.`);
       choice = { energy: s.energy };
+    } else if (s.rankRatio !== undefined) {
+      if (!(s.rankRatio > 0 && s.rankRatio <= 1)) throw new MergeLabError('PARAMETER_OUT_OF_RANGE', `Twin-Merging's rank_ratio must be in (0, 1], got ${s.rankRatio}.`);
+      choice = { rankRatio: s.rankRatio };
     } else {
       const rank = s.rank ?? TWIN_TABLE_RANK;
       if (!Number.isInteger(rank) || rank < 1) throw new MergeLabError('PARAMETER_OUT_OF_RANGE', `Twin-Merging's rank must be an integer ≥ 1, got ${rank}.`);
@@ -216,7 +229,8 @@ export function createTwinLab(session: DemoSession, hard?: HardTasks): TwinLab {
     const shared: LabSharedMethod = s.shared ?? { id: 'task_arithmetic' };
     if (shared.id === 'ties' && !(shared.density > 0 && shared.density <= 1)) throw new MergeLabError('PARAMETER_OUT_OF_RANGE', `The shared expert's TIES density must be in (0, 1], got ${shared.density}.`);
     if (shared.id !== 'task_arithmetic' && shared.id !== 'ties') throw new MergeLabError('PARAMETER_INVALID', `The lab builds the shared expert with task_arithmetic or ties, not "${String((shared as { id: unknown }).id)}".`);
-    return { lambda, shared, choice, temperature, topK, oracle: s.oracle ?? false, hard: s.hard ?? false, router: resolveRouterOptions(s.router), samples };
+    const exclude = [...(s.exclude ?? [])];
+    return { lambda, shared, choice, exclude, temperature, topK, oracle: s.oracle ?? false, hard: s.hard ?? false, router: resolveRouterOptions(s.router), samples };
   };
 
   const check = (cancel: CancelToken | undefined, what: string) => {
@@ -232,14 +246,16 @@ export function createTwinLab(session: DemoSession, hard?: HardTasks): TwinLab {
     const t = await tasksFor(withHard);
     const T = t.all.length;
     const r = resolve(settings, T);
-    const sharedKey = `${withHard}|${r.lambda}|${JSON.stringify(r.shared)}`;
+    const sharedKey = `${withHard}|${r.lambda}|${JSON.stringify(r.shared)}|${JSON.stringify(r.exclude)}`;
     check(cancel, 'the shared expert');
     const sh = await sharedCache.getOr(
       sharedKey,
       async () => {
         const shared = await buildSharedExpert({ recipe: sharedRecipe('base', t.all, r.shared, r.lambda), checkpoints: t.checkpoints });
         // The full spectrum: any rank up to min(m, n) and energy shares without another SVD.
-        return { shared, decomposition: decomposeExclusive(shared, t.experts, tensors) };
+        const excluded = excludedTensors(tensors.map((x) => x.name), r.exclude);
+        const decomposition = decomposeExclusive(shared, t.experts, tensors, { excluded });
+        return { shared: Object.fromEntries(Object.entries(shared).filter(([n]) => !excluded.includes(n))), decomposition };
       },
       computed,
       'shared expert and SVDs',
@@ -276,7 +292,7 @@ export function createTwinLab(session: DemoSession, hard?: HardTasks): TwinLab {
           return { ex, oracle: accuraciesOf(await dynamicLogits(arch, sh.shared, ex, t.test.inputs, t.test.count, oracleWeights), arch.classes, t.test, T) };
         },
         computed,
-        `oracle at ${'rank' in choice ? `rank ${choice.rank}` : `energy ${choice.energy}`}`,
+        `oracle at ${choiceName(choice)}`,
       );
     const routed = (choice: RankChoice, c: CutStage) =>
       routedCache.getOr(
@@ -287,7 +303,7 @@ export function createTwinLab(session: DemoSession, hard?: HardTasks): TwinLab {
           return accuraciesOf(await dynamicLogits(arch, sh.shared, c.ex, t.test.inputs, t.test.count, w), arch.classes, t.test, T);
         },
         computed,
-        `router at ${'rank' in choice ? `rank ${choice.rank}` : `energy ${choice.energy}`}`,
+        `router at ${choiceName(choice)}`,
       );
     return { t, T, r, sh, rt, w, cut, routed };
   }
@@ -350,7 +366,9 @@ export function createTwinLab(session: DemoSession, hard?: HardTasks): TwinLab {
           lambda: r.lambda,
           shared: r.shared,
           ...('rank' in r.choice && typeof r.choice.rank === 'number' ? { rank: r.choice.rank } : {}),
+          ...('rankRatio' in r.choice ? { rankRatio: r.choice.rankRatio } : {}),
           ...('energy' in r.choice ? { energy: r.choice.energy } : {}),
+          exclude: r.exclude,
           temperature: r.temperature,
           topK: r.topK,
           oracle: r.oracle,
@@ -386,6 +404,7 @@ export function createTwinLab(session: DemoSession, hard?: HardTasks): TwinLab {
         temperature: r.temperature,
         topK: r.topK,
         sharedRecipe: sharedRecipe('base', t.all, r.shared, r.lambda),
+        ...(r.exclude.length ? { exclude: r.exclude } : {}),
         architecture: arch,
         routerTraining: { options: rt.trained.options, curve: rt.trained.curve, split: 'validation' },
       };

@@ -3,10 +3,11 @@
  *
  *   twin.json               what everything is: tasks, tensors and ranks, names of every factor,
  *                           the shared expert's recipe, the router's layout, routing settings, storage
- *   shared.safetensors      θ*, under the model's own tensor names
+ *   shared.safetensors      θ*, under the model's own tensor names (excluded tensors are not in it)
  *   exclusive.safetensors   per task and tensor: `{task}.{tensor}.us` (U·Σ, m × r) and
- *                           `{task}.{tensor}.v` (V, n × r), or `{task}.{tensor}.delta` (dense)
- *   router.safetensors      input.mean, input.std, fc1.weight, fc1.bias, fc2.weight, fc2.bias
+ *                           `{task}.{tensor}.v` (V, n × r), or `{task}.{tensor}.delta` (dense), or
+ *                           for an excluded tensor `{task}.{tensor}.own` (the task's own copy)
+ *   router.safetensors      input.mean, input.std, then the layers twin.json lists (fc*, bn*)
  *
  * All float32. The engine builds and reads the bytes; writing them to a folder is the host's job.
  * Readers should take names from twin.json rather than split them: task and tensor names may
@@ -27,7 +28,9 @@ import type { ExclusiveKnowledge, ExclusivePart, TensorValues, TwinTensor } from
 import { twinStorage, type TwinStorage } from './storage.js';
 
 export const TWIN_FORMAT = 'merge-lab-twin';
-export const TWIN_VERSION = 1;
+/** 2: excluded tensors ('own' parts), rank_ratio, and the router's layers listed in full (1 is still read). */
+export const TWIN_VERSION = 2;
+const READABLE_VERSIONS: readonly number[] = [1, 2];
 export { TWIN_FILES };
 
 /** Everything a twin is made of, as the engine holds it. */
@@ -45,6 +48,8 @@ export interface TwinModel {
   readonly topK: number;
   /** The recipe θ* was merged with. */
   readonly sharedRecipe?: Recipe;
+  /** The exclude patterns asked for (exclusive.excluded holds what they matched). */
+  readonly exclude?: readonly string[];
   /** A dense-layer stack the dynamic forward can run (the demo's); absent for other models. */
   readonly architecture?: Architecture;
   /** How the router was trained, kept for the record. */
@@ -54,7 +59,7 @@ export interface TwinModel {
 /** twin.json, as written. */
 export interface TwinManifest {
   readonly format: typeof TWIN_FORMAT;
-  readonly version: typeof TWIN_VERSION;
+  readonly version: number;
   readonly method: 'twin_merging';
   readonly reference: string;
   readonly tasks: string[];
@@ -62,10 +67,12 @@ export interface TwinManifest {
   readonly files: { shared: string; exclusive: string; router?: string };
   readonly formula: string;
   readonly shared: { recipe?: Record<string, unknown>; tensors: string[] };
+  /** The exclude patterns and the tensors they matched: each task's own copy, picked by the routed task. */
+  readonly exclude?: { patterns: string[]; tensors: string[]; rule: string };
   readonly tensors: {
     name: string;
     shape: number[];
-    parts: Record<string, { kind: 'lowrank'; rank: number; us: string; v: string; relative_error: number; energy: number } | { kind: 'dense'; delta: string }>;
+    parts: Record<string, { kind: 'lowrank'; rank: number; us: string; v: string; relative_error: number; energy: number } | { kind: 'dense'; delta: string } | { kind: 'own'; values: string }>;
   }[];
   readonly router?: {
     features: { source: string; layer: number | null; width: number };
@@ -79,7 +86,7 @@ export interface TwinManifest {
   readonly storage: TwinStorage;
 }
 
-const factorName = (task: string, tensor: string, what: 'us' | 'v' | 'delta') => `${task}.${tensor}.${what}`;
+const factorName = (task: string, tensor: string, what: 'us' | 'v' | 'delta' | 'own') => `${task}.${tensor}.${what}`;
 
 function featuresOf(arch: Architecture | undefined, width: number): { source: string; layer: number | null; width: number } {
   if (!arch) return { source: 'the shared model\'s penultimate activations', layer: null, width };
@@ -99,7 +106,8 @@ export function buildTwinPackage(model: TwinModel): { files: Record<string, Uint
   if (model.router && model.router.tasks !== model.tasks.length) {
     throw new MergeLabError('SHAPE_MISMATCH', `The router chooses among ${model.router.tasks} tasks but the twin has ${model.tasks.length}; retrain it on these tasks.`);
   }
-  const shared: TensorWithData[] = model.tensors.map((t) => {
+  const excluded = new Set(exclusive.excluded ?? []);
+  const shared: TensorWithData[] = model.tensors.filter((t) => !excluded.has(t.name)).map((t) => {
     const data = model.shared[t.name];
     if (!data) throw new MergeLabError('TENSOR_MISSING', `The shared expert has no tensor "${t.name}" to write.`);
     return { name: t.name, dtype: 'F32', shape: [...t.shape], data };
@@ -115,6 +123,10 @@ export function buildTwinPackage(model: TwinModel): { files: Record<string, Uint
         const v = factorName(task, t.name, 'v');
         exclusiveTensors.push({ name: us, dtype: 'F32', shape: [m, p.rank], data: p.us }, { name: v, dtype: 'F32', shape: [n, p.rank], data: p.v });
         tensors[j]!.parts[task] = { kind: 'lowrank', rank: p.rank, us, v, relative_error: p.relativeError, energy: p.energy };
+      } else if (p.kind === 'own') {
+        const values = factorName(task, t.name, 'own');
+        exclusiveTensors.push({ name: values, dtype: 'F32', shape: [...t.shape], data: p.values });
+        tensors[j]!.parts[task] = { kind: 'own', values };
       } else {
         const delta = factorName(task, t.name, 'delta');
         exclusiveTensors.push({ name: delta, dtype: 'F32', shape: [...t.shape], data: p.delta });
@@ -137,8 +149,12 @@ export function buildTwinPackage(model: TwinModel): { files: Record<string, Uint
     tasks: [...model.tasks],
     hard_tasks: [...model.hardTasks],
     files: { shared: TWIN_FILES.shared, exclusive: TWIN_FILES.exclusive, ...(r ? { router: TWIN_FILES.router } : {}) },
-    formula: 'for each tensor: theta(x) = shared + sum over tasks t of w_t(x) * (us_t @ v_t.T)  [dense parts: + w_t(x) * delta_t]',
-    shared: { ...(model.sharedRecipe ? { recipe: recipeToObject(model.sharedRecipe) } : {}), tensors: model.tensors.map((t) => t.name) },
+    formula:
+      'for each tensor: theta(x) = shared + sum over tasks t of w_t(x) * (us_t @ v_t.T)  [dense parts: + w_t(x) * delta_t]; an excluded tensor: own_k with k = argmax_t w_t(x) (the first on a tie)',
+    shared: { ...(model.sharedRecipe ? { recipe: recipeToObject(model.sharedRecipe) } : {}), tensors: model.tensors.filter((t) => !excluded.has(t.name)).map((t) => t.name) },
+    ...(model.exclude?.length || excluded.size
+      ? { exclude: { patterns: [...(model.exclude ?? [])], tensors: [...excluded], rule: 'a tensor is excluded when its name contains one of the patterns' } }
+      : {}),
     tensors,
     ...(r
       ? {
@@ -198,8 +214,8 @@ export async function readTwinPackage(files: Readonly<Record<string, Uint8Array>
   } catch (e) {
     throw bad(`not valid JSON (${(e as Error).message}).`);
   }
-  if (!isObj(json) || json['format'] !== TWIN_FORMAT || json['version'] !== TWIN_VERSION) {
-    throw bad(`not a ${TWIN_FORMAT} version ${TWIN_VERSION} manifest.`);
+  if (!isObj(json) || json['format'] !== TWIN_FORMAT || !READABLE_VERSIONS.includes(json['version'] as number)) {
+    throw bad(`not a ${TWIN_FORMAT} manifest of a version this merge-lab reads (${READABLE_VERSIONS.join(', ')}).`);
   }
   const manifest = json as unknown as TwinManifest;
   const strings = (v: unknown, what: string): string[] => {
@@ -239,12 +255,17 @@ export async function readTwinPackage(files: Readonly<Record<string, Uint8Array>
       const p = t.parts[task];
       if (!isObj(p)) throw bad(`tensor "${t.name}" has no part for task "${task}".`);
       if (p.kind === 'dense') return { kind: 'dense', delta: take(p.delta, t.shape) };
+      if (p.kind === 'own') return { kind: 'own', values: take(p.values, t.shape) };
       if (p.kind !== 'lowrank' || !Number.isInteger(p.rank) || p.rank < 1 || t.shape.length !== 2) throw bad(`tensors[${j}].parts["${task}"] is neither a dense delta nor a low-rank pair of a 2-D tensor.`);
       const [m, n] = t.shape as [number, number];
       return { kind: 'lowrank', rank: p.rank, us: take(p.us, [m, p.rank]), v: take(p.v, [n, p.rank]), relativeError: p.relative_error, energy: p.energy };
     }),
   );
-  const exclusive: ExclusiveKnowledge = { tasks, tensors: exTensors, parts, warnings: [] };
+  const excluded = exTensors.filter((_, j) => parts.every((row) => row[j]!.kind === 'own')).map((t) => t.name);
+  if (exTensors.some((t, j) => !excluded.includes(t.name) && parts.some((row) => row[j]!.kind === 'own'))) throw bad('a tensor is excluded ("own") for some tasks but not all.');
+  const exclusive: ExclusiveKnowledge = { tasks, tensors: exTensors, parts, warnings: [], excluded };
+  // The model's tensors: θ*'s, then the excluded ones (each task has its own).
+  for (const name of excluded) if (!tensorList.some((t) => t.name === name)) tensorList.push(exTensors.find((t) => t.name === name)!);
 
   let router: RouterWeights | undefined;
   if (manifest.files?.router) {
@@ -255,7 +276,9 @@ export async function readTwinPackage(files: Readonly<Record<string, Uint8Array>
   const routing = manifest.routing ?? { temperature: 1, top_k: tasks.length };
   const { temperature, topK } = resolveRoutingOptions({ temperature: routing.temperature, topK: routing.top_k }, tasks.length);
   const recipe = manifest.shared.recipe ? parseRecipe(JSON.stringify(manifest.shared.recipe), `${TWIN_FILES.manifest} shared.recipe`) : undefined;
-  const architecture = manifest.architecture ? checkArchitecture(manifest.architecture, shared) : undefined;
+  // An excluded tensor is checked in the first task's own copy (every task's has the same shape).
+  const firstOwn = Object.fromEntries(exTensors.flatMap((t, j) => (parts[0]![j]!.kind === 'own' ? [[t.name, (parts[0]![j] as { values: Float32Array }).values]] : [])));
+  const architecture = manifest.architecture ? checkArchitecture(manifest.architecture, { ...firstOwn, ...shared }) : undefined;
   return {
     manifest,
     tasks,
@@ -267,6 +290,7 @@ export async function readTwinPackage(files: Readonly<Record<string, Uint8Array>
     temperature,
     topK,
     sharedRecipe: recipe,
+    ...(manifest.exclude ? { exclude: manifest.exclude.patterns } : {}),
     architecture,
     routerTraining: manifest.router?.training,
   };
