@@ -14,6 +14,7 @@ import type { LmLabRequest } from '../../src/engine/api/engine-api.js';
 import { MergeLabError } from '../../src/engine/errors.js';
 import { matchExpert } from '../../src/app/lm/task-experts.js';
 import { isTextFileName, splitTexts } from '../../src/app/lm/text-files.js';
+import { EngineGoneError } from '../../src/app/engine/failures.js';
 
 interface Asked {
   readonly method: string;
@@ -249,5 +250,16 @@ describe('the language-model evaluation', () => {
     // Asked again on request.
     st().evaluateLm();
     expect(requests().at(-1)!.recipe).toMatchObject({ mergeMethod: 'task_arithmetic' });
+  });
+
+  it('sends a request again when its worker died under it, twice at most, then says so', async () => {
+    await labReady();
+    for (let i = 0; i < 3; i++) {
+      asked('evaluate').at(-1)!.reject(new EngineGoneError('The engine stopped: its worker stopped.'));
+      await flush();
+    }
+    expect(requests()).toHaveLength(3);
+    expect(requests().every((r) => r.mode === 'full')).toBe(true);
+    expect(st().lmEval.status).toBe('error');
   });
 });

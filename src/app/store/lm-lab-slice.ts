@@ -109,8 +109,11 @@ export const createLmLabSlice: SliceCreator<LmLabSlice> = (set, get, api) => {
     );
   };
 
-  /** Asks for the current evaluation in `mode`, unless that is what was last asked. */
-  const ask = (mode: LmLabMode, inputAt?: number) => {
+  /**
+   * Asks for the current evaluation in `mode`, unless that is what was last asked. `retry`: how
+   * many times this request was sent again (its worker died, or it dropped it for a model closed).
+   */
+  const ask = (mode: LmLabMode, inputAt?: number, retry = 0) => {
     const s = get();
     const client = s.engineClient();
     if (!client) return;
@@ -153,17 +156,15 @@ export const createLmLabSlice: SliceCreator<LmLabSlice> = (set, get, api) => {
       },
       (e: unknown) => {
         const c = get().lmEval;
-        // A worker lost under the call: the restarted one is asked again on the next change.
-        if (isEngineGone(e)) {
-          if (asked === tag) asked = '';
-          return;
-        }
-        if (isMergeLabError(e) && e.code === 'CANCELLED') {
-          // Still the newest request, and the user did not stop it: the engine dropped it because a
-          // model was opened or closed after it was sent (a removal closes the model after asking).
-          if (seq === c.requested && c.status === 'computing' && asked === tag) {
+        // Still the newest request, and the user did not stop it: the worker died under it (the
+        // client restarts one), or the engine dropped it because a model was opened or closed after
+        // it was sent (a removal closes the model after asking). Sent again, twice at most.
+        const again = seq === c.requested && c.status === 'computing' && asked === tag;
+        if (isEngineGone(e) || (isMergeLabError(e) && e.code === 'CANCELLED')) {
+          if (again) {
             asked = '';
-            ask(mode, inputAt);
+            if (retry < 2) ask(mode, inputAt, retry + 1);
+            else set({ lmEval: failed(c.requested, toAppError(e)) });
           }
           return;
         }
