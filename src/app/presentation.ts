@@ -5,7 +5,7 @@
  */
 import { useLabStore } from './store/index.js';
 
-export const HIDEABLE = ['status', 'tabs', 'explain', 'controls', 'recipe', 'job', 'accuracy', 'sweep', 'conflicts', 'cosines', 'spectrum', 'layers', 'storage', 'routing', 'assignment'] as const;
+export const HIDEABLE = ['status', 'tabs', 'explain', 'controls', 'recipe', 'job', 'accuracy', 'sweep', 'conflicts', 'cosines', 'spectrum', 'layers', 'storage', 'routing', 'assignment', 'lm'] as const;
 export type Hideable = (typeof HIDEABLE)[number];
 
 export function isHideable(key: string): key is Hideable {

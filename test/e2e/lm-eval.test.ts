@@ -182,6 +182,10 @@ describeE2E('the language-model lab', () => {
     expect(await sidewaysScroll(lab.page)).toBeLessThanOrEqual(0);
     expect((await untitledAxes(lab.page)).filter((t) => t.startsWith('lm-eval'))).toEqual([]);
     expect((await clippedChartText(lab.page)).filter((t) => t.startsWith('lm-eval'))).toEqual([]);
+    // lm_hide=1 leaves the card out, as the other charts' flags do.
+    await lab.page.evaluate(() => void (window.location.hash = `${window.location.hash.replace(/^#/, '')}&lm_hide=1`));
+    await lab.chart('lm-eval').waitFor({ state: 'detached' });
+    expect(await lab.chart('sign-conflicts').count()).toBe(1);
     expect(lab.diagnostics.consoleErrors).toEqual([]);
   }, 120_000);
 });

@@ -128,7 +128,7 @@ export function ChartsPanel() {
   const channel = method === 'channel_merging';
   const routed = twin || channel;
   // Routed methods keep several models: there is no one merged model to score.
-  const lm = lmReady && !routed;
+  const lm = lmReady && !routed && !hide('lm');
   // The charts drawn below, in order, with the slice each answers from (titles as their frames give them).
   const shown: (readonly [string, ErrorSlice])[] = [];
   if (demo && !routed && !hide('accuracy')) shown.push(['Accuracy per task', 'live']);
