@@ -21,15 +21,17 @@ import { readLmDemoConfig } from '../../src/engine/demo/lm-load.js';
 import { readLmConfig, scoreTokens, textMetrics, type LmConfig } from '../../src/engine/lm/index.js';
 import { CONTEXT, CORPUS_FILE, DOMAINS, ROOT, mixedTexts, readCorpus, splitText, type Domain } from './corpus.js';
 import { registerGradients } from './gradients.js';
-import { WindowSampler, asTensors, initialWeights, llamaConfigJson, parameterCount, textLoss, toFloat16, train, type FloatWeights, type ModelShape, type Schedule } from './trainer.js';
+import { WindowSampler, asTensors, initialWeights, llamaConfigJson, parameterCount, selectWindows, toFloat16, train, windowsLoss, type FloatWeights, type ModelShape, type Schedule } from './trainer.js';
 import { plainWasmMatMul } from './wasm-matmul.js';
 
 const SHAPE: ModelShape = { hiddenSize: 128, intermediateSize: 352, layers: 4, heads: 4, kvHeads: 4, context: CONTEXT };
 // Few windows per step: the forward's attention on wasm works per window and head, and the
 // gradient of each slice it takes is a tensor of the whole batch, so memory grows with the square
 // of the rows (2 GB at 10 rows of 128 bytes).
-const BASE: Schedule = { steps: 1000, rows: 5, learningRate: 2e-3, warmup: 50, finalLearningRate: 2e-4, evaluateEvery: 100, patience: 3 };
-const EXPERT: Schedule = { steps: 300, rows: 6, learningRate: 1e-3, warmup: 20, finalLearningRate: 1e-4, evaluateEvery: 50, patience: 2 };
+const BASE: Schedule = { steps: 600, rows: 5, learningRate: 2e-3, warmup: 50, finalLearningRate: 2e-4, evaluateEvery: 100, patience: 3 };
+const EXPERT: Schedule = { steps: 200, rows: 6, learningRate: 1e-3, warmup: 20, finalLearningRate: 1e-4, evaluateEvery: 40, patience: 2 };
+/** Validation windows per domain for checkpoint selection (spread over the whole validation text). */
+const SELECTION = { base: 24, expert: 48 };
 const QUICK = { steps: 4, evaluateEvery: 2 };
 
 const DOMAIN_TEXT: Record<Domain, { label: string; description: string }> = {
@@ -89,9 +91,10 @@ async function main(): Promise<void> {
   const parameters = parameterCount(config);
   log(`byte-level Llama, ${SHAPE.layers} layers, hidden ${SHAPE.hiddenSize}: ${parameters} parameters`);
   const schedule = (s: Schedule): Schedule => (opts.quick ? { ...s, ...QUICK } : s);
-  const validation = Object.fromEntries(DOMAINS.map((d) => [d, text(d, 'validation')])) as Record<Domain, Uint8Array>;
+  const selection = (d: Domain, count: number) => selectWindows(text(d, 'validation'), SHAPE.context, count);
 
   const files = new Map<string, Uint8Array>();
+  const baseSelection = Object.fromEntries(DOMAINS.map((d) => [d, selection(d, SELECTION.base)])) as Record<Domain, Int32Array>;
   // Base: every batch holds rows of all five domains in turn; selected on the mean validation loss.
   const baseRun = await train(
     config,
@@ -103,8 +106,7 @@ async function main(): Promise<void> {
     ),
     schedule(BASE),
     async (w) => {
-      const losses = [];
-      for (const d of DOMAINS) losses.push(await textLoss(config, w, validation[d], SHAPE.context));
+      const losses = DOMAINS.map((d) => windowsLoss(config, w, baseSelection[d], SHAPE.context));
       log(`base validation by domain: ${losses.map((l, i) => `${DOMAINS[i]} ${l.toFixed(4)}`).join(', ')}`);
       return losses.reduce((a, b) => a + b, 0) / DOMAINS.length;
     },
@@ -118,8 +120,14 @@ async function main(): Promise<void> {
   const expertRuns: Record<string, { bestStep: number; stepsRun: number }> = {};
   for (const [i, d] of DOMAINS.entries()) {
     // From the float16 base that ships, so a task vector is exactly expert file − base file.
-    const run = await train(config, base.weights, new WindowSampler([text(d, 'train')], SHAPE.context, opts.seed * 1000 + 10 + i), schedule(EXPERT), (w) => textLoss(config, w, validation[d], SHAPE.context), (line) =>
-      log(`${d} ${line}`),
+    const own = selection(d, SELECTION.expert);
+    const run = await train(
+      config,
+      base.weights,
+      new WindowSampler([text(d, 'train')], SHAPE.context, opts.seed * 1000 + 10 + i),
+      schedule(EXPERT),
+      async (w) => windowsLoss(config, w, own, SHAPE.context),
+      (line) => log(`${d} ${line}`),
     );
     const f16 = await toFloat16(config, run.weights, `expert-${d}.safetensors`);
     files.set(`expert-${d}.safetensors`, f16.bytes);
@@ -140,7 +148,7 @@ async function main(): Promise<void> {
       bitsPerByte[name] = {};
       for (const d of DOMAINS) {
         const ids = text(d, 'test');
-        const m = textMetrics(await scoreTokens(config, tensors, ids, { context: SHAPE.context, maxBatch: 32 }), ids.length);
+        const m = textMetrics(await scoreTokens(config, tensors, ids, { context: SHAPE.context }), ids.length);
         loss[name][d] = r4(m.loss);
         bitsPerByte[name][d] = r4(m.bitsPerByte);
       }
@@ -193,7 +201,7 @@ async function main(): Promise<void> {
       init: 'N(0, 0.02) for embeddings and projections, norms 1 (transformers LlamaPreTrainedModel)',
       base: { ...schedule(BASE), rowsPerDomain: BASE.rows / DOMAINS.length, keptStep: baseRun.bestStep, stepsRun: baseRun.stepsRun },
       experts: { ...schedule(EXPERT), runs: expertRuns },
-      selection: 'the evaluation with the lowest validation loss (base: mean over the domains; expert: its own domain), the start included',
+      selection: `the evaluation with the lowest validation loss, the start included: base, the mean over the domains of ${SELECTION.base} windows each; expert, ${SELECTION.expert} windows of its own domain (spread evenly over the validation text)`,
     },
     measured: { split: 'test', loss, bitsPerByte },
   };

@@ -115,11 +115,36 @@ function windowLoss(config: LmConfig, weights: ReadonlyMap<string, tf.Tensor>, w
 }
 
 /**
- * Mean nats per predicted byte of `text`, scored by the engine (scoreTokens: windows of
- * `context` bytes, every byte but the first predicted once).
+ * `count` windows of `context + 1` bytes spread evenly over `text`, at the starts the engine's
+ * scoreTokens reads them from (multiples of `context`): a validation sample that costs a fraction
+ * of scoring the whole text and covers every part of it (each language, each file).
  */
+export function selectWindows(text: Uint8Array, context: number, count: number): Int32Array {
+  const full = Math.floor((text.length - 1) / context);
+  const n = Math.min(count, full);
+  const out = new Int32Array(n * (context + 1));
+  for (let k = 0; k < n; k++) {
+    const start = Math.floor((k * full) / n) * context;
+    out.set(text.subarray(start, start + context + 1), k * (context + 1));
+  }
+  return out;
+}
+
+/** Mean next-byte loss (nats) of windows [rows, context + 1], a few rows per forward pass (the forward's cost per row grows with the batch on wasm). */
+export function windowsLoss(config: LmConfig, weights: ReadonlyMap<string, tf.Tensor>, windows: Int32Array, context: number, batchRows = 8): number {
+  const width = context + 1;
+  const rows = windows.length / width;
+  let total = 0;
+  for (let at = 0; at < rows; at += batchRows) {
+    const n = Math.min(batchRows, rows - at);
+    total += tf.tidy(() => windowLoss(config, weights, windows.subarray(at * width, (at + n) * width), n).dataSync()[0]!) * n;
+  }
+  return total / rows;
+}
+
+/** Mean nats per predicted byte of `text` as the engine scores it (scoreTokens: windows of `context` bytes, every byte but the first predicted once). */
 export async function textLoss(config: LmConfig, weights: ReadonlyMap<string, tf.Tensor>, text: Uint8Array, context: number): Promise<number> {
-  const score = await scoreTokens(config, weights, text, { context, maxBatch: 32 });
+  const score = await scoreTokens(config, weights, text, { context });
   return score.nll / score.tokens;
 }
 
