@@ -10,16 +10,18 @@ import { torchSortRangeMask } from './torch-sort.js';
 const SIGN = 0x80000000;
 
 /**
- * Integer keys whose unsigned order is the float order of signed x: negative floats reversed
- * below the positive ones; −0 and +0 get the same key, as they compare equal. (For |x| no copy is
- * needed: its keys are x's own bits without the sign, read through ABS_KEY.)
+ * Integer keys whose unsigned order is torch's order of signed x: negative floats reversed below
+ * the positive ones; −0 and +0 get the same key, as they compare equal; every NaN the largest key,
+ * as torch sorts NaN last. (For |x| no copy is needed: its keys are x's own bits without the sign,
+ * read through ABS_KEY; there NaNs keep their payloads, so a cut at a NaN is left to torch-sort.ts.)
  */
 function orderKeys(values: Float32Array): Uint32Array {
   const keys = new Uint32Array(values.length);
   keys.set(new Uint32Array(values.buffer, values.byteOffset, values.length));
   for (let i = 0; i < keys.length; i++) {
     const b = keys[i]!;
-    if (b === SIGN) keys[i] = SIGN;
+    if ((b & ABS_KEY) > INFINITY_KEY) keys[i] = WHOLE_KEY;
+    else if (b === SIGN) keys[i] = SIGN;
     else keys[i] = b & SIGN ? ~b >>> 0 : (b | SIGN) >>> 0;
   }
   return keys;
@@ -28,6 +30,8 @@ function orderKeys(values: Float32Array): Uint32Array {
 /** Key masks: the bits of |x| are x's bits without the sign; signed keys are used whole. */
 const ABS_KEY = 0x7fffffff;
 const WHOLE_KEY = 0xffffffff;
+/** +∞'s bits: |x| keys above it are NaNs, each with its own payload (torch holds them all equal). */
+const INFINITY_KEY = 0x7f800000;
 
 /** x's bits, read as keys through ABS_KEY: |x| in order, without a copy. */
 function bitsOf(x: Float32Array): Uint32Array {
@@ -37,11 +41,30 @@ function bitsOf(x: Float32Array): Uint32Array {
 /** Up to this many keys, a sort beats the radix histogram. */
 const SMALL_SELECT = 2048;
 
-/** The key at position k (0-based) of the keys (each `& m`) sorted ascending: 16 high bits, then 16 low bits. */
-function radixSelect(keys: Uint32Array, k: number, m: number = WHOLE_KEY): number {
+/** The key at a position of the sorted keys, with how many keys are below it and how many equal it. */
+interface Selected {
+  readonly key: number;
+  readonly less: number;
+  readonly equal: number;
+}
+
+/**
+ * The key at position k (0-based) of the keys (each `& m`) sorted ascending: 16 high bits, then 16
+ * low bits. The second histogram counts exactly the keys that share the high bits, so it also
+ * gives how many keys lie below the answer and how many equal it: no third pass to count them.
+ */
+function radixSelect(keys: Uint32Array, k: number, m: number = WHOLE_KEY): Selected {
   // Two passes over a 65,536-bin histogram cost more than sorting a small tensor (an MoE
   // checkpoint has 10^5 of those): the k-th smallest of a sorted copy is the same key.
-  if (keys.length <= SMALL_SELECT) return Uint32Array.from(keys, (v) => (v & m) >>> 0).sort()[k]!;
+  if (keys.length <= SMALL_SELECT) {
+    const sorted = Uint32Array.from(keys, (v) => (v & m) >>> 0).sort();
+    const key = sorted[k]!;
+    let less = k;
+    while (less > 0 && sorted[less - 1] === key) less--;
+    let end = k + 1;
+    while (end < sorted.length && sorted[end] === key) end++;
+    return { key, less, equal: end - less };
+  }
   const hist = new Uint32Array(65536);
   for (let i = 0; i < keys.length; i++) hist[((keys[i]! & m) >>> 0) >>> 16]!++;
   let high = 0;
@@ -54,7 +77,7 @@ function radixSelect(keys: Uint32Array, k: number, m: number = WHOLE_KEY): numbe
   }
   let low = 0;
   while (before + hist[low]! <= k) before += hist[low++]!;
-  return ((high << 16) | low) >>> 0;
+  return { key: ((high << 16) | low) >>> 0, less: before, equal: hist[low]! };
 }
 
 function checkPosition(n: number, k: number): void {
@@ -65,71 +88,37 @@ function checkPosition(n: number, k: number): void {
 export function nthSmallest(values: Float32Array, k: number): number {
   checkPosition(values.length, k);
   const keys = orderKeys(values);
-  const key = radixSelect(keys, k);
+  const { key } = radixSelect(keys, k);
   const at = keys.indexOf(key);
   return values[at]! === 0 ? 0 : values[at]!;
 }
 
 /**
- * How a selection over |x| may use x when torch's own order is needed: 'copy' sorts a copy of |x|;
- * 'borrow' sorts x itself as |x| and puts it back as it was (signs included) before returning,
- * so a streaming merge needs no second array of the tensor's size.
- */
-export type AbsWork = 'copy' | 'borrow';
-
-/** Entries at positions [lo, hi) of torch.sort(|x|, descending), per `work`. */
-function torchAbsRange(x: Float32Array, descending: boolean, lo: number, hi: number, work: AbsWork): Uint8Array {
-  if (work === 'copy') return torchSortRangeMask(absolute(x), descending, lo, hi, 'scratch');
-  const n = x.length;
-  const bits = bitsOf(x);
-  const signs = new Uint32Array((n + 31) >>> 5);
-  for (let i = 0; i < n; i++) {
-    const b = bits[i]!;
-    signs[i >>> 5]! |= (b >>> 31) << (i & 31);
-    bits[i] = b & ABS_KEY;
-  }
-  const mask = torchSortRangeMask(x, descending, lo, hi, 'borrow');
-  for (let i = 0; i < n; i++) bits[i] = bits[i]! | (((signs[i >>> 5]! >>> (i & 31)) & 1) << 31);
-  return mask;
-}
-
-/**
  * A 0/1 mask of the k entries torch.argsort(|x|, descending=True)[:k] keeps: TIES's trim. Keys are
- * read from x's own bits; x is left as it was (see AbsWork for the rare case that needs a sort).
+ * read from x's own bits, and x is only read. The k-th largest |x| is found by selection (two
+ * passes); only when equal magnitudes straddle the cut does torch's own order decide which of them
+ * stay (torch-sort.ts, one index per entry).
  */
-export function topKAbsMask(x: Float32Array, k: number, work: AbsWork = 'copy'): Uint8Array {
+export function topKAbsMask(x: Float32Array, k: number): Uint8Array {
   const n = x.length;
   if (k <= 0) return new Uint8Array(n);
   if (k >= n) return new Uint8Array(n).fill(1);
   const keys = bitsOf(x);
-  const threshold = radixSelect(keys, n - k, ABS_KEY);
-  let above = 0;
-  let equal = 0;
-  for (let i = 0; i < n; i++) {
-    const key = keys[i]! & ABS_KEY;
-    if (key > threshold) above++;
-    else if (key === threshold) equal++;
-  }
-  let ties = k - above;
-  if (ties < equal) return torchAbsRange(x, true, 0, k, work);
-  // Allocated only now: beside torch's sort above it would be one more array of n.
+  // Descending position k − 1 is ascending position n − k.
+  const { key: threshold, less, equal } = radixSelect(keys, n - k, ABS_KEY);
+  const ties = k - (n - less - equal);
+  if (ties < equal || threshold > INFINITY_KEY) return torchSortRangeMask(x, true, 0, k, true);
+  // Every entry equal to the threshold is kept (ties === equal): no order among them matters.
   const mask = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    const key = keys[i]! & ABS_KEY;
-    if (key > threshold) mask[i] = 1;
-    else if (key === threshold && ties > 0) {
-      mask[i] = 1;
-      ties--;
-    }
-  }
+  for (let i = 0; i < n; i++) if ((keys[i]! & ABS_KEY) >= threshold) mask[i] = 1;
   return mask;
 }
 
 /**
  * A 0/1 mask of the entries at positions [lo, hi) of torch.sort(values) (of |values| with `abs`):
- * breadcrumbs' trim from both ends. `work` as for topKAbsMask (|values| only).
+ * breadcrumbs' trim from both ends. `values` is only read.
  */
-export function stableRankRangeMask(values: Float32Array, lo: number, hi: number, abs = false, work: AbsWork = 'copy'): Uint8Array {
+export function stableRankRangeMask(values: Float32Array, lo: number, hi: number, abs = false): Uint8Array {
   const n = values.length;
   lo = Math.max(0, lo);
   hi = Math.min(n, hi);
@@ -138,23 +127,12 @@ export function stableRankRangeMask(values: Float32Array, lo: number, hi: number
   const keys = abs ? bitsOf(values) : orderKeys(values);
   const m = abs ? ABS_KEY : WHOLE_KEY;
   // Kept keys lie in [kLo, kHi]; only entries equal to a bound need their tie ordinal.
-  const kLo = radixSelect(keys, lo, m);
-  const kHi = radixSelect(keys, hi - 1, m);
-  let lessLo = 0;
-  let lessHi = 0;
-  let equalLo = 0;
-  let equalHi = 0;
-  for (let i = 0; i < n; i++) {
-    const key = (keys[i]! & m) >>> 0;
-    if (key < kLo) lessLo++;
-    if (key < kHi) lessHi++;
-    if (key === kLo) equalLo++;
-    if (key === kHi) equalHi++;
-  }
+  const { key: kLo, less: lessLo, equal: equalLo } = radixSelect(keys, lo, m);
+  const { key: kHi, less: lessHi, equal: equalHi } = radixSelect(keys, hi - 1, m);
   // A tie group cut in two at either end: torch's sort order decides which members stay.
-  if ((lo > lessLo && lo < lessLo + equalLo) || (hi > lessHi && hi < lessHi + equalHi)) {
-    return abs ? torchAbsRange(values, false, lo, hi, work) : torchSortRangeMask(values, false, lo, hi);
-  }
+  // So does a cut among |x|'s NaNs, whose keys differ where torch holds them equal.
+  const straddles = (lo > lessLo && lo < lessLo + equalLo) || (hi > lessHi && hi < lessHi + equalHi);
+  if (straddles || (abs && kHi > INFINITY_KEY)) return torchSortRangeMask(values, false, lo, hi, abs);
   const mask = new Uint8Array(n);
   let ordLo = 0;
   let ordHi = 0;
@@ -175,11 +153,4 @@ export function maskFromOrder(order: Int32Array, lo: number, hi: number): Uint8A
   const mask = new Uint8Array(order.length);
   for (let p = lo; p < hi; p++) mask[order[p]!] = 1;
   return mask;
-}
-
-/** |x| element-wise, as a new array. */
-export function absolute(x: Float32Array): Float32Array {
-  const out = new Float32Array(x.length);
-  for (let i = 0; i < x.length; i++) out[i] = Math.abs(x[i]!);
-  return out;
 }

@@ -3,135 +3,221 @@
  * pairs with std::sort comparing values only; with libstdc++ that is introsort — median-of-three
  * quicksort down to runs of 16, heapsort past a depth limit, then insertion sort — so among equal
  * values the order depends on the whole array. This is a line-for-line model of libstdc++'s
- * std::sort over parallel key/index arrays. It is only needed when equal values straddle a cut
- * (selection.ts decides); otherwise any order gives the same kept set.
+ * std::sort, run on the index array alone: entry p's value is read through it (values[ix[p]]),
+ * never moved. Every comparison std::sort makes between the pair at position a and the pair at b
+ * is made here between values[ix[a]] and values[ix[b]] — the same two values, since both arrays
+ * always undergo the same moves — so every branch, and with it the index order, is the same; the
+ * values stay where they are, so nothing has to put them back, and a selection needs no copy of
+ * them. Comparisons are on integer keys (sortKeys): the same outcomes as torch's float
+ * comparator, without a NaN test per comparison. It is only needed when equal values straddle a
+ * cut (select.ts decides); otherwise any order gives the same kept set.
  */
 
 const THRESHOLD = 16;
 
-type Less = (a: number, b: number) => boolean;
+/**
+ * Where the keys come from: |x| (x's own bits, read without the sign), or signed x (a key array
+ * made once). Keys are int32 whose order is torch's comparator order (sortKeys).
+ */
+type Keys = { readonly abs: Uint32Array; readonly descending: boolean } | { readonly signed: Int32Array };
+
+const ABS_BITS = 0x7fffffff;
+/** +∞'s bits + 1: where every NaN of |x| goes. */
+const ABS_NAN = 0x7f800001;
+const SIGN = 0x80000000;
+
+/**
+ * Integer keys whose order is torch's comparator order over `values` (|values| with `abs`),
+ * ascending: less(a, b) ⟺ key(a) < key(b). For |x| no array is made: a non-negative float's bits
+ * are ordered as the float, and min(bits, ABS_NAN) makes every NaN one key above +∞ (NaN sorts
+ * last ascending and first descending in torch: the largest, in both); a descending sort reads
+ * ABS_NAN − key. Signed values get their keys once: negative floats' bits reversed below the
+ * positive ones, −0 and +0 one key (they compare equal), every NaN the largest key, all shifted by
+ * 2^31 so that int32 comparison is the unsigned order; a descending sort negates them.
+ */
+function sortKeys(values: Float32Array, abs: boolean, descending: boolean): Keys {
+  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  if (abs) return { abs: bits, descending };
+  const keys = new Int32Array(values.length);
+  for (let i = 0; i < keys.length; i++) {
+    const b = bits[i]!;
+    let u: number;
+    if ((b & ABS_BITS) > 0x7f800000) u = 0xffffffff;
+    else if (b === SIGN) u = SIGN;
+    else u = b & SIGN ? ~b >>> 0 : (b | SIGN) >>> 0;
+    // u − 2^31 as int32; negated for descending (−(−2^31) is out of range: −0x7fffffff − 1 stays the least).
+    const k = (u ^ SIGN) | 0;
+    keys[i] = descending ? (k === -0x80000000 ? 0x7fffffff : -k) : k;
+  }
+  return { signed: keys };
+}
 
 /** Indices of `values` in the order torch.sort(values, descending, stable=False) returns on CPU. */
 export function torchSortOrder(values: Float32Array, descending: boolean): Int32Array {
+  return torchOrder(values, descending, false);
+}
+
+/** Indices of |values| in the order torch.sort(|values|, descending) returns on CPU; `values` is only read. */
+export function torchAbsSortOrder(values: Float32Array, descending: boolean): Int32Array {
+  return torchOrder(values, descending, true);
+}
+
+function torchOrder(values: Float32Array, descending: boolean, abs: boolean): Int32Array {
   const n = values.length;
-  const keys = Float32Array.from(values);
+  const idx = identity(n);
+  if (n < 2) return idx;
+  new IndexIntroSort(sortKeys(values, abs, descending), idx).sort();
+  return idx;
+}
+
+function identity(n: number): Int32Array {
   const idx = new Int32Array(n);
   for (let i = 0; i < n; i++) idx[i] = i;
-  if (n < 2) return idx;
-  // torch's KeyValueCompDesc/Asc: NaN sorts first descending and last ascending.
-  const less: Less = descending
-    ? (a, b) => (Number.isNaN(a) && !Number.isNaN(b)) || a > b
-    : (a, b) => (!Number.isNaN(a) && Number.isNaN(b)) || a < b;
-  new IntroSort(keys, idx, less).sort();
   return idx;
 }
 
 /**
- * The entries at positions [lo, hi) of torch's sort order — without sorting everything. A
- * partition separates its two sides for good (the final insertion sort never moves an element
- * across a cut, as everything left of it is ≤ the pivot ≤ everything right), so, as in
- * quickselect, only the ranges that hold a cut position need following; a range of ≤ 16 left by
- * introsort ends up insertion-sorted, which is stable. Same result as maskFromOrder(torchSortOrder).
+ * A 0/1 mask of the entries at positions [lo, hi) of torch's sort order of `values` (of |values|
+ * with `abs`) — without sorting everything. A partition separates its two sides for good (the
+ * final insertion sort never moves an element across a cut, as everything left of it is ≤ the
+ * pivot ≤ everything right), so, as in quickselect, only the ranges that hold a cut position need
+ * following; a range of ≤ 16 left by introsort ends up insertion-sorted, which is stable. Same
+ * result as maskFromOrder(torchSortOrder). `values` is only read; beside it the selection holds one
+ * index per entry, and the mask returned is written over that index array's first n bytes (it
+ * keeps the array's buffer alive while it lives).
  */
-export function torchSortRangeMask(values: Float32Array, descending: boolean, lo: number, hi: number, work: 'copy' | 'scratch' | 'borrow' = 'copy'): Uint8Array {
+export function torchSortRangeMask(values: Float32Array, descending: boolean, lo: number, hi: number, abs = false): Uint8Array {
   const n = values.length;
+  lo = Math.max(0, lo);
+  hi = Math.min(n, hi);
   if (hi <= lo) return new Uint8Array(n);
-  // 'scratch': values are the caller's to give up, ordered here instead of a copy; 'borrow': the
-  // same, then put back in their order — values must then have no sign bits set (|x|, as the
-  // trims sort), as the kept entries are marked there on the way back.
-  const keys = work === 'copy' ? Float32Array.from(values) : values;
-  const idx = new Int32Array(n);
-  for (let i = 0; i < n; i++) idx[i] = i;
-  const less: Less = descending
-    ? (a, b) => (Number.isNaN(a) && !Number.isNaN(b)) || a > b
-    : (a, b) => (!Number.isNaN(a) && Number.isNaN(b)) || a < b;
-  if (n >= 2) new IntroSort(keys, idx, less).select([lo, hi].filter((b) => b > 0 && b < n));
-  if (work === 'borrow') {
-    // Moved back as bits, so every value (a NaN's payload too) is exactly what it was.
-    const bits = new Uint32Array(keys.buffer, keys.byteOffset, n);
-    unpermute(bits, idx);
-    // Kept entries marked in their (free) sign bits; then the mask is written over the index
-    // array's first n bytes, so it costs no array beside it.
-    for (let p = lo; p < hi; p++) bits[~idx[p]!] = bits[~idx[p]!]! | 0x80000000;
-    const mask = new Uint8Array(idx.buffer, 0, n);
-    for (let i = 0; i < n; i++) {
-      const b = bits[i]!;
-      mask[i] = b >>> 31;
-      bits[i] = b & 0x7fffffff;
-    }
-    return mask;
+  const idx = identity(n);
+  if (n >= 2) new IndexIntroSort(sortKeys(values, abs, descending), idx).select([lo, hi].filter((b) => b > 0 && b < n));
+  // Kept entries are marked in the sign bit of their own slot (indices are below 2^31), then the
+  // mask is written over the array's first bytes: byte i overwrites slot i >> 2, already read.
+  for (let p = lo; p < hi; p++) {
+    const i = idx[p]! & ABS_BITS;
+    idx[i] = idx[i]! | SIGN;
   }
-  const mask = new Uint8Array(n);
-  for (let p = lo; p < hi; p++) mask[idx[p]!] = 1;
+  const mask = new Uint8Array(idx.buffer, 0, n);
+  for (let i = 0; i < n; i++) mask[i] = idx[i]! >>> 31;
   return mask;
 }
 
 /**
- * Moves keys[p] back to position idx[p] for every p, in place: each cycle of the permutation is
- * followed once, idx entries marked done by complementing them (indices are below 2^31).
+ * A selection reads keys through the index array until the range it follows is at most this
+ * share of the array (the first partitions, which visit most entries, scan it in order from both
+ * ends); from there on the range's keys are gathered once and moved with the indices, as pairs:
+ * deeper partitions would otherwise read them scattered (~10 ns a read against ~2). The gathered
+ * keys cost an eighth of an index array.
  */
-function unpermute(keys: Uint32Array, idx: Int32Array): void {
-  for (let s = 0; s < idx.length; s++) {
-    let d = idx[s]!;
-    if (d < 0) continue;
-    idx[s] = ~d;
-    let carried = keys[s]!;
-    while (d !== s) {
-      const next = keys[d]!;
-      keys[d] = carried;
-      carried = next;
-      const nd = idx[d]!;
-      idx[d] = ~nd;
-      d = nd;
-    }
-    keys[s] = carried;
-  }
-}
+const CARRY_SHARE = 8;
 
-class IntroSort {
+/**
+ * libstdc++'s std::sort (and a selection by it) over the index array; see the module comment.
+ * Within a range whose keys are carried (`carry`, position p's key at carry[p − off]), every move
+ * of an index moves its key the same way, so `at` reads the same key either way.
+ */
+class IndexIntroSort {
+  /** |x|'s bits (abs), else empty. */
+  private readonly bits: Uint32Array;
+  /** Signed keys, else empty. */
+  private readonly keys: Int32Array;
+  private readonly mode: 0 | 1 | 2;
+  private carry: Int32Array | undefined;
+  private off = 0;
+
   constructor(
-    private readonly k: Float32Array,
+    source: Keys,
     private readonly ix: Int32Array,
-    private readonly less: Less,
-  ) {}
+  ) {
+    this.bits = 'abs' in source ? source.abs : new Uint32Array(0);
+    this.keys = 'signed' in source ? source.signed : new Int32Array(0);
+    this.mode = 'signed' in source ? 2 : source.descending ? 1 : 0;
+  }
+
+  /** The ascending key of entry i (an index into the values, not a position). */
+  private key(i: number): number {
+    if (this.mode === 2) return this.keys[i]!;
+    const k = Math.min(this.bits[i]! & ABS_BITS, ABS_NAN);
+    return this.mode === 1 ? ABS_NAN - k : k;
+  }
+
+  /** The key of the entry at position p. */
+  private at(p: number): number {
+    const c = this.carry;
+    return c ? c[p - this.off]! : this.key(this.ix[p]!);
+  }
+
+  /** From now on positions [first, last) carry their keys. */
+  private gather(first: number, last: number): void {
+    const c = new Int32Array(last - first);
+    for (let p = first; p < last; p++) c[p - first] = this.key(this.ix[p]!);
+    this.carry = c;
+    this.off = first;
+  }
 
   sort(): void {
-    const n = this.k.length;
+    const n = this.ix.length;
+    // Every entry is visited about log n times: the keys travel with the indices from the start.
+    this.gather(0, n);
     this.introsortLoop(0, n, 2 * (31 - Math.clz32(n)));
     this.finalInsertionSort(0, n);
+    this.carry = undefined;
   }
 
   /** Orders the array only as far as needed to know which entries lie before each cut in `cuts`. */
   select(cuts: readonly number[]): void {
-    const n = this.k.length;
+    const n = this.ix.length;
     if (cuts.length > 0) this.selectLoop(0, n, 2 * (31 - Math.clz32(n)), cuts);
   }
 
   private selectLoop(first: number, last: number, depth: number, cuts: readonly number[]): void {
     const holdsCut = (a: number, b: number) => cuts.some((c) => a < c && c < b);
+    // The range that gathers its keys lets them go when it is done (another cut's range may follow).
+    const gathers = !this.carry && holdsCut(first, last) && (last - first) * CARRY_SHARE <= this.ix.length;
+    if (gathers) this.gather(first, last);
     while (last - first > THRESHOLD) {
-      if (!holdsCut(first, last)) return;
+      if (!holdsCut(first, last)) break;
       if (depth === 0) {
         this.heapSort(first, last);
-        return;
+        break;
       }
       depth--;
       const cut = this.partitionPivot(first, last);
       this.selectLoop(cut, last, depth, cuts);
       last = cut;
     }
-    if (holdsCut(first, last)) this.insertionSort(first, last);
+    if (last - first <= THRESHOLD && holdsCut(first, last)) this.insertionSort(first, last);
+    if (gathers) this.carry = undefined;
   }
 
   private swap(a: number, b: number): void {
-    const k = this.k;
     const ix = this.ix;
-    const tk = k[a]!;
-    k[a] = k[b]!;
-    k[b] = tk;
-    const ti = ix[a]!;
+    const t = ix[a]!;
     ix[a] = ix[b]!;
-    ix[b] = ti;
+    ix[b] = t;
+    const c = this.carry;
+    if (c) {
+      const o = this.off;
+      const k = c[a - o]!;
+      c[a - o] = c[b - o]!;
+      c[b - o] = k;
+    }
+  }
+
+  /** Moves position `from` to `to` (index, and key where carried). */
+  private move(from: number, to: number): void {
+    this.ix[to] = this.ix[from]!;
+    const c = this.carry;
+    if (c) c[to - this.off] = c[from - this.off]!;
+  }
+
+  /** Puts entry `i` with key `k` at position p. */
+  private put(p: number, i: number, k: number): void {
+    this.ix[p] = i;
+    const c = this.carry;
+    if (c) c[p - this.off] = k;
   }
 
   private introsortLoop(first: number, last: number, depth: number): void {
@@ -150,30 +236,55 @@ class IntroSort {
   private partitionPivot(first: number, last: number): number {
     const mid = first + ((last - first) >> 1);
     this.moveMedianToFirst(first, first + 1, mid, last - 1);
-    return this.unguardedPartition(first + 1, last, first);
+    return this.carry ? this.carriedPartition(first + 1, last, first) : this.unguardedPartition(first + 1, last, first);
   }
 
   private moveMedianToFirst(result: number, a: number, b: number, c: number): void {
-    const k = this.k;
-    const lt = this.less;
-    if (lt(k[a]!, k[b]!)) {
-      if (lt(k[b]!, k[c]!)) this.swap(result, b);
-      else if (lt(k[a]!, k[c]!)) this.swap(result, c);
+    const ka = this.at(a);
+    const kb = this.at(b);
+    const kc = this.at(c);
+    if (ka < kb) {
+      if (kb < kc) this.swap(result, b);
+      else if (ka < kc) this.swap(result, c);
       else this.swap(result, a);
-    } else if (lt(k[a]!, k[c]!)) this.swap(result, a);
-    else if (lt(k[b]!, k[c]!)) this.swap(result, c);
+    } else if (ka < kc) this.swap(result, a);
+    else if (kb < kc) this.swap(result, c);
     else this.swap(result, b);
   }
 
+  /** The pivot stays at `pivot` throughout (the scan starts after it), so its key is read once. */
   private unguardedPartition(first: number, last: number, pivot: number): number {
-    const k = this.k;
-    const lt = this.less;
+    const ix = this.ix;
+    const kp = this.at(pivot);
     for (;;) {
-      while (lt(k[first]!, k[pivot]!)) first++;
+      while (this.key(ix[first]!) < kp) first++;
       last--;
-      while (lt(k[pivot]!, k[last]!)) last--;
+      while (kp < this.key(ix[last]!)) last--;
       if (!(first < last)) return first;
-      this.swap(first, last);
+      const t = ix[first]!;
+      ix[first] = ix[last]!;
+      ix[last] = t;
+      first++;
+    }
+  }
+
+  /** unguardedPartition where the keys are carried: the same comparisons and moves, on pairs. */
+  private carriedPartition(first: number, last: number, pivot: number): number {
+    const ix = this.ix;
+    const c = this.carry!;
+    const o = this.off;
+    const kp = c[pivot - o]!;
+    for (;;) {
+      while (c[first - o]! < kp) first++;
+      last--;
+      while (kp < c[last - o]!) last--;
+      if (!(first < last)) return first;
+      const t = ix[first]!;
+      ix[first] = ix[last]!;
+      ix[last] = t;
+      const k = c[first - o]!;
+      c[first - o] = c[last - o]!;
+      c[last - o] = k;
       first++;
     }
   }
@@ -189,16 +300,12 @@ class IntroSort {
 
   private insertionSort(first: number, last: number): void {
     if (first === last) return;
-    const k = this.k;
-    const ix = this.ix;
     for (let i = first + 1; i < last; i++) {
-      if (this.less(k[i]!, k[first]!)) {
-        const vk = k[i]!;
-        const vi = ix[i]!;
-        k.copyWithin(first + 1, first, i);
-        ix.copyWithin(first + 1, first, i);
-        k[first] = vk;
-        ix[first] = vi;
+      if (this.at(i) < this.at(first)) {
+        const vi = this.ix[i]!;
+        const vk = this.at(i);
+        for (let p = i; p > first; p--) this.move(p - 1, p);
+        this.put(first, vi, vk);
       } else {
         this.unguardedLinearInsert(i);
       }
@@ -206,19 +313,15 @@ class IntroSort {
   }
 
   private unguardedLinearInsert(last: number): void {
-    const k = this.k;
-    const ix = this.ix;
-    const vk = k[last]!;
-    const vi = ix[last]!;
+    const vi = this.ix[last]!;
+    const vk = this.at(last);
     let next = last - 1;
-    while (this.less(vk, k[next]!)) {
-      k[last] = k[next]!;
-      ix[last] = ix[next]!;
+    while (vk < this.at(next)) {
+      this.move(next, last);
       last = next;
       next--;
     }
-    k[last] = vk;
-    ix[last] = vi;
+    this.put(last, vi, vk);
   }
 
   // std::__partial_sort(first, last, last): make_heap, then sort_heap.
@@ -226,47 +329,40 @@ class IntroSort {
     const len = last - first;
     if (len >= 2) {
       for (let parent = (len - 2) >> 1; ; parent--) {
-        this.adjustHeap(first, parent, len, this.k[first + parent]!, this.ix[first + parent]!);
+        this.adjustHeap(first, parent, len, this.ix[first + parent]!, this.at(first + parent));
         if (parent === 0) break;
       }
     }
     while (last - first > 1) {
       last--;
-      const vk = this.k[last]!;
       const vi = this.ix[last]!;
-      this.k[last] = this.k[first]!;
-      this.ix[last] = this.ix[first]!;
-      this.adjustHeap(first, 0, last - first, vk, vi);
+      const vk = this.at(last);
+      this.move(first, last);
+      this.adjustHeap(first, 0, last - first, vi, vk);
     }
   }
 
-  private adjustHeap(first: number, hole: number, len: number, vk: number, vi: number): void {
-    const k = this.k;
-    const ix = this.ix;
+  private adjustHeap(first: number, hole: number, len: number, vi: number, vk: number): void {
     const top = hole;
     let child = hole;
     while (child < ((len - 1) >> 1)) {
       child = 2 * (child + 1);
-      if (this.less(k[first + child]!, k[first + child - 1]!)) child--;
-      k[first + hole] = k[first + child]!;
-      ix[first + hole] = ix[first + child]!;
+      if (this.at(first + child) < this.at(first + child - 1)) child--;
+      this.move(first + child, first + hole);
       hole = child;
     }
     if ((len & 1) === 0 && child === (len - 2) >> 1) {
       child = 2 * (child + 1);
-      k[first + hole] = k[first + child - 1]!;
-      ix[first + hole] = ix[first + child - 1]!;
+      this.move(first + child - 1, first + hole);
       hole = child - 1;
     }
     // __push_heap
     let parent = (hole - 1) >> 1;
-    while (hole > top && this.less(k[first + parent]!, vk)) {
-      k[first + hole] = k[first + parent]!;
-      ix[first + hole] = ix[first + parent]!;
+    while (hole > top && this.at(first + parent) < vk) {
+      this.move(first + parent, first + hole);
       hole = parent;
       parent = (hole - 1) >> 1;
     }
-    k[first + hole] = vk;
-    ix[first + hole] = vi;
+    this.put(first + hole, vi, vk);
   }
 }

@@ -191,7 +191,7 @@ function leanKeep(c: GtaConfig, input: PrepareInput, m: ModelValues, stream: num
   const n = scratch.length;
   const values = m.values;
   for (let e = 0; e < n; e++) scratch[e] = values[e]! - base[e]!;
-  const kept = sparsifyKept(scratch, { ...trimArgs(c.sparsification!, input, m, stream), work: 'borrow' });
+  const kept = sparsifyKept(scratch, trimArgs(c.sparsification!, input, m, stream));
   if (!kept) return undefined;
   const mask = keptMask(kept);
   return { bits: packMask(mask), factor: rescale ? l1RescaleFactor(scratch, mask) : 1 };

@@ -6,8 +6,8 @@
  */
 import { MergeLabError } from '../errors.js';
 import { bernoulliMask, uniformAt } from '../random.js';
-import { absolute, stableRankRangeMask, topKAbsMask, type AbsWork } from '../linalg/select.js';
-import { torchSortOrder } from '../linalg/torch-sort.js';
+import { stableRankRangeMask, topKAbsMask } from '../linalg/select.js';
+import { torchAbsSortOrder } from '../linalg/torch-sort.js';
 import type { OrderCache } from './types.js';
 
 export type SparsificationKind = 'magnitude' | 'random' | 'magnitude_outliers' | 'della_magprune';
@@ -28,11 +28,6 @@ export interface SparsifyArgs {
   /** Kept sort orders (live recompute), under keys that start with `cacheKey`. */
   readonly orderCache?: OrderCache;
   readonly cacheKey?: string;
-  /**
-   * 'borrow': selection may work in τ's own buffer instead of a copy when it needs torch's sort
-   * order, and puts τ back before returning. A streaming merge's memory bound counts on it.
-   */
-  readonly work?: AbsWork;
 }
 
 /**
@@ -58,7 +53,7 @@ export function sparsifyKept(tau: Float32Array, a: SparsifyArgs): KeptEntries | 
       const k = Math.floor(d * n);
       if (k <= 0) throw emptyTrim(a.model, d, n, a.tensorName);
       const rank = cachedRank(tau, a, true);
-      return rank ? { rank, lo: 0, hi: k } : { mask: topKAbsMask(tau, k, a.work) };
+      return rank ? { rank, lo: 0, hi: k } : { mask: topKAbsMask(tau, k) };
     }
     case 'magnitude_outliers': {
       const target = Math.floor(d * n);
@@ -74,7 +69,7 @@ export function sparsifyKept(tau: Float32Array, a: SparsifyArgs): KeptEntries | 
         return { mask: new Uint8Array(n) };
       }
       const rank = cachedRank(tau, a, false);
-      return rank ? { rank, lo: nBot, hi: n - nTop } : { mask: stableRankRangeMask(tau, nBot, n - nTop, true, a.work) };
+      return rank ? { rank, lo: nBot, hi: n - nTop } : { mask: stableRankRangeMask(tau, nBot, n - nTop, true) };
     }
     case 'random':
       return { mask: bernoulliMask(a.seed, a.stream, d, n) };
@@ -126,7 +121,7 @@ function cachedRank(tau: Float32Array, a: SparsifyArgs, descending: boolean): In
 
 /** Each entry's position in torch's sort order of |τ|. */
 function sortRank(tau: Float32Array, descending: boolean): Int32Array {
-  const order = torchSortOrder(absolute(tau), descending);
+  const order = torchAbsSortOrder(tau, descending);
   const rank = new Int32Array(order.length);
   for (let p = 0; p < order.length; p++) rank[order[p]!] = p;
   return rank;

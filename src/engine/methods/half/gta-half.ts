@@ -71,7 +71,7 @@ export function gtaHalfParts(c: GtaHalfConfig, input: PrepareInput, dtype: HalfD
   const trims = others.map((m, k) => {
     if (!c.sparsification) return undefined;
     const delta = m.owned ? h.subInPlace(m.values as Float32Array, base.values) : h.sub(m.values, base.values);
-    const trim = trimHalf(h, delta, { ...trimArgs(c.sparsification, input, m, k), work: m.owned ? 'borrow' : 'copy' }, rescale);
+    const trim = trimHalf(h, delta, trimArgs(c.sparsification, input, m, k), rescale);
     input.collectGarbage?.();
     return trim;
   });
