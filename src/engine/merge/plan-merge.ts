@@ -48,6 +48,9 @@ export function planMerge(input: PlanMergeInput): PlanMergeResult {
   const problems = new ProblemList();
   const warnings: string[] = [];
 
+  if (recipe.slices || recipe.modules) {
+    return { warnings, problems: [new MergeLabError('RECIPE_INVALID', `${recipe.slices ? 'Stacked "slices"' : '"modules"'} recipes are read but not merged yet.`)] };
+  }
   const method = input.methods.find((m) => m.id === recipe.mergeMethod);
   if (!method) problems.add('UNKNOWN_METHOD', unknownMethodMessage(recipe.mergeMethod));
 

@@ -6,7 +6,7 @@
 import { parseDocument } from 'yaml';
 import { MergeLabError, combineProblems } from '../errors.js';
 import { readTokenizerKeys } from './tokenizer-keys.js';
-import { RECIPE_DTYPES, RECIPE_MATHS, STRING_LIST_OPTION_KEYS, STRING_OPTION_KEYS, type RecipeMath, type Conditional, type ParameterMap, type ParameterSetting, type Recipe, type RecipeDtype, type RecipeModel } from './types.js';
+import { RECIPE_DTYPES, RECIPE_MATHS, STRING_LIST_OPTION_KEYS, STRING_OPTION_KEYS, type RecipeMath, type Conditional, type ParameterMap, type ParameterSetting, type Recipe, type RecipeDtype, type RecipeModel, type RecipeModule, type RecipeSlice, type RecipeSliceSource } from './types.js';
 
 const KNOWN_KEYS = ['merge_method', 'base_model', 'models', 'slices', 'parameters', 'dtype', 'out_dtype', 'random_seed', 'tokenizer_source', 'tokenizer', 'chat_template', 'name', 'modules', 'math'];
 /** mergekit keys we read but that change nothing in the tensors we write. */
@@ -65,51 +65,50 @@ export function parseRecipe(text: string, fileName = 'recipe'): Recipe {
   const options: Record<string, string> = {};
   const listOptions: Record<string, string[]> = {};
   const parameters = parameterMap(root.parameters, 'parameters', problem, options, listOptions);
-  if (root.modules !== undefined) problem('RECIPE_INVALID', '"modules" recipes (multi-module models) are not supported; use "models".');
-
   let models: RecipeModel[] = [];
+  let slices: RecipeSlice[] | undefined;
+  let modules: Record<string, RecipeModule> | undefined;
   let sliceParameters: ParameterMap | undefined;
   let layerRange: [number, number] | undefined;
-  const hasModels = root.models !== undefined && root.models !== null;
-  const hasSlices = root.slices !== undefined && root.slices !== null;
-  if (hasModels === hasSlices) {
-    problem('RECIPE_INVALID', hasModels ? 'give either "models" or "slices", not both.' : 'the recipe lists no models; add "models:" with one "- model: <path>" entry per checkpoint.');
-  } else if (hasModels) {
+  let sliceBase: string | undefined;
+  const given = (['models', 'slices', 'modules'] as const).filter((k) => root[k] !== undefined && root[k] !== null);
+  if (given.length !== 1) {
+    problem('RECIPE_INVALID', given.length > 1 ? `give either "models" or "slices" (or "modules"), not ${given.map((k) => `"${k}"`).join(' and ')}.` : 'the recipe lists no models; add "models:" with one "- model: <path>" entry per checkpoint.');
+  } else if (given[0] === 'models') {
     models = modelList(root.models, 'models', 'model', problem);
-  } else {
-    const slices = root.slices;
-    if (!Array.isArray(slices) || slices.length !== 1 || !isObject(slices[0])) {
-      problem('RECIPE_INVALID', '"slices" is supported only as one slice whose sources share one layer_range (which equals "models"); stacking layer ranges (passthrough merges) is not supported.');
-    } else {
-      const slice = slices[0];
-      models = modelList(slice.sources, 'slices[0].sources', 'model', problem);
-      const ranges = Array.isArray(slice.sources) ? slice.sources.map((s: unknown) => (isObject(s) ? s.layer_range : undefined)) : [];
-      const first = ranges[0];
-      if (!ranges.every((r: unknown) => isRange(r) && isRange(first) && r[0] === first[0] && r[1] === first[1])) {
-        problem('RECIPE_INVALID', 'every source of the slice needs the same layer_range [start, end]; different ranges (frankenmerges) are not supported.');
-      } else if (isRange(first)) {
-        layerRange = [first[0], first[1]];
-      }
-      sliceParameters = parameterMap(slice.parameters, 'slices[0].parameters', problem);
-      if (typeof slice.base_model === 'string' && baseModel === undefined) {
+  } else if (given[0] === 'slices') {
+    const read = sliceList(root.slices, 'slices', problem, warnings, fileName);
+    const one = read?.length === 1 ? read[0]! : undefined;
+    const range = one?.sources[0]?.layerRange;
+    // One slice whose sources share one range, and whose base is the recipe's, reads as "models" with
+    // that range: the form the lab and the recipe import know.
+    if (one && range && one.sources.every((s) => s.layerRange[0] === range[0] && s.layerRange[1] === range[1]) && (one.baseModel === undefined || baseModel === undefined || one.baseModel === baseModel)) {
+      models = one.sources.map((s) => ({ model: s.model, ...(s.parameters ? { parameters: s.parameters } : {}) }));
+      layerRange = [range[0], range[1]];
+      sliceParameters = one.parameters;
+      if (one.baseModel !== undefined && baseModel === undefined) {
+        sliceBase = one.baseModel;
         warnings.push(`${fileName}: slices[0].base_model is used as the base_model.`);
       }
+    } else if (read) {
+      slices = read;
+      models = firstMentions(read.flatMap((s) => s.sources.map((x) => x.model)));
     }
+  } else {
+    modules = moduleMap(root.modules, problem, warnings, fileName);
+    if (modules) models = firstMentions(Object.values(modules).flatMap((m) => [...(m.models ?? []).map((x) => x.model), ...(m.slices ?? []).flatMap((s) => s.sources.map((x) => x.model))]));
   }
 
-  const seen = new Set<string>();
-  for (const m of models) {
-    if (seen.has(m.model)) problem('RECIPE_INVALID', `model "${m.model}" is listed twice; list each model once (mergekit would silently keep one of them).`);
-    seen.add(m.model);
-  }
+  if (!slices && !modules) duplicateModels(models.map((m) => m.model), '', problem);
 
   if (problems.length > 0) throw combineProblems(problems);
-  let base = baseModel;
-  if (base === undefined && hasSlices && Array.isArray(root.slices) && isObject(root.slices[0]) && typeof root.slices[0].base_model === 'string') base = root.slices[0].base_model;
+  const base = baseModel ?? sliceBase;
   return {
     mergeMethod: (method as string).trim(),
     ...(base !== undefined ? { baseModel: base } : {}),
     models,
+    ...(slices ? { slices } : {}),
+    ...(modules ? { modules } : {}),
     ...(parameters ? { parameters } : {}),
     ...(sliceParameters ? { sliceParameters } : {}),
     ...(layerRange ? { layerRange } : {}),
@@ -142,6 +141,113 @@ function modelList(value: unknown, where: string, key: string, problem: Problem)
     out.push({ model: name, ...(parameters ? { parameters } : {}) });
   });
   return out;
+}
+
+/** Keys of a slice and of its sources, as mergekit's InputSliceDefinition and OutputSliceDefinition have them. */
+const SLICE_KEYS = ['sources', 'base_model', 'parameters', 'residual_weight'];
+const SOURCE_KEYS = ['model', 'layer_range', 'parameters'];
+const MODULE_KEYS = ['slices', 'models', 'parameters'];
+
+/** A `slices:` list (at `where`), or undefined when it is no list; every problem is reported. */
+function sliceList(value: unknown, where: string, problem: Problem, warnings: string[], fileName: string): RecipeSlice[] | undefined {
+  if (!Array.isArray(value) || value.length === 0) {
+    problem('RECIPE_INVALID', `${where} must be a list of slices, each "- sources: [{model: <path>, layer_range: [start, end]}, …]".`);
+    return undefined;
+  }
+  const out: RecipeSlice[] = [];
+  value.forEach((slice, i) => {
+    const at = `${where}[${i}]`;
+    if (!isObject(slice)) {
+      problem('RECIPE_INVALID', `${at} must be a mapping with "sources:" (got ${describe(slice)}).`);
+      return;
+    }
+    for (const key of Object.keys(slice)) {
+      if (key === 'residual_weight') warnings.push(`${fileName}: ${at}.residual_weight is ignored: mergekit reads it but nothing uses it.`);
+      else if (key === 'merge_method') warnings.push(`${fileName}: ${at}.merge_method is not a key of a slice and is ignored: mergekit merges every slice with the top-level merge_method.`);
+      else if (!SLICE_KEYS.includes(key)) warnings.push(`${fileName}: ${at}: key "${key}" is not a key of a slice and is ignored${suggest(key, SLICE_KEYS)}.`);
+    }
+    const sources: RecipeSliceSource[] = [];
+    if (!Array.isArray(slice.sources) || slice.sources.length === 0) {
+      problem('RECIPE_INVALID', `${at}.sources must be a list of entries like "- model: path/to/model" with "layer_range: [start, end]".`);
+    } else {
+      slice.sources.forEach((source: unknown, j: number) => {
+        const sat = `${at}.sources[${j}]`;
+        if (!isObject(source) || typeof source.model !== 'string' || source.model.trim() === '') {
+          problem('RECIPE_INVALID', `${sat} needs "model: <path or id>" (got ${describe(source)}).`);
+          return;
+        }
+        for (const key of Object.keys(source)) if (!SOURCE_KEYS.includes(key)) warnings.push(`${fileName}: ${sat}: key "${key}" is not a key of a slice's source and is ignored${suggest(key, SOURCE_KEYS)}.`);
+        const model = source.model.trim();
+        const range = source.layer_range;
+        if (!Array.isArray(range) || range.length !== 2 || !range.every((x) => Number.isInteger(x) && x >= 0) || range[0] > range[1]) {
+          problem('RECIPE_INVALID', `${sat} ("${model}") needs "layer_range: [start, end]", two whole numbers from 0 with start <= end: the layers start to end - 1 of the model (got ${range === undefined ? 'none' : JSON.stringify(range)}).`);
+          return;
+        }
+        const parameters = parameterMap(source.parameters, `parameters of ${sat} ("${model}")`, problem);
+        sources.push({ model, layerRange: [range[0], range[1]], ...(parameters ? { parameters } : {}) });
+      });
+    }
+    const lengths = sources.map((s) => s.layerRange[1] - s.layerRange[0]);
+    if (lengths.some((n) => n !== lengths[0])) {
+      problem('RECIPE_INVALID', `${at}: its sources give different numbers of layers (${sources.map((s, j) => `"${s.model}" [${s.layerRange.join(', ')}]: ${lengths[j]}`).join(', ')}); the sources of a slice are merged layer by layer, so each must give as many layers.`);
+    }
+    duplicateModels(sources.map((s) => s.model), `${at}: `, problem);
+    let baseModel: string | undefined;
+    if (slice.base_model !== undefined && slice.base_model !== null) {
+      if (typeof slice.base_model === 'string' && slice.base_model.trim() !== '') baseModel = slice.base_model.trim();
+      else problem('RECIPE_INVALID', `${at}.base_model must be a model path or id, got ${describe(slice.base_model)}.`);
+    }
+    const parameters = parameterMap(slice.parameters, `${at}.parameters`, problem);
+    out.push({ sources, ...(baseModel !== undefined ? { baseModel } : {}), ...(parameters ? { parameters } : {}) });
+  });
+  return out;
+}
+
+/** A `modules:` mapping: module name → its slices or models, and parameters. */
+function moduleMap(value: unknown, problem: Problem, warnings: string[], fileName: string): Record<string, RecipeModule> | undefined {
+  if (!isObject(value) || Object.keys(value).length === 0) {
+    problem('RECIPE_INVALID', `modules must be a mapping of module names (as the model's architecture names them, e.g. text_decoder) to "slices:" or "models:" (got ${describe(value)}).`);
+    return undefined;
+  }
+  const out: Record<string, RecipeModule> = {};
+  for (const [name, def] of Object.entries(value)) {
+    const at = `modules.${name}`;
+    if (!isObject(def)) {
+      problem('RECIPE_INVALID', `${at} must be a mapping with "slices:" or "models:" (got ${describe(def)}).`);
+      continue;
+    }
+    for (const key of Object.keys(def)) if (!MODULE_KEYS.includes(key)) warnings.push(`${fileName}: ${at}: key "${key}" is not a key of a module and is ignored${suggest(key, MODULE_KEYS)}.`);
+    const hasSlices = def.slices !== undefined && def.slices !== null;
+    const hasModels = def.models !== undefined && def.models !== null;
+    if (hasSlices === hasModels) {
+      problem('RECIPE_INVALID', `${at} needs either "slices:" or "models:"${hasSlices ? ', not both' : ''}.`);
+      continue;
+    }
+    const parameters = parameterMap(def.parameters, `${at}.parameters`, problem);
+    if (hasSlices) {
+      const slices = sliceList(def.slices, `${at}.slices`, problem, warnings, fileName);
+      if (slices) out[name] = { slices, ...(parameters ? { parameters } : {}) };
+    } else {
+      const models = modelList(def.models, `${at}.models`, 'model', problem);
+      duplicateModels(models.map((m) => m.model), `${at}: `, problem);
+      out[name] = { models, ...(parameters ? { parameters } : {}) };
+    }
+  }
+  return out;
+}
+
+/** mergekit keys a slice's (or a model list's) tensors by model: a second entry of one model would silently replace the first. */
+function duplicateModels(names: readonly string[], where: string, problem: Problem): void {
+  const seen = new Set<string>();
+  for (const name of names) {
+    if (seen.has(name)) problem('RECIPE_INVALID', `${where}model "${name}" is listed twice; list each model once (mergekit would silently keep one of them).`);
+    seen.add(name);
+  }
+}
+
+/** Each name once, in order of first mention, as a model list without parameters. */
+function firstMentions(names: readonly string[]): RecipeModel[] {
+  return [...new Set(names)].map((model) => ({ model }));
 }
 
 /**
@@ -239,10 +345,6 @@ function optionalDtype(root: Record<string, unknown>, key: string, problem: Prob
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function isRange(v: unknown): v is [number, number] {
-  return Array.isArray(v) && v.length === 2 && v.every((x) => Number.isInteger(x) && x >= 0) && v[0] < v[1];
 }
 
 function describe(v: unknown): string {

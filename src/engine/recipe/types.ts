@@ -33,6 +33,34 @@ export const STRING_OPTION_KEYS: readonly string[] = ['shared_method', 'group_me
 /** Parameter names whose value is a list of strings, top level only: Twin-Merging's `exclude` (tensor-name patterns). */
 export const STRING_LIST_OPTION_KEYS: readonly string[] = ['exclude'];
 
+/** One source of a slice: a model's layers [start, end) (mergekit's InputSliceDefinition). */
+export interface RecipeSliceSource {
+  readonly model: string;
+  readonly layerRange: readonly [number, number];
+  readonly parameters?: ParameterMap;
+}
+
+/**
+ * One entry of `slices:` (mergekit's OutputSliceDefinition): its sources, all of one length, are
+ * merged layer by layer into that many output layers, after the previous slices' layers.
+ */
+export interface RecipeSlice {
+  readonly sources: readonly RecipeSliceSource[];
+  /** The base of this slice's merges; default the recipe's base_model. */
+  readonly baseModel?: string;
+  /** Looked up after a source's own parameters and before the module's and the top level's. */
+  readonly parameters?: ParameterMap;
+}
+
+/** One entry of `modules:` (mergekit's OutputModuleDefinition): a module's slices or models. */
+export interface RecipeModule {
+  /** Exactly one of `slices` and `models`. */
+  readonly slices?: readonly RecipeSlice[];
+  readonly models?: readonly RecipeModel[];
+  /** Looked up after a slice's and before the top level's. */
+  readonly parameters?: ParameterMap;
+}
+
 export type RecipeMath = 'mergekit' | 'float32';
 export const RECIPE_MATHS: readonly RecipeMath[] = ['mergekit', 'float32'];
 
@@ -42,13 +70,21 @@ export const RECIPE_DTYPES: readonly RecipeDtype[] = ['float32', 'float16', 'bfl
 export interface Recipe {
   readonly mergeMethod: string;
   readonly baseModel?: string;
-  /** In recipe order. A `slices:` recipe whose sources share one layer range is read into this too. */
+  /**
+   * In recipe order. A `slices:` recipe of one slice whose sources share one layer range is read
+   * into this too (with `layerRange` and `sliceParameters`); for any other `slices:` or `modules:`
+   * recipe, every model they name, once, in order of first mention, without parameters.
+   */
   readonly models: readonly RecipeModel[];
+  /** A `slices:` recipe other than one slice whose sources share one range (see `models`): the slices in order. */
+  readonly slices?: readonly RecipeSlice[];
+  /** A `modules:` recipe: each module of the architecture it merges, by name, in recipe order. */
+  readonly modules?: Readonly<Record<string, RecipeModule>>;
   /** Top-level `parameters`. */
   readonly parameters?: ParameterMap;
   /** A one-slice recipe's own `parameters`: looked up after a model's and before the top level. */
   readonly sliceParameters?: ParameterMap;
-  /** A one-slice recipe's `layer_range`: must cover the whole layer stack (checked when planning). */
+  /** A one-slice recipe's `layer_range`: the output's layers are these layers of every model. */
   readonly layerRange?: readonly [number, number];
   readonly dtype?: RecipeDtype;
   readonly outDtype?: RecipeDtype;

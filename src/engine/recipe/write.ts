@@ -4,13 +4,25 @@
  * (Recipe.options, the method-choosing names, are written into the top-level parameters).
  */
 import { Document, isSeq, visit } from 'yaml';
-import type { ParameterMap, Recipe } from './types.js';
+import type { ParameterMap, Recipe, RecipeSlice } from './types.js';
 
 export function recipeToObject(r: Recipe): Record<string, unknown> {
   const params = (p: ParameterMap | Readonly<Record<string, unknown>> | undefined) => (p && Object.keys(p).length > 0 ? { parameters: p } : {});
   const models = r.models.map((m) => ({ model: m.model, ...params(m.parameters) }));
   const out: Record<string, unknown> = {};
-  if (r.layerRange || r.sliceParameters) {
+  const slices = (list: readonly RecipeSlice[]) =>
+    list.map((sl) => ({
+      sources: sl.sources.map((x) => ({ model: x.model, layer_range: [...x.layerRange], ...params(x.parameters) })),
+      ...(sl.baseModel !== undefined ? { base_model: sl.baseModel } : {}),
+      ...params(sl.parameters),
+    }));
+  if (r.modules) {
+    out.modules = Object.fromEntries(
+      Object.entries(r.modules).map(([name, m]) => [name, { ...(m.slices ? { slices: slices(m.slices) } : { models: (m.models ?? []).map((x) => ({ model: x.model, ...params(x.parameters) })) }), ...params(m.parameters) }]),
+    );
+  } else if (r.slices) {
+    out.slices = slices(r.slices);
+  } else if (r.layerRange || r.sliceParameters) {
     out.slices = [{ sources: models.map((m) => ({ ...m, ...(r.layerRange ? { layer_range: [...r.layerRange] } : {}) })), ...params(r.sliceParameters) }];
   } else {
     out.models = models;

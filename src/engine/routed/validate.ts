@@ -51,8 +51,8 @@ export function checkModels(
   if (recipe.baseModel === undefined) {
     problems.add('BASE_MODEL_REQUIRED', `${methodId} needs base_model: the model the experts were fine-tuned from. Add "base_model: <path>" to the recipe.`);
   }
-  if (recipe.layerRange || recipe.sliceParameters) {
-    problems.add('RECIPE_INVALID', `${methodId} reads its experts from "models:", not "slices:"; list them as "- model: <path>" entries.`);
+  if (recipe.layerRange || recipe.sliceParameters || recipe.slices || recipe.modules) {
+    problems.add('RECIPE_INVALID', `${methodId} reads its experts from "models:", not "${recipe.modules ? 'modules' : 'slices'}:"; list them as "- model: <path>" entries.`);
   }
   const experts = expertsOf(recipe);
   if (experts.length < limits.minExperts) {
