@@ -27,6 +27,7 @@ import { initNodeBackend, parseBackend } from '../node-backend.js';
 import { createProgressBar, formatBytes } from '../progress.js';
 import { openModelRef, resolveModelRef, type ModelRef } from '../model-ref.js';
 import { parseByteSize } from '../size.js';
+import { startMergePool, workerCount, type MergePool } from '../pool.js';
 import { usageError } from './inspect.js';
 import { mergeRouted } from './merge-routed.js';
 import type { Command } from './types.js';
@@ -37,7 +38,7 @@ const DEFAULT_SHARD_SIZE = 5e9;
 export const mergeCommand: Command = {
   name: 'merge',
   summary: 'Merge the checkpoints a mergekit YAML recipe names, exactly as mergekit would (twin_merging and channel_merging write their package).',
-  usage: 'merge-lab merge <recipe.yaml> --out <dir> [--backend wasm|cpu|webgpu] [--max-shard-size 5GB] [--progress | --no-progress] [--stats] [--random-seed N] [--math mergekit|float32] [--lora-merge-dtype float32|float16|bfloat16]',
+  usage: 'merge-lab merge <recipe.yaml> --out <dir> [--backend wasm|cpu|webgpu] [--workers N|auto] [--max-shard-size 5GB] [--progress | --no-progress] [--stats] [--random-seed N] [--math mergekit|float32] [--lora-merge-dtype float32|float16|bfloat16]',
   async run(argv) {
     const { positionals, values } = parseArgs({
       args: argv,
@@ -52,6 +53,7 @@ export const mergeCommand: Command = {
         'random-seed': { type: 'string' },
         math: { type: 'string' },
         'lora-merge-dtype': { type: 'string' },
+        workers: { type: 'string' },
       },
     });
     if (positionals.length !== 1 || !values.out) throw usageError(this.usage);
@@ -80,6 +82,7 @@ export const mergeCommand: Command = {
     const pending = [...(recipe.warnings ?? [])];
     const routed = findRoutedMethod(recipe.mergeMethod);
     if (routed && values['max-shard-size']) pending.push(`--max-shard-size is ignored: a ${routed.label} package is written as whole files.`);
+    if (routed && values.workers !== undefined) pending.push(`--workers is ignored: a ${routed.label} package is made on one thread.`);
     if (!routed && findMethod(recipe.mergeMethod)) {
       for (const name of Object.keys(recipe.options ?? {})) {
         const owner = ROUTED_METHODS.find((m) => m.options.some((x) => x.name === name));
@@ -165,7 +168,11 @@ export const mergeCommand: Command = {
       if (problems.length || !plan) throw combineProblems(problems.length ? problems : [new MergeLabError('INTERNAL', 'No merge plan was made.')]);
       for (const w of [...pending, ...warnings]) process.stderr.write(`merge-lab: warning: ${printable(w)}\n`);
 
-      await initNodeBackend(backend);
+      const workers = workerCount(values.workers, plan, backend);
+      // With workers, this thread only reads and writes: the backend starts in each of them instead.
+      let pool: MergePool | undefined;
+      if (workers > 1) pool = await startMergePool(workers, plan, backend);
+      else await initNodeBackend(backend);
       const recipeYaml = recipeToYaml(recipe);
       const staged = await createStagedOutput(outDir);
       for (const n of staged.notes) process.stderr.write(`merge-lab: warning: ${printable(n)}\n`);
@@ -183,6 +190,7 @@ export const mergeCommand: Command = {
           onProgress: (p) => bar.update(p),
           onWarning: (m) => process.stderr.write(`${bar.active() ? '\n' : ''}merge-lab: warning: ${printable(m)}\n`),
           collectGarbage,
+          ...(pool ? { workers: pool.workers } : {}),
         });
         bar.stop();
         for (const f of [{ name: 'merge-recipe.yml', bytes: recipeYaml }, ...folder.files]) {
@@ -195,6 +203,8 @@ export const mergeCommand: Command = {
         bar.stop();
         await staged.discard();
         throw e;
+      } finally {
+        await pool?.close();
       }
       // What the folder lacks (no config.json, no tokenizer) is said once it is written: a failure prints its one line only.
       for (const w of folder.warnings) process.stderr.write(`merge-lab: warning: ${printable(w)}\n`);
@@ -202,7 +212,7 @@ export const mergeCommand: Command = {
       process.stderr.write(`merge-lab: wrote ${plan.tensors.length} tensors (${formatBytes(bytes)}) to ${printable(outDir)} on ${backend}\n`);
       if (values.stats) {
         const rss = process.resourceUsage().maxRSS * 1024;
-        process.stdout.write(JSON.stringify({ seconds: (Date.now() - started) / 1000, peakRssBytes: rss, backend, tensors: plan.tensors.length, outputBytes: bytes }) + '\n');
+        process.stdout.write(JSON.stringify({ seconds: (Date.now() - started) / 1000, peakRssBytes: rss, backend, workers, tensors: plan.tensors.length, outputBytes: bytes }) + '\n');
       }
       return 0;
     } finally {

@@ -178,7 +178,7 @@ export async function runMerge(opts: RunMergeOptions): Promise<void> {
 }
 
 /** `collect` runs after each model's read: a 16-bit tensor's bytes and conversions are garbage once decoded. */
-async function readInputs(spec: PlannedTensor, checkpoints: ReadonlyMap<string, Checkpoint>, collect?: () => void, fresh = false): Promise<Float32Array[]> {
+export async function readInputs(spec: PlannedTensor, checkpoints: ReadonlyMap<string, Checkpoint>, collect?: () => void, fresh = false): Promise<Float32Array[]> {
   const out: Float32Array[] = [];
   for (const m of spec.models) {
     const ckpt = checkpoints.get(m.model);
@@ -214,7 +214,7 @@ function inputNonFinite(a: Float32Array): number {
 }
 
 /** How many entries are NaN or ±∞. */
-function nonFinite(a: Float32Array): number {
+export function nonFinite(a: Float32Array): number {
   let n = 0;
   // x − x is 0 for every finite x and NaN for ±∞ and NaN.
   for (let i = 0; i < a.length; i++) {
@@ -248,7 +248,7 @@ export async function mergeOne(plan: MergePlanToRun, spec: PlannedTensor, values
 }
 
 /** A merged tensor: whole, or as its blocks in order (each an array of its own), computed as they are asked for. */
-type Merged = { readonly whole: Float32Array } | { readonly n: number; readonly collect?: () => void; parts(): AsyncGenerator<Float32Array> };
+export type Merged = { readonly whole: Float32Array } | { readonly n: number; readonly collect?: () => void; parts(): AsyncGenerator<Float32Array> };
 
 /** The blocks in one array (the collection first: the whole-tensor step's scratch goes before it). */
 async function assemble(m: Exclude<Merged, { whole: Float32Array }>): Promise<Float32Array> {
@@ -279,7 +279,7 @@ async function* counted(parts: AsyncIterable<Float32Array>, see: (part: Float32A
  * nothing stays allocated on the backend. `collect` runs between blocks of a large tensor (and,
  * in assemble, before the whole result is allocated).
  */
-async function mergeParts(
+export async function mergeParts(
   plan: MergePlanToRun,
   spec: PlannedTensor,
   values: Float32Array[],

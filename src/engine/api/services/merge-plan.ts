@@ -11,6 +11,7 @@ import type { TensorSpec } from '../../io/safetensors-writer.js';
 import { planMerge, type PlanMergeResult } from '../../merge/plan-merge.js';
 import type { CancelToken, MergeProgress } from '../../merge/progress.js';
 import { mergeWorkingMemory, outputBytes, runMerge, type MergePlanToRun, type TensorOutput } from '../../merge/run-merge.js';
+import { runMergePool, type MergeWorker } from '../../merge/pool.js';
 import { METHODS, findMethod } from '../../methods/registry.js';
 import { prepareModelFolder, type ModelFolder, type ModelFolderInput } from '../../output/model-folder.js';
 import type { Recipe } from '../../recipe/types.js';
@@ -70,12 +71,14 @@ export interface WriteMergeOptions {
   readonly onWarning?: (message: string) => void;
   readonly collectGarbage?: () => void;
   readonly maxBlockBytes?: number;
+  /** Workers that merge the tensors (merge/pool.ts), this thread reading and writing; none: this thread merges. */
+  readonly workers?: readonly MergeWorker[];
 }
 
 /** Runs the plan into the writer. */
 export async function writeMerge(o: WriteMergeOptions): Promise<void> {
   try {
-    await runMerge({
+    const run = {
       plan: o.plan,
       checkpoints: o.checkpoints,
       output: o.writer,
@@ -85,8 +88,9 @@ export async function writeMerge(o: WriteMergeOptions): Promise<void> {
       onProgress: o.onProgress,
       onWarning: o.onWarning,
       collectGarbage: o.collectGarbage,
-      maxBlockBytes: o.maxBlockBytes,
-    });
+    };
+    if (o.workers?.length) await runMergePool({ ...run, workers: o.workers });
+    else await runMerge({ ...run, maxBlockBytes: o.maxBlockBytes });
     await o.writer.finish();
   } catch (e) {
     // The merge's own error is the one to report, not a failure to clean up after it.
