@@ -8,11 +8,12 @@ import { MergeLabError, type ErrorCode } from '../errors.js';
 import type { Checkpoint, DType } from '../io/types.js';
 import { closest, unknownMethodMessage } from '../methods/registry.js';
 import type { MergeMethod, ParamSpec, ParamValue } from '../methods/types.js';
-import { countLayers, layerPosition, lookupParameter } from '../recipe/resolve.js';
+import { lookupParameter } from '../recipe/resolve.js';
 import type { Recipe, RecipeDtype } from '../recipe/types.js';
 import type { MergePlanToRun, PlannedTensor } from './run-merge.js';
 import { DEFAULT_RANDOM_SEED } from './seed.js';
-import { architectureFor, type Architecture, type WeightSpec } from './architecture.js';
+import { architectureFor, type WeightSpec } from './architecture.js';
+import { archLabel, outputLayout, wholeStackEntries, type ModelGroup } from './slices.js';
 import { embeddingRows, rowsRead, type EmbeddingRows, type VocabularyRemap } from './embedding-rows.js';
 
 export interface PlanMergeInput {
@@ -48,71 +49,56 @@ export function planMerge(input: PlanMergeInput): PlanMergeResult {
   const problems = new ProblemList();
   const warnings: string[] = [];
 
-  if (recipe.slices || recipe.modules) {
-    return { warnings, problems: [new MergeLabError('RECIPE_INVALID', `${recipe.slices ? 'Stacked "slices"' : '"modules"'} recipes are read but not merged yet.`)] };
-  }
   const method = input.methods.find((m) => m.id === recipe.mergeMethod);
   if (!method) problems.add('UNKNOWN_METHOD', unknownMethodMessage(recipe.mergeMethod));
 
-  // mergekit's order: the listed models, then the base appended when it is not among them.
-  const entries = recipe.models.map((m) => ({ model: m.model, isBase: m.model === recipe.baseModel, parameters: m.parameters }));
-  if (recipe.baseModel !== undefined && !entries.some((e) => e.isBase)) entries.push({ model: recipe.baseModel, isBase: true, parameters: undefined });
-
   for (const [name, err] of input.failures ?? []) problems.add(err.code, err.message.startsWith(`Model "${name}"`) ? err.message : `Model "${name}": ${err.message}`);
+  if (method) checkParameterNames(method, recipe, warnings);
 
-  if (method) {
-    if (method.base === 'required' && recipe.baseModel === undefined) {
-      problems.add('BASE_MODEL_REQUIRED', `${method.id} needs base_model: the model the others were fine-tuned from. Add "base_model: <path>" to the recipe.`);
-    }
-    const nonBase = entries.filter((e) => !e.isBase).length;
-    const total = entries.length;
-    if (method.modelCount && (total < method.minModels || (method.maxModels !== undefined && total > method.maxModels))) {
-      problems.add(total < method.minModels ? 'TOO_FEW_MODELS' : 'TOO_MANY_MODELS', `${method.id} merges ${method.modelCount}; the recipe has ${total} model${total === 1 ? '' : 's'}${recipe.baseModel !== undefined ? ', the base_model included' : ''}.`);
-    } else if (total < method.minModels) {
-      const need = method.base === 'required' ? `the base_model and at least ${method.minModels - 1} other model${method.minModels > 2 ? 's' : ''}` : `at least ${method.minModels} model${method.minModels > 1 ? 's' : ''}`;
-      problems.add('TOO_FEW_MODELS', `${method.id} needs ${need}; the recipe has ${nonBase} besides the base.`);
-    }
-    if (!method.modelCount && method.maxModels !== undefined && total > method.maxModels) {
-      problems.add('TOO_MANY_MODELS', `${method.id} merges exactly ${method.maxModels} models (the base_model and one other); the recipe has ${total}.`);
-    }
-    checkParameterNames(method, recipe, warnings);
-  }
-
-  const reference = checkpoints.get(recipe.baseModel ?? recipe.models[0]?.model ?? '');
+  const referenceModel = recipe.baseModel ?? recipe.models[0]?.model ?? '';
+  const reference = checkpoints.get(referenceModel);
   // Models that failed to open are already reported; the rest are still checked in full.
   if (!method || !reference) {
+    if (method && !recipe.slices && !recipe.modules && !recipe.layerRange) checkGroup(method, { models: wholeStackEntries(recipe).map((e) => e.model), ...(recipe.baseModel !== undefined ? { baseModel: recipe.baseModel } : {}), baseAppended: false }, problems);
     return { warnings, problems: problems.list() };
   }
 
-  const numLayers = countLayers(reference.tensorNames, input.config);
-  if (recipe.layerRange && (recipe.layerRange[0] !== 0 || recipe.layerRange[1] !== numLayers)) {
-    problems.add('RECIPE_INVALID', `layer_range [${recipe.layerRange.join(', ')}] selects part of the ${numLayers}-layer stack; only the whole stack [0, ${numLayers}] is supported (use "models:").`);
-  }
   const globalSpecs = method.params.filter((p) => p.scope === 'global');
   const modelSpecs = method.params.filter((p) => p.scope === 'model');
   const tensors: PlannedTensor[] = [];
   const skippedNonFloat: string[] = [];
 
-  const opened = entries.filter((e) => checkpoints.has(e.model));
-  const arch = architectureFor(input.config, reference.tensorNames, opened.map((e) => checkpoints.get(e.model)!).filter((c) => c !== reference).map((c) => c.tensorNames));
+  const others = [...new Set(recipe.models.map((m) => m.model).concat(recipe.baseModel ?? []))].map((m) => checkpoints.get(m)).filter((c): c is Checkpoint => c !== undefined && c !== reference);
+  const arch = architectureFor(input.config, reference.tensorNames, others.map((c) => c.tensorNames));
+  const layout = outputLayout({ recipe, arch, checkpoints, reference, referenceModel, ...(input.config ? { config: input.config } : {}) });
+  for (const p of layout.problems) problems.add(p.code, p.message);
+  warnings.push(...layout.warnings);
+  for (const group of layout.groups) checkGroup(method, group, problems);
+  const sliced = recipe.slices !== undefined || recipe.modules !== undefined || recipe.layerRange !== undefined;
+
   const outputNames = new Set<string>();
   const leftOut: string[] = [];
-  for (const weight of arch.weights) {
+  for (const job of layout.jobs) {
+    const { weight } = job;
     const name = weight.name;
-    const holders = opened.filter((e) => checkpoints.get(e.model)!.info(name));
+    const at = job.where ? ` (${job.where})` : '';
+    const entries = job.inputs.map((x) => ({ ...x, isBase: x.model === job.baseModel }));
+    const ownNames = (w: WeightSpec) => [w.name, ...(w.aliases ?? [])];
+    const holders = entries.filter((e) => ownNames(e.weight).some((n) => checkpoints.get(e.model)!.info(n)));
     // mergekit skips an optional weight that no model stores under its own name.
     if (weight.optional && holders.length === 0) continue;
-    // Each model's tensor: its own, else the one it is tied to (a head tied to the embedding).
+    // Each model's tensor: its own (or an alias), else the one it is tied to (a head tied to the embedding).
     const sources = new Map<string, string>();
-    for (const e of opened) {
+    for (const e of entries) {
       const ckpt = checkpoints.get(e.model)!;
-      const source = ckpt.info(name) ? name : weight.tiedNames?.find((t) => ckpt.info(t));
+      const source = [...ownNames(e.weight), ...(e.weight.tiedNames ?? [])].find((t) => ckpt.info(t));
       if (source) sources.set(e.model, source);
     }
-    const refEntry = opened.find((e) => checkpoints.get(e.model) === reference);
-    const info = (refEntry && sources.has(refEntry.model) ? reference.info(sources.get(refEntry.model)!) : undefined) ?? checkpoints.get(holders[0]?.model ?? '')?.info(name);
+    const refEntry = entries.find((e) => checkpoints.get(e.model) === reference) ?? entries.find((e) => e.isBase) ?? entries[0];
+    const refSource = refEntry && sources.get(refEntry.model);
+    const info = (refSource ? checkpoints.get(refEntry.model)!.info(refSource) : undefined) ?? (holders[0] ? checkpoints.get(holders[0].model)!.info(sources.get(holders[0].model)!) : undefined);
     if (!info) {
-      problems.add('TENSOR_MISSING', `${refEntry ? `Model "${refEntry.model}"` : 'The reference model'} has no tensor ${name}, which the ${archLabel(arch)} requires; all models must come from the same architecture.`, name);
+      problems.add('TENSOR_MISSING', `${refEntry ? `Model "${refEntry.model}"` : 'The reference model'} has no tensor ${refEntry?.weight.name ?? name}${at}, which the ${archLabel(arch)} requires; all models must come from the same architecture.`, refEntry?.weight.name ?? name);
       continue;
     }
     if (!FLOAT_DTYPES.includes(info.dtype)) {
@@ -121,22 +107,23 @@ export function planMerge(input: PlanMergeInput): PlanMergeResult {
     }
     outputNames.add(name);
     for (const source of sources.values()) outputNames.add(source);
-    const t = layerPosition(name, numLayers);
+    const t = job.t;
     const global: Record<string, ParamValue | undefined> = {};
     for (const spec of globalSpecs) {
-      const v = lookupParameter(spec.name, [recipe.sliceParameters, recipe.parameters], name, t) ?? spec.default;
+      // mergekit matches a global parameter's filters against the output tensor's name…
+      const v = lookupParameter(spec.name, job.parameters, name, t) ?? spec.default;
       if (v === undefined && spec.required) {
         problems.add('MISSING_PARAMETER', `${method.id} needs the parameter ${spec.name} for tensor ${name}; set it under the top-level parameters. ${spec.help}`, name);
       }
       global[spec.name] = checkValue(spec, v, undefined, name, problems);
     }
     const shapes = new Map<string, readonly number[]>();
-    for (const e of opened) {
+    for (const e of entries) {
       const source = sources.get(e.model);
       if (source) shapes.set(e.model, checkpoints.get(e.model)!.info(source)!.shape);
     }
     const remap = weight.isEmbed && input.vocabulary && info.shape.length === 2 ? input.vocabulary : undefined;
-    const cut = remap ? undefined : embedBlocks(method, weight, info.shape, shapes, opened, warnings, name);
+    const cut = remap ? undefined : embedBlocks(method, weight, info.shape, shapes, entries, warnings, name);
     if (cut && 'problem' in cut) {
       problems.add('SHAPE_MISMATCH', cut.problem, name);
       continue;
@@ -144,20 +131,21 @@ export function planMerge(input: PlanMergeInput): PlanMergeResult {
     const blocks = cut;
     const outShape = remap ? [remap.size, info.shape[1]!] : (blocks?.shape ?? info.shape);
     const models: { model: string; isBase: boolean; params: Record<string, ParamValue | undefined>; source?: string; block?: readonly [number, number] }[] = [];
-    for (const e of opened) {
+    for (const e of entries) {
       const ckpt = checkpoints.get(e.model)!;
+      const own = e.weight.name;
       const source = sources.get(e.model);
       if (!source) {
         // An optional tensor is merged from the models that have it, but the base must be one of them
         // when the method reads task vectors against it.
         if (weight.optional && !(e.isBase && method.base === 'required')) {
-          leftOut.push(`"${e.model}" from ${name}`);
+          leftOut.push(`"${e.model}" from ${own}`);
           continue;
         }
-        problems.add('TENSOR_MISSING', `Model "${e.model}" has no tensor ${name}, which the ${archLabel(arch)} ${weight.optional ? `needs from the base model for ${method.id}` : 'requires'}; all models must come from the same architecture.`, name);
+        problems.add('TENSOR_MISSING', `Model "${e.model}" has no tensor ${own}${at}, which the ${archLabel(arch)} ${weight.optional ? `needs from the base model for ${method.id}` : 'requires'}; all models must come from the same architecture.`, own);
         continue;
       }
-      if (source !== name) warnings.push(`Model "${e.model}" has no ${name}; its tied ${source} is used instead, as mergekit does.`);
+      if (!ownNames(e.weight).includes(source)) warnings.push(`Model "${e.model}" has no ${own}; its tied ${source} is used instead, as mergekit does.`);
       const other = ckpt.info(source)!;
       const block = blocks?.take.get(e.model);
       if (remap && (other.shape.length !== 2 || other.shape[1] !== outShape[1])) {
@@ -166,7 +154,7 @@ export function planMerge(input: PlanMergeInput): PlanMergeResult {
         continue;
       }
       if (!remap && !block && other.shape.join(',') !== outShape.join(',')) {
-        const msg = `tensor ${name} of model "${e.model}" has shape [${other.shape.join(', ')}], the reference model's has [${info.shape.join(', ')}]`;
+        const msg = `tensor ${own === name ? name : `${own} (for ${name})`} of model "${e.model}" has shape [${other.shape.join(', ')}], ${refEntry && refEntry.model !== e.model && sliced ? `"${refEntry.model}"'s ${refEntry.weight.name}` : "the reference model's"} has [${info.shape.join(', ')}]`;
         if (method.shapeMismatch === 'skip' && !e.isBase) {
           warnings.push(`${msg}: that model is left out of this tensor, as mergekit does.`);
           continue;
@@ -176,8 +164,9 @@ export function planMerge(input: PlanMergeInput): PlanMergeResult {
       }
       const params: Record<string, ParamValue | undefined> = {};
       for (const spec of modelSpecs) {
-        const own = lookupParameter(spec.name, [e.parameters], name, t);
-        const v = own ?? lookupParameter(spec.name, [recipe.sliceParameters, recipe.parameters], name, t) ?? spec.default;
+        // …and a model's parameters against the name of the model's own tensor (its layer before renumbering).
+        const mine = lookupParameter(spec.name, [e.parameters], own, t);
+        const v = mine ?? lookupParameter(spec.name, job.parameters, own, t) ?? spec.default;
         // mergekit requires per-model parameters of every model but the base.
         if (v === undefined && spec.required && !e.isBase) {
           problems.add('MISSING_PARAMETER', `Model "${e.model}" has no ${spec.name} for tensor ${name}; give it under that model's parameters (or globally).`, name);
@@ -185,7 +174,7 @@ export function planMerge(input: PlanMergeInput): PlanMergeResult {
         // The base's own per-model values are unused by methods that merge task vectors against it.
         const used = !e.isBase || method.base !== 'required';
         // A value set once for all models is reported once, as the setting it is.
-        params[spec.name] = used ? checkValue(spec, v, own === undefined ? undefined : e.model, name, problems) : v;
+        params[spec.name] = used ? checkValue(spec, v, mine === undefined ? undefined : e.model, name, problems) : v;
       }
       models.push({ model: e.model, isBase: e.isBase, params, ...(source !== name ? { source } : {}), ...(block ? { block } : {}) });
     }
@@ -212,13 +201,49 @@ export function planMerge(input: PlanMergeInput): PlanMergeResult {
 
   if (skippedNonFloat.length) warnings.push(`${skippedNonFloat.length} non-float tensor(s) are not merged and not written: ${skippedNonFloat.slice(0, EXAMPLES).join(', ')}${skippedNonFloat.length > EXAMPLES ? ', …' : ''}.`);
   if (leftOut.length) warnings.push(`Tensors the ${archLabel(arch)} marks optional are merged from the models that have them: ${leftOut.slice(0, EXAMPLES).join(', ')}${leftOut.length > EXAMPLES ? ', …' : ''} left out.`);
-  const unwritten = [...new Set(opened.flatMap((e) => checkpoints.get(e.model)!.tensorNames.filter((n) => !outputNames.has(n))))];
+  // A slices recipe leaves out the layers it does not take: only what the architecture never reads is worth a word.
+  const unread = (model: string) => (sliced ? ((n: string) => !layout.architectureNames(model).has(n)) : (n: string) => !outputNames.has(n));
+  const unwritten = [...new Set(recipe.models.map((m) => m.model).concat(recipe.baseModel ?? []).filter((m) => checkpoints.has(m)).flatMap((m) => checkpoints.get(m)!.tensorNames.filter(unread(m))))];
   if (unwritten.length) {
     warnings.push(`${unwritten.length} tensor(s) are not part of the ${archLabel(arch)} and are not written, as mergekit leaves them out: ${unwritten.slice(0, EXAMPLES).join(', ')}${unwritten.length > EXAMPLES ? ', …' : ''}.`);
   }
   if (tensors.length === 0 && problems.size === 0) problems.add('NO_CHECKPOINT', `The reference model "${reference.name}" has no float tensors to merge.`);
-  if (problems.size > 0) return { warnings, problems: problems.list(reference.tensorNames.length - skippedNonFloat.length) };
+  if (problems.size > 0) return { warnings, problems: problems.list(sliced ? 0 : reference.tensorNames.length - skippedNonFloat.length) };
   return { plan: { method, tensors, randomSeed: recipe.randomSeed ?? DEFAULT_RANDOM_SEED, ...(recipe.math ? { math: recipe.math } : {}) }, warnings, problems: [] };
+}
+
+/**
+ * The method's count of models and its base, checked for each group merged together: a `models:`
+ * recipe (its messages name the recipe), or each slice (and module), whose base must be one of its
+ * sources when the method reads the others against it — mergekit appends the base to `models:`
+ * only, and fails on a slice without it.
+ */
+function checkGroup(method: MergeMethod, group: ModelGroup, problems: ProblemList): void {
+  const where = group.where;
+  const base = group.baseModel;
+  if (method.base === 'required' && base === undefined) {
+    problems.add(
+      'BASE_MODEL_REQUIRED',
+      where === undefined
+        ? `${method.id} needs base_model: the model the others were fine-tuned from. Add "base_model: <path>" to the recipe.`
+        : `${where}: ${method.id} needs a base_model, the model the others were fine-tuned from; give "base_model: <path>" in the slice or the recipe, and list it among the slice's sources.`,
+    );
+  } else if (method.base === 'required' && where !== undefined && !group.baseAppended && !group.models.includes(base!)) {
+    problems.add('BASE_MODEL_REQUIRED', `${where}: ${method.id} reads every source against the base_model "${base}", which is not among the slice's sources (mergekit fails there); add it as a source with a layer_range as long as the others'.`);
+  }
+  const total = group.models.length;
+  const nonBase = group.models.filter((m) => m !== base).length;
+  const has = where === undefined ? 'the recipe has' : `${where} has`;
+  const withBase = base !== undefined && group.models.includes(base) ? ', the base_model included' : '';
+  if (method.modelCount && (total < method.minModels || (method.maxModels !== undefined && total > method.maxModels))) {
+    problems.add(total < method.minModels ? 'TOO_FEW_MODELS' : 'TOO_MANY_MODELS', `${where ? `${where}: ` : ''}${method.id} merges ${method.modelCount}; ${has} ${total} model${total === 1 ? '' : 's'}${where === undefined ? (base !== undefined ? ', the base_model included' : '') : withBase}.`);
+  } else if (total < method.minModels) {
+    const need = method.base === 'required' ? `the base_model and at least ${method.minModels - 1} other model${method.minModels > 2 ? 's' : ''}` : `at least ${method.minModels} model${method.minModels > 1 ? 's' : ''}`;
+    problems.add('TOO_FEW_MODELS', `${where ? `${where}: ` : ''}${method.id} needs ${need}; ${has} ${nonBase} besides the base.`);
+  }
+  if (!method.modelCount && method.maxModels !== undefined && total > method.maxModels) {
+    problems.add('TOO_MANY_MODELS', `${where ? `${where}: ` : ''}${method.id} merges exactly ${method.maxModels} models (the base_model and one other); ${has} ${total}.`);
+  }
 }
 
 /**
@@ -231,10 +256,6 @@ function storedWorkDtype(method: MergeMethod, models: readonly { isBase: boolean
   if (method.taskVectors && base) return base;
   const first = models[0]?.dtype;
   return first !== undefined && models.every((m) => m.dtype === first) ? first : undefined;
-}
-
-function archLabel(arch: Architecture): string {
-  return arch.name === 'inferred' ? 'architecture inferred from the checkpoints (config.json names none mergekit defines)' : `${arch.name} architecture (as mergekit defines it)`;
 }
 
 /**

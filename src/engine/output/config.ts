@@ -6,6 +6,8 @@
  * transformers' `save_pretrained`; transformers 5 writes the dtype under `dtype` (it reads the
  * older `torch_dtype` but no longer writes it) and sorts the keys, and so do we.
  */
+import { knownModules } from '../merge/architecture.js';
+import { slicedLayerCounts } from '../merge/slices.js';
 import type { Recipe } from '../recipe/types.js';
 
 /** The keys a config may give the layer count under, in the order the planner reads them (recipe/resolve.ts). */
@@ -26,11 +28,14 @@ export function outputConfig(config: Readonly<Record<string, unknown>>, recipe: 
   }
   const dtype = recipe.outDtype ?? recipe.dtype;
   if (dtype) out.dtype = dtype;
-  // mergekit: sum over slices of (layer_range end − start), set under the architecture's layer key.
-  // merge-lab reads one slice covering the whole stack, so this is that slice's length.
-  if (recipe.layerRange) {
-    const key = LAYER_KEYS.find((k) => typeof out[k] === 'number') ?? 'num_hidden_layers';
-    out[key] = recipe.layerRange[1] - recipe.layerRange[0];
+  // mergekit: per module given slices, the sum over them of (layer_range end − start), set under the
+  // module's layer key (dotted into a nested config: text_config.num_hidden_layers). For an
+  // architecture mergekit does not define it sets none (its config then has the wrong count): we set
+  // the first of LAYER_KEYS the config has.
+  const known = knownModules(config);
+  for (const { module, layers } of slicedLayerCounts(recipe)) {
+    const key = known ? known.modules.find((m) => m.name === module)?.layersKey : (LAYER_KEYS.find((k) => typeof out[k] === 'number') ?? 'num_hidden_layers');
+    if (key !== undefined) setDotted(out, key, layers);
   }
   if (options.vocabSize !== undefined) out.vocab_size = options.vocabSize;
   return out;
@@ -50,4 +55,16 @@ function sortKeys(v: unknown): unknown {
       .sort()
       .map((k) => [k, sortKeys(o[k])]),
   );
+}
+
+/** Sets a dotted key, copying the nested objects on the way (the input config is not changed); a missing level is left alone, as mergekit cannot set it. */
+function setDotted(out: Record<string, unknown>, key: string, value: number): void {
+  const parts = key.split('.');
+  let at = out;
+  for (const part of parts.slice(0, -1)) {
+    const next = at[part];
+    if (typeof next !== 'object' || next === null || Array.isArray(next)) return;
+    at = at[part] = { ...(next as Record<string, unknown>) };
+  }
+  at[parts.at(-1)!] = value;
 }
