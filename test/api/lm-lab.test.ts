@@ -187,7 +187,7 @@ describe('lm-lab service', () => {
     await engine.lm.closeLm('base');
   });
 
-  it('scores base and experts once per text: a new recipe scores only the merge; a new text, or models opened again, score them again', async () => {
+  it('scores base and experts once per text: a new recipe scores only the merge; a new text its own; a model opened again its own (the base: all), another model opened nothing', async () => {
     const engine = await openedEngine();
     const stages = async (r: LmLabRequest) => {
       const seen: LmLabProgress[] = [];
@@ -214,12 +214,69 @@ describe('lm-lab service', () => {
     const thirdTokens = withThird.answer.tasks[2]!.tokens;
     expect(withThird.total).toBe(3 * thirdTokens + tokens + thirdTokens);
 
-    // The expert opened again under its id (other weights): every reference is scored again.
+    // The expert opened again under its id (other weights): its scores again, the base's and b's kept.
     await engine.models.openModel('a', await expertFiles('a', 3, 0.05));
     const reopened = await stages(request(ties()));
-    expect(reopened.total).toBe(4 * tokens);
+    expect(reopened.total).toBe(2 * tokens);
     expect(reopened.answer.tasks[0]!.experts[0]!.nll).not.toBeCloseTo(first.answer.tasks[0]!.experts[0]!.nll, 3);
     expect(reopened.answer.tasks[0]!.base.nll).toBeCloseTo(first.answer.tasks[0]!.base.nll, 6);
+    // A model the request does not name, opened beside them: nothing scored again.
+    await engine.models.openModel('unrelated', await expertFiles('u', 4, 0.05));
+    expect((await stages(request(ties(0.9)))).total).toBe(tokens);
+    // The base opened again: every score read its tokens, so all of them again.
+    await engine.models.openModel('base', await baseFiles());
+    expect((await stages(request(ties()))).total).toBe(4 * tokens);
+  });
+
+  it('scores a task given as windows each from position 0: the sums of the windows scored as texts of their own; a probe is their first predictions in order', async () => {
+    const engine = await openedEngine();
+    const pieces = [sample.slice(0, 40), OTHER.slice(10, 60), sample.slice(100, 130)];
+    const text = pieces.join('');
+    const windows = pieces.map((p, i) => [pieces.slice(0, i).join('').length, pieces.slice(0, i + 1).join('').length] as const);
+    const alone = await engine.lmLab.evaluate(request(ties(), 'full', pieces.map((p, i) => ({ name: `w${i}`, text: p, expert: 'a' }))));
+    const joined = await engine.lmLab.evaluate(request(ties(), 'full', [{ name: 'windows', text, windows, expert: 'a' }]));
+    const t = joined.tasks[0]!;
+    const sum = (f: (x: (typeof alone.tasks)[number]) => number) => alone.tasks.reduce((n, x) => n + f(x), 0);
+    expect(t.tokens).toBe(sum((x) => x.tokens));
+    expect(t.bytes).toBe(sum((x) => x.bytes));
+    for (const [name, get] of [['base', (x: (typeof alone.tasks)[number]) => x.base], ['a', (x: (typeof alone.tasks)[number]) => x.experts[0]!], ['merged', (x: (typeof alone.tasks)[number]) => x.merged]] as const) {
+      const nll = sum((x) => get(x).nll);
+      expect(get(t).nll, name).toBeCloseTo(nll, 4);
+      expect(get(t).bitsPerByte!, name).toBeCloseTo(nll / Math.LN2 / t.bytes, 6);
+    }
+    // Scored whole, the same text reads the windows' joins too: other numbers.
+    const whole = await engine.lmLab.evaluate(request(ties(), 'full', [{ name: 'whole', text, expert: 'a' }]));
+    expect(Math.abs(whole.tasks[0]!.base.nll - t.base.nll)).toBeGreaterThan(1e-3);
+    // A probe past the first window: all of it and the start of the second.
+    const first = alone.tasks[0]!.tokens;
+    const probe = await engine.lmLab.evaluate({ ...request(ties(), 'probe', [{ name: 'windows', text, windows, expert: 'a' }]), probeTokens: first + 5 });
+    expect(probe.tasks[0]!.tokens).toBe(first + 5);
+    const part = await engine.lmLab.evaluate({ ...request(ties(), 'probe', [{ name: 'w1', text: pieces[1]!, expert: 'a' }]), probeTokens: 5 });
+    expect(probe.tasks[0]!.merged.nll).toBeCloseTo(alone.tasks[0]!.merged.nll + part.tasks[0]!.merged.nll, 4);
+  });
+
+  it('sweeps: each point the probe of the merge at that recipe, beside evaluate without cancelling it; a newer sweep cancels the older', async () => {
+    const engine = await openedEngine();
+    const { recipe: _r, mode: _m, ...rest } = request(ties());
+    const points = [0.2, 0.6, 1].map((value) => ({ value, recipe: ties(value) }));
+    const progress: number[] = [];
+    const [swept, evaluated] = await Promise.all([engine.lmLab.sweep({ ...rest, points }, (p) => void progress.push(p.done)), engine.lmLab.evaluate(request(ties(0.6), 'probe'))]);
+    expect(progress).toEqual([1, 2, 3]);
+    expect(swept.map((p) => p.value)).toEqual([0.2, 0.6, 1]);
+    // The point at λ 0.6 is the slider's probe at λ 0.6.
+    const mid = swept[1]!;
+    expect(mid.tasks.map((t) => t.name)).toEqual(['sample.txt', 'other.txt']);
+    evaluated.tasks.forEach((t, i) => {
+      expect(mid.tasks[i]!.loss).toBeCloseTo(t.merged.loss, 5);
+      expect(mid.tasks[i]!.gain!).toBeCloseTo(t.gain!, 5);
+    });
+    expect(mid.loss).toBeCloseTo((evaluated.tasks[0]!.merged.loss + evaluated.tasks[1]!.merged.loss) / 2, 5);
+    expect(mid.meanGain).toEqual(evaluated.meanGain);
+    expect(swept[0]!.loss).not.toBeCloseTo(swept[2]!.loss, 3);
+    const before = tf.memory().numTensors;
+    const settled = await Promise.allSettled([engine.lmLab.sweep({ ...rest, points }), engine.lmLab.sweep({ ...rest, points: points.slice(0, 1) })]);
+    expect(settled.map(code)).toEqual(['CANCELLED', 'fulfilled']);
+    expect(tf.memory().numTensors).toBe(before);
   });
 
   it('is latest-wins, cancelEvaluate stops one, and no tensor is left after any request', async () => {

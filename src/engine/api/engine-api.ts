@@ -408,6 +408,12 @@ export interface LmLabTask {
   readonly text: string;
   /** This task's expert (one of LmLabRequest.experts): the normalized gain is against it; absent: no gain. */
   readonly expert?: string;
+  /**
+   * Character ranges [start, end) of `text`, each scored on its own from position 0 (separate
+   * windows: excerpts spread over a longer text, or windows that must not run into each other);
+   * absent: the whole text, in consecutive windows of the context. Bits per byte count the ranges' bytes.
+   */
+  readonly windows?: readonly (readonly [start: number, end: number])[];
 }
 
 /** 'probe': the first tokens of each text (while a slider is dragged); 'full': every token of every text. */
@@ -487,6 +493,25 @@ export interface LmLabProgress {
 /** Called after each batch of windows. A top-level argument, so comlink can proxy it. */
 export type LmLabProgressCallback = (p: LmLabProgress) => void;
 
+/** A λ or density sweep of the language-model lab: the probe of every task scored at each point. */
+export interface LmLabSweepRequest extends Omit<LmLabRequest, 'recipe' | 'mode'> {
+  readonly points: readonly SweepRequest[];
+}
+
+/** One point of an LM sweep: the merge at that value, scored on each task's probe. */
+export interface LmLabSweepPoint {
+  readonly value: number;
+  /** The merged model's mean loss over the tasks (nats/token, each task's probe weighted alike). */
+  readonly loss: number;
+  /** The answer's mean gain (tasks whose expert beats the base); null when there are none. */
+  readonly meanGain: number | null;
+  /** Per task, in the request's order: the merged model's probe loss and normalized gain. */
+  readonly tasks: readonly { readonly name: string; readonly loss: number; readonly gain: number | null }[];
+}
+
+/** Points of a sweep done of all, after each point. */
+export type LmLabSweepProgressCallback = (p: { readonly done: number; readonly points: number }) => void;
+
 /** The lab's language model: the base's config.json and tokenizer, read without any weight. */
 export interface LmLabSummary {
   readonly base: string;
@@ -518,6 +543,12 @@ export interface LmLabService {
   evaluate(request: LmLabRequest, onProgress?: LmLabProgressCallback): Promise<LmLabAnswer>;
   /** Stops the evaluation running at its next block. */
   cancelEvaluate(): Promise<void>;
+  /**
+   * Merges each point's recipe and scores its probe of every task (base and experts as evaluate
+   * keeps them), on a lane and a merge session of its own: it runs beside evaluate without
+   * cancelling it or being cancelled by it; a newer sweep cancels this one (CANCELLED).
+   */
+  sweep(request: LmLabSweepRequest, onProgress?: LmLabSweepProgressCallback): Promise<LmLabSweepPoint[]>;
 }
 
 /**

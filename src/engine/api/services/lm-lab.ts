@@ -8,13 +8,19 @@
  * (loss_base − loss_merged) / (loss_base − loss_expert) against that task's expert.
  *
  * Two modes: a probe (the first `probeTokens` predictions of each text, for a slider being
- * dragged) and the full texts. A probe's numbers are the full scoring's first predictions (windows
+ * dragged) and the full texts. A task may name windows of its text (`windows`, character ranges):
+ * each is then scored on its own from position 0 (excerpts spread over a longer text, windows that
+ * must not run into each other) and the task's numbers are their sums; its probe is the first
+ * predictions of its windows in order. A probe's numbers are the full scoring's first predictions (windows
  * never overlap, each starts at position 0 and attention is causal: lm/score.ts), so the probe is a
  * prefix of the full answer, not another measure. Every text is tokenized with the base's tokenizer, so every model's
  * losses are over the same tokens.
  *
  * One lane (services/cancel.ts): a newer request, or cancelEvaluate(), stops the one running at its
- * next block (its merge at the next tensor). No tensor outlives a request: the base's and
+ * next block (its merge at the next tensor). A sweep (λ or density) scores every point's probe on a
+ * lane and a merge session of its own, so a slider's request and a sweep never cancel each other.
+ * When models are opened or closed, what was kept about the others stays: a model opened again
+ * under its id (other weights) loses its scores, and the base's text scores go with the base. No tensor outlives a request: the base's and
  * experts' weights go onto the backend only while their missing scores are computed, the merged
  * model's only while it is scored.
  */
@@ -33,8 +39,8 @@ import type { CancelToken } from '../../merge/progress.js';
 import { nextTask } from '../../next-task.js';
 import { parseRecipe } from '../../recipe/parse.js';
 import { recipeText as textOf } from '../../recipe/recipe-text.js';
-import type { LmLabAnswer, LmLabMetrics, LmLabProgressCallback, LmLabRequest, LmLabService, LmLabSummary, LmLabTaskScore } from '../engine-api.js';
-import { createLane } from './cancel.js';
+import type { LmLabAnswer, LmLabMetrics, LmLabProgressCallback, LmLabRequest, LmLabService, LmLabSummary, LmLabSweepPoint, LmLabTask, LmLabTaskScore } from '../engine-api.js';
+import { createLane, type Lane } from './cancel.js';
 import { recipeModelNames, type EngineContext } from './context.js';
 
 /** The lab's context when none is asked for: the model's (at most 2,048), at most this. */
@@ -55,9 +61,13 @@ export function labContext(config: LmConfig): number {
 
 /** What the lab keeps while the opened models stay as they are. */
 interface LabState {
+  /** The opened models' checkpoints as the models service holds them: a different one under an id is other weights. */
+  readonly sources: Map<string, Checkpoint>;
   /** Every opened model's checkpoint, decoded once on first read (shared by the merges and the references' weights). */
   readonly inputs: Map<string, Checkpoint>;
   readonly session: LiveSession;
+  /** The sweeps' own session: a sweep's merges never supersede a slider's. */
+  readonly sweepSession: LiveSession;
   /** config.json and tokenizer by base id. */
   readonly descriptions: Map<string, Promise<LmDescription>>;
   /** Token ids by tokenizer, then by text. */
@@ -67,6 +77,47 @@ interface LabState {
 }
 
 const referenceKey = (base: string, model: string, context: number, probe: number | 'full') => `${base}\u0000${model}\u0000${context}\u0000${probe}`;
+
+/** A task's text as the references are kept under it: with its windows, when it names some. */
+const textKey = (t: LmLabTask) => (t.windows ? `${t.text}\u0000${JSON.stringify(t.windows)}` : t.text);
+
+/** Each window's token ids (the whole text as one when the task names none). */
+function pieceIds(t: LmLabTask, encode: (text: string) => readonly number[]): (readonly number[])[] {
+  return t.windows ? t.windows.map(([a, b]) => encode(t.text.slice(a, b))) : [encode(t.text)];
+}
+
+/** The pieces cut to their first `predictions` predictions, in order (a probe). */
+function firstPredictions(pieces: readonly (readonly number[])[], predictions: number): (readonly number[])[] {
+  const out: (readonly number[])[] = [];
+  let left = predictions;
+  for (const p of pieces) {
+    if (left <= 0) break;
+    const n = Math.min(left, Math.max(0, p.length - 1));
+    if (n > 0) out.push(p.slice(0, n + 1));
+    left -= n;
+  }
+  return out;
+}
+
+/** Each piece scored from position 0; the sums, and each prediction's loss in order when asked. */
+async function scorePieces(config: LmConfig, weights: Parameters<typeof scoreTokens>[1], pieces: readonly (readonly number[])[], options: Parameters<typeof scoreTokens>[3]): Promise<ScoreResult> {
+  if (pieces.length === 1) return scoreTokens(config, weights, pieces[0]!, options);
+  const scores: ScoreResult[] = [];
+  let done = 0;
+  for (const p of pieces) {
+    const before = done;
+    const score = await scoreTokens(config, weights, p, { ...options, onProgress: options.onProgress && ((q) => options.onProgress!({ ...q, tokensDone: before + q.tokensDone })) });
+    done += score.tokens;
+    scores.push(score);
+  }
+  const perToken = options.perToken ? new Float32Array(done) : undefined;
+  let at = 0;
+  for (const sc of scores) {
+    perToken?.set(sc.perToken!, at);
+    at += sc.tokens;
+  }
+  return { tokens: done, nll: scores.reduce((n, sc) => n + sc.nll, 0), windows: scores.flatMap((sc) => sc.windows), ...(perToken ? { perToken } : {}) };
+}
 
 /** The first `tokens` predictions of a full score (kept per token): what a probe of them gives. */
 function probeOf(full: ScoreResult, tokens: number): ScoreResult {
@@ -116,21 +167,40 @@ function maxTensorBytes(asked: number | undefined): number | undefined {
 
 export function createLmLabService(ctx: EngineContext): LmLabService {
   const lane = createLane('language-model evaluation');
+  const sweepLane = createLane('language-model sweep');
   let state: LabState | undefined;
-  const drop = () => {
-    // The running request's answer is about models no longer open: stop it.
+  /** The opened models changed: what was kept about a model opened again (or closed) goes, the rest stays. */
+  const refresh = () => {
+    // The running requests may be about a model no longer open: stop them (the app asks again).
     lane.ask();
-    state?.session.supersede();
+    sweepLane.ask();
+    const old = state;
     state = undefined;
+    if (!old) return;
+    old.session.supersede();
+    old.sweepSession.supersede();
+    const next = labState(old);
+    const gone = new Set([...old.sources].filter(([id, c]) => next.sources.get(id) !== c).map(([id]) => id));
+    for (const [base, d] of old.descriptions) if (!gone.has(base)) next.descriptions.set(base, d);
+    for (const [text, byKey] of old.references) {
+      // Keys are base, model, context, probe: a score goes with its model and with the base whose tokens it read.
+      const kept = [...byKey].filter(([key]) => {
+        const [base, model] = key.split('\u0000');
+        return !gone.has(base!) && !gone.has(model!);
+      });
+      if (kept.length > 0) next.references.set(text, new Map(kept));
+    }
   };
   ctx.onChange((what) => {
-    if (what === 'models') drop();
+    if (what === 'models') refresh();
   });
 
-  const labState = (): LabState => {
+  /** The lab's state over the models open now; `old`'s decoded checkpoints and token ids are kept for the models unchanged. */
+  const labState = (old?: LabState): LabState => {
     if (state) return state;
-    const inputs = new Map([...ctx.models].map(([id, m]) => [id, memoizedCheckpoint(m.checkpoint)]));
-    state = { inputs, session: createLiveSession(inputs), descriptions: new Map(), tokens: new WeakMap(), references: new Map() };
+    const sources = new Map([...ctx.models].map(([id, m]) => [id, m.checkpoint]));
+    const inputs = new Map([...sources].map(([id, c]) => [id, old?.sources.get(id) === c ? old.inputs.get(id)! : memoizedCheckpoint(c)]));
+    state = { sources, inputs, session: createLiveSession(inputs), sweepSession: createLiveSession(inputs), descriptions: new Map(), tokens: old?.tokens ?? new WeakMap(), references: new Map() };
     return state;
   };
 
@@ -159,7 +229,8 @@ export function createLmLabService(ctx: EngineContext): LmLabService {
     return ids;
   };
 
-  async function evaluate(request: LmLabRequest, cancel: CancelToken, onProgress: LmLabProgressCallback | undefined): Promise<LmLabAnswer> {
+  /** One request on `on`, merging in `s`'s `session` (the sweep's or the sliders'). */
+  async function evaluate(request: LmLabRequest, cancel: CancelToken, onProgress: LmLabProgressCallback | undefined, on: Lane = lane, sessionOf: (s: LabState) => LiveSession = (s) => s.session): Promise<LmLabAnswer> {
     const started = performance.now();
     const s = labState();
     const recipe = parseRecipe(textOf(request.recipe), 'recipe');
@@ -188,16 +259,19 @@ export function createLmLabService(ctx: EngineContext): LmLabService {
     if (!Number.isSafeInteger(probe) || probe < 1) throw new MergeLabError('PARAMETER_INVALID', `probeTokens must be a whole number ≥ 1 (got ${probe}).`);
     const scoreOptions = { context, maxTensorBytes: maxTensorBytes(request.maxTensorBytes), cancel };
 
-    // Each text's ids, cut to the probe's predictions in probe mode (a prefix of the full scoring's).
+    // Each text's (or window's) ids, cut to the probe's predictions in probe mode (a prefix of the full scoring's).
+    const encoder = new TextEncoder();
     const texts = tasks.map((t) => {
-      const all = tokensOf(s, d.tokenizer, t.text);
-      const ids = mode === 'probe' ? all.slice(0, probe + 1) : all;
-      return { task: t, ids, textTokens: Math.max(0, all.length - 1), bytes: new TextEncoder().encode(t.text).length };
+      const all = pieceIds(t, (x) => tokensOf(s, d.tokenizer, x));
+      const pieces = mode === 'probe' ? firstPredictions(all, probe) : all;
+      const bytes = t.windows ? t.windows.reduce((n, [a, b]) => n + encoder.encode(t.text.slice(a, b)).length, 0) : encoder.encode(t.text).length;
+      return { task: t, key: textKey(t), pieces, textTokens: all.reduce((n, p) => n + Math.max(0, p.length - 1), 0), tokens: all.reduce((n, p) => n + p.length, 0), bytes };
     });
     const short = texts.filter((t) => t.textTokens < 1);
-    if (short.length > 0) throw combineProblems(short.map((t) => new MergeLabError('PARAMETER_INVALID', `The text ${t.task.name} is ${t.textTokens + (t.ids.length > 0 ? 1 : 0)} token${t.ids.length === 1 ? '' : 's'} long with ${d.tokenizer.name}; a text needs two or more (each token is predicted from those before it).`)));
-    // Texts no longer asked about are no longer kept.
-    for (const text of [...s.references.keys()]) if (!tasks.some((t) => t.text === text)) s.references.delete(text);
+    if (short.length > 0) throw combineProblems(short.map((t) => new MergeLabError('PARAMETER_INVALID', `The text ${t.task.name} is ${t.tokens} token${t.tokens === 1 ? '' : 's'} long with ${d.tokenizer.name}; a text needs two or more (each token is predicted from those before it).`)));
+    // Texts no longer asked about are no longer kept (a sweep asks about the sliders' texts).
+    const keys = new Set(texts.map((t) => t.key));
+    if (on === lane) for (const text of [...s.references.keys()]) if (!keys.has(text)) s.references.delete(text);
 
     const fullKey = (model: string) => referenceKey(base, model, context, 'full');
     const kept = (model: string, text: string): ScoreResult | undefined => {
@@ -213,24 +287,24 @@ export function createLmLabService(ctx: EngineContext): LmLabService {
     };
 
     const models = [base, ...experts.filter((e) => e !== base)];
-    const missing = models.map((m) => ({ model: m, texts: texts.filter((t) => !kept(m, t.task.text)) })).filter((m) => m.texts.length > 0);
-    const predicted = (ids: readonly number[]) => Math.max(0, ids.length - 1);
-    const mergedTokens = texts.reduce((n, t) => n + predicted(t.ids), 0);
-    const total = missing.reduce((n, m) => n + m.texts.reduce((k, t) => k + predicted(t.ids), 0), 0) + mergedTokens;
+    const missing = models.map((m) => ({ model: m, texts: texts.filter((t) => !kept(m, t.key)) })).filter((m) => m.texts.length > 0);
+    const predicted = (t: { readonly pieces: readonly (readonly number[])[] }) => t.pieces.reduce((n, ids) => n + Math.max(0, ids.length - 1), 0);
+    const mergedTokens = texts.reduce((n, t) => n + predicted(t), 0);
+    const total = missing.reduce((n, m) => n + m.texts.reduce((k, t) => k + predicted(t), 0), 0) + mergedTokens;
     let done = 0;
     const report = (stage: 'references' | 'merge' | 'merged', now: number) => onProgress?.({ stage, tokensDone: now, tokens: total });
 
     // The base and experts: each model's missing texts, its weights on the backend only meanwhile.
     for (const { model, texts: todo } of missing) {
-      if (cancel.cancelled) throw lane.superseded();
+      if (cancel.cancelled) throw on.superseded();
       const lm = await openLanguageModel({ ...d, label: model }, opened(s, model, 'model'), { cancel });
       try {
         for (const t of todo) {
           const before = done;
           // Full scores keep each token's loss, so a probe is cut from them later.
-          const score = await scoreTokens(d.config, lm.weights, t.ids, { ...scoreOptions, perToken: mode === 'full', where: model, onProgress: (p) => report('references', before + p.tokensDone) });
+          const score = await scorePieces(d.config, lm.weights, t.pieces, { ...scoreOptions, perToken: mode === 'full', where: model, onProgress: (p) => report('references', before + p.tokensDone) });
           done = before + score.tokens;
-          keep(model, t.task.text, score);
+          keep(model, t.key, score);
         }
       } finally {
         lm.dispose();
@@ -241,9 +315,9 @@ export function createLmLabService(ctx: EngineContext): LmLabService {
     // The merge, into memory (a newer request supersedes it at its next tensor).
     report('merge', done);
     await nextTask();
-    if (cancel.cancelled) throw lane.superseded();
-    const merged = await s.session.merge(recipe);
-    if (cancel.cancelled) throw lane.superseded();
+    if (cancel.cancelled) throw on.superseded();
+    const merged = await sessionOf(s).merge(recipe);
+    if (cancel.cancelled) throw on.superseded();
     const mergeDone = performance.now();
 
     const weights = mergedModel(d.config, merged);
@@ -251,7 +325,7 @@ export function createLmLabService(ctx: EngineContext): LmLabService {
     try {
       for (const t of texts) {
         const before = done;
-        const score = await scoreTokens(d.config, weights, t.ids, { ...scoreOptions, where: 'the merged model', onProgress: (p) => report('merged', before + p.tokensDone) });
+        const score = await scorePieces(d.config, weights, t.pieces, { ...scoreOptions, where: 'the merged model', onProgress: (p) => report('merged', before + p.tokensDone) });
         done = before + score.tokens;
         scores.push(score);
       }
@@ -262,7 +336,7 @@ export function createLmLabService(ctx: EngineContext): LmLabService {
     const out: LmLabTaskScore[] = texts.map((t, i) => {
       // Bits per byte need the bytes scored: known for a whole text, not for a probe's token prefix.
       const bytes = mode === 'full' ? t.bytes : null;
-      const of = (model: string) => metrics(kept(model, t.task.text)!, bytes);
+      const of = (model: string) => metrics(kept(model, t.key)!, bytes);
       const baseScore = of(base);
       const expertScores = experts.map(of);
       const merged = metrics(scores[i]!, bytes);
@@ -322,6 +396,19 @@ export function createLmLabService(ctx: EngineContext): LmLabService {
     async cancelEvaluate() {
       lane.ask();
       state?.session.supersede();
+    },
+    sweep(request, onProgress) {
+      state?.sweepSession.supersede();
+      return sweepLane.latest(async (cancel) => {
+        const out: LmLabSweepPoint[] = [];
+        for (const point of request.points) {
+          const { points: _points, ...rest } = request;
+          const a = await evaluate({ ...rest, recipe: point.recipe, mode: 'probe' }, cancel, undefined, sweepLane, (s) => s.sweepSession);
+          out.push({ value: point.value, loss: a.tasks.reduce((n, t) => n + t.merged.loss, 0) / a.tasks.length, meanGain: a.meanGain, tasks: a.tasks.map((t) => ({ name: t.name, loss: t.merged.loss, gain: t.gain })) });
+          onProgress?.({ done: out.length, points: request.points.length });
+        }
+        return out;
+      });
     },
   };
 }
