@@ -122,7 +122,7 @@ describe('broken recipes', () => {
     ['bad seed', 'merge_method: ties\nmodels:\n  - model: a\nrandom_seed: -1\n', 'PARAMETER_INVALID', /random_seed/],
     ['seed past 2^53 (1e300 would silently be another seed)', 'merge_method: ties\nmodels:\n  - model: a\nrandom_seed: 1e300\n', 'PARAMETER_INVALID', /random_seed 1e\+300 is too large to keep exactly; use an integer from 0 to 9007199254740991/],
     ['seed 2^53 + 1', 'merge_method: ties\nmodels:\n  - model: a\nrandom_seed: 9007199254740993\n', 'PARAMETER_INVALID', /too large to keep exactly/],
-    ['a slice whose sources give different numbers of layers', 'merge_method: linear\nslices:\n  - sources: [{model: a, layer_range: [0, 2]}, {model: b, layer_range: [2, 5]}]\n', 'RECIPE_INVALID', /slices\[0\]: its sources give different numbers of layers \("a" \[0, 2\]: 2, "b" \[2, 5\]: 3\)/],
+    ['a slice source without its layer_range', 'merge_method: linear\nslices:\n  - sources: [{model: a, layer_range: [0, 2]}, {model: b}]\n', 'RECIPE_INVALID', /slices\[0\]\.sources\[1\] \("b"\) needs "layer_range: \[start, end\]"/],
   ];
   for (const [label, yaml, code, message] of cases) {
     it(label, () => {

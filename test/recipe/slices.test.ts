@@ -84,7 +84,7 @@ describe('slices recipes', () => {
     const e = problemOf(`slices:
   - sources:
       - {model: a, layer_range: [0, 4]}
-      - {model: b, layer_range: [0, 3]}
+      - {model: b, layer_range: [0, 4, 8]}
   - sources:
       - {model: a, layer_range: [4, 2]}
   - sources: []
@@ -96,7 +96,7 @@ merge_method: linear
 `);
     expect(e.code).toBe('RECIPE_PROBLEMS');
     const said = e.message;
-    expect(said).toMatch(/slices\[0\]: its sources give different numbers of layers \("a" \[0, 4\]: 4, "b" \[0, 3\]: 3\)/);
+    expect(said).toMatch(/slices\[0\]\.sources\[1\] \("b"\) needs "layer_range: \[start, end\]".*got \[0,4,8\]/);
     expect(said).toMatch(/slices\[1\]\.sources\[0\] \("a"\) needs "layer_range: \[start, end\]".*got \[4,2\]/);
     expect(said).toMatch(/slices\[2\]\.sources must be a list/);
     expect(said).toMatch(/slices\[3\]: model "c" is listed twice/);

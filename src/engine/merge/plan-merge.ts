@@ -9,11 +9,11 @@ import type { Checkpoint, DType } from '../io/types.js';
 import { closest, unknownMethodMessage } from '../methods/registry.js';
 import type { MergeMethod, ParamSpec, ParamValue } from '../methods/types.js';
 import { lookupParameter } from '../recipe/resolve.js';
-import type { Recipe, RecipeDtype } from '../recipe/types.js';
+import type { Recipe, RecipeDtype, RecipeSlice } from '../recipe/types.js';
 import type { MergePlanToRun, PlannedTensor } from './run-merge.js';
 import { DEFAULT_RANDOM_SEED } from './seed.js';
 import { architectureFor, type WeightSpec } from './architecture.js';
-import { archLabel, outputLayout, wholeStackEntries, type ModelGroup } from './slices.js';
+import { archLabel, outputLayout, sliceLengthProblems, wholeStackEntries, type ModelGroup } from './slices.js';
 import { embeddingRows, rowsRead, type EmbeddingRows, type VocabularyRemap } from './embedding-rows.js';
 
 export interface PlanMergeInput {
@@ -54,6 +54,7 @@ export function planMerge(input: PlanMergeInput): PlanMergeResult {
 
   for (const [name, err] of input.failures ?? []) problems.add(err.code, err.message.startsWith(`Model "${name}"`) ? err.message : `Model "${name}": ${err.message}`);
   if (method) checkParameterNames(method, recipe, warnings);
+  for (const p of sliceLengthProblems(recipe)) problems.add(p.code, p.message);
 
   const referenceModel = recipe.baseModel ?? recipe.models[0]?.model ?? '';
   const reference = checkpoints.get(referenceModel);
@@ -302,10 +303,19 @@ function embedBlocks(
 /** Warns about parameters the method does not read, as mergekit silently ignores them. */
 function checkParameterNames(method: MergeMethod, recipe: Recipe, warnings: string[]): void {
   const known = method.params.map((p) => p.name);
-  const where: [string, Readonly<Record<string, unknown>> | undefined, boolean][] = [
+  type Where = [string, Readonly<Record<string, unknown>> | undefined, boolean];
+  const slices = (list: readonly RecipeSlice[], at: string): Where[] =>
+    list.flatMap((s, i): Where[] => [[`${at}[${i}].parameters`, s.parameters, false], ...s.sources.map((x, j): Where => [`parameters of ${at}[${i}].sources[${j}] ("${x.model}")`, x.parameters, true])]);
+  const where: Where[] = [
     ['parameters', recipe.parameters, false],
     ['slice parameters', recipe.sliceParameters, false],
-    ...recipe.models.map((m): [string, Readonly<Record<string, unknown>> | undefined, boolean] => [`parameters of model "${m.model}"`, m.parameters, true]),
+    ...recipe.models.map((m): Where => [`parameters of model "${m.model}"`, m.parameters, true]),
+    ...slices(recipe.slices ?? [], 'slices'),
+    ...Object.entries(recipe.modules ?? {}).flatMap(([name, m]): Where[] => [
+      [`modules.${name}.parameters`, m.parameters, false],
+      ...(m.models ?? []).map((x): Where => [`parameters of modules.${name} model "${x.model}"`, x.parameters, true]),
+      ...slices(m.slices ?? [], `modules.${name}.slices`),
+    ]),
   ];
   for (const [label, map, perModel] of where) {
     for (const name of Object.keys(map ?? {})) {

@@ -9,8 +9,9 @@
  * t = k / (length − 1), or 1 for a slice of one layer; 0 before and after the layers. A slice's
  * base_model (else the recipe's) is the base of its tensors.
  *
- * Checked here, before any tensor is read, each problem naming the slice: a layer_range reaching past
- * a model's layers, a slices recipe on a model of several modules, a module the architecture lacks.
+ * Checked here, before any tensor is read, each problem naming the slice: sources of one slice giving
+ * different numbers of layers, a layer_range reaching past a model's layers, a slices recipe on a
+ * model of several modules, a module the architecture lacks.
  */
 import type { Checkpoint } from '../io/types.js';
 import { MergeLabError } from '../errors.js';
@@ -163,6 +164,8 @@ export function outputLayout(input: OutputLayoutInput): OutputLayout {
       // A top-level models: recipe is one group, counted with the models that failed to open.
       if (s.where !== undefined) groups.push({ where: s.where, models: s.sources.map((x) => x.model), ...(base(s) !== undefined ? { baseModel: base(s)! } : {}), baseAppended: s.baseAppended === true });
       if (!given) continue;
+      // Reported by sliceLengthProblems.
+      if (!sameLengths(s)) fine = false;
       s.sources.forEach((x, j) => {
         if (!checkpoints.has(x.model)) return;
         const n = layersOf(module, x.model);
@@ -213,4 +216,20 @@ export function slicedLayerCounts(recipe: Recipe): { module: string; layers: num
   if (recipe.slices) return [{ module: 'default', layers: sum(recipe.slices) }];
   if (recipe.layerRange) return [{ module: 'default', layers: recipe.layerRange[1] - recipe.layerRange[0] }];
   return [];
+}
+
+function sameLengths(s: RecipeSlice): boolean {
+  const n = (x: RecipeSlice['sources'][number]) => x.layerRange[1] - x.layerRange[0];
+  return s.sources.every((x) => n(x) === n(s.sources[0]!));
+}
+
+/** Slices whose sources give different numbers of layers: checked without the checkpoints, so reported whatever else fails. */
+export function sliceLengthProblems(recipe: Recipe): MergeLabError[] {
+  const all: [string, RecipeSlice][] = [
+    ...(recipe.slices ?? []).map((s, i): [string, RecipeSlice] => [`slices[${i}]`, s]),
+    ...Object.entries(recipe.modules ?? {}).flatMap(([name, m]) => (m.slices ?? []).map((s, i): [string, RecipeSlice] => [`modules.${name}.slices[${i}]`, s])),
+  ];
+  return all
+    .filter(([, s]) => !sameLengths(s))
+    .map(([where, s]) => new MergeLabError('RECIPE_INVALID', `${where}: its sources give different numbers of layers (${s.sources.map((x) => `"${x.model}" [${x.layerRange.join(', ')}]: ${x.layerRange[1] - x.layerRange[0]}`).join(', ')}); the sources of a slice are merged layer by layer, so each must give as many layers.`));
 }

@@ -187,10 +187,6 @@ function sliceList(value: unknown, where: string, problem: Problem, warnings: st
         sources.push({ model, layerRange: [range[0], range[1]], ...(parameters ? { parameters } : {}) });
       });
     }
-    const lengths = sources.map((s) => s.layerRange[1] - s.layerRange[0]);
-    if (lengths.some((n) => n !== lengths[0])) {
-      problem('RECIPE_INVALID', `${at}: its sources give different numbers of layers (${sources.map((s, j) => `"${s.model}" [${s.layerRange.join(', ')}]: ${lengths[j]}`).join(', ')}); the sources of a slice are merged layer by layer, so each must give as many layers.`);
-    }
     duplicateModels(sources.map((s) => s.model), `${at}: `, problem);
     let baseModel: string | undefined;
     if (slice.base_model !== undefined && slice.base_model !== null) {
