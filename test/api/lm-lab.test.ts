@@ -232,7 +232,7 @@ describe('lm-lab service', () => {
     const engine = await openedEngine();
     const pieces = [sample.slice(0, 40), OTHER.slice(10, 60), sample.slice(100, 130)];
     const text = pieces.join('');
-    const windows = pieces.map((p, i) => [pieces.slice(0, i).join('').length, pieces.slice(0, i + 1).join('').length] as const);
+    const windows = pieces.map((_p, i) => [pieces.slice(0, i).join('').length, pieces.slice(0, i + 1).join('').length] as const);
     const alone = await engine.lmLab.evaluate(request(ties(), 'full', pieces.map((p, i) => ({ name: `w${i}`, text: p, expert: 'a' }))));
     const joined = await engine.lmLab.evaluate(request(ties(), 'full', [{ name: 'windows', text, windows, expert: 'a' }]));
     const t = joined.tasks[0]!;
