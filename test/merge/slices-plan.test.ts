@@ -5,7 +5,7 @@
  * mergekit in test/parity/mergekit-slices.test.ts.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -122,5 +122,25 @@ parameters: {weight: 3}
     expect(warnings.join('\n')).toMatch(/slices\[1\]\.parameters: "density" is not a parameter of linear/);
     // The layers a stack does not take are no news: nothing about tensors left unwritten.
     expect(warnings.join('\n')).not.toMatch(/not written/);
+  });
+});
+
+describe('modules', () => {
+  it('writes only the modules the recipe gives, warning about the rest, each module its own layers', async () => {
+    const vlm = new Map<string, Checkpoint>();
+    for (const m of ['vlm_a', 'vlm_b']) vlm.set(m, await openCheckpointPath(path.join(MODELS, m)));
+    try {
+      const config = JSON.parse(readFileSync(path.join(MODELS, 'vlm_a', 'config.json'), 'utf8')) as Record<string, unknown>;
+      const recipe = parseRecipe('modules:\n  text_decoder:\n    slices:\n      - sources: [{model: vlm_b, layer_range: [2, 3]}]\n      - sources: [{model: vlm_a, layer_range: [0, 3]}]\nmerge_method: passthrough\n', 'm.yml');
+      const { plan: p, warnings, problems } = planMerge({ recipe, methods: METHODS, checkpoints: vlm, config });
+      expect(problems).toEqual([]);
+      expect(warnings).toContain('The recipe\'s modules leave out "multi_modal_projector", "vision_tower": their tensors are not written, as mergekit leaves them out; the merged checkpoint lacks them.');
+      const names = p!.tensors.map((t) => t.name);
+      expect(names.every((n) => n.startsWith('language_model.'))).toBe(true);
+      expect(names.filter((n) => n.endsWith('.input_layernorm.weight'))).toEqual([0, 1, 2, 3].map((i) => `language_model.model.layers.${i}.input_layernorm.weight`));
+      expect(p!.tensors.find((t) => t.name === 'language_model.model.layers.0.input_layernorm.weight')!.models[0]!.source).toBe('language_model.model.layers.2.input_layernorm.weight');
+    } finally {
+      for (const c of vlm.values()) await c.close();
+    }
   });
 });
