@@ -13,10 +13,13 @@
  *   few leading triplets of a large matrix at O(mn(rank + oversample)) per pass over it.
  *
  * Internally everything is kept as sets of rows (k × L row-major), so every inner loop runs over
- * contiguous memory, and the input matrix is only ever read row by row.
+ * contiguous memory, and the input matrix is only ever read row by row. randomizedSvd's passes
+ * over A and its orthonormalisations run on WebAssembly SIMD kernels (kernels.ts, float64 pairs,
+ * the same bits everywhere); the exact path is plain JavaScript, as it was.
  */
 import { MergeLabError } from '../errors.js';
 import { createRandom } from '../random.js';
+import { KernelHeap, roundUp } from './kernels.js';
 
 export interface Svd {
   readonly m: number;
@@ -185,6 +188,35 @@ function rotateRows(w: Float64Array, po: number, qo: number, len: number, c: num
 }
 
 /**
+ * The row operations of the Householder steps: JavaScript (JS_ROWS, the exact SVD's), or the SIMD
+ * kernels over rows held in a KernelHeap's memory (heapRows, the randomized SVD's).
+ */
+interface RowOps {
+  dot(x: Float64Array, xo: number, y: Float64Array, yo: number, len: number): number;
+  /** dst[do + j] −= d·src[so + j] for j < len. */
+  axpy(d: number, src: Float64Array, so: number, dst: Float64Array, dstOffset: number, len: number): void;
+  /** A zeroed array these operations can work on. */
+  alloc(length: number): Float64Array;
+}
+
+const JS_ROWS: RowOps = {
+  dot,
+  axpy(d, src, so, dst, dstOffset, len) {
+    for (let j = 0; j < len; j++) dst[dstOffset + j]! -= d * src[so + j]!;
+  },
+  alloc: (length) => new Float64Array(length),
+};
+
+/** RowOps on the SIMD kernels: every array they see is a view into `heap`'s memory (alloc's). */
+function heapRows(heap: KernelHeap): RowOps {
+  return {
+    dot: (x, xo, y, yo, len) => heap.dot(x.byteOffset + 8 * xo, y.byteOffset + 8 * yo, len),
+    axpy: (d, src, so, dst, dstOffset, len) => heap.axpy(d, src.byteOffset + 8 * so, dst.byteOffset + 8 * dstOffset, len),
+    alloc: (length) => heap.f64(length).view,
+  };
+}
+
+/**
  * Householder LQ of the k × L row-major w (k ≤ L), in place: P·w = Lmat·Qᵀ with Lmat k × k lower
  * triangular, Qᵀ k × L with orthonormal rows and P a row permutation (perm[i] = the original row
  * at position i; the identity unless `pivot`). On return row i of w holds reflector i in positions
@@ -193,7 +225,7 @@ function rotateRows(w: Float64Array, po: number, qo: number, len: number, c: num
  * Pivoting brings the row with the largest remaining norm first (Businger–Golub), which makes
  * |Lmat_ii| decrease: the graded triangle that lets Jacobi converge in few sweeps.
  */
-function householderLq(w: Float64Array, k: number, L: number, pivot: boolean): { lower: Float64Array; beta: Float64Array; perm: Int32Array } {
+function householderLq(w: Float64Array, k: number, L: number, pivot: boolean, ops: RowOps = JS_ROWS): { lower: Float64Array; beta: Float64Array; perm: Int32Array } {
   const lower = new Float64Array(k * k);
   const beta = new Float64Array(k);
   const perm = Int32Array.from({ length: k }, (_, i) => i);
@@ -201,7 +233,7 @@ function householderLq(w: Float64Array, k: number, L: number, pivot: boolean): {
   // make the downdate meaningless (as LAPACK's xGEQP3 does).
   const rest = new Float64Array(pivot ? k : 0);
   const fresh = new Float64Array(pivot ? k : 0);
-  if (pivot) for (let r = 0; r < k; r++) fresh[r] = rest[r] = dot(w, r * L, w, r * L, L);
+  if (pivot) for (let r = 0; r < k; r++) fresh[r] = rest[r] = ops.dot(w, r * L, w, r * L, L);
   for (let i = 0; i < k; i++) {
     if (pivot) {
       let best = i;
@@ -219,7 +251,7 @@ function householderLq(w: Float64Array, k: number, L: number, pivot: boolean): {
     }
     const io = i * L + i;
     const len = L - i;
-    const norm = Math.sqrt(dot(w, io, w, io, len));
+    const norm = Math.sqrt(ops.dot(w, io, w, io, len));
     // w was rescaled to a largest entry near 1: a remainder below 2^−300 is zero at the
     // resolution rescale keeps, and its reflector (1/norm²) would overflow.
     if (!(norm > 2 ** -300)) continue;
@@ -232,11 +264,11 @@ function householderLq(w: Float64Array, k: number, L: number, pivot: boolean): {
     lower[i * k + i] = alpha;
     for (let r = i + 1; r < k; r++) {
       const ro = r * L + i;
-      const d = b * dot(w, ro, w, io, len);
-      if (d !== 0) for (let j = 0; j < len; j++) w[ro + j]! -= d * w[io + j]!;
+      const d = b * ops.dot(w, ro, w, io, len);
+      if (d !== 0) ops.axpy(d, w, io, w, ro, len);
       if (pivot) {
         const left = rest[r]! - w[ro]! ** 2;
-        if (left <= 1e-6 * fresh[r]!) fresh[r] = rest[r] = dot(w, ro + 1, w, ro + 1, len - 1);
+        if (left <= 1e-6 * fresh[r]!) fresh[r] = rest[r] = ops.dot(w, ro + 1, w, ro + 1, len - 1);
         else rest[r] = left;
       }
     }
@@ -258,8 +290,9 @@ function applyLqReflectors(
   beta: Float64Array,
   L: number,
   identity: boolean,
+  ops: RowOps = JS_ROWS,
 ): Float64Array {
-  const y = new Float64Array(count * L);
+  const y = ops.alloc(count * L);
   for (let r = 0; r < count; r++) {
     const yo = r * L;
     for (let c = 0; c < k; c++) y[yo + c] = x[r * k + c]!;
@@ -267,21 +300,28 @@ function applyLqReflectors(
       const b = beta[i]!;
       if (b === 0) continue;
       const vo = i * L + i;
-      const d = b * dot(y, yo + i, reflectors, vo, L - i);
+      const d = b * ops.dot(y, yo + i, reflectors, vo, L - i);
       if (d === 0) continue;
-      for (let j = 0, len = L - i; j < len; j++) y[yo + i + j]! -= d * reflectors[vo + j]!;
+      ops.axpy(d, reflectors, vo, y, yo + i, L - i);
     }
   }
   return y;
 }
 
-/** Orthonormal rows (k × L, k ≤ L) spanning at least the row space of w; w is overwritten. */
+/**
+ * Orthonormal rows (k × L, k ≤ L) spanning at least the row space of w, worked out on the SIMD
+ * kernels in a memory of their own (w is copied there; the result is copied back out).
+ */
 function orthonormalRows(w: Float64Array, k: number, L: number): Float64Array {
-  rescale(w);
-  const { beta } = householderLq(w, k, L, false);
+  const heap = new KernelHeap(2 * k * L * 8 + 64);
+  const ops = heapRows(heap);
+  const rows = ops.alloc(k * L);
+  rows.set(w);
+  rescale(rows);
+  const { beta } = householderLq(rows, k, L, false, ops);
   const eye = new Float64Array(k * k);
   for (let i = 0; i < k; i++) eye[i * k + i] = 1;
-  return applyLqReflectors(eye, k, k, w, beta, L, true);
+  return applyLqReflectors(eye, k, k, rows, beta, L, true, ops).slice();
 }
 
 /**
@@ -502,104 +542,57 @@ function gaussian(count: number, seed: number): Float64Array {
 }
 
 /**
- * out (l × m) = (A·X)ᵀ for A m × n and X given by its rows xt (l × n): out[c][i] = A_i · xt_c.
- * Blocks of 4 rows of A × 2 rows of xt keep 8 sums in registers, so each load feeds 2 or 4
- * multiply-adds instead of one.
+ * The sketch's two products with A on the SIMD kernels (kernels.ts), A copied once into their
+ * memory, zero-padded to the kernels' blocks: mulAXt(xt) = (A·X)ᵀ (l × m) for X given by its rows
+ * xt (l × n), and mulXtA(xt) = Xᵀ·A (l × n) for xt l × m. A float64 input is read scaled by 2^−e
+ * (exact), so its products stay in double range whatever its magnitude (σ is scaled back at the
+ * end); a float32 one cannot overflow a double and is read as it is (e = 0).
  */
-function mulAXt(a: ArrayLike<number>, m: number, n: number, xt: Float64Array, l: number, e: number): Float64Array {
-  const [h1, h2] = halves(-e);
-  const out = new Float64Array(l * m);
-  const rowBuf = new Float64Array(4 * n);
-  for (let i0 = 0; i0 < m; i0 += 4) {
-    const rows = Math.min(4, m - i0);
-    // A Float64 copy of the 4 rows: one fast element type in the hot loop, whatever `a` is.
-    for (let r = 0; r < 4; r++) {
-      if (r < rows) for (let j = 0, o = (i0 + r) * n; j < n; j++) rowBuf[r * n + j] = a[o + j]! * h1 * h2;
-      else rowBuf.fill(0, r * n, r * n + n);
-    }
-    for (let c0 = 0; c0 < l; c0 += 2) {
-      const c1 = Math.min(c0 + 1, l - 1);
-      const x0 = c0 * n;
-      const x1 = c1 * n;
-      let s00 = 0, s01 = 0, s10 = 0, s11 = 0, s20 = 0, s21 = 0, s30 = 0, s31 = 0;
-      for (let j = 0; j < n; j++) {
-        const y0 = xt[x0 + j]!;
-        const y1 = xt[x1 + j]!;
-        const a0 = rowBuf[j]!;
-        const a1 = rowBuf[n + j]!;
-        const a2 = rowBuf[2 * n + j]!;
-        const a3 = rowBuf[3 * n + j]!;
-        s00 += a0 * y0; s01 += a0 * y1;
-        s10 += a1 * y0; s11 += a1 * y1;
-        s20 += a2 * y0; s21 += a2 * y1;
-        s30 += a3 * y0; s31 += a3 * y1;
-      }
-      const sums0 = [s00, s10, s20, s30];
-      const sums1 = [s01, s11, s21, s31];
-      for (let r = 0; r < rows; r++) {
-        out[c0 * m + i0 + r] = sums0[r]!;
-        if (c1 !== c0) out[c1 * m + i0 + r] = sums1[r]!;
-      }
-    }
+function products(a: ArrayLike<number>, m: number, n: number, l: number) {
+  const f32 = a instanceof Float32Array;
+  const [mp, np, lp] = [roundUp(m, 4), roundUp(n, 4), roundUp(l, 4)];
+  const wide = Math.max(mp, np);
+  const heap = new KernelHeap(mp * np * (f32 ? 4 : 8) + 2 * lp * wide * 8 + 64);
+  let e = 0;
+  if (!f32) {
+    let maxAbs = 0;
+    for (let i = 0; i < a.length; i++) maxAbs = Math.max(maxAbs, Math.abs(a[i]!));
+    e = maxAbs > 0 ? Math.round(Math.log2(maxAbs)) : 0;
   }
-  return out;
-}
-
-/**
- * out (l × n) = Xᵀ·A for A m × n and X given by its rows xt (l × m): row c of out accumulates
- * xt[c][i]·A_i. Two rows of A × four output rows per pass, over column blocks that keep the
- * touched output rows in cache.
- */
-function mulXtA(xt: Float64Array, l: number, a: ArrayLike<number>, m: number, n: number, e: number): Float64Array {
   const [h1, h2] = halves(-e);
-  const out = new Float64Array(l * n);
-  const block = 1024;
-  const rowBuf = new Float64Array(2 * block);
-  for (let j0 = 0; j0 < n; j0 += block) {
-    const width = Math.min(block, n - j0);
-    for (let i0 = 0; i0 < m; i0 += 2) {
-      const two = i0 + 1 < m;
-      for (let j = 0; j < width; j++) {
-        rowBuf[j] = a[i0 * n + j0 + j]! * h1 * h2;
-        rowBuf[block + j] = two ? a[(i0 + 1) * n + j0 + j]! * h1 * h2 : 0;
-      }
-      for (let c0 = 0; c0 < l; c0 += 4) {
-        const cs = Math.min(4, l - c0);
-        const x0a = xt[c0 * m + i0]!;
-        const x0b = two ? xt[c0 * m + i0 + 1]! : 0;
-        const x1a = cs > 1 ? xt[(c0 + 1) * m + i0]! : 0;
-        const x1b = cs > 1 && two ? xt[(c0 + 1) * m + i0 + 1]! : 0;
-        const x2a = cs > 2 ? xt[(c0 + 2) * m + i0]! : 0;
-        const x2b = cs > 2 && two ? xt[(c0 + 2) * m + i0 + 1]! : 0;
-        const x3a = cs > 3 ? xt[(c0 + 3) * m + i0]! : 0;
-        const x3b = cs > 3 && two ? xt[(c0 + 3) * m + i0 + 1]! : 0;
-        const o0 = c0 * n + j0;
-        if (cs === 4) {
-          const o1 = o0 + n;
-          const o2 = o1 + n;
-          const o3 = o2 + n;
-          for (let j = 0; j < width; j++) {
-            const a0 = rowBuf[j]!;
-            const a1 = rowBuf[block + j]!;
-            out[o0 + j]! += x0a * a0 + x0b * a1;
-            out[o1 + j]! += x1a * a0 + x1b * a1;
-            out[o2 + j]! += x2a * a0 + x2b * a1;
-            out[o3 + j]! += x3a * a0 + x3b * a1;
-          }
-        } else {
-          const xa = [x0a, x1a, x2a];
-          const xb = [x0b, x1b, x2b];
-          for (let c = 0; c < cs; c++) {
-            const o = o0 + c * n;
-            const pa = xa[c]!;
-            const pb = xb[c]!;
-            for (let j = 0; j < width; j++) out[o + j]! += pa * rowBuf[j]! + pb * rowBuf[block + j]!;
-          }
-        }
-      }
-    }
+  const matrix = f32 ? heap.f32(mp * np) : heap.f64(mp * np);
+  for (let i = 0; i < m; i++) {
+    const row = matrix.view.subarray(i * np, i * np + n);
+    if (f32) row.set((a as Float32Array).subarray(i * n, i * n + n));
+    else for (let j = 0; j < n; j++) row[j] = a[i * n + j]! * h1 * h2;
   }
-  return out;
+  const x = heap.f64(lp * wide);
+  const y = heap.f64(lp * wide);
+  /** Rows of `rows` (count × len) into x at a stride, zeros around them. */
+  const load = (rows: Float64Array, count: number, len: number, stride: number) => {
+    x.view.fill(0, 0, lp * stride);
+    for (let r = 0; r < count; r++) x.view.set(rows.subarray(r * len, r * len + len), r * stride);
+  };
+  /** The first count × len block of y, read at a stride. */
+  const take = (count: number, len: number, stride: number) => {
+    const out = new Float64Array(count * len);
+    for (let r = 0; r < count; r++) out.set(y.view.subarray(r * stride, r * stride + len), r * len);
+    return out;
+  };
+  return {
+    e,
+    mulAXt(xt: Float64Array): Float64Array {
+      load(xt, l, n, np);
+      heap.dots(matrix, mp, np, x, lp, y);
+      return take(l, m, mp);
+    },
+    mulXtA(xt: Float64Array): Float64Array {
+      load(xt, l, m, mp);
+      y.view.fill(0, 0, lp * np);
+      heap.axpys(x, lp, matrix, mp, np, y);
+      return take(l, n, np);
+    },
+  };
 }
 
 function resolveOptions(o: RandomizedSvdOptions, where: string): { rank: number; oversample: number; powerIterations: number; seed: number } {
@@ -635,18 +628,14 @@ function randomizedSvdUnchecked(
   const k = Math.min(o.rank, m, n);
   // A wider sketch than min(m, n) cannot add anything: that already spans the whole range.
   const l = Math.min(k + o.oversample, m, n);
-  // A is read through copies scaled by 2^−e (exact), so its products stay in double range
-  // whatever its magnitude; σ is scaled back at the end.
-  let maxAbs = 0;
-  for (let i = 0; i < a.length; i++) maxAbs = Math.max(maxAbs, Math.abs(a[i]!));
-  const e = maxAbs > 0 ? Math.round(Math.log2(maxAbs)) : 0;
+  const { mulAXt, mulXtA, e } = products(a, m, n, l);
   const omegaT = gaussian(l * n, o.seed);
-  let qt = orthonormalRows(mulAXt(a, m, n, omegaT, l, e), l, m);
+  let qt = orthonormalRows(mulAXt(omegaT), l, m);
   for (let it = 0; it < o.powerIterations; it++) {
-    const zt = orthonormalRows(mulXtA(qt, l, a, m, n, e), l, n);
-    qt = orthonormalRows(mulAXt(a, m, n, zt, l, e), l, m);
+    const zt = orthonormalRows(mulXtA(qt), l, n);
+    qt = orthonormalRows(mulAXt(zt), l, m);
   }
-  const b = mulXtA(qt, l, a, m, n, e);
+  const b = mulXtA(qt);
   // B is l × n with l ≤ n: B = Gᵀ Σ Hᵀ, so A ≈ Q·Gᵀ·Σ·Hᵀ.
   const { g, sigma, h } = rowSvd(b, l, n);
   const u = new Float64Array(m * k);
