@@ -5,6 +5,7 @@
  */
 import { useShallow } from 'zustand/react/shallow';
 import { DroppedTable, SourceSwitch } from './DroppedModels.js';
+import { SliceEditor } from './SliceEditor.js';
 import { LmTexts } from './LmTexts.js';
 import { formatBytes, formatCount, formatDtypes, formatMs, formatPercent } from '../format.js';
 import { useLabStore } from '../store/index.js';
@@ -191,6 +192,7 @@ export function ModelsPanel() {
       {source === 'mine' ? (
         <>
           <DroppedTable />
+          <SliceEditor />
           <LmTexts />
         </>
       ) : (

@@ -19,6 +19,7 @@ import { publishOutputs, releaseOutputs } from '../engine/outputs.js';
 import { createEngineWorker } from '../engine/worker.js';
 import { DEMO_BASE_ID, demoControls, demoRecipe } from '../recipe/demo-recipe.js';
 import { droppedRecipe } from '../recipe/dropped-recipe.js';
+import { stackRecipe } from '../recipe/slice-stack.js';
 import { routedRecipe } from '../recipe/routed-recipe.js';
 import { recipeSettings } from '../recipe/recipe-settings.js';
 import { isRoutedMethod } from '../routed/methods.js';
@@ -47,6 +48,8 @@ export function demoLiveRecipe(s: LabState): Recipe {
 
 /** The (not routed) recipe the Merge button merges, models by the lab's ids: the demo's, or the user's checkpoints' (throws when it cannot be built). */
 export function currentRecipe(s: LabState): Recipe {
+  // A layer stack (slices of one's own checkpoints) is merged instead of the whole models when it is on.
+  if (s.source === 'mine' && s.stack.enabled) return stackRecipe(s.stack.slices, s.dropped, { ...(s.dtype ? { dtype: s.dtype } : {}), math: s.math });
   if (s.source === 'mine') return droppedRecipe(s.method, s.dropped.filter((m) => m.status === 'ready'), s.perModel, { density: s.density, lambda: s.lambda, globals: s.globals, ...(s.dtype ? { dtype: s.dtype } : {}), math: s.math });
   return demoRecipe(s.method, recipeTasks(s), demoControls(s));
 }
@@ -204,7 +207,7 @@ export const createEngineSlice: SliceCreator<EngineSlice> = (set, get, api) => {
       try {
         const budgetBytes = Math.round(s.budgetMiB * 2 ** 20);
         // The folder's name: the zip's top folder and the model card's title.
-        const name = `merged-${s.method}`;
+        const name = `merged-${recipe.mergeMethod}`;
         const r = await client.call((e) => {
           // Cancelled while waiting for the engine (a restart, models still opening): never send it.
           if (get().job.status === 'cancelling') throw new MergeLabError('CANCELLED', 'The merge was cancelled before it started.');

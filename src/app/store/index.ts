@@ -11,6 +11,7 @@ import { createModelsSlice } from './models-slice.js';
 import { createRecipeSlice } from './recipe-slice.js';
 import { createRoutedSlice } from './routed-slice.js';
 import type { LabState } from './types.js';
+import { createStackSlice } from './stack-slice.js';
 import { createUiSlice } from './ui-slice.js';
 
 export const useLabStore = create<LabState>()((...a) => ({
@@ -18,6 +19,7 @@ export const useLabStore = create<LabState>()((...a) => ({
   ...createRecipeSlice(...a),
   ...createEngineSlice(...a),
   ...createUiSlice(...a),
+  ...createStackSlice(...a),
   ...createDroppedSlice(...a),
   ...createChartsSlice(...a),
   ...createRoutedSlice(...a),

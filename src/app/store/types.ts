@@ -11,6 +11,7 @@ import type { GroupMethodId } from '../routed/methods.js';
 import type { EngineClient } from '../engine/engine-client.js';
 import type { LiveEngine } from '../engine/live-engine.js';
 import type { ModelPair } from '../recipe/demo-recipe.js';
+import type { LayerStackSlice } from './stack-slice.js';
 
 export type { BackendChoice, BackendInfo, BackendName };
 
@@ -500,7 +501,7 @@ export interface LmLabSlice {
   cancelLmEval(): void;
 }
 
-export type LabState = ModelsSlice & RecipeSlice & EngineSlice & UiSlice & DroppedSlice & ChartsSlice & RoutedSlice & LmLabSlice;
+export type LabState = ModelsSlice & RecipeSlice & EngineSlice & UiSlice & DroppedSlice & ChartsSlice & RoutedSlice & LmLabSlice & LayerStackSlice;
 
 /** A slice creator over the whole store (zustand's slices pattern). */
 export type SliceCreator<T> = StateCreator<LabState, [], [], T>;
