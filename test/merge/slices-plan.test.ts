@@ -94,6 +94,27 @@ describe('slices: the plan', () => {
     expect([from('model.embed_tokens.weight'), from('model.norm.weight'), from('lm_head.weight')]).toEqual([['ft_a'], ['model_c_6'], ['model_c_6']]);
   });
 
+  it('stacks checkpoints of an architecture config.json does not name as mergekit infers it: every tensor without a layer index from the first slice (unchecked against mergekit, whose inference needs transformers)', () => {
+    const recipe = parseRecipe('slices:\n  - sources: [{model: ft_a, layer_range: [0, 2]}]\n  - sources: [{model: model_c_6, layer_range: [3, 6]}]\nmerge_method: passthrough\n', 'r.yml');
+    const { plan: p, problems } = planMerge({ recipe, methods: METHODS, checkpoints });
+    expect(problems).toEqual([]);
+    const names = p!.tensors.map((t) => t.name);
+    expect(new Set(names).size).toBe(names.length);
+    expect(names.filter((n) => n.endsWith('.mlp.up_proj.weight'))).toEqual([0, 1, 2, 3, 4].map((i) => `model.layers.${i}.mlp.up_proj.weight`));
+    const from = (n: string) => p!.tensors.find((t) => t.name === n)!.models.map((m) => [m.model, m.source ?? n]);
+    expect([from('model.embed_tokens.weight'), from('model.norm.weight'), from('lm_head.weight'), from('model.layers.2.self_attn.q_proj.weight')]).toEqual([
+      [['ft_a', 'model.embed_tokens.weight']],
+      [['ft_a', 'model.norm.weight']],
+      [['ft_a', 'lm_head.weight']],
+      [['model_c_6', 'model.layers.3.self_attn.q_proj.weight']],
+    ]);
+    // A model's own layer count bounds its ranges there too.
+    const past = parseRecipe('slices:\n  - sources: [{model: model_c_6, layer_range: [4, 7]}]\nmerge_method: passthrough\n', 'r.yml');
+    expect(planMerge({ recipe: past, methods: METHODS, checkpoints }).problems.map((e) => e.message)).toEqual([
+      'slices[0].sources[0]: layer_range [4, 7] reaches past the 6 layers of model "model_c_6" (layers 0 to 5; the range\'s end is not included). Use a range within [0, 6].',
+    ]);
+  });
+
   it("looks a model's parameter up in its source's, the slice's and the top level's parameters, in that order, with t over its slice", () => {
     const { plan: p } = plan(`slices:
   - sources:

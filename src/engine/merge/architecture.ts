@@ -31,10 +31,8 @@ export interface ModuleArchitecture {
   readonly post: readonly WeightSpec[];
   /** Layer `index`'s tensors, in template order. */
   layer(index: number): readonly WeightSpec[];
-  /** The config key of the layer count, dotted into nested configs (text_config.num_hidden_layers); none: see fixedLayers. */
+  /** The config key of the layer count, dotted into nested configs (text_config.num_hidden_layers); none for a module without layers or an inferred one (counted from the tensor names). */
   readonly layersKey?: string;
-  /** A module whose layer count no config gives: none (a projector), or an inferred module's count. */
-  readonly fixedLayers?: number;
 }
 
 export interface Architecture {
@@ -66,7 +64,7 @@ function moduleOf(name: string, prefix: string, pre: readonly Template[], layer:
     pre: pre.map((t) => spec(t)),
     post: post.map((t) => spec(t)),
     layer: (i) => layer.map((t) => spec(t, i)),
-    ...(layersKey !== undefined ? { layersKey } : { fixedLayers: 0 }),
+    ...(layersKey !== undefined ? { layersKey } : {}),
   };
 }
 
@@ -146,10 +144,10 @@ const LAYER_INDEX = /\.(\d+)\./;
  * The modules mergekit infers (architecture/auto.py): one per prefix before a layer index, holding
  * that prefix's layer templates; every tensor without a layer index goes before the layers of the
  * default module (the only one when one prefix has layers), so a slices recipe takes it from its
- * first slice. A module's layer count is the reference's largest layer index + 1.
+ * first slice. A model's layer count in a module is read from its tensor names (moduleLayers).
  */
 function inferModules(weights: readonly WeightSpec[]): ModuleArchitecture[] {
-  const templates = new Map<string, { names: string[]; layers: number }>();
+  const templates = new Map<string, string[]>();
   const loose: WeightSpec[] = [];
   for (const w of weights) {
     const m = LAYER_INDEX.exec(w.name);
@@ -158,21 +156,20 @@ function inferModules(weights: readonly WeightSpec[]): ModuleArchitecture[] {
       continue;
     }
     const prefix = w.name.slice(0, m.index);
-    const t = templates.get(prefix) ?? { names: [], layers: 0 };
-    t.names.push(w.name.replace(LAYER_INDEX, '.{i}.'));
-    t.layers = Math.max(t.layers, Number(m[1]) + 1);
+    const t = templates.get(prefix) ?? [];
+    const template = w.name.replace(LAYER_INDEX, '.{i}.');
+    if (!t.includes(template)) t.push(template);
     templates.set(prefix, t);
   }
-  const layered = (name: string, t: { names: string[]; layers: number }, pre: readonly WeightSpec[]): ModuleArchitecture => ({
+  const layered = (name: string, t: readonly string[], pre: readonly WeightSpec[]): ModuleArchitecture => ({
     name,
     pre,
     post: [],
-    layer: (i) => t.names.map((n) => inferredSpec(n.replace('{i}', String(i)))),
-    fixedLayers: t.layers,
+    layer: (i) => t.map((n) => inferredSpec(n.replace('{i}', String(i)))),
   });
-  if (templates.size <= 1) return [layered('default', [...templates.values()][0] ?? { names: [], layers: 0 }, loose)];
+  if (templates.size <= 1) return [layered('default', [...templates.values()][0] ?? [], loose)];
   const out = [...templates].map(([prefix, t]) => layered(prefix, t, []));
-  if (loose.length > 0) out.push(layered('default', { names: [], layers: 0 }, loose));
+  if (loose.length > 0) out.push(layered('default', [], loose));
   return out;
 }
 
@@ -193,10 +190,9 @@ export function knownModules(config: Readonly<Record<string, unknown>> | undefin
   return known ? { name: names[0] as string, modules: known() } : undefined;
 }
 
-/** A module's layer count in a model: its config's, else the most layers whose tensors the model has. */
+/** A module's layer count in a model: its config's, else the most layers whose tensors the model has (none for a module without layers). */
 export function moduleLayers(module: ModuleArchitecture, tensorNames: readonly string[], config?: Readonly<Record<string, unknown>>): number {
-  if (module.layersKey === undefined) return module.fixedLayers ?? 0;
-  const v = configValue(config, module.layersKey);
+  const v = module.layersKey === undefined ? undefined : configValue(config, module.layersKey);
   if (typeof v === 'number' && Number.isInteger(v) && v >= 0) return v;
   const have = new Set(tensorNames);
   let n = 0;
