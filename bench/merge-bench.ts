@@ -2,22 +2,28 @@
  * `npm run bench`: time and peak memory of a TIES merge (density 0.3) of synthetic checkpoints,
  * per backend, each run in its own `merge-lab merge --stats` process so peak RSS is that merge's.
  *
- *   npm run bench -- [--params 10M,100M] [--models 4] [--backends wasm,cpu,webgpu] [--dir .cache/bench] [--live 100]
+ *   npm run bench -- [--params 10M,100M] [--models 4] [--backends wasm,cpu,webgpu] [--workers 1,2] [--dir .cache/bench] [--live 100]
  *                    [--routed twin_merging,channel_merging]   (packages from the same models; --routed '' skips them)
  *                    [--labs wasm]   (the Twin / Channel labs' slider latency, bench/lab-bench.ts; --labs '' skips it)
  *                    [--dtype float32|bfloat16|float16]   (the recipe's dtype: 16-bit runs mergekit's op-by-op arithmetic)
  *                    [--shape layers|gpt2]   (gpt2: GPT-2 small's tensors, e.g. --params 124M for its 12 blocks)
  *                    [--mergekit DIR]   (mergekit-real's set-up folder, ../shared/tools/mergekit-real/setup.sh DIR …:
- *                                        mergekit's own time and peak RSS on the same files and recipe)
+ *                                        mergekit's own time and peak RSS on the same files and recipe, each of
+ *                                        our merges' time as a share of it, and the largest difference of the
+ *                                        outputs, merge-lab diff's)
+ *                    [--workers 1,2]    (merge-lab merge --workers: each backend with each count; the outputs
+ *                                        of one backend are checked to be the same bytes whatever the count)
  *                    [--memory 192]   (the memory bound checked, bench/memory-bench.ts: largest tensor in MiB; --memory 0 skips it)
  *
  * Models are generated once into --dir (about params × 4 bytes × (models + 1)) and reused. Then
  * the live-recompute latency on the demo (bench/live-bench.ts) per backend. A backend that cannot
- * start here (webgpu without an adapter) is reported, not fatal.
+ * start here (webgpu without an adapter) is reported, not fatal. Each row gives the load average
+ * when its run began: on a machine shared with other work, times are only comparable at a like load.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { syntheticLayout, writeSyntheticModels, type SyntheticShape } from './synthetic.js';
@@ -27,6 +33,7 @@ const { values } = parseArgs({
     params: { type: 'string', default: '10M' },
     models: { type: 'string', default: '4' },
     backends: { type: 'string', default: 'wasm,cpu' },
+    workers: { type: 'string', default: '1,2' },
     dir: { type: 'string', default: '.cache/bench' },
     density: { type: 'string', default: '0.3' },
     live: { type: 'string', default: '100' },
@@ -74,39 +81,58 @@ for (const size of values.params!.split(',')) {
   await writeFile(recipe, `models:\n${modelLines.join('\n')}\nmerge_method: ties\nbase_model: ${at('base')}\ndtype: ${values.dtype}\n`);
   await mkdir(path.join(dir, 'out'), { recursive: true });
 
-  const rows: { backend: string; seconds: number; rssMiB: number; paramsPerSec: number }[] = [];
+  const rows: { backend: string; seconds: number; rssMiB: number; paramsPerSec: number; load: number; out: string }[] = [];
+  const workerCounts = values.workers!.split(',').map(Number);
   for (const backend of values.backends!.split(',')) {
-    const out = path.join(dir, 'out', backend);
-    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'merge', recipe, '--out', out, '--backend', backend, '--no-progress', '--stats'], {
-      encoding: 'utf8',
-      maxBuffer: 1 << 24,
-    });
-    if (r.status !== 0) {
-      process.stderr.write(`${backend}: failed\n${r.stderr}\n`);
-      continue;
+    for (const workers of workerCounts) {
+      const out = path.join(dir, 'out', `${backend}-${workers}`);
+      const load = loadavg()[0]!;
+      const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'merge', recipe, '--out', out, '--backend', backend, '--workers', String(workers), '--no-progress', '--stats'], {
+        encoding: 'utf8',
+        maxBuffer: 1 << 24,
+      });
+      if (r.status !== 0) {
+        process.stderr.write(`${backend}, ${workers} worker(s): failed\n${r.stderr}\n`);
+        continue;
+      }
+      const stats = JSON.parse(r.stdout.trim().split('\n').pop()!) as { seconds: number; peakRssBytes: number; workers: number };
+      rows.push({ backend: `${backend}, ${stats.workers} worker${stats.workers === 1 ? '' : 's'}`, seconds: stats.seconds, rssMiB: stats.peakRssBytes / 2 ** 20, paramsPerSec: actual / stats.seconds, load, out });
     }
-    const stats = JSON.parse(r.stdout.trim().split('\n').pop()!) as { seconds: number; peakRssBytes: number };
-    rows.push({ backend, seconds: stats.seconds, rssMiB: stats.peakRssBytes / 2 ** 20, paramsPerSec: actual / stats.seconds });
   }
   if (values.mergekit) {
     const mk = path.resolve(values.mergekit);
-    const r = timedChild([path.join(mk, 'venv/bin/python'), path.join(mk, 'mk_run.py'), recipe, path.join(dir, 'out', 'mergekit')]);
-    if (r.ok) rows.push({ backend: 'mergekit (torch, cpu)', seconds: r.seconds, rssMiB: r.peakRssBytes / 2 ** 20, paramsPerSec: actual / r.seconds });
+    const out = path.join(dir, 'out', 'mergekit');
+    const load = loadavg()[0]!;
+    const r = timedChild([path.join(mk, 'venv/bin/python'), path.join(mk, 'mk_run.py'), recipe, out]);
+    if (r.ok) rows.push({ backend: 'mergekit (torch, cpu)', seconds: r.seconds, rssMiB: r.peakRssBytes / 2 ** 20, paramsPerSec: actual / r.seconds, load, out });
     else process.stderr.write(`mergekit: failed\n${r.stderr.split('\n').slice(-5).join('\n')}\n`);
   }
 
-  const ref = rows.find((r) => r.backend === 'cpu');
+  const ref = rows.find((r) => r.backend.startsWith('cpu,'));
+  const mergekit = rows.find((r) => r.backend.startsWith('mergekit'));
   const largest = Math.max(...layout.map((t) => t.shape.reduce((a, b) => a * b, 1))) * 4;
   console.log(`\nTIES, density ${values.density}, base + ${nModels} models × ${actual.toLocaleString('en-US')} float32 parameters, computed in ${values.dtype} (${((actual * 4) / 2 ** 20).toFixed(0)} MiB each; largest tensor ${(largest / 2 ** 20).toFixed(0)} MiB)\n`);
   // The documented bound: (models read + 2) × the largest tensor + 64 MiB.
   const boundMiB = ((nModels + 3) * largest) / 2 ** 20 + 64;
-  console.log('| backend | time (s) | parameters/s | speed vs cpu | peak RSS (MiB) | of the bound |');
-  console.log('|---|---:|---:|---:|---:|---:|');
+  console.log(`| backend | time (s) | parameters/s | speed vs cpu | time ÷ mergekit's | peak RSS (MiB) | of the bound | load average |`);
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of rows) {
     const ratio = ref ? `${(ref.seconds / r.seconds).toFixed(1)}×` : '—';
-    console.log(`| ${r.backend} | ${r.seconds.toFixed(1)} | ${(r.paramsPerSec / 1e6).toFixed(2)} M | ${ratio} | ${r.rssMiB.toFixed(0)} | ${((100 * r.rssMiB) / boundMiB).toFixed(0)} % |`);
+    const share = mergekit && r !== mergekit ? (r.seconds / mergekit.seconds).toFixed(2) : '—';
+    console.log(`| ${r.backend} | ${r.seconds.toFixed(1)} | ${(r.paramsPerSec / 1e6).toFixed(2)} M | ${ratio} | ${share} | ${r.rssMiB.toFixed(0)} | ${((100 * r.rssMiB) / boundMiB).toFixed(0)} % | ${r.load.toFixed(1)} |`);
   }
   console.log(`\nBound: (${nModels + 1} models + 2) × ${(largest / 2 ** 20).toFixed(1)} MiB + 64 MiB = ${boundMiB.toFixed(0)} MiB.`);
+  // The same bytes whatever the number of workers, per backend; and how far from mergekit's.
+  const ours = rows.filter((r) => r !== mergekit);
+  for (const backend of values.backends!.split(',')) {
+    const same = ours.filter((r) => r.backend.startsWith(`${backend},`)).map((r) => readFileSync(path.join(r.out, 'model.safetensors')));
+    if (same.length > 1) console.log(`${backend}: ${same.every((b) => b.equals(same[0]!)) ? 'the same bytes' : 'DIFFERENT bytes'} on ${workerCounts.join(' and ')} workers.`);
+  }
+  if (mergekit && ours[0]) {
+    const d = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'diff', ours[0].out, mergekit.out, '--json'], { encoding: 'utf8', maxBuffer: 1 << 26 });
+    const worst = d.stdout ? (JSON.parse(d.stdout) as { maxAbs: number }).maxAbs : NaN;
+    console.log(`${ours[0].backend} against mergekit: largest |difference| ${worst.toExponential(2)} (merge-lab diff).`);
+  }
 
   // The routed methods' packages from the same checkpoints (no data: no router), on the first backend.
   const routed = (values.routed ?? '').split(',').filter(Boolean);

@@ -9,7 +9,7 @@ import { Worker } from 'node:worker_threads';
 import type { BackendName } from '../engine/backend.js';
 import { MergeLabError, type ErrorCode } from '../engine/errors.js';
 import { numel } from '../engine/io/dtypes.js';
-import { toPoolPlan, type JobEvents, type MergeWorker } from '../engine/merge/pool.js';
+import { poolBudget, toPoolPlan, type JobEvents, type MergeWorker } from '../engine/merge/pool.js';
 import type { MergePlanToRun } from '../engine/merge/run-merge.js';
 import type { FromHost, ToHost } from './pool-messages.js';
 
@@ -21,8 +21,17 @@ import type { FromHost, ToHost } from './pool-messages.js';
 export const POOL_FROM_BYTES = 256 << 20;
 
 /**
- * `--workers`: a count of at least 1, or 'auto' (the default): one per core for a merge whose
- * inputs pass POOL_FROM_BYTES, else 1. WebGPU merges on one worker: one GPU, one device.
+ * What a worker thread holds before any tensor (its Node context, tsx, tfjs, the engine, its
+ * backend's heap): about 75 MiB measured here (bench/memory-bench.ts, two workers against one),
+ * counted with a margin in the pool's memory bound (poolMemoryBound).
+ */
+export const WORKER_FIXED_BYTES = 96 << 20;
+
+/**
+ * `--workers`: a count of at least 1, or 'auto' (the default): one per core, but no more than the
+ * merge has work for beside its largest tensor (the inputs' bytes over the largest tensor's, so a
+ * checkpoint that is mostly one embedding stays on one worker and its memory), and 1 for a merge
+ * whose inputs are under POOL_FROM_BYTES. WebGPU merges on one worker: one GPU, one device.
  */
 export function workerCount(option: string | undefined, plan: MergePlanToRun, backend: BackendName): number {
   const auto = option === undefined || option === 'auto';
@@ -31,12 +40,24 @@ export function workerCount(option: string | undefined, plan: MergePlanToRun, ba
     throw new MergeLabError('PARAMETER_INVALID', `--workers must be a whole number of at least 1, or "auto" (one per core), got "${option}".`);
   }
   if (backend === 'webgpu') return 1;
-  if (auto && inputBytes(plan) < POOL_FROM_BYTES) return 1;
-  return n;
+  if (!auto) return n;
+  const total = inputBytes(plan);
+  if (total < POOL_FROM_BYTES) return 1;
+  const largest = Math.max(...plan.tensors.map((t) => numel(t.shape) * 4 * t.models.length));
+  return Math.max(1, Math.min(n, Math.floor(total / largest)));
 }
 
 function inputBytes(plan: MergePlanToRun): number {
   return plan.tensors.reduce((s, t) => s + numel(t.shape) * 4 * t.models.length, 0);
+}
+
+/**
+ * The peak RSS a CLI merge on `workers` worker threads stays within: the pool's budget for the
+ * tensors in flight (poolBudget: (models + 2) × the sum of the `workers` largest tensors), 64 MiB
+ * as for one thread, and each worker's fixed part. bench/memory-bench.ts checks it.
+ */
+export function poolMemoryBound(plan: Parameters<typeof poolBudget>[0], workers: number): number {
+  return poolBudget(plan, workers) + (64 << 20) + workers * WORKER_FIXED_BYTES;
 }
 
 export interface MergePool {

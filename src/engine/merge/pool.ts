@@ -109,7 +109,7 @@ export function tensorCost(t: PlannedTensor): number {
  * (as float32), so that every worker has work beside the largest tensor: runMerge's bound, plus
  * (models + 2) × the next largest tensor for each further worker.
  */
-export function poolBudget(plan: { readonly tensors: readonly PlannedTensor[] }, workers: number): number {
+export function poolBudget(plan: { readonly tensors: readonly { readonly shape: readonly number[]; readonly models: ArrayLike<unknown> }[] }, workers: number): number {
   const sizes = plan.tensors.map((t) => numel(t.shape) * 4).sort((a, b) => b - a);
   const models = Math.max(0, ...plan.tensors.map((t) => t.models.length));
   return (models + 2) * sizes.slice(0, Math.max(1, workers)).reduce((s, b) => s + b, 0);
