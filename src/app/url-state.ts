@@ -48,7 +48,12 @@ export function stateToHash(s: LabState): string {
     }
     q.set('twin.lambda', String(t.lambda));
     if (t.useEnergy) q.set('twin.energy', String(t.energy));
+    else if (t.useRatio) q.set('twin.ratio', String(t.rankRatio));
     else q.set('twin.rank', String(t.rank));
+    if (t.exclude.length) q.set('twin.exclude', t.exclude.join(','));
+    if (t.router !== 'small') q.set('twin.router', t.router);
+    if (t.testScore) q.set('twin.test', '1');
+    if (t.mixed) q.set('twin.mixed', '1');
     q.set('twin.temperature', String(t.temperature));
     if (t.topK !== undefined) q.set('twin.topk', String(t.topK));
     if (t.oracle) q.set('twin.oracle', '1');
@@ -62,6 +67,8 @@ export function stateToHash(s: LabState): string {
     q.set('channel.density', String(c.density));
     if (c.oracle) q.set('channel.oracle', '1');
     if (c.tensor) q.set('channel.tensor', c.tensor);
+    if (c.clustering !== 'kmeans') q.set('channel.clustering', c.clustering);
+    if (c.testScore) q.set('channel.test', '1');
   }
   return q.toString();
 }
@@ -133,9 +140,18 @@ function applyRouted(q: URLSearchParams, num: (v: string | null) => number, on: 
     const sharedDensity = num(q.get('twin.density'));
     if (Number.isFinite(sharedDensity) && sharedDensity > 0 && sharedDensity <= 1) Object.assign(patch, { sharedDensity });
     const energy = num(q.get('twin.energy'));
+    const ratio = num(q.get('twin.ratio'));
     const rank = num(q.get('twin.rank'));
     if (Number.isFinite(energy) && energy > 0 && energy <= 1) Object.assign(patch, { useEnergy: true, energy });
-    else if (Number.isInteger(rank) && rank >= 1) Object.assign(patch, { useEnergy: false, rank });
+    else if (Number.isFinite(ratio) && ratio > 0 && ratio <= 1) Object.assign(patch, { useEnergy: false, useRatio: true, rankRatio: ratio });
+    else if (Number.isInteger(rank) && rank >= 1) Object.assign(patch, { useEnergy: false, useRatio: false, rank });
+    const exclude = q.get('twin.exclude');
+    Object.assign(patch, {
+      exclude: exclude ? exclude.split(',').map((x) => x.trim()).filter((x) => x) : [],
+      router: q.get('twin.router') === 'paper' ? 'paper' : 'small',
+      testScore: on(q.get('twin.test')),
+      mixed: on(q.get('twin.mixed')),
+    });
     const temperature = num(q.get('twin.temperature'));
     if (Number.isFinite(temperature) && temperature > 0) Object.assign(patch, { temperature });
     const topK = num(q.get('twin.topk'));
@@ -153,7 +169,12 @@ function applyRouted(q: URLSearchParams, num: (v: string | null) => number, on: 
     const density = num(q.get('channel.density'));
     if (Number.isFinite(density) && density > 0 && density <= 1) Object.assign(patch, { density });
     const tensor = q.get('channel.tensor');
-    Object.assign(patch, { oracle: on(q.get('channel.oracle')), ...(tensor ? { tensor } : {}) });
+    Object.assign(patch, {
+      oracle: on(q.get('channel.oracle')),
+      ...(tensor ? { tensor } : {}),
+      clustering: q.get('channel.clustering') === 'average_linkage' ? 'average_linkage' : 'kmeans',
+      testScore: on(q.get('channel.test')),
+    });
     st.setChannel(patch);
   }
 }

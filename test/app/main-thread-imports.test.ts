@@ -22,6 +22,7 @@ const ENGINE_DESCRIPTORS = new Set([
   'methods/twin/params.ts',
   'methods/twin/files.ts',
   'methods/channel/files.ts',
+  'methods/channel/clustering-names.ts',
   'routed/info.ts',
   'router/types.ts',
   'recipe/types.ts',

@@ -84,11 +84,18 @@ describe('a hash the lab writes round-trips', () => {
     expect(st().twin).toMatchObject({ useEnergy: true, energy: 0.8, lambda: 0.9 });
   });
 
+  it('Twin-Merging’s controls, with rank_ratio, exclude, the paper’s router, the test split and mixed inputs', () => {
+    st().setMethod('twin_merging');
+    st().setTwin({ useEnergy: false, useRatio: true, rankRatio: 0.1, exclude: ['head', 'bias'], router: 'paper', testScore: true, mixed: true });
+    expectRoundTrip();
+    expect(st().twin).toMatchObject({ useRatio: true, rankRatio: 0.1, exclude: ['head', 'bias'], router: 'paper', testScore: true, mixed: true });
+  });
+
   it('Channel Merging’s controls', () => {
     st().setMethod('channel_merging');
-    st().setChannel({ K: 3, groupMethod: 'task_arithmetic', lambda: 0.8, density: 0.5, oracle: true, tensor: 'hidden.weight' });
+    st().setChannel({ K: 3, groupMethod: 'task_arithmetic', lambda: 0.8, density: 0.5, oracle: true, tensor: 'hidden.weight', clustering: 'average_linkage', testScore: true });
     expectRoundTrip();
-    expect(st().channel).toEqual({ K: 3, groupMethod: 'task_arithmetic', lambda: 0.8, density: 0.5, oracle: true, tensor: 'hidden.weight' });
+    expect(st().channel).toEqual({ K: 3, groupMethod: 'task_arithmetic', lambda: 0.8, density: 0.5, oracle: true, tensor: 'hidden.weight', clustering: 'average_linkage', testScore: true });
   });
 });
 

@@ -64,7 +64,7 @@ beforeAll(async () => {
     digitsGz: new Uint8Array(await readFile(path.join(ROOT, 'data/digits/digits.csv.gz'))),
   });
   const before = tf.memory().numTensors;
-  demo = await channelDemo(session, { grid: QUICK_GRID });
+  demo = await channelDemo(session, { grid: QUICK_GRID, router: { architecture: 'small' } });
   // The TIES row of the method table on the same grid, chosen on validation, scored on test.
   const points = QUICK_GRID.density.flatMap((density) => QUICK_GRID.lambda.map((lambda) => ({ lambda, density })));
   const result = await sweep(points.map((_, i) => i), (i) => mergeToMemory({ recipe: tiesRecipe(points[i]!.lambda, points[i]!.density), methods: METHODS, checkpoints: session.checkpoints }), session.scorer);
@@ -108,6 +108,7 @@ describe('Channel Merging rows and K sweep', () => {
     }
     // The routed row carries the router in its storage; the demo's transforms are easy to tell apart.
     expect(demo.rows[1]!.storage.routerParams).toBe(demo.router!.params);
+    expect(demo.rows.every((r) => r.clustering === 'kmeans')).toBe(true);
     expect(demo.router!.routingAccuracy.test).toBeGreaterThan(0.95);
   });
 
@@ -130,8 +131,16 @@ describe('Channel Merging rows and K sweep', () => {
     for (let k = 1; k < 5; k++) expect(demo.sweep[k]!.validation).toBeGreaterThanOrEqual(demo.sweep[k - 1]!.validation);
   });
 
-  it('has fewer sign conflicts within groups than across them', () => {
-    for (const s of demo.sweep.slice(1, 4)) expect(s.conflicts.within!).toBeLessThan(s.conflicts.across!);
+  it('has fewer sign conflicts within groups than random groupings of the same sizes', () => {
+    // Grouping by similarity makes within < across almost by construction; the claim that it
+    // lowers conflicts is against random groups of the same sizes, whose within and across rates
+    // are both near the all-pairs rate.
+    for (const s of demo.sweep.slice(1, 4)) {
+      const r = s.conflicts.random;
+      expect(s.conflicts.within!).toBeLessThan(r.within! - 0.1);
+      expect(Math.abs(r.within! - r.across!)).toBeLessThan(0.03);
+      expect(Math.abs(r.within! - s.conflicts.all!)).toBeLessThan(0.03);
+    }
   });
 
   it('maps every channel of hidden.weight to a group per task', () => {

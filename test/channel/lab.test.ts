@@ -18,9 +18,12 @@ import { isMergeLabError } from '../../src/engine/errors.js';
 import { channelDemo, type ChannelCandidate } from '../../src/engine/methods/channel/demo.js';
 import { createChannelLab, type ChannelLab } from '../../src/engine/methods/channel/lab.js';
 import { readChannelPackage } from '../../src/engine/methods/channel/package.js';
+import { CHANNEL_MERGING } from '../../src/engine/routed/channel.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const DEMO = path.join(ROOT, 'public/demo');
+/** The small router keeps this file quick (the paper's trains for about a minute here). */
+const SMALL = { architecture: 'small' } as const;
 let session: DemoSession;
 let lab: ChannelLab;
 
@@ -40,8 +43,8 @@ describe('Channel Merging lab session', () => {
     ['TIES on trimmed rows', { method: { id: 'ties', params: { density: 0.3, lambda: 1 } }, similarity: 'trimmed' }],
   ])("gives channelDemo's numbers at every K (%s)", async (_, candidate) => {
     const before = tf.memory().numTensors;
-    const v = await lab.view({ K: 2, method: candidate.method, similarity: candidate.similarity });
-    const d = await channelDemo(session, { candidates: [candidate], K: 2 });
+    const v = await lab.view({ router: SMALL, split: 'test', K: 2, method: candidate.method, similarity: candidate.similarity });
+    const d = await channelDemo(session, { candidates: [candidate], K: 2, router: SMALL });
     expect(v.sweep.map((p) => p.K)).toEqual([1, 2, 3, 4, 5]);
     v.sweep.forEach((p, k) => {
       const row = d.sweep[k]!;
@@ -64,11 +67,11 @@ describe('Channel Merging lab session', () => {
   }, 120_000);
 
   it('moves K from the caches; K = T is the experts; the assignment map follows K and the tensor', async () => {
-    await lab.view({ K: 2 });
+    await lab.view({ router: SMALL, split: 'test', K: 2 });
     const moves: number[] = [];
-    let last = await lab.view({ K: 2 });
+    let last = await lab.view({ router: SMALL, split: 'test', K: 2 });
     for (const K of [3, 4, 5, 1, 2]) {
-      const v = await lab.view({ K });
+      const v = await lab.view({ router: SMALL, split: 'test', K });
       expect(v.computed).toEqual([]);
       expect(v.sweep).toEqual(last.sweep);
       expect(v.assignment.K).toBe(K);
@@ -76,12 +79,12 @@ describe('Channel Merging lab session', () => {
       moves.push(v.milliseconds);
       last = v;
     }
-    const five = await lab.view({ K: 5 });
+    const five = await lab.view({ router: SMALL, split: 'test', K: 5 });
     expect(five.oracle.perTask).toEqual(five.expert);
     expect(five.oracle.normalized).toBeCloseTo(100, 10);
     // Every task alone in its group: one partition, each channel's labels 0..4.
     expect(five.assignment.partitions).toEqual([{ labels: [0, 1, 2, 3, 4], channels: 1024 }]);
-    const one = await lab.view({ K: 1, tensor: 'head.weight' });
+    const one = await lab.view({ router: SMALL, split: 'test', K: 1, tensor: 'head.weight' });
     expect(one.assignment.tensor).toBe('head.weight');
     expect(one.assignment.channels).toBe(10);
     expect(one.assignment.groups.every((g) => g.every((x) => x === 0))).toBe(true);
@@ -93,11 +96,11 @@ describe('Channel Merging lab session', () => {
 
   it("with { sweep: 'known' } a new λ answers its K first; asking again fills the sweep in with the same numbers", async () => {
     const method = { id: 'ties', params: { density: 0.3, lambda: 0.85 } } as const;
-    const first = await lab.view({ K: 3, method }, undefined, { sweep: 'known' });
+    const first = await lab.view({ router: SMALL, split: 'test', K: 3, method }, undefined, { sweep: 'known' });
     expect(first.computed).toEqual(['groups at K = 3', 'router at K = 3']);
     expect(first.sweep.map((p) => p.K)).toEqual([3]);
     expect(first.sweepComplete).toBe(false);
-    const whole = await lab.view({ K: 3, method });
+    const whole = await lab.view({ router: SMALL, split: 'test', K: 3, method });
     expect(whole.computed).not.toContain('groups at K = 3');
     expect(whole.sweep.map((p) => p.K)).toEqual([1, 2, 3, 4, 5]);
     expect(whole.sweepComplete).toBe(true);
@@ -105,14 +108,46 @@ describe('Channel Merging lab session', () => {
     expect(whole.routed).toEqual(first.routed);
     expect(whole.oracle).toEqual(first.oracle);
     // Once every K is known, 'known' is the whole sweep too.
-    expect((await lab.view({ K: 1, method }, undefined, { sweep: 'known' })).sweepComplete).toBe(true);
+    expect((await lab.view({ router: SMALL, split: 'test', K: 1, method }, undefined, { sweep: 'known' })).sweepComplete).toBe(true);
+  }, 120_000);
+
+  it('reports the storage merge-lab merge reports for the same package (the router apart)', async () => {
+    for (const clustering of ['kmeans', 'average_linkage'] as const) {
+      const v = await lab.view({ router: SMALL, split: 'test', K: 2, method: { id: 'ties', params: { density: 0.3, lambda: 1 } }, clustering });
+      const cli = await CHANNEL_MERGING.buildPackage(
+        {
+          mergeMethod: 'channel_merging',
+          baseModel: 'base',
+          models: session.tasks.map((model) => ({ model })),
+          options: { group_method: 'ties', clustering },
+          parameters: { groups: 2, density: 0.3, lambda: 1 },
+        },
+        session.checkpoints,
+      );
+      expect(cli.report.storage).toEqual({ values: v.storage.groupParams + v.storage.indexEntries, bytes: v.storage.packageBytes, expertValues: v.storage.expertParams, expertBytes: v.storage.expertBytes, ratio: v.storage.ratio });
+      // The same groups too: the lab's K = 2 model is what the CLI packaged.
+      expect(v.settings.clustering).toBe(clustering);
+    }
+  }, 120_000);
+
+  it('scores on the validation split unless test is asked for; the router and groups are the same', async () => {
+    const method = { id: 'ties', params: { density: 0.3, lambda: 1 } };
+    const test = await lab.view({ router: SMALL, split: 'test', K: 2, method });
+    const val = await lab.view({ router: SMALL, K: 2, method });
+    expect(val.settings.split).toBe('validation');
+    expect(val.computed).not.toContain('router');
+    expect(val.expert).toEqual(session.tasks.map((t) => 100 * session.scorer.expertAccuracies.validation[t]!));
+    expect(val.oracle.perTask).not.toEqual(test.oracle.perTask);
+    expect(val.assignment).toEqual(test.assignment);
+    expect(val.storage).toEqual(test.storage);
   }, 120_000);
 
   it('refuses bad settings with codes', async () => {
     const code = async (p: Promise<unknown>) => p.then(() => 'resolved', (e: unknown) => (isMergeLabError(e) ? e.code : String(e)));
-    expect(await code(lab.view({ K: 6 }))).toBe('PARAMETER_OUT_OF_RANGE');
-    expect(await code(lab.view({ K: 2, method: { id: 'slerp' } }))).toBe('PARAMETER_INVALID');
-    expect(await code(lab.view({ K: 2, tensor: 'nope' }))).toBe('TENSOR_NOT_FOUND');
+    expect(await code(lab.view({ router: SMALL, split: 'test', K: 6 }))).toBe('PARAMETER_OUT_OF_RANGE');
+    expect(await code(lab.view({ router: SMALL, split: 'test', K: 2, method: { id: 'slerp' } }))).toBe('PARAMETER_INVALID');
+    expect(await code(lab.view({ router: SMALL, split: 'test', K: 2, tensor: 'nope' }))).toBe('TENSOR_NOT_FOUND');
+    expect(await code(lab.view({ router: SMALL, K: 2, clustering: 'ward' as never }))).toBe('PARAMETER_INVALID');
   });
 });
 
@@ -130,10 +165,10 @@ describe('Channel Merging through the EngineApi', () => {
 
   it('a sweep in flight lets a newer request in between its Ks (a macrotask apart) and stops there', async () => {
     const ties = (lambda: number) => ({ id: 'ties', params: { density: 0.3, lambda } });
-    const whole = engine.demo.channelLab({ K: 2, method: ties(0.55) });
+    const whole = engine.demo.channelLab({ router: SMALL, K: 2, method: ties(0.55) });
     // A timer, as a worker's next message is: it runs only if the sweep yields to the event loop.
     await new Promise((r) => setTimeout(r, 20));
-    const next = await engine.demo.channelLab({ K: 2, method: ties(0.6) }, { sweep: 'known' });
+    const next = await engine.demo.channelLab({ router: SMALL, K: 2, method: ties(0.6) }, { sweep: 'known' });
     expect(next.sweep.map((p) => p.K)).toEqual([2]);
     const stopped = await whole.then(
       () => 'finished',
@@ -144,13 +179,13 @@ describe('Channel Merging through the EngineApi', () => {
 
   it('is latest-wins, and its package reads back with the K and method asked for; memory stays flat', async () => {
     const ties = { id: 'ties', params: { density: 0.3, lambda: 1 } };
-    const settled = await Promise.allSettled([1, 2, 3].map((K) => engine.demo.channelLab({ K, method: ties })));
+    const settled = await Promise.allSettled([1, 2, 3].map((K) => engine.demo.channelLab({ router: SMALL, K, method: ties })));
     expect(settled.slice(0, 2).map((s) => s.status === 'rejected' && isMergeLabError(s.reason) && s.reason.code)).toEqual(['CANCELLED', 'CANCELLED']);
     const last = settled[2]!;
     expect(last.status === 'fulfilled' && last.value.settings.K).toBe(3);
     const before = await engine.system.memory();
-    for (const K of [1, 2, 3, 4, 5, 2]) await engine.demo.channelLab({ K, method: ties });
-    const files = await engine.demo.routedPackage({ method: 'channel_merging', settings: { K: 2, method: ties } });
+    for (const K of [1, 2, 3, 4, 5, 2]) await engine.demo.channelLab({ router: SMALL, K, method: ties });
+    const files = await engine.demo.routedPackage({ method: 'channel_merging', settings: { router: SMALL, K: 2, method: ties } });
     expect(Object.keys(files).sort()).toEqual(['channel.json', 'groups.safetensors', 'index.safetensors', 'router.safetensors']);
     const pkg = await readChannelPackage(files);
     expect(pkg.model.K).toBe(2);

@@ -93,7 +93,7 @@ describe('hard demo through the engine', () => {
     await initNodeBackend('wasm');
     session = await openDemoSession(files(hardJson));
     const hardTasks = await loadHardTasks(files(hardJson), session.manifest);
-    result = await twinDemo(session, { hard: hardTasks!, lambdas: [0.4], ranks: [4] });
+    result = await twinDemo(session, { hard: hardTasks!, lambdas: [0.4], ranks: [4], router: { architecture: 'small' }, mixed: false });
   }, 120_000);
 
   it("reproduces manifest-hard.json's accuracies for the hard expert and on the hard task", async () => {

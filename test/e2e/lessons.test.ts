@@ -125,7 +125,7 @@ describeE2E('lessons', () => {
     expect(lab.diagnostics.consoleErrors).toEqual([]);
   }, 120_000);
 
-  test('"Twin-Merging": rank 1 about 90% (above TA and TIES), rank 8 about 99% at about half the storage; hard mode splits invert\'s inputs', async ({ lab }) => {
+  test('"Twin-Merging": rank 1 about 89% (above TA and TIES), rank 8 about 100% at about 43% of the storage; hard mode splits invert\'s inputs', async ({ lab }) => {
     await choosePreset(lab, 'twin');
     let s = await waitForRouted(lab);
     const rank = lab.mergePanel().getByRole('slider', { name: 'SVD rank', exact: true });
@@ -137,10 +137,11 @@ describeE2E('lessons', () => {
     expect(s.normalized, 'above TIES at its best in the "Task arithmetic vs TIES" lesson (about 78%)').toBeGreaterThan(80);
     await rank.fill('8');
     s = await waitForRouted(lab, s.seq);
-    expect(s.normalized).toBeGreaterThan(98);
-    expect(s.normalized).toBeLessThan(99.7);
-    expect(s.storage, 'about half the experts\' storage').toBeGreaterThan(0.45);
-    expect(s.storage).toBeLessThan(0.6);
+    // On the validation split, where the sliders move (normalized by the experts' validation accuracy).
+    expect(s.normalized).toBeGreaterThan(98.5);
+    expect(s.normalized).toBeLessThan(101);
+    expect(s.storage, 'about 43% of the experts\' storage, the router apart').toBeGreaterThan(0.38);
+    expect(s.storage).toBeLessThan(0.48);
     // The chart says the same as the score.
     await lab.waitForChart('twin-rank');
     const csv = (await lab.exportChart('twin-rank', 'CSV')).bytes.toString('utf8');
@@ -170,12 +171,12 @@ describeE2E('lessons', () => {
     expect(lab.diagnostics.consoleErrors).toEqual([]);
   }, 240_000);
 
-  test('"Channel Merging": score and storage climb together from K 1 to 5 (about 78 → 100%); within-group conflicts under half the across-group rate', async ({ lab }) => {
+  test('"Channel Merging": score and storage climb together from K 1 to 5 (about 79 → 100%); within-group conflicts under half the across-group rate and under random groups', async ({ lab }) => {
     await choosePreset(lab, 'channels');
     let s = await waitForRouted(lab);
     const k = lab.mergePanel().getByRole('slider', { name: 'Groups K', exact: true });
     const chart = lab.chart('channel-k');
-    const seen: { K: number; score: number; storage: number; within: number; across: number }[] = [];
+    const seen: { K: number; score: number; storage: number; within: number; across: number; random: number }[] = [];
     for (const K of [1, 2, 3, 4, 5]) {
       if (Number(await k.inputValue()) !== K) {
         await k.fill(String(K));
@@ -184,7 +185,8 @@ describeE2E('lessons', () => {
       await lab.waitForChart('channel-k');
       const within = Number((await chart.locator('[data-within]').getAttribute('data-within')) || NaN);
       const across = Number((await chart.locator('[data-across]').getAttribute('data-across')) || NaN);
-      seen.push({ K, score: s.normalized, storage: s.storage, within, across });
+      const random = Number((await chart.locator('[data-random-within]').getAttribute('data-random-within')) || NaN);
+      seen.push({ K, score: s.normalized, storage: s.storage, within, across, random });
     }
     console.log(`[e2e] channel lesson: ${seen.map((x) => `K ${x.K}: ${x.score.toFixed(1)}%, storage ${(100 * x.storage).toFixed(1)}%, within ${(100 * x.within).toFixed(1)} across ${(100 * x.across).toFixed(1)}`).join('; ')}`);
     expect(seen[0]!.score).toBeGreaterThan(76);
@@ -194,15 +196,20 @@ describeE2E('lessons', () => {
       expect(seen[i]!.score, `K ${i + 1} scores above K ${i}`).toBeGreaterThan(seen[i - 1]!.score);
       expect(seen[i]!.storage).toBeGreaterThan(seen[i - 1]!.storage);
     }
-    expect(seen[0]!.storage).toBeGreaterThan(0.25);
-    expect(seen[0]!.storage).toBeLessThan(0.35);
+    expect(seen[0]!.storage).toBeGreaterThan(0.18);
+    expect(seen[0]!.storage).toBeLessThan(0.25);
     expect(seen[4]!.storage, 'a little over the experts\' own size').toBeGreaterThan(1);
     expect(seen[4]!.storage).toBeLessThan(1.2);
-    for (const x of seen.slice(1, 4)) expect(x.within, `K ${x.K}: within under half of across`).toBeLessThan(x.across / 2);
+    for (const x of seen.slice(1, 4)) {
+      expect(x.within, `K ${x.K}: within under half of across`).toBeLessThan(x.across / 2);
+      expect(x.within, `K ${x.K}: within well under random groups of the same sizes`).toBeLessThan(x.random - 0.1);
+      expect(x.random).toBeGreaterThan(0.44);
+      expect(x.random).toBeLessThan(0.52);
+    }
     expect(seen[1]!.within).toBeGreaterThan(0.25);
     expect(seen[1]!.within).toBeLessThan(0.35);
-    expect(seen[1]!.across).toBeGreaterThan(0.62);
-    expect(seen[1]!.across).toBeLessThan(0.72);
+    expect(seen[1]!.across).toBeGreaterThan(0.6);
+    expect(seen[1]!.across).toBeLessThan(0.7);
     expect(await routedScore(lab).then((x) => x.routing)).toBe('router');
     expect(lab.diagnostics.consoleErrors).toEqual([]);
   }, 240_000);

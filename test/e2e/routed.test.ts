@@ -206,7 +206,7 @@ describeE2E('routed methods', () => {
     const panel = lab.mergePanel();
     expect(await panel.getByRole('combobox', { name: 'Merge method' }).inputValue()).toBe('twin_merging');
     expect(await panel.getByRole('slider', { name: 'λ of the shared expert' }).inputValue()).toBe('0.5');
-    expect(await panel.getByRole('checkbox', { name: 'Cut by energy share' }).isChecked()).toBe(true);
+    expect(await panel.getByRole('combobox', { name: 'Rank per matrix' }).inputValue()).toBe('energy');
     expect(await panel.getByRole('slider', { name: 'Energy share' }).inputValue()).toBe('0.8');
     expect(await panel.getByRole('slider', { name: 'Router top-k' }).inputValue()).toBe('2');
     const s = await waitForRouted(lab);

@@ -121,16 +121,20 @@ describe('Twin-Merging package', () => {
     ]);
     expect(json.tensors[0]!.parts['task.one']).toMatchObject({ kind: 'lowrank', rank: 3, us: 'task.one.hidden.weight.us', v: 'task.one.hidden.weight.v' });
     expect(json.tensors[1]!.parts['two']).toEqual({ kind: 'dense', delta: 'two.hidden.bias.delta' });
+    // The paper's router: two Linear + BatchNorm1d + LeakyReLU layers (dropout while training), then the logits.
+    const bn = (i: number) => ({ weight: `bn${i}.weight`, bias: `bn${i}.bias`, running_mean: `bn${i}.running_mean`, running_var: `bn${i}.running_var`, eps: 1e-5 });
     expect(json.router).toMatchObject({
+      architecture: 'paper',
       features: { layer: 0, width: 10 },
       normalize: { mean: 'input.mean', std: 'input.std' },
       layers: [
-        { weight: 'fc1.weight', bias: 'fc1.bias', activation: 'relu', shape: [5, 10] },
-        { weight: 'fc2.weight', bias: 'fc2.bias', activation: 'none', shape: [3, 5] },
+        { weight: 'fc1.weight', bias: 'fc1.bias', norm: bn(1), activation: 'leaky_relu(0.01)', dropout_while_training: true, shape: [5, 10] },
+        { weight: 'fc2.weight', bias: 'fc2.bias', norm: bn(2), activation: 'leaky_relu(0.01)', dropout_while_training: true, shape: [5, 5] },
+        { weight: 'fc3.weight', bias: 'fc3.bias', activation: 'none', shape: [3, 5] },
       ],
     });
     // head.weight (4 × 10) at rank 3 would take 3 · 14 = 42 values: it is kept whole (40).
-    expect(json.storage).toMatchObject({ shared: 60 + 10 + 40 + 4, factors: 3 * 3 * (10 + 6), dense: 3 * (10 + 40 + 4), router: 20 + 50 + 5 + 15 + 3, dtype: 'F32' });
+    expect(json.storage).toMatchObject({ shared: 60 + 10 + 40 + 4, factors: 3 * 3 * (10 + 6), dense: 3 * (10 + 40 + 4), router: 20 + (50 + 5 + 20) + (25 + 5 + 20) + (15 + 3), dtype: 'F32' });
     const ex = await openSafetensors(memorySource('exclusive.safetensors', files['exclusive.safetensors']!));
     expect(ex.info('two.hidden.weight.us')?.shape).toEqual([10, 3]);
     expect(ex.info('two.hidden.weight.v')?.shape).toEqual([6, 3]);

@@ -17,6 +17,7 @@ export function MethodExplainer() {
       </p>
       {m.formula && <pre className="formula">{m.formula}</pre>}
       {m.reference && <p className="reference">{m.reference}</p>}
+      {'choices' in m && <p className="help">What the paper leaves open, and what we chose: {m.choices}</p>}
     </div>
   );
 }

@@ -18,7 +18,7 @@ import { renameModels } from '../../engine/recipe/rename.js';
 import { idsOfFileNames } from './portable-names.js';
 import type { Conditional, ParameterSetting, Recipe, RecipeModel, Scalar } from '../../engine/recipe/types.js';
 import { CHANNEL_PARAMS, DEFAULT_SHARED, GROUP, LINEAR, SHARED, TWIN_LAMBDA } from '../../engine/routed/info.js';
-import { DEFAULT_ROUTER_OPTIONS } from '../../engine/router/types.js';
+import { ROUTER_DEFAULTS } from '../../engine/router/types.js';
 import { GROUP_METHODS, ROUTED_METHODS, findRoutedMethod, type GroupMethodId } from '../routed/methods.js';
 import type { ChannelControls, LabState, ModelSource, TwinControls } from '../store/types.js';
 import { DEMO_BASE_ID, isPairwise } from './demo-recipe.js';
@@ -206,6 +206,9 @@ export function applyRecipe(recipe: Recipe, st: LabState, fileName = 'recipe'): 
 
   for (const [name, value] of Object.entries(recipe.options ?? {})) {
     if (!log.has(`options.${name}`)) log.no(`options.${name}`, `${name} ${value}: only ${name === SHARED ? 'Twin-Merging' : 'Channel Merging'} reads it`);
+  }
+  for (const name of Object.keys(recipe.listOptions ?? {})) {
+    if (!log.has(`listOptions.${name}`)) log.no(`listOptions.${name}`, `${name}: only Twin-Merging reads it`);
   }
   if (recipe.randomSeed !== undefined) {
     const seed = recipe.randomSeed;
@@ -702,14 +705,16 @@ function applyTwin(c: Context, hard: boolean | undefined): void {
         log.ok(paths, `${name} ${v}`);
       }
     } else if (own && ['hidden', 'epochs', 'learningRate', 'seed'].includes(name)) {
-      const d = DEFAULT_ROUTER_OPTIONS[name as 'hidden' | 'epochs' | 'learningRate' | 'seed'];
+      const d = ROUTER_DEFAULTS[st.twin.router][name as 'hidden' | 'epochs' | 'learningRate' | 'seed'];
       if (c.source === 'mine') log.no(paths, `${name} ${v}: your checkpoints have no data to train a router on, so no router is built`);
       else if (v === d) log.ok(paths, `${name} ${v} (the lab's router)`);
       else log.no(paths, `${name} ${v}: the lab trains its router with ${name} ${d} (it has no control for it)`);
     } else if (own && typeof v === 'number') {
-      if (name === 'rank' && top.has('energy')) log.no(paths, `rank ${v}: energy is given too, and the lab uses energy (the engine takes one of them)`);
+      if ((name === 'rank' || name === 'rank_ratio') && top.has('energy')) log.no(paths, `${name} ${v}: energy is given too, and the lab uses energy (the engine takes one of them)`);
+      else if (name === 'rank' && top.has('rank_ratio')) log.no(paths, `rank ${v}: rank_ratio is given too, and the lab uses rank_ratio (the engine takes one of them)`);
       else {
-        if (name === 'rank') Object.assign(patch, { rank: v, useEnergy: false });
+        if (name === 'rank') Object.assign(patch, { rank: v, useEnergy: false, useRatio: false });
+        else if (name === 'rank_ratio') Object.assign(patch, { rankRatio: v, useEnergy: false, useRatio: true });
         else if (name === 'energy') Object.assign(patch, { energy: v, useEnergy: true });
         else if (name === 'temperature') patch.temperature = v;
         else if (name === 'topK') patch.topK = v;
@@ -726,9 +731,18 @@ function applyTwin(c: Context, hard: boolean | undefined): void {
   const twinDefault = (name: string) => TWIN_PARAMS.find((p) => p.name === name)!.default as number;
   if (inner?.params.some((p) => p.name === 'lambda')) unset('lambda', 'lambda', TWIN_LAMBDA.default as number);
   if (sharedMethod === 'ties') unset('density', 'sharedDensity', inner!.params.find((p) => p.name === 'density')!.default as number);
-  if (!top.has('energy')) {
+  if (!top.has('energy') && !top.has('rank_ratio')) {
     unset('rank', 'rank', twinDefault('rank'));
     unset('energy', 'useEnergy', false, 'a fixed rank (no energy)');
+    unset('rank_ratio', 'useRatio', false, 'a fixed rank (no rank_ratio)');
+  }
+  const exclude = recipe.listOptions?.['exclude'];
+  if (exclude) {
+    patch.exclude = exclude;
+    log.ok('listOptions.exclude', `exclude ${exclude.join(', ')}`);
+  } else if (st.twin.exclude.length) {
+    patch.exclude = [];
+    c.defaults.push('exclude: none');
   }
   unset('temperature', 'temperature', twinDefault('temperature'));
   unset('topK', 'topK', undefined, 'topK: every expert');
@@ -747,6 +761,15 @@ function applyChannel(c: Context): void {
     patch.groupMethod = groupMethod;
     if (recipe.options?.[GROUP]) log.ok(`options.${GROUP}`, `${GROUP} ${asked}`);
   } else log.no(`options.${GROUP}`, `${GROUP} ${asked}: the lab's Channel Merging merges a group with ${GROUP_METHODS.map((g) => g.id).join(', ')}`);
+  const clustering = recipe.options?.['clustering'];
+  if (clustering === 'kmeans' || clustering === 'average_linkage') {
+    patch.clustering = clustering;
+    log.ok('options.clustering', `clustering ${clustering}`);
+  } else if (clustering !== undefined) log.no('options.clustering', `clustering ${clustering}: Channel Merging groups by kmeans or average_linkage`);
+  else if (st.channel.clustering !== 'kmeans') {
+    patch.clustering = 'kmeans';
+    c.defaults.push('clustering kmeans');
+  }
   const inner = groupMethod && groupMethod !== 'average' ? findMethod(groupMethod) : undefined;
   const innerName = `${GROUP} ${asked}`;
   const reads = (name: string) => inner?.params.some((p) => p.name === name) ?? false;

@@ -7,7 +7,7 @@
 import { MergeLabError } from '../../engine/errors.js';
 import type { ChannelLabSettings, TwinLabSettings } from '../../engine/api/engine-api.js';
 import type { Recipe } from '../../engine/recipe/types.js';
-import { DEFAULT_ROUTER_OPTIONS } from '../../engine/router/types.js';
+import { ROUTER_DEFAULTS } from '../../engine/router/types.js';
 import { recipeTasks } from '../store/engine-slice.js';
 import type { ChannelControls, LabState, TwinControls } from '../store/types.js';
 import { DEMO_BASE_ID } from './demo-recipe.js';
@@ -21,11 +21,15 @@ export function twinSettings(c: TwinControls): TwinLabSettings {
   return {
     lambda: c.lambda,
     shared: c.sharedMethod === 'ties' ? { id: 'ties', density: c.sharedDensity } : { id: 'task_arithmetic' },
-    ...(c.useEnergy ? { energy: c.energy } : { rank: c.rank }),
+    ...(c.useEnergy ? { energy: c.energy } : c.useRatio ? { rankRatio: c.rankRatio } : { rank: c.rank }),
+    ...(c.exclude.length ? { exclude: c.exclude } : {}),
     temperature: c.temperature,
     ...(c.topK !== undefined ? { topK: c.topK } : {}),
     oracle: c.oracle,
     hard: c.hard,
+    router: { architecture: c.router },
+    split: c.testScore ? 'test' : 'validation',
+    ...(c.mixed ? { mixed: true } : {}),
   };
 }
 
@@ -37,12 +41,12 @@ export function groupMethodSpec(c: ChannelControls): NonNullable<ChannelLabSetti
 }
 
 export function channelSettings(c: ChannelControls): ChannelLabSettings {
-  return { K: c.K, method: groupMethodSpec(c), oracle: c.oracle, ...(c.tensor ? { tensor: c.tensor } : {}) };
+  return { K: c.K, method: groupMethodSpec(c), oracle: c.oracle, clustering: c.clustering, split: c.testScore ? 'test' : 'validation', ...(c.tensor ? { tensor: c.tensor } : {}) };
 }
 
-/** mergekit's layout: the method-choosing name (shared_method, group_method) in `options`, written into the top-level parameters. */
-function routedOf(method: string, base: string, experts: readonly string[], option: Record<string, string>, parameters: Record<string, number>): Recipe {
-  return { mergeMethod: method, baseModel: base, models: experts.map((model) => ({ model })), options: option, parameters };
+/** mergekit's layout: the method-choosing names (shared_method, group_method, clustering) in `options`, exclude in `listOptions`, written into the top-level parameters. */
+function routedOf(method: string, base: string, experts: readonly string[], option: Record<string, string>, parameters: Record<string, number>, lists: Record<string, readonly string[]> = {}): Recipe {
+  return { mergeMethod: method, baseModel: base, models: experts.map((model) => ({ model })), options: option, parameters, ...(Object.keys(lists).length ? { listOptions: lists } : {}) };
 }
 
 /** The base and experts the recipe names: the demo's ids, or the user's checkpoints by role. */
@@ -62,17 +66,25 @@ export function routedRecipe(s: LabState): Recipe {
   if (s.method === 'twin_merging') {
     const c = s.twin;
     const tasks = experts;
-    const r = DEFAULT_ROUTER_OPTIONS;
-    // The router's options only where there is data to train it on (the demo).
-    const routing: Record<string, number> = s.source === 'mine' ? {} : { hidden: r.hidden, epochs: r.epochs, learningRate: r.learningRate, temperature: c.temperature, topK: c.topK ?? tasks.length, seed: r.seed };
-    return routedOf('twin_merging', base, tasks, { shared_method: c.sharedMethod }, {
-      ...(c.sharedMethod === 'ties' ? { density: c.sharedDensity } : {}),
-      lambda: c.lambda,
-      ...(c.useEnergy ? { energy: c.energy } : { rank: c.rank }),
-      ...routing,
-    });
+    const r = ROUTER_DEFAULTS[c.router];
+    // The router's options only where there is data to train it on (the demo); the paper's hidden width is twice the features.
+    const routing: Record<string, number> =
+      s.source === 'mine' ? {} : { ...(typeof r.hidden === 'number' ? { hidden: r.hidden } : {}), epochs: r.epochs, learningRate: r.learningRate, temperature: c.temperature, topK: c.topK ?? tasks.length, seed: r.seed };
+    return routedOf(
+      'twin_merging',
+      base,
+      tasks,
+      { shared_method: c.sharedMethod },
+      {
+        ...(c.sharedMethod === 'ties' ? { density: c.sharedDensity } : {}),
+        lambda: c.lambda,
+        ...(c.useEnergy ? { energy: c.energy } : c.useRatio ? { rank_ratio: c.rankRatio } : { rank: c.rank }),
+        ...routing,
+      },
+      c.exclude.length ? { exclude: c.exclude } : {},
+    );
   }
   const c = s.channel;
   const spec = groupMethodSpec(c);
-  return routedOf('channel_merging', base, experts, { group_method: spec.id }, { groups: Math.min(c.K, experts.length), ...(spec.params as Record<string, number> | undefined) });
+  return routedOf('channel_merging', base, experts, { group_method: spec.id, clustering: c.clustering }, { groups: Math.min(c.K, experts.length), ...(spec.params as Record<string, number> | undefined) });
 }

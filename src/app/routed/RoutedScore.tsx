@@ -1,8 +1,10 @@
 /**
  * The routed method's score on the demo, as the Merge panel's live score shows a merge's: the
  * normalized score with the router and with oracle routing (the headline is the one the Oracle
- * box picks), per task beside its expert, the router's accuracy and the storage against keeping
- * every expert. A control's input → these numbers drawn is measured as 'slider-to-routed'.
+ * box picks) on the split scored — validation while sliders move, the held-out test split on
+ * request, and labelled so — per task beside its expert, the router's accuracy, the storage
+ * against keeping every expert (the router apart, as merge-lab merge counts it) and, when asked,
+ * routing on mixed inputs. A control's input → these numbers drawn is measured as 'slider-to-routed'.
  */
 import { useShallow } from 'zustand/react/shallow';
 import { ErrorLine, useShownMeasure, useSlow } from '../components/fields.js';
@@ -11,6 +13,7 @@ import { formatBytes, formatMs } from '../format.js';
 import { useLabStore } from '../store/index.js';
 import { SLIDER_TO_ROUTED_MEASURE } from '../store/routed-slice.js';
 import type { ChartData } from '../store/types.js';
+import type { MixedReport } from '../../engine/methods/twin/mixed.js';
 
 export const ROUTED_SHOWN_MARK = 'routed-shown';
 
@@ -22,9 +25,12 @@ interface Scores {
   readonly oracle: { readonly perTask: readonly number[]; readonly normalized: number };
   readonly oracleHeadline: boolean;
   readonly routingAccuracy: number;
-  readonly storage: { readonly ratio: number; readonly bytes: number; readonly expertBytes: number };
+  /** The split scored: validation while sliders move, test on request. */
+  readonly split: 'validation' | 'test';
+  readonly storage: { readonly ratio: number; readonly bytes: number; readonly expertBytes: number; readonly routerBytes: number };
   readonly setting: string;
   readonly milliseconds: number;
+  readonly mixed?: MixedReport;
 }
 
 function useScores(): { chart: ChartData<unknown>; scores?: Scores } {
@@ -42,8 +48,10 @@ function useScores(): { chart: ChartData<unknown>; scores?: Scores } {
               oracle: v.oracle,
               oracleHeadline: v.settings.oracle,
               routingAccuracy: v.routing.accuracy,
-              storage: { ratio: v.storage.ratio, bytes: v.storage.bytes.total, expertBytes: v.storage.bytes.experts },
-              setting: `${v.settings.energy !== undefined ? `energy ${(100 * v.settings.energy).toFixed(0)}%` : `rank ${v.settings.rank}`}, λ ${v.settings.lambda.toFixed(2)}, temperature ${v.settings.temperature.toFixed(2)}, top-${v.settings.topK}`,
+              split: v.settings.split,
+              storage: { ratio: v.storage.ratio, bytes: v.storage.bytes.total, expertBytes: v.storage.bytes.experts, routerBytes: v.storage.withRouter.bytes - v.storage.bytes.total },
+              setting: `${v.settings.energy !== undefined ? `energy ${(100 * v.settings.energy).toFixed(0)}%` : v.settings.rankRatio !== undefined ? `rank_ratio ${v.settings.rankRatio}` : `rank ${v.settings.rank}`}${v.settings.exclude.length ? `, exclude ${v.settings.exclude.join(', ')}` : ''}, λ ${v.settings.lambda.toFixed(2)}, temperature ${v.settings.temperature.toFixed(2)}, top-${v.settings.topK}, ${v.settings.router.architecture} router`,
+              ...(v.mixed ? { mixed: v.mixed } : {}),
               milliseconds: v.milliseconds,
             },
           }
@@ -61,9 +69,10 @@ function useScores(): { chart: ChartData<unknown>; scores?: Scores } {
             router: v.routed,
             oracle: v.oracle,
             oracleHeadline: v.settings.oracle,
-            routingAccuracy: v.router.routingAccuracy.test,
-            storage: { ratio: v.storage.ratio, bytes: v.storage.packageBytes, expertBytes: v.storage.expertBytes },
-            setting: `K ${v.settings.K}, ${v.settings.method.id}${Object.entries(v.settings.method.params)
+            routingAccuracy: v.router.routingAccuracy[v.settings.split],
+            split: v.settings.split,
+            storage: { ratio: v.storage.ratio, bytes: v.storage.packageBytes, expertBytes: v.storage.expertBytes, routerBytes: v.storage.routerBytes },
+            setting: `K ${v.settings.K}, ${v.settings.clustering}, ${v.settings.method.id}${Object.entries(v.settings.method.params)
               .map(([k, x]) => ` ${k === 'lambda' ? 'λ' : k} ${x}`)
               .join(',')}`,
             milliseconds: v.milliseconds,
@@ -106,9 +115,11 @@ export function RoutedScore() {
             <strong data-normalized={headline.normalized} data-routing={scores.oracleHeadline ? 'oracle' : 'router'}>
               {headline.normalized.toFixed(1)}%
             </strong>{' '}
-            with {scores.oracleHeadline ? 'oracle routing' : 'the router'} ({scores.oracleHeadline ? `router: ${scores.router.normalized.toFixed(1)}%` : `oracle: ${scores.oracle.normalized.toFixed(1)}%`}) · router
-            picks the right task for <span data-routing-accuracy={scores.routingAccuracy}>{(100 * scores.routingAccuracy).toFixed(1)}%</span> of test inputs · storage{' '}
-            <span data-storage-ratio={scores.storage.ratio}>{(100 * scores.storage.ratio).toFixed(1)}%</span> of the experts ({formatBytes(scores.storage.bytes)} of {formatBytes(scores.storage.expertBytes)}) · {scores.setting} ·{' '}
+            on the <span data-split={scores.split}>{scores.split === 'test' ? 'held-out test split' : 'validation split'}</span> with {scores.oracleHeadline ? 'oracle routing' : 'the router'} (
+            {scores.oracleHeadline ? `router: ${scores.router.normalized.toFixed(1)}%` : `oracle: ${scores.oracle.normalized.toFixed(1)}%`}) · router picks the right task for{' '}
+            <span data-routing-accuracy={scores.routingAccuracy}>{(100 * scores.routingAccuracy).toFixed(1)}%</span> of {scores.split === 'test' ? 'test' : 'validation'} inputs
+            {scores.split === 'validation' ? ' (three quarters of which it was trained on)' : ''} · storage <span data-storage-ratio={scores.storage.ratio}>{(100 * scores.storage.ratio).toFixed(1)}%</span> of the experts (
+            {formatBytes(scores.storage.bytes)} of {formatBytes(scores.storage.expertBytes)}; the router {formatBytes(scores.storage.routerBytes)} apart) · {scores.setting} ·{' '}
             {formatMs(scores.milliseconds)} in the engine
             {slow && <span className="help"> · updating…</span>}
           </p>
@@ -121,6 +132,13 @@ export function RoutedScore() {
               { name: 'its expert', values: scores.expert },
             ]}
           />
+          {scores.mixed && (
+            <p className="help" data-mixed-largest={scores.mixed.meanLargestWeight}>
+              Mixed inputs (blends of two tasks' views of a digit): the router's largest weight is {scores.mixed.meanLargestWeight.toFixed(2)} on average; accuracy with soft routing{' '}
+              {(100 * scores.mixed.soft).toFixed(1)}%, hard routing {(100 * scores.mixed.hard).toFixed(1)}%, half on each of the two tasks {(100 * scores.mixed.even).toFixed(1)}%, the better expert alone{' '}
+              {(100 * scores.mixed.bestExpert).toFixed(1)}%.
+            </p>
+          )}
         </>
       )}
       {chart.status === 'error' && chart.error && <ErrorLine error={chart.error} />}

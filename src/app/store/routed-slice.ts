@@ -22,9 +22,26 @@ import { failed, latestRequest } from './latest-request.js';
 import { ranksAhead } from '../routed/ranks-ahead.js';
 import type { ChannelControls, ChartData, LabState, RoutedPackageState, RoutedSlice, SliceCreator, TwinControls } from './types.js';
 
-export const DEFAULT_TWIN: TwinControls = { sharedMethod: 'task_arithmetic', sharedDensity: 0.3, lambda: 0.3, useEnergy: false, rank: 4, energy: 0.9, temperature: 1, oracle: false, hard: false };
+export const DEFAULT_TWIN: TwinControls = {
+  sharedMethod: 'task_arithmetic',
+  sharedDensity: 0.3,
+  lambda: 0.3,
+  useEnergy: false,
+  rank: 4,
+  energy: 0.9,
+  temperature: 1,
+  oracle: false,
+  hard: false,
+  useRatio: false,
+  rankRatio: 0.1,
+  exclude: [],
+  // The small router: the paper's (the engine's default) trains for about a minute on wasm whenever λ moves.
+  router: 'small',
+  testScore: false,
+  mixed: false,
+};
 /** TIES inside the groups at λ 1, density 0.3: where the demo's validation lands at K = 2 (the engine's default is average). */
-export const DEFAULT_CHANNEL: ChannelControls = { K: 2, groupMethod: 'ties', lambda: 1, density: 0.3, oracle: false };
+export const DEFAULT_CHANNEL: ChannelControls = { K: 2, groupMethod: 'ties', lambda: 1, density: 0.3, oracle: false, clustering: 'kmeans', testScore: false };
 /** The performance measure from a routed control's input to its view drawn. */
 export const SLIDER_TO_ROUTED_MEASURE = 'slider-to-routed';
 

@@ -386,6 +386,17 @@ export interface TwinControls {
   readonly oracle: boolean;
   /** Route between the demo's hard tasks too (fetches manifest-hard.json and its expert once). */
   readonly hard: boolean;
+  /** Cut each matrix to ⌊rankRatio · min(m, n)⌋ instead of a fixed rank (ignored with useEnergy). */
+  readonly useRatio: boolean;
+  readonly rankRatio: number;
+  /** Tensor-name patterns kept out of the merge (each task's own), e.g. ['head', 'bias']. */
+  readonly exclude: readonly string[];
+  /** The router: the paper's d → 2d → 2d → T (slow to train: ~20 s) or the small d → 32 → T. */
+  readonly router: 'paper' | 'small';
+  /** Score on the held-out test split instead of validation (shown on request, labelled). */
+  readonly testScore: boolean;
+  /** Score routing on blends of two tasks' inputs too. */
+  readonly mixed: boolean;
 }
 
 /** Channel Merging's controls (methods/channel/lab.ts's settings). */
@@ -400,6 +411,10 @@ export interface ChannelControls {
   readonly oracle: boolean;
   /** The assignment map's tensor (absent: the first 2-D one). */
   readonly tensor?: string;
+  /** How rows are grouped: k-means (the default) or average linkage. */
+  readonly clustering: 'kmeans' | 'average_linkage';
+  /** Score on the held-out test split instead of validation (shown on request, labelled). */
+  readonly testScore: boolean;
 }
 
 /** A routed package built in the worker: its files as Blob URLs (the bytes stay out of the store). */

@@ -63,6 +63,8 @@ export const TWIN_INFO: RoutedInfo = {
   summary: "A shared expert merged from all experts with any method, plus each expert's difference to it as low-rank factors; a router on the shared model's features mixes them per input.",
   formula: 'θ(x) = θ* + Σt wt(x)·Ut,r Σt,r Vt,rᵀ   (θ* = shared_method(experts); Ut Σt Vtᵀ = svd(θt − θ*))',
   reference: 'Lu et al., Twin-Merging: Dynamic Integration of Modular Expertise in Model Merging, arXiv:2406.15479',
+  choices:
+    "From the paper's code: rank_ratio 0.1 (its svd mask keeps ⌊0.1 · min(m, n)⌋ singular values), exclude for heads and biases (taken from the task's own model), the router d → 2d → 2d → T with batch norm, LeakyReLU and dropout 0.5, Adam at 5e-4. Ours: a matrix whose factors would be no smaller is kept whole; rank is at least 1; an excluded tensor follows the input's largest routing weight; the router's epoch is the lowest held-out loss on a quarter of the validation split (the code keeps the best accuracy on its test split), batches of 128, training stopped 3 epochs after the last improvement; the lab starts with the small router (d → 32 → T), the paper's being about a minute to train on wasm.",
   params: TWIN_PARAMS,
   options: [
     { name: SHARED, kind: 'method', default: DEFAULT_SHARED, choices: SHARED_CHOICES, help: 'The method that merges the shared expert θ*; its own parameters (lambda, density, per-model weight ...) go beside it.' },
@@ -85,6 +87,8 @@ export const CHANNEL_INFO: RoutedInfo = {
   summary: "Per output channel, the experts' task-vector rows are grouped into K groups by similarity (k-means on their directions, or average linkage) and merged within each group; each expert's rows are looked up in its group, a bias's entries with its weight's rows.",
   formula: 'W_t[c] = G[idx[t][c]][c],  G[g][c] = group_method({θt[c] : idx[t][c] = g})',
   reference: 'Zhang et al., Channel Merging: Preserving Specialization for Merged Experts, arXiv:2412.15283 (our reconstruction; no public code)',
+  choices:
+    "The paper (section 'Merging with Channel Similarity') groups each channel's delta parameters into K groups by similarity; we could not read that section's text, so k-means over the rows' directions (cosine, seeded by random_seed, 4 restarts) is our reading, average linkage our first reconstruction. Ours too: a channel is a row (first dimension); a bias follows its weight's rows element by element; a group of one keeps its expert's row; which method merges a group (average, task arithmetic, TIES …) is left to you.",
   params: CHANNEL_PARAMS,
   options: [
     { name: GROUP, kind: 'method', default: AVERAGE, choices: GROUP_CHOICES, help: "The method that merges the rows inside a group (linear = average); its own parameters (lambda, density ...) go beside it, one value for every expert." },

@@ -132,6 +132,8 @@ export interface RoutedMethod {
   readonly summary: string;
   readonly formula: string;
   readonly reference: string;
+  /** What the paper leaves open (or we could not read), and what we chose: shown under the method's explanation in the lab. */
+  readonly choices: string;
   /** Its own numeric parameters (top-level only), in the registry's schema. */
   readonly params: readonly ParamSpec[];
   /** Its method-choosing string parameters. */

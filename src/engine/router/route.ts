@@ -1,11 +1,31 @@
 /**
  * Using a trained router: logits for new features, per-sample weights over the tasks (temperature,
  * top-k), the hard "which task" answer, oracle weights from true tasks, and the routing numbers
- * the lab charts (accuracy, mean weight per true task).
+ * the lab charts (accuracy, mean weight per true task, mean largest weight).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { MergeLabError } from '../errors.js';
-import type { RouterWeights, RoutingOptions } from './types.js';
+import { LEAKY_SLOPE, type RouterWeights, type RoutingOptions } from './types.js';
+
+/**
+ * The router's logits as a tensor, for rows already on the backend: standardised first unless
+ * `standardised` says they are. Inference mode: batch norms use their running statistics.
+ */
+export function routerLogitsTensor(router: RouterWeights, rows: tf.Tensor2D, standardised: boolean): tf.Tensor2D {
+  return tf.tidy(() => {
+    let h: tf.Tensor2D = standardised ? rows : (tf.div(tf.sub(rows, tf.tensor1d(router.mean)), tf.tensor1d(router.std)) as tf.Tensor2D);
+    for (const l of router.layers) {
+      // An explicit transpose, then a plain matMul: tfjs-wasm's transposeB path is much slower.
+      let z = tf.add(tf.matMul(h, tf.transpose(tf.tensor2d(l.weight, [l.outputs, l.inputs]))), tf.tensor1d(l.bias)) as tf.Tensor2D;
+      if (l.norm) {
+        const scale = Float32Array.from(l.norm.weight, (g, i) => g / Math.sqrt(l.norm!.runningVar[i]! + l.norm!.eps));
+        z = tf.add(tf.mul(tf.sub(z, tf.tensor1d(l.norm.runningMean)), tf.tensor1d(scale)), tf.tensor1d(l.norm.bias)) as tf.Tensor2D;
+      }
+      h = l.activation === 'relu' ? (tf.relu(z) as tf.Tensor2D) : l.activation === 'leaky_relu' ? (tf.leakyRelu(z, LEAKY_SLOPE) as tf.Tensor2D) : z;
+    }
+    return h;
+  });
+}
 
 /** Logits (count × tasks, row-major) of the router for `count` rows of features. Leaves no tensor behind. */
 export async function routerLogits(router: RouterWeights, features: Float32Array, count: number): Promise<Float32Array> {
@@ -14,14 +34,7 @@ export async function routerLogits(router: RouterWeights, features: Float32Array
     throw new MergeLabError('SHAPE_MISMATCH', `The router reads ${F} features per sample; got ${features.length} values for ${count} samples.`);
   }
   if (count === 0) return new Float32Array(0);
-  const logits = tf.tidy(() => {
-    const x = tf.div(tf.sub(tf.tensor2d(features, [count, F]), tf.tensor1d(router.mean)), tf.tensor1d(router.std));
-    // An explicit transpose, then a plain matMul: tfjs-wasm's transposeB path is much slower.
-    const w1 = tf.transpose(tf.tensor2d(router.fc1Weight, [router.hidden, F]));
-    const h = tf.relu(tf.add(tf.matMul(x as tf.Tensor2D, w1), tf.tensor1d(router.fc1Bias))) as tf.Tensor2D;
-    const w2 = tf.transpose(tf.tensor2d(router.fc2Weight, [router.tasks, router.hidden]));
-    return tf.add(tf.matMul(h, w2), tf.tensor1d(router.fc2Bias));
-  });
+  const logits = tf.tidy(() => routerLogitsTensor(router, tf.tensor2d(features, [count, F]), false));
   try {
     return Float32Array.from((await logits.data()) as Float32Array);
   } finally {
@@ -127,7 +140,21 @@ export function routingAccuracyByTask(weights: Float32Array, taskOf: ArrayLike<n
   return right.map((r, t) => (n[t]! > 0 ? r / n[t]! : 0));
 }
 
-/** Number of values the router stores (both linear layers and the input standardisation). */
+/** Number of values the router stores: the input standardisation, every layer's weights and biases, and its norm's four vectors. */
 export function routerParameterCount(r: RouterWeights): number {
-  return r.mean.length + r.std.length + r.fc1Weight.length + r.fc1Bias.length + r.fc2Weight.length + r.fc2Bias.length;
+  let n = r.mean.length + r.std.length;
+  for (const l of r.layers) n += l.weight.length + l.bias.length + (l.norm ? 4 * l.norm.weight.length : 0);
+  return n;
+}
+
+/** Mean over samples of the largest routing weight: 1 when the router always picks one task outright. */
+export function meanLargestWeight(weights: Float32Array, tasks: number): number {
+  const count = Math.floor(weights.length / tasks);
+  let sum = 0;
+  for (let s = 0; s < count; s++) {
+    let m = 0;
+    for (let t = 0; t < tasks; t++) m = Math.max(m, weights[s * tasks + t]!);
+    sum += m;
+  }
+  return count ? sum / count : 0;
 }

@@ -28,6 +28,7 @@ export function ChannelKChart() {
     within: rate(p.conflicts.within),
     across: rate(p.conflicts.across),
     all: rate(p.conflicts.all),
+    random: rate(p.conflicts.random.within),
   }));
   const K = v?.settings.K;
   const c = v?.conflicts;
@@ -47,7 +48,8 @@ export function ChannelKChart() {
             What each K buys and costs over the {v.tasks.length} experts, and why merging only within a group loses less: rows that share a group disagree in sign less often
             ({v.settings.method.id} view). At K = {K}:
             within <strong data-within={c.within ?? ''}>{c.within === null ? '—' : pct(100 * c.within)}</strong>, across <strong data-across={c.across ?? ''}>{c.across === null ? '—' : pct(100 * c.across)}</strong>
-            {c.all !== null ? `, all pairs ${pct(100 * c.all)}` : ''}.
+            {c.all !== null ? `, all pairs ${pct(100 * c.all)}` : ''}; within random groups of the same sizes{' '}
+            <strong data-random-within={c.random.within ?? ''}>{c.random.within === null ? '—' : pct(100 * c.random.within)}</strong> (the baseline: grouping by similarity helps only below it).
             {!v.sweepComplete && <span data-sweep-pending=""> The other K are being worked out.</span>}
           </>
         ) : (
@@ -55,8 +57,8 @@ export function ChannelKChart() {
         )
       }
       csv={{
-        header: ['K', 'router_normalized_percent', 'oracle_normalized_percent', 'storage_percent_of_experts', 'within_conflict_percent', 'across_conflict_percent', 'all_pairs_conflict_percent'],
-        rows: rows.map((r) => [r.K, r.routed, r.oracle, r.storage, r.within ?? '', r.across ?? '', r.all ?? '']),
+        header: ['K', 'router_normalized_percent', 'oracle_normalized_percent', 'storage_percent_of_experts', 'within_conflict_percent', 'across_conflict_percent', 'all_pairs_conflict_percent', 'random_groups_within_percent'],
+        rows: rows.map((r) => [r.K, r.routed, r.oracle, r.storage, r.within ?? '', r.across ?? '', r.all ?? '', r.random ?? '']),
       }}
     >
       {v && rows.length > 0 && (
@@ -88,6 +90,7 @@ export function ChannelKChart() {
                 <Line dataKey="within" name="within a group" stroke="#009E73" strokeWidth={2} connectNulls={false} isAnimationActive={false} />
                 <Line dataKey="across" name="across groups" stroke="#D55E00" strokeWidth={2} connectNulls={false} isAnimationActive={false} />
                 <Line dataKey="all" name="all pairs" stroke="#8a94a6" strokeDasharray="4 3" dot={false} isAnimationActive={false} />
+                <Line dataKey="random" name="within random groups" stroke="#CC79A7" strokeDasharray="2 2" connectNulls={false} isAnimationActive={false} />
                 {K !== undefined && <ReferenceLine x={K} stroke="#1c2430" />}
               </LineChart>
               </SubChart>

@@ -27,7 +27,13 @@ export function RoutingChart() {
   const labels = (routing?.tasks ?? []).map(label);
   // Task ids (no spaces) keep the axis labels on one line each.
   const samples = (routing?.samples ?? []).map((x, i) => ({ sample: `${x.task}·${x.index}`, key: i, ...Object.fromEntries(x.weights.map((w, j) => [`w${j}`, w])) }));
-  const curve = (v?.curve ?? []).map((e) => ({ epoch: e.epoch, loss: e.loss, accuracy: 100 * e.accuracy }));
+  const curve = (v?.curve ?? []).map((e) => ({
+    epoch: e.epoch,
+    loss: e.loss,
+    accuracy: 100 * e.accuracy,
+    ...(e.validationLoss !== undefined ? { heldLoss: e.validationLoss } : {}),
+    ...(e.validationAccuracy !== undefined ? { heldAccuracy: 100 * e.validationAccuracy } : {}),
+  }));
   return (
     <ChartFrame
       id="routing"
@@ -40,8 +46,9 @@ export function RoutingChart() {
           <>
             Where the router sends each task's test inputs (temperature {v.settings.temperature.toFixed(2)}, top-{v.settings.topK}). It picks the true task for{' '}
             <strong data-routing-accuracy={routing.accuracy}>{(100 * routing.accuracy).toFixed(1)}%</strong> of inputs
-            {v.hard.length > 0 ? '; the hard task shares its inputs with another, so no router can tell them apart' : ''}. The router trained on the validation split for {v.curve.length} epochs (
-            {Math.round(v.routerTrainingMs)} ms).
+            {v.hard.length > 0 ? '; the hard task shares its inputs with another, so no router can tell them apart' : ''}. The {v.settings.router.architecture} router trained on three quarters of the
+            validation split ({v.routerSamples.training} inputs) for {v.curve.length} epochs ({Math.round(v.routerTrainingMs)} ms); the other quarter ({v.routerSamples.heldOut}) drew its
+            held-out curve and chose epoch <strong data-router-best-epoch={v.routerBestEpoch}>{v.routerBestEpoch}</strong>, the lowest held-out loss.
           </>
         ) : (
           'The mean routing weight per true task, a few inputs’ weights, and the router’s training curve.'
@@ -68,16 +75,22 @@ export function RoutingChart() {
                   ))}
                 </BarChart>
               </SubChart>
-              <SubChart id="router-training" title="The router's training" help="Loss (left axis) and routing accuracy on the validation split (right axis), epoch by epoch.">
+              <SubChart
+                id="router-training"
+                title="The router's training"
+                help="Loss (left axis) and routing accuracy (right axis), epoch by epoch: on the training quarters of the validation split (solid) and on its held-out quarter (dashed)."
+              >
                 <LineChart responsive style={t.box(1.8)} data={curve} margin={t.margin}>
                   <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
                   <XAxis dataKey="epoch" tick={t.tick} height={t.xHeight} label={t.xTitle('epoch')} />
                   <YAxis yAxisId="loss" tick={t.tick} width={t.yWidth} label={t.yTitle('loss (cross-entropy)')} />
                   <YAxis yAxisId="acc" orientation="right" unit="%" domain={PERCENT} tick={t.tick} width={t.yWidth} label={t.yTitle('routing accuracy (%)', 'right')} />
-                  <Tooltip formatter={(x, n) => (n === 'loss' ? Number(x).toFixed(3) : `${Number(x).toFixed(1)}%`)} />
+                  <Tooltip formatter={(x, n) => (n === 'loss' || n === 'held-out loss' ? Number(x).toFixed(3) : `${Number(x).toFixed(1)}%`)} />
                   <Legend verticalAlign="top" wrapperStyle={t.legend} />
                   <Line yAxisId="loss" dataKey="loss" name="loss" stroke="#1c2430" isAnimationActive={false} />
                   <Line yAxisId="acc" dataKey="accuracy" name="routing accuracy" stroke="#009E73" isAnimationActive={false} />
+                  <Line yAxisId="loss" dataKey="heldLoss" name="held-out loss" stroke="#1c2430" strokeDasharray="5 3" isAnimationActive={false} />
+                  <Line yAxisId="acc" dataKey="heldAccuracy" name="held-out routing accuracy" stroke="#009E73" strokeDasharray="5 3" isAnimationActive={false} />
                 </LineChart>
               </SubChart>
               {v.hard.length > 0 && (

@@ -88,3 +88,33 @@ export function pairConflicts(vectors: readonly Float32Array[], table: Uint8Arra
   }
   return counts;
 }
+
+/** Random groupings drawn per channel for the baseline. */
+export const RANDOM_DRAWS = 8;
+
+/**
+ * The same counts for random groupings of the same sizes: per channel, the tasks' labels are
+ * shuffled (so each group keeps its size, only who is in it changes), `draws` times from a seeded
+ * generator, counts summed. Grouping by similarity only helps if its within-group rate is below
+ * this one's: a random split of the same sizes has, in expectation, the all-pairs rate within and
+ * across alike.
+ */
+export function randomPairConflicts(vectors: readonly Float32Array[], table: Uint8Array, shape: readonly number[], channels: number | undefined, random: () => number, draws = RANDOM_DRAWS): PairConflictCounts {
+  const T = vectors.length;
+  const C = table.length / Math.max(1, T);
+  const counts = emptyPairCounts();
+  const shuffled = new Uint8Array(table.length);
+  const labels = new Array<number>(T);
+  for (let d = 0; d < draws; d++) {
+    for (let c = 0; c < C; c++) {
+      for (let t = 0; t < T; t++) labels[t] = table[t * C + c]!;
+      for (let i = T - 1; i > 0; i--) {
+        const j = Math.floor(random() * (i + 1));
+        [labels[i], labels[j]] = [labels[j]!, labels[i]!];
+      }
+      for (let t = 0; t < T; t++) shuffled[t * C + c] = labels[t]!;
+    }
+    addPairCounts(counts, pairConflicts(vectors, shuffled, shape, channels));
+  }
+  return counts;
+}

@@ -17,7 +17,7 @@ import { architectureTensors } from '../../demo/manifest.js';
 import { FULL_GRID, type DemoSession, type MethodRow, type SweepGrid } from '../../demo/method-table.js';
 import { MergeLabError } from '../../errors.js';
 import { serializeSafetensors } from '../../io/safetensors-writer.js';
-import { argmaxTasks, ROUTER_LAYOUT, routerLogits, routerParameterCount, routerTensors, trainRouter, type RouterOptions, type RouterWeights } from '../../router/index.js';
+import { argmaxTasks, routerLayout, routerLogits, routerParameterCount, routerTensors, trainRouterOnSplit, type EpochStats, type RouterOptions, type RouterWeights } from '../../router/index.js';
 import type { OrderCache } from '../types.js';
 import {
   clusteringVectors,
@@ -33,7 +33,9 @@ import {
 import { DEFAULT_CLUSTERING, clusterChannels, type ChannelClustering, type ClusteringMethod } from './cluster.js';
 import { DEFAULT_RANDOM_SEED } from '../../merge/seed.js';
 import { assignmentMap, type AssignmentMap } from './assignment.js';
-import { addPairCounts, emptyPairCounts, pairConflictRates, pairConflicts, type PairConflictRates } from './conflicts.js';
+import { addPairCounts, emptyPairCounts, pairConflictRates, pairConflicts, randomPairConflicts, type PairConflictRates } from './conflicts.js';
+import { createRandom } from '../../random.js';
+import { tensorSeed } from '../../merge/seed.js';
 import { resolveGroupMethod, type GroupMethodSpec, type ResolvedGroupMethod } from './group-method.js';
 import { oracleRoutes, routedAccuracy, type RoutedScore, type Routes } from './lookup.js';
 import { buildChannelPackage, type ChannelManifest, type ChannelPackageOptions } from './package.js';
@@ -62,6 +64,7 @@ export function defaultCandidates(grid: SweepGrid = FULL_GRID): ChannelCandidate
 
 /** A method-table row with what Channel Merging adds. */
 export interface ChannelRow extends MethodRow {
+  readonly clustering: ClusteringMethod;
   readonly groupMethod: string;
   readonly similarity: Similarity;
   readonly storage: ChannelStorage;
@@ -85,8 +88,8 @@ export interface ChannelSweepRow {
   /** Router-routed normalized test score (when a router was trained). */
   readonly routed?: number;
   readonly storage: ChannelStorage;
-  /** Pairwise sign conflicts of the group method's view (trimmed for TIES), within vs across groups. */
-  readonly conflicts: PairConflictRates;
+  /** Pairwise sign conflicts of the group method's view (trimmed for TIES), within vs across groups, and for random groupings of the same sizes. */
+  readonly conflicts: PairConflictRates & { readonly random: PairConflictRates };
 }
 
 export interface ChannelDemo {
@@ -104,6 +107,8 @@ export interface ChannelDemo {
     readonly weights: RouterWeights;
     readonly params: number;
     readonly routingAccuracy: { readonly validation: number; readonly test: number };
+    /** The router as trained, to share with another run on the same session. */
+    readonly trained?: DemoRouter;
   };
 }
 
@@ -114,8 +119,11 @@ export interface ChannelDemoOptions {
   readonly candidates?: readonly ChannelCandidate[];
   /** K of the table rows and of the assignment map. Default 2 (or T when T < 2). */
   readonly K?: number;
-  /** Train the shared router (../../router) for the `channel_merging` row. Default true. */
-  readonly router?: boolean | RouterOptions;
+  /** Train the shared router (../../router) for the `channel_merging` row (default true), or use one already trained. */
+  readonly router?: boolean | RouterOptions | DemoRouter;
+  /** How rows are grouped (default k-means), and k-means' seed (default 42). */
+  readonly clustering?: ClusteringMethod;
+  readonly seed?: number;
   readonly assignmentTensor?: string;
   readonly onSweepRow?: (row: ChannelSweepRow) => void;
   readonly signal?: AbortSignal;
@@ -131,11 +139,12 @@ export async function channelDemo(s: DemoSession, options: ChannelDemoOptions = 
   if (candidates.length === 0) throw new MergeLabError('PARAMETER_INVALID', 'Channel Merging on the demo needs at least one candidate configuration.');
   const shapes = architectureTensors(arch).map((t) => ({ name: t.name, shape: t.shape }));
   const source = weightsSource({ base: s.weights.base!, experts: tasks.map((t) => s.weights[t]!), tasks, shapes });
-  const builder = await modelBuilder(source);
+  const builder = await modelBuilder(source, { clustering: options.clustering, seed: options.seed });
   const oracle = { validation: oracleRoutes(tasks, s.sets.validation), test: oracleRoutes(tasks, s.sets.test) };
   const pct = (a: Readonly<Record<string, number>>) => tasks.map((t) => 100 * a[t]!);
 
-  const router = options.router === false ? undefined : await demoRouter(s, typeof options.router === 'object' ? options.router : {});
+  const router =
+    options.router === false ? undefined : typeof options.router === 'object' && 'weights' in options.router ? options.router : await demoRouter(s, typeof options.router === 'object' ? options.router : {});
   // The package's storage leaves the router out of its ratio and counts it apart (withRouter).
   const planned = planTensors(shapes);
   const storageAt = (K: number) => channelStorage(planned, T, K, router ? { routerParams: router.params } : {});
@@ -173,7 +182,7 @@ export async function channelDemo(s: DemoSession, options: ChannelDemoOptions = 
 
   const at = sweep[rowsK - 1]!;
   const pick = chosen.get(rowsK)!;
-  const rowBase = { groupMethod: at.groupMethod, similarity: at.similarity, storage: at.storage, params: { K: rowsK, ...at.params } };
+  const rowBase = { clustering: options.clustering ?? DEFAULT_CLUSTERING, groupMethod: at.groupMethod, similarity: at.similarity, storage: at.storage, params: { K: rowsK, ...at.params } };
   const rows: ChannelRow[] = [{ method: 'channel_merging_oracle', perTask: at.perTask, normalized: at.normalized, ...rowBase }];
   if (router) {
     const routed = pick.routed!;
@@ -189,7 +198,7 @@ export async function channelDemo(s: DemoSession, options: ChannelDemoOptions = 
     assignment: assignmentMap(tensor, tasks, rowsK),
     model: pick.model,
     ...(router
-      ? { router: { features: 'penultimate activations (hidden ReLU) of the base model', weights: router.weights, params: router.params, routingAccuracy: router.accuracy } }
+      ? { router: { features: 'penultimate activations (hidden ReLU) of the base model', weights: router.weights, params: router.params, routingAccuracy: router.accuracy, trained: router } }
       : {}),
   };
 }
@@ -200,7 +209,7 @@ export function channelDemoPackage(demo: Pick<ChannelDemo, 'tasks' | 'model' | '
   return buildChannelPackage(demo.model, {
     ...options,
     ...(r
-      ? { router: { bytes: serializeSafetensors(routerTensors(r.weights)), params: r.params, info: { features: r.features, layout: ROUTER_LAYOUT, tasks: demo.tasks, routingAccuracy: r.routingAccuracy } } }
+      ? { router: { bytes: serializeSafetensors(routerTensors(r.weights)), params: r.params, info: { features: r.features, layout: routerLayout(r.weights), tasks: demo.tasks, routingAccuracy: r.routingAccuracy } } }
       : {}),
   });
 }
@@ -255,13 +264,18 @@ export async function modelBuilder(source: ChannelSource, grouping: { readonly c
       }
       return { tasks: source.tasks, baseName: source.baseName, K, method: publicMethod(resolved), similarity, clustering, seed, tensors: inSourceOrder(out) };
     },
-    conflicts(resolved: ResolvedGroupMethod, model: ChannelModel): PairConflictRates {
+    /** Pairwise sign conflicts within and across the model's groups, and for random groupings of the same sizes. */
+    conflicts(resolved: ResolvedGroupMethod, model: ChannelModel): PairConflictRates & { readonly random: PairConflictRates } {
       const counts = emptyPairCounts();
+      const random = emptyPairCounts();
       for (const ctx of contexts(resolved)) {
         const t = model.tensors.find((x) => x.name === ctx.tensorName)!;
-        addPairCounts(counts, pairConflicts(electionView(ctx), t.index, ctx.shape, t.channels));
+        const view = electionView(ctx);
+        addPairCounts(counts, pairConflicts(view, t.index, ctx.shape, t.channels));
+        // Seeded per tensor and K, so the baseline is the same whatever else was asked before.
+        addPairCounts(random, randomPairConflicts(view, t.index, ctx.shape, t.channels, createRandom(tensorSeed(seed + model.K, `random groups ${ctx.tensorName}`))));
       }
-      return pairConflictRates(counts);
+      return { ...pairConflictRates(counts), random: pairConflictRates(random) };
     },
   };
 }
@@ -272,8 +286,24 @@ export function mapCache(): OrderCache {
   return { get: (k) => m.get(k), set: (k, v) => void m.set(k, v) };
 }
 
-/** The shared router (../../router) trained on the base's features of the validation split. */
-export async function demoRouter(s: DemoSession, options: RouterOptions): Promise<{ weights: RouterWeights; params: number; test: Routes; accuracy: { validation: number; test: number } }> {
+/** A router trained on the demo's base features, with its routes on both splits. */
+export interface DemoRouter {
+  readonly weights: RouterWeights;
+  readonly params: number;
+  readonly test: Routes;
+  readonly validation: Routes;
+  /** Routing accuracy on the whole validation split (three quarters of it trained on) and on test. */
+  readonly accuracy: { readonly validation: number; readonly test: number };
+  readonly curve: readonly EpochStats[];
+  readonly bestEpoch: number;
+  readonly options: Required<RouterOptions>;
+}
+
+/** The shared router (../../router) trained on the base's features of the validation split (every 4th sample per task held out for its curve and early stopping). */
+export async function demoRouter(
+  s: DemoSession,
+  options: RouterOptions,
+): Promise<DemoRouter> {
   const arch = s.manifest.architecture;
   const T = s.tasks.length;
   const split = async (name: 'validation' | 'test') => {
@@ -287,7 +317,8 @@ export async function demoRouter(s: DemoSession, options: RouterOptions): Promis
   };
   const v = await split('validation');
   const width = v.count ? v.features.length / v.count : 0;
-  const { router } = await trainRouter({ features: v.features, featureSize: width, labels: v.labels, tasks: T }, options);
+  const trained = await trainRouterOnSplit({ features: v.features, featureSize: width, labels: v.labels, tasks: T }, options);
+  const router = trained.router;
   const routesOf = async (x: Awaited<ReturnType<typeof split>>) => {
     const chosen = argmaxTasks(await routerLogits(router, x.features, x.count), T);
     let right = 0;
@@ -298,7 +329,16 @@ export async function demoRouter(s: DemoSession, options: RouterOptions): Promis
   };
   const val = await routesOf(v);
   const test = await routesOf(await split('test'));
-  return { weights: router, params: routerParameterCount(router), test: test.routes, accuracy: { validation: val.accuracy, test: test.accuracy } };
+  return {
+    weights: router,
+    params: routerParameterCount(router),
+    test: test.routes,
+    validation: val.routes,
+    accuracy: { validation: val.accuracy, test: test.accuracy },
+    curve: trained.curve,
+    bestEpoch: trained.bestEpoch,
+    options: trained.options,
+  };
 }
 
 /**

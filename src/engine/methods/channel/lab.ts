@@ -1,11 +1,14 @@
 /**
  * Channel Merging in the lab: demo.ts's pieces with caches, so that the K slider is a lookup.
  *
- *   once per session            → task vectors and |τ| sort orders (demo.ts's modelBuilder), and
- *                                 the router on the base's features (it serves every K and method)
- *   per group method + rows     → dendrograms per tensor (in the builder), then for every K = 1..T
- *   compared (similarity)         the merged groups, their oracle- and router-routed test scores,
- *                                 storage and sign conflicts within and across groups (~0.1 s per K)
+ *   once per session            → task vectors and |τ| sort orders (demo.ts's modelBuilder, one per
+ *   (and grouping)                grouping), and the router on the base's features (it serves
+ *                                 every K and method)
+ *   per group method + rows     → clusterings per tensor (in the builder), then for every K = 1..T
+ *   compared (similarity)         the merged groups, their oracle- and router-routed scores on the
+ *                                 split asked for (validation by default, test on request),
+ *                                 storage, and sign conflicts within and across groups beside
+ *                                 random groupings of the same sizes (~0.1 s per K)
  *
  * A method change computes the whole K sweep (the chart needs it; the requested K first); a K move
  * afterwards only reads the caches and cuts the assignment map of the chosen tensor. The numbers are
@@ -16,8 +19,8 @@ import { architectureTensors } from '../../demo/manifest.js';
 import { MergeLabError } from '../../errors.js';
 import { nextTask } from '../../next-task.js';
 import type { CancelToken } from '../../merge/progress.js';
-import { resolveRouterOptions } from '../../router/train.js';
-import type { RouterOptions } from '../../router/types.js';
+import { resolveRouterOptions, routerOptionsOf } from '../../router/train.js';
+import type { EpochStats, RouterOptions } from '../../router/types.js';
 import { LabCache } from '../twin/lab.js';
 import { assignmentMap, type AssignmentMap } from './assignment.js';
 import type { ChannelModel, Similarity } from './channel-merge.js';
@@ -46,6 +49,8 @@ export interface ChannelLabSettings {
   readonly tensor?: string;
   /** The router's training options. */
   readonly router?: RouterOptions;
+  /** The split scored: 'validation' (the default, what sliders move on) or the held-out 'test'. */
+  readonly split?: 'validation' | 'test';
 }
 
 /** Test accuracies of one routing, percent. */
@@ -61,9 +66,12 @@ export interface ChannelKPoint {
   readonly routed: ChannelScore;
   /** The package at this K (storage.ts: its ratio leaves the router out; `withRouter` counts it). */
   readonly storage: ChannelStorage;
-  /** Pairwise sign conflicts of the group method's view (trimmed for TIES), within vs across groups. */
-  readonly conflicts: PairConflictRates;
+  /** Pairwise sign conflicts of the group method's view (trimmed for TIES), within vs across groups, and for random groupings of the same sizes. */
+  readonly conflicts: ChannelConflicts;
 }
+
+/** Sign conflicts within and across the groups, and the same for random groupings of the same sizes. */
+export type ChannelConflicts = PairConflictRates & { readonly random: PairConflictRates };
 
 export interface ChannelView {
   readonly tasks: readonly string[];
@@ -74,14 +82,15 @@ export interface ChannelView {
     readonly clustering: ClusteringMethod;
     readonly oracle: boolean;
     readonly tensor: string;
+    readonly split: 'validation' | 'test';
   };
-  /** Each expert on its own task (test, percent). */
+  /** Each expert on its own task (the split scored, percent). */
   readonly expert: readonly number[];
   readonly oracle: ChannelScore;
   readonly routed: ChannelScore;
   /** The package at K: the same accounting merge-lab merge prints (router apart, in `withRouter`). */
   readonly storage: ChannelStorage;
-  readonly conflicts: PairConflictRates;
+  readonly conflicts: ChannelConflicts;
   /** K = 1..T; with `{ sweep: 'known' }`, only the Ks already worked out (see `sweepComplete`). */
   readonly sweep: readonly ChannelKPoint[];
   /** Whether `sweep` holds every K. */
@@ -89,7 +98,15 @@ export interface ChannelView {
   readonly assignment: AssignmentMap;
   /** Tensors the assignment map can show. */
   readonly tensors: readonly { readonly name: string; readonly shape: readonly number[]; readonly channels: number }[];
-  readonly router: { readonly features: string; readonly params: number; readonly routingAccuracy: { readonly validation: number; readonly test: number } };
+  readonly router: {
+    readonly features: string;
+    readonly params: number;
+    readonly routingAccuracy: { readonly validation: number; readonly test: number };
+    /** Its curve: per epoch, training and held-out loss and accuracy; the epoch kept. */
+    readonly curve: readonly EpochStats[];
+    readonly bestEpoch: number;
+    readonly options: Required<RouterOptions>;
+  };
   readonly milliseconds: number;
   readonly computed: readonly string[];
 }
@@ -112,7 +129,7 @@ export interface ChannelLab {
 interface KStage {
   readonly model: ChannelModel;
   readonly oracle: RoutedScore;
-  readonly conflicts: PairConflictRates;
+  readonly conflicts: ChannelConflicts;
 }
 
 const ROUTER_FEATURES = 'penultimate activations (hidden ReLU) of the base model';
@@ -128,8 +145,7 @@ export function createChannelLab(session: DemoSession): ChannelLab {
     const p = planned.find((x) => x.name === t.name)!;
     return { ...t, channels: p.channels ?? (t.shape.length >= 2 ? t.shape[0]! : 1) };
   });
-  const oracleTest = oracleRoutes(tasks, session.sets.test);
-  const expertTest = session.scorer.expertAccuracies.test;
+  const oracleRoutesOf = { validation: oracleRoutes(tasks, session.sets.validation), test: oracleRoutes(tasks, session.sets.test) };
   const builders = new Map<ClusteringMethod, Promise<ModelBuilder>>();
   const routers = new LabCache<Awaited<ReturnType<typeof demoRouter>>>(2);
   const models = new LabCache<KStage>(3 * T);
@@ -146,6 +162,10 @@ export function createChannelLab(session: DemoSession): ChannelLab {
     const clustering = settings.clustering ?? DEFAULT_CLUSTERING;
     if (!CLUSTERING_METHODS.includes(clustering)) throw new MergeLabError('PARAMETER_INVALID', `Channel Merging groups rows by ${CLUSTERING_METHODS.join(' or ')}, not "${String(clustering)}".`);
     const routerOptions = resolveRouterOptions(settings.router);
+    const split = settings.split ?? 'validation';
+    if (split !== 'validation' && split !== 'test') throw new MergeLabError('PARAMETER_INVALID', `The lab scores the "validation" or the "test" split, not "${String(split)}".`);
+    const sets = session.sets[split];
+    const experts = session.scorer.expertAccuracies[split];
     const check = (what: string) => {
       if (cancel?.cancelled) throw new MergeLabError('CANCELLED', `Channel Merging request superseded before: ${what}.`);
     };
@@ -160,8 +180,8 @@ export function createChannelLab(session: DemoSession): ChannelLab {
     const b = await builder;
     const routerKey = JSON.stringify(routerOptions);
     check('the router');
-    const router = await routers.getOr(routerKey, () => demoRouter(session, routerOptions), computed, 'router');
-    const methodKey = JSON.stringify([resolved.id, resolved.params, resolved.singletons, similarity, clustering]);
+    const router = await routers.getOr(routerKey, () => demoRouter(session, routerOptionsOf(routerOptions)), computed, 'router');
+    const methodKey = JSON.stringify([resolved.id, resolved.params, resolved.singletons, similarity, clustering, split]);
     const atK = async (k: number) => {
       const m = await models.getOr(
         `${methodKey}|${k}`,
@@ -171,7 +191,7 @@ export function createChannelLab(session: DemoSession): ChannelLab {
           check(`K = ${k}`);
           const model = await b.build(resolved, similarity, k);
           // The router sends most samples where the oracle does: both scored in one pass.
-          const [oracle, routed] = await routedAccuracies(arch, model, session.sets.test, [oracleTest, router.test], expertTest);
+          const [oracle, routed] = await routedAccuracies(arch, model, sets, [oracleRoutesOf[split], router[split]], experts);
           routedCache.set(`${methodKey}|${k}|${routerKey}`, routed!);
           computed.push(`router at K = ${k}`);
           return { model, oracle: oracle!, conflicts: b.conflicts(resolved, model) };
@@ -179,7 +199,7 @@ export function createChannelLab(session: DemoSession): ChannelLab {
         computed,
         `groups at K = ${k}`,
       );
-      const routed = await routedCache.getOr(`${methodKey}|${k}|${routerKey}`, () => routedAccuracy(arch, m.model, session.sets.test, router.test, expertTest), computed, `router at K = ${k}`);
+      const routed = await routedCache.getOr(`${methodKey}|${k}|${routerKey}`, () => routedAccuracy(arch, m.model, sets, router[split], experts), computed, `router at K = ${k}`);
       return { ...m, routed };
     };
     /** K's stages if both are cached, else undefined (nothing is computed). */
@@ -188,14 +208,14 @@ export function createChannelLab(session: DemoSession): ChannelLab {
       const routed = m && routedCache.get(`${methodKey}|${k}|${routerKey}`);
       return m && routed ? { ...m, routed } : undefined;
     };
-    return { K, resolved, similarity, clustering, router, atK, knownAtK };
+    return { K, resolved, similarity, clustering, split, experts, router, atK, knownAtK };
   }
 
   return {
     async view(settings, cancel, options = {}) {
       const started = performance.now();
       const computed: string[] = [];
-      const { K, resolved, similarity, clustering, router, atK, knownAtK } = await stages(settings, cancel, computed);
+      const { K, resolved, similarity, clustering, split, experts, router, atK, knownAtK } = await stages(settings, cancel, computed);
       const current = await atK(K);
       const sweep: ChannelKPoint[] = [];
       for (let k = 1; k <= T; k++) {
@@ -214,8 +234,8 @@ export function createChannelLab(session: DemoSession): ChannelLab {
       if (!tensor) throw new MergeLabError('TENSOR_NOT_FOUND', `The demo has no tensor "${tensorName}" to map; pick one of ${shapes.map((x) => x.name).join(', ')}.`);
       return {
         tasks,
-        settings: { K, method: { id: resolved.id, params: sweptParams(resolved) }, similarity, clustering, oracle: settings.oracle ?? false, tensor: tensorName },
-        expert: tasks.map((t) => 100 * expertTest[t]!),
+        settings: { K, method: { id: resolved.id, params: sweptParams(resolved) }, similarity, clustering, oracle: settings.oracle ?? false, tensor: tensorName, split },
+        expert: tasks.map((t) => 100 * experts[t]!),
         oracle: score(current.oracle),
         routed: score(current.routed),
         storage: channelStorage(tensorList, T, K, { routerParams: router.params }),
@@ -224,7 +244,7 @@ export function createChannelLab(session: DemoSession): ChannelLab {
         sweepComplete: sweep.length === T,
         assignment: assignmentMap(tensor, tasks, K),
         tensors: tensorList,
-        router: { features: ROUTER_FEATURES, params: router.params, routingAccuracy: router.accuracy },
+        router: { features: ROUTER_FEATURES, params: router.params, routingAccuracy: router.accuracy, curve: router.curve, bestEpoch: router.bestEpoch, options: router.options },
         milliseconds: performance.now() - started,
         computed,
       };

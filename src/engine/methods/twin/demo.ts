@@ -1,20 +1,20 @@
 /**
  * Twin-Merging on the embedded demo, end to end: the shared task-arithmetic expert with λ chosen
- * on validation, exclusive knowledge at a table rank and along a rank sweep, the router trained on
- * the validation split, and the dynamic merge scored on test with router and with oracle routing.
- * Rows come out shaped like the method table's, so the table can list them next to TIES.
+ * on validation, exclusive knowledge at the table's rank choices and along a rank sweep, the router
+ * trained on the validation split (a quarter held out for its curve and early stopping), the
+ * dynamic merge scored on test with router and with oracle routing, and routing on mixed inputs
+ * (mixed.ts). Rows come out shaped like the method table's, so the table can list them next to TIES.
  *
  * Choices, and why:
- * - λ is chosen by the oracle-routed twin's validation score at the table rank. The router is
- *   trained on that same split, so its validation score would flatter it; oracle routing measures
- *   what λ changes (how much θ* and the truncated deltas keep) without it.
- * - The table's rank is 4 (the issue's acceptance rank), or an energy share when one is asked.
- *   Validation cannot choose it: more rank scores as well or better (on the demo, validation rises
- *   from 88 at rank 1 to ~100 at rank 8), so rank is a storage trade-off the sweep shows instead.
+ * - λ is chosen by the oracle-routed twin's validation score at the first table choice. The router
+ *   is trained on that same split, so its validation score would flatter it; oracle routing
+ *   measures what λ changes (how much θ* and the truncated deltas keep) without it.
+ * - The table's rows are rank 4 and rank_ratio 0.1 (the paper code's rule), or a rank or energy
+ *   share when one is asked. Validation cannot choose the rank: more rank scores as well or better,
+ *   so rank is a storage trade-off the sweep shows instead.
  * - Hard tasks (the demo's invert-relabel task, shipped in manifest-hard.json) have experts, are merged into
  *   θ*, get factors and are routed to, but stay out of the normalized score and are reported apart.
  */
-import type { LabeledSet } from '../../demo/dataset.js';
 import { decodeDigitsCsv, gunzip } from '../../demo/dataset.js';
 import { buildTaskSets, readDemoWeights, type TaskSets, type Weights } from '../../demo/load.js';
 import { architectureTensors, type DemoManifest } from '../../demo/manifest.js';
@@ -25,19 +25,27 @@ import { normalizedScore, taskAccuracies } from '../../eval/score.js';
 import { memorySource, openSafetensors } from '../../io/index.js';
 import type { Checkpoint } from '../../io/types.js';
 import { argmaxTasks, meanWeightsByTask, oneHotWeights, routerLogits, routerParameterCount, routingAccuracy, routingAccuracyByTask, routingWeights } from '../../router/route.js';
-import { trainRouter } from '../../router/train.js';
+import { trainRouterOnSplit } from '../../router/train.js';
 import type { EpochStats, RouterOptions, RoutingOptions, TrainedRouter } from '../../router/types.js';
 import type { Recipe } from '../../recipe/types.js';
 import { dynamicLogits, featureWidth, sharedFeatures } from './dynamic.js';
-import { decomposeExclusive, truncateExclusive, type ExclusiveDecomposition, type RankChoice } from './exclusive.js';
+import { decomposeExclusive, excludedTensors, truncateExclusive, type ExclusiveDecomposition, type RankChoice } from './exclusive.js';
+import { mixedPairs, mixedRouting, type MixedReport } from './mixed.js';
 import type { TwinModel } from './package.js';
 import { buildSharedExpert, taskArithmeticRecipe } from './shared.js';
 import { twinStorage, type TwinStorage } from './storage.js';
 
 /** λ values tried for the shared expert. */
 export const TWIN_LAMBDAS: readonly number[] = [0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0];
-/** The rank of the table rows (see the file header). */
+/** The rank of the first table rows (see the file header). */
 export const TWIN_TABLE_RANK = 4;
+/** The table's rank choices: rank 4, and the paper code's rank_ratio 0.1. */
+export const TWIN_TABLE_CHOICES: readonly RankChoice[] = [{ rank: TWIN_TABLE_RANK }, { rankRatio: 0.1 }];
+
+/** A rank choice as a row's params: { rank }, { rank_ratio } or { energy }. */
+export function choiceParams(c: RankChoice): Record<string, number> {
+  return 'energy' in c ? { energy: c.energy } : 'rankRatio' in c ? { rank_ratio: c.rankRatio } : { rank: c.rank === 'default' ? 0 : c.rank };
+}
 /** The rank sweep the lab and the issue show. */
 export const TWIN_RANKS: readonly number[] = [1, 2, 4, 8, 16];
 
@@ -72,13 +80,19 @@ export async function loadHardTasks(files: DemoFiles, manifest: DemoManifest): P
 export interface TwinDemoOptions {
   /** λ values for the shared task-arithmetic expert (default TWIN_LAMBDAS); one value skips the choice. */
   readonly lambdas?: readonly number[];
-  /** Rank of the table rows (default 4). */
+  /** The table rows' rank choices (default rank 4 and rank_ratio 0.1); λ is chosen at the first. */
+  readonly choices?: readonly RankChoice[];
+  /** One rank for the table rows (instead of `choices`). */
   readonly rank?: number;
   /**
    * Instead of a fixed rank for the table rows: per task and matrix, the smallest rank holding this
    * share of the delta's energy (the full spectrum is computed; the rank sweep is unchanged).
    */
   readonly energy?: number;
+  /** Tensors kept out of θ* and the factors (name contains one of these): each task's own. */
+  readonly exclude?: readonly string[];
+  /** Score routing on blends of two tasks' inputs (mixed.ts). Default true. */
+  readonly mixed?: boolean;
   /**
    * The shared expert's recipe at a λ over the given experts (base checkpoint "base"). Default:
    * task arithmetic with weight 1 each; any engine method works (e.g. TIES at a fixed density).
@@ -138,60 +152,31 @@ export interface TwinDemoResult {
   readonly lambda: number;
   /** Oracle-routed validation score at the table rank (or energy share), per λ tried. */
   readonly lambdaSweep: readonly { readonly lambda: number; readonly validation: number }[];
-  readonly rank: number;
-  /** The energy share the table rows were cut to, when one was asked instead of a rank. */
-  readonly energy?: number;
-  /** 'twin_merging' (router) and 'twin_merging_oracle', at the table rank (or energy share). */
+  /** The table's rank choices, in row order. */
+  readonly choices: readonly RankChoice[];
+  /** 'twin_merging' (router) and 'twin_merging_oracle' per choice, params naming the choice. */
   readonly rows: readonly MethodRow[];
   readonly sweep: readonly TwinSweepPoint[];
   readonly routing: RoutingDiagnostics;
-  /** The router's training curve (validation split) and its options. */
+  /** The router's training curve (validation split: training part and held-out part) and its options. */
   readonly curve: readonly EpochStats[];
   readonly routerOptions: TrainedRouter['options'];
+  readonly routerBestEpoch: number;
+  readonly routerSamples: TrainedRouter['samples'];
+  /** Routing on blends of two tasks' test inputs, at the first choice (absent with `mixed: false`). */
+  readonly mixed?: MixedReport;
   /** Wall time of router training, ms (a measurement, not part of the result's determinism). */
   readonly routerTrainingMs: number;
+  /** Storage at each table choice (router counted apart). */
   readonly storage: TwinStorage;
+  readonly storageByChoice: readonly TwinStorage[];
   readonly hard: readonly HardTaskReport[];
-  /** The twin at the table rank, ready for buildTwinPackage. */
+  /** The twin at the first table choice, ready for buildTwinPackage. */
   readonly model: TwinModel;
 }
 
-/** All tasks' sets of one split stacked: inputs, labels and each row's task index. */
-export interface Stacked {
-  readonly inputs: Float32Array;
-  readonly labels: Uint8Array;
-  readonly taskOf: Int32Array;
-  readonly count: number;
-}
-
-export function stack(sets: readonly LabeledSet[]): Stacked {
-  const count = sets.reduce((n, s) => n + s.count, 0);
-  const features = sets[0]?.features ?? 0;
-  const inputs = new Float32Array(count * features);
-  const labels = new Uint8Array(count);
-  const taskOf = new Int32Array(count);
-  let at = 0;
-  sets.forEach((s, t) => {
-    inputs.set(s.inputs.subarray(0, s.count * features), at * features);
-    labels.set(s.labels.subarray(0, s.count), at);
-    taskOf.fill(t, at, at + s.count);
-    at += s.count;
-  });
-  return { inputs, labels, taskOf, count };
-}
-
-/** Per-task accuracy (0..1) of logits against a stack's labels, by task index. */
-export function accuraciesOf(logits: Float32Array, classes: number, data: Stacked, tasks: number): number[] {
-  const predicted = argmaxTasks(logits, classes);
-  const right = new Array<number>(tasks).fill(0);
-  const n = new Array<number>(tasks).fill(0);
-  for (let i = 0; i < data.count; i++) {
-    const t = data.taskOf[i]!;
-    n[t]!++;
-    if (predicted[i] === data.labels[i]) right[t]!++;
-  }
-  return right.map((r, t) => (n[t]! > 0 ? r / n[t]! : 0));
-}
+export { accuraciesOf, stack, type Stacked } from './stacked.js';
+import { accuraciesOf, stack } from './stacked.js';
 
 /** Runs Twin-Merging on the demo session; see the file header for the choices it makes. */
 export async function twinDemo(session: DemoSession, options: TwinDemoOptions = {}): Promise<TwinDemoResult> {
@@ -202,7 +187,9 @@ export async function twinDemo(session: DemoSession, options: TwinDemoOptions = 
   const hardTasks = hard?.tasks ?? [];
   const all = [...scored, ...hardTasks];
   const T = all.length;
-  const rank = options.rank ?? TWIN_TABLE_RANK;
+  const choices: readonly RankChoice[] =
+    options.energy !== undefined ? [{ energy: options.energy }] : options.rank !== undefined ? [{ rank: options.rank }] : (options.choices ?? TWIN_TABLE_CHOICES);
+  if (choices.length === 0) throw new MergeLabError('PARAMETER_INVALID', 'Twin-Merging on the demo needs at least one rank choice for its rows.');
   const ranks = options.ranks ?? TWIN_RANKS;
   const lambdas = options.lambdas ?? TWIN_LAMBDAS;
   if (lambdas.length === 0) throw new MergeLabError('PARAMETER_INVALID', 'Twin-Merging on the demo needs at least one λ for the shared expert.');
@@ -225,21 +212,26 @@ export async function twinDemo(session: DemoSession, options: TwinDemoOptions = 
     normalizedScore(Object.fromEntries(scored.map((t, i) => [t, acc[i]!])), session.scorer.expertAccuracies[split], scored);
 
   const recipeAt = (lambda: number): Recipe => (options.sharedRecipe ?? ((l, experts) => taskArithmeticRecipe('base', experts, l)))(lambda, all);
-  const energy = options.energy;
-  const tableChoice: RankChoice = energy !== undefined ? { energy } : { rank };
-  // Energy shares need the whole spectrum (maxRank undefined); a fixed rank only that many triplets.
+  const excluded = excludedTensors(
+    tensors.map((t) => t.name),
+    options.exclude,
+  );
+  // Energy shares need the whole spectrum (maxRank undefined); fixed ranks only that many triplets.
+  const needsSpectrum = choices.some((c) => !('rank' in c && typeof c.rank === 'number'));
   const decompose = async (lambda: number, maxRank: number | undefined) => {
-    const shared = await buildSharedExpert({ recipe: recipeAt(lambda), checkpoints });
-    return { shared, decomposition: decomposeExclusive(shared, expertWeights, tensors, { maxRank }) };
+    const merged = await buildSharedExpert({ recipe: recipeAt(lambda), checkpoints });
+    const shared = Object.fromEntries(Object.entries(merged).filter(([n]) => !excluded.includes(n)));
+    return { shared, decomposition: decomposeExclusive(merged, expertWeights, tensors, { maxRank, excluded }) };
   };
+  const fixedMax = (cs: readonly RankChoice[]) => Math.max(...cs.map((c) => ('rank' in c && typeof c.rank === 'number' ? c.rank : 1)));
 
-  // λ on validation, oracle-routed, at the table's rank.
+  // λ on validation, oracle-routed, at the first table choice.
   const lambdaSweep: { lambda: number; validation: number }[] = [];
   let best: { lambda: number; validation: number } | undefined;
   for (const lambda of lambdas) {
     step(`shared expert at λ ${lambda}`);
-    const { shared, decomposition } = await decompose(lambda, energy !== undefined ? undefined : rank);
-    const ex = truncateExclusive(decomposition, tableChoice);
+    const { shared, decomposition } = await decompose(lambda, needsSpectrum ? undefined : fixedMax([choices[0]!]));
+    const ex = truncateExclusive(decomposition, choices[0]!);
     const acc = accuraciesOf(await dynamicLogits(arch, shared, ex, val.inputs, val.count, oneHotWeights(val.taskOf, T)), classes, val, T);
     const point = { lambda, validation: normalized(acc, 'validation') };
     lambdaSweep.push(point);
@@ -249,15 +241,18 @@ export async function twinDemo(session: DemoSession, options: TwinDemoOptions = 
   const lambda = best!.lambda;
 
   step(`exclusive knowledge at λ ${lambda}`);
-  const { shared, decomposition } = await decompose(lambda, energy !== undefined ? undefined : Math.max(rank, ...ranks));
+  const { shared, decomposition } = await decompose(lambda, needsSpectrum ? undefined : Math.max(fixedMax(choices), ...ranks));
 
   step('router');
   const width = featureWidth(arch);
   const started = performance.now();
-  const trained = await trainRouter({ features: await sharedFeatures(arch, shared, val.inputs, val.count), featureSize: width, labels: val.taskOf, tasks: T }, options.router);
+  // The router reads θ*'s features; an excluded tensor is the base's there (featureTensors).
+  const featureTensors = Object.fromEntries(excluded.map((n) => [n, session.weights.base![n]!]));
+  const featureModel = { ...shared, ...featureTensors };
+  const trained = await trainRouterOnSplit({ features: await sharedFeatures(arch, featureModel, val.inputs, val.count), featureSize: width, labels: val.taskOf, tasks: T }, options.router);
   const routerTrainingMs = performance.now() - started;
-  const routerValues = routerParameterCount(trained.router);
-  const weights = routingWeights(await routerLogits(trained.router, await sharedFeatures(arch, shared, test.inputs, test.count), test.count), T, options.routing);
+  const routerValues = routerParameterCount(trained.router) + Object.values(featureTensors).reduce((n, v) => n + v.length, 0);
+  const weights = routingWeights(await routerLogits(trained.router, await sharedFeatures(arch, featureModel, test.inputs, test.count), test.count), T, options.routing);
   const oracle = oneHotWeights(test.taskOf, T);
 
   const evaluate = async (d: ExclusiveDecomposition, choice: RankChoice) => {
@@ -267,11 +262,11 @@ export async function twinDemo(session: DemoSession, options: TwinDemoOptions = 
     return { ex, routed, best, storage: twinStorage(tensors, ex, routerValues) };
   };
   const sweep: TwinSweepPoint[] = [];
-  let atRank: Awaited<ReturnType<typeof evaluate>> | undefined;
+  const byRank = new Map<number, Awaited<ReturnType<typeof evaluate>>>();
   for (const r of ranks) {
     step(`rank ${r}`);
     const e = await evaluate(decomposition, { rank: r });
-    if (energy === undefined && r === rank) atRank = e;
+    byRank.set(r, e);
     sweep.push({
       rank: r,
       router: normalized(e.routed, 'test'),
@@ -281,12 +276,17 @@ export async function twinDemo(session: DemoSession, options: TwinDemoOptions = 
       storage: e.storage,
     });
   }
-  const table = atRank ?? (await evaluate(decomposition, tableChoice));
-  const params: Record<string, number> = energy !== undefined ? { lambda, energy } : { lambda, rank };
-  const rows: MethodRow[] = [
-    { method: 'twin_merging', params, perTask: scored.map((_, i) => 100 * table.routed[i]!), normalized: normalized(table.routed, 'test') },
-    { method: 'twin_merging_oracle', params, perTask: scored.map((_, i) => 100 * table.best[i]!), normalized: normalized(table.best, 'test') },
-  ];
+  const tables: Awaited<ReturnType<typeof evaluate>>[] = [];
+  for (const c of choices) tables.push(('rank' in c && typeof c.rank === 'number' && byRank.get(c.rank)) || (await evaluate(decomposition, c)));
+  const rows: MethodRow[] = choices.flatMap((c, k) => {
+    const t = tables[k]!;
+    const params = { lambda, ...choiceParams(c) };
+    return [
+      { method: 'twin_merging', params, perTask: scored.map((_, i) => 100 * t.routed[i]!), normalized: normalized(t.routed, 'test') },
+      { method: 'twin_merging_oracle', params, perTask: scored.map((_, i) => 100 * t.best[i]!), normalized: normalized(t.best, 'test') },
+    ];
+  });
+  const table = tables[0]!;
 
   const perTask = routingAccuracyByTask(weights, test.taskOf, T);
   const shown = options.samples ?? 2;
@@ -316,6 +316,13 @@ export async function twinDemo(session: DemoSession, options: TwinDemoOptions = 
     hardReports.push({ task, router: table.routed[t]!, oracle: table.best[t]!, expert: own[task]!, routing: perTask[t]! });
   }
 
+  let mixed: MixedReport | undefined;
+  if (options.mixed !== false) {
+    step('mixed inputs');
+    const testSets = Object.fromEntries(scored.map((t) => [t, setOf('test', t)]));
+    mixed = await mixedRouting({ arch, shared, featureModel, exclusive: table.ex, router: trained.router, routing: options.routing, tasks: all, experts: expertWeights, pairs: mixedPairs(scored, testSets) });
+  }
+
   const model: TwinModel = {
     tasks: all,
     hardTasks,
@@ -323,26 +330,31 @@ export async function twinDemo(session: DemoSession, options: TwinDemoOptions = 
     shared,
     exclusive: table.ex,
     router: trained.router,
+    ...(excluded.length ? { featureTensors } : {}),
     temperature: options.routing?.temperature ?? 1,
     topK: options.routing?.topK ?? T,
     sharedRecipe: recipeAt(lambda),
+    ...(options.exclude?.length ? { exclude: options.exclude } : {}),
     architecture: arch,
-    routerTraining: { options: trained.options, curve: trained.curve, split: 'validation' },
+    routerTraining: { options: trained.options, curve: trained.curve, split: 'validation (every 4th sample per task held out)', bestEpoch: trained.bestEpoch, samples: trained.samples },
   };
   return {
     tasks: scored,
     hardTasks,
     lambda,
     lambdaSweep,
-    rank,
-    ...(energy !== undefined ? { energy } : {}),
+    choices,
     rows,
     sweep,
     routing,
     curve: trained.curve,
     routerOptions: trained.options,
+    routerBestEpoch: trained.bestEpoch,
+    routerSamples: trained.samples,
+    ...(mixed ? { mixed } : {}),
     routerTrainingMs,
     storage: table.storage,
+    storageByChoice: tables.map((t) => t.storage),
     hard: hardReports,
     model,
   };

@@ -3,15 +3,19 @@
  * redoes only what it changes.
  *
  *   λ of the shared expert      → θ* and the full SVD of every θt − θ*         (~0.5 s on wasm)
- *   + router options            → the router trained on θ*'s validation features,
- *                                 and its logits on test                        (~1 s)
- *   + rank (or energy share)    → the deltas cut to it; the oracle-routed score (one forward)
+ *   + router options            → the router trained on θ*'s validation features (a quarter
+ *                                 held out: its curve and early stopping), and its logits on
+ *                                 the split scored (the paper's router: ~20 s; the small one ~1 s)
+ *   + rank (ratio, energy)      → the deltas cut to it; the oracle-routed score (one forward)
  *   + temperature, top-k        → routing weights; the router-routed score      (one forward)
  *
- * The rank sweep reuses the same stages, so after the first request a rank move costs two
- * forwards and a temperature or top-k move six. The numbers are demo.ts's at the same settings
- * (the same SVDs, router, forwards and scoring; the test checks it), with λ given rather than
- * chosen on validation. Everything a view holds is plain data; the caches hold arrays, no tensors.
+ * Scores are on the validation split unless the settings ask for the held-out test split (the
+ * lab's sliders move on validation; test is shown on request, labelled): every stage that scores
+ * is keyed by the split. The rank sweep reuses the same stages, so after the first request a rank
+ * move costs two forwards and a temperature or top-k move six. On test the numbers are demo.ts's
+ * at the same settings (the same SVDs, router, forwards and scoring; the test checks it), with λ
+ * given rather than chosen on validation. Everything a view holds is plain data; the caches hold
+ * arrays, no tensors.
  */
 import { nextTask } from '../../next-task.js';
 import { RecentMap } from '../../recent.js';
@@ -23,9 +27,11 @@ import { normalizedScore, taskAccuracies } from '../../eval/score.js';
 import type { Checkpoint } from '../../io/types.js';
 import type { CancelToken } from '../../merge/progress.js';
 import { argmaxTasks, meanWeightsByTask, oneHotWeights, resolveRoutingOptions, routerLogits, routerParameterCount, routingAccuracy, routingAccuracyByTask, routingWeights } from '../../router/route.js';
-import { resolveRouterOptions, trainRouter } from '../../router/train.js';
-import type { EpochStats, RouterOptions, TrainedRouter } from '../../router/types.js';
-import { TWIN_RANKS, TWIN_TABLE_RANK, accuraciesOf, stack, type HardTaskReport, type HardTasks, type RoutingDiagnostics, type Stacked, type TwinSweepPoint } from './demo.js';
+import { resolveRouterOptions, routerOptionsOf, trainRouterOnSplit } from '../../router/train.js';
+import type { EpochStats, ResolvedRouterOptions, RouterOptions, TrainedRouter } from '../../router/types.js';
+import { TWIN_RANKS, TWIN_TABLE_RANK, type HardTaskReport, type HardTasks, type RoutingDiagnostics, type TwinSweepPoint } from './demo.js';
+import { mixedPairs, mixedRouting, type MixedReport } from './mixed.js';
+import { accuraciesOf, stack, type Stacked } from './stacked.js';
 import { dynamicLogits, featureWidth, sharedFeatures } from './dynamic.js';
 import { decomposeExclusive, excludedTensors, truncateExclusive, type ExclusiveDecomposition, type ExclusiveKnowledge, type RankChoice } from './exclusive.js';
 import type { TwinModel } from './package.js';
@@ -55,8 +61,12 @@ export interface TwinLabSettings {
   readonly hard?: boolean;
   /** The router's training options (hidden, epochs, learningRate, seed). */
   readonly router?: RouterOptions;
-  /** Test samples per task whose routing weights the view lists (default 4). */
+  /** Samples per task whose routing weights the view lists (default 4). */
   readonly samples?: number;
+  /** The split scored: 'validation' (the default, what sliders move on) or the held-out 'test'. */
+  readonly split?: 'validation' | 'test';
+  /** Also score routing on blends of two tasks' inputs (mixed.ts), on the same split. */
+  readonly mixed?: boolean;
 }
 
 /** Accuracies of one routing, percent. */
@@ -97,8 +107,9 @@ export interface TwinView {
     readonly oracle: boolean;
     readonly hard: boolean;
     readonly router: Required<RouterOptions>;
+    readonly split: 'validation' | 'test';
   };
-  /** Each scored task's expert on it (test, percent): the normalizers. */
+  /** Each scored task's expert on it (the split scored, percent): the normalizers. */
   readonly expert: readonly number[];
   readonly router: TwinScore;
   readonly oracle: TwinScore;
@@ -109,8 +120,13 @@ export interface TwinView {
   readonly sweep: readonly TwinSweepPoint[];
   readonly routing: RoutingDiagnostics;
   readonly hard: readonly HardTaskReport[];
+  /** The router's curve: per epoch, training loss and accuracy and the held-out ones. */
   readonly curve: readonly EpochStats[];
+  readonly routerBestEpoch: number;
+  readonly routerSamples: TrainedRouter['samples'];
   readonly routerTrainingMs: number;
+  /** Routing on blends of two tasks' inputs, when asked (settings.mixed). */
+  readonly mixed?: MixedReport;
   readonly warnings: readonly string[];
   /** Wall time of this request and the stages it had to compute (the others came from the caches). */
   readonly milliseconds: number;
@@ -144,14 +160,17 @@ interface Tasks {
   readonly experts: Readonly<Record<string, Weights>>;
   readonly val: Stacked;
   readonly test: Stacked;
-  /** Test samples per routed task. */
-  readonly counts: readonly number[];
-  /** Each hard task's own expert on it (0..1). */
-  readonly hardExpert: readonly number[];
+  /** Samples per routed task, per split. */
+  readonly counts: { readonly validation: readonly number[]; readonly test: readonly number[] };
+  /** Each hard task's own expert on it (0..1), per split. */
+  readonly hardExpert: { readonly validation: readonly number[]; readonly test: readonly number[] };
 }
 
 interface SharedStage {
   readonly shared: Record<string, Float32Array>;
+  /** θ* with excluded tensors taken from the base: what the router's features are computed with. */
+  readonly featureModel: Record<string, Float32Array>;
+  readonly featureTensors: Record<string, Float32Array>;
   readonly decomposition: ExclusiveDecomposition;
 }
 
@@ -159,13 +178,13 @@ interface RouterStage {
   readonly trained: TrainedRouter;
   readonly ms: number;
   readonly params: number;
-  /** Test logits, count × T. */
-  readonly logits: Float32Array;
+  /** Logits on each split, count × T. */
+  readonly logits: { readonly validation: Float32Array; readonly test: Float32Array };
 }
 
 interface CutStage {
   readonly ex: ExclusiveKnowledge;
-  /** Oracle-routed test accuracy per routed task (0..1). */
+  /** Oracle-routed accuracy per routed task (0..1) on the split it was asked for. */
   readonly oracle: readonly number[];
 }
 
@@ -178,8 +197,9 @@ interface Resolved {
   readonly topK: number;
   readonly oracle: boolean;
   readonly hard: boolean;
-  readonly router: Required<RouterOptions>;
+  readonly router: ResolvedRouterOptions;
   readonly samples: number;
+  readonly split: 'validation' | 'test';
 }
 
 const pct = (xs: readonly number[]) => xs.map((x) => 100 * x);
@@ -197,6 +217,8 @@ export function createTwinLab(session: DemoSession, hard?: HardTasks): TwinLab {
   const cutCache = new LabCache<CutStage>(24);
   const routedCache = new LabCache<readonly number[]>(48);
   const weightsCache = new LabCache<Float32Array>(4);
+  const mixedCache = new LabCache<MixedReport>(4);
+  const routingKey = (r: Resolved) => `${r.hard}|${r.lambda}|${JSON.stringify(r.shared)}|${JSON.stringify(r.exclude)}|${JSON.stringify(r.router)}|${r.temperature}|${r.topK}|${r.split}`;
 
   const tasksFor = (withHard: boolean): Promise<Tasks> => {
     let p = tasksByMode.get(withHard);
@@ -230,7 +252,9 @@ export function createTwinLab(session: DemoSession, hard?: HardTasks): TwinLab {
     if (shared.id === 'ties' && !(shared.density > 0 && shared.density <= 1)) throw new MergeLabError('PARAMETER_OUT_OF_RANGE', `The shared expert's TIES density must be in (0, 1], got ${shared.density}.`);
     if (shared.id !== 'task_arithmetic' && shared.id !== 'ties') throw new MergeLabError('PARAMETER_INVALID', `The lab builds the shared expert with task_arithmetic or ties, not "${String((shared as { id: unknown }).id)}".`);
     const exclude = [...(s.exclude ?? [])];
-    return { lambda, shared, choice, exclude, temperature, topK, oracle: s.oracle ?? false, hard: s.hard ?? false, router: resolveRouterOptions(s.router), samples };
+    const split = s.split ?? 'validation';
+    if (split !== 'validation' && split !== 'test') throw new MergeLabError('PARAMETER_INVALID', `The lab scores the "validation" or the "test" split, not "${String(split)}".`);
+    return { lambda, shared, choice, exclude, temperature, topK, oracle: s.oracle ?? false, hard: s.hard ?? false, router: resolveRouterOptions(s.router), samples, split };
   };
 
   const check = (cancel: CancelToken | undefined, what: string) => {
@@ -255,7 +279,9 @@ export function createTwinLab(session: DemoSession, hard?: HardTasks): TwinLab {
         // The full spectrum: any rank up to min(m, n) and energy shares without another SVD.
         const excluded = excludedTensors(tensors.map((x) => x.name), r.exclude);
         const decomposition = decomposeExclusive(shared, t.experts, tensors, { excluded });
-        return { shared: Object.fromEntries(Object.entries(shared).filter(([n]) => !excluded.includes(n))), decomposition };
+        const kept = Object.fromEntries(Object.entries(shared).filter(([n]) => !excluded.includes(n)));
+        const featureTensors = Object.fromEntries(excluded.map((n) => [n, session.weights.base![n]!]));
+        return { shared: kept, featureModel: { ...kept, ...featureTensors }, featureTensors, decomposition };
       },
       computed,
       'shared expert and SVDs',
@@ -266,30 +292,35 @@ export function createTwinLab(session: DemoSession, hard?: HardTasks): TwinLab {
       routerKey,
       async () => {
         const started = performance.now();
-        const features = await sharedFeatures(arch, sh.shared, t.val.inputs, t.val.count);
-        const trained = await trainRouter({ features, featureSize: featureWidth(arch), labels: t.val.taskOf, tasks: T }, r.router);
+        const features = await sharedFeatures(arch, sh.featureModel, t.val.inputs, t.val.count);
+        const trained = await trainRouterOnSplit({ features, featureSize: featureWidth(arch), labels: t.val.taskOf, tasks: T }, routerOptionsOf(r.router));
         const ms = performance.now() - started;
-        const logits = await routerLogits(trained.router, await sharedFeatures(arch, sh.shared, t.test.inputs, t.test.count), t.test.count);
-        return { trained, ms, params: routerParameterCount(trained.router), logits };
+        const logits = {
+          validation: await routerLogits(trained.router, features, t.val.count),
+          test: await routerLogits(trained.router, await sharedFeatures(arch, sh.featureModel, t.test.inputs, t.test.count), t.test.count),
+        };
+        const extra = Object.values(sh.featureTensors).reduce((n, v) => n + v.length, 0);
+        return { trained, ms, params: routerParameterCount(trained.router) + extra, logits };
       },
       computed,
       'router',
     );
-    const routingKey = `${routerKey}|${r.temperature}|${r.topK}`;
+    const data = r.split === 'test' ? t.test : t.val;
+    const routingKey = `${routerKey}|${r.temperature}|${r.topK}|${r.split}`;
     let weights = weightsCache.get(routingKey);
-    if (!weights) weights = weightsCache.set(routingKey, routingWeights(rt.logits, T, { temperature: r.temperature, topK: r.topK }));
+    if (!weights) weights = weightsCache.set(routingKey, routingWeights(rt.logits[r.split], T, { temperature: r.temperature, topK: r.topK }));
     const w = weights;
 
-    const oracleWeights = oneHotWeights(t.test.taskOf, T);
+    const oracleWeights = oneHotWeights(data.taskOf, T);
     const cut = (choice: RankChoice) =>
       cutCache.getOr(
-        `${sharedKey}|${JSON.stringify(choice)}`,
+        `${sharedKey}|${JSON.stringify(choice)}|${r.split}`,
         async () => {
           // Two forwards follow: a newer request (latest wins) gets in first and stops this one.
           await nextTask();
           check(cancel, `rank ${JSON.stringify(choice)}`);
           const ex = truncateExclusive(sh.decomposition, choice);
-          return { ex, oracle: accuraciesOf(await dynamicLogits(arch, sh.shared, ex, t.test.inputs, t.test.count, oracleWeights), arch.classes, t.test, T) };
+          return { ex, oracle: accuraciesOf(await dynamicLogits(arch, sh.shared, ex, data.inputs, data.count, oracleWeights), arch.classes, data, T) };
         },
         computed,
         `oracle at ${choiceName(choice)}`,
@@ -300,22 +331,23 @@ export function createTwinLab(session: DemoSession, hard?: HardTasks): TwinLab {
         async () => {
           await nextTask();
           check(cancel, `routing at ${JSON.stringify(choice)}`);
-          return accuraciesOf(await dynamicLogits(arch, sh.shared, c.ex, t.test.inputs, t.test.count, w), arch.classes, t.test, T);
+          return accuraciesOf(await dynamicLogits(arch, sh.shared, c.ex, data.inputs, data.count, w), arch.classes, data, T);
         },
         computed,
         `router at ${choiceName(choice)}`,
       );
-    return { t, T, r, sh, rt, w, cut, routed };
+    return { t, T, r, sh, rt, w, data, cut, routed };
   }
 
   return {
     async view(settings, cancel) {
       const started = performance.now();
       const computed: string[] = [];
-      const { t, T, r, sh, rt, w, cut, routed } = await stages(settings, cancel, computed);
+      const { t, T, r, sh, rt, w, data, cut, routed } = await stages(settings, cancel, computed);
       const scored = t.scored;
       const S = scored.length;
-      const normalized = (acc: readonly number[]) => normalizedScore(Object.fromEntries(scored.map((task, i) => [task, acc[i]!])), session.scorer.expertAccuracies.test, scored);
+      const experts = session.scorer.expertAccuracies[r.split];
+      const normalized = (acc: readonly number[]) => normalizedScore(Object.fromEntries(scored.map((task, i) => [task, acc[i]!])), experts, scored);
       const score = (acc: readonly number[]): TwinScore => ({ perTask: pct(acc.slice(0, S)), normalized: normalized(acc), hard: pct(acc.slice(S)) });
 
       const current = await cut(r.choice);
@@ -336,19 +368,32 @@ export function createTwinLab(session: DemoSession, hard?: HardTasks): TwinLab {
         });
       }
 
-      const perTask = routingAccuracyByTask(w, t.test.taskOf, T);
+      const perTask = routingAccuracyByTask(w, data.taskOf, T);
       const chosen = argmaxTasks(w, T);
       const samples: RoutingDiagnostics['samples'][number][] = [];
       let first = 0;
       t.all.forEach((task, k) => {
-        const n = t.counts[k]!;
+        const n = t.counts[r.split][k]!;
         for (let i = 0; i < Math.min(r.samples, n); i++) {
           const s = first + i;
           samples.push({ task, index: i, routedTo: t.all[chosen[s]!]!, weights: Array.from(w.subarray(s * T, (s + 1) * T)) });
         }
         first += n;
       });
-      const routing: RoutingDiagnostics = { tasks: t.all, accuracy: routingAccuracy(w, t.test.taskOf, T), perTask, meanWeights: meanWeightsByTask(w, t.test.taskOf, T), samples };
+      const routing: RoutingDiagnostics = { tasks: t.all, accuracy: routingAccuracy(w, data.taskOf, T), perTask, meanWeights: meanWeightsByTask(w, data.taskOf, T), samples };
+      let mixed: MixedReport | undefined;
+      if (settings.mixed) {
+        const key = `${routingKey(r)}|${JSON.stringify(r.choice)}`;
+        mixed = await mixedCache.getOr(
+          key,
+          async () => {
+            const sets = Object.fromEntries(scored.map((task) => [task, session.sets[r.split][task]!]));
+            return mixedRouting({ arch, shared: sh.shared, featureModel: sh.featureModel, exclusive: current.ex, router: rt.trained.router, routing: { temperature: r.temperature, topK: r.topK }, tasks: t.all, experts: t.experts, pairs: mixedPairs(scored, sets) });
+          },
+          computed,
+          'mixed inputs',
+        );
+      }
 
       const keptRanks: KeptRank[] = [];
       current.ex.tensors.forEach((tensor, j) => {
@@ -374,17 +419,21 @@ export function createTwinLab(session: DemoSession, hard?: HardTasks): TwinLab {
           oracle: r.oracle,
           hard: r.hard,
           router: rt.trained.options,
+          split: r.split,
         },
-        expert: scored.map((task) => 100 * session.scorer.expertAccuracies.test[task]!),
+        expert: scored.map((task) => 100 * experts[task]!),
         router: score(currentRouted),
         oracle: score(current.oracle),
         keptRanks,
         storage: twinStorage(tensors, current.ex, rt.params),
         sweep,
         routing,
-        hard: t.hardTasks.map((task, k) => ({ task, router: currentRouted[S + k]!, oracle: current.oracle[S + k]!, expert: t.hardExpert[k]!, routing: perTask[S + k]! })),
+        hard: t.hardTasks.map((task, k) => ({ task, router: currentRouted[S + k]!, oracle: current.oracle[S + k]!, expert: t.hardExpert[r.split][k]!, routing: perTask[S + k]! })),
         curve: rt.trained.curve,
+        routerBestEpoch: rt.trained.bestEpoch,
+        routerSamples: rt.trained.samples,
         routerTrainingMs: rt.ms,
+        ...(mixed ? { mixed } : {}),
         warnings: current.ex.warnings,
         milliseconds: performance.now() - started,
         computed,
@@ -401,12 +450,13 @@ export function createTwinLab(session: DemoSession, hard?: HardTasks): TwinLab {
         shared: sh.shared,
         exclusive: current.ex,
         router: rt.trained.router,
+        ...(r.exclude.length ? { featureTensors: sh.featureTensors } : {}),
         temperature: r.temperature,
         topK: r.topK,
         sharedRecipe: sharedRecipe('base', t.all, r.shared, r.lambda),
         ...(r.exclude.length ? { exclude: r.exclude } : {}),
         architecture: arch,
-        routerTraining: { options: rt.trained.options, curve: rt.trained.curve, split: 'validation' },
+        routerTraining: { options: rt.trained.options, curve: rt.trained.curve, split: 'validation (every 4th sample per task held out)', bestEpoch: rt.trained.bestEpoch, samples: rt.trained.samples },
       };
     },
   };
@@ -422,8 +472,10 @@ async function openTasks(session: DemoSession, hard: HardTasks | undefined): Pro
     return set;
   };
   const experts: Record<string, Weights> = Object.fromEntries(all.map((t) => [t, (hard?.weights[t] ?? session.weights[t])!]));
-  const hardExpert: number[] = [];
-  for (const task of hardTasks) hardExpert.push((await taskAccuracies(session.manifest.architecture, experts[task]!, { [task]: setOf('test', task) }))[task]!);
+  const hardExpert = { validation: [] as number[], test: [] as number[] };
+  for (const split of ['validation', 'test'] as const) {
+    for (const task of hardTasks) hardExpert[split].push((await taskAccuracies(session.manifest.architecture, experts[task]!, { [task]: setOf(split, task) }))[task]!);
+  }
   return {
     scored: session.tasks,
     hardTasks,
@@ -432,7 +484,7 @@ async function openTasks(session: DemoSession, hard: HardTasks | undefined): Pro
     experts,
     val: stack(all.map((t) => setOf('validation', t))),
     test: stack(all.map((t) => setOf('test', t))),
-    counts: all.map((t) => setOf('test', t).count),
+    counts: { validation: all.map((t) => setOf('validation', t).count), test: all.map((t) => setOf('test', t).count) },
     hardExpert,
   };
 }

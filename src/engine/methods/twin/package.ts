@@ -21,9 +21,18 @@ import { memorySource, openSafetensors, serializeSafetensors, type TensorWithDat
 import { parseRecipe } from '../../recipe/parse.js';
 import type { Recipe } from '../../recipe/types.js';
 import { recipeToObject } from '../../recipe/write.js';
-import { ROUTER_LAYOUT, routerFromTensors, routerTensors } from '../../router/serialize.js';
+import { routerFromTensors, routerLayout, routerTensors } from '../../router/serialize.js';
 import { routerParameterCount, resolveRoutingOptions } from '../../router/route.js';
 import type { EpochStats, RouterWeights } from '../../router/types.js';
+
+/** A router's training, as twin.json records it. */
+export interface RouterTraining {
+  readonly options: Readonly<Record<string, number | string>>;
+  readonly curve: readonly EpochStats[];
+  readonly split: string;
+  readonly bestEpoch?: number;
+  readonly samples?: { readonly training: number; readonly heldOut: number };
+}
 import type { ExclusiveKnowledge, ExclusivePart, TensorValues, TwinTensor } from './exclusive.js';
 import { twinStorage, type TwinStorage } from './storage.js';
 
@@ -44,6 +53,12 @@ export interface TwinModel {
   readonly exclusive: ExclusiveKnowledge;
   /** Absent for a twin built without data (routing must then be given, e.g. the true task). */
   readonly router?: RouterWeights;
+  /**
+   * The router's features are θ*'s penultimate activations; θ* has no excluded tensor, so there the
+   * base's is used (as the paper code's shared expert, saved over the base model, has). Stored in
+   * router.safetensors as `features.<name>`.
+   */
+  readonly featureTensors?: Readonly<Record<string, Float32Array>>;
   readonly temperature: number;
   readonly topK: number;
   /** The recipe θ* was merged with. */
@@ -52,8 +67,8 @@ export interface TwinModel {
   readonly exclude?: readonly string[];
   /** A dense-layer stack the dynamic forward can run (the demo's); absent for other models. */
   readonly architecture?: Architecture;
-  /** How the router was trained, kept for the record. */
-  readonly routerTraining?: { readonly options: Readonly<Record<string, number>>; readonly curve: readonly EpochStats[]; readonly split: string };
+  /** How the router was trained, kept for the record: options, curve (held-out numbers included), the epoch kept, the data. */
+  readonly routerTraining?: RouterTraining;
 }
 
 /** twin.json, as written. */
@@ -74,12 +89,9 @@ export interface TwinManifest {
     shape: number[];
     parts: Record<string, { kind: 'lowrank'; rank: number; us: string; v: string; relative_error: number; energy: number } | { kind: 'dense'; delta: string } | { kind: 'own'; values: string }>;
   }[];
-  readonly router?: {
-    features: { source: string; layer: number | null; width: number };
-    normalize: typeof ROUTER_LAYOUT.normalize;
-    layers: { weight: string; bias: string; activation: string; shape: number[] }[];
-    output: string;
-    training?: TwinModel['routerTraining'];
+  readonly router?: ReturnType<typeof routerLayout> & {
+    features: { source: string; layer: number | null; width: number; excluded_tensors?: string[]; note?: string };
+    training?: RouterTraining;
   };
   readonly routing: { temperature: number; top_k: number; oracle: string };
   readonly architecture?: Architecture;
@@ -140,7 +152,8 @@ export function buildTwinPackage(model: TwinModel): { files: Record<string, Uint
     [TWIN_FILES.exclusive]: serializeSafetensors(exclusiveTensors, meta('exclusive knowledge')),
   };
   const r = model.router;
-  if (r) files[TWIN_FILES.router] = serializeSafetensors(routerTensors(r), meta('router'));
+  const featureTensors: TensorWithData[] = Object.entries(model.featureTensors ?? {}).map(([name, data]) => ({ name: `features.${name}`, dtype: 'F32', shape: [...(model.tensors.find((t) => t.name === name)?.shape ?? [data.length])], data }));
+  if (r) files[TWIN_FILES.router] = serializeSafetensors([...routerTensors(r), ...featureTensors], meta('router'));
   const manifest: TwinManifest = {
     format: TWIN_FORMAT,
     version: TWIN_VERSION,
@@ -159,20 +172,18 @@ export function buildTwinPackage(model: TwinModel): { files: Record<string, Uint
     ...(r
       ? {
           router: {
-            features: featuresOf(model.architecture, r.features),
-            normalize: ROUTER_LAYOUT.normalize,
-            layers: [
-              { ...ROUTER_LAYOUT.layers[0], shape: [r.hidden, r.features] },
-              { ...ROUTER_LAYOUT.layers[1], shape: [r.tasks, r.hidden] },
-            ],
-            output: ROUTER_LAYOUT.output,
+            ...routerLayout(r),
+            features: {
+              ...featuresOf(model.architecture, r.features),
+              ...(featureTensors.length ? { excluded_tensors: featureTensors.map((t) => t.name), note: "θ* has no excluded tensor: the features use the base's, stored here as features.<name>" } : {}),
+            },
             ...(model.routerTraining ? { training: model.routerTraining } : {}),
           },
         }
       : {}),
     routing: { temperature, top_k: topK, oracle: 'one-hot weights on the true task (the upper bound)' },
     ...(model.architecture ? { architecture: model.architecture } : {}),
-    storage: twinStorage(model.tensors, exclusive, r ? routerParameterCount(r) : 0),
+    storage: twinStorage(model.tensors, exclusive, r ? routerParameterCount(r) + featureTensors.reduce((n, t) => n + t.data.length, 0) : 0),
   };
   files[TWIN_FILES.manifest] = new TextEncoder().encode(JSON.stringify(manifest, null, 2) + '\n');
   return { files, manifest };
@@ -268,9 +279,11 @@ export async function readTwinPackage(files: Readonly<Record<string, Uint8Array>
   for (const name of excluded) if (!tensorList.some((t) => t.name === name)) tensorList.push(exTensors.find((t) => t.name === name)!);
 
   let router: RouterWeights | undefined;
+  const featureTensors: Record<string, Float32Array> = Object.create(null) as Record<string, Float32Array>;
   if (manifest.files?.router) {
     const rf = await readAll(files, manifest.files.router);
     router = routerFromTensors((name) => rf.get(name), manifest.files.router);
+    for (const [name, t] of rf) if (name.startsWith('features.')) featureTensors[name.slice('features.'.length)] = t.data;
     if (router.tasks !== tasks.length) throw new MergeLabError('SHAPE_MISMATCH', `${manifest.files.router} routes among ${router.tasks} tasks but ${TWIN_FILES.manifest} lists ${tasks.length}.`);
   }
   const routing = manifest.routing ?? { temperature: 1, top_k: tasks.length };
@@ -287,6 +300,7 @@ export async function readTwinPackage(files: Readonly<Record<string, Uint8Array>
     shared,
     exclusive,
     router,
+    ...(Object.keys(featureTensors).length ? { featureTensors } : {}),
     temperature,
     topK,
     sharedRecipe: recipe,
