@@ -360,7 +360,7 @@ const CASES: Case[] = [
   {
     name: 'routed: strings in the wrong places (lambda: "high"; shared_method under a model), both reported',
     code: 'RECIPE_PROBLEMS',
-    culprits: ['recipe.yaml', '"lambda"', 'the string "high"', 'shared_method and group_method', '"ft-a"', 'shared_method" chooses a method for the whole merge'],
+    culprits: ['recipe.yaml', '"lambda"', 'the string "high"', 'shared_method, group_method and clustering', '"ft-a"', 'shared_method" chooses a method for the whole merge'],
     mentions: ['2 problems', '[PARAMETER_INVALID]'],
     build: (c) => c.recipe({ ...twin({ lambda: 'high' }), models: [{ model: 'ft-a', parameters: { shared_method: 'ties' } }, { model: 'ft-b' }] }),
   },
