@@ -197,6 +197,47 @@ describe('twin_merging packages from checkpoints', () => {
     expect(JSON.parse(JSON.stringify(report))).toEqual(report);
   });
 
+  it('rank_ratio 0.1 gives ⌊0.1 · min(m, n)⌋ per matrix in twin.json; exclude [head, bias] rebuilds every task\'s head and biases exactly', async () => {
+    // Matrices wide enough for 10 % to be more than one rank.
+    const layout: TinyTensor[] = [
+      { name: 'layers.0.proj.weight', shape: [30, 20] },
+      { name: 'layers.0.proj.bias', shape: [30] },
+      { name: 'layers.1.proj.weight', shape: [24, 45] },
+      { name: 'head.weight', shape: [12, 24] },
+      { name: 'head.bias', shape: [12] },
+    ];
+    const big = new Map<string, Checkpoint>();
+    const own: Record<string, Record<string, Float32Array>> = {};
+    for (const [i, name] of ['base', ...EXPERTS].entries()) {
+      const c = await open(name, 70 + i, layout);
+      big.set(name, c);
+      own[name] = Object.fromEntries(await Promise.all(layout.map(async (t) => [t.name, await c.readFloat32(t.name)] as const)));
+    }
+    const r = recipe('twin_merging', 'lambda: 0.3, rank_ratio: 0.1, exclude: [head, bias]');
+    expect(TWIN_MERGING.validate({ recipe: r, checkpoints: big }).problems).toEqual([]);
+    const { files, report } = await TWIN_MERGING.buildPackage(r, big);
+    expect(report.setting).toEqual({ rank_ratio: 0.1 });
+    const twin = await readTwinPackage(files);
+    const ranks = Object.fromEntries(twin.manifest.tensors.map((t) => [t.name, Object.values(t.parts).map((p) => (p.kind === 'lowrank' ? p.rank : p.kind))]));
+    expect(ranks).toEqual({
+      'layers.0.proj.weight': [2, 2, 2],
+      'layers.0.proj.bias': ['own', 'own', 'own'],
+      'layers.1.proj.weight': [2, 2, 2],
+      'head.weight': ['own', 'own', 'own'],
+      'head.bias': ['own', 'own', 'own'],
+    });
+    expect(twin.manifest.shared.tensors).toEqual(['layers.0.proj.weight', 'layers.1.proj.weight']);
+    expect(twin.manifest.exclude).toMatchObject({ patterns: ['head', 'bias'], tensors: ['layers.0.proj.bias', 'head.weight', 'head.bias'] });
+    for (const [ti, task] of EXPERTS.entries()) {
+      for (const name of ['layers.0.proj.bias', 'head.weight', 'head.bias']) {
+        const j = twin.exclusive.tensors.findIndex((t) => t.name === name);
+        const p = twin.exclusive.parts[ti]![j]!;
+        expect(p.kind === 'own' && Buffer.from(p.values.buffer).equals(Buffer.from(own[task]![name]!.buffer)), `${task} ${name}`).toBe(true);
+      }
+    }
+    expect(report.tensors.filter((t) => t.kind === 'own').map((t) => t.name)).toEqual(['layers.0.proj.bias', 'head.weight', 'head.bias']);
+  });
+
   it("the shared expert is the registry's own merge of the shared recipe, bit for bit", async () => {
     const { files } = await build(TWIN_MERGING, recipe('twin_merging', 'shared_method: ties, density: 0.5, lambda: 0.8, rank: 2'));
     const twin = await readTwinPackage(files);
