@@ -1,6 +1,8 @@
 /**
  * Entry point of the lab's single-page app. The demo starts downloading and the engine worker
- * starting before the first render; the worker gets the demo as soon as its files are in.
+ * starting before the first render; the worker gets the demo as soon as its files are in. A link
+ * to the language-model demo (#demo=lm) loads that one instead; the digits demo then loads when
+ * it is chosen.
  */
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
@@ -14,7 +16,7 @@ import './app.css';
 syncUrlHash();
 const store = useLabStore.getState();
 store.startEngine();
-void store.loadDemo();
+if (store.source !== 'lm') void store.loadDemo();
 installTestHook(() => useLabStore.getState().engineClient(), () => useLabStore.getState().liveEngine(), useLabStore);
 
 createRoot(document.getElementById('root')!).render(

@@ -5,7 +5,8 @@
  * own controls (`m.invert.weight=0.5`, `baseweight=0.3`, `seed=7`, `l.density=hidden:0.4,head:0.6`,
  * `pair=invert,permute`), plus the
  * charts' choices (`tensor`, `rank`, `sweep`), presentation mode (`present=1`), hidden parts
- * (`controls_hide=1`, …) and the preset whose story is shown (`preset=signs`).
+ * (`controls_hide=1`, …), the preset whose story is shown (`preset=signs`) and the language-model
+ * demo in place of the digits demo (`demo=lm`; `demo=digits` goes back).
  * Opening such a URL restores them; every change rewrites the hash (replaceState, so the Back
  * button is not flooded). Unknown methods, tabs and non-numbers are ignored.
  */
@@ -21,6 +22,8 @@ const TABS: readonly TabId[] = ['models', 'methods', 'about'];
 /** The hash for the state (without '#'). */
 export function stateToHash(s: LabState): string {
   const q = new URLSearchParams();
+  // Which demo first: a link opens on it (one's own checkpoints cannot travel in a link).
+  if (s.source === 'lm') q.set('demo', 'lm');
   q.set('method', s.method);
   q.set('density', String(s.density));
   q.set('lambda', String(s.lambda));
@@ -83,6 +86,10 @@ export function applyHash(hash: string): void {
   if (presetOnly) applyHash(preset.hash);
   const st = useLabStore.getState();
   const num = (v: string | null) => (v === null || v.trim() === '' ? NaN : Number(v));
+  // The LM demo is fetched when chosen: here, before anything else is applied.
+  const demo = q.get('demo');
+  if (demo === 'lm') st.setSource('lm');
+  else if (demo === 'digits' && st.source === 'lm') st.setSource('demo');
   const method = q.get('method');
   if (method) st.setMethod(method);
   const density = num(q.get('density'));
@@ -203,7 +210,7 @@ export function syncUrlHash(): void {
   };
   // Slider-driven values wait for the slider to pause; a click (tab, method, preset, view) is written at once.
   const sliders: (keyof LabState)[] = ['density', 'lambda', 'globals', 'perModel', 'demoModels', 'layered', 'svdRank', 'twin', 'channel'];
-  const clicks: (keyof LabState)[] = ['method', 'tab', 'spectrumTensor', 'sweepParam', 'present', 'hidden', 'preset', 'baseWeight', 'randomSeed', 'pair'];
+  const clicks: (keyof LabState)[] = ['source', 'method', 'tab', 'spectrumTensor', 'sweepParam', 'present', 'hidden', 'preset', 'baseWeight', 'randomSeed', 'pair'];
   useLabStore.subscribe((s, prev) => {
     if (clicks.some((k) => s[k] !== prev[k])) flush();
     else if (sliders.some((k) => s[k] !== prev[k])) {

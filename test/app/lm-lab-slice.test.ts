@@ -154,7 +154,7 @@ describe('the language-model evaluation', () => {
     expect(requests()).toHaveLength(0);
   });
 
-  it('a slider move asks for a probe at once and the full texts once the sliders rest', async () => {
+  it('a slider move asks for a probe at once and the full texts once the sliders rest — after the probe is drawn, if it is still computing then', async () => {
     await labReady();
     asked('evaluate')[0]!.resolve(answer(requests()[0]!, 2.5));
     await flush();
@@ -165,19 +165,29 @@ describe('the language-model evaluation', () => {
     // The shown answer is the old recipe's, and the store says a newer one is computing.
     expect(st().lmEval.status).toBe('computing');
     expect(st().lmEval.shown!.data.settings).toContain('density 0.3');
-    vi.advanceTimersByTime(LM_REST_MS - 1);
+    // Rested, but the probe is still on its way: the full texts would cancel it, so they wait for it.
+    vi.advanceTimersByTime(LM_REST_MS);
     expect(requests()).toHaveLength(3);
-    vi.advanceTimersByTime(1);
-    expect(requests().map((r) => r.mode)).toEqual(['full', 'probe', 'probe', 'full']);
-    expect(requests()[3]!.recipe).toMatchObject({ models: [{ parameters: { density: 0.5 } }, { parameters: { density: 0.5 } }] });
     vi.useRealTimers();
     asked('evaluate')[2]!.resolve(answer(requests()[2]!, 2.2));
     await flush();
     expect(st().lmEval.shown!.data).toMatchObject({ answer: { mode: 'probe' }, settings: expect.stringContaining('density 0.5') as unknown });
+    expect(requests().map((r) => r.mode)).toEqual(['full', 'probe', 'probe', 'full']);
+    expect(requests()[3]!.recipe).toMatchObject({ models: [{ parameters: { density: 0.5 } }, { parameters: { density: 0.5 } }] });
     expect(st().lmEval.status).toBe('computing');
     asked('evaluate')[3]!.resolve(answer(requests()[3]!, 2.1));
     await flush();
     expect(st().lmEval).toMatchObject({ status: 'ready', shown: { seq: 4, data: { answer: { mode: 'full' } } } });
+
+    // A probe drawn before the sliders rest: the full texts once they have rested LM_REST_MS.
+    vi.useFakeTimers();
+    st().setDensity(0.6);
+    asked('evaluate')[4]!.resolve(answer(requests()[4]!, 2.3));
+    await vi.advanceTimersByTimeAsync(LM_REST_MS - 1);
+    expect(st().lmEval.shown!.data.answer.mode).toBe('probe');
+    expect(requests()).toHaveLength(5);
+    vi.advanceTimersByTime(1);
+    expect(requests().map((r) => r.mode).slice(4)).toEqual(['probe', 'full']);
   });
 
   it('never shows an answer overtaken by a newer one', async () => {

@@ -13,6 +13,7 @@ import { AccuracyChart } from './AccuracyChart.js';
 import { CosineChart } from './CosineChart.js';
 import { LayerMapChart } from './LayerMapChart.js';
 import { LmEvalChart } from './LmEvalChart.js';
+import { LmSweepChart } from './LmSweepChart.js';
 import { SignConflictChart } from './SignConflictChart.js';
 import { SpectrumChart } from './SpectrumChart.js';
 import { SweepChart } from './SweepChart.js';
@@ -111,7 +112,7 @@ function useLessonChart(): string | undefined {
 const WIDE = new Set(['layer-map', 'lm-eval']);
 
 /** The store slices whose failures the charts show. */
-type ErrorSlice = 'live' | 'sweep' | 'diagnostics' | 'spectrum' | 'layerRanks' | 'twinView' | 'channelView' | 'routedPackage' | 'lmEval';
+type ErrorSlice = 'live' | 'sweep' | 'diagnostics' | 'spectrum' | 'layerRanks' | 'twinView' | 'channelView' | 'routedPackage' | 'lmEval' | 'lmSweep';
 
 export function ChartsPanel() {
   const source = useLabStore((s) => s.source);
@@ -123,12 +124,16 @@ export function ChartsPanel() {
   const layered = useLabStore((s) => s.diagnostics.shown?.data.layerMap !== undefined);
   // One's own checkpoints whose base is a language model the engine scores: what the merge does to text.
   const lmReady = useLabStore((s) => s.source === 'mine' && s.lmModel.status === 'ready');
+  // The LM demo, once its models are open in the worker: the same card, on its domains.
+  const lmDemo = useLabStore((s) => s.source === 'lm' && s.lmDemo.status === 'loaded');
   const demo = source === 'demo';
+  const mine = source === 'mine';
   const twin = method === 'twin_merging';
   const channel = method === 'channel_merging';
   const routed = twin || channel;
   // Routed methods keep several models: there is no one merged model to score.
-  const lm = lmReady && !routed && !hide('lm');
+  const lm = (lmReady || lmDemo) && !routed && !hide('lm');
+  const lmSweep = lmDemo && !routed && !hide('sweep');
   // The charts drawn below, in order, with the slice each answers from (titles as their frames give them).
   const shown: (readonly [string, ErrorSlice])[] = [];
   if (demo && !routed && !hide('accuracy')) shown.push(['Accuracy per task', 'live']);
@@ -136,7 +141,8 @@ export function ChartsPanel() {
   if (demo && twin && (!hide('storage') || !hide('routing'))) shown.push(['Twin-Merging', 'twinView']);
   if (demo && channel && (!hide('storage') || !hide('assignment'))) shown.push(['Channel Merging', 'channelView']);
   if (lm) shown.push(['Language-model evaluation', 'lmEval']);
-  if (!demo && routed && !hide('storage')) shown.push(['package report', 'routedPackage']);
+  if (lmSweep) shown.push(['sweep', 'lmSweep']);
+  if (mine && routed && !hide('storage')) shown.push(['package report', 'routedPackage']);
   if (!hide('conflicts') || !hide('cosines')) shown.push(['sign conflicts and cosines', 'diagnostics']);
   if (!hide('spectrum') && !channel) shown.push(['SVD spectrum', 'spectrum']);
   if (layered && !hide('layers')) shown.push(['per-layer map', 'layerRanks']);
@@ -149,8 +155,9 @@ export function ChartsPanel() {
   if (demo && channel && !hide('storage')) drawn.push(['channel-k', <ChannelKChart />]);
   if (demo && channel && !hide('assignment')) drawn.push(['channel-assignment', <AssignmentChart />]);
   if (lm) drawn.push(['lm-eval', <LmEvalChart />]);
-  if (!demo && routed && !hide('storage')) drawn.push(['package-report', <PackageReportChart />]);
-  if (!demo && channel && !hide('assignment')) drawn.push(['package-assignment', <PackageAssignmentChart />]);
+  if (lmSweep) drawn.push(['lm-sweep', <LmSweepChart />]);
+  if (mine && routed && !hide('storage')) drawn.push(['package-report', <PackageReportChart />]);
+  if (mine && channel && !hide('assignment')) drawn.push(['package-assignment', <PackageAssignmentChart />]);
   if (!hide('conflicts')) drawn.push(['sign-conflicts', <SignConflictChart />]);
   if (layered && !hide('layers')) drawn.push(['layer-map', <LayerMapChart />]);
   if (!hide('cosines')) drawn.push(['task-cosines', <CosineChart />]);

@@ -1,7 +1,9 @@
 /**
  * Card: the language-model evaluation of one's own checkpoints — per task (a dropped text) the
  * merged model's loss, perplexity, bits per byte and normalized gain beside the base and the
- * experts, as bars and as a table. The numbers are the engine's answer (lmLab.evaluate) for one
+ * experts, as bars and as a table. On the LM demo the tasks are its five domains' windows and the
+ * mixed windows (no expert, so no gain), on the validation split unless the held-out test split
+ * is asked for, and the answer says which. The numbers are the engine's answer (lmLab.evaluate) for one
  * recipe, which the caption names with its method and settings; while a newer one is computed, or
  * after a cancel, the answer is marked as not the current settings'. A probe (while a slider is
  * dragged) says so and gives no bits per byte.
@@ -9,6 +11,7 @@
 import { Bar, BarChart, CartesianGrid, Legend, ReferenceLine, Tooltip, XAxis, YAxis } from 'recharts';
 import { useShallow } from 'zustand/react/shallow';
 import type { LmLabAnswer, LmLabMetrics } from '../../engine/api/engine-api.js';
+import { LM_EVAL_WINDOWS } from '../../engine/demo/lm-eval-set.js';
 import { findMethod } from '../../engine/methods/catalog.js';
 import { formatCount } from '../format.js';
 import { useLabStore } from '../store/index.js';
@@ -56,20 +59,40 @@ const GAIN_FORMATTER = (v: unknown) => `${Number(v).toFixed(1)}%`;
 const STAGE: Readonly<Record<string, string>> = { references: 'scoring the base and experts', merge: 'merging', merged: 'scoring the merged model' };
 
 /** What the answer scored, in words. */
-function modeText(a: LmLabAnswer): string {
+function modeText(a: LmLabAnswer, demo: boolean): string {
+  if (demo) {
+    return a.mode === 'probe'
+      ? `probe: the first ${formatCount(a.probeTokens)} bytes of each row's windows (all of them once the sliders rest; no bits per byte for a probe)`
+      : `all ${LM_EVAL_WINDOWS} windows of each row, each ${a.context} bytes at most and scored from its start`;
+  }
   return a.mode === 'probe'
     ? `probe: the first ${formatCount(a.probeTokens)} tokens of each text, in windows of ${a.context} (the full texts once the sliders rest; no bits per byte for a probe)`
     : `full texts, in windows of ${a.context} tokens`;
 }
 
+/** On the LM demo: which split the card scores (validation unless asked), and a box to ask for the held-out test split. */
+function SplitChoice() {
+  const { split, setLmSplit } = useLabStore(useShallow((s) => ({ split: s.lmSplit, setLmSplit: s.setLmSplit })));
+  return (
+    <p className="field">
+      <label>
+        <input type="checkbox" checked={split === 'test'} onChange={(e) => setLmSplit(e.target.checked ? 'test' : 'validation')} /> Score the held-out test windows
+      </label>{' '}
+      <span className="help">The sliders are for tuning on validation; read test once you have chosen, never to choose.</span>
+    </p>
+  );
+}
+
 /** The newest request's state, as the line above the numbers says it. */
-function StateLine({ lm, onCancel, onAgain }: { lm: LmEvalState; onCancel: () => void; onAgain: () => void }) {
+function StateLine({ lm, onCancel, onAgain, demo }: { lm: LmEvalState; onCancel: () => void; onAgain: () => void; demo: boolean }) {
   const p = lm.progress;
   if (lm.status === 'computing') {
-    const what = lm.mode === 'probe' ? 'a probe' : 'the full texts';
+    const what = lm.mode === 'probe' ? 'a probe' : demo ? 'all the windows' : 'the full texts';
+    // A probe of these very settings stays the current settings' while the rest is computed.
+    const current = lm.shown !== undefined && lm.shown.data.key === lm.key;
     return (
       <p className="lm-state" data-lm-state="computing" role="status">
-        {lm.shown ? 'Not the current settings’ numbers: ' : ''}computing {what} for the current settings{p ? ` — ${STAGE[p.stage] ?? p.stage}, ${formatCount(p.tokensDone)} of ${formatCount(p.tokens)} tokens` : ''}…{' '}
+        {lm.shown && !current ? 'Not the current settings’ numbers: ' : ''}computing {what} for the current settings{p ? ` — ${STAGE[p.stage] ?? p.stage}, ${formatCount(p.tokensDone)} of ${formatCount(p.tokens)} tokens` : ''}…{' '}
         <progress aria-label="Language-model evaluation progress" max={p?.tokens || 1} value={p?.tokensDone ?? 0} />{' '}
         <button type="button" onClick={onCancel}>
           Cancel
@@ -169,13 +192,14 @@ function ScoreTable({ a }: { a: LmLabAnswer }) {
 }
 
 export function LmEvalChart() {
-  const { lm, model, texts, evaluateLm, cancelLmEval } = useLabStore(
-    useShallow((s) => ({ lm: s.lmEval, model: s.lmModel, texts: s.lmTexts.filter((x) => x.status === 'ready').length, evaluateLm: s.evaluateLm, cancelLmEval: s.cancelLmEval })),
+  const { lm, model, texts, evaluateLm, cancelLmEval, demo } = useLabStore(
+    useShallow((s) => ({ lm: s.lmEval, model: s.lmModel, texts: s.lmTexts.filter((x) => x.status === 'ready').length, evaluateLm: s.evaluateLm, cancelLmEval: s.cancelLmEval, demo: s.source === 'lm' })),
   );
   const t = useChartText();
   const shown = lm.shown?.data;
   const a = shown?.answer;
-  const fresh = lm.status === 'ready';
+  // Up to date: the newest answer, or a probe of the current settings while the rest is computed.
+  const fresh = lm.status === 'ready' || (lm.status === 'computing' && shown !== undefined && shown.key === lm.key);
   const label = shown ? findMethod(shown.method)?.label ?? shown.method : '';
   const status = lm.status === 'computing' ? 'computing' : lm.status === 'error' ? 'error' : shown ? 'ready' : lm.status === 'cancelled' ? 'ready' : 'idle';
   const series = a ? [{ key: 'base', name: `${a.base} (base)`, color: BASE_COLOR }, ...a.experts.map((e, i) => ({ key: `e${i}`, name: e, color: seriesColor(i + 1) })), { key: 'merged', name: 'merged', color: MERGED_COLOR }] : [];
@@ -194,7 +218,9 @@ export function LmEvalChart() {
       {...(lm.shown ? { seq: lm.shown.seq } : {})}
       {...(shown ? { madeBy: { method: shown.method, settings: shown.settings } } : {})}
       empty={
-        texts === 0
+        demo
+          ? 'Scoring the base, the experts and the merge on the validation windows…'
+          : texts === 0
           ? 'Drop text files beside the models (.txt, .md or source code, one per task, named like the expert fine-tuned for it) to score the merge on them.'
           : summary
             ? `Scoring the texts with ${summary.modelType} (${formatCount(summary.parameters)} parameters, ${summary.tokenizer === 'bytes' ? 'UTF-8 bytes as tokens' : summary.tokenizer})…`
@@ -202,12 +228,24 @@ export function LmEvalChart() {
       }
       caption={
         <>
-          Each dropped text is a task: the mean loss (nats per token, lower is better) of the merged model on it, beside the base and each expert, all read with the base&apos;s
+          {demo ? (
+            <>
+              On the language-model demo each domain is a task: {LM_EVAL_WINDOWS} windows of its text (up to one context each, spread over it, each scored from its start), and a sixth
+              row of {LM_EVAL_WINDOWS} mixed windows that switch domain half-way, where no single expert is right (so it has no gain). The mean loss
+            </>
+          ) : (
+            'Each dropped text is a task: the mean loss'
+          )} (nats per token, lower is better) of the merged model on it, beside the base and each expert, all read with the base&apos;s
           tokenizer. Normalized gain = (loss<sub>base</sub> − loss<sub>merged</sub>) ÷ (loss<sub>base</sub> − loss<sub>expert</sub>) against the task&apos;s own expert: 100% is the
           expert&apos;s loss, 0% the base&apos;s.{' '}
           {a && shown && (
             <span data-lm-answer data-mode={a.mode} data-fresh={fresh ? 'true' : 'false'} data-answer-for={shown.method}>
-              {fresh ? 'For' : 'Not the current settings: for'} <strong>{label}</strong>: {shown.settings}; {modeText(a)}; tokenizer {a.tokenizer === 'bytes' ? 'UTF-8 bytes' : a.tokenizer}.
+              {shown.split && (
+                <strong data-split={shown.split} className={shown.split === 'test' ? 'split-test' : undefined}>
+                  {shown.split === 'test' ? 'HELD-OUT TEST windows' : 'Validation windows'}.{' '}
+                </strong>
+              )}
+              {fresh ? 'For' : 'Not the current settings: for'} <strong>{label}</strong>: {shown.settings}; {modeText(a, shown.split !== undefined)}; tokenizer {a.tokenizer === 'bytes' ? 'UTF-8 bytes' : a.tokenizer}.
               {a.meanGain !== null && (
                 <>
                   {' '}
@@ -219,8 +257,20 @@ export function LmEvalChart() {
           )}
         </>
       }
-      controls={<StateLine lm={lm} onCancel={cancelLmEval} onAgain={evaluateLm} />}
-      csv={a ? { header: ['task', 'model', 'role', 'mode', 'context', 'tokens', 'loss_nats_per_token', 'perplexity', 'bits_per_byte', 'normalized_gain'], rows: rowsOf(a).map((r) => [r.task, r.model, r.role, a.mode, a.context, r.m.tokens, r.m.loss, r.m.perplexity, r.m.bitsPerByte ?? '', r.gain ?? '']) } : undefined}
+      controls={
+        <>
+          {demo && <SplitChoice />}
+          <StateLine lm={lm} onCancel={cancelLmEval} onAgain={evaluateLm} demo={demo} />
+        </>
+      }
+      csv={
+        a
+          ? {
+              header: ['task', 'model', 'role', 'split', 'mode', 'context', 'tokens', 'loss_nats_per_token', 'perplexity', 'bits_per_byte', 'normalized_gain'],
+              rows: rowsOf(a).map((r) => [r.task, r.model, r.role, shown?.split ?? '', a.mode, a.context, r.m.tokens, r.m.loss, r.m.perplexity, r.m.bitsPerByte ?? '', r.gain ?? '']),
+            }
+          : undefined
+      }
     >
       {a && (
         <div className={fresh ? 'lm-answer' : 'lm-answer stale'} data-stale={fresh ? undefined : 'true'}>

@@ -20,7 +20,7 @@ export interface MadeBy {
 
 /** The current recipe's method and settings, as the charts ask about it. */
 export function describeSettings(s: LabState): MadeBy {
-  const where = s.source === 'mine' ? 'on your checkpoints' : 'on the demo';
+  const where = s.source === 'mine' ? 'on your checkpoints' : s.source === 'lm' ? 'on the LM demo' : 'on the demo';
   if (s.method === 'twin_merging') {
     const t = s.twin;
     const shared = t.sharedMethod === 'ties' ? `shared ties (density ${t.sharedDensity})` : 'shared task_arithmetic';

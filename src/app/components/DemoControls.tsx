@@ -10,6 +10,7 @@ import { findMethod } from '../../engine/methods/catalog.js';
 import type { MethodDescriptor, ParamSpec } from '../../engine/methods/types.js';
 import { demoAssets } from '../demo/assets.js';
 import { DEMO_BASE_ID, demoPair, isPairwise } from '../recipe/demo-recipe.js';
+import { LM_BASE_ID } from '../recipe/lm-demo-recipe.js';
 import { globalDefault, perModelDefault } from '../recipe/dropped-recipe.js';
 import { useLabStore } from '../store/index.js';
 import { Checkbox, Slider } from './fields.js';
@@ -20,10 +21,19 @@ export function demoLayerGroups(): string[] {
   return (demoAssets.manifest()?.architecture.layers ?? []).map((l) => l.weight.replace(/\.weight$/, ''));
 }
 
-/** The demo's scored task ids (recipeTasks), selected from stable store fields: recipeTasks builds a new array while the engine has none, which a selector must not return. */
+/**
+ * The demo's scored task ids (recipeTasks; on the LM demo its domains'), selected from stable store
+ * fields: recipeTasks builds a new array while the engine has none, which a selector must not return.
+ */
 function useTasks(): readonly string[] {
-  const { engineTasks, tasks } = useLabStore(useShallow((s) => ({ engineTasks: s.engine.demo.tasks, tasks: s.tasks })));
-  return useMemo(() => engineTasks ?? tasks.filter((t) => !t.hard).map((t) => t.id), [engineTasks, tasks]);
+  const { engineTasks, tasks, lm, domains } = useLabStore(useShallow((s) => ({ engineTasks: s.engine.demo.tasks, tasks: s.tasks, lm: s.source === 'lm', domains: s.lmDemo.domains })));
+  return useMemo(() => (lm ? domains.map((d) => d.id) : (engineTasks ?? tasks.filter((t) => !t.hard).map((t) => t.id))), [lm, domains, engineTasks, tasks]);
+}
+
+/** An expert's name as the controls say it (the digits task's label, the LM domain's), and the base's id in the recipe. */
+function useDemoNames(): { readonly label: (id: string) => string; readonly baseId: string } {
+  const { tasks, domains, lm } = useLabStore(useShallow((s) => ({ tasks: s.tasks, domains: s.lmDemo.domains, lm: s.source === 'lm' })));
+  return useMemo(() => ({ label: (id: string) => (lm ? domains.find((d) => d.id === id)?.label : tasks.find((t) => t.id === id)?.label) ?? id, baseId: lm ? LM_BASE_ID : DEMO_BASE_ID }), [tasks, domains, lm]);
 }
 
 const safeId = (s: string) => s.replace(/[^\w-]/g, '_');
@@ -32,7 +42,7 @@ const numeric = (m: MethodDescriptor | undefined) => (m?.params ?? []).filter((p
 export function DemoControls() {
   const { method, source } = useLabStore(useShallow((s) => ({ method: s.method, source: s.source })));
   const m = findMethod(method);
-  if (source !== 'demo' || !m) return null;
+  if ((source !== 'demo' && source !== 'lm') || !m) return null;
   return (
     <div className="demo-controls">
       {isPairwise(m.id) && <PairPicker />}
@@ -40,18 +50,20 @@ export function DemoControls() {
       <EveryExpert method={m} />
       {m.random && <SeedInput />}
       <PerExpert method={m} />
-      <PerLayer method={m} />
+      {/* The digits MLP's layer groups; the LM demo's recipe has no value per layer group. */}
+      {source === 'demo' && <PerLayer method={m} />}
     </div>
   );
 }
 
 /** SLERP: the two models, mergekit's base_model being the t = 0 end. */
 function PairPicker() {
-  const { labels, pair, setPair } = useLabStore(useShallow((s) => ({ labels: s.tasks, pair: s.pair, setPair: s.setPair })));
+  const { pair, setPair } = useLabStore(useShallow((s) => ({ pair: s.pair, setPair: s.setPair })));
   const tasks = useTasks();
-  const p = demoPair(tasks, pair);
-  const options = [DEMO_BASE_ID, ...tasks];
-  const name = (id: string) => (id === DEMO_BASE_ID ? 'the base model' : `${labels.find((t) => t.id === id)?.label ?? id} expert`);
+  const { label, baseId } = useDemoNames();
+  const p = demoPair(tasks, pair, baseId);
+  const options = [baseId, ...tasks];
+  const name = (id: string) => (id === baseId ? 'the base model' : `${label(id)} expert`);
   // Picking the model already at the other end swaps the two ends.
   const choose = (end: 'base' | 'other', id: string) => setPair(end === 'base' ? (id === p.other ? { base: id, other: p.base } : { base: id, other: p.other }) : id === p.base ? { base: p.other, other: id } : { base: p.base, other: id });
   return (
@@ -135,14 +147,14 @@ function SeedInput() {
 
 /** A value per expert for each per-model number (weight, density, …), over the shared control. */
 function PerExpert({ method }: { method: MethodDescriptor }) {
-  const { labels, demoModels, density, lambda, globals, pair, setDemoModelParam } = useLabStore(
-    useShallow((s) => ({ labels: s.tasks, demoModels: s.demoModels, density: s.density, lambda: s.lambda, globals: s.globals, pair: s.pair, setDemoModelParam: s.setDemoModelParam })),
+  const { demoModels, density, lambda, globals, pair, setDemoModelParam } = useLabStore(
+    useShallow((s) => ({ demoModels: s.demoModels, density: s.density, lambda: s.lambda, globals: s.globals, pair: s.pair, setDemoModelParam: s.setDemoModelParam })),
   );
   const tasks = useTasks();
+  const { label, baseId } = useDemoNames();
   const params = numeric(method).filter((p) => p.scope === 'model');
   if (params.length === 0) return null;
-  const ids = isPairwise(method.id) ? Object.values(demoPair(tasks, pair)) : tasks;
-  const label = (id: string) => labels.find((t) => t.id === id)?.label ?? id;
+  const ids = isPairwise(method.id) ? Object.values(demoPair(tasks, pair, baseId)) : tasks;
   const set = Object.keys(demoModels).filter((id) => ids.includes(id)).length;
   const shared = (p: ParamSpec) => {
     const g = globals[p.name];

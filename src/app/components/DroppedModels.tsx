@@ -18,7 +18,10 @@ export function SourceSwitch() {
     <fieldset className="source-switch" data-source={source}>
       <legend>Models to merge</legend>
       <label>
-        <input type="radio" name="model-source" value="demo" checked={source === 'demo'} onChange={() => setSource('demo')} /> the embedded demo
+        <input type="radio" name="model-source" value="demo" checked={source === 'demo'} onChange={() => setSource('demo')} /> Digits demo: 5 image tasks
+      </label>{' '}
+      <label>
+        <input type="radio" name="model-source" value="lm" checked={source === 'lm'} onChange={() => setSource('lm')} /> Language-model demo: 5 text domains
       </label>{' '}
       <label>
         <input type="radio" name="model-source" value="mine" checked={source === 'mine'} onChange={() => setSource('mine')} /> my checkpoints

@@ -17,6 +17,7 @@ import { globalDefault, perModelDefault } from '../recipe/dropped-recipe.js';
 import { useHidden } from '../presentation.js';
 import { readRecipeFile, useRecipeText } from '../recipe/recipe-text.js';
 import { Checkbox, ErrorLine, SLIDER_INPUT_MARK, Slider, useShownMeasure, useSlow } from './fields.js';
+import { LmLiveScore } from './LmLiveScore.js';
 import { MethodExplainer } from './MethodExplainer.js';
 import { TaskScores } from './TaskScores.js';
 import { ChannelControlsPanel, TwinControlsPanel } from '../routed/RoutedControls.js';
@@ -263,7 +264,9 @@ function MergeActions() {
   const { job, canMerge, merge, cancelMerge } = useLabStore(
     useShallow((s) => ({
       job: s.job,
-      canMerge: s.engine.status !== 'failed' && (s.source === 'mine' ? s.dropped.some((m) => m.status === 'ready') : s.demo.status === 'loaded' && !s.demo.problems),
+      canMerge:
+        s.engine.status !== 'failed' &&
+        (s.source === 'mine' ? s.dropped.some((m) => m.status === 'ready') : s.source === 'lm' ? s.lmDemo.status === 'loaded' && !s.lmDemo.problems : s.demo.status === 'loaded' && !s.demo.problems),
       merge: s.merge,
       cancelMerge: s.cancelMerge,
     })),
@@ -398,10 +401,12 @@ function RecipeImport() {
 export function MergePanel() {
   const method = useLabStore((s) => s.method);
   const source = useLabStore((s) => s.source);
-  const routed = findRoutedMethod(method);
+  // Routed methods keep several models; on the LM demo the lab scores one merged model.
+  const routed = source === 'lm' ? undefined : findRoutedMethod(method);
+  const routedOnLm = source === 'lm' && findRoutedMethod(method) !== undefined;
   const label = useMemo(() => findMethod(method)?.label ?? routed?.label ?? method, [method, routed]);
   const hide = useHidden();
-  const models = source === 'mine' ? 'Your checkpoints (the experts, as listed under Models)' : "The demo's five experts";
+  const models = source === 'mine' ? 'Your checkpoints (the experts, as listed under Models)' : source === 'lm' ? "The language-model demo's five experts (one per text domain)" : "The demo's five experts";
   return (
     <section className="merge-panel" aria-labelledby="merge-heading" data-method={method}>
       <h2 id="merge-heading">Merge</h2>
@@ -419,10 +424,15 @@ export function MergePanel() {
       </p>
       {!hide('controls') && <MethodSelect />}
       {!hide('explain') && <MethodExplainer />}
-      {!hide('controls') && (routed ? method === 'twin_merging' ? <TwinControlsPanel /> : <ChannelControlsPanel /> : <Controls />)}
+      {routedOnLm && (
+        <p className="status warn" role="status">
+          Twin-Merging and Channel Merging are not available on the language-model demo yet: choose another method, or the digits demo.
+        </p>
+      )}
+      {!hide('controls') && !routedOnLm && (routed ? method === 'twin_merging' ? <TwinControlsPanel /> : <ChannelControlsPanel /> : <Controls />)}
       {!hide('controls') && !routed && source === 'mine' && <ArithmeticControls />}
-      {routed ? <RoutedScore /> : <LiveScore />}
-      {!hide('job') && (routed ? <RoutedPackage /> : <MergeActions />)}
+      {routedOnLm ? null : routed ? <RoutedScore /> : source === 'lm' ? <LmLiveScore /> : <LiveScore />}
+      {!hide('job') && !routedOnLm && (routed ? <RoutedPackage /> : <MergeActions />)}
       {!hide('recipe') && <RecipeYaml />}
     </section>
   );

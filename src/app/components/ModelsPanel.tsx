@@ -6,6 +6,7 @@
 import { useShallow } from 'zustand/react/shallow';
 import { DroppedTable, SourceSwitch } from './DroppedModels.js';
 import { SliceEditor } from './SliceEditor.js';
+import { LmDemoModels } from './LmDemoModels.js';
 import { LmTexts } from './LmTexts.js';
 import { formatBytes, formatCount, formatDtypes, formatMs, formatPercent } from '../format.js';
 import { useLabStore } from '../store/index.js';
@@ -195,6 +196,8 @@ export function ModelsPanel() {
           <SliceEditor />
           <LmTexts />
         </>
+      ) : source === 'lm' ? (
+        <LmDemoModels />
       ) : (
         <DemoModels />
       )}

@@ -11,7 +11,8 @@ export interface Fetched {
   readonly contentLength: number | undefined;
 }
 
-export async function fetchBlob(url: string, name: string): Promise<Fetched> {
+/** `onBytes`: called as the body arrives with the bytes so far and the Content-Length (when the server sent one). */
+export async function fetchBlob(url: string, name: string, onBytes?: (received: number, length: number | undefined) => void): Promise<Fetched> {
   let res: Response;
   try {
     res = await fetch(url);
@@ -24,6 +25,23 @@ export async function fetchBlob(url: string, name: string): Promise<Fetched> {
   if ((res.headers.get('content-type') ?? '').startsWith('text/html') && !name.endsWith('.html')) {
     throw new MergeLabError('READ_FAILED', `Could not download ${name}: the server sent a web page instead, so the file is probably missing from the build.`);
   }
-  const length = Number(res.headers.get('content-length') ?? NaN);
-  return { blob: await res.blob(), contentLength: Number.isSafeInteger(length) ? length : undefined };
+  const header = Number(res.headers.get('content-length') ?? NaN);
+  const contentLength = Number.isSafeInteger(header) ? header : undefined;
+  if (!onBytes || !res.body) return { blob: await res.blob(), contentLength };
+  onBytes(0, contentLength);
+  const reader = res.body.getReader();
+  const chunks: Uint8Array<ArrayBuffer>[] = [];
+  let received = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      received += value.byteLength;
+      onBytes(received, contentLength);
+    }
+  } catch (e) {
+    throw new MergeLabError('READ_FAILED', `Could not download ${name}: the connection broke after ${received} bytes (${(e as Error).message}). Reload to try again.`);
+  }
+  return { blob: new Blob(chunks, { type: res.headers.get('content-type') ?? '' }), contentLength };
 }

@@ -14,3 +14,11 @@ export const DIGITS_FILE = 'digits.csv.gz';
 export function demoFileUrl(file: string): string {
   return new URL(file, new URL(DEMO_MANIFEST_URL, window.location.href)).href;
 }
+
+/** The LM demo's manifest (public/demo/lm/): fetched only when the LM demo is chosen. */
+export const LM_DEMO_MANIFEST_URL = `${import.meta.env.BASE_URL}demo/lm/manifest.json`;
+
+/** A file the LM demo's manifest names, resolved against the manifest's own URL. */
+export function lmDemoFileUrl(file: string): string {
+  return new URL(file, new URL(LM_DEMO_MANIFEST_URL, window.location.href)).href;
+}

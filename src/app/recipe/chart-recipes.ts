@@ -13,6 +13,7 @@ import type { SweepRequest } from '../../engine/api/engine-api.js';
 import { DEMO_BASE_ID, atShared, demoControls, demoRecipe, methodParam } from './demo-recipe.js';
 import { type RecipeControls, droppedRecipe } from './dropped-recipe.js';
 import { recipeKey } from '../../engine/recipe/recipe-key.js';
+import { LM_BASE_ID, lmDemoControls, lmDemoRecipe } from './lm-demo-recipe.js';
 
 /** The values a sweep scores: density over (0, 1], λ over the slider's range. */
 export const SWEEP_VALUES: Readonly<Record<SweepParam, readonly number[]>> = {
@@ -42,7 +43,7 @@ function chartMethod(s: LabState): { method: string; c: RecipeControls } {
     // Average is linear with the base left out, whose task vectors are task arithmetic's (λ does not change a sign).
     return { method: g === 'average' ? 'task_arithmetic' : g, c: { density: s.channel.density, lambda: g === 'average' ? 1 : s.channel.lambda, globals: {} } };
   }
-  return { method: s.method, c: { ...(s.source === 'demo' ? demoControls(s) : { density: s.density, lambda: s.lambda, globals: s.globals }), ...(s.dtype ? { dtype: s.dtype } : {}), math: s.math } };
+  return { method: s.method, c: { ...(s.source === 'demo' ? demoControls(s) : s.source === 'lm' ? lmDemoControls(s) : { density: s.density, lambda: s.lambda, globals: s.globals }), ...(s.dtype ? { dtype: s.dtype } : {}), math: s.math } };
 }
 
 /** The current recipe, with a base, for diagnostics. */
@@ -52,6 +53,7 @@ export function chartRecipe(s: LabState): Recipe {
     const ready = s.dropped.filter((m) => m.status === 'ready');
     return withBase(droppedRecipe(method, ready, s.perModel, c), ready.find((m) => m.role === 'base')?.id);
   }
+  if (s.source === 'lm') return withBase(lmDemoRecipe({ ...s, method }, { ...lmDemoControls(s), ...c }), LM_BASE_ID);
   return withBase(demoRecipe(method, recipeTasks(s), c), DEMO_BASE_ID);
 }
 
@@ -77,7 +79,7 @@ export interface SweepPlan {
  * inside (0, 1), so its sweep leaves out the densities its planner would refuse (at the default
  * ε 0.15, 0.1 and 0.9), instead of failing as a whole.
  */
-function dellaAllows(s: LabState, density: number): boolean {
+export function dellaAllows(s: Pick<LabState, 'method' | 'globals'>, density: number): boolean {
   const spec = methodParam(s.method, 'epsilon');
   if (!spec || density >= 1) return true;
   const given = s.globals?.['epsilon'];

@@ -107,13 +107,14 @@ export function layerFilters(groups: Readonly<Record<string, number>>): Conditio
 }
 
 /** The pair a pairwise method merges: the one set, else the first two experts. */
-export function demoPair(tasks: readonly string[], pair: ModelPair | undefined): ModelPair {
-  const known = (id: string) => id === DEMO_BASE_ID || tasks.includes(id);
+export function demoPair(tasks: readonly string[], pair: ModelPair | undefined, baseId = DEMO_BASE_ID): ModelPair {
+  const known = (id: string) => id === baseId || tasks.includes(id);
   if (pair && pair.base !== pair.other && known(pair.base) && known(pair.other)) return pair;
-  return { base: tasks[0] ?? DEMO_BASE_ID, other: tasks[1] ?? tasks[0] ?? DEMO_BASE_ID };
+  return { base: tasks[0] ?? baseId, other: tasks[1] ?? tasks[0] ?? baseId };
 }
 
-export function demoRecipe(methodId: string, tasks: readonly string[], c: DemoControls): Recipe {
+/** `baseId`: the id the base is opened under (the LM demo's is not the digits demo's). */
+export function demoRecipe(methodId: string, tasks: readonly string[], c: DemoControls, baseId = DEMO_BASE_ID): Recipe {
   const method = findMethod(methodId);
   if (!method) throw new Error(`Unknown merge method "${methodId}".`);
   /** What every expert (or the top level) gets for `p` when no expert sets its own. */
@@ -144,18 +145,18 @@ export function demoRecipe(methodId: string, tasks: readonly string[], c: DemoCo
     return { model: id, ...params(own) };
   };
   let models: RecipeModel[];
-  let baseModel: string | undefined = method.base === 'required' ? DEMO_BASE_ID : undefined;
+  let baseModel: string | undefined = method.base === 'required' ? baseId : undefined;
   if (method.maxModels === 2) {
     // mergekit's slerp lists both models and names the t = 0 end as base_model.
-    const pair = demoPair(tasks, c.pair);
+    const pair = demoPair(tasks, c.pair, baseId);
     models = [pair.base, pair.other].map(entry);
     baseModel = pair.base;
   } else {
     models = tasks.map(entry);
     // An optional base (linear) is averaged in with the experts, as mergekit does, only when the user gives it a weight.
     if (method.base === 'optional' && c.baseWeight !== undefined) {
-      models = [{ model: DEMO_BASE_ID, parameters: { weight: c.baseWeight } }, ...models];
-      baseModel = DEMO_BASE_ID;
+      models = [{ model: baseId, parameters: { weight: c.baseWeight } }, ...models];
+      baseModel = baseId;
     }
   }
   return {

@@ -9,10 +9,12 @@ import { renameModels } from '../../engine/recipe/rename.js';
 import type { Recipe } from '../../engine/recipe/types.js';
 import { demoAssets } from '../demo/assets.js';
 import { DEMO_BASE_ID } from './demo-recipe.js';
+import { lmPortableNames } from './lm-demo-recipe.js';
 import type { LabState } from '../store/types.js';
 
-export function portableNames(s: Pick<LabState, 'source' | 'dropped'>): Record<string, string> {
+export function portableNames(s: Pick<LabState, 'source' | 'dropped' | 'lmDemo'>): Record<string, string> {
   const names: Record<string, string> = {};
+  if (s.source === 'lm') return lmPortableNames(s);
   if (s.source === 'demo') {
     const m = demoAssets.manifest();
     if (!m) return names;
@@ -31,11 +33,11 @@ export function portableNames(s: Pick<LabState, 'source' | 'dropped'>): Record<s
 export function idsOfFileNames(s: Pick<LabState, 'dropped'>): Record<string, string> {
   const ids: Record<string, string> = {};
   for (const source of ['demo', 'mine'] as const) {
-    for (const [id, name] of Object.entries(portableNames({ source, dropped: s.dropped }))) if (name !== id) ids[name] = id;
+    for (const [id, name] of Object.entries(portableNames({ source, dropped: s.dropped, lmDemo: { status: 'idle', models: [], domains: [], received: 0 } }))) if (name !== id) ids[name] = id;
   }
   return ids;
 }
 
-export function portableRecipe(recipe: Recipe, s: Pick<LabState, 'source' | 'dropped'>): Recipe {
+export function portableRecipe(recipe: Recipe, s: Pick<LabState, 'source' | 'dropped' | 'lmDemo'>): Recipe {
   return renameModels(recipe, portableNames(s));
 }

@@ -113,6 +113,8 @@ export const createChartsSlice: SliceCreator<ChartsSlice> = (set, get, api) => {
       if (!client) return;
       // The demo's charts need the demo in the engine; the user's checkpoints only need them opened.
       if (s.source === 'demo' && s.engine.demo.status !== 'ready') return;
+      // The LM demo's once its models are open in the worker.
+      if (s.source === 'lm' && (s.lmDemo.status !== 'loaded' || s.lmDemo.problems)) return;
       // Each model opened restarts the work (the engine drops its caches): ask once they are all in.
       if (s.source === 'mine' && s.dropped.some((m) => m.status === 'loading')) return;
       let recipe: Recipe;

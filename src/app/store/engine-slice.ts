@@ -21,6 +21,7 @@ import { DEMO_BASE_ID, demoControls, demoRecipe } from '../recipe/demo-recipe.js
 import { droppedRecipe } from '../recipe/dropped-recipe.js';
 import { stackRecipe } from '../recipe/slice-stack.js';
 import { routedRecipe } from '../recipe/routed-recipe.js';
+import { lmDemoRecipe } from '../recipe/lm-demo-recipe.js';
 import { recipeSettings } from '../recipe/recipe-settings.js';
 import { isRoutedMethod } from '../routed/methods.js';
 import { recipesAhead, stepsAround } from './recipe-slice.js';
@@ -46,16 +47,23 @@ export function demoLiveRecipe(s: LabState): Recipe {
   return demoRecipe(s.method, recipeTasks(s), demoControls(s));
 }
 
-/** The (not routed) recipe the Merge button merges, models by the lab's ids: the demo's, or the user's checkpoints' (throws when it cannot be built). */
+/** The (not routed) recipe the Merge button merges, models by the lab's ids: a demo's, or the user's checkpoints' (throws when it cannot be built). */
 export function currentRecipe(s: LabState): Recipe {
+  if (s.source === 'lm') return lmDemoRecipe(s);
   // A layer stack (slices of one's own checkpoints) is merged instead of the whole models when it is on.
   if (s.source === 'mine' && s.stack.enabled) return stackRecipe(s.stack.slices, s.dropped, { ...(s.dtype ? { dtype: s.dtype } : {}), math: s.math });
   if (s.source === 'mine') return droppedRecipe(s.method, s.dropped.filter((m) => m.status === 'ready'), s.perModel, { density: s.density, lambda: s.lambda, globals: s.globals, ...(s.dtype ? { dtype: s.dtype } : {}), math: s.math });
   return demoRecipe(s.method, recipeTasks(s), demoControls(s));
 }
 
+/** Routed methods on the LM demo: not in the lab (they keep several models, and the LM card scores one merged model). */
+function refuseRoutedOnLm(s: LabState): void {
+  if (s.source === 'lm' && isRoutedMethod(s.method)) throw new MergeLabError('UNKNOWN_METHOD', 'Twin-Merging and Channel Merging are not available on the language-model demo yet: choose another method, or the digits demo.');
+}
+
 /** The recipe the Merge button sends the worker (throws when it cannot be built). */
 export function mergeRecipe(s: LabState): Recipe {
+  refuseRoutedOnLm(s);
   return isRoutedMethod(s.method) ? routedRecipe(s) : currentRecipe(s);
 }
 
@@ -65,6 +73,7 @@ export function mergeRecipe(s: LabState): Recipe {
  * A routed recipe is handed out as it is. The engine writes its text (recipeText).
  */
 export function handedOutRecipe(s: LabState): Recipe {
+  refuseRoutedOnLm(s);
   return isRoutedMethod(s.method) ? routedRecipe(s) : portableRecipe(currentRecipe(s), s);
 }
 
@@ -242,6 +251,8 @@ export const createEngineSlice: SliceCreator<EngineSlice> = (set, get, api) => {
 
     requestLive(inputAt, ahead = []) {
       const s = get();
+      // The LM demo's score is the language-model card's (lm-lab-slice.ts); this is the digits demo's.
+      if (s.source === 'lm') return;
       // Routed methods score per input in the worker's lab session, not through a merged model.
       if (isRoutedMethod(s.method)) {
         get().requestRouted(inputAt);

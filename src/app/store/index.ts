@@ -6,6 +6,7 @@ import { create } from 'zustand';
 import { createChartsSlice } from './charts-slice.js';
 import { createDroppedSlice } from './dropped-slice.js';
 import { createEngineSlice } from './engine-slice.js';
+import { createLmDemoSlice } from './lm-demo-slice.js';
 import { createLmLabSlice } from './lm-lab-slice.js';
 import { createModelsSlice } from './models-slice.js';
 import { createRecipeSlice } from './recipe-slice.js';
@@ -24,6 +25,7 @@ export const useLabStore = create<LabState>()((...a) => ({
   ...createChartsSlice(...a),
   ...createRoutedSlice(...a),
   ...createLmLabSlice(...a),
+  ...createLmDemoSlice(...a),
 }));
 
 export type * from './types.js';

@@ -11,7 +11,7 @@ import { isEngineGone } from '../engine/failures.js';
 import type { AppError, ChartData, LabState } from './types.js';
 
 /** The store keys that hold ChartData. */
-export type ChartKey = 'diagnostics' | 'spectrum' | 'layerRanks' | 'sweep' | 'twinView' | 'channelView';
+export type ChartKey = 'diagnostics' | 'spectrum' | 'layerRanks' | 'sweep' | 'twinView' | 'channelView' | 'lmSweep';
 type DataOf<K extends ChartKey> = NonNullable<LabState[K]['shown']>['data'];
 
 /**

@@ -6,7 +6,8 @@
  *
  * When it asks (its one subscriber): a slider move (density, λ, another global, a per-model value)
  * asks for a probe at once — the first windows of each text — and for the full texts once the
- * sliders rest for LM_REST_MS; anything else that changes the answer (the method, dtype, models,
+ * sliders rest for LM_REST_MS (or, if the probe is still being computed then, once it is drawn: the
+ * full request would cancel it, and on a busy machine no probe would ever be seen); anything else that changes the answer (the method, dtype, models,
  * texts, a text's expert, the base's description) asks for the full texts at once. Every answer is
  * kept with the key of what it was asked about and the recipe's settings in words, so the card can
  * say which recipe made it and mark it stale while another is computed. Models or texts replaced:
@@ -23,8 +24,9 @@ import { taskExpert } from '../lm/task-experts.js';
 import { recipeSettings } from '../recipe/recipe-settings.js';
 import { isRoutedMethod } from '../routed/methods.js';
 import { currentRecipe } from './engine-slice.js';
+import { lmDemoInputs } from './lm-demo-slice.js';
 import { cleared, failed, showable } from './latest-request.js';
-import type { DroppedModel, LabState, LmEvalState, LmLabSlice, LmTextEntry, SliceCreator } from './types.js';
+import type { DroppedModel, LabState, LmEvalState, LmLabSlice, LmSplit, LmTextEntry, SliceCreator } from './types.js';
 
 /** The full texts are asked for once the sliders rest this long (a probe answers each move meanwhile). */
 export const LM_REST_MS = 400;
@@ -35,6 +37,8 @@ export interface LmLabInputs {
   readonly key: string;
   readonly method: string;
   readonly settings: string;
+  /** The LM demo's split the texts are from (absent: one's own texts). */
+  readonly split?: LmSplit;
 }
 
 /** A text id from its file name: unique among `taken`. */
@@ -54,6 +58,7 @@ export function labExperts(dropped: readonly DroppedModel[]): string[] {
  * a routed method). Throws when the recipe cannot be built (its error is the card's).
  */
 export function lmLabInputs(s: LabState, texts: ReadonlyMap<string, { readonly text: string; readonly serial: number }>): LmLabInputs | undefined {
+  if (s.source === 'lm') return lmDemoInputs(s);
   if (s.source !== 'mine' || s.lmModel.status !== 'ready' || s.dropped.some((m) => m.status === 'loading')) return undefined;
   const base = s.dropped.find((m) => m.role === 'base' && m.status === 'ready');
   if (!base || base.id !== s.lmModel.base || isRoutedMethod(s.method)) return undefined;
@@ -76,6 +81,8 @@ export const createLmLabSlice: SliceCreator<LmLabSlice> = (set, get, api) => {
   const texts = new Map<string, { readonly text: string; readonly serial: number }>();
   let serial = 0;
   let restTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The sliders rested while their probe was still computing: the full texts are asked once it is drawn. */
+  let fullAfterProbe = false;
   /** The newest evaluation sent (mode and key): the same one is not asked again. */
   let asked = '';
   /** The base row last described, and that request's number. */
@@ -130,8 +137,8 @@ export const createLmLabSlice: SliceCreator<LmLabSlice> = (set, get, api) => {
     if (tag === asked) return;
     asked = tag;
     const seq = s.lmEval.requested + 1;
-    patchEval({ status: 'computing', requested: seq, progress: undefined, mode });
-    const { key, method, settings } = inputs;
+    patchEval({ status: 'computing', requested: seq, progress: undefined, mode, key: inputs.key });
+    const { key, method, settings, split } = inputs;
     const onProgress = Comlink.proxy((p: LmLabProgress) => {
       const c = get().lmEval;
       // Progress travels on its own channel and may land after the answer.
@@ -143,16 +150,22 @@ export const createLmLabSlice: SliceCreator<LmLabSlice> = (set, get, api) => {
         const c = get().lmEval;
         if (!showable(c, seq)) return;
         const newest = seq === c.requested;
+        const then = newest && mode === 'probe' && fullAfterProbe;
         set({
           lmEval: {
             status: newest ? 'ready' : c.status,
             requested: c.requested,
-            shown: { seq, data: { answer, key, method, settings }, ...(inputAt !== undefined ? { inputAt } : {}) },
+            shown: { seq, data: { answer, key, method, settings, ...(split ? { split } : {}) }, ...(inputAt !== undefined ? { inputAt } : {}) },
             ...(newest || c.progress === undefined ? {} : { progress: c.progress }),
             ...(c.floor !== undefined ? { floor: c.floor } : {}),
             ...(c.mode !== undefined ? { mode: c.mode } : {}),
+            ...(c.key !== undefined ? { key: c.key } : {}),
           },
         });
+        if (then) {
+          fullAfterProbe = false;
+          ask('full');
+        }
       },
       (e: unknown) => {
         const c = get().lmEval;
@@ -170,6 +183,7 @@ export const createLmLabSlice: SliceCreator<LmLabSlice> = (set, get, api) => {
         }
         if (seq !== c.requested) return;
         asked = '';
+        fullAfterProbe = false;
         set({ lmEval: failed(c.requested, toAppError(e)) });
       },
     );
@@ -178,6 +192,7 @@ export const createLmLabSlice: SliceCreator<LmLabSlice> = (set, get, api) => {
   const clear = () => {
     asked = '';
     clearTimeout(restTimer);
+    fullAfterProbe = false;
     const c = get().lmEval;
     if (c.shown || c.status !== 'idle' || c.error) set({ lmEval: cleared(c.requested) });
   };
@@ -191,15 +206,27 @@ export const createLmLabSlice: SliceCreator<LmLabSlice> = (set, get, api) => {
       clear();
     }
     if (s.lmTexts !== prev.lmTexts) clear();
-    const moved = s.density !== prev.density || s.lambda !== prev.lambda || s.globals !== prev.globals || s.perModel !== prev.perModel;
-    const other = models || s.lmTexts !== prev.lmTexts || s.lmExperts !== prev.lmExperts || s.method !== prev.method || s.dtype !== prev.dtype || s.math !== prev.math || s.lmModel !== prev.lmModel;
+    // The LM demo (re)loaded, or the other split asked for: the answer shown is about other texts.
+    const demoTexts = s.lmDemo !== prev.lmDemo || s.lmSplit !== prev.lmSplit;
+    if (demoTexts && s.source === 'lm') clear();
+    const moved = s.density !== prev.density || s.lambda !== prev.lambda || s.globals !== prev.globals || s.perModel !== prev.perModel || s.demoModels !== prev.demoModels;
+    const other = models || demoTexts || s.lmTexts !== prev.lmTexts || s.lmExperts !== prev.lmExperts || s.method !== prev.method || s.dtype !== prev.dtype || s.math !== prev.math || s.lmModel !== prev.lmModel || s.baseWeight !== prev.baseWeight || s.randomSeed !== prev.randomSeed || s.pair !== prev.pair;
     if (other) {
       clearTimeout(restTimer);
-      ask('full');
+      // The LM demo's first answer for new settings: a probe in a fraction of the time, then all its windows.
+      const probeFirst = s.source === 'lm' && s.lmDemo.status === 'loaded';
+      fullAfterProbe = false;
+      ask(probeFirst ? 'probe' : 'full');
+      if (probeFirst && get().lmEval.status === 'computing' && get().lmEval.mode === 'probe') fullAfterProbe = true;
     } else if (moved) {
+      fullAfterProbe = false;
       ask('probe', performance.now());
       clearTimeout(restTimer);
-      restTimer = setTimeout(() => ask('full'), LM_REST_MS);
+      restTimer = setTimeout(() => {
+        const c = get().lmEval;
+        if (c.status === 'computing' && c.mode === 'probe') fullAfterProbe = true;
+        else ask('full');
+      }, LM_REST_MS);
     }
   });
 
@@ -250,6 +277,7 @@ export const createLmLabSlice: SliceCreator<LmLabSlice> = (set, get, api) => {
 
     evaluateLm() {
       asked = '';
+      fullAfterProbe = false;
       ask('full');
     },
 
@@ -257,6 +285,7 @@ export const createLmLabSlice: SliceCreator<LmLabSlice> = (set, get, api) => {
       const c = get().lmEval;
       if (c.status !== 'computing') return;
       clearTimeout(restTimer);
+      fullAfterProbe = false;
       asked = '';
       patchEval({ status: 'cancelled', progress: undefined });
       void get()

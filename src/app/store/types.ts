@@ -12,6 +12,9 @@ import type { EngineClient } from '../engine/engine-client.js';
 import type { LiveEngine } from '../engine/live-engine.js';
 import type { ModelPair } from '../recipe/demo-recipe.js';
 import type { LayerStackSlice } from './stack-slice.js';
+import type { LmDemoSlice, LmSplit } from './lm-demo-types.js';
+
+export type * from './lm-demo-types.js';
 
 export type { BackendChoice, BackendInfo, BackendName };
 
@@ -262,8 +265,8 @@ export interface EngineSlice {
 
 export type TabId = 'models' | 'methods' | 'about';
 
-/** Which models the Merge panel merges: the embedded demo's, or the checkpoints the user dropped. */
-export type ModelSource = 'demo' | 'mine';
+/** Which models the Merge panel merges: the digits demo's, the LM demo's (lm-demo-slice.ts), or the checkpoints the user dropped. */
+export type ModelSource = 'demo' | 'lm' | 'mine';
 
 /** A dropped model's role in the recipe; excluded models stay listed but are left out of it. */
 export type DroppedRole = 'base' | 'expert' | 'excluded';
@@ -483,6 +486,8 @@ export interface LmEvalData {
   /** The recipe's method id and settings in words (recipe-settings.ts). */
   readonly method: string;
   readonly settings: string;
+  /** On the LM demo: the split its windows are from. */
+  readonly split?: LmSplit;
 }
 
 export interface LmEvalState {
@@ -497,6 +502,8 @@ export interface LmEvalState {
   readonly progress?: LmLabProgress;
   /** The newest request's mode. */
   readonly mode?: LmLabMode;
+  /** The newest request's key: an answer shown with the same key is the current settings' (a probe while the full texts compute). */
+  readonly key?: string;
 }
 
 export interface LmLabSlice {
@@ -516,7 +523,7 @@ export interface LmLabSlice {
   cancelLmEval(): void;
 }
 
-export type LabState = ModelsSlice & RecipeSlice & EngineSlice & UiSlice & DroppedSlice & ChartsSlice & RoutedSlice & LmLabSlice & LayerStackSlice;
+export type LabState = ModelsSlice & RecipeSlice & EngineSlice & UiSlice & DroppedSlice & ChartsSlice & RoutedSlice & LmLabSlice & LmDemoSlice & LayerStackSlice;
 
 /** A slice creator over the whole store (zustand's slices pattern). */
 export type SliceCreator<T> = StateCreator<LabState, [], [], T>;
