@@ -162,8 +162,9 @@ describe('hard demo training', () => {
       await promisify(execFile)(process.execPath, [path.join(ROOT, 'node_modules/tsx/dist/cli.mjs'), 'scripts/demo-train.ts', '--hard', '--out', out, '--quiet'], { cwd: ROOT });
       const names = ['manifest.json', 'manifest-hard.json', hard.base, ...hard.tasks.map((t) => t.expert)].sort();
       expect(fs.readdirSync(out).sort()).toEqual(names);
-      // public/demo is the default demo and hard mode's files, nothing else.
-      expect(fs.readdirSync(DEMO).sort()).toEqual(names);
+      // public/demo's files are the default demo and hard mode's, nothing else (lm/ is the LM demo's own folder).
+      expect(fs.readdirSync(DEMO, { withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name).sort()).toEqual(names);
+      expect(fs.readdirSync(DEMO, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name)).toEqual(['lm']);
       for (const n of names) expect(fs.readFileSync(path.join(out, n)).equals(fs.readFileSync(path.join(DEMO, n))), `${n} differs; run npm run demo:train -- --hard`).toBe(true);
     } finally {
       fs.rmSync(out, { recursive: true, force: true });
