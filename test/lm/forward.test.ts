@@ -67,6 +67,28 @@ function suite(backend: 'cpu' | 'wasm'): void {
 suite('cpu');
 suite('wasm');
 
+describe('attention reading its operands once (a forward no gradient goes through: scoring) on wasm', () => {
+  beforeAll(async () => void (await startBackend('wasm')));
+  afterAll(async () => stopBackend('wasm'));
+  it('gives the same logits bit for bit as slicing them per head, for every fixture, and leaves no tensor', async () => {
+    for (const model of MODELS) {
+      const exp = await expectation(model);
+      const { config, weights } = await fixtureWeights(model);
+      const prepared = prepareLmWeights(config, weights);
+      const tokens = tf.tensor2d(exp.tokens, undefined, 'int32');
+      const before = tf.memory().numTensors;
+      const sliced = lmLogits(config, prepared, tokens);
+      const once = lmLogits(config, prepared, tokens, { inference: true });
+      expect(Array.from(await once.data()), model).toEqual(Array.from(await sliced.data()));
+      tf.dispose([sliced, once]);
+      expect(tf.memory().numTensors, model).toBe(before);
+      tokens.dispose();
+      disposeLmWeights(weights);
+      disposeLmWeights(prepared.tensors);
+    }
+  });
+});
+
 describe('attention in query blocks', () => {
   it('gives the logits of one block (the bounded-buffer path score.ts takes on long windows)', async () => {
     const exp = await expectation('llama-untied');

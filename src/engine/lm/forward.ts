@@ -23,6 +23,8 @@ export interface LmForwardOptions {
   readonly queryBlock?: number;
   /** Names the checkpoint in errors (default "the checkpoint"). */
   readonly where?: string;
+  /** No gradient will be taken through this pass (scoring, not training): attention may then read its operands out of the backend (attention.ts). */
+  readonly inference?: boolean;
 }
 
 /** Runs `step` on x in its own tidy and lets the previous x go (unless it is the caller's). */
@@ -48,7 +50,7 @@ function llamaHidden(config: LlamaLmConfig, w: WeightLookup, ids: tf.Tensor1D, b
         const q = applyRope(project('q_proj', numHeads), cos, sin);
         const k = applyRope(project('k_proj', numKvHeads), cos, sin);
         const v = project('v_proj', numKvHeads);
-        const mixed = causalAttention(q, k, v, { scale: 1 / Math.sqrt(headDim), queryBlock: options.queryBlock, masks });
+        const mixed = causalAttention(q, k, v, { scale: 1 / Math.sqrt(headDim), queryBlock: options.queryBlock, masks, inference: options.inference === true });
         const afterAttention = tf.add(x, linear(mixed, w.projection(`${p}self_attn.o_proj.weight`), bias(`${p}self_attn.o_proj`, config.oBias))) as tf.Tensor2D;
         const h2 = rmsNorm(afterAttention, w.tensor(`${p}post_attention_layernorm.weight`), normEps) as tf.Tensor2D;
         const mlp = (name: string) => ({ weight: w.projection(`${p}mlp.${name}.weight`), bias: bias(`${p}mlp.${name}`, config.mlpBias) });
@@ -81,7 +83,7 @@ function gpt2Hidden(config: Gpt2LmConfig, w: WeightLookup, ids: tf.Tensor1D, bat
         const h = layerNorm(x, t('ln_1.weight'), t('ln_1.bias'), normEps) as tf.Tensor2D;
         const qkv = tf.split(conv1d(h, t('attn.c_attn.weight'), t('attn.c_attn.bias')), 3, 1) as tf.Tensor2D[];
         const [q, k, v] = qkv.map((m) => splitHeads(m, batch, length, numHeads, headDim)) as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
-        const mixed = causalAttention(q, k, v, { scale, queryBlock: options.queryBlock, masks });
+        const mixed = causalAttention(q, k, v, { scale, queryBlock: options.queryBlock, masks, inference: options.inference === true });
         const afterAttention = tf.add(x, conv1d(mixed, t('attn.c_proj.weight'), t('attn.c_proj.bias'))) as tf.Tensor2D;
         const h2 = layerNorm(afterAttention, t('ln_2.weight'), t('ln_2.bias'), normEps) as tf.Tensor2D;
         const mlp = geluMlp(h2, { fc: t('mlp.c_fc.weight'), fcBias: t('mlp.c_fc.bias'), proj: t('mlp.c_proj.weight'), projBias: t('mlp.c_proj.bias') }, config.activation === 'gelu');

@@ -176,7 +176,7 @@ export async function scoreTokens(config: LmConfig, weights: AnyLmWeights, ids: 
       let hidden: tf.Tensor2D | undefined;
       let losses: Float32Array;
       try {
-        hidden = lmHidden(config, weights, tokens, { queryBlock: plan.queryBlock, where });
+        hidden = lmHidden(config, weights, tokens, { queryBlock: plan.queryBlock, where, inference: true });
         losses = await rowLosses(hidden, head, config.vocabSize, targets, plan.headRows, options.cancel);
       } finally {
         tokens.dispose();
