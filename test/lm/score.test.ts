@@ -8,7 +8,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { disposeLmWeights } from '../../src/engine/lm/load.js';
-import { planScore, scoreTokens, textMetrics, type ScoreProgress } from '../../src/engine/lm/score.js';
+import { planScore, scoreSequences, scoreTokens, textMetrics, type ScoreProgress } from '../../src/engine/lm/score.js';
 import { byteTokenizer, jsonTokenizer } from '../../src/engine/lm/tokenizer.js';
 import type { LmConfig } from '../../src/engine/lm/config.js';
 import { expectation, fixtureWeights, LM_FIXTURES, SAMPLE_TEXT } from './fixtures.js';
@@ -64,6 +64,26 @@ describe('scoreTokens', () => {
     expect(tf.memory().numTensors).toBe(before);
     expect(first.perToken!.length).toBe(first.tokens);
     expect(first.perToken!.reduce((a, b) => a + b, 0)).toBeCloseTo(first.nll, 3);
+  });
+
+  it('scores several sequences each as scoreTokens does, their windows of one length batched together', async () => {
+    const context = 16;
+    // Pieces of other lengths: whole windows, a short last window, one shorter than any window, one token (nothing to predict).
+    const pieces = [tiedIds.slice(0, 40), tiedIds.slice(10, 27), tiedIds.slice(30, 36), tiedIds.slice(50, 83), tiedIds.slice(5, 6)];
+    const seen: ScoreProgress[] = [];
+    const before = tf.memory().numTensors;
+    const together = await scoreSequences(tied.config, tied.weights, pieces, { context, perToken: true, onProgress: (p) => void seen.push(p) });
+    expect(tf.memory().numTensors).toBe(before);
+    for (const [i, p] of pieces.entries()) {
+      const alone = await scoreTokens(tied.config, tied.weights, p, { context, perToken: true });
+      expect(together[i]!.tokens, `piece ${i}`).toBe(alone.tokens);
+      expect(together[i]!.windows.map((w) => [w.start, w.tokens])).toEqual(alone.windows.map((w) => [w.start, w.tokens]));
+      expect(together[i]!.nll, `piece ${i}`).toBeCloseTo(alone.nll, 4);
+      together[i]!.perToken!.forEach((l, t) => expect(l, `piece ${i} token ${t}`).toBeCloseTo(alone.perToken![t]!, 4));
+    }
+    // The five windows of 16 predictions in one pass, the window of 7 and the one of 5 in one each.
+    expect(seen.length).toBe(3);
+    expect(seen.at(-1)).toEqual({ windowsDone: 7, windows: 7, tokensDone: 39 + 16 + 5 + 32, tokens: 39 + 16 + 5 + 32 });
   });
 
   it('reports progress per batch and stops when cancelled, leaving nothing behind', async () => {

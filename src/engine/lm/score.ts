@@ -137,24 +137,42 @@ async function rowLosses(hidden: tf.Tensor2D, head: Projection, vocab: number, t
  * `cancel` turns. Leaves no tensor behind.
  */
 export async function scoreTokens(config: LmConfig, weights: AnyLmWeights, ids: ArrayLike<number>, options: ScoreOptions): Promise<ScoreResult> {
+  return (await scoreSequences(config, weights, [ids], options))[0]!;
+}
+
+/**
+ * Scores several sequences, each exactly as scoreTokens scores it (its own windows from position
+ * 0), with windows of the same length from every sequence batched into the same forward passes:
+ * many short texts (a probe's first tokens of each, excerpts scored apart) cost a few passes
+ * instead of one each. Progress counts windows and tokens of all of them.
+ */
+export async function scoreSequences(config: LmConfig, weights: AnyLmWeights, sequences: readonly ArrayLike<number>[], options: ScoreOptions): Promise<ScoreResult[]> {
   const where = options.where ?? 'the model';
   const { context } = options;
   if (!Number.isSafeInteger(context) || context < 1) throw new MergeLabError('PARAMETER_INVALID', `The context must be a whole number of tokens ≥ 1 (got ${context}).`);
-  checkIds(config, ids, where);
-  const predicted = Math.max(0, ids.length - 1);
-  const starts: number[] = [];
-  for (let s = 0; s < predicted; s += context) starts.push(s);
-  const perToken = options.perToken ? new Float32Array(predicted) : undefined;
-  if (starts.length === 0) return { tokens: 0, nll: 0, windows: [], ...(perToken ? { perToken } : {}) };
-  checkLmSequence(config, Math.min(context, predicted), where);
-  // Full windows in batches; the last, shorter one (if any) on its own.
+  for (const ids of sequences) checkIds(config, ids, where);
+  /** Every window: its sequence, start and predictions. */
+  const items: { readonly seq: number; readonly start: number; readonly length: number }[] = [];
+  const results = sequences.map((ids, seq) => {
+    const predicted = Math.max(0, ids.length - 1);
+    for (let s = 0; s < predicted; s += context) items.push({ seq, start: s, length: Math.min(context, predicted - s) });
+    return { tokens: predicted, nll: 0, windows: [] as WindowScore[], perToken: options.perToken ? new Float32Array(predicted) : undefined };
+  });
+  const done = () => results.map(({ perToken, windows, ...r }) => ({ ...r, windows: windows.sort((x, y) => x.start - y.start), ...(perToken ? { perToken } : {}) }));
+  if (items.length === 0) return done();
+  checkLmSequence(config, Math.max(...items.map((w) => w.length)), where);
+  // Windows of one length in batches (full windows first, as they come; then each shorter length).
   const plan = planScore(config, context, options);
-  const full = starts.filter((s) => s + context <= predicted);
-  const groups: number[][] = [];
-  for (let i = 0; i < full.length; i += plan.batch) groups.push(full.slice(i, i + plan.batch));
-  if (full.length < starts.length) groups.push([starts[starts.length - 1]!]);
-  const windows: WindowScore[] = [];
-  let nll = 0;
+  const byLength = new Map<number, (typeof items)[number][]>();
+  for (const w of items) {
+    const same = byLength.get(w.length);
+    if (same) same.push(w);
+    else byLength.set(w.length, [w]);
+  }
+  const groups: (typeof items)[number][][] = [];
+  for (const same of byLength.values()) for (let i = 0; i < same.length; i += plan.batch) groups.push(same.slice(i, i + plan.batch));
+  const tokensAll = items.reduce((n, w) => n + w.length, 0);
+  let windowsDone = 0;
   let tokensDone = 0;
   const stored = lmHead(config, weights, where);
   // Transposed once for every block when the backend multiplies x·Wᵀ slowly (mlp.ts).
@@ -163,13 +181,14 @@ export async function scoreTokens(config: LmConfig, weights: AnyLmWeights, ids: 
   try {
     for (const group of groups) {
       if (options.cancel?.cancelled) throw cancelled();
-      const length = Math.min(context, predicted - group[0]!);
+      const length = group[0]!.length;
       const inputs = new Int32Array(group.length * length);
       const targets = new Int32Array(group.length * length);
-      group.forEach((s, b) => {
+      group.forEach((w, b) => {
+        const ids = sequences[w.seq]!;
         for (let t = 0; t < length; t++) {
-          inputs[b * length + t] = ids[s + t]!;
-          targets[b * length + t] = ids[s + t + 1]!;
+          inputs[b * length + t] = ids[w.start + t]!;
+          targets[b * length + t] = ids[w.start + t + 1]!;
         }
       });
       const tokens = tf.tensor2d(inputs, [group.length, length], 'int32');
@@ -182,22 +201,25 @@ export async function scoreTokens(config: LmConfig, weights: AnyLmWeights, ids: 
         tokens.dispose();
         hidden?.dispose();
       }
-      group.forEach((s, b) => {
+      group.forEach((w, b) => {
         let sum = 0;
         for (let t = 0; t < length; t++) sum += losses[b * length + t]!;
-        windows.push({ start: s, tokens: length, nll: sum });
-        nll += sum;
-        perToken?.set(losses.subarray(b * length, (b + 1) * length), s);
+        const r = results[w.seq]!;
+        r.windows.push({ start: w.start, tokens: length, nll: sum });
+        r.perToken?.set(losses.subarray(b * length, (b + 1) * length), w.start);
       });
+      windowsDone += group.length;
       tokensDone += group.length * length;
-      options.onProgress?.({ windowsDone: windows.length, windows: starts.length, tokensDone, tokens: predicted });
+      options.onProgress?.({ windowsDone, windows: items.length, tokensDone, tokens: tokensAll });
       // Let a worker take its next message (a cancel, a newer request) between batches.
       await nextTask();
     }
   } finally {
     transposed?.dispose();
   }
-  return { tokens: predicted, nll, windows, ...(perToken ? { perToken } : {}) };
+  // Each sequence's loss summed in window order, whatever order the batches ran in.
+  for (const r of results) r.nll = r.windows.sort((x, y) => x.start - y.start).reduce((n, w) => n + w.nll, 0);
+  return done();
 }
 
 /** What `merge-lab eval` and the lab report for one text. */

@@ -32,7 +32,7 @@ import { createLiveSession, memoizedCheckpoint, type LiveSession } from '../../l
 import { lmTensorShapes, type LmConfig } from '../../lm/config.js';
 import { disposeLmWeights } from '../../lm/load.js';
 import { defaultContext, describeLm, openLanguageModel, type LmDescription } from '../../lm/model.js';
-import { scoreTokens, type ScoreResult } from '../../lm/score.js';
+import { scoreSequences, type ScoreResult } from '../../lm/score.js';
 import type { LmTokenizer } from '../../lm/tokenizer.js';
 import { prepareLmWeights, storedNames, type PreparedLmWeights } from '../../lm/weights.js';
 import type { CancelToken } from '../../merge/progress.js';
@@ -99,24 +99,24 @@ function firstPredictions(pieces: readonly (readonly number[])[], predictions: n
   return out;
 }
 
-/** Each piece scored from position 0; the sums, and each prediction's loss in order when asked. */
-async function scorePieces(config: LmConfig, weights: Parameters<typeof scoreTokens>[1], pieces: readonly (readonly number[])[], options: Parameters<typeof scoreTokens>[3]): Promise<ScoreResult> {
-  if (pieces.length === 1) return scoreTokens(config, weights, pieces[0]!, options);
-  const scores: ScoreResult[] = [];
-  let done = 0;
-  for (const p of pieces) {
-    const before = done;
-    const score = await scoreTokens(config, weights, p, { ...options, onProgress: options.onProgress && ((q) => options.onProgress!({ ...q, tokensDone: before + q.tokensDone })) });
-    done += score.tokens;
-    scores.push(score);
-  }
-  const perToken = options.perToken ? new Float32Array(done) : undefined;
+/**
+ * Each task's pieces scored from position 0 — every piece of every task in the same batched passes
+ * (scoreSequences) — and per task the sums, and each prediction's loss in order when asked.
+ */
+async function scoreTasks(config: LmConfig, weights: Parameters<typeof scoreSequences>[1], tasks: readonly { readonly pieces: readonly (readonly number[])[] }[], options: Parameters<typeof scoreSequences>[3]): Promise<ScoreResult[]> {
+  const scores = await scoreSequences(config, weights, tasks.flatMap((t) => t.pieces), options);
   let at = 0;
-  for (const sc of scores) {
-    perToken?.set(sc.perToken!, at);
-    at += sc.tokens;
-  }
-  return { tokens: done, nll: scores.reduce((n, sc) => n + sc.nll, 0), windows: scores.flatMap((sc) => sc.windows), ...(perToken ? { perToken } : {}) };
+  return tasks.map((t) => {
+    const own = scores.slice(at, (at += t.pieces.length));
+    const tokens = own.reduce((n, sc) => n + sc.tokens, 0);
+    const perToken = options.perToken ? new Float32Array(tokens) : undefined;
+    let offset = 0;
+    for (const sc of own) {
+      perToken?.set(sc.perToken!, offset);
+      offset += sc.tokens;
+    }
+    return { tokens, nll: own.reduce((n, sc) => n + sc.nll, 0), windows: own.flatMap((sc) => sc.windows), ...(perToken ? { perToken } : {}) };
+  });
 }
 
 /** The first `tokens` predictions of a full score (kept per token): what a probe of them gives. */
@@ -299,13 +299,11 @@ export function createLmLabService(ctx: EngineContext): LmLabService {
       if (cancel.cancelled) throw on.superseded();
       const lm = await openLanguageModel({ ...d, label: model }, opened(s, model, 'model'), { cancel });
       try {
-        for (const t of todo) {
-          const before = done;
-          // Full scores keep each token's loss, so a probe is cut from them later.
-          const score = await scorePieces(d.config, lm.weights, t.pieces, { ...scoreOptions, perToken: mode === 'full', where: model, onProgress: (p) => report('references', before + p.tokensDone) });
-          done = before + score.tokens;
-          keep(model, t.key, score);
-        }
+        const before = done;
+        // Full scores keep each token's loss, so a probe is cut from them later.
+        const scores = await scoreTasks(d.config, lm.weights, todo, { ...scoreOptions, perToken: mode === 'full', where: model, onProgress: (p) => report('references', before + p.tokensDone) });
+        todo.forEach((t, i) => keep(model, t.key, scores[i]!));
+        done = before + scores.reduce((n, sc) => n + sc.tokens, 0);
       } finally {
         lm.dispose();
       }
@@ -321,14 +319,10 @@ export function createLmLabService(ctx: EngineContext): LmLabService {
     const mergeDone = performance.now();
 
     const weights = mergedModel(d.config, merged);
-    const scores: ScoreResult[] = [];
+    let scores: ScoreResult[];
     try {
-      for (const t of texts) {
-        const before = done;
-        const score = await scorePieces(d.config, weights, t.pieces, { ...scoreOptions, where: 'the merged model', onProgress: (p) => report('merged', before + p.tokensDone) });
-        done = before + score.tokens;
-        scores.push(score);
-      }
+      const before = done;
+      scores = await scoreTasks(d.config, weights, texts, { ...scoreOptions, where: 'the merged model', onProgress: (p) => report('merged', before + p.tokensDone) });
     } finally {
       disposeLmWeights(weights.tensors);
     }
