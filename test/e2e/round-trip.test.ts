@@ -2,7 +2,7 @@
  * The demo's recipe, downloaded from the page, runs unchanged with `merge-lab merge` in a folder
  * holding the demo's checkpoint files, and writes the same bytes as the page's merge (issue 16,
  * "round trip"): the recipe names the files (base.safetensors, expert-invert.safetensors, …), not
- * the lab's ids.
+ * the lab's ids. The same for the LM demo (#demo=lm), beside public/demo/lm/'s files.
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
@@ -31,6 +31,31 @@ describeE2E('round trip', () => {
       expect(recipe.base_model).toBe(manifest.base);
       expect(recipe.models.map((m) => m.model)).toEqual(manifest.tasks.map((t) => t.expert));
       for (const f of [manifest.base, ...manifest.tasks.map((t) => t.expert)]) fs.copyFileSync(path.join(ROOT, 'public/demo', f), path.join(dir, f));
+
+      await promisify(execFile)(process.execPath, [path.join(ROOT, 'node_modules/tsx/dist/cli.mjs'), path.join(ROOT, 'src/cli/main.ts'), 'merge', 'recipe.yml', '--out', 'cli', '--backend', 'wasm', '--no-progress'], { cwd: dir });
+      expect(fs.readFileSync(path.join(dir, 'cli/model.safetensors')).equals(weights), 'the CLI writes the page’s bytes').toBe(true);
+      expect(lab.diagnostics.consoleErrors).toEqual([]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
+  test("the LM demo's downloaded recipe runs beside its files (public/demo/lm/) and gives the page's bytes", async ({ lab }) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'merge-lab-round-trip-lm-'));
+    try {
+      await lab.open('demo=lm&method=ties&lambda=0.5&density=0.4', ENGINE);
+      await lab.page.locator('[data-lm-demo-state="loaded"]').waitFor({ state: 'attached', timeout: 60_000 });
+      expect(await lab.merge()).toBe('done');
+      const { bytes: weights } = await lab.download(lab.downloadWeightsLink(), path.join(dir, 'page.safetensors'));
+      const { bytes: text } = await lab.download(lab.downloadRecipeLink(), path.join(dir, 'recipe.yml'));
+      const recipe = parse(text.toString('utf8')) as { base_model: string; models: { model: string; parameters: { density: number } }[]; parameters: { lambda: number } };
+      const demo = path.join(ROOT, 'public/demo/lm');
+      const manifest = JSON.parse(fs.readFileSync(path.join(demo, 'manifest.json'), 'utf8')) as { base: string; config: string; domains: { expert: string }[] };
+      expect(recipe.base_model).toBe(manifest.base);
+      expect(recipe.models.map((m) => m.model)).toEqual(manifest.domains.map((d) => d.expert));
+      expect(recipe.models.map((m) => m.parameters.density)).toEqual(manifest.domains.map(() => 0.4));
+      expect(recipe.parameters.lambda).toBe(0.5);
+      for (const f of [manifest.base, manifest.config, ...manifest.domains.map((d) => d.expert)]) fs.copyFileSync(path.join(demo, f), path.join(dir, f));
 
       await promisify(execFile)(process.execPath, [path.join(ROOT, 'node_modules/tsx/dist/cli.mjs'), path.join(ROOT, 'src/cli/main.ts'), 'merge', 'recipe.yml', '--out', 'cli', '--backend', 'wasm', '--no-progress'], { cwd: dir });
       expect(fs.readFileSync(path.join(dir, 'cli/model.safetensors')).equals(weights), 'the CLI writes the page’s bytes').toBe(true);
