@@ -255,7 +255,7 @@ describe('lm-lab service', () => {
     expect(probe.tasks[0]!.merged.nll).toBeCloseTo(alone.tasks[0]!.merged.nll + part.tasks[0]!.merged.nll, 4);
   });
 
-  it('sweeps: each point the probe of the merge at that recipe, beside evaluate without cancelling it; a newer sweep cancels the older', async () => {
+  it('sweeps: each point the probe of the merge at that recipe, beside evaluate without cancelling it; a newer sweep, or cancelSweep, cancels the older', async () => {
     const engine = await openedEngine();
     const { recipe: _r, mode: _m, ...rest } = request(ties());
     const points = [0.2, 0.6, 1].map((value) => ({ value, recipe: ties(value) }));
@@ -276,6 +276,10 @@ describe('lm-lab service', () => {
     const before = tf.memory().numTensors;
     const settled = await Promise.allSettled([engine.lmLab.sweep({ ...rest, points }), engine.lmLab.sweep({ ...rest, points: points.slice(0, 1) })]);
     expect(settled.map(code)).toEqual(['CANCELLED', 'fulfilled']);
+    // cancelSweep stops the one running (the sliders moved on).
+    const running = engine.lmLab.sweep({ ...rest, points });
+    await engine.lmLab.cancelSweep();
+    await expect(running).rejects.toMatchObject({ code: 'CANCELLED' });
     expect(tf.memory().numTensors).toBe(before);
   });
 

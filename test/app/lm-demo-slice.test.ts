@@ -4,7 +4,7 @@
  * digits demo's) and opens each checkpoint with config.json beside it; the card asks the engine
  * about the validation windows (a probe, then all of them), the test split only when asked for and
  * labelled so; the sweep is asked once the card's answer is in, again for a move of the other
- * parameter and not for one of its own. Switching source drops what was shown or still on its way
+ * parameter (the one running for the old settings stopped at once) and not for one of its own. Switching source drops what was shown or still on its way
  * for the other source: an LM answer landing after a switch to the digits demo is never shown, and
  * back on the LM demo the old answer is not either.
  */
@@ -164,8 +164,10 @@ describe('the LM demo', () => {
     st().setDensity(0.5);
     vi.advanceTimersByTime(1000);
     expect(sweeps()).toHaveLength(1);
-    // A λ move: another curve, asked once the card's answer for it is in.
+    expect(asked('cancelSweep')).toHaveLength(0);
+    // A λ move: another curve, asked once the card's answer for it is in; the old one, still running, stopped at once.
     st().setLambda(0.5);
+    expect(asked('cancelSweep')).toHaveLength(1);
     vi.advanceTimersByTime(SWEEP_DEBOUNCE_MS + 500);
     expect(sweeps()).toHaveLength(1);
     vi.useRealTimers();

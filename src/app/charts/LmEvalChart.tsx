@@ -8,6 +8,7 @@
  * after a cancel, the answer is marked as not the current settings'. A probe (while a slider is
  * dragged) says so and gives no bits per byte.
  */
+import { useDeferredValue } from 'react';
 import { Bar, BarChart, CartesianGrid, Legend, ReferenceLine, Tooltip, XAxis, YAxis } from 'recharts';
 import { useShallow } from 'zustand/react/shallow';
 import type { LmLabAnswer, LmLabMetrics } from '../../engine/api/engine-api.js';
@@ -202,12 +203,15 @@ export function LmEvalChart() {
   const fresh = lm.status === 'ready' || (lm.status === 'computing' && shown !== undefined && shown.key === lm.key);
   const label = shown ? findMethod(shown.method)?.label ?? shown.method : '';
   const status = lm.status === 'computing' ? 'computing' : lm.status === 'error' ? 'error' : shown ? 'ready' : lm.status === 'cancelled' ? 'ready' : 'idle';
-  const series = a ? [{ key: 'base', name: `${a.base} (base)`, color: BASE_COLOR }, ...a.experts.map((e, i) => ({ key: `e${i}`, name: e, color: seriesColor(i + 1) })), { key: 'merged', name: 'merged', color: MERGED_COLOR }] : [];
-  const data = a ? a.tasks.map((task) => ({ task: task.name, base: task.base.loss, merged: task.merged.loss, ...Object.fromEntries(task.experts.map((m, i) => [`e${i}`, m.loss])) })) : [];
+  // The bars follow a render later than the table: drawing two recharts trees costs a busy machine
+  // ~100 ms each, and the numbers a slider moved should not wait for them.
+  const drawn = useDeferredValue(a);
+  const series = drawn ? [{ key: 'base', name: `${drawn.base} (base)`, color: BASE_COLOR }, ...drawn.experts.map((e, i) => ({ key: `e${i}`, name: e, color: seriesColor(i + 1) })), { key: 'merged', name: 'merged', color: MERGED_COLOR }] : [];
+  const data = drawn ? drawn.tasks.map((task) => ({ task: task.name, base: task.base.loss, merged: task.merged.loss, ...Object.fromEntries(task.experts.map((m, i) => [`e${i}`, m.loss])) })) : [];
   const lossTicks = niceTicks(0, Math.max(0, ...data.flatMap((d) => Object.values(d).filter((v): v is number => typeof v === 'number' && Number.isFinite(v)))));
-  const gains = a ? a.tasks.filter((task) => task.gain !== null && expertWins(a, task)).map((task) => ({ task: task.name, gain: 100 * task.gain! })) : [];
+  const gains = drawn ? drawn.tasks.filter((task) => task.gain !== null && expertWins(drawn, task)).map((task) => ({ task: task.name, gain: 100 * task.gain! })) : [];
   const gainTicks = niceTicks(Math.min(0, ...gains.map((g) => g.gain)), Math.max(100, ...gains.map((g) => g.gain)));
-  const left = a ? a.tasks.filter((task) => !gains.some((g) => g.task === task.name)).map((task) => task.name) : [];
+  const left = drawn ? drawn.tasks.filter((task) => !gains.some((g) => g.task === task.name)).map((task) => task.name) : [];
   const summary = model.summary;
   return (
     <ChartFrame
@@ -277,7 +281,7 @@ export function LmEvalChart() {
           <div className="chart-pair">
             <SubChart id="lm-loss" title="Loss per task" help="The mean loss of each model on each text, in nats per token: lower is better.">
               <Drawn
-                deps={[a, t]}
+                deps={[drawn, t]}
                 draw={() => (
                   <BarChart responsive style={t.box(1.5)} data={data} margin={t.margin}>
                     <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
@@ -304,7 +308,7 @@ export function LmEvalChart() {
             >
               {gains.length > 0 && (
                 <Drawn
-                  deps={[a, t]}
+                  deps={[drawn, t]}
                   draw={() => (
                     <BarChart responsive style={t.box(1.5)} data={gains} margin={t.margin}>
                       <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />

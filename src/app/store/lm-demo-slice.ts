@@ -93,6 +93,9 @@ export const createLmDemoSlice: SliceCreator<LmDemoSlice> = (set, get, api) => {
       return;
     }
     if (plan.key === sweepKey) return;
+    // The sweep asked for the old settings is of no use now, and would share the worker with the sliders' probes.
+    if (sweepKey !== '' && s.lmSweep.status === 'computing') void client.call((e) => e.lmLab.cancelSweep()).catch(() => undefined);
+    sweepKey = '';
     // Another method's or parameter's curve would read as this one's: it goes; another setting's is marked.
     const drawn = s.lmSweep.shown?.data;
     if (drawn && (drawn.method !== s.method || drawn.param !== plan.param)) set({ lmSweep: cleared(s.lmSweep.requested) });

@@ -549,6 +549,8 @@ export interface LmLabService {
    * cancelling it or being cancelled by it; a newer sweep cancels this one (CANCELLED).
    */
   sweep(request: LmLabSweepRequest, onProgress?: LmLabSweepProgressCallback): Promise<LmLabSweepPoint[]>;
+  /** Stops the sweep running at its next block (its settings moved: the worker is the sliders' again). */
+  cancelSweep(): Promise<void>;
 }
 
 /**

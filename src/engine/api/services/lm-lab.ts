@@ -404,5 +404,9 @@ export function createLmLabService(ctx: EngineContext): LmLabService {
         return out;
       });
     },
+    async cancelSweep() {
+      sweepLane.ask();
+      state?.sweepSession.supersede();
+    },
   };
 }

@@ -1,0 +1,41 @@
+/**
+ * Benchmark, not a check (skipped unless MERGE_LAB_BENCH=1): the LM demo in Chromium on wasm, from
+ * #demo=lm to the first probe and to all the windows, then 21 λ moves, each waited out (probe, then
+ * all the windows) so none is queued behind another; prints the worker's time per probe and the
+ * page's slider-to-lm measure (input → the probe's numbers on screen), p50 and p95.
+ *
+ *   MERGE_LAB_BENCH=1 npx vitest run --project e2e test/e2e/lm-demo-bench.test.ts
+ */
+import { describe, expect } from 'vitest';
+import { e2e, test } from './harness.js';
+
+describe.skipIf(e2e.skipReason !== null || !process.env['MERGE_LAB_BENCH'])('LM demo slider bench', () => {
+  test('slider moves on the LM demo', async ({ lab }) => {
+    const opened = Date.now();
+    await lab.open('demo=lm', { backend: 'wasm' });
+    await lab.page.locator('[data-lm-demo-state="loaded"]').waitFor({ state: 'attached', timeout: 60_000 });
+    const loaded = Date.now() - opened;
+    const card = lab.chart('lm-eval');
+    const answer = card.locator('[data-lm-answer]');
+    await expect.poll(async () => ((await answer.count()) === 1 ? `${await answer.getAttribute('data-mode')}` : ''), { timeout: 60_000 }).toBe('probe');
+    const firstProbe = Date.now() - opened;
+    await expect.poll(async () => ((await answer.count()) === 1 ? `${await answer.getAttribute('data-mode')} ${await answer.getAttribute('data-fresh')}` : ''), { timeout: 60_000 }).toBe('full true');
+    const firstFull = Date.now() - opened;
+    // Let the sweep finish so it does not compete.
+    await expect.poll(async () => await lab.chart('lm-sweep').getAttribute('data-chart-state'), { timeout: 60_000 }).toBe('ready');
+    const values = [0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1, 1.1, 1.2, 1.1, 1, 0.9, 0.8, 0.7];
+    const worker: string[] = [];
+    for (const v of values) {
+      await lab.lambdaSlider().fill(String(v));
+      await expect.poll(async () => `${await answer.getAttribute('data-fresh')} ${(await answer.textContent()) ?? ''}`, { timeout: 30_000 }).toMatch(new RegExp(`^true .*lambda ${v}[,;]`));
+      worker.push(/Took (\d+) ms/.exec((await answer.textContent()) ?? '')?.[1] ?? '?');
+      // All the windows drawn before the next move: the probe then waits for nothing.
+      await expect.poll(async () => `${await answer.getAttribute('data-mode')} ${await answer.getAttribute('data-fresh')}`, { timeout: 30_000 }).toBe('full true');
+    }
+    console.log(`[bench] worker ms per probe: ${worker.join(' ')}`);
+    const ms = (await lab.measures('slider-to-lm')).sort((a, b) => a - b);
+    expect(ms.length).toBe(values.length);
+    const q = (p: number) => ms[Math.min(ms.length - 1, Math.floor(p * ms.length))]!;
+    console.log(`[bench] LM demo: loaded ${loaded} ms, first probe ${firstProbe} ms, first full ${firstFull} ms after opening; slider-to-lm over ${ms.length} moves: p50 ${q(0.5).toFixed(0)} ms, p95 ${q(0.95).toFixed(0)} ms, max ${ms.at(-1)!.toFixed(0)} ms (all: ${ms.map((x) => x.toFixed(0)).join(' ')})`);
+  }, 300_000);
+});
