@@ -41,7 +41,9 @@ export function groupMethodSpec(c: ChannelControls): NonNullable<ChannelLabSetti
 }
 
 export function channelSettings(c: ChannelControls): ChannelLabSettings {
-  return { K: c.K, method: groupMethodSpec(c), oracle: c.oracle, clustering: c.clustering, split: c.testScore ? 'test' : 'validation', ...(c.tensor ? { tensor: c.tensor } : {}) };
+  // The small router, as Twin-Merging's lab starts with: the engine's default (the paper's) trains for
+  // about a minute on wasm before the first score could be drawn.
+  return { K: c.K, method: groupMethodSpec(c), oracle: c.oracle, clustering: c.clustering, split: c.testScore ? 'test' : 'validation', router: { architecture: 'small' }, ...(c.tensor ? { tensor: c.tensor } : {}) };
 }
 
 /** mergekit's layout: the method-choosing names (shared_method, group_method, clustering) in `options`, exclude in `listOptions`, written into the top-level parameters. */
