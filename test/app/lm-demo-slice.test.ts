@@ -119,7 +119,9 @@ describe('the LM demo', () => {
     expect(demo.domains.map((d) => d.id)).toEqual(DOMAINS);
     expect(demo.total).toBe(demo.received);
     expect(demo.total).toBe(fetched.reduce((n, p) => n + readFileSync(path.join(DEMO, p.slice('/demo/lm/'.length))).length, 0));
-    // The digits demo waits until it is chosen.
+    // The digits demo waits until it is chosen. (Test files share the store's module: another file
+    // may have loaded the digits demo already, so it is marked not loaded here.)
+    useLabStore.setState({ demo: { ...st().demo, status: 'idle' } });
     st().setSource('demo');
     expect(loadDemo).toHaveBeenCalledTimes(1);
   });
