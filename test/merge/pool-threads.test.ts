@@ -4,7 +4,7 @@
  * every method family are covered in this thread by test/merge/pool.test.ts; this is the
  * transport: threads started with their own backend, inputs and parts handed over, warnings back.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { poolMemoryBound, workerCount, WORKER_FIXED_BYTES } from '../../src/cli/pool.js';
@@ -29,15 +29,17 @@ describe('merge --workers', () => {
   });
   afterAll(() => ws.dispose());
 
-  it('two worker threads write the bytes one thread writes', async () => {
-    const one = await runCliAsync(mergeArgs(recipe, ws.path('one'), '--workers', '1', '--stats'));
-    expect(one.stderr).not.toMatch(/error/);
-    const two = await runCliAsync(mergeArgs(recipe, ws.path('two'), '--workers', '2', '--stats'));
+  it('two worker threads write the files one thread writes: each tensor at its place, the same shards and index', async () => {
+    const shard = ['--max-shard-size', '600KB', '--stats'];
+    const one = await runCliAsync(mergeArgs(recipe, ws.path('one'), '--workers', '1', ...shard));
+    const two = await runCliAsync(mergeArgs(recipe, ws.path('two'), '--workers', '2', ...shard));
     expect(two.status, two.stderr).toBe(0);
     expect(JSON.parse(two.stdout.trim()).workers).toBe(2);
     expect(JSON.parse(one.stdout.trim()).workers).toBe(1);
-    const bytes = (dir: string) => readFileSync(ws.path(dir, 'model.safetensors'));
-    expect(bytes('two').equals(bytes('one'))).toBe(true);
+    const files = (dir: string) => readdirSync(ws.path(dir)).filter((f) => f.startsWith('model')).sort();
+    expect(files('two')).toEqual(files('one'));
+    expect(files('one')).toContain('model.safetensors.index.json');
+    for (const f of files('one')) expect(readFileSync(ws.path('two', f)).equals(readFileSync(ws.path('one', f))), f).toBe(true);
   });
 
   it('auto keeps a merge of a few MiB on one thread; a count below 1 is refused', async () => {

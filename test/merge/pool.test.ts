@@ -127,8 +127,10 @@ async function single(plan: MergePlanToRun, ckpts: Map<string, Checkpoint>): Pro
   return run;
 }
 
-async function pooled(plan: MergePlanToRun, ckpts: Map<string, Checkpoint>, workers: number, seed: number, budgetBytes?: number): Promise<Run> {
-  const { run, output } = recorder();
+async function pooled(plan: MergePlanToRun, ckpts: Map<string, Checkpoint>, workers: number, seed: number, budgetBytes?: number, anyOrder = false): Promise<Run> {
+  const { run, output: ordered } = recorder();
+  // An output that takes tensors in any order gets each as it is merged (placed-output.ts).
+  const output = anyOrder ? { ...ordered, anyOrder: true } : ordered;
   const random = seeded(seed);
   await runMergePool({
     plan,
@@ -143,8 +145,9 @@ async function pooled(plan: MergePlanToRun, ckpts: Map<string, Checkpoint>, work
   return run;
 }
 
-function expectSameRun(got: Run, want: Run): void {
-  expect(got.calls).toEqual(want.calls);
+function expectSameRun(got: Run, want: Run, anyOrder = false): void {
+  if (anyOrder) expect([...got.calls].sort()).toEqual([...want.calls].sort());
+  else expect(got.calls).toEqual(want.calls);
   expect(got.warnings).toEqual(want.warnings);
   expect(got.progress.map(({ elapsedMs: _, ...p }) => p)).toEqual(want.progress.map(({ elapsedMs: _, ...p }) => p));
   for (const [name, data] of want.tensors) expect(Buffer.from(got.tensors.get(name)!.buffer).equals(Buffer.from(data.buffer)), name).toBe(true);
@@ -152,7 +155,7 @@ function expectSameRun(got: Run, want: Run): void {
 
 describe('a pool of workers merges what one worker merges', () => {
   for (const [label, yaml] of Object.entries({ ...RECIPES, ...HALF })) {
-    it(`${label}: the same bytes, warnings and progress on 2 workers, in any finishing order`, async () => {
+    it(`${label}: the same bytes, warnings and progress on 2 workers, in any finishing order, into an output in order or in any order`, async () => {
       const streams = label === 'ties in bfloat16';
       const { plan, checkpoints: ckpts } = await setup(yaml, streams);
       const before = tf.memory().numTensors;
@@ -164,6 +167,7 @@ describe('a pool of workers merges what one worker merges', () => {
       else expect(want.calls).toContain('3 parts model.embed_tokens.weight');
       expect(want.warnings.some((w) => w.includes('NaN'))).toBe(true);
       expectSameRun(await pooled(plan, ckpts, 2, label.length), want);
+      expectSameRun(await pooled(plan, ckpts, 2, label.length + 1, undefined, true), want, true);
       expect(tf.memory().numTensors).toBe(before);
     });
   }
@@ -234,6 +238,19 @@ describe('failures', () => {
     expect(run.calls.map((c) => c.split(' ').pop())).toEqual(plan.tensors.slice(0, failAt).map((t) => t.name));
     // The failing tensor's input warning is still shown, as runMerge shows it before merging.
     expect(run.warnings).toEqual(['Model "a" holds 2 NaN or infinite value(s) in model.norm.weight; they reach the merge as they are.']);
+  });
+
+  it('into an output that takes any order, the first failure in plan order is the one reported', async () => {
+    const { plan, checkpoints: ckpts } = await setup(RECIPES.task_arithmetic!);
+    const random = seeded(8);
+    // Tensor 4 fails at once, tensor 2 after the others have had time: 2's error is runMerge's.
+    const failing = (w: MergeWorker): MergeWorker => ({
+      merge: (i, v, e: JobEvents) =>
+        i === 4 ? Promise.reject(new MergeLabError('READ_FAILED', 'tensor 4')) : i === 2 ? new Promise((_, reject) => setTimeout(() => reject(new MergeLabError('EMPTY_TRIM', 'tensor 2')), 20)) : w.merge(i, v, e),
+    });
+    const { output } = recorder();
+    const merge = runMergePool({ plan, checkpoints: ckpts, output: { ...output, anyOrder: true }, freshReads: true, workers: [failing(localWorker(plan, random)), failing(localWorker(plan, random)), failing(localWorker(plan, random))] });
+    await expect(merge).rejects.toThrow('tensor 2');
   });
 
   it('a failed read stops it at that tensor, after the ones before it', async () => {

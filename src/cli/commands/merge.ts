@@ -28,6 +28,8 @@ import { createProgressBar, formatBytes } from '../progress.js';
 import { openModelRef, resolveModelRef, type ModelRef } from '../model-ref.js';
 import { parseByteSize } from '../size.js';
 import { startMergePool, workerCount, type MergePool } from '../pool.js';
+import { nodePlacedSink } from '../placed-file.js';
+import { createPlacedOutput } from '../../engine/merge/placed-output.js';
 import { usageError } from './inspect.js';
 import { mergeRouted } from './merge-routed.js';
 import type { Command } from './types.js';
@@ -179,10 +181,11 @@ export const mergeCommand: Command = {
       // A bar on a terminal; in logs (no TTY) only with --progress.
       const bar = createProgressBar(values.progress ?? (!values['no-progress'] && Boolean(process.stderr.isTTY)));
       try {
-        const writer = createShardedWriter((file) => nodeFileSink(path.join(staged.dir, file)), mergeTensorSpecs(plan), {
-          maxShardSize: maxShard,
-          metadata: { format: 'pt', merge_recipe: recipeYaml },
-        });
+        const shards = { maxShardSize: maxShard, metadata: { format: 'pt', merge_recipe: recipeYaml } };
+        // Workers write each tensor at its place the moment it is merged; one thread streams them in order.
+        const writer = pool
+          ? await createPlacedOutput((file) => nodePlacedSink(path.join(staged.dir, file)), mergeTensorSpecs(plan), shards)
+          : createShardedWriter((file) => nodeFileSink(path.join(staged.dir, file)), mergeTensorSpecs(plan), shards);
         await writeMerge({
           plan,
           checkpoints,

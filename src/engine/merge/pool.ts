@@ -7,6 +7,10 @@
  * depends only on its inputs, the plan and its seed (a hash of its name), and warnings are reported
  * in plan order as runMerge reports them.
  *
+ * An output that takes tensors in any order (placed-output.ts) gets each one as soon as it is merged,
+ * so a worker never waits for a large tensor before it to be done; warnings and progress are still
+ * reported in plan order, and a failure is the first one in plan order, as runMerge would meet it.
+ *
  * Memory: every tensor from its read until its last part is written counts (models + 2) × its size
  * as float32 (its inputs, its result, one tensor's worth for the whole-tensor step), and a tensor
  * is read only while the tensors in flight leave room for it in the budget (poolBudget), or when
@@ -18,7 +22,7 @@ import { numel } from '../io/dtypes.js';
 import type { MergeMethod } from '../methods/types.js';
 import type { RecipeMath } from '../recipe/types.js';
 import { throwIfCancelled } from './progress.js';
-import { mergeParts, nonFinite, outputBytes, readInputs, type MergePlanToRun, type PlannedTensor, type RunMergeOptions } from './run-merge.js';
+import { mergeParts, nonFinite, outputBytes, readInputs, type MergePlanToRun, type PlannedTensor, type RunMergeOptions, type TensorOutput } from './run-merge.js';
 
 /** A merge plan as plain data (structured-clone safe): the method by its id. */
 export interface PoolPlan {
@@ -115,7 +119,13 @@ export function poolBudget(plan: { readonly tensors: readonly { readonly shape: 
   return (models + 2) * sizes.slice(0, Math.max(1, workers)).reduce((s, b) => s + b, 0);
 }
 
-export interface RunPoolOptions extends Omit<RunMergeOptions, 'orderCache' | 'maxBlockBytes'> {
+export interface RunPoolOptions extends Omit<RunMergeOptions, 'orderCache' | 'maxBlockBytes' | 'output'> {
+  /**
+   * Where the tensors go. One that writes them in `anyOrder` (placed-output.ts: each tensor at its
+   * known place in the files) gets each tensor as soon as it is merged, several at once; any other
+   * gets them in plan order, later tensors held until the ones before them are written.
+   */
+  readonly output: TensorOutput & { readonly anyOrder?: boolean };
   readonly workers: readonly MergeWorker[];
   /** Bytes the tensors in flight may hold together (default poolBudget). */
   readonly budgetBytes?: number;
@@ -123,6 +133,8 @@ export interface RunPoolOptions extends Omit<RunMergeOptions, 'orderCache' | 'ma
 
 /** One tensor between its read and its write. */
 class Slot {
+  /** Its write, started at once for an output that takes any order (else undefined until its turn). */
+  writing: Promise<void> | undefined;
   readonly parts: Float32Array[] = [];
   whole = false;
   inputs: readonly number[] = [];
@@ -211,8 +223,11 @@ export async function runMergePool(opts: RunPoolOptions): Promise<void> {
   const slots: Slot[] = [];
   const idle = [...workers];
   const signal = new Signal();
+  const anyOrder = output.anyOrder === true;
   let inFlight = 0;
   let stopped = false;
+  /** A tensor failed: read and start no more (the first failure in plan order is still the one reported). */
+  let failing = false;
   let readError: { error: unknown } | undefined;
   /** Bytes read and written on this thread since the last collection. */
   let made = 0;
@@ -229,11 +244,25 @@ export async function runMergePool(opts: RunPoolOptions): Promise<void> {
       const cost = tensorCost(spec);
       // Room in the budget (or nothing else in flight); the reader itself keeps at most one tensor
       // read ahead of the workers, waiting for one of them to be free.
-      while (!stopped && inFlight > 0 && inFlight + cost > budget) await signal.wait();
-      if (stopped) return;
+      while (!stopped && !failing && inFlight > 0 && inFlight + cost > budget) await signal.wait();
+      if (stopped || failing) return;
       throwIfCancelled(opts.cancel);
       inFlight += cost;
       const slot = new Slot(cost);
+      if (anyOrder) {
+        // Written the moment it is merged; its room in the budget comes back once it is on disk.
+        slot.writing = writeSlot(slot, spec, output, () => undefined);
+        slot.writing.then(
+          () => {
+            inFlight -= slot.cost;
+            signal.wake();
+          },
+          () => {
+            failing = true;
+            signal.wake();
+          },
+        );
+      }
       slots[i] = slot;
       collect();
       let values: Float32Array[];
@@ -293,14 +322,14 @@ export async function runMergePool(opts: RunPoolOptions): Promise<void> {
       };
       // The method's warnings come once the tensor is merged (or failed): after its inputs', before its output's, as runMerge's.
       try {
-        await writeSlot(slot, spec, output, reportInputs);
+        await (slot.writing ?? writeSlot(slot, spec, output, reportInputs));
       } finally {
         reportInputs();
         for (const m of slot.warnings) warn(m);
       }
       if (slot.outputBad) warn(`The merged ${spec.name} holds ${slot.outputBad} NaN or infinite value(s) (of ${numel(spec.shape)}); a model that loads it will compute NaNs.`);
       slots[i] = undefined as unknown as Slot;
-      inFlight -= slot.cost;
+      if (!anyOrder) inFlight -= slot.cost;
       made += numel(spec.shape) * 4;
       if (opts.collectGarbage && numel(spec.shape) * 4 >= COLLECT_FROM_BYTES) made = COLLECT_EVERY_BYTES;
       collect();
@@ -308,6 +337,9 @@ export async function runMergePool(opts: RunPoolOptions): Promise<void> {
       bytesDone += outputBytes(spec);
       opts.onProgress?.({ tensorIndex: i + 1, tensorCount: plan.tensors.length, tensorName: spec.name, bytesDone, bytesTotal, elapsedMs: Date.now() - started });
     }
+  } catch (e) {
+    failing = true;
+    throw e;
   } finally {
     stopped = true;
     signal.wake();
