@@ -14,8 +14,10 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { useLabStore } from '../../src/app/store/index.js';
 import type { EngineClient } from '../../src/app/engine/engine-client.js';
 import { LM_DEMO_PROBE_TOKENS } from '../../src/app/store/lm-demo-slice.js';
+import { handedOutRecipe } from '../../src/app/store/engine-slice.js';
 import { SWEEP_DEBOUNCE_MS } from '../../src/app/store/charts-slice.js';
 import type { LmLabRequest, LmLabSweepRequest, ModelFile } from '../../src/engine/api/engine-api.js';
+import type { Recipe } from '../../src/engine/recipe/types.js';
 import { lmEvalTasks } from '../../src/engine/demo/lm-eval-set.js';
 import { parseLmManifest } from '../../src/engine/demo/lm-manifest.js';
 
@@ -183,6 +185,30 @@ describe('the LM demo', () => {
     await new Promise((r) => setTimeout(r, SWEEP_DEBOUNCE_MS + 20));
     expect(sweeps()).toHaveLength(2);
     expect(sweeps()[1]!.points[0]!.recipe).toMatchObject({ parameters: { lambda: 0.5 } });
+  });
+
+  it('builds its recipe from the digits demo’s controls over its own ids: per expert, base weight, seed, pair', async () => {
+    useLabStore.setState({ method: 'ties', density: 0.3, lambda: 1 });
+    st().setSource('lm');
+    await lmLoaded();
+    const recipe = () => evaluations().at(-1)!.recipe as Recipe;
+    st().setDemoModelParam('romance', 'weight', 0.5);
+    expect(recipe().models.find((m) => m.model === 'romance')).toEqual({ model: 'romance', parameters: { weight: 0.5, density: 0.3 } });
+    st().setMethod('linear');
+    st().setBaseWeight(0.2);
+    expect(recipe().baseModel).toBe('lm-base');
+    expect(recipe().models.map((m) => `${m.model} ${String(m.parameters?.['weight'])}`)).toEqual(['lm-base 0.2', 'romance 0.5', 'germanic 1', 'slavic 1', 'uralic 1', 'code 1']);
+    st().setMethod('dare_ties');
+    st().setRandomSeed(7);
+    expect(recipe().randomSeed).toBe(7);
+    st().setMethod('slerp');
+    st().setPair({ base: 'lm-base', other: 'code' });
+    expect(recipe()).toMatchObject({ baseModel: 'lm-base', models: [{ model: 'lm-base' }, { model: 'code' }] });
+    // Routed methods: not on the LM demo yet — nothing asked, the recipe refused with a reason.
+    const asks = ['evaluate', 'sweep', 'twinLab', 'channelLab', 'liveDemo'].map((m) => asked(m).length);
+    st().setMethod('twin_merging');
+    expect(['evaluate', 'sweep', 'twinLab', 'channelLab', 'liveDemo'].map((m) => asked(m).length)).toEqual(asks);
+    expect(() => handedOutRecipe(st())).toThrow(/not available on the language-model demo/);
   });
 
   it('switching source drops what was shown or on its way for the other source', async () => {

@@ -20,6 +20,7 @@ import { parseLmManifest } from '../../src/engine/demo/lm-manifest.js';
 import { parseRecipe } from '../../src/engine/recipe/parse.js';
 import { describeE2E, test } from './harness.js';
 import type { LabPage } from './lab-page.js';
+import { clippedChartText, sidewaysScroll, untitledAxes } from './measure.js';
 
 const DEMO = path.resolve(import.meta.dirname, '../../public/demo/lm');
 const ENGINE = { backend: 'wasm' } as const;
@@ -171,6 +172,14 @@ describeE2E('the language-model demo', () => {
     const gains = probe.filter((t) => t.gain !== null && t.experts[0]!.loss < t.base.loss).map((t) => t.gain!);
     expect(Number(point[1])).toBeCloseTo(gains.reduce((a, b) => a + b, 0) / gains.length, 4);
     expect(csv).toHaveLength(11);
+
+    // At 800 px: nothing scrolls sideways, the LM charts' axes are titled and none of their text is cut.
+    await lab.page.setViewportSize({ width: 800, height: 900 });
+    await lab.page.waitForTimeout(300);
+    expect(await sidewaysScroll(lab.page)).toBeLessThanOrEqual(0);
+    expect((await untitledAxes(lab.page)).filter((t) => t.startsWith('lm-'))).toEqual([]);
+    expect((await clippedChartText(lab.page)).filter((t) => t.startsWith('lm-'))).toEqual([]);
+    await lab.page.setViewportSize({ width: 1280, height: 900 });
 
     // The digits demo: loaded when chosen; none of the LM demo's numbers drawn.
     await lab.page.getByRole('radio', { name: 'Digits demo: 5 image tasks' }).check();

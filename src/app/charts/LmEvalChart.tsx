@@ -139,7 +139,7 @@ function rowsOf(a: LmLabAnswer): Row[] {
 
 const NOT_MEANINGFUL = 'Its expert is no better than the base on this text, so the gain (a ratio of two falls in loss) means nothing here.';
 
-function ScoreTable({ a }: { a: LmLabAnswer }) {
+function ScoreTable({ a, demo }: { a: LmLabAnswer; demo: boolean }) {
   const rows = rowsOf(a);
   const marked = rows.some((r) => r.role === 'merged' && r.gain !== null && r.gain !== undefined && !r.wins);
   return (
@@ -147,7 +147,7 @@ function ScoreTable({ a }: { a: LmLabAnswer }) {
       <table className="grid lm-scores" aria-label="Language-model scores per task">
         <thead>
           <tr>
-            <th scope="col">task (text)</th>
+            <th scope="col">{demo ? 'domain (windows)' : 'task (text)'}</th>
             <th scope="col">model</th>
             <th scope="col">tokens</th>
             <th scope="col">loss (nats/token)</th>
@@ -281,11 +281,11 @@ export function LmEvalChart() {
           <div className="chart-pair">
             <SubChart id="lm-loss" title="Loss per task" help="The mean loss of each model on each text, in nats per token: lower is better.">
               <Drawn
-                deps={[drawn, t]}
+                deps={[drawn, t, demo]}
                 draw={() => (
                   <BarChart responsive style={t.box(1.5)} data={data} margin={t.margin}>
                     <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
-                    <XAxis dataKey="task" tick={t.tick} interval={0} height={t.xHeight} label={t.xTitle('task (text file)')} />
+                    <XAxis dataKey="task" tick={t.tick} interval={0} height={t.xHeight} label={t.xTitle(demo ? 'domain (its validation or test windows)' : 'task (text file)')} />
                     <YAxis tick={t.tick} width={t.yWidth} domain={[lossTicks[0]!, lossTicks.at(-1)!]} ticks={lossTicks} label={t.yTitle('loss (nats/token)')} />
                     <Tooltip formatter={LOSS_FORMATTER} />
                     <Legend verticalAlign="top" wrapperStyle={t.legend} />
@@ -308,11 +308,11 @@ export function LmEvalChart() {
             >
               {gains.length > 0 && (
                 <Drawn
-                  deps={[drawn, t]}
+                  deps={[drawn, t, demo]}
                   draw={() => (
                     <BarChart responsive style={t.box(1.5)} data={gains} margin={t.margin}>
                       <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
-                      <XAxis dataKey="task" tick={t.tick} interval={0} height={t.xHeight} label={t.xTitle('task (text file)')} />
+                      <XAxis dataKey="task" tick={t.tick} interval={0} height={t.xHeight} label={t.xTitle(demo ? 'domain (its validation or test windows)' : 'task (text file)')} />
                       <YAxis tick={t.tick} width={t.yWidth} domain={[gainTicks[0]!, gainTicks.at(-1)!]} ticks={gainTicks} tickFormatter={PERCENT_TICK} label={t.yTitle('normalized gain (%)')} />
                       <Tooltip formatter={GAIN_FORMATTER} />
                       <ReferenceLine y={100} stroke="#1c2430" strokeDasharray="4 2" label={{ value: 'its expert', position: 'insideTopRight', fontSize: t.size - 1 }} />
@@ -324,7 +324,7 @@ export function LmEvalChart() {
               )}
             </SubChart>
           </div>
-          <ScoreTable a={a} />
+          <ScoreTable a={a} demo={demo} />
         </div>
       )}
     </ChartFrame>

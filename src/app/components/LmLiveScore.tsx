@@ -27,7 +27,7 @@ export function LmLiveScore() {
   }, [shown, lm.key]);
   const slow = useSlow(lm.status === 'computing');
   const a = shown?.data.answer;
-  const label = (id: string) => domains.find((d) => d.id === id)?.label ?? (id === 'mixed' ? 'Mixed windows' : id);
+  const label = (id: string) => domains.find((d) => d.id === id)?.label ?? (id === 'mixed' ? 'mixed windows (no single expert)' : id);
   return (
     <div className="live" aria-label="Live score" role="group" data-live-state={lm.status} data-seq={shown?.seq ?? 0}>
       <h3>Live score on the language-model demo</h3>
@@ -42,21 +42,24 @@ export function LmLiveScore() {
             · {formatMs(a.milliseconds.total)} in the engine
             {slow && <span className="help"> · updating…</span>}
           </p>
-          <table className="grid" aria-label="Loss per domain">
+          <p className="help">The merge&apos;s loss per row in nats per token (the base&apos;s on hover) and its normalized gain.</p>
+          <table className="grid" aria-label="Loss per domain" style={{ minWidth: 0, width: '100%' }}>
             <thead>
               <tr>
                 <th scope="col">domain</th>
-                <th scope="col">merged loss</th>
-                <th scope="col">base</th>
+                <th scope="col">loss</th>
                 <th scope="col">gain</th>
               </tr>
             </thead>
             <tbody>
               {a.tasks.map((t) => (
                 <tr key={t.name} data-task={t.name}>
-                  <th scope="row">{label(t.name)}</th>
-                  <td className="num">{t.merged.loss.toFixed(3)}</td>
-                  <td className="num">{t.base.loss.toFixed(3)}</td>
+                  <th scope="row" title={label(t.name)}>
+                    {t.name}
+                  </th>
+                  <td className="num" title={`base ${t.base.loss.toFixed(3)}`}>
+                    {t.merged.loss.toFixed(3)}
+                  </td>
                   <td className="num">{gain(t.gain)}</td>
                 </tr>
               ))}
