@@ -27,6 +27,7 @@ import { loadavg } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { syntheticLayout, writeSyntheticModels, type SyntheticShape } from './synthetic.js';
+import { poolMemoryBound } from '../src/cli/pool.js';
 
 const { values } = parseArgs({
   options: {
@@ -81,7 +82,7 @@ for (const size of values.params!.split(',')) {
   await writeFile(recipe, `models:\n${modelLines.join('\n')}\nmerge_method: ties\nbase_model: ${at('base')}\ndtype: ${values.dtype}\n`);
   await mkdir(path.join(dir, 'out'), { recursive: true });
 
-  const rows: { backend: string; seconds: number; rssMiB: number; paramsPerSec: number; load: number; out: string }[] = [];
+  const rows: { backend: string; seconds: number; rssMiB: number; paramsPerSec: number; load: number; out: string; workers: number }[] = [];
   const workerCounts = values.workers!.split(',').map(Number);
   for (const backend of values.backends!.split(',')) {
     for (const workers of workerCounts) {
@@ -96,7 +97,7 @@ for (const size of values.params!.split(',')) {
         continue;
       }
       const stats = JSON.parse(r.stdout.trim().split('\n').pop()!) as { seconds: number; peakRssBytes: number; workers: number };
-      rows.push({ backend: `${backend}, ${stats.workers} worker${stats.workers === 1 ? '' : 's'}`, seconds: stats.seconds, rssMiB: stats.peakRssBytes / 2 ** 20, paramsPerSec: actual / stats.seconds, load, out });
+      rows.push({ backend: `${backend}, ${stats.workers} worker${stats.workers === 1 ? '' : 's'}`, seconds: stats.seconds, rssMiB: stats.peakRssBytes / 2 ** 20, paramsPerSec: actual / stats.seconds, load, out, workers: stats.workers });
     }
   }
   if (values.mergekit) {
@@ -104,7 +105,7 @@ for (const size of values.params!.split(',')) {
     const out = path.join(dir, 'out', 'mergekit');
     const load = loadavg()[0]!;
     const r = timedChild([path.join(mk, 'venv/bin/python'), path.join(mk, 'mk_run.py'), recipe, out]);
-    if (r.ok) rows.push({ backend: 'mergekit (torch, cpu)', seconds: r.seconds, rssMiB: r.peakRssBytes / 2 ** 20, paramsPerSec: actual / r.seconds, load, out });
+    if (r.ok) rows.push({ backend: 'mergekit (torch, cpu)', seconds: r.seconds, rssMiB: r.peakRssBytes / 2 ** 20, paramsPerSec: actual / r.seconds, load, out, workers: 1 });
     else process.stderr.write(`mergekit: failed\n${r.stderr.split('\n').slice(-5).join('\n')}\n`);
   }
 
@@ -114,14 +115,16 @@ for (const size of values.params!.split(',')) {
   console.log(`\nTIES, density ${values.density}, base + ${nModels} models × ${actual.toLocaleString('en-US')} float32 parameters, computed in ${values.dtype} (${((actual * 4) / 2 ** 20).toFixed(0)} MiB each; largest tensor ${(largest / 2 ** 20).toFixed(0)} MiB)\n`);
   // The documented bound: (models read + 2) × the largest tensor + 64 MiB.
   const boundMiB = ((nModels + 3) * largest) / 2 ** 20 + 64;
-  console.log(`| backend | time (s) | parameters/s | speed vs cpu | time ÷ mergekit's | peak RSS (MiB) | of the bound | load average |`);
+  // On several workers the pool's bound (src/cli/pool.ts): the workers' largest tensors, their fixed parts.
+  const boundOf = (workers: number) => (workers > 1 ? poolMemoryBound({ tensors: layout.map((t) => ({ shape: t.shape, models: Array.from({ length: nModels + 1 }) })) }, workers) / 2 ** 20 : boundMiB);
+  console.log(`| backend | time (s) | parameters/s | speed vs cpu | time ÷ mergekit's | peak RSS (MiB) | of its bound | load average |`);
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of rows) {
     const ratio = ref ? `${(ref.seconds / r.seconds).toFixed(1)}×` : '—';
     const share = mergekit && r !== mergekit ? (r.seconds / mergekit.seconds).toFixed(2) : '—';
-    console.log(`| ${r.backend} | ${r.seconds.toFixed(1)} | ${(r.paramsPerSec / 1e6).toFixed(2)} M | ${ratio} | ${share} | ${r.rssMiB.toFixed(0)} | ${((100 * r.rssMiB) / boundMiB).toFixed(0)} % | ${r.load.toFixed(1)} |`);
+    console.log(`| ${r.backend} | ${r.seconds.toFixed(1)} | ${(r.paramsPerSec / 1e6).toFixed(2)} M | ${ratio} | ${share} | ${r.rssMiB.toFixed(0)} | ${((100 * r.rssMiB) / boundOf(r.workers)).toFixed(0)} % | ${r.load.toFixed(1)} |`);
   }
-  console.log(`\nBound: (${nModels + 1} models + 2) × ${(largest / 2 ** 20).toFixed(1)} MiB + 64 MiB = ${boundMiB.toFixed(0)} MiB.`);
+  console.log(`\nBound: (${nModels + 1} models + 2) × ${(largest / 2 ** 20).toFixed(1)} MiB + 64 MiB = ${boundMiB.toFixed(0)} MiB${workerCounts.some((w) => w > 1) ? `; on ${Math.max(...workerCounts)} workers the pool's, ${boundOf(Math.max(...workerCounts)).toFixed(0)} MiB (src/cli/pool.ts poolMemoryBound)` : ''}.`);
   // The same bytes whatever the number of workers, per backend; and how far from mergekit's.
   const ours = rows.filter((r) => r !== mergekit);
   for (const backend of values.backends!.split(',')) {
