@@ -107,6 +107,40 @@ export interface MergeResult {
   readonly backend: BackendName;
 }
 
+/**
+ * A folder the merged model is written into while it is merged: Chromium's FileSystemDirectoryHandle
+ * (File System Access API), handed to the worker, has these members.
+ */
+export interface OutputFolder {
+  getFileHandle(name: string, options?: { create?: boolean }): Promise<{ createWritable(): Promise<OutputWritable> }>;
+  removeEntry(name: string): Promise<void>;
+}
+
+/** A file being written into an OutputFolder: the browser keeps it aside until it is closed. */
+export interface OutputWritable {
+  write(data: Uint8Array): Promise<void>;
+  close(): Promise<void>;
+  abort(): Promise<void>;
+}
+
+export interface FolderMergeOptions extends MergeOptions {
+  /** Weights past this many bytes go into shards with an index, as mergekit's (default 5 GB, its "5B"). */
+  readonly maxShardSize?: number;
+}
+
+/** A merge written into an OutputFolder (MergesService.mergeToFolder). */
+export interface FolderMergeResult {
+  /** What was written, in order: the weights (model.safetensors, or its shards and index), then the rest of the folder. */
+  readonly files: readonly string[];
+  /** Bytes of the weights files' tensor data. */
+  readonly weightsBytes: number;
+  readonly recipeYaml: string;
+  readonly warnings: readonly string[];
+  readonly tensors: number;
+  readonly milliseconds: number;
+  readonly backend: BackendName;
+}
+
 /** The embedded demo's files, fetched by the app (the worker reads no URLs itself). */
 export interface LiveOptions {
   /** Recipes to score ahead, most likely first, once this answer is out. */
@@ -230,6 +264,14 @@ export interface MergesService {
    * reconstruction error, storage now and at other ranks or K. Cancel with cancel(jobId).
    */
   routedMerge(jobId: string, recipe: RecipeInput, onProgress?: ProgressCallback, options?: RoutedMergeOptions): Promise<RoutedMergeResult>;
+  /**
+   * Merges into `folder` while the merge runs (issue 20, item 2): the weights streamed into their
+   * files tensor by tensor, never held whole, then the rest of the model folder (as `merge` gives it,
+   * with merge-recipe.yml as the CLI writes it). All or nothing: the files are closed only once every
+   * one is written; on a failure or cancel they are aborted and the ones created removed. The budget
+   * counts the merge's working memory only (mergeWorkingMemory), not the result.
+   */
+  mergeToFolder(jobId: string, recipe: RecipeInput, folder: OutputFolder, options?: FolderMergeOptions, onProgress?: ProgressCallback): Promise<FolderMergeResult>;
   /** Stops job `jobId` before its next tensor; its merge rejects with CANCELLED. */
   cancel(jobId: string): Promise<void>;
 }

@@ -13,10 +13,18 @@ import { recipeText as textOf } from '../../recipe/recipe-text.js';
 import { renameModels } from '../../recipe/rename.js';
 import { recipeToYaml } from '../../recipe/write.js';
 import { findRoutedMethod } from '../../routed/routed-methods.js';
-import type { CheckResult, MergeOptions, MergeResult, MergesService, ProgressCallback, RoutedMergeOptions, RoutedMergeResult } from '../engine-api.js';
+import type { CheckResult, FolderMergeOptions, FolderMergeResult, MergeOptions, MergeResult, MergesService, OutputFolder, ProgressCallback, RoutedMergeOptions, RoutedMergeResult } from '../engine-api.js';
 import { createJobs } from './cancel.js';
 import { recipeCheckpoints, recipeModelNames, type EngineContext } from './context.js';
 import { estimateMergeMemory, mergeOutputBytes, mergeTensorSpecs, planModelMerge, routedIgnores, writeMerge } from './merge-plan.js';
+import { mergeWorkingMemory } from '../../merge/run-merge.js';
+import { createShardedWriter } from '../../io/sharded.js';
+import { folderFiles } from './folder-output.js';
+
+/** mergekit's default shard size ("5B"), as merge-lab merge's --max-shard-size. */
+const DEFAULT_SHARD_SIZE = 5e9;
+
+const mib = (n: number) => (n >= 2 ** 20 ? `${(n / 2 ** 20).toFixed(0)} MiB` : `${Math.max(1, Math.round(n / 1024))} KiB`);
 
 /** The merged model's folder name (its model card's title) when the caller gives none. */
 const MERGED_NAME = 'merged-model';
@@ -84,10 +92,9 @@ export function createMergesService(ctx: EngineContext): MergesService {
       if (problems.length || !p.plan) throw combineProblems(problems.length ? problems : [new MergeLabError('INTERNAL', 'No merge plan was made.')]);
       const need = estimateMergeMemory(p.plan);
       if (options.budgetBytes !== undefined && need > options.budgetBytes) {
-        const mb = (n: number) => (n >= 2 ** 20 ? `${(n / 2 ** 20).toFixed(0)} MiB` : `${Math.max(1, Math.round(n / 1024))} KiB`);
         throw new MergeLabError(
           'BUDGET_EXCEEDED',
-          `This merge needs about ${mb(need)} of memory (the ${mb(mergeOutputBytes(p.plan))} result plus working space for its largest tensor), over the ${mb(options.budgetBytes)} budget. Merge fewer models, use a smaller out_dtype, raise the budget, or use the command line (merge-lab merge streams to disk).`,
+          `This merge needs about ${mib(need)} of memory (the ${mib(mergeOutputBytes(p.plan))} result plus working space for its largest tensor), over the ${mib(options.budgetBytes)} budget. Merge fewer models, use a smaller out_dtype, raise the budget, or use the command line (merge-lab merge streams to disk).`,
         );
       }
       const backend = await ctx.ensureBackend();
@@ -107,6 +114,50 @@ export function createMergesService(ctx: EngineContext): MergesService {
         onProgress: quietProgress(onProgress),
       });
       return { bytes: sink.bytes(), recipeYaml: recipeText, folder: f.files, warnings, tensors: mergePlan.tensors.length, milliseconds: Date.now() - started, backend: backend.name };
+    }),
+    mergeToFolder: (jobId, recipe, folder: OutputFolder, options: FolderMergeOptions = {}, onProgress?: ProgressCallback): Promise<FolderMergeResult> => jobs.run(jobId, async (cancel) => {
+      const started = Date.now();
+      const p = await plan(textOf(recipe), options.name ?? MERGED_NAME, options.recipeNames);
+      throwIfCancelled(cancel);
+      const f = p.folder;
+      const problems = [...p.problems, ...f.problems];
+      if (problems.length || !p.plan) throw combineProblems(problems.length ? problems : [new MergeLabError('INTERNAL', 'No merge plan was made.')]);
+      // The result goes to the folder as it is made: only the working memory is held.
+      const need = mergeWorkingMemory(p.plan);
+      if (options.budgetBytes !== undefined && need > options.budgetBytes) {
+        throw new MergeLabError(
+          'BUDGET_EXCEEDED',
+          `This merge needs about ${mib(need)} of memory (working space for its largest tensor; the result goes to the folder as it is made), over the ${mib(options.budgetBytes)} budget. Merge fewer models, raise the budget, or use the command line.`,
+        );
+      }
+      const backend = await ctx.ensureBackend();
+      throwIfCancelled(cancel);
+      const warnings = [...(p.recipe.warnings ?? []), ...p.warnings, ...f.warnings];
+      const mergePlan = p.plan;
+      const files = folderFiles(folder);
+      try {
+        const writer = createShardedWriter((name) => files.sink(name), mergeTensorSpecs(mergePlan), {
+          maxShardSize: options.maxShardSize ?? DEFAULT_SHARD_SIZE,
+          metadata: { format: 'pt', merge_recipe: p.recipeText },
+        });
+        await writeMerge({
+          plan: mergePlan,
+          checkpoints: p.checkpoints,
+          writer,
+          cancel,
+          ...(options.maxBlockBytes !== undefined ? { maxBlockBytes: options.maxBlockBytes } : {}),
+          onWarning: (w) => warnings.push(w),
+          onProgress: quietProgress(onProgress),
+        });
+        throwIfCancelled(cancel);
+        // The rest of the folder as merge-lab merge writes it: the recipe as read, then the model folder's files.
+        for (const file of [{ name: 'merge-recipe.yml', bytes: new TextEncoder().encode(p.recipeText) }, ...f.files]) await files.write(file.name, file.bytes);
+        await files.commit();
+      } catch (e) {
+        await files.rollback();
+        throw e;
+      }
+      return { files: files.names, weightsBytes: mergeOutputBytes(mergePlan), recipeYaml: p.recipeText, warnings, tensors: mergePlan.tensors.length, milliseconds: Date.now() - started, backend: backend.name };
     }),
     routedMerge: (jobId, input, onProgress, options: RoutedMergeOptions = {}): Promise<RoutedMergeResult> => jobs.run(jobId, async (cancel) => {
       const started = Date.now();
