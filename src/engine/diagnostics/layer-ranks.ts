@@ -6,9 +6,9 @@
  * same factorisation (exact up to MAX_SPECTRUM_RANK singular values, the leading ones past that),
  * read from the spectrum chart's cache where it holds the tensor. It depends on the checkpoints
  * only, never on the sliders: the numbers are kept (a few bytes each), the factorisations not.
- * Those factorisations are dear in JavaScript (a 576 × 576 matrix takes ~2 s here, a 49152 × 576
- * embedding ~100 s) and hold the worker while they run, so models whose matrices would take more
- * than RANKS_BUDGET (or one matrix more than MATRIX_BUDGET) are not ranked: the answer says so.
+ * Those factorisations are dear (a 1536 × 576 matrix takes ~0.5 s here, a 49152 × 576 embedding
+ * ~15 s) and hold the worker while they run, so models whose matrices would take more than
+ * RANKS_BUDGET (or one matrix more than MATRIX_BUDGET) are not ranked: the answer says so.
  */
 import { MergeLabError, combineProblems } from '../errors.js';
 import { decodeToFloat32, encodeFromFloat32 } from '../io/dtypes.js';
@@ -25,24 +25,33 @@ import { EXACT_SVD_MAX_MIN_DIM } from '../linalg/svd.js';
 import { MAX_SPECTRUM_RANK, factorKey, factorTaskVector, type SpectrumCache } from './spectrum.js';
 
 /**
- * The most multiply-adds (factorCost) the ranks of one model set may take: about 20–35 s on this
- * project's test machine (2–3.5 ns each, measured on 256² … 1536 × 576 task vectors).
+ * The most multiply-adds (factorCost, counted at the exact path's cost) the ranks of one model set
+ * may take: about 20–35 s on this project's test machine (2–3.5 ns each, measured on 256² …
+ * 1536 × 576 task vectors).
  */
 export const RANKS_BUDGET = 1e10;
 /** The most one factorisation may take (2–3.5 s here): the worker answers nothing else meanwhile. */
 export const MATRIX_BUDGET = 1e9;
 
 /**
- * Multiply-adds to factor an m × n task vector as factorTaskVector does: one-sided Jacobi (a few
- * sweeps of m·n·k) where it is exact, else the randomized range finder's ten passes over the matrix
- * with a QR of the sketch after each.
+ * The randomized path's multiply-adds run on the SIMD kernels (linalg/kernels.ts) at about a sixth
+ * of the exact path's cost each: 0.28–0.43 ns here (576² … 768 × 3072), against 0.85–2.5 ns for
+ * one-sided Jacobi (128², 64 × 1024), both measured on factorTaskVector.
+ */
+const RANDOMIZED_SPEEDUP = 6;
+
+/**
+ * What factoring an m × n task vector as factorTaskVector does costs, in multiply-adds at the exact
+ * path's price: one-sided Jacobi (a few sweeps of m·n·k) where it is exact, else the randomized
+ * range finder's ten passes over the matrix with a QR of the sketch after each, whose multiply-adds
+ * cost RANDOMIZED_SPEEDUP times less.
  */
 export function factorCost(m: number, n: number): number {
   const k = Math.min(m, n);
   const keep = Math.min(k, MAX_SPECTRUM_RANK);
   const l = keep + 10;
   if (keep >= k || k <= EXACT_SVD_MAX_MIN_DIM || l >= k) return 8 * m * n * k;
-  return 10 * m * n * l + 10 * (m + n) * l * l;
+  return (10 * m * n * l + 10 * (m + n) * l * l) / RANDOMIZED_SPEEDUP;
 }
 
 /** A matrix's (or fused part's) effective rank per expert, in LayerRanks.models order; null where the task vector is zero. */
