@@ -13,7 +13,7 @@ import type { Checkpoint } from '../../src/engine/io/types.js';
 import { planMerge } from '../../src/engine/merge/plan-merge.js';
 import { createJobRunner, poolBudget, runMergePool, tensorCost, type JobEvents, type MergeWorker } from '../../src/engine/merge/pool.js';
 import type { MergeProgress } from '../../src/engine/merge/progress.js';
-import { runMerge, type MergePlanToRun, type TensorOutput } from '../../src/engine/merge/run-merge.js';
+import { nonFinite, runMerge, type MergePlanToRun, type TensorOutput } from '../../src/engine/merge/run-merge.js';
 import { METHODS } from '../../src/engine/methods/registry.js';
 import { parseRecipe } from '../../src/engine/recipe/parse.js';
 import { LAYOUT, toyCheckpoint, type ToyTensor } from './helpers.js';
@@ -285,5 +285,15 @@ describe('failures', () => {
     });
     await expect(run).rejects.toSatisfy((e: unknown) => isMergeLabError(e) && e.code === 'CANCELLED');
     expect(written).toHaveLength(2);
+  });
+});
+
+describe('nonFinite', () => {
+  it('counts NaN and ±∞ wherever they fall in its blocks, and nothing else (−0, the largest and smallest floats)', () => {
+    const a = new Float32Array(3000).map((_, i) => (i % 3 === 0 ? -0 : i % 3 === 1 ? 3.4028234663852886e38 : 1e-45));
+    for (const [at, v] of [[0, NaN], [1023, Infinity], [1024, -Infinity], [2047, NaN], [2999, Infinity]] as const) a[at] = v;
+    expect(nonFinite(a)).toBe(5);
+    expect(nonFinite(a.subarray(1, 1023))).toBe(0);
+    expect(nonFinite(new Float32Array(0))).toBe(0);
   });
 });
