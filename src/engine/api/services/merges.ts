@@ -6,7 +6,7 @@
 import { MergeLabError, combineProblems, isMergeLabError } from '../../errors.js';
 import { memorySink, type Checkpoint } from '../../io/index.js';
 import { createSafetensorsWriter } from '../../io/safetensors-writer.js';
-import { throwIfCancelled, type MergeProgress } from '../../merge/progress.js';
+import { throwIfCancelled, type CancelToken, type MergeProgress } from '../../merge/progress.js';
 import { readJsonObject, type ModelFiles } from '../../output/model-files.js';
 import { parseRecipe } from '../../recipe/parse.js';
 import { recipeText as textOf } from '../../recipe/recipe-text.js';
@@ -65,6 +65,20 @@ export function createMergesService(ctx: EngineContext): MergesService {
     return { recipe, recipeText, checkpoints, ...planned };
   };
 
+  /**
+   * A merge's plan, refused with every problem at once when it cannot run, and the warnings the
+   * recipe, the plan and the folder give (merge and mergeToFolder alike). A cancel sent while it
+   * planned stops here.
+   */
+  const runnablePlan = async (recipe: Parameters<MergesService['merge']>[1], options: { name?: string; recipeNames?: Readonly<Record<string, string>> }, cancel: CancelToken) => {
+    const p = await plan(textOf(recipe), options.name ?? MERGED_NAME, options.recipeNames);
+    throwIfCancelled(cancel);
+    const f = p.folder;
+    const problems = [...p.problems, ...f.problems];
+    if (problems.length || !p.plan) throw combineProblems(problems.length ? problems : [new MergeLabError('INTERNAL', 'No merge plan was made.')]);
+    return { p, f, mergePlan: p.plan, warnings: [...(p.recipe.warnings ?? []), ...p.warnings, ...f.warnings] };
+  };
+
   return {
     async check(recipe): Promise<CheckResult> {
       try {
@@ -85,24 +99,18 @@ export function createMergesService(ctx: EngineContext): MergesService {
     // sharded or pickled checkpoints) stops the merge before it writes anything.
     merge: (jobId, recipe, options: MergeOptions = {}, onProgress?: ProgressCallback): Promise<MergeResult> => jobs.run(jobId, async (cancel) => {
       const started = Date.now();
-      const p = await plan(textOf(recipe), options.name ?? MERGED_NAME, options.recipeNames);
-      throwIfCancelled(cancel);
-      const f = p.folder;
-      const problems = [...p.problems, ...f.problems];
-      if (problems.length || !p.plan) throw combineProblems(problems.length ? problems : [new MergeLabError('INTERNAL', 'No merge plan was made.')]);
-      const need = estimateMergeMemory(p.plan);
+      const { p, f, mergePlan, warnings } = await runnablePlan(recipe, options, cancel);
+      const need = estimateMergeMemory(mergePlan);
       if (options.budgetBytes !== undefined && need > options.budgetBytes) {
         throw new MergeLabError(
           'BUDGET_EXCEEDED',
-          `This merge needs about ${mib(need)} of memory (the ${mib(mergeOutputBytes(p.plan))} result plus working space for its largest tensor), over the ${mib(options.budgetBytes)} budget. Merge fewer models, use a smaller out_dtype, raise the budget, or use the command line (merge-lab merge streams to disk).`,
+          `This merge needs about ${mib(need)} of memory (the ${mib(mergeOutputBytes(mergePlan))} result plus working space for its largest tensor), over the ${mib(options.budgetBytes)} budget. Merge fewer models, use a smaller out_dtype, raise the budget, or use the command line (merge-lab merge streams to disk).`,
         );
       }
       const backend = await ctx.ensureBackend();
       throwIfCancelled(cancel);
       const recipeText = p.recipeText;
       const sink = memorySink('merged.safetensors');
-      const warnings = [...(p.recipe.warnings ?? []), ...p.warnings, ...f.warnings];
-      const mergePlan = p.plan;
       const writer = await createSafetensorsWriter(sink, mergeTensorSpecs(mergePlan), { format: 'pt', merge_recipe: recipeText });
       await writeMerge({
         plan: mergePlan,
@@ -117,13 +125,9 @@ export function createMergesService(ctx: EngineContext): MergesService {
     }),
     mergeToFolder: (jobId, recipe, folder: OutputFolder, options: FolderMergeOptions = {}, onProgress?: ProgressCallback): Promise<FolderMergeResult> => jobs.run(jobId, async (cancel) => {
       const started = Date.now();
-      const p = await plan(textOf(recipe), options.name ?? MERGED_NAME, options.recipeNames);
-      throwIfCancelled(cancel);
-      const f = p.folder;
-      const problems = [...p.problems, ...f.problems];
-      if (problems.length || !p.plan) throw combineProblems(problems.length ? problems : [new MergeLabError('INTERNAL', 'No merge plan was made.')]);
+      const { p, f, mergePlan, warnings } = await runnablePlan(recipe, options, cancel);
       // The result goes to the folder as it is made: only the working memory is held.
-      const need = mergeWorkingMemory(p.plan);
+      const need = mergeWorkingMemory(mergePlan);
       if (options.budgetBytes !== undefined && need > options.budgetBytes) {
         throw new MergeLabError(
           'BUDGET_EXCEEDED',
@@ -132,8 +136,6 @@ export function createMergesService(ctx: EngineContext): MergesService {
       }
       const backend = await ctx.ensureBackend();
       throwIfCancelled(cancel);
-      const warnings = [...(p.recipe.warnings ?? []), ...p.warnings, ...f.warnings];
-      const mergePlan = p.plan;
       const files = folderFiles(folder);
       try {
         const writer = createShardedWriter((name) => files.sink(name), mergeTensorSpecs(mergePlan), {
