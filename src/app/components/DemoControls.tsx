@@ -1,6 +1,8 @@
 /**
- * The demo's controls beyond density and λ, each from the method's schema: SLERP's two models (and
- * which is the t = 0 end), Linear's base in or out with its weight, epsilon and gamma for every
+ * The demo's controls beyond density and λ, each from the method's schema: the models a method
+ * takes where it cannot take every expert (SLERP's, nearswap's and arcee_fusion's pair with its
+ * base_model end, nuslerp's two, passthrough's one), an optional base (Linear's weight, nuslerp's
+ * and multislerp's task vectors from it, karcher's mean with it), epsilon, gamma and scale for every
  * expert, the random seed of DARE and DELLA, a value per expert, and a value per layer group. Each
  * writes into the store, so the live score, the charts, the handed-out recipe and the URL follow.
  */
@@ -9,7 +11,7 @@ import { useShallow } from 'zustand/react/shallow';
 import { findMethod } from '../../engine/methods/catalog.js';
 import type { MethodDescriptor, ParamSpec } from '../../engine/methods/types.js';
 import { demoAssets } from '../demo/assets.js';
-import { DEMO_BASE_ID, demoPair, isPairwise } from '../recipe/demo-recipe.js';
+import { DEMO_BASE_ID, demoBaseRole, demoModelChoice, demoPair, type DemoModelChoice } from '../recipe/demo-recipe.js';
 import { LM_BASE_ID } from '../recipe/lm-demo-recipe.js';
 import { globalDefault, perModelDefault } from '../recipe/dropped-recipe.js';
 import { useLabStore } from '../store/index.js';
@@ -37,16 +39,19 @@ function useDemoNames(): { readonly label: (id: string) => string; readonly base
 }
 
 const safeId = (s: string) => s.replace(/[^\w-]/g, '_');
+/** A parameter without a default that leaves the tensor as it is when unset (passthrough's scale): its control shows 1 until moved. */
+const asIs = (p: ParamSpec) => p.default === undefined && !p.required;
 const numeric = (m: MethodDescriptor | undefined) => (m?.params ?? []).filter((p) => p.type === 'number');
 
 export function DemoControls() {
   const { method, source } = useLabStore(useShallow((s) => ({ method: s.method, source: s.source })));
   const m = findMethod(method);
   if ((source !== 'demo' && source !== 'lm') || !m) return null;
+  const choice = demoModelChoice(m.id);
   return (
     <div className="demo-controls">
-      {isPairwise(m.id) && <PairPicker />}
-      {m.base === 'optional' && <BaseWeight method={m} />}
+      {choice && <PairPicker method={m} choice={choice} />}
+      {demoBaseRole(m.id) && <BaseWeight method={m} />}
       <EveryExpert method={m} />
       {m.random && <SeedInput />}
       <PerExpert method={m} />
@@ -56,22 +61,52 @@ export function DemoControls() {
   );
 }
 
-/** SLERP: the two models, mergekit's base_model being the t = 0 end. */
-function PairPicker() {
-  const { pair, setPair } = useLabStore(useShallow((s) => ({ pair: s.pair, setPair: s.setPair })));
+/** What each end of the pair is called, and the help under it, per kind of choice. */
+function pairText(method: MethodDescriptor, choice: DemoModelChoice): { ends: readonly ('base' | 'other')[]; legend: string; label: Record<'base' | 'other', string>; help: string } {
+  if (choice === 'one')
+    return {
+      ends: ['base'],
+      legend: 'The model',
+      label: { base: 'The model copied', other: '' },
+      help: `${method.label} copies exactly one model (each tensor times scale, if set): the demo scores that model alone.`,
+    };
+  if (choice === 'pair')
+    return {
+      ends: ['base', 'other'],
+      legend: 'The two models',
+      label: { base: 'First model (weight w1)', other: 'Second model (weight w2)' },
+      help: `${method.label} interpolates exactly two models, at t = w2 / (w1 + w2) (their weights under Per expert); with the base on, their task vectors from it (the base cannot be one of the two then).`,
+    };
+  const slerp = method.id === 'slerp';
+  return {
+    ends: ['base', 'other'],
+    legend: 'The two models',
+    label: slerp ? { base: 't = 0 end (base_model)', other: 't = 1 end' } : { base: 'base_model', other: 'The other model' },
+    help: slerp
+      ? "SLERP merges exactly two models: t = 0 gives the first, t = 1 the second. The recipe names both and the first as base_model, as mergekit's slerp reads it."
+      : `${method.label} merges exactly two models, base_model and one other: the recipe names both and the first as base_model, as mergekit's ${method.id} reads it.`,
+  };
+}
+
+/** The models a method takes where it cannot take every expert: SLERP's pair (base_model the t = 0 end), nearswap's and arcee_fusion's, nuslerp's two, passthrough's one. */
+function PairPicker({ method, choice }: { method: MethodDescriptor; choice: DemoModelChoice }) {
+  const { pair, setPair, baseOn } = useLabStore(useShallow((s) => ({ pair: s.pair, setPair: s.setPair, baseOn: s.baseWeight !== undefined })));
   const tasks = useTasks();
   const { label, baseId } = useDemoNames();
-  const p = demoPair(tasks, pair, baseId);
-  const options = [baseId, ...tasks];
+  // nuslerp over task vectors from the base: the base is not one of the two.
+  const withBase = !(choice === 'pair' && baseOn);
+  const p = demoPair(tasks, pair, baseId, withBase);
+  const options = withBase ? [baseId, ...tasks] : [...tasks];
   const name = (id: string) => (id === baseId ? 'the base model' : `${label(id)} expert`);
+  const text = pairText(method, choice);
   // Picking the model already at the other end swaps the two ends.
   const choose = (end: 'base' | 'other', id: string) => setPair(end === 'base' ? (id === p.other ? { base: id, other: p.base } : { base: id, other: p.other }) : id === p.base ? { base: p.other, other: id } : { base: p.base, other: id });
   return (
-    <fieldset className="pair" aria-label="The two models">
-      <legend>The two models</legend>
-      {(['base', 'other'] as const).map((end) => (
+    <fieldset className="pair" aria-label={text.legend}>
+      <legend>{text.legend}</legend>
+      {text.ends.map((end) => (
         <p className="field" key={end}>
-          <label htmlFor={`pair-${end}`}>{end === 'base' ? 't = 0 end (base_model)' : 't = 1 end'}</label>{' '}
+          <label htmlFor={`pair-${end}`}>{text.label[end]}</label>{' '}
           <select id={`pair-${end}`} value={p[end]} onChange={(e) => choose(end, e.target.value)}>
             {options.map((id) => (
               <option key={id} value={id}>
@@ -81,25 +116,35 @@ function PairPicker() {
           </select>
         </p>
       ))}
-      <p className="help">SLERP merges exactly two models: t = 0 gives the first, t = 1 the second. The recipe names both and the first as base_model, as mergekit&apos;s slerp reads it.</p>
+      <p className="help">{text.help}</p>
     </fieldset>
   );
 }
 
-/** Linear: mergekit averages an optional base in with the experts when the recipe lists it with a weight. */
+/**
+ * An optional base: Linear averages it in with its own weight (listed under models, as mergekit
+ * needs it); nuslerp and multislerp merge the task vectors from it; karcher takes it into the mean.
+ */
 function BaseWeight({ method }: { method: MethodDescriptor }) {
   const { baseWeight, setBaseWeight } = useLabStore(useShallow((s) => ({ baseWeight: s.baseWeight, setBaseWeight: s.setBaseWeight })));
+  const role = demoBaseRole(method.id);
   const spec = method.params.find((p) => p.name === 'weight');
+  const text =
+    role === 'origin'
+      ? {
+          label: 'Merge the task vectors from the base',
+          help: `Off: ${method.label} merges the experts' weights themselves. On: their task vectors (expert − base), added back to the base (base_model in the recipe).`,
+        }
+      : role === 'mean'
+        ? { label: 'Take the base into the mean', help: `Off: the experts alone. On: the base is one more model of ${method.label}, with the same weight (base_model in the recipe, which mergekit averages in).` }
+        : {
+            label: 'Merge the base model in too',
+            help: 'Off: the experts alone are averaged. On: the base is one more model of the average, with its own weight (base_model listed under models, as mergekit needs it).',
+          };
   return (
     <div className="base-weight">
-      <Checkbox
-        id="base-in"
-        label="Merge the base model in too"
-        checked={baseWeight !== undefined}
-        help="Off: the experts alone are averaged. On: the base is one more model of the average, with its own weight (base_model listed under models, as mergekit needs it)."
-        onChange={(on) => setBaseWeight(on ? 1 : undefined)}
-      />
-      {baseWeight !== undefined && spec && <Slider id="base-weight" label="Weight of the base" spec={spec} value={baseWeight} onInput={(v) => setBaseWeight(v)} />}
+      <Checkbox id="base-in" label={text.label} checked={baseWeight !== undefined} help={text.help} onChange={(on) => setBaseWeight(on ? 1 : undefined)} />
+      {role === 'member' && baseWeight !== undefined && spec && <Slider id="base-weight" label="Weight of the base" spec={spec} value={baseWeight} onInput={(v) => setBaseWeight(v)} />}
     </div>
   );
 }
@@ -111,7 +156,8 @@ function EveryExpert({ method }: { method: MethodDescriptor }) {
   return (
     <>
       {params.map((p) => {
-        const v = globalDefault(p, { density, lambda, globals });
+        // A parameter without a default that leaves the tensor as it is when unset (passthrough's scale) shows 1.
+        const v = asIs(p) && globals[p.name] === undefined ? 1 : globalDefault(p, { density, lambda, globals });
         return <Slider key={p.name} id={`param-${p.name}`} label={p.name === 'epsilon' ? 'ε (epsilon)' : p.name === 'gamma' ? 'γ (gamma)' : p.name} spec={p} value={typeof v === 'number' ? v : 0} onInput={(x, at) => setGlobal(p.name, x, at)} />;
       })}
     </>
@@ -147,18 +193,20 @@ function SeedInput() {
 
 /** A value per expert for each per-model number (weight, density, …), over the shared control. */
 function PerExpert({ method }: { method: MethodDescriptor }) {
-  const { demoModels, density, lambda, globals, pair, setDemoModelParam } = useLabStore(
-    useShallow((s) => ({ demoModels: s.demoModels, density: s.density, lambda: s.lambda, globals: s.globals, pair: s.pair, setDemoModelParam: s.setDemoModelParam })),
+  const { demoModels, density, lambda, globals, pair, baseOn, setDemoModelParam } = useLabStore(
+    useShallow((s) => ({ demoModels: s.demoModels, density: s.density, lambda: s.lambda, globals: s.globals, pair: s.pair, baseOn: s.baseWeight !== undefined, setDemoModelParam: s.setDemoModelParam })),
   );
   const tasks = useTasks();
   const { label, baseId } = useDemoNames();
   const params = numeric(method).filter((p) => p.scope === 'model');
   if (params.length === 0) return null;
-  const ids = isPairwise(method.id) ? Object.values(demoPair(tasks, pair, baseId)) : tasks;
+  const choice = demoModelChoice(method.id);
+  const picked = demoPair(tasks, pair, baseId, !(choice === 'pair' && baseOn));
+  const ids = choice === 'one' ? [picked.base] : choice ? [picked.base, picked.other] : tasks;
   const set = Object.keys(demoModels).filter((id) => ids.includes(id)).length;
   const shared = (p: ParamSpec) => {
     const g = globals[p.name];
-    return typeof g === 'number' ? g : perModelDefault(p, { density, lambda, globals });
+    return typeof g === 'number' ? g : asIs(p) ? 1 : perModelDefault(p, { density, lambda, globals });
   };
   return (
     <details className="per-expert" open={set > 0}>
@@ -202,7 +250,8 @@ function PerLayer({ method }: { method: MethodDescriptor }) {
   const current = (p: ParamSpec): number => {
     if (p.name === 'density') return density;
     if (p.name === 'lambda') return lambda;
-    const v = p.scope === 'model' ? (typeof globals[p.name] === 'number' ? (globals[p.name] as number) : perModelDefault(p, { density, lambda, globals })) : globalDefault(p, { density, lambda, globals });
+    const v =
+      p.scope === 'model' ? (typeof globals[p.name] === 'number' ? (globals[p.name] as number) : asIs(p) ? 1 : perModelDefault(p, { density, lambda, globals })) : globalDefault(p, { density, lambda, globals });
     return typeof v === 'number' ? v : 0;
   };
   const on = params.filter((p) => layered[p.name]).length;

@@ -66,6 +66,13 @@ export interface SliderProps {
   readonly disabled?: boolean;
 }
 
+/** A whole number as it is; a value on a fine step (karcher's tol, nearswap's t, eps) in as many digits as the step has; else two decimals. */
+export function defaultFormat(spec: ParamSpec, step: number, v: number): string {
+  if (spec.type === 'integer') return String(Math.round(v));
+  if (step > 0 && step < 0.01) return step < 1e-4 && v !== 0 ? v.toExponential(2) : v.toFixed(Math.min(8, Math.ceil(-Math.log10(step))));
+  return v.toFixed(2);
+}
+
 export function Slider({ id, label, spec, value, onInput, format, disabled, ...range }: SliderProps) {
   const min = range.min ?? spec.ui?.min ?? spec.min ?? 0;
   const max = range.max ?? spec.ui?.max ?? spec.max ?? 1;
@@ -84,7 +91,7 @@ export function Slider({ id, label, spec, value, onInput, format, disabled, ...r
         aria-describedby={`${id}-help`}
         onChange={(e) => onInput(Number(e.target.value), performance.mark(SLIDER_INPUT_MARK).startTime)}
       />
-      <output htmlFor={id}>{format ? format(value) : value.toFixed(2)}</output>
+      <output htmlFor={id}>{format ? format(value) : defaultFormat(spec, step, value)}</output>
       <span id={`${id}-help`} className="help">
         {spec.help}
       </span>

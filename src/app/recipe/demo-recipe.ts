@@ -90,6 +90,37 @@ export function isPairwise(methodId: string): boolean {
   return m !== undefined && m.maxModels === 2;
 }
 
+/**
+ * Which of the demo's models a method takes, where it cannot take all the experts: 'base-pair' two
+ * models, the first being base_model (slerp, nearswap, arcee_fusion); 'pair' two models besides an
+ * optional base (nuslerp); 'one' a single model (passthrough). Undefined: every expert.
+ */
+export type DemoModelChoice = 'base-pair' | 'pair' | 'one';
+
+export function demoModelChoice(methodId: string): DemoModelChoice | undefined {
+  const m = findMethod(methodId);
+  if (!m) return undefined;
+  if (m.maxModels === 1) return 'one';
+  if (m.maxModels === 2) return 'base-pair';
+  // nuslerp: exactly two models, plus a base_model that is neither of them.
+  if (m.maxModels === 3 && m.minModels === 2) return 'pair';
+  return undefined;
+}
+
+/**
+ * With an optional base, what turning the base on means: 'member' it is merged in with a weight
+ * (linear: listed under models); 'origin' the models' task vectors from it are merged and added
+ * back to it (nuslerp, multislerp: base_model only); 'mean' it joins the mean as one more model
+ * (karcher: base_model only, which mergekit averages in). Undefined: no base control.
+ */
+export function demoBaseRole(methodId: string): 'member' | 'origin' | 'mean' | undefined {
+  const m = findMethod(methodId);
+  if (!m || m.base !== 'optional' || m.maxModels === 1) return undefined;
+  if (m.id === 'karcher') return 'mean';
+  if (m.id === 'nuslerp' || m.id === 'multislerp') return 'origin';
+  return 'member';
+}
+
 /** A value for a required parameter the user has not set: mid-range. */
 function middle(p: ParamSpec): number {
   const lo = p.ui?.min ?? p.min ?? 0;
@@ -106,9 +137,12 @@ export function layerFilters(groups: Readonly<Record<string, number>>): Conditio
   return Object.entries(groups).map(([group, value]) => ({ filter: `${group}.`, value }));
 }
 
-/** The pair a pairwise method merges: the one set, else the first two experts. */
-export function demoPair(tasks: readonly string[], pair: ModelPair | undefined, baseId = DEMO_BASE_ID): ModelPair {
-  const known = (id: string) => id === baseId || tasks.includes(id);
+/**
+ * The pair a pairwise method merges: the one set, else the first two experts. `withBase` false (nuslerp
+ * over task vectors from the base): the base cannot be one of the two, so a pair naming it gives the default.
+ */
+export function demoPair(tasks: readonly string[], pair: ModelPair | undefined, baseId = DEMO_BASE_ID, withBase = true): ModelPair {
+  const known = (id: string) => (withBase && id === baseId) || tasks.includes(id);
   if (pair && pair.base !== pair.other && known(pair.base) && known(pair.other)) return pair;
   return { base: tasks[0] ?? baseId, other: tasks[1] ?? tasks[0] ?? baseId };
 }
@@ -146,18 +180,29 @@ export function demoRecipe(methodId: string, tasks: readonly string[], c: DemoCo
   };
   let models: RecipeModel[];
   let baseModel: string | undefined = method.base === 'required' ? baseId : undefined;
-  if (method.maxModels === 2) {
+  const choice = demoModelChoice(method.id);
+  const baseRole = demoBaseRole(method.id);
+  const baseOn = baseRole !== undefined && c.baseWeight !== undefined;
+  if (choice === 'base-pair') {
     // mergekit's slerp lists both models and names the t = 0 end as base_model.
     const pair = demoPair(tasks, c.pair, baseId);
     models = [pair.base, pair.other].map(entry);
     baseModel = pair.base;
+  } else if (choice === 'pair') {
+    // nuslerp: the two models in order (t = w2 / (w1 + w2)); with the base on, their task vectors from it.
+    const pair = demoPair(tasks, c.pair, baseId, !baseOn);
+    models = [pair.base, pair.other].map(entry);
+    if (baseOn) baseModel = baseId;
+  } else if (choice === 'one') {
+    // passthrough copies one model: the pair control's first model.
+    models = [entry(demoPair(tasks, c.pair, baseId).base)];
   } else {
     models = tasks.map(entry);
-    // An optional base (linear) is averaged in with the experts, as mergekit does, only when the user gives it a weight.
-    if (method.base === 'optional' && c.baseWeight !== undefined) {
-      models = [{ model: baseId, parameters: { weight: c.baseWeight } }, ...models];
+    if (baseOn && baseRole === 'member') {
+      // An optional base (linear) is averaged in with the experts, as mergekit does, only when the user gives it a weight.
+      models = [{ model: baseId, parameters: { weight: c.baseWeight! } }, ...models];
       baseModel = baseId;
-    }
+    } else if (baseOn) baseModel = baseId;
   }
   return {
     mergeMethod: method.id,

@@ -48,7 +48,8 @@ export function specOf(method: string, name: string): ParamSpec | undefined {
  */
 export function inRange(spec: ParamSpec | undefined, v: number): number | undefined {
   if (!Number.isFinite(v)) return undefined;
-  let x = v;
+  // An integer parameter (karcher's max_iter) takes whole numbers only: the engine refuses 2.5, as mergekit does.
+  let x = spec?.type === 'integer' ? Math.round(v) : v;
   if (spec?.min !== undefined) x = Math.max(spec.min, x);
   if (spec?.max !== undefined) {
     if (spec.maxExclusive && x >= spec.max) return undefined;
