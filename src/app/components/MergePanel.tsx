@@ -29,6 +29,7 @@ import { useLabStore } from '../store/index.js';
 import type { AppError, JobResult, JobState } from '../store/types.js';
 import { downloadModelZip, saveModelFolder } from '../engine/outputs.js';
 import { directoryPicker } from '../engine/model-folder.js';
+import { MergeToDiskButton, WrittenFiles } from '../export/MergeToDisk.js';
 
 /** performance marks/measures a test (or a profiler) reads. */
 export { SLIDER_INPUT_MARK };
@@ -123,8 +124,16 @@ function PerModelControls() {
 }
 
 function LiveScore() {
-  const { live, tasks, engineTasks, expertAccuracy, demoStatus } = useLabStore(
-    useShallow((s) => ({ live: s.live, tasks: s.tasks, engineTasks: s.engine.demo.tasks, expertAccuracy: s.engine.demo.expertAccuracy, demoStatus: s.engine.demo.status })),
+  const { live, tasks, engineTasks, expertAccuracy, demoStatus, demoSplit, setDemoSplit } = useLabStore(
+    useShallow((s) => ({
+      live: s.live,
+      tasks: s.tasks,
+      engineTasks: s.engine.demo.tasks,
+      expertAccuracy: s.engine.demo.expertAccuracy,
+      demoStatus: s.engine.demo.status,
+      demoSplit: s.demoSplit,
+      setDemoSplit: s.setDemoSplit,
+    })),
   );
   const shown = live.shown;
   useShownMeasure(shown, live.requested, SCORE_SHOWN_MARK, SLIDER_TO_SCORE_MEASURE);
@@ -135,13 +144,21 @@ function LiveScore() {
   return (
     <div className="live" aria-label="Live score" role="group" data-live-state={state} data-seq={shown?.seq ?? 0} data-density={shown?.density} data-lambda={shown?.lambda}>
       <h3>Live score on the demo</h3>
+      <Checkbox
+        id="demo-test"
+        label="Score on the held-out test split"
+        checked={demoSplit === 'test'}
+        help="Sliders move on the validation split (choosing on test would tune on it); tick to see the test score of the settings you chose."
+        onChange={(v) => setDemoSplit(v ? 'test' : 'validation')}
+      />
       {!shown && (
         <p className="help">{demoStatus === 'ready' || demoStatus === 'loading' || demoStatus === 'idle' ? 'Computing the first score…' : 'The demo is not loaded in the engine, so there is no live score.'}</p>
       )}
       {shown && engineTasks && (
         <>
           <p className="score">
-            Normalized score <strong data-normalized={shown.normalized}>{shown.normalized.toFixed(1)}%</strong> (mean over tasks of merged / expert accuracy) ·{' '}
+            Normalized score <strong data-normalized={shown.normalized}>{shown.normalized.toFixed(1)}%</strong> on the{' '}
+            <span data-split={shown.split}>{shown.split === 'test' ? 'held-out test split' : 'validation split'}</span> (mean over tasks of merged / expert accuracy) ·{' '}
             <span data-settings={shown.settings}>
               {shown.method}: {shown.settings}
             </span>{' '}
@@ -154,7 +171,7 @@ function LiveScore() {
             label={label}
             columns={[
               { name: 'merged', values: shown.perTask },
-              { name: 'its expert', values: expertAccuracy },
+              { name: 'its expert', values: expertAccuracy?.[shown.split] },
             ]}
           />
         </>
@@ -206,7 +223,7 @@ function JobLine({ job }: { job: JobState }) {
               ))}
             </ul>
           )}
-          <ModelFolderActions result={r} />
+          {r.writtenTo ? <WrittenFiles result={r} /> : <ModelFolderActions result={r} />}
           <p className="downloads">
             <a href={r.weightsUrl} download="model.safetensors">
               Download merged weights
@@ -279,6 +296,7 @@ function MergeActions() {
         <button type="button" onClick={() => void merge()} disabled={!canMerge || busy}>
           Merge
         </button>{' '}
+        <MergeToDiskButton disabled={!canMerge || busy} />{' '}
         <button type="button" onClick={() => void cancelMerge()} disabled={job.status !== 'running'}>
           Cancel
         </button>{' '}

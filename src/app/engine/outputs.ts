@@ -2,7 +2,9 @@
  * The last merge's files: Blob URLs for the single-file download links, and the whole model
  * folder (weights, config.json, tokenizer files, mergekit_config.yml, README.md) kept as Blobs for
  * "Download merged model" (a zip, built when asked) and "Save into a folder". The bytes live only
- * in these Blobs (the store keeps URLs and names); a new merge releases the old ones.
+ * in these Blobs (the store keeps URLs and names); a new merge releases the old ones. A merge
+ * written to disk (publishWrittenFolder) is published as the Files read back from its folder:
+ * Blobs backed by the files on disk, so its links download from there and hold nothing in memory.
  */
 import { saveToDirectory, type DirectoryLike, type FolderEntry } from './model-folder.js';
 
@@ -31,6 +33,25 @@ export function publishOutputs(weights: Uint8Array, recipeYaml: string, files: r
   ];
   folder = { name, entries };
   return { weightsUrl, recipeUrl, folderName: name, folderFiles: entries.map((e) => e.name) };
+}
+
+/**
+ * The files a merge wrote into `dir` (MergesService.mergeToFolder's `files`, weights first),
+ * published as the Files on disk: the weights link is the first weights file (model.safetensors,
+ * or the first shard).
+ */
+export async function publishWrittenFolder(dir: FileSystemDirectoryHandle, files: readonly string[], name: string): Promise<PublishedOutputs & { readonly fileUrls: readonly { readonly name: string; readonly url: string }[] }> {
+  releaseOutputs();
+  const entries: FolderEntry[] = [];
+  for (const f of files) entries.push({ name: f, blob: await (await dir.getFileHandle(f)).getFile() });
+  const fileUrls = entries.map((e) => ({ name: e.name, url: URL.createObjectURL(e.blob) }));
+  urls = fileUrls.map((f) => f.url);
+  const url = (pick: (n: string) => boolean) => fileUrls.find((f) => pick(f.name))?.url;
+  const weightsUrl = url((n) => n.endsWith('.safetensors'));
+  const recipeUrl = url((n) => n === 'merge-recipe.yml');
+  if (!weightsUrl || !recipeUrl) throw new Error(`The merged folder lacks ${weightsUrl ? 'merge-recipe.yml' : 'its weights'}.`);
+  folder = { name, entries };
+  return { weightsUrl, recipeUrl, folderName: name, folderFiles: entries.map((e) => e.name), fileUrls };
 }
 
 export function releaseOutputs(): void {

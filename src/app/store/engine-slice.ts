@@ -9,7 +9,8 @@ import { MergeLabError, isMergeLabError } from '../../engine/errors.js';
 import type { MergeProgress } from '../../engine/merge/progress.js';
 import { demoAssets } from '../demo/assets.js';
 import { toAppError } from '../demo/errors.js';
-import { EngineClient, type DemoFiles } from '../engine/engine-client.js';
+import { EngineClient, type DemoFiles, type EngineRemote } from '../engine/engine-client.js';
+import { mergeToDisk } from '../export/merge-to-disk.js';
 import { LiveEngine } from '../engine/live-engine.js';
 import type { Recipe } from '../../engine/recipe/types.js';
 import { portableNames, portableRecipe } from '../recipe/portable-names.js';
@@ -25,7 +26,7 @@ import { lmDemoRecipe } from '../recipe/lm-demo-recipe.js';
 import { recipeSettings } from '../recipe/recipe-settings.js';
 import { isRoutedMethod } from '../routed/methods.js';
 import { recipesAhead, stepsAround } from './recipe-slice.js';
-import type { AppError, EngineSlice, LabState, SliceCreator } from './types.js';
+import type { AppError, EngineSlice, JobResult, LabState, SliceCreator } from './types.js';
 
 export const DEFAULT_BUDGET_MIB = 1024;
 const CHOICES: readonly BackendChoice[] = ['auto', 'webgpu', 'wasm', 'cpu'];
@@ -117,6 +118,7 @@ export const createEngineSlice: SliceCreator<EngineSlice> = (set, get, api) => {
     budgetMiB: DEFAULT_BUDGET_MIB,
     job: { status: 'idle' },
     live: { status: 'idle', requested: 0 },
+    demoSplit: 'validation',
 
     engineClient: () => client,
     liveEngine: () => live,
@@ -188,11 +190,18 @@ export const createEngineSlice: SliceCreator<EngineSlice> = (set, get, api) => {
       live?.start(choice);
     },
 
+    setDemoSplit(split) {
+      if (split === get().demoSplit) return;
+      set({ demoSplit: split });
+      get().requestLive();
+      get().requestCharts();
+    },
+
     setBudgetMiB(mib) {
       if (Number.isFinite(mib) && mib > 0) set({ budgetMiB: mib });
     },
 
-    async merge() {
+    async merge(into) {
       const s = get();
       if (!client || s.job.status === 'running' || s.job.status === 'cancelling') return;
       const id = `merge-${++jobCounter}`;
@@ -217,22 +226,24 @@ export const createEngineSlice: SliceCreator<EngineSlice> = (set, get, api) => {
         const budgetBytes = Math.round(s.budgetMiB * 2 ** 20);
         // The folder's name: the zip's top folder and the model card's title.
         const name = `merged-${recipe.mergeMethod}`;
-        const r = await client.call((e) => {
-          // Cancelled while waiting for the engine (a restart, models still opening): never send it.
-          if (get().job.status === 'cancelling') throw new MergeLabError('CANCELLED', 'The merge was cancelled before it started.');
-          // The recipe the output carries names the files, as the panel's does.
-          return e.merges.merge(id, recipe, { budgetBytes, name, recipeNames: portableNames(s) }, onProgress);
-        });
+        const call = <T>(fn: (e: EngineRemote) => Promise<T>) =>
+          client!.call((e) => {
+            // Cancelled while waiting for the engine (a restart, models still opening): never send it.
+            if (get().job.status === 'cancelling') throw new MergeLabError('CANCELLED', 'The merge was cancelled before it started.');
+            return fn(e);
+          });
+        // The recipe the output carries names the files, as the panel's does.
+        const options = { budgetBytes, name, recipeNames: portableNames(s) };
+        let result: JobResult;
+        if (into) {
+          result = await mergeToDisk({ id, recipe, target: into, name, options, onProgress, call });
+        } else {
+          const r = await call((e) => e.merges.merge(id, recipe, options, onProgress));
+          if (!mine()) return;
+          result = { tensors: r.tensors, milliseconds: r.milliseconds, backend: r.backend, bytes: r.bytes.byteLength, warnings: r.warnings, ...publishOutputs(r.bytes, r.recipeYaml, r.folder, name) };
+        }
         if (!mine()) return;
-        const urls = publishOutputs(r.bytes, r.recipeYaml, r.folder, name);
-        set((st) => ({
-          job: {
-            id,
-            status: 'done',
-            ...(st.job.progress ? { progress: st.job.progress } : {}),
-            result: { tensors: r.tensors, milliseconds: r.milliseconds, backend: r.backend, bytes: r.bytes.byteLength, warnings: r.warnings, ...urls },
-          },
-        }));
+        set((st) => ({ job: { id, status: 'done', ...(st.job.progress ? { progress: st.job.progress } : {}), result } }));
       } catch (e) {
         if (!mine()) return;
         if (isMergeLabError(e) && e.code === 'CANCELLED') set((st) => ({ job: { id, status: 'cancelled', ...(st.job.progress ? { progress: st.job.progress } : {}) } }));
@@ -267,10 +278,11 @@ export const createEngineSlice: SliceCreator<EngineSlice> = (set, get, api) => {
         return;
       }
       const seq = s.live.requested + 1;
-      const params = { method: s.method, density: s.density, lambda: s.lambda, settings: recipeSettings(recipe) };
+      const split = s.demoSplit;
+      const params = { method: s.method, density: s.density, lambda: s.lambda, settings: recipeSettings(recipe), split };
       set({ live: { ...s.live, status: 'computing', requested: seq } });
       const then = recipesAhead(s, ahead, demoLiveRecipe);
-      liveClient()!.call((e) => e.demo.liveDemo(recipe, { then }), { demo: true }).then(
+      liveClient()!.call((e) => e.demo.liveDemo(recipe, { then, split }), { demo: true }).then(
         (score) => {
           const l = get().live;
           if (!showable(l, seq)) return; // an older answer that arrived late, or one from before an error

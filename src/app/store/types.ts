@@ -6,10 +6,11 @@ import type { RecipeDtype, RecipeMath } from '../../engine/recipe/types.js';
 import type { MergeProgress } from '../../engine/merge/progress.js';
 import type { StateCreator } from 'zustand';
 import type { BackendChoice, BackendInfo, BackendName } from '../../engine/backend.js';
-import type { ChannelView, Diagnostics, LayerRanks, LmLabAnswer, LmLabMode, LmLabProgress, LmLabSummary, RoutedReport, SpectrumResult, SweepPoint, TwinView } from '../../engine/api/engine-api.js';
+import type { ChannelView, Diagnostics, LayerRanks, LmLabAnswer, LmLabMode, LmLabProgress, LmLabSummary, RoutedReport, ScoreSplit, SpectrumResult, SweepPoint, TwinView } from '../../engine/api/engine-api.js';
 import type { GroupMethodId } from '../routed/methods.js';
 import type { EngineClient } from '../engine/engine-client.js';
 import type { LiveEngine } from '../engine/live-engine.js';
+import type { DiskTarget, WrittenTo } from '../export/disk-target.js';
 import type { ModelPair } from '../recipe/demo-recipe.js';
 import type { LayerStackSlice } from './stack-slice.js';
 import type { LmDemoSlice, LmSplit } from './lm-demo-types.js';
@@ -160,8 +161,8 @@ export interface EngineDemo {
   readonly status: 'idle' | 'loading' | 'ready' | 'unavailable' | 'error';
   /** Scored task ids, in the engine's table order: the recipe names experts by these. */
   readonly tasks?: readonly string[];
-  /** Each expert on its own task (test, percent). */
-  readonly expertAccuracy?: readonly number[];
+  /** Each expert on its own task (percent), per split: the normalizers of that split's scores. */
+  readonly expertAccuracy?: Readonly<Record<ScoreSplit, readonly number[]>>;
   /** performance.measure('engine-demo-load'): opening the demo models and loadDemo in the worker. */
   readonly loadMs?: number;
   /** The hard tasks loaded in the worker for Twin-Merging's hard mode (once it was asked for). */
@@ -200,6 +201,8 @@ export interface JobResult {
   /** The merged model's folder: its name and files (weights first), as the zip and "Save into a folder" give them. */
   readonly folderName: string;
   readonly folderFiles: readonly string[];
+  /** Set when the merge was written to disk as it ran (Merge to disk): where the files are. */
+  readonly writtenTo?: WrittenTo;
 }
 
 export type JobStatus = 'idle' | 'running' | 'cancelling' | 'done' | 'cancelled' | 'failed';
@@ -221,7 +224,9 @@ export interface LiveShown {
   readonly lambda: number;
   /** Every setting of the recipe it scored, in words (recipe-settings.ts): per-expert and per-layer values too. */
   readonly settings: string;
-  /** Test accuracy per task, percent, in EngineDemo.tasks order. */
+  /** The split scored: validation while sliders move, test when asked for (demoSplit). */
+  readonly split: ScoreSplit;
+  /** Accuracy per task on that split, percent, in EngineDemo.tasks order. */
   readonly perTask: readonly number[];
   readonly normalized: number;
   /** Time the engine took (merge + scoring in the worker). */
@@ -242,6 +247,10 @@ export interface LiveState {
 
 export interface EngineSlice {
   readonly engine: EngineInfo;
+  /** The digits demo's split the live score and the sweep are on: validation, or the held-out test split on request. */
+  readonly demoSplit: ScoreSplit;
+  /** Scores the live score and the sweep on this split from now on (asks both again). */
+  setDemoSplit(split: ScoreSplit): void;
   /** The memory budget passed to merges, in MiB. */
   readonly budgetMiB: number;
   readonly job: JobState;
@@ -255,8 +264,11 @@ export interface EngineSlice {
   /** The user's backend override: restarts the worker on it. */
   setBackendChoice(choice: BackendChoice): void;
   setBudgetMiB(mib: number): void;
-  /** Merges the demo with the current recipe; the result's files become downloadable. */
-  merge(): Promise<void>;
+  /**
+   * Merges the demo with the current recipe; the result's files become downloadable. With `into`,
+   * the merge is written into that folder as it runs (src/app/export/), never held whole.
+   */
+  merge(into?: DiskTarget): Promise<void>;
   cancelMerge(): Promise<void>;
   /** Asks for a live score of the current recipe on the demo (latest wins). */
   /** `ahead`: settings likely asked for next (the slider's next step), scored while the engine would wait. */
@@ -343,6 +355,8 @@ export type SweepParam = 'lambda' | 'density';
 export interface SweepData {
   readonly param: SweepParam;
   readonly method: string;
+  /** The split its points are scored on. */
+  readonly split: ScoreSplit;
   readonly points: readonly SweepPoint[];
 }
 
