@@ -41,6 +41,8 @@ import { parseRecipe } from '../../recipe/parse.js';
 import { recipeText as textOf } from '../../recipe/recipe-text.js';
 import type { LmLabAnswer, LmLabMetrics, LmLabProgressCallback, LmLabRequest, LmLabService, LmLabSummary, LmLabSweepPoint, LmLabTask, LmLabTaskScore } from '../engine-api.js';
 import { createLane, type Lane } from './cancel.js';
+import type { LmLabTwinAnswer, LmLabTwinRequest } from '../lm-lab-twin-api.js';
+import { scoreTwinTasks, type LmTwinCache } from './lm-lab-twin.js';
 import { recipeModelNames, type EngineContext } from './context.js';
 
 /** The lab's context when none is asked for: the model's (at most 2,048), at most this. */
@@ -74,6 +76,8 @@ interface LabState {
   readonly tokens: WeakMap<LmTokenizer, Map<string, readonly number[]>>;
   /** Reference scores (base, experts) by text, then by referenceKey: full texts, and probes when no full score is kept. */
   readonly references: Map<string, Map<string, ScoreResult>>;
+  /** Twin-Merging's decomposition and router, kept for one shared expert. */
+  readonly twin: LmTwinCache;
 }
 
 const referenceKey = (base: string, model: string, context: number, probe: number | 'full') => `${base}\u0000${model}\u0000${context}\u0000${probe}`;
@@ -200,7 +204,7 @@ export function createLmLabService(ctx: EngineContext): LmLabService {
     if (state) return state;
     const sources = new Map([...ctx.models].map(([id, m]) => [id, m.checkpoint]));
     const inputs = new Map([...sources].map(([id, c]) => [id, old?.sources.get(id) === c ? old.inputs.get(id)! : memoizedCheckpoint(c)]));
-    state = { sources, inputs, session: createLiveSession(inputs), sweepSession: createLiveSession(inputs), descriptions: new Map(), tokens: old?.tokens ?? new WeakMap(), references: new Map() };
+    state = { sources, inputs, session: createLiveSession(inputs), sweepSession: createLiveSession(inputs), descriptions: new Map(), tokens: old?.tokens ?? new WeakMap(), references: new Map(), twin: {} };
     return state;
   };
 
@@ -318,13 +322,25 @@ export function createLmLabService(ctx: EngineContext): LmLabService {
     if (cancel.cancelled) throw on.superseded();
     const mergeDone = performance.now();
 
-    const weights = mergedModel(d.config, merged);
     let scores: ScoreResult[];
-    try {
-      const before = done;
-      scores = await scoreTasks(d.config, weights, texts, { ...scoreOptions, where: 'the merged model', onProgress: (p) => report('merged', before + p.tokensDone) });
-    } finally {
-      disposeLmWeights(weights.tensors);
+    let routing: LmLabTwinAnswer['routing'];
+    const twinSettings = (request as LmLabTwinRequest).twin;
+    const before = done;
+    const onMerged = (p: { readonly tokensDone: number }) => report('merged', before + p.tokensDone);
+    if (twinSettings) {
+      // Twin-Merging: the recipe was its shared expert; each window is scored with its own routed merge.
+      const twinTasks = texts.map((t) => ({ pieces: t.pieces, windows: pieceIds(t.task, (x) => tokensOf(s, d.tokenizer, x)), expert: t.task.expert === undefined ? undefined : experts.indexOf(t.task.expert) }));
+      const checkpoints = new Map(experts.map((e) => [e, opened(s, e, 'expert')]));
+      const twin = await scoreTwinTasks({ config: d.config, cache: s.twin, sharedKey: JSON.stringify([recipe, base, experts]), shared: merged, experts, checkpoints, twin: twinSettings, tasks: twinTasks, encode: (x) => tokensOf(s, d.tokenizer, x), score: { ...scoreOptions, where: 'the routed merge', onProgress: onMerged }, cancel });
+      scores = twin.scores;
+      routing = { experts: twin.routing.experts, router: twin.routing.router, tasks: texts.map((t, i) => ({ name: t.task.name, weights: twin.routing.weights[i]! })) };
+    } else {
+      const weights = mergedModel(d.config, merged);
+      try {
+        scores = await scoreTasks(d.config, weights, texts, { ...scoreOptions, where: 'the merged model', onProgress: onMerged });
+      } finally {
+        disposeLmWeights(weights.tensors);
+      }
     }
 
     const out: LmLabTaskScore[] = texts.map((t, i) => {
@@ -360,6 +376,7 @@ export function createLmLabService(ctx: EngineContext): LmLabService {
       tasks: out,
       meanGain: gains.length > 0 ? gains.reduce((a, b) => a + b, 0) / gains.length : null,
       milliseconds: { references: referencesDone - started, merge: mergeDone - referencesDone, merged: end - mergeDone, total: end - started },
+      ...(routing ? { routing } : {}),
     };
   }
 

@@ -1,0 +1,103 @@
+/**
+ * Twin-Merging in the lm-lab service (services/lm-lab-twin.ts): the byte-level tiny Llama of
+ * test/fixtures/lm/llama-bytes as the base and two experts made from it by seeded noise. With
+ * oracle routing at full rank each window is its own expert's, so the merge scores as the expert
+ * and the gain is 1; the answer says how each window was routed (rows of weights summing to 1,
+ * one-hot under the oracle for windows with an expert, the router's for those without); a probe's
+ * routing is its full answer's; a request without a training text for an expert is refused naming
+ * it; no tensor is left.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { EngineApi, ModelFile } from '../../src/engine/api/engine-api.js';
+import type { LmLabTwinAnswer, LmLabTwinRequest as LmLabRequest } from '../../src/engine/api/lm-lab-twin-api.js';
+import { createEngine } from '../../src/engine/api/engine.js';
+import { openCheckpointPath } from '../../src/engine/io/node-checkpoint.js';
+import { serializeSafetensors } from '../../src/engine/io/safetensors-writer.js';
+import { createRandom } from '../../src/engine/random.js';
+import type { Recipe } from '../../src/engine/recipe/types.js';
+import { LM_FIXTURES } from '../lm/fixtures.js';
+
+const DIR = path.join(LM_FIXTURES, 'llama-bytes');
+
+async function folder(name: string, seed?: number): Promise<ModelFile[]> {
+  const files: ModelFile[] = [];
+  for (const f of await readdir(DIR)) {
+    if (f.endsWith('.safetensors') && seed !== undefined) continue;
+    files.push({ path: `${name}/${f}`, blob: new Blob([await readFile(path.join(DIR, f))]) });
+  }
+  if (seed === undefined) return files;
+  const c = await openCheckpointPath(DIR);
+  const random = createRandom(seed);
+  const tensors = [];
+  try {
+    for (const t of c.tensorNames) tensors.push({ name: t, dtype: 'F32' as const, shape: [...c.info(t)!.shape], data: Float32Array.from(await c.readFloat32(t), (v) => v + 0.05 * (2 * random() - 1)) });
+  } finally {
+    await c.close();
+  }
+  return [...files, { path: `${name}/model.safetensors`, blob: new Blob([serializeSafetensors(tensors) as Uint8Array<ArrayBuffer>]) }];
+}
+
+let engine: EngineApi;
+beforeAll(async () => {
+  engine = createEngine();
+  await engine.system.setBackend('cpu');
+  await engine.models.openModel('base', await folder('base'));
+  await engine.models.openModel('a', await folder('a', 1));
+  await engine.models.openModel('b', await folder('b', 2));
+});
+
+const A = 'the quick brown fox jumps over the lazy dog; '.repeat(12);
+const B = 'function f(x) { return x + 1; } '.repeat(12);
+const shared: Recipe = { mergeMethod: 'task_arithmetic', baseModel: 'base', models: [{ model: 'a', parameters: { weight: 1 } }, { model: 'b', parameters: { weight: 1 } }], parameters: { lambda: 0.5 } };
+const windowsOf = (n: number, size: number) => Array.from({ length: n }, (_, k) => [k * size, k * size + size] as const);
+const request = (twin: Partial<NonNullable<LmLabRequest['twin']>>, mode: LmLabRequest['mode'] = 'full'): LmLabRequest => ({
+  recipe: shared,
+  base: 'base',
+  experts: ['a', 'b'],
+  tasks: [
+    { name: 'a', text: A.slice(5), expert: 'a', windows: windowsOf(3, 30) },
+    { name: 'b', text: B.slice(3), expert: 'b', windows: windowsOf(3, 30) },
+    { name: 'mixed', text: A.slice(0, 15) + B.slice(0, 15), windows: [[0, 30]] },
+  ],
+  mode,
+  context: 32,
+  probeTokens: 10,
+  twin: { rank: 32, training: [{ expert: 'a', text: A }, { expert: 'b', text: B }], windowsPerExpert: 8, router: { architecture: 'small', seed: 0 }, ...twin },
+});
+
+describe('lmLab.evaluate with Twin-Merging', () => {
+  it('oracle routing at full rank scores each domain as its expert; the answer gives every window its weights', async () => {
+    const before = tf.memory().numTensors;
+    const a = (await engine.lmLab.evaluate(request({ oracle: true }))) as LmLabTwinAnswer;
+    for (const [i, t] of a.tasks.slice(0, 2).entries()) {
+      expect(t.merged.loss).toBeCloseTo(t.experts[i]!.loss, 4);
+      expect(t.gain).toBeCloseTo(1, 3);
+    }
+    const routing = a.routing!;
+    expect(routing.experts).toEqual(['a', 'b']);
+    expect(routing.tasks.map((t) => [t.name, t.weights.length])).toEqual([['a', 3], ['b', 3], ['mixed', 1]]);
+    expect(routing.tasks[0]!.weights.every((w) => w[0] === 1 && w[1] === 0)).toBe(true);
+    expect(routing.tasks[1]!.weights.every((w) => w[0] === 0 && w[1] === 1)).toBe(true);
+    const mixed = routing.tasks[2]!.weights[0]!;
+    expect(mixed[0]! + mixed[1]!).toBeCloseTo(1, 5);
+    expect(routing.router.samples.training + routing.router.samples.heldOut).toBe(16);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it("the router's weights sum to 1 on every window; a probe is routed as its full answer", async () => {
+    const before = tf.memory().numTensors;
+    const full = (await engine.lmLab.evaluate(request({}))) as LmLabTwinAnswer;
+    const probe = (await engine.lmLab.evaluate(request({}, 'probe'))) as LmLabTwinAnswer;
+    for (const t of full.routing!.tasks) for (const w of t.weights) expect(w.reduce((x, y) => x + y, 0)).toBeCloseTo(1, 5);
+    expect(probe.routing!.tasks[0]!.weights[0]).toEqual(full.routing!.tasks[0]!.weights[0]);
+    expect(probe.tasks[0]!.tokens).toBe(10);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('refuses a router without a training text for an expert, naming it', async () => {
+    await expect(engine.lmLab.evaluate(request({ training: [{ expert: 'a', text: A }] }))).rejects.toThrow(/"b"/);
+  });
+});
