@@ -3,13 +3,14 @@ import { METHODS } from '../../engine/methods/registry.js';
 import { ROUTED_METHODS, type OptionSpec } from '../../engine/routed/index.js';
 import type { ParamSpec } from '../../engine/methods/types.js';
 import { demoCommand } from './demo.js';
+import { demoLmCommand } from './demo-lm.js';
 import { diffCommand } from './diff.js';
 import { evalCommand } from './eval.js';
 import { inspectCommand } from './inspect.js';
 import { mergeCommand } from './merge.js';
 import type { Command } from './types.js';
 
-export const COMMANDS: readonly Command[] = [mergeCommand, inspectCommand, diffCommand, demoCommand, evalCommand];
+export const COMMANDS: readonly Command[] = [mergeCommand, inspectCommand, diffCommand, demoCommand, demoLmCommand, evalCommand];
 
 function describeParam(p: ParamSpec): string {
   const bits: string[] = [p.scope === 'model' ? 'per model' : 'global', p.type];
