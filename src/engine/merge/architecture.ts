@@ -147,7 +147,8 @@ const LAYER_INDEX = /\.(\d+)\./;
  * first slice. A model's layer count in a module is read from its tensor names (moduleLayers).
  */
 function inferModules(weights: readonly WeightSpec[]): ModuleArchitecture[] {
-  const templates = new Map<string, string[]>();
+  // Sets, not arrays searched per tensor: an MoE checkpoint has thousands of templates under one prefix.
+  const sets = new Map<string, Set<string>>();
   const loose: WeightSpec[] = [];
   for (const w of weights) {
     const m = LAYER_INDEX.exec(w.name);
@@ -156,11 +157,11 @@ function inferModules(weights: readonly WeightSpec[]): ModuleArchitecture[] {
       continue;
     }
     const prefix = w.name.slice(0, m.index);
-    const t = templates.get(prefix) ?? [];
-    const template = w.name.replace(LAYER_INDEX, '.{i}.');
-    if (!t.includes(template)) t.push(template);
-    templates.set(prefix, t);
+    let t = sets.get(prefix);
+    if (!t) sets.set(prefix, (t = new Set()));
+    t.add(w.name.replace(LAYER_INDEX, '.{i}.'));
   }
+  const templates = new Map([...sets].map(([prefix, t]) => [prefix, [...t]] as const));
   const layered = (name: string, t: readonly string[], pre: readonly WeightSpec[]): ModuleArchitecture => ({
     name,
     pre,
