@@ -23,6 +23,12 @@ export const SWEEP_VALUES: Readonly<Record<SweepParam, readonly number[]>> = {
 
 function withBase(r: Recipe, base: string | undefined): Recipe {
   if (!base) throw new MergeLabError('BASE_MODEL_REQUIRED', 'The charts compare task vectors (expert − base): choose "base" as the role of one of your checkpoints.');
+  // passthrough copies one model (and takes no base_model besides it): the charts describe that
+  // model's task vector, as task arithmetic at λ 1 over it (whose merge is the copy); its scale
+  // stays in the recipe, so the charts' settings name it (task arithmetic does not read it).
+  if (findMethod(r.mergeMethod)?.maxModels === 1) {
+    return { mergeMethod: 'task_arithmetic', baseModel: base, models: r.models.map((m) => ({ model: m.model, parameters: { weight: 1, ...m.parameters } })), ...(r.dtype ? { dtype: r.dtype } : {}) };
+  }
   if (r.baseModel) return r;
   // A method that would average a named base in (linear) gets it listed with weight 0: the task
   // vectors have their base, and the merge they describe stays the one without it (mergekit stops
