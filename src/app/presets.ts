@@ -14,7 +14,7 @@ export const PRESETS: readonly Preset[] = [
     id: 'ta-vs-ties',
     title: 'Task arithmetic vs TIES',
     story:
-      'Task arithmetic adds every expert’s task vector; the sweep shows the best λ (0.4–0.5 here, about 68% normalized) and how far the merge stays from the experts. Switch the method to TIES and set λ to 1: trimming each task vector to its largest 30% and electing one sign per weight lifts the normalized score by about ten points on this demo, to about 78%. (At λ 0.5 TIES scores below task arithmetic: it divides by the weights that agree, so its best λ is higher — its sweep shows it.)',
+      'Task arithmetic adds every expert’s task vector; the sweep shows the best λ (0.4–0.5 here, about 70% normalized on the validation split, where every slider here moves) and how far the merge stays from the experts. Switch the method to TIES and set λ to 1: trimming each task vector to its largest 30% and electing one sign per weight lifts the normalized score by about nine points on this demo, to about 79%. (At λ 0.5 TIES scores below task arithmetic: it divides by the weights that agree, so its best λ is higher — its sweep shows it.)',
     hash: 'method=task_arithmetic&lambda=0.5&density=0.3&sweep=lambda',
   },
   {
@@ -35,7 +35,7 @@ export const PRESETS: readonly Preset[] = [
     id: 'twin',
     title: 'Twin-Merging: shared plus a little of each',
     story:
-      'One shared expert (task arithmetic at λ 0.3) plus each expert’s difference to it cut to rank 4, mixed per input by a small router. Slide the SVD rank and read the score (on the validation split, as every slider here; the box under the controls shows the held-out test score) and the chart of accuracy and storage against rank: at rank 1 it is already about 89% normalized, above the single merged models of the other lessons (task arithmetic about 68%, TIES about 78%); at rank 8 about 100% of the experts, at about 43% of their storage (the router apart). Switch on Hard mode: a sixth task with the same inputs as “invert” but other labels — the routing heatmap splits both tasks’ inputs about half and half between them, because the router cannot tell them apart, and the hard task’s score with the router falls far below its score with oracle routing.',
+      'One shared expert (task arithmetic at λ 0.3) plus each expert’s difference to it cut to rank 4, mixed per input by a small router. Slide the SVD rank and read the score (on the validation split, as every slider here; the box under the controls shows the held-out test score) and the chart of accuracy and storage against rank: at rank 1 it is already about 89% normalized, above the single merged models of the other lessons (task arithmetic about 70%, TIES about 79%); at rank 8 about 100% of the experts, at about 43% of their storage (the router apart). Switch on Hard mode: a sixth task with the same inputs as “invert” but other labels — the routing heatmap splits both tasks’ inputs about half and half between them, because the router cannot tell them apart, and the hard task’s score with the router falls far below its score with oracle routing.',
     hash: 'method=twin_merging&twin.lambda=0.3&twin.rank=4&twin.temperature=1&conflicts_hide=1&cosines_hide=1',
   },
   {

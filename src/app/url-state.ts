@@ -39,6 +39,8 @@ export function stateToHash(s: LabState): string {
   if (s.spectrumTensor) q.set('tensor', s.spectrumTensor);
   if (s.svdRank) q.set('rank', String(s.svdRank));
   q.set('sweep', s.sweepParam);
+  // The digits demo's live score on the held-out test split (validation unless asked).
+  if (s.demoSplit === 'test') q.set('test', '1');
   if (s.present) q.set('present', '1');
   for (const h of s.hidden) q.set(`${h}_hide`, '1');
   if (s.preset) q.set('preset', s.preset);
@@ -109,6 +111,7 @@ export function applyHash(hash: string): void {
   // The preset's hidden charts stay unless the link hides others itself.
   st.setPresentation(on(q.get('present')), presetOnly && hidden.length === 0 ? st.hidden : hidden);
   st.setPreset(findPreset(q.get('preset'))?.id);
+  st.setDemoSplit(on(q.get('test')) ? 'test' : 'validation');
   applyRouted(q, num, on);
   const baseWeight = num(q.get('baseweight'));
   if (Number.isFinite(baseWeight)) st.setBaseWeight(baseWeight);
@@ -210,7 +213,7 @@ export function syncUrlHash(): void {
   };
   // Slider-driven values wait for the slider to pause; a click (tab, method, preset, view) is written at once.
   const sliders: (keyof LabState)[] = ['density', 'lambda', 'globals', 'perModel', 'demoModels', 'layered', 'svdRank', 'twin', 'channel'];
-  const clicks: (keyof LabState)[] = ['source', 'method', 'tab', 'spectrumTensor', 'sweepParam', 'present', 'hidden', 'preset', 'baseWeight', 'randomSeed', 'pair'];
+  const clicks: (keyof LabState)[] = ['source', 'method', 'tab', 'spectrumTensor', 'sweepParam', 'present', 'hidden', 'preset', 'baseWeight', 'randomSeed', 'pair', 'demoSplit'];
   useLabStore.subscribe((s, prev) => {
     if (clicks.some((k) => s[k] !== prev[k])) flush();
     else if (sliders.some((k) => s[k] !== prev[k])) {

@@ -26,17 +26,27 @@ beforeAll(async () => {
 }, 120_000);
 
 describe('live recompute on the demo', () => {
-  it('scores the same as a one-off merge of the same recipe', async () => {
+  it('scores the same as a one-off merge of the same recipe, on the validation split unless the test split is asked for', async () => {
     const live = await engine.demo.liveDemo(recipe(summary.tasks, 0.3));
+    const onTest = await engine.demo.liveDemo(recipe(summary.tasks, 0.3), { split: 'test' });
     const session = await openDemoSession({
       manifest: await readFile(path.join(demoDir, 'manifest.json'), 'utf8'),
       read: async (f) => new Uint8Array(await readFile(path.join(demoDir, f))),
       digitsGz: new Uint8Array(await readFile(path.join(ROOT, 'data/digits/digits.csv.gz'))),
     });
     const weights = await mergeToMemory({ recipe: parseRecipe(recipe(summary.tasks, 0.3)), methods: METHODS, checkpoints: session.checkpoints });
-    const once = await session.scorer.score(weights, 'test');
-    expect(live.normalized).toBeCloseTo(once.normalized, 10);
-    expect(live.perTask).toEqual(summary.tasks.map((t) => 100 * once.accuracies[t]!));
+    for (const [answer, split] of [[live, 'validation'], [onTest, 'test']] as const) {
+      const once = await session.scorer.score(weights, split);
+      expect(answer.split).toBe(split);
+      expect(answer.normalized).toBeCloseTo(once.normalized, 10);
+      expect(answer.perTask).toEqual(summary.tasks.map((t) => 100 * once.accuracies[t]!));
+      expect(summary.expertAccuracy[split]).toEqual(summary.tasks.map((t) => 100 * session.scorer.expertAccuracies[split][t]!));
+    }
+    // Kept answers are per split: the two differ here, so one never stands for the other.
+    expect(onTest.perTask).not.toEqual(live.perTask);
+    const sweep = await engine.demo.sweepDemo([{ value: 0.3, recipe: recipe(summary.tasks, 0.3) }], { split: 'test' });
+    expect(sweep[0]!.normalized).toBe(onTest.normalized);
+    expect((await engine.demo.sweepDemo([{ value: 0.3, recipe: recipe(summary.tasks, 0.3) }]))[0]!.normalized).toBe(live.normalized);
   });
   it('is latest-wins: of requests sent together only the last runs; the others are CANCELLED', async () => {
     const sent = [0.2, 0.4, 0.6, 0.8].map((d) => engine.demo.liveDemo(recipe(summary.tasks, d)));
@@ -80,7 +90,7 @@ describe('live recompute on the demo', () => {
         digitsGz: new Uint8Array(await readFile(path.join(ROOT, 'data/digits/digits.csv.gz'))),
       });
       const w = await mergeToMemory({ recipe: parseRecipe(recipe(summary.tasks, d)), methods: METHODS, checkpoints: session.checkpoints });
-      return (await session.scorer.score(w, 'test')).normalized;
+      return (await session.scorer.score(w, 'validation')).normalized;
     };
     await engine.demo.liveDemo(recipe(summary.tasks, 0.61), { then: [recipe(summary.tasks, 0.62)] });
     // Asked for at once: it joins the score ahead (or finds it done) and is not CANCELLED.

@@ -20,6 +20,8 @@ import type { Recipe } from '../../src/engine/recipe/types.js';
 interface Asked {
   readonly method: string;
   readonly recipe: Recipe;
+  /** The arguments after the first (a call's options). */
+  readonly rest: readonly unknown[];
   resolve(v: unknown): void;
   reject(e: unknown): void;
 }
@@ -32,8 +34,8 @@ const fake = vi.hoisted(() => {
     {
       get:
         (_t, method: string) =>
-        (recipe: Recipe) =>
-          new Promise((resolve, reject) => asked.push({ method, recipe, resolve, reject })),
+        (recipe: Recipe, ...rest: unknown[]) =>
+          new Promise((resolve, reject) => asked.push({ method, recipe, rest, resolve, reject })),
     },
   );
   const remote = new Proxy({}, { get: () => service });
@@ -187,6 +189,37 @@ describe('requests on the demo', () => {
     st().setMethod('task_arithmetic');
     expect(st().sweep.shown).toBeUndefined();
     expect(st().sweep.status).toBe('idle');
+  });
+
+  it('the sweep is on the validation split until the test split is asked for; a sweep of the other split is taken off at once', async () => {
+    await onDemo();
+    expect(st().demoSplit).toBe('validation');
+    const sweeps = () => fake.asked.filter((a) => a.method === 'sweepDemo');
+    const answer = () => {
+      for (const a of sweeps()) a.resolve([{ value: 0.3, perTask: [1, 2, 3], normalized: 4 }]);
+    };
+    st().setLambda(0.8);
+    await vi.advanceTimersByTimeAsync(SWEEP_DEBOUNCE_MS);
+    expect(sweeps().at(-1)!.rest[0]).toEqual({ split: 'validation' });
+    answer();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(st().sweep.shown?.data).toMatchObject({ split: 'validation' });
+    fake.asked.length = 0;
+
+    st().setDemoSplit('test');
+    // The validation sweep must not stand as the test split's while the new one waits.
+    expect(st().sweep.shown).toBeUndefined();
+    await vi.advanceTimersByTimeAsync(SWEEP_DEBOUNCE_MS);
+    expect(sweeps()).toHaveLength(1);
+    expect(sweeps()[0]!.rest[0]).toEqual({ split: 'test' });
+    answer();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(st().sweep.shown?.data).toMatchObject({ split: 'test' });
+    // Asking for the split already shown asks nothing again.
+    fake.asked.length = 0;
+    st().setDemoSplit('test');
+    await vi.advanceTimersByTimeAsync(SWEEP_DEBOUNCE_MS);
+    expect(fake.asked).toHaveLength(0);
   });
 
   it('a density move asks for diagnostics, and no sweep (the sweep runs over density)', async () => {

@@ -30,6 +30,7 @@ const carried = (s: LabState) => ({
   present: s.present,
   hidden: [...s.hidden].sort(),
   preset: s.preset,
+  demoSplit: s.demoSplit,
   twin: s.twin,
   channel: s.channel,
 });
@@ -62,9 +63,11 @@ describe('a hash the lab writes round-trips', () => {
     s.setSweepParam('lambda');
     s.setPresentation(true, ['cosines', 'spectrum']);
     s.setPreset('signs');
+    s.setDemoSplit('test');
     const hash = expectRoundTrip();
     const q = new URLSearchParams(hash);
     expect(q.get('method')).toBe('dare_ties');
+    expect(q.get('test')).toBe('1');
     expect(q.get('w.expert-a.safetensors.weight')).toBe('0.5');
     expect(st().perModel).toEqual({ 'expert-a.safetensors': { weight: 0.5 } });
     expect(st().globals).toEqual({ normalize: true, rescale: false });

@@ -64,7 +64,7 @@ beforeAll(async () => {
     digitsGz: new Uint8Array(await readFile(path.join(ROOT, 'data/digits/digits.csv.gz'))),
   });
   const before = tf.memory().numTensors;
-  demo = await channelDemo(session, { grid: QUICK_GRID, router: { architecture: 'small' } });
+  demo = await channelDemo(session, { grid: QUICK_GRID, K: 2, router: { architecture: 'small' } });
   // The TIES row of the method table on the same grid, chosen on validation, scored on test.
   const points = QUICK_GRID.density.flatMap((density) => QUICK_GRID.lambda.map((lambda) => ({ lambda, density })));
   const result = await sweep(points.map((_, i) => i), (i) => mergeToMemory({ recipe: tiesRecipe(points[i]!.lambda, points[i]!.density), methods: METHODS, checkpoints: session.checkpoints }), session.scorer);

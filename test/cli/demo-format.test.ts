@@ -20,6 +20,7 @@ const row = (method: string, setting: Record<string, number>, params: Record<str
 });
 const sweep = (clustering: 'kmeans' | 'average_linkage'): ChannelClusteringTables => ({
   clustering,
+  K: 2,
   groupMethod: 'ties',
   similarity: 'raw' as const,
   kSweep: [
@@ -37,10 +38,10 @@ const demo: DemoOutput = {
     row('ties', {}, [{ lambda: 1, density: 0.3 }, { lambda: 0.9, density: 0.3 }], [54.2, 87.2], [77.9, 1.234]),
     row('twin_merging', { rank: 4 }, [{ lambda: 0.2 }, { lambda: 0.3 }], [90.8, 90.6], [97.4, 0.3]),
     row('twin_merging_oracle', { rank: 4 }, [{ lambda: 0.2 }, { lambda: 0.3 }], [90.8, 90.6], [97.45, 0.3]),
-    row('channel_merging', { K: 2 }, [{ lambda: 1, density: 0.3 }, { lambda: 1, density: 0.3 }], [88.9, 90.8], [94.5, 0.5], 'kmeans'),
+    row('channel_merging', { kTarget: 95 }, [{ K: 2, lambda: 1, density: 0.3 }, { K: 3, lambda: 1, density: 0.3 }], [88.9, 90.8], [94.5, 0.5], 'kmeans'),
   ],
   mixed: { meanLargestWeight: st(0.861, 0.01), weightOnPair: st(0.821, 0.02), soft: st(51.1, 0.4), hard: st(49.2, 0.6), even: st(57.1, 0.1), bestExpert: st(59.1, 0.2) },
-  conflicts: [{ clustering: 'kmeans', K: 2, within: st(0.295, 0.01), across: st(0.642, 0.02), randomWithin: st(0.478, 0.003), randomAcross: st(0.485, 0.002) }],
+  conflicts: [{ clustering: 'kmeans', Ks: [2, 3], within: st(0.295, 0.01), across: st(0.642, 0.02), randomWithin: st(0.478, 0.003), randomAcross: st(0.485, 0.002) }],
   perSeed: [
     {
       seed: 1,
@@ -60,7 +61,7 @@ const demo: DemoOutput = {
         storage: [],
         mixed,
       },
-      channel: { K: 2, clusterings: [sweep('kmeans'), sweep('average_linkage')], routingAccuracy: 0.99, routerParams: 34000, router },
+      channel: { clusterings: [sweep('kmeans'), sweep('average_linkage')], routingAccuracy: 0.99, routerParams: 34000, router },
     },
   ],
 };
@@ -73,9 +74,9 @@ describe('formatDemo', () => {
     const table = lines.slice(1, lines.indexOf(''));
     expect(table[0]).toMatch(/^\| method +\| setting +\| chosen per seed +\| invert \| permute \| +normalized \|$/);
     expect(new Set(table.map((l) => l.length)).size).toBe(1);
-    expect(table.find((l) => l.startsWith('| ties '))).toMatch(/\| ties +\| +\| lambda 1 density 0\.3 \/ lambda 0\.9 density 0\.3 \| +54\.2 \| +87\.2 \| +77\.9 ± 1\.2 \|$/);
+    expect(table.find((l) => l.startsWith('| ties '))).toMatch(/\| ties +\| +\| lambda 1 density 0\.3 \/ lambda 0\.9 density 0\.3 +\| +54\.2 \| +87\.2 \| +77\.9 ± 1\.2 \|$/);
     expect(table.find((l) => l.startsWith('| twin_merging_oracle '))).toMatch(/\| rank 4 +\| lambda 0\.2 \/ lambda 0\.3 +\| +90\.8 \| +90\.6 \| +97\.5 ± 0\.3 \|$/);
-    expect(table.find((l) => l.startsWith('| channel_merging '))).toMatch(/\| K 2, kmeans +\|/);
+    expect(table.find((l) => l.startsWith('| channel_merging '))).toMatch(/\| kTarget 95, kmeans +\| K 2 lambda 1 density 0\.3 \/ K 3 lambda 1 density 0\.3 +\|/);
   });
   it('prints the rank sweep: router and oracle scores, values, bytes and the ratio to the experts', () => {
     const at = lines.findIndex((l) => l.startsWith('rank sweep (twin_merging, seed 1, λ 0.2'));
@@ -88,6 +89,7 @@ describe('formatDemo', () => {
   it('prints a K sweep per clustering: the configuration chosen per K, scores, storage, sign conflicts and random groupings (— when none)', () => {
     const at = lines.findIndex((l) => l.startsWith('K sweep (channel_merging, kmeans'));
     expect(lines[at]).toContain('router routes 99.0 % of test samples to their task');
+    expect(lines[at]).toContain("the rows' K 2, chosen on validation");
     expect(lines[at + 1]).toMatch(/^\| K \| group method \| clustered on \| params +\| validation \| oracle \| router \| +bytes \| +ratio \| within \| across \| random within \| random across \|$/);
     expect(lines[at + 3]).toMatch(/^\| 1 \| ties +\| raw +\| lambda 1, density 0\.3 \| +79\.0 \| +77\.9 \| +77\.9 \| 312\.4 KB \| 20\.3 % \| +0\.482 \| +— \| +0\.482 \| +— \|$/);
     expect(lines[at + 4]).toMatch(/^\| 2 \| average +\| trimmed +\| +\| +100\.0 \| +100\.0 \| +— \| 619\.7 KB \| 40\.3 % \| +— \| +0\.483 \| +— \| +0\.483 \|$/);
@@ -97,7 +99,7 @@ describe('formatDemo', () => {
     const mixedLine = lines.find((l) => l.startsWith('mixed inputs'))!;
     expect(mixedLine).toContain("the router's largest weight 0.861 ± 0.010 on average");
     expect(mixedLine).toContain('soft routing 51.1 ± 0.4 %, hard routing 49.2 ± 0.6 %');
-    expect(lines).toContain('| kmeans     | 2 | 0.295 ± 0.010 | 0.642 ± 0.020 | 0.478 ± 0.003 | 0.485 ± 0.002 |');
+    expect(lines.find((l) => l.startsWith('| kmeans '))).toMatch(/^\| kmeans +\| 2 \/ 3 +\| 0\.295 ± 0\.010 \| 0\.642 ± 0\.020 \| 0\.478 ± 0\.003 \| 0\.485 ± 0\.002 \|$/);
   });
   it('ends with the cross-task matrix', () => {
     expect(lines.at(-3)).toBe('|---------|-------:|--------:|');

@@ -89,10 +89,10 @@ describe('demo method table', () => {
       ['twin_merging_oracle', { rank: 4 }, null],
       ['twin_merging', { rank_ratio: 0.1 }, null],
       ['twin_merging_oracle', { rank_ratio: 0.1 }, null],
-      ['channel_merging', { K: 2 }, 'kmeans'],
-      ['channel_merging_oracle', { K: 2 }, 'kmeans'],
-      ['channel_merging', { K: 2 }, 'average_linkage'],
-      ['channel_merging_oracle', { K: 2 }, 'average_linkage'],
+      ['channel_merging', { kTarget: 95 }, 'kmeans'],
+      ['channel_merging_oracle', { kTarget: 95 }, 'kmeans'],
+      ['channel_merging', { kTarget: 95 }, 'average_linkage'],
+      ['channel_merging_oracle', { kTarget: 95 }, 'average_linkage'],
     ]);
     for (const row of routed) expect(row.perTask).toHaveLength(5);
     const seed = printed.perSeed[0]!;
@@ -102,6 +102,14 @@ describe('demo method table', () => {
     expect(seed.twin.rankSweep.map((p) => p.rank)).toEqual([1, 4, 16]);
     expect(seed.channel.clusterings.map((c) => c.clustering)).toEqual(['kmeans', 'average_linkage']);
     for (const c of seed.channel.clusterings) expect(c.kSweep.map((p) => p.K)).toEqual([1, 2, 3, 4, 5]);
+    // The rows' K is chosen on validation: the smallest whose validation score reaches 95 % of the best K's.
+    for (const [i, c] of seed.channel.clusterings.entries()) {
+      const best = Math.max(...c.kSweep.map((p) => p.validation));
+      const smallest = c.kSweep.find((p) => p.validation >= 0.95 * best)!.K;
+      expect(c.K).toBe(smallest);
+      expect(routed[4 + 2 * i]!.seeds[0]!.params.K).toBe(smallest);
+      expect(printed.conflicts[i]!.Ks).toEqual([smallest]);
+    }
     for (const p of seed.twin.rankSweep) {
       expect(p.bytes).toBe(4 * p.values);
       expect(p.ratio).toBeCloseTo(p.bytes / p.expertBytes, 12);

@@ -237,7 +237,7 @@ describeE2E('charts', () => {
 
     const sweep = await lab.exportChart('sweep', 'CSV');
     const rows = sweep.bytes.toString('utf8').trim().split(/\r\n/);
-    expect(rows[0]).toMatch(/^density,normalized_percent,invert_percent.*,method,settings$/);
+    expect(rows[0]).toMatch(/^density,split,normalized_percent,invert_percent.*,method,settings$/);
     expect(rows).toHaveLength(11);
     expect(rows[1]).toMatch(/,ties,"[^"]*lambda 1/);
   }, 90_000);

@@ -40,17 +40,18 @@ describeE2E('lessons', () => {
     expect(lab.diagnostics.consoleErrors).toEqual([]);
   }, 90_000);
 
-  test('"Task arithmetic vs TIES": best λ 0.4–0.5 near 68%; TIES at λ 1 about ten points higher, near 78%; TIES at λ 0.5 below', async ({ lab }) => {
+  test('"Task arithmetic vs TIES": best λ 0.4–0.5 near 70%; TIES at λ 1 about nine points higher, near 79%; TIES at λ 0.5 below (validation split)', async ({ lab }) => {
     expect(story('ta-vs-ties')).toMatch(/Switch the method to TIES and set λ to 1/);
     await choosePreset(lab, 'ta-vs-ties');
     const method = lab.page.getByRole('combobox', { name: 'Merge method' });
     expect(await method.inputValue()).toBe('task_arithmetic');
     const ta = (await lab.waitForLiveScore()).normalized;
-    expect(ta).toBeGreaterThan(66);
-    expect(ta).toBeLessThan(70);
+    expect(await lab.page.locator('.live [data-split]').getAttribute('data-split')).toBe('validation');
+    expect(ta).toBeGreaterThan(68);
+    expect(ta).toBeLessThan(71.5);
     // The sweep's best λ is 0.4 or 0.5 (within a tenth of a point of each other).
     await lab.waitForChart('sweep');
-    expect(await lab.chart('sweep').locator('figcaption').innerText()).toMatch(/Best here: 6[78][.\d]*% at λ = 0\.[45]\b/);
+    expect(await lab.chart('sweep').locator('figcaption').innerText()).toMatch(/Best here: (69|70|71)[.\d]*% at λ = 0\.[45]\b/);
 
     await method.selectOption('ties');
     expect(await lab.densitySlider().inputValue()).toBe('0.3');
@@ -60,9 +61,18 @@ describeE2E('lessons', () => {
     await expect.poll(async () => (await lab.liveScore()).lambda, { timeout: 30_000 }).toBe(1);
     const ties = await scoreNow(lab);
     expect(ties - ta, `TIES ${ties} vs task arithmetic ${ta}`).toBeGreaterThan(8);
-    expect(ties - ta).toBeLessThan(12);
-    expect(ties).toBeGreaterThan(76);
-    expect(ties).toBeLessThan(80);
+    expect(ties - ta).toBeLessThan(11);
+    expect(ties).toBeGreaterThan(77.5);
+    expect(ties).toBeLessThan(80.5);
+    // The held-out test score of the settings chosen, on request and labelled as such (78% here).
+    await lab.page.locator('#demo-test').check();
+    await lab.mergePanel().locator('.live[data-live-state="ready"] [data-split="test"]').waitFor({ state: 'attached', timeout: 30_000 });
+    const onTest = (await lab.liveScore()).normalized;
+    expect(onTest).not.toBe(ties);
+    expect(onTest).toBeGreaterThan(76.5);
+    expect(onTest).toBeLessThan(79.5);
+    await expect.poll(async () => lab.chart('accuracy').locator('figcaption [data-split]').getAttribute('data-split')).toBe('test');
+    await expect.poll(async () => new URLSearchParams((await lab.page.evaluate(() => location.hash)).slice(1)).get('test')).toBe('1');
     expect(lab.diagnostics.consoleErrors).toEqual([]);
   }, 120_000);
 
@@ -134,7 +144,7 @@ describeE2E('lessons', () => {
     s = await waitForRouted(lab, s.seq);
     expect(s.normalized).toBeGreaterThan(86);
     expect(s.normalized).toBeLessThan(93);
-    expect(s.normalized, 'above TIES at its best in the "Task arithmetic vs TIES" lesson (about 78%)').toBeGreaterThan(80);
+    expect(s.normalized, 'above TIES at its best in the "Task arithmetic vs TIES" lesson (about 79%)').toBeGreaterThan(80);
     await rank.fill('8');
     s = await waitForRouted(lab, s.seq);
     // On the validation split, where the sliders move (normalized by the experts' validation accuracy).

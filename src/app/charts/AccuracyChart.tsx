@@ -1,5 +1,5 @@
 /**
- * Chart (e): the current merge against the experts on the demo, task by task (test split),
+ * Chart (e): the current merge against the experts on the demo, task by task (validation split, or test on request),
  * with the normalized score in the caption. Follows every slider move (the live score).
  */
 import { useMemo } from 'react';
@@ -31,7 +31,9 @@ export function AccuracyChart() {
   const t = useChartText();
   const shown = live.shown;
   // The bars' layout: tasks and experts only (the merged bars read the live score themselves).
-  const layout = useMemo(() => (tasks ? tasks.map((t, i) => ({ index: i, task: label(t), merged: FULL, expert: expert?.[i] ?? 0 })) : []), [tasks, expert, label]);
+  const split = shown?.split ?? 'validation';
+  const splitName = split === 'test' ? 'held-out test' : 'validation';
+  const layout = useMemo(() => (tasks ? tasks.map((t, i) => ({ index: i, task: label(t), merged: FULL, expert: expert?.[split][i] ?? 0 })) : []), [tasks, expert, split, label]);
   const rows = shown ? layout.map((r, i) => ({ task: r.task, merged: shown.perTask[i] ?? 0, expert: r.expert })) : [];
   return (
     <ChartFrame
@@ -44,15 +46,16 @@ export function AccuracyChart() {
       caption={
         shown ? (
           <>
-            Test accuracy of the merged model on each demo task, beside the expert fine-tuned for it. Normalized score{' '}
+            Accuracy of the merged model on each demo task&apos;s <span data-split={split}>{splitName} split</span>, beside the expert fine-tuned for it (the box under
+            the live score switches to the held-out test split). Normalized score{' '}
             <strong data-normalized={shown.normalized}>{pct(shown.normalized)}</strong> (mean of merged ÷ expert), for{' '}
             <span data-answer-for={shown.method}>{settingsOf(shown)}</span>.
           </>
         ) : (
-          'Test accuracy of the merged model on each demo task, beside the expert fine-tuned for it.'
+          "Accuracy of the merged model on each demo task's validation split (test on request), beside the expert fine-tuned for it."
         )
       }
-      csv={{ header: ['task', 'merged_percent', 'expert_percent'], rows: rows.map((r) => [r.task, r.merged, r.expert]) }}
+      csv={{ header: ['task', 'split', 'merged_percent', 'expert_percent'], rows: rows.map((r) => [r.task, split, r.merged, r.expert]) }}
     >
       {rows.length > 0 && (
         <Drawn
@@ -61,7 +64,7 @@ export function AccuracyChart() {
         <BarChart responsive style={t.box(1.5)} data={layout} margin={t.margin}>
           <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
           <XAxis dataKey="task" tick={t.tick} interval={0} angle={-20} textAnchor="end" height={t.xHeightSlanted} label={t.xTitle('demo task')} />
-          <YAxis unit="%" domain={PERCENT_DOMAIN} tick={t.tick} width={t.yWidth} label={t.yTitle('test accuracy (%)')} />
+          <YAxis unit="%" domain={PERCENT_DOMAIN} tick={t.tick} width={t.yWidth} label={t.yTitle(`${split} accuracy (%)`)} />
           <Tooltip content={tooltip} formatter={percentFormatter} itemStyle={TOOLTIP_INK} />
           <Legend verticalAlign="top" wrapperStyle={t.legend} />
           <Bar dataKey="merged" name="merged" fill="#0072B2" isAnimationActive={false} shape={MERGED_BAR} />

@@ -48,7 +48,7 @@ export function SweepChart() {
       caption={
         d && best ? (
           <>
-            Normalized score (thick) and per-task accuracy (thin) of {d.method} on the demo's test split as {NAMES[d.param]} varies; the vertical line is the current value ({current.toFixed(2)}).
+            Normalized score (thick) and per-task accuracy (thin) of {d.method} on the demo's <span data-split={d.split}>{d.split === 'test' ? 'held-out test' : 'validation'} split</span> as {NAMES[d.param]} varies; the vertical line is the current value ({current.toFixed(2)}).
             Best here: {pct(best.normalized)} at {NAMES[d.param]} = {best.value}.
           </>
         ) : (
@@ -65,8 +65,8 @@ export function SweepChart() {
         </p>
       }
       csv={{
-        header: [d?.param ?? 'value', 'normalized_percent', ...(tasks ?? []).map((task) => `${task}_percent`)],
-        rows: (d?.points ?? []).map((p) => [p.value, p.normalized, ...p.perTask]),
+        header: [d?.param ?? 'value', 'split', 'normalized_percent', ...(tasks ?? []).map((task) => `${task}_percent`)],
+        rows: (d?.points ?? []).map((p) => [p.value, d!.split, p.normalized, ...p.perTask]),
       }}
     >
       {d && param && source === 'demo' && (

@@ -156,16 +156,17 @@ export const createChartsSlice: SliceCreator<ChartsSlice> = (set, get, api) => {
         if (s.sweep.shown || s.sweep.status !== 'idle') set({ sweep: cleared(s.sweep.requested) });
         return;
       }
-      if (plan.key === sweepKey) return;
-      sweepKey = plan.key;
+      const split = s.demoSplit;
+      if (`${split} ${plan.key}` === sweepKey) return;
+      sweepKey = `${split} ${plan.key}`;
       // The sweep waits for the sliders to rest; meanwhile the one drawn is not this request's answer:
       // another method's or parameter's goes (it would read as this one's), another setting's is marked.
       const drawn = s.sweep.shown?.data;
-      if (drawn && (drawn.method !== s.method || drawn.param !== plan.param)) set({ sweep: cleared(s.sweep.requested) });
+      if (drawn && (drawn.method !== s.method || drawn.param !== plan.param || drawn.split !== split)) set({ sweep: cleared(s.sweep.requested) });
       else if (s.sweep.status === 'ready') set({ sweep: { ...s.sweep, status: 'computing' } });
       clearTimeout(sweepTimer);
       sweepTimer = setTimeout(() => {
-        request('sweep', async () => ({ param: plan.param, method: s.method, points: await client.call((e) => e.demo.sweepDemo(plan.points), { demo: true }) }), undefined, () => void (sweepKey = ''));
+        request('sweep', async () => ({ param: plan.param, method: s.method, split, points: await client.call((e) => e.demo.sweepDemo(plan.points, { split }), { demo: true }) }), undefined, () => void (sweepKey = ''));
       }, SWEEP_DEBOUNCE_MS);
     },
   };

@@ -157,7 +157,7 @@ export function formatDemo(d: DemoOutput): string {
   const c = first.channel;
   const kTables = c.clusterings.flatMap((cl) => [
     '',
-    `K sweep (channel_merging, ${cl.clustering}, seed ${first.seed}; per K the group method, rows clustered on and λ/density chosen on validation with oracle routing; storage is K merged copies + uint8 index tables${c.routingAccuracy !== undefined ? `; router routes ${percent(c.routingAccuracy)} of test samples to their task` : ''}; conflicts are pairwise sign conflicts within and across groups, and for random groupings of the same sizes):`,
+    `K sweep (channel_merging, ${cl.clustering}, seed ${first.seed}; the rows' K ${cl.K}, chosen on validation: the smallest K whose validation score reaches kTarget % of the best K's; per K the group method, rows clustered on and λ/density chosen on validation with oracle routing; storage is K merged copies + uint8 index tables${c.routingAccuracy !== undefined ? `; router routes ${percent(c.routingAccuracy)} of test samples to their task` : ''}; conflicts are pairwise sign conflicts within and across groups, and for random groupings of the same sizes):`,
     ...table(
       ['K', 'group method', 'clustered on', 'params', 'validation', 'oracle', 'router', 'bytes', 'ratio', 'within', 'across', 'random within', 'random across'],
       cl.kSweep.map((s) => [
@@ -185,9 +185,9 @@ export function formatDemo(d: DemoOutput): string {
   const experts = t.rankSweep[0] ? formatBytes(t.rankSweep[0].expertBytes) : '—';
   const m = d.mixed;
   const conflicts = table(
-    ['clustering', 'K', 'within', 'across', 'random within', 'random across'],
-    d.conflicts.map((x) => [x.clustering, String(x.K), pm(x.within, 3), pm(x.across, 3), pm(x.randomWithin, 3), pm(x.randomAcross, 3)]),
-    [0],
+    ['clustering', 'K per seed', 'within', 'across', 'random within', 'random across'],
+    d.conflicts.map((x) => [x.clustering, x.Ks.join(' / '), pm(x.within, 3), pm(x.across, 3), pm(x.randomWithin, 3), pm(x.randomAcross, 3)]),
+    [0, 1],
   );
   return [
     `seeds ${d.seeds.join(', ')}: test accuracy per task (%, the mean over seeds) and the normalized score (mean ± sample sd); λ and density chosen on each seed's validation split`,

@@ -145,6 +145,13 @@ export interface FolderMergeResult {
 export interface LiveOptions {
   /** Recipes to score ahead, most likely first, once this answer is out. */
   readonly then?: readonly RecipeInput[];
+  /** The split scored (default validation); `then` is scored on the same one. */
+  readonly split?: ScoreSplit;
+}
+
+export interface SweepOptions {
+  /** The split every point is scored on (default validation). */
+  readonly split?: ScoreSplit;
 }
 
 export interface RoutedMergeOptions {
@@ -184,11 +191,14 @@ export interface HardDemoBlobs {
   readonly checkpoints: Readonly<Record<string, Blob>>;
 }
 
+/** The demo split a live score or sweep is on: validation while sliders move (choosing on test would tune on it), test on request. */
+export type ScoreSplit = 'validation' | 'test';
+
 export interface DemoSummary {
   /** The scored tasks, in table order; the recipe names experts by these ids and the base "base". */
   readonly tasks: readonly string[];
-  /** Each expert on its own task (test, percent): the normalizers. */
-  readonly expertAccuracy: readonly number[];
+  /** Each expert on its own task (percent) on each split: the normalizers of that split's scores. */
+  readonly expertAccuracy: Readonly<Record<ScoreSplit, readonly number[]>>;
   /** The hard tasks loaded for hard mode (DemoBlobs.hard), when there are any. */
   readonly hardTasks?: readonly string[];
 }
@@ -212,7 +222,9 @@ export interface RoutedMergeResult {
 }
 
 export interface LiveScore {
-  /** Test accuracy per task (percent), in DemoSummary.tasks order. */
+  /** The split scored. */
+  readonly split: ScoreSplit;
+  /** Accuracy per task on that split (percent), in DemoSummary.tasks order. */
   readonly perTask: readonly number[];
   /** Mean over tasks of merged / expert accuracy, percent. */
   readonly normalized: number;
@@ -227,7 +239,7 @@ export interface SweepRequest {
 
 export interface SweepPoint {
   readonly value: number;
-  /** Test accuracy per task (percent), in DemoSummary.tasks order. */
+  /** Accuracy per task (percent) on the split asked for, in DemoSummary.tasks order. */
   readonly perTask: readonly number[];
   readonly normalized: number;
 }
@@ -291,7 +303,7 @@ export interface DemoService {
    * The demo merged and scored at each point (a λ or density sweep, for the chart that marks the
    * current value). Runs beside liveDemo without cancelling it; a newer sweep cancels this one.
    */
-  sweepDemo(points: readonly SweepRequest[]): Promise<SweepPoint[]>;
+  sweepDemo(points: readonly SweepRequest[], options?: SweepOptions): Promise<SweepPoint[]>;
   /**
    * Twin-Merging on the demo at the lab's settings (λ of the shared expert, rank or energy,
    * temperature, top-k, hard mode): scores with the router and with oracle routing, storage, the

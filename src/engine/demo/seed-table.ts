@@ -7,8 +7,8 @@
  * mean and sample standard deviation over the seeds, with every seed's own numbers kept.
  *
  * A row is matched across seeds by its method and what does not depend on the seed: Twin-Merging's
- * rank or rank_ratio, Channel Merging's K and clustering. λ and density are chosen per seed and are
- * listed per seed.
+ * rank or rank_ratio, Channel Merging's clustering and the rule that chose its K (kTarget). λ, density
+ * and Channel Merging's K are chosen per seed on its validation split and are listed per seed.
  */
 import { MergeLabError } from '../errors.js';
 import type { RoutedDemoTables } from '../routed/demo.js';
@@ -44,8 +44,8 @@ export interface SeedTable {
   readonly rows: readonly SeedRow[];
   /** Twin-Merging on blends of two tasks' inputs (rank 4): router confidence and soft against hard routing. */
   readonly mixed: { readonly meanLargestWeight: Stat; readonly weightOnPair: Stat; readonly soft: Stat; readonly hard: Stat; readonly even: Stat; readonly bestExpert: Stat };
-  /** Channel Merging's sign conflicts at the rows' K, per clustering: within and across groups, and random groupings of the same sizes. */
-  readonly conflicts: readonly { readonly clustering: string; readonly K: number; readonly within: Stat; readonly across: Stat; readonly randomWithin: Stat; readonly randomAcross: Stat }[];
+  /** Channel Merging's sign conflicts at the rows' K (each seed's, in `Ks`), per clustering: within and across groups, and random groupings of the same sizes. */
+  readonly conflicts: readonly { readonly clustering: string; readonly Ks: readonly number[]; readonly within: Stat; readonly across: Stat; readonly randomWithin: Stat; readonly randomAcross: Stat }[];
 }
 
 /** Mean and sample standard deviation. */
@@ -56,10 +56,12 @@ export function stat(xs: readonly number[]): Stat {
   return { mean, sd };
 }
 
-const FIXED = ['rank', 'rank_ratio', 'energy', 'K'];
+const FIXED = ['rank', 'rank_ratio', 'energy', 'kTarget'];
 
+/** What identifies a row across seeds; K only where it was fixed, not chosen per seed on validation (kTarget). */
 function keyOf(r: MethodRow): { key: string; setting: Record<string, number> } {
-  const setting = Object.fromEntries(Object.entries(r.params).filter(([k]) => FIXED.includes(k)));
+  const fixed = 'kTarget' in r.params ? FIXED : [...FIXED, 'K'];
+  const setting = Object.fromEntries(Object.entries(r.params).filter(([k]) => fixed.includes(k)));
   return { key: JSON.stringify([r.method, setting, r.clustering ?? null]), setting };
 }
 
@@ -86,13 +88,16 @@ export function seedTable(runs: readonly SeedRun[]): SeedTable {
     };
   });
   const of = (f: (r: SeedRun) => number) => stat(runs.map(f));
-  const K = runs[0]!.routed.channel.K;
   const conflicts = runs[0]!.routed.channel.clusterings.map((c, ci) => {
-    const at = (r: SeedRun) => r.routed.channel.clusterings[ci]!.kSweep.find((p) => p.K === K)!.conflicts;
+    // Each seed's conflicts at its own rows' K (chosen on that seed's validation split).
+    const at = (r: SeedRun) => {
+      const cl = r.routed.channel.clusterings[ci]!;
+      return cl.kSweep.find((p) => p.K === cl.K)!.conflicts;
+    };
     const num = (x: number | null) => x ?? NaN;
     return {
       clustering: c.clustering,
-      K,
+      Ks: runs.map((r) => r.routed.channel.clusterings[ci]!.K),
       within: of((r) => num(at(r).within)),
       across: of((r) => num(at(r).across)),
       randomWithin: of((r) => num(at(r).random.within)),

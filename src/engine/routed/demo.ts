@@ -71,6 +71,8 @@ export interface RouterSummary {
 /** One grouping's Channel Merging results. */
 export interface ChannelClusteringTables {
   readonly clustering: ClusteringMethod;
+  /** The rows' K: chosen on validation (the smallest reaching kTarget % of the best K's score). */
+  readonly K: number;
   readonly groupMethod: string;
   readonly similarity: 'raw' | 'trimmed';
   readonly kSweep: readonly KSweepRow[];
@@ -97,7 +99,6 @@ export interface RoutedDemoTables {
     readonly mixed: MixedReport;
   };
   readonly channel: {
-    readonly K: number;
     /** k-means first, then average linkage. */
     readonly clusterings: readonly ChannelClusteringTables[];
     readonly routingAccuracy?: number;
@@ -180,11 +181,11 @@ function channelTables(runs: readonly ChannelDemo[]): RoutedDemoTables['channel'
   const routed = first.rows.find((r) => r.method === 'channel_merging');
   const rate = (x: number | null | undefined) => x ?? null;
   return {
-    K: first.model.K,
     clusterings: runs.map((c) => {
       const row = c.rows[0]!;
       return {
         clustering: row.clustering,
+        K: c.model.K,
         groupMethod: row.groupMethod,
         similarity: row.similarity,
         kSweep: c.sweep.map((s) => ({

@@ -60,7 +60,7 @@ function fakeEngine(script: Script, log: EngineLog): EngineApi {
     demo: {
       loadDemo(files: DemoBlobs): Promise<DemoSummary> {
         log.demos.push(files);
-        return Promise.resolve({ tasks: ['invert', 'shift'], expertAccuracy: [99, 98] });
+        return Promise.resolve({ tasks: ['invert', 'shift'], expertAccuracy: { validation: [99, 98], test: [98, 97] } });
       },
     },
     diagnostics: {

@@ -19,14 +19,14 @@ import { parseRecipe } from '../../recipe/parse.js';
 import { recipeText as textOf } from '../../recipe/recipe-text.js';
 import { RecentMap } from '../../recent.js';
 import { answersAhead, type AnswersAhead } from '../answers-ahead.js';
-import type { DemoBlobs, DemoService, DemoSummary, LiveOptions, LiveScore, RoutedPackageRequest, SweepPoint, SweepRequest, TwinLabOptions } from '../engine-api.js';
+import type { DemoBlobs, DemoService, DemoSummary, LiveOptions, LiveScore, RoutedPackageRequest, ScoreSplit, SweepOptions, SweepPoint, SweepRequest, TwinLabOptions } from '../engine-api.js';
 import { createLanes } from './cancel.js';
 import type { EngineContext } from './context.js';
 
 /** How many recent live scores the demo keeps (a slider's range is ~100 positions). */
 const RECENT_ANSWERS = 128;
 
-/** The demo's score for one recipe: per-task test accuracy (%) and the normalized score. */
+/** The demo's score for one recipe on one split: per-task accuracy (%) and the normalized score. */
 interface DemoAnswer {
   readonly perTask: number[];
   readonly normalized: number;
@@ -35,7 +35,7 @@ interface DemoAnswer {
 /**
  * One loaded demo. `inputs`: its checkpoints decoded once, shared by live merges and diagnostics.
  * `sweeps`: a live session of its own, so a sweep and a slider's score never cancel each other.
- * `scores`: recent scores by recipe, shared by live scores and sweeps (the demo's models never change).
+ * `scores`: recent scores by split and recipe (answerKey), shared by live scores and sweeps (the demo's models never change).
  * `twin` / `channel`: the routed methods' lab sessions, opened on first use; `hard`: the demo's hard tasks, when given.
  */
 interface LoadedDemo {
@@ -109,10 +109,11 @@ export function createDemoService(ctx: EngineContext): DemoService {
         liveAhead: answersAhead({
           lane: lanes.live,
           kept: scores,
-          work: async (yaml, stale) => {
+          work: async (key, stale) => {
+            const { split, yaml } = fromAnswerKey(key);
             const weights = await live.merge(parseRecipe(yaml, 'recipe'));
             if (stale()) throw lanes.live.superseded();
-            return scoreDemo(session, weights);
+            return scoreDemo(session, weights, split);
           },
           // Whatever merge still runs is no longer wanted.
           onKept: () => live.supersede(),
@@ -120,30 +121,33 @@ export function createDemoService(ctx: EngineContext): DemoService {
         ...(hard ? { hard } : {}),
       };
       ctx.demoInputs = inputs;
-      const expert = session.scorer.expertAccuracies.test;
-      return { tasks: session.tasks, expertAccuracy: session.tasks.map((t) => 100 * expert[t]!), ...(hard ? { hardTasks: hard.tasks } : {}) };
+      const expert = (split: ScoreSplit) => session.tasks.map((t) => 100 * session.scorer.expertAccuracies[split][t]!);
+      return { tasks: session.tasks, expertAccuracy: { validation: expert('validation'), test: expert('test') }, ...(hard ? { hardTasks: hard.tasks } : {}) };
     },
     async liveDemo(recipe, options: LiveOptions = {}): Promise<LiveScore> {
       const started = Date.now();
       const d = needDemo();
-      const answer = await d.liveAhead.answer(textOf(recipe));
-      d.liveAhead.ahead((options.then ?? []).map(textOf));
-      return { perTask: [...answer.perTask], normalized: answer.normalized, milliseconds: Date.now() - started };
+      const split = options.split ?? 'validation';
+      const answer = await d.liveAhead.answer(answerKey(split, textOf(recipe)));
+      d.liveAhead.ahead((options.then ?? []).map((r) => answerKey(split, textOf(r))));
+      return { split, perTask: [...answer.perTask], normalized: answer.normalized, milliseconds: Date.now() - started };
     },
-    async sweepDemo(points: readonly SweepRequest[]): Promise<SweepPoint[]> {
+    async sweepDemo(points: readonly SweepRequest[], options: SweepOptions = {}): Promise<SweepPoint[]> {
       const { session, sweeps, scores } = needDemo();
+      const split = options.split ?? 'validation';
       const mine = lanes.sweep.ask();
       const out: SweepPoint[] = [];
       // Each point goes through the sweep session: a newer sweep cancels this one at its next
       // tensor, or before its next point.
       for (const p of points) {
         const yaml = textOf(p.recipe);
-        let answer = scores.get(yaml);
+        const key = answerKey(split, yaml);
+        let answer = scores.get(key);
         if (!answer) {
           // A point is a merge and 1,800 forwards: a slider's diagnostics, asked meanwhile, go first.
           await nextTask();
           if (mine.cancelled) throw lanes.sweep.superseded();
-          answer = scores.set(yaml, await scoreDemo(session, await sweeps.merge(parseRecipe(yaml, 'recipe'))));
+          answer = scores.set(key, await scoreDemo(session, await sweeps.merge(parseRecipe(yaml, 'recipe')), split));
         }
         out.push({ value: p.value, perTask: [...answer.perTask], normalized: answer.normalized });
       }
@@ -180,8 +184,15 @@ export function createDemoService(ctx: EngineContext): DemoService {
   };
 }
 
-/** Merged weights scored on the demo's test split, as live scores and sweeps report them. */
-async function scoreDemo(session: DemoSession, weights: Record<string, Float32Array>): Promise<DemoAnswer> {
-  const score = await session.scorer.score(weights, 'test');
+/** A kept answer's key: the split, then the recipe's text (a split name holds no newline). */
+const answerKey = (split: ScoreSplit, yaml: string) => `${split}\n${yaml}`;
+function fromAnswerKey(key: string): { split: ScoreSplit; yaml: string } {
+  const at = key.indexOf('\n');
+  return { split: key.slice(0, at) as ScoreSplit, yaml: key.slice(at + 1) };
+}
+
+/** Merged weights scored on one split of the demo, as live scores and sweeps report them. */
+async function scoreDemo(session: DemoSession, weights: Record<string, Float32Array>, split: ScoreSplit): Promise<DemoAnswer> {
+  const score = await session.scorer.score(weights, split);
   return { perTask: session.tasks.map((t) => 100 * score.accuracies[t]!), normalized: score.normalized };
 }

@@ -117,8 +117,13 @@ export interface ChannelDemoOptions {
   readonly grid?: SweepGrid;
   /** Configurations tried at every K (default: defaultCandidates(grid)). */
   readonly candidates?: readonly ChannelCandidate[];
-  /** K of the table rows and of the assignment map. Default 2 (or T when T < 2). */
-  readonly K?: number;
+  /**
+   * K of the table rows and of the assignment map: a number, or 'validation' (the default): the
+   * smallest K whose validation score reaches `kTarget` % of the best K's (see chooseK).
+   */
+  readonly K?: number | 'validation';
+  /** For K 'validation': the share of the best K's validation score the chosen K must reach, in percent (default 95). */
+  readonly kTarget?: number;
   /** Train the shared router (../../router) for the `channel_merging` row (default true), or use one already trained. */
   readonly router?: boolean | RouterOptions | DemoRouter;
   /** How rows are grouped (default k-means), and k-means' seed (default 42). */
@@ -133,8 +138,10 @@ export async function channelDemo(s: DemoSession, options: ChannelDemoOptions = 
   const arch = s.manifest.architecture;
   const tasks = s.tasks;
   const T = tasks.length;
-  const rowsK = options.K ?? Math.min(2, T);
-  if (!Number.isInteger(rowsK) || rowsK < 1 || rowsK > T) throw new MergeLabError('PARAMETER_OUT_OF_RANGE', `K for the Channel Merging rows must be 1..${T}; got ${rowsK}.`);
+  const fixedK = options.K ?? 'validation';
+  if (fixedK !== 'validation' && (!Number.isInteger(fixedK) || fixedK < 1 || fixedK > T)) throw new MergeLabError('PARAMETER_OUT_OF_RANGE', `K for the Channel Merging rows must be 1..${T} or "validation"; got ${fixedK}.`);
+  const kTarget = options.kTarget ?? DEFAULT_K_TARGET;
+  if (!(kTarget > 0 && kTarget <= 100)) throw new MergeLabError('PARAMETER_OUT_OF_RANGE', `kTarget must be in (0, 100] percent of the best K's validation score; got ${kTarget}.`);
   const candidates = options.candidates ?? defaultCandidates(options.grid);
   if (candidates.length === 0) throw new MergeLabError('PARAMETER_INVALID', 'Channel Merging on the demo needs at least one candidate configuration.');
   const shapes = architectureTensors(arch).map((t) => ({ name: t.name, shape: t.shape }));
@@ -180,9 +187,11 @@ export async function channelDemo(s: DemoSession, options: ChannelDemoOptions = 
     options.onSweepRow?.(row);
   }
 
+  const rowsK = fixedK === 'validation' ? chooseK(sweep, kTarget) : fixedK;
   const at = sweep[rowsK - 1]!;
   const pick = chosen.get(rowsK)!;
-  const rowBase = { clustering: options.clustering ?? DEFAULT_CLUSTERING, groupMethod: at.groupMethod, similarity: at.similarity, storage: at.storage, params: { K: rowsK, ...at.params } };
+  const kChoice: Record<string, number> = fixedK === 'validation' ? { kTarget } : {};
+  const rowBase = { clustering: options.clustering ?? DEFAULT_CLUSTERING, groupMethod: at.groupMethod, similarity: at.similarity, storage: at.storage, params: { K: rowsK, ...kChoice, ...at.params } };
   const rows: ChannelRow[] = [{ method: 'channel_merging_oracle', perTask: at.perTask, normalized: at.normalized, ...rowBase }];
   if (router) {
     const routed = pick.routed!;
@@ -201,6 +210,22 @@ export async function channelDemo(s: DemoSession, options: ChannelDemoOptions = 
       ? { router: { features: 'penultimate activations (hidden ReLU) of the base model', weights: router.weights, params: router.params, routingAccuracy: router.accuracy, trained: router } }
       : {}),
   };
+}
+
+/** The share of the best K's validation score the table's K must reach (percent), when K is chosen on validation. */
+export const DEFAULT_K_TARGET = 95;
+
+/**
+ * The table's K, chosen on validation: more groups store more (K merged copies) and score higher on
+ * validation (K = T is the experts themselves), so "the best K on validation" would always be T. The
+ * rule is the smallest K whose oracle-routed validation score reaches kTarget % of the best K's —
+ * the fewest groups that keep nearly all of what grouping can give. The rule is ours: what we could
+ * read of the Channel Merging paper gives no rule for picking K.
+ */
+export function chooseK(sweep: readonly Pick<ChannelSweepRow, 'K' | 'validation'>[], kTarget: number): number {
+  const best = Math.max(...sweep.map((r) => r.validation));
+  const enough = sweep.filter((r) => r.validation >= (kTarget / 100) * best).sort((a, b) => a.K - b.K);
+  return enough[0]!.K;
 }
 
 /** The rows' model as a package (router.safetensors included when the demo trained one). */
