@@ -105,10 +105,12 @@ describe('float decoders', () => {
     const bytes = new Uint8Array(all.buffer);
     const f16 = decodeToFloat32('F16', bytes);
     const bf16 = decodeToFloat32('BF16', bytes);
+    const wrong: string[] = [];
     for (let i = 0; i < 65536; i++) {
-      expect(Object.is(f16[i], Math.fround(float16BitsToNumber(i))) || (Number.isNaN(f16[i]) && Number.isNaN(float16BitsToNumber(i)))).toBe(true);
-      expect(Object.is(bf16[i], bfloat16BitsToNumber(i)) || (Number.isNaN(bf16[i]) && Number.isNaN(bfloat16BitsToNumber(i)))).toBe(true);
+      if (!(Object.is(f16[i], Math.fround(float16BitsToNumber(i))) || (Number.isNaN(f16[i]) && Number.isNaN(float16BitsToNumber(i))))) wrong.push(`F16 0x${i.toString(16)}`);
+      if (!(Object.is(bf16[i], bfloat16BitsToNumber(i)) || (Number.isNaN(bf16[i]) && Number.isNaN(bfloat16BitsToNumber(i))))) wrong.push(`BF16 0x${i.toString(16)}`);
     }
+    expect(wrong).toEqual([]);
   });
 
   it('decodes every integer dtype exactly, including I64 beyond 2^32 and negatives', () => {
@@ -157,17 +159,17 @@ describe.each(FORMATS)('$name encoding (round to nearest even, like torch)', (fm
       patterns[i] = (s ^ (s >>> 7) ^ Math.imul(i, 2654435761)) >>> 0;
     }
     const values = [...new Float32Array(patterns.buffer), ...randomFloats(20000, 7)];
-    for (const x of values) {
-      if (Number.isNaN(x)) continue;
-      expect(fmt.encode(x), `${fmt.name}(${x})`).toBe(reference(fmt, x));
-    }
+    const wrong = values.filter((x) => !Number.isNaN(x) && fmt.encode(x) !== reference(fmt, x)).map((x) => `${fmt.name}(${x}) = ${fmt.encode(x)}, not ${reference(fmt, x)}`);
+    expect(wrong).toEqual([]);
   });
 
   it('round-trips every finite pattern exactly', () => {
+    const wrong: number[] = [];
     for (let b = 0; b <= fmt.maxFinite; b++) {
-      expect(fmt.encode(fmt.decode(b))).toBe(b);
-      expect(fmt.encode(-fmt.decode(b))).toBe(b | fmt.signBit);
+      if (fmt.encode(fmt.decode(b)) !== b) wrong.push(b);
+      if (fmt.encode(-fmt.decode(b)) !== (b | fmt.signBit)) wrong.push(b | fmt.signBit);
     }
+    expect(wrong).toEqual([]);
   });
 
   it('maps NaN to NaN', () => {
@@ -190,12 +192,14 @@ describe('encodeFromFloat32', () => {
     const bf16 = new Uint16Array(encodeFromFloat32('BF16', v).buffer);
     const e4 = encodeFromFloat32('F8_E4M3', v);
     const e5 = encodeFromFloat32('F8_E5M2', v);
+    const wrong: string[] = [];
     v.forEach((x, i) => {
-      expect(f16[i]).toBe(numberToFloat16Bits(x));
-      expect(bf16[i]).toBe(numberToBfloat16Bits(x));
-      expect(e4[i]).toBe(numberToFloat8E4M3(x));
-      expect(e5[i]).toBe(numberToFloat8E5M2(x));
+      if (f16[i] !== numberToFloat16Bits(x)) wrong.push(`F16(${x})`);
+      if (bf16[i] !== numberToBfloat16Bits(x)) wrong.push(`BF16(${x})`);
+      if (e4[i] !== numberToFloat8E4M3(x)) wrong.push(`F8_E4M3(${x})`);
+      if (e5[i] !== numberToFloat8E5M2(x)) wrong.push(`F8_E5M2(${x})`);
     });
+    expect(wrong).toEqual([]);
   });
 
   it('encodes integers by truncating toward zero and saturating; BOOL as x != 0', () => {
