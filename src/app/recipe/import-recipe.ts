@@ -24,6 +24,7 @@ import type { ChannelControls, LabState, ModelSource, TwinControls } from '../st
 import { DEMO_BASE_ID, isPairwise } from './demo-recipe.js';
 import { demoAssets } from '../demo/assets.js';
 import { perModelDefault } from './dropped-recipe.js';
+import { stackFromRecipe } from './slice-stack.js';
 
 /** One decision: the recipe paths it covers, whether the lab now holds them, and the line the user reads. */
 export interface ImportedSetting {
@@ -226,6 +227,7 @@ export function applyRecipe(recipe: Recipe, st: LabState, fileName = 'recipe'): 
     st.setRandomSeed(DEFAULT_RANDOM_SEED);
     c.defaults.push(`random_seed ${DEFAULT_RANDOM_SEED}`);
   }
+  applySlices(c);
   if (recipe.layerRange) log.no('layerRange', `layer_range [${recipe.layerRange.join(', ')}]: the lab has no layer range; it merges every layer (a range must cover them all anyway)`);
   const tokenizer = "the lab's merged model gets the base's tokenizer files as they are (merge-lab merge applies it)";
   if (recipe.tokenizerSource !== undefined) log.no('tokenizerSource', `tokenizer_source ${recipe.tokenizerSource}: ${tokenizer}`);
@@ -246,6 +248,37 @@ export function applyRecipe(recipe: Recipe, st: LabState, fileName = 'recipe'): 
     notes: [...(recipe.warnings ?? [])],
     settings: log.settings,
   };
+}
+
+/**
+ * `slices:` (a frankenmerge) into the layer stack of one's own checkpoints: each slice with its
+ * first source's model and range, and a slice that merges several sources or sets parameters or a
+ * base_model kept whole, merged with the recipe's method and settings (recipe/slice-stack.ts). The
+ * demo's models have no layers to stack. `modules:` is not read.
+ */
+function applySlices(c: Context): void {
+  const { recipe, st, log } = c;
+  for (const name of Object.keys(recipe.modules ?? {})) {
+    log.no(`modules.${name}`, `module ${name}: the lab's layer stack holds the slices of one model; a modules: recipe runs in merge-lab merge`);
+  }
+  const slices = recipe.slices;
+  if (!slices || slices.length === 0) return;
+  const paths = (i: number) => [`slices.${i}`, ...Object.keys(slices[i]!.parameters ?? {}).map((n) => `slices.${i}.parameters.${n}`)];
+  if (c.source !== 'mine') {
+    slices.forEach((_, i) => log.no(paths(i), `slice ${i + 1}: the layer stack is for your own checkpoints (the demo's models have no layers to stack)`));
+    return;
+  }
+  const stack = stackFromRecipe(recipe);
+  st.loadStack(stack);
+  const range = (x: { model: string; layerRange: readonly [number, number] }) => `"${x.model}" [${x.layerRange.join(', ')}]`;
+  stack.forEach((s, i) => {
+    const sources = slices[i]!.sources;
+    const missing = sources.filter((x) => !c.merged(x.model)).map((x) => x.model);
+    const what = `slice ${i + 1}: ${sources.map(range).join(' and ')}`;
+    if (missing.length > 0) log.no(paths(i), `${what}: ${quote(missing)} not loaded (add ${missing.length === 1 ? 'it' : 'them'} under Models; the layer stack names the slice)`);
+    else log.ok(paths(i), `${what}${s.imported ? ` (kept whole in the layer stack, merged with ${recipe.mergeMethod})` : ''}`);
+  });
+  log.ok([], `the layer stack on: ${stack.length} slice${stack.length === 1 ? '' : 's'}`);
 }
 
 /** A base the method does not need: mergekit merges it in as one more model, which the lab's recipe says only where the models list it. */

@@ -1,8 +1,8 @@
 /**
  * The layer-stack slice: for the user's own checkpoints, a stack of slices (layers of one model
  * each, in order) that the Merge button and the handed-out recipe use instead of merging whole
- * models, once the user turns it on (recipe/slice-stack.ts builds its `slices:` recipe). The charts
- * keep describing the chosen method over the whole models.
+ * models, once the user turns it on or imports a `slices:` recipe (recipe/slice-stack.ts builds its
+ * `slices:` recipe).
  */
 import { initialStack, type StackSlice } from '../recipe/slice-stack.js';
 import type { SliceCreator } from './types.js';
@@ -13,6 +13,9 @@ export interface LayerStackSlice {
   setStackEnabled(on: boolean): void;
   /** Appends a slice: the last slice's model, from where that slice ends (else from 0) to its last layer. */
   addStackSlice(): void;
+  /** An imported recipe's slices (recipe/slice-stack.ts stackFromRecipe), the stack turned on. */
+  loadStack(slices: readonly StackSlice[]): void;
+  /** Changes a slice's model or range; an imported slice kept whole (several sources, settings) is not changed. */
   setStackSlice(index: number, patch: Partial<StackSlice>): void;
   removeStackSlice(index: number): void;
   moveStackSlice(index: number, delta: -1 | 1): void;
@@ -37,8 +40,11 @@ export const createStackSlice: SliceCreator<LayerStackSlice> = (set, get) => {
       const start = last && last.end < end ? last.end : 0;
       slices((list) => [...list, { model, start, end }]);
     },
+    loadStack(list) {
+      set({ stack: { enabled: true, slices: [...list] } });
+    },
     setStackSlice(index, patch) {
-      slices((list) => list.map((x, i) => (i === index ? { ...x, ...patch } : x)));
+      slices((list) => list.map((x, i) => (i === index && !x.imported ? { ...x, ...patch } : x)));
     },
     removeStackSlice(index) {
       slices((list) => list.filter((_, i) => i !== index));
