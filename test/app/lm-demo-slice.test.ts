@@ -6,7 +6,8 @@
  * labelled so; the sweep is asked once the card's answer is in, again for a move of the other
  * parameter (the one running for the old settings stopped at once) and not for one of its own. Switching source drops what was shown or still on its way
  * for the other source: an LM answer landing after a switch to the digits demo is never shown, and
- * back on the LM demo the old answer is not either.
+ * back on the LM demo the old answer is not either. Twin-Merging there asks the card for its routed merge (the shared
+ * expert's recipe, the rank, the router's training texts) and a move of its controls asks again; Channel Merging asks nothing.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -17,6 +18,7 @@ import { LM_DEMO_PROBE_TOKENS } from '../../src/app/store/lm-demo-slice.js';
 import { handedOutRecipe } from '../../src/app/store/engine-slice.js';
 import { SWEEP_DEBOUNCE_MS } from '../../src/app/store/charts-slice.js';
 import type { LmLabRequest, LmLabSweepRequest, ModelFile } from '../../src/engine/api/engine-api.js';
+import type { LmLabTwinRequest } from '../../src/engine/api/lm-lab-twin-api.js';
 import type { Recipe } from '../../src/engine/recipe/types.js';
 import { lmEvalTasks } from '../../src/engine/demo/lm-eval-set.js';
 import { parseLmManifest } from '../../src/engine/demo/lm-manifest.js';
@@ -204,11 +206,38 @@ describe('the LM demo', () => {
     st().setMethod('slerp');
     st().setPair({ base: 'lm-base', other: 'code' });
     expect(recipe()).toMatchObject({ baseModel: 'lm-base', models: [{ model: 'lm-base' }, { model: 'code' }] });
-    // Routed methods: not on the LM demo yet — nothing asked, the recipe refused with a reason.
+    // Channel Merging: not on the LM demo yet — nothing asked, the recipe refused with a reason.
     const asks = ['evaluate', 'sweep', 'twinLab', 'channelLab', 'liveDemo'].map((m) => asked(m).length);
-    st().setMethod('twin_merging');
+    st().setMethod('channel_merging');
     expect(['evaluate', 'sweep', 'twinLab', 'channelLab', 'liveDemo'].map((m) => asked(m).length)).toEqual(asks);
-    expect(() => handedOutRecipe(st())).toThrow(/not available on the language-model demo/);
+    expect(() => handedOutRecipe(st())).toThrow(/Channel Merging is not available on the language-model demo/);
+  });
+
+  it('Twin-Merging asks the LM card for the routed merge: the shared expert’s recipe, the rank and the router’s training texts; a control move asks again; the digits twin is never asked', async () => {
+    st().setSource('lm');
+    await lmLoaded();
+    st().setMethod('twin_merging');
+    const twinOf = (r: LmLabRequest) => (r as LmLabTwinRequest).twin!;
+    const first = evaluations().at(-1)!;
+    expect(first.recipe).toEqual({ mergeMethod: 'task_arithmetic', baseModel: 'lm-base', models: DOMAINS.map((model) => ({ model, parameters: { weight: 1 } })), parameters: { lambda: st().twin.lambda }, dtype: 'float32' });
+    expect(twinOf(first)).toMatchObject({ rank: st().twin.rank, oracle: false, router: { architecture: st().twin.router } });
+    expect(twinOf(first).training).toEqual(manifest.domains.map((d) => ({ expert: d.id, text: d.texts.validation })));
+    expect(first.tasks).toEqual(lmEvalTasks(manifest, 'validation'));
+    const key = st().lmEval.key;
+    st().setTwin({ useRatio: true, rankRatio: 0.1 });
+    const moved = evaluations().at(-1)!;
+    expect(twinOf(moved)).toMatchObject({ rankRatio: 0.1 });
+    expect(twinOf(moved).rank).toBeUndefined();
+    expect(st().lmEval.key).not.toBe(key);
+    // Its answer is the card's, named by Twin-Merging's settings; nothing of the digits twin is asked.
+    asked('evaluate').at(-1)!.resolve({ ...answer(moved, 2.4), routing: { experts: DOMAINS, tasks: [], router: { architecture: 'small', epochs: 3, bestEpoch: 2, samples: { training: 90, heldOut: 30 }, heldOutAccuracy: 1 } } });
+    await flush();
+    expect(st().lmEval.shown!.data.settings).toMatch(/^shared expert task arithmetic λ [\d.]+, rank_ratio 0\.1, small router/);
+    expect(asked('twinLab')).toHaveLength(0);
+    expect(() => handedOutRecipe(st())).toThrow(/Twin-Merging on the language-model demo is scored in the lab/);
+    // An energy share is not offered there: the card says so.
+    st().setTwin({ useEnergy: true });
+    expect(st().lmEval.error?.message).toMatch(/rank or a rank_ratio/);
   });
 
   it('switching source drops what was shown or on its way for the other source', async () => {

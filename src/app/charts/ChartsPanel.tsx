@@ -13,6 +13,7 @@ import { AccuracyChart } from './AccuracyChart.js';
 import { CosineChart } from './CosineChart.js';
 import { LayerMapChart } from './LayerMapChart.js';
 import { LmEvalChart } from './LmEvalChart.js';
+import { LmRoutingChart } from './LmRoutingChart.js';
 import { LmSweepChart } from './LmSweepChart.js';
 import { SignConflictChart } from './SignConflictChart.js';
 import { SpectrumChart } from './SpectrumChart.js';
@@ -132,7 +133,9 @@ export function ChartsPanel() {
   const channel = method === 'channel_merging';
   const routed = twin || channel;
   // Routed methods keep several models: there is no one merged model to score.
-  const lm = (lmReady || lmDemo) && !routed && !hide('lm');
+  // Twin-Merging on the LM demo scores each window with its routed merge: the same card, and its routing.
+  const lmTwin = lmDemo && twin;
+  const lm = (lmReady || lmDemo) && (!routed || lmTwin) && !hide('lm');
   const lmSweep = lmDemo && !routed && !hide('sweep');
   // The charts drawn below, in order, with the slice each answers from (titles as their frames give them).
   const shown: (readonly [string, ErrorSlice])[] = [];
@@ -155,6 +158,7 @@ export function ChartsPanel() {
   if (demo && channel && !hide('storage')) drawn.push(['channel-k', <ChannelKChart />]);
   if (demo && channel && !hide('assignment')) drawn.push(['channel-assignment', <AssignmentChart />]);
   if (lm) drawn.push(['lm-eval', <LmEvalChart />]);
+  if (lm && lmTwin && !hide('routing')) drawn.push(['lm-routing', <LmRoutingChart />]);
   if (lmSweep) drawn.push(['lm-sweep', <LmSweepChart />]);
   if (mine && routed && !hide('storage')) drawn.push(['package-report', <PackageReportChart />]);
   if (mine && channel && !hide('assignment')) drawn.push(['package-assignment', <PackageAssignmentChart />]);

@@ -23,6 +23,7 @@ import { TaskScores } from './TaskScores.js';
 import { ChannelControlsPanel, TwinControlsPanel } from '../routed/RoutedControls.js';
 import { RoutedPackage } from '../routed/RoutedPackage.js';
 import { RoutedScore } from '../routed/RoutedScore.js';
+import { LmTwinControls } from '../routed/LmTwinControls.js';
 import { findRoutedMethod } from '../routed/methods.js';
 import { MethodSelect } from './MethodsPanel.js';
 import { useLabStore } from '../store/index.js';
@@ -421,7 +422,9 @@ export function MergePanel() {
   const source = useLabStore((s) => s.source);
   // Routed methods keep several models; on the LM demo the lab scores one merged model.
   const routed = source === 'lm' ? undefined : findRoutedMethod(method);
-  const routedOnLm = source === 'lm' && findRoutedMethod(method) !== undefined;
+  // Twin-Merging on the LM demo is scored by the LM card, each window with its routed merge; Channel Merging is not there yet.
+  const twinOnLm = source === 'lm' && method === 'twin_merging';
+  const routedOnLm = source === 'lm' && findRoutedMethod(method) !== undefined && !twinOnLm;
   const label = useMemo(() => findMethod(method)?.label ?? routed?.label ?? method, [method, routed]);
   const hide = useHidden();
   const models = source === 'mine' ? 'Your checkpoints (the experts, as listed under Models)' : source === 'lm' ? "The language-model demo's five experts (one per text domain)" : "The demo's five experts";
@@ -429,7 +432,12 @@ export function MergePanel() {
     <section className="merge-panel" aria-labelledby="merge-heading" data-method={method}>
       <h2 id="merge-heading">Merge</h2>
       <p className="lead">
-        {routed ? (
+        {twinOnLm ? (
+          <>
+            {models} kept as <strong>{findRoutedMethod(method)?.label ?? method}</strong>: a shared expert and each expert&apos;s own part, merged per window with the weights a router gives.
+            Moving a slider re-scores it on the language-model card and redraws the routing chart.
+          </>
+        ) : routed ? (
           <>
             {models} kept as a <strong>{label}</strong> package: a shared part and each expert's own part
             {source === 'mine' ? ' (no router: there is no data to train one on). Moving a slider rebuilds it and redraws the charts.' : ', with a router that picks per input. Moving a slider re-scores it and redraws the charts.'}
@@ -444,13 +452,13 @@ export function MergePanel() {
       {!hide('explain') && <MethodExplainer />}
       {routedOnLm && (
         <p className="status warn" role="status">
-          Twin-Merging and Channel Merging are not available on the language-model demo yet: choose another method, or the digits demo.
+          Channel Merging is not available on the language-model demo yet: choose another method, or the digits demo.
         </p>
       )}
-      {!hide('controls') && !routedOnLm && (routed ? method === 'twin_merging' ? <TwinControlsPanel /> : <ChannelControlsPanel /> : <Controls />)}
+      {!hide('controls') && !routedOnLm && (twinOnLm ? <LmTwinControls /> : routed ? method === 'twin_merging' ? <TwinControlsPanel /> : <ChannelControlsPanel /> : <Controls />)}
       {!hide('controls') && !routed && source === 'mine' && <ArithmeticControls />}
       {routedOnLm ? null : routed ? <RoutedScore /> : source === 'lm' ? <LmLiveScore /> : <LiveScore />}
-      {!hide('job') && !routedOnLm && (routed ? <RoutedPackage /> : <MergeActions />)}
+      {!hide('job') && !routedOnLm && !twinOnLm && (routed ? <RoutedPackage /> : <MergeActions />)}
       {!hide('recipe') && <RecipeYaml />}
     </section>
   );

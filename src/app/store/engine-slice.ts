@@ -57,9 +57,14 @@ export function currentRecipe(s: LabState): Recipe {
   return demoRecipe(s.method, recipeTasks(s), demoControls(s));
 }
 
-/** Routed methods on the LM demo: not in the lab (they keep several models, and the LM card scores one merged model). */
+/**
+ * Routed methods on the LM demo: Twin-Merging is scored by the LM card (each window with its routed
+ * merge) but builds no package or recipe there; Channel Merging is not available on it yet.
+ */
 function refuseRoutedOnLm(s: LabState): void {
-  if (s.source === 'lm' && isRoutedMethod(s.method)) throw new MergeLabError('UNKNOWN_METHOD', 'Twin-Merging and Channel Merging are not available on the language-model demo yet: choose another method, or the digits demo.');
+  if (s.source !== 'lm' || !isRoutedMethod(s.method)) return;
+  if (s.method === 'twin_merging') throw new MergeLabError('UNKNOWN_METHOD', 'Twin-Merging on the language-model demo is scored in the lab (the card and the routing chart); its package and recipe are built on the digits demo or with merge-lab merge on your checkpoints.');
+  throw new MergeLabError('UNKNOWN_METHOD', 'Channel Merging is not available on the language-model demo yet: choose another method, or the digits demo.');
 }
 
 /** The recipe the Merge button sends the worker (throws when it cannot be built). */

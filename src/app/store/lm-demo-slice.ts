@@ -15,6 +15,9 @@
  * demo when it becomes "demo" and the page had not loaded it (a #demo=lm link skips it at start).
  */
 import type { LmLabTask } from '../../engine/api/engine-api.js';
+import type { LmLabTwin, LmLabTwinRequest } from '../../engine/api/lm-lab-twin-api.js';
+import { MergeLabError } from '../../engine/errors.js';
+import type { Recipe, RecipeModel } from '../../engine/recipe/types.js';
 import type { LmDemoManifest } from '../../engine/demo/lm-manifest.js';
 import { recipeKey } from '../../engine/recipe/recipe-key.js';
 import { toAppError } from '../demo/errors.js';
@@ -38,11 +41,56 @@ export const LM_DEMO_PROBE_TOKENS = 64;
 
 const idleDemo = (): LmDemoInfo => ({ status: 'idle', models: [], domains: [], received: 0 });
 
-/** The LM demo's evaluation at the current settings on the split asked for; undefined until it loaded (or with a routed method). */
+/** Twin-Merging on the LM demo: the shared expert's recipe (weight 1 per expert, λ; TIES with its density when chosen) and the routing settings. */
+export function lmTwinRequest(s: LabState, training: LmLabTwin['training']): { recipe: Recipe; twin: LmLabTwin } {
+  const t = s.twin;
+  if (t.useEnergy) throw new MergeLabError('PARAMETER_INVALID', 'Twin-Merging on the language-model demo cuts each matrix to a rank or a rank_ratio: choose one of those (energy shares are offered on the digits demo).');
+  const experts = lmExperts(s);
+  const recipe: Recipe = {
+    mergeMethod: t.sharedMethod,
+    baseModel: LM_BASE_ID,
+    models: experts.map((model) => ({ model, parameters: t.sharedMethod === 'ties' ? { weight: 1, density: t.sharedDensity } : { weight: 1 } }) as RecipeModel),
+    parameters: { lambda: t.lambda },
+    dtype: 'float32',
+  };
+  const twin: LmLabTwin = {
+    ...(t.useRatio ? { rankRatio: t.rankRatio } : { rank: t.rank }),
+    temperature: t.temperature,
+    ...(t.topK !== undefined ? { topK: t.topK } : {}),
+    oracle: t.oracle,
+    router: { architecture: t.router, seed: 0 },
+    training,
+  };
+  return { recipe, twin };
+}
+
+/** Twin-Merging's settings in words, as the card names them. */
+function twinWords(recipe: Recipe, twin: LmLabTwin): string {
+  const shared = recipe.mergeMethod === 'ties' ? `TIES density ${String(recipe.models[0]?.parameters?.['density'])}` : 'task arithmetic';
+  return `shared expert ${shared} λ ${String(recipe.parameters?.['lambda'])}, ${twin.rank !== undefined ? `rank ${twin.rank}` : `rank_ratio ${twin.rankRatio}`}, ${twin.oracle ? 'oracle routing' : `${twin.router?.architecture ?? 'small'} router, temperature ${twin.temperature}`}`;
+}
+
+/** The LM demo's evaluation at the current settings on the split asked for; undefined until it loaded (or with Channel Merging). */
 export function lmDemoInputs(s: LabState): LmLabInputs | undefined {
-  if (s.lmDemo.status !== 'loaded' || s.lmDemo.problems || isRoutedMethod(s.method)) return undefined;
+  if (s.lmDemo.status !== 'loaded' || s.lmDemo.problems) return undefined;
   const tasks = s.lmDemoTasks(s.lmSplit);
   if (!tasks) return undefined;
+  if (s.method === 'twin_merging') {
+    const training = s.lmDemoRouterTexts();
+    if (!training) return undefined;
+    const { recipe, twin } = lmTwinRequest(s, training);
+    const split = s.lmSplit;
+    const { training: _texts, ...settings } = twin;
+    const request: Omit<LmLabTwinRequest, 'mode'> = { recipe, base: LM_BASE_ID, experts: lmExperts(s), tasks, ...(s.lmDemo.context ? { context: s.lmDemo.context } : {}), probeTokens: LM_DEMO_PROBE_TOKENS, twin };
+    return {
+      request,
+      key: JSON.stringify(['lm', split, 'twin', recipeKey(recipe), settings]),
+      method: s.method,
+      settings: `${twinWords(recipe, twin)}, on the LM demo's ${split === 'test' ? 'held-out test' : 'validation'} windows`,
+      split,
+    };
+  }
+  if (isRoutedMethod(s.method)) return undefined;
   const recipe = lmDemoRecipe(s);
   const split = s.lmSplit;
   return {
@@ -67,6 +115,8 @@ export const createLmDemoSlice: SliceCreator<LmDemoSlice> = (set, get, api) => {
   // The newest load of this store: an older one still on its way says nothing.
   let currentRun = 0;
   let tasks: Readonly<Record<LmSplit, readonly LmLabTask[]>> | undefined;
+  /** Each domain's validation text, labelled by its expert: what Twin-Merging's router trains on. */
+  let routerTexts: LmLabTwin['training'] | undefined;
   let sweepTimer: ReturnType<typeof setTimeout> | undefined;
   /** The sweep last asked (its plan's key): the same curve is not asked again. */
   let sweepKey = '';
@@ -132,6 +182,8 @@ export const createLmDemoSlice: SliceCreator<LmDemoSlice> = (set, get, api) => {
       if (s.source === 'demo' && s.demo.status === 'idle') void get().loadDemo();
     }
     if (s.source !== 'lm') return;
+    // Twin-Merging's controls are not the sliders the LM lab watches: a move asks for the routed merge's scores.
+    if (s.method === 'twin_merging' && s.twin !== prev.twin && s.lmDemo.status === 'loaded') get().evaluateLm();
     // The LM demo's models opened: the charts' diagnostics can be asked.
     if (s.lmDemo.status === 'loaded' && prev.lmDemo.status !== 'loaded') get().requestCharts();
     if (
@@ -158,6 +210,7 @@ export const createLmDemoSlice: SliceCreator<LmDemoSlice> = (set, get, api) => {
     lmSweep: { status: 'idle', requested: 0 },
 
     lmDemoTasks: (split) => tasks?.[split],
+    lmDemoRouterTexts: () => routerTexts,
 
     setLmSplit(split) {
       if (split !== get().lmSplit) set({ lmSplit: split });
@@ -171,6 +224,7 @@ export const createLmDemoSlice: SliceCreator<LmDemoSlice> = (set, get, api) => {
       performance.clearMeasures(LM_DEMO_LOAD_MEASURE);
       performance.mark(START_MARK);
       tasks = undefined;
+      routerTexts = undefined;
       set({ lmDemo: { ...idleDemo(), status: 'loading' } });
       const finish = (): number => {
         performance.mark(END_MARK);
@@ -203,9 +257,11 @@ export const createLmDemoSlice: SliceCreator<LmDemoSlice> = (set, get, api) => {
         files = 2 + 1 + manifest.domains.length;
         config = (await fetchBlob(lmDemoFileUrl(manifest.config), `lm/${manifest.config}`, progress(manifest.config))).blob;
         tasks = { validation: lmEvalTasks(manifest, 'validation'), test: lmEvalTasks(manifest, 'test') };
+        routerTexts = manifest.domains.map((d) => ({ expert: d.id, text: d.texts.validation }));
       } catch (e) {
         if (!live()) return;
         tasks = undefined;
+        routerTexts = undefined;
         set({ lmDemo: { ...get().lmDemo, status: 'failed', error: toAppError(e, 'lm/manifest.json'), loadMs: finish() } });
         return;
       }

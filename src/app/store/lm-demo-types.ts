@@ -84,4 +84,6 @@ export interface LmDemoSlice {
   setLmSplit(split: LmSplit): void;
   /** The LM demo's tasks on `split` (their texts stay out of the state); undefined until it loaded. */
   lmDemoTasks(split: LmSplit): readonly LmLabTask[] | undefined;
+  /** Each domain's validation text labelled by its expert (Twin-Merging's router trains on it); undefined until it loaded. */
+  lmDemoRouterTexts(): readonly { readonly expert: string; readonly text: string }[] | undefined;
 }

@@ -194,6 +194,8 @@ export const createRoutedSlice: SliceCreator<RoutedSlice> = (set, get, api) => {
       const s = get();
       const client = get().engineClient();
       if (!isRoutedMethod(s.method) || !client) return;
+      // On the LM demo the LM card scores Twin-Merging (lm-demo-slice.ts); the digits demo's view would be another demo's.
+      if (s.source === 'lm') return;
       if (s.source === 'mine') {
         // No data to score on: small checkpoints are rebuilt at once, so the error chart follows the slider.
         const ready = s.dropped.filter((m) => m.status === 'ready');
