@@ -132,6 +132,18 @@ describeE2E('merging to disk from the page', () => {
     expect(await lab.downloadWeightsLink().count()).toBe(0);
   }, 120_000);
 
+  test('over the budget, Merge points at merging to disk, whose own check counts the working memory only', async ({ lab }) => {
+    await lab.page.addInitScript(stubFolderPicker);
+    await lab.open('', { backend: 'wasm' });
+    await lab.waitForDemo();
+    await lab.budgetInput().fill('1');
+    expect(await lab.merge()).toBe('failed');
+    await expect.poll(() => lab.mergePanel().locator('[data-hint="merge-to-disk"]').textContent()).toMatch(/Merge into a folder… needs only the merge's working memory/);
+    await lab.mergePanel().getByRole('button', { name: 'Merge into a folder…', exact: true }).click();
+    await expect.poll(() => lab.jobText()).toMatch(/BUDGET_EXCEEDED .*working space for its largest tensor; the result goes to the folder as it is made\), over the 1 MiB budget/);
+    expect(Object.keys(await lab.page.evaluate(storedFiles, [PICKED]))).toEqual([]);
+  }, 60_000);
+
   test('without a folder picker, "Merge to disk" writes into the browser\'s storage and downloads the files from there', async ({ lab }) => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'merge-lab-to-opfs-'));
     try {

@@ -13,7 +13,7 @@ import { ErrorLine } from '../components/fields.js';
 import { chooseDiskTarget, diskTargetKind } from './disk-target.js';
 
 export function MergeToDiskButton({ disabled }: { disabled: boolean }) {
-  const { method, merge } = useLabStore(useShallow((s) => ({ method: s.method, merge: s.merge })));
+  const { method, merge, overBudget } = useLabStore(useShallow((s) => ({ method: s.method, merge: s.merge, overBudget: s.job.status === 'failed' && s.job.error?.code === 'BUDGET_EXCEEDED' })));
   const [error, setError] = useState<AppError>();
   const kind = diskTargetKind();
   if (!kind || isRoutedMethod(method)) return null;
@@ -42,6 +42,12 @@ export function MergeToDiskButton({ disabled }: { disabled: boolean }) {
       >
         {kind === 'picked' ? 'Merge into a folder…' : 'Merge to disk'}
       </button>
+      {overBudget && (
+        <span className="help" data-hint="merge-to-disk">
+          {' '}
+          {kind === 'picked' ? 'Merge into a folder…' : 'Merge to disk'} needs only the merge&apos;s working memory: the model goes to disk as it is made.
+        </span>
+      )}
       {error && <ErrorLine error={error} />}
     </>
   );
