@@ -4,7 +4,7 @@
  * domain's and the mixed windows' loss and gain of the routed merge, and each mixed window's routing
  * weights — equals lmLab.evaluate in Node with the same request (the shared expert's recipe, the
  * rank, the small router trained on the domains' validation texts). A rank move asks again and the
- * chart follows. The routing chart is saved as test-results/lm-routing.png.
+ * chart follows. The routing chart and the card are saved as test-results/lm-routing.png and lm-twin-eval.png.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -89,6 +89,7 @@ describeE2E('Twin-Merging on the language-model demo', () => {
     expect(await lab.mergePanel().getByText('not available on the language-model demo').count()).toBe(0);
     expectSame(await pageNumbers(lab), await want16);
     await lab.chart('lm-routing').screenshot({ path: path.join(lab.resultsDir, 'lm-routing.png') });
+    await lab.chart('lm-eval').screenshot({ path: path.join(lab.resultsDir, 'lm-twin-eval.png') });
 
     // A rank move: asked again, the chart follows (the router is kept: it reads the shared expert only).
     const want8 = nodeAnswer(8);

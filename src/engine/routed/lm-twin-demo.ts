@@ -25,7 +25,7 @@ import { LmTwinModel, contextWindows, decomposeLmTwin, lmExclusive, scoreRoutedW
 import { openLanguageModel } from '../lm/model.js';
 
 /** λ values tried for the shared expert. */
-export const LM_TWIN_LAMBDAS: readonly number[] = [0.3, 0.5, 0.7, 1.0];
+export const LM_TWIN_LAMBDAS: readonly number[] = [0.1, 0.2, 0.3, 0.5, 0.7, 1.0];
 /** The table's rank choices: rank 16 and the paper code's rank_ratio 0.1. */
 export const LM_TWIN_CHOICES: readonly LmTwinRank[] = [{ rank: 16 }, { rankRatio: 0.1 }];
 
