@@ -4,10 +4,15 @@
  * columns modules; one metric at a time (sign conflict, task-vector cosine, effective rank), the
  * layers where the experts disagree most outlined; embeddings, positions, final norm and head drawn
  * apart. The numbers come from the engine (diagnose's layerMap, layerRanks); this only draws them.
+ * With the layer stack on (one's own checkpoints), the rows are the merged model's layers as the
+ * slices renumber them, each labelled with its source (engine/diagnostics/layer-stack.ts).
  */
-import { useState } from 'react';
+import { useMemo, useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import type { ApartCell, CellValues, LayerMap, LayerRanks, RankCell } from '../../engine/api/engine-api.js';
+import { stackLayerMap, type StackedMap } from '../../engine/diagnostics/layer-stack.js';
+import { stackProblems, stackStrip } from '../recipe/slice-stack.js';
+import type { LabState } from '../store/types.js';
 import { useLabStore } from '../store/index.js';
 import { ChartFrame } from './ChartFrame.js';
 import { Drawn } from './Drawn.js';
@@ -118,24 +123,44 @@ function gridCell(scale: Scale, metric: LayerMetric, where: string, c: CellValue
   };
 }
 
-/** The CSV: every cell and part with all three metrics, whichever is drawn. */
-function csvRows(map: LayerMap, ranks: LayerRanks | undefined) {
+const CSV_HEADER = ['layer', 'module', 'tensors', 'entries', 'sign_conflict_percent', 'mean_cosine', 'effective_rank', 'marked'];
+
+/** The CSV: every cell and part with all three metrics, whichever is drawn; with the stack on, each layer's source last. */
+function csvRows(map: LayerMap, ranks: LayerRanks | undefined, sourceOf?: (layer: number) => string) {
   const rankOf = (layer: number, module: string) => ranks?.cells.find((x) => x.layer === layer && x.module === module)?.effectiveRank;
   const marked = new Set(map.marked);
-  const row = (layer: number | '', where: string, c: CellValues, rank: number | null | undefined, isMarked: boolean | '') => [layer, where, c.tensors.join(' '), c.size, 100 * c.conflictRate, c.cosine ?? '', rank ?? '', isMarked];
+  const row = (layer: number | '', where: string, c: CellValues, rank: number | null | undefined, isMarked: boolean | '') => [
+    layer,
+    where,
+    c.tensors.join(' '),
+    c.size,
+    100 * c.conflictRate,
+    c.cosine ?? '',
+    rank ?? '',
+    isMarked,
+    ...(sourceOf ? [layer === '' ? '' : sourceOf(layer)] : []),
+  ];
   return [
     ...map.cells.map((c) => row(c.layer, c.module, c, rankOf(c.layer, c.module), marked.has(c.layer))),
     ...map.apart.map((a: ApartCell) => row('', a.part, a, ranks?.apart.find((x) => x.part === a.part)?.effectiveRank, '')),
   ];
 }
 
+/** The layer stack the map follows: on, for one's own checkpoints, and without problems (else the map shows the models' own layers). */
+function stackToFollow(s: LabState) {
+  return s.source === 'mine' && s.stack.enabled && stackProblems(s.stack.slices, s.dropped).length === 0 ? s.stack.slices : undefined;
+}
+
 export function LayerMapChart() {
-  const { diag, ranksData } = useLabStore(useShallow((s) => ({ diag: s.diagnostics, ranksData: s.layerRanks })));
+  const { diag, ranksData, slices } = useLabStore(useShallow((s) => ({ diag: s.diagnostics, ranksData: s.layerRanks, slices: stackToFollow(s) })));
   const [metric, setMetric] = useState<LayerMetric>('conflict');
   const t = useChartText();
   const d = diag.shown?.data;
-  const map = d?.layerMap;
-  const ranks = ranksFor(d, ranksData.shown?.data);
+  const modelRanks = ranksFor(d, ranksData.shown?.data);
+  const stacked: StackedMap | undefined = useMemo(() => (d?.layerMap && slices ? stackLayerMap(d.layerMap, stackStrip(slices), modelRanks) : undefined), [d, slices, modelRanks]);
+  const map = stacked?.map ?? d?.layerMap;
+  const ranks = stacked ? stacked.ranks : modelRanks;
+  const sourceOf = stacked ? (layer: number) => stacked.sources[stacked.map.layers.findIndex((l) => l.layer === layer)] ?? '' : undefined;
   const rankMax = Math.max(0, ...(ranks ? [...ranks.cells, ...ranks.apart].map((c) => c.effectiveRank ?? 0) : []));
   const scale = scaleOf(metric, rankMax);
   const onRank = metric === 'rank';
@@ -154,7 +179,15 @@ export function LayerMapChart() {
       empty={tooLarge ? tooLargeText(tooLarge) : onRank && map ? 'Working out the effective ranks (one SVD per matrix and expert)…' : undefined}
       caption={
         <>
-          Rows are the model&apos;s decoder layers, columns its modules.{' '}
+          {stacked ? (
+            <span data-stacked-layers={stacked.map.layers.length}>
+              The layer stack is on: rows are the merged model&apos;s {stacked.map.layers.length} layers as the slices renumber them, each labelled with the model and layer it comes from
+              (&quot;5 ← ft1 L1&quot;); its numbers are the experts&apos; at that source layer, since the stacked layer is {stacked.sources.some((x) => x.includes(' + ')) ? 'copied or merged from it' : 'a copy of it'}
+              {stacked.missing.length > 0 ? ` (layers ${stacked.missing.join(', ')} come from layers the experts do not have, and are left out)` : ''}. Columns are its modules.
+            </span>
+          ) : (
+            <>Rows are the model&apos;s decoder layers, columns its modules.</>
+          )}{' '}
           {metric === 'conflict' && <>Each cell: of the entries where two or more {d?.election ? 'trimmed ' : ''}task vectors are nonzero, the share whose signs disagree (%).</>}
           {metric === 'cosine' && <>Each cell: the mean cosine between different experts&apos; task vectors (expert − base); blank where fewer than two experts changed the module.</>}
           {metric === 'rank' && (
@@ -190,11 +223,11 @@ export function LayerMapChart() {
           </select>
         </p>
       }
-      csv={map ? { header: ['layer', 'module', 'tensors', 'entries', 'sign_conflict_percent', 'mean_cosine', 'effective_rank', 'marked'], rows: csvRows(map, ranks) } : undefined}
+      csv={map ? { header: sourceOf ? [...CSV_HEADER, 'source'] : CSV_HEADER, rows: csvRows(map, ranks, sourceOf) } : undefined}
     >
       {drawable && (
         <Drawn
-          deps={[map, ranks, metric, t]}
+          deps={[map, ranks, metric, t, stacked]}
           draw={() => {
             const markedSet = new Set(map.layers.flatMap((l, i) => (l.marked ? [i] : [])));
             const cellAt = new Map(map.cells.map((c) => [`${c.layer}\u0000${c.module}`, c]));
@@ -209,20 +242,21 @@ export function LayerMapChart() {
             return (
               <LayerGrid
                 id="layers"
-                rows={map.layers.map((l) => String(l.layer))}
+                rows={map.layers.map((l, i) => (stacked ? `${l.layer} ← ${stacked.sources[i]}` : String(l.layer)))}
                 columns={map.modules.map((m) => MODULE_LABEL[m] ?? m)}
                 cell={(i, j) => {
                   const layer = map.layers[i]!.layer;
                   const module = map.modules[j]!;
                   const key = `${layer}\u0000${module}`;
                   const c = cellAt.get(key);
-                  return c ? gridCell(scale, metric, `layer ${layer}, ${MODULE_LABEL[module] ?? module}`, c, rankAt.get(key), { layer, module }) : undefined;
+                  const where = stacked ? `layer ${layer} (${stacked.sources[i]}), ${MODULE_LABEL[module] ?? module}` : `layer ${layer}, ${MODULE_LABEL[module] ?? module}`;
+                  return c ? gridCell(scale, metric, where, c, rankAt.get(key), { layer, module, ...(stacked ? { source: stacked.sources[i]! } : {}) }) : undefined;
                 }}
                 before={spans(map.apart.filter((x) => BEFORE.has(x.part)))}
                 after={spans(map.apart.filter((x) => !BEFORE.has(x.part)))}
                 marked={markedSet}
                 markedLegend={`outlined: ${markRule}`}
-                rowsTitle="layer"
+                rowsTitle={stacked ? "merged layer ← source" : "layer"}
                 columnsTitle="module"
                 legend={scale.legend}
                 legendTitle={scale.legendTitle}
