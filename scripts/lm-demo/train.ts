@@ -21,7 +21,7 @@ import { readLmDemoConfig } from '../../src/engine/demo/lm-load.js';
 import { readLmConfig, scoreTokens, textMetrics, type LmConfig } from '../../src/engine/lm/index.js';
 import { CONTEXT, CORPUS_FILE, DOMAINS, ROOT, mixedTexts, readCorpus, splitText, type Domain } from './corpus.js';
 import { registerGradients } from './gradients.js';
-import { WindowSampler, asTensors, initialWeights, llamaConfigJson, parameterCount, selectWindows, toFloat16, train, windowsLoss, type FloatWeights, type ModelShape, type Schedule } from './trainer.js';
+import { ReplaySampler, WindowSampler, asTensors, readFloat32, initialWeights, llamaConfigJson, parameterCount, selectWindows, toFloat16, train, windowsLoss, type FloatWeights, type ModelShape, type Schedule } from './trainer.js';
 import { plainWasmMatMul } from './wasm-matmul.js';
 
 const SHAPE: ModelShape = { hiddenSize: 128, intermediateSize: 352, layers: 4, heads: 4, kvHeads: 4, context: CONTEXT };
@@ -31,6 +31,8 @@ const SHAPE: ModelShape = { hiddenSize: 128, intermediateSize: 352, layers: 4, h
 const BASE: Schedule = { steps: 600, rows: 5, learningRate: 2e-3, warmup: 50, finalLearningRate: 2e-4, evaluateEvery: 100, patience: 3 };
 const EXPERT: Schedule = { steps: 200, rows: 6, learningRate: 1e-3, warmup: 20, finalLearningRate: 1e-4, evaluateEvery: 40, patience: 2 };
 /** Validation windows per domain for checkpoint selection (spread over the whole validation text). */
+/** Of each expert batch's rows, this many read the other domains' training text (ReplaySampler). */
+const EXPERT_REPLAY_ROWS = 0;
 const SELECTION = { base: 24, expert: 48 };
 const QUICK = { steps: 4, evaluateEvery: 2 };
 
@@ -47,10 +49,19 @@ interface Options {
   seed: number;
   quick: boolean;
   quiet: boolean;
+  /** Train only these experts and write only their checkpoints (experiments run experts side by side). */
+  only?: Domain[];
+  /** Skip scoring the test texts (experiments: the manifest's measured losses are 0). */
+  noTest: boolean;
+  /** A folder whose base.safetensors the experts start from instead of training one (experiments). */
+  baseFrom?: string;
+  /** Overrides of the schedules (JSON), for experiments. */
+  base: Partial<Schedule>;
+  expert: Partial<Schedule & { replayRows: number }>;
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { out: path.join(ROOT, 'public/demo/lm'), seed: 1, quick: false, quiet: false };
+  const o: Options = { out: path.join(ROOT, 'public/demo/lm'), seed: 1, quick: false, quiet: false, noTest: false, base: {}, expert: {} };
   let outGiven = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -60,8 +71,17 @@ function parseArgs(argv: string[]): Options {
     } else if (a === '--seed') o.seed = Number(argv[++i]);
     else if (a === '--quick') o.quick = true;
     else if (a === '--quiet') o.quiet = true;
-    else throw new Error(`unknown argument "${a}". Usage: demo:train:lm [--out DIR] [--seed N] [--quick] [--quiet]`);
+    else if (a === '--no-test') o.noTest = true;
+    else if (a === '--experts') o.only = (argv[++i] ?? '').split(',').map((d) => {
+      if (!(DOMAINS as readonly string[]).includes(d)) throw new Error(`--experts: "${d}" is not one of ${DOMAINS.join(', ')}.`);
+      return d as Domain;
+    });
+    else if (a === '--base-from') o.baseFrom = path.resolve(argv[++i] ?? '');
+    else if (a === '--base-schedule') o.base = JSON.parse(argv[++i] ?? '{}') as Options['base'];
+    else if (a === '--expert-schedule') o.expert = JSON.parse(argv[++i] ?? '{}') as Options['expert'];
+    else throw new Error(`unknown argument "${a}". Usage: demo:train:lm [--out DIR] [--seed N] [--quick] [--quiet] [--base-from DIR] [--experts LIST] [--no-test] [--base-schedule JSON] [--expert-schedule JSON]`);
   }
+  if ((o.baseFrom || o.noTest || o.only || Object.keys(o.base).length > 0 || Object.keys(o.expert).length > 0) && !outGiven) throw new Error('--base-from, --experts, --no-test and the schedule overrides are for experiments: give --out DIR, so public/demo/lm is never replaced by them.');
   if (!Number.isInteger(o.seed) || o.seed < 0) throw new Error('--seed must be a non-negative integer.');
   if (o.quick && !outGiven) throw new Error('--quick needs --out DIR: its models are not the demo, so it never writes public/demo/lm.');
   return o;
@@ -90,42 +110,61 @@ async function main(): Promise<void> {
   const config: LmConfig = readLmConfig(configJson, 'config.json');
   const parameters = parameterCount(config);
   log(`byte-level Llama, ${SHAPE.layers} layers, hidden ${SHAPE.hiddenSize}: ${parameters} parameters`);
-  const schedule = (s: Schedule): Schedule => (opts.quick ? { ...s, ...QUICK } : s);
+  const baseSchedule: Schedule = { ...BASE, ...opts.base, ...(opts.quick ? QUICK : {}) };
+  const { replayRows, ...expertOverrides } = { replayRows: EXPERT_REPLAY_ROWS, ...opts.expert };
+  const expertSchedule: Schedule = { ...EXPERT, ...expertOverrides, ...(opts.quick ? QUICK : {}) };
   const selection = (d: Domain, count: number) => selectWindows(text(d, 'validation'), SHAPE.context, count);
 
   const files = new Map<string, Uint8Array>();
   const baseSelection = Object.fromEntries(DOMAINS.map((d) => [d, selection(d, SELECTION.base)])) as Record<Domain, Int32Array>;
-  // Base: every batch holds rows of all five domains in turn; selected on the mean validation loss.
-  const baseRun = await train(
-    config,
-    initialWeights(config, opts.seed),
-    new WindowSampler(
-      DOMAINS.map((d) => text(d, 'train')),
-      SHAPE.context,
-      opts.seed * 1000 + 1,
-    ),
-    schedule(BASE),
-    async (w) => {
-      const losses = DOMAINS.map((d) => windowsLoss(config, w, baseSelection[d], SHAPE.context));
-      log(`base validation by domain: ${losses.map((l, i) => `${DOMAINS[i]} ${l.toFixed(4)}`).join(', ')}`);
-      return losses.reduce((a, b) => a + b, 0) / DOMAINS.length;
-    },
-    (line) => log(`base ${line}`),
-  );
-  const base = await toFloat16(config, baseRun.weights, 'base.safetensors');
+  let base: { bytes: Uint8Array; weights: Map<string, Float32Array> };
+  let baseRun: { bestStep: number; stepsRun: number };
+  if (opts.baseFrom) {
+    const bytes = new Uint8Array(fs.readFileSync(path.join(opts.baseFrom, 'base.safetensors')));
+    base = { bytes, weights: await readFloat32(config, bytes, 'base.safetensors') };
+    baseRun = { bestStep: -1, stepsRun: 0 };
+    lap(`base: read from ${opts.baseFrom}`);
+  } else {
+    // Base: every batch holds rows of all five domains in turn; selected on the mean validation loss.
+    const run = await train(
+      config,
+      initialWeights(config, opts.seed),
+      new WindowSampler(
+        DOMAINS.map((d) => text(d, 'train')),
+        SHAPE.context,
+        opts.seed * 1000 + 1,
+      ),
+      baseSchedule,
+      async (w) => {
+        const losses = DOMAINS.map((d) => windowsLoss(config, w, baseSelection[d], SHAPE.context));
+        log(`base validation by domain: ${losses.map((l, i) => `${DOMAINS[i]} ${l.toFixed(4)}`).join(', ')}`);
+        return losses.reduce((a, b) => a + b, 0) / DOMAINS.length;
+      },
+      (line) => log(`base ${line}`),
+    );
+    base = await toFloat16(config, run.weights, 'base.safetensors');
+    baseRun = run;
+    lap(`base: kept step ${run.bestStep} of ${run.stepsRun}`);
+  }
   files.set('base.safetensors', base.bytes);
-  lap(`base: kept step ${baseRun.bestStep} of ${baseRun.stepsRun}`);
 
   const experts = new Map<Domain, FloatWeights>();
   const expertRuns: Record<string, { bestStep: number; stepsRun: number }> = {};
   for (const [i, d] of DOMAINS.entries()) {
+    if (opts.only && !opts.only.includes(d)) continue;
     // From the float16 base that ships, so a task vector is exactly expert file − base file.
     const own = selection(d, SELECTION.expert);
     const run = await train(
       config,
       base.weights,
-      new WindowSampler([text(d, 'train')], SHAPE.context, opts.seed * 1000 + 10 + i),
-      schedule(EXPERT),
+      new ReplaySampler(
+        text(d, 'train'),
+        DOMAINS.filter((o) => o !== d).map((o) => text(o, 'train')),
+        replayRows,
+        SHAPE.context,
+        opts.seed * 1000 + 10 * (i + 1),
+      ),
+      expertSchedule,
       async (w) => windowsLoss(config, w, own, SHAPE.context),
       (line) => log(`${d} ${line}`),
     );
@@ -136,12 +175,26 @@ async function main(): Promise<void> {
     lap(`${d} expert: kept step ${run.bestStep} of ${run.stepsRun}`);
   }
 
+  if (opts.only) {
+    // Part of an experiment (experts trained side by side in separate processes): their checkpoints only.
+    fs.mkdirSync(opts.out, { recursive: true });
+    for (const [name, bytes] of files) if (name !== 'base.safetensors') fs.writeFileSync(path.join(opts.out, name), bytes);
+    lap('done');
+    return;
+  }
+
   // Every model on every domain's test text and on the mixed windows, scored by the engine as the app scores.
   const mixed = mixedTexts(corpus);
   const models: [string, FloatWeights][] = [['base', base.weights], ...DOMAINS.map((d): [string, FloatWeights] => [d, experts.get(d)!])];
   const loss: Record<string, Record<string, number>> = {};
   const bitsPerByte: Record<string, Record<string, number>> = {};
   for (const [name, weights] of models) {
+    if (opts.noTest) {
+      // An experiment's folder for scripts/lm-demo/merge-check.ts, which scores the test texts itself.
+      loss[name] = Object.fromEntries([...DOMAINS, MIXED].map((d) => [d, 0]));
+      bitsPerByte[name] = { ...loss[name] };
+      continue;
+    }
     const tensors: Map<string, tf.Tensor> = asTensors(config, weights);
     try {
       loss[name] = {};
@@ -199,8 +252,8 @@ async function main(): Promise<void> {
       shape: SHAPE,
       optimizer: 'adam (β1 0.9, β2 0.95, ε 1e-8), linear warm-up then cosine decay',
       init: 'N(0, 0.02) for embeddings and projections, norms 1 (transformers LlamaPreTrainedModel)',
-      base: { ...schedule(BASE), rowsPerDomain: BASE.rows / DOMAINS.length, keptStep: baseRun.bestStep, stepsRun: baseRun.stepsRun },
-      experts: { ...schedule(EXPERT), runs: expertRuns },
+      base: { ...baseSchedule, rowsPerDomain: baseSchedule.rows / DOMAINS.length, keptStep: baseRun.bestStep, stepsRun: baseRun.stepsRun },
+      experts: { ...expertSchedule, replayRows, runs: expertRuns },
       selection: `the evaluation with the lowest validation loss, the start included: base, the mean over the domains of ${SELECTION.base} windows each; expert, ${SELECTION.expert} windows of its own domain (spread evenly over the validation text)`,
     },
     measured: { split: 'test', loss, bitsPerByte },

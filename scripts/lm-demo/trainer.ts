@@ -104,6 +104,34 @@ export class WindowSampler {
   }
 }
 
+/**
+ * An expert's batches with replay: of every `rows`, the first `rows − replayRows` read the expert's
+ * own text, the others each read one of the other domains' texts, drawn at random (seeded). Replay
+ * keeps a fine-tuned expert near the base on the other domains, so its task vector holds what its
+ * domain needs rather than what forgetting the others costs.
+ */
+export class ReplaySampler {
+  private readonly random: () => number;
+  private readonly own: WindowSampler;
+  private readonly others: WindowSampler[];
+  private readonly width: number;
+
+  constructor(own: Uint8Array, others: readonly Uint8Array[], private readonly replayRows: number, context: number, seed: number) {
+    this.random = createRandom(seed);
+    this.own = new WindowSampler([own], context, seed + 1);
+    this.others = others.map((o, i) => new WindowSampler([o], context, seed + 2 + i));
+    this.width = context + 1;
+  }
+
+  next(rows: number): Int32Array {
+    const replay = Math.min(rows, this.replayRows);
+    const out = new Int32Array(rows * this.width);
+    out.set(this.own.next(rows - replay));
+    for (let r = rows - replay; r < rows; r++) out.set(this.others[randomInt(this.random, this.others.length)]!.next(1), r * this.width);
+    return out;
+  }
+}
+
 /** Mean next-byte cross-entropy (nats) of windows [rows, context + 1]: tokens are all but the last byte, targets all but the first. */
 function windowLoss(config: LmConfig, weights: ReadonlyMap<string, tf.Tensor>, windows: Int32Array, rows: number): tf.Scalar {
   const width = windows.length / rows;
@@ -184,7 +212,7 @@ export interface TrainResult {
 export async function train(
   config: LmConfig,
   start: FloatWeights,
-  sampler: WindowSampler,
+  sampler: { next(rows: number): Int32Array },
   schedule: Schedule,
   validate: (weights: ReadonlyMap<string, tf.Tensor>) => Promise<number>,
   onLog: (line: string) => void = () => {},
@@ -246,11 +274,16 @@ export async function toFloat16(config: LmConfig, weights: FloatWeights, name: s
     shapes.map(([n, shape]) => ({ name: n, dtype: 'F16' as const, shape, data: weights.get(n)! })),
     { format: 'pt' },
   );
+  return { bytes, weights: await readFloat32(config, bytes, name) };
+}
+
+/** A safetensors file's tensors as float32, by the names config.json gives them. */
+export async function readFloat32(config: LmConfig, bytes: Uint8Array, name: string): Promise<Map<string, Float32Array>> {
   const file = await openSafetensors(memorySource(name, bytes));
   try {
     const back = new Map<string, Float32Array>();
-    for (const [n] of shapes) back.set(n, await file.readFloat32(n));
-    return { bytes, weights: back };
+    for (const [n] of lmTensorShapes(config)) back.set(n, await file.readFloat32(n));
+    return back;
   } finally {
     await file.close();
   }

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initNodeBackend } from '../../src/cli/node-backend.js';
 import { readLmConfig } from '../../src/engine/lm/index.js';
 import { registerGradients } from '../../scripts/lm-demo/gradients.js';
-import { WindowSampler, initialWeights, llamaConfigJson, textLoss, toFloat16, train, asTensors } from '../../scripts/lm-demo/trainer.js';
+import { ReplaySampler, WindowSampler, initialWeights, llamaConfigJson, textLoss, toFloat16, train, asTensors } from '../../scripts/lm-demo/trainer.js';
 import { plainWasmMatMul } from '../../scripts/lm-demo/wasm-matmul.js';
 
 const CONTEXT = 16;
@@ -68,5 +68,25 @@ describe('LM demo training', () => {
     expect(gap(plain, wrapped)).toBeLessThan(1e-5);
     expect(tf.tidy(() => gap(tf.transpose(plain), wrappedA))).toBeLessThan(1e-5);
     tf.dispose([a, b, plain, wrapped, wrappedA]);
+  });
+
+  it('replays the other domains in the last rows of each expert batch, the same rows for the same seed', () => {
+    const own = new Uint8Array(64).fill(1);
+    const others = [new Uint8Array(64).fill(2), new Uint8Array(64).fill(3), new Uint8Array(64).fill(4)];
+    const rowsOf = (seed: number) => {
+      const sampler = new ReplaySampler(own, others, 2, 8, seed);
+      return Array.from({ length: 20 }, () => {
+        const w = sampler.next(5);
+        return Array.from({ length: 5 }, (_, r) => w[r * 9]!);
+      });
+    };
+    const batches = rowsOf(3);
+    for (const rows of batches) {
+      expect(rows.slice(0, 3)).toEqual([1, 1, 1]);
+      for (const r of rows.slice(3)) expect([2, 3, 4]).toContain(r);
+    }
+    // Every other domain is drawn, not only the first.
+    expect(new Set(batches.flatMap((r) => r.slice(3)))).toEqual(new Set([2, 3, 4]));
+    expect(rowsOf(3)).toEqual(batches);
   });
 });

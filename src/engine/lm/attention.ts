@@ -41,13 +41,15 @@ function batchedMatMul(a: tf.Tensor4D, b: tf.Tensor4D, transposeB: boolean, read
   const products: tf.Tensor2D[] = [];
   const aValues = readOnce ? a.dataSync() : undefined;
   const bValues = readOnce ? b.dataSync() : undefined;
-  for (let i = 0; i < n0; i++) {
-    for (let j = 0; j < n1; j++) {
-      const at = i * n1 + j;
-      const left = aValues ? tf.tensor2d(aValues.subarray(at * m * k, (at + 1) * m * k), [m, k]) : (tf.reshape(tf.slice(a, [i, j, 0, 0], [1, 1, m, k]), [m, k]) as tf.Tensor2D);
-      const right = bValues ? tf.tensor2d(bValues.subarray(at * b2 * b3, (at + 1) * b2 * b3), [b2, b3]) : (tf.reshape(tf.slice(b, [i, j, 0, 0], [1, 1, b2, b3]), [b2, b3]) as tf.Tensor2D);
-      products.push(tf.matMul(left, transposeB ? tf.transpose(right) : right));
-    }
+  // With gradients: one unstack per operand, not a slice per product. A slice's gradient is a
+  // zero-padded tensor of the whole operand, so slicing made the backward's memory and time grow
+  // with the square of the batch; unstack's gradient is one stack.
+  const lefts = aValues ? undefined : (tf.unstack(tf.reshape(a, [n0 * n1, m, k])) as tf.Tensor2D[]);
+  const rights = bValues ? undefined : (tf.unstack(tf.reshape(b, [n0 * n1, b2, b3])) as tf.Tensor2D[]);
+  for (let at = 0; at < n0 * n1; at++) {
+    const left = aValues ? tf.tensor2d(aValues.subarray(at * m * k, (at + 1) * m * k), [m, k]) : lefts![at]!;
+    const right = bValues ? tf.tensor2d(bValues.subarray(at * b2 * b3, (at + 1) * b2 * b3), [b2, b3]) : rights![at]!;
+    products.push(tf.matMul(left, transposeB ? tf.transpose(right) : right));
   }
   const n = products[0]!.shape[1];
   return tf.reshape(tf.stack(products), [n0, n1, m, n]);
