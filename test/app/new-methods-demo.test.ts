@@ -10,6 +10,7 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { DemoSummary, EngineApi } from '../../src/engine/api/engine-api.js';
 import { demoBaseRole, demoModelChoice } from '../../src/app/recipe/demo-recipe.js';
+import { applyRecipe } from '../../src/app/recipe/import-recipe.js';
 import { useLabStore } from '../../src/app/store/index.js';
 import { mergeRecipe } from '../../src/app/store/engine-slice.js';
 import { parseRecipe } from '../../src/engine/recipe/parse.js';
@@ -33,6 +34,54 @@ const yaml = () => recipeToYaml(mergeRecipe(st()));
 const recipe = () => parseRecipe(yaml(), 'lab.yml');
 /** The demo's normalized score of the lab's current recipe, as the worker computes it. */
 const score = async () => (await engine.demo.liveDemo(yaml())).normalized;
+
+describe('the new methods’ demo recipes imported back', () => {
+  const CASES: Record<string, () => void> = {
+    passthrough: () => {
+      st().setPair({ base: 'shift-left', other: 'invert' });
+      st().setGlobal('scale', 0.5);
+    },
+    nuslerp: () => {
+      st().setPair({ base: 'permute', other: 'shift-right' });
+      st().setBaseWeight(1);
+      st().setDemoModelParam('shift-right', 'weight', 1.5);
+      st().setGlobal('nuslerp_flatten', false);
+      st().setGlobal('nuslerp_row_wise', true);
+    },
+    multislerp: () => {
+      st().setBaseWeight(1);
+      st().setDemoModelParam('invert', 'weight', 0.5);
+      st().setGlobal('normalize_weights', false);
+    },
+    karcher: () => {
+      st().setBaseWeight(1);
+      st().setGlobal('max_iter', 3);
+      st().setGlobal('tol', 0.0002);
+    },
+    sce: () => st().setGlobal('select_topk', 0.4),
+    nearswap: () => {
+      st().setPair({ base: 'base', other: 'occlude-top' });
+      st().setGlobal('t', 0.002);
+    },
+    arcee_fusion: () => st().setPair({ base: 'shift-left', other: 'base' }),
+    ram: () => st().setGlobal('epsilon', 0.0003),
+    ramplus_tl: () => {
+      st().setGlobal('r', 0.5);
+      st().setGlobal('alpha', 1);
+    },
+  };
+  for (const [method, move] of Object.entries(CASES)) {
+    it(`${method}: every setting of the lab's recipe is applied, and the lab's recipe afterwards is the same`, () => {
+      onDemo(method);
+      move();
+      const text = yaml();
+      onDemo('ties');
+      const out = applyRecipe(parseRecipe(text, 'r.yml'), st());
+      expect(out.notApplied).toEqual([]);
+      expect(yaml()).toBe(text);
+    });
+  }
+});
 
 describe('the new methods on the digits demo', () => {
   it('says which models each method takes where it cannot take every expert, and what its base means', () => {

@@ -21,7 +21,7 @@ import { CHANNEL_PARAMS, DEFAULT_SHARED, GROUP, LINEAR, SHARED, TWIN_LAMBDA } fr
 import { ROUTER_DEFAULTS } from '../../engine/router/types.js';
 import { GROUP_METHODS, ROUTED_METHODS, findRoutedMethod, type GroupMethodId } from '../routed/methods.js';
 import type { ChannelControls, LabState, ModelSource, TwinControls } from '../store/types.js';
-import { DEMO_BASE_ID, isPairwise } from './demo-recipe.js';
+import { DEMO_BASE_ID, demoBaseRole, demoModelChoice, isPairwise } from './demo-recipe.js';
 import { demoAssets } from '../demo/assets.js';
 import { perModelDefault } from './dropped-recipe.js';
 import { stackFromRecipe } from './slice-stack.js';
@@ -188,8 +188,10 @@ export function applyRecipe(recipe: Recipe, st: LabState, fileName = 'recipe'): 
   let hard: boolean | undefined;
   if (source === 'mine') applyMineModels(c, needsBase, baseIndex);
   else if (method && isPairwise(method.id)) applyDemoPair(c, scored);
+  else if (method && (demoModelChoice(method.id) === 'one' || demoModelChoice(method.id) === 'pair')) applyDemoChoice(c, scored, demoModelChoice(method.id) === 'one');
   else {
-    if (method?.base === 'optional') applyDemoBaseWeight(c, demoBaseIndex);
+    if (method && (demoBaseRole(method.id) === 'origin' || demoBaseRole(method.id) === 'mean')) applyDemoBaseModel(c);
+    else if (method?.base === 'optional') applyDemoBaseWeight(c, demoBaseIndex);
     hard = applyDemoModels(c, needsBase, baseIndex, scored, hardTasks);
   }
 
@@ -343,7 +345,7 @@ function applyMineModels(c: Context, needsBase: boolean, baseIndex: number): voi
 /** The demo: its experts and base are fixed; the recipe's models are checked against them. Returns Twin-Merging's hard mode when the recipe decides it. */
 function applyDemoModels(c: Context, needsBase: boolean, baseIndex: number, scored: readonly string[], hardTasks: readonly string[]): boolean | undefined {
   const { recipe, log, st } = c;
-  if (recipe.baseModel !== undefined) {
+  if (recipe.baseModel !== undefined && !log.has('baseModel')) {
     const paths = ['baseModel', ...(baseIndex >= 0 ? [`models.${baseIndex}`] : [])];
     const b = recipe.baseModel;
     if (!needsBase) optionalBase(c, b);
@@ -590,6 +592,63 @@ function applyDemoPair(c: Context, scored: readonly string[]): void {
   }
   st.setPair({ base, other });
   log.ok(paths, `the two models: "${base}" (t = 0, base_model) and "${other}" (t = 1)`);
+}
+
+/**
+ * nuslerp's two models or passthrough's one on the demo, into the pair control (passthrough copies
+ * its first model); nuslerp's base_model, the demo's base, turns the base on (task vectors from it).
+ */
+function applyDemoChoice(c: Context, scored: readonly string[], one: boolean): void {
+  const { recipe, log, st } = c;
+  const known = (id: string) => id === DEMO_BASE_ID || scored.includes(id);
+  const base = recipe.baseModel;
+  const picked = recipe.models.map((m, i) => ({ m: m.model, i })).filter((x) => one || x.m !== base);
+  const paths = picked.map((x) => `models.${x.i}`);
+  const want = one ? 1 : 2;
+  if (picked.length !== want) {
+    log.no([...paths, ...(base !== undefined ? ['baseModel'] : [])], `${c.label} takes ${one ? 'exactly one model' : 'exactly two models besides an optional base_model'}; the recipe names ${picked.length}`);
+    return;
+  }
+  const missing = picked.map((x) => x.m).filter((id) => !known(id));
+  if (missing.length > 0) {
+    log.no(paths, `${quote(missing)} not loaded (the demo's models are ${[DEMO_BASE_ID, ...scored].join(', ')})`);
+    return;
+  }
+  const first = picked[0]!.m;
+  const other = one ? ([st.pair?.other, ...scored].find((id) => id !== undefined && id !== first && known(id)) ?? first) : picked[1]!.m;
+  if (first !== other) st.setPair({ base: first, other });
+  log.ok(paths, one ? `the model copied: "${first}"` : `the two models: "${first}" (w1) and "${other}" (w2)`);
+  if (one) {
+    if (base === first) log.ok('baseModel', `base_model "${base}" (the model copied)`);
+    else if (base !== undefined) log.no('baseModel', `base_model "${base}": passthrough's base_model must be the model it copies`);
+    return;
+  }
+  if (base === undefined) {
+    if (st.baseWeight !== undefined) {
+      st.setBaseWeight(undefined);
+      c.defaults.push('the base left out');
+    }
+  } else if (base === DEMO_BASE_ID) {
+    st.setBaseWeight(1);
+    log.ok('baseModel', `base_model "${base}" (the task vectors from it)`);
+  } else log.no('baseModel', `base_model "${base}": on the demo, ${c.label}'s base_model is the demo's base "${DEMO_BASE_ID}"`);
+}
+
+/** multislerp's and karcher's base on the demo: base_model "base" (not under models) turns it on; absent, off. */
+function applyDemoBaseModel(c: Context): void {
+  const { recipe, log, st } = c;
+  const base = recipe.baseModel;
+  if (base === undefined) {
+    if (st.baseWeight !== undefined) {
+      st.setBaseWeight(undefined);
+      c.defaults.push('the base left out');
+    }
+    return;
+  }
+  if (base === DEMO_BASE_ID && !recipe.models.some((m) => m.model === base)) {
+    st.setBaseWeight(1);
+    log.ok('baseModel', `base_model "${base}" (${demoBaseRole(recipe.mergeMethod) === 'mean' ? 'one more member of the mean' : 'the task vectors from it'})`);
+  } else log.no('baseModel', `base_model "${base}": on the demo, ${c.label} takes the demo's base "${DEMO_BASE_ID}" as base_model only (not under models)`);
 }
 
 /** Linear on the demo: "base" under models with a weight is the base merged in; absent, the base is left out. */
