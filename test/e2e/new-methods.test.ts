@@ -4,13 +4,12 @@
  * and setting (no error anywhere on the page); the recipe the page hands out carries the setting,
  * and `merge-lab merge` runs it beside the demo's files writing the page's merged bytes.
  */
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { expect } from 'vitest';
 import { parse } from 'yaml';
+import { runCliAsync } from '../cli/helpers.js';
 import { describeE2E, test } from './harness.js';
 import type { LabPage } from './lab-page.js';
 
@@ -195,11 +194,12 @@ describeE2E('the new methods on the demo', () => {
       expect(lab.diagnostics.consoleErrors).toEqual([]);
 
       for (const f of fs.readdirSync(DEMO).filter((f) => f.endsWith('.safetensors'))) fs.copyFileSync(path.join(DEMO, f), path.join(dir, f));
-      const cli = (r: (typeof runs)[number]) =>
-        promisify(execFile)(process.execPath, [path.join(ROOT, 'node_modules/tsx/dist/cli.mjs'), path.join(ROOT, 'src/cli/main.ts'), 'merge', r.recipe, '--out', `cli-${r.method}`, '--backend', 'wasm', '--no-progress'], { cwd: dir });
-      // Two at a time: this machine has two cores.
-      for (let i = 0; i < runs.length; i += 2) await Promise.all(runs.slice(i, i + 2).map(cli));
-      for (const r of runs) expect(fs.readFileSync(path.join(dir, `cli-${r.method}/model.safetensors`)).equals(r.weights), `${r.method}: the CLI writes the page's bytes`).toBe(true);
+      for (const r of runs) {
+        // merge-lab merge in this process (src/cli/run.ts, cwd and output captured: test/cli/helpers.ts), as the CLI suites run it.
+        const res = await runCliAsync(['merge', r.recipe, '--out', `cli-${r.method}`, '--backend', 'wasm', '--no-progress'], { cwd: dir });
+        expect(res.status, `${r.method}: ${res.stderr}`).toBe(0);
+        expect(fs.readFileSync(path.join(dir, `cli-${r.method}/model.safetensors`)).equals(r.weights), `${r.method}: the CLI writes the page's bytes`).toBe(true);
+      }
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
