@@ -5,7 +5,8 @@
  * and the gain is 1; the answer says how each window was routed (rows of weights summing to 1,
  * one-hot under the oracle for windows with an expert, the router's for those without); a probe's
  * routing is its full answer's; a request without a training text for an expert is refused naming
- * it; no tensor is left.
+ * it; the router trains on at most LM_TWIN_TRAINING_WINDOWS windows of each text by default, a
+ * quarter held out; no tensor is left.
  */
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -14,6 +15,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { EngineApi, ModelFile } from '../../src/engine/api/engine-api.js';
 import type { LmLabTwinAnswer, LmLabTwinRequest as LmLabRequest } from '../../src/engine/api/lm-lab-twin-api.js';
 import { createEngine } from '../../src/engine/api/engine.js';
+import { LM_TWIN_TRAINING_WINDOWS } from '../../src/engine/api/services/lm-lab-twin.js';
+import { byteTokenizer } from '../../src/engine/lm/tokenizer.js';
+import { contextWindows } from '../../src/engine/routed/lm-twin.js';
 import { openCheckpointPath } from '../../src/engine/io/node-checkpoint.js';
 import { serializeSafetensors } from '../../src/engine/io/safetensors-writer.js';
 import { createRandom } from '../../src/engine/random.js';
@@ -95,6 +99,16 @@ describe('lmLab.evaluate with Twin-Merging', () => {
     expect(probe.routing!.tasks[0]!.weights[0]).toEqual(full.routing!.tasks[0]!.weights[0]);
     expect(probe.tasks[0]!.tokens).toBe(10);
     expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('trains the router on at most LM_TWIN_TRAINING_WINDOWS windows of each training text by default, a quarter held out', async () => {
+    const { windowsPerExpert: _n, ...twin } = request({}).twin!;
+    const a = (await engine.lmLab.evaluate({ ...request({}), twin: { ...twin, training: [{ expert: 'a', text: A.repeat(4) }, { expert: 'b', text: B }] } })) as LmLabTwinAnswer;
+    const windows = [contextWindows(byteTokenizer().encode(A.repeat(4)), 32).length, contextWindows(byteTokenizer().encode(B), 32).length];
+    expect(windows[0]).toBeGreaterThan(LM_TWIN_TRAINING_WINDOWS);
+    const { training, heldOut } = a.routing!.router.samples;
+    expect(training + heldOut).toBe(LM_TWIN_TRAINING_WINDOWS + windows[1]!);
+    expect(heldOut).toBe(Math.floor(LM_TWIN_TRAINING_WINDOWS / 4) + Math.floor(windows[1]! / 4));
   });
 
   it('refuses a router without a training text for an expert, naming it', async () => {
