@@ -69,6 +69,28 @@ async function cliFiles(lab: LabPage, dir: string): Promise<Record<string, Buffe
   return Object.fromEntries(fs.readdirSync(path.join(dir, 'cli')).map((f) => [f, fs.readFileSync(path.join(dir, 'cli', f))]));
 }
 
+/** A synthetic set far larger than the demo, under the ids the panel's recipe names (as engine.test.ts's cancel). */
+async function openLargeSet(lab: LabPage) {
+  const spec = { ids: ['base', ...TASKS], count: 32, rows: 512, cols: 512 };
+  await lab.page.evaluate(async ({ ids, count, rows, cols }) => {
+    const engine = window.__mergeLab!.engine!;
+    const per = rows * cols * 4;
+    const header: Record<string, unknown> = {};
+    for (let i = 0; i < count; i++) header[`layers.${i}.weight`] = { dtype: 'F32', shape: [rows, cols], data_offsets: [i * per, (i + 1) * per] };
+    let json = JSON.stringify(header);
+    json += ' '.repeat((8 - (json.length % 8)) % 8);
+    const head = new TextEncoder().encode(json);
+    const size = new Uint8Array(8);
+    new DataView(size.buffer).setBigUint64(0, BigInt(head.length), true);
+    for (let k = 0; k < ids.length; k++) {
+      const data = new Float32Array(count * rows * cols);
+      for (let j = 0; j < data.length; j++) data[j] = Math.sin(j * 0.001 + k) * 0.05;
+      await engine.models.openModel(ids[k]!, [{ path: `${ids[k]}.safetensors`, blob: new Blob([size, head, data]) }]);
+    }
+  }, spec);
+  return spec;
+}
+
 describeE2E('merging to disk from the page', () => {
   test('"Merge into a folder…" writes the model folder as it merges, the same bytes as merge-lab merge', async ({ lab }) => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'merge-lab-to-disk-'));
@@ -101,24 +123,7 @@ describeE2E('merging to disk from the page', () => {
     await lab.open('', { backend: 'wasm' });
     await lab.waitForEngine('wasm');
     await lab.waitForDemo();
-    // A synthetic set far larger than the demo, under the ids the panel's recipe names (as engine.test.ts's cancel).
-    const spec = { ids: ['base', ...TASKS], count: 32, rows: 512, cols: 512 };
-    await lab.page.evaluate(async ({ ids, count, rows, cols }) => {
-      const engine = window.__mergeLab!.engine!;
-      const per = rows * cols * 4;
-      const header: Record<string, unknown> = {};
-      for (let i = 0; i < count; i++) header[`layers.${i}.weight`] = { dtype: 'F32', shape: [rows, cols], data_offsets: [i * per, (i + 1) * per] };
-      let json = JSON.stringify(header);
-      json += ' '.repeat((8 - (json.length % 8)) % 8);
-      const head = new TextEncoder().encode(json);
-      const size = new Uint8Array(8);
-      new DataView(size.buffer).setBigUint64(0, BigInt(head.length), true);
-      for (let k = 0; k < ids.length; k++) {
-        const data = new Float32Array(count * rows * cols);
-        for (let j = 0; j < data.length; j++) data[j] = Math.sin(j * 0.001 + k) * 0.05;
-        await engine.models.openModel(ids[k]!, [{ path: `${ids[k]}.safetensors`, blob: new Blob([size, head, data]) }]);
-      }
-    }, spec);
+    const spec = await openLargeSet(lab);
     await lab.mergePanel().getByRole('button', { name: 'Merge into a folder…', exact: true }).click();
     const progress = lab.mergePanel().getByRole('progressbar', { name: 'Merge progress' });
     await expect.poll(async () => Number(await progress.getAttribute('data-tensor')), { timeout: 30_000, interval: 20 }).toBeGreaterThanOrEqual(2);
@@ -130,6 +135,23 @@ describeE2E('merging to disk from the page', () => {
     // Nothing in the folder: not the weights begun, not a swap file, not the side files.
     expect(Object.keys(await lab.page.evaluate(storedFiles, [PICKED]))).toEqual([]);
     expect(await lab.downloadWeightsLink().count()).toBe(0);
+  }, 120_000);
+
+  test('a worker lost mid-merge leaves none of the files it had created', async ({ lab }) => {
+    await lab.page.addInitScript(stubFolderPicker);
+    await lab.open('', { backend: 'wasm' });
+    await lab.waitForEngine('wasm');
+    await lab.waitForDemo();
+    await openLargeSet(lab);
+    await lab.mergePanel().getByRole('button', { name: 'Merge into a folder…', exact: true }).click();
+    const progress = lab.mergePanel().getByRole('progressbar', { name: 'Merge progress' });
+    await expect.poll(async () => Number(await progress.getAttribute('data-tensor')), { timeout: 30_000, interval: 20 }).toBeGreaterThanOrEqual(2);
+    // The weights file exists (empty: its bytes are in its swap file, .crswap, until it is closed).
+    expect(Object.keys(await lab.page.evaluate(storedFiles, [PICKED])).sort()).toEqual(['model.safetensors', 'model.safetensors.crswap']);
+    await lab.page.evaluate(() => window.__mergeLab!.killWorker());
+    expect(await lab.waitForJob(['cancelled', 'done', 'failed'])).toBe('failed');
+    expect(await lab.jobText()).toMatch(/ENGINE_STOPPED/);
+    expect(Object.keys(await lab.page.evaluate(storedFiles, [PICKED]))).toEqual([]);
   }, 120_000);
 
   test('over the budget, Merge points at merging to disk, whose own check counts the working memory only', async ({ lab }) => {

@@ -9,7 +9,19 @@ import type { Recipe } from '../../engine/recipe/types.js';
 import type { EngineRemote } from '../engine/engine-client.js';
 import { publishWrittenFolder } from '../engine/outputs.js';
 import type { JobResult } from '../store/types.js';
+import { isEngineGone } from '../engine/failures.js';
 import type { DiskTarget } from './disk-target.js';
+
+async function entryNames(dir: FileSystemDirectoryHandle): Promise<string[]> {
+  const names: string[] = [];
+  for await (const n of (dir as unknown as { keys(): AsyncIterable<string> }).keys()) names.push(n);
+  return names;
+}
+
+async function removeAllBut(dir: FileSystemDirectoryHandle, keep: ReadonlySet<string>): Promise<void> {
+  const made = (await entryNames(dir).catch(() => [])).filter((n) => !keep.has(n));
+  await Promise.allSettled(made.map((n) => dir.removeEntry(n)));
+}
 
 export interface MergeToDiskRequest {
   readonly id: string;
@@ -26,7 +38,16 @@ export interface MergeToDiskRequest {
 export async function mergeToDisk(r: MergeToDiskRequest): Promise<JobResult> {
   // A FileSystemDirectoryHandle has every member OutputFolder names (write takes more than bytes).
   const folder = r.target.folder as unknown as OutputFolder;
-  const done = await r.call((e) => e.merges.mergeToFolder(r.id, r.recipe, folder, { ...r.options, name: r.name }, r.onProgress));
+  const before = new Set(await entryNames(r.target.folder));
+  let done: FolderMergeResult;
+  try {
+    done = await r.call((e) => e.merges.mergeToFolder(r.id, r.recipe, folder, { ...r.options, name: r.name }, r.onProgress));
+  } catch (e) {
+    // A worker that stopped mid-merge could not roll back: the files it had created (empty until
+    // closed) and their swap files (Chromium's .crswap) are removed here.
+    if (isEngineGone(e)) await removeAllBut(r.target.folder, before);
+    throw e;
+  }
   const { fileUrls, ...urls } = await publishWrittenFolder(r.target.folder, done.files, r.name);
   return {
     tensors: done.tensors,
