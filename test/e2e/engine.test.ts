@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { afterAll, expect } from 'vitest';
+import { CONTENT_SECURITY_POLICY } from '../../vite.config.js';
 import { parseManifest } from '../../src/engine/demo/manifest.js';
 import { openSafetensors, type SafetensorsFile } from '../../src/engine/io/index.js';
 import { nodeFileSource } from '../../src/engine/io/node-file.js';
@@ -100,6 +101,12 @@ describeE2E('the engine in its worker, through the lab', () => {
   test('merges the demo on webgpu and on wasm with identical bytes; a page without WebGPU falls back to wasm and says why', async ({ lab }) => {
     // The harness's Chromium has --enable-unsafe-webgpu, which gives SwiftShader: a software adapter,
     // which 'auto' passes over for wasm (saying why); choosing webgpu uses it.
+    // The page's Content-Security-Policy on webgpu is checked here, on this merge (test/e2e/csp.test.ts
+    // checks wasm and cpu): starting SwiftShader once more for it alone took ~20 s.
+    await lab.page.addInitScript(() => {
+      (globalThis as { violations?: string[] }).violations = [];
+      document.addEventListener('securitypolicyviolation', (e) => (globalThis as unknown as { violations: string[] }).violations.push(`${e.violatedDirective} ${e.blockedURI}`));
+    });
     await lab.open();
     expect(await lab.waitForEngine()).toBe('wasm');
     expect(await lab.statusBarText()).toMatch(/Not on the preferred backend: webgpu: the only WebGPU adapter is a software one/);
@@ -119,6 +126,9 @@ describeE2E('the engine in its worker, through the lab', () => {
     const [webgpuDemoMs] = await lab.measures('engine-demo-load');
     const gpu = await mergeAndDownload(lab, 'webgpu');
     await expectMergedDemo(gpu.weights, gpu.recipe);
+    expect(await lab.page.locator('meta[http-equiv="Content-Security-Policy"]').getAttribute('content')).toBe(CONTENT_SECURITY_POLICY);
+    expect(await lab.page.evaluate(() => (globalThis as { violations?: string[] }).violations), 'Content-Security-Policy violations on webgpu').toEqual([]);
+    expect(lab.diagnostics.consoleErrors.filter((e) => /Content Security Policy/i.test(e))).toEqual([]);
 
     // The user's override: Backend = wasm restarts the worker on wasm.
     await lab.selectBackend('wasm');
