@@ -34,6 +34,8 @@ describeE2E('the layer stack', () => {
       await editor.getByRole('checkbox').check();
       // It starts from the base's whole stack (opened as base-2: "base" is the demo's).
       await expect.poll(() => editor.locator('.stack-count').getAttribute('data-layers')).toBe('4');
+      // The Merge panel says the stack, not the method, is what Merge merges.
+      expect(await lab.mergePanel().locator('.lead').textContent()).toContain("Your checkpoints' layers stacked as the Layer stack under Models lists them");
       await editor.getByLabel('End of slice 1', { exact: true }).fill('3');
       await editor.getByRole('button', { name: 'Add slice' }).click();
       await editor.getByLabel('Model of slice 2', { exact: true }).selectOption('ft1');

@@ -425,6 +425,8 @@ export function MergePanel() {
   // Twin-Merging on the LM demo is scored by the LM card, each window with its routed merge; Channel Merging is not there yet.
   const twinOnLm = source === 'lm' && method === 'twin_merging';
   const routedOnLm = source === 'lm' && findRoutedMethod(method) !== undefined && !twinOnLm;
+  const stackOn = useLabStore((s) => s.source === 'mine' && s.stack.enabled);
+  const stacked = stackOn && !routed;
   const label = useMemo(() => findMethod(method)?.label ?? routed?.label ?? method, [method, routed]);
   const hide = useHidden();
   const models = source === 'mine' ? 'Your checkpoints (the experts, as listed under Models)' : source === 'lm' ? "The language-model demo's five experts (one per text domain)" : "The demo's five experts";
@@ -441,6 +443,11 @@ export function MergePanel() {
           <>
             {models} kept as a <strong>{label}</strong> package: a shared part and each expert's own part
             {source === 'mine' ? ' (no router: there is no data to train one on). Moving a slider rebuilds it and redraws the charts.' : ', with a router that picks per input. Moving a slider re-scores it and redraws the charts.'}
+          </>
+        ) : stacked ? (
+          <>
+            Your checkpoints&apos; layers stacked as the Layer stack under Models lists them (<code>slices:</code>): Merge and the recipe below use the stack, the per-layer map follows it, and
+            the other charts describe <strong>{label}</strong> over the whole models.
           </>
         ) : (
           <>
