@@ -5,17 +5,23 @@
  * where the demo can show it, the score. Before this, passthrough and nuslerp were refused on the
  * demo (the lab listed all five experts: "passthrough merges exactly one model", "nuslerp merges
  * exactly two models"), and nuslerp's, multislerp's and karcher's base came in as Linear's (a
- * weighted member of the models).
+ * weighted member of the models). Each method's recipe imports back unchanged, and on the LM demo
+ * the recipes the lab hands out merge beside its files.
  */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { DemoSummary, EngineApi } from '../../src/engine/api/engine-api.js';
 import { demoBaseRole, demoModelChoice } from '../../src/app/recipe/demo-recipe.js';
 import { applyRecipe } from '../../src/app/recipe/import-recipe.js';
 import { useLabStore } from '../../src/app/store/index.js';
-import { mergeRecipe } from '../../src/app/store/engine-slice.js';
+import { handedOutRecipe, mergeRecipe } from '../../src/app/store/engine-slice.js';
+import type { LmDemoInfo } from '../../src/app/store/lm-demo-types.js';
+import { runCliAsync } from '../cli/helpers.js';
 import { parseRecipe } from '../../src/engine/recipe/parse.js';
 import { recipeToYaml } from '../../src/engine/recipe/write.js';
-import { openDemoEngine } from '../helpers/demo-engine.js';
+import { ROOT, openDemoEngine } from '../helpers/demo-engine.js';
 
 const initial = useLabStore.getState();
 let engine: EngineApi;
@@ -208,4 +214,35 @@ describe('the new methods on the digits demo', () => {
     expect([r.baseModel, r.models.map((m) => m.model)]).toEqual(['base', ['base', 'invert']]);
     expect(await score()).not.toBeCloseTo(experts, 3);
   });
+});
+
+describe('the new methods on the language-model demo', () => {
+  it("their recipes, handed out with the LM demo's files' names, merge with merge-lab merge beside them", async () => {
+    const dir = path.join(ROOT, 'public/demo/lm');
+    const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as { base: string; domains: { id: string; expert: string }[] };
+    const row = (id: string, file: string, role: 'base' | 'expert') => ({ id, file, role, status: 'ready' as const, received: 0 });
+    const lmDemo = {
+      ...initial.lmDemo,
+      status: 'loaded' as const,
+      models: [row('lm-base', manifest.base, 'base'), ...manifest.domains.map((d) => row(d.id, d.expert, 'expert'))],
+      domains: manifest.domains.map((d) => ({ id: d.id, label: d.id, description: '', validationBytes: 0, testBytes: 0, baseBitsPerByte: 0, expertBitsPerByte: 0 })),
+    } satisfies LmDemoInfo;
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'merge-lab-lm-new-'));
+    try {
+      // One of each way the demo's recipe picks its models (one; two; base_model and one; every expert onto the base):
+      // the others share these recipes' shapes, and the digits demo's e2e merges all nine through merge-lab merge.
+      for (const method of ['passthrough', 'nuslerp', 'nearswap', 'sce']) {
+        useLabStore.setState(initial, true);
+        useLabStore.setState({ source: 'lm', lmDemo });
+        st().setMethod(method);
+        const file = path.join(out, `${method}.yml`);
+        fs.writeFileSync(file, recipeToYaml(handedOutRecipe(st())));
+        const res = await runCliAsync(['merge', file, '--out', path.join(out, method), '--backend', 'wasm', '--no-progress'], { cwd: dir });
+        expect(res.status, `${method}: ${res.stderr}`).toBe(0);
+        expect(fs.existsSync(path.join(out, method, 'model.safetensors'))).toBe(true);
+      }
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
