@@ -143,6 +143,19 @@ export function normalizedGain(base: number, merged: number, expert: number): nu
   return (base - merged) / denominator;
 }
 
+/**
+ * The base's config with the merged model's own layer count: a layer stack (`slices:`) has the
+ * depth of its slices, and scoring it with the base's would read only its first layers, or miss some.
+ */
+export function mergedConfig(config: LmConfig, merged: Readonly<Record<string, unknown>>): LmConfig {
+  let most = -1;
+  for (const name of Object.keys(merged)) {
+    const m = /\.(\d+)\./.exec(name);
+    if (m) most = Math.max(most, Number(m[1]));
+  }
+  return most >= 0 && most + 1 !== config.numLayers ? { ...config, numLayers: most + 1 } : config;
+}
+
 /** The merged tensors an LM forward needs, laid out for inference; the caller disposes them (disposeLmWeights(w.tensors)). */
 function mergedModel(config: LmConfig, merged: Readonly<Record<string, Float32Array>>): PreparedLmWeights {
   const raw = new Map<string, tf.Tensor>();
@@ -335,9 +348,10 @@ export function createLmLabService(ctx: EngineContext): LmLabService {
       scores = twin.scores;
       routing = { experts: twin.routing.experts, router: twin.routing.router, tasks: texts.map((t, i) => ({ name: t.task.name, weights: twin.routing.weights[i]! })) };
     } else {
-      const weights = mergedModel(d.config, merged);
+      const config = mergedConfig(d.config, merged);
+      const weights = mergedModel(config, merged);
       try {
-        scores = await scoreTasks(d.config, weights, texts, { ...scoreOptions, where: 'the merged model', onProgress: onMerged });
+        scores = await scoreTasks(config, weights, texts, { ...scoreOptions, where: 'the merged model', onProgress: onMerged });
       } finally {
         disposeLmWeights(weights.tensors);
       }
