@@ -103,7 +103,8 @@ describe('lmLab.evaluate with Twin-Merging', () => {
 
   it('trains the router on at most LM_TWIN_TRAINING_WINDOWS windows of each training text by default, a quarter held out', async () => {
     const { windowsPerExpert: _n, ...twin } = request({}).twin!;
-    const a = (await engine.lmLab.evaluate({ ...request({}), twin: { ...twin, training: [{ expert: 'a', text: A.repeat(4) }, { expert: 'b', text: B }] } })) as LmLabTwinAnswer;
+    const asked: LmLabRequest = { ...request({}), twin: { ...twin, training: [{ expert: 'a', text: A.repeat(4) }, { expert: 'b', text: B }] } };
+    const a = (await engine.lmLab.evaluate(asked)) as LmLabTwinAnswer;
     const windows = [contextWindows(byteTokenizer().encode(A.repeat(4)), 32).length, contextWindows(byteTokenizer().encode(B), 32).length];
     expect(windows[0]).toBeGreaterThan(LM_TWIN_TRAINING_WINDOWS);
     const { training, heldOut } = a.routing!.router.samples;
