@@ -446,8 +446,8 @@ export function MergePanel() {
           </>
         ) : stacked ? (
           <>
-            Your checkpoints&apos; layers stacked as the Layer stack under Models lists them (<code>slices:</code>): Merge and the recipe below use the stack, the per-layer map follows it, and
-            the other charts describe <strong>{label}</strong> over the whole models.
+            Your checkpoints&apos; layers stacked as the Layer stack under Models lists them (<code>slices:</code>): Merge, the recipe below and the language-model card use the stack, the per-layer map
+            follows it, and the other charts describe <strong>{label}</strong> over the whole models.
           </>
         ) : (
           <>
