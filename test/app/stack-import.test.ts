@@ -122,6 +122,13 @@ describe('a slices: recipe imported', () => {
     expect(stackProblems(uneven, [model('a', 4), model('b', 4)])).toEqual(['Slice 2: its sources give 3 and 4 layers; every source of a slice must give as many.']);
   });
 
+  it('names a modules: recipe’s modules as not read, and leaves the stack off', () => {
+    onMine();
+    const out = applyRecipe(parseRecipe('modules:\n  text_decoder:\n    slices:\n      - sources: [{model: b, layer_range: [2, 3]}]\nmerge_method: passthrough\n', 'm.yml'), st());
+    expect(out.notApplied).toContain("module text_decoder: the lab's layer stack holds the slices of one model; a modules: recipe runs in merge-lab merge");
+    expect(st().stack.enabled).toBe(false);
+  });
+
   it('on the demo, says the layer stack is for your own checkpoints', () => {
     useLabStore.setState({ source: 'demo' });
     const out = applyRecipe(parseRecipe(PLAIN, 'r.yml'), st());
