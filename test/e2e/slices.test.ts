@@ -59,6 +59,10 @@ describeE2E('the layer stack', () => {
         'final norm',
         'LM head',
       ]);
+      // For issue 18's closing note: the stacked map and the editor.
+      fs.mkdirSync(lab.resultsDir, { recursive: true });
+      await map.screenshot({ path: path.join(lab.resultsDir, 'layer-map-stacked.png') });
+      await editor.screenshot({ path: path.join(lab.resultsDir, 'slice-editor.png') });
 
       expect(await lab.merge(), await lab.jobText()).toBe('done');
       const { suggested, bytes } = await lab.download(lab.downloadModelButton(), path.join(dir, 'model.zip'));
@@ -122,6 +126,8 @@ describeE2E('the layer stack', () => {
     expect(await editor.getByLabel('Model of slice 2', { exact: true }).isDisabled()).toBe(true);
     expect(await editor.getByRole('note', { name: 'Imported slices' }).textContent()).toContain('Slice 2 merges "base-2" layers 1–3 and "ft1" layers 1–3 (weight 0.3) with linear (weight 1), as the imported recipe has it.');
     expect(await editor.locator('.layer-strip .layer-cell').evaluateAll((cells) => cells.map((c) => (c as HTMLElement).dataset['sources'] ?? ''))).toEqual(['', '', 'base-2,ft1', 'base-2,ft1', 'base-2,ft1']);
+    fs.mkdirSync(lab.resultsDir, { recursive: true });
+    await editor.screenshot({ path: path.join(lab.resultsDir, 'slice-editor-imported.png') });
 
     // The recipe shown is the imported one, with the files' names.
     const shown = await lab.recipeYaml();

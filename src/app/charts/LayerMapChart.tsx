@@ -182,7 +182,7 @@ export function LayerMapChart() {
           {stacked ? (
             <span data-stacked-layers={stacked.map.layers.length}>
               The layer stack is on: rows are the merged model&apos;s {stacked.map.layers.length} layers as the slices renumber them, each labelled with the model and layer it comes from
-              (&quot;5 ← ft1 L1&quot;); its numbers are the experts&apos; at that source layer, since the stacked layer is {stacked.sources.some((x) => x.includes(' + ')) ? 'copied or merged from it' : 'a copy of it'}
+              (&quot;{`${stacked.map.layers.at(-1)?.layer ?? 0} ← ${stacked.sources.at(-1) ?? ''}`}&quot;); its numbers are the experts&apos; at that source layer, since the stacked layer is {stacked.sources.some((x) => x.includes(' + ')) ? 'copied or merged from it' : 'a copy of it'}
               {stacked.missing.length > 0 ? ` (layers ${stacked.missing.join(', ')} come from layers the experts do not have, and are left out)` : ''}. Columns are its modules.
             </span>
           ) : (

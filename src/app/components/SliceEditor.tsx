@@ -66,7 +66,7 @@ export function SliceEditor() {
       <h3>Layer stack (slices)</h3>
       <label>
         <input type="checkbox" checked={stack.enabled} onChange={(e) => setStackEnabled(e.target.checked)} /> Stack layers of my checkpoints instead of merging whole
-        models: Merge and the downloaded recipe copy each slice&apos;s layers in order (<code>slices:</code> with passthrough), renumbered from 0. An imported <code>slices:</code>
+        models: Merge and the downloaded recipe copy each slice&apos;s layers in order (<code>slices:</code> with passthrough), renumbered from 0. An imported <code>slices:</code>{' '}
         recipe loads here.
       </label>
       {stack.enabled && (
@@ -152,7 +152,8 @@ export function SliceEditor() {
               <p className="help">
                 mergekit merges every slice with the recipe&apos;s merge_method and settings, and so does Merge here: the method select and the sliders do not change these. The editor
                 cannot change an imported slice&apos;s sources or settings (its row is greyed; the strip shows a merged layer in its sources&apos; colours): remove it, or edit the recipe and
-                import it again. Its other slices are merged with {imported[0]![0].imported!.method} too.
+                import it again.
+                {imported.length < stack.slices.length && ` Its other slices are merged with ${imported[0]![0].imported!.method} too.`}
               </p>
             </div>
           )}
