@@ -166,6 +166,11 @@ describeE2E('the new methods on the demo', () => {
         const before = await scoreFor(lab, c.method, seq);
         expect(await lab.mergePanel().getByRole('alert').count(), `${c.method}: no error on the demo`).toBe(0);
         await c.move(lab);
+        // For issue 18's closing note: the controls of a method that picks its two models, and of karcher.
+        if (c.method === 'nuslerp' || c.method === 'karcher') {
+          fs.mkdirSync(lab.resultsDir, { recursive: true });
+          await lab.mergePanel().locator('.controls').screenshot({ path: path.join(lab.resultsDir, `controls-${c.method}.png`) });
+        }
         await expect.poll(async () => (await scoreFor(lab, c.method, before.seq)).settings, { timeout: 30_000 }).toContain(c.settings);
         const after = await scoreFor(lab, c.method, before.seq);
         seq = after.seq;

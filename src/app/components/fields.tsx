@@ -66,10 +66,10 @@ export interface SliderProps {
   readonly disabled?: boolean;
 }
 
-/** A whole number as it is; a value on a fine step (karcher's tol, nearswap's t, eps) in as many digits as the step has; else two decimals. */
+/** A whole number as it is; a value on a fine step (karcher's tol, nearswap's t, eps) to three significant digits, short (0.0005, 1e-8); else two decimals. */
 export function defaultFormat(spec: ParamSpec, step: number, v: number): string {
   if (spec.type === 'integer') return String(Math.round(v));
-  if (step > 0 && step < 0.01) return step < 1e-4 && v !== 0 ? v.toExponential(2) : v.toFixed(Math.min(8, Math.ceil(-Math.log10(step))));
+  if (step > 0 && step < 0.01) return String(Number(v.toPrecision(3)));
   return v.toFixed(2);
 }
 
