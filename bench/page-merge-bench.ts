@@ -13,6 +13,7 @@
  * whose files Chromium keeps as plain files in the profile; the bench reads the weights from there.
  *
  *   nice -n 10 npx tsx bench/page-merge-bench.ts [--gb 1.5] [--backend wasm] [--keep] [--dir .cache/bench/page-merge]
+ *                                                [--settle 900] [--sha256 HEX: skip the CLI, compare with a CLI run's hash]
  *
  * The checkpoints (3 × --gb) are written under --dir and deleted at the end unless --keep; the
  * bench needs about 6 × --gb of free disk (inputs, the page's output, the CLI's, Chromium's swap file).
@@ -41,6 +42,8 @@ const { values } = parseArgs({
     vocab: { type: 'string', default: '32000' },
     /** Seconds to wait at most for the lab's charts over the chosen models before merging. */
     settle: { type: 'string', default: '900' },
+    /** Skip merge-lab merge and compare the page's file with this sha256 (a CLI run's, same --gb and shapes). */
+    sha256: { type: 'string' },
   },
 });
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -199,18 +202,18 @@ async function sha256(file: string): Promise<string> {
   return h.digest('hex');
 }
 
-/** Files under `dir` of exactly `size` bytes (the profile's copy of the page's output). */
-function filesOfSize(dir: string, size: number): string[] {
-  const out: string[] = [];
+/** The largest file under `dir` (the profile's copy of the page's weights). */
+function largestFile(dir: string): { path: string; size: number } | undefined {
+  let best: { path: string; size: number } | undefined;
   const walk = (d: string) => {
     for (const e of readdirSync(d, { withFileTypes: true })) {
       const p = path.join(d, e.name);
       if (e.isDirectory()) walk(p);
-      else if (e.isFile() && statSync(p).size === size) out.push(p);
+      else if (e.isFile() && statSync(p).size > (best?.size ?? -1)) best = { path: p, size: statSync(p).size };
     }
   };
   if (existsSync(dir)) walk(dir);
-  return out;
+  return best;
 }
 
 const free = Number(spawnSync('df', ['--output=avail', '-B1', path.dirname(DIR)], { encoding: 'utf8' }).stdout.trim().split('\n').pop());
@@ -241,10 +244,12 @@ try {
   const context = await chromium.launchPersistentContext(profile, { executablePath: values.chromium, headless: true, viewport: { width: 1440, height: 900 }, acceptDownloads: true, args: root ? ['--no-sandbox'] : [] });
   const page = context.pages()[0] ?? (await context.newPage());
   await page.addInitScript(() => {
-    const w = window as unknown as { __longTasks: { start: number; duration: number }[]; showDirectoryPicker: () => Promise<FileSystemDirectoryHandle> };
+    const w = window as unknown as { __longTasks: { start: number; duration: number; charts: number }[]; showDirectoryPicker: () => Promise<FileSystemDirectoryHandle> };
     w.__longTasks = [];
     new PerformanceObserver((list) => {
-      for (const e of list.getEntries()) w.__longTasks.push({ start: e.startTime, duration: e.duration });
+      // Charts still being computed when the task is reported: their answers render on this thread.
+      const charts = document.querySelectorAll('figure[data-chart][data-chart-state="computing"]').length;
+      for (const e of list.getEntries()) w.__longTasks.push({ start: e.startTime, duration: e.duration, charts });
     }).observe({ type: 'longtask', buffered: true });
     // The folder picker answers a folder of the private storage (see the header).
     w.showDirectoryPicker = async () => (await navigator.storage.getDirectory()).getDirectoryHandle('picked', { create: true });
@@ -300,7 +305,7 @@ try {
   const pagePeak = mergeMemory.stop();
   if ((await panel.locator('[data-job-state]').getAttribute('data-job-state')) !== 'done') throw new Error(`The page's merge did not finish: ${jobText}`);
   log(`page: ${jobText.slice(0, 300)}`);
-  const tasks = await page.evaluate(() => (window as unknown as { __longTasks: { start: number; duration: number }[] }).__longTasks);
+  const tasks = await page.evaluate(() => (window as unknown as { __longTasks: { start: number; duration: number; charts: number }[] }).__longTasks);
   const longest = (xs: { duration: number }[]) => Math.round(Math.max(0, ...xs.map((x) => x.duration)));
   const during = tasks.filter((t) => t.start >= mergeAt);
 
@@ -310,22 +315,31 @@ try {
   await context.close();
 
   await rm(cliOut, { recursive: true, force: true });
-  const tCli = performance.now();
-  const child = spawn(process.execPath, [path.join(ROOT, 'node_modules/tsx/dist/cli.mjs'), path.join(ROOT, 'src/cli/main.ts'), 'merge', 'recipe.yml', '--out', 'cli', '--backend', values.backend, '--no-progress', '--stats'], { cwd: DIR });
+  // The page's weights: the largest file of the profile's private storage.
+  const pageFile = largestFile(path.join(profile, 'Default', 'File System'));
+  const pageHash = pageFile ? await sha256(pageFile.path) : 'none';
+  let cliMs = NaN;
+  let cliPeakRssMiB = NaN;
+  let cliWorkers = 0;
+  let size = pageFile?.size ?? 0;
+  let cliHash = values.sha256 ?? '';
   const cli = { stdout: '', stderr: '', status: 0 as number | null };
-  child.stdout.on('data', (d: Buffer) => (cli.stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (cli.stderr += d.toString()));
-  cli.status = await new Promise<number | null>((r) => child.on('close', r));
-  const cliMs = performance.now() - tCli;
-  if (cli.status !== 0) throw new Error(`merge-lab merge failed: ${cli.stderr}`);
-  // The CLI's own peak RSS (--stats: the process, its worker threads included).
-  const cliPeakRssMiB = Math.round(Number(/"peakRssBytes":(\d+)/.exec(cli.stdout)?.[1] ?? 0) / 2 ** 20);
-  const cliWorkers = Number(/"workers":(\d+)/.exec(cli.stdout)?.[1] ?? 0);
-  const cliFile = path.join(cliOut, 'model.safetensors');
-  const size = statSync(cliFile).size;
-  const cliHash = await sha256(cliFile);
-  const written = filesOfSize(path.join(profile, 'Default', 'File System'), size);
-  const pageHashes = await Promise.all(written.map(sha256));
+  if (!values.sha256) {
+    const tCli = performance.now();
+    const child = spawn(process.execPath, [path.join(ROOT, 'node_modules/tsx/dist/cli.mjs'), path.join(ROOT, 'src/cli/main.ts'), 'merge', 'recipe.yml', '--out', 'cli', '--backend', values.backend, '--no-progress', '--stats'], { cwd: DIR });
+    child.stdout.on('data', (d: Buffer) => (cli.stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (cli.stderr += d.toString()));
+    cli.status = await new Promise<number | null>((r) => child.on('close', r));
+    cliMs = performance.now() - tCli;
+    if (cli.status !== 0) throw new Error(`merge-lab merge failed: ${cli.stderr}`);
+    // The CLI's own peak RSS (--stats: the process, its worker threads included).
+    cliPeakRssMiB = Math.round(Number(/"peakRssBytes":(\d+)/.exec(cli.stdout)?.[1] ?? 0) / 2 ** 20);
+    cliWorkers = Number(/"workers":(\d+)/.exec(cli.stdout)?.[1] ?? 0);
+    const cliFile = path.join(cliOut, 'model.safetensors');
+    size = statSync(cliFile).size;
+    cliHash = await sha256(cliFile);
+  }
+  const pageHashes = pageFile?.size === size ? [pageHash] : [];
 
   const load = os.loadavg()[0]!.toFixed(1);
   const row = {
@@ -340,8 +354,10 @@ try {
     browserPeakPssMiB: pagePeak.pssMiB,
     longestTaskDuringMergeMs: longest(during),
     longTasksDuringMerge: during.length,
+    longestTaskDuringMergeChartsIdleMs: longest(during.filter((t) => t.charts === 0)),
+    longTasksDuringMergeChartsIdle: during.filter((t) => t.charts === 0).length,
     longestTaskBeforeMergeMs: longest(tasks.filter((t) => t.start < mergeAt)),
-    cliMergeS: Math.round(cliMs / 100) / 10,
+    cliMergeS: values.sha256 ? 'not run (--sha256)' : Math.round(cliMs / 100) / 10,
     cliPeakRssMiB,
     cliWorkers,
     outputBytes: size,
@@ -354,10 +370,11 @@ try {
   console.log(`| page: Merge into a folder… → done | ${row.pageMergeS} s |`);
   console.log(`| page: Chromium's processes, peak (RSS summed / PSS summed) | ${row.browserPeakRssMiB} / ${row.browserPeakPssMiB} MiB |`);
   console.log(`| page: longest main-thread task during the merge (long tasks ≥ 50 ms) | ${row.longestTaskDuringMergeMs} ms (${row.longTasksDuringMerge}) |`);
+  console.log(`| page: … of them, those reported while no chart was being computed | ${row.longestTaskDuringMergeChartsIdleMs} ms (${row.longTasksDuringMergeChartsIdle}) |`);
   console.log(`| page: Chromium's processes before the merge (PSS summed; peak while the charts were drawn, ${row.chartsSettleS} s) | ${row.browserBeforeMergePssMiB} MiB (${row.browserPeakBeforeMergePssMiB} MiB) |`);
   console.log(`| page: longest main-thread task before it (load, choosing the folders: ${row.chooseS} s, the charts) | ${row.longestTaskBeforeMergeMs} ms |`);
-  console.log(`| merge-lab merge, same recipe and files (${cliWorkers} workers) | ${row.cliMergeS} s, peak RSS ${row.cliPeakRssMiB} MiB |`);
-  console.log(`| weights file: ${size} bytes, sha256 ${cliHash.slice(0, 16)}… | ${row.sameBytes ? 'the same bytes' : `DIFFERENT (page files of that size: ${written.length})`} |`);
+  if (!values.sha256) console.log(`| merge-lab merge, same recipe and files (${cliWorkers} workers) | ${row.cliMergeS} s, peak RSS ${row.cliPeakRssMiB} MiB |`);
+  console.log(`| weights file: ${size} bytes, sha256 ${cliHash.slice(0, 16)}… (${values.sha256 ? 'given' : "the CLI's"}) | ${row.sameBytes ? 'the same bytes' : `DIFFERENT (page's file: ${pageFile?.size ?? 'none'} bytes, sha256 ${pageHash.slice(0, 16)}…)`} |`);
   console.log(`\n${JSON.stringify(row)}`);
   if (cli.stdout.trim()) log(`CLI --stats: ${cli.stdout.trim().split('\n').slice(-6).join(' | ')}`);
   if (!row.sameBytes) process.exitCode = 1;
