@@ -3,7 +3,9 @@
  *
  * Trains the LM demo and writes public/demo/lm/: a byte-level Llama (4 layers, 869,504
  * parameters) pre-trained on the mix of the five domains of data/lm-demo/corpus.jsonl.gz, then
- * one expert per domain fine-tuned from the float16 base on that domain's training text alone;
+ * one expert per domain fine-tuned from the float16 base on that domain's training text, with
+ * some rows of every batch replaying the other domains (EXPERT_REPLAY_ROWS), so that an expert's
+ * task vector holds its domain rather than forgetting the others, and the experts merge;
  * config.json, float16 safetensors, LICENSES.txt and manifest.json (domains, validation and test
  * texts, mixed windows, and every model's test loss on every domain, scored by the engine).
  * Checkpoints are chosen on the validation split only (the best of regular evaluations, with
@@ -11,6 +13,12 @@
  * thread, so a rerun writes the same bytes. --quick trains a few steps of each (a smoke test of
  * the pipeline; it needs --out, so the shipped files are never replaced by it).
  * Run it niced on a shared machine: nice -n 10 npm run demo:train:lm
+ *
+ * For experiments (each needs --out): --base-from DIR starts the experts from DIR/base.safetensors;
+ * --experts romance,code trains only those and writes their checkpoints and runs (expert processes
+ * side by side); --experts-from DIR gathers such checkpoints instead of training; --no-test skips
+ * the test scores; --base-schedule and --expert-schedule JSON override the schedules below
+ * (the expert's may set replayRows). scripts/lm-demo/merge-check.ts judges the result.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -51,6 +59,8 @@ interface Options {
   quiet: boolean;
   /** Train only these experts and write only their checkpoints (experiments run experts side by side). */
   only?: Domain[];
+  /** Read the experts (and their expert-<domain>.run.json) from this folder instead of training them: --experts runs gathered. */
+  expertsFrom?: string;
   /** Skip scoring the test texts (experiments: the manifest's measured losses are 0). */
   noTest: boolean;
   /** A folder whose base.safetensors the experts start from instead of training one (experiments). */
@@ -72,6 +82,7 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--quick') o.quick = true;
     else if (a === '--quiet') o.quiet = true;
     else if (a === '--no-test') o.noTest = true;
+    else if (a === '--experts-from') o.expertsFrom = path.resolve(argv[++i] ?? '');
     else if (a === '--experts') o.only = (argv[++i] ?? '').split(',').map((d) => {
       if (!(DOMAINS as readonly string[]).includes(d)) throw new Error(`--experts: "${d}" is not one of ${DOMAINS.join(', ')}.`);
       return d as Domain;
@@ -79,9 +90,9 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--base-from') o.baseFrom = path.resolve(argv[++i] ?? '');
     else if (a === '--base-schedule') o.base = JSON.parse(argv[++i] ?? '{}') as Options['base'];
     else if (a === '--expert-schedule') o.expert = JSON.parse(argv[++i] ?? '{}') as Options['expert'];
-    else throw new Error(`unknown argument "${a}". Usage: demo:train:lm [--out DIR] [--seed N] [--quick] [--quiet] [--base-from DIR] [--experts LIST] [--no-test] [--base-schedule JSON] [--expert-schedule JSON]`);
+    else throw new Error(`unknown argument "${a}". Usage: demo:train:lm [--out DIR] [--seed N] [--quick] [--quiet] [--base-from DIR] [--experts LIST] [--experts-from DIR] [--no-test] [--base-schedule JSON] [--expert-schedule JSON]`);
   }
-  if ((o.baseFrom || o.noTest || o.only || Object.keys(o.base).length > 0 || Object.keys(o.expert).length > 0) && !outGiven) throw new Error('--base-from, --experts, --no-test and the schedule overrides are for experiments: give --out DIR, so public/demo/lm is never replaced by them.');
+  if ((o.baseFrom || o.expertsFrom || o.noTest || o.only || Object.keys(o.base).length > 0 || Object.keys(o.expert).length > 0) && !outGiven) throw new Error('--base-from, --experts, --experts-from, --no-test and the schedule overrides are for experiments: give --out DIR, so public/demo/lm is never replaced by them.');
   if (!Number.isInteger(o.seed) || o.seed < 0) throw new Error('--seed must be a non-negative integer.');
   if (o.quick && !outGiven) throw new Error('--quick needs --out DIR: its models are not the demo, so it never writes public/demo/lm.');
   return o;
@@ -152,6 +163,15 @@ async function main(): Promise<void> {
   const expertRuns: Record<string, { bestStep: number; stepsRun: number }> = {};
   for (const [i, d] of DOMAINS.entries()) {
     if (opts.only && !opts.only.includes(d)) continue;
+    if (opts.expertsFrom) {
+      // Experts trained side by side (--experts), each in its own process, gathered here.
+      const name = `expert-${d}.safetensors`;
+      const bytes = new Uint8Array(fs.readFileSync(path.join(opts.expertsFrom, name)));
+      files.set(name, bytes);
+      experts.set(d, await readFloat32(config, bytes, name));
+      expertRuns[d] = JSON.parse(fs.readFileSync(path.join(opts.expertsFrom, `expert-${d}.run.json`), 'utf8')) as { bestStep: number; stepsRun: number };
+      continue;
+    }
     // From the float16 base that ships, so a task vector is exactly expert file − base file.
     const own = selection(d, SELECTION.expert);
     const run = await train(
@@ -179,6 +199,7 @@ async function main(): Promise<void> {
     // Part of an experiment (experts trained side by side in separate processes): their checkpoints only.
     fs.mkdirSync(opts.out, { recursive: true });
     for (const [name, bytes] of files) if (name !== 'base.safetensors') fs.writeFileSync(path.join(opts.out, name), bytes);
+    for (const [d, run] of Object.entries(expertRuns)) fs.writeFileSync(path.join(opts.out, `expert-${d}.run.json`), JSON.stringify(run) + '\n');
     lap('done');
     return;
   }
