@@ -13,16 +13,16 @@
  */
 import { MergeLabError } from '../errors.js';
 import type { LmDemo } from '../demo/lm-load.js';
-import { byteTokenizer } from '../lm/tokenizer.js';
 import type { ScoreResult } from '../lm/score.js';
-import { scoreSequences } from '../lm/score.js';
 import { disposeLmWeights } from '../lm/load.js';
+import { LmReferences, lmWindowSets, lossOf, meanOf as mean, normalizedGain as gain, type DomainWindows, type LmLoss } from '../demo/lm-windows.js';
 import { buildSharedExpert, taskArithmeticRecipe } from '../methods/twin/shared.js';
 import { argmaxTasks, meanLargestWeight, oneHotWeights, routerLogits, routingAccuracy, routingWeights } from '../router/route.js';
 import { trainRouterOnSplit } from '../router/train.js';
 import type { RouterOptions, RoutingOptions } from '../router/types.js';
-import { LmTwinModel, contextWindows, decomposeLmTwin, lmExclusive, scoreRoutedWindows, tripletsFor, windowFeatures, type LmTwinRank } from './lm-twin.js';
-import { openLanguageModel } from '../lm/model.js';
+import { LmTwinModel, decomposeLmTwin, lmExclusive, scoreRoutedWindows, tripletsFor, windowFeatures, type LmTwinRank } from './lm-twin.js';
+
+export type { LmLoss };
 
 /** λ values tried for the shared expert. */
 export const LM_TWIN_LAMBDAS: readonly number[] = [0.1, 0.2, 0.3, 0.5, 0.7, 1.0];
@@ -39,15 +39,9 @@ export interface LmTwinDemoOptions {
   readonly validationWindows?: number;
   /** At most this many test windows per domain; default all. */
   readonly testWindows?: number;
+  /** The windows and the base's and experts' scores on them, measured once for several tables (then the window limits above are theirs). */
+  readonly references?: LmReferences;
   readonly onStep?: (step: string) => void;
-}
-
-/** Summed loss and tokens of some windows, and their mean loss (nats/token) and bits per byte. */
-export interface LmLoss {
-  readonly tokens: number;
-  readonly nll: number;
-  readonly loss: number;
-  readonly bitsPerByte: number;
 }
 
 export interface LmTwinDomainRow {
@@ -108,17 +102,6 @@ export interface LmTwinDemoResult {
   readonly rows: readonly LmTwinRow[];
 }
 
-function lossOf(scores: readonly ScoreResult[], windows: readonly (readonly number[])[], overlap: boolean): LmLoss {
-  const tokens = scores.reduce((n, s) => n + s.tokens, 0);
-  const nll = scores.reduce((n, s) => n + s.nll, 0);
-  // Consecutive windows of one text share an id: its bytes are the windows' ids less the shared ones.
-  const bytes = windows.reduce((n, w) => n + w.length, 0) - (overlap ? Math.max(0, windows.length - 1) : 0);
-  return { tokens, nll, loss: nll / tokens, bitsPerByte: nll / Math.LN2 / bytes };
-}
-
-const gain = (base: number, merged: number, expert: number) => (base - merged) / (base - expert);
-const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-
 /** Runs the demo's Twin-Merging table; see the file header. Leaves no tensor behind. */
 export async function lmTwinDemo(demo: LmDemo, options: LmTwinDemoOptions = {}): Promise<LmTwinDemoResult> {
   const { manifest, config, checkpoints } = demo;
@@ -129,31 +112,15 @@ export async function lmTwinDemo(demo: LmDemo, options: LmTwinDemoOptions = {}):
   const lambdas = options.lambdas ?? LM_TWIN_LAMBDAS;
   const choices = options.choices ?? LM_TWIN_CHOICES;
   if (lambdas.length === 0 || choices.length === 0) throw new MergeLabError('PARAMETER_INVALID', 'Twin-Merging on the LM demo needs at least one λ and one rank choice.');
-  const tok = byteTokenizer();
-  const windowsOf = (split: 'validation' | 'test', max: number | undefined) => domains.map((_, i) => contextWindows(tok.encode(manifest.domains[i]!.texts[split]), context, max));
-  const validation = windowsOf('validation', options.validationWindows);
-  const test = windowsOf('test', options.testWindows);
-  const mixed = manifest.mixed.map((m) => tok.encode(m.text));
+  const references =
+    options.references ??
+    (await LmReferences.measure(demo, lmWindowSets(manifest, { validationWindows: options.validationWindows, routerWindows: options.validationWindows, testWindows: options.testWindows }), step));
+  const sets = references.sets;
+  const validation = sets.validation;
+  const test = sets.test;
+  const mixed = sets.mixed;
   const scoreOptions = { context };
-
-  // The references: base and experts on every window set.
-  step('base and experts');
-  type Sets = { validation: ScoreResult[][]; test: ScoreResult[][]; mixed: ScoreResult[] };
-  const reference = new Map<string, Sets>();
-  for (const model of ['base', ...domains]) {
-    const lm = await openLanguageModel({ label: model, config, tokenizer: tok }, checkpoints.get(model)!);
-    try {
-      const split = async (sets: number[][][]) => {
-        const flat = await scoreSequences(config, lm.weights, sets.flat(), scoreOptions);
-        let at = 0;
-        return sets.map((s) => flat.slice(at, (at += s.length)));
-      };
-      reference.set(model, { validation: await split(validation), test: await split(test), mixed: await scoreSequences(config, lm.weights, mixed, scoreOptions) });
-    } finally {
-      lm.dispose();
-    }
-  }
-  const ref = (model: string, split: 'validation' | 'test', d: number) => lossOf(reference.get(model)![split][d]!, (split === 'test' ? test : validation)[d]!, true);
+  const ref = (model: string, split: 'validation' | 'test', d: number) => references.loss(model, split, d);
 
   const experts = new Map(domains.map((d) => [d, checkpoints.get(d)!]));
   const maxRank = Math.max(...choices.map((c) => tripletsFor(c, config)));
@@ -162,7 +129,7 @@ export async function lmTwinDemo(demo: LmDemo, options: LmTwinDemoOptions = {}):
     return { shared, decomposition: await decomposeLmTwin(config, shared, experts, domains, maxRank) };
   };
   /** Oracle routing on one split's domain windows: each domain's windows with all weight on its expert. */
-  const oracleScores = async (model: LmTwinModel, sets: number[][][]) => {
+  const oracleScores = async (model: LmTwinModel, sets: DomainWindows) => {
     const flat = sets.flat();
     const labels = sets.flatMap((s, d) => s.map(() => d));
     const scores = await scoreRoutedWindows(model, flat, oneHotWeights(labels, T), scoreOptions);
@@ -196,7 +163,7 @@ export async function lmTwinDemo(demo: LmDemo, options: LmTwinDemoOptions = {}):
   try {
     const w = sharedOnly.sharedWeights();
     try {
-      trainFeatures = await windowFeatures(config, w, validation.flat());
+      trainFeatures = await windowFeatures(config, w, sets.router.flat());
       testFeatures = await windowFeatures(config, w, test.flat());
       mixedFeatures = await windowFeatures(config, w, mixed);
     } finally {
@@ -205,7 +172,7 @@ export async function lmTwinDemo(demo: LmDemo, options: LmTwinDemoOptions = {}):
   } finally {
     sharedOnly.dispose();
   }
-  const trainLabels = Int32Array.from(validation.flatMap((s, d) => s.map(() => d)));
+  const trainLabels = Int32Array.from(sets.router.flatMap((s, d) => s.map(() => d)));
   const trained = await trainRouterOnSplit({ features: trainFeatures, featureSize: config.hiddenSize, labels: trainLabels, tasks: T }, options.router ?? {});
   const route = async (features: Float32Array, count: number) => routingWeights(await routerLogits(trained.router, features, count), T, options.routing ?? {});
   const testLabels = Int32Array.from(test.flatMap((s, d) => s.map(() => d)));
@@ -244,11 +211,11 @@ export async function lmTwinDemo(demo: LmDemo, options: LmTwinDemoOptions = {}):
           windows: mixed.length,
           meanLargestWeight: meanLargestWeight(mixedWeights, T),
           weights: mixed.map((_, i) => Array.from(mixedWeights.subarray(i * T, (i + 1) * T))),
-          ids: manifest.mixed.map((m) => m.id),
+          ids: [...sets.mixedIds],
           soft: mixedLoss(soft),
           hard: mixedLoss(hard),
-          base: mixedLoss(reference.get('base')!.mixed),
-          experts: Object.fromEntries(domains.map((d) => [d, mixedLoss(reference.get(d)!.mixed)])),
+          base: references.mixed('base'),
+          experts: Object.fromEntries(domains.map((d) => [d, references.mixed(d)])),
         },
       });
     } finally {
