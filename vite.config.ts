@@ -27,6 +27,9 @@ const contentSecurityPolicy = {
   transformIndexHtml: () => [{ tag: 'meta', attrs: { 'http-equiv': 'Content-Security-Policy', content: CONTENT_SECURITY_POLICY }, injectTo: 'head-prepend' as const }],
 };
 
+/** Test files that start WebGPU through Dawn in Node (the `gpu` project below). */
+const DAWN_FILES = ['test/backends/webgpu.test.ts', 'test/lm/webgpu.test.ts'];
+
 export default defineConfig({
   plugins: [react(), contentSecurityPolicy],
   worker: { format: 'es' },
@@ -46,7 +49,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/**/*.test.ts'],
-          exclude: ['**/node_modules/**', 'test/e2e/**'],
+          exclude: ['**/node_modules/**', 'test/e2e/**', ...DAWN_FILES],
           setupFiles: ['test/setup.ts'],
           // A worker keeps its modules from one file to the next instead of importing tfjs and the
           // engine again for each (about a second per file); test/setup.ts still runs per file.
@@ -54,6 +57,13 @@ export default defineConfig({
           // Two files at a time even on two cores (vitest's default there is one).
           maxWorkers: 2,
         },
+      },
+      {
+        extends: true,
+        // The files that bring up Dawn, each in a fresh module graph: tfjs-backend-webgpu registers
+        // itself once, when first imported, and a file's teardown removes it (or the process would
+        // not exit), so a second such file in a shared worker found no 'webgpu' backend.
+        test: { name: 'gpu', include: DAWN_FILES, setupFiles: ['test/setup.ts'], isolate: true, maxWorkers: 2 },
       },
       {
         extends: true,

@@ -50,6 +50,9 @@ export interface TaskRow {
 }
 
 /** Roles that are controls: each needs an accessible name. */
+// A full-page capture of the tall lab waits for a frame: under CI's load (two Chromium pages and
+// vitest on two cores) that took over playwright's 10 s default once; the screenshots are records, not checks.
+const SCREENSHOT_TIMEOUT_MS = 45_000;
 const CONTROL_ROLES = ['button', 'link', 'combobox', 'textbox', 'searchbox', 'slider', 'spinbutton', 'checkbox', 'radio', 'switch', 'tab', 'menuitem', 'listbox'];
 
 export class LabPage {
@@ -458,7 +461,7 @@ export class LabPage {
   async viewportScreenshot(name: string): Promise<string> {
     fs.mkdirSync(this.resultsDir, { recursive: true });
     const file = path.join(this.resultsDir, `${name}.png`);
-    await this.page.screenshot({ path: file });
+    await this.page.screenshot({ path: file, timeout: SCREENSHOT_TIMEOUT_MS });
     return file;
   }
 
@@ -466,7 +469,7 @@ export class LabPage {
   async screenshot(name: string): Promise<string> {
     fs.mkdirSync(this.resultsDir, { recursive: true });
     const file = path.join(this.resultsDir, `${name}.png`);
-    await this.page.screenshot({ path: file, fullPage: true });
+    await this.page.screenshot({ path: file, fullPage: true, timeout: SCREENSHOT_TIMEOUT_MS });
     return file;
   }
 }
