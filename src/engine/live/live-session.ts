@@ -1,12 +1,14 @@
 /**
  * Live recompute for small models (the demo, small dropped checkpoints): inputs stay decoded in
  * memory, sort orders of task-vector magnitudes are kept (a density or λ move then costs O(n),
- * not a sort), and requests are latest-wins — a request overtaken by a newer one stops before its
+ * not a sort), the task-arithmetic family's result before λ is kept per tensor (a λ move then
+ * costs one pass of base + λ·u per tensor: run-merge.ts UnscaledCache), and requests are latest-wins — a request overtaken by a newer one stops before its
  * next tensor and is never queued behind it.
  */
 import { MergeLabError } from '../errors.js';
 import type { Checkpoint } from '../io/types.js';
 import { mergeToMemory } from '../merge/merge-to-memory.js';
+import type { UnscaledCache } from '../merge/run-merge.js';
 import { METHODS } from '../methods/registry.js';
 import type { OrderCache } from '../methods/types.js';
 import type { Recipe } from '../recipe/types.js';
@@ -20,6 +22,8 @@ export interface LiveSession {
   invalidate(model?: string): void;
   /** How many sort orders are kept (for tests and the status bar). */
   readonly cachedOrders: number;
+  /** How many tensors' results before λ are kept (for tests). */
+  readonly cachedUnscaled: number;
 }
 
 /** A checkpoint whose tensors are decoded once and then served from memory. Values must not be mutated. */
@@ -48,6 +52,8 @@ export function createLiveSession(checkpoints: ReadonlyMap<string, Checkpoint>):
   const inputs = new Map([...checkpoints].map(([k, c]) => [k, memoizedCheckpoint(c)]));
   // One cache per working dtype: rounding inputs to float16/bfloat16 changes every τ.
   const caches = new Map<string, Map<string, Int32Array>>();
+  // By tensor name, the newest recipe's: one model's worth of float32 at most.
+  const unscaled: UnscaledCache = new Map();
   let generation = 0;
   let running: Promise<unknown> = Promise.resolve();
 
@@ -69,6 +75,7 @@ export function createLiveSession(checkpoints: ReadonlyMap<string, Checkpoint>):
         methods: METHODS,
         checkpoints: inputs,
         orderCache: cacheFor(recipe.dtype ?? 'float32'),
+        unscaledCache: unscaled,
         cancel: {
           get cancelled() {
             return mine !== generation;
@@ -82,9 +89,14 @@ export function createLiveSession(checkpoints: ReadonlyMap<string, Checkpoint>):
       generation++;
     },
     invalidate(model) {
+      // Entries name no model: they are made anew when their inputs are other arrays, and go now to free their memory.
+      unscaled.clear();
       for (const m of caches.values()) {
         for (const k of [...m.keys()]) if (model === undefined || k.split('\u0000').includes(model)) m.delete(k);
       }
+    },
+    get cachedUnscaled() {
+      return unscaled.size;
     },
     get cachedOrders() {
       return [...caches.values()].reduce((s, m) => s + m.size, 0);

@@ -9,7 +9,7 @@ import type { MergeMethod, OrderCache } from '../methods/types.js';
 import type { Recipe } from '../recipe/types.js';
 import { planMerge } from './plan-merge.js';
 import type { CancelToken } from './progress.js';
-import { runMerge } from './run-merge.js';
+import { runMerge, type UnscaledCache } from './run-merge.js';
 
 export interface MergeToMemoryOptions {
   readonly recipe: Recipe;
@@ -19,6 +19,7 @@ export interface MergeToMemoryOptions {
   readonly onWarning?: (message: string) => void;
   readonly cancel?: CancelToken;
   readonly orderCache?: OrderCache;
+  readonly unscaledCache?: UnscaledCache;
 }
 
 /** Tensor name → merged float32 values. Throws the planner's problems as one MergeLabError. */
@@ -35,6 +36,7 @@ export async function mergeToMemory(o: MergeToMemoryOptions): Promise<Record<str
     onWarning: o.onWarning,
     cancel: o.cancel,
     orderCache: o.orderCache,
+    ...(o.unscaledCache ? { unscaledCache: o.unscaledCache } : {}),
   });
   return out;
 }

@@ -79,7 +79,18 @@ export interface RunMergeOptions {
    * method may work in a tensor's inputs once read (ModelValues.owned) instead of in copies.
    */
   readonly freshReads?: boolean;
+  /** A live session's kept results before λ (UnscaledCache): a λ move then costs one pass per tensor. */
+  readonly unscaledCache?: UnscaledCache;
 }
+
+/**
+ * What a method with MergeMethod.finishUnscaled gave before λ and the base, by tensor name: the
+ * newest for each tensor (another density replaces it), with the key of everything but λ that
+ * made it and the input arrays it was made from — a live session hands the same decoded arrays to
+ * every move, so other arrays (a model opened again) mean other values, and it is made anew.
+ * A method's warnings come with the first merge of a key, not again when it is served from here.
+ */
+export type UnscaledCache = Map<string, { readonly key: string; readonly inputs: readonly Float32Array[]; readonly unscaled: Float32Array }>;
 
 /** Tensors at least this large (bytes of float32) get a collection between phases. */
 const COLLECT_FROM_BYTES = 16 << 20;
@@ -144,12 +155,14 @@ export async function runMerge(opts: RunMergeOptions): Promise<void> {
       const bad = inputNonFinite(values[j]!);
       if (bad) warn(`Model "${m.model}" holds ${bad} NaN or infinite value(s) in ${spec.name}; they reach the merge as they are.`);
     });
-    const merged = await mergeParts(plan, spec, values, warn, {
+    const options: MergeOneOptions = {
       ...(opts.orderCache ? { orderCache: opts.orderCache } : {}),
       ...(opts.maxBlockBytes !== undefined ? { maxBlockBytes: opts.maxBlockBytes } : {}),
       ...(large ? { collect: large } : {}),
       ...(opts.freshReads ? { owned: true } : {}),
-    });
+    };
+    // Fresh reads may be worked in (owned), and another merge's arrays are never the kept ones.
+    const merged = opts.unscaledCache && !opts.freshReads && servesUnscaled(plan, spec) ? { whole: await viaUnscaled(plan, spec, values, warn, opts.unscaledCache, options) } : await mergeParts(plan, spec, values, warn, options);
     let bad = 0;
     if ('whole' in merged || !output.writeTensorParts) {
       const whole = 'whole' in merged ? merged.whole : await assemble(merged);
@@ -175,6 +188,32 @@ export async function runMerge(opts: RunMergeOptions): Promise<void> {
       elapsedMs: Date.now() - started,
     });
   }
+}
+
+/**
+ * Whether `spec` may be merged through an UnscaledCache: the method has a finish step, the tensor
+ * is computed in float32 (mergekit's 16-bit arithmetic rounds op by op, another path), and the
+ * backend's float32 products and sums are correctly rounded ones, as the finish step's are (cpu,
+ * wasm; a GPU may flush subnormals).
+ */
+function servesUnscaled(plan: MergePlanToRun, spec: PlannedTensor): boolean {
+  const backend = tf.getBackend();
+  if (!plan.method.finishUnscaled || (backend !== 'cpu' && backend !== 'wasm')) return false;
+  return !(isHalf(spec.workDtype) && plan.math !== 'float32' && plan.method.mergeHalf) && spec.models.some((m) => m.isBase);
+}
+
+/** The merged tensor from its kept result before λ (made first when missing or stale). */
+async function viaUnscaled(plan: MergePlanToRun, spec: PlannedTensor, values: Float32Array[], warn: (m: string) => void, cache: UnscaledCache, options: MergeOneOptions): Promise<Float32Array> {
+  const { lambda: _lambda, ...global } = spec.global;
+  const key = JSON.stringify([plan.method.id, plan.randomSeed, plan.math ?? null, spec.workDtype ?? null, spec.outDtype, spec.models.map((m) => [m.model, m.isBase, m.params, m.source ?? null, m.block ?? null]), global]);
+  let kept = cache.get(spec.name);
+  if (!kept || kept.key !== key || kept.inputs.length !== values.length || kept.inputs.some((v, j) => v !== values[j])) {
+    // Not kept while it is made: a cancelled merge leaves the older entry, or none.
+    kept = { key, inputs: [...values], unscaled: await mergeOne(plan, spec, values, warn, { ...options, unscaled: true }) };
+    cache.set(spec.name, kept);
+  }
+  const base = spec.models.findIndex((m) => m.isBase);
+  return plan.method.finishUnscaled!({ unscaled: kept.unscaled, base: values[base]!, global: spec.global, models: spec.models });
 }
 
 /** `collect` runs after each model's read: a 16-bit tensor's bytes and conversions are garbage once decoded. */
@@ -262,6 +301,8 @@ export interface MergeOneOptions {
   readonly collect?: () => void;
   /** `values` are this merge's own (see RunMergeOptions.freshReads). */
   readonly owned?: boolean;
+  /** The result before λ and the base (PrepareInput.unscaled; only for a method with finishUnscaled). */
+  readonly unscaled?: boolean;
 }
 
 /** mergeParts, the result in one array. */
@@ -307,7 +348,7 @@ export async function mergeParts(
   spec: PlannedTensor,
   values: Float32Array[],
   warn: (m: string) => void,
-  { orderCache, maxBlockBytes = defaultBlockBytes(), collect, owned }: MergeOneOptions,
+  { orderCache, maxBlockBytes = defaultBlockBytes(), collect, owned, unscaled }: MergeOneOptions,
 ): Promise<Merged> {
   const n = numel(spec.shape);
   // An array that two inputs share (one tensor read for two roles) is nobody's to overwrite.
@@ -322,7 +363,7 @@ export async function mergeParts(
   };
   // mergekit's arithmetic in a 16-bit dtype rounds at every step: plain JavaScript over the values,
   // the same bytes whatever the backend.
-  if (isHalf(spec.workDtype) && plan.math !== 'float32' && plan.method.mergeHalf) {
+  if (isHalf(spec.workDtype) && plan.math !== 'float32' && plan.method.mergeHalf && !unscaled) {
     const halfInput = { ...input, ...(collect ? { collectGarbage: collect } : {}) };
     if (!plan.method.mergeHalfParts) return { whole: plan.method.mergeHalf(halfInput, spec.workDtype) };
     const { n: total, parts } = plan.method.mergeHalfParts(halfInput, spec.workDtype);
@@ -333,7 +374,7 @@ export async function mergeParts(
       },
     };
   }
-  const prepared = plan.method.prepare({ ...input, ...(orderCache ? { orderCache } : {}), ...(collect ? { collectGarbage: collect } : {}) });
+  const prepared = plan.method.prepare({ ...input, ...(orderCache ? { orderCache } : {}), ...(collect ? { collectGarbage: collect } : {}), ...(unscaled ? { unscaled } : {}) });
   const g = Math.max(1, prepared.granularity);
   if (g * 4 > maxBlockBytes && n > 0) {
     throw new MergeLabError('BUDGET_EXCEEDED', `Tensor ${spec.name} needs blocks of ${g} values (${g * 4} bytes), over the backend's ${maxBlockBytes}-byte buffer limit; merge it on wasm or cpu.`);

@@ -19,6 +19,7 @@ export function gtaMethod(c: GtaConfig): MergeMethod {
     prepare: (input) => prepareGta(c, input),
     mergeHalf: (input, dtype, block) => gtaHalf(c, input, dtype, block),
     mergeHalfParts: (input, dtype) => gtaHalfParts(c, input, dtype),
+    finishUnscaled: finishGta,
     validateTensor: ({ tensorName, shape, models }) => {
       const n = shape.reduce((a, b) => a * b, 1);
       const problems: MergeLabError[] = [];
@@ -73,10 +74,12 @@ function prepareGta(c: GtaConfig, input: PrepareInput): PreparedMerge {
   // `block` below shares this scope's closure context: without this the scratch would live as long as it.
   scratch = undefined;
 
+  const unscaled = input.unscaled === true;
   return {
     granularity: 1,
     block(inputs, start, end) {
-      if (others.length === 0) return tf.clone(inputs[baseIndex]!);
+      // Nothing but the base: finishGta gives the base itself, whatever u is.
+      if (others.length === 0) return unscaled ? tf.zeros([end - start]) : tf.clone(inputs[baseIndex]!);
       const baseBlock = inputs[baseIndex]!;
       const weighted: tf.Tensor[] = [];
       try {
@@ -91,7 +94,7 @@ function prepareGta(c: GtaConfig, input: PrepareInput): PreparedMerge {
             }),
           ),
         );
-        return combine(c, weighted, weights, baseBlock, normalize, lambda);
+        return combine(c, weighted, weights, baseBlock, normalize, unscaled ? undefined : lambda);
       } finally {
         tf.dispose(weighted);
       }
@@ -209,11 +212,28 @@ function leanKeep(c: GtaConfig, input: PrepareInput, m: ModelValues, stream: num
 }
 
 /**
+ * base + λ·u from u, as combine's last two steps compute it: float32 products and sums are
+ * correctly rounded in JavaScript too (a product of two float32 values is exact in a double, and a
+ * double's sum of two rounds to the same float32), and tf.scalar rounds λ to float32 as fround does.
+ */
+function finishGta({ unscaled, base, global, models }: Parameters<NonNullable<MergeMethod['finishUnscaled']>>[0]): Float32Array {
+  if (models.every((m) => m.isBase)) return base.slice();
+  const lambda = numberParam(global.lambda, 1);
+  const out = new Float32Array(unscaled.length);
+  if (lambda === 1) for (let e = 0; e < out.length; e++) out[e] = base[e]! + unscaled[e]!;
+  else {
+    const l = Math.fround(lambda);
+    for (let e = 0; e < out.length; e++) out[e] = base[e]! + Math.fround(unscaled[e]! * l);
+  }
+  return out;
+}
+
+/**
  * Σ over the weighted task vectors, with the TIES election when configured, then normalize, λ and
- * the base. Sums are accumulated one model at a time, each step freeing the previous partial sum,
+ * the base (with `lambda` undefined, the sum before λ and the base: finishGta does those). Sums are accumulated one model at a time, each step freeing the previous partial sum,
  * so memory holds a few tensors beyond the inputs rather than one per model per stage.
  */
-function combine(c: GtaConfig, weighted: tf.Tensor[], weights: number[], base: tf.Tensor, normalize: boolean, lambda: number): tf.Tensor {
+function combine(c: GtaConfig, weighted: tf.Tensor[], weights: number[], base: tf.Tensor, normalize: boolean, lambda: number | undefined): tf.Tensor {
   let mixed: tf.Tensor | undefined;
   let divisor: tf.Tensor | undefined;
   let majority: tf.Tensor | undefined;
@@ -250,6 +270,8 @@ function combine(c: GtaConfig, weighted: tf.Tensor[], weights: number[], base: t
         // div + (1 − step(|div|)) is div where div ≠ 0 and 1 where it is ±0 (x + 0 = x exactly).
         out = div ? tf.div(out, tf.add(div, tf.sub(1, tf.step(tf.abs(div))))) : tf.div(out, Math.abs(sum) < 1e-8 ? 1 : sum);
       }
+      // The caller's partial sums are freed below: a sum returned as it is must be a copy.
+      if (lambda === undefined) return out === mixed ? tf.clone(out) : out;
       if (lambda !== 1) out = tf.mul(out, tf.scalar(lambda));
       return tf.add(base, out);
     });

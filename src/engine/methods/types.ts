@@ -93,6 +93,8 @@ export interface ModelValues {
 export interface PrepareInput extends Omit<TensorMergeInput, 'models'> {
   readonly shape: readonly number[];
   readonly models: readonly ModelValues[];
+  /** Blocks answer what the result is before λ and the base (MergeMethod.finishUnscaled): only for a method that has one. */
+  readonly unscaled?: boolean;
 }
 
 /**
@@ -184,6 +186,13 @@ export interface MergeMethod extends MethodDescriptor {
    * Node allows only for freshly uploaded tensors: the runner uses prepare/block instead.
    */
   mergeTensor(input: TensorMergeInput): tf.Tensor;
+  /**
+   * For a method whose result is base + λ·u with u independent of λ (the task-arithmetic family):
+   * the result from u (prepare's blocks with `unscaled`) and the base, with the same float32 steps
+   * the blocks take on the cpu and wasm backends, so the same bits. A live session keeps u and a
+   * λ move costs this alone. `models` as the tensor's inputs (which is the base).
+   */
+  finishUnscaled?(args: { readonly unscaled: Float32Array; readonly base: Float32Array; readonly global: Readonly<Record<string, ParamValue | undefined>>; readonly models: readonly { readonly isBase: boolean }[] }): Float32Array;
   /**
    * Checks that need only shapes and resolved parameters (no data), run before any tensor is read,
    * so recipe validation can report every problem at once. Returns the problems; empty if fine.
