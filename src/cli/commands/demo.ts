@@ -19,6 +19,7 @@ import { openDemoSession } from '../../engine/demo/session.js';
 import { ROUTED_FULL_GRID, ROUTED_QUICK_GRID, routedDemo, type RoutedDemoTables } from '../../engine/routed/index.js';
 import { initNodeBackend, parseBackend } from '../node-backend.js';
 import { formatBytes } from '../progress.js';
+import { LM_SUITE_USAGE, runLmSuite } from './demo-lm.js';
 import { usageError } from './inspect.js';
 import type { Command } from './types.js';
 
@@ -69,15 +70,23 @@ async function seedDir(seed: number, shipped: string, shippedSeed: number, log: 
 export const demoCommand: Command = {
   name: 'demo',
   summary:
-    'Merge the embedded digits demo with every method (λ/density chosen on validation), Twin-Merging and Channel Merging included, over three training seeds, and print per-task test accuracy and the normalized score (mean ± sd), the rank and K sweeps with storage, and routing on mixed inputs.',
-  usage: 'merge-lab demo [--json] [--quick] [--seeds 1,2,3] [--router paper|small] [--backend wasm|cpu] [--demo public/demo]',
+    'Merge the embedded digits demo with every method (λ/density chosen on validation), Twin-Merging and Channel Merging included, over three training seeds, and print per-task test accuracy and the normalized score (mean ± sd), the rank and K sweeps with storage, and routing on mixed inputs. --suite lm: the same table on the LM demo (one trained seed) with the normalized gain and bits per byte per domain, and the routers on single-domain and mixed windows.',
+  usage: `merge-lab demo [--json] [--quick] [--seeds 1,2,3] [--router paper|small] [--backend wasm|cpu] [--demo public/demo]\n       merge-lab demo --suite lm ${LM_SUITE_USAGE}`,
   async run(argv) {
     const { positionals, values } = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { json: { type: 'boolean' }, quick: { type: 'boolean' }, backend: { type: 'string' }, demo: { type: 'string' }, seeds: { type: 'string' }, router: { type: 'string' } },
+      options: { json: { type: 'boolean' }, quick: { type: 'boolean' }, backend: { type: 'string' }, demo: { type: 'string' }, seeds: { type: 'string' }, router: { type: 'string' }, suite: { type: 'string' }, temperature: { type: 'string' } },
     });
     if (positionals.length !== 0) throw usageError(this.usage);
+    const suite = values.suite ?? 'digits';
+    if (suite !== 'digits' && suite !== 'lm') throw new MergeLabError('PARAMETER_INVALID', `--suite must be digits or lm, got "${suite}".`);
+    if (suite === 'lm') {
+      if (values.seeds !== undefined) throw new MergeLabError('PARAMETER_INVALID', 'The LM demo is one trained seed: --seeds is for the digits suite; leave it out with --suite lm.');
+      const { seeds: _seeds, suite: _suite, ...lm } = values;
+      return runLmSuite(lm);
+    }
+    if (values.temperature !== undefined) throw new MergeLabError('PARAMETER_INVALID', '--temperature is for --suite lm; the digits table routes at temperature 1.');
     const seeds = parseSeeds(values.seeds);
     const router = values.router ?? 'paper';
     if (router !== 'paper' && router !== 'small') throw new MergeLabError('PARAMETER_INVALID', `--router must be paper or small, got "${router}".`);
