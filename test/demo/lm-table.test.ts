@@ -46,7 +46,7 @@ async function noisy(base: Checkpoint, seed: number, scale: number): Promise<Che
 beforeAll(async () => {
   config = readLmConfig(JSON.parse(await readFile(path.join(DIR, 'config.json'), 'utf8')), 'llama-bytes/config.json');
   const base = await openSafetensors(memorySource('base', new Uint8Array(await readFile(path.join(DIR, 'model.safetensors')))));
-  const checkpoints = new Map([['base', base]]);
+  const checkpoints = new Map<string, Checkpoint>([['base', base]]);
   for (const [i, t] of TASKS.entries()) checkpoints.set(t, await noisy(base, i + 1, 0.05));
   const manifest = {
     context: 32,
