@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { maskFromOrder, stableRankRangeMask, topKAbsMask } from '../../src/engine/linalg/select.js';
-import { torchAbsSortOrder, torchSortOrder, torchSortRangeMask } from '../../src/engine/linalg/torch-sort.js';
+import { torchAbsSortOrder, torchSortOrder, torchSortRangeMask, torchTopKAbsTieMask } from '../../src/engine/linalg/torch-sort.js';
 import { referenceSortOrder } from './torch-sort-reference.js';
 
 /** NaNs with other payloads and a sign, which torch holds equal to each other and above +∞. */
@@ -100,4 +100,36 @@ describe('the trims by selection', () => {
       { numRuns: 12 },
     );
   });
+
+  it('the tie selection (keys carried, tied entries followed by ordinal) keeps what the index sort keeps, heapsort fallback included', () => {
+    // Structured arrays (runs, organ pipes, sawtooths, square roots) drive median-of-three
+    // quicksort past its depth limit: checked by counting, these reach the heapsort 42 times.
+    const patterns: ((n: number, i: number) => number)[] = [
+      (_, i) => i % 7,
+      (n, i) => (i < n / 2 ? i : n - i) % 9,
+      (_, i) => (i * 7919) % 13,
+      (n, i) => n - i,
+      (_, i) => i,
+      (n, i) => (i % 2 ? i : n - i),
+      (_, i) => Math.floor(Math.sqrt(i)),
+      (_, i) => (i ^ (i >> 3)) % 11,
+    ];
+    let checked = 0;
+    for (let n = 17; n < 3000; n = Math.ceil(n * 1.13)) {
+      for (const f of patterns) {
+        const x = Float32Array.from({ length: n }, (_, i) => (f(n, i) - 3) / 4);
+        const magnitudes = abs(x);
+        const order = referenceSortOrder(magnitudes, true);
+        for (const k of [1, Math.floor(n / 3), Math.floor(n / 2), n - 1]) {
+          const at = magnitudes[order[k - 1]!]!;
+          const threshold = new Uint32Array(Float32Array.of(at).buffer)[0]!;
+          const tied = magnitudes.filter((v) => v === at).length;
+          expect(Array.from(torchTopKAbsTieMask(x, k, threshold, tied)), `n ${n}, k ${k}`).toEqual(Array.from(maskFromOrder(order, 0, k)));
+          checked++;
+        }
+      }
+    }
+    expect(checked).toBeGreaterThan(1000);
+  });
 });
+

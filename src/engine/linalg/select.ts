@@ -5,7 +5,7 @@
  * comparisons). When equal values straddle a cut, which of them torch keeps depends on its sort
  * algorithm: then, and only then, the full order is computed by torch-sort.ts.
  */
-import { torchSortRangeMask } from './torch-sort.js';
+import { torchSortRangeMask, torchTopKAbsTieMask } from './torch-sort.js';
 
 const SIGN = 0x80000000;
 
@@ -107,7 +107,9 @@ export function topKAbsMask(x: Float32Array, k: number): Uint8Array {
   // Descending position k − 1 is ascending position n − k.
   const { key: threshold, less, equal } = radixSelect(keys, n - k, ABS_KEY);
   const ties = k - (n - less - equal);
-  if (ties < equal || threshold > INFINITY_KEY) return torchSortRangeMask(x, true, 0, k, true);
+  // A cut among |x|'s NaNs (keys that differ where torch holds them equal) takes the index sort.
+  if (threshold > INFINITY_KEY) return torchSortRangeMask(x, true, 0, k, true);
+  if (ties < equal) return torchTopKAbsTieMask(x, k, threshold, equal);
   // Every entry equal to the threshold is kept (ties === equal): no order among them matters.
   const mask = new Uint8Array(n);
   for (let i = 0; i < n; i++) if ((keys[i]! & ABS_KEY) >= threshold) mask[i] = 1;

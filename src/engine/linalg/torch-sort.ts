@@ -385,3 +385,195 @@ class IndexIntroSort {
     this.put(first + hole, vi, vk);
   }
 }
+
+/**
+ * TIES's trim where equal magnitudes straddle the cut: the mask of torch.argsort(|x|,
+ * descending)[:k], given the magnitude at the cut (`threshold`, |x|'s bits, not a NaN) and how many
+ * entries have it (`tied`). The same std::sort selection as torchSortRangeMask, on different
+ * bookkeeping: entries above or below the threshold are kept or dropped by their magnitude alone,
+ * wherever the sort leaves them, so only the tied entries' identities need following. Each
+ * position holds its entry's key, a tied entry's as −1 − (its ordinal among the tied): every
+ * comparison reads one sequential int32 instead of a value through an index (the scattered reads
+ * were most of a large tensor's trim), and every move is the one the index sort makes, so the tied
+ * entries end where torch puts them. Beside x it holds one int32 per entry, as the index sort does.
+ */
+export function torchTopKAbsTieMask(x: Float32Array, k: number, threshold: number, tied: number): Uint8Array {
+  const n = x.length;
+  const bits = new Uint32Array(x.buffer, x.byteOffset, n);
+  const keys = new Int32Array(n);
+  const tiedAt = new Int32Array(tied);
+  let t = 0;
+  for (let i = 0; i < n; i++) {
+    const a = Math.min(bits[i]! & ABS_BITS, ABS_NAN);
+    if (a === threshold) {
+      tiedAt[t] = i;
+      keys[i] = -1 - t++;
+    } else keys[i] = ABS_NAN - a;
+  }
+  if (t !== tied) throw new RangeError(`torchTopKAbsTieMask: ${t} entries at the threshold, ${tied} expected`);
+  if (k > 0 && k < n) new TieSelect(keys, ABS_NAN - threshold).select(k);
+  // Tied entries the cut keeps are marked in their slot of tiedAt (indices are below 2^31).
+  for (let p = 0; p < k; p++) {
+    const c = keys[p]!;
+    if (c < 0) tiedAt[-1 - c] = tiedAt[-1 - c]! | SIGN;
+  }
+  // The keys are read: the mask is written over their first n bytes (byte i over slot i >> 2, already passed).
+  const mask = new Uint8Array(keys.buffer, 0, n);
+  for (let i = 0; i < n; i++) mask[i] = Math.min(bits[i]! & ABS_BITS, ABS_NAN) > threshold ? 1 : 0;
+  for (let j = 0; j < tied; j++) if (tiedAt[j]! & SIGN) mask[tiedAt[j]! & ABS_BITS] = 1;
+  return mask;
+}
+
+/**
+ * IndexIntroSort's selection (libstdc++'s std::sort followed only where the cut lies) over encoded
+ * keys: c ≥ 0 is a key, c < 0 a tied entry whose key is `tiedKey`. The comparisons and moves are
+ * IndexIntroSort's, line for line.
+ */
+class TieSelect {
+  constructor(
+    private readonly k: Int32Array,
+    private readonly tiedKey: number,
+  ) {}
+
+  private at(p: number): number {
+    const c = this.k[p]!;
+    return c < 0 ? this.tiedKey : c;
+  }
+
+  select(cut: number): void {
+    const n = this.k.length;
+    this.selectLoop(0, n, 2 * (31 - Math.clz32(n)), cut);
+  }
+
+  private selectLoop(first: number, last: number, depth: number, cut: number): void {
+    while (last - first > THRESHOLD) {
+      if (!(first < cut && cut < last)) break;
+      if (depth === 0) {
+        this.heapSort(first, last);
+        break;
+      }
+      depth--;
+      const mid = this.partitionPivot(first, last);
+      this.selectLoop(mid, last, depth, cut);
+      last = mid;
+    }
+    if (last - first <= THRESHOLD && first < cut && cut < last) this.insertionSort(first, last);
+  }
+
+  private swap(a: number, b: number): void {
+    const k = this.k;
+    const t = k[a]!;
+    k[a] = k[b]!;
+    k[b] = t;
+  }
+
+  private partitionPivot(first: number, last: number): number {
+    const mid = first + ((last - first) >> 1);
+    this.moveMedianToFirst(first, first + 1, mid, last - 1);
+    return this.unguardedPartition(first + 1, last, first);
+  }
+
+  private moveMedianToFirst(result: number, a: number, b: number, c: number): void {
+    const ka = this.at(a);
+    const kb = this.at(b);
+    const kc = this.at(c);
+    if (ka < kb) {
+      if (kb < kc) this.swap(result, b);
+      else if (ka < kc) this.swap(result, c);
+      else this.swap(result, a);
+    } else if (ka < kc) this.swap(result, a);
+    else if (kb < kc) this.swap(result, c);
+    else this.swap(result, b);
+  }
+
+  private unguardedPartition(first: number, last: number, pivot: number): number {
+    const k = this.k;
+    const tiedKey = this.tiedKey;
+    const kp = this.at(pivot);
+    for (;;) {
+      for (;;) {
+        const c = k[first]!;
+        if ((c < 0 ? tiedKey : c) < kp) first++;
+        else break;
+      }
+      last--;
+      for (;;) {
+        const c = k[last]!;
+        if (kp < (c < 0 ? tiedKey : c)) last--;
+        else break;
+      }
+      if (!(first < last)) return first;
+      const t = k[first]!;
+      k[first] = k[last]!;
+      k[last] = t;
+      first++;
+    }
+  }
+
+  private insertionSort(first: number, last: number): void {
+    if (first === last) return;
+    for (let i = first + 1; i < last; i++) {
+      if (this.at(i) < this.at(first)) {
+        const v = this.k[i]!;
+        for (let p = i; p > first; p--) this.k[p] = this.k[p - 1]!;
+        this.k[first] = v;
+      } else {
+        this.unguardedLinearInsert(i);
+      }
+    }
+  }
+
+  private unguardedLinearInsert(last: number): void {
+    const v = this.k[last]!;
+    const vk = this.at(last);
+    let next = last - 1;
+    while (vk < this.at(next)) {
+      this.k[last] = this.k[next]!;
+      last = next;
+      next--;
+    }
+    this.k[last] = v;
+  }
+
+  // std::__partial_sort(first, last, last): make_heap, then sort_heap.
+  private heapSort(first: number, last: number): void {
+    const len = last - first;
+    if (len >= 2) {
+      for (let parent = (len - 2) >> 1; ; parent--) {
+        this.adjustHeap(first, parent, len, this.k[first + parent]!);
+        if (parent === 0) break;
+      }
+    }
+    while (last - first > 1) {
+      last--;
+      const v = this.k[last]!;
+      this.k[last] = this.k[first]!;
+      this.adjustHeap(first, 0, last - first, v);
+    }
+  }
+
+  private adjustHeap(first: number, hole: number, len: number, v: number): void {
+    const top = hole;
+    const vk = v < 0 ? this.tiedKey : v;
+    let child = hole;
+    while (child < ((len - 1) >> 1)) {
+      child = 2 * (child + 1);
+      if (this.at(first + child) < this.at(first + child - 1)) child--;
+      this.k[first + hole] = this.k[first + child]!;
+      hole = child;
+    }
+    if ((len & 1) === 0 && child === (len - 2) >> 1) {
+      child = 2 * (child + 1);
+      this.k[first + hole] = this.k[first + child - 1]!;
+      hole = child - 1;
+    }
+    // __push_heap
+    let parent = (hole - 1) >> 1;
+    while (hole > top && this.at(first + parent) < vk) {
+      this.k[first + hole] = this.k[first + parent]!;
+      hole = parent;
+      parent = (hole - 1) >> 1;
+    }
+    this.k[first + hole] = v;
+  }
+}

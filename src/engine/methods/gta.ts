@@ -66,7 +66,9 @@ function prepareGta(c: GtaConfig, input: PrepareInput): PreparedMerge {
     if (!c.sparsification) return undefined;
     if (input.orderCache) return sparsifyScale(c, input, m, k, base.values, rescale);
     if (m.owned) holdsTau[k] = true;
-    const keep = leanKeep(c, input, m, k, base.values, rescale, m.owned ? (m.values as Float32Array) : (scratch ??= new Float32Array(base.values.length)));
+    const keep = m.owned
+      ? keepInPlace(c, input, m, k, base.values, rescale)
+      : leanKeep(c, input, m, k, base.values, rescale, (scratch ??= new Float32Array(base.values.length)));
     // The last model's full-size mask goes before the next one's is made.
     input.collectGarbage?.();
     return keep;
@@ -209,6 +211,29 @@ function leanKeep(c: GtaConfig, input: PrepareInput, m: ModelValues, stream: num
   if (!kept) return undefined;
   const mask = keptMask(kept);
   return { bits: packMask(mask), factor: rescale ? l1RescaleFactor(scratch, mask) : 1 };
+}
+
+/**
+ * A model's own array (a streaming merge's fresh read) becomes its kept task vector, τ × (mask ×
+ * rescale), before any block is made: the blocks then take it whole, with no kept-entry scale to
+ * build and multiply per block (a third of a CLI TIES merge's time went there). Each product is
+ * the float32 one the block's multiply gave: τ·f rounds once, τ·0 is the same signed zero (NaN for
+ * ±∞ and NaN), τ·1 is τ.
+ */
+function keepInPlace(c: GtaConfig, input: PrepareInput, m: ModelValues, stream: number, base: Float32Array, rescale: boolean): undefined {
+  const tau = m.values as Float32Array;
+  const n = tau.length;
+  for (let e = 0; e < n; e++) tau[e] = tau[e]! - base[e]!;
+  const kept = sparsifyKept(tau, trimArgs(c.sparsification!, input, m, stream));
+  if (!kept) return undefined;
+  const mask = keptMask(kept);
+  const factor = rescale ? Math.fround(l1RescaleFactor(tau, mask)) : 1;
+  if (factor === 1) {
+    for (let e = 0; e < n; e++) if (!mask[e]) tau[e] = tau[e]! * 0;
+  } else {
+    for (let e = 0; e < n; e++) tau[e] = tau[e]! * (mask[e] ? factor : 0);
+  }
+  return undefined;
 }
 
 /**
