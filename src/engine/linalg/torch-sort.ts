@@ -399,16 +399,18 @@ class IndexIntroSort {
  */
 export function torchTopKAbsTieMask(x: Float32Array, k: number, threshold: number, tied: number): Uint8Array {
   const n = x.length;
+  if (!(threshold >= 0 && threshold <= 0x7f800000)) throw new RangeError(`torchTopKAbsTieMask: threshold bits ${threshold} are not a magnitude below NaN`);
   const bits = new Uint32Array(x.buffer, x.byteOffset, n);
   const keys = new Int32Array(n);
   const tiedAt = new Int32Array(tied);
   let t = 0;
+  // The threshold is no NaN, so an entry ties exactly when its bits equal it; every NaN's key is 0.
   for (let i = 0; i < n; i++) {
-    const a = Math.min(bits[i]! & ABS_BITS, ABS_NAN);
+    const a = bits[i]! & ABS_BITS;
     if (a === threshold) {
       tiedAt[t] = i;
       keys[i] = -1 - t++;
-    } else keys[i] = ABS_NAN - a;
+    } else keys[i] = a >= ABS_NAN ? 0 : ABS_NAN - a;
   }
   if (t !== tied) throw new RangeError(`torchTopKAbsTieMask: ${t} entries at the threshold, ${tied} expected`);
   if (k > 0 && k < n) new TieSelect(keys, ABS_NAN - threshold).select(k);
@@ -419,7 +421,8 @@ export function torchTopKAbsTieMask(x: Float32Array, k: number, threshold: numbe
   }
   // The keys are read: the mask is written over their first n bytes (byte i over slot i >> 2, already passed).
   const mask = new Uint8Array(keys.buffer, 0, n);
-  for (let i = 0; i < n; i++) mask[i] = Math.min(bits[i]! & ABS_BITS, ABS_NAN) > threshold ? 1 : 0;
+  // A NaN's bits are above +∞'s, so above any threshold: kept, as its largest key says.
+  for (let i = 0; i < n; i++) mask[i] = (bits[i]! & ABS_BITS) > threshold ? 1 : 0;
   for (let j = 0; j < tied; j++) if (tiedAt[j]! & SIGN) mask[tiedAt[j]! & ABS_BITS] = 1;
   return mask;
 }
