@@ -21,7 +21,7 @@ import { MergeLabError } from '../errors.js';
 import type { LmConfig } from '../lm/config.js';
 import { disposeLmWeights } from '../lm/load.js';
 import { openLanguageModel } from '../lm/model.js';
-import { scoreSequences, type ScoreResult } from '../lm/score.js';
+import { scoreSequences, type ScoreOptions, type ScoreResult } from '../lm/score.js';
 import { byteTokenizer } from '../lm/tokenizer.js';
 import { planTensors, type ChannelModel } from '../methods/channel/channel-merge.js';
 import { CLUSTERING_METHODS, type ClusteringMethod } from '../methods/channel/cluster.js';
@@ -123,12 +123,12 @@ export interface LmChannelResult {
 }
 
 /** Windows scored each with the task a job gives it: one looked-up model per task, shared by every job. */
-interface LookupJob {
+export interface LookupJob {
   readonly windows: readonly (readonly number[])[];
   readonly task: ArrayLike<number>;
 }
 
-async function scoreLookups(config: LmConfig, model: ChannelModel, jobs: readonly LookupJob[], context: number): Promise<ScoreResult[][]> {
+export async function scoreLookups(config: LmConfig, model: ChannelModel, jobs: readonly LookupJob[], options: ScoreOptions): Promise<ScoreResult[][]> {
   const out = jobs.map((j) => new Array<ScoreResult>(j.windows.length));
   for (let t = 0; t < model.tasks.length; t++) {
     const at: [number, number][] = [];
@@ -136,7 +136,7 @@ async function scoreLookups(config: LmConfig, model: ChannelModel, jobs: readonl
     if (at.length === 0) continue;
     const w = floatLmWeights(config, taskWeights(model, t), `Channel Merging's ${model.tasks[t]} lookup`);
     try {
-      const scores = await scoreSequences(config, w, at.map(([k, i]) => jobs[k]!.windows[i]!), { context });
+      const scores = await scoreSequences(config, w, at.map(([k, i]) => jobs[k]!.windows[i]!), options);
       at.forEach(([k, i], n) => (out[k]![i] = scores[n]!));
     } finally {
       disposeLmWeights(w.tensors);
@@ -210,7 +210,7 @@ export async function lmChannelDemo(demo: LmDemo, references: LmReferences, opti
         const resolved = resolveGroupMethod(candidate.method);
         step(`channel_merging ${clustering} K ${K} ${resolved.id} ${Object.entries(sweptParams(resolved)).map(([k, v]) => `${k} ${v}`).join(' ')} on validation`);
         const model = await builder.build(resolved, candidate.similarity, K);
-        const [scores] = await scoreLookups(config, model, [{ windows: valFlat, task: valLabels }], sets.context);
+        const [scores] = await scoreLookups(config, model, [{ windows: valFlat, task: valLabels }], { context: sets.context });
         const validation = 100 * meanOf(references.gains('validation', splitBy(scores!, sets.validation)));
         const storage = channelStorage(planned, T, K);
         const point = { K, groupMethod: resolved.id, similarity: candidate.similarity, params: sweptParams(resolved), validation, bytes: storage.packageBytes, ratio: storage.ratio };
@@ -226,7 +226,7 @@ export async function lmChannelDemo(demo: LmDemo, references: LmReferences, opti
       { windows: sets.test.flat(), task: testLabels },
       { windows: sets.test.flat(), task: testRoutes },
       { windows: sets.mixed, task: mixedRoutes },
-    ], sets.context);
+    ], { context: sets.context });
     const oracleBy = splitBy(oracle!, sets.test);
     const routedBy = splitBy(routed!, sets.test);
     const at = kSweep[K - 1]!;

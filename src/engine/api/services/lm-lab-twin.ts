@@ -145,7 +145,7 @@ export async function scoreTwinTasks(o: LmTwinInputs): Promise<{ scores: ScoreRe
 }
 
 /** At most `max` of `windows`, spread evenly (contextWindows' rule). */
-function contextWindowsPick<T>(windows: readonly T[], max: number): T[] {
+export function contextWindowsPick<T>(windows: readonly T[], max: number): T[] {
   if (windows.length <= max) return [...windows];
   return Array.from({ length: max }, (_, k) => windows[max === 1 ? 0 : Math.round((k * (windows.length - 1)) / (max - 1))]!);
 }

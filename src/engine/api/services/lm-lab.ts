@@ -43,6 +43,8 @@ import type { LmLabAnswer, LmLabMetrics, LmLabProgressCallback, LmLabRequest, Lm
 import { createLane, type Lane } from './cancel.js';
 import type { LmLabTwinAnswer, LmLabTwinRequest } from '../lm-lab-twin-api.js';
 import { scoreTwinTasks, type LmTwinCache } from './lm-lab-twin.js';
+import type { LmLabChannelRequest } from '../lm-lab-channel-api.js';
+import { scoreChannelTasks, type LmChannelCache } from './lm-lab-channel.js';
 import { recipeModelNames, type EngineContext } from './context.js';
 
 /** The lab's context when none is asked for: the model's (at most 2,048), at most this. */
@@ -78,6 +80,8 @@ interface LabState {
   readonly references: Map<string, Map<string, ScoreResult>>;
   /** Twin-Merging's decomposition and router, kept for one shared expert. */
   readonly twin: LmTwinCache;
+  /** Channel Merging's grouping, model and router. */
+  readonly channel: LmChannelCache;
 }
 
 const referenceKey = (base: string, model: string, context: number, probe: number | 'full') => `${base}\u0000${model}\u0000${context}\u0000${probe}`;
@@ -217,7 +221,7 @@ export function createLmLabService(ctx: EngineContext): LmLabService {
     if (state) return state;
     const sources = new Map([...ctx.models].map(([id, m]) => [id, m.checkpoint]));
     const inputs = new Map([...sources].map(([id, c]) => [id, old?.sources.get(id) === c ? old.inputs.get(id)! : memoizedCheckpoint(c)]));
-    state = { sources, inputs, session: createLiveSession(inputs), sweepSession: createLiveSession(inputs), descriptions: new Map(), tokens: old?.tokens ?? new WeakMap(), references: new Map(), twin: {} };
+    state = { sources, inputs, session: createLiveSession(inputs), sweepSession: createLiveSession(inputs), descriptions: new Map(), tokens: old?.tokens ?? new WeakMap(), references: new Map(), twin: {}, channel: {} };
     return state;
   };
 
@@ -331,7 +335,9 @@ export function createLmLabService(ctx: EngineContext): LmLabService {
     report('merge', done);
     await nextTask();
     if (cancel.cancelled) throw on.superseded();
-    const merged = await sessionOf(s).merge(recipe);
+    const channelSettings = (request as LmLabChannelRequest).channel;
+    // Channel Merging scores looked-up rows, not the recipe: nothing to merge.
+    const merged = channelSettings ? {} : await sessionOf(s).merge(recipe);
     if (cancel.cancelled) throw on.superseded();
     const mergeDone = performance.now();
 
@@ -347,6 +353,13 @@ export function createLmLabService(ctx: EngineContext): LmLabService {
       const twin = await scoreTwinTasks({ config: d.config, cache: s.twin, sharedKey: JSON.stringify([recipe, base, experts]), shared: merged, experts, checkpoints, twin: twinSettings, tasks: twinTasks, encode: (x) => tokensOf(s, d.tokenizer, x), score: { ...scoreOptions, where: 'the routed merge', onProgress: onMerged }, cancel });
       scores = twin.scores;
       routing = { experts: twin.routing.experts, router: twin.routing.router, tasks: texts.map((t, i) => ({ name: t.task.name, weights: twin.routing.weights[i]! })) };
+    } else if (channelSettings) {
+      // Channel Merging: each window is scored with its routed task's looked-up rows; the recipe is not scored.
+      const channelTasks = texts.map((t) => ({ pieces: t.pieces, windows: pieceIds(t.task, (x) => tokensOf(s, d.tokenizer, x)), expert: t.task.expert === undefined ? undefined : experts.indexOf(t.task.expert) }));
+      const checkpoints = new Map([base, ...experts].map((e) => [e, opened(s, e, e === base ? 'base' : 'expert')]));
+      const channel = await scoreChannelTasks({ config: d.config, tokenizer: d.tokenizer, cache: s.channel, base, experts, checkpoints, channel: channelSettings, tasks: channelTasks, encode: (x) => tokensOf(s, d.tokenizer, x), score: { ...scoreOptions, where: 'the looked-up model', onProgress: onMerged }, cancel });
+      scores = channel.scores;
+      routing = { experts: channel.routing.experts, router: channel.routing.router, tasks: texts.map((t, i) => ({ name: t.task.name, weights: channel.routing.weights[i]! })) };
     } else {
       const config = mergedConfig(d.config, merged);
       const weights = mergedModel(config, merged);
