@@ -9,15 +9,11 @@
  *   tsx bench/own-checkpoints-bench.ts --mib 64 --experts 4 --backend wasm --read 20
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { chromium, type Page } from 'playwright-core';
-import { nodeFileSink } from '../src/engine/io/node-file.js';
-import { createSafetensorsWriter } from '../src/engine/io/safetensors-writer.js';
-import { createRandom } from '../src/engine/random.js';
+import { ownCheckpointFiles } from './own-checkpoints-files.js';
 
 const { values } = parseArgs({
   options: {
@@ -33,34 +29,6 @@ const MIB = Number(values.mib);
 const EXPERTS = Number(values.experts);
 const ROOT = path.resolve(import.meta.dirname, '..');
 const VITE = path.join(ROOT, 'node_modules/.bin/vite');
-const WIDTH = 1024;
-const ROWS = 1024;
-
-/** Checkpoints of about `MIB` MiB: [1024, 1024] layers and their biases; experts = base + small noise. */
-async function writeModels(dir: string): Promise<string[]> {
-  await mkdir(dir, { recursive: true });
-  const layers = Math.max(1, Math.round((MIB * 2 ** 20) / 4 / (ROWS * WIDTH + ROWS)));
-  const layout = Array.from({ length: layers }, (_, l) => [
-    { name: `model.layers.${l}.mlp.weight`, shape: [ROWS, WIDTH] },
-    { name: `model.layers.${l}.mlp.bias`, shape: [ROWS] },
-  ]).flat();
-  const names = ['base', ...Array.from({ length: EXPERTS }, (_, i) => `expert${i + 1}`)];
-  const files = names.map((n) => path.join(dir, `${n}.safetensors`));
-  for (let m = 0; m < names.length; m++) {
-    if (existsSync(files[m]!)) continue;
-    const w = await createSafetensorsWriter(await nodeFileSink(files[m]!), layout.map((t) => ({ ...t, dtype: 'F32' as const })), { format: 'pt' });
-    for (let t = 0; t < layout.length; t++) {
-      const n = layout[t]!.shape.reduce((a, b) => a * b, 1);
-      const base = createRandom(1000 + t);
-      const own = createRandom(7919 * (m + 1) + t);
-      const data = new Float32Array(n);
-      for (let i = 0; i < n; i++) data[i] = base() - 0.5 + (m === 0 ? 0 : 0.02 * (own() - 0.5));
-      await w.writeTensor(layout[t]!.name, data);
-    }
-    await w.finish();
-  }
-  return files;
-}
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -106,8 +74,7 @@ async function timed<A>(page: Page, act: () => Promise<void>, done: (arg: A) => 
   return performance.now() - t0;
 }
 
-const cacheDir = path.join(ROOT, '.cache/bench', `own-${MIB}mib-${EXPERTS}`);
-const files = await writeModels(cacheDir);
+const files = await ownCheckpointFiles(MIB, EXPERTS);
 const dist = path.join(ROOT, '.cache/bench/own-dist');
 const built = spawnSync(VITE, ['build', '--outDir', dist, '--emptyOutDir', '--logLevel', 'warn'], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, NODE_ENV: 'production' } });
 if (built.status !== 0) throw new Error(`vite build failed: ${built.stderr}`);

@@ -15,7 +15,7 @@ import type { MergeMethod, OrderCache } from '../methods/types.js';
 import { nextTask } from '../next-task.js';
 import { layerIndex } from '../recipe/resolve.js';
 import type { Recipe } from '../recipe/types.js';
-import { addCounts, conflictRates, electionVectors, emptyCounts, signConflictCounts, type ConflictCounts } from './sign-conflict.js';
+import { addCounts, conflictRates, electionCounts, electionVectors, emptyCounts, signConflictCounts, type ConflictCounts, type ElectionInput } from './sign-conflict.js';
 import { accumulateGram, cosineMatrix, emptyGram, type Gram } from './task-similarity.js';
 import { layerMap, type LayerMap } from './layer-map.js';
 import { fusedPart, fusedThirds, tensorPlace } from './layer-names.js';
@@ -194,7 +194,8 @@ export async function diagnose(input: DiagnoseInput): Promise<Diagnostics> {
       }
       taus.push({ model: x.model, tau, params: x.params });
     }
-    const u = electionVectors({
+    const split = tensorPlace(spec.name).kind === 'fused' ? fusedThirds(spec.shape) : undefined;
+    const electionInput: ElectionInput = {
       method: plan.method.id,
       tensorName: spec.name,
       shape: spec.shape,
@@ -203,9 +204,13 @@ export async function diagnose(input: DiagnoseInput): Promise<Diagnostics> {
       seed: tensorSeed(plan.randomSeed, spec.name),
       warn,
       ...(input.cache ? { orderCache: input.cache.orders, cacheKey: key } : {}),
-    });
-    election = u.election;
-    const counts = taus.length ? signConflictCounts(u.vectors, u.election) : emptyCounts();
+    };
+    // A fused q/k/v tensor counts its parts apart: the vectors are made whole. Otherwise counted
+    // chunk by chunk, the same numbers without n floats per model per request.
+    const u = split ? electionVectors(electionInput) : undefined;
+    const counted = u ? { counts: taus.length ? signConflictCounts(u.vectors, u.election) : emptyCounts(), election: u.election } : electionCounts(electionInput);
+    election = counted.election;
+    const counts = counted.counts;
     addCounts(total, counts);
     const layer = layerIndex(spec.name);
     if (layer !== undefined) {
@@ -226,8 +231,7 @@ export async function diagnose(input: DiagnoseInput): Promise<Diagnostics> {
     };
     const own = gramOf('', () => taus.map((t) => t.tau));
     for (let k = 0; k < gram.length; k++) gram[k]! += own[k]!;
-    const split = tensorPlace(spec.name).kind === 'fused' ? fusedThirds(spec.shape) : undefined;
-    const parts = split
+    const parts = split && u
       ? (['q', 'k', 'v'] as const).map((module, p): PartDiagnostics => {
           const part = (v: Float32Array) => fusedPart(v, split, p);
           const c = taus.length ? signConflictCounts(u.vectors.map(part), u.election) : emptyCounts();

@@ -7,7 +7,7 @@
  */
 import { numberParam } from '../methods/params.js';
 import { findMethod } from '../methods/registry.js';
-import { l1RescaleFactor, sparsifyKept, type SparsificationKind } from '../methods/sparsify.js';
+import { l1RescaleFactor, sparsifyKept, type KeptEntries, type SparsificationKind } from '../methods/sparsify.js';
 import type { OrderCache, ParamValue } from '../methods/types.js';
 
 /** Raw counts, so tensors, layers and the whole model pool exactly (ratios of sums, not means of ratios). */
@@ -53,11 +53,19 @@ export function conflictRates(c: ConflictCounts): ConflictRates {
 export function signConflictCounts(u: readonly Float32Array[], election = true): ConflictCounts {
   const n = u[0]?.length ?? 0;
   for (const v of u) if (v.length !== n) throw new RangeError(`signConflictCounts: lengths ${n} and ${v.length} differ`);
+  return countChunk(emptyCounts(), u, n, election);
+}
+
+/**
+ * Adds the counts of entries [0, n) of `u` to `into` and returns it. The running sums go on from
+ * `into`'s, entry after entry, so counting a vector chunk by chunk gives the same sums as at once.
+ */
+function countChunk(into: ConflictCounts, u: readonly Float32Array[], n: number, election: boolean): ConflictCounts {
   // Totals in locals, not on an object, so the loop keeps them in registers; same sums in the same order.
-  let contested = 0;
-  let conflicts = 0;
-  let massTotal = 0;
-  let dropped = 0;
+  let contested = into.contested;
+  let conflicts = into.conflicts;
+  let massTotal = into.mass;
+  let dropped = into.dropped;
   const m = u.length;
   for (let e = 0; e < n; e++) {
     let pos = 0;
@@ -87,7 +95,11 @@ export function signConflictCounts(u: readonly Float32Array[], election = true):
       }
     }
   }
-  return { contested, conflicts, mass: massTotal, dropped };
+  into.contested = contested;
+  into.conflicts = conflicts;
+  into.mass = massTotal;
+  into.dropped = dropped;
+  return into;
 }
 
 /** How a method trims and elects signs, from its own definition; undefined for methods that do not (TIES and its relatives do). */
@@ -111,16 +123,20 @@ export interface ElectionInput {
   readonly cacheKey?: (model: string) => string;
 }
 
-/**
- * The vectors the TIES election sees: u_i = w_i · τ_i', τ_i' trimmed with the model's own
- * resolved density (and L1-rescaled when the method rescales), rounded like the backend's float32.
- * Outside the TIES family, the untrimmed, unweighted τ_i.
- */
-export function electionVectors(a: ElectionInput): { readonly vectors: Float32Array[]; readonly election: boolean } {
+/** How one model's u is made from its τ: the entries kept (all when undefined), the rescale and the weight. */
+interface ElectionTerm {
+  readonly tau: Float32Array;
+  readonly kept: KeptEntries | undefined;
+  readonly factor: number;
+  readonly w: number;
+}
+
+/** Each model's trim, rescale and weight (electionVectors' u_i without the arrays), or undefined outside the TIES family. */
+function electionTerms(a: ElectionInput): ElectionTerm[] | undefined {
   const family = electionOf(a.method);
-  if (!family) return { vectors: a.taus.map((t) => t.tau), election: false };
+  if (!family) return undefined;
   const rescale = Boolean(a.global.rescale ?? family.rescaleDefault);
-  const vectors = a.taus.map(({ model, tau, params }, stream) => {
+  return a.taus.map(({ model, tau, params }, stream) => {
     const w = Math.fround(numberParam(params.weight, 1));
     const kept = sparsifyKept(tau, {
       kind: family.sparsification,
@@ -135,22 +151,67 @@ export function electionVectors(a: ElectionInput): { readonly vectors: Float32Ar
       warn: a.warn,
       ...(a.orderCache && a.cacheKey ? { orderCache: a.orderCache, cacheKey: a.cacheKey(model) } : {}),
     });
-    const factor = kept && rescale ? l1RescaleFactor(tau, kept) : 1;
-    // gta.ts: τ · scale (mask × rescale), then · w, each rounded to float32; dropped entries are 0.
-    const u = new Float32Array(tau.length);
-    if (!kept) {
-      for (let e = 0; e < u.length; e++) u[e] = tau[e]! * w;
-    } else if ('mask' in kept) {
-      const { mask } = kept;
-      for (let e = 0; e < u.length; e++) if (mask[e]) u[e] = Math.fround(tau[e]! * factor) * w;
-    } else {
-      const { rank, lo, hi } = kept;
-      for (let e = 0; e < u.length; e++) {
-        const r = rank[e]!;
-        if (r >= lo && r < hi) u[e] = Math.fround(tau[e]! * factor) * w;
-      }
-    }
-    return u;
+    return { tau, kept, factor: kept && rescale ? l1RescaleFactor(tau, kept) : 1, w };
   });
-  return { vectors, election: true };
+}
+
+/**
+ * Entries [start, end) of a term's u into `u` from index 0. gta.ts: τ · scale (mask × rescale),
+ * then · w, each rounded to float32; dropped entries are 0.
+ */
+function fillTerm(u: Float32Array, { tau, kept, factor, w }: ElectionTerm, start: number, end: number): void {
+  if (!kept) {
+    for (let e = start; e < end; e++) u[e - start] = tau[e]! * w;
+  } else if ('mask' in kept) {
+    const { mask } = kept;
+    for (let e = start; e < end; e++) u[e - start] = mask[e] ? Math.fround(tau[e]! * factor) * w : 0;
+  } else {
+    const { rank, lo, hi } = kept;
+    for (let e = start; e < end; e++) {
+      const r = rank[e]!;
+      u[e - start] = r >= lo && r < hi ? Math.fround(tau[e]! * factor) * w : 0;
+    }
+  }
+}
+
+/**
+ * The vectors the TIES election sees: u_i = w_i · τ_i', τ_i' trimmed with the model's own
+ * resolved density (and L1-rescaled when the method rescales), rounded like the backend's float32.
+ * Outside the TIES family, the untrimmed, unweighted τ_i.
+ */
+export function electionVectors(a: ElectionInput): { readonly vectors: Float32Array[]; readonly election: boolean } {
+  const terms = electionTerms(a);
+  if (!terms) return { vectors: a.taus.map((t) => t.tau), election: false };
+  return {
+    vectors: terms.map((t) => {
+      const u = new Float32Array(t.tau.length);
+      fillTerm(u, t, 0, u.length);
+      return u;
+    }),
+    election: true,
+  };
+}
+
+/** Entries per chunk of electionCounts: the chunk's u_i stay in the cache between their making and their counting. */
+const COUNT_CHUNK = 4096;
+
+/**
+ * signConflictCounts(electionVectors(a)) without the vectors: each u_i is made a chunk at a time
+ * into one scratch array per model and counted there, with the same values and the same sums in
+ * the same order. A density move then allocates nothing of the tensor's size.
+ */
+export function electionCounts(a: ElectionInput): { readonly counts: ConflictCounts; readonly election: boolean } {
+  const terms = electionTerms(a);
+  if (!terms) return { counts: a.taus.length ? signConflictCounts(a.taus.map((t) => t.tau), false) : emptyCounts(), election: false };
+  const counts = emptyCounts();
+  if (terms.length === 0) return { counts, election: true };
+  const n = terms[0]!.tau.length;
+  for (const t of terms) if (t.tau.length !== n) throw new RangeError(`electionCounts: lengths ${n} and ${t.tau.length} differ`);
+  const scratch = terms.map(() => new Float32Array(Math.min(n, COUNT_CHUNK)));
+  for (let start = 0; start < n; start += COUNT_CHUNK) {
+    const end = Math.min(n, start + COUNT_CHUNK);
+    terms.forEach((t, i) => fillTerm(scratch[i]!, t, start, end));
+    countChunk(counts, scratch, end - start, true);
+  }
+  return { counts, election: true };
 }

@@ -11,21 +11,39 @@ export function emptyGram(m: number): Gram {
   return new Float64Array(m * m);
 }
 
+/** Entries per chunk of accumulateGram: every vector's chunk stays in the cache while each pair reads it. */
+const GRAM_CHUNK = 2048;
+
 /**
  * Adds the dot products of `vectors` to `into` (an M × M Gram). `vectors[k]` belongs to model
  * `slots[k]` (its index in the diagnostics' model list); a model absent here adds nothing.
+ * Each pair's products are summed in entry order, as one pass per pair would, but chunk by chunk:
+ * the pairs then read the vectors from the cache, not M(M + 1) times from memory.
  */
 export function accumulateGram(into: Gram, m: number, vectors: readonly Float32Array[], slots: readonly number[]): Gram {
-  for (let a = 0; a < vectors.length; a++) {
-    for (let b = a; b < vectors.length; b++) {
+  const k = vectors.length;
+  const n = vectors[0]?.length ?? 0;
+  const sums = new Float64Array((k * (k + 1)) / 2);
+  for (let start = 0; start < n; start += GRAM_CHUNK) {
+    const end = Math.min(n, start + GRAM_CHUNK);
+    let p = 0;
+    for (let a = 0; a < k; a++) {
       const x = vectors[a]!;
-      const y = vectors[b]!;
-      let s = 0;
-      for (let e = 0; e < x.length; e++) s += x[e]! * y[e]!;
+      for (let b = a; b < k; b++, p++) {
+        const y = vectors[b]!;
+        let s = sums[p]!;
+        for (let e = start; e < end; e++) s += x[e]! * y[e]!;
+        sums[p] = s;
+      }
+    }
+  }
+  let p = 0;
+  for (let a = 0; a < k; a++) {
+    for (let b = a; b < k; b++, p++) {
       const i = slots[a]!;
       const j = slots[b]!;
-      into[i * m + j]! += s;
-      if (i !== j) into[j * m + i]! += s;
+      into[i * m + j]! += sums[p]!;
+      if (i !== j) into[j * m + i]! += sums[p]!;
     }
   }
   return into;
