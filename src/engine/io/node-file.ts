@@ -8,6 +8,7 @@ import { mkdir, open, readFile, rename, stat, unlink, type FileHandle } from 'no
 import { dirname } from 'node:path';
 import { MergeLabError } from '../errors.js';
 import type { ByteSink, ByteSource } from './types.js';
+import type { RandomAccessSink } from '../merge/placed-output.js';
 
 // One FileHandle.read is capped well below Node's buffer limits; bigger reads are split.
 /** Bytes of small writes a file sink gathers before writing them together. */
@@ -107,11 +108,11 @@ export async function nodeFileSource(path: string): Promise<ByteSource> {
 }
 
 /**
- * A sink writing to `path` atomically: bytes go to `path.partial-<random>`, which `close()` renames
- * to `path` and `abort()` deletes, so a failed or cancelled merge never leaves a half-written file
- * under the real name. Creates the parent folder if needed.
+ * A file written under a temporary name, `path.partial-<random>`, which `finish()` renames to
+ * `path` and `discard()` deletes, so a failed or cancelled merge never leaves a half-written file
+ * under the real name. Creates the parent folder if needed. The sinks below write through it.
  */
-export async function nodeFileSink(path: string): Promise<ByteSink> {
+async function openPartial(path: string) {
   const partial = `${path}.partial-${randomBytes(6).toString('hex')}`;
   let fh: FileHandle;
   try {
@@ -121,48 +122,33 @@ export async function nodeFileSink(path: string): Promise<ByteSink> {
     throw new MergeLabError('WRITE_FAILED', `Could not create ${partial} (${describe(e)}). Check that the folder is writable.`);
   }
   let state: 'open' | 'closed' | 'aborted' = 'open';
-  // Small writes (a checkpoint of 100k tiny tensors makes one per tensor) are gathered into one
-  // buffer and written together: a syscall and an await each cost more than the bytes.
-  const pending = new Uint8Array(SINK_BUFFER);
-  let filled = 0;
-  const put = async (chunk: Uint8Array) => {
-    let done = 0;
-    try {
-      while (done < chunk.byteLength) {
-        const { bytesWritten } = await fh.write(chunk, done, chunk.byteLength - done);
-        done += bytesWritten;
-      }
-    } catch (e) {
-      throw new MergeLabError('WRITE_FAILED', `Could not write ${path} (${describe(e)}). Is the disk full?`);
-    }
-  };
-  const flush = async () => {
-    if (filled === 0) return;
-    const n = filled;
-    filled = 0;
-    await put(pending.subarray(0, n));
-  };
   return {
-    name: path,
-    async write(chunk) {
+    checkOpen() {
       if (state !== 'open') throw new MergeLabError('WRITE_FAILED', `Cannot write to ${path}: it is already ${state}.`);
-      const big = chunk.byteLength >= pending.byteLength / 4;
-      // What was gathered goes first, so the bytes stay in order.
-      if (big || filled + chunk.byteLength > pending.byteLength) await flush();
-      if (big) return put(chunk);
-      pending.set(chunk, filled);
-      filled += chunk.byteLength;
     },
-    async close() {
+    /** All of `bytes`, at `position` (a positional write) or after the last write (null). */
+    async writeAll(bytes: Uint8Array, position: number | null): Promise<void> {
+      let done = 0;
+      try {
+        while (done < bytes.byteLength) {
+          const { bytesWritten } = await fh.write(bytes, done, bytes.byteLength - done, position === null ? null : position + done);
+          done += bytesWritten;
+        }
+      } catch (e) {
+        throw new MergeLabError('WRITE_FAILED', `Could not write ${path} (${describe(e)}). Is the disk full?`);
+      }
+    },
+    /** Closes and renames to `path`, once; `last` (a final flush) runs first, and its failure discards the file. */
+    async finish(last?: () => Promise<void>): Promise<void> {
       if (state === 'closed') return;
       if (state === 'aborted') throw new MergeLabError('WRITE_FAILED', `Cannot close ${path}: it was aborted.`);
-      try {
-        await flush();
-      } catch (e) {
-        state = 'aborted';
-        await fh.close().catch(() => undefined);
-        await unlink(partial).catch(() => undefined);
-        throw e;
+      if (last) {
+        try {
+          await last();
+        } catch (e) {
+          await this.discard();
+          throw e;
+        }
       }
       state = 'closed';
       try {
@@ -173,12 +159,58 @@ export async function nodeFileSink(path: string): Promise<ByteSink> {
         throw new MergeLabError('WRITE_FAILED', `Could not finish ${path} (${describe(e)}).`);
       }
     },
-    async abort() {
+    async discard(): Promise<void> {
       if (state !== 'open') return;
       state = 'aborted';
       await fh.close().catch(() => undefined);
       await unlink(partial).catch(() => undefined);
     },
+  };
+}
+
+/** A sink writing to `path` atomically (openPartial), in order. */
+export async function nodeFileSink(path: string): Promise<ByteSink> {
+  const file = await openPartial(path);
+  // Small writes (a checkpoint of 100k tiny tensors makes one per tensor) are gathered into one
+  // buffer and written together: a syscall and an await each cost more than the bytes.
+  const pending = new Uint8Array(SINK_BUFFER);
+  let filled = 0;
+  const flush = async () => {
+    if (filled === 0) return;
+    const n = filled;
+    filled = 0;
+    await file.writeAll(pending.subarray(0, n), null);
+  };
+  return {
+    name: path,
+    async write(chunk) {
+      file.checkOpen();
+      const big = chunk.byteLength >= pending.byteLength / 4;
+      // What was gathered goes first, so the bytes stay in order.
+      if (big || filled + chunk.byteLength > pending.byteLength) await flush();
+      if (big) return file.writeAll(chunk, null);
+      pending.set(chunk, filled);
+      filled += chunk.byteLength;
+    },
+    close: () => file.finish(flush),
+    abort: () => file.discard(),
+  };
+}
+
+/**
+ * A sink written at offsets (engine/merge/placed-output.ts), for a merge on several workers that
+ * writes each tensor where it belongs as soon as it is merged; atomic as nodeFileSink.
+ */
+export async function nodePlacedSink(path: string): Promise<RandomAccessSink> {
+  const file = await openPartial(path);
+  return {
+    name: path,
+    async writeAt(offset, bytes) {
+      file.checkOpen();
+      await file.writeAll(bytes, offset);
+    },
+    close: () => file.finish(),
+    abort: () => file.discard(),
   };
 }
 
