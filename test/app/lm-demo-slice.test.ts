@@ -7,7 +7,7 @@
  * parameter (the one running for the old settings stopped at once) and not for one of its own. Switching source drops what was shown or still on its way
  * for the other source: an LM answer landing after a switch to the digits demo is never shown, and
  * back on the LM demo the old answer is not either. Twin-Merging there asks the card for its routed merge (the shared
- * expert's recipe, the rank, the router's training texts) and a move of its controls asks again; Channel Merging asks nothing.
+ * expert's recipe, the rank, the router's training texts) and a move of its controls asks again; so does Channel Merging (K, the group method, the router's training texts).
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -19,6 +19,7 @@ import { handedOutRecipe } from '../../src/app/store/engine-slice.js';
 import { SWEEP_DEBOUNCE_MS } from '../../src/app/store/charts-slice.js';
 import type { LmLabRequest, LmLabSweepRequest, ModelFile } from '../../src/engine/api/engine-api.js';
 import type { LmLabTwinRequest } from '../../src/engine/api/lm-lab-twin-api.js';
+import type { LmLabChannelRequest } from '../../src/engine/api/lm-lab-channel-api.js';
 import type { Recipe } from '../../src/engine/recipe/types.js';
 import { lmEvalTasks } from '../../src/engine/demo/lm-eval-set.js';
 import { parseLmManifest } from '../../src/engine/demo/lm-manifest.js';
@@ -206,11 +207,19 @@ describe('the LM demo', () => {
     st().setMethod('slerp');
     st().setPair({ base: 'lm-base', other: 'code' });
     expect(recipe()).toMatchObject({ baseModel: 'lm-base', models: [{ model: 'lm-base' }, { model: 'code' }] });
-    // Channel Merging: not on the LM demo yet — nothing asked, the recipe refused with a reason.
-    const asks = ['evaluate', 'sweep', 'twinLab', 'channelLab', 'liveDemo'].map((m) => asked(m).length);
+    // Channel Merging: the LM card asks for the looked-up rows (K, the group method, the router's
+    // training texts), a K move asks again; the digits lab and the sweep are never asked; no recipe.
+    const asks = ['sweep', 'twinLab', 'channelLab', 'liveDemo'].map((m) => asked(m).length);
+    const before = evaluations().length;
     st().setMethod('channel_merging');
-    expect(['evaluate', 'sweep', 'twinLab', 'channelLab', 'liveDemo'].map((m) => asked(m).length)).toEqual(asks);
-    expect(() => handedOutRecipe(st())).toThrow(/Channel Merging is not available on the language-model demo/);
+    const channelOf = () => (evaluations().at(-1) as LmLabChannelRequest).channel!;
+    expect(evaluations().length).toBeGreaterThan(before);
+    expect(channelOf()).toMatchObject({ K: st().channel.K, clustering: st().channel.clustering, oracle: false, router: { architecture: 'small' } });
+    expect(channelOf().training).toEqual(manifest.domains.map((d) => ({ expert: d.id, text: d.texts.validation })));
+    st().setChannel({ K: 3 });
+    expect(channelOf().K).toBe(3);
+    expect(['sweep', 'twinLab', 'channelLab', 'liveDemo'].map((m) => asked(m).length)).toEqual(asks);
+    expect(() => handedOutRecipe(st())).toThrow(/Channel Merging on the language-model demo is scored in the lab/);
   });
 
   it('Twin-Merging asks the LM card for the routed merge: the shared expert’s recipe, the rank and the router’s training texts; a control move asks again; the digits twin is never asked', async () => {

@@ -133,9 +133,10 @@ export function ChartsPanel() {
   const channel = method === 'channel_merging';
   const routed = twin || channel;
   // Routed methods keep several models: there is no one merged model to score.
-  // Twin-Merging on the LM demo scores each window with its routed merge: the same card, and its routing.
-  const lmTwin = lmDemo && twin;
-  const lm = (lmReady || lmDemo) && (!routed || lmTwin) && !hide('lm');
+  // The routed methods on the LM demo score each window with its routed merge (Twin-Merging) or its routed
+  // task's looked-up rows (Channel Merging): the same card, and their routing.
+  const lmRouted = lmDemo && routed;
+  const lm = (lmReady || lmDemo) && (!routed || lmRouted) && !hide('lm');
   const lmSweep = lmDemo && !routed && !hide('sweep');
   // The charts drawn below, in order, with the slice each answers from (titles as their frames give them).
   const shown: (readonly [string, ErrorSlice])[] = [];
@@ -158,7 +159,7 @@ export function ChartsPanel() {
   if (demo && channel && !hide('storage')) drawn.push(['channel-k', <ChannelKChart />]);
   if (demo && channel && !hide('assignment')) drawn.push(['channel-assignment', <AssignmentChart />]);
   if (lm) drawn.push(['lm-eval', <LmEvalChart />]);
-  if (lm && lmTwin && !hide('routing')) drawn.push(['lm-routing', <LmRoutingChart />]);
+  if (lm && lmRouted && !hide('routing')) drawn.push(['lm-routing', <LmRoutingChart />]);
   if (lmSweep) drawn.push(['lm-sweep', <LmSweepChart />]);
   if (mine && routed && !hide('storage')) drawn.push(['package-report', <PackageReportChart />]);
   if (mine && channel && !hide('assignment')) drawn.push(['package-assignment', <PackageAssignmentChart />]);

@@ -1,9 +1,10 @@
 /**
- * Card: how Twin-Merging's router weighs the domains on the LM demo's mixed windows (half of one
- * domain's text, then the next's), where no single expert is right — one stacked bar per window,
- * its routing weights over the five experts, and the same numbers as a table. The answer is the
- * language-model card's (lmLab.evaluate with `twin`), so it names the same recipe and is marked
- * stale by the same rule while newer settings are computed.
+ * Card: how the routed method's router (Twin-Merging's, or Channel Merging's) weighs the domains on
+ * the LM demo's mixed windows (half of one domain's text, then the next's), where no single expert
+ * is right — one stacked bar per window, its routing weights over the five experts, and the same
+ * numbers as a table. The answer is the language-model card's (lmLab.evaluate with `twin` or
+ * `channel`), so it names the same settings and is marked stale by the same rule while newer
+ * settings are computed.
  */
 import { Bar, BarChart, CartesianGrid, Legend, Tooltip, XAxis, YAxis } from 'recharts';
 import { useShallow } from 'zustand/react/shallow';
@@ -52,8 +53,18 @@ export function LmRoutingChart() {
       empty="Routing the windows: the router is trained on the domains' validation text first…"
       caption={
         <>
-          Twin-Merging scores each window with the shared expert plus each expert&apos;s own part, weighted by the router. The router reads the mean of the shared expert&apos;s
-          last hidden states over the window. Each bar is one mixed window (half of one domain&apos;s text, then the next&apos;s): how much weight each domain&apos;s expert gets,
+          {shown?.method === 'channel_merging' ? (
+            <>
+              Channel Merging runs each window with the rows its router&apos;s largest weight picks (one domain&apos;s looked-up rows). The router reads the mean of the base&apos;s last
+              hidden states over the window.
+            </>
+          ) : (
+            <>
+              Twin-Merging scores each window with the shared expert plus each expert&apos;s own part, weighted by the router. The router reads the mean of the shared expert&apos;s
+              last hidden states over the window.
+            </>
+          )}{' '}
+          Each bar is one mixed window (half of one domain&apos;s text, then the next&apos;s): how much weight each domain&apos;s expert gets,
           summing to 1. One colour filling a bar means the window is sent to one expert; a split bar blends them.{' '}
           {routing && (
             <span data-routing-summary data-fresh={fresh ? 'true' : 'false'}>

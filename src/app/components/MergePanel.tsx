@@ -422,9 +422,9 @@ export function MergePanel() {
   const source = useLabStore((s) => s.source);
   // Routed methods keep several models; on the LM demo the lab scores one merged model.
   const routed = source === 'lm' ? undefined : findRoutedMethod(method);
-  // Twin-Merging on the LM demo is scored by the LM card, each window with its routed merge; Channel Merging is not there yet.
+  // The routed methods on the LM demo are scored by the LM card: each window with its routed merge (Twin-Merging) or its routed task's looked-up rows (Channel Merging).
   const twinOnLm = source === 'lm' && method === 'twin_merging';
-  const routedOnLm = source === 'lm' && findRoutedMethod(method) !== undefined && !twinOnLm;
+  const channelOnLm = source === 'lm' && method === 'channel_merging';
   const stackOn = useLabStore((s) => s.source === 'mine' && s.stack.enabled);
   const stacked = stackOn && !routed;
   const label = useMemo(() => findMethod(method)?.label ?? routed?.label ?? method, [method, routed]);
@@ -434,7 +434,12 @@ export function MergePanel() {
     <section className="merge-panel" aria-labelledby="merge-heading" data-method={method}>
       <h2 id="merge-heading">Merge</h2>
       <p className="lead">
-        {twinOnLm ? (
+        {channelOnLm ? (
+          <>
+            {models} kept as <strong>{findRoutedMethod(method)?.label ?? method}</strong>: each channel&apos;s rows grouped into K merged copies, and each window run with the rows of the
+            domain a router picks. Moving a slider re-scores it on the language-model card and redraws the routing chart.
+          </>
+        ) : twinOnLm ? (
           <>
             {models} kept as <strong>{findRoutedMethod(method)?.label ?? method}</strong>: a shared expert and each expert&apos;s own part, merged per window with the weights a router gives.
             Moving a slider re-scores it on the language-model card and redraws the routing chart.
@@ -457,15 +462,10 @@ export function MergePanel() {
       </p>
       {!hide('controls') && <MethodSelect />}
       {!hide('explain') && <MethodExplainer />}
-      {routedOnLm && (
-        <p className="status warn" role="status">
-          Channel Merging is not available on the language-model demo yet: choose another method, or the digits demo.
-        </p>
-      )}
-      {!hide('controls') && !routedOnLm && (twinOnLm ? <LmTwinControls /> : routed ? method === 'twin_merging' ? <TwinControlsPanel /> : <ChannelControlsPanel /> : <Controls />)}
+      {!hide('controls') && (twinOnLm ? <LmTwinControls /> : routed || channelOnLm ? method === 'twin_merging' ? <TwinControlsPanel /> : <ChannelControlsPanel /> : <Controls />)}
       {!hide('controls') && !routed && source === 'mine' && <ArithmeticControls />}
-      {routedOnLm ? null : routed ? <RoutedScore /> : source === 'lm' ? <LmLiveScore /> : <LiveScore />}
-      {!hide('job') && !routedOnLm && !twinOnLm && (routed ? <RoutedPackage /> : <MergeActions />)}
+      {routed ? <RoutedScore /> : source === 'lm' ? <LmLiveScore /> : <LiveScore />}
+      {!hide('job') && !channelOnLm && !twinOnLm && (routed ? <RoutedPackage /> : <MergeActions />)}
       {!hide('recipe') && <RecipeYaml />}
     </section>
   );

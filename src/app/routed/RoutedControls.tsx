@@ -132,8 +132,10 @@ function groupParam(id: GroupMethodId, name: string): ParamSpec | undefined {
 }
 
 export function ChannelControlsPanel() {
-  const { channel, setChannel, tasks, source, dropped } = useLabStore(useShallow((s) => ({ channel: s.channel, setChannel: s.setChannel, tasks: s.engine.demo.tasks, source: s.source, dropped: s.dropped })));
-  const T = source === 'mine' ? Math.max(1, dropped.filter((m) => m.role === 'expert' && m.status === 'ready').length) : (tasks?.length ?? 5);
+  const { channel, setChannel, tasks, source, dropped, domains } = useLabStore(
+    useShallow((s) => ({ channel: s.channel, setChannel: s.setChannel, tasks: s.engine.demo.tasks, source: s.source, dropped: s.dropped, domains: s.lmDemo.domains })),
+  );
+  const T = source === 'mine' ? Math.max(1, dropped.filter((m) => m.role === 'expert' && m.status === 'ready').length) : source === 'lm' ? Math.max(1, domains.length) : (tasks?.length ?? 5);
   const lambda = groupParam(channel.groupMethod, 'lambda');
   const density = groupParam(channel.groupMethod, 'density');
   return (
@@ -170,15 +172,21 @@ export function ChannelControlsPanel() {
       </p>
       {density && <Slider id="channel-density" label="Density" spec={density} value={channel.density} onInput={(v, at) => setChannel({ density: v }, at)} />}
       {lambda && <Slider id="channel-lambda" label="λ" spec={lambda} value={channel.lambda} onInput={(v, at) => setChannel({ lambda: v }, at)} />}
+      {source !== 'mine' && (
+        <Checkbox
+          id="channel-oracle"
+          label="Oracle routing"
+          checked={channel.oracle}
+          help={
+            source === 'lm'
+              ? "Look every domain window's rows up for its own domain instead of the router's choice (the mixed windows, which have no domain, stay routed)."
+              : "Look rows up for the true task of every input instead of the router's choice."
+          }
+          onChange={(v) => setChannel({ oracle: v })}
+        />
+      )}
       {source === 'demo' && (
         <>
-          <Checkbox
-            id="channel-oracle"
-            label="Oracle routing"
-            checked={channel.oracle}
-            help="Look rows up for the true task of every input instead of the router's choice."
-            onChange={(v) => setChannel({ oracle: v })}
-          />
           <Checkbox
             id="channel-test"
             label="Score on the held-out test split"

@@ -58,13 +58,13 @@ export function currentRecipe(s: LabState): Recipe {
 }
 
 /**
- * Routed methods on the LM demo: Twin-Merging is scored by the LM card (each window with its routed
- * merge) but builds no package or recipe there; Channel Merging is not available on it yet.
+ * Routed methods on the LM demo: Twin-Merging and Channel Merging are scored by the LM card (each
+ * window with its routed merge, or its routed task's looked-up rows) but build no package or recipe there.
  */
 function refuseRoutedOnLm(s: LabState): void {
   if (s.source !== 'lm' || !isRoutedMethod(s.method)) return;
   if (s.method === 'twin_merging') throw new MergeLabError('UNKNOWN_METHOD', 'Twin-Merging on the language-model demo is scored in the lab (the card and the routing chart); its package and recipe are built on the digits demo or with merge-lab merge on your checkpoints.');
-  throw new MergeLabError('UNKNOWN_METHOD', 'Channel Merging is not available on the language-model demo yet: choose another method, or the digits demo.');
+  throw new MergeLabError('UNKNOWN_METHOD', 'Channel Merging on the language-model demo is scored in the lab (the card and the routing chart); its package and recipe are built on the digits demo or with merge-lab merge on your checkpoints.');
 }
 
 /** The recipe the Merge button sends the worker (throws when it cannot be built). */

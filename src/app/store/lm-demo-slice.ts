@@ -16,6 +16,8 @@
  */
 import type { LmLabTask } from '../../engine/api/engine-api.js';
 import type { LmLabTwin, LmLabTwinRequest } from '../../engine/api/lm-lab-twin-api.js';
+import type { LmLabChannel, LmLabChannelRequest } from '../../engine/api/lm-lab-channel-api.js';
+import { groupMethodSpec } from '../recipe/routed-recipe.js';
 import { MergeLabError } from '../../engine/errors.js';
 import type { Recipe, RecipeModel } from '../../engine/recipe/types.js';
 import type { LmDemoManifest } from '../../engine/demo/lm-manifest.js';
@@ -70,7 +72,19 @@ function twinWords(recipe: Recipe, twin: LmLabTwin): string {
   return `shared expert ${shared} λ ${String(recipe.parameters?.['lambda'])}, ${twin.rank !== undefined ? `rank ${twin.rank}` : `rank_ratio ${twin.rankRatio}`}, ${twin.oracle ? 'oracle routing' : `${twin.router?.architecture ?? 'small'} router, temperature ${twin.temperature}`}`;
 }
 
-/** The LM demo's evaluation at the current settings on the split asked for; undefined until it loaded (or with Channel Merging). */
+/** Channel Merging on the LM demo: K, the within-group method, the grouping, oracle lookup, and the router's training texts (the small router). */
+export function lmChannelRequest(s: LabState, training: LmLabChannel['training']): LmLabChannel {
+  const c = s.channel;
+  return { K: Math.min(c.K, lmExperts(s).length), method: groupMethodSpec(c), clustering: c.clustering, oracle: c.oracle, router: { architecture: 'small', seed: 0 }, training };
+}
+
+/** Channel Merging's settings in words, as the card names them. */
+function channelWords(c: LmLabChannel): string {
+  const params = Object.entries(c.method.params ?? {}).map(([k, v]) => `${k} ${String(v)}`);
+  return `K ${c.K}, ${c.clustering === 'kmeans' ? 'k-means' : 'average linkage'}, ${[c.method.id, ...params].join(' ')} in a group, ${c.oracle ? 'oracle lookup' : 'small router'}`;
+}
+
+/** The LM demo's evaluation at the current settings on the split asked for; undefined until it loaded. */
 export function lmDemoInputs(s: LabState): LmLabInputs | undefined {
   if (s.lmDemo.status !== 'loaded' || s.lmDemo.problems) return undefined;
   const tasks = s.lmDemoTasks(s.lmSplit);
@@ -87,6 +101,24 @@ export function lmDemoInputs(s: LabState): LmLabInputs | undefined {
       key: JSON.stringify(['lm', split, 'twin', recipeKey(recipe), settings]),
       method: s.method,
       settings: `${twinWords(recipe, twin)}, on the LM demo's ${split === 'test' ? 'held-out test' : 'validation'} windows`,
+      split,
+    };
+  }
+  if (s.method === 'channel_merging') {
+    const training = s.lmDemoRouterTexts();
+    if (!training) return undefined;
+    const channel = lmChannelRequest(s, training);
+    const split = s.lmSplit;
+    const experts = lmExperts(s);
+    // The recipe is not scored (each window looks one task's rows up); it names the models the request reads.
+    const recipe: Recipe = { mergeMethod: 'linear', models: experts.map((model) => ({ model, parameters: { weight: 1 } })), dtype: 'float32' };
+    const { training: _texts, ...settings } = channel;
+    const request: Omit<LmLabChannelRequest, 'mode'> = { recipe, base: LM_BASE_ID, experts, tasks, ...(s.lmDemo.context ? { context: s.lmDemo.context } : {}), probeTokens: LM_DEMO_PROBE_TOKENS, channel };
+    return {
+      request,
+      key: JSON.stringify(['lm', split, 'channel', settings]),
+      method: s.method,
+      settings: `${channelWords(channel)}, on the LM demo's ${split === 'test' ? 'held-out test' : 'validation'} windows`,
       split,
     };
   }
@@ -184,6 +216,7 @@ export const createLmDemoSlice: SliceCreator<LmDemoSlice> = (set, get, api) => {
     if (s.source !== 'lm') return;
     // Twin-Merging's controls are not the sliders the LM lab watches: a move asks for the routed merge's scores.
     if (s.method === 'twin_merging' && s.twin !== prev.twin && s.lmDemo.status === 'loaded') get().evaluateLm();
+    if (s.method === 'channel_merging' && s.channel !== prev.channel && s.lmDemo.status === 'loaded') get().evaluateLm();
     // The LM demo's models opened: the charts' diagnostics can be asked.
     if (s.lmDemo.status === 'loaded' && prev.lmDemo.status !== 'loaded') get().requestCharts();
     if (
