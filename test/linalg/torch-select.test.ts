@@ -6,7 +6,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { maskFromOrder, stableRankRangeMask, topKAbsMask } from '../../src/engine/linalg/select.js';
+import { maskFromOrder, stableRankRangeMask, topKAbsMask, zeroOutsideTopKAbs } from '../../src/engine/linalg/select.js';
 import { torchAbsSortOrder, torchSortOrder, torchSortRangeMask, torchTopKAbsTieMask } from '../../src/engine/linalg/torch-sort.js';
 import { referenceSortOrder } from './torch-sort-reference.js';
 
@@ -68,6 +68,27 @@ describe('the trims by selection', () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it('zeroOutsideTopKAbs leaves x as x times topKAbsMask(x, k): the same signed zeros and NaNs, kept entries untouched', () => {
+    const check = (x: Float32Array, k: number) => {
+      const mask = topKAbsMask(x, k);
+      const want = x.map((v, i) => (mask[i] ? v : v * 0));
+      const got = x.slice();
+      zeroOutsideTopKAbs(got, k);
+      expect(Array.from(got)).toEqual(Array.from(want));
+    };
+    fc.assert(
+      fc.property(arrays(300), fc.nat(), (x, k0) => check(x, k0 % (x.length + 1))),
+      { numRuns: 300 },
+    );
+    // Past the radix histogram, with and without ties at the cut.
+    for (const quantized of [true, false]) {
+      let s = quantized ? 7 : 11;
+      const next = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32 - 0.5);
+      const x = Float32Array.from({ length: 5000 }, () => (quantized ? Math.round(next() * 40) / 8 : next()));
+      for (const k of [1, 1500, 2500, 4999]) check(x, k);
+    }
   });
 
   it('stableRankRangeMask keeps torch.sort(x).indices[lo:hi], of |x| too', () => {

@@ -5,7 +5,7 @@
  * comparisons). When equal values straddle a cut, which of them torch keeps depends on its sort
  * algorithm: then, and only then, the full order is computed by torch-sort.ts.
  */
-import { torchSortRangeMask, torchTopKAbsTieMask } from './torch-sort.js';
+import { torchSortRangeMask, torchTopKAbsTieMask, torchTopKAbsTieZero } from './torch-sort.js';
 
 const SIGN = 0x80000000;
 
@@ -114,6 +114,30 @@ export function topKAbsMask(x: Float32Array, k: number): Uint8Array {
   const mask = new Uint8Array(n);
   for (let i = 0; i < n; i++) if ((keys[i]! & ABS_KEY) >= threshold) mask[i] = 1;
   return mask;
+}
+
+/**
+ * TIES's trim applied to x itself: the entries topKAbsMask(x, k) drops become x·0 (the signed
+ * zero, or NaN for ±∞, a product with the mask gives), the kept ones stay as they are; no mask is
+ * made where the cut is not among NaNs. For a streaming merge's own task vectors.
+ */
+export function zeroOutsideTopKAbs(x: Float32Array, k: number): void {
+  const n = x.length;
+  if (k >= n) return;
+  const keys = bitsOf(x);
+  const cut = k <= 0 ? undefined : radixSelect(keys, n - k, ABS_KEY);
+  if (cut && cut.key > INFINITY_KEY) {
+    const mask = torchSortRangeMask(x, true, 0, k, true);
+    for (let i = 0; i < n; i++) if (!mask[i]) x[i] = x[i]! * 0;
+    return;
+  }
+  if (!cut) {
+    for (let i = 0; i < n; i++) x[i] = x[i]! * 0;
+    return;
+  }
+  const { key: threshold, less, equal } = cut;
+  if (k - (n - less - equal) < equal) return torchTopKAbsTieZero(x, k, threshold, equal);
+  for (let i = 0; i < n; i++) if ((keys[i]! & ABS_KEY) < threshold) x[i] = x[i]! * 0;
 }
 
 /**

@@ -399,8 +399,37 @@ class IndexIntroSort {
  */
 export function torchTopKAbsTieMask(x: Float32Array, k: number, threshold: number, tied: number): Uint8Array {
   const n = x.length;
-  if (!(threshold >= 0 && threshold <= 0x7f800000)) throw new RangeError(`torchTopKAbsTieMask: threshold bits ${threshold} are not a magnitude below NaN`);
   const bits = new Uint32Array(x.buffer, x.byteOffset, n);
+  const { keys, tiedAt } = selectTied(bits, k, threshold, tied);
+  // The keys are read: the mask is written over their first n bytes (byte i over slot i >> 2, already passed).
+  const mask = new Uint8Array(keys.buffer, 0, n);
+  // A NaN's bits are above +∞'s, so above any threshold: kept, as its largest key says.
+  for (let i = 0; i < n; i++) mask[i] = (bits[i]! & ABS_BITS) > threshold ? 1 : 0;
+  for (let j = 0; j < tied; j++) if (tiedAt[j]! & SIGN) mask[tiedAt[j]! & ABS_BITS] = 1;
+  return mask;
+}
+
+/**
+ * As torchTopKAbsTieMask, applied to x itself: every entry the trim drops becomes x·0 (the signed
+ * zero, or NaN for ±∞, that a product with the mask gives), with no mask made. Each entry's bits
+ * are read before it is written.
+ */
+export function torchTopKAbsTieZero(x: Float32Array, k: number, threshold: number, tied: number): void {
+  const n = x.length;
+  const bits = new Uint32Array(x.buffer, x.byteOffset, n);
+  const { tiedAt } = selectTied(bits, k, threshold, tied);
+  for (let i = 0; i < n; i++) if ((bits[i]! & ABS_BITS) < threshold) x[i] = x[i]! * 0;
+  for (let j = 0; j < tied; j++) if (!(tiedAt[j]! & SIGN)) x[tiedAt[j]!] = x[tiedAt[j]!]! * 0;
+}
+
+/**
+ * The std::sort selection of the top k by magnitude, following the tied entries: their indices
+ * (tiedAt, in index order), each marked in its sign bit when the cut keeps it; and the key array,
+ * spent, for a caller to write over.
+ */
+function selectTied(bits: Uint32Array, k: number, threshold: number, tied: number): { keys: Int32Array; tiedAt: Int32Array } {
+  const n = bits.length;
+  if (!(threshold >= 0 && threshold <= 0x7f800000)) throw new RangeError(`torch top-k ties: threshold bits ${threshold} are not a magnitude below NaN`);
   const keys = new Int32Array(n);
   const tiedAt = new Int32Array(tied);
   let t = 0;
@@ -412,19 +441,13 @@ export function torchTopKAbsTieMask(x: Float32Array, k: number, threshold: numbe
       keys[i] = -1 - t++;
     } else keys[i] = a >= ABS_NAN ? 0 : ABS_NAN - a;
   }
-  if (t !== tied) throw new RangeError(`torchTopKAbsTieMask: ${t} entries at the threshold, ${tied} expected`);
+  if (t !== tied) throw new RangeError(`torch top-k ties: ${t} entries at the threshold, ${tied} expected`);
   if (k > 0 && k < n) new TieSelect(keys, ABS_NAN - threshold).select(k);
-  // Tied entries the cut keeps are marked in their slot of tiedAt (indices are below 2^31).
   for (let p = 0; p < k; p++) {
     const c = keys[p]!;
     if (c < 0) tiedAt[-1 - c] = tiedAt[-1 - c]! | SIGN;
   }
-  // The keys are read: the mask is written over their first n bytes (byte i over slot i >> 2, already passed).
-  const mask = new Uint8Array(keys.buffer, 0, n);
-  // A NaN's bits are above +∞'s, so above any threshold: kept, as its largest key says.
-  for (let i = 0; i < n; i++) mask[i] = (bits[i]! & ABS_BITS) > threshold ? 1 : 0;
-  for (let j = 0; j < tied; j++) if (tiedAt[j]! & SIGN) mask[tiedAt[j]! & ABS_BITS] = 1;
-  return mask;
+  return { keys, tiedAt };
 }
 
 /**

@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { MergeLabError } from '../errors.js';
-import { bitAt, dellaRange, emptyTrim, keptMask, l1RescaleFactor, packMask, sparsifyKept } from './sparsify.js';
+import { bitAt, dellaRange, emptyTrim, keptMask, l1RescaleFactor, packMask, sparsifyKept, trimMagnitudeInPlace } from './sparsify.js';
 import { numberParam } from './params.js';
 import { gtaDescriptor, type GtaConfig } from './catalog.js';
 import { defineMethod } from './define.js';
@@ -224,6 +224,11 @@ function keepInPlace(c: GtaConfig, input: PrepareInput, m: ModelValues, stream: 
   const tau = m.values as Float32Array;
   const n = tau.length;
   for (let e = 0; e < n; e++) tau[e] = tau[e]! - base[e]!;
+  if (c.sparsification === 'magnitude' && !rescale) {
+    // TIES's usual case: the trim zeroes τ's dropped entries where they lie, with no mask.
+    trimMagnitudeInPlace(tau, trimArgs('magnitude', input, m, stream));
+    return undefined;
+  }
   const kept = sparsifyKept(tau, trimArgs(c.sparsification!, input, m, stream));
   if (!kept) return undefined;
   const mask = keptMask(kept);

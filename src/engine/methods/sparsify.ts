@@ -6,7 +6,7 @@
  */
 import { MergeLabError } from '../errors.js';
 import { bernoulliMask, uniformAt } from '../random.js';
-import { stableRankRangeMask, topKAbsMask } from '../linalg/select.js';
+import { stableRankRangeMask, topKAbsMask, zeroOutsideTopKAbs } from '../linalg/select.js';
 import { torchAbsSortOrder } from '../linalg/torch-sort.js';
 import type { OrderCache } from './types.js';
 
@@ -76,6 +76,18 @@ export function sparsifyKept(tau: Float32Array, a: SparsifyArgs): KeptEntries | 
     case 'della_magprune':
       return { mask: dellaMask(tau, a) };
   }
+}
+
+/**
+ * The magnitude trim (TIES) applied to τ itself, for arrays a merge owns: dropped entries become
+ * τ·0, as τ times the mask gives, without a mask. Same checks as sparsifyKept's 'magnitude'.
+ */
+export function trimMagnitudeInPlace(tau: Float32Array, a: SparsifyArgs): void {
+  const n = tau.length;
+  if (a.density >= 1) return;
+  const k = Math.floor(a.density * n);
+  if (k <= 0) throw emptyTrim(a.model, a.density, n, a.tensorName);
+  zeroOutsideTopKAbs(tau, k);
 }
 
 /** A 0/1 mask packed eight entries to a byte (entry e: bit e & 7 of byte e >> 3): n/8 bytes to keep per model. */
