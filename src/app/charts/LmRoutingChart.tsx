@@ -65,7 +65,10 @@ export function LmRoutingChart() {
             </>
           )}{' '}
           Each bar is one mixed window (half of one domain&apos;s text, then the next&apos;s): how much weight each domain&apos;s expert gets,
-          summing to 1. One colour filling a bar means the window is sent to one expert; a split bar blends them.{' '}
+          summing to 1.{' '}
+          {shown?.method === 'channel_merging'
+            ? 'The lookup takes the largest: a split bar shows how unsure the router is, and the window still runs with one domain’s rows.'
+            : 'One colour filling a bar means the window is sent to one expert; a split bar blends them.'}{' '}
           {routing && (
             <span data-routing-summary data-fresh={fresh ? 'true' : 'false'}>
               {fresh ? '' : 'Not the current settings: '}
