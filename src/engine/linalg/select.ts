@@ -137,7 +137,8 @@ export function zeroOutsideTopKAbs(x: Float32Array, k: number): void {
   }
   const { key: threshold, less, equal } = cut;
   if (k - (n - less - equal) < equal) return torchTopKAbsTieZero(x, k, threshold, equal);
-  for (let i = 0; i < n; i++) if ((keys[i]! & ABS_KEY) < threshold) x[i] = x[i]! * 0;
+  // x·1 or x·0 without a branch, as torchTopKAbsTieZero: 1 exactly when |bits| ≥ threshold.
+  for (let i = 0; i < n; i++) x[i] = x[i]! * ((threshold - 1 - (keys[i]! & ABS_KEY)) >>> 31);
 }
 
 /**

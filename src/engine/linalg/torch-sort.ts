@@ -418,7 +418,9 @@ export function torchTopKAbsTieZero(x: Float32Array, k: number, threshold: numbe
   const n = x.length;
   const bits = new Uint32Array(x.buffer, x.byteOffset, n);
   const { tiedAt } = selectTied(bits, k, threshold, tied);
-  for (let i = 0; i < n; i++) if ((bits[i]! & ABS_BITS) < threshold) x[i] = x[i]! * 0;
+  // x·1 or x·0 without a branch (which entries the trim drops is random: a branch mispredicts
+  // often): (threshold − 1 − |bits|) >>> 31 is 1 exactly when |bits| ≥ threshold.
+  for (let i = 0; i < n; i++) x[i] = x[i]! * ((threshold - 1 - (bits[i]! & ABS_BITS)) >>> 31);
   for (let j = 0; j < tied; j++) if (!(tiedAt[j]! & SIGN)) x[tiedAt[j]!] = x[tiedAt[j]!]! * 0;
 }
 
