@@ -1,5 +1,5 @@
 /**
- * npx tsx scripts/lm-demo/merge-check.ts [DIR] [--windows N] [--json FILE]
+ * npx tsx scripts/lm-demo/merge-check.ts [DIR] [--windows N] [--json FILE] [--ta-lambdas L,…] [--ties-lambdas L,…] [--ties-densities D,…]
  *
  * The LM demo's merge gate (issue 17): merges the five experts of DIR (default public/demo/lm, or
  * any folder demo:train:lm wrote) with the engine's own methods, as the lab does (the recipe the
@@ -197,17 +197,26 @@ async function main(): Promise<void> {
   let dir = path.join(ROOT, 'public/demo/lm');
   let windows = 24;
   let json: string | undefined;
+  const grids: { taLambdas?: number[]; tiesLambdas?: number[]; tiesDensities?: number[] } = {};
+  const list = (s: string | undefined, option: string) => {
+    const xs = (s ?? '').split(',').map(Number);
+    if (xs.length === 0 || xs.some((x) => !(x > 0))) throw new Error(`${option} takes positive numbers separated by commas, e.g. 0.1,0.2.`);
+    return xs;
+  };
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     if (a === '--windows') windows = Number(args[++i]);
+    else if (a === '--ta-lambdas') grids.taLambdas = list(args[++i], a);
+    else if (a === '--ties-lambdas') grids.tiesLambdas = list(args[++i], a);
+    else if (a === '--ties-densities') grids.tiesDensities = list(args[++i], a);
     else if (a === '--json') json = args[++i];
-    else if (a.startsWith('--')) throw new Error(`unknown option "${a}". Usage: merge-check.ts [DIR] [--windows N] [--json FILE]`);
+    else if (a.startsWith('--')) throw new Error(`unknown option "${a}". Usage: merge-check.ts [DIR] [--windows N] [--json FILE] [--ta-lambdas L,…] [--ties-lambdas L,…] [--ties-densities D,…]`);
     else dir = path.resolve(a);
   }
   await initNodeBackend('wasm');
   const started = performance.now();
   const log = (s: string) => process.stdout.write(s + '\n');
-  const r = await mergeCheck(await openFolder(dir), { windows, log });
+  const r = await mergeCheck(await openFolder(dir), { windows, log, ...grids });
   report(r, log);
   log(`(${((performance.now() - started) / 1000).toFixed(0)} s)`);
   if (json) fs.writeFileSync(json, JSON.stringify(r, null, 2) + '\n');

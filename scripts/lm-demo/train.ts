@@ -16,7 +16,9 @@
  *
  * For experiments (each needs --out): --base-from DIR starts the experts from DIR/base.safetensors;
  * --experts romance,code trains only those and writes their checkpoints and runs (expert processes
- * side by side); --experts-from DIR gathers such checkpoints instead of training; --no-test skips
+ * side by side; without --base-from it writes the base it trained too, with base.run.json, and
+ * --experts '' trains the base alone); --base-from reads DIR/base.run.json where there is one, so a
+ * gathered run's manifest is what a plain run writes; --experts-from DIR gathers such checkpoints instead of training; --no-test skips
  * the test scores; --base-schedule and --expert-schedule JSON override the schedules below
  * (the expert's may set replayRows). scripts/lm-demo/merge-check.ts judges the result.
  */
@@ -37,6 +39,12 @@ const SHAPE: ModelShape = { hiddenSize: 128, intermediateSize: 352, layers: 4, h
 // gradient of each slice it takes is a tensor of the whole batch, so memory grows with the square
 // of the rows (2 GB at 10 rows of 128 bytes).
 const BASE: Schedule = { steps: 600, rows: 5, learningRate: 2e-3, warmup: 50, finalLearningRate: 2e-4, evaluateEvery: 100, patience: 3 };
+/**
+ * A second base stage from the float16 first-stage base (its own warm-up and decay, fresh Adam
+ * state, other batches), or null for none: how a longer-trained base is built from the first
+ * one without retraining it for every experiment.
+ */
+const BASE_CONTINUED: Schedule | null = null;
 const EXPERT: Schedule = { steps: 200, rows: 6, learningRate: 1e-3, warmup: 20, finalLearningRate: 1e-4, evaluateEvery: 40, patience: 2 };
 /** Validation windows per domain for checkpoint selection (spread over the whole validation text). */
 /** Of each expert batch's rows, this many read the other domains' training text (ReplaySampler). */
@@ -67,6 +75,8 @@ interface Options {
   baseFrom?: string;
   /** Overrides of the schedules (JSON), for experiments. */
   base: Partial<Schedule>;
+  /** The second base stage's schedule (JSON, for experiments): with --base-from, that base is continued. */
+  continued?: Schedule;
   expert: Partial<Schedule & { replayRows: number }>;
 }
 
@@ -83,16 +93,17 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--quiet') o.quiet = true;
     else if (a === '--no-test') o.noTest = true;
     else if (a === '--experts-from') o.expertsFrom = path.resolve(argv[++i] ?? '');
-    else if (a === '--experts') o.only = (argv[++i] ?? '').split(',').map((d) => {
+    else if (a === '--experts') o.only = (argv[++i] ?? '').split(',').filter((d) => d !== '').map((d) => {
       if (!(DOMAINS as readonly string[]).includes(d)) throw new Error(`--experts: "${d}" is not one of ${DOMAINS.join(', ')}.`);
       return d as Domain;
     });
     else if (a === '--base-from') o.baseFrom = path.resolve(argv[++i] ?? '');
+    else if (a === '--base-continued-schedule') o.continued = JSON.parse(argv[++i] ?? '{}') as Schedule;
     else if (a === '--base-schedule') o.base = JSON.parse(argv[++i] ?? '{}') as Options['base'];
     else if (a === '--expert-schedule') o.expert = JSON.parse(argv[++i] ?? '{}') as Options['expert'];
-    else throw new Error(`unknown argument "${a}". Usage: demo:train:lm [--out DIR] [--seed N] [--quick] [--quiet] [--base-from DIR] [--experts LIST] [--experts-from DIR] [--no-test] [--base-schedule JSON] [--expert-schedule JSON]`);
+    else throw new Error(`unknown argument "${a}". Usage: demo:train:lm [--out DIR] [--seed N] [--quick] [--quiet] [--base-from DIR] [--experts LIST] [--experts-from DIR] [--no-test] [--base-schedule JSON] [--base-continued-schedule JSON] [--expert-schedule JSON]`);
   }
-  if ((o.baseFrom || o.expertsFrom || o.noTest || o.only || Object.keys(o.base).length > 0 || Object.keys(o.expert).length > 0) && !outGiven) throw new Error('--base-from, --experts, --experts-from, --no-test and the schedule overrides are for experiments: give --out DIR, so public/demo/lm is never replaced by them.');
+  if ((o.baseFrom || o.expertsFrom || o.noTest || o.only || Object.keys(o.base).length > 0 || Object.keys(o.expert).length > 0 || o.continued) && !outGiven) throw new Error('--base-from, --experts, --experts-from, --no-test and the schedule overrides are for experiments: give --out DIR, so public/demo/lm is never replaced by them.');
   if (!Number.isInteger(o.seed) || o.seed < 0) throw new Error('--seed must be a non-negative integer.');
   if (o.quick && !outGiven) throw new Error('--quick needs --out DIR: its models are not the demo, so it never writes public/demo/lm.');
   return o;
@@ -129,11 +140,13 @@ async function main(): Promise<void> {
   const files = new Map<string, Uint8Array>();
   const baseSelection = Object.fromEntries(DOMAINS.map((d) => [d, selection(d, SELECTION.base)])) as Record<Domain, Int32Array>;
   let base: { bytes: Uint8Array; weights: Map<string, Float32Array> };
-  let baseRun: { bestStep: number; stepsRun: number };
+  let baseRun: { bestStep: number; stepsRun: number; continued?: { bestStep: number; stepsRun: number } };
   if (opts.baseFrom) {
     const bytes = new Uint8Array(fs.readFileSync(path.join(opts.baseFrom, 'base.safetensors')));
     base = { bytes, weights: await readFloat32(config, bytes, 'base.safetensors') };
-    baseRun = { bestStep: -1, stepsRun: 0 };
+    // A base trained by --experts (its base.run.json beside it) is what a plain run trains: its record goes in the manifest.
+    const record = path.join(opts.baseFrom, 'base.run.json');
+    baseRun = fs.existsSync(record) ? (JSON.parse(fs.readFileSync(record, 'utf8')) as typeof baseRun) : { bestStep: -1, stepsRun: 0 };
     lap(`base: read from ${opts.baseFrom}`);
   } else {
     // Base: every batch holds rows of all five domains in turn; selected on the mean validation loss.
@@ -156,6 +169,31 @@ async function main(): Promise<void> {
     base = await toFloat16(config, run.weights, 'base.safetensors');
     baseRun = run;
     lap(`base: kept step ${run.bestStep} of ${run.stepsRun}`);
+  }
+  // The second stage: from --base-from only when its schedule is given (a base read is otherwise final).
+  const continuedSchedule = opts.continued ?? (opts.baseFrom ? null : BASE_CONTINUED);
+  let continuedRun: { bestStep: number; stepsRun: number } | undefined;
+  if (continuedSchedule) {
+    const schedule: Schedule = { ...continuedSchedule, ...(opts.quick ? QUICK : {}) };
+    const run = await train(
+      config,
+      base.weights,
+      new WindowSampler(
+        DOMAINS.map((d) => text(d, 'train')),
+        SHAPE.context,
+        opts.seed * 1000 + 2,
+      ),
+      schedule,
+      async (w) => {
+        const losses = DOMAINS.map((d) => windowsLoss(config, w, baseSelection[d], SHAPE.context));
+        log(`base (continued) validation by domain: ${losses.map((l, i) => `${DOMAINS[i]} ${l.toFixed(4)}`).join(', ')}`);
+        return losses.reduce((a, b) => a + b, 0) / DOMAINS.length;
+      },
+      (line) => log(`base (continued) ${line}`),
+    );
+    base = await toFloat16(config, run.weights, 'base.safetensors');
+    continuedRun = { bestStep: run.bestStep, stepsRun: run.stepsRun };
+    lap(`base (continued): kept step ${run.bestStep} of ${run.stepsRun}`);
   }
   files.set('base.safetensors', base.bytes);
 
@@ -198,7 +236,12 @@ async function main(): Promise<void> {
   if (opts.only) {
     // Part of an experiment (experts trained side by side in separate processes): their checkpoints only.
     fs.mkdirSync(opts.out, { recursive: true });
-    for (const [name, bytes] of files) if (name !== 'base.safetensors') fs.writeFileSync(path.join(opts.out, name), bytes);
+    // A base trained here (no --base-from) is written with its run record, for later --base-from runs.
+    for (const [name, bytes] of files) if (name !== 'base.safetensors' || !opts.baseFrom) fs.writeFileSync(path.join(opts.out, name), bytes);
+    if (!opts.baseFrom || continuedRun) {
+      fs.writeFileSync(path.join(opts.out, 'base.safetensors'), base.bytes);
+      fs.writeFileSync(path.join(opts.out, 'base.run.json'), JSON.stringify({ bestStep: baseRun.bestStep, stepsRun: baseRun.stepsRun, ...(continuedRun ? { continued: continuedRun } : {}) }) + '\n');
+    }
     for (const [d, run] of Object.entries(expertRuns)) fs.writeFileSync(path.join(opts.out, `expert-${d}.run.json`), JSON.stringify(run) + '\n');
     lap('done');
     return;
@@ -273,7 +316,13 @@ async function main(): Promise<void> {
       shape: SHAPE,
       optimizer: 'adam (β1 0.9, β2 0.95, ε 1e-8), linear warm-up then cosine decay',
       init: 'N(0, 0.02) for embeddings and projections, norms 1 (transformers LlamaPreTrainedModel)',
-      base: { ...baseSchedule, rowsPerDomain: baseSchedule.rows / DOMAINS.length, keptStep: baseRun.bestStep, stepsRun: baseRun.stepsRun },
+      base: {
+        ...baseSchedule,
+        rowsPerDomain: baseSchedule.rows / DOMAINS.length,
+        keptStep: baseRun.bestStep,
+        stepsRun: baseRun.stepsRun,
+        ...(continuedSchedule || baseRun.continued ? { continued: { ...(opts.continued ?? BASE_CONTINUED), keptStep: (continuedRun ?? baseRun.continued)!.bestStep, stepsRun: (continuedRun ?? baseRun.continued)!.stepsRun } } : {}),
+      },
       experts: { ...expertSchedule, replayRows, runs: expertRuns },
       selection: `the evaluation with the lowest validation loss, the start included: base, the mean over the domains of ${SELECTION.base} windows each; expert, ${SELECTION.expert} windows of its own domain (spread evenly over the validation text)`,
     },
