@@ -174,7 +174,7 @@ export async function mergeCheck(folder: LmDemoFolder, options: { windows?: numb
   };
 }
 
-function report(r: MergeCheck, log: (s: string) => void): void {
+export function report(r: MergeCheck, log: (s: string) => void): void {
   const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
   const row = (cells: readonly string[]) => `| ${cells.join(' | ')} |`;
   log('\ntest bits per byte');
@@ -189,6 +189,11 @@ function report(r: MergeCheck, log: (s: string) => void): void {
   line('task arithmetic', `λ ${r.ta.lambda}`, 'test', r.ta.test);
   line('TIES', `λ ${r.ties.lambda}, density ${r.ties.density}`, 'validation', r.ties.validation);
   line('TIES', `λ ${r.ties.lambda}, density ${r.ties.density}`, 'test', r.ties.test);
+  // A choice at the end of its grid may not be the method's best: the comparison would then be unfair to it.
+  for (const [name, lambda, method] of [['task arithmetic', r.ta.lambda, 'task_arithmetic'], ['TIES', r.ties.lambda, 'ties']] as const) {
+    const lambdas = r.grid.filter((p) => p.method === method).map((p) => p.lambda);
+    if (lambda === Math.min(...lambdas) || lambda === Math.max(...lambdas)) log(`note: the λ ${lambda} chosen for ${name} is at the end of its grid (${Math.min(...lambdas)}–${Math.max(...lambdas)}); its best may lie beyond (--ta-lambdas, --ties-lambdas)`);
+  }
   log(`\ngate (each expert ≥ ${100 * GATE.ownDrop} % below the base on its own test text; TA's mean test gain > 0; TIES' > TA's): ${r.passed ? 'PASSED' : 'FAILED'}`);
 }
 
