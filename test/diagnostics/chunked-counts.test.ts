@@ -7,6 +7,8 @@
 import { describe, expect, it } from 'vitest';
 import { electionCounts, electionVectors, signConflictCounts, type ElectionInput } from '../../src/engine/diagnostics/sign-conflict.js';
 import { accumulateGram, emptyGram } from '../../src/engine/diagnostics/task-similarity.js';
+import { findMethod } from '../../src/engine/methods/catalog.js';
+import { l1RescaleFactor, sparsifyMask } from '../../src/engine/methods/sparsify.js';
 import { createRandom } from '../../src/engine/random.js';
 
 const N = 3 * 4096 + 1234;
@@ -16,8 +18,9 @@ function taus(seed: number, m: number): Float32Array[] {
   return Array.from({ length: m }, (_, i) => {
     // Magnitudes over twelve decades: double sums of them round, so their order shows.
     const t = Float32Array.from({ length: N }, () => (r() < 0.1 ? 0 : (r() - 0.5) * 10 ** (12 * r() - 8)));
-    // One model's NaN (a rescaled model's factor is then NaN, and its whole u).
+    // One model's NaN (a rescaled model's factor is then NaN, and its whole u) and ±∞.
     if (i === 0) t[5] = Number.NaN;
+    if (i === 2) [t[3 * 4096 + 7], t[3 * 4096 + 9]] = [Infinity, -Infinity];
     t[4097] = -0;
     t[N - 1] = 1e-40;
     return t;
@@ -54,6 +57,20 @@ describe('electionCounts', () => {
     expect(chunked.election).toBe(whole.election);
     expect(chunked.counts).toEqual(signConflictCounts(whole.vectors, whole.election));
     expect(chunked.counts.contested).toBeGreaterThan(0);
+    // The vectors themselves against u written out plainly: the trim's mask, then τ · factor · w
+    // each rounded to float32, dropped entries +0.
+    const tv = findMethod(method)!.taskVectors!;
+    if (tv.consensus && tv.sparsification) {
+      a.taus.forEach(({ model, tau, params }, stream) => {
+        const args = { kind: tv.sparsification!, density, gamma: 0.01, epsilon: 0.15, shape: [N], seed: 11, stream, tensorName: 't', model, warn: () => undefined };
+        const mask = sparsifyMask(tau, args);
+        const factor = mask && tv.rescaleDefault ? l1RescaleFactor(tau, mask) : 1;
+        const w = Math.fround(params.weight as number);
+        const plain = new Float32Array(N);
+        for (let e = 0; e < N; e++) plain[e] = !mask ? tau[e]! * w : mask[e] ? Math.fround(tau[e]! * factor) * w : 0;
+        expect(Array.from(new Uint32Array(whole.vectors[stream]!.buffer)), `${method} ${model}`).toEqual(Array.from(new Uint32Array(plain.buffer)));
+      });
+    }
   });
   it('with no task vector counts nothing', () => {
     expect(electionCounts(input('ties', [], 0.5)).counts).toEqual({ contested: 0, conflicts: 0, mass: 0, dropped: 0 });

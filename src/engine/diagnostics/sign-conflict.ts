@@ -61,6 +61,61 @@ export function signConflictCounts(u: readonly Float32Array[], election = true):
  * `into`'s, entry after entry, so counting a vector chunk by chunk gives the same sums as at once.
  */
 function countChunk(into: ConflictCounts, u: readonly Float32Array[], n: number, election: boolean): ConflictCounts {
+  return allFinite(u, n) ? countFinite(into, u, n, election) : countAny(into, u, n, election);
+}
+
+/** Whether entries [0, n) of every vector are finite: Σ x·0 is ±0 for finite x, NaN once one is ±∞ or NaN. */
+function allFinite(u: readonly Float32Array[], n: number): boolean {
+  let s = 0;
+  for (const x of u) for (let e = 0; e < n; e++) s += x[e]! * 0;
+  return s === 0;
+}
+
+/**
+ * countAny for finite entries, with the same sums, in fewer branches: with every |x| finite,
+ * adding |x| · 0 adds +0 (the sums stay what they were; none is −0), so the losing side's mass is
+ * |x| times whether x lost instead of a branch that mispredicts on random signs.
+ */
+function countFinite(into: ConflictCounts, u: readonly Float32Array[], n: number, election: boolean): ConflictCounts {
+  let contested = into.contested;
+  let conflicts = into.conflicts;
+  let massTotal = into.mass;
+  let dropped = into.dropped;
+  const m = u.length;
+  for (let e = 0; e < n; e++) {
+    let pos = 0;
+    let neg = 0;
+    let vote = 0;
+    let mass = 0;
+    for (let i = 0; i < m; i++) {
+      const x = u[i]![e]!;
+      vote = Math.fround(vote + x);
+      pos += +(x > 0);
+      neg += +(x < 0);
+      mass += Math.abs(x);
+    }
+    const both = +(pos > 0) & +(neg > 0);
+    contested += +(pos + neg >= 2);
+    conflicts += both;
+    massTotal += mass;
+    if (election && both) {
+      // The losing side's mass: negatives when the vote is ≥ 0, positives otherwise.
+      const up = vote >= 0;
+      for (let i = 0; i < m; i++) {
+        const x = u[i]![e]!;
+        dropped += Math.abs(x) * (up ? +(x < 0) : +(x > 0));
+      }
+    }
+  }
+  into.contested = contested;
+  into.conflicts = conflicts;
+  into.mass = massTotal;
+  into.dropped = dropped;
+  return into;
+}
+
+/** The counts for any entries, ±∞ and NaN included (NaN entries count nowhere). */
+function countAny(into: ConflictCounts, u: readonly Float32Array[], n: number, election: boolean): ConflictCounts {
   // Totals in locals, not on an object, so the loop keeps them in registers; same sums in the same order.
   let contested = into.contested;
   let conflicts = into.conflicts;
@@ -157,20 +212,36 @@ function electionTerms(a: ElectionInput): ElectionTerm[] | undefined {
 
 /**
  * Entries [start, end) of a term's u into `u` from index 0. gta.ts: τ · scale (mask × rescale),
- * then · w, each rounded to float32; dropped entries are 0.
+ * then · w, each rounded to float32; dropped entries are 0. Kept or not is a bit mask on the
+ * value's bits (all ones or +0's zeros), not a branch: which entries a trim keeps is random, and a
+ * branch per entry mispredicts about every other time.
  */
 function fillTerm(u: Float32Array, { tau, kept, factor, w }: ElectionTerm, start: number, end: number): void {
   if (!kept) {
     for (let e = start; e < end; e++) u[e - start] = tau[e]! * w;
-  } else if ('mask' in kept) {
+    return;
+  }
+  const bits = new Int32Array(u.buffer, u.byteOffset, u.length);
+  if (factor === 1 && w === 1) {
+    // fround(τ · 1) · 1 is τ itself, bit for bit (−0 and NaN too).
+    const from = new Int32Array(tau.buffer, tau.byteOffset, tau.length);
+    if ('mask' in kept) {
+      const { mask } = kept;
+      for (let e = start; e < end; e++) bits[e - start] = from[e]! & -(mask[e]! !== 0);
+    } else {
+      const { rank, lo, hi } = kept;
+      // All ones exactly when lo ≤ r < hi: the sign bits of r − hi and of r − lo (ranks < 2^31).
+      for (let e = start; e < end; e++) bits[e - start] = from[e]! & ((rank[e]! - hi) >> 31) & ~((rank[e]! - lo) >> 31);
+    }
+    return;
+  }
+  for (let e = start; e < end; e++) u[e - start] = Math.fround(tau[e]! * factor) * w;
+  if ('mask' in kept) {
     const { mask } = kept;
-    for (let e = start; e < end; e++) u[e - start] = mask[e] ? Math.fround(tau[e]! * factor) * w : 0;
+    for (let e = start; e < end; e++) bits[e - start]! &= -(mask[e]! !== 0);
   } else {
     const { rank, lo, hi } = kept;
-    for (let e = start; e < end; e++) {
-      const r = rank[e]!;
-      u[e - start] = r >= lo && r < hi ? Math.fround(tau[e]! * factor) * w : 0;
-    }
+    for (let e = start; e < end; e++) bits[e - start]! &= ((rank[e]! - hi) >> 31) & ~((rank[e]! - lo) >> 31);
   }
 }
 
