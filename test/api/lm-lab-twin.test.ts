@@ -8,53 +8,23 @@
  * it; the router trains on at most LM_TWIN_TRAINING_WINDOWS windows of each text by default, a
  * quarter held out; no tensor is left.
  */
-import { readdir, readFile } from 'node:fs/promises';
-import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { EngineApi, ModelFile } from '../../src/engine/api/engine-api.js';
+import type { EngineApi } from '../../src/engine/api/engine-api.js';
 import type { LmLabTwinAnswer, LmLabTwinRequest as LmLabRequest } from '../../src/engine/api/lm-lab-twin-api.js';
-import { createEngine } from '../../src/engine/api/engine.js';
 import { LM_TWIN_TRAINING_WINDOWS } from '../../src/engine/api/services/lm-lab-twin.js';
 import { byteTokenizer } from '../../src/engine/lm/tokenizer.js';
 import { contextWindows } from '../../src/engine/routed/lm-twin.js';
-import { openCheckpointPath } from '../../src/engine/io/node-checkpoint.js';
-import { serializeSafetensors } from '../../src/engine/io/safetensors-writer.js';
-import { createRandom } from '../../src/engine/random.js';
 import type { Recipe } from '../../src/engine/recipe/types.js';
-import { LM_FIXTURES } from '../lm/fixtures.js';
-
-const DIR = path.join(LM_FIXTURES, 'llama-bytes');
-
-async function folder(name: string, seed?: number): Promise<ModelFile[]> {
-  const files: ModelFile[] = [];
-  for (const f of await readdir(DIR)) {
-    if (f.endsWith('.safetensors') && seed !== undefined) continue;
-    files.push({ path: `${name}/${f}`, blob: new Blob([await readFile(path.join(DIR, f))]) });
-  }
-  if (seed === undefined) return files;
-  const c = await openCheckpointPath(DIR);
-  const random = createRandom(seed);
-  const tensors = [];
-  try {
-    for (const t of c.tensorNames) tensors.push({ name: t, dtype: 'F32' as const, shape: [...c.info(t)!.shape], data: Float32Array.from(await c.readFloat32(t), (v) => v + 0.05 * (2 * random() - 1)) });
-  } finally {
-    await c.close();
-  }
-  return [...files, { path: `${name}/model.safetensors`, blob: new Blob([serializeSafetensors(tensors) as Uint8Array<ArrayBuffer>]) }];
-}
+import { CODE, PROSE, engineWithNoisyExperts } from '../lm/noisy-experts.js';
 
 let engine: EngineApi;
 beforeAll(async () => {
-  engine = createEngine();
-  await engine.system.setBackend('cpu');
-  await engine.models.openModel('base', await folder('base'));
-  await engine.models.openModel('a', await folder('a', 1));
-  await engine.models.openModel('b', await folder('b', 2));
+  engine = await engineWithNoisyExperts();
 });
 
-const A = 'the quick brown fox jumps over the lazy dog; '.repeat(12);
-const B = 'function f(x) { return x + 1; } '.repeat(12);
+const A = PROSE;
+const B = CODE;
 const shared: Recipe = { mergeMethod: 'task_arithmetic', baseModel: 'base', models: [{ model: 'a', parameters: { weight: 1 } }, { model: 'b', parameters: { weight: 1 } }], parameters: { lambda: 0.5 } };
 const windowsOf = (n: number, size: number) => Array.from({ length: n }, (_, k) => [k * size, k * size + size] as const);
 const request = (twin: Partial<NonNullable<LmLabRequest['twin']>>, mode: LmLabRequest['mode'] = 'full'): LmLabRequest => ({

@@ -15,16 +15,13 @@ import { lmDemoTable, type LmDemoTable } from '../../src/engine/demo/lm-table.js
 import { stat } from '../../src/engine/demo/seed-table.js';
 import { memorySource, openSafetensors } from '../../src/engine/io/index.js';
 import type { Checkpoint } from '../../src/engine/io/types.js';
-import { serializeSafetensors } from '../../src/engine/io/safetensors-writer.js';
 import { readLmConfig, type LmConfig } from '../../src/engine/lm/config.js';
 import { disposeLmWeights, loadLmWeights } from '../../src/engine/lm/load.js';
 import { scoreTokens } from '../../src/engine/lm/score.js';
 import { byteTokenizer } from '../../src/engine/lm/tokenizer.js';
 import { chooseK } from '../../src/engine/methods/channel/demo.js';
-import { createRandom } from '../../src/engine/random.js';
-import { LM_FIXTURES } from '../lm/fixtures.js';
+import { LLAMA_BYTES as DIR, noisyExpert } from '../lm/noisy-experts.js';
 
-const DIR = path.join(LM_FIXTURES, 'llama-bytes');
 const TASKS = ['a', 'b', 'c'];
 const PHRASES = ['the quick brown fox jumps over the lazy dog; ', '0123 4567 89, 1011 1213 1415. ', 'function f(x) { return x + 1; } '];
 const text = (k: number, bytes: number, from: number) => PHRASES[k]!.repeat(40).slice(from, from + bytes);
@@ -33,21 +30,11 @@ let demo: LmDemo;
 let table: LmDemoTable;
 let leaked: number;
 
-async function noisy(base: Checkpoint, seed: number, scale: number): Promise<Checkpoint> {
-  const random = createRandom(seed);
-  const tensors = [];
-  for (const t of base.tensorNames) {
-    const values = Float32Array.from(await base.readFloat32(t), (v) => v + scale * (2 * random() - 1));
-    tensors.push({ name: t, dtype: 'F32' as const, shape: [...base.info(t)!.shape], data: values });
-  }
-  return openSafetensors(memorySource(`${seed}.safetensors`, serializeSafetensors(tensors)));
-}
-
 beforeAll(async () => {
   config = readLmConfig(JSON.parse(await readFile(path.join(DIR, 'config.json'), 'utf8')), 'llama-bytes/config.json');
   const base = await openSafetensors(memorySource('base', new Uint8Array(await readFile(path.join(DIR, 'model.safetensors')))));
   const checkpoints = new Map<string, Checkpoint>([['base', base]]);
-  for (const [i, t] of TASKS.entries()) checkpoints.set(t, await noisy(base, i + 1, 0.05));
+  for (const [i, t] of TASKS.entries()) checkpoints.set(t, await noisyExpert(base, i + 1, 0.05));
   const manifest = {
     context: 32,
     domains: TASKS.map((id, k) => ({ id, label: id, description: id, expert: `${id}.safetensors`, texts: { validation: text(k, 200, 0), test: text(k, 66, 7) } })),

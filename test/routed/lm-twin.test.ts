@@ -15,7 +15,6 @@ import type { LmDemo } from '../../src/engine/demo/lm-load.js';
 import type { LmDemoManifest } from '../../src/engine/demo/lm-manifest.js';
 import { memorySource, openSafetensors } from '../../src/engine/io/index.js';
 import type { Checkpoint } from '../../src/engine/io/types.js';
-import { serializeSafetensors } from '../../src/engine/io/safetensors-writer.js';
 import { readLmConfig, type LmConfig } from '../../src/engine/lm/config.js';
 import { lmHidden } from '../../src/engine/lm/forward.js';
 import { disposeLmWeights, loadLmWeights } from '../../src/engine/lm/load.js';
@@ -24,10 +23,10 @@ import { byteTokenizer } from '../../src/engine/lm/tokenizer.js';
 import { prepareLmWeights } from '../../src/engine/lm/weights.js';
 import { materializeMerge } from '../../src/engine/methods/twin/exclusive.js';
 import { buildSharedExpert, taskArithmeticRecipe } from '../../src/engine/methods/twin/shared.js';
-import { createRandom } from '../../src/engine/random.js';
 import { lmTwinDemo } from '../../src/engine/routed/lm-twin-demo.js';
 import { LmTwinModel, contextWindows, decomposeLmTwin, lmExclusive, scoreRoutedWindows, windowFeatures } from '../../src/engine/routed/lm-twin.js';
 import { LM_FIXTURES, SAMPLE_TEXT } from '../lm/fixtures.js';
+import { noisyExpert } from '../lm/noisy-experts.js';
 
 const DIR = path.join(LM_FIXTURES, 'llama-bytes');
 const TASKS = ['a', 'b', 'c'];
@@ -35,21 +34,11 @@ let config: LmConfig;
 let checkpoints: Map<string, Checkpoint>;
 let text: string;
 
-async function noisy(base: Checkpoint, seed: number, scale: number): Promise<Checkpoint> {
-  const random = createRandom(seed);
-  const tensors = [];
-  for (const t of base.tensorNames) {
-    const values = Float32Array.from(await base.readFloat32(t), (v) => v + scale * (2 * random() - 1));
-    tensors.push({ name: t, dtype: 'F32' as const, shape: [...base.info(t)!.shape], data: values });
-  }
-  return openSafetensors(memorySource(`${seed}.safetensors`, serializeSafetensors(tensors)));
-}
-
 beforeAll(async () => {
   config = readLmConfig(JSON.parse(await readFile(path.join(DIR, 'config.json'), 'utf8')), 'llama-bytes/config.json');
   const base = await openSafetensors(memorySource('base', new Uint8Array(await readFile(path.join(DIR, 'model.safetensors')))));
   checkpoints = new Map([['base', base]]);
-  for (const [i, t] of TASKS.entries()) checkpoints.set(t, await noisy(base, i + 1, 0.05));
+  for (const [i, t] of TASKS.entries()) checkpoints.set(t, await noisyExpert(base, i + 1, 0.05));
   text = (await readFile(SAMPLE_TEXT, 'utf8')).slice(0, 400);
 });
 

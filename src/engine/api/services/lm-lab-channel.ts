@@ -11,11 +11,9 @@
  */
 import { MergeLabError } from '../../errors.js';
 import type { Checkpoint } from '../../io/types.js';
-import type { LmConfig } from '../../lm/config.js';
 import { openLanguageModel } from '../../lm/model.js';
-import type { ScoreOptions, ScoreResult } from '../../lm/score.js';
+import type { ScoreResult } from '../../lm/score.js';
 import type { LmTokenizer } from '../../lm/tokenizer.js';
-import type { CancelToken } from '../../merge/progress.js';
 import type { ChannelModel } from '../../methods/channel/channel-merge.js';
 import { checkGroupCount } from '../../methods/channel/cluster.js';
 import { modelBuilder, type ModelBuilder } from '../../methods/channel/demo.js';
@@ -28,7 +26,7 @@ import { trainRouterOnSplit } from '../../router/train.js';
 import type { TrainedRouter } from '../../router/types.js';
 import type { LmLabChannel } from '../lm-lab-channel-api.js';
 import type { LmLabRouting } from '../lm-lab-twin-api.js';
-import { LM_TWIN_TRAINING_WINDOWS, contextWindowsPick, type LmTwinTask } from './lm-lab-twin.js';
+import { LM_TWIN_TRAINING_WINDOWS, contextWindowsPick, routerSummary, taskScores, type LmTwinInputs } from './lm-lab-twin.js';
 
 /** What is kept between requests: the grouping's builder, the last channel model, the router. */
 export interface LmChannelCache {
@@ -37,20 +35,14 @@ export interface LmChannelCache {
   router?: { readonly key: string; readonly trained: TrainedRouter };
 }
 
-export interface LmChannelInputs {
-  readonly config: LmConfig;
+/** Twin-Merging's inputs less its shared expert, with the tokenizer, the base and Channel Merging's settings. */
+export interface LmChannelInputs extends Omit<LmTwinInputs, 'cache' | 'sharedKey' | 'shared' | 'twin'> {
   readonly tokenizer: LmTokenizer;
   readonly cache: LmChannelCache;
   readonly base: string;
-  /** The request's experts, in order, by id. */
-  readonly experts: readonly string[];
   /** The base and every expert, by id. */
   readonly checkpoints: ReadonlyMap<string, Checkpoint>;
   readonly channel: LmLabChannel;
-  readonly tasks: readonly LmTwinTask[];
-  readonly encode: (text: string) => readonly number[];
-  readonly score: ScoreOptions & { readonly context: number };
-  readonly cancel: CancelToken;
 }
 
 const cancelled = () => new MergeLabError('CANCELLED', 'The language-model evaluation was cancelled.');
@@ -114,18 +106,5 @@ export async function scoreChannelTasks(o: LmChannelInputs): Promise<{ scores: S
   const pieces = o.tasks.flatMap((t) => t.pieces);
   const pieceTasks = o.tasks.flatMap((t, i) => t.pieces.map((_, j) => lookups[i]![j]!));
   const [scored] = await scoreLookups(config, model, [{ windows: pieces, task: pieceTasks }], o.score);
-  let k = 0;
-  const scores = o.tasks.map((t): ScoreResult => {
-    const own = scored!.slice(k, (k += t.pieces.length));
-    return { tokens: own.reduce((n, s) => n + s.tokens, 0), nll: own.reduce((n, s) => n + s.nll, 0), windows: own.flatMap((s) => s.windows) };
-  });
-  const best = trained.curve.find((e) => e.epoch === trained.bestEpoch);
-  return {
-    scores,
-    routing: {
-      experts: [...experts],
-      weights,
-      router: { architecture: trained.options.architecture, epochs: trained.curve.length, bestEpoch: trained.bestEpoch, samples: trained.samples, heldOutAccuracy: best?.validationAccuracy ?? null },
-    },
-  };
+  return { scores: taskScores(o.tasks, scored!), routing: { experts: [...experts], weights, router: routerSummary(trained) } };
 }

@@ -125,23 +125,25 @@ export async function scoreTwinTasks(o: LmTwinInputs): Promise<{ scores: ScoreRe
     let p = 0;
     o.tasks.forEach((t, i) => t.pieces.forEach((_, j) => pieceWeights.set(weights[i]![j]!, T * p++)));
     const scored = await scoreRoutedWindows(model, pieces, pieceWeights, o.score);
-    let k = 0;
-    const scores = o.tasks.map((t): ScoreResult => {
-      const own = scored.slice(k, (k += t.pieces.length));
-      return { tokens: own.reduce((n, s) => n + s.tokens, 0), nll: own.reduce((n, s) => n + s.nll, 0), windows: own.flatMap((s) => s.windows) };
-    });
-    const best = trained.curve.find((e) => e.epoch === trained.bestEpoch);
-    return {
-      scores,
-      routing: {
-        experts: [...experts],
-        weights,
-        router: { architecture: trained.options.architecture, epochs: trained.curve.length, bestEpoch: trained.bestEpoch, samples: trained.samples, heldOutAccuracy: best?.validationAccuracy ?? null },
-      },
-    };
+    return { scores: taskScores(o.tasks, scored), routing: { experts: [...experts], weights, router: routerSummary(trained) } };
   } finally {
     model.dispose();
   }
+}
+
+/** Each task's score: the sum of its pieces' (scored in task order). */
+export function taskScores(tasks: readonly Pick<LmTwinTask, 'pieces'>[], scored: readonly ScoreResult[]): ScoreResult[] {
+  let k = 0;
+  return tasks.map((t): ScoreResult => {
+    const own = scored.slice(k, (k += t.pieces.length));
+    return { tokens: own.reduce((n, s) => n + s.tokens, 0), nll: own.reduce((n, s) => n + s.nll, 0), windows: own.flatMap((s) => s.windows) };
+  });
+}
+
+/** A trained router as an answer's routing names it. */
+export function routerSummary(trained: TrainedRouter): LmLabRouting['router'] {
+  const best = trained.curve.find((e) => e.epoch === trained.bestEpoch);
+  return { architecture: trained.options.architecture, epochs: trained.curve.length, bestEpoch: trained.bestEpoch, samples: trained.samples, heldOutAccuracy: best?.validationAccuracy ?? null };
 }
 
 /** At most `max` of `windows`, spread evenly (contextWindows' rule). */
