@@ -6,7 +6,7 @@
  * (`node --cpu-prof --import tsx bench/lm-demo-engine-bench.ts`), beside the page's benchmark
  * (test/e2e/lm-demo-bench.test.ts).
  *
- *   npx tsx bench/lm-demo-engine-bench.ts [--backend wasm|cpu] [--method ties] [--moves 21] [--mode probe|full]
+ *   npx tsx bench/lm-demo-engine-bench.ts [--backend wasm|cpu] [--method ties] [--moves 21] [--mode probe|full] [--probe 64]
  */
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
@@ -21,7 +21,7 @@ import type { Recipe } from '../src/engine/recipe/types.js';
 /** The lab's probe on the LM demo (src/app/store/lm-demo-slice.ts LM_DEMO_PROBE_TOKENS; that module loads the page's assets). */
 const LM_DEMO_PROBE_TOKENS = 64;
 
-const { values } = parseArgs({ options: { backend: { type: 'string', default: 'wasm' }, method: { type: 'string', default: 'ties' }, moves: { type: 'string', default: '21' }, mode: { type: 'string', default: 'probe' }, density: { type: 'string', default: '0.5' } } });
+const { values } = parseArgs({ options: { backend: { type: 'string', default: 'wasm' }, method: { type: 'string', default: 'ties' }, moves: { type: 'string', default: '21' }, mode: { type: 'string', default: 'probe' }, density: { type: 'string', default: '0.5' }, probe: { type: 'string', default: String(LM_DEMO_PROBE_TOKENS) } } });
 const backend = await initNodeBackend(parseBackend(values.backend));
 const dir = new URL('../public/demo/lm/', import.meta.url);
 const manifest = parseLmManifest(await readFile(new URL('manifest.json', dir), 'utf8'));
@@ -39,7 +39,7 @@ const recipe = (lambda: number): Recipe => ({
   parameters: { lambda },
   ...DEMO_DTYPES,
 });
-const request = (lambda: number, mode: LmLabRequest['mode']): LmLabRequest => ({ recipe: recipe(lambda), base: 'lm-base', experts, tasks, context: manifest.context, probeTokens: LM_DEMO_PROBE_TOKENS, mode });
+const request = (lambda: number, mode: LmLabRequest['mode']): LmLabRequest => ({ recipe: recipe(lambda), base: 'lm-base', experts, tasks, context: manifest.context, probeTokens: Number(values.probe), mode });
 const first = await engine.lmLab.evaluate(request(1, 'full'));
 console.log(`backend ${backend}, ${values.method}; first full answer ${first.milliseconds.total.toFixed(0)} ms (references ${first.milliseconds.references.toFixed(0)})`);
 const lambdas = [0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1, 1.1, 1.2, 1.1, 1, 0.9, 0.8, 0.7];
