@@ -13,7 +13,6 @@ import { expect } from 'vitest';
 import { diagnose } from '../../src/engine/diagnostics/diagnose.js';
 import { layerRanks } from '../../src/engine/diagnostics/layer-ranks.js';
 import { openCheckpointPath } from '../../src/engine/io/node-checkpoint.js';
-import { writeSafetensorsToMemory } from '../../src/engine/io/safetensors-writer.js';
 import type { Checkpoint } from '../../src/engine/io/types.js';
 import { METHODS } from '../../src/engine/methods/registry.js';
 import { parseRecipe } from '../../src/engine/recipe/parse.js';
@@ -182,14 +181,34 @@ describeE2E('the per-layer map', () => {
     await lab.open('', ENGINE);
     await lab.waitForEngine('wasm');
     // One 2048 × 2048 matrix per model: over the one-matrix SVD budget (a SmolLM-135M-sized 1536 × 576 one is within it).
-    const file = async (name: string, shift: number) => ({
-      name,
-      bytes: await writeSafetensorsToMemory([
-        { name: 'model.layers.0.mlp.up_proj.weight', dtype: 'F32', shape: [2048, 2048], data: Float32Array.from({ length: 2048 * 2048 }, (_, i) => ((i * 7 + shift) % 11) - 5) },
-        { name: 'model.layers.0.input_layernorm.weight', dtype: 'F32', shape: [2048], data: Float32Array.from({ length: 2048 }, (_, i) => (i + shift) % 3) },
-      ]),
+    // The three 16 MiB files are written in the page and dropped there: handed over from here they took 6–9 s under load.
+    await lab.dropZone().evaluate((zone) => {
+      const checkpoint = (shift: number) => {
+        const tensors = [
+          { name: 'model.layers.0.mlp.up_proj.weight', shape: [2048, 2048], value: (i: number) => ((i * 7 + shift) % 11) - 5 },
+          { name: 'model.layers.0.input_layernorm.weight', shape: [2048], value: (i: number) => (i + shift) % 3 },
+        ];
+        const header: Record<string, unknown> = {};
+        let offset = 0;
+        const data = tensors.map((t) => {
+          const values = new Float32Array(t.shape.reduce((a, b) => a * b, 1));
+          for (let i = 0; i < values.length; i++) values[i] = t.value(i);
+          header[t.name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + values.byteLength] };
+          offset += values.byteLength;
+          return values;
+        });
+        let json = JSON.stringify(header);
+        json += ' '.repeat((8 - (json.length % 8)) % 8);
+        const head = new TextEncoder().encode(json);
+        const size = new Uint8Array(8);
+        new DataView(size.buffer).setBigUint64(0, BigInt(head.length), true);
+        return new Blob([size, head, ...data]);
+      };
+      const dt = new DataTransfer();
+      for (const [shift, name] of ['base', 'expert-a', 'expert-b'].entries()) dt.items.add(new File([checkpoint(shift)], `${name}.safetensors`, { type: 'application/octet-stream' }));
+      zone.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
+      zone.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
     });
-    await lab.dropFiles([await file('base.safetensors', 0), await file('expert-a.safetensors', 1), await file('expert-b.safetensors', 2)]);
     await lab.waitForMyModels(3);
     await lab.waitForChart('layer-map');
     expect((await drawnCells(lab)).map((c) => c.module)).toEqual(['up', 'attn_norm']);
