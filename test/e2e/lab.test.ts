@@ -4,19 +4,17 @@
  * broken file shows its error on its own row while the others stay; a TIES merge of them
  * downloads a model.safetensors equal (1e-5) to the CLI's output for the same recipe.
  */
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { expect } from 'vitest';
 import { parse } from 'yaml';
 import { memorySource } from '../../src/engine/io/sources.js';
 import { openSafetensors } from '../../src/engine/io/safetensors-reader.js';
 import { writeSafetensorsToMemory, type TensorWithData } from '../../src/engine/io/safetensors-writer.js';
+import { mergeLab } from './cli.js';
 import { describeE2E, test } from './harness.js';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
 const ENGINE = { backend: 'wasm' } as const;
 
 /** A deterministic pseudo-random float32 array (mulberry32), so every run builds the same files. */
@@ -143,7 +141,7 @@ describeE2E('my checkpoints: drop, check, merge, download', () => {
       const { bytes: recipeBytes } = await lab.download(lab.downloadRecipeLink(), path.join(dir, 'recipe.yml'));
       expect(recipeBytes.toString('utf8')).toContain('base_model: base-model.safetensors');
       t = performance.now();
-      await promisify(execFile)(process.execPath, [path.join(ROOT, 'node_modules/tsx/dist/cli.mjs'), path.join(ROOT, 'src/cli/main.ts'), 'merge', 'recipe.yml', '--out', 'cli', '--backend', 'wasm', '--no-progress'], { cwd: dir });
+      await mergeLab(['merge', 'recipe.yml', '--out', 'cli', '--backend', 'wasm', '--no-progress'], dir);
       console.log(`[e2e] CLI merge of the downloaded recipe: ${(performance.now() - t).toFixed(0)} ms`);
       const cliBytes = fs.readFileSync(path.join(dir, 'cli/model.safetensors'));
       expect(cliBytes.equals(merged), 'the CLI writes the same bytes as the page').toBe(true);
