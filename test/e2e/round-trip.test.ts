@@ -4,13 +4,12 @@
  * "round trip"): the recipe names the files (base.safetensors, expert-invert.safetensors, …), not
  * the lab's ids. The same for the LM demo (#demo=lm), beside public/demo/lm/'s files.
  */
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { expect } from 'vitest';
 import { parse } from 'yaml';
+import { mergeLab } from './cli.js';
 import { describeE2E, test } from './harness.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -32,7 +31,7 @@ describeE2E('round trip', () => {
       expect(recipe.models.map((m) => m.model)).toEqual(manifest.tasks.map((t) => t.expert));
       for (const f of [manifest.base, ...manifest.tasks.map((t) => t.expert)]) fs.copyFileSync(path.join(ROOT, 'public/demo', f), path.join(dir, f));
 
-      await promisify(execFile)(process.execPath, [path.join(ROOT, 'node_modules/tsx/dist/cli.mjs'), path.join(ROOT, 'src/cli/main.ts'), 'merge', 'recipe.yml', '--out', 'cli', '--backend', 'wasm', '--no-progress'], { cwd: dir });
+      await mergeLab(['merge', 'recipe.yml', '--out', 'cli', '--backend', 'wasm', '--no-progress'], dir);
       expect(fs.readFileSync(path.join(dir, 'cli/model.safetensors')).equals(weights), 'the CLI writes the page’s bytes').toBe(true);
       expect(lab.diagnostics.consoleErrors).toEqual([]);
     } finally {
@@ -57,7 +56,7 @@ describeE2E('round trip', () => {
       expect(recipe.parameters.lambda).toBe(0.5);
       for (const f of [manifest.base, manifest.config, ...manifest.domains.map((d) => d.expert)]) fs.copyFileSync(path.join(demo, f), path.join(dir, f));
 
-      await promisify(execFile)(process.execPath, [path.join(ROOT, 'node_modules/tsx/dist/cli.mjs'), path.join(ROOT, 'src/cli/main.ts'), 'merge', 'recipe.yml', '--out', 'cli', '--backend', 'wasm', '--no-progress'], { cwd: dir });
+      await mergeLab(['merge', 'recipe.yml', '--out', 'cli', '--backend', 'wasm', '--no-progress'], dir);
       expect(fs.readFileSync(path.join(dir, 'cli/model.safetensors')).equals(weights), 'the CLI writes the page’s bytes').toBe(true);
       expect(lab.diagnostics.consoleErrors).toEqual([]);
     } finally {
