@@ -5,20 +5,18 @@
  * dropped checkpoints (no data: the package and its reconstruction errors, equal to what the CLI
  * writes for the same recipe). The slider-to-view time is measured and logged.
  */
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { expect } from 'vitest';
 import { parse } from 'yaml';
 import { readChannelPackage } from '../../src/engine/methods/channel/package.js';
 import { readTwinPackage } from '../../src/engine/methods/twin/package.js';
 import { writeSafetensorsToMemory, type TensorWithData } from '../../src/engine/io/safetensors-writer.js';
+import { mergeLab } from './cli.js';
 import { describeE2E, test } from './harness.js';
 import { routedScore, type LabPage } from './lab-page.js';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
 const ENGINE = { backend: 'wasm' } as const;
 const log = (msg: string) => console.log(`[e2e] ${msg}`);
 
@@ -271,7 +269,7 @@ describeE2E('routed methods', () => {
       const recipeFile = path.join(dir, 'recipe.yml');
       fs.writeFileSync(recipeFile, got['merge-recipe.yml']!);
       const out = path.join(dir, 'cli');
-      await promisify(execFile)(process.execPath, [path.join(ROOT, 'node_modules/tsx/dist/cli.mjs'), path.join(ROOT, 'src/cli/main.ts'), 'merge', recipeFile, '--out', out, '--backend', 'cpu', '--no-progress'], { cwd: dir });
+      await mergeLab(['merge', recipeFile, '--out', out, '--backend', 'cpu', '--no-progress'], dir);
       for (const name of ['shared.safetensors', 'exclusive.safetensors']) {
         const cli = new Uint8Array(fs.readFileSync(path.join(out, name)));
         expect(Buffer.from(got[name]!).equals(Buffer.from(cli)), `${name}: the lab's bytes equal the CLI's`).toBe(true);
