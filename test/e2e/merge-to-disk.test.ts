@@ -7,13 +7,12 @@
  * leaves no file behind and nothing reported as done. Where the browser has no folder picker,
  * "Merge to disk" writes into the private storage and offers the files as downloads (from disk).
  */
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { expect } from 'vitest';
 import { parseManifest } from '../../src/engine/demo/manifest.js';
+import { mergeLab } from './cli.js';
 import { describeE2E, test } from './harness.js';
 import type { LabPage } from './lab-page.js';
 
@@ -65,7 +64,7 @@ async function chooseFixtureModels(lab: LabPage): Promise<void> {
 async function cliFiles(lab: LabPage, dir: string): Promise<Record<string, Buffer>> {
   await lab.download(lab.downloadRecipeLink(), path.join(dir, 'recipe.yml'));
   for (const m of ['base', 'ft1', 'ft2']) fs.cpSync(path.join(MODELS, m), path.join(dir, m), { recursive: true });
-  await promisify(execFile)(process.execPath, [path.join(ROOT, 'node_modules/tsx/dist/cli.mjs'), path.join(ROOT, 'src/cli/main.ts'), 'merge', 'recipe.yml', '--out', 'cli', '--backend', 'wasm', '--no-progress'], { cwd: dir });
+  await mergeLab(['merge', 'recipe.yml', '--out', 'cli', '--backend', 'wasm', '--no-progress'], dir);
   return Object.fromEntries(fs.readdirSync(path.join(dir, 'cli')).map((f) => [f, fs.readFileSync(path.join(dir, 'cli', f))]));
 }
 
