@@ -17,24 +17,45 @@ const GRAM_CHUNK = 2048;
 /**
  * Adds the dot products of `vectors` to `into` (an M × M Gram). `vectors[k]` belongs to model
  * `slots[k]` (its index in the diagnostics' model list); a model absent here adds nothing.
- * Each pair's products are summed in entry order, as one pass per pair would, but chunk by chunk:
- * the pairs then read the vectors from the cache, not M(M + 1) times from memory.
+ * Each pair's products are summed in entry order, as one pass per pair would, but chunk by chunk
+ * (the pairs then read the vectors from the cache, not M(M + 1) times from memory) and four pairs
+ * side by side (a lone running sum waits on each addition before the next).
  */
 export function accumulateGram(into: Gram, m: number, vectors: readonly Float32Array[], slots: readonly number[]): Gram {
   const k = vectors.length;
   const n = vectors[0]?.length ?? 0;
-  const sums = new Float64Array((k * (k + 1)) / 2);
+  const pairs: [Float32Array, Float32Array][] = [];
+  for (let a = 0; a < k; a++) for (let b = a; b < k; b++) pairs.push([vectors[a]!, vectors[b]!]);
+  const sums = new Float64Array(pairs.length);
   for (let start = 0; start < n; start += GRAM_CHUNK) {
     const end = Math.min(n, start + GRAM_CHUNK);
     let p = 0;
-    for (let a = 0; a < k; a++) {
-      const x = vectors[a]!;
-      for (let b = a; b < k; b++, p++) {
-        const y = vectors[b]!;
-        let s = sums[p]!;
-        for (let e = start; e < end; e++) s += x[e]! * y[e]!;
-        sums[p] = s;
+    // Four pairs at a time: four sums that do not wait on one another, each in entry order.
+    for (; p + 3 < pairs.length; p += 4) {
+      const [x0, y0] = pairs[p]!;
+      const [x1, y1] = pairs[p + 1]!;
+      const [x2, y2] = pairs[p + 2]!;
+      const [x3, y3] = pairs[p + 3]!;
+      let s0 = sums[p]!;
+      let s1 = sums[p + 1]!;
+      let s2 = sums[p + 2]!;
+      let s3 = sums[p + 3]!;
+      for (let e = start; e < end; e++) {
+        s0 += x0[e]! * y0[e]!;
+        s1 += x1[e]! * y1[e]!;
+        s2 += x2[e]! * y2[e]!;
+        s3 += x3[e]! * y3[e]!;
       }
+      sums[p] = s0;
+      sums[p + 1] = s1;
+      sums[p + 2] = s2;
+      sums[p + 3] = s3;
+    }
+    for (; p < pairs.length; p++) {
+      const [x, y] = pairs[p]!;
+      let s = sums[p]!;
+      for (let e = start; e < end; e++) s += x[e]! * y[e]!;
+      sums[p] = s;
     }
   }
   let p = 0;
