@@ -10,7 +10,9 @@ import path from 'node:path';
 import { expect } from 'vitest';
 import { architectureTensors, parseManifest } from '../../src/engine/demo/manifest.js';
 import { describeTransform } from '../../src/engine/demo/transforms.js';
-import { describeE2E, test } from './harness.js';
+import { diagnosticsOf } from './diagnostics.js';
+import { describeE2E, e2e, PageDiagnostics, test } from './harness.js';
+import { LabPage } from './lab-page.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const DEMO = path.join(ROOT, 'public/demo');
@@ -43,6 +45,28 @@ function servedBytes(url: string): Promise<number> {
       .on('error', reject);
   });
 }
+
+/**
+ * One lab page, opened once for the file, for the tests that only read the loaded page (the total
+ * shipped, the About panel, the controls' names): each page starts an engine that loads the demo
+ * and draws every chart, ~1.5 s of CPU apiece under load. Each of them opens the tab it reads, and
+ * checks that the page threw nothing meanwhile (the per-test fixture's check).
+ */
+const onLoadedPage = test.extend('loaded', { scope: 'file' }, async ({ browser }, { onCleanup }): Promise<LabPage> => {
+  const context = await browser.newContext({ baseURL: e2e.baseURL, viewport: { width: 1280, height: 900 }, acceptDownloads: true });
+  context.setDefaultTimeout(10_000);
+  const page = await context.newPage();
+  const d = new PageDiagnostics(page);
+  diagnosticsOf.set(page, d);
+  onCleanup(async () => {
+    await context.close();
+    for (const line of d.consoleErrors) console.warn(`[e2e] console error on the shared page of demo.test.ts: ${line}`);
+  });
+  const lab = new LabPage(page, e2e.baseURL, e2e.resultsDir);
+  await lab.open('', ENGINE);
+  expect(await lab.waitForDemo()).toBe('loaded');
+  return lab;
+});
 
 describeE2E('the lab opens with the embedded demo', () => {
   test('lists the base and the five experts with their tasks, and reaches its loaded state', async ({ lab }) => {
@@ -81,9 +105,7 @@ describeE2E('the lab opens with the embedded demo', () => {
     console.log(`[e2e] screenshot of the main view: ${path.relative(ROOT, shot)}`);
   });
 
-  test('ships under 1 MB in total: manifest, checkpoints and data as served', async ({ lab }) => {
-    await lab.open('', ENGINE);
-    expect(await lab.waitForDemo()).toBe('loaded');
+  onLoadedPage('ships under 1 MB in total: manifest, checkpoints and data as served', async ({ loaded: lab }) => {
     const reported = await lab.reportedTotalBytes();
     const urls = [
       `${lab.baseURL}/demo/manifest.json`,
@@ -96,10 +118,10 @@ describeE2E('the lab opens with the embedded demo', () => {
     expect(total).toBeLessThan(1_000_000);
     // The total the page shows is the same sum.
     expect(reported).toBe(total);
+    expect(lab.diagnostics.pageErrors).toEqual([]);
   });
 
-  test('the About panel holds the CC BY 4.0 attribution of the digits data', async ({ lab }) => {
-    await lab.open('', ENGINE);
+  onLoadedPage('the About panel holds the CC BY 4.0 attribution of the digits data', async ({ loaded: lab }) => {
     const about = await lab.openTab('About');
     const text = (await about.getByLabel('Data attribution').textContent()) ?? '';
     expect(text).toContain('Optical Recognition of Handwritten Digits');
@@ -110,6 +132,7 @@ describeE2E('the lab opens with the embedded demo', () => {
     expect(await about.getByRole('link', { name: /CC BY 4\.0/ }).getAttribute('href')).toBe('https://creativecommons.org/licenses/by/4.0/');
     // Once the manifest is in, its own attribution line is shown too.
     await expect.poll(() => about.textContent()).toContain(manifest.dataset.attribution);
+    expect(lab.diagnostics.pageErrors).toEqual([]);
   });
 
   test('a broken checkpoint and a missing data file show their errors on their own rows; the rest loads', async ({ lab }) => {
@@ -152,9 +175,7 @@ describeE2E('the lab opens with the embedded demo', () => {
     expect(await lab.page.getByRole('combobox', { name: 'Merge method' }).inputValue()).toBe('ties');
   });
 
-  test('every control has an accessible name, and the tabs work from the keyboard', async ({ lab }) => {
-    await lab.open('', ENGINE);
-    await lab.waitForDemo();
+  onLoadedPage('every control has an accessible name, and the tabs work from the keyboard', async ({ loaded: lab }) => {
     for (const name of ['Models', 'Methods', 'About'] as const) {
       await lab.openTab(name);
       expect(await lab.unnamedControls(), `controls without a name on ${name}`).toEqual([]);
@@ -170,5 +191,6 @@ describeE2E('the lab opens with the embedded demo', () => {
     // The default recipe is TIES.
     await lab.openTab('Methods');
     expect(await lab.page.getByRole('combobox', { name: 'Merge method' }).inputValue()).toBe('ties');
+    expect(lab.diagnostics.pageErrors).toEqual([]);
   });
 });
