@@ -18,9 +18,24 @@ async function entryNames(dir: FileSystemDirectoryHandle): Promise<string[]> {
   return names;
 }
 
+/** How long a file the lost worker still held may refuse its removal, and how often it is tried again. */
+const REMOVE_FOR_MS = 10_000;
+const REMOVE_EVERY_MS = 200;
+
+/**
+ * Removes the entries the merge made. A terminated worker's open writable keeps its file locked
+ * until Chromium has torn the worker down, so a removal refused meanwhile is tried again (the
+ * folder listed anew each time: removing a file can take its swap file with it) for a while.
+ */
 async function removeAllBut(dir: FileSystemDirectoryHandle, keep: ReadonlySet<string>): Promise<void> {
-  const made = (await entryNames(dir).catch(() => [])).filter((n) => !keep.has(n));
-  await Promise.allSettled(made.map((n) => dir.removeEntry(n)));
+  const until = Date.now() + REMOVE_FOR_MS;
+  for (;;) {
+    const made = (await entryNames(dir).catch(() => [])).filter((n) => !keep.has(n));
+    if (made.length === 0) return;
+    await Promise.allSettled(made.map((n) => dir.removeEntry(n)));
+    if (Date.now() >= until) return;
+    await new Promise((resolve) => setTimeout(resolve, REMOVE_EVERY_MS));
+  }
 }
 
 export interface MergeToDiskRequest {
