@@ -6,14 +6,11 @@
  * request (K, the group method, the small router trained on the domains' validation texts). A K
  * move asks again and the card follows. The routing chart is saved as test-results/lm-channel-routing.png.
  */
-import path from 'node:path';
-import { expect } from 'vitest';
 import type { LmLabChannelRequest } from '../../src/engine/api/lm-lab-channel-api.js';
 import type { LmLabTwinAnswer } from '../../src/engine/api/lm-lab-twin-api.js';
 import { lmEvalTasks } from '../../src/engine/demo/lm-eval-set.js';
 import { describeE2E, test } from './harness.js';
-import type { LabPage } from './lab-page.js';
-import { expectSame, lmDemoEngine, pageNumbers, waitForRouted } from './lm-routed.js';
+import { checkRoutedMove, lmDemoEngine } from './lm-routed.js';
 
 /** lmLab.evaluate in Node with the request the page sends for these settings. */
 async function nodeAnswer(K: number): Promise<LmLabTwinAnswer> {
@@ -32,23 +29,18 @@ async function nodeAnswer(K: number): Promise<LmLabTwinAnswer> {
   return (await engine.lmLab.evaluate(request)) as LmLabTwinAnswer;
 }
 
-const waitForChannel = (lab: LabPage, K: number) => waitForRouted(lab, new RegExp(`K ${K},`));
-
 describeE2E('Channel Merging on the language-model demo', () => {
   test('the card and the routing chart show the engine’s numbers for the looked-up rows, before and after a K move', async ({ lab }) => {
-    const want2 = nodeAnswer(2);
-    await lab.open('demo=lm&method=channel_merging&channel.K=2&channel.method=ties&channel.density=0.3&channel.lambda=1', { backend: 'wasm' });
-    await lab.page.locator('[data-lm-demo-state="loaded"]').waitFor({ state: 'attached', timeout: 60_000 });
-    await waitForChannel(lab, 2);
-    expect(await lab.mergePanel().locator('[data-routed="channel_merging"]').count()).toBe(1);
-    expect(await lab.mergePanel().getByText('not available on the language-model demo').count()).toBe(0);
-    expectSame(await pageNumbers(lab), await want2);
-    await lab.chart('lm-routing').screenshot({ path: path.join(lab.resultsDir, 'lm-channel-routing.png') });
-
-    // A K move: asked again (the grouping and the router are kept), the card follows.
-    const want4 = nodeAnswer(4);
-    await lab.mergePanel().locator('#channel-k').fill('4');
-    await waitForChannel(lab, 4);
-    expectSame(await pageNumbers(lab), await want4);
+    // A K move asks again (the grouping and the router are kept) and the card follows.
+    await checkRoutedMove(lab, {
+      hash: 'demo=lm&method=channel_merging&channel.K=2&channel.method=ties&channel.density=0.3&channel.lambda=1',
+      controls: '[data-routed="channel_merging"]',
+      settings: (K) => new RegExp(`K ${K},`),
+      answer: nodeAnswer,
+      first: 2,
+      control: '#channel-k',
+      moved: 4,
+      screenshots: [['lm-routing', 'lm-channel-routing.png']],
+    });
   }, 400_000);
 });

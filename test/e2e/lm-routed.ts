@@ -67,3 +67,36 @@ export function expectSame(shown: Awaited<ReturnType<typeof pageNumbers>>, want:
   shown.weights.forEach((row, w) => row.forEach((x, e) => expect(x, `mixed window ${w}, expert ${e}`).toBeCloseTo(mixed[w]![e]!, 3)));
   expect(shown.largest).toBeCloseTo(mixed.reduce((n, w) => n + Math.max(...w), 0) / mixed.length, 3);
 }
+
+export interface RoutedMove {
+  /** The lab's link (after #). */
+  readonly hash: string;
+  /** The routed method's controls in the Merge panel. */
+  readonly controls: string;
+  /** The card's settings text for a value of the moved control. */
+  readonly settings: (value: number) => RegExp;
+  /** lmLab.evaluate in Node for a value of the moved control. */
+  readonly answer: (value: number) => Promise<LmLabTwinAnswer>;
+  readonly first: number;
+  /** The control moved, and where to. */
+  readonly control: string;
+  readonly moved: number;
+  /** Charts saved after the first answer: [chart id, file name under test-results]. */
+  readonly screenshots: readonly (readonly [string, string])[];
+}
+
+/** Opens the link on wasm, checks the card and the routing chart against the engine, moves the control and checks again. */
+export async function checkRoutedMove(lab: LabPage, o: RoutedMove): Promise<void> {
+  const first = o.answer(o.first);
+  await lab.open(o.hash, { backend: 'wasm' });
+  await lab.page.locator('[data-lm-demo-state="loaded"]').waitFor({ state: 'attached', timeout: 60_000 });
+  await waitForRouted(lab, o.settings(o.first));
+  expect(await lab.mergePanel().locator(o.controls).count()).toBe(1);
+  expect(await lab.mergePanel().getByText('not available on the language-model demo').count()).toBe(0);
+  expectSame(await pageNumbers(lab), await first);
+  for (const [chart, file] of o.screenshots) await lab.chart(chart).screenshot({ path: path.join(lab.resultsDir, file) });
+  const moved = o.answer(o.moved);
+  await lab.mergePanel().locator(o.control).fill(String(o.moved));
+  await waitForRouted(lab, o.settings(o.moved));
+  expectSame(await pageNumbers(lab), await moved);
+}
