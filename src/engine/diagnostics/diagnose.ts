@@ -92,9 +92,6 @@ export interface DiagnosticsCache {
   readonly grams: Map<string, Gram>;
 }
 
-/** A tensor's inputs are read while the one before it is worked on when they take at most this many bytes (as float32). */
-const READ_AHEAD_BYTES = 256 << 20;
-
 /** Tensors larger than this get their sort orders after the answer (OrderCache.later), not before it. */
 export const ORDERS_AHEAD_ABOVE = 2 ** 18;
 
@@ -174,46 +171,23 @@ export async function diagnose(input: DiagnoseInput): Promise<Diagnostics> {
   const gram = emptyGram(m);
   let election = false;
 
-  type Spec = (typeof plan.tensors)[number];
-  const baseOf = (spec: Spec) => spec.models.find((x) => x.isBase)!;
-  const tauKey = (spec: Spec, model: string) => `${spec.name}\u0000${model}\u0000${baseOf(spec).model}\u0000${spec.workDtype ?? 'F32'}`;
-  /**
-   * The values a tensor's missing τ are made from (the base's, then each model's whose τ is not
-   * kept), all asked for at once. The next tensor's are asked for while this one is worked on: in
-   * the page a read is the browser's disk work, done meanwhile, not the worker's.
-   */
-  const readInputs = (spec: Spec): Promise<{ base: Float32Array; models: Map<string, Float32Array> }> | undefined => {
+  for (const spec of plan.tensors) {
+    throwIfCancelled(input.cancel);
     const read = async (model: string, source?: string) => {
       const values = await input.checkpoints.get(model)!.readFloat32(source ?? spec.name);
       // As the runner does: inputs rounded to a narrower working dtype first.
       return spec.workDtype ? decodeToFloat32(spec.workDtype, encodeFromFloat32(spec.workDtype, values), true) : values;
     };
-    const base = baseOf(spec);
-    const wanted = new Map(spec.models.filter((x) => !x.isBase && !input.cache?.taus.has(tauKey(spec, x.model))).map((x) => [x.model, x.source] as const));
-    if (wanted.size === 0) return undefined;
-    const ids = [...wanted.keys()];
-    const reads = Promise.all([read(base.model, base.source), ...[...wanted].map(([model, source]) => read(model, source))]).then(([b, ...values]) => ({ base: b!, models: new Map(values.map((v, i) => [ids[i]!, v])) }));
-    // Read ahead and then not wanted (a cancelled request): its failure is nobody's to report.
-    reads.catch(() => undefined);
-    return reads;
-  };
-  let ahead: ReturnType<typeof readInputs>;
-
-  for (const [index, spec] of plan.tensors.entries()) {
-    throwIfCancelled(input.cancel);
-    const inputs = index === 0 ? readInputs(spec) : ahead;
-    const next = plan.tensors[index + 1];
-    // Ahead only while a tensor's inputs are small beside the memory they are read into.
-    ahead = next && numel(next.shape) * 4 * next.models.length <= READ_AHEAD_BYTES ? readInputs(next) : undefined;
+    const base = spec.models.find((x) => x.isBase)!;
     const others = spec.models.filter((x) => !x.isBase);
-    const key = (model: string) => tauKey(spec, model);
-    const values = await (inputs ?? readInputs(spec));
+    const key = (model: string) => `${spec.name}\u0000${model}\u0000${base.model}\u0000${spec.workDtype ?? 'F32'}`;
+    let baseValues: Float32Array | undefined;
     const taus: { model: string; tau: Float32Array; params: (typeof others)[number]['params'] }[] = [];
     for (const x of others) {
       let tau = input.cache?.taus.get(key(x.model));
       if (!tau) {
-        const baseValues = values!.base;
-        const v = values!.models.get(x.model)!;
+        baseValues ??= await read(base.model, base.source);
+        const v = await read(x.model, x.source);
         tau = new Float32Array(v.length);
         for (let e = 0; e < tau.length; e++) tau[e] = v[e]! - baseValues[e]!;
         input.cache?.taus.set(key(x.model), tau);
