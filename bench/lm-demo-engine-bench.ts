@@ -45,15 +45,20 @@ console.log(`backend ${backend}, ${values.method}; first full answer ${first.mil
 const lambdas = [0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1, 1.1, 1.2, 1.1, 1, 0.9, 0.8, 0.7];
 const moves = Array.from({ length: Number(values.moves) }, (_, i) => lambdas[i % lambdas.length]!);
 const totals: number[] = [];
+/** CPU milliseconds per move (this process): less at the mercy of a shared machine's load than wall time. */
+const cpus: number[] = [];
 const merges: number[] = [];
 const scored: number[] = [];
 for (const l of moves) {
   const started = performance.now();
+  const c = process.cpuUsage();
   const a = await engine.lmLab.evaluate(request(l, values.mode as LmLabRequest['mode']));
   totals.push(performance.now() - started);
+  const used = process.cpuUsage(c);
+  cpus.push((used.user + used.system) / 1000);
   merges.push(a.milliseconds.merge);
   scored.push(a.milliseconds.merged);
   if (process.env['LM_BENCH_VERBOSE']) console.log(`λ ${l}: ${a.tasks.map((t) => t.merged.loss.toFixed(6)).join(' ')}`);
 }
 const q = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))]!.toFixed(0);
-console.log(`${values.mode} per λ move over ${moves.length}: total p50 ${q(totals, 0.5)} p95 ${q(totals, 0.95)} ms; merge p50 ${q(merges, 0.5)} ms; merged model laid out and scored p50 ${q(scored, 0.5)} ms`);
+console.log(`${values.mode} per λ move over ${moves.length}: total p50 ${q(totals, 0.5)} p95 ${q(totals, 0.95)} ms (CPU p50 ${q(cpus, 0.5)} p95 ${q(cpus, 0.95)} ms); merge p50 ${q(merges, 0.5)} ms; merged model laid out and scored p50 ${q(scored, 0.5)} ms`);
