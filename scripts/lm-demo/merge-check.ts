@@ -32,8 +32,10 @@ import { ROOT } from './corpus.js';
 import { selectWindows } from './trainer.js';
 
 export const GATE = { ownDrop: 0.15 } as const;
-export const TA_LAMBDAS = [0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 1];
-export const TIES_LAMBDAS = [0.6, 1, 1.4, 2];
+// The grids reach below where the optima were measured (the shipped experts: TA λ 0.02, TIES λ 0.1;
+// replay experts: TA λ 0.2, TIES λ 0.5–0.6), so neither method's choice is cut off by its grid.
+export const TA_LAMBDAS = [0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.5, 0.7, 1];
+export const TIES_LAMBDAS = [0.1, 0.2, 0.4, 0.5, 0.6, 0.7, 0.8, 1, 1.4];
 export const TIES_DENSITIES = [0.1, 0.2, 0.4, 0.7];
 
 const BASE_ID = 'lm-base';
