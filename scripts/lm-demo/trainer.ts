@@ -187,6 +187,12 @@ export interface Schedule {
   readonly evaluateEvery: number;
   /** Stop after this many evaluations without a better validation loss. */
   readonly patience: number;
+  /**
+   * Adam (the default), or SGD with momentum 0.9 (experiments): its updates follow the gradient's
+   * size, where Adam's are about the same size for every weight, so a task vector's largest entries
+   * are the ones that mattered, which is what TIES' trimming keeps.
+   */
+  readonly optimizer?: 'adam' | 'momentum';
 }
 
 export function learningRateAt(s: Schedule, step: number): number {
@@ -225,7 +231,7 @@ export async function train(
     vars.set(name, tf.variable(initial));
     initial.dispose();
   }
-  const optimizer = tf.train.adam(schedule.learningRate, 0.9, 0.95, 1e-8);
+  const optimizer = schedule.optimizer === 'momentum' ? tf.train.momentum(schedule.learningRate, 0.9) : tf.train.adam(schedule.learningRate, 0.9, 0.95, 1e-8);
   const snapshot = () => new Map([...vars].map(([n, v]) => [n, v.dataSync().slice() as Float32Array]));
   const log: { step: number; train: number; validation: number }[] = [];
   try {
@@ -235,8 +241,10 @@ export async function train(
     let recentCount = 0;
     let step = 0;
     while (step < schedule.steps) {
-      // tfjs' Adam reads its learning rate at every update; setting it is how a schedule is applied.
-      (optimizer as unknown as { learningRate: number }).learningRate = learningRateAt(schedule, step);
+      // tfjs' Adam reads its learning rate at every update; momentum keeps it as a scalar that setLearningRate replaces.
+      // (tfjs' optimizers answer instanceof for one another's classes: the schedule says which it is.)
+      if (schedule.optimizer === 'momentum') (optimizer as tf.MomentumOptimizer).setLearningRate(learningRateAt(schedule, step));
+      else (optimizer as unknown as { learningRate: number }).learningRate = learningRateAt(schedule, step);
       const windows = sampler.next(schedule.rows);
       const cost = optimizer.minimize(() => windowLoss(config, vars, windows, schedule.rows), true, [...vars.values()]);
       recent += cost!.dataSync()[0]!;
