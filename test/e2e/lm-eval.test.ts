@@ -145,20 +145,28 @@ describeE2E('the language-model lab', () => {
     // A density move: a probe drawn first (marked, without bits per byte), then the full texts.
     await card.evaluate((el) => {
       const seen: string[] = [];
-      (window as unknown as { lmModes: string[] }).lmModes = seen;
+      const at: number[] = [];
+      Object.assign(window, { lmModes: seen, lmModesAt: at });
       new MutationObserver(() => {
         const a = el.querySelector('[data-lm-answer]');
         const mode = a ? `${a.getAttribute('data-mode')} ${a.getAttribute('data-fresh')} ${el.querySelector('tr[data-model="merged"]')?.getAttribute('data-bpb') ?? ''}` : '';
-        if (mode && seen.at(-1) !== mode) seen.push(mode);
+        if (mode && seen.at(-1) !== mode) {
+          seen.push(mode);
+          at.push(Date.now());
+        }
       }).observe(el, { subtree: true, childList: true, attributes: true, characterData: true });
     });
     const moved = Date.now();
     await lab.densitySlider().fill('0.6');
-    await waitForAnswer(lab, 'probe', 'density 0.6');
-    const probeMs = Date.now() - moved;
+    // The probe may be replaced by the full texts between two polls (the full answer can come
+    // within ms of it): the observer above saw every state, so only the last is waited for.
     await waitForAnswer(lab, 'full', 'density 0.6');
     const fullMs = Date.now() - moved;
-    const modes = await lab.page.evaluate(() => (window as unknown as { lmModes: string[] }).lmModes);
+    const { modes, modesAt } = await lab.page.evaluate(() => {
+      const w = window as unknown as { lmModes: string[]; lmModesAt: number[] };
+      return { modes: w.lmModes, modesAt: w.lmModesAt };
+    });
+    const probeMs = modesAt[modes.indexOf('probe true ')]! - moved;
     // Stale first (the old full answer greyed), then the probe with no bits per byte, then the full texts.
     expect(modes[0]).toMatch(/^full false/);
     expect(modes).toContain('probe true ');
