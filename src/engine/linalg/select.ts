@@ -124,18 +124,18 @@ export function topKAbsMask(x: Float32Array, k: number): Uint8Array {
 export function zeroOutsideTopKAbs(x: Float32Array, k: number): void {
   const n = x.length;
   if (k >= n) return;
+  if (k <= 0) {
+    for (let i = 0; i < n; i++) x[i] = x[i]! * 0;
+    return;
+  }
   const keys = bitsOf(x);
-  const cut = k <= 0 ? undefined : radixSelect(keys, n - k, ABS_KEY);
-  if (cut && cut.key > INFINITY_KEY) {
+  // The same cut as topKAbsMask's: the k-th largest |x|, and torch's order only where ties straddle it.
+  const { key: threshold, less, equal } = radixSelect(keys, n - k, ABS_KEY);
+  if (threshold > INFINITY_KEY) {
     const mask = torchSortRangeMask(x, true, 0, k, true);
     for (let i = 0; i < n; i++) if (!mask[i]) x[i] = x[i]! * 0;
     return;
   }
-  if (!cut) {
-    for (let i = 0; i < n; i++) x[i] = x[i]! * 0;
-    return;
-  }
-  const { key: threshold, less, equal } = cut;
   if (k - (n - less - equal) < equal) return torchTopKAbsTieZero(x, k, threshold, equal);
   // x·1 or x·0 without a branch, as torchTopKAbsTieZero: 1 exactly when |bits| ≥ threshold.
   for (let i = 0; i < n; i++) x[i] = x[i]! * ((threshold - 1 - (keys[i]! & ABS_KEY)) >>> 31);
