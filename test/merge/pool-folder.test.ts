@@ -7,7 +7,10 @@
 import { describe, expect, it } from 'vitest';
 import type { OutputFolder, OutputWritable } from '../../src/engine/api/engine-api.js';
 import { createEngine } from '../../src/engine/api/engine.js';
-import { isMergeLabError } from '../../src/engine/errors.js';
+import type { EngineHost } from '../../src/engine/api/engine.js';
+import { MergeLabError, isMergeLabError } from '../../src/engine/errors.js';
+import { PortMergeWorker, serveMergeJobs } from '../../src/engine/merge/pool-protocol.js';
+import { METHODS } from '../../src/engine/methods/registry.js';
 import { writeSafetensorsToMemory } from '../../src/engine/io/index.js';
 import { LAYOUT } from './helpers.js';
 
@@ -105,5 +108,71 @@ describe('mergeToFolder', () => {
     const e = await run.catch((x: unknown) => x);
     expect(isMergeLabError(e) && e.code).toBe('CANCELLED');
     expect([...cancelled.files.keys()]).toEqual([]);
+  });
+});
+
+/**
+ * A host that starts merge workers (as the page's engine worker does with Web Workers), here in this
+ * thread: each speaks the pool's messages (pool-protocol.ts) through a structured clone, as a port would.
+ */
+function loopbackHost(cores: number) {
+  const started: number[] = [];
+  const jobsPerWorker: number[] = [];
+  const host: EngineHost['mergeWorkers'] = {
+    cores,
+    async start(count, plan, backend) {
+      started.push(count);
+      const workers = Array.from({ length: count }, (_, w) => {
+        jobsPerWorker[w] = 0;
+        const serve = serveMergeJobs({ send: (m) => queueMicrotask(() => worker.receive(structuredClone(m))), startBackend: async () => undefined, methods: METHODS });
+        const worker: PortMergeWorker = new PortMergeWorker((m) => {
+          if (m.type === 'job') jobsPerWorker[w]!++;
+          void serve(structuredClone(m));
+        });
+        return worker;
+      });
+      await Promise.all(workers.map((w) => w.start(plan, backend)));
+      return { workers, close: async () => workers.forEach((w) => w.fail(new MergeLabError('CANCELLED', 'closed'))) };
+    },
+  };
+  return { host, started, jobsPerWorker };
+}
+
+describe('mergeToFolder on merge workers', () => {
+  async function engineWithPool(cores: number) {
+    const pool = loopbackHost(cores);
+    const engine = createEngine({ mergeWorkers: pool.host });
+    await engine.system.setBackend('cpu');
+    for (const [id, fill] of [['base', 0], ['a', 1], ['b', 2]] as const) await engine.models.openModel(id, [{ path: `${id}/model.safetensors`, blob: await modelBlob(fill) }]);
+    return { engine, ...pool };
+  }
+
+  it('writes the same weights on two workers as on the engine thread, and says how many merged', async () => {
+    const { engine, started, jobsPerWorker } = await engineWithPool(4);
+    const { folder: alone, files: aloneFiles } = memoryFolder();
+    const one = await engine.merges.mergeToFolder('one', RECIPE, alone, { workers: 1 });
+    expect(one.workers).toBe(1);
+    expect(started).toEqual([]);
+    const { folder, files } = memoryFolder();
+    const two = await engine.merges.mergeToFolder('two', RECIPE, folder, { workers: 2 });
+    expect(two.workers).toBe(2);
+    expect(started).toEqual([2]);
+    // Both workers took tensors, and every tensor went to one of them.
+    expect(jobsPerWorker.every((n) => n > 0)).toBe(true);
+    expect(jobsPerWorker.reduce((a, b) => a + b, 0)).toBe(LAYOUT.length);
+    expect(Buffer.from(files.get('model.safetensors')!).equals(Buffer.from(aloneFiles.get('model.safetensors')!))).toBe(true);
+  });
+
+  it("'auto' keeps a small merge on the engine thread; the budget caps the workers; a bad count is refused by name", async () => {
+    const { engine, started } = await engineWithPool(4);
+    expect((await engine.merges.mergeToFolder('auto', RECIPE, memoryFolder().folder)).workers).toBe(1);
+    // Each worker counts PAGE_WORKER_FIXED_BYTES beside the working memory (64 MiB and a little here).
+    const mib = 2 ** 20;
+    expect((await engine.merges.mergeToFolder('roomy', RECIPE, memoryFolder().folder, { workers: 2, budgetBytes: 200 * mib })).workers).toBe(2);
+    expect((await engine.merges.mergeToFolder('tight', RECIPE, memoryFolder().folder, { workers: 2, budgetBytes: 150 * mib })).workers).toBe(1);
+    expect(started).toEqual([2]);
+    const bad = await engine.merges.mergeToFolder('bad', RECIPE, memoryFolder().folder, { workers: 0 }).catch((e: unknown) => e);
+    expect(isMergeLabError(bad) && bad.code).toBe('PARAMETER_INVALID');
+    expect((bad as Error).message).toMatch(/workers must be a whole number/);
   });
 });

@@ -215,7 +215,7 @@ function JobLine({ job }: { job: JobState }) {
       return (
         <>
           <p className="status ok">
-            Merged {r.tensors} tensors on {r.backend} in {formatMs(r.milliseconds)}: model.safetensors, {formatBytes(r.bytes)}.
+            Merged {r.tensors} tensors on {r.backend}{r.workers && r.workers > 1 ? ` (${r.workers} merge workers)` : ''} in {formatMs(r.milliseconds)}: model.safetensors, {formatBytes(r.bytes)}.
           </p>
           {r.warnings.length > 0 && (
             <ul className="warnings" aria-label="Merge warnings">

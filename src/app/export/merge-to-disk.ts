@@ -68,6 +68,7 @@ export async function mergeToDisk(r: MergeToDiskRequest): Promise<JobResult> {
     tensors: done.tensors,
     milliseconds: done.milliseconds,
     backend: done.backend,
+    workers: done.workers,
     bytes: done.weightsBytes,
     warnings: done.warnings,
     ...urls,

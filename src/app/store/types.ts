@@ -193,6 +193,8 @@ export interface JobResult {
   readonly tensors: number;
   readonly milliseconds: number;
   readonly backend: BackendName;
+  /** Merge workers that merged the tensors beside the engine worker (Merge into a folder); absent or 1: the engine worker alone. */
+  readonly workers?: number;
   /** Size of model.safetensors. */
   readonly bytes: number;
   readonly warnings: readonly string[];

@@ -126,6 +126,12 @@ export interface OutputWritable {
 export interface FolderMergeOptions extends MergeOptions {
   /** Weights past this many bytes go into shards with an index, as mergekit's (default 5 GB, its "5B"). */
   readonly maxShardSize?: number;
+  /**
+   * Merge workers beside the engine's thread, which then only reads and writes: 'auto' (the
+   * default) one per core for a merge large enough to gain from them (autoWorkerCount), 1 none.
+   * Only where the host can start workers (the page's engine worker); the bytes are the same.
+   */
+  readonly workers?: number | 'auto';
 }
 
 /** A merge written into an OutputFolder (MergesService.mergeToFolder). */
@@ -139,6 +145,8 @@ export interface FolderMergeResult {
   readonly tensors: number;
   readonly milliseconds: number;
   readonly backend: BackendName;
+  /** How many merge workers merged the tensors (1: the engine's own thread). */
+  readonly workers: number;
 }
 
 /** The embedded demo's files, fetched by the app (the worker reads no URLs itself). */

@@ -120,7 +120,8 @@ export function mergeWorkingMemory(plan: { readonly tensors: readonly PlannedTen
   return (models + 2) * largest + WORKING_OVERHEAD_BYTES;
 }
 
-const WORKING_OVERHEAD_BYTES = 64 << 20;
+/** The process's and the backend's blocks beside the tensors (mergeWorkingMemory). */
+export const WORKING_OVERHEAD_BYTES = 64 << 20;
 
 export async function runMerge(opts: RunMergeOptions): Promise<void> {
   const { plan, checkpoints, output } = opts;

@@ -3,7 +3,9 @@
  * loaded, how a backend starts, and a signal when either set of models changes (caches keyed by a
  * model's name must then go: a name may come back as other weights).
  */
-import type { BackendChoice, BackendInfo } from '../../backend.js';
+import type { BackendChoice, BackendInfo, BackendName } from '../../backend.js';
+import type { PoolPlan } from '../../merge/pool.js';
+import type { MergePool } from '../../merge/pool-protocol.js';
 import { chooseBackend, currentBackend } from '../../backend.js';
 import { MergeLabError, combineProblems } from '../../errors.js';
 import type { Checkpoint } from '../../io/index.js';
@@ -21,11 +23,17 @@ export interface OpenedModel {
 export interface EngineHost {
   /** Starts a backend; defaults to chooseBackend (the host sets wasm paths beforehand). */
   startBackend?(choice: BackendChoice): Promise<BackendInfo>;
+  /**
+   * Starts `count` merge workers (Web Workers in the page) for `plan` on `backend`, each ready;
+   * without it every merge runs on the engine's own thread. `cores`: how many the machine has.
+   */
+  readonly mergeWorkers?: { readonly cores: number; start(count: number, plan: PoolPlan, backend: BackendName): Promise<MergePool> };
 }
 
 export type ModelsChange = 'models' | 'demo';
 
 export interface EngineContext {
+  readonly host: EngineHost;
   readonly models: Map<string, OpenedModel>;
   /** The demo's checkpoints by id ('base', the task ids), decoded once; undefined before loadDemo. */
   demoInputs: ReadonlyMap<string, Checkpoint> | undefined;
@@ -41,6 +49,7 @@ export function createContext(host: EngineHost): EngineContext {
   const listeners: ((what: ModelsChange) => void)[] = [];
   const setBackend = (choice: BackendChoice) => (host.startBackend ? host.startBackend(choice) : chooseBackend(choice));
   return {
+    host,
     models: new Map(),
     demoInputs: undefined,
     setBackend,

@@ -17,8 +17,11 @@
  * losses are over the same tokens.
  *
  * One lane (services/cancel.ts): a newer request, or cancelEvaluate(), stops the one running at its
- * next block (its merge at the next tensor). A sweep (λ or density) scores every point's probe on a
- * lane and a merge session of its own, so a slider's request and a sweep never cancel each other.
+ * next block (its merge at the next tensor, its scoring at the next layer). A sweep (λ or density)
+ * scores every point's probe on a lane and a merge session of its own, so a slider's request and a
+ * sweep never cancel each other; but the sweep gives way: it pauses after each layer, and while a
+ * slider's request is being computed it waits, so a slider's probe starts within a layer's time
+ * instead of after a whole point's merge and pass.
  * When models are opened or closed, what was kept about the others stays: a model opened again
  * under its id (other weights) loses its scores, and the base's text scores go with the base. No tensor outlives a request: the base's and
  * experts' weights go onto the backend only while their missing scores are computed, the merged
@@ -36,7 +39,6 @@ import { scoreSequences, type ScoreResult } from '../../lm/score.js';
 import type { LmTokenizer } from '../../lm/tokenizer.js';
 import { prepareLmWeights, storedNames, type PreparedLmWeights } from '../../lm/weights.js';
 import type { CancelToken } from '../../merge/progress.js';
-import { nextTask } from '../../next-task.js';
 import { parseRecipe } from '../../recipe/parse.js';
 import { recipeText as textOf } from '../../recipe/recipe-text.js';
 import type { LmLabAnswer, LmLabMetrics, LmLabProgressCallback, LmLabRequest, LmLabService, LmLabSummary, LmLabSweepPoint, LmLabTask, LmLabTaskScore } from '../engine-api.js';
@@ -179,12 +181,33 @@ function mergedModel(config: LmConfig, merged: Readonly<Record<string, Float32Ar
   }
 }
 
+/**
+ * A macrotask's pause, as nextTask's but a message to oneself instead of a timer: browsers hold a
+ * timer set from a timer's callback back 4 ms or more, and scoring pauses after every layer.
+ * Messages wait in the queue the page's requests wait in, so a request sent meanwhile runs first.
+ */
+function pauseForMessages(): Promise<void> {
+  return new Promise((resolve) => {
+    const { port1, port2 } = new MessageChannel();
+    port1.onmessage = () => {
+      port1.close();
+      resolve();
+    };
+    port2.postMessage(undefined);
+  });
+}
+
 /** Half the adapter's binding limit on WebGPU (room for a tensor and its neighbour), else scoring's default. */
 function maxTensorBytes(asked: number | undefined): number | undefined {
   if (asked !== undefined) return asked;
   const limit = currentBackend()?.adapter?.maxStorageBufferBindingSize;
   return limit ? Math.floor(limit / 2) : undefined;
 }
+
+const nothing = () => undefined;
+
+/** A sweep lets the worker's messages in at least this often (ms of its work), so a slider's probe waits no longer. */
+const SWEEP_SLICE_MS = 5;
 
 export function createLmLabService(ctx: EngineContext): LmLabService {
   const lane = createLane('language-model evaluation');
@@ -250,8 +273,25 @@ export function createLmLabService(ctx: EngineContext): LmLabService {
     return ids;
   };
 
-  /** One request on `on`, merging in `s`'s `session` (the sweep's or the sliders'). */
-  async function evaluate(request: LmLabRequest, cancel: CancelToken, onProgress: LmLabProgressCallback | undefined, on: Lane = lane, sessionOf: (s: LabState) => LiveSession = (s) => s.session): Promise<LmLabAnswer> {
+  /** The sliders' request being computed: a sweep waits while one is (the card's answer first). */
+  let sliders: Promise<unknown> | undefined;
+  let sweepPaused = 0;
+  /**
+   * A sweep's pause: a macrotask every SWEEP_SLICE_MS of its work (it is called before every
+   * tensor its merge reads, and after every layer), then as long as the sliders' requests run.
+   */
+  const afterSliders = async () => {
+    if (!sliders && performance.now() - sweepPaused < SWEEP_SLICE_MS) return;
+    await pauseForMessages();
+    while (sliders) await sliders.then(nothing, nothing);
+    sweepPaused = performance.now();
+  };
+
+  /**
+   * One request on `on`, merging in `s`'s `session` (the sweep's or the sliders'), awaiting `pause`
+   * between its stages and between the layers of its forward passes.
+   */
+  async function evaluate(request: LmLabRequest, cancel: CancelToken, onProgress: LmLabProgressCallback | undefined, on: Lane = lane, sessionOf: (s: LabState) => LiveSession = (s) => s.session, pause: () => Promise<void> = pauseForMessages): Promise<LmLabAnswer> {
     const started = performance.now();
     const s = labState();
     const recipe = parseRecipe(textOf(request.recipe), 'recipe');
@@ -278,7 +318,7 @@ export function createLmLabService(ctx: EngineContext): LmLabService {
     }
     const probe = request.probeTokens ?? labProbeTokens(context);
     if (!Number.isSafeInteger(probe) || probe < 1) throw new MergeLabError('PARAMETER_INVALID', `probeTokens must be a whole number ≥ 1 (got ${probe}).`);
-    const scoreOptions = { context, maxTensorBytes: maxTensorBytes(request.maxTensorBytes), cancel };
+    const scoreOptions = { context, maxTensorBytes: maxTensorBytes(request.maxTensorBytes), cancel, pause };
 
     // Each text's (or window's) ids, cut to the probe's predictions in probe mode (a prefix of the full scoring's).
     const encoder = new TextEncoder();
@@ -333,13 +373,15 @@ export function createLmLabService(ctx: EngineContext): LmLabService {
 
     // The merge, into memory (a newer request supersedes it at its next tensor).
     report('merge', done);
-    await nextTask();
+    await pause();
     if (cancel.cancelled) throw on.superseded();
     const channelSettings = (request as LmLabChannelRequest).channel;
     // Channel Merging scores looked-up rows, not the recipe: nothing to merge.
-    const merged = channelSettings ? {} : await sessionOf(s).merge(recipe);
+    const merged = channelSettings ? {} : await sessionOf(s).merge(recipe, { pause });
     if (cancel.cancelled) throw on.superseded();
     const mergeDone = performance.now();
+    await pause();
+    if (cancel.cancelled) throw on.superseded();
 
     let scores: ScoreResult[];
     let routing: LmLabTwinAnswer['routing'];
@@ -429,7 +471,11 @@ export function createLmLabService(ctx: EngineContext): LmLabService {
     evaluate(request, onProgress) {
       // The merge in flight belongs to the request this one replaces: stop it at its next tensor.
       state?.session.supersede();
-      return lane.latest((cancel) => evaluate(request, cancel, onProgress));
+      const job = lane.latest((cancel) => evaluate(request, cancel, onProgress));
+      sliders = job;
+      const done = () => void (sliders === job && (sliders = undefined));
+      job.then(done, done);
+      return job;
     },
     async cancelEvaluate() {
       lane.ask();
@@ -441,7 +487,7 @@ export function createLmLabService(ctx: EngineContext): LmLabService {
         const out: LmLabSweepPoint[] = [];
         for (const point of request.points) {
           const { points: _points, ...rest } = request;
-          const a = await evaluate({ ...rest, recipe: point.recipe, mode: 'probe' }, cancel, undefined, sweepLane, (s) => s.sweepSession);
+          const a = await evaluate({ ...rest, recipe: point.recipe, mode: 'probe' }, cancel, undefined, sweepLane, (s) => s.sweepSession, afterSliders);
           out.push({ value: point.value, loss: a.tasks.reduce((n, t) => n + t.merged.loss, 0) / a.tasks.length, meanGain: a.meanGain, tasks: a.tasks.map((t) => ({ name: t.name, loss: t.merged.loss, gain: t.gain })) });
           onProgress?.({ done: out.length, points: request.points.length });
         }

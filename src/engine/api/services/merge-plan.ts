@@ -73,6 +73,8 @@ export interface WriteMergeOptions {
   readonly maxBlockBytes?: number;
   /** Workers that merge the tensors (merge/pool.ts), this thread reading and writing; none: this thread merges. */
   readonly workers?: readonly MergeWorker[];
+  /** With workers: bytes the tensors in flight may hold together (default the pool's bound, poolBudget). */
+  readonly budgetBytes?: number;
 }
 
 /** Runs the plan into the writer. */
@@ -89,7 +91,7 @@ export async function writeMerge(o: WriteMergeOptions): Promise<void> {
       onWarning: o.onWarning,
       collectGarbage: o.collectGarbage,
     };
-    if (o.workers?.length) await runMergePool({ ...run, workers: o.workers });
+    if (o.workers?.length) await runMergePool({ ...run, workers: o.workers, ...(o.budgetBytes !== undefined ? { budgetBytes: o.budgetBytes } : {}) });
     else await runMerge({ ...run, maxBlockBytes: o.maxBlockBytes });
     await o.writer.finish();
   } catch (e) {

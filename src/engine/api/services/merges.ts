@@ -17,7 +17,10 @@ import type { CheckResult, FolderMergeOptions, FolderMergeResult, MergeOptions, 
 import { createJobs } from './cancel.js';
 import { recipeCheckpoints, recipeModelNames, type EngineContext } from './context.js';
 import { estimateMergeMemory, mergeOutputBytes, mergeTensorSpecs, planModelMerge, routedIgnores, writeMerge } from './merge-plan.js';
-import { mergeWorkingMemory } from '../../merge/run-merge.js';
+import { WORKING_OVERHEAD_BYTES, mergeWorkingMemory, type MergePlanToRun } from '../../merge/run-merge.js';
+import { toPoolPlan } from '../../merge/pool.js';
+import { autoWorkerCount } from '../../merge/pool-size.js';
+import type { BackendName } from '../../backend.js';
 import { createShardedWriter } from '../../io/sharded.js';
 import { folderFiles } from './folder-output.js';
 
@@ -31,6 +34,33 @@ const MERGED_NAME = 'merged-model';
 
 /** Across comlink a callback returns a promise; progress must never stall or fail the job. */
 const quietProgress = (onProgress?: ProgressCallback) => (onProgress ? (x: MergeProgress) => void Promise.resolve(onProgress(x)).catch(() => undefined) : undefined);
+
+/**
+ * What a page's merge worker holds before any tensor (its context, tfjs, the engine, the wasm
+ * backend's first heap), counted against the budget for each worker started.
+ */
+export const PAGE_WORKER_FIXED_BYTES = 64 << 20;
+
+/**
+ * How many merge workers a merge into a folder gets: the option (default 'auto': autoWorkerCount
+ * over the host's cores), no more than the budget leaves room for — each worker's fixed part, and
+ * the largest tensor's working memory beside them (the pool runs a tensor alone when nothing else
+ * fits) — and 1 where the host starts none.
+ */
+function pageWorkerCount(ctx: EngineContext, plan: MergePlanToRun, backend: BackendName, options: FolderMergeOptions): number {
+  const host = ctx.host.mergeWorkers;
+  const asked = options.workers ?? 'auto';
+  if (asked !== 'auto' && !(Number.isInteger(asked) && asked >= 1)) throw new MergeLabError('PARAMETER_INVALID', `workers must be a whole number of at least 1, or "auto", got ${String(asked)}.`);
+  if (!host || backend === 'webgpu') return 1;
+  let n = asked === 'auto' ? autoWorkerCount(plan, host.cores, backend) : asked;
+  while (n > 1 && options.budgetBytes !== undefined && mergeWorkingMemory(plan) + n * PAGE_WORKER_FIXED_BYTES > options.budgetBytes) n--;
+  return n;
+}
+
+/** The bytes the tensors in flight may hold together on `workers` workers within the budget (none: the pool's own bound). */
+function poolTensorBudget(budgetBytes: number | undefined, workers: number): number | undefined {
+  return budgetBytes === undefined ? undefined : budgetBytes - WORKING_OVERHEAD_BYTES - workers * PAGE_WORKER_FIXED_BYTES;
+}
 
 export function createMergesService(ctx: EngineContext): MergesService {
   const jobs = createJobs();
@@ -136,6 +166,9 @@ export function createMergesService(ctx: EngineContext): MergesService {
       }
       const backend = await ctx.ensureBackend();
       throwIfCancelled(cancel);
+      const count = pageWorkerCount(ctx, mergePlan, backend.name, options);
+      const pool = count > 1 ? await ctx.host.mergeWorkers!.start(count, toPoolPlan(mergePlan), backend.name) : undefined;
+      throwIfCancelled(cancel);
       const files = folderFiles(folder);
       try {
         const writer = createShardedWriter((name) => files.sink(name), mergeTensorSpecs(mergePlan), {
@@ -148,6 +181,7 @@ export function createMergesService(ctx: EngineContext): MergesService {
           writer,
           cancel,
           ...(options.maxBlockBytes !== undefined ? { maxBlockBytes: options.maxBlockBytes } : {}),
+          ...(pool ? { workers: pool.workers, budgetBytes: poolTensorBudget(options.budgetBytes, count) } : {}),
           onWarning: (w) => warnings.push(w),
           onProgress: quietProgress(onProgress),
         });
@@ -158,8 +192,10 @@ export function createMergesService(ctx: EngineContext): MergesService {
       } catch (e) {
         await files.rollback();
         throw e;
+      } finally {
+        await pool?.close();
       }
-      return { files: files.names, weightsBytes: mergeOutputBytes(mergePlan), recipeYaml: p.recipeText, warnings, tensors: mergePlan.tensors.length, milliseconds: Date.now() - started, backend: backend.name };
+      return { files: files.names, weightsBytes: mergeOutputBytes(mergePlan), recipeYaml: p.recipeText, warnings, tensors: mergePlan.tensors.length, milliseconds: Date.now() - started, backend: backend.name, workers: pool ? count : 1 };
     }),
     routedMerge: (jobId, input, onProgress, options: RoutedMergeOptions = {}): Promise<RoutedMergeResult> => jobs.run(jobId, async (cancel) => {
       const started = Date.now();

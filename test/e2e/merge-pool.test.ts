@@ -1,0 +1,77 @@
+/**
+ * The page's merge pool (issue 20, item 1): a merge into a folder on two Web Workers started by
+ * the engine worker, the engine worker reading and writing, gives the same files as the engine
+ * worker merging alone — and says how many workers merged. The models are synthetic (6 × 6 MiB
+ * float32, opened through the engine as engine.test.ts's cancel does), the folders are the page's
+ * private storage (a real FileSystemDirectoryHandle, as a picked folder is).
+ */
+import { expect } from 'vitest';
+import { describeE2E, test } from './harness.js';
+
+interface Written {
+  readonly workers: number;
+  readonly files: readonly string[];
+  /** Per file: its size and a checksum of its bytes (FNV-1a over 32-bit words), read back from storage. */
+  readonly sums: Record<string, string>;
+}
+
+async function mergeInto([folderName, workers]: readonly [string, number | 'auto']): Promise<Written> {
+  const engine = window.__mergeLab!.engine!;
+  const root = await navigator.storage.getDirectory();
+  const folder = await root.getDirectoryHandle(folderName, { create: true });
+  const ids = ['base', 't0', 't1', 't2', 't3', 't4'];
+  const recipe = ['merge_method: ties', 'base_model: base', 'parameters: {density: 0.3}', 'models:', ...ids.slice(1).map((id) => `  - model: ${id}\n    parameters: {weight: 0.4}`), 'dtype: float32'].join('\n');
+  const result = await engine.merges.mergeToFolder(`pool-${folderName}`, recipe, folder as never, { name: folderName, workers });
+  const sums: Record<string, string> = {};
+  for (const name of result.files) {
+    const bytes = await (await (await folder.getFileHandle(name)).getFile()).arrayBuffer();
+    const words = new Uint32Array(bytes, 0, bytes.byteLength >> 2);
+    let h = 0x811c9dc5;
+    for (let i = 0; i < words.length; i++) h = Math.imul(h ^ words[i]!, 0x01000193) >>> 0;
+    const tail = new Uint8Array(bytes, words.length * 4);
+    for (const b of tail) h = Math.imul(h ^ b, 0x01000193) >>> 0;
+    sums[name] = `${bytes.byteLength}:${h.toString(16)}`;
+  }
+  return { workers: result.workers, files: result.files, sums };
+}
+
+async function openModels(): Promise<void> {
+  const engine = window.__mergeLab!.engine!;
+  const [count, rows, cols] = [24, 256, 256];
+  const per = rows * cols * 4;
+  const header: Record<string, unknown> = {};
+  for (let i = 0; i < count; i++) header[`layers.${i}.weight`] = { dtype: 'F32', shape: [rows, cols], data_offsets: [i * per, (i + 1) * per] };
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - (json.length % 8)) % 8);
+  const head = new TextEncoder().encode(json);
+  const size = new Uint8Array(8);
+  new DataView(size.buffer).setBigUint64(0, BigInt(head.length), true);
+  for (const [k, id] of ['base', 't0', 't1', 't2', 't3', 't4'].entries()) {
+    const data = new Float32Array(count * rows * cols);
+    // Task vectors with signs that disagree between models, so TIES's election and trim both matter.
+    for (let j = 0; j < data.length; j++) data[j] = Math.sin(j * 0.001) * 0.05 + (k === 0 ? 0 : Math.sin(j * (0.37 + k * 0.11) + k) * 0.01);
+    await engine.models.openModel(id, [{ path: `${id}.safetensors`, blob: new Blob([size, head, data]) }]);
+  }
+}
+
+describeE2E('the page merges on a pool of workers', () => {
+  test('a merge into a folder on two merge workers writes the same files as on the engine worker alone', async ({ lab }) => {
+    await lab.open('', { backend: 'wasm' });
+    await lab.waitForEngine('wasm');
+    await lab.page.evaluate(openModels);
+    const one = await lab.page.evaluate(mergeInto, ['one', 1] as const);
+    const two = await lab.page.evaluate(mergeInto, ['two', 2] as const);
+    expect(one.workers).toBe(1);
+    expect(two.workers).toBe(2);
+    expect(two.files).toEqual(one.files);
+    expect(one.files).toContain('model.safetensors');
+    // The model card's title is the folder's name; every other file is byte for byte the same.
+    const { ['README.md']: _a, ...sumsOne } = one.sums;
+    const { ['README.md']: _b, ...sumsTwo } = two.sums;
+    expect(sumsTwo).toEqual(sumsOne);
+    expect(sumsOne['model.safetensors']).toMatch(/^\d+:/);
+    // 'auto' on this 36 MiB merge (under POOL_FROM_BYTES) stays on the engine worker.
+    expect((await lab.page.evaluate(mergeInto, ['auto', 'auto'] as const)).workers).toBe(1);
+    expect(lab.diagnostics.consoleErrors).toEqual([]);
+  }, 180_000);
+});
