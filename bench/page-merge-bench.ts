@@ -14,6 +14,11 @@
  *
  *   nice -n 10 npx tsx bench/page-merge-bench.ts [--gb 1.5] [--backend wasm] [--keep] [--dir .cache/bench/page-merge]
  *                                                [--settle 900] [--sha256 HEX: skip the CLI, compare with a CLI run's hash]
+ *                                                [--budget MiB: the panel's memory budget, default the page's]
+ *
+ * Besides long tasks it records long animation frames (PerformanceObserver 'long-animation-frame':
+ * the scripts that ran in each, by function and file) and prints the longest during the merge,
+ * so a task over 100 ms says whose it is.
  *
  * The checkpoints (3 × --gb) are written under --dir and deleted at the end unless --keep; the
  * bench needs about 6 × --gb of free disk (inputs, the page's output, the CLI's, Chromium's swap file).
@@ -44,6 +49,8 @@ const { values } = parseArgs({
     settle: { type: 'string', default: '900' },
     /** Skip merge-lab merge and compare the page's file with this sha256 (a CLI run's, same --gb and shapes). */
     sha256: { type: 'string' },
+    /** The Merge panel's memory budget in MiB (the page's default when absent). */
+    budget: { type: 'string' },
   },
 });
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -251,6 +258,19 @@ try {
       const charts = document.querySelectorAll('figure[data-chart][data-chart-state="computing"]').length;
       for (const e of list.getEntries()) w.__longTasks.push({ start: e.startTime, duration: e.duration, charts });
     }).observe({ type: 'longtask', buffered: true });
+    // Long animation frames name the scripts that ran in them (a long task does not).
+    const f = window as unknown as { __frames: { start: number; duration: number; blocking: number; scripts: string[] }[] };
+    f.__frames = [];
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries() as unknown as { startTime: number; duration: number; blockingDuration: number; scripts: { invoker: string; sourceFunctionName: string; sourceURL: string; duration: number; forcedStyleAndLayoutDuration: number }[] }[]) {
+        f.__frames.push({
+          start: e.startTime,
+          duration: e.duration,
+          blocking: e.blockingDuration,
+          scripts: e.scripts.map((x) => `${x.invoker} ${x.sourceFunctionName || '?'}@${x.sourceURL.split('/').pop()} ${Math.round(x.duration)} ms (layout ${Math.round(x.forcedStyleAndLayoutDuration)})`),
+        });
+      }
+    }).observe({ type: 'long-animation-frame', buffered: true });
     // The folder picker answers a folder of the private storage (see the header).
     w.showDirectoryPicker = async () => (await navigator.storage.getDirectory()).getDirectoryHandle('picked', { create: true });
   });
@@ -287,6 +307,7 @@ try {
   const mergeMemory = sampler(() => process.pid, /chrom/i);
 
   const panel = page.getByRole('region', { name: 'Merge', exact: true });
+  if (values.budget) await panel.getByRole('spinbutton', { name: 'Memory budget (MiB)' }).fill(values.budget);
   const mergeAt = await page.evaluate(() => performance.now());
   const tMerge = performance.now();
   await panel.getByRole('button', { name: 'Merge into a folder…', exact: true }).click();
@@ -308,6 +329,11 @@ try {
   const tasks = await page.evaluate(() => (window as unknown as { __longTasks: { start: number; duration: number; charts: number }[] }).__longTasks);
   const longest = (xs: { duration: number }[]) => Math.round(Math.max(0, ...xs.map((x) => x.duration)));
   const during = tasks.filter((t) => t.start >= mergeAt);
+  const frames = await page.evaluate(() => (window as unknown as { __frames: { start: number; duration: number; blocking: number; scripts: string[] }[] }).__frames);
+  for (const [what, list] of [['before', frames.filter((x) => x.start < mergeAt)], ['during', frames.filter((x) => x.start >= mergeAt)]] as const) {
+    const top = [...list].sort((a, b) => b.duration - a.duration).slice(0, 8);
+    log(`long animation frames ${what} the merge: ${list.length}; the longest: ${top.map((x) => `${Math.round(x.duration)} ms (blocking ${Math.round(x.blocking)}) at ${Math.round(x.start - mergeAt)} ms [${x.scripts.join('; ')}]`).join(' | ') || 'none'}`);
+  }
 
   // The recipe the page hands out, for the CLI beside the models.
   const [download] = await Promise.all([page.waitForEvent('download'), panel.locator('[data-job-state]').getByRole('link', { name: 'Download recipe' }).click()]);
@@ -365,7 +391,7 @@ try {
     sha256: cliHash,
     loadAtEnd: load,
   };
-  console.log(`\nThree checkpoints merged in the page to a file on disk (${row.models}, TIES, default budget, ${values.backend}, headless Chromium)\n`);
+  console.log(`\nThree checkpoints merged in the page to a file on disk (${row.models}, TIES, ${values.budget ? `budget ${values.budget} MiB` : 'default budget'}, ${values.backend}, headless Chromium)\n`);
   console.log('| what | measured |\n|---|---:|');
   console.log(`| page: Merge into a folder… → done | ${row.pageMergeS} s |`);
   console.log(`| page: Chromium's processes, peak (RSS summed / PSS summed) | ${row.browserPeakRssMiB} / ${row.browserPeakPssMiB} MiB |`);

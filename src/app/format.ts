@@ -44,3 +44,9 @@ export function formatBinaryBytes(n: number): string {
   }
   return `${Number.isInteger(v) ? v : v.toFixed(1)} ${units[u]}`;
 }
+
+/** The done merge's line: what merged where, on how many merge workers (more than one only), how long, how large. */
+export function mergedLine(r: { tensors: number; backend: string; workers?: number; milliseconds: number; bytes: number }): string {
+  const workers = r.workers !== undefined && r.workers > 1 ? ` (${r.workers} merge workers)` : '';
+  return `Merged ${r.tensors} tensors on ${r.backend}${workers} in ${formatMs(r.milliseconds)}: model.safetensors, ${formatBytes(r.bytes)}.`;
+}

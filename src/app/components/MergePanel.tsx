@@ -9,7 +9,7 @@ import { DemoControls } from './DemoControls.js';
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { findMethod } from '../../engine/methods/catalog.js';
-import { formatBytes, formatMs } from '../format.js';
+import { formatBytes, formatMs, mergedLine } from '../format.js';
 import { toAppError } from '../demo/errors.js';
 import { methodParam } from '../recipe/demo-recipe.js';
 import { importRecipe, type ImportOutcome } from '../recipe/import-recipe.js';
@@ -214,9 +214,7 @@ function JobLine({ job }: { job: JobState }) {
       const r = job.result!;
       return (
         <>
-          <p className="status ok">
-            Merged {r.tensors} tensors on {r.backend}{r.workers && r.workers > 1 ? ` (${r.workers} merge workers)` : ''} in {formatMs(r.milliseconds)}: model.safetensors, {formatBytes(r.bytes)}.
-          </p>
+          <p className="status ok">{mergedLine(r)}</p>
           {r.warnings.length > 0 && (
             <ul className="warnings" aria-label="Merge warnings">
               {r.warnings.map((w, i) => (
