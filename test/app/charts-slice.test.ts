@@ -175,6 +175,20 @@ describe('requests on the demo', () => {
     expect(diagnoses()).toHaveLength(0);
   });
 
+  it('a hidden sweep (sweep_hide=1) asks the engine for nothing; shown again, it is asked for', async () => {
+    await onDemo();
+    const sweeps = () => fake.asked.filter((a) => a.method === 'sweepDemo');
+    st().setPresentation(false, ['sweep']);
+    st().setLambda(0.7);
+    await vi.advanceTimersByTimeAsync(SWEEP_DEBOUNCE_MS);
+    expect(sweeps()).toHaveLength(0);
+    expect(st().sweep.shown).toBeUndefined();
+    st().setPresentation(false, []);
+    await vi.advanceTimersByTimeAsync(SWEEP_DEBOUNCE_MS);
+    expect(sweeps()).toHaveLength(1);
+    expect((sweeps()[0]!.recipe as unknown as { recipe: Recipe }[]).map((p) => p.recipe.parameters?.['lambda'])).toContain(0.7);
+  });
+
   it('while the sweep waits for the sliders to rest, the one drawn is marked, or taken off when another method made it', async () => {
     await onDemo();
     expect(st().sweep).toMatchObject({ status: 'ready', shown: { data: { method: 'ties', param: 'density' } } });

@@ -81,7 +81,8 @@ export const createChartsSlice: SliceCreator<ChartsSlice> = (set, get, api) => {
       sweepKey = ranksKey = '';
       set({ diagnostics: cleared(s.diagnostics.requested), spectrum: cleared(s.spectrum.requested), layerRanks: cleared(s.layerRanks.requested), sweep: cleared(s.sweep.requested) });
     }
-    if (s.source !== prev.source || s.dropped !== prev.dropped || s.perModel !== prev.perModel) get().requestCharts();
+    // A chart shown again (another preset's or link's hidden parts) asks for what it skipped while hidden.
+    if (s.source !== prev.source || s.dropped !== prev.dropped || s.perModel !== prev.perModel || s.hidden !== prev.hidden) get().requestCharts();
   });
 
   return {
@@ -149,7 +150,8 @@ export const createChartsSlice: SliceCreator<ChartsSlice> = (set, get, api) => {
       } else if (s.diagnostics.shown?.data.layerMap) askRanks();
       if (!spectrumAfter) askSpectrum();
 
-      const plan = s.source === 'demo' ? sweepPlan(s, sweepParamFor(s.method, s.sweepParam)) : undefined;
+      // A sweep is a merge and a score per point: none for a link that hides it (`sweep_hide=1`, the rank lesson).
+      const plan = s.source === 'demo' && !s.hidden.includes('sweep') ? sweepPlan(s, sweepParamFor(s.method, s.sweepParam)) : undefined;
       if (!plan) {
         sweepKey = '';
         // No sweep here: nothing drawn, and a sweep still on its way (the demo's, before a switch) is dropped.
