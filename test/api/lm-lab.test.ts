@@ -283,6 +283,22 @@ describe('lm-lab service', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  it("a sweep gives way to the sliders: a probe asked while it runs is answered before the sweep's next point, and the sweep then goes on", async () => {
+    const engine = await openedEngine();
+    const { recipe: _r, mode: _m, ...rest } = request(ties());
+    const points = [0.2, 0.4, 0.6, 0.8, 1].map((value) => ({ value, recipe: ties(value) }));
+    let done = 0;
+    let asked!: (sweptWhenAnswered: Promise<number>) => void;
+    const probe = new Promise<number>((resolve) => (asked = resolve));
+    const swept = engine.lmLab.sweep({ ...rest, points }, (p) => {
+      done = p.done;
+      // The slider moves after the sweep's first point: its probe must not wait for the other four.
+      if (done === 1) asked(engine.lmLab.evaluate(request(ties(0.7), 'probe')).then(() => done));
+    });
+    expect(await probe).toBe(1);
+    expect((await swept).map((p) => p.value)).toEqual([0.2, 0.4, 0.6, 0.8, 1]);
+  });
+
   it('is latest-wins, cancelEvaluate stops one, and no tensor is left after any request', async () => {
     const engine = await openedEngine();
     // The first request opens nothing lasting: count from before it.

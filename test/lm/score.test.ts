@@ -98,6 +98,25 @@ describe('scoreTokens', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  it('pauses after every layer when given a pause: the same numbers, and a cancel seen at a pause stops the pass there, leaving nothing behind', async () => {
+    const plain = await scoreTokens(tied.config, tied.weights, tiedIds, { context: 8, maxBatch: 4, perToken: true });
+    let pauses = 0;
+    const paused = await scoreTokens(tied.config, tied.weights, tiedIds, { context: 8, maxBatch: 4, perToken: true, pause: async () => void pauses++ });
+    expect(paused.perToken).toEqual(plain.perToken);
+    expect(paused.nll).toBe(plain.nll);
+    // After each layer and after each batch.
+    const batches = Math.ceil(Math.ceil((tiedIds.length - 1) / 8) / 4);
+    expect(pauses).toBe(batches * (tied.config.numLayers + 1));
+    const before = tf.memory().numTensors;
+    const token = { cancelled: false };
+    let seen = 0;
+    // Cancelled at the second layer's pause of the first batch: no batch finishes.
+    const run = scoreTokens(tied.config, tied.weights, tiedIds, { context: 8, maxBatch: 4, cancel: token, onProgress: () => expect.unreachable('no batch should finish'), pause: async () => void (++seen === 2 && (token.cancelled = true)) });
+    await expect(run).rejects.toMatchObject({ code: 'CANCELLED' });
+    expect(seen).toBe(2);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('refuses ids outside the vocabulary and contexts the model cannot take', async () => {
     await expect(scoreTokens(tied.config, tied.weights, [1, 2, 320], { context: 4, where: 'llama-tied' })).rejects.toThrow(/token 2 has id 320, outside the model's vocabulary \(vocab_size 320\)/);
     await expect(scoreTokens(tied.config, tied.weights, Array(200).fill(1), { context: 129 })).rejects.toMatchObject({ code: 'PARAMETER_OUT_OF_RANGE' });

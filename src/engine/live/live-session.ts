@@ -14,8 +14,12 @@ import type { OrderCache } from '../methods/types.js';
 import type { Recipe } from '../recipe/types.js';
 
 export interface LiveSession {
-  /** Merges `recipe` into memory; rejects with CANCELLED (superseded) when a newer call came in. */
-  merge(recipe: Recipe): Promise<Record<string, Float32Array>>;
+  /**
+   * Merges `recipe` into memory; rejects with CANCELLED (superseded) when a newer call came in.
+   * `pause` is awaited before each read of an input tensor: work that must give way (a sweep beside
+   * a slider's requests) lets the worker take its messages between tensors, not only after the merge.
+   */
+  merge(recipe: Recipe, options?: { readonly pause?: () => Promise<void> }): Promise<Record<string, Float32Array>>;
   /** Stops the merge in flight at its next tensor (its answer is no longer wanted). */
   supersede(): void;
   /** Forget what was kept about `model` (it was reloaded or removed). */
@@ -48,6 +52,27 @@ export function memoizedCheckpoint(c: Checkpoint): Checkpoint {
   };
 }
 
+/** `inputs` whose reads first await `pause`; the same arrays come back, so what is kept about them still holds. */
+function pausing(inputs: ReadonlyMap<string, Checkpoint>, pause: () => Promise<void>): Map<string, Checkpoint> {
+  return new Map(
+    [...inputs].map(([k, c]) => [
+      k,
+      {
+        name: c.name,
+        tensorNames: c.tensorNames,
+        metadata: c.metadata,
+        info: (n) => c.info(n),
+        readRaw: (n) => c.readRaw(n),
+        readFloat32: async (n) => {
+          await pause();
+          return c.readFloat32(n);
+        },
+        close: () => c.close(),
+      } satisfies Checkpoint,
+    ]),
+  );
+}
+
 export function createLiveSession(checkpoints: ReadonlyMap<string, Checkpoint>): LiveSession {
   const inputs = new Map([...checkpoints].map(([k, c]) => [k, memoizedCheckpoint(c)]));
   // One cache per working dtype: rounding inputs to float16/bfloat16 changes every τ.
@@ -65,7 +90,7 @@ export function createLiveSession(checkpoints: ReadonlyMap<string, Checkpoint>):
   const superseded = () => new MergeLabError('CANCELLED', 'Superseded by a newer request.');
 
   return {
-    async merge(recipe) {
+    async merge(recipe, options = {}) {
       const mine = ++generation;
       // Wait for the request in flight to notice it is stale and stop; never run two at once.
       await running.catch(() => undefined);
@@ -73,7 +98,7 @@ export function createLiveSession(checkpoints: ReadonlyMap<string, Checkpoint>):
       const job = mergeToMemory({
         recipe,
         methods: METHODS,
-        checkpoints: inputs,
+        checkpoints: options.pause ? pausing(inputs, options.pause) : inputs,
         orderCache: cacheFor(recipe.dtype ?? 'float32'),
         unscaledCache: unscaled,
         cancel: {

@@ -34,13 +34,13 @@ function advance(x: tf.Tensor2D, step: (x: tf.Tensor2D) => tf.Tensor2D, keep: tf
   return next;
 }
 
-function llamaHidden(config: LlamaLmConfig, w: WeightLookup, ids: tf.Tensor1D, batch: number, length: number, options: LmForwardOptions, masks: CausalMasks): tf.Tensor2D {
+function* llamaHidden(config: LlamaLmConfig, w: WeightLookup, ids: tf.Tensor1D, batch: number, length: number, options: LmForwardOptions, masks: CausalMasks): Generator<void, tf.Tensor2D> {
   const { headDim, numHeads, numKvHeads, normEps } = config;
   const first = embed(w.tensor('model.embed_tokens.weight'), ids);
   const { cos, sin } = ropeTables(length, headDim, config.ropeTheta);
   const bias = (name: string, has: boolean): tf.Tensor | undefined => (has ? w.tensor(`${name}.bias`) : undefined);
+  let x = first;
   try {
-    let x = first;
     for (let i = 0; i < config.numLayers; i++) {
       const p = `model.layers.${i}.`;
       x = advance(x, (x) => {
@@ -57,24 +57,29 @@ function llamaHidden(config: LlamaLmConfig, w: WeightLookup, ids: tf.Tensor1D, b
         const [gate, up, down] = [mlp('gate_proj'), mlp('up_proj'), mlp('down_proj')];
         return tf.add(afterAttention, swiGlu(h2, { gate: gate.weight, gateBias: gate.bias, up: up.weight, upBias: up.bias, down: down.weight, downBias: down.bias }));
       }, first);
+      yield;
     }
-    return advance(x, (x) => rmsNorm(x, w.tensor('model.norm.weight'), normEps) as tf.Tensor2D, first);
+    const out = advance(x, (x) => rmsNorm(x, w.tensor('model.norm.weight'), normEps) as tf.Tensor2D, first);
+    x = first;
+    return out;
   } finally {
+    // Stopped between layers: the last layer's output goes too.
+    if (x !== first) x.dispose();
     first.dispose();
     cos.dispose();
     sin.dispose();
   }
 }
 
-function gpt2Hidden(config: Gpt2LmConfig, w: WeightLookup, ids: tf.Tensor1D, batch: number, length: number, options: LmForwardOptions, masks: CausalMasks): tf.Tensor2D {
+function* gpt2Hidden(config: Gpt2LmConfig, w: WeightLookup, ids: tf.Tensor1D, batch: number, length: number, options: LmForwardOptions, masks: CausalMasks): Generator<void, tf.Tensor2D> {
   const { hiddenSize, numHeads, headDim, normEps } = config;
   const first = tf.tidy(() => {
     const tokens = tf.reshape(embed(w.tensor('transformer.wte.weight'), ids), [batch, length, hiddenSize]);
     const positions = tf.slice(w.tensor('transformer.wpe.weight'), [0, 0], [length, hiddenSize]);
     return tf.reshape(tf.add(tokens, positions), [batch * length, hiddenSize]) as tf.Tensor2D;
   });
+  let x = first;
   try {
-    let x = first;
     for (let i = 0; i < config.numLayers; i++) {
       const p = `transformer.h.${i}.`;
       const t = (name: string) => w.tensor(`${p}${name}`);
@@ -89,9 +94,13 @@ function gpt2Hidden(config: Gpt2LmConfig, w: WeightLookup, ids: tf.Tensor1D, bat
         const mlp = geluMlp(h2, { fc: t('mlp.c_fc.weight'), fcBias: t('mlp.c_fc.bias'), proj: t('mlp.c_proj.weight'), projBias: t('mlp.c_proj.bias') }, config.activation === 'gelu');
         return tf.add(afterAttention, mlp);
       }, first);
+      yield;
     }
-    return advance(x, (x) => layerNorm(x, w.tensor('transformer.ln_f.weight'), w.tensor('transformer.ln_f.bias'), normEps) as tf.Tensor2D, first);
+    const out = advance(x, (x) => layerNorm(x, w.tensor('transformer.ln_f.weight'), w.tensor('transformer.ln_f.bias'), normEps) as tf.Tensor2D, first);
+    x = first;
+    return out;
   } finally {
+    if (x !== first) x.dispose();
     first.dispose();
   }
 }
@@ -112,6 +121,20 @@ function checkTokens(config: LmConfig, tokens: tf.Tensor, where: string): [numbe
  * naming a tensor the config needs, PARAMETER_OUT_OF_RANGE for a window past the model's positions.
  */
 export function lmHidden(config: LmConfig, weights: AnyLmWeights, tokens: tf.Tensor2D, options: LmForwardOptions = {}): tf.Tensor2D {
+  const steps = lmHiddenSteps(config, weights, tokens, options);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
+}
+
+/**
+ * lmHidden one layer at a time: the generator stops after each layer, and its answer is lmHidden's,
+ * the same ops in the same order. A caller that awaits between steps lets a worker take its
+ * messages while a long pass runs; one that stops early calls return(), which frees what the pass
+ * holds. The checks are made on the first next(), before any layer.
+ */
+export function* lmHiddenSteps(config: LmConfig, weights: AnyLmWeights, tokens: tf.Tensor2D, options: LmForwardOptions = {}): Generator<void, tf.Tensor2D> {
   const where = options.where ?? 'the checkpoint';
   const [batch, length] = checkTokens(config, tokens, where);
   const lookup = new WeightLookup(config, weights, where);
@@ -119,7 +142,7 @@ export function lmHidden(config: LmConfig, weights: AnyLmWeights, tokens: tf.Ten
   const ids = tf.reshape(tokens, [batch * length]) as tf.Tensor1D;
   const masks = new CausalMasks();
   try {
-    return config.family === 'gpt2' ? gpt2Hidden(config, lookup, ids, batch, length, options, masks) : llamaHidden(config, lookup, ids, batch, length, options, masks);
+    return yield* config.family === 'gpt2' ? gpt2Hidden(config, lookup, ids, batch, length, options, masks) : llamaHidden(config, lookup, ids, batch, length, options, masks);
   } finally {
     ids.dispose();
     masks.dispose();

@@ -19,7 +19,7 @@ import { MergeLabError } from '../errors.js';
 import type { CancelToken } from '../merge/progress.js';
 import { nextTask } from '../next-task.js';
 import { checkLmSequence, type LmConfig } from './config.js';
-import { lmHead, lmHidden } from './forward.js';
+import { lmHead, lmHiddenSteps } from './forward.js';
 import { project, transposeFirst } from './mlp.js';
 import type { AnyLmWeights, Projection } from './weights.js';
 
@@ -49,6 +49,12 @@ export interface ScoreOptions {
   readonly perToken?: boolean;
   /** Names the model in errors. */
   readonly where?: string;
+  /**
+   * Awaited after each layer of a forward pass and after each batch (default: a macrotask's pause
+   * after each batch only); `cancel` is checked after it. A worker gets its messages in (a newer
+   * request, a cancel) within a layer instead of a whole pass.
+   */
+  readonly pause?: () => Promise<void>;
 }
 
 export interface WindowScore {
@@ -194,10 +200,22 @@ export async function scoreSequences(config: LmConfig, weights: AnyLmWeights, se
       const tokens = tf.tensor2d(inputs, [group.length, length], 'int32');
       let hidden: tf.Tensor2D | undefined;
       let losses: Float32Array;
+      const steps = lmHiddenSteps(config, weights, tokens, { queryBlock: plan.queryBlock, where, inference: true });
       try {
-        hidden = lmHidden(config, weights, tokens, { queryBlock: plan.queryBlock, where, inference: true });
+        for (let step = steps.next(); ; step = steps.next()) {
+          if (step.done) {
+            hidden = step.value;
+            break;
+          }
+          if (options.pause) {
+            await options.pause();
+            if (options.cancel?.cancelled) throw cancelled();
+          }
+        }
         losses = await rowLosses(hidden, head, config.vocabSize, targets, plan.headRows, options.cancel);
       } finally {
+        // Stopped between layers: what the pass holds goes (a finished pass has nothing left to free).
+        if (!hidden) steps.return(undefined as never);
         tokens.dispose();
         hidden?.dispose();
       }
@@ -212,7 +230,7 @@ export async function scoreSequences(config: LmConfig, weights: AnyLmWeights, se
       tokensDone += group.length * length;
       options.onProgress?.({ windowsDone, windows: items.length, tokensDone, tokens: tokensAll });
       // Let a worker take its next message (a cancel, a newer request) between batches.
-      await nextTask();
+      await (options.pause ?? nextTask)();
     }
   } finally {
     transposed?.dispose();

@@ -206,8 +206,23 @@ function maxTensorBytes(asked: number | undefined): number | undefined {
 
 const nothing = () => undefined;
 
-/** A sweep lets the worker's messages in at least this often (ms of its work), so a slider's probe waits no longer. */
-const SWEEP_SLICE_MS = 5;
+/** Work lets the worker's messages in at least this often (ms), so a slider's request waits no longer for it. */
+const PAUSE_EVERY_MS = 5;
+
+/**
+ * A pause for work that is called often (before each tensor a merge reads, after each layer): a
+ * macrotask once PAUSE_EVERY_MS of work went by since the last, and then as long as `busy()` gives
+ * work to wait for (a sweep waits for the sliders' request).
+ */
+function slicedPause(busy: () => Promise<unknown> | undefined = () => undefined): () => Promise<void> {
+  let last = performance.now();
+  return async () => {
+    if (!busy() && performance.now() - last < PAUSE_EVERY_MS) return;
+    await pauseForMessages();
+    for (let b = busy(); b; b = busy()) await b.then(nothing, nothing);
+    last = performance.now();
+  };
+}
 
 export function createLmLabService(ctx: EngineContext): LmLabService {
   const lane = createLane('language-model evaluation');
@@ -275,23 +290,14 @@ export function createLmLabService(ctx: EngineContext): LmLabService {
 
   /** The sliders' request being computed: a sweep waits while one is (the card's answer first). */
   let sliders: Promise<unknown> | undefined;
-  let sweepPaused = 0;
-  /**
-   * A sweep's pause: a macrotask every SWEEP_SLICE_MS of its work (it is called before every
-   * tensor its merge reads, and after every layer), then as long as the sliders' requests run.
-   */
-  const afterSliders = async () => {
-    if (!sliders && performance.now() - sweepPaused < SWEEP_SLICE_MS) return;
-    await pauseForMessages();
-    while (sliders) await sliders.then(nothing, nothing);
-    sweepPaused = performance.now();
-  };
+  const slidersPause = slicedPause();
+  const sweepPause = slicedPause(() => sliders);
 
   /**
    * One request on `on`, merging in `s`'s `session` (the sweep's or the sliders'), awaiting `pause`
    * between its stages and between the layers of its forward passes.
    */
-  async function evaluate(request: LmLabRequest, cancel: CancelToken, onProgress: LmLabProgressCallback | undefined, on: Lane = lane, sessionOf: (s: LabState) => LiveSession = (s) => s.session, pause: () => Promise<void> = pauseForMessages): Promise<LmLabAnswer> {
+  async function evaluate(request: LmLabRequest, cancel: CancelToken, onProgress: LmLabProgressCallback | undefined, on: Lane = lane, sessionOf: (s: LabState) => LiveSession = (s) => s.session, pause: () => Promise<void> = slidersPause): Promise<LmLabAnswer> {
     const started = performance.now();
     const s = labState();
     const recipe = parseRecipe(textOf(request.recipe), 'recipe');
@@ -487,7 +493,7 @@ export function createLmLabService(ctx: EngineContext): LmLabService {
         const out: LmLabSweepPoint[] = [];
         for (const point of request.points) {
           const { points: _points, ...rest } = request;
-          const a = await evaluate({ ...rest, recipe: point.recipe, mode: 'probe' }, cancel, undefined, sweepLane, (s) => s.sweepSession, afterSliders);
+          const a = await evaluate({ ...rest, recipe: point.recipe, mode: 'probe' }, cancel, undefined, sweepLane, (s) => s.sweepSession, sweepPause);
           out.push({ value: point.value, loss: a.tasks.reduce((n, t) => n + t.merged.loss, 0) / a.tasks.length, meanGain: a.meanGain, tasks: a.tasks.map((t) => ({ name: t.name, loss: t.merged.loss, gain: t.gain })) });
           onProgress?.({ done: out.length, points: request.points.length });
         }
