@@ -16,8 +16,19 @@ import type { LabPage } from './lab-page.js';
 
 const DEMO = path.resolve(import.meta.dirname, '../../public/demo/lm');
 
-/** A Node engine (wasm) with the LM demo's base as "lm-base" and each expert under its domain id, as the page opens them. */
-export async function lmDemoEngine(): Promise<{ engine: EngineApi; manifest: LmDemoManifest }> {
+let opened: Promise<{ engine: EngineApi; manifest: LmDemoManifest }> | undefined;
+
+/**
+ * A Node engine (wasm) with the LM demo's base as "lm-base" and each expert under its domain id, as
+ * the page opens them. One for the file's answers, as the page keeps one worker: a second answer
+ * reuses what the first built for the same settings (the trained router), as the page's does.
+ */
+export function lmDemoEngine(): Promise<{ engine: EngineApi; manifest: LmDemoManifest }> {
+  opened ??= openLmDemoEngine();
+  return opened;
+}
+
+async function openLmDemoEngine(): Promise<{ engine: EngineApi; manifest: LmDemoManifest }> {
   await initNodeBackend('wasm');
   const manifest = parseLmManifest(await readFile(path.join(DEMO, 'manifest.json'), 'utf8'));
   const engine = createEngine();
