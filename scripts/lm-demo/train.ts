@@ -110,6 +110,7 @@ function parseArgs(argv: string[]): Options {
 }
 
 const bytesOf = (s: string) => new TextEncoder().encode(s);
+const optimizerText = (s: Schedule) => (s.optimizer === 'momentum' ? 'SGD with momentum 0.9' : 'adam (β1 0.9, β2 0.95, ε 1e-8)');
 const r4 = (x: number) => Math.round(x * 1e4) / 1e4;
 
 /** JSON with two-space indents; the texts stay on their lines, as JSON.stringify writes them. */
@@ -314,7 +315,7 @@ async function main(): Promise<void> {
       seed: opts.seed,
       backend: 'wasm (one thread)',
       shape: SHAPE,
-      optimizer: 'adam (β1 0.9, β2 0.95, ε 1e-8), linear warm-up then cosine decay',
+      optimizer: `${optimizerText(baseSchedule)}${optimizerText(expertSchedule) === optimizerText(baseSchedule) ? '' : ` (the experts: ${optimizerText(expertSchedule)})`}, linear warm-up then cosine decay`,
       init: 'N(0, 0.02) for embeddings and projections, norms 1 (transformers LlamaPreTrainedModel)',
       base: {
         ...baseSchedule,
