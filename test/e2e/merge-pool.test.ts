@@ -2,11 +2,12 @@
  * The page's merge pool (issue 20, item 1): a merge into a folder on two Web Workers started by
  * the engine worker, the engine worker reading and writing, gives the same files as the engine
  * worker merging alone — and says how many workers merged. The models are synthetic (6 × 6 MiB
- * float32, opened through the engine as engine.test.ts's cancel does), the folders are the page's
+ * float32, synthetic-models.ts, task vectors whose signs disagree), the folders are the page's
  * private storage (a real FileSystemDirectoryHandle, as a picked folder is).
  */
 import { expect } from 'vitest';
 import { describeE2E, test } from './harness.js';
+import { openSyntheticModels } from './synthetic-models.js';
 
 interface Written {
   readonly workers: number;
@@ -35,30 +36,11 @@ async function mergeInto([folderName, workers]: readonly [string, number | 'auto
   return { workers: result.workers, files: result.files, sums };
 }
 
-async function openModels(): Promise<void> {
-  const engine = window.__mergeLab!.engine!;
-  const [count, rows, cols] = [24, 256, 256];
-  const per = rows * cols * 4;
-  const header: Record<string, unknown> = {};
-  for (let i = 0; i < count; i++) header[`layers.${i}.weight`] = { dtype: 'F32', shape: [rows, cols], data_offsets: [i * per, (i + 1) * per] };
-  let json = JSON.stringify(header);
-  json += ' '.repeat((8 - (json.length % 8)) % 8);
-  const head = new TextEncoder().encode(json);
-  const size = new Uint8Array(8);
-  new DataView(size.buffer).setBigUint64(0, BigInt(head.length), true);
-  for (const [k, id] of ['base', 't0', 't1', 't2', 't3', 't4'].entries()) {
-    const data = new Float32Array(count * rows * cols);
-    // Task vectors with signs that disagree between models, so TIES's election and trim both matter.
-    for (let j = 0; j < data.length; j++) data[j] = Math.sin(j * 0.001) * 0.05 + (k === 0 ? 0 : Math.sin(j * (0.37 + k * 0.11) + k) * 0.01);
-    await engine.models.openModel(id, [{ path: `${id}.safetensors`, blob: new Blob([size, head, data]) }]);
-  }
-}
-
 describeE2E('the page merges on a pool of workers', () => {
   test('a merge into a folder on two merge workers writes the same files as on the engine worker alone', async ({ lab }) => {
     await lab.open('', { backend: 'wasm' });
     await lab.waitForEngine('wasm');
-    await lab.page.evaluate(openModels);
+    await openSyntheticModels(lab.page, { ids: ['base', 't0', 't1', 't2', 't3', 't4'], count: 24, rows: 256, cols: 256, fill: 'tasks' });
     const one = await lab.page.evaluate(mergeInto, ['one', 1] as const);
     const two = await lab.page.evaluate(mergeInto, ['two', 2] as const);
     expect(one.workers).toBe(1);
