@@ -26,7 +26,7 @@ describeE2E('arithmetic of your own merges', () => {
   test('bfloat16 as mergekit gives mergekit\'s bytes; float32 rounded once is another recipe and other bytes', async ({ lab }) => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'merge-lab-arith-'));
     try {
-      await lab.open('', { backend: 'wasm' });
+      await lab.open('', { backend: 'wasm', charts: false });
       await lab.waitForDemo();
       await lab.dropFiles(['model_c', 'model_a', 'model_b'].map((id) => ({ name: `${id}.safetensors`, bytes: fs.readFileSync(path.join(CASE, 'models', id, 'model.safetensors')) })));
       await lab.waitForMyModels(3);

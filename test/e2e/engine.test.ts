@@ -107,12 +107,12 @@ describeE2E('the engine in its worker, through the lab', () => {
       (globalThis as { violations?: string[] }).violations = [];
       document.addEventListener('securitypolicyviolation', (e) => (globalThis as unknown as { violations: string[] }).violations.push(`${e.violatedDirective} ${e.blockedURI}`));
     });
-    await lab.open();
+    await lab.open('', { charts: false });
     expect(await lab.waitForEngine()).toBe('wasm');
     expect(await lab.statusBarText()).toMatch(/Not on the preferred backend: webgpu: the only WebGPU adapter is a software one/);
-    // The sweep hidden: on SwiftShader its points (a merge and a score each) took ~26 CPU-s while this
-    // test merges; nothing here reads it, and the charts' own tests draw it on wasm.
-    await lab.open('sweep_hide=1', { backend: 'webgpu' });
+    // The charts hidden: nothing here reads them (their own tests draw them on wasm), and on SwiftShader
+    // the sweep's points (a merge and a score each) took ~26 CPU-s while this test merges.
+    await lab.open('', { backend: 'webgpu', charts: false });
     let t = performance.now();
     expect(await lab.waitForEngine(undefined, 90_000)).toBe('webgpu');
     const webgpuReady = performance.now() - t;
@@ -188,7 +188,7 @@ describeE2E('the engine in its worker, through the lab', () => {
       const noGpu = new LabPage(await context.newPage(), e2e.baseURL, e2e.resultsDir);
       const errors: string[] = [];
       noGpu.page.on('pageerror', (e) => errors.push(e.message));
-      await noGpu.open();
+      await noGpu.open('', { charts: false });
       expect(await noGpu.waitForEngine()).toBe('wasm');
       const why = await noGpu.statusBarText();
       expect(why).toMatch(/Engine on wasm/);
@@ -209,7 +209,7 @@ describeE2E('the engine in its worker, through the lab', () => {
   }, 300_000);
 
   test('cancels a merge mid-way: the UI says so, nothing to download, and the same worker merges again', async ({ lab }) => {
-    await lab.open('', { backend: 'wasm' });
+    await lab.open('', { backend: 'wasm', charts: false });
     await lab.waitForEngine('wasm');
     const before = await lab.engineMemory();
     // A synthetic set far larger than the demo (the demo merges in a few hundred ms), opened through
@@ -265,7 +265,7 @@ describeE2E('the engine in its worker, through the lab', () => {
   }, 120_000);
 
   test('a merge over the memory budget is refused before it starts, with the numbers', async ({ lab }) => {
-    await lab.open('', { backend: 'wasm' });
+    await lab.open('', { backend: 'wasm', charts: false });
     await lab.waitForEngine('wasm');
     expect(await lab.budgetInput().inputValue()).toBe('1024');
     await lab.budgetInput().fill('1');
@@ -284,7 +284,7 @@ describeE2E('the engine in its worker, through the lab', () => {
   });
 
   test('a killed worker is restarted, the recipe settings are kept, and the next merge succeeds', async ({ lab }) => {
-    await lab.open('', { backend: 'wasm' });
+    await lab.open('', { backend: 'wasm', charts: false });
     await lab.waitForEngine('wasm');
     await lab.waitForLiveScore(0.3);
     await lab.densitySlider().focus();

@@ -53,6 +53,8 @@ export interface TaskRow {
 // A full-page capture of the tall lab waits for a frame: under CI's load (two Chromium pages and
 // vitest on two cores) that took over playwright's 10 s default once; the screenshots are records, not checks.
 const SCREENSHOT_TIMEOUT_MS = 45_000;
+/** The `*_hide` flags of the charts the digits demo draws (src/app/presentation.ts). */
+const CHARTS_HIDDEN = ['accuracy', 'sweep', 'conflicts', 'cosines', 'spectrum', 'layers'].map((c) => `${c}_hide=1`);
 const CONTROL_ROLES = ['button', 'link', 'combobox', 'textbox', 'searchbox', 'slider', 'spinbutton', 'checkbox', 'radio', 'switch', 'tab', 'menuitem', 'listbox'];
 
 export class LabPage {
@@ -69,11 +71,14 @@ export class LabPage {
   /**
    * Opens the lab (optionally with a URL hash, without the '#'). `backend` starts the engine on
    * that backend (?backend=…, the same setting as the status bar's Backend select), so a test
-   * that does not test WebGPU need not wait for SwiftShader.
+   * that does not test WebGPU need not wait for SwiftShader. `charts: false` hides the digits
+   * demo's charts with the URL's `*_hide` flags, for a test that reads none of them: drawing them
+   * took ~0.6 of a page's ~3.5 CPU-s here, and a hidden sweep is not computed.
    */
-  async open(hash = '', options: { backend?: BackendChoiceName } = {}): Promise<void> {
+  async open(hash = '', options: { backend?: BackendChoiceName; charts?: boolean } = {}): Promise<void> {
     const query = options.backend ? `?backend=${options.backend}` : '';
-    await this.page.goto(`${this.baseURL}/${query}${hash ? `#${hash}` : ''}`);
+    const full = options.charts === false ? [hash, ...CHARTS_HIDDEN].filter(Boolean).join('&') : hash;
+    await this.page.goto(`${this.baseURL}/${query}${full ? `#${full}` : ''}`);
   }
 
   tab(name: TabName): Locator {

@@ -65,7 +65,7 @@ describeE2E('my checkpoints: drop, check, merge, download', () => {
       for (const [id, bytes] of Object.entries(files)) fs.writeFileSync(path.join(dir, `${id}.safetensors`), bytes);
       fs.writeFileSync(path.join(dir, 'broken.safetensors'), broken);
 
-      await lab.open('', ENGINE);
+      await lab.open('', { ...ENGINE, charts: false });
       await lab.waitForDemo();
       expect(await lab.source()).toBe('demo');
 
@@ -195,7 +195,7 @@ describeE2E('my checkpoints: drop, check, merge, download', () => {
   });
 
   test('importing a YAML recipe sets the controls; a broken one shows its problems and keeps the recipe', async ({ lab }) => {
-    await lab.open('', ENGINE);
+    await lab.open('', { ...ENGINE, charts: false });
     await lab.waitForDemo();
     const input = lab.mergePanel().getByLabel('Import recipe', { exact: true });
     const yaml = [
@@ -254,7 +254,7 @@ describeE2E('my checkpoints: drop, check, merge, download', () => {
       fs.writeFileSync(path.join(folder, 'model.safetensors.index.json'), JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }));
       fs.writeFileSync(path.join(folder, 'README.md'), 'not a checkpoint file: left out');
 
-      await lab.open('', ENGINE);
+      await lab.open('', { ...ENGINE, charts: false });
       await lab.waitForDemo();
       await lab.chooseFolder(folder);
       await lab.waitForMyModels(1);

@@ -52,7 +52,7 @@ async function storedFiles(folderPath: readonly string[]): Promise<Record<string
 }
 
 async function chooseFixtureModels(lab: LabPage): Promise<void> {
-  await lab.open('', { backend: 'wasm' });
+  await lab.open('', { backend: 'wasm', charts: false });
   await lab.waitForDemo();
   for (const [i, m] of ['base', 'ft1', 'ft2'].entries()) {
     await lab.chooseFolder(path.join(MODELS, m));
@@ -119,7 +119,7 @@ describeE2E('merging to disk from the page', () => {
 
   test('a cancel mid-way leaves no file in the folder and nothing reported as done', async ({ lab }) => {
     await lab.page.addInitScript(stubFolderPicker);
-    await lab.open('', { backend: 'wasm' });
+    await lab.open('', { backend: 'wasm', charts: false });
     await lab.waitForEngine('wasm');
     await lab.waitForDemo();
     const spec = await openLargeSet(lab);
@@ -138,7 +138,7 @@ describeE2E('merging to disk from the page', () => {
 
   test('a worker lost mid-merge leaves none of the files it had created', async ({ lab }) => {
     await lab.page.addInitScript(stubFolderPicker);
-    await lab.open('', { backend: 'wasm' });
+    await lab.open('', { backend: 'wasm', charts: false });
     await lab.waitForEngine('wasm');
     await lab.waitForDemo();
     await openLargeSet(lab);
@@ -155,7 +155,7 @@ describeE2E('merging to disk from the page', () => {
 
   test('over the budget, Merge points at merging to disk, whose own check counts the working memory only', async ({ lab }) => {
     await lab.page.addInitScript(stubFolderPicker);
-    await lab.open('', { backend: 'wasm' });
+    await lab.open('', { backend: 'wasm', charts: false });
     await lab.waitForDemo();
     await lab.budgetInput().fill('1');
     expect(await lab.merge()).toBe('failed');

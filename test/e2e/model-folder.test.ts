@@ -20,7 +20,7 @@ describeE2E('the merged model folder', () => {
   test('three model folders merged with TIES download as one zip of the whole folder', async ({ lab }) => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'merge-lab-folder-'));
     try {
-      await lab.open('', { backend: 'wasm' });
+      await lab.open('', { backend: 'wasm', charts: false });
       await lab.waitForDemo();
       for (const m of ['base', 'ft1', 'ft2']) {
         await lab.chooseFolder(path.join(MODELS, m));

@@ -19,7 +19,7 @@ describeE2E('round trip', () => {
   test("the demo's downloaded recipe runs beside the demo's files and gives the page's bytes", async ({ lab }) => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'merge-lab-round-trip-'));
     try {
-      await lab.open('', ENGINE);
+      await lab.open('', { ...ENGINE, charts: false });
       await lab.waitForEngine('wasm');
       await lab.waitForDemo();
       expect(await lab.merge()).toBe('done');
