@@ -48,11 +48,19 @@ function batchedMatMul(a: tf.Tensor4D, b: tf.Tensor4D, transposeB: boolean, read
   const rights = bValues ? undefined : (tf.unstack(tf.reshape(b, [n0 * n1, b2, b3])) as tf.Tensor2D[]);
   for (let at = 0; at < n0 * n1; at++) {
     const left = aValues ? tf.tensor2d(aValues.subarray(at * m * k, (at + 1) * m * k), [m, k]) : lefts![at]!;
-    const right = bValues ? tf.tensor2d(bValues.subarray(at * b2 * b3, (at + 1) * b2 * b3), [b2, b3]) : rights![at]!;
-    products.push(tf.matMul(left, transposeB ? tf.transpose(right) : right));
+    // Read out, bᵀ is laid out here as it is copied in: one kernel less per product.
+    const right = bValues ? (transposeB ? transposed(bValues, at * b2 * b3, b2, b3) : tf.tensor2d(bValues.subarray(at * b2 * b3, (at + 1) * b2 * b3), [b2, b3])) : rights![at]!;
+    products.push(tf.matMul(left, transposeB && !bValues ? tf.transpose(right) : right));
   }
   const n = products[0]!.shape[1];
   return tf.reshape(tf.stack(products), [n0, n1, m, n]);
+}
+
+/** The [rows, cols] matrix at `offset` of `values`, transposed, as a tensor [cols, rows]. */
+function transposed(values: Float32Array | Int32Array | Uint8Array, offset: number, rows: number, cols: number): tf.Tensor2D {
+  const out = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = values[offset + r * cols + c]!;
+  return tf.tensor2d(out, [cols, rows]);
 }
 
 /**
