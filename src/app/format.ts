@@ -7,8 +7,11 @@ export function formatBytes(n: number): string {
   return `${(n / 1e9).toFixed(2)} GB`;
 }
 
+/** toLocaleString('en-US')'s formatter, made once (toLocaleString makes one per call; the LM card's table formats ~40 numbers). */
+const EN_US = new Intl.NumberFormat('en-US');
+
 export function formatCount(n: number): string {
-  return n.toLocaleString('en-US');
+  return EN_US.format(n);
 }
 
 /** A fraction as a percentage with one decimal. */

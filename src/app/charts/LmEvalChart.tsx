@@ -8,7 +8,7 @@
  * after a cancel, the answer is marked as not the current settings'. A probe (while a slider is
  * dragged) says so and gives no bits per byte.
  */
-import { useDeferredValue } from 'react';
+import { memo, useDeferredValue } from 'react';
 import { Bar, BarChart, CartesianGrid, Legend, ReferenceLine, Tooltip, XAxis, YAxis } from 'recharts';
 import { useShallow } from 'zustand/react/shallow';
 import type { LmLabAnswer, LmLabMetrics } from '../../engine/api/engine-api.js';
@@ -27,7 +27,9 @@ const BASE_COLOR = '#a0aec0';
 const MERGED_COLOR = seriesColor(0);
 
 export const lossText = (v: number) => (Number.isFinite(v) ? v.toFixed(4) : '—');
-export const perplexityText = (v: number) => (Number.isFinite(v) ? Number(v.toPrecision(4)).toLocaleString('en-US') : '—');
+/** toLocaleString('en-US')'s formatter, made once: toLocaleString makes one per call, ~40 per table drawn. */
+const EN_US = new Intl.NumberFormat('en-US');
+export const perplexityText = (v: number) => (Number.isFinite(v) ? EN_US.format(Number(v.toPrecision(4))) : '—');
 export const bitsText = (v: number | null) => (v === null || !Number.isFinite(v) ? '—' : v.toFixed(3));
 export const gainText = (v: number | null) => (v === null || !Number.isFinite(v) ? '—' : `${(100 * v).toFixed(1)}%`);
 
@@ -139,7 +141,8 @@ function rowsOf(a: LmLabAnswer): Row[] {
 
 const NOT_MEANINGFUL = 'Its expert is no better than the base on this text, so the gain (a ratio of two falls in loss) means nothing here.';
 
-function ScoreTable({ a, demo }: { a: LmLabAnswer; demo: boolean }) {
+/** Drawn again only for another answer: not when a slider's move marks the card as computing, nor for its progress. */
+const ScoreTable = memo(function ScoreTable({ a, demo }: { a: LmLabAnswer; demo: boolean }) {
   const rows = rowsOf(a);
   const marked = rows.some((r) => r.role === 'merged' && r.gain !== null && r.gain !== undefined && !r.wins);
   return (
@@ -190,7 +193,7 @@ function ScoreTable({ a, demo }: { a: LmLabAnswer; demo: boolean }) {
       {marked && <p className="help">† {NOT_MEANINGFUL}</p>}
     </>
   );
-}
+});
 
 export function LmEvalChart() {
   const { lm, model, texts, evaluateLm, cancelLmEval, demo } = useLabStore(
