@@ -36,7 +36,7 @@ async function nextScore(lab: LabPage, afterSeq: number) {
 
 describeE2E('demo controls', () => {
   test('SLERP: pick the two models and the t = 0 end; the score, the recipe and the link follow', async ({ lab }) => {
-    await lab.open('method=slerp', ENGINE);
+    await lab.open('method=slerp', { ...ENGINE, charts: false });
     await lab.waitForEngine('wasm');
     let s = await lab.waitForLiveScore();
     expect(Number.isFinite(s.normalized)).toBe(true);
@@ -71,7 +71,7 @@ describeE2E('demo controls', () => {
   }, 120_000);
 
   test('a per-expert weight and λ per layer reach the live score, the downloaded recipe and the link', async ({ lab }) => {
-    await lab.open('method=task_arithmetic&lambda=0.5', ENGINE);
+    await lab.open('method=task_arithmetic&lambda=0.5', { ...ENGINE, charts: false });
     await lab.waitForEngine('wasm');
     let s = await lab.waitForLiveScore();
     const before = s.perTask;

@@ -78,7 +78,11 @@ export class LabPage {
   async open(hash = '', options: { backend?: BackendChoiceName; charts?: boolean } = {}): Promise<void> {
     const query = options.backend ? `?backend=${options.backend}` : '';
     const full = options.charts === false ? [hash, ...CHARTS_HIDDEN].filter(Boolean).join('&') : hash;
-    await this.page.goto(`${this.baseURL}/${query}${full ? `#${full}` : ''}`);
+    const url = `${this.baseURL}/${query}${full ? `#${full}` : ''}`;
+    // The same page with another (or the same) hash would be a same-document navigation, the page
+    // kept as it was: a link is opened afresh, as a reader opening it would.
+    if (this.page.url().split('#')[0] === url.split('#')[0]) await this.page.goto('about:blank');
+    await this.page.goto(url);
   }
 
   tab(name: TabName): Locator {
