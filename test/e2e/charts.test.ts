@@ -23,8 +23,8 @@ function percentile(sorted: readonly number[], p: number): number {
 }
 
 describeE2E('charts', () => {
-  test('the page opens with the demo and every chart drawn; the main view is saved as a screenshot', async ({ lab }) => {
-    await lab.open('', ENGINE);
+  // This test and the exports' read the page as it opens: the harness's `loaded` page serves both.
+  test('the page opens with the demo and every chart drawn; the main view is saved as a screenshot', async ({ loaded: lab }) => {
     await lab.waitForEngine('wasm');
     for (const id of CHARTS) {
       await lab.waitForChart(id);
@@ -61,6 +61,7 @@ describeE2E('charts', () => {
       expect(await lab.chart(id).locator('figcaption').innerText()).not.toMatch(/\b(Left|Right|Below):/);
     }
     expect(lab.diagnostics.consoleErrors).toEqual([]);
+    expect(lab.diagnostics.pageErrors).toEqual([]);
     const shot = await lab.viewportScreenshot('lab-main-view');
     const full = await lab.screenshot('lab-main-view-full');
     log(`main view screenshot: ${path.relative(ROOT, shot)} (full page: ${path.relative(ROOT, full)})`);
@@ -197,8 +198,7 @@ describeE2E('charts', () => {
     expect(lab.diagnostics.consoleErrors).toEqual([]);
   }, 90_000);
 
-  test('each chart exports PNG, SVG and CSV, each saying which method and settings made it', async ({ lab }) => {
-    await lab.open('', ENGINE);
+  test('each chart exports PNG, SVG and CSV, each saying which method and settings made it', async ({ loaded: lab }) => {
     await lab.waitForEngine('wasm');
     for (const id of ['sign-conflicts', 'svd-spectrum', 'sweep']) await lab.waitForChart(id);
 
@@ -246,6 +246,7 @@ describeE2E('charts', () => {
     expect(rows[0]).toMatch(/^density,split,normalized_percent,invert_percent.*,method,settings$/);
     expect(rows).toHaveLength(11);
     expect(rows[1]).toMatch(/,ties,"[^"]*lambda 1/);
+    expect(lab.diagnostics.pageErrors).toEqual([]);
   }, 90_000);
 
   test('the URL restores the spectrum tensor, SVD rank, sweep and presentation flags; presets set their state', async ({ lab }) => {

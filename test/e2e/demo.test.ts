@@ -10,9 +10,7 @@ import path from 'node:path';
 import { expect } from 'vitest';
 import { architectureTensors, parseManifest } from '../../src/engine/demo/manifest.js';
 import { describeTransform } from '../../src/engine/demo/transforms.js';
-import { diagnosticsOf } from './diagnostics.js';
-import { describeE2E, e2e, PageDiagnostics, test } from './harness.js';
-import { LabPage } from './lab-page.js';
+import { describeE2E, test } from './harness.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const DEMO = path.join(ROOT, 'public/demo');
@@ -47,26 +45,11 @@ function servedBytes(url: string): Promise<number> {
 }
 
 /**
- * One lab page, opened once for the file, for the tests that only read the loaded page (the total
- * shipped, the About panel, the controls' names): each page starts an engine that loads the demo
- * and draws every chart, ~1.5 s of CPU apiece under load. Each of them opens the tab it reads, and
- * checks that the page threw nothing meanwhile (the per-test fixture's check).
+ * The harness's `loaded` page, opened once for the file, for the tests that only read the loaded
+ * page (the total shipped, the About panel, the controls' names). Each of them opens the tab it
+ * reads, and checks that the page threw nothing meanwhile (the per-test fixture's check).
  */
-const onLoadedPage = test.extend('loaded', { scope: 'file' }, async ({ browser }, { onCleanup }): Promise<LabPage> => {
-  const context = await browser.newContext({ baseURL: e2e.baseURL, viewport: { width: 1280, height: 900 }, acceptDownloads: true });
-  context.setDefaultTimeout(10_000);
-  const page = await context.newPage();
-  const d = new PageDiagnostics(page);
-  diagnosticsOf.set(page, d);
-  onCleanup(async () => {
-    await context.close();
-    for (const line of d.consoleErrors) console.warn(`[e2e] console error on the shared page of demo.test.ts: ${line}`);
-  });
-  const lab = new LabPage(page, e2e.baseURL, e2e.resultsDir);
-  await lab.open('', ENGINE);
-  expect(await lab.waitForDemo()).toBe('loaded');
-  return lab;
-});
+const onLoadedPage = test;
 
 describeE2E('the lab opens with the embedded demo', () => {
   test('lists the base and the five experts with their tasks, and reaches its loaded state', async ({ lab }) => {

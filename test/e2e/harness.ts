@@ -12,13 +12,14 @@
  *
  * Fixtures: `browser` (one connection per file to the Chromium the global setup started),
  * `page` (a fresh browser context and page per test, with console errors and uncaught page
- * errors recorded) and `lab` (the LabPage page object over that page). A test fails when the page
+ * errors recorded), `lab` (the LabPage page object over that page) and `loaded` (one page with the
+ * demo loaded, shared by a file's tests that only read it). A test fails when the page
  * threw an uncaught error, even if its own assertions passed; console errors are printed and
  * available as `lab.diagnostics.consoleErrors` for tests that want none.
  */
 import './context.js';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { describe, inject, test as base } from 'vitest';
+import { describe, expect, inject, test as base } from 'vitest';
 import { PageDiagnostics, diagnosticsOf } from './diagnostics.js';
 import { LabPage } from './lab-page.js';
 
@@ -56,4 +57,24 @@ export const test = base
     });
     return page;
   })
-  .extend('lab', async ({ page }): Promise<LabPage> => new LabPage(page, e2e.baseURL, e2e.resultsDir));
+  .extend('lab', async ({ page }): Promise<LabPage> => new LabPage(page, e2e.baseURL, e2e.resultsDir))
+  /**
+   * One lab page for the whole file, opened on wasm with the demo loaded, for the tests that only
+   * read it (each page starts two engine workers that load the demo, and draws every chart: ~3 CPU-s
+   * here). Each such test checks `lab.diagnostics.pageErrors` itself (the per-test page's check).
+   */
+  .extend('loaded', { scope: 'file' }, async ({ browser }, { onCleanup }): Promise<LabPage> => {
+    const context = await browser.newContext({ baseURL: e2e.baseURL, viewport: { width: 1280, height: 900 }, acceptDownloads: true });
+    context.setDefaultTimeout(10_000);
+    const page = await context.newPage();
+    const d = new PageDiagnostics(page);
+    diagnosticsOf.set(page, d);
+    onCleanup(async () => {
+      await context.close();
+      for (const line of d.consoleErrors) console.warn(`[e2e] console error on a file's shared page: ${line}`);
+    });
+    const lab = new LabPage(page, e2e.baseURL, e2e.resultsDir);
+    await lab.open('', { backend: 'wasm' });
+    expect(await lab.waitForDemo()).toBe('loaded');
+    return lab;
+  });
