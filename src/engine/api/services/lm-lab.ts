@@ -206,18 +206,25 @@ function maxTensorBytes(asked: number | undefined): number | undefined {
 
 const nothing = () => undefined;
 
-/** Work lets the worker's messages in at least this often (ms), so a slider's request waits no longer for it. */
-const PAUSE_EVERY_MS = 5;
+/**
+ * How often (ms of work) a request lets the worker's messages in. A sweep often: a slider's probe
+ * then waits no longer for it. A slider's request less often: a newer one stops it within this
+ * time, but every pause also lets the worker's other work in (the charts' diagnostics run in
+ * steps of up to a few hundred ms), and at 5 ms the card's first answer on a busy machine came
+ * twice as late.
+ */
+const SWEEP_PAUSE_MS = 5;
+const SLIDERS_PAUSE_MS = 40;
 
 /**
  * A pause for work that is called often (before each tensor a merge reads, after each layer): a
- * macrotask once PAUSE_EVERY_MS of work went by since the last, and then as long as `busy()` gives
- * work to wait for (a sweep waits for the sliders' request).
+ * macrotask once `everyMs` of work went by since the last, and then as long as `busy()` gives work
+ * to wait for (a sweep waits for the sliders' request).
  */
-function slicedPause(busy: () => Promise<unknown> | undefined = () => undefined): () => Promise<void> {
+function slicedPause(everyMs: number, busy: () => Promise<unknown> | undefined = () => undefined): () => Promise<void> {
   let last = performance.now();
   return async () => {
-    if (!busy() && performance.now() - last < PAUSE_EVERY_MS) return;
+    if (!busy() && performance.now() - last < everyMs) return;
     await pauseForMessages();
     for (let b = busy(); b; b = busy()) await b.then(nothing, nothing);
     last = performance.now();
@@ -290,8 +297,8 @@ export function createLmLabService(ctx: EngineContext): LmLabService {
 
   /** The sliders' request being computed: a sweep waits while one is (the card's answer first). */
   let sliders: Promise<unknown> | undefined;
-  const slidersPause = slicedPause();
-  const sweepPause = slicedPause(() => sliders);
+  const slidersPause = slicedPause(SLIDERS_PAUSE_MS);
+  const sweepPause = slicedPause(SWEEP_PAUSE_MS, () => sliders);
 
   /**
    * One request on `on`, merging in `s`'s `session` (the sweep's or the sliders'), awaiting `pause`
