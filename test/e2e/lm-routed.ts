@@ -16,22 +16,13 @@ import type { LabPage } from './lab-page.js';
 
 const DEMO = path.resolve(import.meta.dirname, '../../public/demo/lm');
 
-let opened: Promise<{ engine: EngineApi; manifest: LmDemoManifest }> | undefined;
-
 /**
  * A Node engine (wasm) with the LM demo's base as "lm-base" and each expert under its domain id, as
- * the page opens them. One for all the answers (a vitest worker keeps it from file to file), as the
- * page keeps one worker: a second answer reuses what the first built for the same settings (the
- * trained router), as the page's does.
+ * the page opens them. A fresh one for each answer: the page's answer after a move comes from its
+ * kept router and groups, and an answer built from scratch is what catches a cache kept wrongly.
  */
 export async function lmDemoEngine(): Promise<{ engine: EngineApi; manifest: LmDemoManifest }> {
-  // Each time: a file run before this one in the same worker may have left tfjs on another backend (the CLI's cpu).
   await initNodeBackend('wasm');
-  opened ??= openLmDemoEngine();
-  return opened;
-}
-
-async function openLmDemoEngine(): Promise<{ engine: EngineApi; manifest: LmDemoManifest }> {
   const manifest = parseLmManifest(await readFile(path.join(DEMO, 'manifest.json'), 'utf8'));
   const engine = createEngine();
   const config = new Blob([await readFile(path.join(DEMO, manifest.config))]);
