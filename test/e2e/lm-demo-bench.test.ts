@@ -1,10 +1,12 @@
 /**
  * Benchmark, not a check (skipped unless MERGE_LAB_BENCH=1): the LM demo in Chromium on wasm, from
- * #demo=lm to the first probe and to all the windows, then 21 λ moves, each waited out (probe, then
- * all the windows) so none is queued behind another; prints the worker's time per probe and the
- * page's slider-to-lm measure (input → the probe's numbers on screen), p50 and p95.
+ * #demo=lm to the first probe and to all the windows, then (once the sweep and the per-layer map's
+ * effective ranks are in) 21 λ moves, each waited out (probe, then all the windows) so none is
+ * queued behind another; prints the worker's time per probe and the page's slider-to-lm measure
+ * (input → the probe's numbers on screen), p50 and p95. With MERGE_LAB_BENCH_TRACE=file it also
+ * records a Chromium trace of the moves and prints each one's breakdown (lm-demo-trace.ts).
  *
- *   MERGE_LAB_BENCH=1 npx vitest run --project e2e test/e2e/lm-demo-bench.test.ts
+ *   MERGE_LAB_BENCH=1 [MERGE_LAB_BENCH_TRACE=/tmp/lm-trace.json] npx vitest run --project e2e test/e2e/lm-demo-bench.test.ts
  */
 import { describe, expect } from 'vitest';
 import { e2e, test } from './harness.js';
