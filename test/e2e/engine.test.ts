@@ -17,6 +17,7 @@ import { parseManifest } from '../../src/engine/demo/manifest.js';
 import { openSafetensors, type SafetensorsFile } from '../../src/engine/io/index.js';
 import { nodeFileSource } from '../../src/engine/io/node-file.js';
 import { chromiumArgs } from './global-setup.js';
+import { openSyntheticModels } from './synthetic-models.js';
 import { describeE2E, e2e, test } from './harness.js';
 import { LabPage } from './lab-page.js';
 
@@ -216,30 +217,8 @@ describeE2E('the engine in its worker, through the lab', () => {
     const before = await lab.engineMemory();
     // A synthetic set far larger than the demo (the demo merges in a few hundred ms), opened through
     // the test hook under the ids the Merge panel's recipe names: 32 float32 tensors of 512×512 each.
-    const spec = { ids: ['base', ...TASKS], count: 32, rows: 512, cols: 512 };
-    await lab.page.evaluate(async ({ ids, count, rows, cols }) => {
-      const engine = window.__mergeLab!.engine!;
-      const per = rows * cols * 4;
-      const header: Record<string, unknown> = {};
-      for (let i = 0; i < count; i++) header[`layers.${i}.weight`] = { dtype: 'F32', shape: [rows, cols], data_offsets: [i * per, (i + 1) * per] };
-      let json = JSON.stringify(header);
-      json += ' '.repeat((8 - (json.length % 8)) % 8);
-      const head = new TextEncoder().encode(json);
-      const size = new Uint8Array(8);
-      new DataView(size.buffer).setBigUint64(0, BigInt(head.length), true);
-      for (let k = 0; k < ids.length; k++) {
-        const data = new Float32Array(count * rows * cols);
-        let x = (k + 1) * 2654435761 >>> 0;
-        for (let j = 0; j < data.length; j++) {
-          x ^= x << 13;
-          x ^= x >>> 17;
-          x ^= x << 5;
-          x >>>= 0;
-          data[j] = (x / 4294967296 - 0.5) * 0.1;
-        }
-        await engine.models.openModel(ids[k]!, [{ path: `${ids[k]}.safetensors`, blob: new Blob([size, head, data]) }]);
-      }
-    }, spec);
+    const spec = { ids: ['base', ...TASKS], count: 32, rows: 512, cols: 512, fill: 'noise' } as const;
+    await openSyntheticModels(lab.page, spec);
 
     await lab.mergeButton().click();
     const progress = lab.mergePanel().getByRole('progressbar', { name: 'Merge progress' });

@@ -15,6 +15,7 @@ import { parseManifest } from '../../src/engine/demo/manifest.js';
 import { mergeLab } from './cli.js';
 import { describeE2E, test } from './harness.js';
 import type { LabPage } from './lab-page.js';
+import { openSyntheticModels } from './synthetic-models.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const MODELS = path.resolve(import.meta.dirname, '../fixtures/mergekit-recipes/models');
@@ -70,23 +71,8 @@ async function cliFiles(lab: LabPage, dir: string): Promise<Record<string, Buffe
 
 /** A synthetic set far larger than the demo, under the ids the panel's recipe names (as engine.test.ts's cancel). */
 async function openLargeSet(lab: LabPage) {
-  const spec = { ids: ['base', ...TASKS], count: 32, rows: 512, cols: 512 };
-  await lab.page.evaluate(async ({ ids, count, rows, cols }) => {
-    const engine = window.__mergeLab!.engine!;
-    const per = rows * cols * 4;
-    const header: Record<string, unknown> = {};
-    for (let i = 0; i < count; i++) header[`layers.${i}.weight`] = { dtype: 'F32', shape: [rows, cols], data_offsets: [i * per, (i + 1) * per] };
-    let json = JSON.stringify(header);
-    json += ' '.repeat((8 - (json.length % 8)) % 8);
-    const head = new TextEncoder().encode(json);
-    const size = new Uint8Array(8);
-    new DataView(size.buffer).setBigUint64(0, BigInt(head.length), true);
-    for (let k = 0; k < ids.length; k++) {
-      const data = new Float32Array(count * rows * cols);
-      for (let j = 0; j < data.length; j++) data[j] = Math.sin(j * 0.001 + k) * 0.05;
-      await engine.models.openModel(ids[k]!, [{ path: `${ids[k]}.safetensors`, blob: new Blob([size, head, data]) }]);
-    }
-  }, spec);
+  const spec = { ids: ['base', ...TASKS], count: 32, rows: 512, cols: 512, fill: 'sin' } as const;
+  await openSyntheticModels(lab.page, spec);
   return spec;
 }
 

@@ -3,7 +3,7 @@
  * (window.__mergeLab.engine.models.openModel) under the ids a test's recipe names: `count` float32
  * tensors `layers.{i}.weight` of rows × cols each, per model. Their values, by `fill`:
  * - 'noise': each model its own xorshift stream, uniform in ±0.05;
- * - 'sin': one smooth ramp, the same for every model (the models differ by their index only in phase);
+ * - 'sin': a smooth ramp, each model's shifted in phase by its index;
  * - 'tasks': the base a smooth ramp, each other model the base plus a task vector whose signs
  *   disagree between models (TIES's election and trim both matter).
  */
