@@ -32,6 +32,17 @@ if (e2e.skipReason) console.warn(`[e2e] SKIPPED: ${e2e.skipReason}`);
 /** `describe` that skips (and has already printed why) when the browser tests cannot run here. */
 export const describeE2E = describe.skipIf(e2e.skipReason !== null);
 
+/** A fresh browser context (the lab's viewport, downloads accepted) and its page, whose console and errors are recorded. */
+async function openPage(browser: Browser) {
+  const context = await browser.newContext({ baseURL: e2e.baseURL, viewport: { width: 1280, height: 900 }, acceptDownloads: true });
+  // Fail fast: nothing in this app should take seconds to appear (hookTimeout covers startup).
+  context.setDefaultTimeout(10_000);
+  const page = await context.newPage();
+  const d = new PageDiagnostics(page);
+  diagnosticsOf.set(page, d);
+  return { context, page, d };
+}
+
 export const test = base
   // vitest's fixture signature: the first parameter must be a destructuring pattern, here empty.
   // eslint-disable-next-line no-empty-pattern
@@ -41,12 +52,7 @@ export const test = base
     return browser;
   })
   .extend('page', async ({ browser, task }, { onCleanup }): Promise<Page> => {
-    const context = await browser.newContext({ baseURL: e2e.baseURL, viewport: { width: 1280, height: 900 }, acceptDownloads: true });
-    // Fail fast: nothing in this app should take seconds to appear (hookTimeout covers startup).
-    context.setDefaultTimeout(10_000);
-    const page = await context.newPage();
-    const d = new PageDiagnostics(page);
-    diagnosticsOf.set(page, d);
+    const { context, page, d } = await openPage(browser);
     onCleanup(async () => {
       await context.close();
       for (const line of d.consoleErrors) console.warn(`[e2e] console error in "${task.name}": ${line}`);
@@ -64,11 +70,7 @@ export const test = base
    * here). Each such test checks `lab.diagnostics.pageErrors` itself (the per-test page's check).
    */
   .extend('loaded', { scope: 'file' }, async ({ browser }, { onCleanup }): Promise<LabPage> => {
-    const context = await browser.newContext({ baseURL: e2e.baseURL, viewport: { width: 1280, height: 900 }, acceptDownloads: true });
-    context.setDefaultTimeout(10_000);
-    const page = await context.newPage();
-    const d = new PageDiagnostics(page);
-    diagnosticsOf.set(page, d);
+    const { context, page, d } = await openPage(browser);
     onCleanup(async () => {
       await context.close();
       for (const line of d.consoleErrors) console.warn(`[e2e] console error on a file's shared page: ${line}`);
