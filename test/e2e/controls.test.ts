@@ -101,11 +101,16 @@ describeE2E('demo controls', () => {
     await expect.poll(() => decodeURIComponent(new URL(lab.page.url()).hash)).toContain('l.lambda=hidden:0.5,head:0');
     expect(decodeURIComponent(new URL(lab.page.url()).hash)).toContain('m.invert.weight=0');
 
-    // The link restores both, and with them the same score.
+    // The link restores both, and with them the same settings and score. The score shown is keyed by
+    // the settings it was made with (data-settings): the restored settings' answer is the one compared.
     const scored = s.normalized;
+    const settings = lab.mergePanel().getByRole('group', { name: 'Live score' }).locator('[data-settings]');
+    const made = await settings.getAttribute('data-settings');
+    expect(made).toMatch(/head/);
     await lab.open(new URL(lab.page.url()).hash.slice(1), ENGINE);
     await lab.waitForEngine('wasm');
-    s = await lab.waitForLiveScore();
+    await expect.poll(async () => `${(await lab.liveScore()).state} ${(await settings.count()) ? await settings.getAttribute('data-settings') : ''}`, { timeout: 30_000 }).toBe(`ready ${made}`);
+    s = await lab.liveScore();
     expect(s.normalized).toBeCloseTo(scored, 6);
     expect(lab.diagnostics.consoleErrors).toEqual([]);
   }, 120_000);
