@@ -115,13 +115,15 @@ describe('mergeToFolder', () => {
  * A host that starts merge workers (as the page's engine worker does with Web Workers), here in this
  * thread: each speaks the pool's messages (pool-protocol.ts) through a structured clone, as a port would.
  */
-function loopbackHost(cores: number) {
+function loopbackHost(cores: number, beforeStart?: () => Promise<void>) {
   const started: number[] = [];
   const jobsPerWorker: number[] = [];
+  let closed = 0;
   const host: EngineHost['mergeWorkers'] = {
     cores,
     async start(count, plan, backend) {
       started.push(count);
+      await beforeStart?.();
       const workers = Array.from({ length: count }, (_, w) => {
         jobsPerWorker[w] = 0;
         const serve = serveMergeJobs({ send: (m) => queueMicrotask(() => worker.receive(structuredClone(m))), startBackend: async () => undefined, methods: METHODS });
@@ -132,15 +134,21 @@ function loopbackHost(cores: number) {
         return worker;
       });
       await Promise.all(workers.map((w) => w.start(plan, backend)));
-      return { workers, close: async () => workers.forEach((w) => w.fail(new MergeLabError('CANCELLED', 'closed'))) };
+      return {
+        workers,
+        close: async () => {
+          closed++;
+          workers.forEach((w) => w.fail(new MergeLabError('CANCELLED', 'closed')));
+        },
+      };
     },
   };
-  return { host, started, jobsPerWorker };
+  return { host, started, jobsPerWorker, closed: () => closed };
 }
 
 describe('mergeToFolder on merge workers', () => {
-  async function engineWithPool(cores: number) {
-    const pool = loopbackHost(cores);
+  async function engineWithPool(cores: number, beforeStart?: () => Promise<void>) {
+    const pool = loopbackHost(cores, beforeStart);
     const engine = createEngine({ mergeWorkers: pool.host });
     await engine.system.setBackend('cpu');
     for (const [id, fill] of [['base', 0], ['a', 1], ['b', 2]] as const) await engine.models.openModel(id, [{ path: `${id}/model.safetensors`, blob: await modelBlob(fill) }]);
@@ -148,7 +156,7 @@ describe('mergeToFolder on merge workers', () => {
   }
 
   it('writes the same weights on two workers as on the engine thread, and says how many merged', async () => {
-    const { engine, started, jobsPerWorker } = await engineWithPool(4);
+    const { engine, started, jobsPerWorker, closed } = await engineWithPool(4);
     const { folder: alone, files: aloneFiles } = memoryFolder();
     const one = await engine.merges.mergeToFolder('one', RECIPE, alone, { workers: 1 });
     expect(one.workers).toBe(1);
@@ -157,10 +165,26 @@ describe('mergeToFolder on merge workers', () => {
     const two = await engine.merges.mergeToFolder('two', RECIPE, folder, { workers: 2 });
     expect(two.workers).toBe(2);
     expect(started).toEqual([2]);
+    expect(closed()).toBe(1);
     // Both workers took tensors, and every tensor went to one of them.
     expect(jobsPerWorker.every((n) => n > 0)).toBe(true);
     expect(jobsPerWorker.reduce((a, b) => a + b, 0)).toBe(LAYOUT.length);
     expect(Buffer.from(files.get('model.safetensors')!).equals(Buffer.from(aloneFiles.get('model.safetensors')!))).toBe(true);
+  });
+
+  it('a cancel while the workers start closes them and leaves the folder empty', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const { engine, started, closed } = await engineWithPool(4, () => gate);
+    const { folder, files } = memoryFolder();
+    const run = engine.merges.mergeToFolder('c', RECIPE, folder, { workers: 2 });
+    await expect.poll(() => started.length).toBe(1);
+    await engine.merges.cancel('c');
+    release();
+    const e = await run.catch((x: unknown) => x);
+    expect(isMergeLabError(e) && e.code).toBe('CANCELLED');
+    expect(closed()).toBe(1);
+    expect([...files.keys()]).toEqual([]);
   });
 
   it("'auto' keeps a small merge on the engine thread; the budget caps the workers; a bad count is refused by name", async () => {

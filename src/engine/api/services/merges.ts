@@ -19,6 +19,7 @@ import { recipeCheckpoints, recipeModelNames, type EngineContext } from './conte
 import { estimateMergeMemory, mergeOutputBytes, mergeTensorSpecs, planModelMerge, routedIgnores, writeMerge } from './merge-plan.js';
 import { WORKING_OVERHEAD_BYTES, mergeWorkingMemory, type MergePlanToRun } from '../../merge/run-merge.js';
 import { toPoolPlan } from '../../merge/pool.js';
+import type { MergePool } from '../../merge/pool-protocol.js';
 import { autoWorkerCount } from '../../merge/pool-size.js';
 import type { BackendName } from '../../backend.js';
 import { createShardedWriter } from '../../io/sharded.js';
@@ -167,10 +168,12 @@ export function createMergesService(ctx: EngineContext): MergesService {
       const backend = await ctx.ensureBackend();
       throwIfCancelled(cancel);
       const count = pageWorkerCount(ctx, mergePlan, backend.name, options);
-      const pool = count > 1 ? await ctx.host.mergeWorkers!.start(count, toPoolPlan(mergePlan), backend.name) : undefined;
-      throwIfCancelled(cancel);
       const files = folderFiles(folder);
+      let pool: MergePool | undefined;
       try {
+        // Started inside the try: a cancel while they start still closes them (finally).
+        if (count > 1) pool = await ctx.host.mergeWorkers!.start(count, toPoolPlan(mergePlan), backend.name);
+        throwIfCancelled(cancel);
         const writer = createShardedWriter((name) => files.sink(name), mergeTensorSpecs(mergePlan), {
           maxShardSize: options.maxShardSize ?? DEFAULT_SHARD_SIZE,
           metadata: { format: 'pt', merge_recipe: p.recipeText },
