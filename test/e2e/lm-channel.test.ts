@@ -8,23 +8,17 @@
  */
 import type { LmLabChannelRequest } from '../../src/engine/api/lm-lab-channel-api.js';
 import type { LmLabTwinAnswer } from '../../src/engine/api/lm-lab-twin-api.js';
-import { lmEvalTasks } from '../../src/engine/demo/lm-eval-set.js';
 import { describeE2E, test } from './harness.js';
-import { checkRoutedMove, lmDemoEngine } from './lm-routed.js';
+import { checkRoutedMove, lmDemoEngine, routedRequest } from './lm-routed.js';
 
 /** lmLab.evaluate in Node with the request the page sends for these settings. */
 async function nodeAnswer(K: number): Promise<LmLabTwinAnswer> {
   const { engine, manifest } = await lmDemoEngine();
-  const ids = manifest.domains.map((d) => d.id);
+  const { ids, request: shared, router, training } = routedRequest(manifest);
   const request: LmLabChannelRequest = {
+    ...shared,
     recipe: { mergeMethod: 'linear', models: ids.map((model) => ({ model, parameters: { weight: 1 } })), dtype: 'float32' },
-    base: 'lm-base',
-    experts: ids,
-    tasks: lmEvalTasks(manifest, 'validation'),
-    mode: 'full',
-    context: manifest.context,
-    probeTokens: 64,
-    channel: { K, method: { id: 'ties', params: { density: 0.3, lambda: 1 } }, clustering: 'kmeans', oracle: false, router: { architecture: 'small', seed: 0 }, training: manifest.domains.map((d) => ({ expert: d.id, text: d.texts.validation })) },
+    channel: { K, method: { id: 'ties', params: { density: 0.3, lambda: 1 } }, clustering: 'kmeans', oracle: false, router, training },
   };
   return (await engine.lmLab.evaluate(request)) as LmLabTwinAnswer;
 }

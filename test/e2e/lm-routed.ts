@@ -11,6 +11,7 @@ import type { EngineApi } from '../../src/engine/api/engine-api.js';
 import type { LmLabTwinAnswer } from '../../src/engine/api/lm-lab-twin-api.js';
 import { createEngine } from '../../src/engine/api/engine.js';
 import { initNodeBackend } from '../../src/cli/node-backend.js';
+import { lmEvalTasks } from '../../src/engine/demo/lm-eval-set.js';
 import { parseLmManifest, type LmDemoManifest } from '../../src/engine/demo/lm-manifest.js';
 import type { LabPage } from './lab-page.js';
 
@@ -33,6 +34,21 @@ export async function lmDemoEngine(): Promise<{ engine: EngineApi; manifest: LmD
     ]);
   }
   return { engine, manifest };
+}
+
+/**
+ * What every routed request the page sends on the LM demo holds beside its method's own settings:
+ * the base and the experts under the page's ids, the validation windows scored whole, the small
+ * router (seed 0) trained on each domain's validation text.
+ */
+export function routedRequest(manifest: LmDemoManifest) {
+  const ids = manifest.domains.map((d) => d.id);
+  return {
+    ids,
+    request: { base: 'lm-base', experts: ids, tasks: lmEvalTasks(manifest, 'validation'), mode: 'full' as const, context: manifest.context, probeTokens: 64 },
+    router: { architecture: 'small' as const, seed: 0 },
+    training: manifest.domains.map((d) => ({ expert: d.id, text: d.texts.validation })),
+  };
 }
 
 /** Waits until the card shows the full answer for settings matching `settings` and the routing chart is fresh. */

@@ -7,23 +7,17 @@
  * chart follows. The routing chart and the card are saved as test-results/lm-routing.png and lm-twin-eval.png.
  */
 import type { LmLabTwinAnswer, LmLabTwinRequest } from '../../src/engine/api/lm-lab-twin-api.js';
-import { lmEvalTasks } from '../../src/engine/demo/lm-eval-set.js';
 import { describeE2E, test } from './harness.js';
-import { checkRoutedMove, lmDemoEngine } from './lm-routed.js';
+import { checkRoutedMove, lmDemoEngine, routedRequest } from './lm-routed.js';
 
 /** lmLab.evaluate in Node with the request the page sends for these twin settings. */
 async function nodeAnswer(rank: number): Promise<LmLabTwinAnswer> {
   const { engine, manifest } = await lmDemoEngine();
-  const ids = manifest.domains.map((d) => d.id);
+  const { ids, request: shared, router, training } = routedRequest(manifest);
   const request: LmLabTwinRequest = {
+    ...shared,
     recipe: { mergeMethod: 'task_arithmetic', baseModel: 'lm-base', models: ids.map((model) => ({ model, parameters: { weight: 1 } })), parameters: { lambda: 0.3 }, dtype: 'float32' },
-    base: 'lm-base',
-    experts: ids,
-    tasks: lmEvalTasks(manifest, 'validation'),
-    mode: 'full',
-    context: manifest.context,
-    probeTokens: 64,
-    twin: { rank, temperature: 1, oracle: false, router: { architecture: 'small', seed: 0 }, training: manifest.domains.map((d) => ({ expert: d.id, text: d.texts.validation })) },
+    twin: { rank, temperature: 1, oracle: false, router, training },
   };
   return (await engine.lmLab.evaluate(request)) as LmLabTwinAnswer;
 }

@@ -15,6 +15,7 @@ import { parseManifest } from '../../src/engine/demo/manifest.js';
 import { mergeLab } from './cli.js';
 import { describeE2E, test } from './harness.js';
 import type { LabPage } from './lab-page.js';
+import { storedFiles } from './stored-files.js';
 import { openSyntheticModels } from './synthetic-models.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -35,21 +36,6 @@ function stubFolderPicker(): void {
 
 function noFolderPicker(): void {
   Object.defineProperty(window, 'showDirectoryPicker', { value: undefined, configurable: true });
-}
-
-/** Every file of a private-storage folder (path under the root) with its bytes as base64. Runs in the page. */
-async function storedFiles(folderPath: readonly string[]): Promise<Record<string, string>> {
-  let dir = await navigator.storage.getDirectory();
-  for (const p of folderPath) dir = await dir.getDirectoryHandle(p);
-  const out: Record<string, string> = {};
-  for await (const [name, handle] of (dir as unknown as { entries(): AsyncIterable<[string, FileSystemHandle]> }).entries()) {
-    if (handle.kind !== 'file') continue;
-    const bytes = new Uint8Array(await (await (handle as FileSystemFileHandle).getFile()).arrayBuffer());
-    let bin = '';
-    for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-    out[name] = btoa(bin);
-  }
-  return out;
 }
 
 async function chooseFixtureModels(lab: LabPage): Promise<void> {
