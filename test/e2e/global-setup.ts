@@ -1,19 +1,19 @@
 /**
  * Global setup of the e2e project (see vite.config.ts): builds the app once into a temporary
- * folder, serves it with `vite preview` on a free port, and starts one headless Chromium as a
- * playwright BrowserServer that every e2e file connects to. Teardown stops all three.
+ * folder and serves it with `vite preview` on a free port; each test worker launches its own
+ * headless Chromium on a profile kept for the run (harness.ts). Teardown stops the server, any
+ * Chromium a worker left running, and removes the build and the profiles.
  *
  * Where /usr/bin/chromium is missing (override with MERGE_LAB_CHROMIUM), nothing is built and
  * every e2e test is skipped with the reason printed. MERGE_LAB_E2E_URL=http://host:port points
  * the tests at an already running server instead of building one (for debugging).
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { chromium, type BrowserServer } from 'playwright-core';
 import type { TestProject } from 'vitest/node';
 import type { E2EContext } from './context.js';
 
@@ -110,7 +110,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const skip = (reason: string) => {
     // Printed here once, and again by every e2e file: a skipped browser suite must never look like a pass.
     console.warn(`[e2e] SKIPPED: ${reason}`);
-    const ctx: E2EContext = { skipReason: reason, baseURL: '', wsEndpoint: '', distDir: '', resultsDir: RESULTS };
+    const ctx: E2EContext = { skipReason: reason, baseURL: '', chromium: { executablePath: CHROMIUM, args: [] }, profilesDir: '', distDir: '', resultsDir: RESULTS };
     project.provide('e2e', ctx);
     return async () => undefined;
   };
@@ -151,11 +151,18 @@ export default async function setup(project: TestProject): Promise<() => Promise
       baseURL = preview.url;
       log(`vite preview (pid ${preview.child.pid}) serving ${baseURL} after ${Math.round(performance.now() - t)} ms`);
     }
-    const t = performance.now();
-    const browser: BrowserServer = await chromium.launchServer({ executablePath: CHROMIUM, headless: true, args: chromiumArgs() });
-    cleanups.push(() => browser.close());
-    log(`chromium started in ${Math.round(performance.now() - t)} ms`);
-    const ctx: E2EContext = { skipReason: null, baseURL, wsEndpoint: browser.wsEndpoint(), distDir, resultsDir: RESULTS };
+    const profilesDir = fs.mkdtempSync(path.join(os.tmpdir(), 'merge-lab-e2e-profiles-'));
+    const removeProfiles = () => {
+      // A worker that was killed leaves its Chromium running: stop every one on these profiles.
+      spawnSync('pkill', ['-KILL', '-f', `user-data-dir=${profilesDir}`]);
+      fs.rmSync(profilesDir, { recursive: true, force: true });
+    };
+    process.once('exit', removeProfiles);
+    cleanups.push(async () => {
+      process.off('exit', removeProfiles);
+      removeProfiles();
+    });
+    const ctx: E2EContext = { skipReason: null, baseURL, chromium: { executablePath: CHROMIUM, args: chromiumArgs() }, profilesDir, distDir, resultsDir: RESULTS };
     project.provide('e2e', ctx);
   } catch (e) {
     await teardown();
