@@ -21,11 +21,16 @@ export interface RecipeControls {
   readonly math?: RecipeMath;
 }
 
+/** A parameter without a default that leaves the tensor as it is when unset (passthrough's scale). */
+const leavesAsIs = (p: ParamSpec) => p.default === undefined && !p.required;
+
 /** The value a per-model slider shows for `p` before the user moves it. */
 export function perModelDefault(p: ParamSpec, c: RecipeControls): number {
   if (p.name === 'density') return c.density;
   if (p.name === 'weight') return 1;
   if (typeof p.default === 'number') return p.default;
+  // Unset, it leaves each tensor as it is (passthrough's scale): the range's middle would be 0, a zeroed model.
+  if (leavesAsIs(p)) return 1;
   const lo = p.ui?.min ?? p.min ?? 0;
   const hi = p.ui?.max ?? p.max ?? 1;
   return (lo + hi) / 2;
@@ -65,7 +70,10 @@ export function droppedRecipe(
     const out: Record<string, number> = {};
     for (const p of method.params) {
       if (p.scope !== 'model' || p.type === 'boolean') continue;
-      const v = perModel[id]?.[p.name] ?? perModelDefault(p, c);
+      const set = perModel[id]?.[p.name];
+      // Left unset until moved, as mergekit reads it: the recipe says no more than the user chose.
+      if (set === undefined && leavesAsIs(p)) continue;
+      const v = set ?? perModelDefault(p, c);
       if (v !== p.default || p.required) out[p.name] = v;
     }
     return out;
