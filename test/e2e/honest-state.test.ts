@@ -3,9 +3,11 @@
  * in a real Chromium: switching the demo to a method it cannot merge (SLERP over five experts)
  * leaves no chart drawn from the previous method's answer; the cause is said once, above the
  * charts, naming the charts it stops; switching back draws them again, each caption naming the
- * method and settings it answers.
+ * method and settings it answers. With one's own checkpoints the Merge panel scores none of the
+ * demo's tasks; back on the demo, its score answers the settings chosen meanwhile.
  */
 import { expect } from 'vitest';
+import { writeSafetensorsToMemory } from '../../src/engine/io/safetensors-writer.js';
 import { describeE2E, test } from './harness.js';
 
 const ENGINE = { backend: 'wasm' } as const;
@@ -64,5 +66,27 @@ describeE2E('honest state', () => {
     const csv = (await lab.exportChart('sweep', 'CSV')).bytes.toString('utf8').trim().split('\n');
     expect(csv.slice(1).map((row) => Number(row.split(',')[0]))).toEqual([0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1]);
     expect(await lab.page.locator('.charts-panel').getByRole('alert').count()).toBe(0);
+  }, 120_000);
+
+  test("with one's own checkpoints the Merge panel shows no score of the demo's tasks; back on the demo, the score is for the method chosen meanwhile", async ({ lab }) => {
+    await lab.open('', { ...ENGINE, charts: false });
+    await lab.waitForEngine('wasm');
+    await lab.waitForLiveScore();
+    const tensor = (seed: number) => ({ name: 'layers.0.weight', dtype: 'F32' as const, shape: [4, 4], data: Float32Array.from({ length: 16 }, (_, i) => Math.sin(i + seed)) });
+    const files = await Promise.all(['base', 'expert-a', 'expert-b'].map(async (id, k) => ({ name: `${id}.safetensors`, bytes: await writeSafetensorsToMemory([tensor(k)]) })));
+    await lab.dropFiles(files);
+    await lab.waitForMyModels(3);
+    expect(await lab.source()).toBe('mine');
+    const panel = lab.mergePanel();
+    await lab.page.getByRole('combobox', { name: 'Merge method' }).selectOption('slerp');
+    await lab.recipeYaml();
+    expect(await panel.getByRole('group', { name: 'Live score' }).count(), 'no live score of the demo').toBe(0);
+    expect(await panel.locator('tr[data-task]').count(), "no row of the demo's tasks").toBe(0);
+    expect(await panel.getByRole('group', { name: 'Score', exact: true }).innerText()).toMatch(/Your checkpoints/);
+
+    await lab.page.getByRole('radio', { name: /Digits demo/ }).check();
+    await expect.poll(async () => panel.locator('.live[data-live-state="ready"] [data-settings]').innerText().catch(() => ''), { timeout: 30_000 }).toMatch(/^slerp: t 0\.5\b/);
+    expect(await panel.locator('tr[data-task]').count()).toBe(5);
+    expect(lab.diagnostics.consoleErrors).toEqual([]);
   }, 120_000);
 });

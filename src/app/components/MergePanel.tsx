@@ -124,6 +124,19 @@ function PerModelControls() {
   );
 }
 
+/** One's own checkpoints: no task data came with them, so the panel says what is measured instead of scoring the demo's tasks. */
+function MineScore() {
+  return (
+    <div className="live" aria-label="Score" role="group" data-live-state="idle">
+      <h3>Your checkpoints</h3>
+      <p className="help">
+        No task data came with them, so there is no score here: the charts describe their weights. A language model (its config.json beside the weights) is scored on the
+        language-model card once text files are dropped beside it (Models tab).
+      </p>
+    </div>
+  );
+}
+
 function LiveScore() {
   const { live, tasks, engineTasks, expertAccuracy, demoStatus, demoSplit, setDemoSplit } = useLabStore(
     useShallow((s) => ({
@@ -462,7 +475,7 @@ export function MergePanel() {
       {!hide('explain') && <MethodExplainer />}
       {!hide('controls') && (twinOnLm ? <LmTwinControls /> : routed || channelOnLm ? method === 'twin_merging' ? <TwinControlsPanel /> : <ChannelControlsPanel /> : <Controls />)}
       {!hide('controls') && !routed && source === 'mine' && <ArithmeticControls />}
-      {routed ? <RoutedScore /> : source === 'lm' ? <LmLiveScore /> : <LiveScore />}
+      {routed ? <RoutedScore /> : source === 'lm' ? <LmLiveScore /> : source === 'mine' ? <MineScore /> : <LiveScore />}
       {!hide('job') && !channelOnLm && !twinOnLm && (routed ? <RoutedPackage /> : <MergeActions />)}
       {!hide('recipe') && <RecipeYaml />}
     </section>

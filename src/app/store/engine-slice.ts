@@ -184,6 +184,8 @@ export const createEngineSlice: SliceCreator<EngineSlice> = (set, get, api) => {
       };
       api.subscribe((s, prev) => {
         if (s.demo !== prev.demo && (s.demo.status === 'loaded' || s.demo.status === 'failed') && s.demo.status !== prev.demo.status) sync(s);
+        // Back on the digits demo: its score for the settings now (none is asked while another source is shown).
+        if (s.source !== prev.source && s.source === 'demo') get().requestLive();
       });
       const s = get();
       if (s.demo.status === 'loaded' || s.demo.status === 'failed') sync(s);
@@ -274,6 +276,8 @@ export const createEngineSlice: SliceCreator<EngineSlice> = (set, get, api) => {
         get().requestRouted(inputAt);
         return;
       }
+      // One's own checkpoints come with no task data: a score on the demo's tasks would read as theirs.
+      if (s.source === 'mine') return;
       if (!client || s.engine.demo.status !== 'ready') return; // asked again once the demo is in
       let recipe: Recipe;
       try {
