@@ -3,7 +3,9 @@
  * measured in Chromium: at 1440×900 the controls, the main charts and the drop zone are on the
  * first screen; at 800 px nothing scrolls sideways and no chart text is cut; in presentation mode
  * at 1280×720 the lesson's chart spans most of the screen with its slider beside it, and chart
- * titles are never smaller than the help text.
+ * titles are never smaller than the help text; no chart text is cut there on the opening view
+ * (a density sweep) nor on Twin-Merging's and Channel Merging's charts, whose captions name the
+ * split they scored.
  */
 import { expect } from 'vitest';
 import { describeE2E, test } from './harness.js';
@@ -81,4 +83,33 @@ describeE2E('layout', () => {
     expect(await inViewport(lab.page.locator('[data-main] .recharts-wrapper > svg.recharts-surface').first())).toBe(true);
     expect(lab.diagnostics.consoleErrors).toEqual([]);
   }, 90_000);
+
+  test('presentation mode at 1280×720: no chart text is cut on the opening view nor on the routed methods’ charts, whose ticks stay round and captions name the split scored', async ({ lab }) => {
+    await lab.page.setViewportSize({ width: 1280, height: 720 });
+    const views: [string, string[]][] = [
+      ['present=1', ['accuracy', 'sweep', 'sign-conflicts']],
+      ['method=twin_merging&present=1&conflicts_hide=1&cosines_hide=1&spectrum_hide=1', ['twin-rank', 'routing']],
+      ['method=channel_merging&present=1&conflicts_hide=1&cosines_hide=1', ['channel-k']],
+    ];
+    for (const [hash, ids] of views) {
+      await lab.open(hash, ENGINE);
+      await allCharts(lab, ids);
+      expect(await clippedChartText(lab.page), hash).toEqual([]);
+      expect(await sidewaysScroll(lab.page)).toBeLessThanOrEqual(0);
+    }
+    // The routed views score the validation split unless the test split is asked for, as the routed score says.
+    // Tick labels round (no "100.05882352941177%"), the score's axis up to 100%.
+    const ticks = (id: string) => lab.chart(id).locator('.recharts-cartesian-axis-tick-value').allTextContents();
+    expect((await ticks('channel-k')).filter((x) => /\.\d{3}/.test(x))).toEqual([]);
+    expect(await ticks('channel-k')).toContain('100%');
+    expect(await lab.page.getByRole('group', { name: 'Routed score' }).locator('[data-split]').getAttribute('data-split')).toBe('validation');
+    expect(await lab.chart('channel-k').innerText()).toMatch(/on the demo's validation split with the router/);
+    await lab.open('method=twin_merging', ENGINE);
+    await allCharts(lab, ['twin-rank', 'routing']);
+    expect(await lab.chart('twin-rank').locator('figcaption').innerText()).toMatch(/on the demo's validation split/);
+    expect(await lab.chart('routing').locator('figcaption').innerText()).toMatch(/each task's validation inputs/);
+    expect((await ticks('twin-rank')).filter((x) => /\.\d{3}/.test(x))).toEqual([]);
+    expect(await ticks('twin-rank')).toContain('100%');
+    expect(lab.diagnostics.consoleErrors).toEqual([]);
+  }, 180_000);
 });

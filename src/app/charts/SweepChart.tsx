@@ -23,7 +23,8 @@ const TICKS: Readonly<Record<SweepParam, readonly number[]>> = {
   lambda: [0.1, 0.5, 1, 1.5],
 };
 
-const AXIS: Record<SweepParam, string> = { lambda: 'λ (scale of the merged task vector, ×)', density: 'density (share of each task vector kept)' };
+// Short enough for a half-width card in presentation mode at 1280 px ("each" made it one word too long there).
+const AXIS: Record<SweepParam, string> = { lambda: 'λ (scale of the merged task vector, ×)', density: 'density (share of task vector kept)' };
 
 export function SweepChart() {
   const { chart, method, wanted, tasks, setParam, source } = useLabStore(
