@@ -10,7 +10,7 @@
 import { expect } from 'vitest';
 import { describeE2E, test } from './harness.js';
 import type { LabPage } from './lab-page.js';
-import { chartFills, clippedChartText, inViewport, overflowing, sidewaysScroll, titleAndHelpSizes, untitledAxes } from './measure.js';
+import { cardsTallerThanContent, chartFills, clippedChartText, inViewport, overflowing, sidewaysScroll, titleAndHelpSizes, untitledAxes } from './measure.js';
 
 const ENGINE = { backend: 'wasm' } as const;
 
@@ -89,12 +89,17 @@ describeE2E('layout', () => {
     const views: [string, string[]][] = [
       ['present=1', ['accuracy', 'sweep', 'sign-conflicts']],
       ['method=twin_merging&present=1&conflicts_hide=1&cosines_hide=1&spectrum_hide=1', ['twin-rank', 'routing']],
+      ['method=twin_merging&twin.hard=1&present=1&cosines_hide=1&spectrum_hide=1', ['twin-rank', 'routing', 'sign-conflicts']],
+      // Last: the checks after the loop read its charts.
       ['method=channel_merging&present=1&conflicts_hide=1&cosines_hide=1', ['channel-k']],
     ];
     for (const [hash, ids] of views) {
       await lab.open(hash, ENGINE);
       await allCharts(lab, ids);
       expect(await clippedChartText(lab.page), hash).toEqual([]);
+      // Nothing wider than its card (the hard task's table), no card stretched far beyond its chart by a taller neighbour.
+      expect(await overflowing(lab.page, 'figure[data-chart]'), hash).toEqual([]);
+      expect(await cardsTallerThanContent(lab.page), hash).toEqual([]);
       expect(await sidewaysScroll(lab.page)).toBeLessThanOrEqual(0);
     }
     // The routed views score the validation split unless the test split is asked for, as the routed score says.

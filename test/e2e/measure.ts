@@ -118,3 +118,22 @@ export async function inViewport(locator: Locator, partly = false): Promise<bool
 export function sidewaysScroll(page: Page): Promise<number> {
   return page.evaluate(() => document.scrollingElement!.scrollWidth - innerWidth);
 }
+
+/**
+ * Cards whose content (title, caption, controls, drawing, exports) fills less than `least` of their
+ * height: a card stretched to a taller neighbour's row leaves its chart in a box much bigger than it.
+ */
+export function cardsTallerThanContent(page: Page, least = 0.85): Promise<string[]> {
+  return page.evaluate((min) => {
+    const out: string[] = [];
+    for (const f of document.querySelectorAll<HTMLElement>('figure[data-chart]')) {
+      const cs = getComputedStyle(f);
+      const inner = f.getBoundingClientRect().height - parseFloat(cs.paddingTop) - parseFloat(cs.paddingBottom) - parseFloat(cs.borderTopWidth) - parseFloat(cs.borderBottomWidth);
+      const kids = [...f.children].map((c) => c.getBoundingClientRect());
+      if (kids.length === 0 || inner <= 0) continue;
+      const used = Math.max(...kids.map((r) => r.bottom)) - Math.min(...kids.map((r) => r.top));
+      if (used / inner < min) out.push(`${f.getAttribute('data-chart')}: ${Math.round(used)} of ${Math.round(inner)} px`);
+    }
+    return out;
+  }, least);
+}
