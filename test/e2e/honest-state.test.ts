@@ -77,12 +77,15 @@ describeE2E('honest state', () => {
     await lab.dropFiles(files);
     await lab.waitForMyModels(3);
     expect(await lab.source()).toBe('mine');
+    // base.safetensors is listed as base-2 (the demo's base holds "base" in the worker): the row says so, the recipe names the file.
+    expect(await lab.myModelRow('base-2').locator('th').innerText()).toMatch(/from base\.safetensors/);
     const panel = lab.mergePanel();
     await lab.page.getByRole('combobox', { name: 'Merge method' }).selectOption('slerp');
     await lab.recipeYaml();
     expect(await panel.getByRole('group', { name: 'Live score' }).count(), 'no live score of the demo').toBe(0);
     expect(await panel.locator('tr[data-task]').count(), "no row of the demo's tasks").toBe(0);
     expect(await panel.getByRole('group', { name: 'Score', exact: true }).innerText()).toMatch(/Your checkpoints/);
+    expect(await lab.recipeYaml()).toMatch(/base_model: base\.safetensors/);
 
     await lab.page.getByRole('radio', { name: /Digits demo/ }).check();
     await expect.poll(async () => panel.locator('.live[data-live-state="ready"] [data-settings]').innerText().catch(() => ''), { timeout: 30_000 }).toMatch(/^slerp: t 0\.5\b/);

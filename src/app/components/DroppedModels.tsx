@@ -9,6 +9,7 @@ import { formatBytes, formatCount, formatDtypes } from '../format.js';
 import { checkAgainstBase, describeCheck } from '../models/header-check.js';
 import { groupsFromDrop, groupsFromFiles, groupsFromFolder } from '../models/drop.js';
 import { splitTexts, TEXT_ACCEPT } from '../lm/text-files.js';
+import { uniqueModelId } from '../store/dropped-slice.js';
 import { useLabStore } from '../store/index.js';
 import type { DroppedModel, DroppedRole } from '../store/types.js';
 
@@ -108,6 +109,8 @@ function DroppedRow({ m, index, count, base }: { m: DroppedModel; index: number;
     <tr data-model={m.id} data-role={m.role} data-status={m.status} data-check={mismatch ? 'mismatch' : check ? 'ok' : undefined} className={m.status === 'error' ? 'row-error' : undefined}>
       <th scope="row">
         <code>{m.id}</code>
+        {/* Not a silent rename: the demo's models (or an earlier drop) hold that name in the same worker. */}
+        {m.id !== uniqueModelId(m.name, new Set()) && <span className="help"> (from {m.name}, whose name was taken; the recipe names the file)</span>}
         {m.files > 1 && <span className="help"> ({m.files} files)</span>}
       </th>
       <td>
