@@ -1,5 +1,5 @@
 /**
- * npx tsx scripts/lm-demo/make-corpus.ts
+ * npx tsx scripts/lm-demo/make-corpus.ts [--slavic-cyrillic --out FILE]
  *
  * Builds data/lm-demo/corpus.jsonl.gz, the LM demo's text, from packages in node_modules (so it
  * needs `npm ci` and nothing else): four language families from the translations of the Universal
@@ -17,6 +17,10 @@
  *   then for validation until ≥ 12 %; the rest is training.
  * - the mixed texts (test only) are cut from test documents: a window that switches language
  *   family half-way, or code with a comment in one of the four languages.
+ *
+ * For experiments: --slavic-cyrillic makes the slavic domain the Cyrillic-script Slavic
+ * translations (SLAVIC_CYRILLIC) instead of the Latin-script ones, everything else by the same
+ * rules; it needs --out FILE (a variant corpus for train.ts --corpus), and writes no LICENSES.txt.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -38,6 +42,8 @@ const LANGUAGES: Record<Language, readonly string[]> = {
   uralic: ['fin', 'est', 'hun', 'sme', 'krl', 'vep'],
 };
 const LANGUAGE_DOMAINS = Object.keys(LANGUAGES) as Language[];
+/** The experiment's slavic domain: two of five domains (this and code) then share few bytes with the rest. */
+const SLAVIC_CYRILLIC: readonly string[] = ['rus', 'ukr', 'bel', 'bul', 'mkd', 'srp_cyrl'];
 
 interface CodePackage {
   readonly name: string;
@@ -204,7 +210,20 @@ function mixedDocuments(docs: readonly CorpusDocument[], seed: number): CorpusDo
   return out;
 }
 
+function parseArgs(argv: readonly string[]): { cyrillic: boolean; out?: string } {
+  const o: { cyrillic: boolean; out?: string } = { cyrillic: false };
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--slavic-cyrillic') o.cyrillic = true;
+    else if (argv[i] === '--out') o.out = path.resolve(argv[++i] ?? '');
+    else throw new Error(`unknown argument "${argv[i]}". Usage: make-corpus.ts [--slavic-cyrillic --out FILE]`);
+  }
+  if (o.cyrillic !== (o.out !== undefined)) throw new Error('--slavic-cyrillic and --out go together: a variant corpus never replaces the shipped one, and the shipped one is written where train.ts reads it.');
+  return o;
+}
+
 function main(): void {
+  const opts = parseArgs(process.argv.slice(2));
+  if (opts.cyrillic) LANGUAGES.slavic = SLAVIC_CYRILLIC;
   const docs: CorpusDocument[] = [];
   const udhr = new Map<string, Map<string, string>>();
   for (const lang of LANGUAGE_DOMAINS) for (const code of LANGUAGES[lang]) udhr.set(code, udhrDocuments(code));
@@ -226,17 +245,25 @@ function main(): void {
   for (const c of code) docs.push({ domain: 'code', ...c, split: codeSplit.get(c.unit)! });
   docs.push(...mixedDocuments(docs, DATA_SEED + 2));
 
-  const outDir = path.join(ROOT, path.dirname(CORPUS_FILE));
+  const outFile = opts.out ?? path.join(ROOT, CORPUS_FILE);
+  const outDir = path.dirname(outFile);
   fs.mkdirSync(outDir, { recursive: true });
   const jsonl = docs.map((d) => JSON.stringify(d)).join('\n') + '\n';
   // mtime 0 and no file name in the gzip header, so the bytes depend on the text alone.
-  fs.writeFileSync(path.join(ROOT, CORPUS_FILE), zlib.gzipSync(jsonl, { level: 9 }));
+  fs.writeFileSync(outFile, zlib.gzipSync(jsonl, { level: 9 }));
+  if (!opts.out) writeLicenses(outDir);
+  report(docs, units, udhrSplit, outFile, jsonl);
+}
+
+function writeLicenses(outDir: string): void {
   const licenses = [UDHR, ...CODE].map((p) => {
     const text = fs.readFileSync(path.join(packageDir(p.name, p.version), p.licenseFile), 'utf8').trim();
     return `${p.name} ${p.version} (${p.license})\n${'-'.repeat(40)}\n${text}\n`;
   });
   fs.writeFileSync(path.join(outDir, 'LICENSES.txt'), `Licenses of the packages data/lm-demo/corpus.jsonl.gz was made from.\n\n${licenses.join('\n')}`);
+}
 
+function report(docs: readonly CorpusDocument[], units: readonly string[], udhrSplit: Map<string, Split>, outFile: string, jsonl: string): void {
   for (const d of [...DOMAINS, 'mixed'] as const) {
     const row = (['train', 'validation', 'test'] as const).map((s) => {
       const list = docs.filter((x) => x.domain === d && x.split === s);
@@ -245,7 +272,7 @@ function main(): void {
     process.stdout.write(`${d.padEnd(9)} ${row.join(', ')}\n`);
   }
   process.stdout.write(`udhr units: test ${units.filter((u) => udhrSplit.get(u) === 'test').join(' ')}; validation ${units.filter((u) => udhrSplit.get(u) === 'validation').join(' ')}\n`);
-  process.stdout.write(`${CORPUS_FILE}: ${fs.statSync(path.join(ROOT, CORPUS_FILE)).size} bytes (${bytes(jsonl)} uncompressed)\n`);
+  process.stdout.write(`${path.relative(ROOT, outFile)}: ${fs.statSync(outFile).size} bytes (${bytes(jsonl)} uncompressed)\n`);
 }
 
 main();

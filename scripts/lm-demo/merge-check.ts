@@ -65,10 +65,10 @@ export async function openFolder(dir: string): Promise<LmDemoFolder> {
 type Weights = (name: string) => Promise<Float32Array> | Float32Array;
 
 /** A text scored whole (scoreTokens in windows of the context), or as separate windows each from position 0. */
-type Text = { readonly whole: Uint8Array } | { readonly windows: readonly Uint8Array[] };
+export type Text = { readonly whole: Uint8Array } | { readonly windows: readonly Uint8Array[] };
 
 /** Mean nats per predicted byte of each text, the model's tensors on the backend only while scored. */
-async function losses(config: LmConfig, weights: Weights, texts: readonly Text[], context: number): Promise<number[]> {
+export async function losses(config: LmConfig, weights: Weights, texts: readonly Text[], context: number): Promise<number[]> {
   const tensors = new Map<string, tf.Tensor>();
   try {
     for (const [name, shape] of lmTensorShapes(config)) tensors.set(name, tf.tensor(await weights(name), shape, 'float32'));
@@ -97,14 +97,10 @@ export interface MergeCheck {
 
 const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
-/** The check itself; `log` hears each grid point as it is scored. */
-export async function mergeCheck(folder: LmDemoFolder, options: { windows?: number; log?: (s: string) => void; taLambdas?: readonly number[]; tiesLambdas?: readonly number[]; tiesDensities?: readonly number[] } = {}): Promise<MergeCheck> {
-  const log = options.log ?? (() => {});
-  const { manifest, config, checkpoints } = folder;
-  const domains = manifest.domains.map((d) => d.id);
+/** Each domain's validation text (a sample of `windows` windows, or whole for 0) and test text. */
+export function checkTexts(manifest: LmDemoManifest, windows: number): Record<'validation' | 'test', Text[]> {
   const enc = new TextEncoder();
-  const windows = options.windows ?? 24;
-  const texts: Record<'validation' | 'test', Text[]> = {
+  return {
     validation: manifest.domains.map((d) => {
       const b = enc.encode(d.texts.validation);
       if (windows === 0) return { whole: b };
@@ -114,6 +110,14 @@ export async function mergeCheck(folder: LmDemoFolder, options: { windows?: numb
     }),
     test: manifest.domains.map((d) => ({ whole: enc.encode(d.texts.test) })),
   };
+}
+
+/** The check itself; `log` hears each grid point as it is scored. */
+export async function mergeCheck(folder: LmDemoFolder, options: { windows?: number; log?: (s: string) => void; taLambdas?: readonly number[]; tiesLambdas?: readonly number[]; tiesDensities?: readonly number[] } = {}): Promise<MergeCheck> {
+  const log = options.log ?? (() => {});
+  const { manifest, config, checkpoints } = folder;
+  const domains = manifest.domains.map((d) => d.id);
+  const texts = checkTexts(manifest, options.windows ?? 24);
   const context = manifest.context;
   const reference: MergeCheck['reference'] = { validation: {}, test: {} };
   for (const id of [BASE_ID, ...domains]) {

