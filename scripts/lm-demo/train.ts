@@ -21,7 +21,8 @@
  * gathered run's manifest is what a plain run writes; --experts-from DIR gathers such checkpoints instead of training; --no-test skips
  * the test scores; --corpus FILE reads a variant corpus (make-corpus.ts --out) instead of
  * data/lm-demo/corpus.jsonl.gz; --base-schedule and --expert-schedule JSON override the schedules below
- * (the expert's may set replayRows). scripts/lm-demo/merge-check.ts judges the result.
+ * (the expert's may set replayRows, and replayTarget "base": replay rows then learn the base's
+ * predicted distribution instead of the next byte). scripts/lm-demo/merge-check.ts judges the result.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -78,7 +79,7 @@ interface Options {
   base: Partial<Schedule>;
   /** The second base stage's schedule (JSON, for experiments): with --base-from, that base is continued. */
   continued?: Schedule;
-  expert: Partial<Schedule & { replayRows: number }>;
+  expert: Partial<Schedule & { replayRows: number; replayTarget: 'data' | 'base' }>;
   /** A variant corpus (experiments); the manifest's data.corpus then names it. */
   corpus?: string;
 }
@@ -138,7 +139,7 @@ async function main(): Promise<void> {
   const parameters = parameterCount(config);
   log(`byte-level Llama, ${SHAPE.layers} layers, hidden ${SHAPE.hiddenSize}: ${parameters} parameters`);
   const baseSchedule: Schedule = { ...BASE, ...opts.base, ...(opts.quick ? QUICK : {}) };
-  const { replayRows, ...expertOverrides } = { replayRows: EXPERT_REPLAY_ROWS, ...opts.expert };
+  const { replayRows, replayTarget, ...expertOverrides } = { replayRows: EXPERT_REPLAY_ROWS, replayTarget: 'data', ...opts.expert };
   const expertSchedule: Schedule = { ...EXPERT, ...expertOverrides, ...(opts.quick ? QUICK : {}) };
   const selection = (d: Domain, count: number) => selectWindows(text(d, 'validation'), SHAPE.context, count);
 
@@ -202,6 +203,8 @@ async function main(): Promise<void> {
   }
   files.set('base.safetensors', base.bytes);
 
+  // replayTarget 'base' (experiments): replay rows learn the base's predictions, not the other domains' next bytes.
+  const teacher = replayTarget === 'base' && replayRows > 0 && !opts.expertsFrom ? asTensors(config, base.weights) : undefined;
   const experts = new Map<Domain, FloatWeights>();
   const expertRuns: Record<string, { bestStep: number; stepsRun: number }> = {};
   for (const [i, d] of DOMAINS.entries()) {
@@ -230,6 +233,7 @@ async function main(): Promise<void> {
       expertSchedule,
       async (w) => windowsLoss(config, w, own, SHAPE.context),
       (line) => log(`${d} ${line}`),
+      teacher ? { weights: teacher, rows: replayRows } : undefined,
     );
     const f16 = await toFloat16(config, run.weights, `expert-${d}.safetensors`);
     files.set(`expert-${d}.safetensors`, f16.bytes);
@@ -238,6 +242,7 @@ async function main(): Promise<void> {
     lap(`${d} expert: kept step ${run.bestStep} of ${run.stepsRun}`);
   }
 
+  if (teacher) for (const t of teacher.values()) t.dispose();
   if (opts.only) {
     // Part of an experiment (experts trained side by side in separate processes): their checkpoints only.
     fs.mkdirSync(opts.out, { recursive: true });
@@ -328,7 +333,7 @@ async function main(): Promise<void> {
         stepsRun: baseRun.stepsRun,
         ...(continuedSchedule || baseRun.continued ? { continued: { ...(opts.continued ?? BASE_CONTINUED), keptStep: (continuedRun ?? baseRun.continued)!.bestStep, stepsRun: (continuedRun ?? baseRun.continued)!.stepsRun } } : {}),
       },
-      experts: { ...expertSchedule, replayRows, runs: expertRuns },
+      experts: { ...expertSchedule, replayRows, ...(replayTarget === 'base' ? { replayTarget } : {}), runs: expertRuns },
       selection: `the evaluation with the lowest validation loss, the start included: base, the mean over the domains of ${SELECTION.base} windows each; expert, ${SELECTION.expert} windows of its own domain (spread evenly over the validation text)`,
     },
     measured: { split: 'test', loss, bitsPerByte },

@@ -143,6 +143,38 @@ function windowLoss(config: LmConfig, weights: ReadonlyMap<string, tf.Tensor>, w
 }
 
 /**
+ * A frozen model whose next-byte distribution is the target of each batch's last `rows` rows
+ * (experiments: replay that keeps the base's predictions on the other domains rather than
+ * training them further on their data).
+ */
+export interface Teacher {
+  readonly weights: ReadonlyMap<string, tf.Tensor>;
+  readonly rows: number;
+}
+
+/** windowLoss with the teacher's softmax as the target of the last `teacher.rows` rows; `soft` holds it, [teacher.rows·context, vocab]. */
+function distilledWindowLoss(config: LmConfig, weights: ReadonlyMap<string, tf.Tensor>, windows: Int32Array, rows: number, soft: tf.Tensor): tf.Scalar {
+  const width = windows.length / rows;
+  const all = tf.tensor2d(windows, [rows, width], 'int32');
+  const tokens = tf.slice(all, [0, 0], [rows, width - 1]);
+  const own = rows * (width - 1) - soft.shape[0]!;
+  const targets = tf.slice(tf.reshape(tf.slice(all, [0, 1], [rows, width - 1]), [-1]), [0], [own]);
+  const logits = tf.reshape(lmLogits(config, weights, tokens), [rows * (width - 1), config.vocabSize]);
+  const target = tf.concat([tf.cast(tf.oneHot(targets, config.vocabSize), 'float32'), soft], 0);
+  return tf.neg(tf.mean(tf.sum(tf.mul(target, tf.logSoftmax(logits)), -1))) as tf.Scalar;
+}
+
+/** The teacher's next-byte distribution on the last `teacher.rows` windows, [teacher.rows·context, vocab]. */
+function teacherTargets(config: LmConfig, teacher: Teacher, windows: Int32Array, rows: number): tf.Tensor {
+  return tf.tidy(() => {
+    const width = windows.length / rows;
+    const tail = tf.tensor2d(windows.subarray((rows - teacher.rows) * width), [teacher.rows, width], 'int32');
+    const tokens = tf.slice(tail, [0, 0], [teacher.rows, width - 1]);
+    return tf.softmax(tf.reshape(lmLogits(config, teacher.weights, tokens), [teacher.rows * (width - 1), config.vocabSize]));
+  });
+}
+
+/**
  * `count` windows of `context + 1` bytes spread evenly over `text`, at the starts the engine's
  * scoreTokens reads them from (multiples of `context`): a validation sample that costs a fraction
  * of scoring the whole text and covers every part of it (each language, each file).
@@ -222,6 +254,7 @@ export async function train(
   schedule: Schedule,
   validate: (weights: ReadonlyMap<string, tf.Tensor>) => Promise<number>,
   onLog: (line: string) => void = () => {},
+  teacher?: Teacher,
 ): Promise<TrainResult> {
   const shapes = lmTensorShapes(config);
   const vars = new Map<string, tf.Variable>();
@@ -246,7 +279,9 @@ export async function train(
       if (schedule.optimizer === 'momentum') (optimizer as tf.MomentumOptimizer).setLearningRate(learningRateAt(schedule, step));
       else (optimizer as unknown as { learningRate: number }).learningRate = learningRateAt(schedule, step);
       const windows = sampler.next(schedule.rows);
-      const cost = optimizer.minimize(() => windowLoss(config, vars, windows, schedule.rows), true, [...vars.values()]);
+      const soft = teacher && teacher.rows > 0 ? teacherTargets(config, teacher, windows, schedule.rows) : undefined;
+      const cost = optimizer.minimize(() => (soft ? distilledWindowLoss(config, vars, windows, schedule.rows, soft) : windowLoss(config, vars, windows, schedule.rows)), true, [...vars.values()]);
+      soft?.dispose();
       recent += cost!.dataSync()[0]!;
       recentCount++;
       cost!.dispose();
