@@ -4,10 +4,13 @@
  * (and the time from a slider input to both on screen is measured and logged: over a few moves of
  * each kind, over 20 with MERGE_LAB_BENCH=1, for the numbers README quotes); exports give a
  * real PNG, SVG and CSV; the URL restores the charts' choices and presentation flags; a preset
- * sets its state and story; a screenshot of the main view is saved for review.
+ * sets its state and story; a screenshot of the main view is saved for review. On one's own
+ * transformer checkpoints the mean cosines are drawn per layer, as the sign conflicts are: one
+ * bar per tensor, named in full, ran into one another.
  */
 import path from 'node:path';
 import { expect } from 'vitest';
+import { writeSafetensorsToMemory } from '../../src/engine/io/safetensors-writer.js';
 import { describeE2E, test } from './harness.js';
 import { chartFills, clippedChartText, untitledAxes } from './measure.js';
 
@@ -274,6 +277,25 @@ describeE2E('charts', () => {
     expect(await lab.chart('svd-spectrum').count()).toBe(0);
     expect(await lab.page.locator('.shell.present').count(), 'a preset keeps presentation mode').toBe(1);
     await expect.poll(() => new URL(lab.page.url()).hash).toContain('preset=signs');
+    expect(lab.diagnostics.consoleErrors).toEqual([]);
+  }, 90_000);
+
+  test("on one's own two-layer Llama-shaped checkpoints the mean cosines are drawn per layer, every label readable", async ({ lab }) => {
+    await lab.open('', ENGINE);
+    await lab.waitForDemo();
+    const shapes: [string, number[]][] = [['model.embed_tokens.weight', [32, 16]]];
+    for (const l of [0, 1]) for (const m of ['self_attn.q_proj', 'self_attn.k_proj', 'mlp.up_proj', 'mlp.down_proj']) shapes.push([`model.layers.${l}.${m}.weight`, [16, 16]]);
+    shapes.push(['model.norm.weight', [16]]);
+    const checkpoint = (k: number) =>
+      writeSafetensorsToMemory(shapes.map(([name, shape], i) => ({ name, dtype: 'F32' as const, shape, data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, j) => Math.sin(j * 0.1 + i) * 0.1 + (k ? Math.sin(j * (0.3 + k) + i * k) * 0.02 : 0)) })));
+    await lab.dropFiles(await Promise.all(['base', 'expert-a', 'expert-b', 'expert-c'].map(async (id, k) => ({ name: `${id}.safetensors`, bytes: await checkpoint(k) }))));
+    await lab.waitForMyModels(4);
+    await expect.poll(async () => lab.chart('task-cosines').getAttribute('data-settings'), { timeout: 30_000 }).toMatch(/on your checkpoints/);
+    await lab.waitForChart('task-cosines');
+    const part = lab.chart('task-cosines').locator('[data-sub-chart="cosine-per-tensor"]');
+    expect(await part.locator('h4').innerText()).toBe('Mean cosine per layer');
+    expect(await part.locator('.recharts-cartesian-axis-tick-value').allTextContents()).toEqual(expect.arrayContaining(['layer 0', 'layer 1']));
+    expect((await clippedChartText(lab.page)).filter((x) => x.startsWith('task-cosines'))).toEqual([]);
     expect(lab.diagnostics.consoleErrors).toEqual([]);
   }, 90_000);
 });

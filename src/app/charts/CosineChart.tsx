@@ -1,10 +1,11 @@
 /**
  * Chart (b): how alike the task vectors are. The pairwise cosine of the flattened task vectors
- * (whole model, or one tensor), and per tensor the mean cosine between different tasks — the
- * interference a plain sum of task vectors runs into.
+ * (whole model, or one tensor), and per tensor (per layer for a transformer's) the mean cosine
+ * between different tasks — the interference a plain sum of task vectors runs into.
  */
 import { useState } from 'react';
 import { Bar, BarChart, CartesianGrid, Tooltip, XAxis, YAxis } from 'recharts';
+import type { Diagnostics } from '../../engine/diagnostics/diagnose.js';
 import { useLabStore } from '../store/index.js';
 import { ChartFrame } from './ChartFrame.js';
 import { Drawn, useStable } from './Drawn.js';
@@ -26,6 +27,25 @@ function meanOffDiagonal(c: readonly (readonly number[])[]): number {
   return n ? sum / n : 0;
 }
 
+/**
+ * One bar per layer when the checkpoints have a layer stack, as the sign conflicts are drawn: a
+ * transformer's tensors are too many, and their names too long, for a readable bar each. A layer's
+ * value is its tensors' mean cosines weighted by their sizes; tensors in no layer (embeddings,
+ * head) are left out, as in the sign-conflict chart.
+ */
+function perPart(d: Diagnostics): { readonly byLayer: boolean; readonly rows: { readonly name: string; readonly cosine: number }[] } {
+  if (d.layers.length <= 1) return { byLayer: false, rows: d.tensors.map((t) => ({ name: t.name, cosine: meanOffDiagonal(t.cosine) })) };
+  const sums = new Map<number, { weighted: number; size: number }>();
+  for (const t of d.tensors) {
+    if (t.layer === undefined) continue;
+    const s = sums.get(t.layer) ?? { weighted: 0, size: 0 };
+    s.weighted += meanOffDiagonal(t.cosine) * t.size;
+    s.size += t.size;
+    sums.set(t.layer, s);
+  }
+  return { byLayer: true, rows: d.layers.map((l) => ({ name: `layer ${l.layer}`, cosine: (sums.get(l.layer)?.weighted ?? 0) / (sums.get(l.layer)?.size || 1) })) };
+}
+
 export function CosineChart() {
   const chart = useLabStore((s) => s.diagnostics);
   const label = useModelLabel();
@@ -37,7 +57,7 @@ export function CosineChart() {
   const tensor = d?.tensors.find((t) => t.name === scope);
   const matrix = tensor?.cosine ?? d?.overall.cosine ?? [];
   const labels = (d?.models ?? []).map(label);
-  const perTensor = (d?.tensors ?? []).map((t) => ({ name: t.name, cosine: meanOffDiagonal(t.cosine) }));
+  const parts = d ? perPart(d) : { byLayer: false, rows: [] };
   return (
     <ChartFrame
       id="task-cosines"
@@ -69,10 +89,18 @@ export function CosineChart() {
           <SubChart id="cosine-matrix" title="Cosine, pair by pair" help={`Each cell: the cosine of two experts' task vectors over ${tensor ? tensor.name : 'the whole model'}.`}>
             <Heatmap labels={labels} values={matrix} scale="diverging" rows="task vector" columns="task vector" legend="cosine (−1 … 1)" describe={(a, b, v) => `cos(τ ${a}, τ ${b}) = ${v.toFixed(3)}`} />
           </SubChart>
-          <SubChart id="cosine-per-tensor" title="Mean cosine per tensor" help="Each tensor's mean cosine between different experts' task vectors.">
-            <BarChart responsive style={t.box(1.2)} data={perTensor} margin={t.margin}>
+          <SubChart
+            id="cosine-per-tensor"
+            title={parts.byLayer ? 'Mean cosine per layer' : 'Mean cosine per tensor'}
+            help={
+              parts.byLayer
+                ? "Each layer's mean cosine between different experts' task vectors (its tensors', weighted by their sizes; embeddings and head are in no layer)."
+                : "Each tensor's mean cosine between different experts' task vectors."
+            }
+          >
+            <BarChart responsive style={t.box(1.2)} data={parts.rows} margin={t.margin}>
               <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
-              <XAxis dataKey="name" tick={t.tick} interval={0} height={t.xHeight} label={t.xTitle('tensor')} />
+              <XAxis dataKey="name" tick={t.tick} interval={0} height={t.xHeight} label={t.xTitle(parts.byLayer ? 'layer' : 'tensor')} />
               <YAxis domain={COSINE_DOMAIN} tick={t.tick} width={t.yWidth} label={t.yTitle('mean cosine (−1 … 1)')} />
               <Tooltip formatter={cosineFormatter} />
               <Bar dataKey="cosine" name="mean cosine between tasks" fill="#009E73" isAnimationActive={false} />
