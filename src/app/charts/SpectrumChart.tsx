@@ -17,7 +17,8 @@ import { tidyTick } from './chart-props.js';
 import { SubChart } from './SubChart.js';
 
 const ENERGY_DOMAIN: [number, number] = [0, 1];
-const sigmaTick = (v: number) => v.toPrecision(2);
+// Tiny singular values in exponent form: toPrecision(2) writes 1e-6 as "0.0000010", wider than the axis (cut).
+const sigmaTick = (v: number) => (v !== 0 && Math.abs(v) < 1e-4 ? v.toExponential(1) : v.toPrecision(2));
 
 const median = (xs: readonly number[]) => {
   const s = [...xs].sort((a, b) => a - b);
