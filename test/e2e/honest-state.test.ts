@@ -86,6 +86,9 @@ describeE2E('honest state', () => {
     expect(await panel.locator('tr[data-task]').count(), "no row of the demo's tasks").toBe(0);
     expect(await panel.getByRole('group', { name: 'Score', exact: true }).innerText()).toMatch(/Your checkpoints/);
     expect(await lab.recipeYaml()).toMatch(/base_model: base\.safetensors/);
+    // SLERP takes two of the three: the refusal says how to pick them here (the roles), not only what the recipe lacks.
+    expect(await lab.merge()).toBe('failed');
+    expect(await lab.job().innerText()).toMatch(/TOO_MANY_MODELS[\s\S]*"excluded"/);
 
     await lab.page.getByRole('radio', { name: /Digits demo/ }).check();
     await expect.poll(async () => panel.locator('.live[data-live-state="ready"] [data-settings]').innerText().catch(() => ''), { timeout: 30_000 }).toMatch(/^slerp: t 0\.5\b/);

@@ -8,6 +8,7 @@ import { useShallow } from 'zustand/react/shallow';
 import { DIAGNOSTICS_SHOWN_MARK, SLIDER_TO_CHARTS_MEASURE } from '../store/charts-slice.js';
 import { useLabStore } from '../store/index.js';
 import { useHidden } from '../presentation.js';
+import { withRolesHint } from '../models/roles-hint.js';
 import { PresetStory } from '../components/Presets.js';
 import { AccuracyChart } from './AccuracyChart.js';
 import { CosineChart } from './CosineChart.js';
@@ -66,9 +67,11 @@ function ChartErrors({ shown }: { shown: readonly (readonly [title: string, slic
       return d.status === 'error' ? d.error : undefined;
     })),
   );
+  const source = useLabStore((s) => s.source);
   const distinct = new Map<string, ChartError>();
-  errors.forEach((e, i) => {
-    if (!e) return;
+  errors.forEach((raw, i) => {
+    if (!raw) return;
+    const e = withRolesHint(raw, source);
     const key = `${e.code}\u0000${e.message}`;
     const entry = distinct.get(key) ?? { code: e.code, message: e.message, charts: [] };
     entry.charts.push(shown[i]![0]);

@@ -16,6 +16,7 @@ import { importRecipe, type ImportOutcome } from '../recipe/import-recipe.js';
 import { globalDefault, perModelDefault } from '../recipe/dropped-recipe.js';
 import { useHidden } from '../presentation.js';
 import { readRecipeFile, useRecipeText } from '../recipe/recipe-text.js';
+import { withRolesHint } from '../models/roles-hint.js';
 import { Checkbox, ErrorLine, SLIDER_INPUT_MARK, Slider, useShownMeasure, useSlow } from './fields.js';
 import { LmLiveScore } from './LmLiveScore.js';
 import { MethodExplainer } from './MethodExplainer.js';
@@ -204,6 +205,7 @@ function progressText(job: JobState): string {
 }
 
 function JobLine({ job }: { job: JobState }) {
+  const source = useLabStore((s) => s.source);
   switch (job.status) {
     case 'idle':
       return <p className="help">Merge the experts into one model with these settings and download it.</p>;
@@ -222,7 +224,7 @@ function JobLine({ job }: { job: JobState }) {
         </p>
       );
     case 'failed':
-      return job.error ? <ErrorLine error={job.error} /> : <p className="status error">The merge failed.</p>;
+      return job.error ? <ErrorLine error={withRolesHint(job.error, source)} /> : <p className="status error">The merge failed.</p>;
     case 'done': {
       const r = job.result!;
       return (
