@@ -77,6 +77,10 @@ describeE2E('honest state', () => {
     await lab.dropFiles(files);
     await lab.waitForMyModels(3);
     expect(await lab.source()).toBe('mine');
+    // Plain weights with no text dropped: why no text is scored is said without an alarm (no config.json is no fault here).
+    const models = await lab.openTab('Models');
+    await expect.poll(async () => models.locator('[data-lm-model="unsupported"]').count(), { timeout: 10_000 }).toBe(1);
+    expect(await models.getByRole('alert').count()).toBe(0);
     // base.safetensors is listed as base-2 (the demo's base holds "base" in the worker): the row says so, the recipe names the file.
     expect(await lab.myModelRow('base-2').locator('th').innerText()).toMatch(/from base\.safetensors/);
     const panel = lab.mergePanel();

@@ -24,10 +24,17 @@ function ModelLine({ model, texts }: { model: LmModelInfo; texts: number }) {
     );
   }
   if (model.status === 'unsupported' && model.error) {
+    // Plain weights without texts are not a fault: the line says why no text is scored, without an alarm.
+    if (texts === 0) {
+      return (
+        <p className="help" data-lm-model="unsupported">
+          No language-model evaluation for these checkpoints: <strong>{model.error.code}</strong> {model.error.message}
+        </p>
+      );
+    }
     return (
       <p className="status error" role="alert" data-lm-model="unsupported">
-        {texts > 0 ? 'The texts cannot be scored: ' : 'No language-model evaluation: '}
-        <strong>{model.error.code}</strong> {model.error.message}
+        The texts cannot be scored: <strong>{model.error.code}</strong> {model.error.message}
       </p>
     );
   }
