@@ -27,9 +27,7 @@ const BASE_COLOR = '#a0aec0';
 const MERGED_COLOR = seriesColor(0);
 
 export const lossText = (v: number) => (Number.isFinite(v) ? v.toFixed(4) : '—');
-/** toLocaleString('en-US')'s formatter, made once: toLocaleString makes one per call, ~40 per table drawn. */
-const EN_US = new Intl.NumberFormat('en-US');
-export const perplexityText = (v: number) => (Number.isFinite(v) ? EN_US.format(Number(v.toPrecision(4))) : '—');
+export const perplexityText = (v: number) => (Number.isFinite(v) ? formatCount(Number(v.toPrecision(4))) : '—');
 export const bitsText = (v: number | null) => (v === null || !Number.isFinite(v) ? '—' : v.toFixed(3));
 export const gainText = (v: number | null) => (v === null || !Number.isFinite(v) ? '—' : `${(100 * v).toFixed(1)}%`);
 

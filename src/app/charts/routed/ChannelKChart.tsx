@@ -11,11 +11,8 @@ import { Drawn } from '../Drawn.js';
 import { pct } from '../labels.js';
 import { useChartText } from '../chart-text.js';
 import { SubChart } from '../SubChart.js';
+import { SCORE_DOMAIN, SCORE_TICKS, SPLIT_NAME } from './routed-axes.js';
 
-// The router can beat the experts by a hair: the axis then reaches past 100 with round ticks (not the data's maximum as a label).
-const PERCENT: [number, (max: number) => number] = [0, (max) => Math.max(100, max)];
-const PERCENT_TICKS = [0, 25, 50, 75, 100];
-const SPLIT = { validation: 'validation', test: 'held-out test' } as const;
 
 const rate = (x: number | null) => (x === null ? undefined : 100 * x);
 
@@ -69,11 +66,11 @@ export function ChannelKChart() {
           deps={[v.sweep, K, T, t]}
           draw={() => (
             <div className="chart-pair">
-              <SubChart id="channel-score" title="Score and storage against K" help={`Normalized score on the demo's ${SPLIT[v.settings.split]} split with the router (solid) and with oracle lookup (dashed); the package's size (grey, right axis).`}>
+              <SubChart id="channel-score" title="Score and storage against K" help={`Normalized score on the demo's ${SPLIT_NAME[v.settings.split]} split with the router (solid) and with oracle lookup (dashed); the package's size (grey, right axis).`}>
               <ComposedChart responsive style={t.box(1.4)} data={rows} margin={t.margin}>
                 <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
                 <XAxis dataKey="K" type="number" domain={[1, T]} ticks={ticks} tick={t.tick} height={t.xHeight} label={t.xTitle('groups per channel K')} />
-                <YAxis yAxisId="score" unit="%" domain={PERCENT} ticks={PERCENT_TICKS} tick={t.tick} width={t.yWidth} label={t.yTitle('normalized score (%)')} />
+                <YAxis yAxisId="score" unit="%" domain={SCORE_DOMAIN} ticks={SCORE_TICKS} tick={t.tick} width={t.yWidth} label={t.yTitle('normalized score (%)')} />
                 <YAxis yAxisId="storage" orientation="right" unit="%" domain={[0, 'auto']} tick={t.tick} width={t.yWidth} label={t.yTitle('storage (% of the experts)', 'right')} />
                 <Tooltip formatter={(x, name) => (name === 'storage' ? `${Number(x).toFixed(1)}% of the experts` : pct(Number(x)))} labelFormatter={(k) => `K = ${k}`} />
                 <Legend verticalAlign="top" wrapperStyle={t.legend} />

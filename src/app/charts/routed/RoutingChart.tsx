@@ -13,12 +13,11 @@ import { useModelLabel } from '../labels.js';
 import { seriesColor } from '../palette.js';
 import { useChartText } from '../chart-text.js';
 import { SubChart } from '../SubChart.js';
+import { SPLIT_NAME } from './routed-axes.js';
 
 const WEIGHT_DOMAIN: [number, number] = [0, 1];
 const WEIGHT_TICKS = [0, 0.25, 0.5, 0.75, 1];
 const PERCENT: [number, number] = [0, 100];
-/** The split the view scored and routed (validation unless the test split is asked for). */
-const SPLIT = { validation: 'validation', test: 'held-out test' } as const;
 
 export function RoutingChart() {
   const chart = useLabStore((s) => s.twinView);
@@ -46,7 +45,7 @@ export function RoutingChart() {
       caption={
         v && routing ? (
           <>
-            Where the router sends each task's {SPLIT[v.settings.split]} inputs (temperature {v.settings.temperature.toFixed(2)}, top-{v.settings.topK}). It picks the true task for{' '}
+            Where the router sends each task's {SPLIT_NAME[v.settings.split]} inputs (temperature {v.settings.temperature.toFixed(2)}, top-{v.settings.topK}). It picks the true task for{' '}
             <strong data-routing-accuracy={routing.accuracy}>{(100 * routing.accuracy).toFixed(1)}%</strong> of inputs
             {v.hard.length > 0 ? '; the hard task shares its inputs with another, so no router can tell them apart' : ''}. The {v.settings.router.architecture} router trained on three quarters of the
             validation split ({v.routerSamples.training} inputs) for {v.curve.length} epochs ({Math.round(v.routerTrainingMs)} ms); the other quarter ({v.routerSamples.heldOut}) drew its
@@ -66,10 +65,10 @@ export function RoutingChart() {
               <SubChart id="mean-routing" title="Mean routing weight per true task" help="Row: the inputs of one task; column: the task the router weighs. A perfect router is the diagonal.">
                 <Heatmap labels={labels} values={routing.meanWeights} scale="sequential" cell={labels.length > 5 ? 38 : 44} rows="true task of the input" columns="routed to" legend="mean routing weight (0 … 1)" describe={(a, b, x) => `inputs of ${a}: mean weight on ${b} = ${x.toFixed(3)}`} />
               </SubChart>
-              <SubChart id="sample-routing" title="A few inputs, one bar each" help={`The routing weights of single ${SPLIT[v.settings.split]} inputs (task · index), stacked to 1.`}>
+              <SubChart id="sample-routing" title="A few inputs, one bar each" help={`The routing weights of single ${SPLIT_NAME[v.settings.split]} inputs (task · index), stacked to 1.`}>
                 <BarChart responsive style={{ width: '100%', height: Math.max(260, (t.size + 3) * samples.length + 110) }} data={samples} layout="vertical" barCategoryGap={1} margin={t.margin}>
                   <XAxis type="number" domain={WEIGHT_DOMAIN} ticks={WEIGHT_TICKS} tick={t.tick} height={t.xHeight} label={t.xTitle('routing weight (0 … 1)')} />
-                  <YAxis type="category" dataKey="sample" width={Math.round(t.size * 9)} tick={t.tick} interval={0} label={t.yTitle(`${SPLIT[v.settings.split]} input`)} />
+                  <YAxis type="category" dataKey="sample" width={Math.round(t.size * 9)} tick={t.tick} interval={0} label={t.yTitle(`${SPLIT_NAME[v.settings.split]} input`)} />
                   <Tooltip formatter={(x) => Number(x).toFixed(3)} />
                   <Legend verticalAlign="top" wrapperStyle={t.legend} />
                   {labels.map((l, j) => (

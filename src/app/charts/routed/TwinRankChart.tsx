@@ -10,12 +10,8 @@ import { Drawn } from '../Drawn.js';
 import { pct } from '../labels.js';
 import { TWIN_RANK_MAX } from '../../routed/ranks-ahead.js';
 import { useChartText } from '../chart-text.js';
+import { SCORE_DOMAIN, SCORE_TICKS, SPLIT_NAME } from './routed-axes.js';
 
-// A router can beat the experts by a hair (100.06% at rank 8 on the demo): the axis reaches past 100
-// then, its ticks stay round (recharts would label the data's maximum, and cut it).
-const PERCENT: [number, (max: number) => number] = [0, (max) => Math.max(100, max)];
-const PERCENT_TICKS = [0, 25, 50, 75, 100];
-const SPLIT = { validation: 'validation', test: 'held-out test' } as const;
 
 export function TwinRankChart() {
   const chart = useLabStore((s) => s.twinView);
@@ -38,7 +34,7 @@ export function TwinRankChart() {
       caption={
         v ? (
           <>
-            Normalized score of Twin-Merging on the demo's {SPLIT[v.settings.split]} split with the trained router (solid) and with oracle routing (dashed), and the package's size as a share of the{' '}
+            Normalized score of Twin-Merging on the demo's {SPLIT_NAME[v.settings.split]} split with the trained router (solid) and with oracle routing (dashed), and the package's size as a share of the{' '}
             {v.tasks.length + v.hardTasks.length} experts (grey, right axis), at ranks {swept} of the exclusive knowledge. {rank !== undefined ? `The vertical line is the current rank (${rank}).` : `Cut by energy share ${(100 * (v.settings.energy ?? 0)).toFixed(0)}% now.`}
           </>
         ) : (
@@ -54,7 +50,7 @@ export function TwinRankChart() {
             <ComposedChart responsive style={t.box(1.7)} data={rows} margin={t.margin}>
               <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
               <XAxis dataKey="rank" type="number" scale="log" domain={[1, axisMax]} ticks={ticks} tick={t.tick} height={t.xHeight} label={t.xTitle('rank r of each expert’s own part (log scale)')} />
-              <YAxis yAxisId="score" unit="%" domain={PERCENT} ticks={PERCENT_TICKS} tick={t.tick} width={t.yWidth} label={t.yTitle('normalized score (%)')} />
+              <YAxis yAxisId="score" unit="%" domain={SCORE_DOMAIN} ticks={SCORE_TICKS} tick={t.tick} width={t.yWidth} label={t.yTitle('normalized score (%)')} />
               <YAxis yAxisId="storage" orientation="right" unit="%" domain={[0, 'auto']} tick={t.tick} width={t.yWidth} label={t.yTitle('storage (% of the experts)', 'right')} />
               <Tooltip formatter={(x, name) => (name === 'storage' ? `${Number(x).toFixed(1)}% of the experts` : pct(Number(x)))} labelFormatter={(r) => `rank ${r}`} />
               <Legend verticalAlign="top" wrapperStyle={t.legend} />
