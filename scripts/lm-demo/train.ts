@@ -214,7 +214,7 @@ async function main(): Promise<void> {
   }
   files.set('base.safetensors', base.bytes);
 
-  // replayTarget 'base' (experiments): replay rows learn the base's predictions, not the other domains' next bytes.
+  // replayTarget 'base' (the default): replay rows learn the base's predictions, not the other domains' next bytes.
   const teacher = replayTarget === 'base' && replayRows > 0 && !opts.expertsFrom ? asTensors(config, base.weights) : undefined;
   const experts = new Map<Domain, FloatWeights>();
   const expertRuns: Record<string, { bestStep: number; stepsRun: number }> = {};

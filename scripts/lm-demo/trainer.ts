@@ -1,6 +1,7 @@
 /**
  * Training the LM demo's byte-level Llama models through the engine's own forward (lmLogits) with
- * tfjs-core's registered gradients and its Adam optimizer. Everything random comes from seeded
+ * tfjs-core's registered gradients and its optimizers (Adam for the base, SGD with momentum for
+ * the experts). Everything random comes from seeded
  * generators (initialisation, which windows each batch reads), so on one backend the same call
  * gives the same bytes; test/demo/lm-train.test.ts checks it on a tiny model.
  */
@@ -132,36 +133,31 @@ export class ReplaySampler {
   }
 }
 
-/** Mean next-byte cross-entropy (nats) of windows [rows, context + 1]: tokens are all but the last byte, targets all but the first. */
-function windowLoss(config: LmConfig, weights: ReadonlyMap<string, tf.Tensor>, windows: Int32Array, rows: number): tf.Scalar {
+/**
+ * Mean next-byte cross-entropy (nats) of windows [rows, context + 1]: tokens are all but the last
+ * byte, targets all but the first — except, given `soft` ([k·context, vocab], teacherTargets), the
+ * last k rows', whose target is the teacher's distribution there.
+ */
+function windowLoss(config: LmConfig, weights: ReadonlyMap<string, tf.Tensor>, windows: Int32Array, rows: number, soft?: tf.Tensor): tf.Scalar {
   const width = windows.length / rows;
   const all = tf.tensor2d(windows, [rows, width], 'int32');
   const tokens = tf.slice(all, [0, 0], [rows, width - 1]);
   const targets = tf.reshape(tf.slice(all, [0, 1], [rows, width - 1]), [-1]);
   const logits = tf.reshape(lmLogits(config, weights, tokens), [rows * (width - 1), config.vocabSize]);
-  return tf.neg(tf.mean(tf.sum(tf.mul(tf.oneHot(targets, config.vocabSize), tf.logSoftmax(logits)), -1))) as tf.Scalar;
+  const target = soft
+    ? tf.concat([tf.cast(tf.oneHot(tf.slice(targets, [0], [targets.shape[0]! - soft.shape[0]!]), config.vocabSize), 'float32'), soft], 0)
+    : tf.oneHot(targets, config.vocabSize);
+  return tf.neg(tf.mean(tf.sum(tf.mul(target, tf.logSoftmax(logits)), -1))) as tf.Scalar;
 }
 
 /**
- * A frozen model whose next-byte distribution is the target of each batch's last `rows` rows
- * (experiments: replay that keeps the base's predictions on the other domains rather than
- * training them further on their data).
+ * A frozen model (the base) whose next-byte distribution is the target of each batch's last `rows`
+ * rows, the replay rows: they keep the base's predictions on the other domains rather than train
+ * the expert further on those domains' text.
  */
 export interface Teacher {
   readonly weights: ReadonlyMap<string, tf.Tensor>;
   readonly rows: number;
-}
-
-/** windowLoss with the teacher's softmax as the target of the last `teacher.rows` rows; `soft` holds it, [teacher.rows·context, vocab]. */
-function distilledWindowLoss(config: LmConfig, weights: ReadonlyMap<string, tf.Tensor>, windows: Int32Array, rows: number, soft: tf.Tensor): tf.Scalar {
-  const width = windows.length / rows;
-  const all = tf.tensor2d(windows, [rows, width], 'int32');
-  const tokens = tf.slice(all, [0, 0], [rows, width - 1]);
-  const own = rows * (width - 1) - soft.shape[0]!;
-  const targets = tf.slice(tf.reshape(tf.slice(all, [0, 1], [rows, width - 1]), [-1]), [0], [own]);
-  const logits = tf.reshape(lmLogits(config, weights, tokens), [rows * (width - 1), config.vocabSize]);
-  const target = tf.concat([tf.cast(tf.oneHot(targets, config.vocabSize), 'float32'), soft], 0);
-  return tf.neg(tf.mean(tf.sum(tf.mul(target, tf.logSoftmax(logits)), -1))) as tf.Scalar;
 }
 
 /** The teacher's next-byte distribution on the last `teacher.rows` windows, [teacher.rows·context, vocab]. */
@@ -220,7 +216,7 @@ export interface Schedule {
   /** Stop after this many evaluations without a better validation loss. */
   readonly patience: number;
   /**
-   * Adam (the default), or SGD with momentum 0.9 (experiments): its updates follow the gradient's
+   * Adam (the default; the base's), or SGD with momentum 0.9 (the experts'): its updates follow the gradient's
    * size, where Adam's are about the same size for every weight, so a task vector's largest entries
    * are the ones that mattered, which is what TIES' trimming keeps.
    */
@@ -280,7 +276,7 @@ export async function train(
       else (optimizer as unknown as { learningRate: number }).learningRate = learningRateAt(schedule, step);
       const windows = sampler.next(schedule.rows);
       const soft = teacher && teacher.rows > 0 ? teacherTargets(config, teacher, windows, schedule.rows) : undefined;
-      const cost = optimizer.minimize(() => (soft ? distilledWindowLoss(config, vars, windows, schedule.rows, soft) : windowLoss(config, vars, windows, schedule.rows)), true, [...vars.values()]);
+      const cost = optimizer.minimize(() => windowLoss(config, vars, windows, schedule.rows, soft), true, [...vars.values()]);
       soft?.dispose();
       recent += cost!.dataSync()[0]!;
       recentCount++;
