@@ -177,14 +177,18 @@ describe('Twin-Merging lab session', () => {
   });
 
   it('builds the shared expert with TIES when asked: the registry merge of that recipe, bit for bit', async () => {
-    const settings = { router: SMALL, split: 'test' as const, shared: { id: 'ties', density: 0.3 } as const, lambda: 1, rank: 4 };
+    // At the first test's λ 0.3 and rank 4, so task arithmetic's view below comes from the caches
+    // (asked first: the TIES stages then push out the least recently used entry, not it).
+    const ta = await lab.view({ router: SMALL, split: 'test', lambda: 0.3, rank: 4 });
+    expect(ta.computed).toEqual([]);
+    const settings = { router: SMALL, split: 'test' as const, shared: { id: 'ties', density: 0.3 } as const, lambda: 0.3, rank: 4 };
     const model = await lab.model(settings);
-    const expected = await buildSharedExpert({ recipe: sharedRecipe('base', session.tasks, settings.shared, 1), checkpoints: session.checkpoints });
+    const expected = await buildSharedExpert({ recipe: sharedRecipe('base', session.tasks, settings.shared, settings.lambda), checkpoints: session.checkpoints });
     for (const t of model.tensors) expect(Buffer.from(model.shared[t.name]!.buffer).equals(Buffer.from(expected[t.name]!.buffer)), t.name).toBe(true);
     expect(model.sharedRecipe?.mergeMethod).toBe('ties');
+    expect(model.sharedRecipe?.parameters).toEqual({ lambda: 0.3 });
     const v = await lab.view(settings);
     expect(v.settings.shared).toEqual(settings.shared);
-    const ta = await lab.view({ router: SMALL, split: 'test', lambda: 1, rank: 4 });
     expect(v.oracle.normalized).not.toBe(ta.oracle.normalized);
   });
 });
