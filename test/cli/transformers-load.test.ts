@@ -36,28 +36,33 @@ function findPython(): { python?: string; reason?: string } {
 const { python, reason } = findPython();
 if (reason) console.warn(`[cli] skipping the transformers loading tests: ${reason}`);
 
-/** Loads `dir` with AutoConfig, AutoTokenizer and safetensors; prints one JSON line. */
+/**
+ * Loads each folder named on the command line with AutoConfig, AutoTokenizer and safetensors;
+ * prints one JSON line, folder → what was read. One interpreter for every folder: importing
+ * transformers is most of a run (~1 CPU-s).
+ */
 const LOAD = `
 import json, sys
 import numpy as np
 import safetensors
 from transformers import AutoConfig, AutoTokenizer
-d = sys.argv[1]
-c = AutoConfig.from_pretrained(d)
-t = AutoTokenizer.from_pretrained(d)
-tensors = {}
-for name, info in safetensors.deserialize(open(d + '/model.safetensors', 'rb').read()):
-    raw = bytes(info['data'])
-    if info['dtype'] == 'BF16':
-        values = (np.frombuffer(raw, dtype='<u2').astype(np.uint32) << 16).view(np.float32)
-    else:
-        values = np.frombuffer(raw, dtype={'F32': '<f4', 'F16': '<f2'}[info['dtype']]).astype(np.float32)
-    tensors[name] = {'dtype': info['dtype'], 'shape': list(info['shape']), 'values': [float(v) for v in values]}
-print(json.dumps({
-    'config': {'model_type': c.model_type, 'dtype': str(c.dtype), 'layers': c.num_hidden_layers, 'vocab_size': c.vocab_size},
-    'tokenizer': {'size': len(t), 'bos': t.bos_token, 'eos': t.eos_token, 'tokens': t.tokenize('merge lab'), 'ids': t('merge lab')['input_ids'], 'chat_template': t.chat_template},
-    'tensors': tensors,
-}))
+def load(d):
+    c = AutoConfig.from_pretrained(d)
+    t = AutoTokenizer.from_pretrained(d)
+    tensors = {}
+    for name, info in safetensors.deserialize(open(d + '/model.safetensors', 'rb').read()):
+        raw = bytes(info['data'])
+        if info['dtype'] == 'BF16':
+            values = (np.frombuffer(raw, dtype='<u2').astype(np.uint32) << 16).view(np.float32)
+        else:
+            values = np.frombuffer(raw, dtype={'F32': '<f4', 'F16': '<f2'}[info['dtype']]).astype(np.float32)
+        tensors[name] = {'dtype': info['dtype'], 'shape': list(info['shape']), 'values': [float(v) for v in values]}
+    return {
+        'config': {'model_type': c.model_type, 'dtype': str(c.dtype), 'layers': c.num_hidden_layers, 'vocab_size': c.vocab_size},
+        'tokenizer': {'size': len(t), 'bos': t.bos_token, 'eos': t.eos_token, 'tokens': t.tokenize('merge lab'), 'ids': t('merge lab')['input_ids'], 'chat_template': t.chat_template},
+        'tensors': tensors,
+    }
+print(json.dumps({d: load(d) for d in sys.argv[1:]}))
 `;
 
 interface Loaded {
@@ -66,15 +71,19 @@ interface Loaded {
   tensors: Record<string, { dtype: string; shape: number[]; values: number[] }>;
 }
 
-function load(dir: string): Loaded {
-  const out = execFileSync(python!, ['-c', LOAD, dir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000, maxBuffer: 64 * 1024 * 1024 });
-  return JSON.parse(out.trim().split('\n').pop()!) as Loaded;
+/** Each of `dirs` as the Python side reads it, in one interpreter. */
+function loadAll(dirs: readonly string[]): Record<string, Loaded> {
+  const out = execFileSync(python!, ['-c', LOAD, ...dirs], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000, maxBuffer: 64 * 1024 * 1024 });
+  return JSON.parse(out.trim().split('\n').pop()!) as Record<string, Loaded>;
 }
 
 const RECIPE = tinyLlamaTiesBf16;
 
 describe.skipIf(python === undefined)('the merged folder loads with transformers and safetensors', () => {
   let ws: Workspace;
+  let loaded: Record<string, Loaded> | undefined;
+  /** The merged folder `name` as Python reads it: both folders are read on first use, by one interpreter. */
+  const load = (name: 'ties' | 'chatml'): Loaded => (loaded ??= loadAll([ws.path('ties'), ws.path('chatml')]))[ws.path(name)]!;
   beforeAll(async () => {
     ws = await Workspace.create('merge-lab-transformers-');
     await ws.recipe('ties.yml', RECIPE('tokenizer_source: base'));
@@ -87,7 +96,7 @@ describe.skipIf(python === undefined)('the merged folder loads with transformers
   });
 
   it('bf16 TIES with tokenizer_source: base — AutoConfig says bfloat16, AutoTokenizer tokenizes, safetensors reads our values', async () => {
-    const got = load(ws.path('ties'));
+    const got = load('ties');
     expect(got.config).toEqual({ model_type: 'llama', dtype: 'bfloat16', layers: 4, vocab_size: 16 });
     expect(got.tokenizer).toMatchObject({ size: 16, bos: '<s>', eos: '</s>', tokens: ['merg', 'e', 'la', 'b'], ids: [14, 7, 15, 4], chat_template: null });
     await withCheckpoint(ws.path('ties/model.safetensors'), async (c) => {
@@ -101,6 +110,6 @@ describe.skipIf(python === undefined)('the merged folder loads with transformers
   });
 
   it('chat_template: chatml is the template AutoTokenizer loads', () => {
-    expect(load(ws.path('chatml')).tokenizer.chat_template).toBe(BUILTIN_CHAT_TEMPLATES.chatml);
+    expect(load('chatml').tokenizer.chat_template).toBe(BUILTIN_CHAT_TEMPLATES.chatml);
   });
 });
