@@ -14,38 +14,20 @@ import { BUILTIN_CHAT_TEMPLATES } from '../../src/engine/output/chat-templates.j
 import { Workspace, tinyLlamaTiesBf16, mergeArgs, runCliAsync, withCheckpoint } from './helpers.js';
 
 const CANDIDATES = [process.env.MERGE_LAB_PYTHON, 'python3'].filter((p): p is string => Boolean(p));
-const IMPORTS = 'import transformers, tokenizers, safetensors, numpy; print(transformers.__version__)';
-
-/** The interpreter to use, or why there is none. */
-function findPython(): { python?: string; reason?: string } {
-  const why: string[] = [];
-  for (const p of CANDIDATES) {
-    if (p.includes('/') && !existsSync(p)) continue;
-    try {
-      const version = execFileSync(p, ['-c', IMPORTS], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 }).trim().split('\n').pop()!;
-      if (Number(version.split('.')[0]) >= 5) return { python: p };
-      why.push(`${p} has transformers ${version} (5 needed)`);
-    } catch (e) {
-      const err = e as { code?: string; stderr?: string };
-      why.push(err.code === 'ENOENT' ? `${p} is not installed` : `${p} cannot import transformers, tokenizers, safetensors and numpy (${String(err.stderr ?? e).trim().split('\n').pop()})`);
-    }
-  }
-  return { reason: why.join('; ') || 'no Python interpreter was found' };
-}
-
-const { python, reason } = findPython();
-if (reason) console.warn(`[cli] skipping the transformers loading tests: ${reason}`);
 
 /**
- * Loads each folder named on the command line with AutoConfig, AutoTokenizer and safetensors;
- * prints one JSON line, folder → what was read. One interpreter for every folder: importing
- * transformers is most of a run (~1 CPU-s).
+ * Prints transformers' version, then (with transformers 5) each folder named on the command line
+ * as AutoConfig, AutoTokenizer and safetensors read it: one JSON line. The version check and the
+ * loading share one interpreter, since importing transformers is most of a run (~1 CPU-s).
  */
 const LOAD = `
 import json, sys
 import numpy as np
-import safetensors
+import safetensors, tokenizers, transformers
 from transformers import AutoConfig, AutoTokenizer
+print(transformers.__version__, flush=True)
+if int(transformers.__version__.split('.')[0]) < 5:
+    sys.exit(0)
 def load(d):
     c = AutoConfig.from_pretrained(d)
     t = AutoTokenizer.from_pretrained(d)
@@ -71,32 +53,49 @@ interface Loaded {
   tensors: Record<string, { dtype: string; shape: number[]; values: number[] }>;
 }
 
-/** Each of `dirs` as the Python side reads it, in one interpreter. */
-function loadAll(dirs: readonly string[]): Record<string, Loaded> {
-  const out = execFileSync(python!, ['-c', LOAD, ...dirs], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000, maxBuffer: 64 * 1024 * 1024 });
-  return JSON.parse(out.trim().split('\n').pop()!) as Record<string, Loaded>;
+/** `dirs` as the first interpreter with transformers 5, tokenizers, safetensors and numpy reads them, or why there is none. */
+function loadWithPython(dirs: readonly string[]): { loaded?: Record<string, Loaded>; reason?: string } {
+  const why: string[] = [];
+  for (const p of CANDIDATES) {
+    if (p.includes('/') && !existsSync(p)) continue;
+    try {
+      const [version, json] = execFileSync(p, ['-c', LOAD, ...dirs], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000, maxBuffer: 64 * 1024 * 1024 }).trim().split('\n').slice(-2);
+      if (json !== undefined && Number(version!.split('.')[0]) >= 5) return { loaded: JSON.parse(json) as Record<string, Loaded> };
+      why.push(`${p} has transformers ${version} (5 needed)`);
+    } catch (e) {
+      const err = e as { code?: string; stderr?: string };
+      why.push(err.code === 'ENOENT' ? `${p} is not installed` : `${p} cannot import transformers, tokenizers, safetensors and numpy (${String(err.stderr ?? e).trim().split('\n').pop()})`);
+    }
+  }
+  return { reason: why.join('; ') || 'no Python interpreter was found' };
 }
 
 const RECIPE = tinyLlamaTiesBf16;
 
-describe.skipIf(python === undefined)('the merged folder loads with transformers and safetensors', () => {
+describe('the merged folder loads with transformers and safetensors', () => {
   let ws: Workspace;
-  let loaded: Record<string, Loaded> | undefined;
-  /** The merged folder `name` as Python reads it: both folders are read on first use, by one interpreter. */
-  const load = (name: 'ties' | 'chatml'): Loaded => (loaded ??= loadAll([ws.path('ties'), ws.path('chatml')]))[ws.path(name)]!;
+  let python: ReturnType<typeof loadWithPython>;
+  /** The merged folder `name` as Python reads it; undefined (the test skips, saying why) without a suitable interpreter. */
+  const load = (name: 'ties' | 'chatml', skip: (note: string) => never): Loaded => {
+    if (!python.loaded) skip(`no interpreter to load with: ${python.reason}`);
+    return python.loaded[ws.path(name)]!;
+  };
   beforeAll(async () => {
     ws = await Workspace.create('merge-lab-transformers-');
     await ws.recipe('ties.yml', RECIPE('tokenizer_source: base'));
     await ws.recipe('chatml.yml', RECIPE('chat_template: chatml'));
     const runs = await Promise.all([runCliAsync(mergeArgs(ws.path('ties.yml'), ws.path('ties'))), runCliAsync(mergeArgs(ws.path('chatml.yml'), ws.path('chatml')))]);
     for (const r of runs) expect(r.status, r.stderr).toBe(0);
+    // Both folders in one interpreter, which also says whether it has what the tests need.
+    python = loadWithPython([ws.path('ties'), ws.path('chatml')]);
+    if (python.reason) console.warn(`[cli] skipping the transformers loading tests: ${python.reason}`);
   });
   afterAll(async () => {
     await ws?.dispose();
   });
 
-  it('bf16 TIES with tokenizer_source: base — AutoConfig says bfloat16, AutoTokenizer tokenizes, safetensors reads our values', async () => {
-    const got = load('ties');
+  it('bf16 TIES with tokenizer_source: base — AutoConfig says bfloat16, AutoTokenizer tokenizes, safetensors reads our values', async ({ skip }) => {
+    const got = load('ties', skip);
     expect(got.config).toEqual({ model_type: 'llama', dtype: 'bfloat16', layers: 4, vocab_size: 16 });
     expect(got.tokenizer).toMatchObject({ size: 16, bos: '<s>', eos: '</s>', tokens: ['merg', 'e', 'la', 'b'], ids: [14, 7, 15, 4], chat_template: null });
     await withCheckpoint(ws.path('ties/model.safetensors'), async (c) => {
@@ -109,7 +108,7 @@ describe.skipIf(python === undefined)('the merged folder loads with transformers
     });
   });
 
-  it('chat_template: chatml is the template AutoTokenizer loads', () => {
-    expect(load('chatml').tokenizer.chat_template).toBe(BUILTIN_CHAT_TEMPLATES.chatml);
+  it('chat_template: chatml is the template AutoTokenizer loads', ({ skip }) => {
+    expect(load('chatml', skip).tokenizer.chat_template).toBe(BUILTIN_CHAT_TEMPLATES.chatml);
   });
 });
