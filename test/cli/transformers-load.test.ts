@@ -75,7 +75,7 @@ const RECIPE = tinyLlamaTiesBf16;
 describe('the merged folder loads with transformers and safetensors', () => {
   let ws: Workspace;
   let python: ReturnType<typeof loadWithPython>;
-  /** The merged folder `name` as Python reads it; undefined (the test skips, saying why) without a suitable interpreter. */
+  /** The merged folder `name` as Python reads it; without a suitable interpreter the test skips, saying why. */
   const load = (name: 'ties' | 'chatml', skip: (note: string) => never): Loaded => {
     if (!python.loaded) skip(`no interpreter to load with: ${python.reason}`);
     return python.loaded[ws.path(name)]!;
