@@ -189,6 +189,35 @@ describe('requests on the demo', () => {
     expect((sweeps()[0]!.recipe as unknown as { recipe: Recipe }[]).map((p) => p.recipe.parameters?.['lambda'])).toContain(0.7);
   });
 
+  it('hidden sign conflicts, cosines and layer map (and a hidden spectrum) ask the engine for nothing; shown again, they are asked for', async () => {
+    st().setPresentation(false, ['conflicts', 'cosines', 'layers', 'spectrum']);
+    await onDemo();
+    st().setDensity(0.5);
+    // A rank no other test asks for: the slice's keys outlive a test's state.
+    st().setSvdRank(7);
+    await vi.advanceTimersByTimeAsync(SWEEP_DEBOUNCE_MS);
+    expect(diagnoses()).toHaveLength(0);
+    expect(spectra()).toHaveLength(0);
+    // One of the three shown is enough for the diagnostics: they come in one answer.
+    st().setPresentation(false, ['cosines', 'layers', 'spectrum']);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(diagnoses()).toHaveLength(1);
+    expect(spectra()).toHaveLength(0);
+    st().setPresentation(false, []);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(diagnoses()).toHaveLength(1);
+    expect(spectra()).toHaveLength(1);
+  });
+
+  it("Channel Merging's view draws no spectrum: none is asked for", async () => {
+    await onDemo();
+    useLabStore.setState({ method: 'channel_merging' });
+    // A rank no other test asks for: a spectrum asked would be a new request.
+    st().setSvdRank(9);
+    await vi.advanceTimersByTimeAsync(SWEEP_DEBOUNCE_MS);
+    expect(spectra()).toHaveLength(0);
+  });
+
   it('while the sweep waits for the sliders to rest, the one drawn is marked, or taken off when another method made it', async () => {
     await onDemo();
     expect(st().sweep).toMatchObject({ status: 'ready', shown: { data: { method: 'ties', param: 'density' } } });

@@ -128,6 +128,8 @@ export const createChartsSlice: SliceCreator<ChartsSlice> = (set, get, api) => {
       }
       const askSpectrum = () => {
         const now = get();
+        // No SVD for a spectrum not drawn: hidden by the link, or Channel Merging's view, which has none.
+        if (now.hidden.includes('spectrum') || now.method === 'channel_merging') return;
         const spectrum = spectrumRecipe(now);
         const sKey = `${spectrum ? recipeKey(spectrum) : ''}\u0000${now.spectrumTensor ?? ''}\u0000${now.svdRank ?? ''}`;
         if (!spectrum || sKey === spectrumKey) return;
@@ -135,11 +137,14 @@ export const createChartsSlice: SliceCreator<ChartsSlice> = (set, get, api) => {
         const options = { ...(now.spectrumTensor ? { tensor: now.spectrumTensor } : {}), ...(now.svdRank ? { rank: now.svdRank } : {}) };
         request('spectrum', () => client.call((e) => e.diagnostics.spectrum(spectrum, options), { demo: now.source === 'demo' }), inputAt, () => void (spectrumKey = ''));
       };
+      // Sign conflicts, cosines and the layer map come in one answer: none when the link hides all three.
+      const diagnosticsShown = !(['conflicts', 'cosines', 'layers'] as const).every((part) => s.hidden.includes(part));
       const dKey = `${s.source}\u0000${diagnosticsKey(recipe)}`;
+      const askDiagnostics = diagnosticsShown && dKey !== diagnosticsAsked;
       // One's own models take seconds per chart, and the worker interleaves what it is asked: the
       // spectrum waits for the diagnostics, so the first charts are not held back by it.
-      const spectrumAfter = s.source === 'mine' && dKey !== diagnosticsAsked;
-      if (dKey !== diagnosticsAsked) {
+      const spectrumAfter = s.source === 'mine' && askDiagnostics;
+      if (askDiagnostics) {
         diagnosticsAsked = dKey;
         // Only the demo's diagnostics are kept and worked on ahead.
         const then = s.source === 'demo' ? recipesAhead(s, ahead, chartRecipe) : [];
