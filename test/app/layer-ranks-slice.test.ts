@@ -1,8 +1,8 @@
 /**
  * The per-layer map's effective ranks in the charts slice, on the real store with a fake engine
  * whose answers the test hands out: asked only once a diagnostics answer carries a layer map,
- * once per set of models (not per slider move), cleared with the models they were about, and an
- * answer about models since replaced never shown.
+ * once per set of models (not per slider move), not while a link hides the map (`layers_hide=1`),
+ * cleared with the models they were about, and an answer about models since replaced never shown.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { useLabStore } from '../../src/app/store/index.js';
@@ -78,6 +78,18 @@ describe('the per-layer map’s effective ranks', () => {
     expect(asked('diagnose')).toHaveLength(1);
     expect(asked('layerRanks')).toHaveLength(0);
     expect(st().layerRanks.status).toBe('ready');
+  });
+
+  it('are not asked while the map is hidden (layers_hide=1); shown again, they are', async () => {
+    st().setPresentation(false, ['layers']);
+    await onMine();
+    await answerDiagnoses(diagnostics(true));
+    expect(asked('diagnose')).toHaveLength(1);
+    expect(asked('layerRanks')).toHaveLength(0);
+    st().setPresentation(false, []);
+    await flush();
+    expect(asked('layerRanks')).toHaveLength(1);
+    expect(asked('layerRanks')[0]!.recipe.models.map((m) => m.model)).toEqual(['a', 'b']);
   });
 
   it('go with the models: a model dropped again clears them, asks anew, and the old answer is never shown', async () => {

@@ -7,20 +7,16 @@
  * move asks again and the card follows. The routing chart is saved as test-results/lm-channel-routing.png.
  */
 import type { LmLabChannelRequest } from '../../src/engine/api/lm-lab-channel-api.js';
-import type { LmLabTwinAnswer } from '../../src/engine/api/lm-lab-twin-api.js';
 import { describeE2E, test } from './harness.js';
-import { checkRoutedMove, lmDemoEngine, routedRequest } from './lm-routed.js';
+import { checkRoutedMove, type routedRequest } from './lm-routed.js';
 
-/** lmLab.evaluate in Node with the request the page sends for these settings. */
-async function nodeAnswer(K: number): Promise<LmLabTwinAnswer> {
-  const { engine, manifest } = await lmDemoEngine();
-  const { ids, request: shared, router, training } = routedRequest(manifest);
-  const request: LmLabChannelRequest = {
+/** The request the page sends for these settings: K, the group method, the router. */
+function channelRequest({ ids, request: shared, router, training }: ReturnType<typeof routedRequest>, K: number): LmLabChannelRequest {
+  return {
     ...shared,
     recipe: { mergeMethod: 'linear', models: ids.map((model) => ({ model, parameters: { weight: 1 } })), dtype: 'float32' },
     channel: { K, method: { id: 'ties', params: { density: 0.3, lambda: 1 } }, clustering: 'kmeans', oracle: false, router, training },
   };
-  return (await engine.lmLab.evaluate(request)) as LmLabTwinAnswer;
 }
 
 describeE2E('Channel Merging on the language-model demo', () => {
@@ -30,7 +26,7 @@ describeE2E('Channel Merging on the language-model demo', () => {
       hash: 'demo=lm&method=channel_merging&channel.K=2&channel.method=ties&channel.density=0.3&channel.lambda=1',
       controls: '[data-routed="channel_merging"]',
       settings: (K) => new RegExp(`K ${K},`),
-      answer: nodeAnswer,
+      request: channelRequest,
       first: 2,
       control: '#channel-k',
       moved: 4,

@@ -6,20 +6,17 @@
  * rank, the small router trained on the domains' validation texts). A rank move asks again and the
  * chart follows. The routing chart and the card are saved as test-results/lm-routing.png and lm-twin-eval.png.
  */
-import type { LmLabTwinAnswer, LmLabTwinRequest } from '../../src/engine/api/lm-lab-twin-api.js';
+import type { LmLabTwinRequest } from '../../src/engine/api/lm-lab-twin-api.js';
 import { describeE2E, test } from './harness.js';
-import { checkRoutedMove, lmDemoEngine, routedRequest } from './lm-routed.js';
+import { checkRoutedMove, type routedRequest } from './lm-routed.js';
 
-/** lmLab.evaluate in Node with the request the page sends for these twin settings. */
-async function nodeAnswer(rank: number): Promise<LmLabTwinAnswer> {
-  const { engine, manifest } = await lmDemoEngine();
-  const { ids, request: shared, router, training } = routedRequest(manifest);
-  const request: LmLabTwinRequest = {
+/** The request the page sends for these twin settings: the shared expert's recipe, the rank, the router. */
+function twinRequest({ ids, request: shared, router, training }: ReturnType<typeof routedRequest>, rank: number): LmLabTwinRequest {
+  return {
     ...shared,
     recipe: { mergeMethod: 'task_arithmetic', baseModel: 'lm-base', models: ids.map((model) => ({ model, parameters: { weight: 1 } })), parameters: { lambda: 0.3 }, dtype: 'float32' },
     twin: { rank, temperature: 1, oracle: false, router, training },
   };
-  return (await engine.lmLab.evaluate(request)) as LmLabTwinAnswer;
 }
 
 describeE2E('Twin-Merging on the language-model demo', () => {
@@ -29,7 +26,7 @@ describeE2E('Twin-Merging on the language-model demo', () => {
       hash: 'demo=lm&method=twin_merging&twin.lambda=0.3&twin.rank=16&twin.temperature=1',
       controls: '[data-lm-twin]',
       settings: (rank) => new RegExp(`rank ${rank},`),
-      answer: nodeAnswer,
+      request: twinRequest,
       first: 16,
       control: '#twin-rank',
       moved: 8,

@@ -57,13 +57,15 @@ export const createChartsSlice: SliceCreator<ChartsSlice> = (set, get, api) => {
 
   /**
    * The per-layer map's effective ranks, for a transformer checkpoint's diagnostics: they depend on
-   * the models, base and dtype only (the spectrum's recipe), so a slider move asks nothing.
+   * the models, base and dtype only (the spectrum's recipe), so a slider move asks nothing. None
+   * for a link that hides the map (`layers_hide=1`): one SVD per matrix and expert holds the worker
+   * for seconds (on the LM demo ~6 CPU-s, before the card's first answer), for a chart nobody sees.
    */
   const askRanks = () => {
     const now = get();
     const client = now.engineClient();
     const recipe = spectrumRecipe(now);
-    if (!client || !recipe) return;
+    if (!client || !recipe || now.hidden.includes('layers')) return;
     const key = `${now.source}\u0000${recipeKey(recipe)}`;
     if (key === ranksKey) return;
     ranksKey = key;
