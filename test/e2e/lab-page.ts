@@ -73,7 +73,8 @@ export class LabPage {
    * that backend (?backend=…, the same setting as the status bar's Backend select), so a test
    * that does not test WebGPU need not wait for SwiftShader. `charts: false` hides the digits
    * demo's charts with the URL's `*_hide` flags, for a test that reads none of them: drawing them
-   * took ~0.6 of a page's ~3.5 CPU-s here, and a hidden sweep is not computed.
+   * took ~0.6 of a page's ~3.5 CPU-s here, and a hidden chart is not computed
+   * (charts-slice.ts).
    */
   async open(hash = '', options: { backend?: BackendChoiceName; charts?: boolean } = {}): Promise<void> {
     const query = options.backend ? `?backend=${options.backend}` : '';
