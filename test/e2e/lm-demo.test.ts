@@ -6,7 +6,9 @@
  * lmLab.evaluate in Node on the manifest's validation windows (lm-eval-set.ts) with the recipe the
  * page shows, before and after a λ move (a probe drawn first); the sweep is drawn and its point at
  * the current density is the engine's probe there. Switching to the digits demo shows no LM numbers
- * (no card, no sweep, the digits' own), and back on the LM demo none of the digits'. (The test
+ * (no card, no sweep, the digits' own), and back on the LM demo none of the digits'; its per-layer
+ * map is drawn (shown last: the link hides it until then, so that its effective ranks do not hold
+ * the worker through the test). (The test
  * split, asked for by its box, is test/app/lm-demo-slice.test.ts's: here it would double the work.)
  */
 import { readFile } from 'node:fs/promises';
@@ -20,6 +22,7 @@ import { parseLmManifest } from '../../src/engine/demo/lm-manifest.js';
 import { parseRecipe } from '../../src/engine/recipe/parse.js';
 import { describeE2E, test } from './harness.js';
 import type { LabPage } from './lab-page.js';
+import { waitForLmAnswer } from './lm-answer.js';
 import { clippedChartText, sidewaysScroll, untitledAxes } from './measure.js';
 
 const DEMO = path.resolve(import.meta.dirname, '../../public/demo/lm');
@@ -49,12 +52,9 @@ async function shownRows(lab: LabPage): Promise<Row[]> {
     );
 }
 
-/** Waits for the card's answer in `mode`, up to date, whose text contains `settings`. */
-async function waitForAnswer(lab: LabPage, mode: 'probe' | 'full', settings: string, timeout = 60_000): Promise<void> {
-  const answer = lab.chart('lm-eval').locator('[data-lm-answer]');
-  await expect
-    .poll(async () => ((await answer.count()) === 1 ? `${await answer.getAttribute('data-mode')} ${await answer.getAttribute('data-fresh')} ${(await answer.textContent()) ?? ''}` : ''), { timeout })
-    .toMatch(new RegExp(`^${mode} true .*${settings.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+/** Waits for the card's answer in `mode`, up to date, whose text contains `settings` (in the page: lm-answer.ts). */
+function waitForAnswer(lab: LabPage, mode: 'probe' | 'full', settings: string, timeout = 60_000): Promise<void> {
+  return waitForLmAnswer(lab, mode, new RegExp(settings.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')), timeout);
 }
 
 /** The engine in Node on the LM demo's files, opened under their file names as the handed-out recipe names them. */
@@ -128,7 +128,9 @@ describeE2E('the language-model demo', () => {
     const fetched: string[] = [];
     lab.page.on('request', (r) => void fetched.push(new URL(r.url()).pathname));
     const opened = Date.now();
-    await lab.open('demo=lm', ENGINE);
+    // The per-layer map hidden until the end: its effective ranks (one SVD per matrix and expert,
+    // ~6 CPU-s) would hold the worker through the whole test; shown, it is checked below.
+    await lab.open('demo=lm&layers_hide=1', ENGINE);
     const node = nodeEngine();
     // The engine without the digits demo in it (waitForEngine waits for that demo too).
     await lab.page.locator('[data-engine-state="ready"][data-backend="wasm"]').waitFor({ state: 'attached', timeout: 60_000 });
@@ -155,7 +157,6 @@ describeE2E('the language-model demo', () => {
     expect((await want).map((a) => a.tasks[0]!.name)).toEqual([...ids, 'mixed']);
     // The mixed windows have no expert: no gain, and the gain chart leaves them out.
     expect(await card.locator('tr[data-task="mixed"][data-model="merged"]').getAttribute('data-gain')).toBe('');
-    await lab.waitForChart('layer-map');
     expect(await lab.chart('accuracy').count()).toBe(0);
 
     // A λ move: a probe first (no bits per byte), then all the windows at the new λ, again the engine's.
@@ -172,7 +173,15 @@ describeE2E('the language-model demo', () => {
 
     // The sweep (density, by default), drawn on probes: its point at the current density is the engine's probe there.
     const sweep = lab.chart('lm-sweep');
-    await expect.poll(async () => `${await sweep.getAttribute('data-chart-state')} ${(await sweep.locator('[data-sweep-settings]').getAttribute('data-sweep-settings').catch(() => '')) ?? ''}`, { timeout: 60_000 }).toMatch(/^ready lambda 0\.5,/);
+    // Waited for in the page (every 100 ms), as the card is: the sweep takes seconds.
+    await lab.page
+      .waitForFunction(() => {
+        const chart = document.querySelector('figure[data-chart="lm-sweep"]');
+        return /^ready lambda 0\.5,/.test(`${chart?.getAttribute('data-chart-state')} ${chart?.querySelector('[data-sweep-settings]')?.getAttribute('data-sweep-settings') ?? ''}`);
+      }, undefined, { polling: 100, timeout: 60_000 })
+      .catch(async (e: unknown) => {
+        throw new Error(`The LM sweep was not drawn for λ 0.5 within 60 s (state ${await sweep.getAttribute('data-chart-state')})`, { cause: e });
+      });
     const csv = (await lab.exportChart('lm-sweep', 'CSV')).bytes.toString('utf8').trim().split('\n');
     expect(csv[0]).toMatch(/^density,mean_gain,mean_loss_nats_per_token,romance_loss,romance_gain,/);
     const point = csv.slice(1).map((line) => line.split(',')).find((c) => Number(c[0]) === 0.3)!;
@@ -207,6 +216,13 @@ describeE2E('the language-model demo', () => {
     expect(await lab.chart('accuracy').count()).toBe(0);
     expectRows(await shownRows(lab), await engineAnswer(await node, movedYaml, 'validation'), ids);
     expect(await lab.page.evaluate(() => window.location.hash)).toMatch(/demo=lm/);
+    // The per-layer map, shown: drawn on the LM demo.
+    await lab.page.evaluate(() => {
+      const q = new URLSearchParams(window.location.hash.slice(1));
+      q.delete('layers_hide');
+      window.location.hash = q.toString();
+    });
+    await lab.waitForChart('layer-map');
     const load = await lab.measures('lm-demo-load');
     const slider = await lab.measures('slider-to-lm');
     console.log(
