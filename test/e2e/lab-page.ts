@@ -5,7 +5,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Locator, Page } from 'playwright-core';
-import { expect } from 'vitest';
 import { diagnostics, type PageDiagnostics } from './diagnostics.js';
 
 export type TabName = 'Models' | 'Methods' | 'About';
@@ -439,10 +438,8 @@ export class LabPage {
   /** The recipe YAML the Merge panel shows. */
   async recipeYaml(): Promise<string> {
     // The engine writes the text, a few milliseconds after a change: wait for the current recipe's.
-    const pre = this.mergePanel().getByLabel('Recipe YAML');
     // The worker may be busy (loading the demo, a chart): as long as an answer takes, not poll's default second.
-    await expect.poll(async () => (await pre.getAttribute('aria-busy')) !== 'true' && ((await pre.textContent()) ?? '') !== '', { timeout: 30_000 }).toBe(true);
-    return (await pre.textContent()) ?? '';
+    return waitInPage<string>(this.page, recipeShown, null, 'The Merge panel showed no current recipe YAML', 30_000);
   }
 
   /** A chart's figure (data-chart = its id: accuracy, sweep, sign-conflicts, task-cosines, svd-spectrum). */
@@ -452,11 +449,7 @@ export class LabPage {
 
   /** Waits until chart `id` has drawn the answer to a request newer than `afterSeq`, and is not updating. */
   async waitForChart(id: string, afterSeq = 0, timeout = 30_000): Promise<number> {
-    const chart = this.chart(id);
-    await expect
-      .poll(async () => ((await chart.getAttribute('data-chart-state')) === 'ready' ? Number(await chart.getAttribute('data-seq')) : 0), { timeout })
-      .toBeGreaterThan(afterSeq);
-    return Number(await chart.getAttribute('data-seq'));
+    return waitInPage<number>(this.page, chartShown, { id, afterSeq }, `Chart "${id}" drew no answer newer than request ${afterSeq}`, timeout);
   }
 
   /** Downloads a chart's export ('PNG' | 'SVG' | 'CSV'). */
@@ -485,25 +478,78 @@ export class LabPage {
 }
 
 /** The routed score (Twin-Merging, Channel Merging) as shown: its request number and the headline's numbers. */
-export async function routedScore(lab: LabPage): Promise<{ state: string | null; seq: number; normalized: number; routing: string | null; storage: number }> {
-  const g = lab.page.getByRole('group', { name: 'Routed score' });
-  const strong = g.locator('[data-normalized]');
-  return {
-    state: await g.getAttribute('data-live-state'),
-    seq: Number(await g.getAttribute('data-seq')),
-    normalized: Number(await strong.getAttribute('data-normalized')),
-    routing: await strong.getAttribute('data-routing'),
-    storage: Number(await g.locator('[data-storage-ratio]').getAttribute('data-storage-ratio')),
-  };
+export interface RoutedScoreView {
+  readonly state: string | null;
+  readonly seq: number;
+  readonly normalized: number;
+  readonly routing: string | null;
+  readonly storage: number;
 }
 
-/** Waits for a routed score newer than `afterSeq` that no newer request is pending behind. */
-export async function waitForRouted(lab: LabPage, afterSeq = 0, timeout = 60_000): ReturnType<typeof routedScore> {
-  await expect
-    .poll(async () => {
-      const s = await routedScore(lab).catch(() => undefined);
-      return s && s.state === 'ready' ? s.seq : 0;
-    }, { timeout })
-    .toBeGreaterThan(afterSeq);
-  return routedScore(lab);
+export async function routedScore(lab: LabPage): Promise<RoutedScoreView> {
+  return lab.page.evaluate(routedShown, { arg: 0, last: true }).then((s) => {
+    if (typeof s !== 'object') throw new Error(`No routed score to read: ${String(s)}`);
+    return s;
+  });
+}
+
+/** Waits for a routed score newer than `afterSeq` that no newer request is pending behind, and returns it. */
+export async function waitForRouted(lab: LabPage, afterSeq = 0, timeout = 60_000): Promise<RoutedScoreView> {
+  return waitInPage<RoutedScoreView>(lab.page, routedShown, afterSeq, `The routed score showed no answer newer than request ${afterSeq}`, timeout);
+}
+
+/**
+ * Waits in the page until `shows({ arg, last: false })` returns something truthy, and returns that
+ * (Playwright runs it every 100 ms, in the page). Polling over the protocol instead (expect.poll:
+ * each call a round trip, every 50 ms) cost ~0.13 CPU-s per second waited here, in Node, Chromium's
+ * browser process and the page, and the lab waits seconds for the engine's answers. On a timeout the
+ * error says `what`, and what the page showed last: `shows({ arg, last: true })`, which describes the
+ * state whatever it is. `shows` runs in the page, so it must be self-contained.
+ */
+export async function waitInPage<R>(page: Page, shows: (p: { arg: never; last: boolean }) => unknown, arg: unknown, what: string, timeout: number): Promise<R> {
+  const run = shows as (p: { arg: unknown; last: boolean }) => unknown;
+  try {
+    const handle = await page.waitForFunction(run, { arg, last: false }, { polling: 100, timeout });
+    const value = (await handle.jsonValue()) as R;
+    await handle.dispose();
+    return value;
+  } catch (e) {
+    const last = await page.evaluate(run, { arg, last: true }).catch(() => '(the page did not answer)');
+    throw new Error(`${what} within ${timeout} ms; the page showed: ${JSON.stringify(last)}`, { cause: e });
+  }
+}
+
+// The page-side checks for waitInPage (each runs in the page: self-contained).
+
+/** Chart `arg.id`'s request number once it drew an answer newer than `arg.afterSeq` and is not updating. */
+function chartShown(p: { arg: { id: string; afterSeq: number }; last: boolean }): number | false | string {
+  const f = document.querySelector(`figure[data-chart="${p.arg.id}"]`);
+  const state = f?.getAttribute('data-chart-state');
+  const seq = Number(f?.getAttribute('data-seq') ?? 0);
+  if (p.last) return f ? `data-chart-state ${state}, data-seq ${seq}: ${(f.textContent ?? '').replace(/\s+/g, ' ').slice(0, 300)}` : 'no such chart';
+  return state === 'ready' && seq > p.arg.afterSeq ? seq : false;
+}
+
+/** The current recipe's YAML once the engine wrote it (not pending). */
+function recipeShown(p: { last: boolean }): string | false {
+  const pre = document.querySelector('section[aria-labelledby="merge-heading"] pre[aria-label="Recipe YAML"]');
+  const text = pre?.textContent ?? '';
+  if (p.last) return pre ? `aria-busy ${pre.getAttribute('aria-busy')}: "${text.slice(0, 300)}"` : 'no Recipe YAML in the Merge panel';
+  return pre?.getAttribute('aria-busy') !== 'true' && text !== '' ? text : false;
+}
+
+/** The routed score once it answers a request newer than `arg` with no newer one pending (with `last`: whatever it shows). */
+function routedShown(p: { arg: number; last: boolean }): { state: string | null; seq: number; normalized: number; routing: string | null; storage: number } | false | string {
+  const g = document.querySelector('[role="group"][aria-label="Routed score"]');
+  const strong = g?.querySelector('[data-normalized]');
+  const storage = g?.querySelector('[data-storage-ratio]');
+  if (!g || !strong || !storage) return p.last ? `no routed score shown${g ? `: ${(g.textContent ?? '').replace(/\s+/g, ' ').slice(0, 300)}` : ''}` : false;
+  const s = {
+    state: g.getAttribute('data-live-state'),
+    seq: Number(g.getAttribute('data-seq')),
+    normalized: Number(strong.getAttribute('data-normalized')),
+    routing: strong.getAttribute('data-routing'),
+    storage: Number(storage.getAttribute('data-storage-ratio')),
+  };
+  return p.last || (s.state === 'ready' && s.seq > p.arg) ? s : false;
 }

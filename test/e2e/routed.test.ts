@@ -15,22 +15,13 @@ import { readTwinPackage } from '../../src/engine/methods/twin/package.js';
 import { writeSafetensorsToMemory, type TensorWithData } from '../../src/engine/io/safetensors-writer.js';
 import { mergeLab } from './cli.js';
 import { describeE2E, test } from './harness.js';
-import { routedScore, type LabPage } from './lab-page.js';
+import { waitForRouted, waitInPage, type LabPage } from './lab-page.js';
 
 const ENGINE = { backend: 'wasm' } as const;
 const log = (msg: string) => console.log(`[e2e] ${msg}`);
 
 function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
-
-/** Waits for a routed score newer than `afterSeq` (and settled: no newer request pending). */
-async function waitForRouted(lab: LabPage, afterSeq = 0, timeout = 60_000) {
-  await expect.poll(async () => {
-    const s = await routedScore(lab).catch(() => undefined);
-    return s && s.state === 'ready' ? s.seq : 0;
-  }, { timeout }).toBeGreaterThan(afterSeq);
-  return routedScore(lab);
 }
 
 /** Every file the package offers, downloaded into `dir`: name → bytes. */
@@ -108,7 +99,9 @@ describeE2E('routed methods', () => {
 
       // Hard mode: a sixth task shares invert's inputs with other labels; the router cannot tell them apart.
       await lab.mergePanel().getByRole('checkbox', { name: 'Hard mode' }).check();
-      await expect.poll(async () => lab.chart('routing').locator('g[data-value]').count(), { timeout: 60_000 }).toBe(36);
+      // The sixth row and column drawn: the 36th cell (waited for in the page), and no more.
+      await lab.chart('routing').locator('g[data-value]').nth(35).waitFor({ state: 'attached', timeout: 60_000 });
+      expect(await lab.chart('routing').locator('g[data-value]').count()).toBe(36);
       await lab.waitForChart('routing');
       const hard = lab.chart('routing').getByRole('table', { name: 'Hard tasks' });
       const routedToHard = Number(await hard.locator('tr[data-routing]').first().getAttribute('data-routing'));
@@ -177,9 +170,28 @@ describeE2E('routed methods', () => {
       await lambda.focus();
       for (let i = 0; i < 5; i++) {
         await lab.page.keyboard.press('ArrowLeft');
-        await expect.poll(async () => (await lab.measures('slider-to-routed')).length, { timeout: 30_000 }).toBe(i + 1);
+        const measured = await waitInPage<number>(
+          lab.page,
+          (p: { arg: number; last: boolean }) => {
+            const n = performance.getEntriesByName('slider-to-routed', 'measure').length;
+            return p.last || n >= p.arg ? n : false;
+          },
+          i + 1,
+          `λ move ${i + 1} was not measured (slider-to-routed)`,
+          30_000,
+        );
+        expect(measured, 'one slider-to-routed measure per λ move').toBe(i + 1);
       }
-      await expect.poll(async () => chart.locator('[data-sweep-pending]').count(), { timeout: 60_000 }).toBe(0);
+      await waitInPage(
+        lab.page,
+        (p: { last: boolean }) => {
+          const pending = document.querySelectorAll('figure[data-chart="channel-k"] [data-sweep-pending]').length;
+          return p.last ? `${pending} sweep points pending` : pending === 0;
+        },
+        null,
+        'The K sweep was not filled in',
+        60_000,
+      );
       s = await waitForRouted(lab, s.seq);
       expect(await chart.getAttribute('data-chart-state')).toBe('ready');
       const csv = (await lab.exportChart('channel-k', 'CSV')).bytes.toString('utf8').trim().split(/\r\n/);
