@@ -4,7 +4,8 @@
  * digits demo's) and opens each checkpoint with config.json beside it; the card asks the engine
  * about the validation windows (a probe, then all of them), the test split only when asked for and
  * labelled so; the sweep is asked once the card's answer is in, again for a move of the other
- * parameter (the one running for the old settings stopped at once) and not for one of its own. Switching source drops what was shown or still on its way
+ * parameter (the one running for the old settings stopped at once) and not for one of its own;
+ * neither the card nor the sweep is asked while the link hides it. Switching source drops what was shown or still on its way
  * for the other source: an LM answer landing after a switch to the digits demo is never shown, and
  * back on the LM demo the old answer is not either. Twin-Merging there asks the card for its routed merge (the shared
  * expert's recipe, the rank, the router's training texts) and a move of its controls asks again; so does Channel Merging (K, the group method, the router's training texts).
@@ -188,6 +189,32 @@ describe('the LM demo', () => {
     await new Promise((r) => setTimeout(r, SWEEP_DEBOUNCE_MS + 20));
     expect(sweeps()).toHaveLength(2);
     expect(sweeps()[1]!.points[0]!.recipe).toMatchObject({ parameters: { lambda: 0.5 } });
+  });
+
+  it('a link that hides the card (lm_hide=1) or the sweep (sweep_hide=1) asks the engine for neither; shown again, each is asked', async () => {
+    useLabStore.setState({ method: 'ties', density: 0.3, lambda: 1 });
+    st().setPresentation(false, ['lm', 'sweep']);
+    st().setSource('lm');
+    await lmLoaded();
+    await new Promise((r) => setTimeout(r, SWEEP_DEBOUNCE_MS + 20));
+    expect(evaluations()).toHaveLength(0);
+    expect(asked('sweep')).toHaveLength(0);
+    st().setLambda(0.5);
+    await new Promise((r) => setTimeout(r, SWEEP_DEBOUNCE_MS + 20));
+    expect(evaluations()).toHaveLength(0);
+    expect(asked('sweep')).toHaveLength(0);
+    // The card shown: all the windows at the current settings.
+    st().setPresentation(false, ['sweep']);
+    expect(evaluations().map((r) => r.mode)).toEqual(['full']);
+    expect(evaluations()[0]!.recipe).toMatchObject({ parameters: { lambda: 0.5 } });
+    asked('evaluate')[0]!.resolve(answer(evaluations()[0]!, 2.5));
+    await flush();
+    expect(st().lmEval.shown!.data.answer.mode).toBe('full');
+    // The sweep shown: asked (the card's answer is in).
+    st().setPresentation(false, []);
+    await new Promise((r) => setTimeout(r, SWEEP_DEBOUNCE_MS + 20));
+    expect(asked('sweep')).toHaveLength(1);
+    expect((asked('sweep')[0]!.args[0] as LmLabSweepRequest).points[0]!.recipe).toMatchObject({ parameters: { lambda: 0.5 } });
   });
 
   it('builds its recipe from the digits demo’s controls over its own ids: per expert, base weight, seed, pair', async () => {

@@ -8,7 +8,8 @@
  * What it answers is keyed by source, as the charts and the LM lab's are: the card's evaluation is
  * the LM lab slice's (lmDemoInputs below gives it the demo's request), and the λ/density sweep is
  * asked here — on probe-sized texts, once the sliders rest and the card's answer is in, and only
- * when something but the swept parameter changed. Leaving the LM demo clears both, and an answer
+ * when something but the swept parameter changed; none while the link hides it (`sweep_hide=1`).
+ * Leaving the LM demo clears both, and an answer
  * still on its way for it is never shown on another source.
  *
  * Choosing a demo loads it the first time: the LM demo when the source becomes "lm", the digits
@@ -164,11 +165,14 @@ export const createLmDemoSlice: SliceCreator<LmDemoSlice> = (set, get, api) => {
     const param = isRoutedMethod(s.method) ? undefined : sweepParamFor(s.method, s.sweepParam);
     let plan: ReturnType<typeof lmSweepPlan>;
     try {
-      plan = lmSweepPlan(s, param);
+      // None for a link that hides it (`sweep_hide=1`): each point is a merge and a probe's scoring.
+      plan = s.hidden.includes('sweep') ? undefined : lmSweepPlan(s, param);
     } catch {
       plan = undefined; // the card shows why the recipe cannot be built
     }
     if (!plan) {
+      // A sweep still running is of no use now.
+      if (sweepKey !== '' && s.lmSweep.status === 'computing') void client.call((e) => e.lmLab.cancelSweep()).catch(() => undefined);
       sweepKey = '';
       clearTimeout(sweepTimer);
       if (s.lmSweep.shown || s.lmSweep.status !== 'idle') set({ lmSweep: cleared(s.lmSweep.requested) });
@@ -231,6 +235,7 @@ export const createLmDemoSlice: SliceCreator<LmDemoSlice> = (set, get, api) => {
       s.randomSeed !== prev.randomSeed ||
       s.pair !== prev.pair ||
       s.sweepParam !== prev.sweepParam ||
+      s.hidden !== prev.hidden ||
       s.lmEval.status !== prev.lmEval.status
     ) {
       askSweep();

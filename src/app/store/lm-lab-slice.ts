@@ -8,7 +8,8 @@
  * asks for a probe at once — the first windows of each text — and for the full texts once the
  * sliders rest for LM_REST_MS (or, if the probe is still being computed then, once it is drawn: the
  * full request would cancel it, and on a busy machine no probe would ever be seen); anything else that changes the answer (the method, dtype, models,
- * texts, a text's expert, the base's description) asks for the full texts at once. Every answer is
+ * texts, a text's expert, the base's description) asks for the full texts at once. Nothing is
+ * asked while the link hides the card (`lm_hide=1`); shown again, it asks for the full texts. Every answer is
  * kept with the key of what it was asked about and the recipe's settings in words, so the card can
  * say which recipe made it and mark it stale while another is computed. Models or texts replaced:
  * the answer goes, and answers still on their way for the old ones are never shown.
@@ -55,9 +56,11 @@ export function labExperts(dropped: readonly DroppedModel[]): string[] {
 /**
  * The evaluation the current state asks for; undefined while there is none to ask (not one's own
  * checkpoints, models still opening, the base not a language model the engine scores, no text,
- * a routed method). Throws when the recipe cannot be built (its error is the card's).
+ * a routed method, the card hidden by the link). Throws when the recipe cannot be built (its error is the card's).
  */
 export function lmLabInputs(s: LabState, texts: ReadonlyMap<string, { readonly text: string; readonly serial: number }>): LmLabInputs | undefined {
+  // A card the link hides (`lm_hide=1`, and with it the routing chart) is not computed: scoring is seconds of the worker's.
+  if (s.hidden.includes('lm')) return undefined;
   if (s.source === 'lm') return lmDemoInputs(s);
   if (s.source !== 'mine' || s.lmModel.status !== 'ready' || s.dropped.some((m) => m.status === 'loading')) return undefined;
   const base = s.dropped.find((m) => m.role === 'base' && m.status === 'ready');
@@ -211,6 +214,9 @@ export const createLmLabSlice: SliceCreator<LmLabSlice> = (set, get, api) => {
     if (demoTexts && s.source === 'lm') clear();
     const moved = s.density !== prev.density || s.lambda !== prev.lambda || s.globals !== prev.globals || s.perModel !== prev.perModel || s.demoModels !== prev.demoModels;
     const other = models || demoTexts || s.lmTexts !== prev.lmTexts || s.lmExperts !== prev.lmExperts || s.method !== prev.method || s.dtype !== prev.dtype || s.math !== prev.math || s.lmModel !== prev.lmModel || s.baseWeight !== prev.baseWeight || s.randomSeed !== prev.randomSeed || s.pair !== prev.pair;
+    // The card shown again (the link hid it): what it would show now, if that was not asked.
+    const shownAgain = prev.hidden.includes('lm') && !s.hidden.includes('lm');
+    if (shownAgain && !other && !moved) ask('full');
     if (other) {
       clearTimeout(restTimer);
       // The LM demo's first answer for new settings: a probe in a fraction of the time, then all its windows.
