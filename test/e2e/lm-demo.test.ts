@@ -21,7 +21,7 @@ import { lmEvalTasks, type LmSplit } from '../../src/engine/demo/lm-eval-set.js'
 import { parseLmManifest } from '../../src/engine/demo/lm-manifest.js';
 import { parseRecipe } from '../../src/engine/recipe/parse.js';
 import { describeE2E, test } from './harness.js';
-import type { LabPage } from './lab-page.js';
+import { waitInPage, type LabPage } from './lab-page.js';
 import { waitForLmAnswer } from './lm-answer.js';
 import { clippedChartText, sidewaysScroll, untitledAxes } from './measure.js';
 
@@ -55,6 +55,13 @@ async function shownRows(lab: LabPage): Promise<Row[]> {
 /** Waits for the card's answer in `mode`, up to date, whose text contains `settings` (in the page: lm-answer.ts). */
 function waitForAnswer(lab: LabPage, mode: 'probe' | 'full', settings: string, timeout = 60_000): Promise<void> {
   return waitForLmAnswer(lab, mode, new RegExp(settings.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')), timeout);
+}
+
+/** The LM sweep's state and settings once it is drawn for settings starting `arg` (with `last`: whatever it shows). Runs in the page. */
+function sweepShown(p: { arg: string; last: boolean }): string | false {
+  const chart = document.querySelector('figure[data-chart="lm-sweep"]');
+  const state = `${chart?.getAttribute('data-chart-state')} ${chart?.querySelector('[data-sweep-settings]')?.getAttribute('data-sweep-settings') ?? ''}`;
+  return p.last || state.startsWith(`ready ${p.arg}`) ? state : false;
 }
 
 /** The engine in Node on the LM demo's files, opened under their file names as the handed-out recipe names them. */
@@ -172,16 +179,7 @@ describeE2E('the language-model demo', () => {
     expectRows(await shownRows(lab), await engineAnswer(await node, movedYaml, 'validation'), ids);
 
     // The sweep (density, by default), drawn on probes: its point at the current density is the engine's probe there.
-    const sweep = lab.chart('lm-sweep');
-    // Waited for in the page (every 100 ms), as the card is: the sweep takes seconds.
-    await lab.page
-      .waitForFunction(() => {
-        const chart = document.querySelector('figure[data-chart="lm-sweep"]');
-        return /^ready lambda 0\.5,/.test(`${chart?.getAttribute('data-chart-state')} ${chart?.querySelector('[data-sweep-settings]')?.getAttribute('data-sweep-settings') ?? ''}`);
-      }, undefined, { polling: 100, timeout: 60_000 })
-      .catch(async (e: unknown) => {
-        throw new Error(`The LM sweep was not drawn for λ 0.5 within 60 s (state ${await sweep.getAttribute('data-chart-state')})`, { cause: e });
-      });
+    await waitInPage(lab.page, sweepShown, 'lambda 0.5,', 'The LM sweep was not drawn for λ 0.5', 60_000);
     const csv = (await lab.exportChart('lm-sweep', 'CSV')).bytes.toString('utf8').trim().split('\n');
     expect(csv[0]).toMatch(/^density,mean_gain,mean_loss_nats_per_token,romance_loss,romance_gain,/);
     const point = csv.slice(1).map((line) => line.split(',')).find((c) => Number(c[0]) === 0.3)!;

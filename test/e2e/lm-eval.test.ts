@@ -16,6 +16,7 @@ import { createEngine } from '../../src/engine/api/engine.js';
 import { parseRecipe } from '../../src/engine/recipe/parse.js';
 import { describeE2E, test } from './harness.js';
 import type { LabPage } from './lab-page.js';
+import { waitForLmAnswer } from './lm-answer.js';
 import { clippedChartText, sidewaysScroll, untitledAxes } from './measure.js';
 
 const MODELS = path.resolve(import.meta.dirname, '../fixtures/mergekit-recipes/models');
@@ -57,12 +58,9 @@ async function shownRows(lab: LabPage): Promise<Row[]> {
     );
 }
 
-/** Waits for the card's answer in `mode`, up to date, whose settings contain `settings`. */
-async function waitForAnswer(lab: LabPage, mode: 'probe' | 'full', settings: string): Promise<void> {
-  const answer = lab.chart('lm-eval').locator('[data-lm-answer]');
-  await expect
-    .poll(async () => ((await answer.count()) === 1 ? `${await answer.getAttribute('data-mode')} ${await answer.getAttribute('data-fresh')} ${(await answer.textContent()) ?? ''}` : ''), { timeout: 30_000 })
-    .toMatch(new RegExp(`^${mode} true .*${settings.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+/** Waits for the card's answer in `mode`, up to date, whose settings contain `settings` (in the page: lm-answer.ts). */
+function waitForAnswer(lab: LabPage, mode: 'probe' | 'full', settings: string): Promise<void> {
+  return waitForLmAnswer(lab, mode, new RegExp(settings.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')), 30_000);
 }
 
 async function folderFiles(name: string): Promise<ModelFile[]> {
