@@ -106,7 +106,9 @@ function expectRows(rows: readonly Row[], want: LmLabAnswer): void {
 
 describeE2E('the language-model lab', () => {
   test('Llama folders and two texts: the card’s numbers are the engine’s, a density move draws a probe then the full texts, a model removed clears them', async ({ lab }) => {
-    await lab.open('', ENGINE);
+    // The charts this test reads none of left out by the link (not drawn, not computed): the
+    // digits demo's accuracy and sweep, and the cosines, spectrum and per-layer map of both.
+    await lab.open(['accuracy', 'sweep', 'cosines', 'spectrum', 'layers'].map((c) => `${c}_hide=1`).join('&'), ENGINE);
     await lab.waitForEngine('wasm');
     // The digits demo is no language model: no card.
     await lab.waitForChart('sign-conflicts');
