@@ -11,7 +11,7 @@ import { expect } from 'vitest';
 import { parse } from 'yaml';
 import { runCliAsync } from '../cli/helpers.js';
 import { describeE2E, test } from './harness.js';
-import type { LabPage } from './lab-page.js';
+import { waitInPage, type LabPage } from './lab-page.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const DEMO = path.join(ROOT, 'public/demo');
@@ -23,24 +23,46 @@ interface RecipeFile {
   parameters?: Record<string, unknown>;
 }
 
-/** The live score once it answers a request newer than `afterSeq` for `method`, settled: its number and the settings it names. */
-async function scoreFor(lab: LabPage, method: string, afterSeq: number): Promise<{ seq: number; normalized: number; settings: string }> {
-  const live = lab.mergePanel().getByRole('group', { name: 'Live score' });
-  const read = () =>
-    live.evaluate((el) => {
-      const d = (el as HTMLElement).dataset;
-      return {
-        state: d['liveState'] ?? '',
-        seq: Number(d['seq'] ?? 0),
+/**
+ * The live score once it answers a request newer than `afterSeq` for `method` (and, given, with
+ * `settings` among the settings it names), settled: its number and the settings it names. Waited
+ * for in the page (waitInPage), as each method's answers take seconds here.
+ */
+async function scoreFor(lab: LabPage, method: string, afterSeq: number, settings = ''): Promise<{ seq: number; normalized: number; settings: string }> {
+  return waitInPage(
+    lab.page,
+    (p: { arg: { method: string; afterSeq: number; settings: string }; last: boolean }) => {
+      const el = document.querySelector<HTMLElement>('section[aria-labelledby="merge-heading"] [role="group"][aria-label="Live score"]');
+      if (!el) return p.last ? 'no Live score in the Merge panel' : false;
+      const s = {
+        state: el.dataset['liveState'] ?? '',
+        seq: Number(el.dataset['seq'] ?? 0),
         normalized: Number(el.querySelector('[data-normalized]')?.getAttribute('data-normalized') ?? NaN),
         settings: el.querySelector('[data-settings]')?.textContent?.trim() ?? '',
       };
-    });
-  await expect.poll(async () => {
-    const s = await read();
-    return s.state === 'ready' && s.seq > afterSeq && s.settings.startsWith(`${method}:`);
-  }, { timeout: 30_000 }).toBe(true);
-  return read();
+      return p.last || (s.state === 'ready' && s.seq > p.arg.afterSeq && s.settings.startsWith(`${p.arg.method}:`) && s.settings.includes(p.arg.settings)) ? s : false;
+    },
+    { method, afterSeq, settings },
+    `The live score answered no request after ${afterSeq} for ${method}${settings ? ` with "${settings}"` : ''}`,
+    30_000,
+  );
+}
+
+/** Waits until chart `id` is drawn for `method` with `settings` among the settings that made it. */
+async function chartFor(lab: LabPage, id: string, method: string, settings: string): Promise<void> {
+  await waitInPage(
+    lab.page,
+    (p: { arg: { id: string; method: string; settings: string }; last: boolean }) => {
+      const f = document.querySelector(`figure[data-chart="${p.arg.id}"]`);
+      const made = f?.getAttribute('data-settings') ?? '';
+      const state = f?.getAttribute('data-chart-state');
+      if (p.last) return f ? `data-chart-state ${state}, data-settings "${made}"` : 'no such chart';
+      return state === 'ready' && made.startsWith(`${p.arg.method}:`) && made.includes(p.arg.settings);
+    },
+    { id, method, settings },
+    `Chart "${id}" was not drawn for ${method} with "${settings}"`,
+    30_000,
+  );
 }
 
 /** Every new method: how its control is moved, what the moved recipe says, and whether the demo's score moves with it. */
@@ -171,18 +193,13 @@ describeE2E('the new methods on the demo', () => {
           fs.mkdirSync(lab.resultsDir, { recursive: true });
           await lab.mergePanel().locator('.controls').screenshot({ path: path.join(lab.resultsDir, `controls-${c.method}.png`) });
         }
-        await expect.poll(async () => (await scoreFor(lab, c.method, before.seq)).settings, { timeout: 30_000 }).toContain(c.settings);
-        const after = await scoreFor(lab, c.method, before.seq);
+        const after = await scoreFor(lab, c.method, before.seq, c.settings);
+        expect(after.settings).toContain(c.settings);
         seq = after.seq;
         if (c.moves) expect(after.normalized, `${c.method}: the move changes the score`).not.toBeCloseTo(before.normalized, 3);
         else expect(after.normalized).toBeCloseTo(before.normalized, 6);
         // The accuracy chart and the diagnostics' charts answer for the same method and setting.
-        for (const chart of ['accuracy', 'sign-conflicts']) {
-          await expect.poll(async () => {
-            const made = (await lab.chart(chart).getAttribute('data-settings')) ?? '';
-            return (await lab.chart(chart).getAttribute('data-chart-state')) === 'ready' && made.startsWith(`${c.method}:`) && made.includes(c.settings);
-          }, { timeout: 30_000 }).toBe(true);
-        }
+        for (const chart of ['accuracy', 'sign-conflicts']) await chartFor(lab, chart, c.method, c.settings);
         expect(await lab.page.locator('[data-error-code]').count(), `${c.method}: every chart drawn`).toBe(0);
 
         // Merged in the page; the recipe handed out with the merge (as the panel shows it) and the weights.
