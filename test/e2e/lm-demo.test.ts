@@ -135,9 +135,11 @@ describeE2E('the language-model demo', () => {
     const fetched: string[] = [];
     lab.page.on('request', (r) => void fetched.push(new URL(r.url()).pathname));
     const opened = Date.now();
-    // The per-layer map hidden until the end: its effective ranks (one SVD per matrix and expert,
-    // ~6 CPU-s) would hold the worker through the whole test; shown, it is checked below.
-    await lab.open('demo=lm&layers_hide=1', ENGINE);
+    // The charts this test reads none of left out by the link (neither drawn nor computed): sign
+    // conflicts, cosines, spectrum. The per-layer map too until the end, where it is shown and
+    // checked: its effective ranks (one SVD per matrix and expert, ~6 CPU-s) would hold the worker
+    // through the whole test.
+    await lab.open('demo=lm&conflicts_hide=1&cosines_hide=1&spectrum_hide=1&layers_hide=1', ENGINE);
     const node = nodeEngine();
     // The engine without the digits demo in it (waitForEngine waits for that demo too).
     await lab.page.locator('[data-engine-state="ready"][data-backend="wasm"]').waitFor({ state: 'attached', timeout: 60_000 });
