@@ -70,7 +70,17 @@ export default defineConfig({
         // Two files at a time, after the unit files (a project with its own maxWorkers needs its own group):
         // they share one preview server and one Chromium. A worker keeps playwright and the harness
         // from one file to the next (about 0.3 s of CPU a file); the files set no globals.
-        test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], globalSetup: ['test/e2e/global-setup.ts'], maxWorkers: 2, isolate: false, sequence: { groupOrder: 1 } },
+        // expect.poll every 100 ms, not 50: each poll is a protocol round trip through Node, the browser
+        // and the page (~0.13 CPU-s per second waited for four calls a poll); the long waits run in the page (lab-page's waitInPage).
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          globalSetup: ['test/e2e/global-setup.ts'],
+          maxWorkers: 2,
+          isolate: false,
+          sequence: { groupOrder: 1 },
+          expect: { poll: { interval: 100 } },
+        },
       },
     ],
   },
