@@ -9,6 +9,7 @@
 import { expect } from 'vitest';
 import { writeSafetensorsToMemory } from '../../src/engine/io/safetensors-writer.js';
 import { describeE2E, test } from './harness.js';
+import { waitInPage } from './lab-page.js';
 
 const ENGINE = { backend: 'wasm' } as const;
 const CHARTS = ['accuracy', 'sweep', 'sign-conflicts', 'task-cosines', 'svd-spectrum'];
@@ -31,7 +32,7 @@ describeE2E('honest state', () => {
     await lab.densitySlider().fill('0.05');
     const charts = lab.page.locator('.charts-panel');
     // Every chart that answered TIES is replaced by a note; none keeps bars or a score.
-    await expect.poll(async () => charts.locator('.not-drawn').count(), { timeout: 30_000 }).toBeGreaterThanOrEqual(3);
+    await charts.locator('.not-drawn').nth(2).waitFor({ state: 'attached', timeout: 30_000 });
     for (const id of ['accuracy', 'sign-conflicts', 'task-cosines']) {
       const chart = lab.chart(id);
       expect(await chart.getAttribute('data-chart-state'), id).toBe('error');
@@ -49,19 +50,29 @@ describeE2E('honest state', () => {
     await method.selectOption('ties');
     await lab.densitySlider().fill('0.3');
     for (const id of ['accuracy', 'sign-conflicts']) await lab.waitForChart(id);
-    await expect.poll(async () => charts.getByRole('alert').count(), { timeout: 30_000 }).toBe(0);
+    await waitInPage(lab.page, (p: { last: boolean }) => {
+      const n = document.querySelectorAll('.charts-panel [role="alert"]').length;
+      return p.last ? `${n} alerts: ${[...document.querySelectorAll('.charts-panel [role="alert"]')].map((a) => a.textContent).join(' | ')}` : n === 0;
+    }, null, 'The charts still showed an alert', 30_000);
+    expect(await charts.getByRole('alert').count()).toBe(0);
     expect(await accuracy.locator('.recharts-bar-rectangle').count()).toBe(10);
     expect(await accuracy.locator('[data-answer-for]').getAttribute('data-answer-for')).toBe('ties');
   }, 120_000);
 
   test("DELLA's density sweep covers the densities it accepts instead of failing at its defaults", async ({ lab }) => {
-    await lab.open('', ENGINE);
+    // The spectrum is the same for every method (task arithmetic's task vectors): left out, it is not computed.
+    await lab.open('spectrum_hide=1', ENGINE);
     await lab.waitForEngine('wasm');
     await lab.waitForChart('sweep');
     await lab.page.getByRole('combobox', { name: 'Merge method' }).selectOption('della');
     const sweep = lab.chart('sweep');
-    await expect.poll(async () => sweep.getAttribute('data-chart-state'), { timeout: 60_000 }).toBe('ready');
-    await expect.poll(async () => sweep.locator('figcaption').innerText(), { timeout: 60_000 }).toMatch(/of della on the demo/);
+    await lab.page.locator('figure[data-chart="sweep"][data-chart-state="ready"]').waitFor({ state: 'attached', timeout: 60_000 });
+    await waitInPage(lab.page, (p: { last: boolean }) => {
+      const caption = (document.querySelector('figure[data-chart="sweep"] figcaption') as HTMLElement | null)?.innerText ?? '';
+      return p.last ? caption : /of della on the demo/.test(caption);
+    }, null, "The sweep's caption did not name DELLA on the demo", 60_000);
+    expect(await sweep.getAttribute('data-chart-state')).toBe('ready');
+    expect(await sweep.locator('figcaption').innerText()).toMatch(/of della on the demo/);
     // density ± ε (0.15) inside (0, 1): 0.2 … 0.8, and 1 (no trim).
     const csv = (await lab.exportChart('sweep', 'CSV')).bytes.toString('utf8').trim().split('\n');
     expect(csv.slice(1).map((row) => Number(row.split(',')[0]))).toEqual([0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1]);
@@ -79,7 +90,8 @@ describeE2E('honest state', () => {
     expect(await lab.source()).toBe('mine');
     // Plain weights with no text dropped: why no text is scored is said without an alarm (no config.json is no fault here).
     const models = await lab.openTab('Models');
-    await expect.poll(async () => models.locator('[data-lm-model="unsupported"]').count(), { timeout: 10_000 }).toBe(1);
+    await models.locator('[data-lm-model="unsupported"]').waitFor({ state: 'attached', timeout: 10_000 });
+    expect(await models.locator('[data-lm-model="unsupported"]').count()).toBe(1);
     expect(await models.getByRole('alert').count()).toBe(0);
     // base.safetensors is listed as base-2 (the demo's base holds "base" in the worker): the row says so, the recipe names the file.
     expect(await lab.myModelRow('base-2').locator('th').innerText()).toMatch(/from base\.safetensors/);
@@ -95,7 +107,11 @@ describeE2E('honest state', () => {
     expect(await lab.job().innerText()).toMatch(/TOO_MANY_MODELS[\s\S]*"excluded"/);
 
     await lab.page.getByRole('radio', { name: /Digits demo/ }).check();
-    await expect.poll(async () => panel.locator('.live[data-live-state="ready"] [data-settings]').innerText().catch(() => ''), { timeout: 30_000 }).toMatch(/^slerp: t 0\.5\b/);
+    await waitInPage(lab.page, (p: { last: boolean }) => {
+      const settings = (document.querySelector('section[aria-labelledby="merge-heading"] .live[data-live-state="ready"] [data-settings]') as HTMLElement | null)?.innerText ?? '';
+      return p.last ? settings : /^slerp: t 0\.5\b/.test(settings);
+    }, null, 'The live score did not answer for SLERP at t 0.5', 30_000);
+    expect(await panel.locator('.live[data-live-state="ready"] [data-settings]').innerText()).toMatch(/^slerp: t 0\.5\b/);
     expect(await panel.locator('tr[data-task]').count()).toBe(5);
     expect(lab.diagnostics.consoleErrors).toEqual([]);
   }, 120_000);
