@@ -46,14 +46,14 @@ function servedBytes(url: string): Promise<number> {
 
 /**
  * The harness's `loaded` page, opened once for the file, for the tests that only read the loaded
- * page (the total shipped, the About panel, the controls' names). Each of them opens the tab it
- * reads, and checks that the page threw nothing meanwhile (the per-test fixture's check).
+ * page (the models and tasks listed as it loads, the total shipped, the About panel, the controls'
+ * names). Each of them opens the tab it reads (the first reads the page as it opened, on its
+ * Models tab), and checks that the page threw nothing meanwhile (the per-test fixture's check).
  */
 const onLoadedPage = test;
 
 describeE2E('the lab opens with the embedded demo', () => {
-  test('lists the base and the five experts with their tasks, and reaches its loaded state', async ({ lab }) => {
-    await lab.open('', ENGINE);
+  onLoadedPage('lists the base and the five experts with their tasks, and reaches its loaded state', async ({ loaded: lab }) => {
     expect(await lab.waitForDemo()).toBe('loaded');
     expect(await lab.statusText()).toMatch(/^Embedded demo loaded in [\d.]+ ms: 6 models, 5 tasks/);
 
@@ -84,6 +84,7 @@ describeE2E('the lab opens with the embedded demo', () => {
     console.log(`[e2e] demo-load: ${loadMs!.toFixed(1)} ms (fetch + header checks); demo ready ${loadedAt!.toFixed(0)} ms after navigation start`);
 
     expect(lab.diagnostics.consoleErrors).toEqual([]);
+    expect(lab.diagnostics.pageErrors).toEqual([]);
     const shot = await lab.screenshot('lab-main');
     console.log(`[e2e] screenshot of the main view: ${path.relative(ROOT, shot)}`);
   });
