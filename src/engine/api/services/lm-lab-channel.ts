@@ -6,7 +6,7 @@
  * router's largest weight, or with `oracle` the window's own expert. The router reads the BASE's
  * mean final hidden state over a window (as routed/lm-channel.ts on the demo table: the base is what
  * every K and method share) and is trained once per training texts, on windows of each expert's
- * text with every 4th held out. A probe's pieces are its windows' first predictions, routed as their
+ * text with every 4th held out; what it reads of the scored windows is kept too. A probe's pieces are its windows' first predictions, routed as their
  * whole windows are, so a probe is still a prefix of the full answer.
  */
 import { MergeLabError } from '../../errors.js';
@@ -26,13 +26,15 @@ import { trainRouterOnSplit } from '../../router/train.js';
 import type { TrainedRouter } from '../../router/types.js';
 import type { LmLabChannel } from '../lm-lab-channel-api.js';
 import type { LmLabRouting } from '../lm-lab-twin-api.js';
-import { LM_TWIN_TRAINING_WINDOWS, contextWindowsPick, routerSummary, taskScores, type LmTwinInputs } from './lm-lab-twin.js';
+import { LM_TWIN_TRAINING_WINDOWS, contextWindowsPick, routerSummary, taskScores, windowsKey, type LmTwinInputs } from './lm-lab-twin.js';
 
-/** What is kept between requests: the grouping's builder, the last channel model, the router. */
+/** What is kept between requests: the grouping's builder, the last channel model, the router, the scored windows' features. */
 export interface LmChannelCache {
   builder?: { readonly key: string; readonly value: Promise<ModelBuilder> };
   model?: { readonly key: string; readonly value: ChannelModel };
   router?: { readonly key: string; readonly trained: TrainedRouter };
+  /** What the router reads of the scored windows through the base: the same for a K or method move, and for the full answer after its probe. */
+  features?: { readonly key: string; readonly value: Float32Array };
 }
 
 /** Twin-Merging's inputs less its shared expert, with the tokenizer, the base and Channel Merging's settings. */
@@ -71,19 +73,26 @@ export async function scoreChannelTasks(o: LmChannelInputs): Promise<{ scores: S
 
   const windows = o.tasks.flatMap((t) => t.windows.map((w) => w.slice(0, o.score.context + 1)));
   const routerKey = [o.base, JSON.stringify(channel.router ?? {}), perExpert, o.score.context, ...experts, ...channel.training.map((t) => `${t.expert}\u0001${t.text}`)].join('\u0000');
-  const baseLm = await openLanguageModel({ label: o.base, config, tokenizer: o.tokenizer }, o.checkpoints.get(o.base)!, { cancel: o.cancel });
-  let features: Float32Array;
-  try {
-    if (cache.router?.key !== routerKey) {
-      const training = experts.map((e) => contextWindowsPick(channel.training.filter((t) => t.expert === e).flatMap((t) => contextWindows(o.encode(t.text), o.score.context)), perExpert));
-      const train = await windowFeatures(config, baseLm.weights, training.flat(), { cancel: o.cancel });
-      const labels = Int32Array.from(training.flatMap((w, e) => w.map(() => e)));
-      const trained = await trainRouterOnSplit({ features: train, featureSize: config.hiddenSize, labels, tasks: T }, { architecture: channel.router?.architecture ?? 'small', seed: channel.router?.seed ?? 0 });
-      cache.router = { key: routerKey, trained };
+  const featuresKey = [o.base, o.score.context, windowsKey(windows)].join('\u0000');
+  let features = cache.features?.key === featuresKey ? cache.features.value : undefined;
+  // The base's forward passes only when the router or the windows' features are not kept.
+  if (cache.router?.key !== routerKey || !features) {
+    const baseLm = await openLanguageModel({ label: o.base, config, tokenizer: o.tokenizer }, o.checkpoints.get(o.base)!, { cancel: o.cancel });
+    try {
+      if (cache.router?.key !== routerKey) {
+        const training = experts.map((e) => contextWindowsPick(channel.training.filter((t) => t.expert === e).flatMap((t) => contextWindows(o.encode(t.text), o.score.context)), perExpert));
+        const train = await windowFeatures(config, baseLm.weights, training.flat(), { cancel: o.cancel });
+        const labels = Int32Array.from(training.flatMap((w, e) => w.map(() => e)));
+        const trained = await trainRouterOnSplit({ features: train, featureSize: config.hiddenSize, labels, tasks: T }, { architecture: channel.router?.architecture ?? 'small', seed: channel.router?.seed ?? 0 });
+        cache.router = { key: routerKey, trained };
+      }
+      if (!features) {
+        features = await windowFeatures(config, baseLm.weights, windows, { cancel: o.cancel });
+        cache.features = { key: featuresKey, value: features };
+      }
+    } finally {
+      baseLm.dispose();
     }
-    features = await windowFeatures(config, baseLm.weights, windows, { cancel: o.cancel });
-  } finally {
-    baseLm.dispose();
   }
   if (o.cancel.cancelled) throw cancelled();
   const trained = cache.router!.trained;

@@ -4,7 +4,8 @@
  * expert's delta to it is decomposed once per θ* (enough triplets for the rank asked; a larger rank
  * decomposes again) and cut to the rank without another SVD; the router (routed/lm-twin.ts: it reads
  * the mean of θ*'s final hidden states over a window) is trained once per θ* and training texts, on
- * windows of each expert's training text with every 4th held out (router/train.ts). Every window of
+ * windows of each expert's training text with every 4th held out (router/train.ts); what it reads
+ * of the scored windows is kept too, per θ* and windows. Every window of
  * every task is then scored with θ* + Σt wt·Δt for its own weights: the router's, or with `oracle`
  * all on the task's expert. A probe's pieces are its windows' first predictions, routed as their
  * whole windows are, so a probe is still a prefix of the full answer.
@@ -27,10 +28,17 @@ export const LM_TWIN_TRAINING_WINDOWS = 24;
 /** Triplets decomposed at least: a rank slider's small moves need no new SVD. */
 const MIN_TRIPLETS = 16;
 
-/** What is kept between requests: one θ*'s decomposition and its router. */
+/** What is kept between requests: one θ*'s decomposition, its router, and the scored windows' features. */
 export interface LmTwinCache {
   decomposition?: { readonly key: string; readonly triplets: number; readonly value: ExclusiveDecomposition };
   router?: { readonly key: string; readonly trained: TrainedRouter };
+  /** What the router reads of the scored windows through θ*: the same for a rank or temperature move, and for the full answer after its probe. */
+  features?: { readonly key: string; readonly value: Float32Array };
+}
+
+/** The identity of windows of token ids (what their features are kept under). */
+export function windowsKey(windows: readonly (readonly number[])[]): string {
+  return windows.map((w) => w.join(',')).join(';');
 }
 
 export interface LmTwinTask {
@@ -95,18 +103,25 @@ export async function scoreTwinTasks(o: LmTwinInputs): Promise<{ scores: ScoreRe
     const training = experts.map((e) => twin.training.filter((t) => t.expert === e).flatMap((t) => contextWindows(o.encode(t.text), o.score.context)));
     const trainingPicked = training.map((w) => contextWindowsPick(w, perExpert));
     const routerKey = [o.sharedKey, JSON.stringify(twin.router ?? {}), perExpert, o.score.context, ...twin.training.map((t) => `${t.expert}\u0001${t.text}`)].join('\u0000');
-    const sharedWeights = model.sharedWeights();
-    let features: Float32Array;
-    try {
-      if (cache.router?.key !== routerKey) {
-        const train = await windowFeatures(config, sharedWeights, trainingPicked.flat(), { cancel: o.cancel });
-        const labels = Int32Array.from(trainingPicked.flatMap((w, e) => w.map(() => e)));
-        const trained = await trainRouterOnSplit({ features: train, featureSize: config.hiddenSize, labels, tasks: T }, { architecture: twin.router?.architecture ?? 'small', seed: twin.router?.seed ?? 0 });
-        cache.router = { key: routerKey, trained };
+    const featuresKey = [o.sharedKey, o.score.context, windowsKey(windows)].join('\u0000');
+    let features = cache.features?.key === featuresKey ? cache.features.value : undefined;
+    // θ*'s forward passes only when the router or the windows' features are not kept.
+    if (cache.router?.key !== routerKey || !features) {
+      const sharedWeights = model.sharedWeights();
+      try {
+        if (cache.router?.key !== routerKey) {
+          const train = await windowFeatures(config, sharedWeights, trainingPicked.flat(), { cancel: o.cancel });
+          const labels = Int32Array.from(trainingPicked.flatMap((w, e) => w.map(() => e)));
+          const trained = await trainRouterOnSplit({ features: train, featureSize: config.hiddenSize, labels, tasks: T }, { architecture: twin.router?.architecture ?? 'small', seed: twin.router?.seed ?? 0 });
+          cache.router = { key: routerKey, trained };
+        }
+        if (!features) {
+          features = await windowFeatures(config, sharedWeights, windows, { cancel: o.cancel });
+          cache.features = { key: featuresKey, value: features };
+        }
+      } finally {
+        disposeLmWeights(sharedWeights.tensors);
       }
-      features = await windowFeatures(config, sharedWeights, windows, { cancel: o.cancel });
-    } finally {
-      disposeLmWeights(sharedWeights.tensors);
     }
     if (o.cancel.cancelled) throw cancelled();
     const trained = cache.router!.trained;
