@@ -8,7 +8,7 @@ import path from 'node:path';
 import { expect } from 'vitest';
 import { parse } from 'yaml';
 import { describeE2E, test } from './harness.js';
-import type { LabPage } from './lab-page.js';
+import { waitInPage, type LabPage } from './lab-page.js';
 
 const ENGINE = { backend: 'wasm' } as const;
 
@@ -25,12 +25,20 @@ async function downloadedRecipe(lab: LabPage, name: string): Promise<RecipeFile>
   return parse(bytes.toString('utf8')) as RecipeFile;
 }
 
-/** A live score newer than `afterSeq`, settled. */
+/** A live score newer than `afterSeq`, settled (waited for in the page). */
 async function nextScore(lab: LabPage, afterSeq: number) {
-  await expect.poll(async () => {
-    const s = await lab.liveScore();
-    return s.state === 'ready' ? s.seq : 0;
-  }, { timeout: 30_000 }).toBeGreaterThan(afterSeq);
+  await waitInPage(
+    lab.page,
+    (p: { arg: number; last: boolean }) => {
+      const g = document.querySelector<HTMLElement>('section[aria-labelledby="merge-heading"] [role="group"][aria-label="Live score"]');
+      const state = g?.dataset['liveState'];
+      const seq = Number(g?.dataset['seq'] ?? 0);
+      return p.last ? (g ? `state ${state}, seq ${seq}` : 'no Live score') : state === 'ready' && seq > p.arg;
+    },
+    afterSeq,
+    `The live score answered no request after ${afterSeq}`,
+    30_000,
+  );
   return lab.liveScore();
 }
 
