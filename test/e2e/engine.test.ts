@@ -19,7 +19,7 @@ import { nodeFileSource } from '../../src/engine/io/node-file.js';
 import { chromiumArgs } from './global-setup.js';
 import { openSyntheticModels } from './synthetic-models.js';
 import { describeE2E, e2e, test } from './harness.js';
-import { LabPage } from './lab-page.js';
+import { LabPage, waitInPage } from './lab-page.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const DEMO = path.join(ROOT, 'public/demo');
@@ -163,7 +163,17 @@ describeE2E('the engine in its worker, through the lab', () => {
     const demoLoads = (await lab.measures('engine-demo-load')).length;
     await lab.selectBackend('wasm');
     t = performance.now();
-    await expect.poll(async () => (await lab.measures('engine-demo-load')).length, { timeout: 60_000 }).toBeGreaterThan(demoLoads);
+    await waitInPage(
+      lab.page,
+      (p: { arg: number; last: boolean }) => {
+        const n = performance.getEntriesByName('engine-demo-load', 'measure').length;
+        return p.last ? `${n} engine-demo-load measures` : n > p.arg;
+      },
+      demoLoads,
+      'The engine restarted on wasm did not load the demo',
+      60_000,
+    );
+    expect((await lab.measures('engine-demo-load')).length).toBeGreaterThan(demoLoads);
     expect(await lab.waitForEngine('wasm')).toBe('wasm');
     const wasmReady = performance.now() - t;
     expect(await lab.statusBarText()).toMatch(/No GPU adapter in use/);
