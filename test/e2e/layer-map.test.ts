@@ -82,7 +82,7 @@ async function engineInputs(lab: LabPage, opened: Checkpoint[]): Promise<{ yaml:
 }
 
 describeE2E('the per-layer map', () => {
-  test('Llama folders: the cells and marked layers drawn are the engine’s numbers, for every metric and after a density move', async ({ lab, onTestFinished }) => {
+  test('Llama folders: the cells and marked layers drawn are the engine’s numbers, for every metric and after a density move; whole at 800 px, and in presentation mode at 1280×720 with its numbers larger than at the desk', async ({ lab, onTestFinished }) => {
     const opened: Checkpoint[] = [];
     onTestFinished(async () => void (await Promise.all(opened.map((c) => c.close()))));
     await lab.open(DEMO_ONLY_HIDDEN, ENGINE);
@@ -180,6 +180,33 @@ describeE2E('the per-layer map', () => {
     expect(fill.union).toBeGreaterThanOrEqual(0.85);
     fs.mkdirSync(lab.resultsDir, { recursive: true });
     await lab.chart('layer-map').screenshot({ path: path.join(lab.resultsDir, 'layer-map-800.png') });
+
+    // Presentation mode at 1280×720, on the same page (a second one would read the four folders and
+    // work out the map and its ranks again): the map is drawn whole, its numbers larger than at the desk.
+    await lab.page.setViewportSize({ width: 1280, height: 720 });
+    await lab.page.waitForTimeout(300);
+    const cellText = () => lab.chart('layer-map').locator('svg[data-grid="layers"] g.grid-cell[data-layer] text').first().boundingBox();
+    const desk = (await cellText())!.height;
+    await lab.page.evaluate(() => void (window.location.hash = `${window.location.hash.replace(/^#/, '')}&present=1`));
+    await lab.page.locator('.shell.present').waitFor();
+    await lab.waitForChart('layer-map');
+    await lab.page.waitForTimeout(300);
+    expect(await sidewaysScroll(lab.page)).toBeLessThanOrEqual(0);
+    expect((await clippedChartText(lab.page)).filter((t) => t.startsWith('layer-map'))).toEqual([]);
+    expect(await overflowing(lab.page, 'figure[data-chart="layer-map"]')).toEqual([]);
+    expect((await untitledAxes(lab.page)).filter((t) => t.startsWith('layer-map'))).toEqual([]);
+    const presentFill = (await chartFills(lab.page)).find((f) => f.id === 'layer-map')!;
+    expect(presentFill.union).toBeGreaterThanOrEqual(0.85);
+    const present = (await cellText())!.height;
+    console.log(`[e2e] layer map: a cell's number is ${desk.toFixed(1)} px tall at the desk, ${present.toFixed(1)} px in presentation mode (1280×720)`);
+    // Drawn at the charts' type size (12 px at the desk, 16 px presenting), not shrunk with the card.
+    expect(desk).toBeGreaterThanOrEqual(11);
+    expect(present).toBeGreaterThan(desk);
+    await lab.chart('layer-map').screenshot({ path: path.join(lab.resultsDir, 'layer-map-present.png') });
+    // layers_hide=1 leaves it out, as the other charts' flags do.
+    await lab.page.evaluate(() => void (window.location.hash = `${window.location.hash.replace(/^#/, '')}&layers_hide=1`));
+    await lab.chart('layer-map').waitFor({ state: 'detached' });
+    expect(await lab.chart('sign-conflicts').count()).toBe(1);
     expect(lab.diagnostics.consoleErrors).toEqual([]);
   }, 120_000);
 
@@ -233,37 +260,5 @@ describeE2E('the per-layer map', () => {
     );
     expect(shown).toMatch(refusal);
     expect(await lab.chart('layer-map').getAttribute('data-chart-state')).toBe('ready');
-  }, 90_000);
-
-  test('presentation mode at 1280×720: the map is drawn whole, its numbers larger than at the desk', async ({ lab }) => {
-    await lab.page.setViewportSize({ width: 1280, height: 720 });
-    await lab.open(DEMO_ONLY_HIDDEN, ENGINE);
-    await lab.waitForEngine('wasm');
-    // The drop zone is not part of presentation mode: choose the models, then present them.
-    await chooseLlamas(lab);
-    await lab.waitForChart('layer-map');
-    const cellText = () => lab.chart('layer-map').locator('svg[data-grid="layers"] g.grid-cell[data-layer] text').first().boundingBox();
-    const desk = (await cellText())!.height;
-    await lab.page.evaluate(() => void (window.location.hash = `${window.location.hash.replace(/^#/, '')}&present=1`));
-    await lab.page.locator('.shell.present').waitFor();
-    await lab.waitForChart('layer-map');
-    await lab.page.waitForTimeout(300);
-    expect(await sidewaysScroll(lab.page)).toBeLessThanOrEqual(0);
-    expect((await clippedChartText(lab.page)).filter((t) => t.startsWith('layer-map'))).toEqual([]);
-    expect(await overflowing(lab.page, 'figure[data-chart="layer-map"]')).toEqual([]);
-    expect((await untitledAxes(lab.page)).filter((t) => t.startsWith('layer-map'))).toEqual([]);
-    const fill = (await chartFills(lab.page)).find((f) => f.id === 'layer-map')!;
-    expect(fill.union).toBeGreaterThanOrEqual(0.85);
-    const present = (await cellText())!.height;
-    console.log(`[e2e] layer map: a cell's number is ${desk.toFixed(1)} px tall at the desk, ${present.toFixed(1)} px in presentation mode (1280×720)`);
-    // Drawn at the charts' type size (12 px at the desk, 16 px presenting), not shrunk with the card.
-    expect(desk).toBeGreaterThanOrEqual(11);
-    expect(present).toBeGreaterThan(desk);
-    fs.mkdirSync(lab.resultsDir, { recursive: true });
-    await lab.chart('layer-map').screenshot({ path: path.join(lab.resultsDir, 'layer-map-present.png') });
-    // layers_hide=1 leaves it out, as the other charts' flags do.
-    await lab.page.evaluate(() => void (window.location.hash = `${window.location.hash.replace(/^#/, '')}&layers_hide=1`));
-    await lab.chart('layer-map').waitFor({ state: 'detached' });
-    expect(await lab.chart('sign-conflicts').count()).toBe(1);
   }, 90_000);
 });
