@@ -209,6 +209,26 @@ describe('requests on the demo', () => {
     expect(spectra()).toHaveLength(1);
   });
 
+  it("leaving the demo stops its sweep: a running one is superseded by an empty sweep, one waiting for the sliders is never asked", async () => {
+    await onDemo();
+    const sweeps = () => fake.asked.filter((a) => a.method === 'sweepDemo').map((a) => (a.recipe as unknown as unknown[]).length);
+    // A sweep on its way (asked, not answered), then the LM demo chosen.
+    st().setLambda(0.7);
+    await vi.advanceTimersByTimeAsync(SWEEP_DEBOUNCE_MS);
+    expect(sweeps()).toEqual([10]);
+    useLabStore.setState({ source: 'lm' });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(sweeps()).toEqual([10, 0]);
+    // Back on the demo, a λ move starts the debounce; leaving before it ends asks for no sweep.
+    useLabStore.setState({ source: 'demo' });
+    await vi.advanceTimersByTimeAsync(SWEEP_DEBOUNCE_MS);
+    fake.asked.length = 0;
+    st().setLambda(0.6);
+    useLabStore.setState({ source: 'lm' });
+    await vi.advanceTimersByTimeAsync(SWEEP_DEBOUNCE_MS);
+    expect(sweeps().filter((n) => n > 0)).toEqual([]);
+  });
+
   it("Channel Merging's view draws no spectrum: none is asked for", async () => {
     await onDemo();
     useLabStore.setState({ method: 'channel_merging' });

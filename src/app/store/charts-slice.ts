@@ -80,6 +80,12 @@ export const createChartsSlice: SliceCreator<ChartsSlice> = (set, get, api) => {
     if (s.dropped !== prev.dropped && s.source === 'mine' && s.source === prev.source) set({ layerRanks: cleared(s.layerRanks.requested) });
     // Other models: what the charts hold, or have on the way, is about the models they left.
     if (s.source !== prev.source) {
+      // The demo's sweep is no longer wanted: one waiting for the sliders to rest is not asked, and
+      // one running stops at its next point (an empty sweep supersedes it) instead of holding the
+      // worker while the other source's first answers wait.
+      clearTimeout(sweepTimer);
+      const client = s.engineClient();
+      if (prev.source === 'demo' && sweepKey !== '' && prev.sweep.status === 'computing' && client) void client.call((e) => e.demo.sweepDemo([]), { demo: true }).catch(() => undefined);
       sweepKey = ranksKey = '';
       set({ diagnostics: cleared(s.diagnostics.requested), spectrum: cleared(s.spectrum.requested), layerRanks: cleared(s.layerRanks.requested), sweep: cleared(s.sweep.requested) });
     }
