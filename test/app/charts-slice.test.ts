@@ -212,11 +212,11 @@ describe('requests on the demo', () => {
   it("leaving the demo stops its sweep: a running one is superseded by an empty sweep, one waiting for the sliders is never asked", async () => {
     await onDemo();
     const sweeps = () => fake.asked.filter((a) => a.method === 'sweepDemo').map((a) => (a.recipe as unknown as unknown[]).length);
-    // A sweep on its way (asked, not answered), then the LM demo chosen.
+    // A sweep on its way (asked, not answered), then one's own checkpoints chosen.
     st().setLambda(0.7);
     await vi.advanceTimersByTimeAsync(SWEEP_DEBOUNCE_MS);
     expect(sweeps()).toEqual([10]);
-    useLabStore.setState({ source: 'lm' });
+    useLabStore.setState({ source: 'mine' });
     await vi.advanceTimersByTimeAsync(0);
     expect(sweeps()).toEqual([10, 0]);
     // Back on the demo, a λ move starts the debounce; leaving before it ends asks for no sweep.
@@ -224,7 +224,7 @@ describe('requests on the demo', () => {
     await vi.advanceTimersByTimeAsync(SWEEP_DEBOUNCE_MS);
     fake.asked.length = 0;
     st().setLambda(0.6);
-    useLabStore.setState({ source: 'lm' });
+    useLabStore.setState({ source: 'mine' });
     await vi.advanceTimersByTimeAsync(SWEEP_DEBOUNCE_MS);
     expect(sweeps().filter((n) => n > 0)).toEqual([]);
   });
