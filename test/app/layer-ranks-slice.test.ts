@@ -1,7 +1,7 @@
 /**
  * The per-layer map's effective ranks in the charts slice, on the real store with a fake engine
- * whose answers the test hands out: asked only once a diagnostics answer carries a layer map,
- * once per set of models (not per slider move), not while a link hides the map (`layers_hide=1`),
+ * whose answers the test hands out: asked only once a diagnostics answer carries a layer map and
+ * the map is coloured by effective rank, once per set of models (not per slider move), not while a link hides the map (`layers_hide=1`),
  * cleared with the models they were about, and an answer about models since replaced never shown.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -39,8 +39,9 @@ async function answerDiagnoses(answer: unknown): Promise<void> {
   await flush();
 }
 
-async function onMine(): Promise<void> {
-  useLabStore.setState({ method: 'ties', density: 0.3, lambda: 1 });
+/** One's own checkpoints, TIES; the map coloured by `metric` (effective rank unless said). */
+async function onMine(metric: 'conflict' | 'rank' = 'rank'): Promise<void> {
+  useLabStore.setState({ method: 'ties', density: 0.3, lambda: 1, layerMetric: metric });
   useLabStore.setState({ source: 'mine', dropped: [model('base', 'base'), model('a', 'expert'), model('b', 'expert')] });
 }
 
@@ -53,6 +54,25 @@ describe('the per-layer map’s effective ranks', () => {
     await answerDiagnoses(diagnostics(false));
     expect(asked('spectrum')).toHaveLength(1);
     expect(asked('layerRanks')).toHaveLength(0);
+  });
+
+  it('are not asked while the map is coloured by sign conflict or cosine; choosing effective rank asks once', async () => {
+    await onMine('conflict');
+    await answerDiagnoses(diagnostics(true));
+    expect(asked('diagnose')).toHaveLength(1);
+    expect(asked('layerRanks')).toHaveLength(0);
+    st().setLayerMetric('cosine');
+    await flush();
+    expect(asked('layerRanks')).toHaveLength(0);
+    st().setLayerMetric('rank');
+    await flush();
+    expect(asked('layerRanks')).toHaveLength(1);
+    expect(asked('layerRanks')[0]!.recipe.models.map((m) => m.model)).toEqual(['a', 'b']);
+    // Back and forth: the same models' ranks are not asked again.
+    st().setLayerMetric('conflict');
+    st().setLayerMetric('rank');
+    await flush();
+    expect(asked('layerRanks')).toHaveLength(1);
   });
 
   it('are asked once the map is shown, over the models only, and not again for a slider move', async () => {

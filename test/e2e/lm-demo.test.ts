@@ -7,8 +7,8 @@
  * page shows, before and after a λ move (a probe drawn first); the sweep is drawn and its point at
  * the current density is the engine's probe there. Switching to the digits demo shows no LM numbers
  * (no card, no sweep, the digits' own), and back on the LM demo none of the digits'; its per-layer
- * map is drawn (shown last: the link hides it until then, so that its effective ranks do not hold
- * the worker through the test). (The test
+ * map is drawn (shown last: the link hides it until then, so that with the conflicts and cosines
+ * hidden too no diagnostics are computed through the test). (The test
  * split, asked for by its box, is test/app/lm-demo-slice.test.ts's: here it would double the work.)
  */
 import { readFile } from 'node:fs/promises';
@@ -137,8 +137,7 @@ describeE2E('the language-model demo', () => {
     const opened = Date.now();
     // The charts this test reads none of left out by the link (neither drawn nor computed): sign
     // conflicts, cosines, spectrum. The per-layer map too until the end, where it is shown and
-    // checked: its effective ranks (one SVD per matrix and expert, ~6 CPU-s) would hold the worker
-    // through the whole test.
+    // checked: with all three hidden, the diagnostics that carry it are not computed meanwhile.
     await lab.open('demo=lm&conflicts_hide=1&cosines_hide=1&spectrum_hide=1&layers_hide=1', ENGINE);
     const node = nodeEngine();
     // The engine without the digits demo in it (waitForEngine waits for that demo too).

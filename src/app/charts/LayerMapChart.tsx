@@ -7,12 +7,12 @@
  * With the layer stack on (one's own checkpoints), the rows are the merged model's layers as the
  * slices renumber them, each labelled with its source (engine/diagnostics/layer-stack.ts).
  */
-import { useMemo, useState } from 'react';
+import { useMemo } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import type { ApartCell, CellValues, LayerMap, LayerRanks, RankCell } from '../../engine/api/engine-api.js';
 import { stackLayerMap, type StackedMap } from '../../engine/diagnostics/layer-stack.js';
 import { stackProblems, stackStrip } from '../recipe/slice-stack.js';
-import type { LabState } from '../store/types.js';
+import type { LabState, LayerMetric } from '../store/types.js';
 import { useLabStore } from '../store/index.js';
 import { ChartFrame } from './ChartFrame.js';
 import { Drawn } from './Drawn.js';
@@ -20,7 +20,6 @@ import { LayerGrid, type GridCell, type LegendStop } from './LayerGrid.js';
 import { divergingColor, inkOn, sequentialColor } from './palette.js';
 import { useChartText } from './chart-text.js';
 
-export type LayerMetric = 'conflict' | 'cosine' | 'rank';
 
 const METRICS: readonly { readonly id: LayerMetric; readonly label: string }[] = [
   { id: 'conflict', label: 'sign conflict' },
@@ -125,7 +124,7 @@ function gridCell(scale: Scale, metric: LayerMetric, where: string, c: CellValue
 
 const CSV_HEADER = ['layer', 'module', 'tensors', 'entries', 'sign_conflict_percent', 'mean_cosine', 'effective_rank', 'marked'];
 
-/** The CSV: every cell and part with all three metrics, whichever is drawn; with the stack on, each layer's source last. */
+/** The CSV: every cell and part with all three metrics, whichever is drawn (effective ranks once that colouring asked for them); with the stack on, each layer's source last. */
 function csvRows(map: LayerMap, ranks: LayerRanks | undefined, sourceOf?: (layer: number) => string) {
   const rankOf = (layer: number, module: string) => ranks?.cells.find((x) => x.layer === layer && x.module === module)?.effectiveRank;
   const marked = new Set(map.marked);
@@ -152,8 +151,9 @@ function stackToFollow(s: LabState) {
 }
 
 export function LayerMapChart() {
-  const { diag, ranksData, slices } = useLabStore(useShallow((s) => ({ diag: s.diagnostics, ranksData: s.layerRanks, slices: stackToFollow(s) })));
-  const [metric, setMetric] = useState<LayerMetric>('conflict');
+  const { diag, ranksData, slices, metric, setMetric } = useLabStore(
+    useShallow((s) => ({ diag: s.diagnostics, ranksData: s.layerRanks, slices: stackToFollow(s), metric: s.layerMetric, setMetric: s.setLayerMetric })),
+  );
   const t = useChartText();
   const d = diag.shown?.data;
   const modelRanks = ranksFor(d, ranksData.shown?.data);

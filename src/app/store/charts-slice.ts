@@ -58,14 +58,15 @@ export const createChartsSlice: SliceCreator<ChartsSlice> = (set, get, api) => {
   /**
    * The per-layer map's effective ranks, for a transformer checkpoint's diagnostics: they depend on
    * the models, base and dtype only (the spectrum's recipe), so a slider move asks nothing. None
-   * for a link that hides the map (`layers_hide=1`): one SVD per matrix and expert holds the worker
-   * for seconds (on the LM demo ~6 CPU-s, before the card's first answer), for a chart nobody sees.
+   * until the map is coloured by them, nor for a link that hides the map (`layers_hide=1`): one SVD
+   * per matrix and expert holds the worker for seconds (on the LM demo ~6 CPU-s, before the card's
+   * first answer), for a colouring nobody chose.
    */
   const askRanks = () => {
     const now = get();
     const client = now.engineClient();
     const recipe = spectrumRecipe(now);
-    if (!client || !recipe || now.hidden.includes('layers')) return;
+    if (!client || !recipe || now.hidden.includes('layers') || now.layerMetric !== 'rank') return;
     const key = `${now.source}\u0000${recipeKey(recipe)}`;
     if (key === ranksKey) return;
     ranksKey = key;
@@ -101,6 +102,7 @@ export const createChartsSlice: SliceCreator<ChartsSlice> = (set, get, api) => {
     spectrumTensor: undefined,
     svdRank: undefined,
     sweepParam: 'density',
+    layerMetric: 'conflict',
 
     setSpectrumTensor(name) {
       set({ spectrumTensor: name, svdRank: undefined });
@@ -110,6 +112,10 @@ export const createChartsSlice: SliceCreator<ChartsSlice> = (set, get, api) => {
       if (!Number.isInteger(rank) || rank < 1) return;
       set({ svdRank: rank });
       get().requestCharts(inputAt);
+    },
+    setLayerMetric(metric) {
+      set({ layerMetric: metric });
+      if (get().diagnostics.shown?.data.layerMap) askRanks();
     },
     setSweepParam(param) {
       set({ sweepParam: param });

@@ -362,6 +362,9 @@ export interface SweepData {
   readonly points: readonly SweepPoint[];
 }
 
+/** The per-layer map's colourings: sign conflict and cosine come with the diagnostics, effective rank with its own SVDs. */
+export type LayerMetric = 'conflict' | 'cosine' | 'rank';
+
 export interface ChartsSlice {
   /** Sign conflicts, dropped mass and cosines for the current recipe: follows every slider move. */
   readonly diagnostics: ChartData<Diagnostics>;
@@ -369,9 +372,12 @@ export interface ChartsSlice {
   readonly spectrum: ChartData<SpectrumResult>;
   /**
    * The per-layer map's effective ranks (the map's other metrics come with the diagnostics): asked
-   * once a diagnostics answer carries a layer map, again only when the models, base or dtype change.
+   * once a diagnostics answer carries a layer map and the map is coloured by effective rank, again
+   * only when the models, base or dtype change.
    */
   readonly layerRanks: ChartData<LayerRanks>;
+  /** What the per-layer map is coloured by. */
+  readonly layerMetric: LayerMetric;
   /** The demo's score along λ or density, the other settings as they are. */
   readonly sweep: ChartData<SweepData>;
   /** The spectrum's tensor (absent: the engine's choice, the largest 2-D tensor). */
@@ -382,6 +388,8 @@ export interface ChartsSlice {
   setSpectrumTensor(name: string): void;
   setSvdRank(rank: number, inputAt?: number): void;
   setSweepParam(param: SweepParam): void;
+  /** Colours the per-layer map; effective rank asks for its SVDs (one per matrix and expert) the first time. */
+  setLayerMetric(metric: LayerMetric): void;
   /** Asks for the charts' data for the current recipe (each only when its inputs changed). */
   /** `ahead`: as requestLive's, for the diagnostics. */
   requestCharts(inputAt?: number, ahead?: readonly SettingsAhead[]): void;
