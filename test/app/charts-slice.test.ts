@@ -209,7 +209,7 @@ describe('requests on the demo', () => {
     expect(spectra()).toHaveLength(1);
   });
 
-  it("leaving the demo stops its sweep: a running one is superseded by an empty sweep, one waiting for the sliders is never asked", async () => {
+  it("leaving the demo (or hiding the sweep) stops its sweep: a running one is superseded by an empty sweep, one waiting for the sliders is never asked", async () => {
     await onDemo();
     const sweeps = () => fake.asked.filter((a) => a.method === 'sweepDemo').map((a) => (a.recipe as unknown as unknown[]).length);
     // A sweep on its way (asked, not answered), then one's own checkpoints chosen.
@@ -225,6 +225,14 @@ describe('requests on the demo', () => {
     fake.asked.length = 0;
     st().setLambda(0.6);
     useLabStore.setState({ source: 'mine' });
+    await vi.advanceTimersByTimeAsync(SWEEP_DEBOUNCE_MS);
+    expect(sweeps().filter((n) => n > 0)).toEqual([]);
+    // The same when the sweep is hidden while the sliders rest.
+    useLabStore.setState({ source: 'demo' });
+    await vi.advanceTimersByTimeAsync(SWEEP_DEBOUNCE_MS);
+    fake.asked.length = 0;
+    st().setLambda(0.5);
+    st().setPresentation(false, ['sweep']);
     await vi.advanceTimersByTimeAsync(SWEEP_DEBOUNCE_MS);
     expect(sweeps().filter((n) => n > 0)).toEqual([]);
   });

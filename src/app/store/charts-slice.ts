@@ -56,6 +56,18 @@ export const createChartsSlice: SliceCreator<ChartsSlice> = (set, get, api) => {
   ) => latestRequest({ getState: get, setState: set }, name, call, inputAt, forget, onShown);
 
   /**
+   * The demo's sweep is no longer wanted (another source, a hidden sweep, a method without one): one
+   * waiting for the sliders to rest is not asked, and one running stops at its next point (an empty
+   * sweep supersedes it) instead of holding the worker while the answers wanted now wait.
+   */
+  const stopSweep = (s: LabState) => {
+    clearTimeout(sweepTimer);
+    const client = s.engineClient();
+    if (sweepKey !== '' && s.sweep.status === 'computing' && client) void client.call((e) => e.demo.sweepDemo([]), { demo: true }).catch(() => undefined);
+    sweepKey = '';
+  };
+
+  /**
    * The per-layer map's effective ranks, for a transformer checkpoint's diagnostics: they depend on
    * the models, base and dtype only (the spectrum's recipe), so a slider move asks nothing. None
    * until the map is coloured by them, nor for a link that hides the map (`layers_hide=1`): one SVD
@@ -81,12 +93,7 @@ export const createChartsSlice: SliceCreator<ChartsSlice> = (set, get, api) => {
     if (s.dropped !== prev.dropped && s.source === 'mine' && s.source === prev.source) set({ layerRanks: cleared(s.layerRanks.requested) });
     // Other models: what the charts hold, or have on the way, is about the models they left.
     if (s.source !== prev.source) {
-      // The demo's sweep is no longer wanted: one waiting for the sliders to rest is not asked, and
-      // one running stops at its next point (an empty sweep supersedes it) instead of holding the
-      // worker while the other source's first answers wait.
-      clearTimeout(sweepTimer);
-      const client = s.engineClient();
-      if (prev.source === 'demo' && sweepKey !== '' && prev.sweep.status === 'computing' && client) void client.call((e) => e.demo.sweepDemo([]), { demo: true }).catch(() => undefined);
+      if (prev.source === 'demo') stopSweep(prev);
       sweepKey = ranksKey = '';
       set({ diagnostics: cleared(s.diagnostics.requested), spectrum: cleared(s.spectrum.requested), layerRanks: cleared(s.layerRanks.requested), sweep: cleared(s.sweep.requested) });
     }
@@ -172,7 +179,7 @@ export const createChartsSlice: SliceCreator<ChartsSlice> = (set, get, api) => {
       // A sweep is a merge and a score per point: none for a link that hides it (`sweep_hide=1`, the rank lesson).
       const plan = s.source === 'demo' && !s.hidden.includes('sweep') ? sweepPlan(s, sweepParamFor(s.method, s.sweepParam)) : undefined;
       if (!plan) {
-        sweepKey = '';
+        stopSweep(s);
         // No sweep here: nothing drawn, and a sweep still on its way (the demo's, before a switch) is dropped.
         if (s.sweep.shown || s.sweep.status !== 'idle') set({ sweep: cleared(s.sweep.requested) });
         return;
