@@ -4,7 +4,8 @@
  * leaves no chart drawn from the previous method's answer; the cause is said once, above the
  * charts, naming the charts it stops; switching back draws them again, each caption naming the
  * method and settings it answers. With one's own checkpoints the Merge panel scores none of the
- * demo's tasks; back on the demo, its score answers the settings chosen meanwhile.
+ * demo's tasks; back on the demo, its score answers the settings chosen meanwhile. A merge's result,
+ * failure or files are shown only while the recipe and models are the ones it merged.
  */
 import { expect } from 'vitest';
 import { writeSafetensorsToMemory } from '../../src/engine/io/safetensors-writer.js';
@@ -45,6 +46,14 @@ describeE2E('honest state', () => {
     const codes = texts.map((t) => t.split(/\s/)[0]);
     expect(new Set(codes).size, texts.join('\n')).toBe(codes.length);
     expect(texts.join('\n')).toMatch(/not drawn: .*Accuracy per task/);
+    // The cause is the same for every expert (the global density): said once, naming the others.
+    expect(texts.join('\n').match(/DELLA needs density/g), texts.join('\n')).toHaveLength(1);
+    expect(texts.join('\n')).toMatch(/The same holds for every other tensor \(4 in all\), and for models "permute", "shift-left", "shift-right" and "occlude-top"\./);
+    // The live score says the same once, and is not also "computing".
+    const liveScore = lab.mergePanel().getByRole('group', { name: 'Live score' });
+    await lab.mergePanel().locator('[data-live-state="error"]').waitFor({ state: 'attached' });
+    expect((await liveScore.innerText()).match(/DELLA needs density/g)).toHaveLength(1);
+    expect(await liveScore.innerText()).not.toMatch(/Computing the first score/);
     expect(lab.diagnostics.consoleErrors).toEqual([]);
 
     await method.selectOption('ties');
@@ -113,6 +122,23 @@ describeE2E('honest state', () => {
     }, null, 'The live score did not answer for SLERP at t 0.5', 30_000);
     expect(await panel.locator('.live[data-live-state="ready"] [data-settings]').innerText()).toMatch(/^slerp: t 0\.5\b/);
     expect(await panel.locator('tr[data-task]').count()).toBe(5);
+    // The refused merge was of the checkpoints: on the demo the panel offers Merge and says what that one was.
+    expect(await lab.jobState()).toBe('idle');
+    expect(await lab.job().locator('[data-job-earlier="slerp"]').innerText()).toMatch(/The last merge \(SLERP, of your checkpoints\) was of other settings and models/);
+
+    // A finished merge goes with its recipe: another method offers Merge again and the current
+    // recipe's download (no file of the earlier merge); the same settings again show that merge.
+    expect(await lab.merge()).toBe('done');
+    expect(await lab.downloadWeightsLink().count()).toBe(1);
+    const method = lab.page.getByRole('combobox', { name: 'Merge method' });
+    await method.selectOption('ties');
+    await lab.waitForJob(['idle']);
+    expect(await lab.job().locator('[data-job-earlier="slerp"]').innerText()).toMatch(/The last merge \(SLERP\) was of other settings: Merge again for these, or set them back to download it\./);
+    expect(await lab.downloadWeightsLink().count(), "no download of SLERP's merge under TIES").toBe(0);
+    await lab.currentRecipeLink().waitFor({ state: 'attached' });
+    await method.selectOption('slerp');
+    await lab.waitForJob(['done']);
+    expect(await lab.downloadWeightsLink().count()).toBe(1);
     expect(lab.diagnostics.consoleErrors).toEqual([]);
   }, 120_000);
 });

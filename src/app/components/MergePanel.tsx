@@ -28,7 +28,10 @@ import { LmTwinControls } from '../routed/LmTwinControls.js';
 import { findRoutedMethod } from '../routed/methods.js';
 import { MethodSelect } from './MethodsPanel.js';
 import { useLabStore } from '../store/index.js';
-import type { AppError, JobResult, JobState } from '../store/types.js';
+import type { AppError, JobResult, JobState, ModelSource } from '../store/types.js';
+import { shownJob } from '../store/job-shown.js';
+
+type ShownJob = ReturnType<typeof shownJob>;
 import { downloadModelZip, saveModelFolder } from '../engine/outputs.js';
 import { directoryPicker } from '../engine/model-folder.js';
 import { MergeToDiskButton, WrittenFiles } from '../export/MergeToDisk.js';
@@ -166,7 +169,7 @@ function LiveScore() {
         help="Sliders move on the validation split (choosing on test would tune on it); tick to see the test score of the settings you chose."
         onChange={(v) => setDemoSplit(v ? 'test' : 'validation')}
       />
-      {!shown && (
+      {!shown && state !== 'error' && (
         <p className="help">{demoStatus === 'ready' || demoStatus === 'loading' || demoStatus === 'idle' ? 'Computing the first score…' : 'The demo is not loaded in the engine, so there is no live score.'}</p>
       )}
       {shown && engineTasks && (
@@ -204,11 +207,24 @@ function progressText(job: JobState): string {
   return `tensor ${p.tensorIndex} of ${p.tensorCount} (${p.tensorName}) · ${formatBytes(p.bytesDone)} of ${formatBytes(p.bytesTotal)}${rate > 0 ? ` · ${formatBytes(rate)}/s` : ''}${Number.isFinite(eta) ? ` · ETA ${formatMs(eta)}` : ''}`;
 }
 
-function JobLine({ job }: { job: JobState }) {
+const SOURCE_NAMES: Record<ModelSource, string> = { demo: 'the digits demo', lm: 'the language-model demo', mine: 'your checkpoints' };
+
+function JobLine({ job }: { job: ShownJob }) {
   const source = useLabStore((s) => s.source);
   switch (job.status) {
     case 'idle':
-      return <p className="help">Merge the experts into one model with these settings and download it.</p>;
+      return (
+        <>
+          <p className="help">Merge the experts into one model with these settings and download it.</p>
+          {job.earlier && (
+            <p className="help" data-job-earlier={job.earlier.method}>
+              The last merge ({findMethod(job.earlier.method)?.label ?? job.earlier.method}
+              {job.earlier.source === source ? '' : `, of ${SOURCE_NAMES[job.earlier.source]}`}) was of other settings{job.earlier.source === source ? '' : ' and models'}: Merge again for these
+              {job.earlier.source === source ? ', or set them back to download it' : ''}.
+            </p>
+          )}
+        </>
+      );
     case 'running':
     case 'cancelling':
       return (
@@ -292,9 +308,9 @@ function ModelFolderActions({ result }: { result: JobResult }) {
 }
 
 function MergeActions() {
-  const { job, canMerge, merge, cancelMerge } = useLabStore(
+  const job = useLabStore(useShallow(shownJob));
+  const { canMerge, merge, cancelMerge } = useLabStore(
     useShallow((s) => ({
-      job: s.job,
       canMerge:
         s.engine.status !== 'failed' &&
         (s.source === 'mine' ? s.dropped.some((m) => m.status === 'ready') : s.source === 'lm' ? s.lmDemo.status === 'loaded' && !s.lmDemo.problems : s.demo.status === 'loaded' && !s.demo.problems),
@@ -325,7 +341,7 @@ function RecipeYaml() {
   const r = useRecipeText();
   const yaml = 'text' in r ? r.text : 'error' in r ? `# ${r.error}` : '';
   // After a merge, the job's own "Download recipe" link is the one to use (the recipe it merged).
-  const merged = useLabStore((s) => s.job.status === 'done' && !findRoutedMethod(s.method));
+  const merged = useLabStore((s) => shownJob(s).status === 'done' && !findRoutedMethod(s.method));
   // The file is made when the link is used (a click, by mouse or keyboard, runs before the
   // download starts), not on every slider move; the link waits for the current recipe's text.
   const url = useRef<string | undefined>(undefined);

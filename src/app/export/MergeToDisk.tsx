@@ -8,12 +8,13 @@ import { useShallow } from 'zustand/react/shallow';
 import { toAppError } from '../demo/errors.js';
 import { isRoutedMethod } from '../routed/methods.js';
 import { useLabStore } from '../store/index.js';
+import { overBudgetShown } from '../store/job-shown.js';
 import type { AppError, JobResult } from '../store/types.js';
 import { ErrorLine } from '../components/fields.js';
 import { chooseDiskTarget, diskTargetKind } from './disk-target.js';
 
 export function MergeToDiskButton({ disabled }: { disabled: boolean }) {
-  const { method, merge, overBudget } = useLabStore(useShallow((s) => ({ method: s.method, merge: s.merge, overBudget: s.job.status === 'failed' && s.job.error?.code === 'BUDGET_EXCEEDED' })));
+  const { method, merge, overBudget } = useLabStore(useShallow((s) => ({ method: s.method, merge: s.merge, overBudget: overBudgetShown(s) })));
   const [error, setError] = useState<AppError>();
   const kind = diskTargetKind();
   if (!kind || isRoutedMethod(method)) return null;

@@ -26,7 +26,8 @@ import { lmDemoRecipe } from '../recipe/lm-demo-recipe.js';
 import { recipeSettings } from '../recipe/recipe-settings.js';
 import { isRoutedMethod } from '../routed/methods.js';
 import { recipesAhead, stepsAround } from './recipe-slice.js';
-import type { AppError, EngineSlice, JobResult, LabState, SliceCreator } from './types.js';
+import type { AppError, EngineSlice, JobRecipe, JobResult, LabState, SliceCreator } from './types.js';
+import { recipeKey } from '../../engine/recipe/recipe-key.js';
 
 export const DEFAULT_BUDGET_MIB = 1024;
 const CHOICES: readonly BackendChoice[] = ['auto', 'webgpu', 'wasm', 'cpu'];
@@ -81,6 +82,16 @@ export function mergeRecipe(s: LabState): Recipe {
 export function handedOutRecipe(s: LabState): Recipe {
   refuseRoutedOnLm(s);
   return isRoutedMethod(s.method) ? routedRecipe(s) : portableRecipe(currentRecipe(s), s);
+}
+
+/** The current recipe as a merge job keys it (job-shown.ts): the handed-out recipe's key, or its error's (a merge refused before it started), and the source. */
+export function jobRecipeOf(s: LabState): JobRecipe {
+  try {
+    const recipe = handedOutRecipe(s);
+    return { key: recipeKey(recipe), method: recipe.mergeMethod, source: s.source };
+  } catch (e) {
+    return { key: `error\u0000${e instanceof Error ? e.message : String(e)}`, method: s.method, source: s.source };
+  }
 }
 
 /** The demo's files as the worker takes them (with hard mode's, once fetched), when every file loaded; otherwise undefined. */
@@ -213,14 +224,15 @@ export const createEngineSlice: SliceCreator<EngineSlice> = (set, get, api) => {
       if (!client || s.job.status === 'running' || s.job.status === 'cancelling') return;
       const id = `merge-${++jobCounter}`;
       releaseOutputs();
+      const made = jobRecipeOf(s);
       let recipe: Recipe;
       try {
         recipe = mergeRecipe(s);
       } catch (e) {
-        set({ job: { id, status: 'failed', error: toAppError(e) } });
+        set({ job: { id, made, status: 'failed', error: toAppError(e) } });
         return;
       }
-      set({ job: { id, status: 'running' } });
+      set({ job: { id, made, status: 'running' } });
       const mine = () => get().job.id === id;
       const onProgress = Comlink.proxy((p: MergeProgress) => {
         const j = get().job;
@@ -250,11 +262,11 @@ export const createEngineSlice: SliceCreator<EngineSlice> = (set, get, api) => {
           result = { tensors: r.tensors, milliseconds: r.milliseconds, backend: r.backend, bytes: r.bytes.byteLength, warnings: r.warnings, ...publishOutputs(r.bytes, r.recipeYaml, r.folder, name) };
         }
         if (!mine()) return;
-        set((st) => ({ job: { id, status: 'done', ...(st.job.progress ? { progress: st.job.progress } : {}), result } }));
+        set((st) => ({ job: { id, made, status: 'done', ...(st.job.progress ? { progress: st.job.progress } : {}), result } }));
       } catch (e) {
         if (!mine()) return;
-        if (isMergeLabError(e) && e.code === 'CANCELLED') set((st) => ({ job: { id, status: 'cancelled', ...(st.job.progress ? { progress: st.job.progress } : {}) } }));
-        else set({ job: { id, status: 'failed', error: engineError(e, 'Merge again once it is back (see the status bar).') } });
+        if (isMergeLabError(e) && e.code === 'CANCELLED') set((st) => ({ job: { id, made, status: 'cancelled', ...(st.job.progress ? { progress: st.job.progress } : {}) } }));
+        else set({ job: { id, made, status: 'failed', error: engineError(e, 'Merge again once it is back (see the status bar).') } });
       }
     },
 

@@ -209,9 +209,18 @@ export interface JobResult {
 
 export type JobStatus = 'idle' | 'running' | 'cancelling' | 'done' | 'cancelled' | 'failed';
 
+/** What a merge job was asked to merge: the handed-out recipe's key (or its error's) and the models' source. */
+export interface JobRecipe {
+  readonly key: string;
+  readonly method: string;
+  readonly source: ModelSource;
+}
+
 export interface JobState {
   readonly id?: string;
   readonly status: JobStatus;
+  /** The recipe and source it merged (every job once merge() ran): a finished job is shown only while they are the current ones (job-shown.ts). */
+  readonly made?: JobRecipe;
   readonly progress?: JobProgress;
   readonly result?: JobResult;
   readonly error?: AppError;
