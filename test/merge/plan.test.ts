@@ -83,6 +83,17 @@ base_model: base
     expect(problems.find((p) => p.code === 'PARAMETER_OUT_OF_RANGE')!.message).toMatch(/density of model "b" is 1\.5 .* outside \[0, 1\]/);
     expect(plan(`models:\n  - model: a\nmerge_method: tie\n`).problems[0]!.message).toMatch(/"tie" .* Did you mean "ties"\?/);
   });
+  it("the same problem for several models is one problem naming the others (DELLA's density ± epsilon at the global density); other values stay apart", () => {
+    const della = (b: string) => plan(`models:\n  - model: a\n  - model: b${b}\n  - model: c\nmerge_method: della\nbase_model: base\nparameters: {weight: 1, density: 0.9, epsilon: 0.15}\n`).problems;
+    const one = della('');
+    expect(one).toHaveLength(1);
+    expect(one[0]!.message).toMatch(/^DELLA needs density ± epsilon inside \(0, 1\); model "a" has density 0\.9 and epsilon 0\.15 for tensor \S+\. Lower epsilon .* The same holds for every other tensor \(6 in all\), and for models "b" and "c"\.$/);
+    // b's own density is another problem, said apart.
+    const two = della('\n    parameters: {density: 0.95}');
+    expect(two.map((p) => p.message.match(/model "(\w)"/)?.[1])).toEqual(['a', 'b']);
+    expect(two[0]!.message).toMatch(/, and for model "c"\.$/);
+    expect(two[1]!.message).toMatch(/density 0\.95 .*every other tensor \(6 in all\)\.$/);
+  });
   it('method requirements: base model, model counts, slerp t', () => {
     expect(codes(`models:\n  - model: a\n    parameters: {weight: 1}\nmerge_method: ties\n`)).toContain('BASE_MODEL_REQUIRED');
     expect(codes(`models:\n  - model: a\n  - model: b\n  - model: c\nmerge_method: slerp\nbase_model: base\nparameters: {t: 0.5}\n`)).toEqual(['TOO_MANY_MODELS']);

@@ -46,7 +46,7 @@ const EXAMPLES = 3;
 
 export function planMerge(input: PlanMergeInput): PlanMergeResult {
   const { recipe, checkpoints } = input;
-  const problems = new ProblemList();
+  const problems = new ProblemList([...new Set([...(recipe.baseModel !== undefined ? [recipe.baseModel] : []), ...recipe.models.map((m) => m.model)])]);
   const warnings: string[] = [];
 
   const method = input.methods.find((m) => m.id === recipe.mergeMethod);
@@ -354,35 +354,52 @@ function checkValue(spec: ParamSpec, v: ParamValue | undefined, model: string | 
 }
 
 /**
- * Problems keyed by what they say apart from the tensor: the same missing weight on 200 tensors
- * is one problem naming a few of them and the count.
+ * Problems keyed by what they say apart from the tensor and the model: the same missing weight on
+ * 200 tensors is one problem naming a few of them and the count, and DELLA's density ± epsilon
+ * out of range for every expert at the global density is one problem naming the others, not one
+ * per expert.
  */
 class ProblemList {
-  private readonly byKey = new Map<string, { code: ErrorCode; message: string; tensors: Set<string> }>();
+  private readonly byKey = new Map<string, { code: ErrorCode; message: string; tensors: Set<string>; models: Set<string> }>();
+
+  /** `modelNames`: the recipe's models; a problem naming just one of them (in quotes) is keyed without it. */
+  constructor(private readonly modelNames: readonly string[] = []) {}
 
   get size(): number {
     return this.byKey.size;
   }
 
   add(code: ErrorCode, message: string, tensor?: string): void {
-    const key = `${code}\u0000${tensor ? message.split(tensor).join('\u0001') : message}`;
+    let generic = tensor ? message.split(tensor).join('\u0001') : message;
+    const named = this.modelNames.filter((m) => generic.includes(`"${m}"`));
+    const model = named.length === 1 ? named[0] : undefined;
+    if (model !== undefined) generic = generic.split(`"${model}"`).join('"\u0002"');
+    const key = `${code}\u0000${generic}`;
     const hit = this.byKey.get(key);
     if (hit) {
       if (tensor) hit.tensors.add(tensor);
+      if (model !== undefined) hit.models.add(model);
       return;
     }
-    this.byKey.set(key, { code, message, tensors: new Set(tensor ? [tensor] : []) });
+    this.byKey.set(key, { code, message, tensors: new Set(tensor ? [tensor] : []), models: new Set(model !== undefined ? [model] : []) });
   }
 
   /** `totalTensors`: how many tensors were checked, to say "every tensor" rather than count them. */
   list(totalTensors = 0): MergeLabError[] {
-    return [...this.byKey.values()].map(({ code, message, tensors: set }) => {
+    return [...this.byKey.values()].map(({ code, message, tensors: set, models }) => {
       const tensors = [...set];
-      if (tensors.length <= 1) return new MergeLabError(code, message);
-      if (tensors.length === totalTensors) return new MergeLabError(code, `${message} The same holds for every other tensor (${totalTensors} in all).`);
+      const alsoModels = models.size > 1 ? ` The same holds for ${quoted([...models].slice(1))}.` : '';
+      if (tensors.length <= 1) return new MergeLabError(code, `${message}${alsoModels}`);
+      if (tensors.length === totalTensors) return new MergeLabError(code, `${message} The same holds for every other tensor (${totalTensors} in all)${alsoModels ? `, and for ${quoted([...models].slice(1))}` : ''}.`);
       const more = tensors.slice(1, EXAMPLES + 1).join(', ');
       const rest = tensors.length - 1 - Math.min(EXAMPLES, tensors.length - 1);
-      return new MergeLabError(code, `${message} The same holds for ${tensors.length - 1} more tensor(s): ${more}${rest > 0 ? `, and ${rest} others` : ''}.`);
+      return new MergeLabError(code, `${message} The same holds for ${tensors.length - 1} more tensor(s): ${more}${rest > 0 ? `, and ${rest} others` : ''}.${alsoModels}`);
     });
   }
+}
+
+/** 'model "b"' or 'models "b", "c" and "d"'. */
+function quoted(models: readonly string[]): string {
+  const q = models.map((m) => `"${m}"`);
+  return q.length === 1 ? `model ${q[0]}` : `models ${q.slice(0, -1).join(', ')} and ${q.at(-1)}`;
 }
