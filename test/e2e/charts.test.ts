@@ -248,7 +248,8 @@ describeE2E('charts', () => {
     const rows = sweep.bytes.toString('utf8').trim().split(/\r\n/);
     expect(rows[0]).toMatch(/^density,split,normalized_percent,invert_percent.*,method,settings$/);
     expect(rows).toHaveLength(11);
-    expect(rows[1]).toMatch(/,ties,"[^"]*lambda 1/);
+    // Each point sets density for every model: the settings say it was swept, not 0.3.
+    expect(rows[1]).toMatch(/,ties,"[^"]*lambda 1[^"]*density swept \(every layer and model\)[^"]*"$/);
     expect(lab.diagnostics.pageErrors).toEqual([]);
   }, 90_000);
 

@@ -116,11 +116,21 @@ describeE2E('demo controls', () => {
     const settings = lab.mergePanel().getByRole('group', { name: 'Live score' }).locator('[data-settings]');
     const made = await settings.getAttribute('data-settings');
     expect(made).toMatch(/head/);
-    await lab.open(new URL(lab.page.url()).hash.slice(1), ENGINE);
+    // The link with its sweep shown (the first page hid the charts), for the sweep's check below.
+    await lab.open(new URL(lab.page.url()).hash.slice(1).replace(/(^|&)sweep_hide=1(?=&|$)/, ''), ENGINE);
     await lab.waitForEngine('wasm');
     await expect.poll(async () => `${(await lab.liveScore()).state} ${(await settings.count()) ? await settings.getAttribute('data-settings') : ''}`, { timeout: 30_000 }).toBe(`ready ${made}`);
     s = await lab.liveScore();
     expect(s.normalized).toBeCloseTo(scored, 6);
+    // The sweep sets λ for every layer and expert at each point: the λ per layer now is not on its
+    // curve, so it marks no current value, and its exports say λ was swept, not "head 0".
+    await lab.waitForChart('sweep');
+    const sweep = lab.chart('sweep');
+    expect(await sweep.locator('[data-own-values="lambda"]').count()).toBe(1);
+    expect(await sweep.locator('.now-marker').count()).toBe(0);
+    const csv = (await lab.exportChart('sweep', 'CSV')).bytes.toString('utf8');
+    expect(csv).toMatch(/lambda swept \(every layer and model\)/);
+    expect(csv).not.toMatch(/head\.?:? ?0\b/);
     expect(lab.diagnostics.consoleErrors).toEqual([]);
   }, 120_000);
 

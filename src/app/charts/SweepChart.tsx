@@ -5,6 +5,8 @@
  */
 import { CartesianGrid, Legend, Line, LineChart, Tooltip, XAxis, YAxis, usePlotArea, useXAxisScale } from 'recharts';
 import { useShallow } from 'zustand/react/shallow';
+import { useRef } from 'react';
+import { ownSweptValues, sweepSettings } from '../recipe/chart-recipes.js';
 import { sweepParamFor } from '../store/charts-slice.js';
 import { useLabStore } from '../store/index.js';
 import type { SweepParam } from '../store/types.js';
@@ -35,6 +37,9 @@ export function SweepChart() {
   const param = sweepParamFor(method, wanted);
   const d = chart.shown?.data;
   const current = useCurrent(d?.param);
+  const made = useSweepMadeBy(chart.status, d?.param);
+  // A value per layer or per expert of the swept parameter is not on the curve (each point sets one for all): no "now" line then.
+  const own = useLabStore((s) => (d ? ownSweptValues(s, d.param) : false));
   const rows = d ? d.points.map((p) => ({ x: p.value, normalized: p.normalized, ...Object.fromEntries(p.perTask.map((v, i) => [`t${i}`, v])) })) : [];
   const best = d?.points.reduce((a, b) => (b.normalized > a.normalized ? b : a), d.points[0]!);
   const empty = source === 'mine' ? 'Sweeps score the demo; they are not available for your own checkpoints (there is no data to score them on).' : param ? 'Computing the sweep…' : 'This method has neither λ nor density to sweep.';
@@ -49,7 +54,14 @@ export function SweepChart() {
       caption={
         d && best ? (
           <>
-            Normalized score (thick) and per-task accuracy (thin) of {d.method} on the demo's <span data-split={d.split}>{d.split === 'test' ? 'held-out test' : 'validation'} split</span> as {NAMES[d.param]} varies; the vertical line is the current value ({current.toFixed(2)}).
+            Normalized score (thick) and per-task accuracy (thin) of {d.method} on the demo's <span data-split={d.split}>{d.split === 'test' ? 'held-out test' : 'validation'} split</span> as {NAMES[d.param]} varies
+            {own ? (
+              <span data-own-values={d.param}>
+                , one value for every layer and expert at each point: the {NAMES[d.param]} set per layer or per expert now is not on this curve, so no current value is marked.
+              </span>
+            ) : (
+              <>; the vertical line is the current value ({current.toFixed(2)}).</>
+            )}{' '}
             Best here: {pct(best.normalized)} at {NAMES[d.param]} = {best.value}.
           </>
         ) : (
@@ -65,6 +77,7 @@ export function SweepChart() {
           </select>
         </p>
       }
+      madeBy={made}
       csv={{
         header: [d?.param ?? 'value', 'split', 'normalized_percent', ...(tasks ?? []).map((task) => `${task}_percent`)],
         rows: (d?.points ?? []).map((p) => [p.value, d!.split, p.normalized, ...p.perTask]),
@@ -84,13 +97,32 @@ export function SweepChart() {
           {(tasks ?? []).map((task, i) => (
             <Line key={task} dataKey={`t${i}`} name={label(task)} stroke={seriesColor(i)} strokeWidth={1} dot={false} isAnimationActive={false} />
           ))}
-          <NowMarker param={d.param} size={t.size} />
+          {!own && <NowMarker param={d.param} size={t.size} />}
         </LineChart>
           )}
         />
       )}
     </ChartFrame>
   );
+}
+
+/**
+ * What made the sweep, for its exports: the demo's settings with the swept parameter named as
+ * swept, kept from the last answer while a newer one is computed (as ChartFrame's useMadeBy).
+ */
+function useSweepMadeBy(status: 'idle' | 'computing' | 'ready' | 'error', param: SweepParam | undefined): { method: string; settings: string } | undefined {
+  const method = useLabStore((s) => s.method);
+  const settings = useLabStore((s) => {
+    if (!param) return undefined;
+    try {
+      return `${sweepSettings(s, param)}, on the demo`;
+    } catch {
+      return undefined;
+    }
+  });
+  const kept = useRef<{ method: string; settings: string } | undefined>(undefined);
+  if (status !== 'computing' || !kept.current) kept.current = settings === undefined ? undefined : { method, settings };
+  return kept.current;
 }
 
 /**

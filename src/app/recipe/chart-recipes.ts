@@ -13,6 +13,7 @@ import type { SweepRequest } from '../../engine/api/engine-api.js';
 import { DEMO_BASE_ID, atShared, demoControls, demoRecipe, methodParam } from './demo-recipe.js';
 import { type RecipeControls, droppedRecipe } from './dropped-recipe.js';
 import { recipeKey } from '../../engine/recipe/recipe-key.js';
+import { recipeSettings } from './recipe-settings.js';
 import { LM_BASE_ID, lmDemoControls, lmDemoRecipe } from './lm-demo-recipe.js';
 
 /** The values a sweep scores: density over (0, 1], λ over the slider's range. */
@@ -100,4 +101,19 @@ export function sweepPlan(s: LabState, param: SweepParam | undefined): SweepPlan
   const at = (v: number) => demoRecipe(s.method, tasks, atShared(demoControls(s), param, v));
   const points = SWEEP_VALUES[param].filter((v) => param !== 'density' || dellaAllows(s, v)).map((value) => ({ value, recipe: at(value) }));
   return { param, points, key: `${param}\u0000${recipeKey(at(Number.NaN))}` };
+}
+
+/**
+ * The settings a sweep scores, in words, for its exports: every setting of the demo's recipe but
+ * the swept one, which each point sets for every layer and expert (atShared), so a value per layer
+ * or per expert of it is not among them.
+ */
+export function sweepSettings(s: LabState, param: SweepParam): string {
+  const text = recipeSettings(demoRecipe(s.method, recipeTasks(s), atShared(demoControls(s), param, Number.NaN)));
+  return text.replace(new RegExp(`\\b${param} NaN( \\(every model\\))?`), `${param} swept (every layer and model)`);
+}
+
+/** The swept parameter's own values where the demo has any: per layer or per expert (they are not on the sweep's curve). */
+export function ownSweptValues(s: Pick<LabState, 'layered' | 'demoModels'>, param: SweepParam): boolean {
+  return s.layered[param] !== undefined || Object.values(s.demoModels).some((m) => m[param] !== undefined);
 }
