@@ -10,7 +10,7 @@
 import { expect } from 'vitest';
 import { describeE2E, test } from './harness.js';
 import type { LabPage } from './lab-page.js';
-import { cardsTallerThanContent, chartFills, clippedChartText, inViewport, overflowing, sidewaysScroll, titleAndHelpSizes, untitledAxes } from './measure.js';
+import { cardsTallerThanContent, chartFills, clippedChartText, inViewport, overflowing, overlappingChartText, shortPlots, sidewaysScroll, titleAndHelpSizes, untitledAxes } from './measure.js';
 
 const ENGINE = { backend: 'wasm' } as const;
 
@@ -84,11 +84,16 @@ describeE2E('layout', () => {
     expect(lab.diagnostics.consoleErrors).toEqual([]);
   }, 90_000);
 
-  test('presentation mode at 1280×720: no chart text is cut on the opening view nor on the routed methods’ charts, whose ticks stay round and captions name the split scored', async ({ lab }) => {
+  test('presentation mode at 1280×720: no chart text is cut or drawn over other text, no plot squeezed, no card scrolls sideways, on the opening view, the LM demo and the routed methods’ charts, whose ticks stay round and captions name the split scored', async ({ lab }) => {
     await lab.page.setViewportSize({ width: 1280, height: 720 });
+    const TWIN = 'method=twin_merging&present=1&conflicts_hide=1&cosines_hide=1&spectrum_hide=1';
+    const LM = 'demo=lm&present=1&layers_hide=1';
     const views: [string, string[]][] = [
-      ['present=1', ['accuracy', 'sweep', 'sign-conflicts']],
-      ['method=twin_merging&present=1&conflicts_hide=1&cosines_hide=1&spectrum_hide=1', ['twin-rank', 'routing']],
+      // Every digits chart: the tensors' names under the conflicts' and cosines' bars, the spectrum's log ticks and rank marks.
+      ['present=1', ['accuracy', 'sweep', 'sign-conflicts', 'task-cosines', 'svd-spectrum']],
+      // The LM demo's card and sweep (a legend of six domains over the plot) and its layer-named selects.
+      [LM, ['lm-eval', 'lm-sweep', 'sign-conflicts', 'task-cosines', 'svd-spectrum']],
+      [TWIN, ['twin-rank', 'routing']],
       ['method=twin_merging&twin.hard=1&present=1&cosines_hide=1&spectrum_hide=1', ['twin-rank', 'routing', 'sign-conflicts']],
       // Last: the checks after the loop read its charts.
       ['method=channel_merging&present=1&conflicts_hide=1&cosines_hide=1', ['channel-k']],
@@ -97,18 +102,36 @@ describeE2E('layout', () => {
     const ticks = (id: string) => lab.chart(id).locator('.recharts-cartesian-axis-tick-value').allTextContents();
     for (const [hash, ids] of views) {
       await lab.open(hash, ENGINE);
-      await allCharts(lab, ids);
+      if (hash === LM) {
+        // The LM demo is loaded on choosing it, without the digits demo the engine's wait is for.
+        await lab.page.locator('[data-lm-demo-state="loaded"]').waitFor({ state: 'attached', timeout: 60_000 });
+        for (const id of ids) await lab.waitForChart(id, 0, 90_000);
+        await lab.page.waitForTimeout(300);
+      } else await allCharts(lab, ids);
       expect(await clippedChartText(lab.page), hash).toEqual([]);
-      // Nothing wider than its card (the hard task's table), no card stretched far beyond its chart by a taller neighbour.
+      // Category names, axis titles and marks each readable: none drawn over another.
+      expect(await overlappingChartText(lab.page), hash).toEqual([]);
+      // Bigger type in the same cards: every plot keeps room for its data.
+      // (Not yet the digits sweep's nor Twin-Merging's rank chart: theirs is the lead's change, with plot-box.ts.)
+      expect((await shortPlots(lab.page, 130)).filter((x) => !/^(sweep|twin-rank):/.test(x)), hash).toEqual([]);
+      // Nothing wider than its card (the hard task's table, a select of long tensor names), no card stretched far beyond its chart by a taller neighbour.
       expect(await overflowing(lab.page, 'figure[data-chart]'), hash).toEqual([]);
       expect(await cardsTallerThanContent(lab.page), hash).toEqual([]);
       expect(await sidewaysScroll(lab.page)).toBeLessThanOrEqual(0);
-      if (hash === views[1]![0]) {
+      if (hash === views[0]![0]) {
+        // The singular values' log axis: powers of ten in one notation, none with trailing zeros ("0.0090", "0.00050" beside "9.0e-5").
+        const sigma = await lab.chart('svd-spectrum').locator('.recharts-yAxis-tick-labels').first().locator('.recharts-cartesian-axis-tick-value').allTextContents();
+        expect(sigma.length, sigma.join(' ')).toBeGreaterThanOrEqual(3);
+        expect(sigma.filter((x) => !/^(1|10|0\.0*1|10[⁻⁰¹²³⁴⁵⁶⁷⁸⁹]+)$/.test(x)), sigma.join(' ')).toEqual([]);
+        expect(new Set(sigma.map((x) => x.startsWith('10') && x !== '10')).size, sigma.join(' ')).toBe(1);
+      }
+      if (hash === TWIN) {
         // Twin-Merging's captions name the split they score, on this view rather than a page of their own.
         expect(await lab.chart('twin-rank').locator('figcaption').innerText()).toMatch(/on the demo's validation split/);
         expect(await lab.chart('routing').locator('figcaption').innerText()).toMatch(/each task's validation inputs/);
         expect((await ticks('twin-rank')).filter((x) => /\.\d{3}/.test(x))).toEqual([]);
         expect(await ticks('twin-rank')).toContain('100%');
+        expect((await ticks('routing')).filter((x) => /\.\d{3}/.test(x))).toEqual([]);
       }
     }
     // The routed views score the validation split unless the test split is asked for, as the routed score says.
@@ -117,5 +140,5 @@ describeE2E('layout', () => {
     expect(await lab.page.getByRole('group', { name: 'Routed score' }).locator('[data-split]').getAttribute('data-split')).toBe('validation');
     expect(await lab.chart('channel-k').innerText()).toMatch(/on the demo's validation split with the router/);
     expect(lab.diagnostics.consoleErrors).toEqual([]);
-  }, 180_000);
+  }, 300_000);
 });

@@ -137,3 +137,90 @@ export function cardsTallerThanContent(page: Page, least = 0.85): Promise<string
     return out;
   }, least);
 }
+
+/**
+ * Chart text drawn over other chart text, as "chart: "a" on "b"": tick labels of one axis on each
+ * other (category names run together), an axis title on any tick label, a reference line's label
+ * (the spectrum's "r = 4", "90%") on a tick label, a title, another such label or the legend, an
+ * axis title longer than its plot on the legend.
+ * Each text is taken as the rectangle of its glyphs turned as drawn (slanted ticks, rotated titles),
+ * so two slanted neighbours whose upright boxes overlap but whose letters do not are not reported.
+ */
+export function overlappingChartText(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    type Quad = { x: number; y: number }[];
+    const quad = (t: SVGGraphicsElement): Quad | undefined => {
+      const b = t.getBBox();
+      const m = t.getScreenCTM();
+      if (!m || (b.width === 0 && b.height === 0)) return undefined;
+      // A pixel in from each edge: glyph boxes of neighbouring lines touch without the letters meeting.
+      const corners = [
+        [b.x + 1, b.y + 1],
+        [b.x + b.width - 1, b.y + 1],
+        [b.x + b.width - 1, b.y + b.height - 1],
+        [b.x + 1, b.y + b.height - 1],
+      ];
+      return corners.map(([x, y]) => ({ x: m.a * x! + m.c * y! + m.e, y: m.b * x! + m.d * y! + m.f }));
+    };
+    const rect = (r: DOMRect): Quad => [
+      { x: r.left, y: r.top },
+      { x: r.right, y: r.top },
+      { x: r.right, y: r.bottom },
+      { x: r.left, y: r.bottom },
+    ];
+    // Separating axes: two convex quads overlap unless some edge's normal separates them.
+    const apart = (p: Quad, q: Quad) =>
+      [p, q].some((poly) =>
+        poly.some((a, i) => {
+          const b = poly[(i + 1) % poly.length]!;
+          const nx = b.y - a.y;
+          const ny = a.x - b.x;
+          const proj = (s: Quad) => s.map((v) => v.x * nx + v.y * ny);
+          const [pp, qq] = [proj(p), proj(q)];
+          return Math.max(...pp) <= Math.min(...qq) || Math.max(...qq) <= Math.min(...pp);
+        }),
+      );
+    const out: string[] = [];
+    const text = (e: Element) => (e.textContent ?? '').trim();
+    for (const f of document.querySelectorAll('figure[data-chart]')) {
+      const id = f.getAttribute('data-chart');
+      for (const s of f.querySelectorAll('.recharts-wrapper > svg.recharts-surface')) {
+        const wrapper = s.parentElement!;
+        const items = (sel: string, root: Element = s) =>
+          [...root.querySelectorAll<SVGGraphicsElement>(sel)].filter((e) => text(e)).map((e) => ({ e, q: quad(e) })).filter((x): x is { e: SVGGraphicsElement; q: Quad } => x.q !== undefined);
+        // recharts 3 draws each axis' tick labels in a group of their own, apart from the axis line.
+        const axes = [...s.querySelectorAll('.recharts-cartesian-axis-tick-labels')].map((a) => items('.recharts-cartesian-axis-tick-value', a));
+        const ticks = axes.flat();
+        const titles = items('.axis-title');
+        const marks = items('text.recharts-label:not(.axis-title)');
+        const legend = [...wrapper.querySelectorAll('.recharts-legend-item')].map((e) => ({ e, q: rect(e.getBoundingClientRect()) }));
+        const check = (a: { e: Element; q: Quad }[], b: { e: Element; q: Quad }[], same: boolean) => {
+          a.forEach((x, i) => b.forEach((y, j) => {
+            if ((same && j <= i) || x.e === y.e) return;
+            if (!apart(x.q, y.q)) out.push(`${id}: "${text(x.e)}" on "${text(y.e)}"`);
+          }));
+        };
+        for (const a of axes) check(a, a, true);
+        check(titles, ticks, false);
+        check(titles, legend, false);
+        check(marks, [...ticks, ...titles, ...legend], false);
+        check(marks, marks, true);
+      }
+    }
+    return out;
+  });
+}
+
+/** The drawn plot areas (between the axes) less than `least` px tall: "chart: n px". */
+export function shortPlots(page: Page, least: number): Promise<string[]> {
+  return page.evaluate((min) => {
+    const out: string[] = [];
+    for (const f of document.querySelectorAll('figure[data-chart]')) {
+      for (const g of f.querySelectorAll('.recharts-wrapper > svg.recharts-surface .recharts-cartesian-grid')) {
+        const h = g.getBoundingClientRect().height;
+        if (h < min) out.push(`${f.getAttribute('data-chart')}${g.closest('[data-sub-chart]') ? `/${g.closest('[data-sub-chart]')!.getAttribute('data-sub-chart')}` : ''}: ${Math.round(h)} px`);
+      }
+    }
+    return out;
+  }, least);
+}

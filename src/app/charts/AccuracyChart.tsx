@@ -3,17 +3,19 @@
  * with the normalized score in the caption. Follows every slider move (the live score).
  */
 import { useMemo } from 'react';
-import { Bar, BarChart, CartesianGrid, Legend, Tooltip, XAxis, YAxis, type TooltipContentProps } from 'recharts';
+import { Bar, BarChart, CartesianGrid, Legend, Tooltip, YAxis, type TooltipContentProps } from 'recharts';
 import { useShallow } from 'zustand/react/shallow';
 import { findMethod } from '../../engine/methods/catalog.js';
 import { useLabStore } from '../store/index.js';
 import type { LabState } from '../store/types.js';
 import { PERCENT_DOMAIN, TOOLTIP_INK, percentFormatter } from './chart-props.js';
 import { useChartText } from './chart-text.js';
+import { CategoryXAxis, slantedAxisHeight } from './category-axis.js';
 import { ChartFrame } from './ChartFrame.js';
 import { Drawn } from './Drawn.js';
 import { pct, useModelLabel } from './labels.js';
 import { FULL, LiveBar, LiveTooltip } from './live-bars.js';
+import { plotBox } from './plot-box.js';
 
 /** The recipe an answer is for, in words: the method and every setting of the recipe it scored (the live score's words too). */
 function settingsOf(a: { method: string; settings: string }): string {
@@ -24,6 +26,7 @@ function settingsOf(a: { method: string; settings: string }): string {
 const merged = (s: LabState) => s.live.shown?.perTask;
 const MERGED_BAR = <LiveBar values={merged} />;
 const tooltip = (p: TooltipContentProps) => <LiveTooltip {...p} series={{ merged }} />;
+const LEGEND = ['merged', 'its expert'];
 
 export function AccuracyChart() {
   const { live, tasks, expert } = useLabStore(useShallow((s) => ({ live: s.live, tasks: s.engine.demo.tasks, expert: s.engine.demo.expertAccuracy })));
@@ -61,9 +64,9 @@ export function AccuracyChart() {
         <Drawn
           deps={[layout, t]}
           draw={() => (
-        <BarChart responsive style={t.box(1.5)} data={layout} margin={t.margin}>
+        <BarChart responsive style={plotBox(t, 1.5, { legend: LEGEND, xHeight: slantedAxisHeight(t, layout.map((r) => r.task)) })} data={layout} margin={t.margin}>
           <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
-          <XAxis dataKey="task" tick={t.tick} interval={0} angle={-20} textAnchor="end" height={t.xHeightSlanted} label={t.xTitle('demo task')} />
+          <CategoryXAxis dataKey="task" names={layout.map((r) => r.task)} t={t} title="demo task" />
           <YAxis unit="%" domain={PERCENT_DOMAIN} tick={t.tick} width={t.yWidth} label={t.yTitle(`${split} accuracy (%)`)} />
           <Tooltip content={tooltip} formatter={percentFormatter} itemStyle={TOOLTIP_INK} />
           <Legend verticalAlign="top" wrapperStyle={t.legend} />

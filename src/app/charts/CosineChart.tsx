@@ -4,14 +4,16 @@
  * between different tasks — the interference a plain sum of task vectors runs into.
  */
 import { useState } from 'react';
-import { Bar, BarChart, CartesianGrid, Tooltip, XAxis, YAxis } from 'recharts';
+import { Bar, BarChart, CartesianGrid, Tooltip, YAxis } from 'recharts';
 import type { Diagnostics } from '../../engine/diagnostics/diagnose.js';
 import { useLabStore } from '../store/index.js';
+import { CategoryXAxis, wrappedAxisHeight } from './category-axis.js';
 import { ChartFrame } from './ChartFrame.js';
 import { Drawn, useStable } from './Drawn.js';
 import { Heatmap } from './Heatmap.js';
 import { useModelLabel } from './labels.js';
 import { useChartText } from './chart-text.js';
+import { plotBox } from './plot-box.js';
 import { SubChart } from './SubChart.js';
 
 const COSINE_DOMAIN: [number, number] = [-1, 1];
@@ -98,9 +100,9 @@ export function CosineChart() {
                 : "Each tensor's mean cosine between different experts' task vectors."
             }
           >
-            <BarChart responsive style={t.box(1.2)} data={parts.rows} margin={t.margin}>
+            <BarChart responsive style={plotBox(t, 1.2, { xHeight: wrappedAxisHeight(t) })} data={parts.rows} margin={t.margin}>
               <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
-              <XAxis dataKey="name" tick={t.tick} interval={0} height={t.xHeight} label={t.xTitle(parts.byLayer ? 'layer' : 'tensor')} />
+              <CategoryXAxis dataKey="name" names={parts.rows.map((r) => r.name)} t={t} title={parts.byLayer ? 'layer' : 'tensor'} />
               <YAxis domain={COSINE_DOMAIN} tick={t.tick} width={t.yWidth} label={t.yTitle('mean cosine (−1 … 1)')} />
               <Tooltip formatter={cosineFormatter} />
               <Bar dataKey="cosine" name="mean cosine between tasks" fill="#009E73" isAnimationActive={false} />

@@ -9,7 +9,7 @@
  * dragged) says so and gives no bits per byte.
  */
 import { memo, useDeferredValue } from 'react';
-import { Bar, BarChart, CartesianGrid, Legend, ReferenceLine, Tooltip, XAxis, YAxis } from 'recharts';
+import { Bar, BarChart, CartesianGrid, Legend, ReferenceLine, Tooltip, YAxis } from 'recharts';
 import { useShallow } from 'zustand/react/shallow';
 import type { LmLabAnswer, LmLabMetrics } from '../../engine/api/engine-api.js';
 import { LM_EVAL_WINDOWS } from '../../engine/demo/lm-eval-set.js';
@@ -18,9 +18,11 @@ import { formatCount } from '../format.js';
 import { useLabStore } from '../store/index.js';
 import type { LmEvalState } from '../store/types.js';
 import { useChartText } from './chart-text.js';
+import { CategoryXAxis, slantedAxisHeight } from './category-axis.js';
 import { ChartFrame } from './ChartFrame.js';
 import { Drawn } from './Drawn.js';
 import { seriesColor } from './palette.js';
+import { plotBox } from './plot-box.js';
 import { SubChart } from './SubChart.js';
 
 const BASE_COLOR = '#a0aec0';
@@ -284,9 +286,9 @@ export function LmEvalChart() {
               <Drawn
                 deps={[drawn, t, demo]}
                 draw={() => (
-                  <BarChart responsive style={t.box(1.5)} data={data} margin={t.margin}>
+                  <BarChart responsive style={plotBox(t, 1.5, { legend: series.map((x) => x.name), xHeight: slantedAxisHeight(t, data.map((d) => d.task)) })} data={data} margin={t.margin}>
                     <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
-                    <XAxis dataKey="task" tick={t.tick} interval={0} height={t.xHeight} label={t.xTitle(demo ? 'domain (its validation or test windows)' : 'task (text file)')} />
+                    <CategoryXAxis dataKey="task" names={data.map((d) => d.task)} t={t} title={demo ? 'domain (its validation or test windows)' : 'task (text file)'} />
                     <YAxis tick={t.tick} width={t.yWidth} domain={[lossTicks[0]!, lossTicks.at(-1)!]} ticks={lossTicks} label={t.yTitle('loss (nats/token)')} />
                     <Tooltip formatter={LOSS_FORMATTER} />
                     <Legend verticalAlign="top" wrapperStyle={t.legend} />
@@ -311,9 +313,9 @@ export function LmEvalChart() {
                 <Drawn
                   deps={[drawn, t, demo]}
                   draw={() => (
-                    <BarChart responsive style={t.box(1.5)} data={gains} margin={t.margin}>
+                    <BarChart responsive style={plotBox(t, 1.5, { xHeight: slantedAxisHeight(t, gains.map((g) => g.task)) })} data={gains} margin={t.margin}>
                       <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
-                      <XAxis dataKey="task" tick={t.tick} interval={0} height={t.xHeight} label={t.xTitle(demo ? 'domain (its validation or test windows)' : 'task (text file)')} />
+                      <CategoryXAxis dataKey="task" names={gains.map((g) => g.task)} t={t} title={demo ? 'domain (its validation or test windows)' : 'task (text file)'} />
                       <YAxis tick={t.tick} width={t.yWidth} domain={[gainTicks[0]!, gainTicks.at(-1)!]} ticks={gainTicks} tickFormatter={PERCENT_TICK} label={t.yTitle('normalized gain (%)')} />
                       <Tooltip formatter={GAIN_FORMATTER} />
                       <ReferenceLine y={100} stroke="#1c2430" strokeDasharray="4 2" label={{ value: 'its expert', position: 'insideTopRight', fontSize: t.size - 1 }} />

@@ -17,10 +17,11 @@ import { tidyTick } from './chart-props.js';
 import { useChartText } from './chart-text.js';
 import { niceTicks } from './LmEvalChart.js';
 import { seriesColor } from './palette.js';
+import { plotBox } from './plot-box.js';
 
 const NAMES: Record<SweepParam, string> = { lambda: 'λ', density: 'density' };
 const TICKS: Readonly<Record<SweepParam, readonly number[]>> = { density: [0.1, 0.3, 0.5, 0.7, 0.9, 1], lambda: [0.1, 0.5, 1, 1.5] };
-const AXIS: Record<SweepParam, string> = { lambda: 'λ (scale of the merged task vector, ×)', density: 'density (share of each task vector kept)' };
+const AXIS: Record<SweepParam, string> = { lambda: 'λ (scale of the merged task vector, ×)', density: 'density (share of task vector kept)' };
 const PERCENT_TICK = (v: unknown) => `${String(v)}%`;
 const GAIN_FORMATTER = (v: unknown) => `${Number(v).toFixed(1)}%`;
 
@@ -78,7 +79,7 @@ export function LmSweepChart() {
         <Drawn
           deps={[d, t, domains]}
           draw={() => (
-            <LineChart responsive style={t.box(1.7)} data={rows} margin={t.margin}>
+            <LineChart responsive style={plotBox(t, 1.7, { legend: ['mean', ...tasks.map(label)] })} data={rows} margin={t.margin}>
               <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
               <XAxis dataKey="x" type="number" domain={['dataMin', 'dataMax']} ticks={TICKS[d.param]} tickFormatter={tidyTick} tick={t.tick} height={t.xHeight} label={t.xTitle(AXIS[d.param])} />
               <YAxis domain={[ticks[0]!, ticks.at(-1)!]} ticks={ticks} tickFormatter={PERCENT_TICK} tick={t.tick} width={t.yWidth} label={t.yTitle('normalized gain (%)')} />

@@ -3,17 +3,19 @@
  * carry layer numbers), the share of entries with two or more nonzero (trimmed) task-vector values
  * whose signs disagree, and the share of task-vector mass the TIES sign election throws away.
  */
-import { Bar, BarChart, CartesianGrid, Legend, Tooltip, XAxis, YAxis, type TooltipContentProps } from 'recharts';
+import { Bar, BarChart, CartesianGrid, Legend, Tooltip, YAxis, type TooltipContentProps } from 'recharts';
 import { useShallow } from 'zustand/react/shallow';
 import type { Diagnostics } from '../../engine/diagnostics/diagnose.js';
 import { useLabStore } from '../store/index.js';
 import type { LabState } from '../store/types.js';
 import { PERCENT_DOMAIN, percentFormatter } from './chart-props.js';
 import { useChartText } from './chart-text.js';
+import { CategoryXAxis, wrappedAxisHeight } from './category-axis.js';
 import { ChartFrame } from './ChartFrame.js';
 import { Drawn, useStable } from './Drawn.js';
 import { pct } from './labels.js';
 import { FULL, LiveBar, LiveTooltip, type LiveValues } from './live-bars.js';
+import { plotBox } from './plot-box.js';
 
 interface ConflictSeries {
   readonly byLayer: boolean;
@@ -42,6 +44,7 @@ const dropped: LiveValues = (s: LabState) => seriesOf(s.diagnostics.shown?.data)
 const CONFLICT_BAR = <LiveBar values={conflict} />;
 const DROPPED_BAR = <LiveBar values={dropped} />;
 const tooltip = (p: TooltipContentProps) => <LiveTooltip {...p} series={{ conflict, dropped }} />;
+const LEGEND = ['sign conflict', 'mass dropped by election'];
 
 export function SignConflictChart() {
   const { chart } = useLabStore(useShallow((s) => ({ chart: s.diagnostics })));
@@ -89,9 +92,9 @@ export function SignConflictChart() {
         <Drawn
           deps={[layout, election, byLayer, t]}
           draw={() => (
-        <BarChart responsive style={t.box(1.5)} data={layout} margin={t.margin}>
+        <BarChart responsive style={plotBox(t, 1.5, { legend: LEGEND, xHeight: wrappedAxisHeight(t) })} data={layout} margin={t.margin}>
           <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
-          <XAxis dataKey="name" tick={t.tick} interval={0} height={t.xHeight} label={t.xTitle(byLayer ? 'layer' : 'tensor')} />
+          <CategoryXAxis dataKey="name" names={names} t={t} title={byLayer ? 'layer' : 'tensor'} />
           <YAxis unit="%" domain={PERCENT_DOMAIN} tick={t.tick} width={t.yWidth} label={t.yTitle('share (%)')} />
           <Tooltip content={tooltip} formatter={percentFormatter} />
           <Legend verticalAlign="top" wrapperStyle={t.legend} />

@@ -12,12 +12,17 @@ import { Heatmap } from '../Heatmap.js';
 import { useModelLabel } from '../labels.js';
 import { seriesColor } from '../palette.js';
 import { useChartText } from '../chart-text.js';
+import { niceTicks } from '../LmEvalChart.js';
+import { legendHeight, plotBox } from '../plot-box.js';
 import { SubChart } from '../SubChart.js';
 import { SPLIT_NAME } from './routed-axes.js';
 
 const WEIGHT_DOMAIN: [number, number] = [0, 1];
 const WEIGHT_TICKS = [0, 0.25, 0.5, 0.75, 1];
 const PERCENT: [number, number] = [0, 100];
+const PERCENT_TICKS = [0, 25, 50, 75, 100];
+// The training curve's legend, for its box's room (plot-box.ts).
+const CURVE_LEGEND = ['loss', 'routing accuracy', 'held-out loss', 'held-out routing accuracy'];
 
 export function RoutingChart() {
   const chart = useLabStore((s) => s.twinView);
@@ -35,6 +40,8 @@ export function RoutingChart() {
     ...(e.validationLoss !== undefined ? { heldLoss: e.validationLoss } : {}),
     ...(e.validationAccuracy !== undefined ? { heldAccuracy: 100 * e.validationAccuracy } : {}),
   }));
+  // Round loss ticks (recharts' own read 0.105, 0.035), four at most in a card-sized plot.
+  const lossTicks = niceTicks(0, Math.max(0, ...curve.flatMap((e) => [e.loss, e.heldLoss ?? 0]).filter(Number.isFinite)), 4);
   return (
     <ChartFrame
       id="routing"
@@ -59,14 +66,14 @@ export function RoutingChart() {
     >
       {v && routing && (
         <Drawn
-          deps={[v.routing, v.curve, v.hard, label, t]}
+          deps={[v.routing, v.curve, v.hard, label, t, lossTicks.join()]}
           draw={() => (
             <div className="chart-pair">
               <SubChart id="mean-routing" title="Mean routing weight per true task" help="Row: the inputs of one task; column: the task the router weighs. A perfect router is the diagonal.">
                 <Heatmap labels={labels} values={routing.meanWeights} scale="sequential" cell={labels.length > 5 ? 38 : 44} rows="true task of the input" columns="routed to" legend="mean routing weight (0 … 1)" describe={(a, b, x) => `inputs of ${a}: mean weight on ${b} = ${x.toFixed(3)}`} />
               </SubChart>
               <SubChart id="sample-routing" title="A few inputs, one bar each" help={`The routing weights of single ${SPLIT_NAME[v.settings.split]} inputs (task · index), stacked to 1.`}>
-                <BarChart responsive style={{ width: '100%', height: Math.max(260, (t.size + 3) * samples.length + 110) }} data={samples} layout="vertical" barCategoryGap={1} margin={t.margin}>
+                <BarChart responsive style={{ width: '100%', height: Math.max(260, Math.ceil(t.size * 1.3) * samples.length + t.margin.top + legendHeight(t, labels) + t.xHeight + t.margin.bottom) }} data={samples} layout="vertical" barCategoryGap={1} margin={t.margin}>
                   <XAxis type="number" domain={WEIGHT_DOMAIN} ticks={WEIGHT_TICKS} tick={t.tick} height={t.xHeight} label={t.xTitle('routing weight (0 … 1)')} />
                   <YAxis type="category" dataKey="sample" width={Math.round(t.size * 9)} tick={t.tick} interval={0} label={t.yTitle(`${SPLIT_NAME[v.settings.split]} input`)} />
                   <Tooltip formatter={(x) => Number(x).toFixed(3)} />
@@ -81,11 +88,11 @@ export function RoutingChart() {
                 title="The router's training"
                 help="Loss (left axis) and routing accuracy (right axis), epoch by epoch: on the training quarters of the validation split (solid) and on its held-out quarter (dashed)."
               >
-                <LineChart responsive style={t.box(1.8)} data={curve} margin={t.margin}>
+                <LineChart responsive style={plotBox(t, 1.8, { legend: CURVE_LEGEND, lines: 12 })} data={curve} margin={t.margin}>
                   <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
                   <XAxis dataKey="epoch" tick={t.tick} height={t.xHeight} label={t.xTitle('epoch')} />
-                  <YAxis yAxisId="loss" tick={t.tick} width={t.yWidth} label={t.yTitle('loss (cross-entropy)')} />
-                  <YAxis yAxisId="acc" orientation="right" unit="%" domain={PERCENT} tick={t.tick} width={t.yWidth} label={t.yTitle('routing accuracy (%)', 'right')} />
+                  <YAxis yAxisId="loss" domain={[0, lossTicks.at(-1)!]} ticks={lossTicks} tick={t.tick} width={t.yWidth} label={t.yTitle('loss (cross-entropy)')} />
+                  <YAxis yAxisId="acc" orientation="right" unit="%" domain={PERCENT} ticks={PERCENT_TICKS} tick={t.tick} width={t.yWidth} label={t.yTitle('routing accuracy (%)', 'right')} />
                   <Tooltip formatter={(x, n) => (n === 'loss' || n === 'held-out loss' ? Number(x).toFixed(3) : `${Number(x).toFixed(1)}%`)} />
                   <Legend verticalAlign="top" wrapperStyle={t.legend} />
                   <Line yAxisId="loss" dataKey="loss" name="loss" stroke="#1c2430" isAnimationActive={false} />
