@@ -125,6 +125,10 @@ describeE2E('the language-model lab', () => {
     expect(await texts.locator('tr[data-text="empty.txt"]').innerText()).toMatch(/READ_FAILED empty\.txt is empty/);
 
     await waitForAnswer(lab, 'full', 'density 0.3');
+    // The Merge panel's score box points at the card that scores the two texts (not "no task data").
+    const scoreBox = lab.mergePanel().getByRole('group', { name: 'Score', exact: true });
+    expect(await scoreBox.getAttribute('data-texts')).toBe('2');
+    expect(await scoreBox.innerText()).toMatch(/Scored on the language-model card: the 2 text files you dropped/);
     const yaml = await lab.recipeYaml();
     expect(yaml).toMatch(/merge_method: ties/);
     let want = await engineAnswer(yaml, ['ft1', 'ft2', 'ft3']);

@@ -130,13 +130,21 @@ function PerModelControls() {
 
 /** One's own checkpoints: no task data came with them, so the panel says what is measured instead of scoring the demo's tasks. */
 function MineScore() {
+  const texts = useLabStore((s) => (s.lmModel.status === 'ready' ? s.lmTexts.filter((t) => t.status === 'ready').length : 0));
   return (
-    <div className="live" aria-label="Score" role="group" data-live-state="idle">
+    <div className="live" aria-label="Score" role="group" data-live-state="idle" data-texts={texts}>
       <h3>Your checkpoints</h3>
-      <p className="help">
-        No task data came with them, so there is no score here: the charts describe their weights. A language model (its config.json beside the weights) is scored on the
-        language-model card once text files are dropped beside it (Models tab).
-      </p>
+      {texts > 0 ? (
+        <p className="help">
+          Scored on the language-model card: the {texts === 1 ? 'text file' : `${texts} text files`} you dropped, for the recipe here (loss, perplexity and bits per byte of the merge beside
+          the base and the experts). The charts describe the weights.
+        </p>
+      ) : (
+        <p className="help">
+          No task data came with them, so there is no score here: the charts describe their weights. A language model (its config.json beside the weights) is scored on the
+          language-model card once text files are dropped beside it (Models tab).
+        </p>
+      )}
     </div>
   );
 }

@@ -87,6 +87,7 @@ export function RoutedScore() {
   const labels = useLabStore((s) => s.tasks);
   const demoStatus = useLabStore((s) => s.engine.demo.status);
   const source = useLabStore((s) => s.source);
+  const texts = useLabStore((s) => s.lmTexts.filter((t) => t.status === 'ready').length);
   const shown = chart.shown;
   useShownMeasure(shown, chart.requested, ROUTED_SHOWN_MARK, SLIDER_TO_ROUTED_MEASURE);
   const slow = useSlow(chart.status === 'computing');
@@ -94,11 +95,13 @@ export function RoutedScore() {
   const label = (id: string) => labels.find((t) => t.id === id)?.label ?? id;
   if (source === 'mine') {
     return (
-      <div className="live" aria-label="Routed score" role="group" data-live-state="idle">
+      <div className="live" aria-label="Routed score" role="group" data-live-state="idle" data-texts={texts}>
         <h3>Your checkpoints</h3>
         <p className="help">
-          Without data there is no router to train and nothing to score: build the package below for the shared part and the per-task parts, and read each tensor's reconstruction
-          error and the storage in the charts.
+          {texts > 0
+            ? 'The lab routes and scores per input on its two demos only: it trains no router on the text files you dropped, so there is no score here (the language-model card scores them for the static methods). Build'
+            : 'Without data there is no router to train and nothing to score: build'}{' '}
+          the package below for the shared part and the per-task parts, and read each tensor&apos;s reconstruction error and the storage in the charts.
         </p>
       </div>
     );
