@@ -37,7 +37,7 @@ describeE2E('layout', () => {
     expect(lab.diagnostics.consoleErrors).toEqual([]);
   }, 90_000);
 
-  test('at 800 px wide nothing scrolls sideways, every chart fills its card and no chart text is cut', async ({ lab }) => {
+  test('at 800 px wide nothing scrolls sideways, every chart fills its card and no chart text is cut or drawn over other text', async ({ lab }) => {
     await lab.page.setViewportSize({ width: 800, height: 900 });
     await lab.open('', ENGINE);
     const ids = ['accuracy', 'sweep', 'sign-conflicts', 'task-cosines', 'svd-spectrum'];
@@ -50,6 +50,7 @@ describeE2E('layout', () => {
       for (const e of f.each) expect(e.ratio, `${f.id}/${e.what} fills its box`).toBeGreaterThanOrEqual(0.85);
     }
     expect(await clippedChartText(lab.page)).toEqual([]);
+    expect(await overlappingChartText(lab.page)).toEqual([]);
     expect(await overflowing(lab.page, 'figure[data-chart]')).toEqual([]);
     expect(await untitledAxes(lab.page)).toEqual([]);
   }, 90_000);
