@@ -52,6 +52,9 @@ describeE2E('demo controls', () => {
     let r = await downloadedRecipe(lab, 'slerp-1.yml');
     expect(r.models.map((m) => m.model)).toEqual(['expert-invert.safetensors', 'expert-permute.safetensors']);
     expect(r.base_model).toBe('expert-invert.safetensors');
+    // The panel's lead names the two models the recipe merges, not "the demo's five experts".
+    const lead = lab.mergePanel().locator('p.lead');
+    expect(await lead.innerText()).toMatch(/^The Inverted expert \(base_model, the t = 0 end\) and the Permuted pixels expert merged with SLERP\./);
 
     const panel = lab.mergePanel();
     await panel.getByLabel('t = 0 end (base_model)').selectOption('base');
@@ -67,6 +70,7 @@ describeE2E('demo controls', () => {
     expect(r.models.map((m) => m.model)).toEqual(['base.safetensors', 'expert-shift-left.safetensors']);
     expect(r.base_model).toBe('base.safetensors');
     expect(r.parameters?.['t']).toBe(1);
+    expect(await lead.innerText()).toMatch(/^The base model \(base_model, the t = 0 end\) and the Shifted left expert merged with SLERP\./);
     await expect.poll(() => new URL(lab.page.url()).hash).toContain('pair=base%2Cshift-left');
 
     // The link restores the pair.

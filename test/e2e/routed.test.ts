@@ -86,6 +86,17 @@ describeE2E('routed methods', () => {
       expect(await lab.engineMemory()).toEqual(memoryBefore);
       expect(seen[2]!, 'rank 1 scores below rank 8').toBeLessThan(seen.at(-1)!);
       expect(await lab.chart('twin-rank').locator('.recharts-reference-line').count()).toBe(1);
+      // A rank between the swept ones is a point of the chart's lines, the view's own score there
+      // (the "now" line no longer stands where nothing is drawn; 32, past the sweep, alike).
+      await lab.page.keyboard.press('ArrowRight');
+      s = await waitForRouted(lab, s.seq);
+      const rankRows = (await lab.exportChart('twin-rank', 'CSV')).bytes.toString('utf8').trim().split(/\r\n/).slice(1).map((l) => l.split(',').slice(0, 2).map(Number));
+      expect(rankRows.map((r) => r[0])).toEqual([1, 2, 4, 8, 9, 16]);
+      expect(rankRows.find((r) => r[0] === 9)![1]).toBeCloseTo(s.normalized, 3);
+      expect(await lab.chart('twin-rank').locator('figcaption').innerText()).toMatch(/at ranks 1, 2, 4, 8, 16 and the current 9 /);
+      await rank.focus();
+      await lab.page.keyboard.press('ArrowLeft');
+      s = await waitForRouted(lab, s.seq);
       const ms = (await lab.measures('slider-to-routed')).sort((a, b) => a - b);
       expect(ms.length).toBeGreaterThanOrEqual(5);
       log(`slider-to-routed (Twin-Merging rank move → score drawn) on wasm over ${ms.length} moves: p50 ${percentile(ms, 50).toFixed(1)} ms, p95 ${percentile(ms, 95).toFixed(1)} ms`);

@@ -283,3 +283,34 @@ function PerLayer({ method }: { method: MethodDescriptor }) {
     </details>
   );
 }
+
+/**
+ * The Merge panel's lead for a method that takes one or two of a demo's models (SLERP's pair,
+ * nuslerp's two, passthrough's one): which ones, as the recipe names them, not "the five experts".
+ * Undefined for a method that merges every expert.
+ */
+export function PickedModelsLead({ method }: { method: string }) {
+  const { pair, baseOn } = useLabStore(useShallow((s) => ({ pair: s.pair, baseOn: s.baseWeight !== undefined })));
+  const tasks = useTasks();
+  const { label, baseId } = useDemoNames();
+  const m = findMethod(method);
+  const choice = demoModelChoice(method);
+  if (!m || !choice) return null;
+  const p = demoPair(tasks, pair, baseId, !(choice === 'pair' && baseOn));
+  const name = (id: string) => (id === baseId ? 'the base model' : `the ${label(id)} expert`);
+  const first = name(p.base).replace(/^t/, 'T');
+  const how = <strong>{m.label}</strong>;
+  if (choice === 'one') return <span data-picked={p.base}>{first} copied with {how}: the demo scores that model alone.</span>;
+  if (choice === 'pair')
+    return (
+      <span data-picked={`${p.base},${p.other}`}>
+        Two models, {name(p.base)} and {name(p.other)}, merged with {how}
+        {baseOn ? ' as task vectors from the base' : ''}.
+      </span>
+    );
+  return (
+    <span data-picked={`${p.base},${p.other}`}>
+      {first} (base_model{m.id === 'slerp' ? ', the t = 0 end' : ''}) and {name(p.other)} merged with {how}.
+    </span>
+  );
+}

@@ -5,13 +5,13 @@
  * downloads. Slider input → score on screen is measured as 'slider-to-score'.
  */
 import { ArithmeticControls } from './ArithmeticControls.js';
-import { DemoControls } from './DemoControls.js';
+import { DemoControls, PickedModelsLead } from './DemoControls.js';
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { findMethod } from '../../engine/methods/catalog.js';
 import { formatBytes, formatMs, mergedLine } from '../format.js';
 import { toAppError } from '../demo/errors.js';
-import { methodParam } from '../recipe/demo-recipe.js';
+import { demoModelChoice, methodParam } from '../recipe/demo-recipe.js';
 import { importRecipe, type ImportOutcome } from '../recipe/import-recipe.js';
 import { globalDefault, perModelDefault } from '../recipe/dropped-recipe.js';
 import { useHidden } from '../presentation.js';
@@ -490,6 +490,10 @@ export function MergePanel() {
           <>
             Your checkpoints&apos; layers stacked as the Layer stack under Models lists them (<code>slices:</code>): Merge, the recipe below and the language-model card use the stack, the per-layer map
             follows it, and the other charts describe <strong>{label}</strong> over the whole models.
+          </>
+        ) : source !== 'mine' && demoModelChoice(method) ? (
+          <>
+            <PickedModelsLead method={method} /> Moving a slider re-scores the merge and redraws the charts below.
           </>
         ) : (
           <>

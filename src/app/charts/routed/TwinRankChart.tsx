@@ -17,13 +17,17 @@ export function TwinRankChart() {
   const chart = useLabStore((s) => s.twinView);
   const t = useChartText();
   const v = chart.shown?.data;
-  const rows = (v?.sweep ?? []).map((p) => ({ rank: p.rank, router: p.router, oracle: p.oracle, storage: 100 * p.storage.ratio }));
   const rank = v?.settings.rank;
+  const sweptRows = (v?.sweep ?? []).map((p) => ({ rank: p.rank, router: p.router, oracle: p.oracle, storage: 100 * p.storage.ratio }));
+  // A rank between or past the swept ones (6, 32) is a point of its own: the view scored it, so the
+  // lines pass through the current rank instead of the "now" line standing where nothing is drawn.
+  const extra = v && rank !== undefined && !sweptRows.some((r) => r.rank === rank) ? { rank, router: v.router.normalized, oracle: v.oracle.normalized, storage: 100 * v.storage.ratio } : undefined;
+  const rows = extra ? [...sweptRows, extra].sort((a, b) => a.rank - b.rank) : sweptRows;
   // The axis reaches as far as the rank slider (or the current rank), beyond the swept ranks, so the
   // "now" line is on the chart at every rank the slider offers.
   const axisMax = Math.max(TWIN_RANK_MAX, rank ?? 1, ...rows.map((r) => r.rank));
   const ticks = [...new Set([...rows.map((r) => r.rank), axisMax])];
-  const swept = rows.map((r) => r.rank).join(', ');
+  const swept = `${sweptRows.map((r) => r.rank).join(', ')}${extra ? ` and the current ${extra.rank}` : ''}`;
   return (
     <ChartFrame
       id="twin-rank"
