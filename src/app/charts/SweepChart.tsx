@@ -14,6 +14,7 @@ import { ChartFrame } from './ChartFrame.js';
 import { Drawn } from './Drawn.js';
 import { pct, useModelLabel } from './labels.js';
 import { tidyTick } from './chart-props.js';
+import { plotBox } from './plot-box.js';
 import { useChartText } from './chart-text.js';
 import { seriesColor } from './palette.js';
 
@@ -87,7 +88,7 @@ export function SweepChart() {
         <Drawn
           deps={[d, tasks, label, t]}
           draw={() => (
-        <LineChart responsive style={t.box(1.7)} data={rows} margin={t.margin}>
+        <LineChart responsive style={plotBox(t, 1.7, { legend: ['normalized', ...(tasks ?? []).map(label)] })} data={rows} margin={t.margin}>
           <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
           <XAxis dataKey="x" type="number" domain={['dataMin', 'dataMax']} ticks={TICKS[d.param]} tickFormatter={tidyTick} tick={t.tick} height={t.xHeight} label={t.xTitle(AXIS[d.param])} />
           <YAxis unit="%" domain={[0, 100]} tick={t.tick} width={t.yWidth} label={t.yTitle('score or accuracy (%)')} />

@@ -10,6 +10,7 @@ import { Drawn } from '../Drawn.js';
 import { pct } from '../labels.js';
 import { TWIN_RANK_MAX } from '../../routed/ranks-ahead.js';
 import { useChartText } from '../chart-text.js';
+import { plotBox } from '../plot-box.js';
 import { SCORE_DOMAIN, SCORE_TICKS, SPLIT_NAME } from './routed-axes.js';
 
 
@@ -51,7 +52,7 @@ export function TwinRankChart() {
         <Drawn
           deps={[v.sweep, rank, t]}
           draw={() => (
-            <ComposedChart responsive style={t.box(1.7)} data={rows} margin={t.margin}>
+            <ComposedChart responsive style={plotBox(t, 1.7, { legend: ['router', 'oracle', 'storage'] })} data={rows} margin={t.margin}>
               <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
               <XAxis dataKey="rank" type="number" scale="log" domain={[1, axisMax]} ticks={ticks} tick={t.tick} height={t.xHeight} label={t.xTitle('rank r of each expert’s own part (log scale)')} />
               <YAxis yAxisId="score" unit="%" domain={SCORE_DOMAIN} ticks={SCORE_TICKS} tick={t.tick} width={t.yWidth} label={t.yTitle('normalized score (%)')} />
