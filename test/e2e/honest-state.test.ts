@@ -66,6 +66,18 @@ describeE2E('honest state', () => {
     expect(await charts.getByRole('alert').count()).toBe(0);
     expect(await accuracy.locator('.recharts-bar-rectangle').count()).toBe(10);
     expect(await accuracy.locator('[data-answer-for]').getAttribute('data-answer-for')).toBe('ties');
+
+    // SLERP merges two models, one as base_model: one task vector, so the charts that compare task
+    // vectors say there is nothing to compare instead of drawing empty bars and "0.0% conflicting".
+    const seq = Number(await lab.chart('sign-conflicts').getAttribute('data-seq'));
+    await method.selectOption('slerp');
+    await lab.waitForChart('sign-conflicts', seq);
+    for (const id of ['sign-conflicts', 'task-cosines']) {
+      const chart = lab.chart(id);
+      expect(await chart.locator('.drawing').innerText(), id).toMatch(/^Nothing to compare: this method's recipe leaves one task vector/);
+      expect(await chart.locator('svg.recharts-surface, .heatmap').count(), `${id} draws nothing`).toBe(0);
+    }
+    expect(await lab.chart('sign-conflicts').locator('[data-overall-conflict]').count()).toBe(0);
   }, 120_000);
 
   test("DELLA's density sweep covers the densities it accepts instead of failing at its defaults", async ({ lab }) => {

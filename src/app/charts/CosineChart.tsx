@@ -14,6 +14,7 @@ import { Heatmap } from './Heatmap.js';
 import { useModelLabel } from './labels.js';
 import { useChartText } from './chart-text.js';
 import { plotBox } from './plot-box.js';
+import { ONE_VECTOR } from './SignConflictChart.js';
 import { SubChart } from './SubChart.js';
 
 const COSINE_DOMAIN: [number, number] = [-1, 1];
@@ -60,6 +61,7 @@ export function CosineChart() {
   const matrix = tensor?.cosine ?? d?.overall.cosine ?? [];
   const labels = (d?.models ?? []).map(label);
   const parts = d ? perPart(d) : { byLayer: false, rows: [] };
+  const single = d !== undefined && d.models.length < 2;
   return (
     <ChartFrame
       id="task-cosines"
@@ -67,6 +69,7 @@ export function CosineChart() {
       status={chart.status}
       error={chart.error}
       seq={chart.shown?.seq}
+      empty={single ? ONE_VECTOR('cosines between them') : undefined}
       caption="How alike the experts' changes are: the cosine of their task vectors (expert − base), pair by pair and per tensor. Near 0 the experts changed unrelated directions; negative, they pull against each other."
       controls={
         <p className="field">
@@ -83,7 +86,7 @@ export function CosineChart() {
       }
       csv={{ header: ['model', ...labels.map((l) => `cosine_with_${l}`), 'scope'], rows: matrix.map((r, i) => [labels[i], ...r, tensor ? tensor.name : 'whole model']) }}
     >
-      {d && (
+      {d && !single && (
         <Drawn
           deps={[d, scope, label, t]}
           draw={() => (

@@ -46,6 +46,10 @@ const DROPPED_BAR = <LiveBar values={dropped} />;
 const tooltip = (p: TooltipContentProps) => <LiveTooltip {...p} series={{ conflict, dropped }} />;
 const LEGEND = ['sign conflict', 'mass dropped by election'];
 
+/** What a chart comparing task vectors says where the method's recipe leaves one (or none) to compare. */
+export const ONE_VECTOR = (what: string) =>
+  `Nothing to compare: this method's recipe leaves one task vector (one model besides the one it is measured from), and ${what} need two or more. The methods that merge every expert draw them.`;
+
 export function SignConflictChart() {
   const { chart } = useLabStore(useShallow((s) => ({ chart: s.diagnostics })));
   const t = useChartText();
@@ -60,7 +64,9 @@ export function SignConflictChart() {
     names.join('\u0000'),
   );
   const election = d?.election ?? false;
-  const overall = d?.overall;
+  // One task vector (SLERP's other model against its base_model, passthrough's one): nothing to disagree with.
+  const single = d !== undefined && d.models.length < 2;
+  const overall = single ? undefined : d?.overall;
   return (
     <ChartFrame
       id="sign-conflicts"
@@ -68,6 +74,7 @@ export function SignConflictChart() {
       status={chart.status}
       error={chart.error}
       seq={chart.shown?.seq}
+      empty={single ? ONE_VECTOR('sign conflicts') : undefined}
       caption={
         <>
           Per {byLayer ? 'layer' : 'tensor'}: of the entries where two or more {d?.election ? 'trimmed ' : ''}task vectors are nonzero, the share whose signs disagree
@@ -88,7 +95,7 @@ export function SignConflictChart() {
       }
       csv={{ header: [byLayer ? 'layer' : 'tensor', 'sign_conflict_percent', 'dropped_mass_percent'], rows: rows.map((r) => [r.name, r.conflict, d?.election ? r.dropped : '']) }}
     >
-      {d && (
+      {d && !single && (
         <Drawn
           deps={[layout, election, byLayer, t]}
           draw={() => (
