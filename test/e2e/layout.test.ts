@@ -34,6 +34,12 @@ describeE2E('layout', () => {
     for (const id of ['accuracy', 'sweep']) expect(await inViewport(lab.chart(id).locator('.recharts-wrapper > svg.recharts-surface').first()), `${id} drawn on the first screen`).toBe(true);
     expect(await inViewport(lab.dropZone()), 'drop zone').toBe(true);
     expect(await sidewaysScroll(lab.page)).toBeLessThanOrEqual(0);
+    // Every method's first slider is on the first screen too: the explanation (the routed methods' formula, paper and choices) comes after the controls.
+    const method = lab.page.getByRole('combobox', { name: 'Merge method' });
+    for (const m of ['della', 'twin_merging', 'channel_merging']) {
+      await method.selectOption(m);
+      expect(await inViewport(lab.mergePanel().getByRole('slider').first()), `${m}: its first slider`).toBe(true);
+    }
     expect(lab.diagnostics.consoleErrors).toEqual([]);
   }, 90_000);
 

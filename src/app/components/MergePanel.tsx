@@ -502,8 +502,9 @@ export function MergePanel() {
         )}
       </p>
       {!hide('controls') && <MethodSelect />}
-      {!hide('explain') && <MethodExplainer />}
       {!hide('controls') && (twinOnLm ? <LmTwinControls /> : routed || channelOnLm ? method === 'twin_merging' ? <TwinControlsPanel /> : <ChannelControlsPanel /> : <Controls />)}
+      {/* After the controls: a routed method's formula, paper and choices filled the first screen at 1440×900 before its first slider. */}
+      {!hide('explain') && <MethodExplainer />}
       {!hide('controls') && !routed && source === 'mine' && <ArithmeticControls />}
       {routed ? <RoutedScore /> : source === 'lm' ? <LmLiveScore /> : source === 'mine' ? <MineScore /> : <LiveScore />}
       {!hide('job') && !channelOnLm && !twinOnLm && (routed ? <RoutedPackage /> : <MergeActions />)}
