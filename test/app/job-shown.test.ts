@@ -12,9 +12,16 @@ import type { DroppedModel, JobState, LabState } from '../../src/app/store/types
 
 const model = (id: string, role: DroppedModel['role']): DroppedModel => ({ id, name: `${id}.safetensors`, files: 1, role, status: 'ready' });
 
-/** The user's checkpoints, TIES at density 0.3, λ 1 (a state, not the store: nothing is asked of an engine). */
+/**
+ * The user's checkpoints, TIES at density 0.3, λ 1 (a state, not the store: nothing is asked of an
+ * engine). The store's other settings are whatever earlier files in this worker left (isolate: false):
+ * those the recipe reads are set here.
+ */
 const mine = (patch: Partial<LabState> = {}): LabState => ({
   ...useLabStore.getState(),
+  stack: { ...useLabStore.getState().stack, enabled: false },
+  perModel: {},
+  globals: {},
   source: 'mine',
   dropped: [model('job-base', 'base'), model('job-a', 'expert'), model('job-b', 'expert')],
   method: 'ties',
@@ -29,6 +36,7 @@ const withJob = (s: LabState, status: JobState['status'], extra: Partial<JobStat
 describe('the job the Merge panel shows', () => {
   it('a finished merge is shown for its own recipe, and no longer once λ, the method or the source changed; setting λ back shows it again', () => {
     const done = withJob(mine(), 'done');
+    expect(done.job.made!.key, 'the recipe is made').not.toMatch(/^error/);
     expect(shownJob(done)).toBe(done.job);
     const moved = shownJob({ ...done, lambda: 0.9 });
     expect(moved.status).toBe('idle');
