@@ -72,6 +72,8 @@ describeE2E('layout', () => {
     expect(box.width / 1280, 'main chart width / viewport width').toBeGreaterThanOrEqual(0.6);
     expect(await inViewport(drawing), 'the whole main chart is on screen').toBe(true);
     expect(await inViewport(lab.lambdaSlider()), 'the λ slider is on the same screen').toBe(true);
+    // And the score the lesson talks about (the controls' descriptions and the budget are left out in a room).
+    expect(await inViewport(lab.mergePanel().locator('.live [data-normalized]')), 'the live score is on the same screen').toBe(true);
     // Chart titles scale with the type: never smaller than the help text.
     const sizes = await titleAndHelpSizes(lab.page);
     expect(sizes.smallestTitle).toBeGreaterThanOrEqual(sizes.largestHelp);
