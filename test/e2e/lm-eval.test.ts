@@ -136,6 +136,9 @@ describeE2E('the language-model lab', () => {
     expect(want.tasks[0]!.tokens).toBeGreaterThan(2 * want.context);
     const card = lab.chart('lm-eval');
     expect(await card.locator('[data-lm-answer]').getAttribute('data-answer-for')).toBe('ties');
+    // The tokenizer by the folder's own name (opened as base-2: the digits demo's base holds "base").
+    expect(await lab.myModelRow('base-2').count()).toBe(1);
+    expect(await card.innerText()).toMatch(/tokenizer base\/tokenizer\.json\./);
     expect(Number(await card.locator('[data-mean-gain]').getAttribute('data-mean-gain'))).toBeCloseTo(want.meanGain!, 3);
     // A task whose expert is no better than the base: its gain marked, and the mean without it.
     for (const t of want.tasks) {

@@ -200,6 +200,14 @@ export function LmEvalChart() {
     useShallow((s) => ({ lm: s.lmEval, model: s.lmModel, texts: s.lmTexts.filter((x) => x.status === 'ready').length, evaluateLm: s.evaluateLm, cancelLmEval: s.cancelLmEval, demo: s.source === 'lm' })),
   );
   const t = useChartText();
+  // The tokenizer's path as the user knows it: a folder whose name was taken is opened as "base-2" but dropped as "base".
+  const renamed = useLabStore((s) => s.dropped.filter((m) => m.name !== m.id).map((m) => `${m.id}\u0000${m.name}`).join('\u0001'));
+  const tokenizerPath = (p: string) =>
+    renamed
+      .split('\u0001')
+      .filter(Boolean)
+      .map((e) => e.split('\u0000') as [string, string])
+      .reduce((q, [id, name]) => (q.startsWith(`${id}/`) ? `${name}/${q.slice(id.length + 1)}` : q), p);
   const shown = lm.shown?.data;
   const a = shown?.answer;
   // Up to date: the newest answer, or a probe of the current settings while the rest is computed.
@@ -230,7 +238,7 @@ export function LmEvalChart() {
           : texts === 0
           ? 'Drop text files beside the models (.txt, .md or source code, one per task, named like the expert fine-tuned for it) to score the merge on them.'
           : summary
-            ? `Scoring the texts with ${summary.modelType} (${formatCount(summary.parameters)} parameters, ${summary.tokenizer === 'bytes' ? 'UTF-8 bytes as tokens' : summary.tokenizer})…`
+            ? `Scoring the texts with ${summary.modelType} (${formatCount(summary.parameters)} parameters, ${summary.tokenizer === 'bytes' ? 'UTF-8 bytes as tokens' : tokenizerPath(summary.tokenizer)})…`
             : undefined
       }
       caption={
@@ -252,7 +260,7 @@ export function LmEvalChart() {
                   {shown.split === 'test' ? 'HELD-OUT TEST windows' : 'Validation windows'}.{' '}
                 </strong>
               )}
-              {fresh ? 'For' : 'Not the current settings: for'} <strong>{label}</strong>: {shown.settings}; {modeText(a, shown.split !== undefined)}; tokenizer {a.tokenizer === 'bytes' ? 'UTF-8 bytes' : a.tokenizer}.
+              {fresh ? 'For' : 'Not the current settings: for'} <strong>{label}</strong>: {shown.settings}; {modeText(a, shown.split !== undefined)}; tokenizer {a.tokenizer === 'bytes' ? 'UTF-8 bytes' : tokenizerPath(a.tokenizer)}.
               {a.meanGain !== null && (
                 <>
                   {' '}
