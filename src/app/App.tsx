@@ -11,6 +11,7 @@
 import { lazy, Suspense } from 'react';
 import { AboutPanel } from './components/AboutPanel.js';
 import { DropZone } from './components/DroppedModels.js';
+import { useShallow } from 'zustand/react/shallow';
 import { PresetPicker } from './components/Presets.js';
 import { useHidden } from './presentation.js';
 import { useLabStore } from './store/index.js';
@@ -38,6 +39,16 @@ function ChartsLoading() {
   );
 }
 
+/** Presentation mode from the page itself (a lecturer on stage), as `#present=1` sets it: the hidden parts stay as they are. */
+function PresentToggle() {
+  const { present, hidden, setPresentation } = useLabStore(useShallow((s) => ({ present: s.present, hidden: s.hidden, setPresentation: s.setPresentation })));
+  return (
+    <button type="button" className="present-toggle" aria-pressed={present} onClick={() => setPresentation(!present, hidden)}>
+      {present ? 'Leave presentation mode' : 'Presentation mode'}
+    </button>
+  );
+}
+
 export function App() {
   const present = useLabStore((s) => s.present);
   const hide = useHidden();
@@ -47,6 +58,7 @@ export function App() {
         <h1>merge-lab</h1>
         <p className="tagline">An interactive lab for model merging: combine fine-tuned checkpoints of one base model into one model without retraining.</p>
         <PresetPicker />
+        <PresentToggle />
       </header>
       {!hide('status') && <StatusBar />}
       <main>

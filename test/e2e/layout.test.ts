@@ -90,6 +90,15 @@ describeE2E('layout', () => {
     expect(await lab.page.locator('[data-main] figure[data-chart]').getAttribute('data-chart')).toBe('sweep');
     expect(await inViewport(lab.lambdaSlider())).toBe(true);
     expect(await inViewport(lab.page.locator('[data-main] .recharts-wrapper > svg.recharts-surface').first())).toBe(true);
+
+    // The header's toggle leaves presentation mode and comes back, as the link's present=1 does.
+    await lab.page.getByRole('button', { name: 'Leave presentation mode' }).click();
+    expect(await lab.page.locator('.shell.present').count()).toBe(0);
+    await expect.poll(() => new URL(lab.page.url()).hash).not.toMatch(/present=1/);
+    await lab.page.getByRole('button', { name: 'Presentation mode' }).click();
+    expect(await lab.page.locator('.shell.present').count()).toBe(1);
+    expect(await lab.page.getByRole('button', { name: 'Leave presentation mode' }).getAttribute('aria-pressed')).toBe('true');
+    await expect.poll(() => new URL(lab.page.url()).hash).toMatch(/present=1/);
     expect(lab.diagnostics.consoleErrors).toEqual([]);
   }, 90_000);
 
