@@ -104,6 +104,8 @@ describeE2E('honest state', () => {
     await lab.open('', { ...ENGINE, charts: false });
     await lab.waitForEngine('wasm');
     await lab.waitForLiveScore();
+    // Every chart left out by the link: the panel says so rather than standing empty.
+    expect(await lab.page.locator('.charts-panel [data-no-charts]').innerText()).toMatch(/The link leaves out every chart here/);
     const tensor = (seed: number) => ({ name: 'layers.0.weight', dtype: 'F32' as const, shape: [4, 4], data: Float32Array.from({ length: 16 }, (_, i) => Math.sin(i + seed)) });
     const files = await Promise.all(['base', 'expert-a', 'expert-b'].map(async (id, k) => ({ name: `${id}.safetensors`, bytes: await writeSafetensorsToMemory([tensor(k)]) })));
     await lab.dropFiles(files);

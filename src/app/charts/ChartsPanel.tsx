@@ -179,6 +179,14 @@ export function ChartsPanel() {
       <ChartErrors shown={shown} />
       {/* The lesson's note above the charts; in presentation mode under the lesson's chart, which comes first. */}
       {!present && <PresetStory />}
+      {charts.length === 0 && (
+        <>
+          {present && <PresetStory />}
+          <p className="help" data-no-charts="">
+            The link leaves out every chart here (its <code>*_hide</code> flags); open the lab without them to see what the merge does.
+          </p>
+        </>
+      )}
       <div className="charts">
         {charts.map(([id, chart], i) => [
           <div key={id} className={`chart-slot${id === main ? ' main' : ''}${WIDE.has(id) ? ' wide' : ''}`} data-main={id === main ? '' : undefined}>
