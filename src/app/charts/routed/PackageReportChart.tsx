@@ -4,6 +4,8 @@
  * mean error per task at the other ranks or K — the trade the slider makes.
  */
 import { Bar, BarChart, CartesianGrid, ComposedChart, Legend, Line, ReferenceLine, Tooltip, XAxis, YAxis } from 'recharts';
+import { CategoryXAxis, wrappedAxisHeight } from '../category-axis.js';
+import { plotBox } from '../plot-box.js';
 import { useShallow } from 'zustand/react/shallow';
 import { useLabStore } from '../../store/index.js';
 import { AUTO_BUILD_BYTES } from '../../store/routed-slice.js';
@@ -16,6 +18,9 @@ import { useChartText } from '../chart-text.js';
 import { SubChart } from '../SubChart.js';
 
 /** A chart drawn from the package build: its frame's state follows the build's. */
+/** Tensors named under their bars up to this many; more are numbered (names in the tooltip and the CSV). */
+const NAMED_AT_MOST = 8;
+
 export function packageChartStatus(pkg: RoutedPackageState): ChartFrameProps['status'] {
   return pkg.status === 'building' ? 'computing' : pkg.status;
 }
@@ -26,7 +31,9 @@ export function PackageReportChart() {
   const r = pkg.report;
   const setting = method === 'twin_merging' ? 'rank' : 'K';
   const tasks = r?.tasks ?? [];
-  const perTensor = (r?.tensors ?? []).map((t) => ({ name: t.name, ...Object.fromEntries(t.errors.map((e, i) => [`e${i}`, Number.isFinite(e) ? e : null])) }));
+  const perTensor = (r?.tensors ?? []).map((t, i) => ({ name: t.name, n: i + 1, ...Object.fromEntries(t.errors.map((e, i) => [`e${i}`, Number.isFinite(e) ? e : null])) }));
+  // A transformer's dozens of long names cannot stand under their bars (39 ran together): numbered then, named in the tooltip and the CSV.
+  const numbered = perTensor.length > NAMED_AT_MOST;
   const sweep = (r?.storageSweep ?? []).map((p) => ({ x: p.setting, storage: 100 * p.ratio, ...Object.fromEntries((p.taskErrors ?? []).map((e, i) => [`e${i}`, e])) }));
   const now = r ? (r.setting.rank ?? r.setting.K) : undefined;
   const status = packageChartStatus(pkg);
@@ -44,6 +51,7 @@ export function PackageReportChart() {
             How far each task's rebuilt weights are from its expert, ‖rebuilt − expert‖ / ‖expert − {method === 'twin_merging' ? 'shared expert' : 'base'}‖ (0: rebuilt exactly), at{' '}
             {setting} {now} and at the other {setting}, beside the package's size as a share of the {tasks.length} experts. Storage now{' '}
             <strong data-storage-ratio={r.storage.ratio}>{(100 * r.storage.ratio).toFixed(1)}%</strong>.
+            {numbered && <> Its {perTensor.length} tensors are numbered in the file&apos;s order: a bar&apos;s tooltip and the CSV name each.</>}
             {r.storageSweep.every((p) => !p.taskErrors) && (
               <> The error at other {setting} takes a build at each; it is drawn for checkpoints up to {AUTO_BUILD_BYTES / 2 ** 20} MiB together, and these are larger.</>
             )}
@@ -60,11 +68,15 @@ export function PackageReportChart() {
           draw={() => (
             <div className="chart-pair">
               <SubChart id="reconstruction-error" title={`Error per tensor at ${setting} ${now}`} help="Each task's relative reconstruction error, tensor by tensor (0: rebuilt exactly).">
-              <BarChart responsive style={t.box(1.3)} data={perTensor} margin={t.margin}>
+              <BarChart responsive style={numbered ? t.box(1.3) : plotBox(t, 1.3, { legend: tasks, xHeight: wrappedAxisHeight(t) })} data={perTensor} margin={t.margin}>
                 <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
-                <XAxis dataKey="name" tick={t.tick} interval={0} angle={-20} textAnchor="end" height={t.xHeightSlanted} label={t.xTitle('tensor')} />
+                {numbered ? (
+                  <XAxis dataKey="n" tick={t.tick} height={t.xHeight} label={t.xTitle('tensor (number in file order)')} />
+                ) : (
+                  <CategoryXAxis dataKey="name" names={perTensor.map((x) => x.name)} t={t} title="tensor" />
+                )}
                 <YAxis domain={[0, 'auto']} tick={t.tick} width={t.yWidth} label={t.yTitle('relative error (ratio)')} />
-                <Tooltip formatter={(x) => Number(x).toFixed(4)} />
+                <Tooltip formatter={(x) => Number(x).toFixed(4)} labelFormatter={(_l, items) => String((items?.[0]?.payload as { name?: string } | undefined)?.name ?? _l)} />
                 <Legend verticalAlign="top" wrapperStyle={t.legend} />
                 {tasks.map((task, i) => (
                   <Bar key={task} dataKey={`e${i}`} name={task} fill={seriesColor(i)} isAnimationActive={false} />
