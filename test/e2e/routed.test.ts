@@ -15,6 +15,7 @@ import { readTwinPackage } from '../../src/engine/methods/twin/package.js';
 import { writeSafetensorsToMemory, type TensorWithData } from '../../src/engine/io/safetensors-writer.js';
 import { mergeLab } from './cli.js';
 import { describeE2E, test } from './harness.js';
+import { overlappingChartText } from './measure.js';
 import { waitForRouted, waitInPage, type LabPage } from './lab-page.js';
 
 const ENGINE = { backend: 'wasm' } as const;
@@ -285,6 +286,10 @@ describeE2E('routed methods', () => {
       const got = await downloadPackage(lab, dir);
       expect(Object.keys(got)).toEqual(['twin.json', 'shared.safetensors', 'exclusive.safetensors', 'merge-recipe.yml']);
       await lab.waitForChart('package-report');
+      // The tensors' names under their bars, none drawn over another or over the axis title.
+      const names = lab.chart('package-report').locator('[data-sub-chart="reconstruction-error"] .recharts-xAxis-tick-labels text');
+      await expect.poll(() => names.allTextContents()).toEqual(shapes.map(([n]) => n));
+      expect(await overlappingChartText(lab.page)).toEqual([]);
       const ratio = Number(await lab.chart('package-report').locator('[data-storage-ratio]').getAttribute('data-storage-ratio'));
       expect(ratio).toBeGreaterThan(0);
       const csv = await lab.exportChart('package-report', 'CSV');
