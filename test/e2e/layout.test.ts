@@ -134,6 +134,8 @@ describeE2E('layout', () => {
       expect(await shortPlots(lab.page, 130), hash).toEqual([]);
       // Nothing wider than its card (the hard task's table, a select of long tensor names), no card stretched far beyond its chart by a taller neighbour.
       expect(await overflowing(lab.page, 'figure[data-chart]'), hash).toEqual([]);
+      // Nor in the Merge panel beside them (the live score's table, the selects, an error's code); the recipe's YAML scrolls in its own box.
+      expect((await overflowing(lab.page, '.sidebar')).filter((x) => !x.startsWith('pre.')), hash).toEqual([]);
       expect(await cardsTallerThanContent(lab.page), hash).toEqual([]);
       expect(await sidewaysScroll(lab.page)).toBeLessThanOrEqual(0);
       if (hash === views[0]![0]) {
