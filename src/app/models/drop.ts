@@ -2,7 +2,8 @@
  * Turns what the user dropped or chose into model groups: a loose file is one model; a folder
  * (a sharded Hugging Face checkpoint, say) is one model whose files keep their paths relative to
  * it. Folders are walked with the File and Directory Entries API (webkitGetAsEntry); the folder
- * picker gives webkitRelativePath instead. Only files the engine reads are kept.
+ * picker gives webkitRelativePath instead. Only files the engine reads are kept. A folder of model
+ * folders (base/, ft1/, … with no weights of its own) is each of them, not one model.
  */
 import type { DroppedGroup } from '../store/types.js';
 
@@ -68,7 +69,7 @@ export function groupsFromDrop(dt: DataTransfer): Promise<DroppedGroup[]> {
       else if (e.isDirectory) {
         const files: File1[] = [];
         await walk(e as FileSystemDirectoryEntry, '', files);
-        groups.push({ name: e.name, files });
+        groups.push(...splitModelFolders({ name: e.name, files }));
       } else {
         const f = await fileOf(e as FileSystemFileEntry);
         groups.push({ name: f.name, files: [{ path: f.name, blob: f }] });
@@ -76,6 +77,26 @@ export function groupsFromDrop(dt: DataTransfer): Promise<DroppedGroup[]> {
     }
     return groups;
   })();
+}
+
+const WEIGHTS = /\.(safetensors|bin|pt|pth)$/i;
+
+/**
+ * A folder that holds no weights itself but two or more folders that do (a folder of checkpoints)
+ * as one group per such folder, paths relative to it; any other group as it is. Taken whole, one
+ * of its models' weights would have been read and the others dropped without a word.
+ */
+export function splitModelFolders(group: DroppedGroup): DroppedGroup[] {
+  if (group.files.some((f) => !f.path.includes('/') && WEIGHTS.test(f.path))) return [group];
+  const bySub = new Map<string, File1[]>();
+  for (const f of group.files) {
+    const slash = f.path.indexOf('/');
+    if (slash < 0) continue;
+    const sub = f.path.slice(0, slash);
+    bySub.set(sub, [...(bySub.get(sub) ?? []), { path: f.path.slice(slash + 1), blob: f.blob }]);
+  }
+  const models = [...bySub].filter(([, files]) => files.some((f) => WEIGHTS.test(f.path)));
+  return models.length >= 2 ? models.map(([name, files]) => ({ name, files })) : [group];
 }
 
 /** Files from <input type=file multiple>: one model each. */
@@ -94,5 +115,5 @@ export function groupsFromFolder(files: readonly File[]): DroppedGroup[] {
     if (!wanted(path)) continue;
     byFolder.set(folder, [...(byFolder.get(folder) ?? []), { path, blob: f }]);
   }
-  return [...byFolder].map(([name, list]) => ({ name, files: list }));
+  return [...byFolder].flatMap(([name, list]) => splitModelFolders({ name, files: list }));
 }
