@@ -139,6 +139,7 @@ describeE2E('the language-model lab', () => {
     // The tokenizer by the folder's own name (opened as base-2: the digits demo's base holds "base").
     expect(await lab.myModelRow('base-2').count()).toBe(1);
     expect(await card.innerText()).toMatch(/tokenizer base\/tokenizer\.json\./);
+    expect(await lab.page.locator('[data-lm-model="ready"]').innerText()).toMatch(/tokenizer base\/tokenizer\.json\)/);
     expect(Number(await card.locator('[data-mean-gain]').getAttribute('data-mean-gain'))).toBeCloseTo(want.meanGain!, 3);
     // A task whose expert is no better than the base: its gain marked, and the mean without it.
     for (const t of want.tasks) {

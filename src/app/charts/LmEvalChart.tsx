@@ -8,6 +8,7 @@
  * after a cancel, the answer is marked as not the current settings'. A probe (while a slider is
  * dragged) says so and gives no bits per byte.
  */
+import { useDroppedPath } from '../models/dropped-path.js';
 import { memo, useDeferredValue } from 'react';
 import { Bar, BarChart, CartesianGrid, Legend, ReferenceLine, Tooltip, YAxis } from 'recharts';
 import { useShallow } from 'zustand/react/shallow';
@@ -200,14 +201,7 @@ export function LmEvalChart() {
     useShallow((s) => ({ lm: s.lmEval, model: s.lmModel, texts: s.lmTexts.filter((x) => x.status === 'ready').length, evaluateLm: s.evaluateLm, cancelLmEval: s.cancelLmEval, demo: s.source === 'lm' })),
   );
   const t = useChartText();
-  // The tokenizer's path as the user knows it: a folder whose name was taken is opened as "base-2" but dropped as "base".
-  const renamed = useLabStore((s) => s.dropped.filter((m) => m.name !== m.id).map((m) => `${m.id}\u0000${m.name}`).join('\u0001'));
-  const tokenizerPath = (p: string) =>
-    renamed
-      .split('\u0001')
-      .filter(Boolean)
-      .map((e) => e.split('\u0000') as [string, string])
-      .reduce((q, [id, name]) => (q.startsWith(`${id}/`) ? `${name}/${q.slice(id.length + 1)}` : q), p);
+  const tokenizerPath = useDroppedPath();
   const shown = lm.shown?.data;
   const a = shown?.answer;
   // Up to date: the newest answer, or a probe of the current settings while the rest is computed.

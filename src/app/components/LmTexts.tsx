@@ -9,16 +9,18 @@ import { formatBytes, formatCount } from '../format.js';
 import { taskExpert } from '../lm/task-experts.js';
 import { labExperts } from '../store/lm-lab-slice.js';
 import { useLabStore } from '../store/index.js';
+import { useDroppedPath } from '../models/dropped-path.js';
 import type { LmModelInfo } from '../store/types.js';
 
 function ModelLine({ model, texts }: { model: LmModelInfo; texts: number }) {
+  const droppedPath = useDroppedPath();
   if (model.status === 'checking') return <p className="help" data-lm-model="checking">Reading the base&apos;s config.json and tokenizer…</p>;
   if (model.status === 'ready' && model.summary) {
     const m = model.summary;
     return (
       <p className="help" data-lm-model="ready">
         The base <code>{m.base}</code> is a {m.modelType} language model ({formatCount(m.parameters)} parameters, {m.layers} layers, tokenizer{' '}
-        {m.tokenizer === 'bytes' ? 'UTF-8 bytes' : <code>{m.tokenizer}</code>}): each text is scored with the base, each expert and the merge, in windows of {m.context} tokens
+        {m.tokenizer === 'bytes' ? 'UTF-8 bytes' : <code>{droppedPath(m.tokenizer)}</code>}): each text is scored with the base, each expert and the merge, in windows of {m.context} tokens
         (see &quot;Language-model evaluation&quot; beside the charts).
       </p>
     );
