@@ -49,10 +49,11 @@ describeE2E('honest state', () => {
     // The cause is the same for every expert (the global density): said once, naming the others.
     expect(texts.join('\n').match(/DELLA needs density/g), texts.join('\n')).toHaveLength(1);
     expect(texts.join('\n')).toMatch(/The same holds for every other tensor \(4 in all\), and for models "permute", "shift-left", "shift-right" and "occlude-top"\./);
-    // The live score says the same once, and is not also "computing".
+    // The live score points at it rather than saying it again, and is not also "computing".
     const liveScore = lab.mergePanel().getByRole('group', { name: 'Live score' });
     await lab.mergePanel().locator('[data-live-state="error"]').waitFor({ state: 'attached' });
-    expect((await liveScore.innerText()).match(/DELLA needs density/g)).toHaveLength(1);
+    expect(await liveScore.innerText()).toMatch(/Not scored: PARAMETER_OUT_OF_RANGE, see the message above the charts\./);
+    expect((await lab.page.locator('body').innerText()).match(/DELLA needs density/g), 'the cause said once on the page').toHaveLength(1);
     expect(await liveScore.innerText()).not.toMatch(/Computing the first score/);
     expect(lab.diagnostics.consoleErrors).toEqual([]);
 

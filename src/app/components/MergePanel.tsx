@@ -162,6 +162,7 @@ function LiveScore() {
     })),
   );
   const shown = live.shown;
+  const accuracyDrawn = !useHidden()('accuracy');
   useShownMeasure(shown, live.requested, SCORE_SHOWN_MARK, SLIDER_TO_SCORE_MEASURE);
 
   const label = (id: string) => tasks.find((t) => t.id === id)?.label ?? id;
@@ -202,7 +203,16 @@ function LiveScore() {
           />
         </>
       )}
-      {state === 'error' && live.error && <ErrorLine error={live.error} />}
+      {state === 'error' &&
+        live.error &&
+        (accuracyDrawn ? (
+          // The accuracy chart's place above the charts says it in full: one message per cause, once.
+          <p className="status error" data-error-code={live.error.code}>
+            Not scored: <strong>{live.error.code}</strong>, see the message above the charts.
+          </p>
+        ) : (
+          <ErrorLine error={live.error} />
+        ))}
     </div>
   );
 }
