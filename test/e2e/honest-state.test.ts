@@ -107,6 +107,11 @@ describeE2E('honest state', () => {
     await lab.waitForLiveScore();
     // Every chart left out by the link: the panel says so rather than standing empty.
     expect(await lab.page.locator('.charts-panel [data-no-charts]').innerText()).toMatch(/The link leaves out every chart here/);
+    // "My checkpoints" before any is dropped: the charts panel asks for them, and no error speaks of a base no model could be.
+    await lab.openTab('Models');
+    await lab.page.getByRole('radio', { name: /my checkpoints/i }).check();
+    await lab.page.locator('.charts-panel [data-no-models]').waitFor({ state: 'attached' });
+    expect(await lab.page.getByRole('alert').count(), (await lab.page.getByRole('alert').allInnerTexts()).join(' | ')).toBe(0);
     const tensor = (seed: number) => ({ name: 'layers.0.weight', dtype: 'F32' as const, shape: [4, 4], data: Float32Array.from({ length: 16 }, (_, i) => Math.sin(i + seed)) });
     const files = await Promise.all(['base', 'expert-a', 'expert-b'].map(async (id, k) => ({ name: `${id}.safetensors`, bytes: await writeSafetensorsToMemory([tensor(k)]) })));
     await lab.dropFiles(files);

@@ -170,6 +170,18 @@ export function ChartsPanel() {
   if (layered && !hide('layers')) drawn.push(['layer-map', <LayerMapChart />]);
   if (!hide('cosines')) drawn.push(['task-cosines', <CosineChart />]);
   if (!hide('spectrum') && !channel) drawn.push(['svd-spectrum', <SpectrumChart />]);
+  // "My checkpoints" chosen before any is dropped: nothing to describe yet, and no error about a base that no model could be.
+  const noModels = useLabStore((s) => s.source === 'mine' && s.dropped.length === 0);
+  if (noModels) {
+    return (
+      <section className="charts-panel" aria-labelledby="charts-heading">
+        <h2 id="charts-heading">What the merge does</h2>
+        <p className="help" data-no-models="">
+          No checkpoints yet: drop them on the drop zone, or choose files or a folder there, and the charts describe their task vectors.
+        </p>
+      </section>
+    );
+  }
   const main = drawn.some(([id]) => id === lesson) ? lesson : undefined;
   const charts = main ? [...drawn.filter(([id]) => id === main), ...drawn.filter(([id]) => id !== main)] : drawn;
   return (
