@@ -145,6 +145,11 @@ describeE2E('layout', () => {
         expect(sigma.filter((x) => !/^(1|10|0\.0*1|10[⁻⁰¹²³⁴⁵⁶⁷⁸⁹]+)$/.test(x)), sigma.join(' ')).toEqual([]);
         expect(new Set(sigma.map((x) => x.startsWith('10') && x !== '10')).size, sigma.join(' ')).toBe(1);
       }
+      if (hash === TWIN || hash.startsWith('method=channel_merging')) {
+        // The slider their lessons move (rank, K) and the score it moves, on one screen.
+        expect(await inViewport(lab.page.locator(hash === TWIN ? '#twin-rank' : '#channel-k')), `${hash}: its slider`).toBe(true);
+        expect(await inViewport(lab.mergePanel().locator('[aria-label="Routed score"] [data-normalized]')), `${hash}: its score`).toBe(true);
+      }
       if (hash === TWIN) {
         // Twin-Merging's captions name the split they score, on this view rather than a page of their own.
         expect(await lab.chart('twin-rank').locator('figcaption').innerText()).toMatch(/on the demo's validation split/);
