@@ -130,6 +130,18 @@ export function ChartsPanel() {
   const lmReady = useLabStore((s) => s.source === 'mine' && s.lmModel.status === 'ready');
   // The LM demo, once its models are open in the worker: the same card, on its domains.
   const lmDemo = useLabStore((s) => s.source === 'lm' && s.lmDemo.status === 'loaded');
+  // "My checkpoints" chosen before any is dropped: nothing to describe yet, and no error about a base that no model could be.
+  const noModels = useLabStore((s) => s.source === 'mine' && s.dropped.length === 0);
+  if (noModels) {
+    return (
+      <section className="charts-panel" aria-labelledby="charts-heading">
+        <h2 id="charts-heading">What the merge does</h2>
+        <p className="help" data-no-models="">
+          No checkpoints yet: drop them on the drop zone, or choose files or a folder there, and the charts describe their task vectors.
+        </p>
+      </section>
+    );
+  }
   const demo = source === 'demo';
   const mine = source === 'mine';
   const twin = method === 'twin_merging';
@@ -170,18 +182,6 @@ export function ChartsPanel() {
   if (layered && !hide('layers')) drawn.push(['layer-map', <LayerMapChart />]);
   if (!hide('cosines')) drawn.push(['task-cosines', <CosineChart />]);
   if (!hide('spectrum') && !channel) drawn.push(['svd-spectrum', <SpectrumChart />]);
-  // "My checkpoints" chosen before any is dropped: nothing to describe yet, and no error about a base that no model could be.
-  const noModels = useLabStore((s) => s.source === 'mine' && s.dropped.length === 0);
-  if (noModels) {
-    return (
-      <section className="charts-panel" aria-labelledby="charts-heading">
-        <h2 id="charts-heading">What the merge does</h2>
-        <p className="help" data-no-models="">
-          No checkpoints yet: drop them on the drop zone, or choose files or a folder there, and the charts describe their task vectors.
-        </p>
-      </section>
-    );
-  }
   const main = drawn.some(([id]) => id === lesson) ? lesson : undefined;
   const charts = main ? [...drawn.filter(([id]) => id === main), ...drawn.filter(([id]) => id !== main)] : drawn;
   return (

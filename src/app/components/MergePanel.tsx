@@ -30,8 +30,6 @@ import { MethodSelect } from './MethodsPanel.js';
 import { useLabStore } from '../store/index.js';
 import type { AppError, JobResult, JobState, ModelSource } from '../store/types.js';
 import { shownJob } from '../store/job-shown.js';
-
-type ShownJob = ReturnType<typeof shownJob>;
 import { downloadModelZip, saveModelFolder } from '../engine/outputs.js';
 import { directoryPicker } from '../engine/model-folder.js';
 import { MergeToDiskButton, WrittenFiles } from '../export/MergeToDisk.js';
@@ -224,6 +222,8 @@ function progressText(job: JobState): string {
   const eta = rate > 0 ? ((p.bytesTotal - p.bytesDone) / rate) * 1000 : NaN;
   return `tensor ${p.tensorIndex} of ${p.tensorCount} (${p.tensorName}) · ${formatBytes(p.bytesDone)} of ${formatBytes(p.bytesTotal)}${rate > 0 ? ` · ${formatBytes(rate)}/s` : ''}${Number.isFinite(eta) ? ` · ETA ${formatMs(eta)}` : ''}`;
 }
+
+type ShownJob = ReturnType<typeof shownJob>;
 
 const SOURCE_NAMES: Record<ModelSource, string> = { demo: 'the digits demo', lm: 'the language-model demo', mine: 'your checkpoints' };
 

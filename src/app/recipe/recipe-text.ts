@@ -6,10 +6,9 @@
  */
 import { useEffect, useState } from 'react';
 import { MergeLabError } from '../../engine/errors.js';
-import { recipeKey } from '../../engine/recipe/recipe-key.js';
 import type { Recipe } from '../../engine/recipe/types.js';
 import { RecentMap } from '../../engine/recent.js';
-import { handedOutRecipe } from '../store/engine-slice.js';
+import { handedOut } from '../store/engine-slice.js';
 import { useLabStore } from '../store/index.js';
 
 export type RecipeText = { readonly key: string; readonly text: string } | { readonly key: string; readonly error: string } | { readonly key: string; readonly pending: true };
@@ -18,13 +17,7 @@ export type RecipeText = { readonly key: string; readonly text: string } | { rea
 const written = new RecentMap<string, string>(32);
 
 function current(): { key: string; recipe?: Recipe; error?: string } {
-  try {
-    const recipe = handedOutRecipe(useLabStore.getState());
-    return { key: recipeKey(recipe), recipe };
-  } catch (e) {
-    const error = e instanceof Error ? e.message : String(e);
-    return { key: `error\u0000${error}`, error };
-  }
+  return handedOut(useLabStore.getState());
 }
 
 export function useRecipeText(): RecipeText {

@@ -84,14 +84,29 @@ export function handedOutRecipe(s: LabState): Recipe {
   return isRoutedMethod(s.method) ? routedRecipe(s) : portableRecipe(currentRecipe(s), s);
 }
 
+/** The handed-out recipe and its key, or its error's key when it cannot be built, once per store state (the recipe text and the merge job's selectors each ask on every change). */
+const handedOutByState = new WeakMap<LabState, { readonly key: string; readonly recipe?: Recipe; readonly error?: string }>();
+
+/** What the lab hands out now, keyed (recipeKey, or `error\0message`): what the recipe text shows and a merge job records. */
+export function handedOut(s: LabState): { readonly key: string; readonly recipe?: Recipe; readonly error?: string } {
+  let h = handedOutByState.get(s);
+  if (!h) {
+    try {
+      const recipe = handedOutRecipe(s);
+      h = { key: recipeKey(recipe), recipe };
+    } catch (e) {
+      const error = e instanceof Error ? e.message : String(e);
+      h = { key: `error\u0000${error}`, error };
+    }
+    handedOutByState.set(s, h);
+  }
+  return h;
+}
+
 /** The current recipe as a merge job keys it (job-shown.ts): the handed-out recipe's key, or its error's (a merge refused before it started), and the source. */
 export function jobRecipeOf(s: LabState): JobRecipe {
-  try {
-    const recipe = handedOutRecipe(s);
-    return { key: recipeKey(recipe), method: recipe.mergeMethod, source: s.source };
-  } catch (e) {
-    return { key: `error\u0000${e instanceof Error ? e.message : String(e)}`, method: s.method, source: s.source };
-  }
+  const h = handedOut(s);
+  return { key: h.key, method: h.recipe?.mergeMethod ?? s.method, source: s.source };
 }
 
 /** The demo's files as the worker takes them (with hard mode's, once fetched), when every file loaded; otherwise undefined. */

@@ -76,7 +76,7 @@ export function PackageReportChart() {
                   <CategoryXAxis dataKey="name" names={perTensor.map((x) => x.name)} t={t} title="tensor" />
                 )}
                 <YAxis domain={[0, 'auto']} tick={t.tick} width={t.yWidth} label={t.yTitle('relative error (ratio)')} />
-                <Tooltip formatter={(x) => Number(x).toFixed(4)} labelFormatter={(_l, items) => String((items?.[0]?.payload as { name?: string } | undefined)?.name ?? _l)} />
+                <Tooltip formatter={(x) => Number(x).toFixed(4)} labelFormatter={(n, items) => String((items?.[0]?.payload as { name?: string } | undefined)?.name ?? n)} />
                 <Legend verticalAlign="top" wrapperStyle={t.legend} />
                 {tasks.map((task, i) => (
                   <Bar key={task} dataKey={`e${i}`} name={task} fill={seriesColor(i)} isAnimationActive={false} />
